@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.js';
+import type { SecretBox } from '../domain/secrets.js';
+import type { LakeStore } from './storage/types.js';
+
+/** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
+export interface ActivityDeps {
+  db: Db;
+  lake: LakeStore;
+  secrets: SecretBox;
+  log: Logger;
+  /** Objects copied at once inside one batch activity. */
+  objectConcurrency: number;
+  /** Batches a sync run keeps in flight. */
+  batchConcurrency: number;
+  /** Objects per listing page; one bulk statement each. */
+  listPageSize: number;
+  /** Copy attempts before an object is dead-lettered. */
+  maxAttempts: number;
+  /** Base backoff between per-object attempts. */
+  retryBackoffMs: number;
+}

@@ -1,0 +1,19 @@
+import { controllerStateActivities } from './controller-state.js';
+import type { ActivityDeps } from './deps.js';
+import { discoveryActivities } from './discovery.js';
+import { ingestionActivities } from './ingestion.js';
+import { jobActivities } from './jobs.js';
+
+export type { ActivityDeps } from './deps.js';
+
+/** The activity factory: workflows import its type only. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...jobActivities(deps),
+    ...discoveryActivities(deps),
+    ...ingestionActivities(deps),
+    ...controllerStateActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,162 @@
+import { Context } from '@temporalio/activity';
+import pLimit from 'p-limit';
+import type { ActivityDeps } from './deps.js';
+import { loadSource, type SourceContext } from './source-context.js';
+import { joinKey } from './storage/keys.js';
+import type { PutResult } from './storage/types.js';
+
+interface OwedObject {
+  id: string;
+  key: string;
+  etag: string;
+  size: number;
+  attempts: number;
+}
+
+export interface BatchResult {
+  ingested: number;
+  deadLettered: number;
+  bytes: number;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 1000);
+
+export function ingestionActivities(deps: ActivityDeps) {
+  const sql = deps.db.$client;
+
+  /** Copies one object into the lake: server-side when the lake can reach it, else streamed. */
+  async function copyObject(ctx: SourceContext, obj: OwedObject): Promise<{ lakeKey: string; put: PutResult }> {
+    const lakeKey = joinKey(ctx.source.targetPrefix, obj.key);
+    const location = ctx.reader.s3Location?.(obj.key);
+    if (location) {
+      const copied = await deps.lake.copyFrom(ctx.bucketName, lakeKey, location, obj.size);
+      if (copied) return { lakeKey, put: copied };
+    }
+    const { body, contentType } = await ctx.reader.openRead(obj.key);
+    const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size });
+    return { lakeKey, put };
+  }
+
+  /** Records a success once: the guard on pending_job_id makes a replay count nothing. */
+  async function recordSuccess(jobId: string, sourceId: string, obj: OwedObject, lakeKey: string, put: PutResult): Promise<boolean> {
+    return sql.begin(async (tx) => {
+      const rows = await tx`
+        update source_objects set status = 'ingested', pending_job_id = null, last_job_id = ${jobId}, lake_key = ${lakeKey},
+          ingested_etag = etag, content_hash = coalesce(${put.contentHash}, content_hash), ingested_at = now(),
+          attempts = attempts + 1, last_error = null, updated_at = now()
+        where id = ${obj.id} and pending_job_id = ${jobId}
+        returning size`;
+      if (rows.count === 0) return false;
+      const size = Number(rows[0]!.size);
+      await tx`update jobs set objects_processed = objects_processed + 1, objects_indexed = objects_indexed + 1, bytes_transferred = bytes_transferred + ${size} where id = ${jobId}`;
+      await tx`update sources set total_objects_synced = total_objects_synced + 1, total_bytes_synced = total_bytes_synced + ${size} where id = ${sourceId}`;
+      return true;
+    });
+  }
+
+  /** Counts a failed attempt; the last allowed one dead-letters the object. Returns true when dead. */
+  async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string): Promise<boolean> {
+    return sql.begin(async (tx) => {
+      const rows = await tx<{ attempts: number }[]>`
+        update source_objects set attempts = attempts + 1, last_error = ${error}, updated_at = now(),
+          status = case when attempts + 1 >= ${deps.maxAttempts} then 'dead' else status end,
+          pending_job_id = case when attempts + 1 >= ${deps.maxAttempts} then null else pending_job_id end
+        where id = ${obj.id} and pending_job_id = ${jobId}
+        returning attempts`;
+      const attempts = rows[0]?.attempts;
+      if (attempts === undefined || attempts < deps.maxAttempts) return false;
+      await tx`update jobs set objects_failed = objects_failed + 1 where id = ${jobId}`;
+      await tx`update sources set total_objects_failed = total_objects_failed + 1 where id = ${sourceId}`;
+      return true;
+    });
+  }
+
+  return {
+    /**
+     * Splits what a job still owes into batches after `afterKey`: returns the
+     * last key of each batch, never the objects themselves.
+     */
+    async planBatches(input: { jobId: string; afterKey: string | null; batchSize: number; maxBatches: number }): Promise<string[]> {
+      const rows = await sql<{ key: string }[]>`
+        select key from source_objects
+        where pending_job_id = ${input.jobId} and (${input.afterKey}::text is null or key > ${input.afterKey})
+        order by key limit ${input.batchSize * input.maxBatches}`;
+      const ends: string[] = [];
+      for (let i = input.batchSize - 1; i < rows.length; i += input.batchSize) ends.push(rows[i]!.key);
+      if (rows.length % input.batchSize !== 0) ends.push(rows.at(-1)!.key);
+      return ends;
+    },
+
+    /** Copies every object of one batch with bounded concurrency, retrying each with backoff. */
+    async ingestBatch(input: { jobId: string; sourceId: string; afterKey: string | null; lastKey: string }): Promise<BatchResult> {
+      const actx = Context.current();
+      const ctx = await loadSource(deps, input.sourceId);
+      const owed = await sql<OwedObject[]>`
+        select id, key, etag, size::float8 as size, attempts from source_objects
+        where pending_job_id = ${input.jobId} and status = 'pending'
+          and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}
+        order by key`;
+      const result: BatchResult = { ingested: 0, deadLettered: 0, bytes: 0 };
+      const limit = pLimit(deps.objectConcurrency);
+      const heartbeat = setInterval(() => actx.heartbeat(result), 2000);
+      try {
+        await Promise.all(
+          owed.map((obj) =>
+            limit(async () => {
+              for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
+                try {
+                  const { lakeKey, put } = await copyObject(ctx, obj);
+                  if (await recordSuccess(input.jobId, input.sourceId, obj, lakeKey, put)) {
+                    result.ingested++;
+                    result.bytes += put.size;
+                  }
+                  return;
+                } catch (err) {
+                  const message = errorText(err);
+                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, error: message });
+                  if (await recordFailure(input.jobId, input.sourceId, obj, message)) {
+                    result.deadLettered++;
+                    return;
+                  }
+                  await new Promise((r) => setTimeout(r, deps.retryBackoffMs * 4 ** (attempt - obj.attempts)));
+                }
+              }
+            }),
+          ),
+        );
+      } finally {
+        clearInterval(heartbeat);
+      }
+      return result;
+    },
+
+    /** How many objects an ingestion request would dispatch, without changing anything. */
+    async previewIngestion(input: { sourceId: string; retryFailed: boolean; sourceObjectId?: string | null }): Promise<number> {
+      const [row] = await sql<{ n: string }[]>`
+        select count(*) as n from source_objects
+        where source_id = ${input.sourceId}
+          and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
+          and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
+               or (${input.sourceObjectId ?? null}::text is not null and status <> 'deleted'))`;
+      return Number(row?.n ?? 0);
+    },
+
+    /** Assigns owed (and, when asked, dead-lettered) objects to an ingestion job. */
+    async prepareIngestion(input: { jobId: string; sourceId: string; retryFailed: boolean; sourceObjectId?: string | null }): Promise<number> {
+      return sql.begin(async (tx) => {
+        await tx`
+          update source_objects set pending_job_id = ${input.jobId}, status = 'pending',
+            attempts = case when status = 'pending' then attempts else 0 end, updated_at = now()
+          where source_id = ${input.sourceId}
+            and pending_job_id is distinct from ${input.jobId}
+            and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
+            and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
+                 or (${input.sourceObjectId ?? null}::text is not null and status <> 'deleted'))`;
+        const [row] = await tx<{ n: string }[]>`select count(*) as n from source_objects where pending_job_id = ${input.jobId}`;
+        const n = Number(row?.n ?? 0);
+        await tx`update jobs set objects_discovered = ${n} where id = ${input.jobId} and objects_processed = 0 and objects_failed = 0`;
+        return n;
+      });
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+export interface S3ClientOptions {
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  maxSockets?: number;
+}
+
+/** One S3 client per endpoint+credentials, with a socket pool sized for parallel copies. */
+export function createS3Client(o: S3ClientOptions): S3Client {
+  const maxSockets = o.maxSockets ?? 128;
+  return new S3Client({
+    endpoint: o.endpoint,
+    region: o.region,
+    forcePathStyle: o.forcePathStyle,
+    credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey },
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new Agent({ keepAlive: true, maxSockets }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    }),
+    // Retries of whole objects are ours (recorded per object), but transient
+    // socket errors are still worth the SDK's own quick retries.
+    maxAttempts: 3,
+  });
+}

@@ -1,0 +1,44 @@
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import type { S3Connection } from '../../domain/source-config.js';
+import type { ListedPage, S3Location, SourceReader } from './types.js';
+
+/** Lists and reads an S3-compatible bucket under a prefix; keys are relative to the prefix. */
+export class S3SourceReader implements SourceReader {
+  constructor(
+    private readonly client: S3Client,
+    private readonly conn: S3Connection,
+  ) {}
+
+  async listPage(afterKey: string | null, pageSize: number): Promise<ListedPage> {
+    const prefix = this.conn.prefix;
+    const res = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: this.conn.bucket,
+        Prefix: prefix || undefined,
+        StartAfter: afterKey === null ? undefined : prefix + afterKey,
+        MaxKeys: Math.min(pageSize, 1000),
+      }),
+    );
+    const objects = (res.Contents ?? [])
+      .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
+      .map((o) => ({
+        key: o.Key!.slice(prefix.length),
+        // S3 quotes etags; the quotes carry no information.
+        etag: (o.ETag ?? '').replace(/"/g, ''),
+        size: o.Size ?? 0,
+        lastModified: o.LastModified ?? null,
+      }));
+    const lastRaw = res.Contents?.at(-1)?.Key;
+    return { objects, nextAfterKey: res.IsTruncated && lastRaw ? lastRaw.slice(prefix.length) : null };
+  }
+
+  async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {
+    const res = await this.client.send(new GetObjectCommand({ Bucket: this.conn.bucket, Key: this.conn.prefix + key }));
+    return { body: res.Body as Readable, contentType: res.ContentType };
+  }
+
+  s3Location(key: string): S3Location {
+    return { endpoint: this.conn.endpoint, bucket: this.conn.bucket, key: this.conn.prefix + key };
+  }
+}

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+
+/** One object as a source lists it. `key` is relative to the source's prefix or root. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+  lastModified: Date | null;
+}
+
+export interface ListedPage {
+  objects: ListedObject[];
+  /** Resume point for the next page; null when the listing is complete. */
+  nextAfterKey: string | null;
+}
+
+export interface S3Location {
+  endpoint: string | undefined;
+  bucket: string;
+  key: string;
+}
+
+export interface SourceReader {
+  /** Lists keys strictly after `afterKey` in byte order, one page at a time. */
+  listPage(afterKey: string | null, pageSize: number): Promise<ListedPage>;
+  openRead(key: string): Promise<{ body: Readable; contentType?: string }>;
+  /** Where the object lives, when it is in S3, so the lake can copy it server-side. */
+  s3Location?(key: string): S3Location;
+}
+
+export interface LakeObjectHead {
+  size: number;
+  etag: string;
+  lastModified: Date;
+  contentType?: string;
+}
+
+export interface PutResult {
+  etag: string;
+  size: number;
+  contentHash: string | null;
+}
+
+export interface LakeStore {
+  put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult>;
+  /** Server-side copy; resolves null when this lake cannot reach the source. */
+  copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null>;
+  head(bucket: string, key: string): Promise<LakeObjectHead | null>;
+  get(bucket: string, key: string): Promise<Readable>;
+  delete(bucket: string, key: string): Promise<void>;
+}

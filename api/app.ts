@@ -1,0 +1,24 @@
+import express, { type Express } from 'express';
+import type { ApiDeps } from './deps.js';
+import { ApiError, errorHandler } from './errors.js';
+import { bucketRoutes } from './routes/buckets.js';
+import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { sourceRoutes } from './routes/sources.js';
+import { syncRoutes } from './routes/sync.js';
+
+/** The thin HTTP front: validates, talks to Postgres and Temporal, and nothing else. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: '1mb', strict: false }));
+  app.use(healthRoutes(deps));
+  app.use(bucketRoutes(deps));
+  app.use(jobRoutes(deps));
+  app.use(syncRoutes(deps));
+  app.use(sourceRoutes(deps));
+  app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));
+  app.use(errorHandler(deps.log));
+  return app;
+}

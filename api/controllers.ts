@@ -1,0 +1,38 @@
+import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import type { sources } from '../db/schema.js';
+import { controllerWorkflowId, searchAttributes } from '../workflows/shared.js';
+import type { sourceController } from '../workflows/source-controller.js';
+import type { ApiDeps } from './deps.js';
+
+type SourceRow = typeof sources.$inferSelect;
+
+/**
+ * How a source's controller is started. Every call that talks to a controller
+ * uses these options with "use existing", so a missing or terminated
+ * controller is started again instead of failing (self-healing).
+ */
+export function controllerStartOptions(deps: ApiDeps, source: SourceRow, bucketName: string): WorkflowStartOptions<typeof sourceController> {
+  return {
+    workflowId: controllerWorkflowId(source.id),
+    taskQueue: deps.taskQueue,
+    args: [{ sourceId: source.id }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    memo: { sourceName: source.name, bucket: bucketName },
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: searchAttributes.bucket, value: bucketName },
+      { key: searchAttributes.sourceId, value: source.id },
+      { key: searchAttributes.sourceKind, value: source.kind },
+    ]),
+    staticSummary: `source ${source.name} (${source.kind}) in bucket ${bucketName}`,
+  };
+}
+
+export async function startController(deps: ApiDeps, source: SourceRow, bucketName: string): Promise<void> {
+  await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
+}
+
+export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) {
+  return new WithStartWorkflowOperation('sourceController', controllerStartOptions(deps, source, bucketName) as WorkflowStartOptions & { workflowIdConflictPolicy: 'USE_EXISTING' });
+}

@@ -1,0 +1,15 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.js';
+import type { SecretBox } from '../domain/secrets.js';
+import type { PageTokens } from './pagination.js';
+
+/** What routers are built from (injected, so tests hand in real services). */
+export interface ApiDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  secrets: SecretBox;
+  pageTokens: PageTokens;
+  log: Logger;
+}

@@ -1,0 +1,70 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { WorkflowNotFoundError } from '@temporalio/client';
+
+export interface ErrorDetail {
+  field: string;
+  problem: string;
+}
+
+const STATUS = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  FAILED_PRECONDITION: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+export type ErrorCode = keyof typeof STATUS;
+
+/** The one error shape every route answers with: `{ code, message, details }`. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return STATUS[this.code];
+  }
+  static invalid(field: string, problem: string): ApiError {
+    return new ApiError('INVALID_ARGUMENT', `${field}: ${problem}`, [{ field, problem }]);
+  }
+  static notFound(what: string): ApiError {
+    return new ApiError('NOT_FOUND', `${what} not found`);
+  }
+}
+
+export function fromZod(error: z.ZodError, prefix?: string): ApiError {
+  const details = error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ field: [...(prefix ? [prefix] : []), ...path, k].join('.'), problem: 'is not a known field' }));
+    }
+    return [{ field: [...(prefix ? [prefix] : []), ...path].join('.') || prefix || 'body', problem: issue.message }];
+  }).flat();
+  const message = details.map((d) => `${d.field}: ${d.problem}`).join('; ');
+  return new ApiError('INVALID_ARGUMENT', message, details);
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if (err instanceof z.ZodError) apiError = fromZod(err);
+    else if (err instanceof WorkflowNotFoundError) apiError = new ApiError('NOT_FOUND', 'workflow not found');
+    else if (err?.type === 'entity.parse.failed') apiError = ApiError.invalid('body', 'is not valid JSON');
+    else if (err?.type === 'entity.too.large') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
+    else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') apiError = ApiError.invalid('body', 'has an unsupported encoding');
+    else {
+      log.error({ err }, 'unhandled error');
+      apiError = new ApiError('INTERNAL', 'internal error');
+    }
+    res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });
+  };
+}

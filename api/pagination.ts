@@ -1,0 +1,41 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { ApiError } from './errors.js';
+
+export const PaginationQuery = z.object({
+  page_size: z.coerce.number().int().min(0).max(1000).default(0),
+  page_token: z.string().max(2048).optional(),
+});
+
+export const pageSize = (n: number): number => (n === 0 ? 50 : n);
+
+/**
+ * Opaque, tamper-evident cursors: the position is HMAC-signed, so a client
+ * can hold a token but not forge or edit one.
+ */
+export class PageTokens {
+  constructor(private readonly key: Buffer) {}
+
+  private mac(body: string): Buffer {
+    return createHmac('sha256', this.key).update(body).digest().subarray(0, 16);
+  }
+
+  encode(scope: string, after: string): string {
+    const body = Buffer.from(JSON.stringify({ s: scope, a: after })).toString('base64url');
+    return `${body}.${this.mac(body).toString('base64url')}`;
+  }
+
+  /** Returns the position after which the next page starts, or null for the first page. */
+  decode(scope: string, token: string | undefined): string | null {
+    if (!token) return null;
+    const [body, sig] = token.split('.');
+    const bad = ApiError.invalid('page_token', 'is not a valid page token');
+    if (!body || !sig) throw bad;
+    const expected = this.mac(body);
+    const given = Buffer.from(sig, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad;
+    const parsed = JSON.parse(Buffer.from(body, 'base64url').toString()) as { s?: string; a?: string };
+    if (parsed.s !== scope || typeof parsed.a !== 'string') throw bad;
+    return parsed.a;
+  }
+}

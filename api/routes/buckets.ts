@@ -1,0 +1,43 @@
+import { Router } from 'express';
+import { asc, count, gt } from 'drizzle-orm';
+import { z } from 'zod';
+import { buckets } from '../../db/schema.js';
+import { newId } from '../../domain/ids.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { PaginationQuery, pageSize } from '../pagination.js';
+import { bucketJson } from '../serialize.js';
+import { parseBody, parseQuery } from '../validate.js';
+
+/** Bucket names follow S3's rules so a lake bucket can map onto any S3 store. */
+export const BucketName = z
+  .string()
+  .min(3, 'must be 3 to 63 characters')
+  .max(63, 'must be 3 to 63 characters')
+  .regex(/^[a-z0-9][a-z0-9-]*[a-z0-9]$/, 'must be lowercase letters, digits and hyphens, starting and ending with a letter or digit');
+
+const CreateBucket = z.object({ name: BucketName }).strict();
+
+export function bucketRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  r.post('/admin/buckets', async (req, res) => {
+    const body = parseBody(CreateBucket, req);
+    const [row] = await deps.db.insert(buckets).values({ id: newId('bkt'), name: body.name }).onConflictDoNothing().returning();
+    if (!row) throw new ApiError('ALREADY_EXISTS', `name: bucket ${body.name} already exists`, [{ field: 'name', problem: 'is already taken' }]);
+    res.status(201).json(bucketJson(row));
+  });
+  r.get('/admin/buckets', async (req, res) => {
+    const q = parseQuery(PaginationQuery, req);
+    const size = pageSize(q.page_size);
+    const after = deps.pageTokens.decode('buckets', q.page_token);
+    const rows = await deps.db.select().from(buckets).where(after ? gt(buckets.id, after) : undefined).orderBy(asc(buckets.id)).limit(size + 1);
+    const [{ n }] = (await deps.db.select({ n: count() }).from(buckets)) as [{ n: number }];
+    const page = rows.slice(0, size);
+    res.json({
+      buckets: page.map(bucketJson),
+      nextPageToken: rows.length > size ? deps.pageTokens.encode('buckets', page.at(-1)!.id) : '',
+      totalCount: n,
+    });
+  });
+  return r;
+}

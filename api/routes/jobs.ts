@@ -1,0 +1,61 @@
+import { Router } from 'express';
+import { and, count, desc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { jobs, sourceObjects } from '../../db/schema.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { PaginationQuery, pageSize } from '../pagination.js';
+import { jobJson } from '../serialize.js';
+import { parseQuery } from '../validate.js';
+import { findBucket } from './lookup.js';
+
+const JobsQuery = PaginationQuery.extend({
+  source_id: z.string().max(64).optional(),
+  kind: z.enum(['discovery', 'ingestion']).optional(),
+  status: z.enum(['JOB_STATUS_PENDING', 'JOB_STATUS_RUNNING', 'JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED']).optional(),
+}).strict();
+
+export function jobRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  /** K3 ListIngestJobs: newest first. */
+  r.get('/:bucket/jobs', async (req, res) => {
+    const q = parseQuery(JobsQuery, req);
+    const bucket = await findBucket(deps, req.params.bucket);
+    const size = pageSize(q.page_size);
+    const scope = `jobs:${bucket.id}:${q.source_id ?? ''}:${q.kind ?? ''}:${q.status ?? ''}`;
+    const after = deps.pageTokens.decode(scope, q.page_token);
+    const filter = and(
+      eq(jobs.bucketId, bucket.id),
+      q.source_id ? eq(jobs.sourceId, q.source_id) : undefined,
+      q.kind ? eq(jobs.kind, q.kind) : undefined,
+      q.status ? eq(jobs.status, q.status) : undefined,
+    );
+    // Keyset on (createdAt, id): job ids are not time-ordered, creation times are.
+    const cursor = after ? (JSON.parse(after) as [string, string]) : null;
+    const rows = await deps.db
+      .select()
+      .from(jobs)
+      .where(and(filter, cursor ? sql`(${jobs.createdAt}, ${jobs.id}) < (${cursor[0]}::timestamptz, ${cursor[1]})` : undefined))
+      .orderBy(desc(jobs.createdAt), desc(jobs.id))
+      .limit(size + 1);
+    const [total] = await deps.db.select({ n: count() }).from(jobs).where(filter);
+    const page = rows.slice(0, size);
+    res.json({ jobs: page.map((j) => jobJson(j, bucket.name)), nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, JSON.stringify([page.at(-1)!.createdAt.toISOString(), page.at(-1)!.id])) : '', totalCount: total?.n ?? 0 });
+  });
+
+  /** K3 GetIngestStatus: counters, timings and the objects that failed. */
+  r.get('/:bucket/jobs/:jobId', async (req, res) => {
+    const bucket = await findBucket(deps, req.params.bucket);
+    const [job] = await deps.db.select().from(jobs).where(and(eq(jobs.bucketId, bucket.id), eq(jobs.id, req.params.jobId)));
+    if (!job) throw ApiError.notFound(`job ${req.params.jobId}`);
+    const failed = await deps.db
+      .select({ sourceObjectId: sourceObjects.id, key: sourceObjects.key, attempts: sourceObjects.attempts, error: sourceObjects.lastError, status: sourceObjects.status })
+      .from(sourceObjects)
+      .where(and(eq(sourceObjects.lastJobId, job.id), eq(sourceObjects.status, 'dead')))
+      .limit(1000);
+    res.json({ ...jobJson(job, bucket.name), failedObjects: failed });
+  });
+
+  return r;
+}

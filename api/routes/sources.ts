@@ -1,0 +1,120 @@
+import { Router } from 'express';
+import { stat } from 'node:fs/promises';
+import { and, asc, count, eq, gt } from 'drizzle-orm';
+import { sources } from '../../db/schema.js';
+import { newId } from '../../domain/ids.js';
+import type { SourceConnection } from '../../domain/source-config.js';
+import { controllerWorkflowId, pauseSignal, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
+import { startController, controllerStartOptions } from '../controllers.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { PaginationQuery, pageSize } from '../pagination.js';
+import { sourceJson } from '../serialize.js';
+import { parseBody, parseQuery } from '../validate.js';
+import { findBucket, findSource } from './lookup.js';
+import { CreateSource, PauseBody, type CreateSourceInput } from './source-schemas.js';
+import { z } from 'zod';
+
+function connectionOf(body: CreateSourceInput): { connection: SourceConnection; credentials: object | null } {
+  if (body.kind === 's3') {
+    const { accessKeyId, secretAccessKey, ...s3 } = body.s3;
+    return { connection: { s3 }, credentials: { accessKeyId, secretAccessKey } };
+  }
+  return { connection: { filesystem: body.filesystem }, credentials: null };
+}
+
+const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
+
+export function sourceRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  r.post('/:bucket/sources', async (req, res) => {
+    const body = parseBody(CreateSource, req);
+    const bucket = await findBucket(deps, req.params.bucket);
+    if (body.kind === 'filesystem') {
+      const st = await stat(body.filesystem.path).catch(() => null);
+      if (!st?.isDirectory()) throw ApiError.invalid('filesystem.path', 'does not exist or is not a directory');
+    }
+    const { connection, credentials } = connectionOf(body);
+    const id = newId('src');
+    const [row] = await deps.db
+      .insert(sources)
+      .values({
+        id,
+        bucketId: bucket.id,
+        name: body.name,
+        kind: body.kind,
+        connection,
+        sealedCredentials: credentials ? deps.secrets.seal(credentials) : null,
+        syncMode: body.syncMode,
+        syncIntervalSeconds: body.syncIntervalSeconds,
+        batchSize: body.batchSize,
+        targetPrefix: body.targetPrefix,
+        maxObjectsPerRun: body.maxObjectsPerRun,
+        skipDuplicates: body.skipDuplicates,
+        filters: body.fileFilters,
+        reconcile: body.reconcile,
+        workflowId: controllerWorkflowId(id),
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw new ApiError('ALREADY_EXISTS', `name: a source named ${body.name} already exists in bucket ${bucket.name}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+    try {
+      await startController(deps, row, bucket.name);
+    } catch (err) {
+      // Nothing half-created: a source without its controller is rolled back.
+      await deps.db.delete(sources).where(eq(sources.id, id));
+      deps.log.error({ err, sourceId: id }, 'could not start source controller');
+      throw new ApiError('UNAVAILABLE', 'could not start the source workflow; Temporal is unavailable');
+    }
+    res.status(201).json(sourceJson(row, bucket.name));
+  });
+
+  r.get('/:bucket/sources', async (req, res) => {
+    const q = parseQuery(PaginationQuery, req);
+    const bucket = await findBucket(deps, req.params.bucket);
+    const size = pageSize(q.page_size);
+    const scope = `sources:${bucket.id}`;
+    const after = deps.pageTokens.decode(scope, q.page_token);
+    const where = and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined);
+    const rows = await deps.db.select().from(sources).where(where).orderBy(asc(sources.id)).limit(size + 1);
+    const [total] = await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id));
+    const page = rows.slice(0, size);
+    res.json({
+      sources: page.map((s) => sourceJson(s, bucket.name)),
+      nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '',
+      totalCount: total?.n ?? 0,
+    });
+  });
+
+  r.get('/:bucket/sources/:sourceId', async (req, res) => {
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    res.json(sourceJson(source, bucket.name));
+  });
+
+  r.post('/:bucket/sources/:sourceId/pause', async (req, res) => {
+    const body = parseBody(PauseBody, req);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucket.name), signal: pauseSignal, signalArgs: [{ reason: body.reason }] });
+    res.json({ sourceId: source.id, paused: true, status: 'SOURCE_STATUS_PAUSED' });
+  });
+
+  r.post('/:bucket/sources/:sourceId/resume', async (req, res) => {
+    parseBody(z.object({}).strict(), req);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucket.name), signal: resumeSignal, signalArgs: [] });
+    res.json({ sourceId: source.id, paused: false, status: 'SOURCE_STATUS_ACTIVE' });
+  });
+
+  r.delete('/:bucket/sources/:sourceId', async (req, res) => {
+    parseQuery(DeleteQuery, req);
+    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const controller = deps.temporal.workflow.getHandle(source.workflowId);
+    await controller.signal(stopSignal).catch(() => undefined);
+    if (source.currentJobId) await deps.temporal.workflow.getHandle(syncRunWorkflowId(source.currentJobId)).cancel().catch(() => undefined);
+    await deps.db.delete(sources).where(eq(sources.id, source.id));
+    res.status(204).end();
+  });
+
+  return r;
+}

@@ -1,0 +1,90 @@
+import { Router } from 'express';
+import { eq } from 'drizzle-orm';
+import { jobs } from '../../db/schema.js';
+import { discoverUpdate, ingestUpdate, statusQuery, type ControllerStatus } from '../../workflows/shared.js';
+import { withStart } from '../controllers.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { millis } from '../serialize.js';
+import { parseBody } from '../validate.js';
+import { findSource } from './lookup.js';
+import { DiscoverBody, IngestBody } from './source-schemas.js';
+
+/** The body may repeat the path's bucket and sourceId (as K3's examples do); they must agree. */
+function checkEcho(body: { bucket?: string; sourceId?: string }, bucket: string, sourceId: string): void {
+  if (body.bucket !== undefined && body.bucket !== bucket) throw ApiError.invalid('bucket', 'does not match the bucket in the path');
+  if (body.sourceId !== undefined && body.sourceId !== sourceId) throw ApiError.invalid('sourceId', 'does not match the source in the path');
+}
+
+async function queryWithin<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([promise.catch(() => null), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function syncRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  r.post('/:bucket/sources/:sourceId/discover', async (req, res) => {
+    const body = parseBody(DiscoverBody, req);
+    checkEcho(body, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync }], startWorkflowOperation: withStart(deps, source, bucket.name) });
+    res.json(result);
+  });
+
+  r.post('/:bucket/sources/:sourceId/ingest', async (req, res) => {
+    const body = parseBody(IngestBody, req);
+    checkEcho(body, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const result = await deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
+      args: [{ retryFailed: body.retryFailed, sourceObjectId: body.sourceObjectId, ruleId: body.ruleId }],
+      startWorkflowOperation: withStart(deps, source, bucket.name),
+    });
+    res.json(result);
+  });
+
+  /** K3 GetSyncStatus: live from the controller, falling back to the database when it can't answer. */
+  r.get('/:bucket/sources/:sourceId/sync', async (req, res) => {
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const live = await queryWithin<ControllerStatus>(deps.temporal.workflow.getHandle(source.workflowId).query(statusQuery), 3000);
+    const currentJobId = live ? live.currentJobId : source.currentJobId;
+    const jobId = currentJobId ?? source.lastJobId;
+    const [job] = jobId ? await deps.db.select().from(jobs).where(eq(jobs.id, jobId)) : [];
+    const status = live
+      ? live.phase === 'suspended'
+        ? 'SOURCE_STATUS_SUSPENDED'
+        : live.paused
+          ? 'SOURCE_STATUS_PAUSED'
+          : live.phase === 'completed'
+            ? 'SOURCE_STATUS_COMPLETED'
+            : 'SOURCE_STATUS_ACTIVE'
+      : source.status;
+    res.json({
+      bucket: bucket.name,
+      sourceId: source.id,
+      status,
+      lastSyncAt: millis(source.lastSyncAt),
+      lastSuccessAt: millis(source.lastSuccessAt),
+      nextSyncAt: live ? millis(live.nextSyncAt) : millis(source.nextSyncAt),
+      objectsDiscovered: String(job?.objectsDiscovered ?? 0),
+      objectsProcessed: String(job?.objectsProcessed ?? 0),
+      objectsIndexed: String(job?.objectsIndexed ?? 0),
+      objectsFailed: String(job?.objectsFailed ?? 0),
+      currentJobId: currentJobId ?? undefined,
+      lastJobId: source.lastJobId ?? undefined,
+      queuedJobId: live?.queuedJobId ?? undefined,
+      paused: live ? live.paused : source.paused,
+      pauseReason: (live ? live.pauseReason : source.pauseReason) ?? undefined,
+      consecutiveFailures: live ? live.consecutiveFailures : source.consecutiveFailures,
+      lastError: source.lastError ?? undefined,
+      live: live !== null,
+    });
+  });
+
+  return r;
+}

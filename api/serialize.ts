@@ -1,0 +1,78 @@
+import type { buckets, jobs, sources } from '../db/schema.js';
+
+type SourceRow = typeof sources.$inferSelect;
+type JobRow = typeof jobs.$inferSelect;
+type BucketRow = typeof buckets.$inferSelect;
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+/** K3 renders int64 timestamps and counters as strings of epoch milliseconds / digits. */
+export const millis = (d: Date | number | null): string | null => (d === null ? null : String(typeof d === 'number' ? d : d.getTime()));
+
+export const bucketJson = (b: BucketRow) => ({ bucketId: b.id, name: b.name, createdAt: iso(b.createdAt) });
+
+/** A source as the API shows it: settings and state, never credentials. */
+export function sourceJson(s: SourceRow, bucketName: string) {
+  const conn = s.connection;
+  return {
+    sourceId: s.id,
+    bucket: bucketName,
+    name: s.name,
+    kind: s.kind,
+    ...('s3' in conn ? { s3: { ...conn.s3, credentialsSet: s.sealedCredentials !== null } } : {}),
+    ...('filesystem' in conn ? { filesystem: conn.filesystem } : {}),
+    syncMode: s.syncMode,
+    syncIntervalSeconds: s.syncIntervalSeconds,
+    batchSize: s.batchSize,
+    targetPrefix: s.targetPrefix,
+    maxObjectsPerRun: s.maxObjectsPerRun,
+    skipDuplicates: s.skipDuplicates,
+    fileFilters: s.filters,
+    reconcile: s.reconcile,
+    status: s.status,
+    paused: s.paused,
+    pauseReason: s.pauseReason,
+    workflowId: s.workflowId,
+    currentJobId: s.currentJobId,
+    lastJobId: s.lastJobId,
+    lastSyncAt: iso(s.lastSyncAt),
+    lastSuccessAt: iso(s.lastSuccessAt),
+    nextSyncAt: iso(s.nextSyncAt),
+    lastError: s.lastError,
+    consecutiveFailures: s.consecutiveFailures,
+    totalObjectsDiscovered: s.totalObjectsDiscovered,
+    totalObjectsSynced: s.totalObjectsSynced,
+    totalObjectsFailed: s.totalObjectsFailed,
+    totalBytesSynced: s.totalBytesSynced,
+    createdAt: iso(s.createdAt),
+    updatedAt: iso(s.updatedAt),
+  };
+}
+
+export function jobJson(j: JobRow, bucketName: string) {
+  return {
+    jobId: j.id,
+    bucket: bucketName,
+    sourceId: j.sourceId,
+    kind: j.kind,
+    trigger: j.trigger,
+    status: j.status,
+    fullSync: j.fullSync,
+    retryFailed: j.retryFailed,
+    sourceObjectId: j.sourceObjectId,
+    ruleId: j.ruleId,
+    objectsListed: j.objectsListed,
+    objectsDiscovered: j.objectsDiscovered,
+    objectsProcessed: j.objectsProcessed,
+    objectsIndexed: j.objectsIndexed,
+    objectsFailed: j.objectsFailed,
+    objectsSkipped: j.objectsSkipped,
+    objectsDeleted: j.objectsDeleted,
+    bytesTransferred: j.bytesTransferred,
+    error: j.error,
+    workflowId: j.workflowId,
+    runId: j.runId,
+    createdAt: iso(j.createdAt),
+    startedAt: iso(j.startedAt),
+    finishedAt: iso(j.finishedAt),
+  };
+}

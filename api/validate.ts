@@ -1,0 +1,18 @@
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { ApiError, fromZod } from './errors.js';
+
+/** Parses a JSON body; an absent body counts as `{}` so all-optional bodies may be omitted. */
+export function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const body: unknown = req.body === undefined ? {} : req.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw ApiError.invalid('body', 'must be a JSON object');
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw fromZod(parsed.error);
+  return parsed.data;
+}
+
+export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) throw fromZod(parsed.error);
+  return parsed.data;
+}

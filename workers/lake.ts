@@ -1,0 +1,22 @@
+import type { Env } from '../config/env.js';
+import { lakeDir } from '../config/env.js';
+import { FilesystemLake } from '../activities/storage/fs-lake.js';
+import { S3Lake } from '../activities/storage/s3-lake.js';
+import { createS3Client } from '../activities/storage/s3-client.js';
+import type { LakeStore } from '../activities/storage/types.js';
+
+/** The lake the configuration names: a directory (embedded default) or one S3 bucket. */
+export function createLake(env: Env): LakeStore {
+  if (env.LAKE_STORAGE === 's3') {
+    const client = createS3Client({
+      endpoint: env.LAKE_S3_ENDPOINT,
+      region: env.LAKE_S3_REGION,
+      forcePathStyle: env.LAKE_S3_FORCE_PATH_STYLE,
+      accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!,
+      secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!,
+      maxSockets: 256,
+    });
+    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT);
+  }
+  return new FilesystemLake(lakeDir(env));
+}

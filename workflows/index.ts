@@ -1,0 +1,2 @@
+export { sourceController } from './source-controller.js';
+export { syncRun } from './sync-run.js';

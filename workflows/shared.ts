@@ -1,0 +1,76 @@
+/**
+ * The one module both sides share: task queues, search attributes, and every
+ * signal, query and update. It imports nothing but the sandbox-safe SDK packages, so the
+ * API, the worker and workflow code can all load it.
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export const DEFAULT_TASK_QUEUE = 'lakesync';
+
+export const searchAttributes = {
+  bucket: defineSearchAttributeKey('LakesyncBucket', 'KEYWORD'),
+  sourceId: defineSearchAttributeKey('LakesyncSourceId', 'KEYWORD'),
+  sourceKind: defineSearchAttributeKey('LakesyncSourceKind', 'KEYWORD'),
+} as const;
+
+/** Dev-server `--search-attribute` spelling of each type. */
+export const searchAttributeCliTypes: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int' };
+
+export const controllerWorkflowId = (sourceId: string): string => `lakesync-source-${sourceId}`;
+export const syncRunWorkflowId = (jobId: string): string => `lakesync-job-${jobId}`;
+
+export interface TriggerRequest {
+  fullSync?: boolean;
+  retryFailed?: boolean;
+}
+export interface PauseRequest {
+  reason?: string;
+}
+export interface DiscoverRequest {
+  fullSync?: boolean;
+}
+export interface DiscoverAccepted {
+  jobId: string;
+  accepted: boolean;
+  message: string;
+}
+export interface IngestRequest {
+  retryFailed?: boolean;
+  sourceObjectId?: string;
+  ruleId?: string;
+}
+export interface IngestAccepted {
+  jobId: string | null;
+  accepted: boolean;
+  message: string;
+  dispatched: number;
+}
+
+export type ControllerPhase = 'idle' | 'running' | 'paused' | 'suspended' | 'completed' | 'stopping';
+
+export interface ControllerStatus {
+  phase: ControllerPhase;
+  paused: boolean;
+  pauseReason: string | null;
+  currentJobId: string | null;
+  queuedJobId: string | null;
+  nextSyncAt: number | null;
+  lastSyncAt: number | null;
+  consecutiveFailures: number;
+  runs: number;
+}
+
+/** Operators send these by name from the `temporal` CLI: keep the names stable. */
+export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
+export const resumeSignal = defineSignal<[]>('resume');
+export const triggerSignal = defineSignal<[TriggerRequest?]>('trigger');
+export const configChangedSignal = defineSignal<[]>('configChanged');
+export const stopSignal = defineSignal<[]>('stop');
+export const statusQuery = defineQuery<ControllerStatus>('status');
+export const discoverUpdate = defineUpdate<DiscoverAccepted, [DiscoverRequest]>('discover');
+export const ingestUpdate = defineUpdate<IngestAccepted, [IngestRequest]>('ingest');
+
+/** Sync runs check this between batches so a pause stops dispatch within seconds. */
+export const runPausedQuery = defineQuery<boolean>('paused');
+export const runPauseSignal = defineSignal<[boolean]>('setPaused');

@@ -1,0 +1,223 @@
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  uuid4,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  configChangedSignal,
+  discoverUpdate,
+  ingestUpdate,
+  pauseSignal,
+  resumeSignal,
+  runPauseSignal,
+  statusQuery,
+  stopSignal,
+  syncRunWorkflowId,
+  triggerSignal,
+  type ControllerStatus,
+} from './shared.js';
+import { syncRun } from './sync-run.js';
+
+/** A run waiting to start; requests that arrive meanwhile merge into it. */
+interface QueuedRun {
+  jobId: string;
+  kind: 'discovery' | 'ingestion';
+  trigger: 'schedule' | 'api';
+  fullSync: boolean;
+  retryFailed: boolean;
+  sourceObjectId: string | null;
+  created: boolean;
+}
+
+export interface ControllerState {
+  paused: boolean;
+  pauseReason: string | null;
+  suspended: boolean;
+  completed: boolean;
+  consecutiveFailures: number;
+  runs: number;
+  lastSyncAt: number | null;
+  /** When the next scheduled poll is due (epoch ms). */
+  nextSyncAt: number | null;
+  queue: QueuedRun[];
+}
+
+export interface ControllerInput {
+  sourceId: string;
+  /** Failed runs in a row before the source suspends itself. */
+  maxConsecutiveFailures?: number;
+  state?: ControllerState;
+}
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+const newJobId = (): string => `job_${uuid4().replace(/-/g, '')}`;
+
+/**
+ * The entity workflow behind one source: owns its schedule, runs one job at a
+ * time, takes pause/resume/trigger from the API or the `temporal` CLI, and
+ * continues as new after every run so its history stays small.
+ */
+export async function sourceController(input: ControllerInput): Promise<void> {
+  const { sourceId } = input;
+  const maxFailures = input.maxConsecutiveFailures ?? 5;
+  const state: ControllerState = input.state ?? {
+    paused: false,
+    pauseReason: null,
+    suspended: false,
+    completed: false,
+    consecutiveFailures: 0,
+    runs: 0,
+    lastSyncAt: null,
+    nextSyncAt: null,
+    queue: [],
+  };
+  let currentJobId: string | null = null;
+  let stopping = false;
+  /** Set when the schedule must be re-evaluated: config changed or the source resumed. */
+  let reconsider = false;
+
+  const phase = (): ControllerStatus['phase'] =>
+    stopping ? 'stopping' : currentJobId ? 'running' : state.suspended ? 'suspended' : state.paused ? 'paused' : state.completed ? 'completed' : 'idle';
+
+  const sourceStatus = (): string =>
+    state.suspended ? 'SOURCE_STATUS_SUSPENDED' : state.paused ? 'SOURCE_STATUS_PAUSED' : state.completed ? 'SOURCE_STATUS_COMPLETED' : 'SOURCE_STATUS_ACTIVE';
+
+  const record = (extra: { consecutiveFailures?: number; lastError?: string | null } = {}) =>
+    acts.recordControllerState({ sourceId, status: sourceStatus(), paused: state.paused || state.suspended, pauseReason: state.pauseReason, nextSyncAt: state.nextSyncAt, ...extra });
+
+  /** Queues a run, or merges into the queued one of the same kind: one follow-up, however many triggers. */
+  const enqueue = (req: Omit<QueuedRun, 'jobId' | 'created'>): { run: QueuedRun; fresh: boolean } => {
+    const existing = state.queue.find((q) => q.kind === req.kind);
+    if (existing) {
+      existing.fullSync ||= req.fullSync;
+      existing.retryFailed ||= req.retryFailed;
+      if (existing.sourceObjectId !== req.sourceObjectId) existing.sourceObjectId = null;
+      return { run: existing, fresh: false };
+    }
+    const run: QueuedRun = { ...req, jobId: newJobId(), created: false };
+    state.queue.push(run);
+    return { run, fresh: true };
+  };
+
+  const createQueued = async (run: QueuedRun): Promise<void> => {
+    await acts.createJob({ jobId: run.jobId, sourceId, kind: run.kind, trigger: run.trigger, fullSync: run.fullSync, retryFailed: run.retryFailed, sourceObjectId: run.sourceObjectId });
+    run.created = true;
+  };
+
+  const setPaused = async (paused: boolean, reason: string | null) => {
+    state.paused = paused;
+    state.pauseReason = paused ? reason : null;
+    if (!paused && state.suspended) {
+      state.suspended = false;
+      state.consecutiveFailures = 0;
+    }
+    if (currentJobId) await getExternalWorkflowHandle(syncRunWorkflowId(currentJobId)).signal(runPauseSignal, paused || state.suspended).catch(() => undefined);
+    reconsider = true;
+    await record(paused ? {} : { consecutiveFailures: state.consecutiveFailures });
+  };
+
+  setHandler(pauseSignal, (req) => setPaused(true, req?.reason ?? null));
+  setHandler(resumeSignal, () => setPaused(false, null));
+  setHandler(configChangedSignal, () => void (reconsider = true));
+  setHandler(stopSignal, () => void (stopping = true));
+  setHandler(triggerSignal, async (req) => {
+    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req?.fullSync ?? false, retryFailed: req?.retryFailed ?? false, sourceObjectId: null });
+    if (fresh) await createQueued(run);
+  });
+  setHandler(
+    discoverUpdate,
+    async (req) => {
+      const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req.fullSync ?? false, retryFailed: false, sourceObjectId: null });
+      if (fresh) await createQueued(run);
+      else await condition(() => run.created);
+      const message = currentJobId ? `Discovery queued after job ${currentJobId}` : state.paused || state.suspended ? 'Discovery queued until the source is resumed' : 'Discovery scan started';
+      return { jobId: run.jobId, accepted: true, message };
+    },
+    { validator: (_req) => { if (stopping) throw new Error('source is being deleted'); } },
+  );
+  setHandler(
+    ingestUpdate,
+    async (req) => {
+      const dispatched = await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
+      if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
+      const { run, fresh } = enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
+      if (fresh) await createQueued(run);
+      else await condition(() => run.created);
+      return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
+    },
+    { validator: (_req) => { if (stopping) throw new Error('source is being deleted'); } },
+  );
+  setHandler(statusQuery, () => ({
+    phase: phase(),
+    paused: state.paused,
+    pauseReason: state.pauseReason,
+    currentJobId,
+    queuedJobId: state.queue[0]?.jobId ?? null,
+    nextSyncAt: state.nextSyncAt,
+    lastSyncAt: state.lastSyncAt,
+    consecutiveFailures: state.consecutiveFailures,
+    runs: state.runs,
+  }));
+
+  const settings = await acts.getSourceSettings({ sourceId });
+  if (!settings) return; // deleted while we were away
+  const scheduled = settings.syncMode === 'continuous' || !state.completed;
+  state.nextSyncAt = scheduled ? (state.nextSyncAt ?? (state.lastSyncAt ?? Date.now()) + settings.syncIntervalSeconds * 1000) : null;
+  await record();
+
+  // Wait for a queued request, the schedule, a config change, or deletion.
+  const runnable = () => !state.paused && !state.suspended && state.queue.length > 0 && state.queue[0]!.created;
+  const waitMs = state.nextSyncAt === null || state.paused || state.suspended ? undefined : Math.max(0, state.nextSyncAt - Date.now());
+  const woke = await (waitMs === undefined ? condition(() => runnable() || stopping || reconsider).then(() => true) : condition(() => runnable() || stopping || reconsider, waitMs));
+
+  if (stopping) return;
+  if (!woke) {
+    // The schedule is due: queue a scheduled discovery unless one is waiting.
+    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'schedule', fullSync: false, retryFailed: false, sourceObjectId: null });
+    if (fresh) await createQueued(run);
+  }
+  if (reconsider && !runnable() && woke) {
+    // Re-read settings and re-arm the timer on a fresh run.
+    state.nextSyncAt = null;
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof sourceController>({ ...input, state });
+  }
+
+  const run = state.queue.shift()!;
+  currentJobId = run.jobId;
+  const result = await executeChild(syncRun, {
+    workflowId: syncRunWorkflowId(run.jobId),
+    args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, sourceObjectId: run.sourceObjectId, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    // Kept short: a run's own history holds the detail.
+    staticSummary: `${run.kind} job ${run.jobId}${run.fullSync ? ' (full sync)' : ''}`,
+  }).catch((err: unknown) => ({ status: 'JOB_STATUS_FAILED', consecutiveFailures: state.consecutiveFailures + 1, error: err }));
+  currentJobId = null;
+  state.runs++;
+  state.lastSyncAt = Date.now();
+
+  if (result.status === 'JOB_STATUS_FAILED') {
+    state.consecutiveFailures = result.consecutiveFailures;
+    if (state.consecutiveFailures >= maxFailures) state.suspended = true;
+  } else if (result.status !== 'JOB_STATUS_CANCELED') {
+    state.consecutiveFailures = 0;
+    if (settings.syncMode === 'initial_only' && run.kind === 'discovery') state.completed = true;
+  }
+  state.nextSyncAt = settings.syncMode === 'continuous' || !state.completed ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
+  await record({ consecutiveFailures: state.consecutiveFailures });
+  if (stopping) return;
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof sourceController>({ ...input, state });
+}
+

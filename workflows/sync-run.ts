@@ -1,0 +1,115 @@
+import { ApplicationFailure, CancellationScope, ContinueAsNew, condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { runPausedQuery, runPauseSignal } from './shared.js';
+
+export interface SyncRunInput {
+  jobId: string;
+  sourceId: string;
+  kind: 'discovery' | 'ingestion';
+  fullSync: boolean;
+  retryFailed: boolean;
+  sourceObjectId?: string | null;
+  batchSize: number;
+  batchConcurrency: number;
+  paused?: boolean;
+  /** Set when continuing as new: the scan is done and dispatch resumes after this key. */
+  resume?: { afterKey: string | null };
+}
+
+export interface SyncRunResult {
+  status: string;
+  consecutiveFailures: number;
+}
+
+const bookkeeping = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+const scanning = proxyActivities<Activities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: ['SourceNotFound', 'BadSourceConfig'] },
+});
+
+const copying = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes: ['SourceNotFound', 'BadSourceConfig'] },
+});
+
+const PLAN_AHEAD = 16;
+
+/**
+ * One job: discover (or pick owed objects), then dispatch them in batches with
+ * bounded concurrency. Pausing stops new batches; batches in flight finish.
+ */
+export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
+  let paused = input.paused ?? false;
+  setHandler(runPauseSignal, (value) => void (paused = value));
+  setHandler(runPausedQuery, () => paused);
+
+  try {
+    let afterKey: string | null;
+    if (input.resume) {
+      afterKey = input.resume.afterKey;
+    } else {
+      await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId });
+      if (input.kind === 'discovery') {
+        await scanning.scanSource({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync });
+      } else {
+        await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
+      }
+      afterKey = null;
+    }
+
+    const inFlight = new Set<Promise<unknown>>();
+    let failure: unknown = null;
+    for (;;) {
+      const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD });
+      if (ends.length === 0) break;
+      for (const lastKey of ends) {
+        await condition(() => (!paused && inFlight.size < input.batchConcurrency) || failure !== null);
+        if (failure !== null) throw failure;
+        const batch = copying.ingestBatch({ jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey });
+        const tracked: Promise<unknown> = batch.then(
+          () => inFlight.delete(tracked),
+          (err) => {
+            inFlight.delete(tracked);
+            failure ??= err;
+          },
+        );
+        inFlight.add(tracked);
+        afterKey = lastKey;
+      }
+      // Planning reads what is owed after the cursor, so batches in flight
+      // need not finish first; history is bounded by continuing as new.
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(() => inFlight.size === 0);
+        if (failure !== null) throw failure;
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof syncRun>({ ...input, paused, resume: { afterKey } });
+      }
+    }
+    await condition(() => inFlight.size === 0);
+    if (failure !== null) throw failure;
+    return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false });
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, canceled: true }));
+      throw err;
+    }
+    if (err instanceof ContinueAsNew) throw err;
+    const message = describeFailure(err);
+    const outcome = await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: true, error: message });
+    return outcome;
+  }
+}
+
+function describeFailure(err: unknown): string {
+  let e: unknown = err;
+  // Activity failures wrap the real cause; the innermost message is the useful one.
+  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause) e = (e as { cause: unknown }).cause;
+  if (e instanceof ApplicationFailure || e instanceof Error) return e.message;
+  return String(e);
+}
