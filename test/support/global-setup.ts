@@ -1,0 +1,72 @@
+/**
+ * Starts the real services once for the whole suite: a Temporal dev server,
+ * an embedded Postgres and a MinIO server, all on loopback, all stopped (and
+ * tethered to this process) when the run ends. Workflows are bundled once.
+ */
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadEnv } from '../../config/env.js';
+import { findMinio, findTemporalCli } from '../../infra/binaries.js';
+import { startMinio } from '../../infra/minio-server.js';
+import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
+import { startTemporalDevServer } from '../../infra/temporal-server.js';
+import { workflowsPath } from '../../workers/create-worker.js';
+
+export interface TestInfra {
+  temporalAddress: string;
+  temporalCli: string;
+  postgresAdminUrl: string;
+  minio: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string };
+  workflowBundlePath: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    infra: TestInfra;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const env = loadEnv();
+  const log = (m: string) => process.stderr.write(`[test-infra] ${m}\n`);
+  const scratch = await mkdtemp(join(tmpdir(), 'lakesync-test-'));
+  // Postgres runs as its own OS user when we are root: it must reach its data dir.
+  await chmod(scratch, 0o755);
+  const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
+  const [temporalCli, minioBin] = await Promise.all([findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }), findMinio({ ...lookup, explicitPath: env.MINIO_PATH })]);
+  const started = await Promise.allSettled([
+    startTemporalDevServer({ binary: temporalCli, ui: false, log }),
+    startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
+    startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
+    bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
+  ] as const);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    // Leave nothing running behind a failed setup.
+    await Promise.allSettled(started.map((r) => (r.status === 'fulfilled' && 'stop' in r.value ? r.value.stop() : undefined)));
+    await rm(scratch, { recursive: true, force: true });
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const [temporal, postgres, minio, bundle] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof startTemporalDevServer>>,
+    Awaited<ReturnType<typeof startEmbeddedPostgres>>,
+    Awaited<ReturnType<typeof startMinio>>,
+    Awaited<ReturnType<typeof bundleWorkflowCode>>,
+  ];
+  const workflowBundlePath = join(scratch, 'workflow-bundle.js');
+  await writeFile(workflowBundlePath, bundle.code);
+  project.provide('infra', {
+    temporalAddress: temporal.address,
+    temporalCli,
+    postgresAdminUrl: postgres.url,
+    minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, region: minio.region },
+    workflowBundlePath,
+  });
+  return async () => {
+    await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop()]);
+    await rm(scratch, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,45 @@
+export interface JsonResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+/** A JSON call against the API under test. */
+export async function call<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as T) : (undefined as T) };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 120_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Polls GetSyncStatus until `jobId` is the source's last finished job, and returns that status. */
+export async function waitForJob(base: string, bucket: string, sourceId: string, jobId: string, timeoutMs = 240_000) {
+  await waitFor(
+    `job ${jobId}`,
+    async () => {
+      const s = await call(base, 'GET', `/${bucket}/sources/${sourceId}/sync`);
+      return s.body.lastJobId === jobId;
+    },
+    timeoutMs,
+  );
+  const job = await call(base, 'GET', `/${bucket}/jobs/${jobId}`);
+  const sync = await call(base, 'GET', `/${bucket}/sources/${sourceId}/sync`);
+  return { job: job.body, sync: sync.body };
+}

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { loadEnv } from '../../config/env.js';
+import { ensureDatabase } from '../../infra/postgres-server.js';
+import { startRuntime, type Runtime } from '../../workers/app-runtime.js';
+import type { ActivityDeps } from '../../activities/index.js';
+import { createS3Client } from '../../activities/storage/s3-client.js';
+
+export interface TestLakesync {
+  url: string;
+  runtime: Runtime;
+  databaseUrl: string;
+  taskQueue: string;
+  /** Where the lake lives: a directory, or a MinIO bucket. */
+  lake: { kind: 'filesystem'; dir: string } | { kind: 's3'; bucket: string };
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+/** The SDK's own logs stay quiet in tests unless something is really wrong. */
+function quietTemporalLogs(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
+
+export const unique = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export function minioClient(): S3Client {
+  const { minio } = inject('infra');
+  return createS3Client({ ...minio, forcePathStyle: true });
+}
+
+/**
+ * One lakesync (API + worker) per test file, on its own database and task
+ * queue, against the suite's real Temporal, Postgres and MinIO.
+ */
+export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps> }): Promise<TestLakesync> {
+  quietTemporalLogs();
+  const infra = inject('infra');
+  const dbName = unique('lakesync_test').replace(/-/g, '_');
+  await ensureDatabase(infra.postgresAdminUrl, dbName);
+  const databaseUrl = infra.postgresAdminUrl.replace(/\/postgres$/, `/${dbName}`);
+  const taskQueue = unique('lakesync-test');
+  let lake: TestLakesync['lake'];
+  let lakeDir: string | undefined;
+  const vars: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent', WORKER_BATCH_CONCURRENCY: '4', WORKER_OBJECT_CONCURRENCY: '8' };
+  if (o.lake === 's3') {
+    const bucket = unique('lake');
+    await minioClient().send(new CreateBucketCommand({ Bucket: bucket }));
+    Object.assign(vars, { LAKE_STORAGE: 's3', LAKE_S3_ENDPOINT: infra.minio.endpoint, LAKE_S3_BUCKET: bucket, LAKE_S3_ACCESS_KEY_ID: infra.minio.accessKeyId, LAKE_S3_SECRET_ACCESS_KEY: infra.minio.secretAccessKey });
+    lake = { kind: 's3', bucket };
+  } else {
+    lakeDir = await mkdtemp(join(tmpdir(), 'lakesync-lake-'));
+    Object.assign(vars, { LAKE_STORAGE: 'filesystem', LAKE_DIR: lakeDir });
+    lake = { kind: 'filesystem', dir: lakeDir };
+  }
+  const env = loadEnv(vars);
+  const runtime = await startRuntime({
+    env,
+    temporalAddress: infra.temporalAddress,
+    databaseUrl,
+    secretKey: randomBytes(32).toString('base64'),
+    log: pino({ level: 'silent' }),
+    runApi: true,
+    runWorker: true,
+    workflowBundle: { code: await readFile(infra.workflowBundlePath, 'utf8') },
+    activityOverrides: { retryBackoffMs: 50, ...o.activityOverrides },
+  });
+  return {
+    url: runtime.url!,
+    runtime,
+    databaseUrl,
+    taskQueue,
+    lake,
+    stop: async () => {
+      await runtime.stop();
+      if (lakeDir) await rm(lakeDir, { recursive: true, force: true });
+    },
+  };
+}
