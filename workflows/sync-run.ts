@@ -29,7 +29,7 @@ const bookkeeping = proxyActivities<Activities>({
 const scanning = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: ['SourceNotFound', 'BadSourceConfig'] },
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 4, nonRetryableErrorTypes: ['SourceNotFound', 'BadSourceConfig'] },
 });
 
 const copying = proxyActivities<Activities>({
