@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { SecretBox } from '../../domain/secrets.js';
+import { PageTokens } from '../../api/pagination.js';
+import { loadEnv } from '../../config/env.js';
+
+describe('SecretBox', () => {
+  const box = new SecretBox(randomBytes(32).toString('base64'));
+
+  it('round-trips and never shows the plaintext', () => {
+    const sealed = box.seal({ secretAccessKey: 'very-secret-value' });
+    expect(sealed).not.toContain('very-secret-value');
+    expect(box.open<{ secretAccessKey: string }>(sealed)).toEqual({ secretAccessKey: 'very-secret-value' });
+  });
+
+  it('refuses a tampered or foreign ciphertext', () => {
+    const sealed = box.seal({ a: 1 });
+    const parts = sealed.split('.');
+    parts[3] = Buffer.from('{"a":2}').toString('base64url');
+    expect(() => box.open(parts.join('.'))).toThrow();
+    expect(() => new SecretBox(randomBytes(32).toString('base64')).open(sealed)).toThrow();
+  });
+});
+
+describe('page tokens', () => {
+  const tokens = new PageTokens(randomBytes(32));
+
+  it('decode what they encode, in their own scope only', () => {
+    const t = tokens.encode('sources:b1', 'src_42');
+    expect(tokens.decode('sources:b1', t)).toBe('src_42');
+    expect(tokens.decode('sources:b1', undefined)).toBeNull();
+    expect(() => tokens.decode('sources:b2', t)).toThrow(/page_token/);
+  });
+
+  it('reject an edited position', () => {
+    const t = tokens.encode('s', 'a');
+    const forged = Buffer.from(JSON.stringify({ s: 's', a: 'z' })).toString('base64url') + '.' + t.split('.')[1];
+    expect(() => tokens.decode('s', forged)).toThrow(/page_token/);
+  });
+});
+
+describe('environment', () => {
+  it('names the variable that is wrong', () => {
+    expect(() => loadEnv({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadEnv({ LAKE_STORAGE: 's3' })).toThrow(/LAKE_S3_ENDPOINT: required when LAKE_STORAGE=s3/);
+    expect(() => loadEnv({ NODE_ENV: 'production' })).toThrow(/LAKESYNC_SECRET_KEY/);
+    expect(() => loadEnv({ LAKESYNC_SECRET_KEY: 'c2hvcnQ=' })).toThrow(/LAKESYNC_SECRET_KEY: must be 32 bytes/);
+  });
+
+  it('has embedded defaults', () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({ PORT: 8080, HOST: '127.0.0.1', LAKE_STORAGE: 'filesystem', TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'lakesync' });
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.TEMPORAL_ADDRESS).toBeUndefined();
+  });
+});
