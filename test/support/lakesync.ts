@@ -8,13 +8,13 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { loadEnv } from '../../config/env.js';
 import { ensureDatabase } from '../../infra/postgres-server.js';
-import { startRuntime, type Runtime } from '../../workers/app-runtime.js';
+import { startRuntime, type Runtime as LakesyncRuntime } from '../../workers/app-runtime.js';
 import type { ActivityDeps } from '../../activities/index.js';
 import { createS3Client } from '../../activities/storage/s3-client.js';
 
 export interface TestLakesync {
   url: string;
-  runtime: Runtime;
+  runtime: LakesyncRuntime;
   databaseUrl: string;
   taskQueue: string;
   /** Where the lake lives: a directory, or a MinIO bucket. */
