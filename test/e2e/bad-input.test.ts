@@ -73,7 +73,7 @@ describe('bad input', () => {
     const before = await counts();
     const res = await fetch(`${ls.url}/admin/buckets`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'name=abc' });
     expect(res.status).toBe(415);
-    expect((await res.json()).details).toEqual([{ field: 'body', problem: 'must be sent as application/json' }]);
+    expect(((await res.json()) as { details: unknown }).details).toEqual([{ field: 'body', problem: 'must be sent as application/json' }]);
     expect(await counts()).toEqual(before);
   });
 
