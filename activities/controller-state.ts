@@ -1,8 +1,12 @@
-import { eq } from 'drizzle-orm';
-import { sources } from '../db/schema.js';
+import { eq, sql } from 'drizzle-orm';
+import { buckets, sources } from '../db/schema.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface SourceSettings {
+  name: string;
+  kind: string;
+  bucketName: string;
+  suspendAfterFailures: number;
   syncMode: 'initial_only' | 'continuous';
   syncIntervalSeconds: number;
   batchSize: number;
@@ -24,9 +28,14 @@ export function controllerStateActivities(deps: ActivityDeps) {
   return {
     /** Read every cycle, so a PATCH takes effect on the next poll without a restart. Null once deleted. */
     async getSourceSettings(input: { sourceId: string }): Promise<SourceSettings | null> {
-      const [s] = await db.select().from(sources).where(eq(sources.id, input.sourceId));
-      if (!s) return null;
+      const [row] = await db.select({ s: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId)).where(eq(sources.id, input.sourceId));
+      if (!row) return null;
+      const { s, bucketName } = row;
       return {
+        name: s.name,
+        kind: s.kind,
+        bucketName,
+        suspendAfterFailures: s.suspendAfterFailures,
         syncMode: s.syncMode,
         syncIntervalSeconds: s.syncIntervalSeconds,
         batchSize: s.batchSize,
@@ -43,7 +52,7 @@ export function controllerStateActivities(deps: ActivityDeps) {
           status: input.status,
           paused: input.paused,
           pauseReason: input.pauseReason,
-          pausedAt: input.paused ? new Date() : null,
+          pausedAt: input.paused ? sql`coalesce(${sources.pausedAt}, now())` : null,
           nextSyncAt: input.nextSyncAt === null ? null : new Date(input.nextSyncAt),
           ...(input.consecutiveFailures !== undefined ? { consecutiveFailures: input.consecutiveFailures } : {}),
           ...(input.lastError !== undefined ? { lastError: input.lastError } : {}),

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { LakeStore } from './storage/types.js';
+import type { Throttle } from './throttle.js';
 
 /** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
 export interface ActivityDeps {
@@ -19,4 +20,6 @@ export interface ActivityDeps {
   maxAttempts: number;
   /** Base backoff between per-object attempts. */
   retryBackoffMs: number;
+  /** Caps object copies per second on this worker (0: no cap). */
+  throttle: Throttle;
 }

@@ -105,6 +105,7 @@ export function ingestionActivities(deps: ActivityDeps) {
             limit(async () => {
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
+                  await deps.throttle.take();
                   const { lakeKey, put } = await copyObject(ctx, obj);
                   if (await recordSuccess(input.jobId, input.sourceId, obj, lakeKey, put)) {
                     result.ingested++;

@@ -1,6 +1,7 @@
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { sources } from '../db/schema.js';
+import { eq } from 'drizzle-orm';
+import { buckets, sources } from '../db/schema.js';
 import { controllerWorkflowId, searchAttributes } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
 import type { ApiDeps } from './deps.js';
@@ -12,7 +13,7 @@ type SourceRow = typeof sources.$inferSelect;
  * uses these options with "use existing", so a missing or terminated
  * controller is started again instead of failing (self-healing).
  */
-export function controllerStartOptions(deps: ApiDeps, source: SourceRow, bucketName: string): WorkflowStartOptions<typeof sourceController> {
+export function controllerStartOptions(deps: Pick<ApiDeps, 'taskQueue'>, source: SourceRow, bucketName: string): WorkflowStartOptions<typeof sourceController> {
   return {
     workflowId: controllerWorkflowId(source.id),
     taskQueue: deps.taskQueue,
@@ -29,10 +30,29 @@ export function controllerStartOptions(deps: ApiDeps, source: SourceRow, bucketN
   };
 }
 
-export async function startController(deps: ApiDeps, source: SourceRow, bucketName: string): Promise<void> {
+export async function startController(deps: Pick<ApiDeps, 'taskQueue' | 'temporal'>, source: SourceRow, bucketName: string): Promise<void> {
   await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
 }
 
 export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) {
   return new WithStartWorkflowOperation('sourceController', controllerStartOptions(deps, source, bucketName) as WorkflowStartOptions & { workflowIdConflictPolicy: 'USE_EXISTING' });
+}
+
+/**
+ * Self-healing: starts the controller of every source whose controller is not
+ * running (failed, terminated by hand, lost). A running one is left alone.
+ */
+export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'temporal' | 'db' | 'log'>): Promise<number> {
+  const rows = await deps.db.select({ source: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId));
+  let restarted = 0;
+  for (const { source, bucketName } of rows) {
+    try {
+      const handle = await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
+      const description = await handle.describe();
+      if (description.startTime.getTime() > Date.now() - 10_000 && description.runId === handle.firstExecutionRunId) restarted++;
+    } catch (err) {
+      deps.log.warn({ err, sourceId: source.id }, 'could not ensure the source controller');
+    }
+  }
+  return restarted;
 }

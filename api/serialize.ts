@@ -39,6 +39,7 @@ export function sourceJson(s: SourceRow, bucketName: string) {
     nextSyncAt: iso(s.nextSyncAt),
     lastError: s.lastError,
     consecutiveFailures: s.consecutiveFailures,
+    suspendAfterFailures: s.suspendAfterFailures,
     totalObjectsDiscovered: s.totalObjectsDiscovered,
     totalObjectsSynced: s.totalObjectsSynced,
     totalObjectsFailed: s.totalObjectsFailed,

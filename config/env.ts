@@ -43,6 +43,8 @@ const EnvSchema = z.object({
     .optional(),
   WORKER_BATCH_CONCURRENCY: int(1, 64).default(4),
   WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
+  WORKER_MAX_OBJECTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
+  LAKESYNC_HEAL_INTERVAL_SECONDS: int(5, 86_400).default(300),
   PATH: z.string().default(''),
 });
 

@@ -46,6 +46,8 @@ export const sources = pgTable(
     nextSyncAt: timestamp({ withTimezone: true }),
     lastError: text(),
     consecutiveFailures: integer().notNull().default(0),
+    /** Failed runs in a row after which the controller suspends the source. */
+    suspendAfterFailures: integer().notNull().default(5),
     workflowId: text().notNull(),
     currentJobId: text(),
     lastJobId: text(),

@@ -10,7 +10,9 @@ import { SecretBox } from '../domain/secrets.js';
 import { createApp } from '../api/app.js';
 import { PageTokens } from '../api/pagination.js';
 import type { ActivityDeps } from '../activities/index.js';
+import { Throttle } from '../activities/throttle.js';
 import { createWorker } from './create-worker.js';
+import { healControllers } from '../api/controllers.js';
 import { createLake } from './lake.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
 
@@ -61,10 +63,19 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       listPageSize: 1000,
       maxAttempts: 3,
       retryBackoffMs: 500,
+      throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),
       ...o.activityOverrides,
     };
     worker = await createWorker({ connection: workerConn, namespace: o.env.TEMPORAL_NAMESPACE, taskQueue: o.env.TEMPORAL_TASK_QUEUE, deps, workflowBundle: o.workflowBundle });
     workerDone = worker.run();
+  }
+
+  // Controllers that are missing (terminated by hand, lost with a cluster) come back at start and periodically.
+  let healTimer: NodeJS.Timeout | undefined;
+  if (o.runWorker) {
+    const heal = () => healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log: o.log }).catch((err) => o.log.warn({ err }, 'controller check failed'));
+    void heal();
+    healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
   }
 
   let server: Server | undefined;
@@ -86,6 +97,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     temporal,
     worker,
     stop: async () => {
+      clearInterval(healTimer);
       if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
       if (worker) {
         if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -17,6 +17,7 @@ import {
   pauseSignal,
   resumeSignal,
   runPauseSignal,
+  searchAttributes,
   statusQuery,
   stopSignal,
   syncRunWorkflowId,
@@ -51,8 +52,6 @@ export interface ControllerState {
 
 export interface ControllerInput {
   sourceId: string;
-  /** Failed runs in a row before the source suspends itself. */
-  maxConsecutiveFailures?: number;
   state?: ControllerState;
 }
 
@@ -70,7 +69,6 @@ const newJobId = (): string => `job_${uuid4().replace(/-/g, '')}`;
  */
 export async function sourceController(input: ControllerInput): Promise<void> {
   const { sourceId } = input;
-  const maxFailures = input.maxConsecutiveFailures ?? 5;
   const state: ControllerState = input.state ?? {
     paused: false,
     pauseReason: null,
@@ -179,7 +177,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   // Wait for a queued request, the schedule, a config change, or deletion.
   const runnable = () => !state.paused && !state.suspended && state.queue.length > 0 && state.queue[0]!.created;
   const waitMs = state.nextSyncAt === null || state.paused || state.suspended ? undefined : Math.max(0, state.nextSyncAt - Date.now());
-  const woke = await (waitMs === undefined ? condition(() => runnable() || stopping || reconsider).then(() => true) : condition(() => runnable() || stopping || reconsider, waitMs));
+  const wake = () => runnable() || stopping || reconsider;
+  const woke = await (waitMs === undefined
+    ? condition(wake).then(() => true)
+    : condition(wake, waitMs, { summary: `next scheduled poll (every ${settings.syncIntervalSeconds} s)` }));
 
   if (stopping) return;
   if (!woke) {
@@ -200,6 +201,12 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     workflowId: syncRunWorkflowId(run.jobId),
     args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, sourceObjectId: run.sourceObjectId, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    typedSearchAttributes: [
+      { key: searchAttributes.bucket, value: settings.bucketName },
+      { key: searchAttributes.sourceId, value: sourceId },
+      { key: searchAttributes.sourceKind, value: settings.kind },
+    ],
+    memo: { sourceName: settings.name, trigger: run.trigger },
     // Kept short: a run's own history holds the detail.
     staticSummary: `${run.kind} job ${run.jobId}${run.fullSync ? ' (full sync)' : ''}`,
   }).catch((err: unknown) => ({ status: 'JOB_STATUS_FAILED', consecutiveFailures: state.consecutiveFailures + 1, error: err }));
@@ -209,7 +216,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   if (result.status === 'JOB_STATUS_FAILED') {
     state.consecutiveFailures = result.consecutiveFailures;
-    if (state.consecutiveFailures >= maxFailures) state.suspended = true;
+    if (state.consecutiveFailures >= settings.suspendAfterFailures) state.suspended = true;
   } else if (result.status !== 'JOB_STATUS_CANCELED') {
     state.consecutiveFailures = 0;
     if (settings.syncMode === 'initial_only' && run.kind === 'discovery') state.completed = true;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, ContinueAsNew, condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { type ActivityOptions, ApplicationFailure, CancellationScope, ContinueAsNew, condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { runPausedQuery, runPauseSignal } from './shared.js';
 
@@ -26,17 +26,22 @@ const bookkeeping = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-const scanning = proxyActivities<Activities>({
+const PERMANENT = ['SourceNotFound', 'BadSourceConfig'];
+
+const SCAN: ActivityOptions = {
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 4, nonRetryableErrorTypes: ['SourceNotFound', 'BadSourceConfig'] },
-});
+  // A run whose listing keeps failing fails as a whole; the controller counts it.
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 4, nonRetryableErrorTypes: PERMANENT },
+};
 
-const copying = proxyActivities<Activities>({
+const COPY: ActivityOptions = {
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes: ['SourceNotFound', 'BadSourceConfig'] },
-});
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes: PERMANENT },
+};
+
+const { scanSource, ingestBatch } = proxyActivities<Activities>(COPY);
 
 const PLAN_AHEAD = 16;
 
@@ -56,7 +61,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     } else {
       await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId });
       if (input.kind === 'discovery') {
-        await scanning.scanSource({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync });
+        await scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
+          { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync },
+        ]);
       } else {
         await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       }
@@ -71,7 +78,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       for (const lastKey of ends) {
         await condition(() => (!paused && inFlight.size < input.batchConcurrency) || failure !== null);
         if (failure !== null) throw failure;
-        const batch = copying.ingestBatch({ jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey });
+        const batch = ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}` }, [
+          { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey },
+        ]);
         const tracked: Promise<unknown> = batch.then(
           () => inFlight.delete(tracked),
           (err) => {

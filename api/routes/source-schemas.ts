@@ -17,6 +17,7 @@ const common = {
   skipDuplicates: z.boolean().default(false),
   fileFilters: FileFiltersSchema.default({}),
   reconcile: ReconcileSchema.default({}),
+  suspendAfterFailures: z.number().int().min(1).max(100).default(5),
 };
 
 const S3Input = S3ConnectionSchema.extend({
@@ -45,3 +46,42 @@ export const IngestBody = z
   .strict();
 
 export const PauseBody = z.object({ reason: z.string().max(1000).optional() }).strict();
+
+/**
+ * PATCH body, K3 optional-update semantics: an absent field is left alone; a
+ * present scalar (even "" or 0) is set; a present list replaces the old one,
+ * and an empty list clears it. `null` clears an optional filter bound.
+ */
+export const UpdateSource = z
+  .object({
+    name: common.name.optional(),
+    syncMode: z.enum(['initial_only', 'continuous']).optional(),
+    syncIntervalSeconds: z.number().int().min(SYNC_INTERVAL.min).max(SYNC_INTERVAL.max).optional(),
+    batchSize: z.number().int().min(BATCH_SIZE.min).max(BATCH_SIZE.max).optional(),
+    targetPrefix: TargetPrefix.optional(),
+    maxObjectsPerRun: z.number().int().min(1).max(10_000_000).optional(),
+    skipDuplicates: z.boolean().optional(),
+    suspendAfterFailures: z.number().int().min(1).max(100).optional(),
+    fileFilters: z
+      .object({
+        includePatterns: z.array(z.string().min(1)).max(100).optional(),
+        excludePatterns: z.array(z.string().min(1)).max(100).optional(),
+        mimeTypes: z.array(z.string().min(1)).max(100).optional(),
+        minSizeBytes: z.number().int().min(0).nullable().optional(),
+        maxSizeBytes: z.number().int().min(0).nullable().optional(),
+        modifiedAfter: z.string().datetime({ offset: true }).nullable().optional(),
+        modifiedBefore: z.string().datetime({ offset: true }).nullable().optional(),
+      })
+      .strict()
+      .optional(),
+    reconcile: ReconcileSchema.optional(),
+    s3: S3ConnectionSchema.partial()
+      .extend({ accessKeyId: z.string().min(1).max(256).optional(), secretAccessKey: z.string().min(1).max(512).optional() })
+      .strict()
+      .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), { message: 'accessKeyId and secretAccessKey must be changed together', path: ['secretAccessKey'] })
+      .optional(),
+    filesystem: FilesystemConnectionSchema.partial().strict().optional(),
+    kind: z.never({ message: 'cannot be changed' }).optional(),
+  })
+  .strict();
+export type UpdateSourceInput = z.infer<typeof UpdateSource>;

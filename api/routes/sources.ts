@@ -1,10 +1,10 @@
 import { Router } from 'express';
 import { stat } from 'node:fs/promises';
-import { and, asc, count, eq, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import type { SourceConnection } from '../../domain/source-config.js';
-import { controllerWorkflowId, pauseSignal, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
+import { configChangedSignal, controllerWorkflowId, pauseSignal, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { startController, controllerStartOptions } from '../controllers.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -12,7 +12,8 @@ import { PaginationQuery, pageSize } from '../pagination.js';
 import { sourceJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
-import { CreateSource, PauseBody, type CreateSourceInput } from './source-schemas.js';
+import { CreateSource, PauseBody, UpdateSource, type CreateSourceInput } from './source-schemas.js';
+import { applyUpdate } from './source-update.js';
 import { z } from 'zod';
 
 function connectionOf(body: CreateSourceInput): { connection: SourceConnection; credentials: object | null } {
@@ -54,6 +55,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
         skipDuplicates: body.skipDuplicates,
         filters: body.fileFilters,
         reconcile: body.reconcile,
+        suspendAfterFailures: body.suspendAfterFailures,
         workflowId: controllerWorkflowId(id),
       })
       .onConflictDoNothing()
@@ -90,6 +92,26 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.get('/:bucket/sources/:sourceId', async (req, res) => {
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
     res.json(sourceJson(source, bucket.name));
+  });
+
+  r.patch('/:bucket/sources/:sourceId', async (req, res) => {
+    const body = parseBody(UpdateSource, req);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const set = applyUpdate(source, body, deps.secrets);
+    if (set.connection && 'filesystem' in set.connection) {
+      const st = await stat(set.connection.filesystem.path).catch(() => null);
+      if (!st?.isDirectory()) throw ApiError.invalid('filesystem.path', 'does not exist or is not a directory');
+    }
+    if (set.name !== undefined) {
+      const [clash] = await deps.db.select({ id: sources.id }).from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
+      if (clash) throw new ApiError('ALREADY_EXISTS', `name: a source named ${set.name} already exists in bucket ${bucket.name}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+    }
+    const [row] = await deps.db.update(sources).set({ ...set, updatedAt: sql`now()` }).where(eq(sources.id, source.id)).returning();
+    // The controller re-reads settings on its next cycle; this wakes it to re-arm its timer now.
+    await deps.temporal.workflow
+      .signalWithStart('sourceController', { ...controllerStartOptions(deps, row!, bucket.name), signal: configChangedSignal, signalArgs: [] })
+      .catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not signal the controller; it will pick the change up on its next cycle'));
+    res.json(sourceJson(row!, bucket.name));
   });
 
   r.post('/:bucket/sources/:sourceId/pause', async (req, res) => {

@@ -1,0 +1,1 @@
+ALTER TABLE "sources" ADD COLUMN "suspend_after_failures" integer DEFAULT 5 NOT NULL;
