@@ -1,4 +1,5 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { FAILURE } from '../domain/failures.js';
 import type { ActivityDeps } from './deps.js';
 import { loadSource } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
@@ -101,7 +102,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       const resumedFrom = saved ? saved.afterKey : null;
       let discovered = 0;
       for (;;) {
-        const page = await reader.listPage(cp.afterKey, deps.listPageSize);
+        const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(asPermanent);
         discovered += await diffPage(input, cp.pass, page.objects);
         cp.listed += page.objects.length;
         cp.afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
@@ -115,4 +116,16 @@ export function discoveryActivities(deps: ActivityDeps) {
       return { listed: cp.listed, discovered, deleted, resumedFrom };
     },
   };
+}
+
+/** Errors that retrying within this run cannot fix; the controller tries again on its next poll. */
+const PERMANENT_CODES = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'PermanentRedirect', 'ENOENT', 'ENOTDIR', 'EACCES']);
+
+function asPermanent(err: unknown): never {
+  const e = err as { name?: string; code?: string; message?: string };
+  const code = e.code ?? e.name ?? '';
+  if (PERMANENT_CODES.has(code)) {
+    throw ApplicationFailure.create({ type: FAILURE.sourceUnreachable, message: `${code}: ${e.message ?? 'source unreachable'}`, nonRetryable: true });
+  }
+  throw err;
 }

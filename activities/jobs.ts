@@ -29,12 +29,13 @@ export function jobActivities(deps: ActivityDeps) {
         .onConflictDoNothing();
     },
 
-    async startJob(input: { jobId: string; sourceId: string }): Promise<void> {
+    /** Marks the job running, with the options it finally runs with (coalesced requests may have widened them). */
+    async startJob(input: { jobId: string; sourceId: string; fullSync: boolean; retryFailed: boolean; sourceObjectId?: string | null }): Promise<void> {
       const info = Context.current().info;
       await db.transaction(async (tx) => {
         await tx
           .update(jobs)
-          .set({ status: 'JOB_STATUS_RUNNING', startedAt: sql`coalesce(${jobs.startedAt}, now())`, workflowId: info.workflowExecution?.workflowId ?? null, runId: sql`coalesce(${jobs.runId}, ${info.workflowExecution?.runId ?? null})` })
+          .set({ fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId ?? null, status: 'JOB_STATUS_RUNNING', startedAt: sql`coalesce(${jobs.startedAt}, now())`, workflowId: info.workflowExecution?.workflowId ?? null, runId: sql`coalesce(${jobs.runId}, ${info.workflowExecution?.runId ?? null})` })
           .where(and(eq(jobs.id, input.jobId), isNull(jobs.finishedAt)));
         await tx.update(sources).set({ currentJobId: input.jobId }).where(eq(sources.id, input.sourceId));
       });

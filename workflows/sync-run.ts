@@ -26,7 +26,7 @@ const bookkeeping = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-const PERMANENT = ['SourceNotFound', 'BadSourceConfig'];
+const PERMANENT = ['SourceNotFound', 'BadSourceConfig', 'SourceUnreachable'];
 
 const SCAN: ActivityOptions = {
   startToCloseTimeout: '24 hours',
@@ -59,7 +59,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     if (input.resume) {
       afterKey = input.resume.afterKey;
     } else {
-      await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId });
+      await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       if (input.kind === 'discovery') {
         await scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
           { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync },

@@ -41,7 +41,7 @@ export function minioClient(): S3Client {
  * One lakesync (API + worker) per test file, on its own database and task
  * queue, against the suite's real Temporal, Postgres and MinIO.
  */
-export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps> }): Promise<TestLakesync> {
+export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps>; env?: Record<string, string> }): Promise<TestLakesync> {
   quietTemporalLogs();
   const infra = inject('infra');
   const dbName = unique('lakesync_test').replace(/-/g, '_');
@@ -61,7 +61,7 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
     Object.assign(vars, { LAKE_STORAGE: 'filesystem', LAKE_DIR: lakeDir });
     lake = { kind: 'filesystem', dir: lakeDir };
   }
-  const env = loadEnv(vars);
+  const env = loadEnv({ ...vars, ...o.env });
   const runtime = await startRuntime({
     env,
     temporalAddress: infra.temporalAddress,

@@ -1,0 +1,32 @@
+// Lint keeps workflow code sandbox-safe and promises handled.
+import tseslint from 'typescript-eslint';
+
+const NODE_BUILTINS = ['assert', 'buffer', 'child_process', 'crypto', 'dns', 'events', 'fs', 'http', 'https', 'net', 'os', 'path', 'process', 'stream', 'timers', 'tls', 'url', 'util', 'worker_threads', 'zlib'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'db/migrations/**', 'dist/**', '.lakesync/**'] },
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.base],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...NODE_BUILTINS, ...NODE_BUILTINS.map((m) => `node:${m}`)].map((name) => ({ name, message: 'workflow code runs in a deterministic sandbox: do I/O in activities' })),
+          patterns: [
+            { group: ['**/db/**', 'drizzle-orm', 'drizzle-orm/*', 'postgres', '@aws-sdk/*', 'pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'workflow code runs in a deterministic sandbox: do I/O in activities' },
+            { group: ['**/activities/**', '!**/activities/index.js'], message: 'import activity types only, through activities/index.js' },
+          ],
+        },
+      ],
+    },
+  },
+);
