@@ -37,7 +37,8 @@ const SCAN: ActivityOptions = {
 
 const COPY: ActivityOptions = {
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '1 minute',
+  // Batches heartbeat every 2 s; a batch lost with its worker is retried within 20 s.
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes: PERMANENT },
 };
 
