@@ -1,13 +1,17 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { FAILURE } from '../domain/failures.js';
+import { compileFilters } from '../domain/filters.js';
+import { reconcileWithDefaults, type ReconcileSettings } from '../domain/source-config.js';
 import type { ActivityDeps } from './deps.js';
-import { loadSource } from './source-context.js';
+import { removeFromLake } from './lake-removal.js';
+import { loadSource, type SourceContext } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
 
 export interface ScanInput {
   jobId: string;
   sourceId: string;
   fullSync: boolean;
+  dryRun?: boolean;
 }
 
 export interface ScanResult {
@@ -24,25 +28,30 @@ interface ScanCheckpoint {
   listed: number;
 }
 
+const asJson = (page: ListedObject[]): string =>
+  JSON.stringify(page.map((o) => ({ key: o.key, etag: o.etag, size: o.size, last_modified: o.lastModified?.toISOString() ?? null })));
+
 export function discoveryActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
 
   /**
-   * Diffs one listing page against the etag checkpoint in one statement.
-   * An object is owed to this job when it is new, its etag or size changed,
-   * it was still owed from an earlier run, or this is a full sync. Counting
-   * only rows not already owed to this job keeps re-processed pages exact.
+   * Diffs the page's objects that pass the filters against the etag
+   * checkpoint, in one statement. An object is owed to this job when it is
+   * new, came back, its etag or size changed (and onUpdate is on), it was
+   * still owed from an earlier run, or this is a full sync. Only rows not
+   * already owed to this job are counted, so a re-processed page adds nothing.
    */
-  async function diffPage(input: ScanInput, pass: number, page: ListedObject[]): Promise<number> {
-    if (page.length === 0) return 0;
+  async function diffMatched(input: ScanInput, pass: number, page: ListedObject[], onUpdate: boolean): Promise<{ fresh: number; changed: number }> {
+    if (page.length === 0) return { fresh: 0, changed: 0 };
+    const needs = sql`(${input.fullSync}::boolean or so.status in ('pending', 'deleted', 'filtered')
+      or ((so.etag <> excluded.etag or so.size <> excluded.size) and (${onUpdate}::boolean or so.status <> 'ingested')))`;
     return sql.begin(async (tx) => {
-      const [row] = await tx<{ discovered: string }[]>`
+      const [row] = await tx<{ fresh: string; changed: string }[]>`
         with input as (
-          select * from jsonb_to_recordset(${JSON.stringify(page.map((o) => ({ key: o.key, etag: o.etag, size: o.size, last_modified: o.lastModified?.toISOString() ?? null })))}::jsonb)
-            as t(key text, etag text, size bigint, last_modified timestamptz)
+          select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
         ),
         prev as (
-          select so.key, so.pending_job_id from source_objects so
+          select so.key, so.status, so.pending_job_id from source_objects so
           join input i on so.key = i.key collate "C"
           where so.source_id = ${input.sourceId}
         ),
@@ -56,37 +65,157 @@ export function discoveryActivities(deps: ActivityDeps) {
             size = excluded.size,
             last_modified = excluded.last_modified,
             updated_at = now(),
-            attempts = case when so.pending_job_id is distinct from ${input.jobId}
-              and (${input.fullSync}::boolean or so.status in ('pending', 'deleted') or so.etag <> excluded.etag or so.size <> excluded.size)
-              then 0 else so.attempts end,
-            status = case when ${input.fullSync}::boolean or so.status in ('pending', 'deleted') or so.etag <> excluded.etag or so.size <> excluded.size
-              then 'pending' else so.status end,
-            pending_job_id = case when ${input.fullSync}::boolean or so.status in ('pending', 'deleted') or so.etag <> excluded.etag or so.size <> excluded.size
-              then ${input.jobId} else so.pending_job_id end
+            attempts = case when so.pending_job_id is distinct from ${input.jobId} and ${needs} then 0 else so.attempts end,
+            status = case when ${needs} then 'pending' else so.status end,
+            pending_job_id = case when ${needs} then ${input.jobId} else so.pending_job_id end
           returning so.key, so.pending_job_id
         )
-        select count(*) filter (where up.pending_job_id = ${input.jobId} and (prev.key is null or prev.pending_job_id is distinct from ${input.jobId})) as discovered
+        select
+          count(*) filter (where up.pending_job_id = ${input.jobId} and (prev.key is null or (prev.status in ('deleted', 'filtered') and prev.pending_job_id is distinct from ${input.jobId}))) as fresh,
+          count(*) filter (where up.pending_job_id = ${input.jobId} and prev.key is not null and prev.status not in ('deleted', 'filtered') and prev.pending_job_id is distinct from ${input.jobId}) as changed
         from up left join prev on prev.key = up.key collate "C"`;
-      const discovered = Number(row?.discovered ?? 0);
-      if (discovered > 0) {
-        await tx`update jobs set objects_discovered = objects_discovered + ${discovered} where id = ${input.jobId}`;
-        await tx`update sources set total_objects_discovered = total_objects_discovered + ${discovered} where id = ${input.sourceId}`;
+      const fresh = Number(row?.fresh ?? 0);
+      const changed = Number(row?.changed ?? 0);
+      if (fresh + changed > 0) {
+        await tx`update jobs set objects_discovered = objects_discovered + ${fresh + changed}, objects_new = objects_new + ${fresh}, objects_changed = objects_changed + ${changed} where id = ${input.jobId}`;
+        await tx`update sources set total_objects_discovered = total_objects_discovered + ${fresh + changed} where id = ${input.sourceId}`;
       }
-      return discovered;
+      return { fresh, changed };
     });
   }
 
-  /** Mark-and-sweep: after a complete listing, what this pass did not see is gone. */
-  async function sweep(input: ScanInput, pass: number): Promise<number> {
-    return sql.begin(async (tx) => {
-      const gone = await tx`
-        update source_objects set status = 'deleted', pending_job_id = null, last_job_id = ${input.jobId}, updated_at = now()
-        where source_id = ${input.sourceId} and seen_pass < ${pass} and status <> 'deleted'
-        returning id`;
-      if (gone.count > 0) await tx`update jobs set objects_deleted = objects_deleted + ${gone.count} where id = ${input.jobId}`;
-      await tx`update sources set scan_pass = greatest(scan_pass, ${pass}) where id = ${input.sourceId}`;
-      return gone.count;
+  /**
+   * Objects outside the filters are remembered as `filtered` (so they are not
+   * swept as deleted). An ingested one that drifted out is removed from the
+   * lake first when onFilterDrift is on — lake first, so a crash in between
+   * only repeats an idempotent delete.
+   */
+  async function recordUnmatched(ctx: SourceContext, input: ScanInput, pass: number, page: ListedObject[], onFilterDrift: boolean): Promise<void> {
+    if (page.length === 0) return;
+    const json = asJson(page);
+    if (onFilterDrift) {
+      const drifted = await sql<{ lake_key: string }[]>`
+        select so.lake_key from source_objects so
+        join jsonb_to_recordset(${json}::jsonb) as t(key text) on so.key = t.key collate "C"
+        where so.source_id = ${input.sourceId} and so.status = 'ingested' and so.lake_key is not null`;
+      await removeFromLake(deps, ctx.bucketName, drifted.map((d) => d.lake_key));
+    }
+    await sql.begin(async (tx) => {
+      const [row] = await tx<{ removed: string }[]>`
+        with prev as (
+          select so.key, so.status from source_objects so
+          join jsonb_to_recordset(${json}::jsonb) as t(key text) on so.key = t.key collate "C"
+          where so.source_id = ${input.sourceId}
+        ),
+        up as (
+          insert into source_objects as so (id, source_id, key, etag, size, last_modified, status, seen_pass)
+          select 'sobj_' || replace(gen_random_uuid()::text, '-', ''), ${input.sourceId}, t.key, t.etag, t.size, t.last_modified, 'filtered', ${pass}
+          from jsonb_to_recordset(${json}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
+          on conflict (source_id, key) do update set
+            seen_pass = excluded.seen_pass, etag = excluded.etag, size = excluded.size, last_modified = excluded.last_modified, updated_at = now(),
+            status = case when so.status = 'ingested' and not ${onFilterDrift}::boolean then 'ingested' else 'filtered' end,
+            lake_key = case when so.status = 'ingested' and not ${onFilterDrift}::boolean then so.lake_key else null end,
+            pending_job_id = case when so.status = 'ingested' and not ${onFilterDrift}::boolean then so.pending_job_id else null end,
+            last_job_id = case when so.status = 'ingested' and ${onFilterDrift}::boolean then ${input.jobId} else so.last_job_id end
+          returning so.key, so.status
+        )
+        select count(*) filter (where prev.status = 'ingested' and up.status = 'filtered') as removed
+        from up join prev on prev.key = up.key collate "C"`;
+      const removed = Number(row?.removed ?? 0);
+      if (removed > 0) await tx`update jobs set objects_removed = objects_removed + ${removed} where id = ${input.jobId}`;
     });
+  }
+
+  /** maxObjectsPerRun: what this run owes beyond the cap stays pending for the next run. */
+  async function capRun(input: ScanInput, max: number): Promise<void> {
+    await sql.begin(async (tx) => {
+      const released = await tx`
+        update source_objects set pending_job_id = null
+        where id in (select id from source_objects where pending_job_id = ${input.jobId} order by key offset ${max})
+        returning id`;
+      if (released.count === 0) return;
+      await tx`update jobs set objects_discovered = objects_discovered - ${released.count}, objects_deferred = objects_deferred + ${released.count} where id = ${input.jobId}`;
+      await tx`update sources set total_objects_discovered = total_objects_discovered - ${released.count} where id = ${input.sourceId}`;
+    });
+  }
+
+  /** rclone's --max-delete: refuse a sweep that would remove more than allowed, before removing anything. */
+  async function checkDeleteLimit(input: ScanInput, pass: number, reconcile: ReconcileSettings): Promise<void> {
+    if (reconcile.maxDeletes === undefined) return;
+    const [row] = await sql<{ gone: string; total: string }[]>`
+      select count(*) filter (where seen_pass < ${pass}) as gone, count(*) as total
+      from source_objects where source_id = ${input.sourceId} and status not in ('deleted', 'filtered')`;
+    const gone = Number(row?.gone ?? 0);
+    const total = Number(row?.total ?? 0);
+    const limit = reconcile.maxDeletes;
+    const allowed = typeof limit === 'number' ? limit : Math.floor((total * Number.parseFloat(limit)) / 100);
+    if (gone > allowed) {
+      throw ApplicationFailure.create({
+        type: FAILURE.deleteLimitExceeded,
+        nonRetryable: true,
+        message: `refusing to delete ${gone} of ${total} objects: more than reconcile.maxDeletes=${JSON.stringify(limit)} (${allowed}); nothing was deleted`,
+      });
+    }
+  }
+
+  /** Mark-and-sweep: after a complete listing, what this pass did not see is gone; onDelete removes it from the lake. */
+  async function sweep(ctx: SourceContext, input: ScanInput, cp: ScanCheckpoint, onDelete: boolean): Promise<number> {
+    const pass = cp.pass;
+    let deleted = 0;
+    for (;;) {
+      const gone = await sql<{ id: string; lake_key: string | null; status: string }[]>`
+        select id, lake_key, status from source_objects
+        where source_id = ${input.sourceId} and seen_pass < ${pass} and status <> 'deleted'
+        order by key limit 500`;
+      if (gone.length === 0) break;
+      if (onDelete) await removeFromLake(deps, ctx.bucketName, gone.filter((g) => g.status === 'ingested' && g.lake_key !== null).map((g) => g.lake_key!));
+      deleted += await sql.begin(async (tx) => {
+        const [row] = await tx<{ marked: string; removed: string }[]>`
+          with target as (
+            select id, (status = 'ingested' and lake_key is not null) as in_lake from source_objects
+            where id in (select jsonb_array_elements_text(${JSON.stringify(gone.map((g) => g.id))}::jsonb)) and status <> 'deleted'
+            for update
+          ),
+          marked as (
+            update source_objects so set status = 'deleted', pending_job_id = null, last_job_id = ${input.jobId}, updated_at = now(),
+              lake_key = case when ${onDelete}::boolean then null else so.lake_key end
+            from target where so.id = target.id
+            returning target.in_lake
+          )
+          select count(*) as marked, count(*) filter (where in_lake and ${onDelete}::boolean) as removed from marked`;
+        const marked = Number(row?.marked ?? 0);
+        const removed = Number(row?.removed ?? 0);
+        if (marked > 0) await tx`update jobs set objects_deleted = objects_deleted + ${marked}, objects_removed = objects_removed + ${removed} where id = ${input.jobId}`;
+        return marked;
+      });
+      Context.current().heartbeat(cp);
+    }
+    await sql`update sources set scan_pass = greatest(scan_pass, ${pass}) where id = ${input.sourceId}`;
+    return deleted;
+  }
+
+  /** A dry run's page: counts what would change with reads only. */
+  async function previewPage(input: ScanInput, page: ListedObject[], unmatched: ListedObject[], fromKey: string | null, toKey: string | null, onUpdate: boolean, onFilterDrift: boolean) {
+    const [row] = await sql<{ fresh: string; changed: string; gone: string; drifted: string }[]>`
+      with input as (
+        select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint)
+      ),
+      outside as (
+        select * from jsonb_to_recordset(${asJson(unmatched)}::jsonb) as t(key text)
+      ),
+      listed as (select key from input union all select key from outside)
+      select
+        (select count(*) from input i left join source_objects so on so.source_id = ${input.sourceId} and so.key = i.key collate "C"
+          where so.id is null or so.status in ('deleted', 'filtered')) as fresh,
+        (select count(*) from input i join source_objects so on so.source_id = ${input.sourceId} and so.key = i.key collate "C"
+          where so.status not in ('deleted', 'filtered') and (${input.fullSync}::boolean or so.status = 'pending'
+            or ((so.etag <> i.etag or so.size <> i.size) and (${onUpdate}::boolean or so.status <> 'ingested')))) as changed,
+        (select count(*) from source_objects so where so.source_id = ${input.sourceId} and so.status <> 'deleted'
+          and (${fromKey}::text is null or so.key > ${fromKey}) and (${toKey}::text is null or so.key <= ${toKey})
+          and not exists (select 1 from listed l where l.key = so.key collate "C")) as gone,
+        (select count(*) from outside o join source_objects so on so.source_id = ${input.sourceId} and so.key = o.key collate "C"
+          where ${onFilterDrift}::boolean and so.status = 'ingested') as drifted`;
+    return { fresh: Number(row?.fresh ?? 0), changed: Number(row?.changed ?? 0), gone: Number(row?.gone ?? 0), drifted: Number(row?.drifted ?? 0) };
   }
 
   return {
@@ -95,24 +224,48 @@ export function discoveryActivities(deps: ActivityDeps) {
      * page; a retry after a crash reads the heartbeat and resumes there.
      */
     async scanSource(input: ScanInput): Promise<ScanResult> {
-      const ctx = Context.current();
-      const { source, reader } = await loadSource(deps, input.sourceId);
-      const saved = ctx.info.heartbeatDetails as ScanCheckpoint | undefined;
+      const actx = Context.current();
+      const ctx = await loadSource(deps, input.sourceId);
+      const { source, reader } = ctx;
+      const matches = compileFilters(source.filters);
+      const reconcile = reconcileWithDefaults(source.reconcile);
+      const saved = actx.info.heartbeatDetails as ScanCheckpoint | undefined;
       const cp: ScanCheckpoint = saved ?? { pass: source.scanPass + 1, afterKey: null, listed: 0 };
       const resumedFrom = saved ? saved.afterKey : null;
-      let discovered = 0;
+      const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
       for (;;) {
+        const from = cp.afterKey;
         const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(asPermanent);
-        discovered += await diffPage(input, cp.pass, page.objects);
+        const matched = page.objects.filter(matches);
+        const unmatched = page.objects.filter((o) => !matches(o));
+        if (input.dryRun) {
+          const p = await previewPage(input, matched, unmatched, from, page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null), reconcile.onUpdate, reconcile.onFilterDrift);
+          preview.fresh += p.fresh;
+          preview.changed += p.changed;
+          preview.gone += p.gone;
+          preview.drifted += p.drifted;
+        } else {
+          await diffMatched(input, cp.pass, matched, reconcile.onUpdate);
+          await recordUnmatched(ctx, input, cp.pass, unmatched, reconcile.onFilterDrift);
+        }
         cp.listed += page.objects.length;
         cp.afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
-        await sql`update jobs set objects_listed = ${cp.listed} where id = ${input.jobId}`;
-        ctx.heartbeat(cp);
+        await sql`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1 where id = ${input.jobId}`;
+        actx.heartbeat(cp);
         if (page.nextAfterKey === null) break;
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('scan cancelled');
+        if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
       }
-      const deleted = await sweep(input, cp.pass);
-      ctx.log.info('scan complete', { sourceId: input.sourceId, jobId: input.jobId, listed: cp.listed, discovered, deleted });
+      if (input.dryRun) {
+        await sql`update jobs set objects_new = ${preview.fresh}, objects_changed = ${preview.changed}, objects_discovered = ${Math.min(preview.fresh + preview.changed, source.maxObjectsPerRun)},
+          objects_deleted = ${preview.gone}, objects_removed = ${preview.drifted + (reconcile.onDelete ? preview.gone : 0)} where id = ${input.jobId}`;
+        return { listed: cp.listed, discovered: preview.fresh + preview.changed, deleted: preview.gone, resumedFrom };
+      }
+      await capRun(input, source.maxObjectsPerRun);
+      if (reconcile.onDelete) await checkDeleteLimit(input, cp.pass, reconcile);
+      const deleted = await sweep(ctx, input, cp, reconcile.onDelete);
+      const [job] = await sql<{ n: string }[]>`select objects_discovered as n from jobs where id = ${input.jobId}`;
+      const discovered = Number(job?.n ?? 0);
+      actx.log.info('scan complete', { sourceId: input.sourceId, jobId: input.jobId, listed: cp.listed, discovered, deleted });
       return { listed: cp.listed, discovered, deleted, resumedFrom };
     },
   };

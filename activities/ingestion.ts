@@ -15,6 +15,7 @@ interface OwedObject {
 
 export interface BatchResult {
   ingested: number;
+  skipped: number;
   deadLettered: number;
   bytes: number;
 }
@@ -35,6 +36,32 @@ export function ingestionActivities(deps: ActivityDeps) {
     const { body, contentType } = await ctx.reader.openRead(obj.key);
     const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size });
     return { lakeKey, put };
+  }
+
+  /** skipDuplicates: where the same content already sits in this bucket's lake, if anywhere. */
+  async function findDuplicate(ctx: SourceContext, obj: OwedObject): Promise<{ hash: string; lakeKey: string } | null> {
+    const hash = await ctx.reader.contentHash(obj.key, obj.etag);
+    if (!hash) return null;
+    const rows = await sql<{ lake_key: string }[]>`
+      select so.lake_key from source_objects so join sources s on s.id = so.source_id
+      where s.bucket_id = ${ctx.source.bucketId} and so.content_hash = ${hash} and so.status = 'ingested'
+        and so.lake_key is not null and so.id <> ${obj.id}
+      limit 5`;
+    for (const row of rows) if (await deps.lake.head(ctx.bucketName, row.lake_key)) return { hash, lakeKey: row.lake_key };
+    return null;
+  }
+
+  async function recordSkipped(jobId: string, obj: OwedObject, dup: { hash: string; lakeKey: string }): Promise<boolean> {
+    return sql.begin(async (tx) => {
+      const rows = await tx`
+        update source_objects set status = 'ingested', pending_job_id = null, last_job_id = ${jobId}, lake_key = ${dup.lakeKey},
+          ingested_etag = etag, content_hash = ${dup.hash}, ingested_at = now(), attempts = attempts + 1, last_error = null, updated_at = now()
+        where id = ${obj.id} and pending_job_id = ${jobId}
+        returning id`;
+      if (rows.count === 0) return false;
+      await tx`update jobs set objects_processed = objects_processed + 1, objects_indexed = objects_indexed + 1, objects_skipped = objects_skipped + 1 where id = ${jobId}`;
+      return true;
+    });
   }
 
   /** Records a success once: the guard on pending_job_id makes a replay count nothing. */
@@ -96,7 +123,7 @@ export function ingestionActivities(deps: ActivityDeps) {
         where pending_job_id = ${input.jobId} and status = 'pending'
           and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}
         order by key`;
-      const result: BatchResult = { ingested: 0, deadLettered: 0, bytes: 0 };
+      const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0 };
       const limit = pLimit(deps.objectConcurrency);
       const heartbeat = setInterval(() => actx.heartbeat(result), 2000);
       try {
@@ -106,6 +133,11 @@ export function ingestionActivities(deps: ActivityDeps) {
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
                   await deps.throttle.take();
+                  const dup = ctx.source.skipDuplicates ? await findDuplicate(ctx, obj) : null;
+                  if (dup) {
+                    if (await recordSkipped(input.jobId, obj, dup)) result.skipped++;
+                    return;
+                  }
                   const { lakeKey, put } = await copyObject(ctx, obj);
                   if (await recordSuccess(input.jobId, input.sourceId, obj, lakeKey, put)) {
                     result.ingested++;
@@ -138,7 +170,7 @@ export function ingestionActivities(deps: ActivityDeps) {
         where source_id = ${input.sourceId}
           and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
           and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
-               or (${input.sourceObjectId ?? null}::text is not null and status <> 'deleted'))`;
+               or (${input.sourceObjectId ?? null}::text is not null and status not in ('deleted', 'filtered')))`;
       return Number(row?.n ?? 0);
     },
 
@@ -152,7 +184,7 @@ export function ingestionActivities(deps: ActivityDeps) {
             and pending_job_id is distinct from ${input.jobId}
             and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
             and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
-                 or (${input.sourceObjectId ?? null}::text is not null and status <> 'deleted'))`;
+                 or (${input.sourceObjectId ?? null}::text is not null and status not in ('deleted', 'filtered')))`;
         const [row] = await tx<{ n: string }[]>`select count(*) as n from source_objects where pending_job_id = ${input.jobId}`;
         const n = Number(row?.n ?? 0);
         await tx`update jobs set objects_discovered = ${n} where id = ${input.jobId} and objects_processed = 0 and objects_failed = 0`;

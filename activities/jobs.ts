@@ -10,6 +10,7 @@ export interface CreateJobInput {
   trigger: 'schedule' | 'api' | 'upload' | 'direct_put';
   fullSync: boolean;
   retryFailed: boolean;
+  dryRun?: boolean;
   sourceObjectId?: string | null;
   ruleId?: string | null;
 }
@@ -25,7 +26,7 @@ export function jobActivities(deps: ActivityDeps) {
       if (!source) return;
       await db
         .insert(jobs)
-        .values({ id: input.jobId, bucketId: source.bucketId, sourceId: input.sourceId, kind: input.kind, trigger: input.trigger, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId ?? null, ruleId: input.ruleId ?? null })
+        .values({ id: input.jobId, bucketId: source.bucketId, sourceId: input.sourceId, kind: input.kind, trigger: input.trigger, fullSync: input.fullSync, retryFailed: input.retryFailed, dryRun: input.dryRun ?? false, sourceObjectId: input.sourceObjectId ?? null, ruleId: input.ruleId ?? null })
         .onConflictDoNothing();
     },
 
@@ -42,7 +43,7 @@ export function jobActivities(deps: ActivityDeps) {
     },
 
     /** Ends a job once; failures count toward the source's consecutive failures. */
-    async finishJob(input: { jobId: string; sourceId: string; failed: boolean; canceled?: boolean; error?: string }): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
+    async finishJob(input: { jobId: string; sourceId: string; failed: boolean; canceled?: boolean; dryRun?: boolean; error?: string }): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
       return db.transaction(async (tx) => {
         const [job] = await tx.select().from(jobs).where(eq(jobs.id, input.jobId)).for('update');
         const [source] = await tx.select({ consecutiveFailures: sources.consecutiveFailures }).from(sources).where(eq(sources.id, input.sourceId));
@@ -51,6 +52,11 @@ export function jobActivities(deps: ActivityDeps) {
         const status: JobOutcome = input.canceled ? 'JOB_STATUS_CANCELED' : input.failed ? 'JOB_STATUS_FAILED' : job.objectsFailed > 0 ? 'JOB_STATUS_PARTIAL' : 'JOB_STATUS_SUCCEEDED';
         const failedRun = status === 'JOB_STATUS_FAILED';
         await tx.update(jobs).set({ status, finishedAt: sql`now()`, error: input.error?.slice(0, 1000) ?? null }).where(eq(jobs.id, input.jobId));
+        // A dry run reports; it is not a sync of the source.
+        if (input.dryRun) {
+          await tx.update(sources).set({ currentJobId: null }).where(eq(sources.id, input.sourceId));
+          return { status, consecutiveFailures: source.consecutiveFailures };
+        }
         const [updated] = await tx
           .update(sources)
           .set({

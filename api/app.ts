@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.js';
 import { ApiError, errorHandler } from './errors.js';
 import { bucketRoutes } from './routes/buckets.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { sourceRoutes } from './routes/sources.js';
@@ -17,6 +18,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(bucketRoutes(deps));
   app.use(jobRoutes(deps));
   app.use(syncRoutes(deps));
+  app.use(deadLetterRoutes(deps));
   app.use(sourceRoutes(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));
   app.use(errorHandler(deps.log));

@@ -43,6 +43,9 @@ const EnvSchema = z.object({
     .optional(),
   WORKER_BATCH_CONCURRENCY: int(1, 64).default(4),
   WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
+  WORKER_LIST_PAGE_SIZE: int(1, 1000).default(1000),
+  /** A workflow bundle built ahead of time; without it the worker bundles at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   WORKER_MAX_OBJECTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
   LAKESYNC_HEAL_INTERVAL_SECONDS: int(5, 86_400).default(300),
   PATH: z.string().default(''),

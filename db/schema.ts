@@ -76,7 +76,8 @@ export const sourceObjects = pgTable(
     size: bigint({ mode: 'number' }).notNull(),
     lastModified: timestamp({ withTimezone: true }),
     contentHash: text(),
-    status: text().$type<'pending' | 'ingested' | 'dead' | 'deleted'>().notNull().default('pending'),
+    /** pending: owed a copy; ingested; dead: dead-lettered; deleted: gone at the source; filtered: outside the filters. */
+    status: text().$type<'pending' | 'ingested' | 'dead' | 'deleted' | 'filtered'>().notNull().default('pending'),
     attempts: integer().notNull().default(0),
     lastError: text(),
     seenPass: integer().notNull().default(0),
@@ -111,15 +112,25 @@ export const jobs = pgTable(
     status: text().notNull().default('JOB_STATUS_PENDING'),
     fullSync: boolean().notNull().default(false),
     retryFailed: boolean().notNull().default(false),
+    /** Report what a discovery would change, touching nothing. */
+    dryRun: boolean().notNull().default(false),
     sourceObjectId: text(),
     ruleId: text(),
     objectsListed: counter(),
+    /** Listing pages fetched, retries included: shows whether a resumed scan re-listed. */
+    pagesListed: counter(),
+    objectsNew: counter(),
+    objectsChanged: counter(),
+    /** Owed to this run but left for the next one by maxObjectsPerRun. */
+    objectsDeferred: counter(),
     objectsDiscovered: counter(),
     objectsProcessed: counter(),
     objectsIndexed: counter(),
     objectsFailed: counter(),
     objectsSkipped: counter(),
     objectsDeleted: counter(),
+    /** Lake objects removed by reconcile (deleted at the source, or drifted out of the filters). */
+    objectsRemoved: counter(),
     bytesTransferred: counter(),
     error: text(),
     workflowId: text(),

@@ -3,4 +3,5 @@ export const FAILURE = {
   sourceNotFound: 'SourceNotFound',
   badSourceConfig: 'BadSourceConfig',
   sourceUnreachable: 'SourceUnreachable',
+  deleteLimitExceeded: 'DeleteLimitExceeded',
 } as const;

@@ -3,6 +3,17 @@
  * hold no secrets; credentials travel separately and are sealed at rest.
  */
 import { z } from 'zod';
+import { globProblem } from './filters.js';
+
+/** A glob, checked for syntax when it arrives. */
+export const Glob = z
+  .string()
+  .min(1)
+  .max(1024)
+  .superRefine((p, ctx) => {
+    const problem = globProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const S3ConnectionSchema = z
   .object({
@@ -39,13 +50,13 @@ export interface S3Credentials {
 
 export const FileFiltersSchema = z
   .object({
-    includePatterns: z.array(z.string().min(1)).max(100).optional(),
-    excludePatterns: z.array(z.string().min(1)).max(100).optional(),
+    includePatterns: z.array(Glob).max(100).optional(),
+    excludePatterns: z.array(Glob).max(100).optional(),
     minSizeBytes: z.number().int().min(0).optional(),
     maxSizeBytes: z.number().int().min(0).optional(),
     modifiedAfter: z.string().datetime({ offset: true }).optional(),
     modifiedBefore: z.string().datetime({ offset: true }).optional(),
-    mimeTypes: z.array(z.string().min(1)).max(100).optional(),
+    mimeTypes: z.array(z.string().regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'must be a MIME type such as text/plain or image/*')).max(100).optional(),
   })
   .strict();
 export type FileFilters = z.infer<typeof FileFiltersSchema>;
@@ -55,9 +66,16 @@ export const ReconcileSchema = z
     onDelete: z.boolean().optional(),
     onUpdate: z.boolean().optional(),
     onFilterDrift: z.boolean().optional(),
+    /** rclone's --max-delete: a count, or a percentage of the source's objects ("10%"). */
+    maxDeletes: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)(\.\d+)?%$/, 'must be a count or a percentage such as "10%"')]).optional(),
   })
   .strict();
 export type ReconcileSettings = z.infer<typeof ReconcileSchema>;
+
+/** Mixpeek's defaults: every reconcile action on, for full consistency. */
+export function reconcileWithDefaults(r: ReconcileSettings): Required<Omit<ReconcileSettings, 'maxDeletes'>> & Pick<ReconcileSettings, 'maxDeletes'> {
+  return { onDelete: true, onUpdate: true, onFilterDrift: true, ...r };
+}
 
 export const SYNC_INTERVAL = { min: 5, max: 86_400 } as const;
 export const BATCH_SIZE = { min: 1, max: 1000 } as const;

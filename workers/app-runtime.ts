@@ -60,7 +60,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       log: o.log,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
-      listPageSize: 1000,
+      listPageSize: o.env.WORKER_LIST_PAGE_SIZE,
       maxAttempts: 3,
       retryBackoffMs: 500,
       throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),

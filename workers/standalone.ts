@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { loadEnv, type Env } from '../config/env.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
@@ -20,7 +21,8 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.exit(1);
   }
   try {
-    const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker' });
+    const workflowBundle = env.WORKFLOW_BUNDLE_PATH ? { code: await readFile(env.WORKFLOW_BUNDLE_PATH, 'utf8') } : undefined;
+    const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker', workflowBundle });
     log.info(role === 'api' ? `lakesync API listening on ${runtime.url}` : `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}`);
     const stop = async () => {
       await runtime.stop();

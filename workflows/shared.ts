@@ -29,6 +29,8 @@ export interface PauseRequest {
 }
 export interface DiscoverRequest {
   fullSync?: boolean;
+  /** Report what would be added, changed and deleted, touching nothing. */
+  dryRun?: boolean;
 }
 export interface DiscoverAccepted {
   jobId: string;

@@ -33,6 +33,7 @@ interface QueuedRun {
   trigger: 'schedule' | 'api';
   fullSync: boolean;
   retryFailed: boolean;
+  dryRun: boolean;
   sourceObjectId: string | null;
   created: boolean;
 }
@@ -96,7 +97,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   /** Queues a run, or merges into the queued one of the same kind: one follow-up, however many triggers. */
   const enqueue = (req: Omit<QueuedRun, 'jobId' | 'created'>): { run: QueuedRun; fresh: boolean } => {
-    const existing = state.queue.find((q) => q.kind === req.kind);
+    const existing = state.queue.find((q) => q.kind === req.kind && q.dryRun === req.dryRun);
     if (existing) {
       existing.fullSync ||= req.fullSync;
       existing.retryFailed ||= req.retryFailed;
@@ -109,7 +110,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   };
 
   const createQueued = async (run: QueuedRun): Promise<void> => {
-    await acts.createJob({ jobId: run.jobId, sourceId, kind: run.kind, trigger: run.trigger, fullSync: run.fullSync, retryFailed: run.retryFailed, sourceObjectId: run.sourceObjectId });
+    await acts.createJob({ jobId: run.jobId, sourceId, kind: run.kind, trigger: run.trigger, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId });
     run.created = true;
   };
 
@@ -130,16 +131,17 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   setHandler(configChangedSignal, () => void (reconsider = true));
   setHandler(stopSignal, () => void (stopping = true));
   setHandler(triggerSignal, async (req) => {
-    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req?.fullSync ?? false, retryFailed: req?.retryFailed ?? false, sourceObjectId: null });
+    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req?.fullSync ?? false, retryFailed: req?.retryFailed ?? false, dryRun: false, sourceObjectId: null });
     if (fresh) await createQueued(run);
   });
   setHandler(
     discoverUpdate,
     async (req) => {
-      const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req.fullSync ?? false, retryFailed: false, sourceObjectId: null });
+      const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req.fullSync ?? false, retryFailed: false, dryRun: req.dryRun ?? false, sourceObjectId: null });
       if (fresh) await createQueued(run);
       else await condition(() => run.created);
-      const message = currentJobId ? `Discovery queued after job ${currentJobId}` : state.paused || state.suspended ? 'Discovery queued until the source is resumed' : 'Discovery scan started';
+      const what = run.dryRun ? 'Dry-run discovery' : 'Discovery';
+      const message = currentJobId ? `${what} queued after job ${currentJobId}` : state.paused || state.suspended ? `${what} queued until the source is resumed` : run.dryRun ? 'Dry-run discovery scan started' : 'Discovery scan started';
       return { jobId: run.jobId, accepted: true, message };
     },
     { validator: (_req) => { if (stopping) throw new Error('source is being deleted'); } },
@@ -149,7 +151,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     async (req) => {
       const dispatched = await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
       if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
-      const { run, fresh } = enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
+      const { run, fresh } = enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: req.retryFailed ?? false, dryRun: false, sourceObjectId: req.sourceObjectId ?? null });
       if (fresh) await createQueued(run);
       else await condition(() => run.created);
       return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
@@ -185,7 +187,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   if (stopping) return;
   if (!woke) {
     // The schedule is due: queue a scheduled discovery unless one is waiting.
-    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'schedule', fullSync: false, retryFailed: false, sourceObjectId: null });
+    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'schedule', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null });
     if (fresh) await createQueued(run);
   }
   if (reconsider && !runnable() && woke) {
@@ -199,7 +201,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   currentJobId = run.jobId;
   const result = await executeChild(syncRun, {
     workflowId: syncRunWorkflowId(run.jobId),
-    args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, sourceObjectId: run.sourceObjectId, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
+    args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     typedSearchAttributes: [
       { key: searchAttributes.bucket, value: settings.bucketName },
@@ -219,7 +221,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     if (state.consecutiveFailures >= settings.suspendAfterFailures) state.suspended = true;
   } else if (result.status !== 'JOB_STATUS_CANCELED') {
     state.consecutiveFailures = 0;
-    if (settings.syncMode === 'initial_only' && run.kind === 'discovery') state.completed = true;
+    if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
   }
   state.nextSyncAt = settings.syncMode === 'continuous' || !state.completed ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
   await record({ consecutiveFailures: state.consecutiveFailures });

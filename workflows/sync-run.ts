@@ -8,6 +8,7 @@ export interface SyncRunInput {
   kind: 'discovery' | 'ingestion';
   fullSync: boolean;
   retryFailed: boolean;
+  dryRun?: boolean;
   sourceObjectId?: string | null;
   batchSize: number;
   batchConcurrency: number;
@@ -26,7 +27,7 @@ const bookkeeping = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-const PERMANENT = ['SourceNotFound', 'BadSourceConfig', 'SourceUnreachable'];
+const PERMANENT = ['SourceNotFound', 'BadSourceConfig', 'SourceUnreachable', 'DeleteLimitExceeded'];
 
 const SCAN: ActivityOptions = {
   startToCloseTimeout: '24 hours',
@@ -63,8 +64,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       if (input.kind === 'discovery') {
         await scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
-          { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync },
+          { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun },
         ]);
+        if (input.dryRun) return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true });
       } else {
         await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       }

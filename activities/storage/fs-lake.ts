@@ -36,8 +36,8 @@ export class FilesystemLake implements LakeStore {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    const contentHash = hasher.digest();
-    return { etag: contentHash.slice(0, 32), size: hasher.bytes, contentHash };
+    const contentHash = hasher.contentHash();
+    return { etag: contentHash.slice(4), size: hasher.bytes, contentHash };
   }
 
   async copyFrom(_bucket: string, _key: string, _from: S3Location, _size: number): Promise<PutResult | null> {

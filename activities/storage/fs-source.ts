@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream } from './hashing.js';
 import { lookup } from 'mime-types';
 import { compareKeys } from './keys.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
@@ -50,6 +52,13 @@ export class FilesystemSourceReader implements SourceReader {
         };
       }
     }
+  }
+
+  /** Local reads are cheap: hash the file itself. */
+  async contentHash(key: string): Promise<string | null> {
+    const hasher = new HashingStream();
+    await pipeline(createReadStream(join(this.root, key)), hasher, new Writable({ write: (_c, _e, done) => done() }));
+    return hasher.contentHash();
   }
 
   async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import { HashingStream } from './hashing.js';
+import { contentHashFromEtag, HashingStream } from './hashing.js';
 import { lakeKeyProblem } from './keys.js';
 import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
@@ -46,8 +46,7 @@ export class S3Lake implements LakeStore {
       leavePartsOnError: false,
     });
     const res = await upload.done();
-    const contentHash = hasher.digest();
-    return { etag: (res.ETag ?? '').replace(/"/g, ''), size: hasher.bytes, contentHash };
+    return { etag: (res.ETag ?? '').replace(/"/g, ''), size: hasher.bytes, contentHash: hasher.contentHash() };
   }
 
   async copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null> {
@@ -57,7 +56,8 @@ export class S3Lake implements LakeStore {
     try {
       if (size <= MAX_SINGLE_COPY) {
         const res = await this.client.send(new CopyObjectCommand({ Bucket: this.physicalBucket, Key: target, CopySource: copySource }));
-        return { etag: (res.CopyObjectResult?.ETag ?? '').replace(/"/g, ''), size, contentHash: null };
+        const etag = (res.CopyObjectResult?.ETag ?? '').replace(/"/g, '');
+        return { etag, size, contentHash: contentHashFromEtag(etag) };
       }
       return await this.multipartCopy(target, copySource, size);
     } catch (err) {

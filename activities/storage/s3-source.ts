@@ -1,6 +1,7 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { S3Connection } from '../../domain/source-config.js';
+import { contentHashFromEtag } from './hashing.js';
 import type { ListedPage, S3Location, SourceReader } from './types.js';
 
 /** Lists and reads an S3-compatible bucket under a prefix; keys are relative to the prefix. */
@@ -36,6 +37,10 @@ export class S3SourceReader implements SourceReader {
   async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.conn.bucket, Key: this.conn.prefix + key }));
     return { body: res.Body as Readable, contentType: res.ContentType };
+  }
+
+  async contentHash(_key: string, etag: string): Promise<string | null> {
+    return contentHashFromEtag(etag);
   }
 
   s3Location(key: string): S3Location {

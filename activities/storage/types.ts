@@ -24,6 +24,8 @@ export interface SourceReader {
   /** Lists keys strictly after `afterKey` in byte order, one page at a time. */
   listPage(afterKey: string | null, pageSize: number): Promise<ListedPage>;
   openRead(key: string): Promise<{ body: Readable; contentType?: string }>;
+  /** The content identity (`md5:<hex>`) without copying, or null when it can't be known cheaply. */
+  contentHash(key: string, etag: string): Promise<string | null>;
   /** Where the object lives, when it is in S3, so the lake can copy it server-side. */
   s3Location?(key: string): S3Location;
 }

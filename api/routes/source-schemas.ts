@@ -32,7 +32,7 @@ export const CreateSource = z.discriminatedUnion('kind', [
 export type CreateSourceInput = z.infer<typeof CreateSource>;
 
 export const DiscoverBody = z
-  .object({ bucket: z.string().optional(), sourceId: z.string().optional(), fullSync: z.boolean().default(false) })
+  .object({ bucket: z.string().optional(), sourceId: z.string().optional(), fullSync: z.boolean().default(false), dryRun: z.boolean().default(false) })
   .strict();
 
 export const IngestBody = z
@@ -64,9 +64,9 @@ export const UpdateSource = z
     suspendAfterFailures: z.number().int().min(1).max(100).optional(),
     fileFilters: z
       .object({
-        includePatterns: z.array(z.string().min(1)).max(100).optional(),
-        excludePatterns: z.array(z.string().min(1)).max(100).optional(),
-        mimeTypes: z.array(z.string().min(1)).max(100).optional(),
+        includePatterns: FileFiltersSchema.shape.includePatterns,
+        excludePatterns: FileFiltersSchema.shape.excludePatterns,
+        mimeTypes: FileFiltersSchema.shape.mimeTypes,
         minSizeBytes: z.number().int().min(0).nullable().optional(),
         maxSizeBytes: z.number().int().min(0).nullable().optional(),
         modifiedAfter: z.string().datetime({ offset: true }).nullable().optional(),

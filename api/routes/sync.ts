@@ -33,7 +33,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
-    const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync }], startWorkflowOperation: withStart(deps, source, bucket.name) });
+    const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync, dryRun: body.dryRun }], startWorkflowOperation: withStart(deps, source, bucket.name) });
     res.json(result);
   });
 

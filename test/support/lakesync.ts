@@ -14,6 +14,8 @@ import { createS3Client } from '../../activities/storage/s3-client.js';
 
 export interface TestLakesync {
   url: string;
+  /** Everything a separate worker process needs to join this lakesync. */
+  workerEnv: Record<string, string>;
   runtime: LakesyncRuntime;
   databaseUrl: string;
   taskQueue: string;
@@ -41,7 +43,7 @@ export function minioClient(): S3Client {
  * One lakesync (API + worker) per test file, on its own database and task
  * queue, against the suite's real Temporal, Postgres and MinIO.
  */
-export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps>; env?: Record<string, string> }): Promise<TestLakesync> {
+export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps>; env?: Record<string, string>; worker?: 'in-process' | 'separate' }): Promise<TestLakesync> {
   quietTemporalLogs();
   const infra = inject('infra');
   const dbName = unique('lakesync_test').replace(/-/g, '_');
@@ -62,19 +64,22 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
     lake = { kind: 'filesystem', dir: lakeDir };
   }
   const env = loadEnv({ ...vars, ...o.env });
+  const secretKey = randomBytes(32).toString('base64');
   const runtime = await startRuntime({
     env,
     temporalAddress: infra.temporalAddress,
     databaseUrl,
-    secretKey: randomBytes(32).toString('base64'),
+    secretKey,
     log: pino({ level: 'silent' }),
     runApi: true,
-    runWorker: true,
+    runWorker: o.worker !== 'separate',
     workflowBundle: { code: await readFile(infra.workflowBundlePath, 'utf8') },
     activityOverrides: { retryBackoffMs: 50, ...o.activityOverrides },
   });
+  const workerEnv = { ...vars, ...o.env, PORT: '0', TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'warn' };
   return {
     url: runtime.url!,
+    workerEnv,
     runtime,
     databaseUrl,
     taskQueue,

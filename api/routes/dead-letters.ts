@@ -1,0 +1,34 @@
+import { Router } from 'express';
+import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
+import { sourceObjects } from '../../db/schema.js';
+import type { ApiDeps } from '../deps.js';
+import { PaginationQuery, pageSize } from '../pagination.js';
+import { parseQuery } from '../validate.js';
+import { findSource } from './lookup.js';
+
+/** Objects that failed every attempt, with their last error; `ingest` with `retryFailed` replays them. */
+export function deadLetterRoutes(deps: ApiDeps): Router {
+  const r = Router();
+  r.get('/:bucket/sources/:sourceId/dead-letters', async (req, res) => {
+    const q = parseQuery(PaginationQuery.strict(), req);
+    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const size = pageSize(q.page_size);
+    const scope = `dead-letters:${source.id}`;
+    const after = deps.pageTokens.decode(scope, q.page_token);
+    const dead = and(eq(sourceObjects.sourceId, source.id), eq(sourceObjects.status, 'dead'));
+    const rows = await deps.db
+      .select()
+      .from(sourceObjects)
+      .where(and(dead, after ? gt(sourceObjects.key, sql`${after}::text collate "C"`) : undefined))
+      .orderBy(asc(sourceObjects.key))
+      .limit(size + 1);
+    const [total] = await deps.db.select({ n: count() }).from(sourceObjects).where(dead);
+    const page = rows.slice(0, size);
+    res.json({
+      deadLetters: page.map((o) => ({ sourceObjectId: o.id, key: o.key, etag: o.etag, size: o.size, attempts: o.attempts, lastError: o.lastError, lastJobId: o.lastJobId, failedAt: o.updatedAt.toISOString() })),
+      nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.key) : '',
+      totalCount: total?.n ?? 0,
+    });
+  });
+  return r;
+}

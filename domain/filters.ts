@@ -1,0 +1,47 @@
+import picomatch from 'picomatch';
+import { lookup } from 'mime-types';
+import type { FileFilters } from './source-config.js';
+
+export interface FilterableObject {
+  key: string;
+  size: number;
+  lastModified: Date | null;
+}
+
+/**
+ * Compiles Mixpeek-style file filters into one predicate. Globs without a
+ * slash match the base name at any depth (`*.pdf`), globs with one match the
+ * whole key (`reports/**`); excludes win over includes.
+ */
+export function compileFilters(f: FileFilters): (o: FilterableObject) => boolean {
+  const opts = { dot: true, basename: true };
+  const include = f.includePatterns?.length ? picomatch(f.includePatterns, opts) : null;
+  const exclude = f.excludePatterns?.length ? picomatch(f.excludePatterns, opts) : null;
+  const after = f.modifiedAfter ? Date.parse(f.modifiedAfter) : null;
+  const before = f.modifiedBefore ? Date.parse(f.modifiedBefore) : null;
+  const mimes = f.mimeTypes?.map((m) => m.toLowerCase());
+  return (o) => {
+    if (include && !include(o.key)) return false;
+    if (exclude && exclude(o.key)) return false;
+    if (f.minSizeBytes !== undefined && o.size < f.minSizeBytes) return false;
+    if (f.maxSizeBytes !== undefined && o.size > f.maxSizeBytes) return false;
+    if (after !== null && (!o.lastModified || o.lastModified.getTime() <= after)) return false;
+    if (before !== null && (!o.lastModified || o.lastModified.getTime() >= before)) return false;
+    if (mimes) {
+      const type = (lookup(o.key) || 'application/octet-stream').toLowerCase();
+      if (!mimes.some((m) => m === type || (m.endsWith('/*') && type.startsWith(m.slice(0, -1))))) return false;
+    }
+    return true;
+  };
+}
+
+/** Checks glob syntax up front, so a bad pattern is a 400 and not a failed run. */
+export function globProblem(pattern: string): string | null {
+  try {
+    picomatch.makeRe(pattern, { strictBrackets: true });
+    if (pattern.includes('\0')) return 'must not contain NUL';
+    return null;
+  } catch (err) {
+    return `is not a valid glob: ${(err as Error).message}`;
+  }
+}
