@@ -14,9 +14,8 @@ export interface FilterableObject {
  * whole key (`reports/**`); excludes win over includes.
  */
 export function compileFilters(f: FileFilters): (o: FilterableObject) => boolean {
-  const opts = { dot: true, basename: true };
-  const include = f.includePatterns?.length ? picomatch(f.includePatterns, opts) : null;
-  const exclude = f.excludePatterns?.length ? picomatch(f.excludePatterns, opts) : null;
+  const include = f.includePatterns?.length ? globs(f.includePatterns) : null;
+  const exclude = f.excludePatterns?.length ? globs(f.excludePatterns) : null;
   const after = f.modifiedAfter ? Date.parse(f.modifiedAfter) : null;
   const before = f.modifiedBefore ? Date.parse(f.modifiedBefore) : null;
   const mimes = f.mimeTypes?.map((m) => m.toLowerCase());
@@ -33,6 +32,15 @@ export function compileFilters(f: FileFilters): (o: FilterableObject) => boolean
     }
     return true;
   };
+}
+
+/** Slash-free globs match the base name at any depth; the others match the whole key. */
+function globs(patterns: string[]): (key: string) => boolean {
+  const base = patterns.filter((p) => !p.includes('/'));
+  const full = patterns.filter((p) => p.includes('/'));
+  const matchBase = base.length ? picomatch(base, { dot: true, basename: true }) : () => false;
+  const matchFull = full.length ? picomatch(full, { dot: true }) : () => false;
+  return (key) => matchBase(key) || matchFull(key);
 }
 
 /** Checks glob syntax up front, so a bad pattern is a 400 and not a failed run. */
