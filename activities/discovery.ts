@@ -194,6 +194,19 @@ export function discoveryActivities(deps: ActivityDeps) {
     return deleted;
   }
 
+  /**
+   * Where a (re)started scan begins: the freshest of the heartbeat details
+   * (throttled by the SDK, so possibly behind) and the checkpoint written to
+   * the job with every page.
+   */
+  async function resumePoint(jobId: string, heartbeat: ScanCheckpoint | undefined, nextPass: number): Promise<ScanCheckpoint> {
+    const [row] = await sql<{ scan_pass: number | null; scan_cursor: string | null; objects_listed: string }[]>`select scan_pass, scan_cursor, objects_listed from jobs where id = ${jobId}`;
+    const stored: ScanCheckpoint | undefined = row?.scan_pass != null ? { pass: row.scan_pass, afterKey: row.scan_cursor, listed: Number(row.objects_listed) } : undefined;
+    const candidates = [stored, heartbeat].filter((c): c is ScanCheckpoint => c !== undefined);
+    if (candidates.length === 0) return { pass: nextPass, afterKey: null, listed: 0 };
+    return candidates.reduce((a, b) => (b.listed > a.listed ? b : a));
+  }
+
   /** A dry run's page: counts what would change with reads only. */
   async function previewPage(input: ScanInput, page: ListedObject[], unmatched: ListedObject[], fromKey: string | null, toKey: string | null, onUpdate: boolean, onFilterDrift: boolean) {
     const [row] = await sql<{ fresh: string; changed: string; gone: string; drifted: string }[]>`
@@ -229,9 +242,8 @@ export function discoveryActivities(deps: ActivityDeps) {
       const { source, reader } = ctx;
       const matches = compileFilters(source.filters);
       const reconcile = reconcileWithDefaults(source.reconcile);
-      const saved = actx.info.heartbeatDetails as ScanCheckpoint | undefined;
-      const cp: ScanCheckpoint = saved ?? { pass: source.scanPass + 1, afterKey: null, listed: 0 };
-      const resumedFrom = saved ? saved.afterKey : null;
+      const cp = await resumePoint(input.jobId, actx.info.heartbeatDetails as ScanCheckpoint | undefined, source.scanPass + 1);
+      const resumedFrom = cp.afterKey;
       const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
       for (;;) {
         const from = cp.afterKey;
@@ -250,7 +262,7 @@ export function discoveryActivities(deps: ActivityDeps) {
         }
         cp.listed += page.objects.length;
         cp.afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
-        await sql`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1 where id = ${input.jobId}`;
+        await sql`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${cp.afterKey} where id = ${input.jobId}`;
         actx.heartbeat(cp);
         if (page.nextAfterKey === null) break;
         if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');

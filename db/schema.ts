@@ -117,6 +117,9 @@ export const jobs = pgTable(
     sourceObjectId: text(),
     ruleId: text(),
     objectsListed: counter(),
+    /** The scan's durable checkpoint, written with every page: its pass and the last key listed. */
+    scanPass: integer(),
+    scanCursor: text(),
     /** Listing pages fetched, retries included: shows whether a resumed scan re-listed. */
     pagesListed: counter(),
     objectsNew: counter(),

@@ -21,6 +21,8 @@ export interface TemporalServerOptions {
   uiPort?: number;
   ui?: boolean;
   namespace?: string;
+  /** Dynamic config overrides (`KEY=JSON`), e.g. to make continue-as-new come sooner in tests. */
+  dynamicConfig?: Record<string, unknown>;
   log: (message: string) => void;
 }
 
@@ -37,6 +39,7 @@ export async function startTemporalDevServer(opts: TemporalServerOptions): Promi
     await mkdir(dirname(opts.dbFilename), { recursive: true });
     args.push('--db-filename', opts.dbFilename);
   }
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=${searchAttributeCliTypes[key.type]}`);
 
   const child = spawn(opts.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -24,5 +24,8 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
     maxConcurrentActivityTaskExecutions: Math.max(8, o.deps.batchConcurrency * 2 + 4),
     shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
+    // Heartbeats carry scan cursors and batch progress: send them every few seconds, not every 30–60.
+    maxHeartbeatThrottleInterval: '5 seconds',
+    defaultHeartbeatThrottleInterval: '5 seconds',
   });
 }

@@ -31,7 +31,8 @@ const PERMANENT = ['SourceNotFound', 'BadSourceConfig', 'SourceUnreachable', 'De
 
 const SCAN: ActivityOptions = {
   startToCloseTimeout: '24 hours',
-  heartbeatTimeout: '30 seconds',
+  // Pages heartbeat as they go; a scan lost with its worker resumes from its checkpoint within 20 s.
+  heartbeatTimeout: '20 seconds',
   // A run whose listing keeps failing fails as a whole; the controller counts it.
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 4, nonRetryableErrorTypes: PERMANENT },
 };

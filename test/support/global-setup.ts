@@ -38,7 +38,8 @@ export default async function setup(project: TestProject) {
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
   const [temporalCli, minioBin] = await Promise.all([findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }), findMinio({ ...lookup, explicitPath: env.MINIO_PATH })]);
   const started = await Promise.allSettled([
-    startTemporalDevServer({ binary: temporalCli, ui: false, log }),
+    // A low continue-as-new threshold makes ordinary tests exercise the path a million-object run takes.
+    startTemporalDevServer({ binary: temporalCli, ui: false, log, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 400 } }),
     startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
     startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),

@@ -76,7 +76,7 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
     workflowBundle: { code: await readFile(infra.workflowBundlePath, 'utf8') },
     activityOverrides: { retryBackoffMs: 50, ...o.activityOverrides },
   });
-  const workerEnv = { ...vars, ...o.env, PORT: '0', TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'warn' };
+  const workerEnv = { ...vars, ...o.env, PORT: '0', TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'info' };
   return {
     url: runtime.url!,
     workerEnv,
