@@ -17,7 +17,7 @@ import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.j
 
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
-const UPLOAD_PART = 8 * 1024 ** 2;
+const UPLOAD_PART = 5 * 1024 ** 2;
 
 /** A lake in one S3-compatible bucket; each lakesync bucket is a top-level prefix in it. */
 export class S3Lake implements LakeStore {
@@ -33,7 +33,7 @@ export class S3Lake implements LakeStore {
     return `${bucket}/${key}`;
   }
 
-  async put(bucket: string, key: string, body: Readable, meta: { contentType?: string }): Promise<PutResult> {
+  async put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult> {
     const hasher = new HashingStream();
     body.on('error', (err) => hasher.destroy(err));
     body.pipe(hasher);
@@ -41,7 +41,8 @@ export class S3Lake implements LakeStore {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.physicalBucket, Key: this.key(bucket, key), Body: hasher, ContentType: meta.contentType },
-      partSize: UPLOAD_PART,
+      // 5 MiB parts (S3's minimum) bound memory; bigger objects get bigger parts to stay under 10,000 parts.
+      partSize: Math.max(UPLOAD_PART, Math.ceil((meta.size ?? 0) / 9000)),
       queueSize: 2,
       leavePartsOnError: false,
     });
