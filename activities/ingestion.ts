@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
+import { SuccessRecorder } from './success-recorder.js';
 import { joinKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 
@@ -64,23 +65,6 @@ export function ingestionActivities(deps: ActivityDeps) {
     });
   }
 
-  /** Records a success once: the guard on pending_job_id makes a replay count nothing. */
-  async function recordSuccess(jobId: string, sourceId: string, obj: OwedObject, lakeKey: string, put: PutResult): Promise<boolean> {
-    return sql.begin(async (tx) => {
-      const rows = await tx`
-        update source_objects set status = 'ingested', pending_job_id = null, last_job_id = ${jobId}, lake_key = ${lakeKey},
-          ingested_etag = etag, content_hash = coalesce(${put.contentHash}, content_hash), ingested_at = now(),
-          attempts = attempts + 1, last_error = null, updated_at = now()
-        where id = ${obj.id} and pending_job_id = ${jobId}
-        returning size`;
-      if (rows.count === 0) return false;
-      const size = Number(rows[0]!.size);
-      await tx`update jobs set objects_processed = objects_processed + 1, objects_indexed = objects_indexed + 1, bytes_transferred = bytes_transferred + ${size} where id = ${jobId}`;
-      await tx`update sources set total_objects_synced = total_objects_synced + 1, total_bytes_synced = total_bytes_synced + ${size} where id = ${sourceId}`;
-      return true;
-    });
-  }
-
   /** Counts a failed attempt; the last allowed one dead-letters the object. Returns true when dead. */
   async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string): Promise<boolean> {
     return sql.begin(async (tx) => {
@@ -124,8 +108,9 @@ export function ingestionActivities(deps: ActivityDeps) {
           and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}
         order by key`;
       const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0 };
+      const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
       const limit = pLimit(deps.objectConcurrency);
-      const heartbeat = setInterval(() => actx.heartbeat(result), 2000);
+      const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
       try {
         await Promise.all(
           owed.map((obj) =>
@@ -139,10 +124,7 @@ export function ingestionActivities(deps: ActivityDeps) {
                     return;
                   }
                   const { lakeKey, put } = await copyObject(ctx, obj);
-                  if (await recordSuccess(input.jobId, input.sourceId, obj, lakeKey, put)) {
-                    result.ingested++;
-                    result.bytes += put.size;
-                  }
+                  recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash });
                   return;
                 } catch (err) {
                   const message = errorText(err);
@@ -157,10 +139,11 @@ export function ingestionActivities(deps: ActivityDeps) {
             }),
           ),
         );
+        await recorder.close();
       } finally {
         clearInterval(heartbeat);
       }
-      return result;
+      return { ...result, ingested: recorder.recorded, bytes: recorder.bytes };
     },
 
     /** How many objects an ingestion request would dispatch, without changing anything. */

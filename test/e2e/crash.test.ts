@@ -13,7 +13,7 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256 } from '../support/objects.js';
 import { temporalCli } from '../support/temporal-cli.js';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 async function tree(root: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { call, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { s3Sha } from '../support/objects.js';
-import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.js';
+import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { tetherToThisProcess } from '../../infra/tether.js';
-import { waitFor } from './http.js';
+import { waitUntil } from './ports.js';
+import { tetherToThisProcess } from './tether.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -21,7 +21,7 @@ async function statusField(pid: number, field: string): Promise<number> {
   return kb * 1024;
 }
 
-/** `npm run worker` as its own OS process, so a test can SIGKILL it like a crash would. */
+/** `npm run worker` as its own OS process: tests SIGKILL it like a crash would, the benchmark reads its memory. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
@@ -29,10 +29,14 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
   child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor('worker process to poll', async () => {
-    if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out}`);
-    return out.includes('lakesync worker polling');
-  }, 60_000, 100);
+  await waitUntil(
+    'worker process',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out.slice(-2000)}`);
+      if (!out.includes('lakesync worker polling')) throw new Error('not polling yet');
+    },
+    90_000,
+  );
   return {
     child,
     peakRss: () => statusField(child.pid!, 'VmHWM'),

@@ -1,0 +1,92 @@
+/**
+ * The tools a user would otherwise pick, run on the same data at the same
+ * concurrency: rclone (one remote for both buckets, so it copies server-side),
+ * `aws s3 sync`, and a raw CopyObject loop as the ceiling.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CopyObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+
+const run = promisify(execFile);
+
+/** The peers talk plain HTTP to a loopback MinIO; a machine-wide AWS_CA_BUNDLE only confuses rclone's S3 client. */
+function peerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const { AWS_CA_BUNDLE: _ca, AWS_PROFILE: _profile, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
+export interface S3Endpoint {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+}
+
+async function which(cmd: string): Promise<string | null> {
+  try {
+    const { stdout } = await run('sh', ['-c', `command -v ${cmd}`]);
+    return stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Installs a peer from Debian's packages when it is missing (the benchmark's only install step). */
+export async function ensureTool(cmd: string, debianPackage: string, log: (m: string) => void): Promise<string | null> {
+  const found = await which(cmd);
+  if (found) return found;
+  log(`${cmd} not found: installing Debian package ${debianPackage}`);
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  try {
+    await run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-q', debianPackage], { maxBuffer: 64 << 20, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (err) {
+    log(`could not install ${debianPackage}: ${String((err as Error).message).slice(0, 300)}`);
+  }
+  return which(cmd);
+}
+
+/** rclone configured entirely through environment variables: no config file, no secrets on the command line. */
+export async function rcloneSync(rclone: string, s3: S3Endpoint, from: string, to: string, concurrency: number, extra: string[] = []): Promise<void> {
+  await run(rclone, ['sync', `lake:${from}`, `lake:${to}`, '--transfers', String(concurrency), '--checkers', String(concurrency), '--fast-list', ...extra], {
+    maxBuffer: 64 << 20,
+    env: peerEnv({
+      RCLONE_CONFIG_LAKE_TYPE: 's3',
+      RCLONE_CONFIG_LAKE_PROVIDER: 'Minio',
+      RCLONE_CONFIG_LAKE_ENDPOINT: s3.endpoint,
+      RCLONE_CONFIG_LAKE_ACCESS_KEY_ID: s3.accessKeyId,
+      RCLONE_CONFIG_LAKE_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      RCLONE_CONFIG_LAKE_REGION: s3.region,
+    }),
+  });
+}
+
+/** `aws s3 sync` between two buckets of the same endpoint, with its request concurrency set to ours. */
+export async function awsSync(aws: string, s3: S3Endpoint, from: string, to: string, concurrency: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'lakesync-bench-aws-'));
+  const config = join(dir, 'config');
+  await writeFile(config, `[default]\nregion = ${s3.region}\ns3 =\n  max_concurrent_requests = ${concurrency}\n  max_queue_size = ${concurrency * 100}\n`);
+  await run(aws, ['s3', 'sync', `s3://${from}`, `s3://${to}`, '--endpoint-url', s3.endpoint, '--only-show-errors'], {
+    maxBuffer: 64 << 20,
+    env: peerEnv({ AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region }),
+  });
+}
+
+/** The ceiling: list the source and CopyObject every key, nothing else. */
+export async function copyLoop(client: S3Client, from: string, to: string, concurrency: number): Promise<number> {
+  const limit = pLimit(concurrency);
+  const copies: Promise<unknown>[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: from, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      copies.push(limit(() => client.send(new CopyObjectCommand({ Bucket: to, Key: o.Key!, CopySource: `${from}/${encodeURIComponent(o.Key!).replace(/%2F/g, '/')}` }))));
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  await Promise.all(copies);
+  return copies.length;
+}

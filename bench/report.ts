@@ -1,0 +1,36 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Row {
+  tool: string;
+  scenario: string;
+  seconds: number;
+  objects: number;
+  peakRssMiB?: number;
+}
+
+/** One table: time, rate, and how each tool compares with lakesync in the same scenario. */
+export function printTable(rows: Row[]): void {
+  const lakesyncTime = new Map(rows.filter((r) => r.tool === 'lakesync').map((r) => [r.scenario, r.seconds]));
+  const lines = rows.map((r) => {
+    const ours = lakesyncTime.get(r.scenario);
+    return {
+      scenario: r.scenario,
+      tool: r.tool,
+      seconds: r.seconds.toFixed(2),
+      'objects/s': (r.objects / r.seconds).toFixed(0),
+      'time vs lakesync': ours ? `${(r.seconds / ours).toFixed(2)}×` : '',
+      'worker peak RSS': r.peakRssMiB ? `${r.peakRssMiB.toFixed(0)} MiB` : '',
+    };
+  });
+  console.table(lines);
+}
+
+export async function writeResults(kind: string, params: Record<string, number>, rows: Row[]): Promise<string> {
+  const dir = new URL('./results/', import.meta.url).pathname;
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify({ kind, at: new Date().toISOString(), node: process.version, params, rows }, null, 2) + '\n');
+  console.log(`results written to ${file}`);
+  return file;
+}

@@ -1,0 +1,211 @@
+/**
+ * `npm run bench`: lakesync side by side with rclone, `aws s3 sync` and a raw
+ * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
+ * `npm run bench -- --discovery-only` lists a million keys instead.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import pLimit from 'p-limit';
+import { pino } from 'pino';
+import postgres from 'postgres';
+import { loadEnv } from '../config/env.js';
+import { createS3Client } from '../activities/storage/s3-client.js';
+import { findMinio, findTemporalCli } from '../infra/binaries.js';
+import { startMinio } from '../infra/minio-server.js';
+import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
+import { startTemporalDevServer } from '../infra/temporal-server.js';
+import { startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
+import { startRuntime } from '../workers/app-runtime.js';
+import { workflowsPath } from '../workers/create-worker.js';
+import { awsSync, copyLoop, ensureTool, rcloneSync } from './peers.js';
+import { printTable, writeResults, type Row } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    objects: { type: 'string', default: '20000' },
+    size: { type: 'string', default: '4096' },
+    large: { type: 'string', default: '3' },
+    'large-size': { type: 'string', default: String(64 * 1024 * 1024) },
+    concurrency: { type: 'string', default: '32' },
+    'changed-percent': { type: 'string', default: '1' },
+    'discovery-only': { type: 'boolean', default: false },
+    keys: { type: 'string', default: '1000000' },
+    'skip-peers': { type: 'boolean', default: false },
+  },
+});
+
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+const MiB = 1024 * 1024;
+const env = loadEnv();
+const cleanups: (() => Promise<unknown>)[] = [];
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+}
+
+async function main() {
+  const scratch = await mkdtemp(join(tmpdir(), 'lakesync-bench-'));
+  cleanups.push(() => rm(scratch, { recursive: true, force: true }));
+  const { chmod } = await import('node:fs/promises');
+  await chmod(scratch, 0o755);
+  const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
+  const [temporalCli, minioBin] = await Promise.all([findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }), findMinio({ ...lookup, explicitPath: env.MINIO_PATH })]);
+  const [temporal, pg, minio, bundle] = await Promise.all([
+    startTemporalDevServer({ binary: temporalCli, ui: false, log }),
+    startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
+    startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
+    bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
+  ]);
+  cleanups.push(() => temporal.stop(), () => pg.stop(), () => minio.stop());
+  await ensureDatabase(pg.url, 'bench');
+  const databaseUrl = pg.urlFor('bench');
+  const bundlePath = join(scratch, 'workflow-bundle.js');
+  await writeFile(bundlePath, bundle.code);
+
+  const s3 = createS3Client({ ...minio, forcePathStyle: true, maxSockets: 256 });
+  const concurrency = Number(args.concurrency);
+  const batchConcurrency = 4;
+  const secretKey = randomBytes(32).toString('base64');
+  const vars = {
+    TEMPORAL_ADDRESS: temporal.address,
+    DATABASE_URL: databaseUrl,
+    LAKESYNC_SECRET_KEY: secretKey,
+    TEMPORAL_TASK_QUEUE: 'bench',
+    LAKE_STORAGE: 's3',
+    LAKE_S3_ENDPOINT: minio.endpoint,
+    LAKE_S3_BUCKET: 'lake-bench',
+    LAKE_S3_ACCESS_KEY_ID: minio.accessKeyId,
+    LAKE_S3_SECRET_ACCESS_KEY: minio.secretAccessKey,
+    WORKER_BATCH_CONCURRENCY: String(batchConcurrency),
+    WORKER_OBJECT_CONCURRENCY: String(Math.max(1, Math.round(concurrency / batchConcurrency))),
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+    LOG_LEVEL: 'info',
+    PORT: '0',
+  };
+  for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-aws', 'dst-copy']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  const api = await startRuntime({ env: loadEnv({ ...vars, LOG_LEVEL: 'silent' }), temporalAddress: temporal.address, databaseUrl, secretKey, log: pino({ level: 'silent' }), runApi: true, runWorker: false });
+  cleanups.push(() => api.stop());
+  const worker: WorkerProcess = await startWorkerProcess(vars);
+  cleanups.push(() => worker.kill('SIGTERM'));
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  cleanups.push(() => sql.end());
+
+  const callApi = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const waitJob = async (jobId: string) => {
+    for (;;) {
+      const [job] = await sql`select status, finished_at, started_at, objects_listed, objects_discovered from jobs where id = ${jobId}`;
+      if (job?.finished_at) return job;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await callApi('POST', '/admin/buckets', { name: 'bench' });
+
+  if (args['discovery-only']) {
+    const keys = Number(args.keys);
+    const dir = join(scratch, 'keys');
+    log(`writing ${keys} files to list`);
+    const perDir = 1000;
+    for (let d = 0; d * perDir < keys; d++) {
+      await mkdir(join(dir, `d${String(d).padStart(5, '0')}`), { recursive: true });
+      const limit = pLimit(64);
+      await Promise.all(Array.from({ length: Math.min(perDir, keys - d * perDir) }, (_, f) => limit(() => writeFile(join(dir, `d${String(d).padStart(5, '0')}`, `k${f}`), ''))));
+    }
+    const source = await callApi('POST', '/bench/sources', { name: 'keys', kind: 'filesystem', filesystem: { path: dir }, maxObjectsPerRun: 1, syncIntervalSeconds: 86400 });
+    const rssBefore = await worker.peakRss();
+    const started = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, {});
+    const job = await waitJob(String(started.jobId));
+    const seconds = (job.finished_at.getTime() - job.started_at.getTime()) / 1000;
+    const peak = await worker.peakRss();
+    const rows: Row[] = [{ tool: 'lakesync', scenario: `discover ${keys} keys`, seconds, objects: Number(job.objects_listed), peakRssMiB: peak / MiB }];
+    printTable(rows);
+    log(`worker peak RSS ${(peak / MiB).toFixed(0)} MiB (before the scan ${(rssBefore / MiB).toFixed(0)} MiB); ${(Number(job.objects_listed) / seconds).toFixed(0)} keys/s`);
+    await writeResults('discovery', { keys, concurrency }, rows);
+    return;
+  }
+
+  const count = Number(args.objects);
+  const size = Number(args.size);
+  const large = Number(args.large);
+  log(`writing ${count} × ${size} B objects and ${large} × ${(Number(args['large-size']) / MiB).toFixed(0)} MiB objects to the source bucket`);
+  const put = pLimit(64);
+  const keys: string[] = [];
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const key = `data/${String(i % 100).padStart(3, '0')}/obj-${String(i).padStart(7, '0')}.bin`;
+      keys.push(key);
+      return put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })));
+    }),
+  );
+  for (let i = 0; i < large; i++) await s3.send(new PutObjectCommand({ Bucket: 'src', Key: `large/big-${i}.bin`, Body: randomBytes(Number(args['large-size'])) }));
+  const total = count + large;
+
+  const source = await callApi('POST', '/bench/sources', {
+    name: 'bench',
+    kind: 's3',
+    s3: { endpoint: minio.endpoint, bucket: 'src', accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, forcePathStyle: true },
+    batchSize: 200,
+    maxObjectsPerRun: 10_000_000,
+    syncIntervalSeconds: 86400,
+  });
+  const lakesync = async () => {
+    const started = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, {});
+    const job = await waitJob(String(started.jobId));
+    if (job.status !== 'JOB_STATUS_SUCCEEDED') throw new Error(`lakesync job ${String(started.jobId)} ended ${job.status}`);
+    const [t] = await sql`select j.created_at, j.started_at, j.finished_at, min(so.ingested_at) as first_copy, max(so.ingested_at) as last_copy
+      from jobs j left join source_objects so on so.last_job_id = j.id and so.ingested_at >= j.started_at where j.id = ${String(started.jobId)} group by j.id`;
+    if (t) log(`lakesync phases: queued ${t.started_at - t.created_at} ms, scan+plan ${t.first_copy ? t.first_copy - t.started_at : 0} ms, copies ${t.last_copy ? t.last_copy - t.first_copy : 0} ms, wrap-up ${t.last_copy ? t.finished_at - t.last_copy : 0} ms`);
+  };
+
+  const rclone = args['skip-peers'] ? null : await ensureTool('rclone', 'rclone', log);
+  const aws = args['skip-peers'] ? null : await ensureTool('aws', 'awscli', log);
+  const tools: { name: string; run: () => Promise<unknown> }[] = [
+    { name: 'lakesync', run: lakesync },
+    ...(rclone
+      ? [
+          { name: 'rclone sync', run: () => rcloneSync(rclone, minio, 'src', 'dst-rclone', concurrency) },
+          { name: 'rclone sync --checksum', run: () => rcloneSync(rclone, minio, 'src', 'dst-rclone-checksum', concurrency, ['--checksum']) },
+        ]
+      : []),
+    ...(aws ? [{ name: 'aws s3 sync', run: () => awsSync(aws, minio, 'src', 'dst-aws', concurrency) }] : []),
+  ];
+
+  const rows: Row[] = [];
+  const measure = async (scenario: string, objects: number) => {
+    for (const tool of tools) {
+      log(`${tool.name}: ${scenario}`);
+      const seconds = await timed(tool.run);
+      rows.push({ tool: tool.name, scenario, seconds, objects, peakRssMiB: tool.name === 'lakesync' ? (await worker.peakRss()) / MiB : undefined });
+    }
+  };
+  await measure('full sync', total);
+  log('CopyObject loop: full sync (ceiling)');
+  rows.push({ tool: 'CopyObject loop (ceiling)', scenario: 'full sync', seconds: await timed(() => copyLoop(s3, 'src', 'dst-copy', concurrency)), objects: total });
+  await measure('no-change resync', total);
+  const changed = keys.filter((_, i) => i % Math.round(100 / Number(args['changed-percent'])) === 0);
+  await Promise.all(changed.map((key) => put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })))));
+  await measure(`${args['changed-percent']}%-changed resync`, total);
+
+  printTable(rows);
+  await writeResults('sync', { objects: count, size, large, largeSize: Number(args['large-size']), concurrency, changed: changed.length }, rows);
+}
+
+main()
+  .catch((err) => {
+    log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
