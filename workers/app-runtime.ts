@@ -70,9 +70,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     workerDone = worker.run();
   }
 
-  // Controllers that are missing (terminated by hand, lost with a cluster) come back at start and periodically.
+  // Controllers that are missing (terminated by hand, lost with a cluster) come back at start-up and periodically.
   let healTimer: NodeJS.Timeout | undefined;
-  if (o.runWorker) {
+  if (o.runWorker || o.runApi) {
     const heal = () => healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log: o.log }).catch((err) => o.log.warn({ err }, 'controller check failed'));
     void heal();
     healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
