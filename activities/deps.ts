@@ -20,6 +20,8 @@ export interface ActivityDeps {
   maxAttempts: number;
   /** Base backoff between per-object attempts. */
   retryBackoffMs: number;
+  /** Directories filesystem sources may read under (undefined: anywhere). */
+  fsRoots?: string[];
   /** Caps object copies per second on this worker (0: no cap). */
   throttle: Throttle;
 }

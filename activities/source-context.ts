@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { buckets, sources } from '../db/schema.js';
 import type { S3Credentials } from '../domain/source-config.js';
 import { FAILURE } from '../domain/failures.js';
+import { fsPathProblem } from '../domain/fs-roots.js';
 import type { ActivityDeps } from './deps.js';
 import { createS3Client } from './storage/s3-client.js';
 import { S3SourceReader } from './storage/s3-source.js';
@@ -29,6 +30,11 @@ export async function loadSource(deps: ActivityDeps, sourceId: string): Promise<
     .where(eq(sources.id, sourceId));
   const row = rows[0];
   if (!row) throw ApplicationFailure.create({ type: FAILURE.sourceNotFound, message: `source ${sourceId} no longer exists`, nonRetryable: true });
+  // The API checked the path when it was set; the worker checks again, against its own roots, before reading.
+  if ('filesystem' in row.source.connection) {
+    const problem = await fsPathProblem(row.source.connection.filesystem.path, deps.fsRoots);
+    if (problem) throw ApplicationFailure.create({ type: problem === 'does not exist' ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig, message: `filesystem.path ${problem}`, nonRetryable: true });
+  }
   return { ...row, reader: cachedReader(deps, row.source) };
 }
 

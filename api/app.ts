@@ -1,6 +1,10 @@
 import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.js';
+import { authMiddleware } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
+
+/** Routes that need no bearer token. */
+const PUBLIC_PATHS = new Set(['/healthz', '/openapi.json']);
 import { bucketRoutes } from './routes/buckets.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
@@ -13,8 +17,9 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '1mb', strict: false }));
   app.use(healthRoutes(deps));
+  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path)));
+  app.use(express.json({ limit: '1mb', strict: false }));
   app.use(bucketRoutes(deps));
   app.use(jobRoutes(deps));
   app.use(syncRoutes(deps));

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
+import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
@@ -11,5 +12,8 @@ export interface ApiDeps {
   taskQueue: string;
   secrets: SecretBox;
   pageTokens: PageTokens;
+  auth: Authenticator;
+  /** Directories filesystem sources may read under; undefined: anywhere (development only). */
+  fsRoots?: string[];
   log: Logger;
 }

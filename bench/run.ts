@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import pLimit from 'p-limit';
+import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { loadEnv } from '../config/env.js';
@@ -90,7 +91,9 @@ async function main() {
     PORT: '0',
   };
   for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-aws', 'dst-copy']) await s3.send(new CreateBucketCommand({ Bucket: b }));
-  const api = await startRuntime({ env: loadEnv({ ...vars, LOG_LEVEL: 'silent' }), temporalAddress: temporal.address, databaseUrl, secretKey, log: pino({ level: 'silent' }), runApi: true, runWorker: false });
+  const authSecret = randomBytes(32).toString('base64url');
+  const token = await new SignJWT({ org: 'bench', scope: 'read write admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1d').sign(new TextEncoder().encode(authSecret));
+  const api = await startRuntime({ env: loadEnv({ ...vars, LOG_LEVEL: 'silent' }), temporalAddress: temporal.address, databaseUrl, secretKey, authSecret, log: pino({ level: 'silent' }), runApi: true, runWorker: false });
   cleanups.push(() => api.stop());
   const worker: WorkerProcess = await startWorkerProcess(vars);
   cleanups.push(() => worker.kill('SIGTERM'));
@@ -98,7 +101,7 @@ async function main() {
   cleanups.push(() => sql.end());
 
   const callApi = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json()) as Record<string, unknown>;
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;

@@ -48,6 +48,20 @@ const EnvSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   WORKER_MAX_OBJECTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
   LAKESYNC_HEAL_INTERVAL_SECONDS: int(5, 86_400).default(300),
+  /** HS256 shared secret for bearer tokens (32+ characters). */
+  LAKESYNC_AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** JWKS URL of an OIDC provider (RS256/ES256 tokens), instead of or besides the shared secret. */
+  LAKESYNC_AUTH_JWKS_URL: z.string().url().optional(),
+  LAKESYNC_AUTH_ISSUER: z.string().min(1).optional(),
+  LAKESYNC_AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** The token claim that names the caller's organisation. */
+  LAKESYNC_AUTH_ORG_CLAIM: z.string().min(1).default('org'),
+  /** Directories filesystem sources may read under, separated by ':' (unset: anywhere, outside production). */
+  LAKESYNC_FS_ROOTS: z
+    .string()
+    .transform((v) => v.split(':').filter(Boolean))
+    .refine((roots) => roots.every((r) => r.startsWith('/')), 'must be absolute paths separated by :')
+    .optional(),
   PATH: z.string().default(''),
 });
 
@@ -64,8 +78,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     const missing = (['LAKE_S3_ENDPOINT', 'LAKE_S3_BUCKET', 'LAKE_S3_ACCESS_KEY_ID', 'LAKE_S3_SECRET_ACCESS_KEY'] as const).filter((k) => !env[k]);
     if (missing.length) throw new Error(`invalid environment:\n${missing.map((k) => `  ${k}: required when LAKE_STORAGE=s3`).join('\n')}`);
   }
-  if (env.NODE_ENV === 'production' && !env.LAKESYNC_SECRET_KEY) {
-    throw new Error('invalid environment:\n  LAKESYNC_SECRET_KEY: required in production (32 bytes, base64)');
+  if (env.NODE_ENV === 'production') {
+    const missing: string[] = [];
+    if (!env.LAKESYNC_SECRET_KEY) missing.push('  LAKESYNC_SECRET_KEY: required in production (32 bytes, base64)');
+    if (!env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL) missing.push('  LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL: required in production (bearer tokens are verified with it)');
+    if (missing.length) throw new Error(`invalid environment:\n${missing.join('\n')}`);
   }
   return env;
 }

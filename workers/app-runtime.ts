@@ -9,6 +9,7 @@ import { runMigrations } from '../db/migrate.js';
 import { SecretBox } from '../domain/secrets.js';
 import { createApp } from '../api/app.js';
 import { PageTokens } from '../api/pagination.js';
+import { Authenticator } from '../api/auth.js';
 import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import { createWorker } from './create-worker.js';
@@ -25,9 +26,14 @@ export interface RuntimeOptions {
   runApi: boolean;
   runWorker: boolean;
   workflowBundle?: { code: string };
+  /** HS256 secret for bearer tokens when the environment gives none (dev and tests). */
+  authSecret?: string;
   /** Overrides for tests: small pages, fast retries. */
   activityOverrides?: Partial<ActivityDeps>;
 }
+
+/** Production without LAKESYNC_FS_ROOTS allows no filesystem source; development allows any directory. */
+const fsRoots = (env: Env): string[] | undefined => env.LAKESYNC_FS_ROOTS ?? (env.NODE_ENV === 'production' ? [] : undefined);
 
 export interface Runtime {
   url?: string;
@@ -64,6 +70,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       maxAttempts: 3,
       retryBackoffMs: 500,
       throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),
+      fsRoots: fsRoots(o.env),
       ...o.activityOverrides,
     };
     worker = await createWorker({ connection: workerConn, namespace: o.env.TEMPORAL_NAMESPACE, taskQueue: o.env.TEMPORAL_TASK_QUEUE, deps, workflowBundle: o.workflowBundle });
@@ -82,7 +89,14 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let url: string | undefined;
   if (o.runApi) {
     const pageTokens = new PageTokens(createHash('sha256').update('page-tokens:').update(o.secretKey).digest());
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, log: o.log });
+    const auth = new Authenticator({
+      secret: o.env.LAKESYNC_AUTH_SECRET ?? o.authSecret,
+      jwksUrl: o.env.LAKESYNC_AUTH_JWKS_URL,
+      issuer: o.env.LAKESYNC_AUTH_ISSUER,
+      audience: o.env.LAKESYNC_AUTH_AUDIENCE,
+      orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
+    });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, fsRoots: fsRoots(o.env), log: o.log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

@@ -9,6 +9,7 @@ import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { installTemporalLogging } from './temporal-logging.js';
 import { devSecretKey } from './secret-key.js';
+import { devAuth } from './dev-auth.js';
 
 const env = loadEnv();
 const log = createLogger(env.LOG_LEVEL, true);
@@ -27,8 +28,10 @@ async function main() {
     log: (m) => log.info(m),
   });
   const secretKey = env.LAKESYNC_SECRET_KEY ?? (await devSecretKey(join(dir, 'secret-key')));
-  const runtime = await startRuntime({ env, temporalAddress: services.temporalAddress, databaseUrl: services.databaseUrl, secretKey, log, runApi: true, runWorker: true });
+  const auth = await devAuth(dir, env.LAKESYNC_AUTH_SECRET);
+  const runtime = await startRuntime({ env, temporalAddress: services.temporalAddress, databaseUrl: services.databaseUrl, secretKey, authSecret: auth.secret, log, runApi: true, runWorker: true });
   log.info(`lakesync API      ${runtime.url}`);
+  log.info(`dev token         ${auth.tokenFile} (org "dev", scopes read write admin):\n${auth.token}`);
   if (services.temporalUiUrl) log.info(`Temporal Web UI   ${services.temporalUiUrl}`);
   log.info(`lake directory    ${join(dir, 'lake')}`);
 

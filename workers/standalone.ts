@@ -15,7 +15,12 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
   }
   const log = createLogger(env.LOG_LEVEL);
   if (role === 'worker') installTemporalLogging(log);
-  const missing = [!env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS', !env.DATABASE_URL && 'DATABASE_URL', !env.LAKESYNC_SECRET_KEY && 'LAKESYNC_SECRET_KEY'].filter(Boolean);
+  const missing = [
+    !env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS',
+    !env.DATABASE_URL && 'DATABASE_URL',
+    !env.LAKESYNC_SECRET_KEY && 'LAKESYNC_SECRET_KEY',
+    role === 'api' && !env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL && 'LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL',
+  ].filter(Boolean);
   if (missing.length) {
     log.fatal(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`);
     process.exit(1);

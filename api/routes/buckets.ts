@@ -1,8 +1,9 @@
 import { Router } from 'express';
-import { asc, count, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import { buckets } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
+import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
@@ -22,20 +23,23 @@ export function bucketRoutes(deps: ApiDeps): Router {
   const r = Router();
   r.post('/admin/buckets', async (req, res) => {
     const body = parseBody(CreateBucket, req);
-    const [row] = await deps.db.insert(buckets).values({ id: newId('bkt'), name: body.name }).onConflictDoNothing().returning();
+    // Bucket names are global, as in S3: a taken name is a conflict whoever holds it.
+    const [row] = await deps.db.insert(buckets).values({ id: newId('bkt'), name: body.name, orgId: callerOf(res).org }).onConflictDoNothing().returning();
     if (!row) throw new ApiError('ALREADY_EXISTS', `name: bucket ${body.name} already exists`, [{ field: 'name', problem: 'is already taken' }]);
     res.status(201).json(bucketJson(row));
   });
   r.get('/admin/buckets', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const size = pageSize(q.page_size);
-    const after = deps.pageTokens.decode('buckets', q.page_token);
-    const rows = await deps.db.select().from(buckets).where(after ? gt(buckets.id, after) : undefined).orderBy(asc(buckets.id)).limit(size + 1);
-    const [{ n }] = (await deps.db.select({ n: count() }).from(buckets)) as [{ n: number }];
+    const org = callerOf(res).org;
+    const scope = `buckets:${org}`;
+    const after = deps.pageTokens.decode(scope, q.page_token);
+    const rows = await deps.db.select().from(buckets).where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined)).orderBy(asc(buckets.id)).limit(size + 1);
+    const [{ n }] = (await deps.db.select({ n: count() }).from(buckets).where(eq(buckets.orgId, org))) as [{ n: number }];
     const page = rows.slice(0, size);
     res.json({
       buckets: page.map(bucketJson),
-      nextPageToken: rows.length > size ? deps.pageTokens.encode('buckets', page.at(-1)!.id) : '',
+      nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '',
       totalCount: n,
     });
   });

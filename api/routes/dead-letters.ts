@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
 import { sourceObjects } from '../../db/schema.js';
+import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
 import { parseQuery } from '../validate.js';
@@ -11,7 +12,7 @@ export function deadLetterRoutes(deps: ApiDeps): Router {
   const r = Router();
   r.get('/:bucket/sources/:sourceId/dead-letters', async (req, res) => {
     const q = parseQuery(PaginationQuery.strict(), req);
-    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const size = pageSize(q.page_size);
     const scope = `dead-letters:${source.id}`;
     const after = deps.pageTokens.decode(scope, q.page_token);

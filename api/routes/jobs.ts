@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { and, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { jobs, sourceObjects } from '../../db/schema.js';
+import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
@@ -21,7 +22,7 @@ export function jobRoutes(deps: ApiDeps): Router {
   /** K3 ListIngestJobs: newest first. */
   r.get('/:bucket/jobs', async (req, res) => {
     const q = parseQuery(JobsQuery, req);
-    const bucket = await findBucket(deps, req.params.bucket);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const size = pageSize(q.page_size);
     const scope = `jobs:${bucket.id}:${q.source_id ?? ''}:${q.kind ?? ''}:${q.status ?? ''}`;
     const after = deps.pageTokens.decode(scope, q.page_token);
@@ -46,7 +47,7 @@ export function jobRoutes(deps: ApiDeps): Router {
 
   /** K3 GetIngestStatus: counters, timings and the objects that failed. */
   r.get('/:bucket/jobs/:jobId', async (req, res) => {
-    const bucket = await findBucket(deps, req.params.bucket);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const [job] = await deps.db.select().from(jobs).where(and(eq(jobs.bucketId, bucket.id), eq(jobs.id, req.params.jobId)));
     if (!job) throw ApiError.notFound(`job ${req.params.jobId}`);
     const failed = await deps.db

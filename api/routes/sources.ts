@@ -1,11 +1,12 @@
 import { Router } from 'express';
-import { stat } from 'node:fs/promises';
 import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
+import { fsPathProblem } from '../../domain/fs-roots.js';
 import type { SourceConnection } from '../../domain/source-config.js';
 import { configChangedSignal, controllerWorkflowId, pauseSignal, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { startController, controllerStartOptions } from '../controllers.js';
+import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
@@ -31,10 +32,10 @@ export function sourceRoutes(deps: ApiDeps): Router {
 
   r.post('/:bucket/sources', async (req, res) => {
     const body = parseBody(CreateSource, req);
-    const bucket = await findBucket(deps, req.params.bucket);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     if (body.kind === 'filesystem') {
-      const st = await stat(body.filesystem.path).catch(() => null);
-      if (!st?.isDirectory()) throw ApiError.invalid('filesystem.path', 'does not exist or is not a directory');
+      const problem = await fsPathProblem(body.filesystem.path, deps.fsRoots);
+      if (problem) throw ApiError.invalid('filesystem.path', problem);
     }
     const { connection, credentials } = connectionOf(body);
     const id = newId('src');
@@ -74,7 +75,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
 
   r.get('/:bucket/sources', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
-    const bucket = await findBucket(deps, req.params.bucket);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const size = pageSize(q.page_size);
     const scope = `sources:${bucket.id}`;
     const after = deps.pageTokens.decode(scope, q.page_token);
@@ -90,17 +91,17 @@ export function sourceRoutes(deps: ApiDeps): Router {
   });
 
   r.get('/:bucket/sources/:sourceId', async (req, res) => {
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     res.json(sourceJson(source, bucket.name));
   });
 
   r.patch('/:bucket/sources/:sourceId', async (req, res) => {
     const body = parseBody(UpdateSource, req);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const set = applyUpdate(source, body, deps.secrets);
     if (set.connection && 'filesystem' in set.connection) {
-      const st = await stat(set.connection.filesystem.path).catch(() => null);
-      if (!st?.isDirectory()) throw ApiError.invalid('filesystem.path', 'does not exist or is not a directory');
+      const problem = await fsPathProblem(set.connection.filesystem.path, deps.fsRoots);
+      if (problem) throw ApiError.invalid('filesystem.path', problem);
     }
     if (set.name !== undefined) {
       const [clash] = await deps.db.select({ id: sources.id }).from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
@@ -116,21 +117,21 @@ export function sourceRoutes(deps: ApiDeps): Router {
 
   r.post('/:bucket/sources/:sourceId/pause', async (req, res) => {
     const body = parseBody(PauseBody, req);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucket.name), signal: pauseSignal, signalArgs: [{ reason: body.reason }] });
     res.json({ sourceId: source.id, paused: true, status: 'SOURCE_STATUS_PAUSED' });
   });
 
   r.post('/:bucket/sources/:sourceId/resume', async (req, res) => {
     parseBody(z.object({}).strict(), req);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucket.name), signal: resumeSignal, signalArgs: [] });
     res.json({ sourceId: source.id, paused: false, status: 'SOURCE_STATUS_ACTIVE' });
   });
 
   r.delete('/:bucket/sources/:sourceId', async (req, res) => {
     parseQuery(DeleteQuery, req);
-    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const controller = deps.temporal.workflow.getHandle(source.workflowId);
     await controller.signal(stopSignal).catch(() => undefined);
     if (source.currentJobId) await deps.temporal.workflow.getHandle(syncRunWorkflowId(source.currentJobId)).cancel().catch(() => undefined);

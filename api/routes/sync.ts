@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { jobs } from '../../db/schema.js';
 import { discoverUpdate, ingestUpdate, statusQuery, type ControllerStatus } from '../../workflows/shared.js';
 import { withStart } from '../controllers.js';
+import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { millis } from '../serialize.js';
@@ -32,7 +33,7 @@ export function syncRoutes(deps: ApiDeps): Router {
   r.post('/:bucket/sources/:sourceId/discover', async (req, res) => {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync, dryRun: body.dryRun }], startWorkflowOperation: withStart(deps, source, bucket.name) });
     res.json(result);
   });
@@ -40,7 +41,7 @@ export function syncRoutes(deps: ApiDeps): Router {
   r.post('/:bucket/sources/:sourceId/ingest', async (req, res) => {
     const body = parseBody(IngestBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const result = await deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
       args: [{ retryFailed: body.retryFailed, sourceObjectId: body.sourceObjectId, ruleId: body.ruleId }],
       startWorkflowOperation: withStart(deps, source, bucket.name),
@@ -50,7 +51,7 @@ export function syncRoutes(deps: ApiDeps): Router {
 
   /** K3 GetSyncStatus: live from the controller, falling back to the database when it can't answer. */
   r.get('/:bucket/sources/:sourceId/sync', async (req, res) => {
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const live = await queryWithin<ControllerStatus>(deps.temporal.workflow.getHandle(source.workflowId).query(statusQuery), 3000);
     const currentJobId = live ? live.currentJobId : source.currentJobId;
     const jobId = currentJobId ?? source.lastJobId;

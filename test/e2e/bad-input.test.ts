@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { call } from '../support/http.js';
+import { authHeader, call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 
 describe('bad input', () => {
@@ -78,7 +78,7 @@ describe('bad input', () => {
 
   it('a body that is not JSON → 415', async () => {
     const before = await counts();
-    const res = await fetch(`${ls.url}/admin/buckets`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'name=abc' });
+    const res = await fetch(`${ls.url}/admin/buckets`, { method: 'POST', headers: { ...authHeader(ls.url), 'content-type': 'text/plain' }, body: 'name=abc' });
     expect(res.status).toBe(415);
     expect(((await res.json()) as { details: unknown }).details).toEqual([{ field: 'body', problem: 'must be sent as application/json' }]);
     expect(await counts()).toEqual(before);

@@ -111,8 +111,8 @@ describe('filesystem source into the directory lake', () => {
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${created.body.sourceId}/discover`, {});
     const r = await waitForJob(ls.url, bucket, created.body.sourceId, run.body.jobId);
     expect(r.job.status).toBe('JOB_STATUS_FAILED');
-    expect(r.job.error).toMatch(/ENOENT/);
+    expect(r.job.error).toMatch(/filesystem.path does not exist/);
     expect(r.sync.consecutiveFailures).toBe(1);
-    expect(r.sync.lastError).toMatch(/ENOENT/);
+    expect(r.sync.lastError).toMatch(/filesystem.path does not exist/);
   });
 });

@@ -3,11 +3,23 @@ export interface JsonResponse<T = any> {
   body: T;
 }
 
+const defaultTokens = new Map<string, string>();
+
+/** Calls to `base` carry this bearer token unless they pass their own Authorization header. */
+export function setDefaultToken(base: string, token: string): void {
+  defaultTokens.set(base, token);
+}
+
+export function authHeader(base: string): Record<string, string> {
+  const token = defaultTokens.get(base);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 /** A JSON call against the API under test. */
 export async function call<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
   const res = await fetch(base + path, {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: { ...authHeader(base), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

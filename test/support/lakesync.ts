@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { SignJWT } from 'jose';
+import { setDefaultToken } from './http.js';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { loadEnv } from '../../config/env.js';
@@ -14,6 +16,8 @@ import { createS3Client } from '../../activities/storage/s3-client.js';
 
 export interface TestLakesync {
   url: string;
+  /** Mints a bearer token for this lakesync (default: org `test-org`, every scope). */
+  token(claims?: { org?: string; scope?: string; expiresIn?: string }): Promise<string>;
   /** Everything a separate worker process needs to join this lakesync. */
   workerEnv: Record<string, string>;
   runtime: LakesyncRuntime;
@@ -43,7 +47,7 @@ export function minioClient(): S3Client {
  * One lakesync (API + worker) per test file, on its own database and task
  * queue, against the suite's real Temporal, Postgres and MinIO.
  */
-export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps>; env?: Record<string, string>; worker?: 'in-process' | 'separate' }): Promise<TestLakesync> {
+export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps>; env?: Record<string, string>; worker?: 'in-process' | 'separate'; log?: Logger }): Promise<TestLakesync> {
   quietTemporalLogs();
   const infra = inject('infra');
   const dbName = unique('lakesync_test').replace(/-/g, '_');
@@ -52,7 +56,7 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
   const taskQueue = unique('lakesync-test');
   let lake: TestLakesync['lake'];
   let lakeDir: string | undefined;
-  const vars: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent', WORKER_BATCH_CONCURRENCY: '4', WORKER_OBJECT_CONCURRENCY: '8' };
+  const vars: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent', WORKER_BATCH_CONCURRENCY: '4', WORKER_OBJECT_CONCURRENCY: '8', LAKESYNC_FS_ROOTS: tmpdir() };
   if (o.lake === 's3') {
     const bucket = unique('lake');
     await minioClient().send(new CreateBucketCommand({ Bucket: bucket }));
@@ -65,20 +69,31 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
   }
   const env = loadEnv({ ...vars, ...o.env });
   const secretKey = randomBytes(32).toString('base64');
+  const authSecret = randomBytes(32).toString('base64url');
   const runtime = await startRuntime({
     env,
     temporalAddress: infra.temporalAddress,
     databaseUrl,
     secretKey,
-    log: pino({ level: 'silent' }),
+    authSecret,
+    log: o.log ?? pino({ level: 'silent' }),
     runApi: true,
     runWorker: o.worker !== 'separate',
     workflowBundle: { code: await readFile(infra.workflowBundlePath, 'utf8') },
     activityOverrides: { retryBackoffMs: 50, ...o.activityOverrides },
   });
   const workerEnv = { ...vars, ...o.env, PORT: '0', TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'info' };
+  const token = (claims: { org?: string; scope?: string; expiresIn?: string } = {}) =>
+    new SignJWT({ org: claims.org ?? 'test-org', scope: claims.scope ?? 'read write admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('test')
+      .setIssuedAt()
+      .setExpirationTime(claims.expiresIn ?? '1h')
+      .sign(new TextEncoder().encode(authSecret));
+  setDefaultToken(runtime.url!, await token());
   return {
     url: runtime.url!,
+    token,
     workerEnv,
     runtime,
     databaseUrl,
