@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.js';
 import { authMiddleware } from './auth.js';
+import { openApiDocument } from './openapi.js';
 import { ApiError, errorHandler } from './errors.js';
 
 /** Routes that need no bearer token. */
@@ -18,6 +19,8 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(healthRoutes(deps));
+  const openApi = openApiDocument();
+  app.get('/openapi.json', (_req, res) => void res.json(openApi));
   app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path)));
   app.use(express.json({ limit: '1mb', strict: false }));
   app.use(bucketRoutes(deps));

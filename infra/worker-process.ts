@@ -26,8 +26,8 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
-  child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
+  child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
+  child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitUntil(
     'worker process',

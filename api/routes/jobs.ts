@@ -10,7 +10,7 @@ import { jobJson } from '../serialize.js';
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
-const JobsQuery = PaginationQuery.extend({
+export const JobsQuery = PaginationQuery.extend({
   source_id: z.string().max(64).optional(),
   kind: z.enum(['discovery', 'ingestion']).optional(),
   status: z.enum(['JOB_STATUS_PENDING', 'JOB_STATUS_RUNNING', 'JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED']).optional(),

@@ -18,6 +18,8 @@ export interface TestLakesync {
   url: string;
   /** Mints a bearer token for this lakesync (default: org `test-org`, every scope). */
   token(claims?: { org?: string; scope?: string; expiresIn?: string }): Promise<string>;
+  /** The HS256 secret its tokens are signed with, for tests that forge odd ones. */
+  authSecret: string;
   /** Everything a separate worker process needs to join this lakesync. */
   workerEnv: Record<string, string>;
   runtime: LakesyncRuntime;
@@ -94,6 +96,7 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
   return {
     url: runtime.url!,
     token,
+    authSecret,
     workerEnv,
     runtime,
     databaseUrl,
