@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
 import type { ApiDeps } from './deps.js';
 import { authMiddleware } from './auth.js';
 import { openApiDocument } from './openapi.js';
@@ -18,6 +19,8 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // One line per request; bearer tokens are redacted by the logger.
+  app.use(pinoHttp({ logger: deps.log, customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'), autoLogging: { ignore: (req) => req.url === '/healthz' } }));
   app.use(healthRoutes(deps));
   const openApi = openApiDocument();
   app.get('/openapi.json', (_req, res) => void res.json(openApi));

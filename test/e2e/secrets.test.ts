@@ -1,0 +1,93 @@
+/**
+ * A sync orchestrator holds other people's storage credentials and shows its
+ * workflow histories in a web UI. This test runs a real sync and then reads
+ * every Temporal history of the source (`temporal workflow show`), every log
+ * line of the API and the worker, every API response and the database row,
+ * and finds the credentials nowhere but sealed at rest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { call, waitForJob } from '../support/http.js';
+import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { temporalCli } from '../support/temporal-cli.js';
+import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
+
+describe('secrets stay secret', () => {
+  let ls: TestLakesync;
+  let worker: WorkerProcess;
+  let apiLogs = '';
+  const responses: string[] = [];
+  const bucket = unique('kb');
+  const { minio } = inject('infra');
+
+  const record = async (method: string, path: string, body?: unknown) => {
+    const res = await call(ls.url, method, path, body);
+    responses.push(JSON.stringify(res.body ?? ''));
+    return res;
+  };
+
+  beforeAll(async () => {
+    const sink = new Writable({ write: (chunk, _enc, done) => ((apiLogs += chunk.toString()), done()) });
+    ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate', log: pino({ level: 'debug' }, sink) });
+    worker = await startWorkerProcess({ ...ls.workerEnv, LOG_LEVEL: 'debug' });
+  });
+  afterAll(async () => {
+    await worker?.kill('SIGTERM');
+    await ls?.stop();
+  });
+
+  it('never puts source credentials in a payload, a log line or a response', async () => {
+    const s3 = minioClient();
+    const srcBucket = unique('secret-src');
+    await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
+    for (let i = 0; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `k${i}.txt`, Body: `v${i}` }));
+
+    await record('POST', '/admin/buckets', { name: bucket });
+    const created = await record('POST', `/${bucket}/sources`, {
+      name: 'guarded',
+      kind: 's3',
+      s3: { endpoint: minio.endpoint, bucket: srcBucket, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      syncIntervalSeconds: 3600,
+    });
+    const sourceId = created.body.sourceId as string;
+    const run = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    const done = await waitForJob(ls.url, bucket, sourceId, run.body.jobId);
+    expect(done.job.objectsProcessed).toBe(5);
+    // A failing run too: wrong credentials, rotated in by PATCH.
+    await record('PATCH', `/${bucket}/sources/${sourceId}`, { s3: { accessKeyId: 'rotated-key-id-0000', secretAccessKey: 'rotated-secret-value-0000' } });
+    const failing = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    const failed = await waitForJob(ls.url, bucket, sourceId, failing.body.jobId);
+    expect(failed.job.status).toBe('JOB_STATUS_FAILED');
+    for (const path of [`/${bucket}/sources/${sourceId}`, `/${bucket}/sources`, `/${bucket}/sources/${sourceId}/sync`, `/${bucket}/jobs`, `/${bucket}/jobs/${failing.body.jobId}`]) await record('GET', path);
+
+    const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { execution: { workflowId: string; runId: string } });
+    expect(executions.length).toBeGreaterThanOrEqual(3); // controller runs and both job runs
+    let histories = '';
+    for (const { execution } of executions) histories += await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+    expect(histories).toContain(sourceId);
+    expect(histories).toContain('scanSource');
+
+    const sql = postgres(ls.databaseUrl, { max: 1 });
+    const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
+    await sql.end();
+    expect(row!.sealed_credentials).toMatch(/^v1\./);
+
+    const workerLogs = worker.output();
+    expect(workerLogs).toContain(sourceId);
+    expect(apiLogs.length).toBeGreaterThan(0);
+    for (const secret of [minio.secretAccessKey, minio.accessKeyId, 'rotated-secret-value-0000', 'rotated-key-id-0000']) {
+      expect(histories.includes(secret), `Temporal history holds ${secret.slice(0, 4)}…`).toBe(false);
+      expect(workerLogs.includes(secret), 'worker log holds a credential').toBe(false);
+      expect(apiLogs.includes(secret), 'API log holds a credential').toBe(false);
+      expect(responses.some((r) => r.includes(secret)), 'an API response holds a credential').toBe(false);
+      expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds a credential in clear').toBe(false);
+    }
+  });
+});
