@@ -117,6 +117,11 @@ export function ingestionActivities(deps: ActivityDeps) {
             limit(async () => {
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
+                  if (ctx.source.kind === 'upload') {
+                    // Pushed objects are already in the lake: ingestion catalogs them.
+                    recorder.add({ id: obj.id, lakeKey: obj.key, contentHash: null });
+                    return;
+                  }
                   await deps.throttle.take();
                   const dup = ctx.source.skipDuplicates ? await findDuplicate(ctx, obj) : null;
                   if (dup) {

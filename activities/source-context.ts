@@ -12,6 +12,17 @@ import type { SourceReader } from './storage/types.js';
 
 export type SourceRow = typeof sources.$inferSelect;
 
+/** Upload sources' objects are already in the lake: nothing to list or read. */
+const PUSH_ONLY: SourceReader = {
+  listPage: async () => {
+    throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'upload sources are push-only and cannot be listed', nonRetryable: true });
+  },
+  openRead: async () => {
+    throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'upload sources are push-only', nonRetryable: true });
+  },
+  contentHash: async () => null,
+};
+
 export interface SourceContext {
   source: SourceRow;
   bucketName: string;
@@ -61,5 +72,5 @@ function openReader(deps: ActivityDeps, source: SourceRow): SourceReader {
     return new S3SourceReader(client, conn.s3);
   }
   if ('filesystem' in conn) return new FilesystemSourceReader(conn.filesystem.path);
-  throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'upload sources are push-only and cannot be listed', nonRetryable: true });
+  return PUSH_ONLY;
 }

@@ -8,6 +8,8 @@ import { ApiError, errorHandler } from './errors.js';
 /** Routes that need no bearer token. */
 const PUBLIC_PATHS = new Set(['/healthz', '/openapi.json']);
 import { bucketRoutes } from './routes/buckets.js';
+import { bytePlaneRoutes, isSignedRequest } from './routes/byte-plane.js';
+import { objectRoutes } from './routes/objects.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -24,13 +26,18 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRoutes(deps));
   const openApi = openApiDocument();
   app.get('/openapi.json', (_req, res) => void res.json(openApi));
-  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path)));
-  app.use(express.json({ limit: '1mb', strict: false }));
+  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || isSignedRequest(req)));
+  // PUT is the byte plane: its body is the object, streamed, never parsed.
+  const json = express.json({ limit: '1mb', strict: false });
+  app.use((req, res, next) => (req.method === 'PUT' ? next() : json(req, res, next)));
   app.use(bucketRoutes(deps));
   app.use(jobRoutes(deps));
   app.use(syncRoutes(deps));
   app.use(deadLetterRoutes(deps));
   app.use(sourceRoutes(deps));
+  app.use(objectRoutes(deps));
+  // Last: /:bucket/*key would otherwise shadow every bucket-scoped route.
+  app.use(bytePlaneRoutes(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -1,8 +1,8 @@
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { eq } from 'drizzle-orm';
-import { buckets, sources } from '../db/schema.js';
-import { controllerWorkflowId, searchAttributes } from '../workflows/shared.js';
+import { and, eq, isNull } from 'drizzle-orm';
+import { buckets, sourceObjects, sources } from '../db/schema.js';
+import { controllerWorkflowId, objectsArrivedSignal, searchAttributes } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
 import type { ApiDeps } from './deps.js';
 
@@ -45,8 +45,13 @@ export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) 
 export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'temporal' | 'db' | 'log'>): Promise<number> {
   const rows = await deps.db.select({ source: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId));
   let restarted = 0;
+  const owed = new Set(
+    (await deps.db.selectDistinct({ id: sourceObjects.sourceId }).from(sourceObjects).innerJoin(sources, eq(sources.id, sourceObjects.sourceId)).where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, 'pending'), isNull(sourceObjects.pendingJobId)))).map((r) => r.id),
+  );
   for (const { source, bucketName } of rows) {
     try {
+      // Pushed objects still waiting (their arrival signal was lost): wake the controller for them.
+      if (owed.has(source.id)) await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucketName), signal: objectsArrivedSignal, signalArgs: [] });
       const handle = await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
       const description = await handle.describe();
       if (description.startTime.getTime() > Date.now() - 10_000 && description.runId === handle.firstExecutionRunId) restarted++;

@@ -4,6 +4,8 @@ import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
+import type { UrlSigner } from './signed-urls.js';
+import type { LakeStore } from '../activities/storage/types.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -13,6 +15,10 @@ export interface ApiDeps {
   secrets: SecretBox;
   pageTokens: PageTokens;
   auth: Authenticator;
+  lake: LakeStore;
+  urlSigner: UrlSigner;
+  /** Base of signed object URLs; the request's own origin when unset. */
+  publicUrl?: string;
   /** Directories filesystem sources may read under; undefined: anywhere (development only). */
   fsRoots?: string[];
   log: Logger;

@@ -26,10 +26,10 @@ export class PageTokens {
   }
 
   /** Returns the position after which the next page starts, or null for the first page. */
-  decode(scope: string, token: string | undefined): string | null {
+  decode(scope: string, token: string | undefined, field = 'page_token'): string | null {
     if (!token) return null;
     const [body, sig] = token.split('.');
-    const bad = ApiError.invalid('page_token', 'is not a valid page token');
+    const bad = ApiError.invalid(field, `is not a valid ${field.replace('_', ' ')}`);
     if (!body || !sig) throw bad;
     const expected = this.mac(body);
     const given = Buffer.from(sig, 'base64url');

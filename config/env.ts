@@ -62,6 +62,8 @@ const EnvSchema = z.object({
     .transform((v) => v.split(':').filter(Boolean))
     .refine((roots) => roots.every((r) => r.startsWith('/')), 'must be absolute paths separated by :')
     .optional(),
+  /** Base URL clients reach the API at, for signed object URLs (default: the request's origin). */
+  LAKESYNC_PUBLIC_URL: z.string().url().optional(),
   PATH: z.string().default(''),
 });
 

@@ -10,6 +10,7 @@ import { SecretBox } from '../domain/secrets.js';
 import { createApp } from '../api/app.js';
 import { PageTokens } from '../api/pagination.js';
 import { Authenticator } from '../api/auth.js';
+import { UrlSigner } from '../api/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import { createWorker } from './create-worker.js';
@@ -96,7 +97,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, fsRoots: fsRoots(o.env), log: o.log });
+    const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake: createLake(o.env), urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsRoots: fsRoots(o.env), log: o.log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

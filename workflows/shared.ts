@@ -69,6 +69,8 @@ export const resumeSignal = defineSignal<[]>('resume');
 export const triggerSignal = defineSignal<[TriggerRequest?]>('trigger');
 export const configChangedSignal = defineSignal<[]>('configChanged');
 export const stopSignal = defineSignal<[]>('stop');
+/** Objects were pushed into the lake (direct PUTs, uploads): ingest them. */
+export const objectsArrivedSignal = defineSignal<[]>('objectsArrived');
 export const statusQuery = defineQuery<ControllerStatus>('status');
 export const discoverUpdate = defineUpdate<DiscoverAccepted, [DiscoverRequest]>('discover');
 export const ingestUpdate = defineUpdate<IngestAccepted, [IngestRequest]>('ingest');

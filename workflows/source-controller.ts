@@ -22,6 +22,7 @@ import {
   stopSignal,
   syncRunWorkflowId,
   triggerSignal,
+  objectsArrivedSignal,
   type ControllerStatus,
 } from './shared.js';
 import { syncRun } from './sync-run.js';
@@ -30,7 +31,7 @@ import { syncRun } from './sync-run.js';
 interface QueuedRun {
   jobId: string;
   kind: 'discovery' | 'ingestion';
-  trigger: 'schedule' | 'api';
+  trigger: 'schedule' | 'api' | 'direct_put';
   fullSync: boolean;
   retryFailed: boolean;
   dryRun: boolean;
@@ -134,6 +135,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req?.fullSync ?? false, retryFailed: req?.retryFailed ?? false, dryRun: false, sourceObjectId: null });
     if (fresh) await createQueued(run);
   });
+  setHandler(objectsArrivedSignal, async () => {
+    const { run, fresh } = enqueue({ kind: 'ingestion', trigger: 'direct_put', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null });
+    if (fresh) await createQueued(run);
+  });
   setHandler(
     discoverUpdate,
     async (req) => {
@@ -172,7 +177,8 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   const settings = await acts.getSourceSettings({ sourceId });
   if (!settings) return; // deleted while we were away
-  const scheduled = settings.syncMode === 'continuous' || !state.completed;
+  // Push-only sources have nothing to poll: they run when objects arrive.
+  const scheduled = settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed);
   state.nextSyncAt = scheduled ? (state.nextSyncAt ?? (state.lastSyncAt ?? Date.now()) + settings.syncIntervalSeconds * 1000) : null;
   await record();
 
@@ -223,7 +229,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     state.consecutiveFailures = 0;
     if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
   }
-  state.nextSyncAt = settings.syncMode === 'continuous' || !state.completed ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
+  state.nextSyncAt = settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed) ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
   await record({ consecutiveFailures: state.consecutiveFailures });
   if (stopping) return;
   await condition(allHandlersFinished);

@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   UploadPartCopyCommand,
   AbortMultipartUploadCommand,
   type S3Client,
@@ -98,9 +99,24 @@ export class S3Lake implements LakeStore {
     }
   }
 
-  async get(bucket: string, key: string): Promise<Readable> {
-    const res = await this.client.send(new GetObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key) }));
-    return res.Body as Readable;
+  async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
+      const total = res.ContentRange ? Number(res.ContentRange.split('/')[1]) : (res.ContentLength ?? 0);
+      return { body: res.Body as Readable, head: { size: total, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType } };
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
+
+  async list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }> {
+    const base = `${bucket}/`;
+    const res = await this.client.send(
+      new ListObjectsV2Command({ Bucket: this.physicalBucket, Prefix: base + prefix, StartAfter: afterKey === null ? undefined : base + afterKey, MaxKeys: Math.min(limit, 1000) }),
+    );
+    const objects = (res.Contents ?? []).map((o) => ({ key: o.Key!.slice(base.length), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModified: o.LastModified ?? new Date(0) }));
+    return { objects, more: Boolean(res.IsTruncated) };
   }
 
   async delete(bucket: string, key: string): Promise<void> {

@@ -48,6 +48,9 @@ export interface LakeStore {
   /** Server-side copy; resolves null when this lake cannot reach the source. */
   copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null>;
   head(bucket: string, key: string): Promise<LakeObjectHead | null>;
-  get(bucket: string, key: string): Promise<Readable>;
+  /** Streams the object, or bytes start..end (inclusive) of it; null when it is not there. */
+  get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null>;
   delete(bucket: string, key: string): Promise<void>;
+  /** Keys under `prefix` strictly after `afterKey`, in byte order, at most `limit`. */
+  list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }>;
 }

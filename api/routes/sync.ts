@@ -34,6 +34,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
+    if (source.kind === 'upload') throw new ApiError('FAILED_PRECONDITION', 'sourceId: upload sources are push-only; their objects are ingested as they arrive', [{ field: 'sourceId', problem: 'is a push-only upload source' }]);
     const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync, dryRun: body.dryRun }], startWorkflowOperation: withStart(deps, source, bucket.name) });
     res.json(result);
   });

@@ -1,0 +1,127 @@
+import { Router, type Request, type Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { eq } from 'drizzle-orm';
+import { buckets } from '../../db/schema.js';
+import { lakeKeyProblem } from '../../activities/storage/keys.js';
+import type { LakeObjectHead } from '../../activities/storage/types.js';
+import { callerOf } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { recordArrival, recordRemoval } from '../push-source.js';
+import { findBucket } from './lookup.js';
+
+/** Express 5 hands a `*key` wildcard over as its path segments. */
+export function objectKey(req: Request): string {
+  const raw = (req.params as Record<string, string | string[]>).key;
+  const key = Array.isArray(raw) ? raw.join('/') : (raw ?? '');
+  const problem = lakeKeyProblem(key);
+  if (problem) throw ApiError.invalid('key', problem);
+  return key;
+}
+
+/** A signed URL stands in for a bearer token on GET and HEAD. */
+export const isSignedRequest = (req: Request): boolean => (req.method === 'GET' || req.method === 'HEAD') && typeof req.query['X-Lakesync-Signature'] === 'string';
+
+const quoted = (etag: string) => `"${etag}"`;
+const etagMatches = (header: string, etag: string) => header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === etag);
+
+function setHeaders(res: Response, head: LakeObjectHead): void {
+  res.setHeader('ETag', quoted(head.etag));
+  res.setHeader('Last-Modified', head.lastModified.toUTCString());
+  res.setHeader('Content-Type', head.contentType ?? 'application/octet-stream');
+  res.setHeader('Accept-Ranges', 'bytes');
+}
+
+/** S3's answers to conditional reads: 412 for If-Match / If-Unmodified-Since, 304 for If-None-Match / If-Modified-Since. */
+function conditionalRead(req: Request, head: LakeObjectHead): 304 | 412 | null {
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch && !etagMatches(ifMatch, head.etag)) return 412;
+  const ifUnmodified = req.headers['if-unmodified-since'];
+  if (!ifMatch && ifUnmodified && head.lastModified.getTime() > Date.parse(ifUnmodified) + 999) return 412;
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch && etagMatches(ifNoneMatch, head.etag)) return 304;
+  const ifModified = req.headers['if-modified-since'];
+  if (!ifNoneMatch && ifModified && head.lastModified.getTime() <= Date.parse(ifModified) + 999) return 304;
+  return null;
+}
+
+/** K3's byte plane: PUT / GET / HEAD / DELETE on /:bucket/:key, streamed both ways. */
+export function bytePlaneRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  const bucketFor = async (req: Request, res: Response, key: string) => {
+    if (!isSignedRequest(req)) return findBucket(deps, req.params.bucket as string, callerOf(res).org);
+    const problem = deps.urlSigner.verify(req.params.bucket as string, key, req.query['X-Lakesync-Expires'], req.query['X-Lakesync-Signature']);
+    if (problem) throw new ApiError('PERMISSION_DENIED', `signature: ${problem}`, [{ field: 'signature', problem }]);
+    const [bucket] = await deps.db.select().from(buckets).where(eq(buckets.name, req.params.bucket as string));
+    if (!bucket) throw ApiError.notFound(`bucket ${String(req.params.bucket)}`);
+    return bucket;
+  };
+
+  r.put('/:bucket/*key', async (req, res) => {
+    const key = objectKey(req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const ifNoneMatch = req.headers['if-none-match'];
+    const ifMatch = req.headers['if-match'];
+    if (ifNoneMatch || ifMatch) {
+      const existing = await deps.lake.head(bucket.name, key);
+      if ((ifNoneMatch?.trim() === '*' && existing) || (ifMatch && (!existing || !etagMatches(ifMatch, existing.etag)))) {
+        throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: ifMatch ? 'if-match' : 'if-none-match', problem: 'precondition failed' }]);
+      }
+    }
+    const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
+    const put = await deps.lake.put(bucket.name, key, req, { contentType: req.headers['content-type'], size: length });
+    await recordArrival(deps, bucket, key, put);
+    res.setHeader('ETag', quoted(put.etag));
+    res.status(200).end();
+  });
+
+  const read = async (req: Request, res: Response, withBody: boolean) => {
+    const key = objectKey(req);
+    const bucket = await bucketFor(req, res, key);
+    const head = await deps.lake.head(bucket.name, key);
+    if (!head) throw ApiError.notFound(`object ${key}`);
+    const conditional = conditionalRead(req, head);
+    if (conditional) {
+      setHeaders(res, head);
+      if (conditional === 412) throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: 'if-match', problem: 'precondition failed' }]);
+      return void res.status(304).end();
+    }
+    let range: { start: number; end: number } | undefined;
+    if (req.headers.range) {
+      const parsed = req.range(head.size, { combine: true });
+      if (parsed === -1) {
+        res.setHeader('Content-Range', `bytes */${head.size}`);
+        throw new ApiError('RANGE_NOT_SATISFIABLE', 'range: is outside the object', [{ field: 'range', problem: 'is outside the object' }]);
+      }
+      // A malformed header is ignored, as S3 does; several ranges are served as the first one.
+      if (parsed !== -2 && parsed && parsed.length > 0) range = { start: parsed[0]!.start, end: parsed[0]!.end };
+    }
+    setHeaders(res, head);
+    if (range) {
+      res.status(206);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${head.size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.setHeader('Content-Length', String(head.size));
+    }
+    if (!withBody) return void res.end();
+    const got = await deps.lake.get(bucket.name, key, range);
+    if (!got) throw ApiError.notFound(`object ${key}`);
+    await pipeline(got.body, res);
+  };
+
+  // HEAD first: Express would otherwise hand HEAD to the GET route.
+  r.head('/:bucket/*key', (req, res) => read(req, res, false));
+  r.get('/:bucket/*key', (req, res) => read(req, res, true));
+
+  r.delete('/:bucket/*key', async (req, res) => {
+    const key = objectKey(req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    await deps.lake.delete(bucket.name, key);
+    await recordRemoval(deps, bucket, key);
+    res.status(204).end();
+  });
+
+  return r;
+}

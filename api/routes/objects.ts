@@ -1,0 +1,139 @@
+import { Router, type Request } from 'express';
+import { and, desc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { lookup } from 'mime-types';
+import { sourceObjects, sources } from '../../db/schema.js';
+import { compareKeys, lakeKeyProblem } from '../../activities/storage/keys.js';
+import { callerOf } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { recordRemoval } from '../push-source.js';
+import { millis } from '../serialize.js';
+import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../signed-urls.js';
+import { parseQuery } from '../validate.js';
+import { findBucket } from './lookup.js';
+
+const ListQuery = z
+  .object({
+    prefix: z.string().max(1024).default(''),
+    delimiter: z.string().min(1).max(16).optional(),
+    max_keys: z.coerce.number().int().min(1).max(1000).default(1000),
+    continuation_token: z.string().max(4096).optional(),
+  })
+  .strict();
+
+const UrlQuery = z.object({ expires_in_seconds: z.coerce.number().int().min(1).default(DEFAULT_URL_SECONDS) }).strict();
+
+/** After a common prefix, skip every key under it. */
+const PAST = '\u{10FFFF}';
+
+function keyParam(req: Request): string {
+  const key = req.params.key as string;
+  const problem = lakeKeyProblem(key);
+  if (problem) throw ApiError.invalid('key', problem);
+  return key;
+}
+
+/** K3's admin / metadata routes under /:bucket/objects. */
+export function objectRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  /** ListObjects: S3 semantics (prefix, delimiter, max_keys counting keys and common prefixes), an opaque signed continuation token. */
+  r.get('/:bucket/objects', async (req, res) => {
+    const q = parseQuery(ListQuery, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const scope = `objects:${bucket.id}:${q.prefix}:${q.delimiter ?? ''}`;
+    const resume = deps.pageTokens.decode(scope, q.continuation_token, 'continuation_token');
+    let after: string | null = resume === null ? null : q.delimiter && resume.endsWith(q.delimiter) ? resume + PAST : resume;
+    const objects: Record<string, unknown>[] = [];
+    const commonPrefixes: string[] = [];
+    let last: string | null = null;
+    let truncated = false;
+    outer: for (;;) {
+      const page = await deps.lake.list(bucket.name, q.prefix, after, q.max_keys + 1);
+      for (const o of page.objects) {
+        if (after !== null && compareKeys(o.key, after) <= 0) continue;
+        if (objects.length + commonPrefixes.length === q.max_keys) {
+          truncated = true;
+          break outer;
+        }
+        const rest = o.key.slice(q.prefix.length);
+        const cut = q.delimiter ? rest.indexOf(q.delimiter) : -1;
+        if (q.delimiter && cut >= 0) {
+          const common = q.prefix + rest.slice(0, cut + q.delimiter.length);
+          commonPrefixes.push(common);
+          last = common;
+          after = common + PAST;
+          continue outer;
+        }
+        // Listings carry no stored content type; the extension's is the best answer short of a HEAD per key.
+        objects.push({ bucket: bucket.name, key: o.key, size: String(o.size), etag: `"${o.etag}"`, lastModified: millis(o.lastModified), contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream') });
+        last = o.key;
+        after = o.key;
+      }
+      if (!page.more) break;
+    }
+    res.json({
+      objects,
+      commonPrefixes,
+      isTruncated: truncated,
+      nextContinuationToken: truncated && last !== null ? deps.pageTokens.encode(scope, last) : '',
+      keyCount: objects.length + commonPrefixes.length,
+    });
+  });
+
+  /** GetObjectInfo: the lake's metadata plus where the object came from and its ingestion state. */
+  r.get('/:bucket/objects/:key/info', async (req, res) => {
+    const key = keyParam(req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const head = await deps.lake.head(bucket.name, key);
+    if (!head) throw ApiError.notFound(`object ${key}`);
+    const [origin] = await deps.db
+      .select({ object: sourceObjects, source: sources })
+      .from(sourceObjects)
+      .innerJoin(sources, eq(sources.id, sourceObjects.sourceId))
+      .where(and(eq(sources.bucketId, bucket.id), eq(sourceObjects.lakeKey, key)))
+      .orderBy(desc(sourceObjects.updatedAt))
+      .limit(1);
+    const status = origin?.object.status ?? 'unknown';
+    res.json({
+      bucket: bucket.name,
+      key,
+      size: String(head.size),
+      etag: `"${head.etag}"`,
+      contentType: head.contentType ?? 'application/octet-stream',
+      lastModified: millis(head.lastModified),
+      source: origin ? { sourceId: origin.source.id, name: origin.source.name, kind: origin.source.kind, sourceKey: origin.object.key, sourceEtag: origin.object.etag } : null,
+      jobId: origin?.object.lastJobId ?? null,
+      ingestionStatus: status === 'ingested' ? 'INGESTED' : status === 'pending' ? 'PENDING' : status === 'dead' ? 'FAILED' : 'UNKNOWN',
+      ingestedAt: origin?.object.ingestedAt ? millis(origin.object.ingestedAt) : null,
+      contentHash: origin?.object.contentHash ?? null,
+      // Per-pipeline index status: no pipelines route objects yet, so an ingested object is fully indexed.
+      indexStatus: {},
+      indexed: status === 'ingested',
+    });
+  });
+
+  /** DeleteObject (admin path): the same removal as the byte-plane DELETE. */
+  r.delete('/:bucket/objects/:key', async (req, res) => {
+    const key = keyParam(req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    if (!(await deps.lake.head(bucket.name, key))) throw ApiError.notFound(`object ${key}`);
+    await deps.lake.delete(bucket.name, key);
+    await recordRemoval(deps, bucket, key);
+    res.json({});
+  });
+
+  /** GetObjectUrl: a signed URL, 3600 s by default, never more than 86400 s. */
+  r.get('/:bucket/objects/:key/url', async (req, res) => {
+    const q = parseQuery(UrlQuery, req);
+    const key = keyParam(req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    if (!(await deps.lake.head(bucket.name, key))) throw ApiError.notFound(`object ${key}`);
+    const base = deps.publicUrl ?? `${req.protocol}://${req.get('host')}`;
+    const signed = deps.urlSigner.sign(base.replace(/\/$/, ''), bucket.name, key, Math.min(q.expires_in_seconds, MAX_URL_SECONDS));
+    res.json({ url: signed.url, expiresAt: String(signed.expiresAt) });
+  });
+
+  return r;
+}
