@@ -10,6 +10,7 @@ const PUBLIC_PATHS = new Set(['/healthz', '/openapi.json']);
 import { bucketRoutes } from './routes/buckets.js';
 import { bytePlaneRoutes, isSignedRequest } from './routes/byte-plane.js';
 import { objectRoutes } from './routes/objects.js';
+import { uploadRoutes } from './routes/uploads.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -36,6 +37,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(deadLetterRoutes(deps));
   app.use(sourceRoutes(deps));
   app.use(objectRoutes(deps));
+  app.use(uploadRoutes(deps));
   // Last: /:bucket/*key would otherwise shadow every bucket-scoped route.
   app.use(bytePlaneRoutes(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));

@@ -6,10 +6,12 @@ import { z } from 'zod';
 import { PaginationQuery } from './pagination.js';
 import { BucketName } from './routes/buckets.js';
 import { JobsQuery } from './routes/jobs.js';
+import { ListQuery as ObjectListQuery, UrlQuery as ObjectUrlQuery } from './routes/objects.js';
+import { HistoryQuery as UploadHistoryQuery, ListQuery as UploadListQuery, StartBody as StartUploadBody } from './routes/uploads.js';
 import { CreateSource, DiscoverBody, IngestBody, PauseBody, UpdateSource } from './routes/source-schemas.js';
 
 interface Operation {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'delete' | 'put' | 'head';
   path: string;
   summary: string;
   scope: 'read' | 'write' | 'admin' | null;
@@ -21,6 +23,8 @@ interface Operation {
 const bucketParam = { name: 'bucket', in: 'path', required: true, schema: { type: 'string' } };
 const sourceParam = { name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } };
 const jobParam = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
+const keyParam = { name: 'key', in: 'path', required: true, description: 'object key; URL-encode / as %2F on /objects routes', schema: { type: 'string' } };
+const syncParam = { name: 'syncId', in: 'path', required: true, schema: { type: 'string' } };
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Health of the API, Postgres and Temporal', scope: null },
@@ -39,6 +43,20 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/{bucket}/sources/{sourceId}/dead-letters', summary: 'Dead-lettered objects', scope: 'read', query: PaginationQuery },
   { method: 'get', path: '/{bucket}/jobs', summary: 'List jobs, newest first', scope: 'read', query: JobsQuery },
   { method: 'get', path: '/{bucket}/jobs/{jobId}', summary: 'Get a job with its failed objects', scope: 'read' },
+  { method: 'get', path: '/{bucket}/objects', summary: 'ListObjects (prefix, delimiter, max_keys, continuation_token)', scope: 'read', query: ObjectListQuery },
+  { method: 'get', path: '/{bucket}/objects/{key}/info', summary: 'GetObjectInfo: metadata, provenance, index status', scope: 'read' },
+  { method: 'delete', path: '/{bucket}/objects/{key}', summary: 'DeleteObject (admin path)', scope: 'write' },
+  { method: 'get', path: '/{bucket}/objects/{key}/url', summary: 'GetObjectUrl: a signed URL (default 3600 s, at most 86400 s)', scope: 'read', query: ObjectUrlQuery },
+  { method: 'post', path: '/{bucket}/uploads', summary: 'Start an upload sync (FULL or INCREMENTAL)', scope: 'write', body: StartUploadBody, created: true },
+  { method: 'post', path: '/{bucket}/uploads/{syncId}/files', summary: 'Upload files (multipart/form-data, one or many)', scope: 'write' },
+  { method: 'post', path: '/{bucket}/uploads/{syncId}/end', summary: 'End an upload sync', scope: 'write' },
+  { method: 'post', path: '/{bucket}/uploads/{syncId}/restore', summary: "Restore what ending a FULL sync moved to trash", scope: 'write' },
+  { method: 'get', path: '/{bucket}/uploads', summary: 'List upload syncs (from, size)', scope: 'read', query: UploadListQuery },
+  { method: 'get', path: '/{bucket}/uploads/history', summary: 'Uploaded-file history (from, size, syncId)', scope: 'read', query: UploadHistoryQuery },
+  { method: 'put', path: '/{bucket}/{key}', summary: 'Byte plane: upload an object (raw body, streamed); it is then ingested', scope: 'write' },
+  { method: 'get', path: '/{bucket}/{key}', summary: 'Byte plane: download (Range, conditional requests; or a signed URL without a token)', scope: 'read' },
+  { method: 'head', path: '/{bucket}/{key}', summary: 'Byte plane: S3 metadata headers', scope: 'read' },
+  { method: 'delete', path: '/{bucket}/{key}', summary: 'Byte plane: delete an object', scope: 'write' },
 ];
 
 const ERROR = {
@@ -68,6 +86,8 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.path.includes('{bucket}') ? [bucketParam] : []),
       ...(op.path.includes('{sourceId}') ? [sourceParam] : []),
       ...(op.path.includes('{jobId}') ? [jobParam] : []),
+      ...(op.path.includes('{key}') ? [keyParam] : []),
+      ...(op.path.includes('{syncId}') ? [syncParam] : []),
       ...(op.query ? queryParameters(op.query) : []),
     ];
     (paths[op.path] ??= {})[op.method] = {

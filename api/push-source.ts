@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { buckets, sources } from '../db/schema.js';
 import { newId } from '../domain/ids.js';
+import { markRemovedFromLake } from '../db/catalog.js';
 import { controllerWorkflowId, objectsArrivedSignal } from '../workflows/shared.js';
 import { controllerStartOptions } from './controllers.js';
 import type { ApiDeps } from './deps.js';
@@ -57,7 +58,5 @@ export async function recordArrival(deps: ApiDeps, bucket: Bucket, key: string, 
 
 /** An object removed from the lake: whichever source brought it, its catalog row no longer points at the lake. */
 export async function recordRemoval(deps: ApiDeps, bucket: Bucket, key: string): Promise<void> {
-  await deps.db.execute(sql`
-    update source_objects so set status = 'deleted', lake_key = null, pending_job_id = null, updated_at = now()
-    from sources s where s.id = so.source_id and s.bucket_id = ${bucket.id} and so.lake_key = ${key}`);
+  await markRemovedFromLake(deps.db, bucket.id, key);
 }

@@ -144,3 +144,47 @@ export const jobs = pgTable(
   },
   (t) => [index('jobs_source_created_idx').on(t.sourceId, t.createdAt), index('jobs_bucket_created_idx').on(t.bucketId, t.createdAt)],
 );
+
+/** DataInsider upload syncs: start, upload files into, end (FULL replaces what it did not upload). */
+export const uploadSyncs = pgTable(
+  'upload_syncs',
+  {
+    id: text().primaryKey(),
+    bucketId: text()
+      .notNull()
+      .references(() => buckets.id, { onDelete: 'cascade' }),
+    name: text().notNull(),
+    /** Lake key prefix the files land under, ending in '/' (or '' for the bucket root). */
+    path: text().notNull(),
+    syncType: text().$type<'FULL' | 'INCREMENTAL'>().notNull(),
+    syncStatus: text().$type<'Syncing' | 'Finished' | 'Failed'>().notNull().default('Syncing'),
+    ttlSeconds: integer().notNull(),
+    totalFiles: integer().notNull().default(0),
+    numFailed: integer().notNull().default(0),
+    trashed: integer().notNull().default(0),
+    message: text(),
+    workflowId: text().notNull(),
+    startTime: createdAt(),
+    endTime: timestamp({ withTimezone: true, precision: 3 }),
+  },
+  (t) => [index('upload_syncs_bucket_idx').on(t.bucketId, t.startTime)],
+);
+
+export const uploadFiles = pgTable(
+  'upload_files',
+  {
+    id: text().primaryKey(),
+    syncId: text()
+      .notNull()
+      .references(() => uploadSyncs.id, { onDelete: 'cascade' }),
+    bucketId: text().notNull(),
+    fileName: text().notNull(),
+    key: byteOrderedText().notNull(),
+    size: bigint({ mode: 'number' }),
+    syncStatus: text().$type<'Syncing' | 'Finished' | 'Failed'>().notNull().default('Syncing'),
+    message: text().notNull().default(''),
+    startTime: createdAt(),
+    endTime: timestamp({ withTimezone: true, precision: 3 }),
+  },
+  (t) => [index('upload_files_sync_idx').on(t.syncId, t.startTime), index('upload_files_bucket_idx').on(t.bucketId, t.startTime)],
+);

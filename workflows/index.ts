@@ -1,2 +1,3 @@
 export { sourceController } from './source-controller.js';
 export { syncRun } from './sync-run.js';
+export { uploadSync } from './upload-sync.js';

@@ -18,6 +18,7 @@ export const searchAttributes = {
 export const searchAttributeCliTypes: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int' };
 
 export const controllerWorkflowId = (sourceId: string): string => `lakesync-source-${sourceId}`;
+export const uploadSyncWorkflowId = (syncId: string): string => `lakesync-upload-${syncId}`;
 export const syncRunWorkflowId = (jobId: string): string => `lakesync-job-${jobId}`;
 
 export interface TriggerRequest {
@@ -78,3 +79,8 @@ export const ingestUpdate = defineUpdate<IngestAccepted, [IngestRequest]>('inges
 /** Sync runs check this between batches so a pause stops dispatch within seconds. */
 export const runPausedQuery = defineQuery<boolean>('paused');
 export const runPauseSignal = defineSignal<[boolean]>('setPaused');
+
+/** DataInsider upload syncs: files are reported as they land; `end` answers when the sync is finished. */
+export const filesUploadedSignal = defineSignal<[{ count: number; failed: number }]>('filesUploaded');
+export const endUploadUpdate = defineUpdate<{ success: boolean }, []>('end');
+export const uploadStatusQuery = defineQuery<{ status: 'Syncing' | 'Finished' | 'Failed'; files: number; failed: number }>('uploadStatus');

@@ -83,6 +83,18 @@ export class FilesystemLake implements LakeStore {
     }
   }
 
+  async move(bucket: string, from: string, to: string): Promise<boolean> {
+    const target = this.path(bucket, to);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(this.path(bucket, from), target);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
   async delete(bucket: string, key: string): Promise<void> {
     await rm(this.path(bucket, key), { force: true });
   }

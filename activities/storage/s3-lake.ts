@@ -119,6 +119,14 @@ export class S3Lake implements LakeStore {
     return { objects, more: Boolean(res.IsTruncated) };
   }
 
+  async move(bucket: string, from: string, to: string): Promise<boolean> {
+    const head = await this.head(bucket, from);
+    if (!head) return false;
+    await this.copyFrom(bucket, to, { endpoint: this.endpoint, bucket: this.physicalBucket, key: this.key(bucket, from) }, head.size);
+    await this.delete(bucket, from);
+    return true;
+  }
+
   async delete(bucket: string, key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key) }));
   }

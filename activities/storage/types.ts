@@ -51,6 +51,8 @@ export interface LakeStore {
   /** Streams the object, or bytes start..end (inclusive) of it; null when it is not there. */
   get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null>;
   delete(bucket: string, key: string): Promise<void>;
+  /** Moves an object within the bucket; false when there was nothing to move (already moved). */
+  move(bucket: string, from: string, to: string): Promise<boolean>;
   /** Keys under `prefix` strictly after `afterKey`, in byte order, at most `limit`. */
   list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }>;
 }

@@ -13,7 +13,7 @@ import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../signed-urls.js';
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     prefix: z.string().max(1024).default(''),
     delimiter: z.string().min(1).max(16).optional(),
@@ -22,7 +22,7 @@ const ListQuery = z
   })
   .strict();
 
-const UrlQuery = z.object({ expires_in_seconds: z.coerce.number().int().min(1).default(DEFAULT_URL_SECONDS) }).strict();
+export const UrlQuery = z.object({ expires_in_seconds: z.coerce.number().int().min(1).default(DEFAULT_URL_SECONDS) }).strict();
 
 /** After a common prefix, skip every key under it. */
 const PAST = '\u{10FFFF}';

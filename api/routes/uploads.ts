@@ -1,0 +1,183 @@
+import { Router, type Request } from 'express';
+import busboy from 'busboy';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { uploadFiles, uploadSyncs } from '../../db/schema.js';
+import { newId } from '../../domain/ids.js';
+import { lakeKeyProblem } from '../../activities/storage/keys.js';
+import { TRASH_PREFIX, trashKey } from '../../activities/uploads.js';
+import { endUploadUpdate, filesUploadedSignal, uploadSyncWorkflowId } from '../../workflows/shared.js';
+import { callerOf } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { recordArrival } from '../push-source.js';
+import { parseBody, parseQuery } from '../validate.js';
+import { findBucket } from './lookup.js';
+
+const SyncType = z.preprocess(
+  (v) => (v === 'FullSync' ? 'FULL' : v === 'IncrementalSync' ? 'INCREMENTAL' : v),
+  z.enum(['FULL', 'INCREMENTAL'], { message: 'must be FULL or INCREMENTAL' }),
+);
+
+export const StartBody = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    path: z
+      .string()
+      .max(512)
+      .transform((p) => p.replace(/^\/+/, '').replace(/\/*$/, ''))
+      .refine((p) => p === '' || (lakeKeyProblem(p) === null && !p.startsWith(TRASH_PREFIX.slice(0, -1))), 'must be a lake path without . or .. segments'),
+    syncType: SyncType,
+    ttlSeconds: z.number().int().min(5).max(7 * 86_400).default(86_400),
+  })
+  .strict();
+
+export const ListQuery = z.object({ from: z.coerce.number().int().min(0).default(0), size: z.coerce.number().int().min(1).max(1000).default(10) }).strict();
+export const HistoryQuery = ListQuery.extend({ syncId: z.string().max(64).optional() }).strict();
+
+const ms = (d: Date | null) => (d ? d.getTime() : 0);
+
+/** DataInsider's file-upload syncs: start → upload files (many calls) → end; FULL replaces, INCREMENTAL adds. */
+export function uploadRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  const findSync = async (req: Request, org: string) => {
+    const bucket = await findBucket(deps, req.params.bucket as string, org);
+    const [sync] = await deps.db.select().from(uploadSyncs).where(and(eq(uploadSyncs.bucketId, bucket.id), eq(uploadSyncs.id, req.params.syncId as string)));
+    if (!sync) throw ApiError.notFound(`sync ${String(req.params.syncId)}`);
+    return { bucket, sync };
+  };
+  const ended = (status: string) =>
+    new ApiError('FAILED_PRECONDITION', `syncId: the sync is ${status}; start a new one`, [{ field: 'syncId', problem: `is ${status}` }]);
+
+  r.post('/:bucket/uploads', async (req, res) => {
+    const body = parseBody(StartBody, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const id = newId('sync');
+    const path = body.path === '' ? '' : `${body.path}/`;
+    await deps.db.insert(uploadSyncs).values({ id, bucketId: bucket.id, name: body.name, path, syncType: body.syncType, ttlSeconds: body.ttlSeconds, workflowId: uploadSyncWorkflowId(id) });
+    try {
+      await deps.temporal.workflow.start('uploadSync', { workflowId: uploadSyncWorkflowId(id), taskQueue: deps.taskQueue, args: [{ syncId: id, ttlSeconds: body.ttlSeconds }], memo: { bucket: bucket.name, name: body.name } });
+    } catch (err) {
+      await deps.db.delete(uploadSyncs).where(eq(uploadSyncs.id, id));
+      deps.log.error({ err }, 'could not start the upload sync workflow');
+      throw new ApiError('UNAVAILABLE', 'could not start the upload sync; Temporal is unavailable');
+    }
+    res.status(201).json({ syncId: id });
+  });
+
+  /** Multipart, one or many files per call; each file streams to `<path><file name>`. */
+  r.post('/:bucket/uploads/:syncId/files', async (req, res) => {
+    const { bucket, sync } = await findSync(req, callerOf(res).org);
+    if (sync.syncStatus !== 'Syncing') throw ended(sync.syncStatus);
+    if (!req.headers['content-type']?.startsWith('multipart/form-data')) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: must be multipart/form-data', [{ field: 'body', problem: 'must be multipart/form-data' }]);
+    const results: { fileName: string; key: string; syncStatus: string; message: string }[] = [];
+    const parser = busboy({ headers: req.headers, limits: { files: 10_000, fieldSize: 64 * 1024 } });
+    let chain: Promise<void> = Promise.resolve();
+    parser.on('file', (_field, stream, info) => {
+      // Files arrive one after another; each is stored before the next is read.
+    // Only the base name of a client's file name counts (busboy drops any path in it).
+      stream.pause();
+      chain = chain.then(async () => {
+        const fileName = info.filename ?? '';
+        const key = sync.path + fileName;
+        const keyProblem = lakeKeyProblem(key);
+        const problem = !fileName ? 'the file has no name' : keyProblem ? `file name ${keyProblem}` : null;
+        const historyId = newId('file');
+        await deps.db.insert(uploadFiles).values({ id: historyId, syncId: sync.id, bucketId: bucket.id, fileName, key: problem ? fileName : key });
+        if (problem) {
+          stream.resume();
+          await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message: problem }).where(eq(uploadFiles.id, historyId));
+          results.push({ fileName, key, syncStatus: 'Failed', message: problem });
+          return;
+        }
+        try {
+          const put = await deps.lake.put(bucket.name, key, stream, { contentType: info.mimeType });
+          await deps.db.update(uploadFiles).set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size }).where(eq(uploadFiles.id, historyId));
+          await recordArrival(deps, bucket, key, put);
+          results.push({ fileName, key, syncStatus: 'Finished', message: '' });
+        } catch (err) {
+          stream.resume();
+          const message = (err as Error).message.slice(0, 500);
+          await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message }).where(eq(uploadFiles.id, historyId));
+          results.push({ fileName, key, syncStatus: 'Failed', message });
+        }
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      parser.on('close', () => resolve());
+      parser.on('error', (err: Error) => reject(ApiError.invalid('body', `is not valid multipart: ${err.message}`)));
+      req.pipe(parser);
+    });
+    await chain;
+    if (results.length === 0) throw ApiError.invalid('file', 'no file was sent');
+    const failed = results.filter((f) => f.syncStatus === 'Failed').length;
+    await deps.db
+      .update(uploadSyncs)
+      .set({ totalFiles: sql`${uploadSyncs.totalFiles} + ${results.length}`, numFailed: sql`${uploadSyncs.numFailed} + ${failed}` })
+      .where(eq(uploadSyncs.id, sync.id));
+    await deps.temporal.workflow.getHandle(sync.workflowId).signal(filesUploadedSignal, { count: results.length, failed }).catch(() => undefined);
+    res.json({ code: 0, msg: null, files: results });
+  });
+
+  r.post('/:bucket/uploads/:syncId/end', async (req, res) => {
+    parseBody(z.object({}).passthrough(), req);
+    const { sync } = await findSync(req, callerOf(res).org);
+    if (sync.syncStatus === 'Failed') throw ended('Failed');
+    // Ending again is harmless: the sync (and its workflow) already finished.
+    if (sync.syncStatus === 'Finished') return void res.json({ success: true });
+    try {
+      const result = await deps.temporal.workflow.getHandle(sync.workflowId).executeUpdate(endUploadUpdate);
+      res.json(result);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw ended('Failed');
+      throw err;
+    }
+  });
+
+  /** Brings back what ending a FULL sync moved to trash. */
+  r.post('/:bucket/uploads/:syncId/restore', async (req, res) => {
+    parseBody(z.object({}).strict(), req);
+    const { bucket, sync } = await findSync(req, callerOf(res).org);
+    const prefix = trashKey(sync.id, '');
+    let restored = 0;
+    for (;;) {
+      const page = await deps.lake.list(bucket.name, prefix, null, 1000);
+      for (const o of page.objects) {
+        const original = o.key.slice(prefix.length);
+        if (await deps.lake.move(bucket.name, o.key, original)) {
+          restored++;
+          const head = await deps.lake.head(bucket.name, original);
+          if (head) await recordArrival(deps, bucket, original, { etag: head.etag, size: head.size, contentHash: null });
+        }
+      }
+      if (!page.more || page.objects.length === 0) break;
+    }
+    res.json({ success: true, restored });
+  });
+
+  r.get('/:bucket/uploads', async (req, res) => {
+    const q = parseQuery(ListQuery, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const rows = await deps.db.select().from(uploadSyncs).where(eq(uploadSyncs.bucketId, bucket.id)).orderBy(desc(uploadSyncs.startTime), desc(uploadSyncs.id)).offset(q.from).limit(q.size);
+    res.json(
+      rows.map((s) => ({ syncId: s.id, name: s.name, path: s.path, syncType: s.syncType, syncStatus: s.syncStatus, startTime: ms(s.startTime), endTime: ms(s.endTime), totalFiles: s.totalFiles, numFailed: s.numFailed, trashed: s.trashed, ttlSeconds: s.ttlSeconds, message: s.message ?? '' })),
+    );
+  });
+
+  r.get('/:bucket/uploads/history', async (req, res) => {
+    const q = parseQuery(HistoryQuery, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const rows = await deps.db
+      .select()
+      .from(uploadFiles)
+      .where(and(eq(uploadFiles.bucketId, bucket.id), q.syncId ? eq(uploadFiles.syncId, q.syncId) : undefined))
+      .orderBy(asc(uploadFiles.startTime), asc(uploadFiles.id))
+      .offset(q.from)
+      .limit(q.size);
+    res.json(rows.map((f) => ({ historyId: f.id, syncId: f.syncId, fileName: f.fileName, key: f.key, size: f.size, startTime: ms(f.startTime), endTime: ms(f.endTime), syncStatus: f.syncStatus, message: f.message })));
+  });
+
+  return r;
+}

@@ -1,0 +1,50 @@
+import { allHandlersFinished, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { endUploadUpdate, filesUploadedSignal, uploadStatusQuery } from './shared.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/**
+ * One DataInsider upload sync: open until `end` arrives or its TTL runs out on
+ * a durable timer. Ending a FULL sync moves what it did not upload under its
+ * path into a restorable trash; an abandoned sync fails.
+ */
+export async function uploadSync(input: { syncId: string; ttlSeconds: number }): Promise<void> {
+  let status: 'Syncing' | 'Finished' | 'Failed' = 'Syncing';
+  let ending = false;
+  let files = 0;
+  let failed = 0;
+  setHandler(filesUploadedSignal, (n) => {
+    files += n.count;
+    failed += n.failed;
+  });
+  setHandler(uploadStatusQuery, () => ({ status, files, failed }));
+  setHandler(
+    endUploadUpdate,
+    async () => {
+      if (!ending) {
+        ending = true;
+        await acts.finishUploadSync({ syncId: input.syncId });
+        status = 'Finished';
+      }
+      await condition(() => status === 'Finished');
+      return { success: true };
+    },
+    {
+      validator: () => {
+        if (status === 'Failed') throw new Error('the sync has failed: it was not ended within its TTL');
+      },
+    },
+  );
+
+  const ended = await condition(() => ending, input.ttlSeconds * 1000, { summary: `wait for end (TTL ${input.ttlSeconds} s)` });
+  if (!ended) {
+    status = 'Failed';
+    await acts.failUploadSync({ syncId: input.syncId, message: `not ended within its TTL of ${input.ttlSeconds} s` });
+  }
+  await condition(allHandlersFinished);
+}
