@@ -206,6 +206,9 @@ describe('objects', () => {
       if (res.status === 400) expect(((await res.json()) as { details: { problem: string }[] }).details[0]!.problem).toMatch(problem);
       else expect(key).toMatch(/\.\//);
     }
+    const absolute = await fetch(`${ls.url}/${bucket}//etc/passwd`, { method: 'PUT', body: 'x', headers: authHeader(ls.url) });
+    expect(absolute.status).toBe(400);
+    expect(((await absolute.json()) as { details: { field: string; problem: string }[] }).details[0]).toEqual({ field: 'key', problem: 'must not start with /' });
     const nul = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('a\u0000b')}/info`);
     expect(nul.status).toBe(400);
     expect(nul.body.details[0]).toMatchObject({ field: 'key', problem: 'must not contain NUL' });
