@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     'discovery-only': { type: 'boolean', default: false },
     keys: { type: 'string', default: '1000000' },
     'skip-peers': { type: 'boolean', default: false },
+    'worker-heap-mb': { type: 'string', default: '192' },
   },
 });
 
@@ -89,6 +90,8 @@ async function main() {
     WORKFLOW_BUNDLE_PATH: bundlePath,
     LOG_LEVEL: 'info',
     PORT: '0',
+    // A production worker runs with a capped heap (README: "Scaling workers"); V8 otherwise grows lazily toward gigabytes.
+    NODE_OPTIONS: `--max-old-space-size=${args['worker-heap-mb']}`,
   };
   for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-aws', 'dst-copy']) await s3.send(new CreateBucketCommand({ Bucket: b }));
   const authSecret = randomBytes(32).toString('base64url');
