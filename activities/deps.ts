@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { LakeStore } from './storage/types.js';
 import type { Throttle } from './throttle.js';
+import type { LimitFunction } from 'p-limit';
 
 /** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
 export interface ActivityDeps {
@@ -12,6 +13,12 @@ export interface ActivityDeps {
   log: Logger;
   /** Objects copied at once inside one batch activity. */
   objectConcurrency: number;
+  /**
+   * The worker's copy slots (batch × object concurrency), shared by every
+   * batch it runs: a batch's slow tail never leaves slots idle while the
+   * workflow dispatches the next one.
+   */
+  copySlots: LimitFunction;
   /** Batches a sync run keeps in flight. */
   batchConcurrency: number;
   /** Objects per listing page; one bulk statement each. */

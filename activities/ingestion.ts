@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import pLimit from 'p-limit';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
@@ -109,7 +108,7 @@ export function ingestionActivities(deps: ActivityDeps) {
         order by key`;
       const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0 };
       const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
-      const limit = pLimit(deps.objectConcurrency);
+      const limit = deps.copySlots;
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
       try {
         await Promise.all(

@@ -13,6 +13,7 @@ import { Authenticator } from '../api/auth.js';
 import { UrlSigner } from '../api/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
+import pLimit from 'p-limit';
 import { createWorker } from './create-worker.js';
 import { healControllers } from '../api/controllers.js';
 import { createLake } from './lake.js';
@@ -66,6 +67,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       secrets,
       log: o.log,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
+      copySlots: pLimit(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY),
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
       listPageSize: o.env.WORKER_LIST_PAGE_SIZE,
       maxAttempts: 3,

@@ -80,7 +80,8 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD });
       if (ends.length === 0) break;
       for (const lastKey of ends) {
-        await condition(() => (!paused && inFlight.size < input.batchConcurrency) || failure !== null);
+        // Twice the worker's batch concurrency in flight: the next batches wait in the worker's copy slots, so no slot idles between batches.
+        await condition(() => (!paused && inFlight.size < input.batchConcurrency * 2) || failure !== null);
         if (failure !== null) throw failure;
         const batch = ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}` }, [
           { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey },
