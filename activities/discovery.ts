@@ -68,6 +68,8 @@ export function discoveryActivities(deps: ActivityDeps) {
             attempts = case when so.pending_job_id is distinct from ${input.jobId} and ${needs} then 0 else so.attempts end,
             status = case when ${needs} then 'pending' else so.status end,
             pending_job_id = case when ${needs} then ${input.jobId} else so.pending_job_id end
+          -- An unchanged object costs no write: scans of a quiet source only read.
+          where ${needs} or so.etag <> excluded.etag or so.size <> excluded.size or so.last_modified is distinct from excluded.last_modified
           returning so.key, so.pending_job_id
         )
         select
@@ -117,6 +119,8 @@ export function discoveryActivities(deps: ActivityDeps) {
             lake_key = case when so.status = 'ingested' and not ${onFilterDrift}::boolean then so.lake_key else null end,
             pending_job_id = case when so.status = 'ingested' and not ${onFilterDrift}::boolean then so.pending_job_id else null end,
             last_job_id = case when so.status = 'ingested' and ${onFilterDrift}::boolean then ${input.jobId} else so.last_job_id end
+          where so.status is distinct from (case when so.status = 'ingested' and not ${onFilterDrift}::boolean then 'ingested' else 'filtered' end)
+            or so.etag <> excluded.etag or so.size <> excluded.size
           returning so.key, so.status
         )
         select count(*) filter (where prev.status = 'ingested' and up.status = 'filtered') as removed
@@ -143,7 +147,7 @@ export function discoveryActivities(deps: ActivityDeps) {
   async function checkDeleteLimit(input: ScanInput, pass: number, reconcile: ReconcileSettings): Promise<void> {
     if (reconcile.maxDeletes === undefined) return;
     const [row] = await sql<{ gone: string; total: string }[]>`
-      select count(*) filter (where seen_pass < ${pass}) as gone, count(*) as total
+      select count(*) filter (where missing_pass = ${pass}) as gone, count(*) as total
       from source_objects where source_id = ${input.sourceId} and status not in ('deleted', 'filtered')`;
     const gone = Number(row?.gone ?? 0);
     const total = Number(row?.total ?? 0);
@@ -158,14 +162,30 @@ export function discoveryActivities(deps: ActivityDeps) {
     }
   }
 
-  /** Mark-and-sweep: after a complete listing, what this pass did not see is gone; onDelete removes it from the lake. */
+  /**
+   * Mark: every page also covers its key range in the checkpoint, so what lies
+   * in that range but was not listed is marked missing by this pass — a write
+   * only for missing objects. The sweep acts on the marks once the listing is
+   * complete.
+   */
+  async function markMissing(input: ScanInput, pass: number, from: string | null, to: string | null, listed: ListedObject[]): Promise<void> {
+    // A page re-listed after a crash may list an object that was missing the first time: its mark is cleared.
+    await sql`
+      with listed as (select value collate "C" as key from jsonb_array_elements_text(${JSON.stringify(listed.map((o) => o.key))}::jsonb))
+      update source_objects so set missing_pass = case when so.key in (select key from listed) then null else ${pass}::int end
+      where so.source_id = ${input.sourceId} and so.status <> 'deleted'
+        and (${from}::text is null or so.key > ${from}) and (${to}::text is null or so.key <= ${to})
+        and (case when so.key in (select key from listed) then so.missing_pass = ${pass} else so.missing_pass is distinct from ${pass} end)`;
+  }
+
+  /** Sweep: after a complete listing, what this pass marked missing is gone; onDelete removes it from the lake. */
   async function sweep(ctx: SourceContext, input: ScanInput, cp: ScanCheckpoint, onDelete: boolean): Promise<number> {
     const pass = cp.pass;
     let deleted = 0;
     for (;;) {
       const gone = await sql<{ id: string; lake_key: string | null; status: string }[]>`
         select id, lake_key, status from source_objects
-        where source_id = ${input.sourceId} and seen_pass < ${pass} and status <> 'deleted'
+        where source_id = ${input.sourceId} and missing_pass = ${pass} and status <> 'deleted'
         order by key limit 500`;
       if (gone.length === 0) break;
       if (onDelete) await removeFromLake(deps, ctx.bucketName, gone.filter((g) => g.status === 'ingested' && g.lake_key !== null).map((g) => g.lake_key!));
@@ -199,11 +219,11 @@ export function discoveryActivities(deps: ActivityDeps) {
    * (throttled by the SDK, so possibly behind) and the checkpoint written to
    * the job with every page.
    */
-  async function resumePoint(jobId: string, heartbeat: ScanCheckpoint | undefined, nextPass: number): Promise<ScanCheckpoint> {
+  async function resumePoint(jobId: string, heartbeat: ScanCheckpoint | undefined, nextPass: () => Promise<number>): Promise<ScanCheckpoint> {
     const [row] = await sql<{ scan_pass: number | null; scan_cursor: string | null; objects_listed: string }[]>`select scan_pass, scan_cursor, objects_listed from jobs where id = ${jobId}`;
     const stored: ScanCheckpoint | undefined = row?.scan_pass != null ? { pass: row.scan_pass, afterKey: row.scan_cursor, listed: Number(row.objects_listed) } : undefined;
     const candidates = [stored, heartbeat].filter((c): c is ScanCheckpoint => c !== undefined);
-    if (candidates.length === 0) return { pass: nextPass, afterKey: null, listed: 0 };
+    if (candidates.length === 0) return { pass: await nextPass(), afterKey: null, listed: 0 };
     return candidates.reduce((a, b) => (b.listed > a.listed ? b : a));
   }
 
@@ -242,7 +262,11 @@ export function discoveryActivities(deps: ActivityDeps) {
       const { source, reader } = ctx;
       const matches = compileFilters(source.filters);
       const reconcile = reconcileWithDefaults(source.reconcile);
-      const cp = await resumePoint(input.jobId, actx.info.heartbeatDetails as ScanCheckpoint | undefined, source.scanPass + 1);
+      const cp = await resumePoint(input.jobId, actx.info.heartbeatDetails as ScanCheckpoint | undefined, async () => {
+        // Every scan gets a pass of its own, so marks left by an interrupted, abandoned scan never count.
+        const [row] = await sql<{ scan_pass: number }[]>`update sources set scan_pass = scan_pass + 1 where id = ${input.sourceId} returning scan_pass`;
+        return row!.scan_pass;
+      });
       const resumedFrom = cp.afterKey;
       const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
       for (;;) {
@@ -259,6 +283,7 @@ export function discoveryActivities(deps: ActivityDeps) {
         } else {
           await diffMatched(input, cp.pass, matched, reconcile.onUpdate);
           await recordUnmatched(ctx, input, cp.pass, unmatched, reconcile.onFilterDrift);
+          await markMissing(input, cp.pass, from, page.nextAfterKey, page.objects);
         }
         cp.listed += page.objects.length;
         cp.afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;

@@ -81,6 +81,8 @@ export const sourceObjects = pgTable(
     attempts: integer().notNull().default(0),
     lastError: text(),
     seenPass: integer().notNull().default(0),
+    /** The scan pass that found this object missing from the source; swept once that pass completes. */
+    missingPass: integer(),
     /** The job that must ingest this object next; null once nothing is owed. */
     pendingJobId: text(),
     lastJobId: text(),
