@@ -51,7 +51,7 @@ export const sources = pgTable(
     workflowId: text().notNull(),
     currentJobId: text(),
     lastJobId: text(),
-    /** Mark-and-sweep generation: every complete listing bumps it. */
+    /** The last scan pass handed out: each scan takes the next number for its missing marks. */
     scanPass: integer().notNull().default(0),
     totalObjectsDiscovered: counter(),
     totalObjectsSynced: counter(),
@@ -80,6 +80,7 @@ export const sourceObjects = pgTable(
     status: text().$type<'pending' | 'ingested' | 'dead' | 'deleted' | 'filtered'>().notNull().default('pending'),
     attempts: integer().notNull().default(0),
     lastError: text(),
+    /** The pass that last wrote this row (new, changed or filtered objects; unchanged ones are not rewritten). */
     seenPass: integer().notNull().default(0),
     /** The scan pass that found this object missing from the source; swept once that pass completes. */
     missingPass: integer(),
