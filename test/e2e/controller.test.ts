@@ -139,6 +139,22 @@ describe('source controller', () => {
     expect(Number(described.workflowExecutionInfo.historyLength)).toBeLessThan(60);
   });
 
+  it('stops polling after the first successful sync in initial_only mode', async () => {
+    const dir = await makeDir(2, 'i');
+    dirs.push(dir);
+    const src = await createFsSource(dir, { syncMode: 'initial_only', syncIntervalSeconds: 5, targetPrefix: 'initial/' });
+    const done = await waitFor('completed', async () => {
+      const s = await sync(src.sourceId);
+      return s.status === 'SOURCE_STATUS_COMPLETED' && s;
+    }, 30_000, 250);
+    expect(done.nextSyncAt).toBeNull();
+    expect(await fileCount(join(lakeRoot, 'initial'))).toBe(2);
+    await new Promise((r) => setTimeout(r, 7000));
+    const jobs = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${src.sourceId}`);
+    expect(jobs.body.totalCount).toBe(1);
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${src.sourceId}`)).body.status).toBe('SOURCE_STATUS_COMPLETED');
+  });
+
   it('takes a new interval from PATCH on the next cycle, with K3 optional-update semantics', async () => {
     const dir = await makeDir(1, 'u');
     dirs.push(dir);
