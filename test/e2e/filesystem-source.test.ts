@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
-import { call, waitForJob } from '../support/http.js';
+import { call, waitFor, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { corpus, putAll, sha256, writeAll } from '../support/objects.js';
 
@@ -112,7 +112,11 @@ describe('filesystem source into the directory lake', () => {
     const r = await waitForJob(ls.url, bucket, created.body.sourceId, run.body.jobId);
     expect(r.job.status).toBe('JOB_STATUS_FAILED');
     expect(r.job.error).toMatch(/filesystem.path does not exist/);
-    expect(r.sync.consecutiveFailures).toBe(1);
-    expect(r.sync.lastError).toMatch(/filesystem.path does not exist/);
+    // The controller takes in the run's outcome just after the job row is finished.
+    const sync = await waitFor('failure counted', async () => {
+      const s = await call(ls.url, 'GET', `/${bucket}/sources/${created.body.sourceId}/sync`);
+      return s.body.consecutiveFailures === 1 && s.body;
+    });
+    expect(sync.lastError).toMatch(/filesystem.path does not exist/);
   });
 });
