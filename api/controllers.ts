@@ -42,9 +42,8 @@ export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) 
  * Self-healing: starts the controller of every source whose controller is not
  * running (failed, terminated by hand, lost). A running one is left alone.
  */
-export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'temporal' | 'db' | 'log'>): Promise<number> {
+export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'temporal' | 'db' | 'log'>): Promise<void> {
   const rows = await deps.db.select({ source: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId));
-  let restarted = 0;
   const owed = new Set(
     (await deps.db.selectDistinct({ id: sourceObjects.sourceId }).from(sourceObjects).innerJoin(sources, eq(sources.id, sourceObjects.sourceId)).where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, 'pending'), isNull(sourceObjects.pendingJobId)))).map((r) => r.id),
   );
@@ -52,12 +51,9 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
     try {
       // Pushed objects still waiting (their arrival signal was lost): wake the controller for them.
       if (owed.has(source.id)) await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucketName), signal: objectsArrivedSignal, signalArgs: [] });
-      const handle = await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
-      const description = await handle.describe();
-      if (description.startTime.getTime() > Date.now() - 10_000 && description.runId === handle.firstExecutionRunId) restarted++;
+      await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
     } catch (err) {
       deps.log.warn({ err, sourceId: source.id }, 'could not ensure the source controller');
     }
   }
-  return restarted;
 }

@@ -10,13 +10,17 @@ import { ApiError } from '../errors.js';
 import { recordArrival, recordRemoval } from '../push-source.js';
 import { findBucket } from './lookup.js';
 
-/** Express 5 hands a `*key` wildcard over as its path segments. */
-export function objectKey(req: Request): string {
-  const raw = (req.params as Record<string, string | string[]>).key;
-  const key = Array.isArray(raw) ? raw.join('/') : (raw ?? '');
+/** An object key from the path, refused with 400 unless it is a safe lake key. */
+export function checkedKey(key: string): string {
   const problem = lakeKeyProblem(key);
   if (problem) throw ApiError.invalid('key', problem);
   return key;
+}
+
+/** Express 5 hands a `*key` wildcard over as its path segments. */
+export function objectKey(req: Request): string {
+  const raw = (req.params as Record<string, string | string[]>).key;
+  return checkedKey(Array.isArray(raw) ? raw.join('/') : (raw ?? ''));
 }
 
 /** A signed URL stands in for a bearer token on GET and HEAD. */

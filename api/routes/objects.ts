@@ -3,7 +3,8 @@ import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { lookup } from 'mime-types';
 import { sourceObjects, sources } from '../../db/schema.js';
-import { compareKeys, lakeKeyProblem } from '../../activities/storage/keys.js';
+import { compareKeys } from '../../activities/storage/keys.js';
+import { checkedKey } from './byte-plane.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -27,12 +28,7 @@ export const UrlQuery = z.object({ expires_in_seconds: z.coerce.number().int().m
 /** After a common prefix, skip every key under it. */
 const PAST = '\u{10FFFF}';
 
-function keyParam(req: Request): string {
-  const key = req.params.key as string;
-  const problem = lakeKeyProblem(key);
-  if (problem) throw ApiError.invalid('key', problem);
-  return key;
-}
+const keyParam = (req: Request): string => checkedKey(req.params.key as string);
 
 /** K3's admin / metadata routes under /:bucket/objects. */
 export function objectRoutes(deps: ApiDeps): Router {

@@ -4,7 +4,7 @@
  * API or the `temporal` CLI, suspends after repeated failures, and heals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -12,11 +12,9 @@ import { inject } from 'vitest';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { temporalCli } from '../support/temporal-cli.js';
+import { listFiles } from '../support/objects.js';
 
-async function fileCount(dir: string): Promise<number> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).length;
-}
+const fileCount = async (dir: string): Promise<number> => (await listFiles(dir)).length;
 
 async function makeDir(n: number, prefix = 'f'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lakesync-ctl-'));

@@ -5,23 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { sha256 } from '../support/objects.js';
+import { sha256, tree } from '../support/objects.js';
 import { temporalCli } from '../support/temporal-cli.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
-
-async function tree(root: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (e.isFile()) out.set(relative(root, join(e.parentPath, e.name)), sha256(await readFile(join(e.parentPath, e.name))));
-  }
-  return out;
-}
 
 describe('crash safety', () => {
   let ls: TestLakesync;

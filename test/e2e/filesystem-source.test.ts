@@ -3,24 +3,14 @@
  * and an S3 source streamed (not server-side copied) into that same lake.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { corpus, putAll, sha256, writeAll } from '../support/objects.js';
-
-async function tree(root: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = join(entry.parentPath, entry.name);
-    out.set(relative(root, full), sha256(await readFile(full)));
-  }
-  return out;
-}
+import { corpus, putAll, sha256, writeAll, tree } from '../support/objects.js';
 
 const hashes = (files: Map<string, Buffer>, prefix = '') => new Map([...files].map(([k, v]) => [prefix + k, sha256(v)]));
 

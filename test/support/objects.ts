@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import type { Readable } from 'node:stream';
@@ -37,4 +37,17 @@ export async function s3Sha(client: S3Client, bucket: string, key: string): Prom
   const hash = createHash('sha256');
   for await (const chunk of res.Body as Readable) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** Relative paths of the files under `dir` (none when it does not exist), sorted. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+}
+
+/** Each file under `root` with the sha256 of its bytes: a directory lake, compared byte for byte. */
+export async function tree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const key of await listFiles(root)) out.set(key, sha256(await readFile(join(root, key))));
+  return out;
 }
