@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
+import { temporalCli } from '../support/temporal-cli.js';
 
 describe('sync status without a worker', () => {
   let ls: TestLakesync;
@@ -18,7 +19,7 @@ describe('sync status without a worker', () => {
   const bucket = unique('kb');
 
   beforeAll(async () => {
-    ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate' });
+    ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate', env: { LAKESYNC_HEAL_INTERVAL_SECONDS: '5' } });
     dir = await mkdtemp(join(tmpdir(), 'lakesync-fallback-'));
     await writeFile(join(dir, 'a.txt'), 'a');
   });
@@ -58,5 +59,18 @@ describe('sync status without a worker', () => {
     const job = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
     const done = await waitForJob(ls.url, bucket, src.body.sourceId, job.body.jobId);
     expect(done.sync).toMatchObject({ live: true, status: 'SOURCE_STATUS_ACTIVE', objectsProcessed: '1' });
+  });
+
+  it('restarts a controller that was terminated, by the periodic check, with nobody calling it', async () => {
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'healed', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 600 });
+    const describe = async () => JSON.parse(await temporalCli('workflow', 'describe', '--workflow-id', src.body.workflowId, '--output', 'json')).workflowExecutionInfo;
+    await waitFor('controller running', async () => (await describe()).status === 'WORKFLOW_EXECUTION_STATUS_RUNNING');
+    const terminated = (await describe()).execution.runId as string;
+    await temporalCli('workflow', 'terminate', '--workflow-id', src.body.workflowId, '--reason', 'operator test');
+    const healed = await waitFor('a new controller run', async () => {
+      const info = await describe();
+      return info.status === 'WORKFLOW_EXECUTION_STATUS_RUNNING' && info.execution.runId !== terminated && info;
+    }, 30_000, 500);
+    expect(healed.execution.runId).not.toBe(terminated);
   });
 });
