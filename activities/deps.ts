@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { LakeStore } from './storage/types.js';
 import type { Throttle } from './throttle.js';
+import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LimitFunction } from 'p-limit';
 
 /** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
@@ -31,4 +32,8 @@ export interface ActivityDeps {
   fsRoots?: string[];
   /** Caps object copies per second on this worker (0: no cap). */
   throttle: Throttle;
+  /** Signs the object URLs webhook deliveries carry. */
+  urlSigner: UrlSigner;
+  /** Where signed object URLs point (the API's public URL); undefined when it is not known. */
+  objectUrlBase: () => string | undefined;
 }

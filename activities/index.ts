@@ -3,6 +3,7 @@ import type { ActivityDeps } from './deps.js';
 import { discoveryActivities } from './discovery.js';
 import { ingestionActivities } from './ingestion.js';
 import { jobActivities } from './jobs.js';
+import { processingActivities } from './processing.js';
 import { uploadActivities } from './uploads.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...jobActivities(deps),
     ...discoveryActivities(deps),
     ...ingestionActivities(deps),
+    ...processingActivities(deps),
     ...controllerStateActivities(deps),
     ...uploadActivities(deps),
   };

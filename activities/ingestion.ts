@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
+import { loadRouting } from './pipelines/routing.js';
 import { joinKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 
@@ -18,6 +19,8 @@ export interface BatchResult {
   skipped: number;
   deadLettered: number;
   bytes: number;
+  /** Stored objects of this batch that its pipelines still have to run on. */
+  toProcess: number;
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 1000);
@@ -51,15 +54,17 @@ export function ingestionActivities(deps: ActivityDeps) {
     return null;
   }
 
-  async function recordSkipped(jobId: string, obj: OwedObject, dup: { hash: string; lakeKey: string }): Promise<boolean> {
+  async function recordSkipped(jobId: string, obj: OwedObject, dup: { hash: string; lakeKey: string }, process: boolean): Promise<boolean> {
     return sql.begin(async (tx) => {
       const rows = await tx`
         update source_objects set status = 'ingested', pending_job_id = null, last_job_id = ${jobId}, lake_key = ${dup.lakeKey},
-          ingested_etag = etag, content_hash = ${dup.hash}, ingested_at = now(), attempts = attempts + 1, last_error = null, updated_at = now()
+          ingested_etag = etag, content_hash = ${dup.hash}, ingested_at = now(), attempts = attempts + 1, last_error = null, updated_at = now(),
+          process_job_id = ${process ? jobId : null}
         where id = ${obj.id} and pending_job_id = ${jobId}
         returning id`;
       if (rows.count === 0) return false;
-      await tx`update jobs set objects_processed = objects_processed + 1, objects_indexed = objects_indexed + 1, objects_skipped = objects_skipped + 1 where id = ${jobId}`;
+      const finished = process ? 0 : 1;
+      await tx`update jobs set objects_processed = objects_processed + ${finished}, objects_indexed = objects_indexed + ${finished}, objects_skipped = objects_skipped + 1 where id = ${jobId}`;
       return true;
     });
   }
@@ -89,7 +94,7 @@ export function ingestionActivities(deps: ActivityDeps) {
     async planBatches(input: { jobId: string; afterKey: string | null; batchSize: number; maxBatches: number }): Promise<string[]> {
       const rows = await sql<{ key: string }[]>`
         select key from source_objects
-        where pending_job_id = ${input.jobId} and (${input.afterKey}::text is null or key > ${input.afterKey})
+        where (pending_job_id = ${input.jobId} or process_job_id = ${input.jobId}) and (${input.afterKey}::text is null or key > ${input.afterKey})
         order by key limit ${input.batchSize * input.maxBatches}`;
       const ends: string[] = [];
       for (let i = input.batchSize - 1; i < rows.length; i += input.batchSize) ends.push(rows[i]!.key);
@@ -101,12 +106,14 @@ export function ingestionActivities(deps: ActivityDeps) {
     async ingestBatch(input: { jobId: string; sourceId: string; afterKey: string | null; lastKey: string }): Promise<BatchResult> {
       const actx = Context.current();
       const ctx = await loadSource(deps, input.sourceId);
+      const routing = await loadRouting(deps, ctx.source.bucketId);
+      const routed = (lakeKey: string) => !routing.empty && routing.route({ sourceId: input.sourceId, lakeKey }).length > 0;
       const owed = await sql<OwedObject[]>`
         select id, key, etag, size::float8 as size, attempts from source_objects
         where pending_job_id = ${input.jobId} and status = 'pending'
           and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}
         order by key`;
-      const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0 };
+      const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0, toProcess: 0 };
       const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
       const limit = deps.copySlots;
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
@@ -118,17 +125,17 @@ export function ingestionActivities(deps: ActivityDeps) {
                 try {
                   if (ctx.source.kind === 'upload') {
                     // Pushed objects are already in the lake: ingestion catalogs them.
-                    recorder.add({ id: obj.id, lakeKey: obj.key, contentHash: null });
+                    recorder.add({ id: obj.id, lakeKey: obj.key, contentHash: null, process: routed(obj.key) });
                     return;
                   }
                   await deps.throttle.take();
                   const dup = ctx.source.skipDuplicates ? await findDuplicate(ctx, obj) : null;
                   if (dup) {
-                    if (await recordSkipped(input.jobId, obj, dup)) result.skipped++;
+                    if (await recordSkipped(input.jobId, obj, dup, routed(dup.lakeKey))) result.skipped++;
                     return;
                   }
                   const { lakeKey, put } = await copyObject(ctx, obj);
-                  recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash });
+                  recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash, process: routed(lakeKey) });
                   return;
                 } catch (err) {
                   const message = errorText(err);
@@ -147,7 +154,10 @@ export function ingestionActivities(deps: ActivityDeps) {
       } finally {
         clearInterval(heartbeat);
       }
-      return { ...result, ingested: recorder.recorded, bytes: recorder.bytes };
+      const [owing] = await sql<{ n: string }[]>`
+        select count(*) as n from source_objects where process_job_id = ${input.jobId}
+          and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}`;
+      return { ...result, ingested: recorder.recorded, bytes: recorder.bytes, toProcess: Number(owing?.n ?? 0) };
     },
 
     /** How many objects an ingestion request would dispatch, without changing anything. */
@@ -157,7 +167,9 @@ export function ingestionActivities(deps: ActivityDeps) {
         where source_id = ${input.sourceId}
           and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
           and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
-               or (${input.sourceObjectId ?? null}::text is not null and status not in ('deleted', 'filtered')))`;
+               or (${input.sourceObjectId ?? null}::text is not null and status not in ('deleted', 'filtered'))
+               or (status = 'ingested' and (process_job_id is not null
+                   or (${input.retryFailed}::boolean and exists (select 1 from object_pipeline_runs r where r.object_id = source_objects.id and r.status = 'failed')))))`;
       return Number(row?.n ?? 0);
     },
 

@@ -49,7 +49,7 @@ export function jobActivities(deps: ActivityDeps) {
         const [source] = await tx.select({ consecutiveFailures: sources.consecutiveFailures }).from(sources).where(eq(sources.id, input.sourceId));
         if (!job || !source) return { status: 'JOB_STATUS_CANCELED' as JobOutcome, consecutiveFailures: 0 };
         if (job.finishedAt) return { status: job.status as JobOutcome, consecutiveFailures: source.consecutiveFailures };
-        const status: JobOutcome = input.canceled ? 'JOB_STATUS_CANCELED' : input.failed ? 'JOB_STATUS_FAILED' : job.objectsFailed > 0 ? 'JOB_STATUS_PARTIAL' : 'JOB_STATUS_SUCCEEDED';
+        const status: JobOutcome = input.canceled ? 'JOB_STATUS_CANCELED' : input.failed ? 'JOB_STATUS_FAILED' : job.objectsFailed > 0 || job.objectsIndexed < job.objectsProcessed ? 'JOB_STATUS_PARTIAL' : 'JOB_STATUS_SUCCEEDED';
         const failedRun = status === 'JOB_STATUS_FAILED';
         await tx.update(jobs).set({ status, finishedAt: sql`now()`, error: input.error?.slice(0, 1000) ?? null }).where(eq(jobs.id, input.jobId));
         // A dry run reports; it is not a sync of the source.

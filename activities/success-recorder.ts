@@ -4,6 +4,8 @@ export interface Stored {
   id: string;
   lakeKey: string;
   contentHash: string | null;
+  /** Rules route it to pipelines: it is counted processed once they have run, not now. */
+  process: boolean;
 }
 
 /**
@@ -53,21 +55,23 @@ export class SuccessRecorder {
 
   private async write(rows: Stored[]): Promise<void> {
     await this.sql.begin(async (tx) => {
-      const [done] = await tx<{ n: string; bytes: string }[]>`
+      const [done] = await tx<{ n: string; done: string; bytes: string }[]>`
         with done as (
           update source_objects so set status = 'ingested', pending_job_id = null, last_job_id = ${this.jobId}, lake_key = d.lake_key,
             ingested_etag = so.etag, content_hash = coalesce(d.content_hash, so.content_hash), ingested_at = now(),
-            attempts = so.attempts + 1, last_error = null, updated_at = now()
-          from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, lake_key: r.lakeKey, content_hash: r.contentHash })))}::jsonb)
-            as d(id text, lake_key text, content_hash text)
+            attempts = so.attempts + 1, last_error = null, updated_at = now(),
+            process_job_id = case when d.process then ${this.jobId} else null end
+          from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, lake_key: r.lakeKey, content_hash: r.contentHash, process: r.process })))}::jsonb)
+            as d(id text, lake_key text, content_hash text, process boolean)
           where so.id = d.id and so.pending_job_id = ${this.jobId}
-          returning so.size
+          returning so.size, d.process
         )
-        select count(*) as n, coalesce(sum(size), 0) as bytes from done`;
+        select count(*) as n, count(*) filter (where not process) as done, coalesce(sum(size), 0) as bytes from done`;
       const n = Number(done?.n ?? 0);
+      const finished = Number(done?.done ?? 0);
       const bytes = Number(done?.bytes ?? 0);
       if (n === 0) return;
-      await tx`update jobs set objects_processed = objects_processed + ${n}, objects_indexed = objects_indexed + ${n}, bytes_transferred = bytes_transferred + ${bytes} where id = ${this.jobId}`;
+      await tx`update jobs set objects_processed = objects_processed + ${finished}, objects_indexed = objects_indexed + ${finished}, bytes_transferred = bytes_transferred + ${bytes} where id = ${this.jobId}`;
       await tx`update sources set total_objects_synced = total_objects_synced + ${n}, total_bytes_synced = total_bytes_synced + ${bytes} where id = ${this.sourceId}`;
       this.recorded += n;
       this.bytes += bytes;

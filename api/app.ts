@@ -14,6 +14,9 @@ import { uploadRoutes } from './routes/uploads.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { pipelineRoutes } from './routes/pipelines.js';
+import { ruleRoutes } from './routes/rules.js';
+import { searchRoutes } from './routes/search.js';
 import { sourceRoutes } from './routes/sources.js';
 import { syncRoutes } from './routes/sync.js';
 
@@ -38,6 +41,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(sourceRoutes(deps));
   app.use(objectRoutes(deps));
   app.use(uploadRoutes(deps));
+  app.use(pipelineRoutes(deps));
+  app.use(ruleRoutes(deps));
+  app.use(searchRoutes(deps));
   // Last: /:bucket/*key would otherwise shadow every bucket-scoped route.
   app.use(bytePlaneRoutes(deps));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));

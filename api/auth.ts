@@ -76,9 +76,11 @@ function unauthenticated(problem: string): ApiError {
   return new ApiError('UNAUTHENTICATED', `authorization: ${problem}`, [{ field: 'authorization', problem }]);
 }
 
-/** The scope a request needs: admin routes need `admin`; reads `read`; everything else `write`. `admin` implies all. */
+/** The scope a request needs: admin routes need `admin`; reads (and search) `read`; everything else `write`. `admin` implies all. */
 export function requiredScope(req: Request): Scope {
   if (req.path === '/admin' || req.path.startsWith('/admin/')) return 'admin';
+  // Search is a read that takes its query as a body.
+  if (req.method === 'POST' && /^\/[^/]+\/search$/.test(req.path)) return 'read';
   return req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
 }
 

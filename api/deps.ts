@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
-import type { UrlSigner } from './signed-urls.js';
+import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LakeStore } from '../activities/storage/types.js';
 
 /** What routers are built from (injected, so tests hand in real services). */

@@ -8,6 +8,7 @@ import { BucketName } from './routes/buckets.js';
 import { JobsQuery } from './routes/jobs.js';
 import { ListQuery as ObjectListQuery, UrlQuery as ObjectUrlQuery } from './routes/objects.js';
 import { HistoryQuery as UploadHistoryQuery, ListQuery as UploadListQuery, StartBody as StartUploadBody } from './routes/uploads.js';
+import { CreatePipeline, CreateRule, SearchBody, UpdatePipeline, UpdateRule } from './routes/pipeline-schemas.js';
 import { CreateSource, DiscoverBody, IngestBody, PauseBody, UpdateSource } from './routes/source-schemas.js';
 
 interface Operation {
@@ -24,6 +25,8 @@ const bucketParam = { name: 'bucket', in: 'path', required: true, schema: { type
 const sourceParam = { name: 'sourceId', in: 'path', required: true, schema: { type: 'string' } };
 const jobParam = { name: 'jobId', in: 'path', required: true, schema: { type: 'string' } };
 const keyParam = { name: 'key', in: 'path', required: true, description: 'object key; URL-encode / as %2F on /objects routes', schema: { type: 'string' } };
+const pipelineParam = { name: 'pipelineId', in: 'path', required: true, schema: { type: 'string' } };
+const ruleParam = { name: 'ruleId', in: 'path', required: true, schema: { type: 'string' } };
 const syncParam = { name: 'syncId', in: 'path', required: true, schema: { type: 'string' } };
 
 export const OPERATIONS: Operation[] = [
@@ -53,6 +56,17 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/{bucket}/uploads/{syncId}/restore', summary: "Restore what ending a FULL sync moved to trash", scope: 'write' },
   { method: 'get', path: '/{bucket}/uploads', summary: 'List upload syncs (from, size)', scope: 'read', query: UploadListQuery },
   { method: 'get', path: '/{bucket}/uploads/history', summary: 'Uploaded-file history (from, size, syncId)', scope: 'read', query: UploadHistoryQuery },
+  { method: 'post', path: '/{bucket}/pipelines', summary: 'Create a pipeline (fulltext or webhook)', scope: 'write', body: CreatePipeline, created: true },
+  { method: 'get', path: '/{bucket}/pipelines', summary: 'List pipelines', scope: 'read', query: PaginationQuery },
+  { method: 'get', path: '/{bucket}/pipelines/{pipelineId}', summary: 'Get a pipeline (never its secret)', scope: 'read' },
+  { method: 'patch', path: '/{bucket}/pipelines/{pipelineId}', summary: 'Update a pipeline; re-enabling or changing fulltext settings back-fills', scope: 'write', body: UpdatePipeline },
+  { method: 'delete', path: '/{bucket}/pipelines/{pipelineId}', summary: 'Delete a pipeline no rule uses, with what it indexed', scope: 'write' },
+  { method: 'post', path: '/{bucket}/rules', summary: 'Create a rule; back-fills the stored objects it selects', scope: 'write', body: CreateRule, created: true },
+  { method: 'get', path: '/{bucket}/rules', summary: 'List rules', scope: 'read', query: PaginationQuery },
+  { method: 'get', path: '/{bucket}/rules/{ruleId}', summary: 'Get a rule', scope: 'read' },
+  { method: 'patch', path: '/{bucket}/rules/{ruleId}', summary: 'Update a rule; a changed selection is purged and back-filled', scope: 'write', body: UpdateRule },
+  { method: 'delete', path: '/{bucket}/rules/{ruleId}', summary: 'Delete a rule and what only its pipelines held', scope: 'write' },
+  { method: 'post', path: '/{bucket}/search', summary: 'Full-text search over fulltext pipelines: ranked keys with highlighted snippets', scope: 'read', body: SearchBody },
   { method: 'put', path: '/{bucket}/{key}', summary: 'Byte plane: upload an object (raw body, streamed); it is then ingested', scope: 'write' },
   { method: 'get', path: '/{bucket}/{key}', summary: 'Byte plane: download (Range, conditional requests; or a signed URL without a token)', scope: 'read' },
   { method: 'head', path: '/{bucket}/{key}', summary: 'Byte plane: S3 metadata headers', scope: 'read' },
@@ -86,6 +100,8 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.path.includes('{bucket}') ? [bucketParam] : []),
       ...(op.path.includes('{sourceId}') ? [sourceParam] : []),
       ...(op.path.includes('{jobId}') ? [jobParam] : []),
+      ...(op.path.includes('{pipelineId}') ? [pipelineParam] : []),
+      ...(op.path.includes('{ruleId}') ? [ruleParam] : []),
       ...(op.path.includes('{key}') ? [keyParam] : []),
       ...(op.path.includes('{syncId}') ? [syncParam] : []),
       ...(op.query ? queryParameters(op.query) : []),

@@ -1,8 +1,10 @@
-import type { buckets, jobs, sources } from '../db/schema.js';
+import type { buckets, jobs, pipelines, rules, sources } from '../db/schema.js';
 
 type SourceRow = typeof sources.$inferSelect;
 type JobRow = typeof jobs.$inferSelect;
 type BucketRow = typeof buckets.$inferSelect;
+type PipelineRow = typeof pipelines.$inferSelect;
+type RuleRow = typeof rules.$inferSelect;
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 /** K3 renders int64 timestamps and counters as strings of epoch milliseconds / digits. */
@@ -82,4 +84,24 @@ export function jobJson(j: JobRow, bucketName: string) {
     startedAt: iso(j.startedAt),
     finishedAt: iso(j.finishedAt),
   };
+}
+
+/** A pipeline as the API shows it: its settings, never its signing secret. */
+export function pipelineJson(p: PipelineRow, bucketName: string) {
+  const c = p.config;
+  return {
+    pipelineId: p.id,
+    bucket: bucketName,
+    name: p.name,
+    kind: p.kind,
+    ...('fulltext' in c ? { fulltext: c.fulltext } : {}),
+    ...('webhook' in c ? { webhook: { ...c.webhook, secretSet: p.sealedSecret !== null } } : {}),
+    enabled: p.enabled,
+    createdAt: iso(p.createdAt),
+    updatedAt: iso(p.updatedAt),
+  };
+}
+
+export function ruleJson(r: RuleRow, bucketName: string) {
+  return { ruleId: r.id, bucket: bucketName, name: r.name, pipelineIds: r.pipelineIds, match: r.match, enabled: r.enabled, createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt) };
 }

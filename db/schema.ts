@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { FileFilters, ReconcileSettings, SourceConnection } from '../domain/source-config.js';
+import type { PipelineConfig, PipelineKind, RuleMatch } from '../domain/pipelines.js';
 
 /** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
 const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 // Millisecond precision, so a timestamp round-trips through JS and keyset cursors exactly.
 const createdAt = () => timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow();
@@ -86,6 +88,8 @@ export const sourceObjects = pgTable(
     missingPass: integer(),
     /** The job that must ingest this object next; null once nothing is owed. */
     pendingJobId: text(),
+    /** The job that must run this stored object through its pipelines next; null once processed. */
+    processJobId: text(),
     lastJobId: text(),
     lakeKey: text(),
     ingestedEtag: text(),
@@ -97,6 +101,8 @@ export const sourceObjects = pgTable(
     uniqueIndex('source_objects_source_key_idx').on(t.sourceId, t.key),
     index('source_objects_pending_idx').on(t.pendingJobId, t.key).where(sql`${t.pendingJobId} is not null`),
     index('source_objects_status_idx').on(t.sourceId, t.status),
+    index('source_objects_process_idx').on(t.processJobId, t.key).where(sql`${t.processJobId} is not null`),
+    index('source_objects_lake_key_idx').on(t.lakeKey),
   ],
 );
 
@@ -190,4 +196,85 @@ export const uploadFiles = pgTable(
     endTime: timestamp({ withTimezone: true, precision: 3 }),
   },
   (t) => [index('upload_files_sync_idx').on(t.syncId, t.startTime), index('upload_files_bucket_idx').on(t.bucketId, t.startTime)],
+);
+
+/** A bucket's processing pipeline: what happens to objects once they are stored. */
+export const pipelines = pgTable(
+  'pipelines',
+  {
+    id: text().primaryKey(),
+    bucketId: text()
+      .notNull()
+      .references(() => buckets.id, { onDelete: 'cascade' }),
+    name: text().notNull(),
+    kind: text().$type<PipelineKind>().notNull(),
+    /** Kind-specific settings without secrets. */
+    config: jsonb().$type<PipelineConfig>().notNull(),
+    /** AES-256-GCM sealed webhook signing secret; read only inside activities. */
+    sealedSecret: text(),
+    enabled: boolean().notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [uniqueIndex('pipelines_bucket_name_idx').on(t.bucketId, t.name)],
+);
+
+/** Routes a bucket's objects (by source, key globs, MIME types) to pipelines. */
+export const rules = pgTable(
+  'rules',
+  {
+    id: text().primaryKey(),
+    bucketId: text()
+      .notNull()
+      .references(() => buckets.id, { onDelete: 'cascade' }),
+    name: text().notNull(),
+    pipelineIds: jsonb().$type<string[]>().notNull(),
+    match: jsonb().$type<RuleMatch>().notNull().default({}),
+    enabled: boolean().notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [uniqueIndex('rules_bucket_name_idx').on(t.bucketId, t.name)],
+);
+
+/** One stored object's state in one pipeline. */
+export const objectPipelineRuns = pgTable(
+  'object_pipeline_runs',
+  {
+    objectId: text()
+      .notNull()
+      .references(() => sourceObjects.id, { onDelete: 'cascade' }),
+    pipelineId: text()
+      .notNull()
+      .references(() => pipelines.id, { onDelete: 'cascade' }),
+    status: text().$type<'pending' | 'processing' | 'indexed' | 'failed' | 'skipped'>().notNull(),
+    /** The source etag this state is for: a changed object is processed again. */
+    etag: text().notNull(),
+    attempts: integer().notNull().default(0),
+    detail: text(),
+    error: text(),
+    jobId: text(),
+    updatedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.objectId, t.pipelineId] }), index('object_pipeline_runs_job_idx').on(t.jobId, t.status)],
+);
+
+/** Text a fulltext pipeline extracted from one object, searchable with Postgres full-text search. */
+export const fulltextDocuments = pgTable(
+  'fulltext_documents',
+  {
+    objectId: text()
+      .notNull()
+      .references(() => sourceObjects.id, { onDelete: 'cascade' }),
+    pipelineId: text()
+      .notNull()
+      .references(() => pipelines.id, { onDelete: 'cascade' }),
+    bucketId: text().notNull(),
+    lakeKey: byteOrderedText().notNull(),
+    etag: text().notNull(),
+    body: text().notNull(),
+    tsv: tsvector().notNull(),
+    updatedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.objectId, t.pipelineId] }), index('fulltext_documents_tsv_idx').using('gin', t.tsv), index('fulltext_documents_bucket_key_idx').on(t.bucketId, t.lakeKey)],
 );

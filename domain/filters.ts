@@ -26,16 +26,21 @@ export function compileFilters(f: FileFilters): (o: FilterableObject) => boolean
     if (f.maxSizeBytes !== undefined && o.size > f.maxSizeBytes) return false;
     if (after !== null && (!o.lastModified || o.lastModified.getTime() <= after)) return false;
     if (before !== null && (!o.lastModified || o.lastModified.getTime() >= before)) return false;
-    if (mimes) {
-      const type = (lookup(o.key) || 'application/octet-stream').toLowerCase();
-      if (!mimes.some((m) => m === type || (m.endsWith('/*') && type.startsWith(m.slice(0, -1))))) return false;
-    }
+    if (mimes && !mimeMatches(mimes, contentTypeOf(o.key))) return false;
     return true;
   };
 }
 
+/** The content type a key's extension implies: listings carry none, so filters and rules go by this. */
+export const contentTypeOf = (key: string): string => (lookup(key) || 'application/octet-stream').toLowerCase();
+
+/** `text/plain` matches itself, `text/*` any text type. */
+export function mimeMatches(patterns: string[], type: string): boolean {
+  return patterns.some((m) => m === type || (m.endsWith('/*') && type.startsWith(m.slice(0, -1))));
+}
+
 /** Slash-free globs match the base name at any depth; the others match the whole key. */
-function globs(patterns: string[]): (key: string) => boolean {
+export function globs(patterns: string[]): (key: string) => boolean {
   const base = patterns.filter((p) => !p.includes('/'));
   const full = patterns.filter((p) => p.includes('/'));
   const matchBase = base.length ? picomatch(base, { dot: true, basename: true }) : () => false;

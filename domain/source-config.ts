@@ -15,6 +15,9 @@ export const Glob = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
+/** A MIME type or a `type/*` wildcard (compared lower-case). */
+export const MimePattern = z.string().regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'must be a MIME type such as text/plain or image/*');
+
 export const S3ConnectionSchema = z
   .object({
     endpoint: z.string().url().optional(),
@@ -56,7 +59,7 @@ export const FileFiltersSchema = z
     maxSizeBytes: z.number().int().min(0).optional(),
     modifiedAfter: z.string().datetime({ offset: true }).optional(),
     modifiedBefore: z.string().datetime({ offset: true }).optional(),
-    mimeTypes: z.array(z.string().regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'must be a MIME type such as text/plain or image/*')).max(100).optional(),
+    mimeTypes: z.array(MimePattern).max(100).optional(),
   })
   .strict();
 export type FileFilters = z.infer<typeof FileFiltersSchema>;

@@ -10,7 +10,7 @@ import { SecretBox } from '../domain/secrets.js';
 import { createApp } from '../api/app.js';
 import { PageTokens } from '../api/pagination.js';
 import { Authenticator } from '../api/auth.js';
-import { UrlSigner } from '../api/signed-urls.js';
+import { UrlSigner } from '../domain/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import pLimit from 'p-limit';
@@ -57,6 +57,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const temporal = new Client({ connection, namespace: o.env.TEMPORAL_NAMESPACE });
 
   let worker: Worker | undefined;
+  const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
+  let url: string | undefined;
   let workerDone: Promise<void> | undefined;
   let workerConn: Awaited<ReturnType<typeof workerConnection>> | undefined;
   if (o.runWorker) {
@@ -74,6 +76,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       retryBackoffMs: 500,
       throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),
       fsRoots: fsRoots(o.env),
+      urlSigner,
+      // The API's own address once it listens, when no public URL is configured.
+      objectUrlBase: () => (o.env.LAKESYNC_PUBLIC_URL ?? url)?.replace(/\/$/, ''),
       ...o.activityOverrides,
     };
     worker = await createWorker({ connection: workerConn, namespace: o.env.TEMPORAL_NAMESPACE, taskQueue: o.env.TEMPORAL_TASK_QUEUE, deps, workflowBundle: o.workflowBundle });
@@ -89,7 +94,6 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   }
 
   let server: Server | undefined;
-  let url: string | undefined;
   if (o.runApi) {
     const pageTokens = new PageTokens(createHash('sha256').update('page-tokens:').update(o.secretKey).digest());
     const auth = new Authenticator({
@@ -99,7 +103,6 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
     const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake: createLake(o.env), urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsRoots: fsRoots(o.env), log: o.log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));

@@ -36,6 +36,8 @@ interface QueuedRun {
   retryFailed: boolean;
   dryRun: boolean;
   sourceObjectId: string | null;
+  /** Re-runs this rule's pipelines; runs for different rules never merge. */
+  ruleId?: string | null;
   created: boolean;
 }
 
@@ -98,7 +100,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   /** Queues a run, or merges into the queued one of the same kind: one follow-up, however many triggers. */
   const enqueue = (req: Omit<QueuedRun, 'jobId' | 'created'>): { run: QueuedRun; fresh: boolean } => {
-    const existing = state.queue.find((q) => q.kind === req.kind && q.dryRun === req.dryRun);
+    const existing = state.queue.find((q) => q.kind === req.kind && q.dryRun === req.dryRun && (q.ruleId ?? null) === (req.ruleId ?? null));
     if (existing) {
       existing.fullSync ||= req.fullSync;
       existing.retryFailed ||= req.retryFailed;
@@ -111,7 +113,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   };
 
   const createQueued = async (run: QueuedRun): Promise<void> => {
-    await acts.createJob({ jobId: run.jobId, sourceId, kind: run.kind, trigger: run.trigger, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId });
+    await acts.createJob({ jobId: run.jobId, sourceId, kind: run.kind, trigger: run.trigger, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, ruleId: run.ruleId ?? null });
     run.created = true;
   };
 
@@ -154,9 +156,14 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   setHandler(
     ingestUpdate,
     async (req) => {
-      const dispatched = await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
+      const ruleId = req.ruleId ?? null;
+      const dispatched = ruleId
+        ? await acts.previewRuleRun({ sourceId, ruleId })
+        : await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
       if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
-      const { run, fresh } = enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: req.retryFailed ?? false, dryRun: false, sourceObjectId: req.sourceObjectId ?? null });
+      const { run, fresh } = ruleId
+        ? enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null, ruleId })
+        : enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: req.retryFailed ?? false, dryRun: false, sourceObjectId: req.sourceObjectId ?? null });
       if (fresh) await createQueued(run);
       else await condition(() => run.created);
       return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
@@ -207,7 +214,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   currentJobId = run.jobId;
   const result = await executeChild(syncRun, {
     workflowId: syncRunWorkflowId(run.jobId),
-    args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
+    args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, ruleId: run.ruleId ?? null, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     typedSearchAttributes: [
       { key: searchAttributes.bucket, value: settings.bucketName },

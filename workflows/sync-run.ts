@@ -10,6 +10,8 @@ export interface SyncRunInput {
   retryFailed: boolean;
   dryRun?: boolean;
   sourceObjectId?: string | null;
+  /** Re-run one rule's pipelines over the stored objects it selects, copying nothing. */
+  ruleId?: string | null;
   batchSize: number;
   batchConcurrency: number;
   paused?: boolean;
@@ -24,6 +26,12 @@ export interface SyncRunResult {
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+// Walks every stored object of a source: minutes for millions.
+const longBookkeeping = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
@@ -44,7 +52,7 @@ const COPY: ActivityOptions = {
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes: PERMANENT },
 };
 
-const { scanSource, ingestBatch } = proxyActivities<Activities>(COPY);
+const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(COPY);
 
 const PLAN_AHEAD = 16;
 
@@ -68,9 +76,13 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
           { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun },
         ]);
         if (input.dryRun) return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true });
+      } else if (input.ruleId) {
+        await longBookkeeping.prepareRuleRun({ jobId: input.jobId, sourceId: input.sourceId, ruleId: input.ruleId });
       } else {
         await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       }
+      // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
+      if (!input.ruleId && !input.sourceObjectId) await bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       afterKey = null;
     }
 
@@ -83,9 +95,11 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         // Twice the worker's batch concurrency in flight: the next batches wait in the worker's copy slots, so no slot idles between batches.
         await condition(() => (!paused && inFlight.size < input.batchConcurrency * 2) || failure !== null);
         if (failure !== null) throw failure;
-        const batch = ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}` }, [
-          { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey },
-        ]);
+        const range = `${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}`;
+        const args = { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey };
+        const process = () => processBatch.executeWithOptions({ ...COPY, summary: `process batch ${range}${input.ruleId ? ` for rule ${input.ruleId}` : ''}` }, [{ ...args, ruleId: input.ruleId ?? null }]);
+        // Stored objects go through their pipelines right after their batch lands.
+        const batch: Promise<unknown> = input.ruleId ? process() : ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${range}` }, [args]).then(async (r) => (r.toProcess > 0 ? await process() : null));
         const tracked: Promise<unknown> = batch.then(
           () => inFlight.delete(tracked),
           (err) => {

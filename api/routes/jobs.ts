@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { jobs, sourceObjects } from '../../db/schema.js';
+import { jobs, objectPipelineRuns, pipelines, sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -50,13 +50,25 @@ export function jobRoutes(deps: ApiDeps): Router {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const [job] = await deps.db.select().from(jobs).where(and(eq(jobs.bucketId, bucket.id), eq(jobs.id, req.params.jobId)));
     if (!job) throw ApiError.notFound(`job ${req.params.jobId}`);
-    const failed = await deps.db
+    const dead = await deps.db
       .select({ sourceObjectId: sourceObjects.id, key: sourceObjects.key, attempts: sourceObjects.attempts, error: sourceObjects.lastError, status: sourceObjects.status })
       .from(sourceObjects)
       .where(and(eq(sourceObjects.lastJobId, job.id), eq(sourceObjects.status, 'dead')))
       .orderBy(asc(sourceObjects.key))
       .limit(1000);
-    res.json({ ...jobJson(job, bucket.name), failedObjects: failed });
+    // Stored, but a pipeline failed on them: processed, not indexed.
+    const unindexed = await deps.db
+      .select({ sourceObjectId: sourceObjects.id, key: sourceObjects.key, attempts: objectPipelineRuns.attempts, error: objectPipelineRuns.error, pipelineId: pipelines.id, pipelineName: pipelines.name })
+      .from(objectPipelineRuns)
+      .innerJoin(sourceObjects, eq(sourceObjects.id, objectPipelineRuns.objectId))
+      .innerJoin(pipelines, eq(pipelines.id, objectPipelineRuns.pipelineId))
+      .where(and(eq(objectPipelineRuns.jobId, job.id), eq(objectPipelineRuns.status, 'failed')))
+      .orderBy(asc(sourceObjects.key), asc(pipelines.name))
+      .limit(1000);
+    res.json({
+      ...jobJson(job, bucket.name),
+      failedObjects: [...dead.map((d) => ({ ...d, stage: 'ingest' as const })), ...unindexed.map((u) => ({ ...u, status: 'failed', stage: 'pipeline' as const }))],
+    });
   });
 
   return r;

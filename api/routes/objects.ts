@@ -1,8 +1,8 @@
 import { Router, type Request } from 'express';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { lookup } from 'mime-types';
-import { sourceObjects, sources } from '../../db/schema.js';
+import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
 import { compareKeys } from '../../activities/storage/keys.js';
 import { checkedKey } from './byte-plane.js';
 import { callerOf } from '../auth.js';
@@ -10,7 +10,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordRemoval } from '../push-source.js';
 import { millis } from '../serialize.js';
-import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../signed-urls.js';
+import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../../domain/signed-urls.js';
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
@@ -92,6 +92,19 @@ export function objectRoutes(deps: ApiDeps): Router {
       .orderBy(desc(sourceObjects.updatedAt))
       .limit(1);
     const status = origin?.object.status ?? 'unknown';
+    const runs = origin
+      ? await deps.db
+          .select({ run: objectPipelineRuns, name: pipelines.name, kind: pipelines.kind })
+          .from(objectPipelineRuns)
+          .innerJoin(pipelines, eq(pipelines.id, objectPipelineRuns.pipelineId))
+          .where(eq(objectPipelineRuns.objectId, origin.object.id))
+          .orderBy(asc(pipelines.name))
+      : [];
+    const indexStatus = Object.fromEntries(
+      runs.map(({ run, name, kind }) => [run.pipelineId, { name, kind, status: run.status, detail: run.detail, error: run.error, attempts: run.attempts, jobId: run.jobId, updatedAt: millis(run.updatedAt) }]),
+    );
+    // Indexed: stored, with every pipeline its rules select done for this content.
+    const indexed = status === 'ingested' && origin?.object.processJobId == null && runs.every(({ run }) => (run.status === 'indexed' || run.status === 'skipped') && run.etag === origin?.object.ingestedEtag);
     res.json({
       bucket: bucket.name,
       key,
@@ -104,9 +117,9 @@ export function objectRoutes(deps: ApiDeps): Router {
       ingestionStatus: status === 'ingested' ? 'INGESTED' : status === 'pending' ? 'PENDING' : status === 'dead' ? 'FAILED' : 'UNKNOWN',
       ingestedAt: origin?.object.ingestedAt ? millis(origin.object.ingestedAt) : null,
       contentHash: origin?.object.contentHash ?? null,
-      // Per-pipeline index status: no pipelines route objects yet, so an ingested object is fully indexed.
-      indexStatus: {},
-      indexed: status === 'ingested',
+      processingStatus: status !== 'ingested' ? null : origin?.object.processJobId ? 'PROCESSING' : 'PROCESSED',
+      indexStatus,
+      indexed,
     });
   });
 

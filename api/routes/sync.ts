@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import { eq } from 'drizzle-orm';
-import { jobs } from '../../db/schema.js';
+import { and, eq } from 'drizzle-orm';
+import { jobs, rules } from '../../db/schema.js';
 import { discoverUpdate, ingestUpdate, statusQuery, type ControllerStatus } from '../../workflows/shared.js';
 import { withStart } from '../controllers.js';
 import { callerOf } from '../auth.js';
@@ -43,6 +43,11 @@ export function syncRoutes(deps: ApiDeps): Router {
     const body = parseBody(IngestBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
+    if (body.ruleId) {
+      const [rule] = await deps.db.select({ id: rules.id }).from(rules).where(and(eq(rules.bucketId, bucket.id), eq(rules.id, body.ruleId)));
+      if (!rule) throw ApiError.invalid('ruleId', `rule ${body.ruleId} does not exist in bucket ${bucket.name}`);
+      if (body.retryFailed || body.sourceObjectId) throw ApiError.invalid('ruleId', 'cannot be combined with retryFailed or sourceObjectId');
+    }
     const result = await deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
       args: [{ retryFailed: body.retryFailed, sourceObjectId: body.sourceObjectId, ruleId: body.ruleId }],
       startWorkflowOperation: withStart(deps, source, bucket.name),

@@ -1,0 +1,52 @@
+import type { Readable } from 'node:stream';
+import type { FulltextConfig } from '../../domain/pipelines.js';
+import { extractText, looksBinary, textFormatOf } from '../../domain/text-extract.js';
+import type { ActivityDeps } from '../deps.js';
+import type { PipelineOutcome, StoredObject } from './types.js';
+
+async function readAll(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    n += chunk.length;
+    if (n >= limit) break;
+  }
+  body.destroy();
+  return Buffer.concat(chunks).subarray(0, limit);
+}
+
+/**
+ * Extracts an object's text and upserts it into the bucket's full-text index.
+ * Re-running it for the same object replaces the row, so retries are harmless.
+ */
+export async function runFulltext(deps: ActivityDeps, pipelineId: string, config: FulltextConfig, obj: StoredObject): Promise<Omit<PipelineOutcome, 'attempts'>> {
+  const sql = deps.db.$client;
+  const truncated = obj.size > config.maxBytes;
+  const got = await deps.lake.get(obj.bucketName, obj.lakeKey, truncated ? { start: 0, end: config.maxBytes - 1 } : undefined);
+  if (!got) throw new Error(`object ${obj.lakeKey} is not in the lake`);
+  const format = textFormatOf(obj.lakeKey, got.head.contentType);
+  if (!format) {
+    got.body.destroy();
+    await removeDocument(deps, pipelineId, obj.id);
+    return { status: 'skipped', detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
+  }
+  const bytes = await readAll(got.body, config.maxBytes);
+  if (looksBinary(bytes)) {
+    await removeDocument(deps, pipelineId, obj.id);
+    return { status: 'skipped', detail: 'content is binary' };
+  }
+  // Postgres rejects NUL in text and caps a tsvector near 1 MiB of lexemes; long documents index their start.
+  const text = extractText(bytes, format).replace(/\0/g, '');
+  await sql`
+    insert into fulltext_documents (object_id, pipeline_id, bucket_id, lake_key, etag, body, tsv, updated_at)
+    values (${obj.id}, ${pipelineId}, ${obj.bucketId}, ${obj.lakeKey}, ${obj.etag}, ${text},
+      to_tsvector(${config.language}::regconfig, left(${text}, 900000)), now())
+    on conflict (object_id, pipeline_id) do update set bucket_id = excluded.bucket_id, lake_key = excluded.lake_key,
+      etag = excluded.etag, body = excluded.body, tsv = excluded.tsv, updated_at = now()`;
+  return { status: 'indexed', detail: `${format}: ${text.length} characters${truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : ''}` };
+}
+
+export async function removeDocument(deps: ActivityDeps, pipelineId: string, objectId: string): Promise<void> {
+  await deps.db.$client`delete from fulltext_documents where object_id = ${objectId} and pipeline_id = ${pipelineId}`;
+}

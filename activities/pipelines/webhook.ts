@@ -1,0 +1,44 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { WebhookConfig } from '../../domain/pipelines.js';
+import type { ActivityDeps } from '../deps.js';
+import type { PipelineOutcome, StoredObject } from './types.js';
+
+export const SIGNATURE_HEADER = 'x-lakesync-signature';
+export const TIMESTAMP_HEADER = 'x-lakesync-timestamp';
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+
+/** One delivery intent: retries of it (in this activity, or after a crash) share the key; a new job's re-run gets a new one. */
+export const idempotencyKey = (pipelineId: string, objectId: string, etag: string, jobId: string): string => createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${jobId}`).digest('hex').slice(0, 40);
+
+/** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as Stripe-style receivers verify it. */
+export const signDelivery = (secret: string, timestamp: string, body: string): string => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+
+/**
+ * POSTs the object's metadata and a signed URL to the pipeline's endpoint,
+ * retrying with backoff until a 2xx or the pipeline's attempts run out.
+ */
+export async function runWebhook(deps: ActivityDeps, pipelineId: string, config: WebhookConfig, sealedSecret: string | null, obj: StoredObject, jobId: string): Promise<PipelineOutcome> {
+  const head = await deps.lake.head(obj.bucketName, obj.lakeKey);
+  if (!head) return { status: 'failed', error: `object ${obj.lakeKey} is not in the lake`, attempts: 0 };
+  const base = deps.objectUrlBase();
+  const url = base ? deps.urlSigner.sign(base, obj.bucketName, obj.lakeKey, config.urlExpiresInSeconds).url : null;
+  const body = JSON.stringify({ bucket: obj.bucketName, key: obj.lakeKey, etag: `"${head.etag}"`, size: head.size, contentType: head.contentType ?? 'application/octet-stream', url });
+  const secret = sealedSecret ? deps.secrets.open<string>(sealedSecret) : null;
+  const key = idempotencyKey(pipelineId, obj.id, obj.etag, jobId);
+  let lastError = '';
+  for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: key, [TIMESTAMP_HEADER]: timestamp, 'user-agent': 'lakesync-webhook/1' };
+    if (secret) headers[SIGNATURE_HEADER] = signDelivery(secret, timestamp, body);
+    try {
+      const res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutSeconds * 1000), redirect: 'manual' });
+      await res.body?.cancel();
+      if (res.status >= 200 && res.status < 300) return { status: 'indexed', detail: `delivered (HTTP ${res.status})`, attempts: attempt };
+      lastError = `endpoint answered HTTP ${res.status}`;
+    } catch (err) {
+      lastError = `delivery failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (attempt < config.maxAttempts) await new Promise((r) => setTimeout(r, Math.min(deps.retryBackoffMs * 2 ** (attempt - 1), 30_000)));
+  }
+  return { status: 'failed', error: `${lastError} after ${config.maxAttempts} attempts`, attempts: config.maxAttempts };
+}

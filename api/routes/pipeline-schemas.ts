@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema, WebhookSecret } from '../../domain/pipelines.js';
+
+const Name = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\w .:-]+$/, 'must be letters, digits, spaces and . _ : -');
+
+const WebhookCreate = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
+
+/** One kind-specific settings object, named like the kind (as sources have `s3` / `filesystem`). */
+export const CreatePipeline = z
+  .object({
+    name: Name,
+    kind: z.enum(['fulltext', 'webhook']),
+    fulltext: FulltextConfigSchema.optional(),
+    webhook: WebhookCreate.optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.kind === 'webhook' && !b.webhook) ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'is required for a webhook pipeline' });
+    if (b.kind !== 'webhook' && b.webhook) ctx.addIssue({ code: 'custom', path: ['webhook'], message: `does not apply to a ${b.kind} pipeline` });
+    if (b.kind !== 'fulltext' && b.fulltext) ctx.addIssue({ code: 'custom', path: ['fulltext'], message: `does not apply to a ${b.kind} pipeline` });
+  });
+export type CreatePipelineInput = z.infer<typeof CreatePipeline>;
+
+/** Optional-update semantics: absent fields keep their value; the kind never changes. */
+export const UpdatePipeline = z
+  .object({
+    name: Name.optional(),
+    enabled: z.boolean().optional(),
+    fulltext: FulltextConfigSchema.partial().strict().optional(),
+    webhook: WebhookConfigSchema.partial().extend({ secret: WebhookSecret.optional() }).strict().optional(),
+  })
+  .strict();
+export type UpdatePipelineInput = z.infer<typeof UpdatePipeline>;
+
+const PipelineIds = z.array(z.string().min(1).max(64)).min(1, 'must name at least one pipeline').max(20);
+
+export const CreateRule = z
+  .object({
+    name: Name,
+    pipelineIds: PipelineIds,
+    match: RuleMatchSchema.default({}),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const UpdateRule = z
+  .object({
+    name: Name.optional(),
+    pipelineIds: PipelineIds.optional(),
+    /** Replaces the whole match. */
+    match: RuleMatchSchema.optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict();
+
+export const SearchBody = z
+  .object({
+    query: z.string().trim().min(1, 'must not be empty').max(1000),
+    prefix: z.string().max(1024).default(''),
+    page_size: z.number().int().min(1).max(100).default(10),
+    page_token: z.string().max(2048).optional(),
+    /** Search one fulltext pipeline's index instead of all of the bucket's. */
+    pipelineId: z.string().min(1).max(64).optional(),
+  })
+  .strict();

@@ -1,0 +1,111 @@
+import { Router } from 'express';
+import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
+import { pipelines, rules } from '../../db/schema.js';
+import { newId } from '../../domain/ids.js';
+import { FulltextConfigSchema, WebhookConfigSchema, type PipelineConfig } from '../../domain/pipelines.js';
+import { callerOf } from '../auth.js';
+import { backfillRule } from '../backfill.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError } from '../errors.js';
+import { PaginationQuery, pageSize } from '../pagination.js';
+import { pipelineJson } from '../serialize.js';
+import { parseBody, parseQuery } from '../validate.js';
+import { findBucket } from './lookup.js';
+import { CreatePipeline, UpdatePipeline } from './pipeline-schemas.js';
+
+const nameTaken = (name: string, bucket: string) => new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+
+export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: string) {
+  const [row] = await deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.id, pipelineId)));
+  if (!row) throw ApiError.notFound(`pipeline ${pipelineId}`);
+  return row;
+}
+
+export function pipelineRoutes(deps: ApiDeps): Router {
+  const r = Router();
+
+  r.post('/:bucket/pipelines', async (req, res) => {
+    const body = parseBody(CreatePipeline, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    let config: PipelineConfig;
+    let sealedSecret: string | null = null;
+    if (body.kind === 'webhook') {
+      const { secret, ...webhook } = body.webhook!;
+      config = { webhook };
+      sealedSecret = deps.secrets.seal(secret);
+    } else {
+      config = { fulltext: body.fulltext ?? FulltextConfigSchema.parse({}) };
+    }
+    const [row] = await deps.db.insert(pipelines).values({ id: newId('pipe'), bucketId: bucket.id, name: body.name, kind: body.kind, config, sealedSecret, enabled: body.enabled }).onConflictDoNothing().returning();
+    if (!row) throw nameTaken(body.name, bucket.name);
+    res.status(201).json(pipelineJson(row, bucket.name));
+  });
+
+  r.get('/:bucket/pipelines', async (req, res) => {
+    const q = parseQuery(PaginationQuery, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const size = pageSize(q.page_size);
+    const scope = `pipelines:${bucket.id}`;
+    const after = deps.pageTokens.decode(scope, q.page_token);
+    const rows = await deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined)).orderBy(asc(pipelines.id)).limit(size + 1);
+    const [total] = await deps.db.select({ n: count() }).from(pipelines).where(eq(pipelines.bucketId, bucket.id));
+    const page = rows.slice(0, size);
+    res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '', totalCount: total?.n ?? 0 });
+  });
+
+  r.get('/:bucket/pipelines/:pipelineId', async (req, res) => {
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    res.json(pipelineJson(await findPipeline(deps, bucket.id, req.params.pipelineId), bucket.name));
+  });
+
+  r.patch('/:bucket/pipelines/:pipelineId', async (req, res) => {
+    const body = parseBody(UpdatePipeline, req);
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
+    const set: Partial<typeof pipelines.$inferInsert> = {};
+    if (body.name !== undefined) {
+      const [clash] = await deps.db.select({ id: pipelines.id }).from(pipelines).where(and(eq(pipelines.bucketId, bucket.id), eq(pipelines.name, body.name), ne(pipelines.id, current.id)));
+      if (clash) throw nameTaken(body.name, bucket.name);
+      set.name = body.name;
+    }
+    if (body.enabled !== undefined) set.enabled = body.enabled;
+    const c = current.config;
+    if (body.fulltext) {
+      if (!('fulltext' in c)) throw ApiError.invalid('fulltext', `does not apply to a ${current.kind} pipeline`);
+      set.config = { fulltext: FulltextConfigSchema.parse({ ...c.fulltext, ...defined(body.fulltext) }) };
+    }
+    if (body.webhook) {
+      if (!('webhook' in c)) throw ApiError.invalid('webhook', `does not apply to a ${current.kind} pipeline`);
+      const { secret, ...rest } = body.webhook;
+      set.config = { webhook: WebhookConfigSchema.parse({ ...c.webhook, ...defined(rest) }) };
+      if (secret) set.sealedSecret = deps.secrets.seal(secret);
+    }
+    const [row] = await deps.db.update(pipelines).set({ ...set, updatedAt: sql`now()` }).where(eq(pipelines.id, current.id)).returning();
+    // Switched back on, or its text extraction changed: the objects its rules select run through it again.
+    const rerun = (body.enabled === true && !current.enabled) || body.fulltext !== undefined;
+    const backfill = [];
+    if (rerun && row!.enabled) {
+      const using = (await deps.db.select().from(rules).where(and(eq(rules.bucketId, bucket.id), eq(rules.enabled, true)))).filter((rule) => rule.pipelineIds.includes(current.id));
+      for (const rule of using) backfill.push(...(await backfillRule(deps, bucket, rule)));
+    }
+    res.json({ ...pipelineJson(row!, bucket.name), ...(rerun ? { backfill } : {}) });
+  });
+
+  r.delete('/:bucket/pipelines/:pipelineId', async (req, res) => {
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
+    const users = (await deps.db.select({ id: rules.id, ids: rules.pipelineIds }).from(rules).where(eq(rules.bucketId, bucket.id))).filter((rule) => rule.ids.includes(current.id));
+    if (users.length > 0) {
+      throw new ApiError('FAILED_PRECONDITION', `pipelineId: pipeline ${current.id} is used by rule(s) ${users.map((u) => u.id).join(', ')}; remove it from them first`, [{ field: 'pipelineId', problem: 'is used by rules' }]);
+    }
+    // Its per-object state and indexed text go with it (foreign keys cascade).
+    await deps.db.delete(pipelines).where(eq(pipelines.id, current.id));
+    res.json({});
+  });
+
+  return r;
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
