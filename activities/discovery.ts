@@ -197,7 +197,7 @@ export function discoveryActivities(deps: ActivityDeps) {
             for update
           ),
           marked as (
-            update source_objects so set status = 'deleted', pending_job_id = null, last_job_id = ${input.jobId}, updated_at = now(),
+            update source_objects so set status = 'deleted', pending_job_id = null, process_job_id = null, last_job_id = ${input.jobId}, updated_at = now(),
               lake_key = case when ${onDelete}::boolean then null else so.lake_key end
             from target where so.id = target.id
             returning target.in_lake
@@ -206,6 +206,10 @@ export function discoveryActivities(deps: ActivityDeps) {
         const marked = Number(row?.marked ?? 0);
         const removed = Number(row?.removed ?? 0);
         if (marked > 0) await tx`update jobs set objects_deleted = objects_deleted + ${marked}, objects_removed = objects_removed + ${removed} where id = ${input.jobId}`;
+        // What pipelines made of a deleted object goes with it.
+        const ids = JSON.stringify(gone.map((g) => g.id));
+        await tx`delete from fulltext_documents where object_id in (select jsonb_array_elements_text(${ids}::jsonb))`;
+        await tx`delete from object_pipeline_runs where object_id in (select jsonb_array_elements_text(${ids}::jsonb))`;
         return marked;
       });
       Context.current().heartbeat(cp);

@@ -8,7 +8,7 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { call, waitForJob } from '../support/http.js';
+import { authHeader, call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
@@ -245,6 +245,30 @@ describe('pipelines, rules and search', () => {
     } finally {
       await receiver.stop();
     }
+  });
+
+  it('processes objects pushed through the byte plane, and forgets them when they are deleted', async () => {
+    const bucket = await newBucket(ls);
+    const text = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'text', kind: 'fulltext', fulltext: { maxBytes: 64 } });
+    expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [text.body.pipelineId] })).status).toBe(201);
+    const put = (key: string, body: string) => fetch(`${ls.url}/${bucket}/${key}`, { method: 'PUT', body, headers: authHeader(ls.url) });
+    expect((await put('pushed/pelican.txt', 'A pelican landed on the lake.')).status).toBe(200);
+    // Only the first maxBytes are indexed: the word past them is not found.
+    expect((await put('pushed/long.html', `<html><body><p>${'filler '.repeat(12)}</p><p>ibis</p></body></html>`)).status).toBe(200);
+    const found = await waitFor('pushed object indexed', async () => {
+      const res = await search(ls, bucket, { query: 'pelican' });
+      return res.body.results.length > 0 && res;
+    });
+    expect(keysOf(found)).toEqual(['pushed/pelican.txt']);
+    const info = await waitFor('html processed', async () => {
+      const res = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('pushed/long.html')}/info`);
+      return res.body.indexStatus[text.body.pipelineId]?.status === 'indexed' && res;
+    });
+    expect(info.body.indexStatus[text.body.pipelineId].detail).toContain('first 64 bytes');
+    expect(keysOf(await search(ls, bucket, { query: 'filler' }))).toEqual(['pushed/long.html']);
+    expect(keysOf(await search(ls, bucket, { query: 'ibis' }))).toEqual([]);
+    expect((await fetch(`${ls.url}/${bucket}/pushed/pelican.txt`, { method: 'DELETE', headers: authHeader(ls.url) })).status).toBe(204);
+    expect(keysOf(await search(ls, bucket, { query: 'pelican' }))).toEqual([]);
   });
 
   it('refuses bad pipelines, rules, searches and ruleIds with the field named, creating nothing', async () => {

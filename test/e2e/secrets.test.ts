@@ -3,7 +3,8 @@
  * workflow histories in a web UI. This test runs a real sync and then reads
  * every Temporal history of the source (`temporal workflow show`), every log
  * line of the API and the worker, every API response and the database row,
- * and finds the credentials nowhere but sealed at rest.
+ * and finds the credentials (and a webhook's signing secret) nowhere but
+ * sealed at rest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
@@ -14,6 +15,7 @@ import { inject } from 'vitest';
 import { call, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { temporalCli } from '../support/temporal-cli.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 describe('secrets stay secret', () => {
@@ -30,7 +32,11 @@ describe('secrets stay secret', () => {
     return res;
   };
 
+  const WEBHOOK_SECRET = 'webhook-signing-secret-7f3a9c';
+  let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
+
   beforeAll(async () => {
+    receiver = await startWebhookReceiver(WEBHOOK_SECRET);
     const sink = new Writable({ write: (chunk, _enc, done) => ((apiLogs += chunk.toString()), done()) });
     ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate', log: pino({ level: 'debug' }, sink) });
     worker = await startWorkerProcess({ ...ls.workerEnv, LOG_LEVEL: 'debug' });
@@ -38,6 +44,7 @@ describe('secrets stay secret', () => {
   afterAll(async () => {
     await worker?.kill('SIGTERM');
     await ls?.stop();
+    await receiver?.stop();
   });
 
   it('never puts source credentials in a payload, a log line or a response', async () => {
@@ -47,6 +54,9 @@ describe('secrets stay secret', () => {
     for (let i = 0; i < 5; i++) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `k${i}.txt`, Body: `v${i}` }));
 
     await record('POST', '/admin/buckets', { name: bucket });
+    // A webhook pipeline's signing secret is guarded the same way.
+    const hook = await record('POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: receiver.url, secret: WEBHOOK_SECRET } });
+    await record('POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [hook.body.pipelineId] });
     const created = await record('POST', `/${bucket}/sources`, {
       name: 'guarded',
       kind: 's3',
@@ -56,7 +66,8 @@ describe('secrets stay secret', () => {
     const sourceId = created.body.sourceId as string;
     const run = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
     const done = await waitForJob(ls.url, bucket, sourceId, run.body.jobId);
-    expect(done.job.objectsProcessed).toBe(5);
+    expect(done.job).toMatchObject({ objectsProcessed: 5, objectsIndexed: 5 });
+    expect(receiver.accepted().filter((d) => d.signatureValid)).toHaveLength(5);
     // A failing run too: wrong credentials, rotated in by PATCH.
     await record('PATCH', `/${bucket}/sources/${sourceId}`, { s3: { accessKeyId: 'rotated-key-id-0000', secretAccessKey: 'rotated-secret-value-0000' } });
     const failing = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
@@ -76,18 +87,21 @@ describe('secrets stay secret', () => {
 
     const sql = postgres(ls.databaseUrl, { max: 1 });
     const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
+    const [pipe] = await sql`select sealed_secret, config::text as config from pipelines where id = ${hook.body.pipelineId}`;
     await sql.end();
+    expect(pipe!.sealed_secret).toMatch(/^v1\./);
     expect(row!.sealed_credentials).toMatch(/^v1\./);
 
     const workerLogs = worker.output();
     expect(workerLogs).toContain(sourceId);
     expect(apiLogs.length).toBeGreaterThan(0);
-    for (const secret of [minio.secretAccessKey, minio.accessKeyId, 'rotated-secret-value-0000', 'rotated-key-id-0000']) {
+    for (const secret of [minio.secretAccessKey, minio.accessKeyId, 'rotated-secret-value-0000', 'rotated-key-id-0000', WEBHOOK_SECRET]) {
       expect(histories.includes(secret), `Temporal history holds ${secret.slice(0, 4)}…`).toBe(false);
       expect(workerLogs.includes(secret), 'worker log holds a credential').toBe(false);
       expect(apiLogs.includes(secret), 'API log holds a credential').toBe(false);
       expect(responses.some((r) => r.includes(secret)), 'an API response holds a credential').toBe(false);
       expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds a credential in clear').toBe(false);
+      expect(pipe!.sealed_secret.includes(secret) || pipe!.config.includes(secret), 'the database holds a webhook secret in clear').toBe(false);
     }
   });
 });

@@ -84,7 +84,7 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
     workflowBundle: { code: await readFile(infra.workflowBundlePath, 'utf8') },
     activityOverrides: { retryBackoffMs: 50, ...o.activityOverrides },
   });
-  const workerEnv = { ...vars, ...o.env, PORT: '0', TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'info' };
+  const workerEnv = { ...vars, ...o.env, PORT: '0', LAKESYNC_PUBLIC_URL: runtime.url!, TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'info' };
   const token = (claims: { org?: string; scope?: string; expiresIn?: string } = {}) =>
     new SignJWT({ org: claims.org ?? 'test-org', scope: claims.scope ?? 'read write admin' })
       .setProtectedHeader({ alg: 'HS256' })

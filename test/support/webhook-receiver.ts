@@ -14,7 +14,7 @@ export interface Delivery {
  * status per delivery (given how often that idempotency key was seen before);
  * it records everything, and verifies each signature against `secret`.
  */
-export async function startWebhookReceiver(secret: string, answer: (d: Omit<Delivery, 'status'>, seenBefore: number) => number = () => 200) {
+export async function startWebhookReceiver(secret: string, answer: (d: Omit<Delivery, 'status'>, seenBefore: number) => number = () => 200, delayMs = 0) {
   const deliveries: Delivery[] = [];
   const seen = new Map<string, number>();
   const server: Server = createServer((req, res) => {
@@ -30,7 +30,7 @@ export async function startWebhookReceiver(secret: string, answer: (d: Omit<Deli
       seen.set(d.idempotencyKey, before + 1);
       const status = answer(d, before);
       deliveries.push({ ...d, status });
-      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+      setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end('{}'), delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
