@@ -9,6 +9,8 @@ export interface FollowOptions {
   quiet: boolean;
 }
 
+const isTerminal = (j: Job): boolean => (TERMINAL_JOB_STATUSES as readonly string[]).includes(j.status);
+
 interface Progress {
   update(job: Job): void;
   stop(): void;
@@ -16,15 +18,14 @@ interface Progress {
 
 const phase = (j: Job): string => {
   const status = j.status.replace(/^JOB_STATUS_/, '').toLowerCase();
-  if (j.status !== 'JOB_STATUS_RUNNING') return status;
-  return j.kind === 'discovery' && j.objectsProcessed === 0 && j.objectsDiscovered === 0 ? `scanning, ${j.objectsListed} listed` : 'copying';
+  return j.kind === 'discovery' && j.status === 'JOB_STATUS_RUNNING' ? `${status}, ${j.objectsListed} listed` : status;
 };
 
 /** A live bar on the terminal: processed out of discovered, with indexed beside it. */
 function barProgress(ctx: Ctx): Progress {
   const bar = new SingleBar(
     {
-      format: '{bar} {percentage}% | processed {value}/{total} | discovered {total} | indexed {indexed} | failed {failed} | {phase}',
+      format: '{bar} {percentage}% | processed {processed}/{discovered} | discovered {discovered} | indexed {indexed} | failed {failed} | {phase}',
       hideCursor: true,
       // followJob handles Ctrl-C itself, to say that the job keeps running.
       gracefulExit: false,
@@ -36,13 +37,16 @@ function barProgress(ctx: Ctx): Progress {
   let started = false;
   return {
     update(j) {
-      const payload = { indexed: j.objectsIndexed, failed: j.objectsFailed, phase: phase(j) };
+      const payload = { processed: j.objectsProcessed, discovered: j.objectsDiscovered, indexed: j.objectsIndexed, failed: j.objectsFailed, phase: phase(j) };
+      // Nothing discovered yet reads as an empty bar (cli-progress shows 0 of 0 as full), and as a full one once the job is over.
+      const total = Math.max(j.objectsDiscovered, 1);
+      const value = j.objectsDiscovered === 0 ? (isTerminal(j) ? 1 : 0) : j.objectsProcessed;
       if (!started) {
-        bar.start(j.objectsDiscovered, j.objectsProcessed, payload);
+        bar.start(total, value, payload);
         started = true;
       } else {
-        bar.setTotal(j.objectsDiscovered);
-        bar.update(j.objectsProcessed, payload);
+        bar.setTotal(total);
+        bar.update(value, payload);
       }
     },
     stop: () => void (started && bar.stop()),
@@ -95,7 +99,7 @@ export async function followJob(ctx: Ctx, bucket: string, jobId: string, o: Foll
       const parsed = JobSchema.safeParse(raw);
       if (!parsed.success) throw new CliFailure(`job ${jobId}: unexpected answer from the API: ${parsed.error.issues[0]?.message}`);
       progress.update(parsed.data);
-      if ((TERMINAL_JOB_STATUSES as readonly string[]).includes(parsed.data.status)) return { job: parsed.data, raw };
+      if (isTerminal(parsed.data)) return { job: parsed.data, raw };
       await sleep(o.intervalMs);
     }
   } finally {

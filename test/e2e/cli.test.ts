@@ -4,7 +4,7 @@
  * Postgres — and its `--json` output matches the API's own answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,6 +210,29 @@ describe('lakesync CLI against the dev stack', () => {
     expect(code, screen).toBe(0);
     expect(screen).toMatch(/█+ 100% \| processed 51\/51 \| discovered 51 \| indexed 51 \| failed 0 \| succeeded/);
     expect(screen).toMatch(/status: +SUCCEEDED/);
+  });
+
+  it('exits 1 when the job fails, after printing it', async () => {
+    const gone = join(work, 'gone');
+    await mkdir(gone);
+    const def = join(work, 'gone.json');
+    await writeFile(def, JSON.stringify({ name: 'gone', kind: 'filesystem', filesystem: { path: gone }, syncIntervalSeconds: 3600 }));
+    const src = await cliJson(['sources', 'create', '--bucket', bucket, '--file', def]);
+    await rm(gone, { recursive: true });
+
+    const r = await cli(['sync', bucket, src.sourceId, '--json', '--quiet']);
+    expect(r.code).toBe(1);
+    const job = JSON.parse(r.stdout);
+    expect(job).toMatchObject({ sourceId: src.sourceId, status: 'JOB_STATUS_FAILED', error: expect.stringMatching(/filesystem.path does not exist/) });
+    expect(job).toEqual((await api('GET', `/${bucket}/jobs/${job.jobId}`)).body);
+    expect(r.stderr).toBe(`error: job ${job.jobId} ended JOB_STATUS_FAILED: ${job.error}\n`);
+
+    const human = await cli(['sync', bucket, src.sourceId]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^status: +FAILED$/m);
+    expect(human.stderr).toMatch(/failed; discovered 0, processed 0/);
+
+    expect((await cli(['sources', 'delete', bucket, src.sourceId])).code).toBe(0);
   });
 
   it('exits 2 on bad usage, before any request', async () => {
