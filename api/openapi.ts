@@ -33,6 +33,8 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Health of the API, Postgres and Temporal', scope: null },
   { method: 'post', path: '/admin/buckets', summary: 'Create a lake bucket', scope: 'admin', body: z.object({ name: BucketName }).strict(), created: true },
   { method: 'get', path: '/admin/buckets', summary: "List the organisation's buckets", scope: 'admin', query: PaginationQuery },
+  { method: 'get', path: '/admin/buckets/{bucket}', summary: 'Get a lake bucket', scope: 'admin' },
+  { method: 'delete', path: '/admin/buckets/{bucket}', summary: 'Delete an empty lake bucket (no sources, no objects)', scope: 'admin' },
   { method: 'post', path: '/{bucket}/sources', summary: 'Create a source and start its controller workflow', scope: 'write', body: CreateSource, created: true },
   { method: 'get', path: '/{bucket}/sources', summary: 'List sources', scope: 'read', query: PaginationQuery },
   { method: 'get', path: '/{bucket}/sources/{sourceId}', summary: 'Get a source', scope: 'read' },

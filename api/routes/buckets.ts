@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { and, asc, count, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
-import { buckets } from '../../db/schema.js';
+import { buckets, sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -9,6 +9,7 @@ import { ApiError } from '../errors.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
 import { bucketJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
+import { findBucket } from './lookup.js';
 
 /** Bucket names follow S3's rules so a lake bucket can map onto any S3 store. */
 export const BucketName = z
@@ -42,6 +43,23 @@ export function bucketRoutes(deps: ApiDeps): Router {
       nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '',
       totalCount: n,
     });
+  });
+  r.get('/admin/buckets/:bucket', async (req, res) => {
+    res.json(bucketJson(await findBucket(deps, req.params.bucket, callerOf(res).org)));
+  });
+  /**
+   * Only an empty bucket is deleted, as in S3: names are global, so a bucket
+   * deleted with objects left in the lake would hand them to whoever takes
+   * the name next; and its sources' controllers must be stopped first.
+   */
+  r.delete('/admin/buckets/:bucket', async (req, res) => {
+    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const [{ n }] = (await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id))) as [{ n: number }];
+    if (n > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} still has ${n} source${n === 1 ? '' : 's'}; delete them first`, [{ field: 'bucket', problem: 'still has sources' }]);
+    const { objects } = await deps.lake.list(bucket.name, '', null, 1);
+    if (objects.length > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} is not empty; delete its objects first`, [{ field: 'bucket', problem: 'is not empty' }]);
+    await deps.db.delete(buckets).where(eq(buckets.id, bucket.id));
+    res.status(204).end();
   });
   return r;
 }
