@@ -4,6 +4,7 @@ import { discoveryActivities } from './discovery.js';
 import { ingestionActivities } from './ingestion.js';
 import { jobActivities } from './jobs.js';
 import { processingActivities } from './processing.js';
+import { purgeActivities } from './purge.js';
 import { uploadActivities } from './uploads.js';
 
 export type { ActivityDeps } from './deps.js';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...discoveryActivities(deps),
     ...ingestionActivities(deps),
     ...processingActivities(deps),
+    ...purgeActivities(deps),
     ...controllerStateActivities(deps),
     ...uploadActivities(deps),
   };

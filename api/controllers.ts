@@ -1,8 +1,8 @@
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { and, eq, isNull } from 'drizzle-orm';
-import { buckets, sourceObjects, sources } from '../db/schema.js';
-import { controllerWorkflowId, objectsArrivedSignal, searchAttributes } from '../workflows/shared.js';
+import { buckets, lakePurges, sourceObjects, sources } from '../db/schema.js';
+import { controllerWorkflowId, objectsArrivedSignal, purgeWorkflowId, searchAttributes } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
 import type { ApiDeps } from './deps.js';
 
@@ -56,4 +56,14 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
       deps.log.warn({ err, sourceId: source.id }, 'could not ensure the source controller');
     }
   }
+  // A purge whose workflow never started (or was lost) is started again; a running one is left alone.
+  const purges = await deps.db.selectDistinct({ id: lakePurges.purgeId }).from(lakePurges);
+  for (const { id } of purges) await startPurge(deps, id).catch((err) => deps.log.warn({ err, purgeId: id }, 'could not ensure the lake purge'));
+}
+
+/** Starts (or finds running) the workflow that removes a deleted source's objects from the lake. */
+export async function startPurge(deps: Pick<ApiDeps, 'taskQueue' | 'temporal'>, purgeId: string): Promise<string> {
+  const workflowId = purgeWorkflowId(purgeId);
+  await deps.temporal.workflow.start('purgeLake', { workflowId, taskQueue: deps.taskQueue, args: [{ purgeId }], workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE', staticSummary: `remove the objects of deleted source ${purgeId} from the lake` });
+  return workflowId;
 }

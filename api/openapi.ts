@@ -9,6 +9,7 @@ import { JobsQuery } from './routes/jobs.js';
 import { ListQuery as ObjectListQuery, UrlQuery as ObjectUrlQuery } from './routes/objects.js';
 import { HistoryQuery as UploadHistoryQuery, ListQuery as UploadListQuery, StartBody as StartUploadBody } from './routes/uploads.js';
 import { CreatePipeline, CreateRule, SearchBody, UpdatePipeline, UpdateRule } from './routes/pipeline-schemas.js';
+import { DeleteQuery as SourceDeleteQuery } from './routes/sources.js';
 import { CreateSource, DiscoverBody, IngestBody, PauseBody, UpdateSource } from './routes/source-schemas.js';
 
 interface Operation {
@@ -39,7 +40,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/{bucket}/sources', summary: 'List sources', scope: 'read', query: PaginationQuery },
   { method: 'get', path: '/{bucket}/sources/{sourceId}', summary: 'Get a source', scope: 'read' },
   { method: 'patch', path: '/{bucket}/sources/{sourceId}', summary: 'Update a source (optional-update semantics)', scope: 'write', body: UpdateSource },
-  { method: 'delete', path: '/{bucket}/sources/{sourceId}', summary: 'Stop its workflows and delete a source', scope: 'write' },
+  { method: 'delete', path: '/{bucket}/sources/{sourceId}', summary: 'Stop its workflows and delete a source; purge=true also removes its lake objects (202)', scope: 'write', query: SourceDeleteQuery },
   { method: 'post', path: '/{bucket}/sources/{sourceId}/pause', summary: 'Pause a source', scope: 'write', body: PauseBody },
   { method: 'post', path: '/{bucket}/sources/{sourceId}/resume', summary: 'Resume a paused or suspended source', scope: 'write', body: z.object({}).strict() },
   { method: 'post', path: '/{bucket}/sources/{sourceId}/discover', summary: 'TriggerDiscovery: delta or full scan, or a dry run', scope: 'write', body: DiscoverBody },

@@ -21,8 +21,8 @@ export class ApiClient {
     return this.request<T>('PATCH', path, { body });
   }
   /** Resolves undefined for 204 No Content. */
-  delete<T = unknown>(path: string): Promise<T> {
-    return this.request<T>('DELETE', path, {});
+  delete<T = unknown>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('DELETE', path, { query });
   }
 
   async request<T>(method: string, path: string, o: { query?: Query; body?: unknown }): Promise<T> {

@@ -278,3 +278,15 @@ export const fulltextDocuments = pgTable(
   },
   (t) => [primaryKey({ columns: [t.objectId, t.pipelineId] }), index('fulltext_documents_tsv_idx').using('gin', t.tsv), index('fulltext_documents_bucket_key_idx').on(t.bucketId, t.lakeKey)],
 );
+
+/** Lake objects owed removal after their source was deleted with `purge=true`; a purge workflow works the list off. */
+export const lakePurges = pgTable(
+  'lake_purges',
+  {
+    purgeId: text().notNull(),
+    bucketName: text().notNull(),
+    lakeKey: byteOrderedText().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.purgeId, t.lakeKey] })],
+);

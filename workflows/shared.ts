@@ -20,6 +20,7 @@ export const searchAttributeCliTypes: Record<string, string> = { KEYWORD: 'Keywo
 export const controllerWorkflowId = (sourceId: string): string => `lakesync-source-${sourceId}`;
 export const uploadSyncWorkflowId = (syncId: string): string => `lakesync-upload-${syncId}`;
 export const syncRunWorkflowId = (jobId: string): string => `lakesync-job-${jobId}`;
+export const purgeWorkflowId = (purgeId: string): string => `lakesync-purge-${purgeId}`;
 
 export interface TriggerRequest {
   fullSync?: boolean;

@@ -4,8 +4,8 @@ import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { fsPathProblem } from '../../domain/fs-roots.js';
 import type { SourceConnection } from '../../domain/source-config.js';
-import { configChangedSignal, controllerWorkflowId, pauseSignal, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
-import { startController, controllerStartOptions } from '../controllers.js';
+import { configChangedSignal, controllerWorkflowId, pauseSignal, purgeWorkflowId, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
+import { startController, controllerStartOptions, startPurge } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -25,7 +25,7 @@ function connectionOf(body: CreateSourceInput): { connection: SourceConnection; 
   return { connection: { filesystem: body.filesystem }, credentials: null };
 }
 
-const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
+export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
 
 export function sourceRoutes(deps: ApiDeps): Router {
   const r = Router();
@@ -129,14 +129,38 @@ export function sourceRoutes(deps: ApiDeps): Router {
     res.json({ sourceId: source.id, paused: false, status: 'SOURCE_STATUS_ACTIVE' });
   });
 
+  /** Deletes a source; its lake objects stay unless `purge=true`, which removes them durably in a workflow. */
   r.delete('/:bucket/sources/:sourceId', async (req, res) => {
-    parseQuery(DeleteQuery, req);
-    const { source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
+    const purge = parseQuery(DeleteQuery, req).purge === 'true';
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const controller = deps.temporal.workflow.getHandle(source.workflowId);
     await controller.signal(stopSignal).catch(() => undefined);
     if (source.currentJobId) await deps.temporal.workflow.getHandle(syncRunWorkflowId(source.currentJobId)).cancel().catch(() => undefined);
-    await deps.db.delete(sources).where(eq(sources.id, source.id));
-    res.status(204).end();
+    // The purge list and the deletion are one transaction: either the source stays, or it is gone with its objects owed removal.
+    const owed = await deps.db.transaction(async (tx) => {
+      let n = 0;
+      if (purge) {
+        // A key another source of the bucket also holds (skipDuplicates, or the same prefix) stays.
+        const rows = await tx.execute(sql`
+          insert into lake_purges (purge_id, bucket_name, lake_key)
+          select ${source.id}, ${bucket.name}, so.lake_key from source_objects so
+          where so.source_id = ${source.id} and so.lake_key is not null
+            and not exists (
+              select 1 from source_objects o2 join sources s2 on s2.id = o2.source_id
+              where s2.bucket_id = ${bucket.id} and o2.source_id <> ${source.id} and o2.lake_key = so.lake_key and o2.status <> 'deleted')
+          on conflict do nothing`);
+        n = rows.count;
+      }
+      await tx.delete(sources).where(eq(sources.id, source.id));
+      return n;
+    });
+    if (!purge) return void res.status(204).end();
+    // Should Temporal be unreachable now, the periodic controller check starts the purge later.
+    const workflowId = await startPurge(deps, source.id).catch((err) => {
+      deps.log.warn({ err, sourceId: source.id }, 'lake purge not started yet');
+      return purgeWorkflowId(source.id);
+    });
+    res.status(202).json({ sourceId: source.id, purge: { workflowId, objects: owed } });
   });
 
   return r;

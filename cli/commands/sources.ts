@@ -75,15 +75,16 @@ export function registerSources(program: Command, io: Io): void {
 
   sources
     .command('delete')
-    .description('stop its workflows and delete a source (objects already in the lake are kept)')
+    .description('stop its workflows and delete a source (objects already in the lake are kept unless --purge)')
     .usage('[options] [bucket] <sourceId>')
     .argument('[args...]')
     .option(...bucketOption)
-    .action(async (args: string[], o: BucketOption, cmd: Command) => {
+    .option('--purge', 'also remove the objects it brought into the lake (a durable background workflow)')
+    .action(async (args: string[], o: BucketOption & { purge?: boolean }, cmd: Command) => {
       const { bucket, rest } = bucketAndArgs(args, o.bucket, ['sourceId']);
       const ctx = await contextOf(cmd, io);
-      await ctx.client.delete(sourcePath(bucket, rest[0]!));
-      ctx.done(`deleted source ${rest[0]!}`);
+      const res = await ctx.client.delete<{ purge?: { workflowId: string; objects: number } } | undefined>(sourcePath(bucket, rest[0]!), o.purge ? { purge: 'true' } : undefined);
+      ctx.done(res?.purge ? `deleted source ${rest[0]!}; removing its ${res.purge.objects} objects from the lake (workflow ${res.purge.workflowId})` : `deleted source ${rest[0]!}`, res);
     });
 
   sources

@@ -232,7 +232,10 @@ describe('lakesync CLI against the dev stack', () => {
     expect(human.stdout).toMatch(/^status: +FAILED$/m);
     expect(human.stderr).toMatch(/failed; discovered 0, processed 0/);
 
-    expect((await cli(['sources', 'delete', bucket, src.sourceId])).code).toBe(0);
+    // --purge asks the API to remove its lake objects too (none here: it never synced).
+    const purged = await cli(['sources', 'delete', bucket, src.sourceId, '--purge', '--json']);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(JSON.parse(purged.stdout)).toEqual({ sourceId: src.sourceId, purge: { workflowId: `lakesync-purge-${src.sourceId}`, objects: 0 } });
   });
 
   it('exits 2 on bad usage, before any request', async () => {

@@ -1,0 +1,51 @@
+/** Deleting a source keeps its lake objects, or with purge=true removes them durably — and only them. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { call, waitFor, waitForJob } from '../support/http.js';
+import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { listFiles, writeAll } from '../support/objects.js';
+
+describe('deleting a source', () => {
+  let ls: TestLakesync;
+  const dirs: string[] = [];
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 'filesystem' });
+  });
+  afterAll(async () => {
+    await ls?.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('purges only its own objects from the lake when asked, and keeps them otherwise', async () => {
+    const bucket = unique('kb');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    const addSource = async (name: string, prefix: string, count: number) => {
+      const dir = await mkdtemp(join(tmpdir(), 'lakesync-del-'));
+      dirs.push(dir);
+      await writeAll(dir, new Map(Array.from({ length: count }, (_, i) => [`f-${i}.txt`, Buffer.from(`${name} ${i}`)])));
+      const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path: dir }, targetPrefix: prefix });
+      const run = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
+      expect((await waitForJob(ls.url, bucket, src.body.sourceId, run.body.jobId)).job.objectsProcessed).toBe(count);
+      return src.body.sourceId as string;
+    };
+    const a = await addSource('a', 'a/', 1200);
+    const b = await addSource('b', 'b/', 7);
+    const lakeRoot = join((ls.lake as { dir: string }).dir, bucket);
+    expect(await listFiles(lakeRoot)).toHaveLength(1207);
+
+    expect((await call(ls.url, 'DELETE', `/${bucket}/sources/${a}?purge=maybe`)).status).toBe(400);
+    const purged = await call(ls.url, 'DELETE', `/${bucket}/sources/${a}?purge=true`);
+    expect(purged.status).toBe(202);
+    expect(purged.body).toMatchObject({ sourceId: a, purge: { objects: 1200, workflowId: `lakesync-purge-${a}` } });
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${a}`)).status).toBe(404);
+    await waitFor('the purge to finish', async () => (await listFiles(join(lakeRoot, 'a'))).length === 0);
+    expect(await listFiles(lakeRoot)).toEqual(Array.from({ length: 7 }, (_, i) => `b/f-${i}.txt`).sort());
+    const handle = ls.runtime.temporal.workflow.getHandle(purged.body.purge.workflowId);
+    expect(await handle.result()).toEqual({ removed: 1200 });
+
+    expect((await call(ls.url, 'DELETE', `/${bucket}/sources/${b}`)).status).toBe(204);
+    expect(await listFiles(lakeRoot)).toHaveLength(7);
+  });
+});
