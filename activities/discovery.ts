@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { TransactionSql } from 'postgres';
 import { FAILURE } from '../domain/failures.js';
 import { compileFilters } from '../domain/filters.js';
 import { reconcileWithDefaults, type ReconcileSettings } from '../domain/source-config.js';
@@ -6,6 +7,8 @@ import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
+
+type Tx = TransactionSql;
 
 export interface ScanInput {
   jobId: string;
@@ -41,11 +44,11 @@ export function discoveryActivities(deps: ActivityDeps) {
    * still owed from an earlier run, or this is a full sync. Only rows not
    * already owed to this job are counted, so a re-processed page adds nothing.
    */
-  async function diffMatched(input: ScanInput, pass: number, page: ListedObject[], onUpdate: boolean): Promise<{ fresh: number; changed: number }> {
+  async function diffMatched(tx: Tx, input: ScanInput, pass: number, page: ListedObject[], onUpdate: boolean): Promise<{ fresh: number; changed: number }> {
     if (page.length === 0) return { fresh: 0, changed: 0 };
     const needs = sql`(${input.fullSync}::boolean or so.status in ('pending', 'deleted', 'filtered')
       or ((so.etag <> excluded.etag or so.size <> excluded.size) and (${onUpdate}::boolean or so.status <> 'ingested')))`;
-    return sql.begin(async (tx) => {
+    {
       const [row] = await tx<{ fresh: string; changed: string }[]>`
         with input as (
           select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
@@ -83,7 +86,7 @@ export function discoveryActivities(deps: ActivityDeps) {
         await tx`update sources set total_objects_discovered = total_objects_discovered + ${fresh + changed} where id = ${input.sourceId}`;
       }
       return { fresh, changed };
-    });
+    }
   }
 
   /**
@@ -130,17 +133,23 @@ export function discoveryActivities(deps: ActivityDeps) {
     });
   }
 
-  /** maxObjectsPerRun: what this run owes beyond the cap stays pending for the next run. */
-  async function capRun(input: ScanInput, max: number): Promise<void> {
-    await sql.begin(async (tx) => {
-      const released = await tx`
-        update source_objects set pending_job_id = null
-        where id in (select id from source_objects where pending_job_id = ${input.jobId} order by key offset ${max})
-        returning id`;
-      if (released.count === 0) return;
-      await tx`update jobs set objects_discovered = objects_discovered - ${released.count}, objects_deferred = objects_deferred + ${released.count} where id = ${input.jobId}`;
-      await tx`update sources set total_objects_discovered = total_objects_discovered - ${released.count} where id = ${input.sourceId}`;
-    });
+  /**
+   * maxObjectsPerRun, page by page: once the job owes more than the cap, the
+   * excess (the highest keys, all on this page, not yet dispatched) stays
+   * pending for the next run. Part of the page's transaction, so a re-listed
+   * page never defers twice.
+   */
+  async function capPage(tx: Tx, input: ScanInput, max: number): Promise<void> {
+    const [job] = await tx<{ n: string }[]>`select objects_discovered as n from jobs where id = ${input.jobId}`;
+    const excess = Number(job?.n ?? 0) - max;
+    if (excess <= 0) return;
+    const released = await tx`
+      update source_objects set pending_job_id = null
+      where id in (select id from source_objects where pending_job_id = ${input.jobId} and status = 'pending' order by key desc limit ${excess})
+      returning id`;
+    if (released.count === 0) return;
+    await tx`update jobs set objects_discovered = objects_discovered - ${released.count}, objects_deferred = objects_deferred + ${released.count} where id = ${input.jobId}`;
+    await tx`update sources set total_objects_discovered = total_objects_discovered - ${released.count} where id = ${input.sourceId}`;
   }
 
   /** rclone's --max-delete: refuse a sweep that would remove more than allowed, before removing anything. */
@@ -168,9 +177,9 @@ export function discoveryActivities(deps: ActivityDeps) {
    * only for missing objects. The sweep acts on the marks once the listing is
    * complete.
    */
-  async function markMissing(input: ScanInput, pass: number, from: string | null, to: string | null, listed: ListedObject[]): Promise<void> {
+  async function markMissing(tx: Tx, input: ScanInput, pass: number, from: string | null, to: string | null, listed: ListedObject[]): Promise<void> {
     // A page re-listed after a crash may list an object that was missing the first time: its mark is cleared.
-    await sql`
+    await tx`
       with listed as (select value collate "C" as key from jsonb_array_elements_text(${JSON.stringify(listed.map((o) => o.key))}::jsonb))
       update source_objects so set missing_pass = case when so.key in (select key from listed) then null else ${pass}::int end
       where so.source_id = ${input.sourceId} and so.status <> 'deleted'
@@ -285,13 +294,22 @@ export function discoveryActivities(deps: ActivityDeps) {
           preview.gone += p.gone;
           preview.drifted += p.drifted;
         } else {
-          await diffMatched(input, cp.pass, matched, reconcile.onUpdate);
           await recordUnmatched(ctx, input, cp.pass, unmatched, reconcile.onFilterDrift);
-          await markMissing(input, cp.pass, from, page.nextAfterKey, page.objects);
         }
-        cp.listed += page.objects.length;
-        cp.afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
-        await sql`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${cp.afterKey} where id = ${input.jobId}`;
+        const listed = cp.listed + page.objects.length;
+        const afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
+        // The page's diff, marks and the cursor commit together: ingestion may take every owed key up to
+        // scan_cursor while the scan goes on, and a page re-listed after a crash finds nothing half-done.
+        await sql.begin(async (tx) => {
+          if (!input.dryRun) {
+            await diffMatched(tx, input, cp.pass, matched, reconcile.onUpdate);
+            await capPage(tx, input, source.maxObjectsPerRun);
+            await markMissing(tx, input, cp.pass, from, page.nextAfterKey, page.objects);
+          }
+          await tx`update jobs set objects_listed = ${listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${afterKey} where id = ${input.jobId}`;
+        });
+        cp.listed = listed;
+        cp.afterKey = afterKey;
         actx.heartbeat(cp);
         if (page.nextAfterKey === null) break;
         if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
@@ -301,7 +319,6 @@ export function discoveryActivities(deps: ActivityDeps) {
           objects_deleted = ${preview.gone}, objects_removed = ${preview.drifted + (reconcile.onDelete ? preview.gone : 0)} where id = ${input.jobId}`;
         return { listed: cp.listed, discovered: preview.fresh + preview.changed, deleted: preview.gone, resumedFrom };
       }
-      await capRun(input, source.maxObjectsPerRun);
       if (reconcile.onDelete) await checkDeleteLimit(input, cp.pass, reconcile);
       const deleted = await sweep(ctx, input, cp, reconcile.onDelete);
       const [job] = await sql<{ n: string }[]>`select objects_discovered as n from jobs where id = ${input.jobId}`;

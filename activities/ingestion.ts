@@ -91,14 +91,22 @@ export function ingestionActivities(deps: ActivityDeps) {
      * Splits what a job still owes into batches after `afterKey`: returns the
      * last key of each batch, never the objects themselves.
      */
-    async planBatches(input: { jobId: string; afterKey: string | null; batchSize: number; maxBatches: number }): Promise<string[]> {
+    async planBatches(input: { jobId: string; afterKey: string | null; batchSize: number; maxBatches: number; scanning?: boolean }): Promise<string[]> {
+      // While the scan runs, only keys up to its committed cursor are final, and only whole batches go out.
+      let bound: string | null = null;
+      if (input.scanning) {
+        const [job] = await sql<{ scan_cursor: string | null }[]>`select scan_cursor from jobs where id = ${input.jobId}`;
+        if (!job?.scan_cursor) return [];
+        bound = job.scan_cursor;
+      }
       const rows = await sql<{ key: string }[]>`
         select key from source_objects
         where (pending_job_id = ${input.jobId} or process_job_id = ${input.jobId}) and (${input.afterKey}::text is null or key > ${input.afterKey})
+          and (${bound}::text is null or key <= ${bound})
         order by key limit ${input.batchSize * input.maxBatches}`;
       const ends: string[] = [];
       for (let i = input.batchSize - 1; i < rows.length; i += input.batchSize) ends.push(rows[i]!.key);
-      if (rows.length % input.batchSize !== 0) ends.push(rows.at(-1)!.key);
+      if (rows.length % input.batchSize !== 0 && !input.scanning) ends.push(rows.at(-1)!.key);
       return ends;
     },
 

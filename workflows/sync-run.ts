@@ -55,10 +55,13 @@ const COPY: ActivityOptions = {
 const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(COPY);
 
 const PLAN_AHEAD = 16;
+/** How often dispatch looks past a running scan's cursor when it has caught up. */
+const SCAN_POLL = '500 milliseconds';
 
 /**
- * One job: discover (or pick owed objects), then dispatch them in batches with
- * bounded concurrency. Pausing stops new batches; batches in flight finish.
+ * One job: discover (or pick owed objects) and dispatch them in batches with
+ * bounded concurrency, copying while the scan still lists. Pausing stops new
+ * batches; batches in flight finish.
  */
 export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
   let paused = input.paused ?? false;
@@ -67,30 +70,51 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
 
   try {
     let afterKey: string | null;
+    // A discovery's scan runs alongside its copies: batches go out for every key up to the scan's committed cursor.
+    let scanning = false;
+    let failure: unknown = null;
+    let scanSettled: Promise<void> = Promise.resolve();
     if (input.resume) {
       afterKey = input.resume.afterKey;
     } else {
       await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
+      // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
+      if (!input.ruleId && !input.sourceObjectId && !input.dryRun) await bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       if (input.kind === 'discovery') {
-        await scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
+        const scan = scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
           { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun },
         ]);
-        if (input.dryRun) return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true });
+        if (input.dryRun) {
+          await scan;
+          return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true });
+        }
+        scanning = true;
+        scanSettled = scan.then(
+          () => void (scanning = false),
+          (err) => {
+            scanning = false;
+            failure ??= err;
+          },
+        );
       } else if (input.ruleId) {
         await longBookkeeping.prepareRuleRun({ jobId: input.jobId, sourceId: input.sourceId, ruleId: input.ruleId });
       } else {
         await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       }
-      // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
-      if (!input.ruleId && !input.sourceObjectId) await bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       afterKey = null;
     }
 
     const inFlight = new Set<Promise<unknown>>();
-    let failure: unknown = null;
     for (;;) {
-      const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD });
-      if (ends.length === 0) break;
+      if (failure !== null) throw failure;
+      const wasScanning = scanning;
+      const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, scanning: wasScanning });
+      if (ends.length === 0) {
+        if (!wasScanning) break;
+        // Nothing owed past the cursor yet: look again when the scan has moved on.
+        await condition(() => !scanning || failure !== null, SCAN_POLL);
+        continue;
+      }
       for (const lastKey of ends) {
         // Twice the worker's batch concurrency in flight: the next batches wait in the worker's copy slots, so no slot idles between batches.
         await condition(() => (!paused && inFlight.size < input.batchConcurrency * 2) || failure !== null);
@@ -113,12 +137,15 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       // Planning reads what is owed after the cursor, so batches in flight
       // need not finish first; history is bounded by continuing as new.
       if (workflowInfo().continueAsNewSuggested) {
+        // A run continues as new only between scans: copying waits for a long scan to finish first.
+        await scanSettled;
         await condition(() => inFlight.size === 0);
         if (failure !== null) throw failure;
         await condition(allHandlersFinished);
         return await continueAsNew<typeof syncRun>({ ...input, paused, resume: { afterKey } });
       }
     }
+    await scanSettled;
     await condition(() => inFlight.size === 0);
     if (failure !== null) throw failure;
     return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false });

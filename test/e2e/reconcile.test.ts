@@ -42,7 +42,8 @@ describe('reconcile, filters and dead letters', () => {
   };
 
   beforeAll(async () => {
-    ls = await startTestLakesync({ lake: 'filesystem', activityOverrides: { retryBackoffMs: 20 } });
+    // Three keys a page: every scan here spans pages, so per-page marks, caps and copies that start mid-scan are exercised.
+    ls = await startTestLakesync({ lake: 'filesystem', activityOverrides: { retryBackoffMs: 20, listPageSize: 3 } });
     lake = join((ls.lake as { dir: string }).dir, bucket);
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
   });
@@ -121,8 +122,12 @@ describe('reconcile, filters and dead letters', () => {
   it('caps a run at maxObjectsPerRun and leaves the rest to the next runs', async () => {
     const dir = await newDir(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`o${i}.txt`, `o${i}`])));
     const id = await newSource(dir, { targetPrefix: 'capped/', maxObjectsPerRun: 4 });
-    const runs = [await discover(id), await discover(id), await discover(id), await discover(id)];
+    const first = await discover(id);
+    // The first four keys in order, though the cap falls in the middle of the second page.
+    expect(await lakeFiles(join(lake, 'capped'))).toEqual(['o0.txt', 'o1.txt', 'o2.txt', 'o3.txt']);
+    const runs = [first, await discover(id), await discover(id), await discover(id)];
     expect(runs.map((r) => r.job.objectsDiscovered)).toEqual([4, 4, 2, 0]);
+    expect(runs.map((r) => r.job.objectsDeferred)).toEqual([6, 2, 0, 0]);
     expect(runs[0]!.job.objectsDeferred).toBe(6);
     expect(runs[0]!.sync.objectsProcessed).toBe('4');
     expect(await lakeFiles(join(lake, 'capped'))).toHaveLength(10);
