@@ -39,3 +39,20 @@ export class PageTokens {
     return parsed.a;
   }
 }
+
+/**
+ * One page of a list ordered by id: `fetch` reads up to `limit` rows after the
+ * cursor, `total` counts them all; the next token is signed for `scope`.
+ */
+export async function pageById<T extends { id: string }>(
+  tokens: PageTokens,
+  scope: string,
+  q: z.infer<typeof PaginationQuery>,
+  fetch: (after: string | null, limit: number) => Promise<T[]>,
+  total: () => Promise<number>,
+): Promise<{ page: T[]; nextPageToken: string; totalCount: number }> {
+  const size = pageSize(q.page_size);
+  const rows = await fetch(tokens.decode(scope, q.page_token), size + 1);
+  const page = rows.slice(0, size);
+  return { page, nextPageToken: rows.length > size ? tokens.encode(scope, page.at(-1)!.id) : '', totalCount: await total() };
+}

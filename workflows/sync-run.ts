@@ -79,8 +79,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     } else {
       await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
-      if (!input.ruleId && !input.sourceObjectId && !input.dryRun) await bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
+      const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       if (input.kind === 'discovery') {
+        if (!input.dryRun) await adopt();
         const scan = scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
           { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun },
         ]);
@@ -100,6 +101,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         await longBookkeeping.prepareRuleRun({ jobId: input.jobId, sourceId: input.sourceId, ruleId: input.ruleId });
       } else {
         await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
+        if (!input.sourceObjectId) await adopt();
       }
       afterKey = null;
     }

@@ -6,7 +6,7 @@ import { newId } from '../../domain/ids.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageSize } from '../pagination.js';
+import { PaginationQuery, pageById } from '../pagination.js';
 import { bucketJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
@@ -33,18 +33,15 @@ export function bucketRoutes(deps: ApiDeps): Router {
   });
   r.get('/admin/buckets', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
-    const size = pageSize(q.page_size);
     const org = callerOf(res).org;
-    const scope = `buckets:${org}`;
-    const after = deps.pageTokens.decode(scope, q.page_token);
-    const rows = await deps.db.select().from(buckets).where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined)).orderBy(asc(buckets.id)).limit(size + 1);
-    const [{ n }] = (await deps.db.select({ n: count() }).from(buckets).where(eq(buckets.orgId, org))) as [{ n: number }];
-    const page = rows.slice(0, size);
-    res.json({
-      buckets: page.map(bucketJson),
-      nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '',
-      totalCount: n,
-    });
+    const { page, ...rest } = await pageById(
+      deps.pageTokens,
+      `buckets:${org}`,
+      q,
+      (after, limit) => deps.db.select().from(buckets).where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined)).orderBy(asc(buckets.id)).limit(limit),
+      async () => (await deps.db.select({ n: count() }).from(buckets).where(eq(buckets.orgId, org)))[0]?.n ?? 0,
+    );
+    res.json({ buckets: page.map(bucketJson), ...rest });
   });
   r.get('/admin/buckets/:bucket', async (req, res) => {
     res.json(bucketJson(await findBucket(deps, req.params.bucket, callerOf(res).org)));

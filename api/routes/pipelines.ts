@@ -7,7 +7,7 @@ import { callerOf } from '../auth.js';
 import { backfillRule } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageSize } from '../pagination.js';
+import { PaginationQuery, pageById } from '../pagination.js';
 import { pipelineJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
@@ -44,13 +44,14 @@ export function pipelineRoutes(deps: ApiDeps): Router {
   r.get('/:bucket/pipelines', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const size = pageSize(q.page_size);
-    const scope = `pipelines:${bucket.id}`;
-    const after = deps.pageTokens.decode(scope, q.page_token);
-    const rows = await deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined)).orderBy(asc(pipelines.id)).limit(size + 1);
-    const [total] = await deps.db.select({ n: count() }).from(pipelines).where(eq(pipelines.bucketId, bucket.id));
-    const page = rows.slice(0, size);
-    res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '', totalCount: total?.n ?? 0 });
+    const { page, ...rest } = await pageById(
+      deps.pageTokens,
+      `pipelines:${bucket.id}`,
+      q,
+      (after, limit) => deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined)).orderBy(asc(pipelines.id)).limit(limit),
+      async () => (await deps.db.select({ n: count() }).from(pipelines).where(eq(pipelines.bucketId, bucket.id)))[0]?.n ?? 0,
+    );
+    res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), ...rest });
   });
 
   r.get('/:bucket/pipelines/:pipelineId', async (req, res) => {

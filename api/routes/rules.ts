@@ -7,7 +7,7 @@ import { callerOf } from '../auth.js';
 import { backfillRule, purgeUnrouted } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageSize } from '../pagination.js';
+import { PaginationQuery, pageById } from '../pagination.js';
 import { ruleJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
@@ -54,13 +54,14 @@ export function ruleRoutes(deps: ApiDeps): Router {
   r.get('/:bucket/rules', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const size = pageSize(q.page_size);
-    const scope = `rules:${bucket.id}`;
-    const after = deps.pageTokens.decode(scope, q.page_token);
-    const rows = await deps.db.select().from(rules).where(and(eq(rules.bucketId, bucket.id), after ? gt(rules.id, after) : undefined)).orderBy(asc(rules.id)).limit(size + 1);
-    const [total] = await deps.db.select({ n: count() }).from(rules).where(eq(rules.bucketId, bucket.id));
-    const page = rows.slice(0, size);
-    res.json({ rules: page.map((x) => ruleJson(x, bucket.name)), nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '', totalCount: total?.n ?? 0 });
+    const { page, ...rest } = await pageById(
+      deps.pageTokens,
+      `rules:${bucket.id}`,
+      q,
+      (after, limit) => deps.db.select().from(rules).where(and(eq(rules.bucketId, bucket.id), after ? gt(rules.id, after) : undefined)).orderBy(asc(rules.id)).limit(limit),
+      async () => (await deps.db.select({ n: count() }).from(rules).where(eq(rules.bucketId, bucket.id)))[0]?.n ?? 0,
+    );
+    res.json({ rules: page.map((x) => ruleJson(x, bucket.name)), ...rest });
   });
 
   r.get('/:bucket/rules/:ruleId', async (req, res) => {

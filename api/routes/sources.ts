@@ -9,7 +9,7 @@ import { startController, controllerStartOptions, startPurge } from '../controll
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageSize } from '../pagination.js';
+import { PaginationQuery, pageById } from '../pagination.js';
 import { sourceJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
@@ -76,18 +76,14 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.get('/:bucket/sources', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const size = pageSize(q.page_size);
-    const scope = `sources:${bucket.id}`;
-    const after = deps.pageTokens.decode(scope, q.page_token);
-    const where = and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined);
-    const rows = await deps.db.select().from(sources).where(where).orderBy(asc(sources.id)).limit(size + 1);
-    const [total] = await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id));
-    const page = rows.slice(0, size);
-    res.json({
-      sources: page.map((s) => sourceJson(s, bucket.name)),
-      nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.id) : '',
-      totalCount: total?.n ?? 0,
-    });
+    const { page, ...rest } = await pageById(
+      deps.pageTokens,
+      `sources:${bucket.id}`,
+      q,
+      (after, limit) => deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined)).orderBy(asc(sources.id)).limit(limit),
+      async () => (await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id)))[0]?.n ?? 0,
+    );
+    res.json({ sources: page.map((s) => sourceJson(s, bucket.name)), ...rest });
   });
 
   r.get('/:bucket/sources/:sourceId', async (req, res) => {
