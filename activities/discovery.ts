@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
+import { recorded } from '../metrics/registry.js';
 
 export interface ScanInput {
   jobId: string;
@@ -288,6 +289,7 @@ export function discoveryActivities(deps: ActivityDeps) {
         cp.listed += page.objects.length;
         cp.afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
         await sql`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${cp.afterKey} where id = ${input.jobId}`;
+        recorded.listed(input.sourceId, page.objects.length);
         actx.heartbeat(cp);
         if (page.nextAfterKey === null) break;
         if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
