@@ -16,6 +16,8 @@ export interface LakesyncProcess {
   /** Resolves when the process has exited, with how. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
+  /** Its "ready" log line (the worker's names its metrics URL and workflow bundle). */
+  ready: Record<string, unknown>;
 }
 
 export interface WorkerProcess extends LakesyncProcess {
@@ -52,8 +54,9 @@ function logLine(out: string, prefix: string): Record<string, unknown> | undefin
   return undefined;
 }
 
-async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess & { ready: Record<string, unknown> }> {
-  const args = o.built ? ['--enable-source-maps', `dist/workers/${role}.js`] : ['--import', 'tsx', `workers/${role}.ts`];
+async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess> {
+  // The flags `npm start` / `npm run worker` use; warnings reach the JSON log instead of stderr.
+  const args = o.built ? ['--enable-source-maps', '--no-warnings', `dist/workers/${role}.js`] : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';
@@ -86,12 +89,12 @@ async function startProcess(role: 'api' | 'worker', env: Record<string, string>,
 
 /** `npm run worker` as its own OS process: tests SIGKILL or SIGTERM it, the benchmark reads its memory. */
 export async function startWorkerProcess(env: Record<string, string>, o: ProcessOptions = {}): Promise<WorkerProcess> {
-  const { ready, ...p } = await startProcess('worker', env, o, 'lakesync worker polling');
-  return { ...p, metricsUrl: typeof ready.metricsUrl === 'string' ? ready.metricsUrl : undefined };
+  const p = await startProcess('worker', env, o, 'lakesync worker polling');
+  return { ...p, metricsUrl: typeof p.ready.metricsUrl === 'string' ? p.ready.metricsUrl : undefined };
 }
 
 /** `npm start` as its own OS process. */
 export async function startApiProcess(env: Record<string, string>, o: ProcessOptions = {}): Promise<ApiProcess> {
-  const { ready, ...p } = await startProcess('api', env, o, 'lakesync API listening on');
-  return { ...p, url: String(ready.msg).replace('lakesync API listening on ', '') };
+  const p = await startProcess('api', env, o, 'lakesync API listening on');
+  return { ...p, url: String(p.ready.msg).replace('lakesync API listening on ', '') };
 }

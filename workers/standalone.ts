@@ -7,11 +7,11 @@ import { prebuiltBundlePath } from './create-worker.js';
 import { temporalMetricsBridge } from '../metrics/temporal-sdk.js';
 
 /** The workflow bundle to run: the one configured, else the one `npm run build` wrote beside the compiled code. */
-async function workflowBundle(env: Env): Promise<{ code: string } | undefined> {
+async function workflowBundle(env: Env): Promise<{ code: string; path: string } | undefined> {
   const path = env.WORKFLOW_BUNDLE_PATH ?? prebuiltBundlePath;
   if (!path) return undefined; // running the TypeScript sources: bundle at start
   try {
-    return { code: await readFile(path, 'utf8') };
+    return { code: await readFile(path, 'utf8'), path };
   } catch (err) {
     const hint = env.WORKFLOW_BUNDLE_PATH ? 'check WORKFLOW_BUNDLE_PATH' : 'run `npm run build`, which writes it';
     throw new Error(`workflow bundle ${path} is unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${hint}`);
@@ -28,6 +28,8 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.exit(1);
   }
   const log = createLogger(env.LOG_LEVEL);
+  // Node's own warnings (deprecations, the AWS SDK's engine notice) as log lines too; run with --no-warnings so they are not printed twice.
+  process.on('warning', (warning) => log.warn({ warning: { name: warning.name, message: warning.message } }, 'node warning'));
   if (role === 'worker') installTemporalLogging(log, temporalMetricsBridge().buffer);
   const missing = [
     !env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS',
@@ -43,7 +45,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     const bundle = role === 'worker' ? await workflowBundle(env) : undefined;
     const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker', workflowBundle: bundle });
     if (role === 'api') log.info(`lakesync API listening on ${runtime.url}`);
-    else log.info({ metricsUrl: runtime.metricsUrl }, `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`);
+    else log.info({ metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start' }, `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`);
     const stop = async (signal: NodeJS.Signals) => {
       // A second signal finds no handler and ends the process at once: the operator's way to force it.
       process.off('SIGINT', stop);
