@@ -1,10 +1,20 @@
 # lakesync API and worker image (the same image runs either role).
+# Build stage: dev dependencies, TypeScript, the workflow bundle.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --include=dev --ignore-scripts=false
+COPY . .
+RUN npm run build
+
+# Runtime: production dependencies and dist/ only; no TypeScript, no bundler work at start.
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --include=dev --ignore-scripts=false
-COPY . .
+RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
+COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8080
-CMD ["npm", "start"]
+# node runs as PID 1 with no npm or shell in between: `docker stop`'s SIGTERM reaches it and starts the graceful shutdown.
+CMD ["node", "--enable-source-maps", "--no-warnings", "dist/workers/api.js"]

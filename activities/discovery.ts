@@ -7,6 +7,7 @@ import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
+import { recorded } from '../metrics/registry.js';
 
 type Tx = TransactionSql;
 
@@ -308,6 +309,7 @@ export function discoveryActivities(deps: ActivityDeps) {
           }
           await tx`update jobs set objects_listed = ${listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${afterKey} where id = ${input.jobId}`;
         });
+        recorded.listed(input.sourceId, page.objects.length);
         cp.listed = listed;
         cp.afterKey = afterKey;
         actx.heartbeat(cp);

@@ -5,6 +5,7 @@ import { SuccessRecorder } from './success-recorder.js';
 import { loadRouting } from './pipelines/routing.js';
 import { joinKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
+import { recorded } from '../metrics/registry.js';
 
 interface OwedObject {
   id: string;
@@ -71,7 +72,7 @@ export function ingestionActivities(deps: ActivityDeps) {
 
   /** Counts a failed attempt; the last allowed one dead-letters the object. Returns true when dead. */
   async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string): Promise<boolean> {
-    return sql.begin(async (tx) => {
+    const attempts = await sql.begin(async (tx) => {
       const rows = await tx<{ attempts: number }[]>`
         update source_objects set attempts = attempts + 1, last_error = ${error}, updated_at = now(),
           status = case when attempts + 1 >= ${deps.maxAttempts} then 'dead' else status end,
@@ -79,11 +80,13 @@ export function ingestionActivities(deps: ActivityDeps) {
         where id = ${obj.id} and pending_job_id = ${jobId}
         returning attempts`;
       const attempts = rows[0]?.attempts;
-      if (attempts === undefined || attempts < deps.maxAttempts) return false;
+      if (attempts === undefined || attempts < deps.maxAttempts) return attempts;
       await tx`update jobs set objects_failed = objects_failed + 1 where id = ${jobId}`;
       await tx`update sources set total_objects_failed = total_objects_failed + 1 where id = ${sourceId}`;
-      return true;
+      return attempts;
     });
+    recorded.failure(sourceId, attempts, deps.maxAttempts);
+    return attempts !== undefined && attempts >= deps.maxAttempts;
   }
 
   return {
@@ -129,6 +132,7 @@ export function ingestionActivities(deps: ActivityDeps) {
         await Promise.all(
           owed.map((obj) =>
             limit(async () => {
+              if (actx.cancellationSignal.aborted) return; // left owed: the retried batch copies it
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
                   if (ctx.source.kind === 'upload') {
@@ -159,6 +163,7 @@ export function ingestionActivities(deps: ActivityDeps) {
           ),
         );
         await recorder.close();
+        actx.cancellationSignal.throwIfAborted(); // cancelled (worker shutting down): fail this attempt so the batch is retried now, not after a heartbeat timeout
       } finally {
         clearInterval(heartbeat);
       }

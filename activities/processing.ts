@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
+import { recorded } from '../metrics/registry.js';
 import type { ActivityDeps } from './deps.js';
 import { loadSource } from './source-context.js';
 import { loadRouting, type PipelineRow } from './pipelines/routing.js';
@@ -54,11 +55,12 @@ export function processingActivities(deps: ActivityDeps) {
   /**
    * Records one object's pipeline outcomes and counts it, once: the row is
    * guarded by `process_job_id = job`, so a retried batch counts nothing twice.
+   * Returns whether it is indexed, or null when it had been recorded already.
    */
-  async function finishObject(jobId: string, obj: OwedRow, selected: string[], outcomes: Map<string, PipelineOutcome>, pruneOthers: boolean): Promise<boolean> {
+  async function finishObject(jobId: string, obj: OwedRow, selected: string[], outcomes: Map<string, PipelineOutcome>, pruneOthers: boolean): Promise<boolean | null> {
     return sql.begin(async (tx) => {
       const done = await tx`update source_objects set process_job_id = null, updated_at = now() where id = ${obj.id} and process_job_id = ${jobId} returning id`;
-      if (done.count === 0) return false;
+      if (done.count === 0) return null;
       const rows = [...outcomes].map(([pipelineId, o]) => ({ pipeline_id: pipelineId, status: o.status, attempts: o.attempts, detail: o.detail ?? null, error: o.error ?? null }));
       if (rows.length > 0) {
         await tx`
@@ -133,7 +135,9 @@ export function processingActivities(deps: ActivityDeps) {
                 if (outcome.status === 'failed') actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);
               }
-              if (await finishObject(input.jobId, obj, selected, outcomes, !input.ruleId)) result.indexed++;
+              const indexed = await finishObject(input.jobId, obj, selected, outcomes, !input.ruleId);
+              recorded.processed(input.sourceId, indexed);
+              if (indexed) result.indexed++;
               result.processed++;
             }),
           ),

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import { recorded } from '../metrics/registry.js';
 
 export interface Stored {
   id: string;
@@ -54,7 +55,7 @@ export class SuccessRecorder {
   }
 
   private async write(rows: Stored[]): Promise<void> {
-    await this.sql.begin(async (tx) => {
+    const { n, bytes } = await this.sql.begin(async (tx) => {
       const [done] = await tx<{ n: string; done: string; bytes: string }[]>`
         with done as (
           update source_objects so set status = 'ingested', pending_job_id = null, last_job_id = ${this.jobId}, lake_key = d.lake_key,
@@ -70,11 +71,14 @@ export class SuccessRecorder {
       const n = Number(done?.n ?? 0);
       const finished = Number(done?.done ?? 0);
       const bytes = Number(done?.bytes ?? 0);
-      if (n === 0) return;
+      if (n === 0) return { n, bytes };
       await tx`update jobs set objects_processed = objects_processed + ${finished}, objects_indexed = objects_indexed + ${finished}, bytes_transferred = bytes_transferred + ${bytes} where id = ${this.jobId}`;
       await tx`update sources set total_objects_synced = total_objects_synced + ${n}, total_bytes_synced = total_bytes_synced + ${bytes} where id = ${this.sourceId}`;
-      this.recorded += n;
-      this.bytes += bytes;
+      return { n, bytes };
     });
+    // Counted once committed: a transaction that fails to commit records (and counts) nothing.
+    this.recorded += n;
+    this.bytes += bytes;
+    recorded.synced(this.sourceId, n, bytes);
   }
 }

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { logFields } from './log-fields.js';
 
 export interface ErrorDetail {
   field: string;
@@ -66,7 +67,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     else if (err?.type === 'entity.too.large') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
     else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') apiError = ApiError.invalid('body', 'has an unsupported encoding');
     else {
-      log.error({ err }, 'unhandled error');
+      log.error({ err, ...logFields(res) }, 'unhandled error');
       apiError = new ApiError('INTERNAL', 'internal error');
     }
     res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });

@@ -48,6 +48,15 @@ const EnvSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   WORKER_MAX_OBJECTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
   LAKESYNC_HEAL_INTERVAL_SECONDS: int(5, 86_400).default(300),
+  /** After SIGTERM, how long in-flight activities may run before they are cancelled. */
+  WORKER_SHUTDOWN_GRACE_SECONDS: int(0, 86_400).default(30),
+  /** After SIGTERM, when a worker that has still not drained gives up and exits 1 (default: grace + 30 s). */
+  WORKER_SHUTDOWN_FORCE_SECONDS: int(1, 86_400).optional(),
+  /** After SIGTERM, how long the API lets in-flight requests finish before it cuts their connections. */
+  API_SHUTDOWN_GRACE_SECONDS: int(0, 86_400).default(30),
+  /** The worker's Prometheus endpoint: unset is off, 0 picks a free port (logged). */
+  WORKER_METRICS_PORT: int(0, 65535).optional(),
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** HS256 shared secret for bearer tokens (32+ characters). */
   LAKESYNC_AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** JWKS URL of an OIDC provider (RS256/ES256 tokens), instead of or besides the shared secret. */
@@ -80,6 +89,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     const missing = (['LAKE_S3_ENDPOINT', 'LAKE_S3_BUCKET', 'LAKE_S3_ACCESS_KEY_ID', 'LAKE_S3_SECRET_ACCESS_KEY'] as const).filter((k) => !env[k]);
     if (missing.length) throw new Error(`invalid environment:\n${missing.map((k) => `  ${k}: required when LAKE_STORAGE=s3`).join('\n')}`);
   }
+  if (env.WORKER_SHUTDOWN_FORCE_SECONDS !== undefined && env.WORKER_SHUTDOWN_FORCE_SECONDS <= env.WORKER_SHUTDOWN_GRACE_SECONDS) {
+    throw new Error(`invalid environment:\n  WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS (${env.WORKER_SHUTDOWN_GRACE_SECONDS})`);
+  }
   if (env.NODE_ENV === 'production') {
     const missing: string[] = [];
     if (!env.LAKESYNC_SECRET_KEY) missing.push('  LAKESYNC_SECRET_KEY: required in production (32 bytes, base64)');
@@ -88,6 +100,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   }
   return env;
 }
+
+/** When a worker stops waiting for in-flight work after SIGTERM. */
+export const workerForceSeconds = (env: Env): number => env.WORKER_SHUTDOWN_FORCE_SECONDS ?? env.WORKER_SHUTDOWN_GRACE_SECONDS + 30;
 
 export const stateDir = (env: Env): string => resolve(env.LAKESYNC_STATE_DIR);
 export const lakeDir = (env: Env): string => resolve(env.LAKE_DIR ?? join(stateDir(env), 'lake'));

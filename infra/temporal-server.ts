@@ -39,7 +39,9 @@ export async function startTemporalDevServer(opts: TemporalServerOptions): Promi
     await mkdir(dirname(opts.dbFilename), { recursive: true });
     args.push('--db-filename', opts.dbFilename);
   }
-  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  // A worker shutting down asks the server to complete its long polls instead of cutting them, so no task in transit is lost.
+  const dynamicConfig = { 'frontend.enableCancelWorkerPollsOnShutdown': true, ...opts.dynamicConfig };
+  for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=${searchAttributeCliTypes[key.type]}`);
 
   const child = spawn(opts.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -6,13 +6,32 @@ import { tetherToThisProcess } from './tether.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-export interface WorkerProcess {
+export interface LakesyncProcess {
   child: ChildProcess;
   /** Peak resident memory of the process so far (VmHWM), in bytes. */
   peakRss(): Promise<number>;
   rss(): Promise<number>;
+  /** Sends the signal (unless it has already exited) and waits for the exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Resolves when the process has exited, with how. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
+  /** Its "ready" log line (the worker's names its metrics URL and workflow bundle). */
+  ready: Record<string, unknown>;
+}
+
+export interface WorkerProcess extends LakesyncProcess {
+  /** The worker's Prometheus endpoint, when WORKER_METRICS_PORT turned it on. */
+  metricsUrl?: string;
+}
+
+export interface ApiProcess extends LakesyncProcess {
+  url: string;
+}
+
+export interface ProcessOptions {
+  /** Run the compiled code in dist/ with plain node, as `npm start` / `npm run worker` do (run `npm run build` first). */
+  built?: boolean;
 }
 
 async function statusField(pid: number, field: string): Promise<number> {
@@ -21,24 +40,43 @@ async function statusField(pid: number, field: string): Promise<number> {
   return kb * 1024;
 }
 
-/** `npm run worker` as its own OS process: tests SIGKILL it like a crash would, the benchmark reads its memory. */
-export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The first JSON log line whose message starts with `prefix`. */
+function logLine(out: string, prefix: string): Record<string, unknown> | undefined {
+  for (const line of out.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (typeof entry.msg === 'string' && entry.msg.startsWith(prefix)) return entry;
+    } catch {
+      // a line still being written
+    }
+  }
+  return undefined;
+}
+
+async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess> {
+  // The flags `npm start` / `npm run worker` use; warnings reach the JSON log instead of stderr.
+  const args = o.built ? ['--enable-source-maps', '--no-warnings', `dist/workers/${role}.js`] : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
   child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let readyLine: Record<string, unknown> | undefined;
   await waitUntil(
-    'worker process',
+    `${role} process`,
     async () => {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out.slice(-2000)}`);
-      if (!out.includes('lakesync worker polling')) throw new Error('not polling yet');
+      if (child.exitCode !== null) throw new Error(`${role} exited ${child.exitCode}: ${out.slice(-2000)}`);
+      readyLine = logLine(out, ready);
+      if (!readyLine) throw new Error('not ready yet');
     },
     90_000,
   );
   return {
     child,
+    ready: readyLine!,
+    exited,
     peakRss: () => statusField(child.pid!, 'VmHWM'),
     rss: () => statusField(child.pid!, 'VmRSS'),
     kill: async (signal) => {
@@ -47,4 +85,16 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
     },
     output: () => out,
   };
+}
+
+/** `npm run worker` as its own OS process: tests SIGKILL or SIGTERM it, the benchmark reads its memory. */
+export async function startWorkerProcess(env: Record<string, string>, o: ProcessOptions = {}): Promise<WorkerProcess> {
+  const p = await startProcess('worker', env, o, 'lakesync worker polling');
+  return { ...p, metricsUrl: typeof p.ready.metricsUrl === 'string' ? p.ready.metricsUrl : undefined };
+}
+
+/** `npm start` as its own OS process. */
+export async function startApiProcess(env: Record<string, string>, o: ProcessOptions = {}): Promise<ApiProcess> {
+  const p = await startProcess('api', env, o, 'lakesync API listening on');
+  return { ...p, url: String(p.ready.msg).replace('lakesync API listening on ', '') };
 }

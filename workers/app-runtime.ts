@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import type { Env } from '../config/env.js';
+import { workerForceSeconds, type Env } from '../config/env.js';
 import { closeDb, createDb, type Db } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { SecretBox } from '../domain/secrets.js';
@@ -18,6 +18,10 @@ import { createWorker } from './create-worker.js';
 import { healControllers } from '../api/controllers.js';
 import { createLake } from './lake.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
+import { closeGracefully } from './close-server.js';
+import { reportDiscoveryLag } from '../metrics/registry.js';
+import { discoveryLagReader } from '../metrics/discovery-lag.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 
 export interface RuntimeOptions {
   env: Env;
@@ -39,10 +43,18 @@ const fsRoots = (env: Env): string[] | undefined => env.LAKESYNC_FS_ROOTS ?? (en
 
 export interface Runtime {
   url?: string;
+  /** The worker's Prometheus endpoint, when WORKER_METRICS_PORT turns it on. */
+  metricsUrl?: string;
   db: Db;
   temporal: Client;
   worker?: Worker;
-  stop(): Promise<void>;
+  /**
+   * Stops taking work and lets in-flight work finish: requests within
+   * API_SHUTDOWN_GRACE_SECONDS, activities within WORKER_SHUTDOWN_GRACE_SECONDS
+   * (then they are cancelled and retried elsewhere). False when something had
+   * to be cut: a request's connection, or a worker that never drained.
+   */
+  stop(): Promise<boolean>;
 }
 
 /**
@@ -81,8 +93,23 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       objectUrlBase: () => (o.env.LAKESYNC_PUBLIC_URL ?? url)?.replace(/\/$/, ''),
       ...o.activityOverrides,
     };
-    worker = await createWorker({ connection: workerConn, namespace: o.env.TEMPORAL_NAMESPACE, taskQueue: o.env.TEMPORAL_TASK_QUEUE, deps, workflowBundle: o.workflowBundle });
+    worker = await createWorker({
+      connection: workerConn,
+      namespace: o.env.TEMPORAL_NAMESPACE,
+      taskQueue: o.env.TEMPORAL_TASK_QUEUE,
+      deps,
+      workflowBundle: o.workflowBundle,
+      shutdownGraceTime: o.env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+      shutdownForceTime: workerForceSeconds(o.env) * 1000,
+    });
     workerDone = worker.run();
+  }
+
+  let metrics: MetricsServer | undefined;
+  let stopLagReport: (() => void) | undefined;
+  if (o.runWorker) {
+    stopLagReport = reportDiscoveryLag(discoveryLagReader(db, o.log));
+    if (o.env.WORKER_METRICS_PORT !== undefined) metrics = await startMetricsServer(o.env.WORKER_METRICS_HOST, o.env.WORKER_METRICS_PORT);
   }
 
   // Controllers that are missing (terminated by hand, lost with a cluster) come back at start-up and periodically.
@@ -112,21 +139,37 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
   }
 
+  const stopWorker = async (): Promise<boolean> => {
+    if (!worker) return true;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    try {
+      await workerDone;
+      return true;
+    } catch (err) {
+      o.log.error({ err }, 'worker did not drain before WORKER_SHUTDOWN_FORCE_SECONDS');
+      return false;
+    }
+  };
+
   return {
     url,
+    metricsUrl: metrics?.url,
     db,
     temporal,
     worker,
     stop: async () => {
       clearInterval(healTimer);
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-      if (worker) {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await workerDone?.catch(() => undefined);
+      const [apiClean, workerClean] = await Promise.all([server ? closeGracefully(server, o.env.API_SHUTDOWN_GRACE_SECONDS * 1000) : true, stopWorker()]);
+      stopLagReport?.();
+      // Scrapeable until the work is done, so the last counts are not lost.
+      await metrics?.close();
+      // Activities that never drained still hold connections: leave them to the process exit.
+      if (workerClean) {
+        await workerConn?.close();
+        await connection.close();
+        await closeDb(db);
       }
-      await workerConn?.close();
-      await connection.close();
-      await closeDb(db);
+      return apiClean && workerClean;
     },
   };
 }

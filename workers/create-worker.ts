@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { activityLogContext } from './activity-log-context.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -9,10 +10,19 @@ export interface CreateWorkerOptions {
   deps: ActivityDeps;
   /** A prebuilt bundle (tests, production); otherwise workflows are bundled at start. */
   workflowBundle?: { code: string };
+  /** After shutdown starts, how long in-flight activities may run before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** After shutdown starts, when the worker stops waiting and its run fails. */
+  shutdownForceTime?: WorkerOptions['shutdownForceTime'];
 }
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Compiled (dist/, plain node) or the TypeScript sources (tsx, tests): the workflows sit beside us either way. */
+const compiled = import.meta.url.endsWith('.js');
+
+export const workflowsPath = fileURLToPath(new URL(compiled ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url));
+
+/** Where `npm run build` writes the workflow bundle (dist/workflow-bundle.js); none when running the sources. */
+export const prebuiltBundlePath: string | undefined = compiled ? fileURLToPath(new URL('../workflow-bundle.js', import.meta.url)) : undefined;
 
 /** One worker runs lakesync's workflows and activities on one task queue. */
 export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
@@ -24,6 +34,8 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
     maxConcurrentActivityTaskExecutions: Math.max(8, o.deps.batchConcurrency * 2 + 4),
     shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
+    shutdownForceTime: o.shutdownForceTime,
+    interceptors: { activity: [activityLogContext(o.deps.db)] },
     // Heartbeats carry scan cursors and batch progress: send them every few seconds, not every 30–60.
     maxHeartbeatThrottleInterval: '5 seconds',
     defaultHeartbeatThrottleInterval: '5 seconds',

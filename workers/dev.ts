@@ -8,12 +8,13 @@ import { startEmbeddedServices } from '../infra/embedded.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { installTemporalLogging } from './temporal-logging.js';
+import { temporalMetricsBridge } from '../metrics/temporal-sdk.js';
 import { devSecretKey } from './secret-key.js';
 import { devAuth } from './dev-auth.js';
 
 const env = loadEnv();
 const log = createLogger(env.LOG_LEVEL, true);
-installTemporalLogging(log);
+installTemporalLogging(log, temporalMetricsBridge().buffer);
 const dir = stateDir(env);
 
 async function main() {

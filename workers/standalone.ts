@@ -1,8 +1,22 @@
 import { readFile } from 'node:fs/promises';
-import { loadEnv, type Env } from '../config/env.js';
+import { loadEnv, workerForceSeconds, type Env } from '../config/env.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { installTemporalLogging } from './temporal-logging.js';
+import { prebuiltBundlePath } from './create-worker.js';
+import { temporalMetricsBridge } from '../metrics/temporal-sdk.js';
+
+/** The workflow bundle to run: the one configured, else the one `npm run build` wrote beside the compiled code. */
+async function workflowBundle(env: Env): Promise<{ code: string; path: string } | undefined> {
+  const path = env.WORKFLOW_BUNDLE_PATH ?? prebuiltBundlePath;
+  if (!path) return undefined; // running the TypeScript sources: bundle at start
+  try {
+    return { code: await readFile(path, 'utf8'), path };
+  } catch (err) {
+    const hint = env.WORKFLOW_BUNDLE_PATH ? 'check WORKFLOW_BUNDLE_PATH' : 'run `npm run build`, which writes it';
+    throw new Error(`workflow bundle ${path} is unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)}): ${hint}`);
+  }
+}
 
 /** `npm start` / `npm run worker`: one role, against configured Postgres and Temporal. */
 export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
@@ -14,7 +28,9 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.exit(1);
   }
   const log = createLogger(env.LOG_LEVEL);
-  if (role === 'worker') installTemporalLogging(log);
+  // Node's own warnings (deprecations, the AWS SDK's engine notice) as log lines too; run with --no-warnings so they are not printed twice.
+  process.on('warning', (warning) => log.warn({ warning: { name: warning.name, message: warning.message } }, 'node warning'));
+  if (role === 'worker') installTemporalLogging(log, temporalMetricsBridge().buffer);
   const missing = [
     !env.TEMPORAL_ADDRESS && 'TEMPORAL_ADDRESS',
     !env.DATABASE_URL && 'DATABASE_URL',
@@ -26,15 +42,29 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.exit(1);
   }
   try {
-    const workflowBundle = env.WORKFLOW_BUNDLE_PATH ? { code: await readFile(env.WORKFLOW_BUNDLE_PATH, 'utf8') } : undefined;
-    const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker', workflowBundle });
-    log.info(role === 'api' ? `lakesync API listening on ${runtime.url}` : `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}`);
-    const stop = async () => {
-      await runtime.stop();
-      process.exit(0);
+    const bundle = role === 'worker' ? await workflowBundle(env) : undefined;
+    const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker', workflowBundle: bundle });
+    if (role === 'api') log.info(`lakesync API listening on ${runtime.url}`);
+    else log.info({ metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start' }, `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`);
+    const stop = async (signal: NodeJS.Signals) => {
+      // A second signal finds no handler and ends the process at once: the operator's way to force it.
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      log.info(
+        role === 'api'
+          ? `${signal}: not accepting connections; in-flight requests have ${env.API_SHUTDOWN_GRACE_SECONDS} s to finish`
+          : `${signal}: not polling; in-flight activities have ${env.WORKER_SHUTDOWN_GRACE_SECONDS} s before they are cancelled, the worker ${workerForceSeconds(env)} s to drain`,
+      );
+      const clean = await runtime.stop().catch((err: unknown) => {
+        log.error({ err }, 'stop failed');
+        return false;
+      });
+      if (clean) log.info(`lakesync ${role} stopped gracefully`);
+      else log.warn(`lakesync ${role} stopped, cutting work that outlived its grace period`);
+      process.exit(clean ? 0 : 1);
     };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   } catch (err) {
     log.fatal({ err }, `lakesync ${role} failed to start`);
     process.exit(1);

@@ -1,13 +1,29 @@
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogLevel, type MetricsBuffer } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
-/** Routes the SDK's logs (workflow `log`, activity `log`, worker) into our pino logger. Once per process. */
-export function installTemporalLogging(log: Logger): void {
+/** The SDK's level for our pino level: what pino would drop is not worth crossing from Core. */
+const sdkLevel = (level: string): LogLevel => (level === 'trace' ? 'TRACE' : level === 'debug' ? 'DEBUG' : level === 'info' ? 'INFO' : level === 'warn' ? 'WARN' : 'ERROR');
+
+/**
+ * Routes every SDK log line into our pino logger: workflow `log` (with the
+ * SDK's workflowId, runId, workflowType), activity `log` (with the fields
+ * workers/activity-log-context.ts adds) and Core's native lines, which it
+ * would otherwise print in its own format. With a metrics buffer, Core's
+ * worker metrics are recorded for metrics/temporal-sdk.ts. Once per process,
+ * before any worker or native connection exists.
+ */
+export function installTemporalLogging(log: Logger, metricsBuffer?: MetricsBuffer): void {
   Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => {
+    // Our entry points own SIGINT/SIGTERM: they stop the API and the worker together, then exit.
+    shutdownSignals: [],
+    logger: new DefaultLogger(sdkLevel(log.level), (entry) => {
       log[LEVELS[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
     }),
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      ...(metricsBuffer ? { metrics: { buffer: metricsBuffer } } : {}),
+    },
   });
 }

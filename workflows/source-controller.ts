@@ -5,6 +5,7 @@ import {
   continueAsNew,
   executeChild,
   getExternalWorkflowHandle,
+  log,
   proxyActivities,
   setHandler,
   uuid4,
@@ -117,7 +118,12 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     run.created = true;
   };
 
+  /** Known once the settings are read; the SDK adds workflowId, runId and workflowType. */
+  let bucket: string | undefined;
+  const fields = (extra: Record<string, unknown> = {}) => ({ bucket, sourceId, ...extra });
+
   const setPaused = async (paused: boolean, reason: string | null) => {
+    log.info(paused ? 'source paused' : 'source resumed', fields({ reason, jobId: currentJobId }));
     state.paused = paused;
     state.pauseReason = paused ? reason : null;
     if (!paused && state.suspended) {
@@ -183,7 +189,11 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   }));
 
   const settings = await acts.getSourceSettings({ sourceId });
-  if (!settings) return; // deleted while we were away
+  if (!settings) {
+    log.info('source is gone: controller ends', fields());
+    return;
+  }
+  bucket = settings.bucketName;
   // Push-only sources have nothing to poll: they run when objects arrive.
   const scheduled = settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed);
   state.nextSyncAt = scheduled ? (state.nextSyncAt ?? (state.lastSyncAt ?? Date.now()) + settings.syncIntervalSeconds * 1000) : null;
@@ -212,9 +222,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   const run = state.queue.shift()!;
   currentJobId = run.jobId;
+  log.info('running job', fields({ jobId: run.jobId, kind: run.kind, trigger: run.trigger }));
   const result = await executeChild(syncRun, {
     workflowId: syncRunWorkflowId(run.jobId),
-    args: [{ jobId: run.jobId, sourceId, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, ruleId: run.ruleId ?? null, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
+    args: [{ jobId: run.jobId, sourceId, bucket: settings.bucketName, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, ruleId: run.ruleId ?? null, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     typedSearchAttributes: [
       { key: searchAttributes.bucket, value: settings.bucketName },
@@ -231,7 +242,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   if (result.status === 'JOB_STATUS_FAILED') {
     state.consecutiveFailures = result.consecutiveFailures;
-    if (state.consecutiveFailures >= settings.suspendAfterFailures) state.suspended = true;
+    if (state.consecutiveFailures >= settings.suspendAfterFailures) {
+      state.suspended = true;
+      log.warn('source suspended after failed runs in a row', fields({ jobId: run.jobId, consecutiveFailures: state.consecutiveFailures }));
+    }
   } else if (result.status !== 'JOB_STATUS_CANCELED') {
     state.consecutiveFailures = 0;
     if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;

@@ -1,10 +1,12 @@
-import { type ActivityOptions, ApplicationFailure, CancellationScope, ContinueAsNew, condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { type ActivityOptions, ApplicationFailure, CancellationScope, ContinueAsNew, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { runPausedQuery, runPauseSignal } from './shared.js';
 
 export interface SyncRunInput {
   jobId: string;
   sourceId: string;
+  /** The source's bucket name, for log lines only (runs started before it existed log without it). */
+  bucket?: string;
   kind: 'discovery' | 'ingestion';
   fullSync: boolean;
   retryFailed: boolean;
@@ -64,6 +66,12 @@ const SCAN_POLL = '500 milliseconds';
  * batches; batches in flight finish.
  */
 export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
+  // The SDK adds workflowId, runId and workflowType to every line.
+  const fields = { bucket: input.bucket, sourceId: input.sourceId, jobId: input.jobId };
+  const finished = (outcome: SyncRunResult): SyncRunResult => {
+    log.info('job finished', { ...fields, status: outcome.status });
+    return outcome;
+  };
   let paused = input.paused ?? false;
   setHandler(runPauseSignal, (value) => void (paused = value));
   setHandler(runPausedQuery, () => paused);
@@ -77,6 +85,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     if (input.resume) {
       afterKey = input.resume.afterKey;
     } else {
+      log.info('job started', { ...fields, kind: input.kind, fullSync: input.fullSync, retryFailed: input.retryFailed, dryRun: input.dryRun ?? false });
       await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
       // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
       const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
@@ -87,7 +96,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         ]);
         if (input.dryRun) {
           await scan;
-          return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true });
+          return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true }));
         }
         scanning = true;
         scanSettled = scan.then(
@@ -144,22 +153,24 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         await condition(() => inFlight.size === 0);
         if (failure !== null) throw failure;
         await condition(allHandlersFinished);
+        log.info('continuing as new to keep the history small', { ...fields, afterKey });
         return await continueAsNew<typeof syncRun>({ ...input, paused, resume: { afterKey } });
       }
     }
     await scanSettled;
     await condition(() => inFlight.size === 0);
     if (failure !== null) throw failure;
-    return await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false });
+    return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false }));
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() => bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, canceled: true }));
+      log.info('job canceled', fields);
       throw err;
     }
     if (err instanceof ContinueAsNew) throw err;
     const message = describeFailure(err);
-    const outcome = await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: true, error: message });
-    return outcome;
+    log.warn('job failed', { ...fields, error: message });
+    return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: true, error: message }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { endUploadUpdate, filesUploadedSignal, uploadStatusQuery } from './shared.js';
 
@@ -30,6 +30,7 @@ export async function uploadSync(input: { syncId: string; ttlSeconds: number }):
         ending = true;
         await acts.finishUploadSync({ syncId: input.syncId });
         status = 'Finished';
+        log.info('upload sync finished', { syncId: input.syncId, files, failed });
       }
       await condition(() => status === 'Finished');
       return { success: true };
@@ -44,6 +45,7 @@ export async function uploadSync(input: { syncId: string; ttlSeconds: number }):
   const ended = await condition(() => ending, input.ttlSeconds * 1000, { summary: `wait for end (TTL ${input.ttlSeconds} s)` });
   if (!ended) {
     status = 'Failed';
+    log.warn('upload sync failed: not ended within its TTL', { syncId: input.syncId, ttlSeconds: input.ttlSeconds, files });
     await acts.failUploadSync({ syncId: input.syncId, message: `not ended within its TTL of ${input.ttlSeconds} s` });
   }
   await condition(allHandlersFinished);

@@ -5,6 +5,7 @@ import { discoverUpdate, ingestUpdate, statusQuery, type ControllerStatus } from
 import { withStart } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
+import { logFields } from '../log-fields.js';
 import { ApiError } from '../errors.js';
 import { millis } from '../serialize.js';
 import { parseBody } from '../validate.js';
@@ -36,6 +37,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     if (source.kind === 'upload') throw new ApiError('FAILED_PRECONDITION', 'sourceId: upload sources are push-only; their objects are ingested as they arrive', [{ field: 'sourceId', problem: 'is a push-only upload source' }]);
     const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync, dryRun: body.dryRun }], startWorkflowOperation: withStart(deps, source, bucket.name) });
+    logFields(res).jobId = result.jobId;
     res.json(result);
   });
 
@@ -52,6 +54,7 @@ export function syncRoutes(deps: ApiDeps): Router {
       args: [{ retryFailed: body.retryFailed, sourceObjectId: body.sourceObjectId, ruleId: body.ruleId }],
       startWorkflowOperation: withStart(deps, source, bucket.name),
     });
+    if (result.jobId) logFields(res).jobId = result.jobId;
     res.json(result);
   });
 

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { authHeader, call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
+import { scrape, total } from '../support/metrics.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 const SECRET = 'whsec-test-0123456789abcdef';
@@ -179,6 +180,9 @@ describe('pipelines, rules and search', () => {
       expect(job.failedObjects.map((f: { key: string }) => f.key)).toEqual(['bad-1.txt', 'bad-2.txt']);
       expect(job.failedObjects[0]).toMatchObject({ stage: 'pipeline', pipelineId: hook.body.pipelineId, pipelineName: 'hook', attempts: 2 });
       expect(job.failedObjects[0].error).toContain('HTTP 500');
+      // The worker's metrics agree with the job, object for object.
+      const processed = async (outcome: string) => total(await scrape(`${ls.url}/metrics`), 'lakesync_objects_processed_total', { source_id: sourceId, outcome });
+      expect([await processed('indexed'), await processed('not_indexed')]).toEqual([3, 2]);
       const info = await call(ls.url, 'GET', `/${bucket}/objects/bad-1.txt/info`);
       expect(info.body).toMatchObject({ indexed: false, ingestionStatus: 'INGESTED' });
       expect(info.body.indexStatus[hook.body.pipelineId]).toMatchObject({ status: 'failed' });
@@ -192,6 +196,7 @@ describe('pipelines, rules and search', () => {
       // Only the two that failed were sent again.
       expect(receiver.deliveries.slice(before).map((d) => d.body.key).sort()).toEqual(['bad-1.txt', 'bad-2.txt']);
       expect((await call(ls.url, 'GET', `/${bucket}/objects/bad-1.txt/info`)).body.indexed).toBe(true);
+      expect([await processed('indexed'), await processed('not_indexed')]).toEqual([5, 2]);
     } finally {
       await receiver.stop();
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '../../domain/secrets.js';
 import { PageTokens } from '../../api/pagination.js';
-import { loadEnv } from '../../config/env.js';
+import { loadEnv, workerForceSeconds } from '../../config/env.js';
 
 describe('SecretBox', () => {
   const box = new SecretBox(randomBytes(32).toString('base64'));
@@ -45,6 +45,18 @@ describe('environment', () => {
     expect(() => loadEnv({ LAKE_STORAGE: 's3' })).toThrow(/LAKE_S3_ENDPOINT: required when LAKE_STORAGE=s3/);
     expect(() => loadEnv({ NODE_ENV: 'production' })).toThrow(/LAKESYNC_SECRET_KEY/);
     expect(() => loadEnv({ LAKESYNC_SECRET_KEY: 'c2hvcnQ=' })).toThrow(/LAKESYNC_SECRET_KEY: must be 32 bytes/);
+  });
+
+  it('checks the shutdown and metrics settings', () => {
+    expect(() => loadEnv({ WORKER_SHUTDOWN_GRACE_SECONDS: '60', WORKER_SHUTDOWN_FORCE_SECONDS: '60' })).toThrow(/WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS \(60\)/);
+    expect(() => loadEnv({ WORKER_METRICS_PORT: 'metrics' })).toThrow(/WORKER_METRICS_PORT/);
+    expect(() => loadEnv({ API_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(/API_SHUTDOWN_GRACE_SECONDS/);
+    const defaults = loadEnv({});
+    expect(defaults).toMatchObject({ WORKER_SHUTDOWN_GRACE_SECONDS: 30, API_SHUTDOWN_GRACE_SECONDS: 30, WORKER_METRICS_HOST: '127.0.0.1' });
+    expect(defaults.WORKER_METRICS_PORT).toBeUndefined();
+    expect(workerForceSeconds(defaults)).toBe(60);
+    expect(workerForceSeconds(loadEnv({ WORKER_SHUTDOWN_GRACE_SECONDS: '5', WORKER_SHUTDOWN_FORCE_SECONDS: '9' }))).toBe(9);
+    expect(loadEnv({ WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
   });
 
   it('has embedded defaults', () => {
