@@ -128,6 +128,7 @@ export function processingActivities(deps: ActivityDeps) {
         await Promise.all(
           work.map(({ obj, selected, todo }) =>
             limit(async () => {
+              if (actx.cancellationSignal.aborted) return; // left owed: the retried batch processes it
               const stored: StoredObject = { id: obj.id, sourceId: input.sourceId, bucketId: ctx.source.bucketId, bucketName: ctx.bucketName, lakeKey: obj.lake_key, etag: obj.etag, size: obj.size };
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
@@ -142,6 +143,8 @@ export function processingActivities(deps: ActivityDeps) {
             }),
           ),
         );
+        // Cancelled (worker shutting down): fail this attempt so the batch is retried now, not after a heartbeat timeout.
+        actx.cancellationSignal.throwIfAborted();
       } finally {
         clearInterval(heartbeat);
       }
