@@ -7,6 +7,8 @@ export interface Row {
   seconds: number;
   objects: number;
   peakRssMiB?: number;
+  /** CPU seconds each component spent during the run (MinIO serves every tool; the rest is the tool's own). */
+  cpuSeconds?: Record<string, number>;
 }
 
 /** One table: time, rate, and how each tool compares with lakesync in the same scenario. */
@@ -21,6 +23,7 @@ export function printTable(rows: Row[]): void {
       'objects/s': (r.objects / r.seconds).toFixed(0),
       'time vs lakesync': ours ? `${(r.seconds / ours).toFixed(2)}×` : '',
       'worker peak RSS': r.peakRssMiB ? `${r.peakRssMiB.toFixed(0)} MiB` : '',
+      'CPU s: MinIO / rest': r.cpuSeconds ? `${(r.cpuSeconds.minio ?? 0).toFixed(1)} / ${Object.entries(r.cpuSeconds).filter(([k]) => k !== 'minio').reduce((a, [, v]) => a + v, 0).toFixed(1)}` : '',
     };
   });
   console.table(lines);

@@ -21,6 +21,7 @@ import { startMinio } from '../infra/minio-server.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
 import { startTemporalDevServer } from '../infra/temporal-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
+import { cpuSnapshot, cpuSpent } from './cpu.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, ensureTool, rcloneSync } from './peers.js';
@@ -203,13 +204,18 @@ async function main() {
   const measure = async (scenario: string, objects: number) => {
     for (const tool of tools) {
       log(`${tool.name}: ${scenario}`);
+      const before = await cpuSnapshot(worker.child.pid);
       const seconds = await timed(tool.run);
-      rows.push({ tool: tool.name, scenario, seconds, objects, peakRssMiB: tool.name === 'lakesync' ? (await worker.peakRss()) / MiB : undefined });
+      const cpu = cpuSpent(before, await cpuSnapshot(worker.child.pid));
+      log(`${tool.name} CPU seconds: ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      rows.push({ tool: tool.name, scenario, seconds, objects, peakRssMiB: tool.name === 'lakesync' ? (await worker.peakRss()) / MiB : undefined, cpuSeconds: cpu });
     }
   };
   await measure('full sync', total);
   log('CopyObject loop: full sync (ceiling)');
-  rows.push({ tool: 'CopyObject loop (ceiling)', scenario: 'full sync', seconds: await timed(() => copyLoop(s3, 'src', 'dst-copy', concurrency)), objects: total });
+  const loopBefore = await cpuSnapshot(worker.child.pid);
+  const loopSeconds = await timed(() => copyLoop(s3, 'src', 'dst-copy', concurrency));
+  rows.push({ tool: 'CopyObject loop (ceiling)', scenario: 'full sync', seconds: loopSeconds, objects: total, cpuSeconds: cpuSpent(loopBefore, await cpuSnapshot(worker.child.pid)) });
   await measure('no-change resync', total);
   const changed = keys.filter((_, i) => i % Math.round(100 / Number(args['changed-percent'])) === 0);
   await Promise.all(changed.map((key) => put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })))));

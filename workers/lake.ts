@@ -3,6 +3,7 @@ import { lakeDir } from '../config/env.js';
 import { FilesystemLake } from '../activities/storage/fs-lake.js';
 import { S3Lake } from '../activities/storage/s3-lake.js';
 import { createS3Client } from '../activities/storage/s3-client.js';
+import { S3Copier } from '../activities/storage/s3-copier.js';
 import type { LakeStore } from '../activities/storage/types.js';
 
 /** The lake the configuration names: a directory (embedded default) or one S3 bucket. */
@@ -16,7 +17,12 @@ export function createLake(env: Env): LakeStore {
       secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!,
       maxSockets: 256,
     });
-    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT);
+    // Path-style endpoints (MinIO, most S3-compatible stores) get the lean copy path.
+    const copier =
+      env.LAKE_S3_ENDPOINT && env.LAKE_S3_FORCE_PATH_STYLE
+        ? new S3Copier({ endpoint: env.LAKE_S3_ENDPOINT, region: env.LAKE_S3_REGION, accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!, secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!, connections: 256 })
+        : undefined;
+    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT, copier);
   }
   return new FilesystemLake(lakeDir(env));
 }

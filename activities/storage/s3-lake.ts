@@ -13,6 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
+import type { S3Copier } from './s3-copier.js';
 import { lakeKeyProblem } from './keys.js';
 import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
@@ -26,6 +27,8 @@ export class S3Lake implements LakeStore {
     private readonly client: S3Client,
     private readonly physicalBucket: string,
     private readonly endpoint: string | undefined,
+    /** The lean CopyObject path for path-style endpoints; the SDK's otherwise. */
+    private readonly copier?: S3Copier,
   ) {}
 
   private key(bucket: string, key: string): string {
@@ -56,6 +59,10 @@ export class S3Lake implements LakeStore {
     const target = this.key(bucket, key);
     const copySource = `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`;
     try {
+      if (size <= MAX_SINGLE_COPY && this.copier) {
+        const etag = await this.copier.copy(this.physicalBucket, target, from.bucket, from.key);
+        return { etag, size, contentHash: contentHashFromEtag(etag) };
+      }
       if (size <= MAX_SINGLE_COPY) {
         const res = await this.client.send(new CopyObjectCommand({ Bucket: this.physicalBucket, Key: target, CopySource: copySource }));
         const etag = (res.CopyObjectResult?.ETag ?? '').replace(/"/g, '');
