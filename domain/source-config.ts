@@ -49,6 +49,8 @@ export type SourceConnection = { s3: S3Connection } | { filesystem: FilesystemCo
 export interface S3Credentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials (STS) come with a session token. */
+  sessionToken?: string;
 }
 
 export const FileFiltersSchema = z

@@ -9,6 +9,7 @@ export interface S3ClientOptions {
   forcePathStyle: boolean;
   accessKeyId: string;
   secretAccessKey: string;
+  sessionToken?: string;
   maxSockets?: number;
 }
 
@@ -19,7 +20,7 @@ export function createS3Client(o: S3ClientOptions): S3Client {
     endpoint: o.endpoint,
     region: o.region,
     forcePathStyle: o.forcePathStyle,
-    credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey },
+    credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken },
     requestHandler: new NodeHttpHandler({
       httpAgent: new Agent({ keepAlive: true, maxSockets }),
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),

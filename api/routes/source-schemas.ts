@@ -20,9 +20,13 @@ const common = {
   suspendAfterFailures: z.number().int().min(1).max(100).default(5),
 };
 
+/** Temporary (STS) credentials carry a session token; it is sealed with the keys. */
+const SessionToken = z.string().min(1).max(8192);
+
 const S3Input = S3ConnectionSchema.extend({
   accessKeyId: z.string().min(1).max(256),
   secretAccessKey: z.string().min(1).max(512),
+  sessionToken: SessionToken.optional(),
 }).strict();
 
 export const CreateSource = z.discriminatedUnion('kind', [
@@ -76,9 +80,10 @@ export const UpdateSource = z
       .optional(),
     reconcile: ReconcileSchema.optional(),
     s3: S3ConnectionSchema.partial()
-      .extend({ accessKeyId: z.string().min(1).max(256).optional(), secretAccessKey: z.string().min(1).max(512).optional() })
+      .extend({ accessKeyId: z.string().min(1).max(256).optional(), secretAccessKey: z.string().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
       .strict()
       .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), { message: 'accessKeyId and secretAccessKey must be changed together', path: ['secretAccessKey'] })
+      .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, { message: 'comes with the accessKeyId and secretAccessKey it belongs to', path: ['sessionToken'] })
       .optional(),
     filesystem: FilesystemConnectionSchema.partial().strict().optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),

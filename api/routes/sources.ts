@@ -19,8 +19,8 @@ import { z } from 'zod';
 
 function connectionOf(body: CreateSourceInput): { connection: SourceConnection; credentials: object | null } {
   if (body.kind === 's3') {
-    const { accessKeyId, secretAccessKey, ...s3 } = body.s3;
-    return { connection: { s3 }, credentials: { accessKeyId, secretAccessKey } };
+    const { accessKeyId, secretAccessKey, sessionToken, ...s3 } = body.s3;
+    return { connection: { s3 }, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
   }
   return { connection: { filesystem: body.filesystem }, credentials: null };
 }
