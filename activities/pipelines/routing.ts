@@ -13,8 +13,8 @@ export interface Routing {
   route(o: RoutableObject, onlyRule?: string | null): string[];
 }
 
-/** A bucket's enabled rules and pipelines, read once per activity. */
-export async function loadRouting(deps: ActivityDeps, bucketId: string): Promise<Routing> {
+/** A bucket's enabled rules and pipelines, read once per activity (and by ObjectInfo). */
+export async function loadRouting(deps: Pick<ActivityDeps, 'db'>, bucketId: string): Promise<Routing> {
   const [ruleRows, pipelineRows] = await Promise.all([
     deps.db.select().from(rules).where(and(eq(rules.bucketId, bucketId), eq(rules.enabled, true))),
     deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.enabled, true))),

@@ -13,6 +13,7 @@ import { millis } from '../serialize.js';
 import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../../domain/signed-urls.js';
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
+import { loadRouting } from '../../activities/pipelines/routing.js';
 
 export const ListQuery = z
   .object({
@@ -100,11 +101,20 @@ export function objectRoutes(deps: ApiDeps): Router {
           .where(eq(objectPipelineRuns.objectId, origin.object.id))
           .orderBy(asc(pipelines.name))
       : [];
-    const indexStatus = Object.fromEntries(
+    const indexStatus: Record<string, object> = Object.fromEntries(
       runs.map(({ run, name, kind }) => [run.pipelineId, { name, kind, status: run.status, detail: run.detail, error: run.error, attempts: run.attempts, jobId: run.jobId, updatedAt: millis(run.updatedAt) }]),
     );
+    // What its rules select now; a selected pipeline that has not run on this content yet is pending.
+    const routing = origin ? await loadRouting(deps, bucket.id) : null;
+    const selected = origin && routing ? routing.route({ sourceId: origin.source.id, lakeKey: key }) : [];
+    const current = new Map(runs.filter(({ run }) => run.etag === origin?.object.ingestedEtag).map(({ run }) => [run.pipelineId, run.status]));
+    for (const p of selected) {
+      if (current.has(p)) continue;
+      const pipeline = routing!.pipelines.get(p)!;
+      indexStatus[p] = { name: pipeline.name, kind: pipeline.kind, status: 'pending', detail: null, error: null, attempts: 0, jobId: origin?.object.processJobId ?? null, updatedAt: null };
+    }
     // Indexed: stored, with every pipeline its rules select done for this content.
-    const indexed = status === 'ingested' && origin?.object.processJobId == null && runs.every(({ run }) => (run.status === 'indexed' || run.status === 'skipped') && run.etag === origin?.object.ingestedEtag);
+    const indexed = status === 'ingested' && origin?.object.processJobId == null && selected.every((p) => current.get(p) === 'indexed' || current.get(p) === 'skipped');
     res.json({
       bucket: bucket.name,
       key,

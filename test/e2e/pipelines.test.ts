@@ -276,6 +276,33 @@ describe('pipelines, rules and search', () => {
     expect(keysOf(await search(ls, bucket, { query: 'pelican' }))).toEqual([]);
   });
 
+  it('shows a newly selected pipeline as pending until its back-fill has run', async () => {
+    const bucket = await newBucket(ls);
+    const dir = await tempDir();
+    await writeAll(dir, new Map([['doc.md', Buffer.from('# cormorants dive\n')]]));
+    const sourceId = await dirSource(ls, bucket, dir);
+    expect((await sync(ls, bucket, sourceId)).job.objectsIndexed).toBe(1);
+    const info = async () => (await call(ls.url, 'GET', `/${bucket}/objects/doc.md/info`)).body;
+    expect(await info()).toMatchObject({ indexStatus: {}, indexed: true });
+
+    // Paused, the source runs nothing: the back-fill waits, and the object says so.
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/pause`, {})).status).toBe(200);
+    const text = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'text', kind: 'fulltext' });
+    const rule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'md', pipelineIds: [text.body.pipelineId], match: { includePatterns: ['*.md'] } });
+    expect(rule.body.backfill).toEqual([{ sourceId, jobId: expect.any(String), dispatched: 1 }]);
+    const waiting = await info();
+    expect(waiting.indexStatus[text.body.pipelineId]).toMatchObject({ name: 'text', status: 'pending' });
+    expect(waiting.indexed).toBe(false);
+    expect(keysOf(await search(ls, bucket, { query: 'cormorant' }))).toEqual([]);
+
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/resume`, {})).status).toBe(200);
+    await waitForJob(ls.url, bucket, sourceId, rule.body.backfill[0].jobId);
+    const done = await info();
+    expect(done.indexStatus[text.body.pipelineId]).toMatchObject({ status: 'indexed', jobId: rule.body.backfill[0].jobId });
+    expect(done.indexed).toBe(true);
+    expect(keysOf(await search(ls, bucket, { query: 'cormorant' }))).toEqual(['doc.md']);
+  });
+
   it('refuses bad pipelines, rules, searches and ruleIds with the field named, creating nothing', async () => {
     const bucket = await newBucket(ls);
     const bad = async (path: string, body: unknown, field: string, status = 400) => {
