@@ -21,13 +21,13 @@ describe('deleting a source', () => {
   it('purges only its own objects from the lake when asked, and keeps them otherwise', async () => {
     const bucket = unique('kb');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
-    const addSource = async (name: string, prefix: string, count: number) => {
+    const addSource = async (name: string, prefix: string, count: number, extra: Record<string, unknown> = {}) => {
       const dir = await mkdtemp(join(tmpdir(), 'lakesync-del-'));
       dirs.push(dir);
       await writeAll(dir, new Map(Array.from({ length: count }, (_, i) => [`f-${i}.txt`, Buffer.from(`${name} ${i}`)])));
-      const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path: dir }, targetPrefix: prefix });
+      const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path: dir }, targetPrefix: prefix, ...extra });
       const run = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
-      expect((await waitForJob(ls.url, bucket, src.body.sourceId, run.body.jobId)).job.objectsProcessed).toBe(count);
+      expect((await waitForJob(ls.url, bucket, src.body.sourceId, run.body.jobId)).job.objectsProcessed).toBe(Math.min(count, Number(extra.maxObjectsPerRun ?? count)));
       return src.body.sourceId as string;
     };
     const a = await addSource('a', 'a/', 1200);
@@ -46,6 +46,14 @@ describe('deleting a source', () => {
     expect(await handle.result()).toEqual({ removed: 1200 });
 
     expect((await call(ls.url, 'DELETE', `/${bucket}/sources/${b}`)).status).toBe(204);
+    expect(await listFiles(lakeRoot)).toHaveLength(7);
+
+    // Objects still owed a copy (deferred by maxObjectsPerRun here) are purged by the key they would land at.
+    const c = await addSource('c', 'c/', 5, { maxObjectsPerRun: 2 });
+    expect(await listFiles(join(lakeRoot, 'c'))).toHaveLength(2);
+    const withOwed = await call(ls.url, 'DELETE', `/${bucket}/sources/${c}?purge=true`);
+    expect(withOwed.body.purge.objects).toBe(5);
+    await waitFor('the second purge to finish', async () => (await listFiles(join(lakeRoot, 'c'))).length === 0);
     expect(await listFiles(lakeRoot)).toHaveLength(7);
   });
 });
