@@ -50,12 +50,12 @@ export function discoveryActivities(deps: ActivityDeps) {
     const needs = sql`(${input.fullSync}::boolean or so.status in ('pending', 'deleted', 'filtered')
       or ((so.etag <> excluded.etag or so.size <> excluded.size) and (${onUpdate}::boolean or so.status <> 'ingested')))`;
     {
-      const [row] = await tx<{ fresh: string; changed: string }[]>`
+      const [row] = await tx<{ fresh: string; changed: string; adopted: string }[]>`
         with input as (
           select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
         ),
         prev as (
-          select so.key, so.status, so.pending_job_id from source_objects so
+          select so.key, so.status, so.pending_job_id, so.process_job_id from source_objects so
           join input i on so.key = i.key collate "C"
           where so.source_id = ${input.sourceId}
         ),
@@ -78,12 +78,15 @@ export function discoveryActivities(deps: ActivityDeps) {
         )
         select
           count(*) filter (where up.pending_job_id = ${input.jobId} and (prev.key is null or (prev.status in ('deleted', 'filtered') and prev.pending_job_id is distinct from ${input.jobId}))) as fresh,
-          count(*) filter (where up.pending_job_id = ${input.jobId} and prev.key is not null and prev.status not in ('deleted', 'filtered') and prev.pending_job_id is distinct from ${input.jobId}) as changed
+          count(*) filter (where up.pending_job_id = ${input.jobId} and prev.key is not null and prev.status not in ('deleted', 'filtered') and prev.pending_job_id is distinct from ${input.jobId}) as changed,
+          -- Adopted for processing before the scan: already counted as discovered by this job.
+          count(*) filter (where up.pending_job_id = ${input.jobId} and prev.process_job_id = ${input.jobId} and prev.pending_job_id is distinct from ${input.jobId}) as adopted
         from up left join prev on prev.key = up.key collate "C"`;
       const fresh = Number(row?.fresh ?? 0);
       const changed = Number(row?.changed ?? 0);
+      const adopted = Number(row?.adopted ?? 0);
       if (fresh + changed > 0) {
-        await tx`update jobs set objects_discovered = objects_discovered + ${fresh + changed}, objects_new = objects_new + ${fresh}, objects_changed = objects_changed + ${changed} where id = ${input.jobId}`;
+        await tx`update jobs set objects_discovered = objects_discovered + ${fresh + changed - adopted}, objects_new = objects_new + ${fresh}, objects_changed = objects_changed + ${changed} where id = ${input.jobId}`;
         await tx`update sources set total_objects_discovered = total_objects_discovered + ${fresh + changed} where id = ${input.sourceId}`;
       }
       return { fresh, changed };
@@ -302,12 +305,16 @@ export function discoveryActivities(deps: ActivityDeps) {
         // The page's diff, marks and the cursor commit together: ingestion may take every owed key up to
         // scan_cursor while the scan goes on, and a page re-listed after a crash finds nothing half-done.
         await sql.begin(async (tx) => {
+          // The cursor moves only from where this attempt found it (locking the job row): an attempt
+          // that lost its heartbeat and kept going can never re-diff pages a newer attempt committed.
+          const moved = await tx`update jobs set objects_listed = ${listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${afterKey}
+            where id = ${input.jobId} and scan_cursor is not distinct from ${from} and (scan_pass is null or scan_pass = ${cp.pass})`;
+          if (moved.count === 0) throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
           if (!input.dryRun) {
             await diffMatched(tx, input, cp.pass, matched, reconcile.onUpdate);
             await capPage(tx, input, source.maxObjectsPerRun);
             await markMissing(tx, input, cp.pass, from, page.nextAfterKey, page.objects);
           }
-          await tx`update jobs set objects_listed = ${listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${afterKey} where id = ${input.jobId}`;
         });
         recorded.listed(input.sourceId, page.objects.length);
         cp.listed = listed;

@@ -76,6 +76,7 @@ export function ingestionActivities(deps: ActivityDeps) {
       const rows = await tx<{ attempts: number }[]>`
         update source_objects set attempts = attempts + 1, last_error = ${error}, updated_at = now(),
           status = case when attempts + 1 >= ${deps.maxAttempts} then 'dead' else status end,
+          last_job_id = ${jobId},
           pending_job_id = case when attempts + 1 >= ${deps.maxAttempts} then null else pending_job_id end
         where id = ${obj.id} and pending_job_id = ${jobId}
         returning attempts`;

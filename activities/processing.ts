@@ -36,9 +36,10 @@ const PAGE = 1000;
 export function processingActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
 
-  async function runPipeline(p: PipelineRow, obj: StoredObject, jobId: string): Promise<PipelineOutcome> {
+  async function runPipeline(p: PipelineRow, obj: StoredObject, jobId: string, rerun: boolean): Promise<PipelineOutcome> {
     const config = p.config;
-    if ('webhook' in config) return runWebhook(deps, p.id, config.webhook, p.sealedSecret, obj, jobId);
+    // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run (ruleId) is a new delivery.
+    if ('webhook' in config) return runWebhook(deps, p.id, config.webhook, p.sealedSecret, obj, rerun ? jobId : '');
     // Fulltext failures are the lake's or Postgres's, and transient: a few tries with backoff.
     let lastError = '';
     for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
@@ -132,7 +133,7 @@ export function processingActivities(deps: ActivityDeps) {
               const stored: StoredObject = { id: obj.id, sourceId: input.sourceId, bucketId: ctx.source.bucketId, bucketName: ctx.bucketName, lakeKey: obj.lake_key, etag: obj.etag, size: obj.size };
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
-                const outcome = await runPipeline(routing.pipelines.get(pipelineId)!, stored, input.jobId);
+                const outcome = await runPipeline(routing.pipelines.get(pipelineId)!, stored, input.jobId, Boolean(input.ruleId));
                 if (outcome.status === 'failed') actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);
               }
@@ -159,7 +160,8 @@ export function processingActivities(deps: ActivityDeps) {
     /** Hands a rule's stored objects of one source to a job, to run its pipelines again. */
     async prepareRuleRun(input: { jobId: string; sourceId: string; ruleId: string }): Promise<number> {
       await forEachSelected(input.sourceId, input.ruleId, async (ids) => {
-        await sql`update source_objects set process_job_id = ${input.jobId} where id = any(${ids}) and status = 'ingested'`;
+        // Objects another job left owed keep their full processing (adopted by the next ingestion), not just this rule's.
+        await sql`update source_objects set process_job_id = ${input.jobId} where id = any(${ids}) and status = 'ingested' and process_job_id is null`;
       });
       const [row] = await sql<{ n: string }[]>`select count(*) as n from source_objects where process_job_id = ${input.jobId}`;
       const n = Number(row?.n ?? 0);

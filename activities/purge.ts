@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
+import { lakeKeyProblem } from './storage/keys.js';
 
 export function purgeActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
@@ -16,9 +17,20 @@ export function purgeActivities(deps: ActivityDeps) {
         const page = await sql<{ bucket_name: string; lake_key: string }[]>`
           select bucket_name, lake_key from lake_purges where purge_id = ${input.purgeId} order by lake_key limit 500`;
         if (page.length === 0) return removed;
-        for (const bucket of new Set(page.map((p) => p.bucket_name))) await removeFromLake(deps, bucket, page.filter((p) => p.bucket_name === bucket).map((p) => p.lake_key));
+        // A key some live source of the bucket holds now (re-created on the same prefix, pushed again) stays.
+        const held = new Set(
+          (
+            await sql<{ bucket_name: string; lake_key: string }[]>`
+              select b.name as bucket_name, so.lake_key from source_objects so
+              join sources s on s.id = so.source_id join buckets b on b.id = s.bucket_id
+              where so.lake_key = any(${page.map((p) => p.lake_key)}) and so.status <> 'deleted'`
+          ).map((h) => `${h.bucket_name}\n${h.lake_key}`),
+        );
+        // Keys the lake could never have stored (too long, odd segments) are simply dropped from the list.
+        const doomed = page.filter((p) => !held.has(`${p.bucket_name}\n${p.lake_key}`) && lakeKeyProblem(p.lake_key) === null);
+        for (const bucket of new Set(doomed.map((p) => p.bucket_name))) await removeFromLake(deps, bucket, doomed.filter((p) => p.bucket_name === bucket).map((p) => p.lake_key));
         await sql`delete from lake_purges where purge_id = ${input.purgeId} and lake_key = any(${page.map((p) => p.lake_key)})`;
-        removed += page.length;
+        removed += doomed.length;
         Context.current().heartbeat(removed);
       }
     },

@@ -62,8 +62,8 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
 }
 
 /** Starts (or finds running) the workflow that removes a deleted source's objects from the lake. */
-export async function startPurge(deps: Pick<ApiDeps, 'taskQueue' | 'temporal'>, purgeId: string): Promise<string> {
+export async function startPurge(deps: Pick<ApiDeps, 'taskQueue' | 'temporal'>, purgeId: string, settleSeconds = 0): Promise<string> {
   const workflowId = purgeWorkflowId(purgeId);
-  await deps.temporal.workflow.start('purgeLake', { workflowId, taskQueue: deps.taskQueue, args: [{ purgeId }], workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE', staticSummary: `remove the objects of deleted source ${purgeId} from the lake` });
+  await deps.temporal.workflow.start('purgeLake', { workflowId, taskQueue: deps.taskQueue, args: [{ purgeId, settleSeconds }], workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE', staticSummary: `remove the objects of deleted source ${purgeId} from the lake` });
   return workflowId;
 }

@@ -4,4 +4,6 @@ export const FAILURE = {
   badSourceConfig: 'BadSourceConfig',
   sourceUnreachable: 'SourceUnreachable',
   deleteLimitExceeded: 'DeleteLimitExceeded',
+  /** A scan attempt that another, newer attempt overtook: it stops; the newer one goes on. */
+  scanSuperseded: 'ScanSuperseded',
 } as const;

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
 const { purgeLakeObjects } = proxyActivities<Activities>({
@@ -7,7 +7,12 @@ const { purgeLakeObjects } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
 
-/** Removes a deleted source's objects from the lake, page by page, however many there are. */
-export async function purgeLake(input: { purgeId: string }): Promise<{ removed: number }> {
-  return { removed: await purgeLakeObjects(input) };
+/**
+ * Removes a deleted source's objects from the lake, page by page, however many
+ * there are — after `settleSeconds`, so copies of the sync run cancelled with
+ * the source have stopped landing first.
+ */
+export async function purgeLake(input: { purgeId: string; settleSeconds?: number }): Promise<{ removed: number }> {
+  if (input.settleSeconds) await sleep(input.settleSeconds * 1000);
+  return { removed: await purgeLakeObjects({ purgeId: input.purgeId }) };
 }

@@ -58,7 +58,8 @@ const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(CO
 
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
-const SCAN_POLL = '500 milliseconds';
+const SCAN_POLL_MS = 500;
+const MAX_SCAN_POLL_MS = 15_000;
 
 /**
  * One job: discover (or pick owed objects) and dispatch them in batches with
@@ -116,16 +117,21 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     }
 
     const inFlight = new Set<Promise<unknown>>();
+    let idlePollMs = SCAN_POLL_MS;
     for (;;) {
       if (failure !== null) throw failure;
       const wasScanning = scanning;
       const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, scanning: wasScanning });
       if (ends.length === 0) {
         if (!wasScanning) break;
-        // Nothing owed past the cursor yet: look again when the scan has moved on.
-        await condition(() => !scanning || failure !== null, SCAN_POLL);
+        // Nothing owed past the cursor yet: look again later, less often the longer nothing comes, and
+        // not at all once the history is long (a quiet scan of millions of keys must not fill it).
+        if (workflowInfo().continueAsNewSuggested) await scanSettled;
+        else await condition(() => !scanning || failure !== null, idlePollMs);
+        idlePollMs = Math.min(idlePollMs * 2, MAX_SCAN_POLL_MS);
         continue;
       }
+      idlePollMs = SCAN_POLL_MS;
       for (const lastKey of ends) {
         // Twice the worker's batch concurrency in flight: the next batches wait in the worker's copy slots, so no slot idles between batches.
         await condition(() => (!paused && inFlight.size < input.batchConcurrency * 2) || failure !== null);

@@ -37,14 +37,23 @@ export async function runFulltext(deps: ActivityDeps, pipelineId: string, config
     return { status: 'skipped', detail: 'content is binary' };
   }
   // Postgres rejects NUL in text and caps a tsvector near 1 MiB of lexemes; long documents index their start.
-  const text = extractText(bytes, format).replace(/\0/g, '');
-  await sql`
-    insert into fulltext_documents (object_id, pipeline_id, bucket_id, lake_key, etag, body, tsv, updated_at)
-    values (${obj.id}, ${pipelineId}, ${obj.bucketId}, ${obj.lakeKey}, ${obj.etag}, ${text},
-      to_tsvector(${config.language}::regconfig, left(${text}, 900000)), now())
-    on conflict (object_id, pipeline_id) do update set bucket_id = excluded.bucket_id, lake_key = excluded.lake_key,
-      etag = excluded.etag, body = excluded.body, tsv = excluded.tsv, updated_at = now()`;
-  return { status: 'indexed', detail: `${format}: ${text.length} characters${truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : ''}` };
+  // U+E000/U+E001 mark matches in search snippets: the document's own are dropped.
+  const text = extractText(bytes, format).replace(/[\0\uE000\uE001]/g, '');
+  // A tsvector holds at most 1 MB of lexemes: text dense with distinct words indexes a shorter start.
+  for (let chars = 900_000; ; chars = Math.floor(chars / 4)) {
+    try {
+      await sql`
+        insert into fulltext_documents (object_id, pipeline_id, bucket_id, lake_key, etag, body, tsv, updated_at)
+        values (${obj.id}, ${pipelineId}, ${obj.bucketId}, ${obj.lakeKey}, ${obj.etag}, ${text},
+          to_tsvector(${config.language}::regconfig, left(${text}, ${chars})), now())
+        on conflict (object_id, pipeline_id) do update set bucket_id = excluded.bucket_id, lake_key = excluded.lake_key,
+          etag = excluded.etag, body = excluded.body, tsv = excluded.tsv, updated_at = now()`;
+      const cut = text.length > chars ? `; words indexed from the first ${chars} characters` : '';
+      return { status: 'indexed', detail: `${format}: ${text.length} characters${truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : ''}${cut}` };
+    } catch (err) {
+      if ((err as { code?: string }).code !== '54000' || chars < 10_000) throw err;
+    }
+  }
 }
 
 export async function removeDocument(deps: ActivityDeps, pipelineId: string, objectId: string): Promise<void> {

@@ -7,8 +7,12 @@ export const SIGNATURE_HEADER = 'x-lakesync-signature';
 export const TIMESTAMP_HEADER = 'x-lakesync-timestamp';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
-/** One delivery intent: retries of it (in this activity, or after a crash) share the key; a new job's re-run gets a new one. */
-export const idempotencyKey = (pipelineId: string, objectId: string, etag: string, jobId: string): string => createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${jobId}`).digest('hex').slice(0, 40);
+/**
+ * One delivery intent: every retry of it — in this activity, after a crash, or
+ * by the job that adopts it — shares the key; a deliberate re-run passes its
+ * job id as `rerun` and is a new delivery.
+ */
+export const idempotencyKey = (pipelineId: string, objectId: string, etag: string, rerun: string): string => createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${rerun}`).digest('hex').slice(0, 40);
 
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as Stripe-style receivers verify it. */
 export const signDelivery = (secret: string, timestamp: string, body: string): string => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
@@ -17,14 +21,14 @@ export const signDelivery = (secret: string, timestamp: string, body: string): s
  * POSTs the object's metadata and a signed URL to the pipeline's endpoint,
  * retrying with backoff until a 2xx or the pipeline's attempts run out.
  */
-export async function runWebhook(deps: ActivityDeps, pipelineId: string, config: WebhookConfig, sealedSecret: string | null, obj: StoredObject, jobId: string): Promise<PipelineOutcome> {
+export async function runWebhook(deps: ActivityDeps, pipelineId: string, config: WebhookConfig, sealedSecret: string | null, obj: StoredObject, rerun: string): Promise<PipelineOutcome> {
   const head = await deps.lake.head(obj.bucketName, obj.lakeKey);
   if (!head) return { status: 'failed', error: `object ${obj.lakeKey} is not in the lake`, attempts: 0 };
   const base = deps.objectUrlBase();
   const url = base ? deps.urlSigner.sign(base, obj.bucketName, obj.lakeKey, config.urlExpiresInSeconds).url : null;
   const body = JSON.stringify({ bucket: obj.bucketName, key: obj.lakeKey, etag: `"${head.etag}"`, size: head.size, contentType: head.contentType ?? 'application/octet-stream', url });
   const secret = sealedSecret ? deps.secrets.open<string>(sealedSecret) : null;
-  const key = idempotencyKey(pipelineId, obj.id, obj.etag, jobId);
+  const key = idempotencyKey(pipelineId, obj.id, obj.etag, rerun);
   let lastError = '';
   for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
     const timestamp = String(Math.floor(Date.now() / 1000));

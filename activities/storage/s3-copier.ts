@@ -46,7 +46,9 @@ export class S3Copier {
 
   constructor(private readonly o: CopierOptions) {
     this.url = new URL(o.endpoint);
-    this.agent = new Agent({ connections: o.connections, keepAliveTimeout: 30_000 });
+    // A store answers CopyObject only once the copy is done, which for gigabytes takes as long as it takes
+    // (the SDK sets no timeout either); the batch's heartbeat is what notices a worker that is stuck.
+    this.agent = new Agent({ connections: o.connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   }
 
   /** Copies `sourceBucket/sourceKey` to `bucket/key` (path-style); returns the new object's ETag without quotes. */
@@ -72,7 +74,10 @@ export class S3Copier {
     const body = await res.body.text();
     // CopyObject can answer 200 and still fail: the error is in the body.
     const code = xmlValue(body, 'Code');
-    if (res.statusCode !== 200 || code) throw new S3CopyError(code ?? `HTTP${res.statusCode}`, xmlValue(body, 'Message') ?? `CopyObject answered ${res.statusCode}`, res.statusCode);
+    if (res.statusCode !== 200 || code) {
+      const name = code ?? (res.statusCode === 403 ? 'AccessDenied' : res.statusCode === 404 ? 'NoSuchKey' : `HTTP${res.statusCode}`);
+      throw new S3CopyError(name, xmlValue(body, 'Message') ?? `CopyObject answered ${res.statusCode}`, res.statusCode);
+    }
     return (xmlValue(body, 'ETag') ?? '').replace(/"/g, '');
   }
 

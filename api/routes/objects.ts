@@ -106,7 +106,8 @@ export function objectRoutes(deps: ApiDeps): Router {
     );
     // What its rules select now; a selected pipeline that has not run on this content yet is pending.
     const routing = origin ? await loadRouting(deps, bucket.id) : null;
-    const selected = origin && routing ? routing.route({ sourceId: origin.source.id, lakeKey: key }) : [];
+    // Only stored (or re-owed) objects run through pipelines; deleted or dead ones never will.
+    const selected = origin && routing && (status === 'ingested' || status === 'pending') ? routing.route({ sourceId: origin.source.id, lakeKey: key }) : [];
     const current = new Map(runs.filter(({ run }) => run.etag === origin?.object.ingestedEtag).map(({ run }) => [run.pipelineId, run.status]));
     for (const p of selected) {
       if (current.has(p)) continue;

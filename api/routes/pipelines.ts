@@ -83,7 +83,10 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     }
     const [row] = await deps.db.update(pipelines).set({ ...set, updatedAt: sql`now()` }).where(eq(pipelines.id, current.id)).returning();
     // Switched back on, or its text extraction changed: the objects its rules select run through it again.
-    const rerun = (body.enabled === true && !current.enabled) || body.fulltext !== undefined;
+    const before = 'fulltext' in c ? c.fulltext : null;
+    const after = set.config && 'fulltext' in set.config ? set.config.fulltext : null;
+    const extractionChanged = before !== null && after !== null && (before.maxBytes !== after.maxBytes || before.language !== after.language);
+    const rerun = (body.enabled === true && !current.enabled) || extractionChanged;
     const backfill = [];
     if (rerun && row!.enabled) {
       const using = (await deps.db.select().from(rules).where(and(eq(rules.bucketId, bucket.id), eq(rules.enabled, true)))).filter((rule) => rule.pipelineIds.includes(current.id));

@@ -30,6 +30,11 @@ async function checkReferences(deps: ApiDeps, bucketId: string, pipelineIds: str
   }
 }
 
+/** JSON with object keys sorted at every level (array order kept: globs and ids are compared as given). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+}
+
 async function findRule(deps: ApiDeps, bucketId: string, ruleId: string) {
   const [row] = await deps.db.select().from(rules).where(and(eq(rules.bucketId, bucketId), eq(rules.id, ruleId)));
   if (!row) throw ApiError.notFound(`rule ${ruleId}`);
@@ -86,7 +91,10 @@ export function ruleRoutes(deps: ApiDeps): Router {
       .where(eq(rules.id, current.id))
       .returning();
     const rule = row!;
-    const selectionChanged = (pipelineIds !== undefined && JSON.stringify(pipelineIds) !== JSON.stringify(current.pipelineIds)) || (body.match !== undefined && JSON.stringify(body.match) !== JSON.stringify(current.match)) || rule.enabled !== current.enabled;
+    // jsonb reorders keys, so compare canonically; pipelines are a set.
+    const samePipelines = pipelineIds === undefined || (pipelineIds.length === current.pipelineIds.length && pipelineIds.every((p) => current.pipelineIds.includes(p)));
+    const sameMatch = body.match === undefined || canonical(body.match) === canonical(current.match);
+    const selectionChanged = !samePipelines || !sameMatch || rule.enabled !== current.enabled;
     let backfill: Awaited<ReturnType<typeof backfillRule>> | undefined;
     if (selectionChanged) {
       // The old selection's results go unless another rule still routes to those pipelines.

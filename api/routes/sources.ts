@@ -157,7 +157,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
     });
     if (!purge) return void res.status(204).end();
     // Should Temporal be unreachable now, the periodic controller check starts the purge later.
-    const workflowId = await startPurge(deps, source.id).catch((err) => {
+    // A sync run was cancelled with the source: give its in-flight copies time to stop (twice its heartbeat timeout).
+    const workflowId = await startPurge(deps, source.id, source.currentJobId ? 40 : 0).catch((err) => {
       deps.log.warn({ err, sourceId: source.id }, 'lake purge not started yet');
       return purgeWorkflowId(source.id);
     });

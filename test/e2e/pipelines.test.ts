@@ -218,12 +218,18 @@ describe('pipelines, rules and search', () => {
       expect(receiver.deliveries).toHaveLength(0);
 
       // Adding a rule back-fills the objects already stored, through an ingest job scoped to it.
-      const csvRule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'tables', pipelineIds: [hook.body.pipelineId], match: { includePatterns: ['tables/**'] } });
+      const csvMatch = { includePatterns: ['tables/**'], excludePatterns: ['**/*.tmp'], mimeTypes: ['text/csv'] };
+      const csvRule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'tables', pipelineIds: [hook.body.pipelineId], match: csvMatch });
       expect(csvRule.status).toBe(201);
       expect(csvRule.body.backfill).toEqual([{ sourceId, jobId: expect.any(String), dispatched: 2 }]);
       const backfill = await waitForJob(ls.url, bucket, sourceId, csvRule.body.backfill[0].jobId);
       expect(backfill.job).toMatchObject({ kind: 'ingestion', ruleId: csvRule.body.ruleId, objectsDiscovered: 2, objectsProcessed: 2, objectsIndexed: 2, bytesTransferred: 0 });
       expect(receiver.deliveries.map((d) => d.body.key).sort()).toEqual(['tables/x.csv', 'tables/y.csv']);
+
+      // Sending the same selection again (keys in any order) changes nothing and re-delivers nothing.
+      const same = await call(ls.url, 'PATCH', `/${bucket}/rules/${csvRule.body.ruleId}`, { match: { mimeTypes: ['text/csv'], excludePatterns: ['**/*.tmp'], includePatterns: ['tables/**'] }, pipelineIds: [hook.body.pipelineId] });
+      expect(same.status).toBe(200);
+      expect(same.body.backfill).toBeUndefined();
 
       const mdInfo = async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('docs/a.md')}/info`)).body.indexStatus[text.body.pipelineId];
       const mdBefore = await mdInfo();
