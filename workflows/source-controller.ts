@@ -65,6 +65,12 @@ const acts = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+// A rule's preview matches every stored object of the source against it: minutes for millions.
+const { previewRuleRun } = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
 const newJobId = (): string => `job_${uuid4().replace(/-/g, '')}`;
 
 /**
@@ -164,7 +170,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     async (req) => {
       const ruleId = req.ruleId ?? null;
       const dispatched = ruleId
-        ? await acts.previewRuleRun({ sourceId, ruleId })
+        ? await previewRuleRun({ sourceId, ruleId })
         : await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
       if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
       const { run, fresh } = ruleId
