@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import { recorded } from '../metrics/registry.js';
 import type { ActivityDeps } from './deps.js';
-import { loadSource } from './source-context.js';
+import { findSourceRow } from './source-context.js';
 import { loadRouting, type PipelineRow } from './pipelines/routing.js';
 import { runFulltext } from './pipelines/fulltext.js';
 import { runWebhook } from './pipelines/webhook.js';
@@ -93,7 +93,7 @@ export function processingActivities(deps: ActivityDeps) {
      */
     async processBatch(input: { jobId: string; sourceId: string; afterKey: string | null; lastKey: string; ruleId?: string | null }): Promise<ProcessResult> {
       const actx = Context.current();
-      const ctx = await loadSource(deps, input.sourceId);
+      const ctx = await findSourceRow(deps, input.sourceId);
       const routing = await loadRouting(deps, ctx.source.bucketId);
       const owed = await sql<OwedRow[]>`
         select id, key, lake_key, coalesce(ingested_etag, etag) as etag, size::float8 as size from source_objects
@@ -191,12 +191,12 @@ export function processingActivities(deps: ActivityDeps) {
   };
 
   async function forEachSelected(sourceId: string, ruleId: string, onPage: (ids: string[]) => Promise<void>): Promise<number> {
-    const ctx = await loadSource(deps, sourceId);
+    const ctx = await findSourceRow(deps, sourceId);
     const routing = await loadRouting(deps, ctx.source.bucketId);
     let after: string | null = null;
     let n = 0;
     for (;;) {
-      const page: { id: string; key: string; lake_key: string }[] = await sql<{ id: string; key: string; lake_key: string }[]>`
+      const page: { id: string; key: string; lake_key: string }[] = await sql`
         select id, key, lake_key from source_objects
         where source_id = ${sourceId} and status = 'ingested' and lake_key is not null and (${after}::text is null or key > ${after})
         order by key limit ${PAGE}`;

@@ -34,19 +34,24 @@ export interface SourceContext {
  * the activity, and never leave it.
  */
 export async function loadSource(deps: ActivityDeps, sourceId: string): Promise<SourceContext> {
-  const rows = await deps.db
-    .select({ source: sources, bucketName: buckets.name })
-    .from(sources)
-    .innerJoin(buckets, eq(buckets.id, sources.bucketId))
-    .where(eq(sources.id, sourceId));
-  const row = rows[0];
-  if (!row) throw ApplicationFailure.create({ type: FAILURE.sourceNotFound, message: `source ${sourceId} no longer exists`, nonRetryable: true });
+  const row = await findSourceRow(deps, sourceId);
   // The API checked the path when it was set; the worker checks again, against its own roots, before reading.
   if ('filesystem' in row.source.connection) {
     const problem = await fsPathProblem(row.source.connection.filesystem.path, deps.fsRoots);
     if (problem) throw ApplicationFailure.create({ type: problem === 'does not exist' ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig, message: `filesystem.path ${problem}`, nonRetryable: true });
   }
   return { ...row, reader: cachedReader(deps, row.source) };
+}
+
+/** A source and its bucket's name, for work that never reads the source (processing what is already stored). */
+export async function findSourceRow(deps: Pick<ActivityDeps, 'db'>, sourceId: string): Promise<{ source: SourceRow; bucketName: string }> {
+  const [row] = await deps.db
+    .select({ source: sources, bucketName: buckets.name })
+    .from(sources)
+    .innerJoin(buckets, eq(buckets.id, sources.bucketId))
+    .where(eq(sources.id, sourceId));
+  if (!row) throw ApplicationFailure.create({ type: FAILURE.sourceNotFound, message: `source ${sourceId} no longer exists`, nonRetryable: true });
+  return row;
 }
 
 // Readers keep their HTTP connection pools between activities of the same source.

@@ -69,6 +69,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const temporal = new Client({ connection, namespace: o.env.TEMPORAL_NAMESPACE });
 
   let worker: Worker | undefined;
+  // One lake (one S3 client pool and copier) for the worker and the API of this process.
+  const lake = createLake(o.env);
   const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
   let url: string | undefined;
   let workerDone: Promise<void> | undefined;
@@ -77,7 +79,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     workerConn = await workerConnection(o.env, o.temporalAddress);
     const deps: ActivityDeps = {
       db,
-      lake: createLake(o.env),
+      lake,
       secrets,
       log: o.log,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
@@ -130,7 +132,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake: createLake(o.env), urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsRoots: fsRoots(o.env), log: o.log });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsRoots: fsRoots(o.env), log: o.log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

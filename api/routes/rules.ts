@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Router } from 'express';
 import { and, asc, count, eq, gt, inArray, ne, sql } from 'drizzle-orm';
 import { pipelines, rules, sources } from '../../db/schema.js';
@@ -28,11 +29,6 @@ async function checkReferences(deps: ApiDeps, bucketId: string, pipelineIds: str
     const i = sourceIds.findIndex((s) => !known.has(s));
     if (i >= 0) throw ApiError.invalid(`match.sourceIds.${i}`, `source ${sourceIds[i]} does not exist in this bucket`);
   }
-}
-
-/** JSON with object keys sorted at every level (array order kept: globs and ids are compared as given). */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
 }
 
 async function findRule(deps: ApiDeps, bucketId: string, ruleId: string) {
@@ -91,9 +87,9 @@ export function ruleRoutes(deps: ApiDeps): Router {
       .where(eq(rules.id, current.id))
       .returning();
     const rule = row!;
-    // jsonb reorders keys, so compare canonically; pipelines are a set.
+    // jsonb reorders keys, so compare structurally (key order aside); pipelines are a set.
     const samePipelines = pipelineIds === undefined || (pipelineIds.length === current.pipelineIds.length && pipelineIds.every((p) => current.pipelineIds.includes(p)));
-    const sameMatch = body.match === undefined || canonical(body.match) === canonical(current.match);
+    const sameMatch = body.match === undefined || isDeepStrictEqual(body.match, current.match);
     const selectionChanged = !samePipelines || !sameMatch || rule.enabled !== current.enabled;
     let backfill: Awaited<ReturnType<typeof backfillRule>> | undefined;
     if (selectionChanged) {
