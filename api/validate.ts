@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError, fromZod } from './errors.js';
 
 /** Parses a JSON body; an absent body counts as `{}` so all-optional bodies may be omitted. */
@@ -19,4 +19,14 @@ export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infe
   const parsed = schema.safeParse(req.query);
   if (!parsed.success) throw fromZod(parsed.error);
   return parsed.data;
+}
+
+/**
+ * A PATCH body's version of a settings object: every field optional and
+ * without its default (`.partial()` keeps defaults, which would quietly reset
+ * every field the request did not name).
+ */
+export function patchOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>): ReturnType<z.ZodObject<T>['partial']> {
+  const shape = Object.fromEntries(Object.entries(schema.shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType)).optional()]));
+  return z.object(shape) as unknown as ReturnType<z.ZodObject<T>['partial']>;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { patchOf } from '../validate.js';
 import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema, WebhookSecret } from '../../domain/pipelines.js';
 
 const Name = z
@@ -31,8 +32,8 @@ export const UpdatePipeline = z
   .object({
     name: Name.optional(),
     enabled: z.boolean().optional(),
-    fulltext: FulltextConfigSchema.partial().strict().optional(),
-    webhook: WebhookConfigSchema.partial().extend({ secret: WebhookSecret.optional() }).strict().optional(),
+    fulltext: patchOf(FulltextConfigSchema).strict().optional(),
+    webhook: patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict().optional(),
   })
   .strict();
 export type UpdatePipelineInput = z.infer<typeof UpdatePipeline>;

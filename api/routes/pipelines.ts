@@ -73,12 +73,12 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     const c = current.config;
     if (body.fulltext) {
       if (!('fulltext' in c)) throw ApiError.invalid('fulltext', `does not apply to a ${current.kind} pipeline`);
-      set.config = { fulltext: FulltextConfigSchema.parse({ ...c.fulltext, ...defined(body.fulltext) }) };
+      set.config = { fulltext: FulltextConfigSchema.parse({ ...c.fulltext, ...body.fulltext }) };
     }
     if (body.webhook) {
       if (!('webhook' in c)) throw ApiError.invalid('webhook', `does not apply to a ${current.kind} pipeline`);
       const { secret, ...rest } = body.webhook;
-      set.config = { webhook: WebhookConfigSchema.parse({ ...c.webhook, ...defined(rest) }) };
+      set.config = { webhook: WebhookConfigSchema.parse({ ...c.webhook, ...rest }) };
       if (secret) set.sealedSecret = deps.secrets.seal(secret);
     }
     const [row] = await deps.db.update(pipelines).set({ ...set, updatedAt: sql`now()` }).where(eq(pipelines.id, current.id)).returning();
@@ -108,8 +108,4 @@ export function pipelineRoutes(deps: ApiDeps): Router {
   });
 
   return r;
-}
-
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BATCH_SIZE, FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
 import { lakeKeyProblem } from '../../activities/storage/keys.js';
+import { patchOf } from '../validate.js';
 
 const TargetPrefix = z
   .string()
@@ -79,13 +80,13 @@ export const UpdateSource = z
       .strict()
       .optional(),
     reconcile: ReconcileSchema.optional(),
-    s3: S3ConnectionSchema.partial()
+    s3: patchOf(S3ConnectionSchema)
       .extend({ accessKeyId: z.string().min(1).max(256).optional(), secretAccessKey: z.string().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
       .strict()
       .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), { message: 'accessKeyId and secretAccessKey must be changed together', path: ['secretAccessKey'] })
       .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, { message: 'comes with the accessKeyId and secretAccessKey it belongs to', path: ['sessionToken'] })
       .optional(),
-    filesystem: FilesystemConnectionSchema.partial().strict().optional(),
+    filesystem: patchOf(FilesystemConnectionSchema).strict().optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),
   })
   .strict();

@@ -26,7 +26,7 @@ export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets:
   if (body.s3) {
     if (!('s3' in conn)) throw ApiError.invalid('s3', 'only applies to s3 sources');
     const { accessKeyId, secretAccessKey, sessionToken, ...rest } = body.s3;
-    set.connection = { s3: { ...conn.s3, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } } as SourceConnection;
+    set.connection = { s3: { ...conn.s3, ...rest } } as SourceConnection;
     // New keys replace the old ones whole: a session token not given again is dropped.
     if (accessKeyId && secretAccessKey) set.sealedCredentials = secrets.seal({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
   }

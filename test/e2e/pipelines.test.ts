@@ -342,9 +342,10 @@ describe('pipelines, rules and search', () => {
     expect(del.status).toBe(409);
     expect(del.body.message).toContain(rule.body.ruleId);
     // The secret is write-only everywhere.
-    const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: 'http://127.0.0.1:9/x', secret: SECRET } });
+    const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: 'http://127.0.0.1:9/x', secret: SECRET, maxAttempts: 7 } });
     const patched = await call(ls.url, 'PATCH', `/${bucket}/pipelines/${hook.body.pipelineId}`, { webhook: { secret: `${SECRET}-rotated`, timeoutSeconds: 3 } });
-    expect(patched.body.webhook).toMatchObject({ url: 'http://127.0.0.1:9/x', timeoutSeconds: 3, secretSet: true });
+    // Fields the PATCH does not name keep their values, defaults or not.
+    expect(patched.body.webhook).toMatchObject({ url: 'http://127.0.0.1:9/x', timeoutSeconds: 3, maxAttempts: 7, secretSet: true });
     const listed = await call(ls.url, 'GET', `/${bucket}/pipelines`);
     expect(JSON.stringify([hook.body, patched.body, listed.body])).not.toContain(SECRET);
     // A webhook pipeline takes no fulltext settings, and the name is unique per bucket.

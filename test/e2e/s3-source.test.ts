@@ -88,6 +88,12 @@ describe('S3 source into an S3 lake', () => {
     files.set('new/two.txt', Buffer.from('new two'));
     await putAll(s3, sourceBucket, prefix, new Map([...changed, 'new/one.txt', 'new/two.txt'].map((k) => [k, files.get(k)!])));
 
+    const { minio } = inject('infra');
+    // Rotating the keys touches nothing else: the prefix (a field with a default) stays, so the delta below lists only it.
+    const rotated = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { s3: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.s3).toMatchObject({ prefix, bucket: sourceBucket, forcePathStyle: true });
+
     const delta = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
     const third = await waitForJob(ls.url, bucket, sourceId, delta.body.jobId);
     expect(third.job.objectsDiscovered).toBe(5);
