@@ -56,6 +56,6 @@ export async function runFulltext(deps: ActivityDeps, pipelineId: string, config
   }
 }
 
-export async function removeDocument(deps: ActivityDeps, pipelineId: string, objectId: string): Promise<void> {
+async function removeDocument(deps: ActivityDeps, pipelineId: string, objectId: string): Promise<void> {
   await deps.db.$client`delete from fulltext_documents where object_id = ${objectId} and pipeline_id = ${pipelineId}`;
 }

@@ -3,19 +3,19 @@ import type { WebhookConfig } from '../../domain/pipelines.js';
 import type { ActivityDeps } from '../deps.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
-export const SIGNATURE_HEADER = 'x-lakesync-signature';
-export const TIMESTAMP_HEADER = 'x-lakesync-timestamp';
-export const IDEMPOTENCY_HEADER = 'idempotency-key';
+const SIGNATURE_HEADER = 'x-lakesync-signature';
+const TIMESTAMP_HEADER = 'x-lakesync-timestamp';
+const IDEMPOTENCY_HEADER = 'idempotency-key';
 
 /**
  * One delivery intent: every retry of it — in this activity, after a crash, or
  * by the job that adopts it — shares the key; a deliberate re-run passes its
  * job id as `rerun` and is a new delivery.
  */
-export const idempotencyKey = (pipelineId: string, objectId: string, etag: string, rerun: string): string => createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${rerun}`).digest('hex').slice(0, 40);
+const idempotencyKey = (pipelineId: string, objectId: string, etag: string, rerun: string): string => createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${rerun}`).digest('hex').slice(0, 40);
 
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as Stripe-style receivers verify it. */
-export const signDelivery = (secret: string, timestamp: string, body: string): string => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+const signDelivery = (secret: string, timestamp: string, body: string): string => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 
 /**
  * POSTs the object's metadata and a signed URL to the pipeline's endpoint,
