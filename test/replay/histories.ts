@@ -1,0 +1,24 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils.js';
+
+/** Recorded histories, one JSON file per workflow run, named `<workflowType>-<n>.json`. */
+export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.url));
+
+export interface RecordedHistory {
+  file: string;
+  workflowType: string;
+  history: History;
+}
+
+export async function recordedHistories(): Promise<RecordedHistory[]> {
+  const files = (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (file) => ({
+      file,
+      workflowType: file.replace(/-\d+\.json$/, ''),
+      history: historyFromJSON(JSON.parse(await readFile(join(HISTORIES_DIR, file), 'utf8'))),
+    })),
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * Records the workflow histories the replay suite checks every change against
+ * (`npm run replay:record`; not part of `npm test`). It drives each workflow
+ * type through the paths running executions take in production — schedules,
+ * signals from the API and the `temporal` CLI, merged triggers, dry runs,
+ * failing objects, continue-as-new, upload syncs ended and expired, purges —
+ * then writes every run's history to test/replay/histories/ as the `temporal`
+ * CLI's JSON. Record on the code that is deployed, before changing workflows.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { call, waitFor, waitForJob } from '../support/http.js';
+import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { temporalCli } from '../support/temporal-cli.js';
+import { HISTORIES_DIR } from './histories.js';
+
+describe('record workflow histories', () => {
+  let ls: TestLakesync;
+  const bucket = unique('kb');
+  const dirs: string[] = [];
+
+  const makeDir = async (n: number): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-replay-'));
+    dirs.push(dir);
+    for (let i = 0; i < n; i++) {
+      await mkdir(join(dir, `d${i % 3}`), { recursive: true });
+      await writeFile(join(dir, `d${i % 3}`, `f-${String(i).padStart(3, '0')}.md`), `# file ${i}\nwords for the index ${i}\n`);
+    }
+    return dir;
+  };
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 'filesystem' });
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await ls?.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('drives every workflow type and writes its histories', { timeout: 900_000 }, async () => {
+    const step = (m: string) => process.stderr.write(`[record] ${m}\n`);
+    const sync = async (id: string) => (await call(ls.url, 'GET', `/${bucket}/sources/${id}/sync`)).body;
+    // Dry runs are not a source's last sync, so wait on the job itself.
+    const finished = (jobId: string) => waitFor(`job ${jobId} to finish`, async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body.finishedAt, 120_000);
+
+    // Pipelines, so sync runs also schedule processBatch.
+    step('Pipelines, so sync runs also schedule processBatch.');
+    const pipeline = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'text', kind: 'fulltext', fulltext: {} });
+    expect(pipeline.status).toBe(201);
+    const rule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'md', pipelineIds: [pipeline.body.pipelineId], match: { includePatterns: ['*.md'] } });
+    expect(rule.status).toBe(201);
+
+    // A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).
+    step("A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).");
+    const dir = await makeDir(120);
+    const src = (await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'docs', kind: 'filesystem', filesystem: { path: dir }, batchSize: 2, syncIntervalSeconds: 5 })).body;
+    const first = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
+    await waitForJob(ls.url, bucket, src.sourceId, first.body.jobId);
+
+    // The schedule fires on its own; then a dry run, and triggers merged while a run is busy.
+    step('The schedule fires on its own; then a dry run, and triggers merged while a run is busy.');
+    await waitFor('a scheduled run', async () => (await sync(src.sourceId)).lastJobId !== first.body.jobId, 60_000);
+    await call(ls.url, 'PATCH', `/${bucket}/sources/${src.sourceId}`, { syncIntervalSeconds: 3600 });
+    const dry = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, { dryRun: true });
+    await finished(dry.body.jobId);
+    await writeFile(join(dir, 'd0', 'new.md'), '# new');
+    const full = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, { fullSync: true });
+    const merged = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
+    await temporalCli('workflow', 'signal', '--workflow-id', src.workflowId, '--name', 'trigger', '--input', '{"fullSync":false}');
+    await waitForJob(ls.url, bucket, src.sourceId, merged.body.jobId);
+    expect(full.status).toBe(200);
+
+    // Pause (API and CLI), resume, and a run queued while paused.
+    step('Pause (API and CLI), resume, and a run queued while paused.');
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/pause`, { reason: 'maintenance' })).status).toBe(200);
+    const queued = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
+    await temporalCli('workflow', 'signal', '--workflow-id', src.workflowId, '--name', 'resume');
+    await waitForJob(ls.url, bucket, src.sourceId, queued.body.jobId);
+    await temporalCli('workflow', 'signal', '--workflow-id', src.workflowId, '--name', 'pause', '--input', '{"reason":"cli"}');
+    await waitFor('paused', async () => (await sync(src.sourceId)).status === 'SOURCE_STATUS_PAUSED');
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/resume`, {})).status).toBe(200);
+
+    // Objects that cannot be read: retried, dead-lettered, then replayed with retryFailed.
+    step('Objects that cannot be read: retried, dead-lettered, then replayed with retryFailed.');
+    const locked = join(dir, 'd1', 'locked.md');
+    await writeFile(locked, 'secret');
+    await chmod(locked, 0o000);
+    const failing = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
+    await waitForJob(ls.url, bucket, src.sourceId, failing.body.jobId);
+    await chmod(locked, 0o644);
+    const retry = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/ingest`, { retryFailed: true });
+    if (retry.body.jobId) await waitForJob(ls.url, bucket, src.sourceId, retry.body.jobId);
+    const byRule = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/ingest`, { ruleId: rule.body.ruleId });
+    if (byRule.body.jobId) await waitForJob(ls.url, bucket, src.sourceId, byRule.body.jobId);
+
+    // A direct PUT wakes the bucket's push-only source.
+    step("A direct PUT wakes the bucket's push-only source.");
+    expect((await fetch(`${ls.url}/${bucket}/pushed/a.md`, { method: 'PUT', headers: { authorization: `Bearer ${await ls.token()}` }, body: '# pushed' })).status).toBe(200);
+    await waitFor('the pushed object indexed', async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('pushed/a.md')}/info`)).body.indexed === true, 60_000);
+
+    // Upload syncs: one ended (FULL, so older files go to trash), one left to expire.
+    step('Upload syncs: one ended (FULL, so older files go to trash), one left to expire.');
+    const up = (await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'daily', path: 'up', syncType: 'FULL', ttlSeconds: 600 })).body.syncId;
+    const form = new FormData();
+    form.append('f', new Blob(['hello']), 'hello.txt');
+    expect((await fetch(`${ls.url}/${bucket}/uploads/${up}/files`, { method: 'POST', headers: { authorization: `Bearer ${await ls.token()}` }, body: form })).status).toBe(200);
+    expect((await call(ls.url, 'POST', `/${bucket}/uploads/${up}/end`, {})).status).toBe(200);
+    const expiring = (await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'abandoned', path: 'gone', syncType: 'INCREMENTAL', ttlSeconds: 5 })).body.syncId;
+    await waitFor('the abandoned sync to fail', async () => (await call(ls.url, 'GET', `/${bucket}/uploads?size=10`)).body.find((s: { syncId: string; syncStatus: string }) => s.syncId === expiring)?.syncStatus === 'Failed', 60_000);
+
+    // Delete a source with purge: stops its controller and runs purgeLake.
+    step('Delete a source with purge: stops its controller and runs purgeLake.');
+    const other = (await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'other', kind: 'filesystem', filesystem: { path: await makeDir(3) } })).body;
+    const otherRun = await call(ls.url, 'POST', `/${bucket}/sources/${other.sourceId}/discover`, {});
+    await waitForJob(ls.url, bucket, other.sourceId, otherRun.body.jobId);
+    expect((await call(ls.url, 'DELETE', `/${bucket}/sources/${other.sourceId}?purge=true`)).status).toBe(202);
+    const client = ls.runtime.temporal;
+    await waitFor('the purge to finish', async () => {
+      for await (const _ of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}" AND WorkflowType="purgeLake" AND ExecutionStatus="Completed"` })) return true;
+      return false;
+    }, 60_000);
+
+    // Every run of every workflow on this task queue, written as the temporal CLI writes histories.
+    step('Every run of every workflow on this task queue, written as the temporal CLI writes histories.');
+    const written = new Map<string, number>();
+    await rm(HISTORIES_DIR, { recursive: true, force: true });
+    await mkdir(HISTORIES_DIR, { recursive: true });
+    for await (const wf of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}"` })) {
+      const n = (written.get(wf.type) ?? 0) + 1;
+      written.set(wf.type, n);
+      await writeFile(join(HISTORIES_DIR, `${wf.type}-${String(n).padStart(3, '0')}.json`), await temporalCli('workflow', 'show', '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'));
+    }
+    expect([...written.keys()].sort()).toEqual(['purgeLake', 'sourceController', 'syncRun', 'uploadSync']);
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * Every recorded history (test/replay/histories/, from `npm run replay:record`)
+ * replays on the current workflow code without a nondeterminism error: running
+ * controllers survive the deploy. A change that alters command order must sit
+ * behind `patched()`; a new workflow type needs a recording.
+ */
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { recordedHistories } from '../replay/histories.js';
+import * as workflows from '../../workflows/index.js';
+
+describe('replay of recorded histories', () => {
+  it('covers every workflow type', async () => {
+    const recorded = new Set((await recordedHistories()).map((h) => h.workflowType));
+    expect([...recorded].sort()).toEqual(Object.keys(workflows).sort());
+  });
+
+  it('replays every history on the current code', async () => {
+    const histories = await recordedHistories();
+    expect(histories.length).toBeGreaterThan(10);
+    const failures: string[] = [];
+    const results = Worker.runReplayHistories(
+      { workflowBundle: { codePath: inject('infra').workflowBundlePath }, replayName: 'lakesync-replay' },
+      histories.map((h) => ({ workflowId: h.file, history: h.history })),
+    );
+    for await (const r of results) if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
+    expect(failures).toEqual([]);
+  });
+});
