@@ -4,17 +4,21 @@
  * type through the paths running executions take in production — schedules,
  * signals from the API and the `temporal` CLI, merged triggers, dry runs,
  * failing objects, continue-as-new, upload syncs ended and expired, purges —
- * then writes every run's history to test/replay/histories/ as the `temporal`
+ * then writes every run's history to test/replay/histories/<commit>/ as the `temporal`
  * CLI's JSON. Record on the code that is deployed, before changing workflows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { temporalCli } from '../support/temporal-cli.js';
 import { HISTORIES_DIR } from './histories.js';
+
+const run = promisify(execFile);
 
 describe('record workflow histories', () => {
   let ls: TestLakesync;
@@ -126,12 +130,15 @@ describe('record workflow histories', () => {
     // Every run of every workflow on this task queue, written as the temporal CLI writes histories.
     step('Every run of every workflow on this task queue, written as the temporal CLI writes histories.');
     const written = new Map<string, number>();
-    await rm(HISTORIES_DIR, { recursive: true, force: true });
-    await mkdir(HISTORIES_DIR, { recursive: true });
+    // One folder per recording, named after the commit the workflows ran on; older recordings stay.
+    const { stdout: commit } = await run('git', ['rev-parse', '--short', 'HEAD']);
+    const out = join(HISTORIES_DIR, commit.trim());
+    await rm(out, { recursive: true, force: true });
+    await mkdir(out, { recursive: true });
     for await (const wf of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}"` })) {
       const n = (written.get(wf.type) ?? 0) + 1;
       written.set(wf.type, n);
-      await writeFile(join(HISTORIES_DIR, `${wf.type}-${String(n).padStart(3, '0')}.json`), await temporalCli('workflow', 'show', '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'));
+      await writeFile(join(out, `${wf.type}-${String(n).padStart(3, '0')}.json`), await temporalCli('workflow', 'show', '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'));
     }
     expect([...written.keys()].sort()).toEqual(['purgeLake', 'sourceController', 'syncRun', 'uploadSync']);
   });
