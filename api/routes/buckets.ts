@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { and, asc, count, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
+import { text } from '../../domain/text.js';
 import { buckets, sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { callerOf } from '../auth.js';
@@ -12,8 +13,7 @@ import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
 /** Bucket names follow S3's rules so a lake bucket can map onto any S3 store. */
-export const BucketName = z
-  .string()
+export const BucketName = text()
   .min(3, 'must be 3 to 63 characters')
   .max(63, 'must be 3 to 63 characters')
   .regex(/^[a-z0-9][a-z0-9-]*[a-z0-9]$/, 'must be lowercase letters, digits and hyphens, starting and ending with a letter or digit')
