@@ -20,7 +20,13 @@ const FORBIDDEN: Record<TextClass, RegExp> = {
   multiline: /[^\P{Cc}\t\n]|\p{Cs}/u,
 };
 
-const codePoint = (c: string): string => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+/** The names a reader knows the usual suspects by. */
+const NAMES: Record<number, string> = { 0x00: 'NUL', 0x07: 'BEL', 0x08: 'BS', 0x09: 'TAB', 0x0a: 'LF', 0x0d: 'CR', 0x1b: 'ESC', 0x7f: 'DEL', 0x85: 'NEL', 0x9b: 'CSI' };
+
+const codePoint = (c: string): string => {
+  const n = c.charCodeAt(0);
+  return `U+${n.toString(16).toUpperCase().padStart(4, '0')}${NAMES[n] ? ` ${NAMES[n]}` : ''}`;
+};
 
 /** Why `value` is not acceptable text of this class, or null. Never echoes the value (it may be a secret). */
 export function textProblem(value: string, kind: TextClass = 'line'): string | null {

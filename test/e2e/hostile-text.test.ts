@@ -230,7 +230,7 @@ describe('hostile text', () => {
       ['esc\\u{1b}[31m.txt', 'Failed'],
       ['fine-ś.txt', 'Finished'],
     ]);
-    expect(res.body.files[0].message).toMatch(/^file name must not contain control characters \(U\+0000/);
+    expect(res.body.files[0].message).toMatch(/^file name must not contain control characters \(U\+0000 NUL/);
     const history = await call(ls.url, 'GET', `/${bucket}/uploads/history?syncId=${started.body.syncId}`);
     expect(history.body.map((f: { fileName: string }) => f.fileName).sort()).toEqual(['bad\\u{0}name.txt', 'esc\\u{1b}[31m.txt', 'fine-ś.txt']);
     expect((await call(ls.url, 'POST', `/${bucket}/uploads/${started.body.syncId}/end`, {})).status).toBe(200);
@@ -239,7 +239,7 @@ describe('hostile text', () => {
   it('a refused pause reason leaves the source to pause, resume and sync normally', async () => {
     const bad = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/pause`, { reason: 'maint\u0000x' });
     expect(bad.status).toBe(400);
-    expect(bad.body.details).toEqual([{ field: 'reason', problem: 'must not contain control characters (U+0000 at character 5)' }]);
+    expect(bad.body.details).toEqual([{ field: 'reason', problem: 'must not contain control characters (U+0000 NUL at character 5)' }]);
     // Free text may hold tabs and newlines.
     const paused = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/pause`, { reason: 'maintenance:\n\tdisk swap' });
     expect(paused.status).toBe(200);

@@ -14,7 +14,7 @@ describe('text classes', () => {
       expect(problem, JSON.stringify(c)).toMatch(/at character 6\)$/);
       expect(problem).not.toContain('secret');
     }
-    expect(textProblem('a\0b')).toBe('must not contain control characters (U+0000 at character 1)');
+    expect(textProblem('a\0b')).toBe('must not contain control characters (U+0000 NUL at character 1)');
     expect(textProblem('x\uD800')).toBe('must be valid Unicode (unpaired surrogate U+D800 at character 1)');
   });
 
@@ -36,12 +36,12 @@ describe('text classes', () => {
     expect(schema.parse({ name: ' ok ', reason: 'a\nb' })).toEqual({ name: 'ok', reason: 'a\nb' });
     const bad = schema.safeParse({ name: 'a\0', reason: 'ok' });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues).toMatchObject([{ path: ['name'], message: 'must not contain control characters (U+0000 at character 1)' }]);
+    expect(bad.error!.issues).toMatchObject([{ path: ['name'], message: 'must not contain control characters (U+0000 NUL at character 1)' }]);
     expect(schema.safeParse({ name: 'toolong' }).success).toBe(false);
   });
 
   it('finds NUL or an unpaired surrogate anywhere in a JSON body, keys included, with its path', () => {
-    expect(unstorableIn({ a: { b: ['x', 'y\0'] } })).toEqual({ field: 'a.b.1', problem: 'must not contain control characters (U+0000 at character 1)' });
+    expect(unstorableIn({ a: { b: ['x', 'y\0'] } })).toEqual({ field: 'a.b.1', problem: 'must not contain control characters (U+0000 NUL at character 1)' });
     expect(unstorableIn({ 'k\0': 1 })?.field).toBe('k\\u{0}');
     expect(unstorableIn({ s: '\uDC00' })?.field).toBe('s');
     // Other controls are each field's own schema's business.
