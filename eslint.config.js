@@ -15,6 +15,14 @@ export default tseslint.config(
     },
   },
   {
+    // Text from the edge goes through the one helper that refuses control characters.
+    files: ['api/**/*.ts', 'domain/**/*.ts'],
+    ignores: ['domain/text.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.object.name='z'][callee.property.name='string']", message: 'use text() from domain/text.ts: it refuses control characters and unpaired surrogates' }],
+    },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -9,6 +9,8 @@ import { ApiError, errorHandler } from './errors.js';
 const PUBLIC_PATHS = new Set(['/healthz', '/openapi.json', '/metrics']);
 import { bucketRoutes } from './routes/buckets.js';
 import { bytePlaneRoutes, isSignedRequest } from './routes/byte-plane.js';
+import { isBytePlaneRead } from './route-table.js';
+import { bodyTextGuard, textGuard } from './text-guard.js';
 import { objectRoutes } from './routes/objects.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
@@ -46,10 +48,14 @@ export function createApp(deps: ApiDeps): Express {
     const { contentType, body } = await scrape();
     res.type(contentType).send(body);
   });
-  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || isSignedRequest(req)));
+  // Authentication comes first: without a valid token nothing about the request is looked at.
+  // A signed URL stands in for a token only on the byte-plane reads it was made for.
+  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || (isSignedRequest(req) && isBytePlaneRead(req.method, req.path))));
+  app.use(textGuard());
   // PUT is the byte plane: its body is the object, streamed, never parsed.
   const json = express.json({ limit: '1mb', strict: false });
   app.use((req, res, next) => (req.method === 'PUT' ? next() : json(req, res, next)));
+  app.use(bodyTextGuard());
   app.use(withLogFields(bucketRoutes(deps)));
   app.use(withLogFields(jobRoutes(deps)));
   app.use(withLogFields(syncRoutes(deps)));

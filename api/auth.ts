@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { textProblem } from '../domain/text.js';
 import { ApiError } from './errors.js';
 
 export type Scope = 'read' | 'write' | 'admin';
@@ -52,8 +53,24 @@ export class Authenticator {
     if (!payload) throw unauthenticated(describeJoseError(lastError));
     const org = payload[this.config.orgClaim];
     if (typeof org !== 'string' || org.length === 0) throw unauthenticated(`token has no ${this.config.orgClaim} claim`);
+    // The org lands in every query and row of the caller's: it is text like any other from the edge.
+    checkClaim(this.config.orgClaim, org);
+    if (org.length > MAX_ORG_LENGTH) throw unauthenticated(`token's ${this.config.orgClaim} claim is longer than ${MAX_ORG_LENGTH} characters`);
+    if (typeof payload.sub === 'string') checkClaim('sub', payload.sub);
+    for (const name of ['scope', 'scp'] as const) {
+      const raw = payload[name];
+      for (const s of Array.isArray(raw) ? raw : [raw]) if (typeof s === 'string') checkClaim(name, s);
+    }
     return { org, subject: typeof payload.sub === 'string' ? payload.sub : null, scopes: scopesOf(payload) };
   }
+}
+
+const MAX_ORG_LENGTH = 256;
+
+/** A claim with control characters or unpaired surrogates makes the whole token unacceptable. */
+function checkClaim(name: string, value: string): void {
+  const problem = textProblem(value);
+  if (problem) throw unauthenticated(`token's ${name} claim ${problem}`);
 }
 
 /** OAuth `scope` (space-separated) or `scp` (array or string). */
@@ -78,9 +95,10 @@ function unauthenticated(problem: string): ApiError {
 
 /** The scope a request needs: admin routes need `admin`; reads (and search) `read`; everything else `write`. `admin` implies all. */
 export function requiredScope(req: Request): Scope {
-  if (req.path === '/admin' || req.path.startsWith('/admin/')) return 'admin';
+  // Routes match case-insensitively and with a trailing slash (Express's defaults): so must the scope.
+  if (/^\/admin(\/|$)/i.test(req.path)) return 'admin';
   // Search is a read that takes its query as a body.
-  if (req.method === 'POST' && /^\/[^/]+\/search$/.test(req.path)) return 'read';
+  if (req.method === 'POST' && /^\/[^/]+\/search\/?$/i.test(req.path)) return 'read';
   return req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
 }
 
@@ -89,7 +107,8 @@ export function authMiddleware(auth: Authenticator, isPublic: (req: Request) => 
   return (req: Request, res: Response, next: NextFunction) => {
     if (isPublic(req)) return next();
     const header = req.headers.authorization;
-    const match = header ? /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)$/i.exec(header) : null;
+    // RFC 6750: "Bearer", one or more spaces (no other whitespace), a b64token.
+    const match = header ? /^Bearer +([A-Za-z0-9\-_.~+/]+=*)$/i.exec(header) : null;
     if (!match) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       return next(unauthenticated(header ? 'must be "Bearer <token>"' : 'missing bearer token'));

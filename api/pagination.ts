@@ -1,10 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { text } from '../domain/text.js';
 import { ApiError } from './errors.js';
 
 export const PaginationQuery = z.object({
   page_size: z.coerce.number().int().min(0).max(1000).default(0),
-  page_token: z.string().max(2048).optional(),
+  page_token: text().max(2048).optional(),
 });
 
 export const pageSize = (n: number): number => (n === 0 ? 50 : n);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ApiClient } from './client.js';
 import { resolveConfig } from './config.js';
 import { UsageError } from './errors.js';
-import { renderJson, type Writer } from './output.js';
+import { inertLines, renderJson, type Writer } from './output.js';
 
 /** The process's surroundings, handed in so the program can be driven without a real terminal. */
 export interface Io {
@@ -25,16 +25,16 @@ export class Ctx {
     readonly io: Io,
   ) {}
 
-  /** With --json the API's response exactly as it came; otherwise its human view. */
+  /** With --json the API's response exactly as it came; otherwise its human view, with no control character left in it. */
   show(response: unknown, human: () => string): void {
-    this.io.stdout.write(this.json ? renderJson(response) : human());
+    this.io.stdout.write(this.json ? renderJson(response) : inertLines(human()));
   }
 
   /** A human-only confirmation line (--json prints the response, or nothing for 204). */
   done(message: string, response?: unknown): void {
     if (this.json) {
       if (response !== undefined) this.io.stdout.write(renderJson(response));
-    } else this.io.stdout.write(message + '\n');
+    } else this.io.stdout.write(inertLines(message) + '\n');
   }
 
   /** A live bar only makes sense for a person watching a terminal. */

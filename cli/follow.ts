@@ -3,6 +3,7 @@ import { JobSchema, TERMINAL_JOB_STATUSES, type Job } from './api-types.js';
 import { seg } from './client.js';
 import type { Ctx } from './context.js';
 import { ApiRequestError, CliFailure } from './errors.js';
+import { inert } from './output.js';
 
 export interface FollowOptions {
   intervalMs: number;
@@ -17,7 +18,7 @@ interface Progress {
 }
 
 const phase = (j: Job): string => {
-  const status = j.status.replace(/^JOB_STATUS_/, '').toLowerCase();
+  const status = inert(j.status.replace(/^JOB_STATUS_/, '').toLowerCase());
   return j.kind === 'discovery' && j.status === 'JOB_STATUS_RUNNING' ? `${status}, ${j.objectsListed} listed` : status;
 };
 
@@ -58,7 +59,7 @@ function lineProgress(ctx: Ctx): Progress {
   let last = '';
   return {
     update(j) {
-      const line = `${j.jobId}: ${phase(j)}; discovered ${j.objectsDiscovered}, processed ${j.objectsProcessed}, indexed ${j.objectsIndexed}, failed ${j.objectsFailed}`;
+      const line = `${inert(j.jobId)}: ${phase(j)}; discovered ${j.objectsDiscovered}, processed ${j.objectsProcessed}, indexed ${j.objectsIndexed}, failed ${j.objectsFailed}`;
       if (line !== last) ctx.io.stderr.write(line + '\n');
       last = line;
     },

@@ -13,9 +13,20 @@ export interface Column<T> {
 
 const cut = (s: string, max: number | undefined): string => (max !== undefined && s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
+/**
+ * A value from the API made safe to print: control characters (C0 with
+ * ESC, BEL, backspace, CR and newline; DEL; C1 with CSI) and unpaired
+ * surrogates are written out as `\u{1b}`, so a name can neither drive the
+ * terminal nor forge a line of output.
+ */
+export const inert = (s: string): string => s.replace(/[\p{Cc}\p{Cs}]/gu, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+
+/** Text of several lines, each made inert: the net under every human-readable output. */
+export const inertLines = (s: string): string => s.split('\n').map(inert).join('\n');
+
 /** Left-aligned columns separated by two spaces, headers in capitals. */
 export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
-  const cells = rows.map((row) => columns.map((c) => cut(c.value(row).replace(/\s+/g, ' '), c.max)));
+  const cells = rows.map((row) => columns.map((c) => cut(inert(c.value(row).replace(/\s+/g, ' ')), c.max)));
   const headers = columns.map((c) => c.header.toUpperCase());
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -26,7 +37,7 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
 export function renderFields(fields: readonly [string, string | undefined][]): string {
   const shown = fields.filter((f): f is [string, string] => f[1] !== undefined);
   const width = Math.max(0, ...shown.map(([k]) => k.length));
-  return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n') + '\n';
+  return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${inert(v)}`).join('\n') + '\n';
 }
 
 export const renderJson = (value: unknown): string => JSON.stringify(value, null, 2) + '\n';
@@ -59,10 +70,10 @@ export function renderError(err: unknown, json: boolean): string {
     if (json) return renderJson(err.body);
     return renderApiError(err.status, err.body);
   }
-  return `error: ${err instanceof Error ? err.message : String(err)}\n`;
+  return `error: ${inert(err instanceof Error ? err.message : String(err))}\n`;
 }
 
 function renderApiError(status: number, body: ApiErrorBody): string {
   const details = (body.details ?? []).filter((d) => !body.message.includes(`${d.field}: ${d.problem}`));
-  return [`error: ${body.message} (${body.code}, HTTP ${status})`, ...details.map((d) => `  ${d.field}: ${d.problem}`)].join('\n') + '\n';
+  return [`error: ${inert(String(body.message))} (${inert(String(body.code))}, HTTP ${status})`, ...details.map((d) => `  ${inert(String(d.field))}: ${inert(String(d.problem))}`)].join('\n') + '\n';
 }

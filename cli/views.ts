@@ -1,11 +1,11 @@
 /** How each API resource reads in a terminal. `--json` bypasses all of this. */
 import type { Bucket, DeadLetter, Job, Page, Source, SyncStatus } from './api-types.js';
-import { formatBytes, fromMillis, orDash, renderFields, renderTable } from './output.js';
+import { formatBytes, fromMillis, inert, orDash, renderFields, renderTable } from './output.js';
 
 const shortStatus = (s: string): string => s.replace(/^(JOB|SOURCE)_STATUS_/, '');
 
 export function pageFooter(page: Page, shown: number): string {
-  const more = page.nextPageToken ? `; next page: --page-token ${page.nextPageToken}` : '';
+  const more = page.nextPageToken ? `; next page: --page-token ${inert(page.nextPageToken)}` : '';
   return `${shown} of ${page.totalCount}${more}\n`;
 }
 

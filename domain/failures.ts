@@ -6,4 +6,6 @@ export const FAILURE = {
   deleteLimitExceeded: 'DeleteLimitExceeded',
   /** A scan attempt that another, newer attempt overtook: it stops; the newer one goes on. */
   scanSuperseded: 'ScanSuperseded',
+  /** Postgres refused a value as data (SQLSTATE class 22: NUL in text, too long, out of range): the same input fails every time. */
+  unstorableValue: 'UnstorableValue',
 } as const;

@@ -4,6 +4,7 @@
  * secret travels separately and is sealed at rest, like source credentials.
  */
 import { z } from 'zod';
+import { text } from './text.js';
 import { contentTypeOf, globs, mimeMatches } from './filters.js';
 import { Glob, MimePattern } from './source-config.js';
 
@@ -27,8 +28,7 @@ export const FulltextConfigSchema = z
 
 export const WebhookConfigSchema = z
   .object({
-    url: z
-      .string()
+    url: text()
       .url()
       .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL'),
     timeoutSeconds: z.number().int().min(1).max(300).default(10),
@@ -44,12 +44,12 @@ export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
 export type PipelineConfig = { fulltext: FulltextConfig } | { webhook: WebhookConfig };
 
 /** The HMAC key a webhook's deliveries are signed with: write-only. */
-export const WebhookSecret = z.string().min(16, 'must be at least 16 characters').max(512);
+export const WebhookSecret = text().min(16, 'must be at least 16 characters').max(512);
 
 export const RuleMatchSchema = z
   .object({
     /** Only objects from these sources (default: every source of the bucket). */
-    sourceIds: z.array(z.string().min(1).max(64)).max(100).optional(),
+    sourceIds: z.array(text().min(1).max(64)).max(100).optional(),
     /** Globs over the lake key; slash-free ones match the base name at any depth. */
     includePatterns: z.array(Glob).max(100).optional(),
     excludePatterns: z.array(Glob).max(100).optional(),

@@ -3,11 +3,11 @@
  * hold no secrets; credentials travel separately and are sealed at rest.
  */
 import { z } from 'zod';
+import { text } from './text.js';
 import { globProblem } from './filters.js';
 
 /** A glob, checked for syntax when it arrives. */
-export const Glob = z
-  .string()
+export const Glob = text()
   .min(1)
   .max(1024)
   .superRefine((p, ctx) => {
@@ -16,29 +16,26 @@ export const Glob = z
   });
 
 /** A MIME type or a `type/*` wildcard (compared lower-case). */
-export const MimePattern = z.string().regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'must be a MIME type such as text/plain or image/*');
+export const MimePattern = text().regex(/^[\w.+-]+\/([\w.+-]+|\*)$/, 'must be a MIME type such as text/plain or image/*');
 
 export const S3ConnectionSchema = z
   .object({
-    endpoint: z.string().url().optional(),
-    region: z.string().min(1).max(64).default('us-east-1'),
-    bucket: z
-      .string()
+    endpoint: text().url().optional(),
+    region: text().min(1).max(64).default('us-east-1'),
+    bucket: text()
       .min(3)
       .max(63)
       .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be a valid S3 bucket name'),
-    prefix: z.string().max(1024).default(''),
+    prefix: text().max(1024).default(''),
     forcePathStyle: z.boolean().default(true),
   })
   .strict();
 
 export const FilesystemConnectionSchema = z
   .object({
-    path: z
-      .string()
+    path: text()
       .min(1)
-      .refine((p) => p.startsWith('/'), 'must be an absolute path')
-      .refine((p) => !p.includes('\0'), 'must not contain NUL'),
+      .refine((p) => p.startsWith('/'), 'must be an absolute path'),
   })
   .strict();
 
@@ -59,8 +56,8 @@ export const FileFiltersSchema = z
     excludePatterns: z.array(Glob).max(100).optional(),
     minSizeBytes: z.number().int().min(0).optional(),
     maxSizeBytes: z.number().int().min(0).optional(),
-    modifiedAfter: z.string().datetime({ offset: true }).optional(),
-    modifiedBefore: z.string().datetime({ offset: true }).optional(),
+    modifiedAfter: text().datetime({ offset: true }).optional(),
+    modifiedBefore: text().datetime({ offset: true }).optional(),
     mimeTypes: z.array(MimePattern).max(100).optional(),
   })
   .strict();
@@ -72,7 +69,7 @@ export const ReconcileSchema = z
     onUpdate: z.boolean().optional(),
     onFilterDrift: z.boolean().optional(),
     /** rclone's --max-delete: a count, or a percentage of the source's objects ("10%"). */
-    maxDeletes: z.union([z.number().int().min(0), z.string().regex(/^(100|[1-9]?\d)(\.\d+)?%$/, 'must be a count or a percentage such as "10%"')]).optional(),
+    maxDeletes: z.union([z.number().int().min(0), text().regex(/^(100|[1-9]?\d)(\.\d+)?%$/, 'must be a count or a percentage such as "10%"')]).optional(),
   })
   .strict();
 export type ReconcileSettings = z.infer<typeof ReconcileSchema>;

@@ -1,7 +1,10 @@
 import { Router } from 'express';
-import { and, asc, count, eq, gt } from 'drizzle-orm';
+import { and, asc, count, eq, gt, ne } from 'drizzle-orm';
 import { z } from 'zod';
-import { buckets, sources } from '../../db/schema.js';
+import { text } from '../../domain/text.js';
+import { buckets, sources, uploadSyncs } from '../../db/schema.js';
+import type { Db } from '../../db/client.js';
+import { stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { newId } from '../../domain/ids.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -12,8 +15,7 @@ import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
 /** Bucket names follow S3's rules so a lake bucket can map onto any S3 store. */
-export const BucketName = z
-  .string()
+export const BucketName = text()
   .min(3, 'must be 3 to 63 characters')
   .max(63, 'must be 3 to 63 characters')
   .regex(/^[a-z0-9][a-z0-9-]*[a-z0-9]$/, 'must be lowercase letters, digits and hyphens, starting and ending with a letter or digit')
@@ -21,6 +23,12 @@ export const BucketName = z
   .refine((n) => n !== 'admin', 'is reserved');
 
 const CreateBucket = z.object({ name: BucketName }).strict();
+
+/** Sources a user created hold their bucket; the built-in push source (kind `upload`, never user-created) does not. */
+async function refuseWhileSourced(db: Pick<Db, 'select'>, bucket: { id: string; name: string }): Promise<void> {
+  const [{ n }] = (await db.select({ n: count() }).from(sources).where(and(eq(sources.bucketId, bucket.id), ne(sources.kind, 'upload')))) as [{ n: number }];
+  if (n > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} still has ${n} source${n === 1 ? '' : 's'}; delete them first`, [{ field: 'bucket', problem: 'still has sources' }]);
+}
 
 export function bucketRoutes(deps: ApiDeps): Router {
   const r = Router();
@@ -49,15 +57,30 @@ export function bucketRoutes(deps: ApiDeps): Router {
   /**
    * Only an empty bucket is deleted, as in S3: names are global, so a bucket
    * deleted with objects left in the lake would hand them to whoever takes
-   * the name next; and its sources' controllers must be stopped first.
+   * the name next; and the sources a user created must be deleted first. The
+   * built-in push source the first PUT created does not hold the bucket: it
+   * goes with it (its rows by cascade, in the same transaction), and so do
+   * its controller and any open upload sync's workflow.
    */
   r.delete('/admin/buckets/:bucket', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const [{ n }] = (await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id))) as [{ n: number }];
-    if (n > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} still has ${n} source${n === 1 ? '' : 's'}; delete them first`, [{ field: 'bucket', problem: 'still has sources' }]);
+    await refuseWhileSourced(deps.db, bucket);
     const { objects } = await deps.lake.list(bucket.name, '', null, 1);
     if (objects.length > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} is not empty; delete its objects first`, [{ field: 'bucket', problem: 'is not empty' }]);
-    await deps.db.delete(buckets).where(eq(buckets.id, bucket.id));
+    const builtIn = await deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.kind, 'upload')));
+    const openSyncs = await deps.db.select({ workflowId: uploadSyncs.workflowId }).from(uploadSyncs).where(and(eq(uploadSyncs.bucketId, bucket.id), eq(uploadSyncs.syncStatus, 'Syncing')));
+    await deps.db.transaction(async (tx) => {
+      // A source created since the check above holds the bucket after all: the row lock orders the two.
+      await tx.select({ id: buckets.id }).from(buckets).where(eq(buckets.id, bucket.id)).for('update');
+      await refuseWhileSourced(tx, bucket);
+      await tx.delete(buckets).where(eq(buckets.id, bucket.id));
+    });
+    // The rows are gone first, so a controller woken meanwhile finds no source and ends too.
+    for (const source of builtIn) {
+      await deps.temporal.workflow.getHandle(source.workflowId).signal(stopSignal).catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not stop the push source controller'));
+      if (source.currentJobId) await deps.temporal.workflow.getHandle(syncRunWorkflowId(source.currentJobId)).cancel().catch(() => undefined);
+    }
+    for (const sync of openSyncs) await deps.temporal.workflow.getHandle(sync.workflowId).cancel().catch(() => undefined);
     res.status(204).end();
   });
   return r;

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { text } from '../../domain/text.js';
 import { jobs, objectPipelineRuns, pipelines, sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -11,7 +12,7 @@ import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
 export const JobsQuery = PaginationQuery.extend({
-  source_id: z.string().max(64).optional(),
+  source_id: text().max(64).optional(),
   kind: z.enum(['discovery', 'ingestion']).optional(),
   status: z.enum(['JOB_STATUS_PENDING', 'JOB_STATUS_RUNNING', 'JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED']).optional(),
 }).strict();

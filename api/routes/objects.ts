@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { text } from '../../domain/text.js';
 import { lookup } from 'mime-types';
 import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
 import { compareKeys } from '../../activities/storage/keys.js';
@@ -17,10 +18,10 @@ import { loadRouting } from '../../activities/pipelines/routing.js';
 
 export const ListQuery = z
   .object({
-    prefix: z.string().max(1024).default(''),
-    delimiter: z.string().min(1).max(16).optional(),
+    prefix: text().max(1024).default(''),
+    delimiter: text().min(1).max(16).optional(),
     max_keys: z.coerce.number().int().min(1).max(1000).default(1000),
-    continuation_token: z.string().max(4096).optional(),
+    continuation_token: text().max(4096).optional(),
   })
   .strict();
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { text } from '../../domain/text.js';
 import { patchOf } from '../validate.js';
 import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema, WebhookSecret } from '../../domain/pipelines.js';
 
-const Name = z
-  .string()
+const Name = text()
   .min(1)
   .max(128)
   .regex(/^[\w .:-]+$/, 'must be letters, digits, spaces and . _ : -');
@@ -38,7 +38,7 @@ export const UpdatePipeline = z
   .strict();
 export type UpdatePipelineInput = z.infer<typeof UpdatePipeline>;
 
-const PipelineIds = z.array(z.string().min(1).max(64)).min(1, 'must name at least one pipeline').max(20);
+const PipelineIds = z.array(text().min(1).max(64)).min(1, 'must name at least one pipeline').max(20);
 
 export const CreateRule = z
   .object({
@@ -61,11 +61,11 @@ export const UpdateRule = z
 
 export const SearchBody = z
   .object({
-    query: z.string().trim().min(1, 'must not be empty').max(1000),
-    prefix: z.string().max(1024).default(''),
+    query: text().trim().min(1, 'must not be empty').max(1000),
+    prefix: text().max(1024).default(''),
     page_size: z.number().int().min(1).max(100).default(10),
-    page_token: z.string().max(2048).optional(),
+    page_token: text().max(2048).optional(),
     /** Search one fulltext pipeline's index instead of all of the bucket's. */
-    pipelineId: z.string().min(1).max(64).optional(),
+    pipelineId: text().min(1).max(64).optional(),
   })
   .strict();

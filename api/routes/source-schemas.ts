@@ -1,15 +1,15 @@
 import { z } from 'zod';
+import { text } from '../../domain/text.js';
 import { BATCH_SIZE, FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
 import { lakeKeyProblem } from '../../activities/storage/keys.js';
 import { patchOf } from '../validate.js';
 
-const TargetPrefix = z
-  .string()
+const TargetPrefix = text()
   .max(512)
   .refine((p) => p === '' || lakeKeyProblem(p) === null, 'must be a relative key prefix without . or .. segments');
 
 const common = {
-  name: z.string().trim().min(1, 'must not be empty').max(200),
+  name: text().trim().min(1, 'must not be empty').max(200),
   syncMode: z.enum(['initial_only', 'continuous']).default('continuous'),
   syncIntervalSeconds: z.number().int().min(SYNC_INTERVAL.min).max(SYNC_INTERVAL.max).default(300),
   batchSize: z.number().int().min(BATCH_SIZE.min).max(BATCH_SIZE.max).default(50),
@@ -22,11 +22,11 @@ const common = {
 };
 
 /** Temporary (STS) credentials carry a session token; it is sealed with the keys. */
-const SessionToken = z.string().min(1).max(8192);
+const SessionToken = text().min(1).max(8192);
 
 const S3Input = S3ConnectionSchema.extend({
-  accessKeyId: z.string().min(1).max(256),
-  secretAccessKey: z.string().min(1).max(512),
+  accessKeyId: text().min(1).max(256),
+  secretAccessKey: text().min(1).max(512),
   sessionToken: SessionToken.optional(),
 }).strict();
 
@@ -37,20 +37,20 @@ export const CreateSource = z.discriminatedUnion('kind', [
 export type CreateSourceInput = z.infer<typeof CreateSource>;
 
 export const DiscoverBody = z
-  .object({ bucket: z.string().optional(), sourceId: z.string().optional(), fullSync: z.boolean().default(false), dryRun: z.boolean().default(false) })
+  .object({ bucket: text().optional(), sourceId: text().optional(), fullSync: z.boolean().default(false), dryRun: z.boolean().default(false) })
   .strict();
 
 export const IngestBody = z
   .object({
-    bucket: z.string().optional(),
-    sourceId: z.string().optional(),
+    bucket: text().optional(),
+    sourceId: text().optional(),
     retryFailed: z.boolean().default(false),
-    sourceObjectId: z.string().min(1).max(64).optional(),
-    ruleId: z.string().min(1).max(64).optional(),
+    sourceObjectId: text().min(1).max(64).optional(),
+    ruleId: text().min(1).max(64).optional(),
   })
   .strict();
 
-export const PauseBody = z.object({ reason: z.string().max(1000).optional() }).strict();
+export const PauseBody = z.object({ reason: text('multiline').max(1000).optional() }).strict();
 
 /**
  * PATCH body, K3 optional-update semantics: an absent field is left alone; a
@@ -74,14 +74,14 @@ export const UpdateSource = z
         mimeTypes: FileFiltersSchema.shape.mimeTypes,
         minSizeBytes: z.number().int().min(0).nullable().optional(),
         maxSizeBytes: z.number().int().min(0).nullable().optional(),
-        modifiedAfter: z.string().datetime({ offset: true }).nullable().optional(),
-        modifiedBefore: z.string().datetime({ offset: true }).nullable().optional(),
+        modifiedAfter: text().datetime({ offset: true }).nullable().optional(),
+        modifiedBefore: text().datetime({ offset: true }).nullable().optional(),
       })
       .strict()
       .optional(),
     reconcile: ReconcileSchema.optional(),
     s3: patchOf(S3ConnectionSchema)
-      .extend({ accessKeyId: z.string().min(1).max(256).optional(), secretAccessKey: z.string().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
+      .extend({ accessKeyId: text().min(1).max(256).optional(), secretAccessKey: text().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
       .strict()
       .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), { message: 'accessKeyId and secretAccessKey must be changed together', path: ['secretAccessKey'] })
       .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, { message: 'comes with the accessKeyId and secretAccessKey it belongs to', path: ['sessionToken'] })

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import busboy from 'busboy';
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { escapeControl, text, textProblem } from '../../domain/text.js';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { uploadFiles, uploadSyncs } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
@@ -22,9 +23,8 @@ const SyncType = z.preprocess(
 
 export const StartBody = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    path: z
-      .string()
+    name: text().trim().min(1).max(200),
+    path: text()
       .max(512)
       .transform((p) => p.replace(/^\/+/, '').replace(/\/*$/, ''))
       .refine((p) => p === '' || (lakeKeyProblem(p) === null && !p.startsWith(TRASH_PREFIX.slice(0, -1))), 'must be a lake path without . or .. segments'),
@@ -34,7 +34,7 @@ export const StartBody = z
   .strict();
 
 export const ListQuery = z.object({ from: z.coerce.number().int().min(0).default(0), size: z.coerce.number().int().min(1).max(1000).default(10) }).strict();
-export const HistoryQuery = ListQuery.extend({ syncId: z.string().max(64).optional() }).strict();
+export const HistoryQuery = ListQuery.extend({ syncId: text().max(64).optional() }).strict();
 
 const ms = (d: Date | null) => (d ? d.getTime() : 0);
 
@@ -73,16 +73,19 @@ export function uploadRoutes(deps: ApiDeps): Router {
     if (sync.syncStatus !== 'Syncing') throw ended(sync.syncStatus);
     if (!req.headers['content-type']?.startsWith('multipart/form-data')) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: must be multipart/form-data', [{ field: 'body', problem: 'must be multipart/form-data' }]);
     const results: { fileName: string; key: string; syncStatus: string; message: string }[] = [];
-    const parser = busboy({ headers: req.headers, limits: { files: 10_000, fieldSize: 64 * 1024 } });
+    const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 10_000, fieldSize: 64 * 1024 } });
     let chain: Promise<void> = Promise.resolve();
     parser.on('file', (_field, stream, info) => {
       // Files arrive one after another; each is stored before the next is read.
     // Only the base name of a client's file name counts (busboy drops any path in it).
       stream.pause();
       chain = chain.then(async () => {
-        const fileName = info.filename ?? '';
+        const rawName = info.filename ?? '';
+        // A name with control characters is refused, and recorded with them written out: no row can hold NUL.
+        const nameProblem = textProblem(rawName);
+        const fileName = nameProblem ? escapeControl(rawName) : rawName;
         const key = sync.path + fileName;
-        const keyProblem = lakeKeyProblem(key);
+        const keyProblem = nameProblem ?? lakeKeyProblem(key);
         const problem = !fileName ? 'the file has no name' : keyProblem ? `file name ${keyProblem}` : null;
         const historyId = newId('file');
         await deps.db.insert(uploadFiles).values({ id: historyId, syncId: sync.id, bucketId: bucket.id, fileName, key: problem ? fileName : key });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Bucket, Page } from '../api-types.js';
 import { seg } from '../client.js';
 import { contextOf, pageSizeOption, type Io } from '../context.js';
+import { inert } from '../output.js';
 import { bucketFields, bucketTable, pageFooter } from '../views.js';
 
 export function registerBuckets(program: Command, io: Io): void {
@@ -35,7 +36,7 @@ export function registerBuckets(program: Command, io: Io): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const ctx = await contextOf(cmd, io);
       const bucket = await ctx.client.post<Bucket>('/admin/buckets', { name });
-      ctx.show(bucket, () => `created bucket ${bucket.name} (${bucket.bucketId})\n`);
+      ctx.show(bucket, () => `created bucket ${inert(bucket.name)} (${inert(bucket.bucketId)})\n`);
     });
 
   buckets

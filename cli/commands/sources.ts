@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Page, Source } from '../api-types.js';
 import { seg } from '../client.js';
 import { bucketAndArgs, contextOf, pageSizeOption, type Io } from '../context.js';
+import { inert } from '../output.js';
 import { readSourceFile } from '../source-file.js';
 import { pageFooter, sourceFields, sourceTable } from '../views.js';
 
@@ -55,7 +56,7 @@ export function registerSources(program: Command, io: Io): void {
       const body = await readSourceFile(o.file);
       const ctx = await contextOf(cmd, io);
       const source = await ctx.client.post<Source>(`/${seg(bucket)}/sources`, body);
-      ctx.show(source, () => `created source ${source.sourceId} (${source.name}) in bucket ${source.bucket}\n`);
+      ctx.show(source, () => `created source ${inert(source.sourceId)} (${inert(source.name)}) in bucket ${inert(source.bucket)}\n`);
     });
 
   sources
@@ -70,7 +71,7 @@ export function registerSources(program: Command, io: Io): void {
       const body = await readSourceFile(o.file);
       const ctx = await contextOf(cmd, io);
       const source = await ctx.client.patch<Source>(sourcePath(bucket, rest[0]!), body);
-      ctx.show(source, () => `updated source ${source.sourceId}; the change takes effect on its next cycle\n`);
+      ctx.show(source, () => `updated source ${inert(source.sourceId)}; the change takes effect on its next cycle\n`);
     });
 
   sources

@@ -4,6 +4,7 @@ import { seg } from '../client.js';
 import { contextOf, type Ctx, type Io } from '../context.js';
 import { CliFailure } from '../errors.js';
 import { failureOf, followJob } from '../follow.js';
+import { inert } from '../output.js';
 import { jobFields } from '../views.js';
 
 interface WaitOptions {
@@ -35,10 +36,10 @@ async function triggerAndFollow(ctx: Ctx, bucket: string, path: string, body: ob
   if (!accepted.success) throw new CliFailure(`unexpected answer from the API: ${accepted.error.issues[0]?.message}`);
   const { jobId, message } = accepted.data;
   if (!o.wait || jobId === null) {
-    ctx.show(raw, () => `${message}${jobId ? ` (job ${jobId})` : ''}\n`);
+    ctx.show(raw, () => `${inert(message)}${jobId ? ` (job ${inert(jobId)})` : ''}\n`);
     return;
   }
-  if (!ctx.json && !o.quiet) ctx.io.stderr.write(`${message} (job ${jobId})\n`);
+  if (!ctx.json && !o.quiet) ctx.io.stderr.write(`${inert(message)} (job ${inert(jobId)})\n`);
   const { job, raw: final } = await followJob(ctx, bucket, jobId, { intervalMs: o.interval, quiet: o.quiet === true });
   ctx.show(final, () => jobFields(job));
   const failure = failureOf(job, bucket);

@@ -211,7 +211,7 @@ describe('objects', () => {
     expect(((await absolute.json()) as { details: { field: string; problem: string }[] }).details[0]).toEqual({ field: 'key', problem: 'must not start with /' });
     const nul = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('a\u0000b')}/info`);
     expect(nul.status).toBe(400);
-    expect(nul.body.details[0]).toMatchObject({ field: 'key', problem: 'must not contain NUL' });
+    expect(nul.body.details[0]).toMatchObject({ field: 'key', problem: expect.stringMatching(/NUL/) });
     const dots = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('x/../../etc/passwd')}/info`);
     expect(dots.status).toBe(400);
 
