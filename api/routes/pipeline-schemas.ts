@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { patchOf } from '../validate.js';
+import { searchQueryProblem } from '../../domain/search-query.js';
 import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema, WebhookSecret } from '../../domain/pipelines.js';
 
 const Name = z
@@ -61,7 +62,14 @@ export const UpdateRule = z
 
 export const SearchBody = z
   .object({
-    query: z.string().trim().min(1, 'must not be empty').max(1000),
+    query: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .superRefine((q, ctx) => {
+        const problem = searchQueryProblem(q);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     prefix: z.string().max(1024).default(''),
     page_size: z.number().int().min(1).max(100).default(10),
     page_token: z.string().max(2048).optional(),
