@@ -6,6 +6,7 @@ import { loadRouting } from './pipelines/routing.js';
 import { joinKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
+import { safeErrorText } from '../domain/log-redaction.js';
 
 interface OwedObject {
   id: string;
@@ -24,7 +25,8 @@ export interface BatchResult {
   toProcess: number;
 }
 
-const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 1000);
+// Stored and shown by the API: a failed query's parameters are cut out.
+const errorText = (err: unknown): string => safeErrorText(err).slice(0, 1000);
 
 export function ingestionActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;

@@ -7,6 +7,7 @@ import { loadRouting, type PipelineRow } from './pipelines/routing.js';
 import { runFulltext } from './pipelines/fulltext.js';
 import { runWebhook } from './pipelines/webhook.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
+import { safeErrorText } from '../domain/log-redaction.js';
 
 interface OwedRow {
   id: string;
@@ -28,7 +29,8 @@ export interface ProcessResult {
   indexed: number;
 }
 
-const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 1000);
+// Stored and shown by the API: a failed query's parameters are cut out.
+const errorText = (err: unknown): string => safeErrorText(err).slice(0, 1000);
 
 /** Stored objects of a source, a page at a time in key order, as rules see them. */
 const PAGE = 1000;

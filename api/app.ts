@@ -23,18 +23,23 @@ import { sourceRoutes } from './routes/sources.js';
 import { syncRoutes } from './routes/sync.js';
 import { logFields, withLogFields } from './log-fields.js';
 import { httpMetrics } from '../metrics/http.js';
-import { scrape } from '../metrics/registry.js';
+import { scrapeApi } from '../metrics/registry.js';
+import { safeErrSerializer, safeReqSerializer } from '../domain/log-redaction.js';
 
 /** The thin HTTP front: validates, talks to Postgres and Temporal, and nothing else. */
 export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // X-Forwarded-* only from configured proxies; req.ip, req.protocol and req.host follow this.
+  app.set('trust proxy', deps.trustProxy ?? false);
   app.use(httpMetrics());
   // One line per request with the bucket, source, job and workflow it concerns; bearer tokens are redacted by the logger.
   app.use(
     pinoHttp({
       logger: deps.log,
+      // Signed URLs' signatures and tokens never reach the request line; failed queries' parameters never reach an error.
+      serializers: { req: safeReqSerializer, err: safeErrSerializer },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       customProps: (_req, res) => ({ ...logFields(res) }),
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
@@ -43,9 +48,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRoutes(deps));
   const openApi = openApiDocument();
   app.get('/openapi.json', (_req, res) => void res.json(openApi));
-  // Prometheus scrapes without a token: the metrics carry route patterns and counts, never ids or keys.
+  // Prometheus scrapes without a token: the API's own registry carries route patterns and counts, never ids, keys or
+  // bucket names (the worker's per-source metrics live in another registry, served only on the worker's endpoint).
   app.get('/metrics', async (_req, res) => {
-    const { contentType, body } = await scrape();
+    const { contentType, body } = await scrapeApi();
     res.type(contentType).send(body);
   });
   // Authentication comes first: without a valid token nothing about the request is looked at.

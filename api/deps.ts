@@ -17,9 +17,13 @@ export interface ApiDeps {
   auth: Authenticator;
   lake: LakeStore;
   urlSigner: UrlSigner;
-  /** Base of signed object URLs; the request's own origin when unset. */
+  /** Base of signed object URLs; when unset, a trusted proxy's forwarded origin or the address the request arrived at. */
   publicUrl?: string;
+  /** Proxies (IPs, CIDRs, express presets) whose X-Forwarded-* headers are believed; none when unset. */
+  trustProxy?: string[];
   /** Directories filesystem sources may read under; undefined: anywhere (development only). */
   fsRoots?: string[];
+  /** Searches: Postgres statement timeout, and how many run at once (defaults: 5000 ms, 4). */
+  search?: { timeoutMs: number; concurrency: number };
   log: Logger;
 }

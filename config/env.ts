@@ -2,6 +2,7 @@
  * The only reader of process.env. Every setting is validated here once, and a
  * bad value stops the process with the variable named.
  */
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -10,6 +11,15 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** An address, a CIDR or one of express's `trust proxy` presets. */
+const isProxySpec = (spec: string): boolean => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(spec)) return true;
+  const [address = '', prefix, ...rest] = spec.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+};
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -71,8 +81,18 @@ const EnvSchema = z.object({
     .transform((v) => v.split(':').filter(Boolean))
     .refine((roots) => roots.every((r) => r.startsWith('/')), 'must be absolute paths separated by :')
     .optional(),
-  /** Base URL clients reach the API at, for signed object URLs (default: the request's origin). */
+  /** Base URL clients reach the API at, for signed object URLs (default: a trusted proxy's forwarded origin, else the address the request arrived at). */
   LAKESYNC_PUBLIC_URL: z.string().url().optional(),
+  /** Comma-separated proxies (IPs, CIDRs, or loopback / linklocal / uniquelocal) whose X-Forwarded-Host / -Proto / -For are believed (unset: none). */
+  LAKESYNC_TRUST_PROXY: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every(isProxySpec), 'must be IP addresses, CIDRs or loopback / linklocal / uniquelocal, separated by commas')
+    .optional(),
+  /** How long one search may run in Postgres before it is cancelled and answered 503 (milliseconds). */
+  LAKESYNC_SEARCH_TIMEOUT_MS: int(1, 600_000).default(5000),
+  /** Searches one API process runs at once; more are answered 503 with Retry-After, so searches never starve the pool. */
+  LAKESYNC_SEARCH_CONCURRENCY: int(1, 64).default(4),
   PATH: z.string().default(''),
 });
 

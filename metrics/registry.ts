@@ -1,55 +1,60 @@
 /**
- * Every metric lakesync exports, in one place. One registry per process: the
- * API's `GET /metrics` and the worker's metrics endpoint both serve it (in
- * `npm run dev`, where one process is both, they show the same numbers).
+ * Every metric lakesync exports, in one place, in two registries: the API's
+ * (route patterns and counts; served without a token) and the worker's
+ * (per-source counters, discovery lag, the Temporal SDK's; served on the
+ * worker's loopback metrics endpoint). Kept apart so that a process that is
+ * both (`npm run dev`, the tests) never shows source ids or bucket names on
+ * the API's unauthenticated `GET /metrics`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export const registry = new Registry();
-collectDefaultMetrics({ register: registry });
+export const apiRegistry = new Registry();
+export const workerRegistry = new Registry();
+collectDefaultMetrics({ register: apiRegistry });
+collectDefaultMetrics({ register: workerRegistry });
 
 /** Seconds, from a fast API call to a long scan or a whole workflow. */
 export const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21_600];
 
-// Worker outcomes. Each moves only after the transaction that records the
+// Worker outcomes (worker registry). Each moves only after the transaction that records the
 // outcome has committed — never per attempt — so across all workers they sum
 // to the database's counters exactly, however often a batch is retried.
 const objectsSynced = new Counter({
   name: 'lakesync_objects_synced_total',
   help: 'Objects copied into the lake and recorded as ingested (the sources.totalObjectsSynced counter, per worker)',
   labelNames: ['source_id'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
 });
 const bytesSynced = new Counter({
   name: 'lakesync_bytes_synced_total',
   help: 'Bytes of the objects counted by lakesync_objects_synced_total',
   labelNames: ['source_id'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
 });
 const objectFailures = new Counter({
   name: 'lakesync_object_failures_total',
   help: 'Failed copy attempts recorded against an object (it is retried, and dead-lettered after the last attempt)',
   labelNames: ['source_id'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
 });
 const deadLetters = new Counter({
   name: 'lakesync_dead_letters_total',
   help: 'Objects dead-lettered after their last failed attempt (the sources.totalObjectsFailed counter, per worker)',
   labelNames: ['source_id'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
 });
 const keysListed = new Counter({
   name: 'lakesync_keys_listed_total',
   help: 'Keys listed from sources by discovery scans (a page re-listed after a crash counts again: it was listed again)',
   labelNames: ['source_id'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
 });
 
 const objectsProcessed = new Counter({
   name: 'lakesync_objects_processed_total',
   help: 'Stored objects whose pipelines finished (jobs.objectsProcessed, per worker); outcome="indexed" when every selected pipeline succeeded',
   labelNames: ['source_id', 'outcome'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
 });
 
 /** The hooks activities call, one line each, after the outcome is committed. */
@@ -94,29 +99,29 @@ new Gauge({
   name: 'lakesync_discovery_lag_seconds',
   help: 'Per polled source: seconds since the start of its last successful discovery scan (since its creation when it has none): an upper bound on how stale the lake is',
   labelNames: ['bucket', 'source_id'] as const,
-  registers: [registry],
+  registers: [workerRegistry],
   async collect() {
     this.reset();
     for (const read of lagReaders) for (const lag of await read()) this.set({ bucket: lag.bucket, source_id: lag.sourceId }, lag.seconds);
   },
 });
 
-// API.
+// API: labels are route patterns, methods and statuses only.
 export const httpRequests = new Counter({
   name: 'lakesync_http_requests_total',
   help: 'HTTP requests answered by the API, by method, route pattern and status',
   labelNames: ['method', 'route', 'status'] as const,
-  registers: [registry],
+  registers: [apiRegistry],
 });
 export const httpDuration = new Histogram({
   name: 'lakesync_http_request_duration_seconds',
   help: 'Time from an API request arriving to its response being sent',
   labelNames: ['method', 'route', 'status'] as const,
   buckets: SECONDS_BUCKETS,
-  registers: [registry],
+  registers: [apiRegistry],
 });
 
-/** Run before each scrape (e.g. draining the Temporal SDK's metric buffer). */
+/** Run before each worker scrape (e.g. draining the Temporal SDK's metric buffer). */
 const beforeScrape = new Set<() => void>();
 
 export function onScrape(hook: () => void): () => void {
@@ -124,8 +129,18 @@ export function onScrape(hook: () => void): () => void {
   return () => void beforeScrape.delete(hook);
 }
 
-/** The Prometheus text exposition of everything above, as prom-client renders it. */
-export async function scrape(): Promise<{ contentType: string; body: string }> {
+export interface Exposition {
+  contentType: string;
+  body: string;
+}
+
+/** The API's metrics in the Prometheus text format, as prom-client renders them. */
+export async function scrapeApi(): Promise<Exposition> {
+  return { contentType: apiRegistry.contentType, body: await apiRegistry.metrics() };
+}
+
+/** The worker's metrics (per source, per bucket, the SDK's) in the Prometheus text format. */
+export async function scrapeWorker(): Promise<Exposition> {
   for (const hook of beforeScrape) hook();
-  return { contentType: registry.contentType, body: await registry.metrics() };
+  return { contentType: workerRegistry.contentType, body: await workerRegistry.metrics() };
 }

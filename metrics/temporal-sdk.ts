@@ -6,7 +6,7 @@
  */
 import { MetricsBuffer, type BufferedMetricUpdate } from '@temporalio/worker';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { SECONDS_BUCKETS, onScrape, registry } from './registry.js';
+import { SECONDS_BUCKETS, onScrape, workerRegistry } from './registry.js';
 
 type Bridged = { kind: 'counter'; m: Counter } | { kind: 'gauge'; m: Gauge } | { kind: 'up-down-counter'; m: Gauge } | { kind: 'histogram'; m: Histogram };
 
@@ -33,7 +33,7 @@ export function temporalMetricsBridge(): TemporalMetricsBridge {
   const create = (u: BufferedMetricUpdate) => {
     const labelNames = [...new Set([...CORE_LABELS, ...Object.keys(u.attributes)])];
     const help = u.metric.description || `Temporal SDK metric ${u.metric.name}${u.metric.unit ? ` (${u.metric.unit})` : ''}`;
-    const common = { name: u.metric.name, help, labelNames, registers: [registry] };
+    const common = { name: u.metric.name, help, labelNames, registers: [workerRegistry] };
     const bridged: Bridged =
       u.metric.kind === 'counter'
         ? { kind: 'counter', m: new Counter(common) }

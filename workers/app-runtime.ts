@@ -15,6 +15,7 @@ import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import pLimit from 'p-limit';
 import { createWorker } from './create-worker.js';
+import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
 import { createLake } from './lake.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
@@ -62,6 +63,8 @@ export interface Runtime {
  * `npm run worker` and the tests all start lakesync through here.
  */
 export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
+  // Whoever built the logger: errors are logged without query parameters.
+  const log = withSafeSerializers(o.log);
   await runMigrations(o.databaseUrl);
   const db = createDb(o.databaseUrl, 20);
   const secrets = new SecretBox(o.secretKey);
@@ -81,7 +84,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       db,
       lake,
       secrets,
-      log: o.log,
+      log,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
       copySlots: pLimit(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY),
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
@@ -110,14 +113,14 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let metrics: MetricsServer | undefined;
   let stopLagReport: (() => void) | undefined;
   if (o.runWorker) {
-    stopLagReport = reportDiscoveryLag(discoveryLagReader(db, o.log));
+    stopLagReport = reportDiscoveryLag(discoveryLagReader(db, log));
     if (o.env.WORKER_METRICS_PORT !== undefined) metrics = await startMetricsServer(o.env.WORKER_METRICS_HOST, o.env.WORKER_METRICS_PORT);
   }
 
   // Controllers that are missing (terminated by hand, lost with a cluster) come back at start-up and periodically.
   let healTimer: NodeJS.Timeout | undefined;
   if (o.runWorker || o.runApi) {
-    const heal = () => healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log: o.log }).catch((err) => o.log.warn({ err }, 'controller check failed'));
+    const heal = () => healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log }).catch((err) => log.warn({ err }, 'controller check failed'));
     void heal();
     healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
   }
@@ -132,7 +135,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsRoots: fsRoots(o.env), log: o.log });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsRoots: fsRoots(o.env), search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);
@@ -148,7 +151,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       await workerDone;
       return true;
     } catch (err) {
-      o.log.error({ err }, 'worker did not drain before WORKER_SHUTDOWN_FORCE_SECONDS');
+      log.error({ err }, 'worker did not drain before WORKER_SHUTDOWN_FORCE_SECONDS');
       return false;
     }
   };

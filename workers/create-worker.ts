@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { activityLogContext } from './activity-log-context.js';
+import { activityFailureScrub } from './activity-failure-scrub.js';
 import { dataExceptionFailures } from './data-exception-failures.js';
 
 export interface CreateWorkerOptions {
@@ -36,7 +37,8 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: Math.max(8, o.deps.batchConcurrency * 2 + 4),
     shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
     shutdownForceTime: o.shutdownForceTime,
-    interceptors: { activity: [activityLogContext(o.deps.db), dataExceptionFailures()] },
+    // Outermost first: data exceptions become non-retryable failures, then every failure loses its query parameters.
+    interceptors: { activity: [activityLogContext(o.deps.db), activityFailureScrub, dataExceptionFailures()] },
     // Heartbeats carry scan cursors and batch progress: send them every few seconds, not every 30–60.
     maxHeartbeatThrottleInterval: '5 seconds',
     defaultHeartbeatThrottleInterval: '5 seconds',

@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime, type LogLevel, type MetricsBuffer } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { withSafeSerializers } from './logger.js';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
@@ -14,7 +15,9 @@ const sdkLevel = (level: string): LogLevel => (level === 'trace' ? 'TRACE' : lev
  * worker metrics are recorded for metrics/temporal-sdk.ts. Once per process,
  * before any worker or native connection exists.
  */
-export function installTemporalLogging(log: Logger, metricsBuffer?: MetricsBuffer): void {
+export function installTemporalLogging(root: Logger, metricsBuffer?: MetricsBuffer): void {
+  // The SDK logs failed activities' errors under `error`: serialized without query parameters.
+  const log = withSafeSerializers(root);
   Runtime.install({
     // Our entry points own SIGINT/SIGTERM: they stop the API and the worker together, then exit.
     shutdownSignals: [],

@@ -25,7 +25,7 @@ export async function runWebhook(deps: ActivityDeps, pipelineId: string, config:
   const head = await deps.lake.head(obj.bucketName, obj.lakeKey);
   if (!head) return { status: 'failed', error: `object ${obj.lakeKey} is not in the lake`, attempts: 0 };
   const base = deps.objectUrlBase();
-  const url = base ? deps.urlSigner.sign(base, obj.bucketName, obj.lakeKey, config.urlExpiresInSeconds).url : null;
+  const url = base ? deps.urlSigner.sign(base, { id: obj.bucketId, name: obj.bucketName }, obj.lakeKey, config.urlExpiresInSeconds).url : null;
   const body = JSON.stringify({ bucket: obj.bucketName, key: obj.lakeKey, etag: `"${head.etag}"`, size: head.size, contentType: head.contentType ?? 'application/octet-stream', url });
   const secret = sealedSecret ? deps.secrets.open<string>(sealedSecret) : null;
   const key = idempotencyKey(pipelineId, obj.id, obj.etag, rerun);

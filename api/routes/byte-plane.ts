@@ -55,10 +55,14 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
 
   const bucketFor = async (req: Request, res: Response, key: string) => {
     if (!isSignedRequest(req)) return findBucket(deps, req.params.bucket as string, callerOf(res).org);
-    const problem = deps.urlSigner.verify(req.params.bucket as string, key, req.query['X-Lakesync-Expires'], req.query['X-Lakesync-Signature']);
-    if (problem) throw new ApiError('PERMISSION_DENIED', `signature: ${problem}`, [{ field: 'signature', problem }]);
+    // The signature names the bucket by id: a bucket deleted and created again under the same name (by anyone) is another bucket.
     const [bucket] = await deps.db.select().from(buckets).where(eq(buckets.name, req.params.bucket as string));
-    if (!bucket) throw ApiError.notFound(`bucket ${String(req.params.bucket)}`);
+    // No bucket by that name: the signature cannot match, and saying so reveals nothing about which names exist.
+    const problem = bucket ? deps.urlSigner.verify(bucket.id, key, req.query['X-Lakesync-Expires'], req.query['X-Lakesync-Signature']) : 'signature does not match';
+    if (!bucket || problem) {
+      const why = problem ?? 'signature does not match';
+      throw new ApiError('PERMISSION_DENIED', `signature: ${why}`, [{ field: 'signature', problem: why }]);
+    }
     return bucket;
   };
 

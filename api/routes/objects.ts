@@ -14,6 +14,7 @@ import { millis } from '../serialize.js';
 import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../../domain/signed-urls.js';
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
+import { publicOrigin } from '../public-origin.js';
 import { loadRouting } from '../../activities/pipelines/routing.js';
 
 export const ListQuery = z
@@ -151,8 +152,7 @@ export function objectRoutes(deps: ApiDeps): Router {
     const key = keyParam(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     if (!(await deps.lake.head(bucket.name, key))) throw ApiError.notFound(`object ${key}`);
-    const base = deps.publicUrl ?? `${req.protocol}://${req.get('host')}`;
-    const signed = deps.urlSigner.sign(base.replace(/\/$/, ''), bucket.name, key, Math.min(q.expires_in_seconds, MAX_URL_SECONDS));
+    const signed = deps.urlSigner.sign(publicOrigin(req, deps.publicUrl), bucket, key, Math.min(q.expires_in_seconds, MAX_URL_SECONDS));
     res.json({ url: signed.url, expiresAt: String(signed.expiresAt) });
   });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { patchOf } from '../validate.js';
+import { searchQueryProblem } from '../../domain/search-query.js';
 import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema, WebhookSecret } from '../../domain/pipelines.js';
 
 const Name = text()
@@ -61,7 +62,13 @@ export const UpdateRule = z
 
 export const SearchBody = z
   .object({
-    query: text().trim().min(1, 'must not be empty').max(1000),
+    query: text()
+      .trim()
+      .min(1, 'must not be empty')
+      .superRefine((q, ctx) => {
+        const problem = searchQueryProblem(q);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     prefix: text().max(1024).default(''),
     page_size: z.number().int().min(1).max(100).default(10),
     page_token: text().max(2048).optional(),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Router } from 'express';
-import type { Sql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -31,6 +31,8 @@ const highlight = (s: string): string => escapeHtml(s).replaceAll(START, '<mark>
  */
 export function searchRoutes(deps: ApiDeps): Router {
   const r = Router();
+  const { timeoutMs, concurrency } = deps.search ?? { timeoutMs: 5000, concurrency: 4 };
+  let running = 0;
   r.post('/:bucket/search', async (req, res) => {
     const body = parseBody(SearchBody, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
@@ -46,7 +48,25 @@ export function searchRoutes(deps: ApiDeps): Router {
     if (body.pipelineId && indexes.length === 0) throw ApiError.invalid('pipelineId', `is not an enabled fulltext pipeline of bucket ${bucket.name}`);
     if (indexes.length === 0) return void res.json({ query: body.query, results: [], nextPageToken: '' });
 
-    const hits = await search(sql, bucket.id, body.query, body.prefix, indexes, offset, body.page_size + 1);
+    // A few searches at a time, answered at once when busy: the rest of the API keeps its database connections.
+    if (running >= concurrency) {
+      res.setHeader('Retry-After', '1');
+      throw new ApiError('UNAVAILABLE', 'query: cannot be searched now: too many searches are running; retry shortly', [{ field: 'query', problem: 'cannot be searched now: too many searches are running; retry shortly' }]);
+    }
+    running++;
+    let hits: Hit[];
+    try {
+      hits = await sql.begin(async (tx) => {
+        // Local to this transaction: the pooled connection goes back without it.
+        await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        return search(tx, bucket.id, body.query, body.prefix, indexes, offset, body.page_size + 1);
+      });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
+      throw new ApiError('UNAVAILABLE', `query: took more than ${timeoutMs} ms to search; narrow it`, [{ field: 'query', problem: `took more than ${timeoutMs} ms to search; narrow it` }]);
+    } finally {
+      running--;
+    }
     const page = hits.slice(0, body.page_size);
     res.json({
       query: body.query,
@@ -57,8 +77,11 @@ export function searchRoutes(deps: ApiDeps): Router {
   return r;
 }
 
+/** Postgres' SQLSTATE for a statement cancelled by statement_timeout. */
+const QUERY_CANCELED = '57014';
+
 /** One branch per text-search language, so each can use the GIN index with a constant query. */
-async function search(sql: Sql, bucketId: string, query: string, prefix: string, indexes: { id: string; language: string }[], offset: number, limit: number): Promise<Hit[]> {
+async function search(sql: Sql | TransactionSql, bucketId: string, query: string, prefix: string, indexes: { id: string; language: string }[], offset: number, limit: number): Promise<Hit[]> {
   const byLanguage = new Map<string, string[]>();
   for (const i of indexes) byLanguage.set(i.language, [...(byLanguage.get(i.language) ?? []), i.id]);
   const branches = [...byLanguage].map(

@@ -48,7 +48,7 @@ describe('pipelines, rules and search', () => {
 
   beforeAll(async () => {
     // Short backoff between webhook attempts keeps the retry test quick.
-    ls = await startTestLakesync({ lake: 'filesystem', activityOverrides: { retryBackoffMs: 50 } });
+    ls = await startTestLakesync({ lake: 'filesystem', activityOverrides: { retryBackoffMs: 50 }, env: { WORKER_METRICS_PORT: '0' } });
   });
   afterAll(async () => {
     await ls?.stop();
@@ -180,8 +180,8 @@ describe('pipelines, rules and search', () => {
       expect(job.failedObjects.map((f: { key: string }) => f.key)).toEqual(['bad-1.txt', 'bad-2.txt']);
       expect(job.failedObjects[0]).toMatchObject({ stage: 'pipeline', pipelineId: hook.body.pipelineId, pipelineName: 'hook', attempts: 2 });
       expect(job.failedObjects[0].error).toContain('HTTP 500');
-      // The worker's metrics agree with the job, object for object.
-      const processed = async (outcome: string) => total(await scrape(`${ls.url}/metrics`), 'lakesync_objects_processed_total', { source_id: sourceId, outcome });
+      // The worker's metrics (on its own endpoint, never the API's) agree with the job, object for object.
+      const processed = async (outcome: string) => total(await scrape(ls.runtime.metricsUrl!), 'lakesync_objects_processed_total', { source_id: sourceId, outcome });
       expect([await processed('indexed'), await processed('not_indexed')]).toEqual([3, 2]);
       const info = await call(ls.url, 'GET', `/${bucket}/objects/bad-1.txt/info`);
       expect(info.body).toMatchObject({ indexed: false, ingestionStatus: 'INGESTED' });
