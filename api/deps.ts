@@ -6,6 +6,7 @@ import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LakeStore } from '../activities/storage/types.js';
+import type { EgressPolicy } from '../domain/egress-policy.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -21,5 +22,7 @@ export interface ApiDeps {
   publicUrl?: string;
   /** Directories filesystem sources may read under; undefined: anywhere (development only). */
   fsRoots?: string[];
+  /** Refuses tenant-given endpoints and webhook URLs that are denied literally (IPs, `localhost`, metadata names). */
+  egress: EgressPolicy;
   log: Logger;
 }

@@ -5,10 +5,17 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseEgressList, type EgressMode } from '../domain/egress-policy.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** Comma-separated egress entries; every bad one is named. */
+const egressList = z.string().transform((v, ctx) => {
+  const { entries, problems } = parseEgressList(v);
+  for (const message of problems) ctx.addIssue({ code: 'custom', message });
+  return entries;
+});
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const EnvSchema = z.object({
@@ -73,6 +80,12 @@ const EnvSchema = z.object({
     .optional(),
   /** Base URL clients reach the API at, for signed object URLs (default: the request's origin). */
   LAKESYNC_PUBLIC_URL: z.string().url().optional(),
+  /** Destinations tenant-given S3 endpoints and webhook URLs may always reach (CIDRs, hostnames, *.domain). */
+  LAKESYNC_EGRESS_ALLOW: egressList.optional(),
+  /** Destinations they may never reach; see domain/egress-policy.ts for precedence. */
+  LAKESYNC_EGRESS_DENY: egressList.optional(),
+  /** Which addresses are refused by default: strict (production) or dev (only link-local and cloud metadata). */
+  LAKESYNC_EGRESS_DEFAULT: z.enum(['strict', 'dev']).optional(),
   PATH: z.string().default(''),
 });
 
@@ -103,6 +116,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
 
 /** When a worker stops waiting for in-flight work after SIGTERM. */
 export const workerForceSeconds = (env: Env): number => env.WORKER_SHUTDOWN_FORCE_SECONDS ?? env.WORKER_SHUTDOWN_GRACE_SECONDS + 30;
+
+/** Strict in production unless LAKESYNC_EGRESS_DEFAULT says otherwise. */
+export const egressMode = (env: Env): EgressMode => env.LAKESYNC_EGRESS_DEFAULT ?? (env.NODE_ENV === 'production' ? 'strict' : 'dev');
 
 export const stateDir = (env: Env): string => resolve(env.LAKESYNC_STATE_DIR);
 export const lakeDir = (env: Env): string => resolve(env.LAKE_DIR ?? join(stateDir(env), 'lake'));
