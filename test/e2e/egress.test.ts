@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { eq } from 'drizzle-orm';
-import { pipelines, sources } from '../../db/schema.js';
+import { and, eq } from 'drizzle-orm';
+import { pipelines, sourceObjects, sources } from '../../db/schema.js';
 import { EGRESS_DENIED_MESSAGE } from '../../domain/egress-policy.js';
 import { UNREACHABLE_MESSAGE } from '../../activities/net/public-error.js';
 import { call, waitForJob } from '../support/http.js';
@@ -202,6 +202,27 @@ describe('egress policy in production with LAKESYNC_EGRESS_ALLOW=127.0.0.1/32', 
     for (const endpoint of [`http://[::1]:${minioPort()}`, `http://127.0.0.2:${minioPort()}`, 'http://169.254.169.254']) {
       expect((await call(ls.url, 'POST', `/${bucket}/sources`, s3Source(endpoint, srcBucket))).status, endpoint).toBe(400);
     }
+  });
+
+  it('fails an ingestion for good when the stored endpoint is refused, dead-lettering nothing', async () => {
+    const bucket = await newBucket(ls);
+    const srcBucket = await sourceBucket(['x.txt', 'y.txt']);
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, s3Source(inject('infra').minio.endpoint, srcBucket));
+    const sourceId = created.body.sourceId as string;
+    expect((await discover(ls, bucket, sourceId)).job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: 2 });
+    // The endpoint changes under the source (stored before the policy was tightened): [::1] was not allowed, only 127.0.0.1.
+    const [row] = await ls.runtime.db.select().from(sources).where(eq(sources.id, sourceId));
+    const connection = { s3: { ...(row!.connection as { s3: Record<string, unknown> }).s3, endpoint: `http://[::1]:${minioPort()}` } };
+    await ls.runtime.db.update(sources).set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() }).where(eq(sources.id, sourceId));
+    const [obj] = await ls.runtime.db.select({ id: sourceObjects.id }).from(sourceObjects).where(and(eq(sourceObjects.sourceId, sourceId), eq(sourceObjects.key, 'x.txt')));
+    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/ingest`, { sourceObjectId: obj!.id });
+    expect(started.body).toMatchObject({ accepted: true, dispatched: 1 });
+    const { job } = await waitForJob(ls.url, bucket, sourceId, started.body.jobId);
+    expect(job).toMatchObject({ status: 'JOB_STATUS_FAILED', error: EGRESS_DENIED_MESSAGE, objectsFailed: 0 });
+    const report = activityReport(await historyChain(ls.runtime.temporal, job.workflowId, job.runId));
+    expect(report.failed).toBe(1);
+    expect(report.retries).toEqual([]);
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.deadLetters).toEqual([]);
   });
 
   it('tells the tenant the same thing whether nothing listens or a non-S3 server answers', async () => {
