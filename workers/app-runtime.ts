@@ -73,6 +73,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   // One lake (one S3 client pool and copier) for the worker and the API of this process.
   const lake = createLake(o.env);
   const egress = new EgressPolicy(egressMode(o.env), o.env.LAKESYNC_EGRESS_ALLOW, o.env.LAKESYNC_EGRESS_DENY);
+  const entries = (list: { text: string }[] | undefined) => (list ?? []).map((e) => e.text);
+  o.log.info({ mode: egress.mode, allow: entries(o.env.LAKESYNC_EGRESS_ALLOW), deny: entries(o.env.LAKESYNC_EGRESS_DENY) }, 'egress policy for tenant-given destinations');
   const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
   let url: string | undefined;
   let workerDone: Promise<void> | undefined;
