@@ -5,6 +5,7 @@ import type { LakeStore } from './storage/types.js';
 import type { Throttle } from './throttle.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LimitFunction } from 'p-limit';
+import type { EgressPolicy } from '../domain/egress-policy.js';
 
 /** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
 export interface ActivityDeps {
@@ -32,6 +33,8 @@ export interface ActivityDeps {
   fsRoots?: string[];
   /** Caps object copies per second on this worker (0: no cap). */
   throttle: Throttle;
+  /** Where tenant-given destinations (S3 source endpoints, webhook URLs) may connect. */
+  egress: EgressPolicy;
   /** Signs the object URLs webhook deliveries carry. */
   urlSigner: UrlSigner;
   /** Where signed object URLs point (the API's public URL); undefined when it is not known. */

@@ -8,6 +8,7 @@ import { removeFromLake } from './lake-removal.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
+import { destinationFailure } from './net/destination-failure.js';
 
 type Tx = TransactionSql;
 
@@ -288,7 +289,9 @@ export function discoveryActivities(deps: ActivityDeps) {
       const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
       for (;;) {
         const from = cp.afterKey;
-        const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(asPermanent);
+        const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch((err: unknown) => {
+          throw destinationFailure(err, deps.egress, (detail) => actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail })) ?? asPermanent(err);
+        });
         const matched = page.objects.filter(matches);
         const unmatched = page.objects.filter((o) => !matches(o));
         if (input.dryRun) {

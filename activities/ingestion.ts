@@ -7,6 +7,9 @@ import { joinKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { safeErrorText } from '../domain/log-redaction.js';
+import { findEgressDenied } from './net/egress.js';
+import { destinationFailure } from './net/destination-failure.js';
+import { publicDestinationError } from './net/public-error.js';
 
 interface OwedObject {
   id: string;
@@ -131,11 +134,13 @@ export function ingestionActivities(deps: ActivityDeps) {
       const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
       const limit = deps.copySlots;
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
+      // A refused destination fails the whole batch for good; objects not yet started are left owed.
+      let refused = false;
       try {
         await Promise.all(
           owed.map((obj) =>
             limit(async () => {
-              if (actx.cancellationSignal.aborted) return; // left owed: the retried batch copies it
+              if (actx.cancellationSignal.aborted || refused) return; // left owed: the retried batch copies it
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
                   if (ctx.source.kind === 'upload') {
@@ -153,8 +158,13 @@ export function ingestionActivities(deps: ActivityDeps) {
                   recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash, process: routed(lakeKey) });
                   return;
                 } catch (err) {
-                  const message = errorText(err);
-                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, error: message });
+                  if (findEgressDenied(err)) {
+                    refused = true;
+                    throw destinationFailure(err, deps.egress, (detail) => actx.log.warn('object copy refused', { jobId: input.jobId, key: obj.key, ...detail }));
+                  }
+                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, error: errorText(err) });
+                  // What the tenant sees (dead letters, failed objects); strict mode hides how a connection failed.
+                  const message = publicDestinationError(err, deps.egress.mode === 'strict') ?? errorText(err);
                   if (await recordFailure(input.jobId, input.sourceId, obj, message)) {
                     result.deadLettered++;
                     return;

@@ -6,6 +6,7 @@ import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LakeStore } from '../activities/storage/types.js';
+import type { EgressPolicy } from '../domain/egress-policy.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -25,5 +26,7 @@ export interface ApiDeps {
   fsRoots?: string[];
   /** Searches: Postgres statement timeout, and how many run at once (defaults: 5000 ms, 4). */
   search?: { timeoutMs: number; concurrency: number };
+  /** Refuses tenant-given endpoints and webhook URLs that are denied literally (IPs, `localhost`, metadata names). */
+  egress: EgressPolicy;
   log: Logger;
 }

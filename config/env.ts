@@ -6,10 +6,17 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseEgressList, type EgressMode } from '../domain/egress-policy.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** Comma-separated egress entries; every bad one is named. */
+const egressList = z.string().transform((v, ctx) => {
+  const { entries, problems } = parseEgressList(v);
+  for (const message of problems) ctx.addIssue({ code: 'custom', message });
+  return entries;
+});
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** An address, a CIDR or one of express's `trust proxy` presets. */
@@ -93,6 +100,12 @@ const EnvSchema = z.object({
   LAKESYNC_SEARCH_TIMEOUT_MS: int(1, 600_000).default(5000),
   /** Searches one API process runs at once; more are answered 503 with Retry-After, so searches never starve the pool. */
   LAKESYNC_SEARCH_CONCURRENCY: int(1, 64).default(4),
+  /** Destinations tenant-given S3 endpoints and webhook URLs may always reach (CIDRs, hostnames, *.domain). */
+  LAKESYNC_EGRESS_ALLOW: egressList.optional(),
+  /** Destinations they may never reach; see domain/egress-policy.ts for precedence. */
+  LAKESYNC_EGRESS_DENY: egressList.optional(),
+  /** Which addresses are refused by default: strict (production) or dev (only link-local and cloud metadata). */
+  LAKESYNC_EGRESS_DEFAULT: z.enum(['strict', 'dev']).optional(),
   PATH: z.string().default(''),
 });
 
@@ -123,6 +136,9 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
 
 /** When a worker stops waiting for in-flight work after SIGTERM. */
 export const workerForceSeconds = (env: Env): number => env.WORKER_SHUTDOWN_FORCE_SECONDS ?? env.WORKER_SHUTDOWN_GRACE_SECONDS + 30;
+
+/** Strict in production unless LAKESYNC_EGRESS_DEFAULT says otherwise. */
+export const egressMode = (env: Env): EgressMode => env.LAKESYNC_EGRESS_DEFAULT ?? (env.NODE_ENV === 'production' ? 'strict' : 'dev');
 
 export const stateDir = (env: Env): string => resolve(env.LAKESYNC_STATE_DIR);
 export const lakeDir = (env: Env): string => resolve(env.LAKE_DIR ?? join(stateDir(env), 'lake'));

@@ -8,4 +8,8 @@ export const FAILURE = {
   scanSuperseded: 'ScanSuperseded',
   /** Postgres refused a value as data (SQLSTATE class 22: NUL in text, too long, out of range): the same input fails every time. */
   unstorableValue: 'UnstorableValue',
+  /** A tenant-given destination the egress policy refuses: retrying cannot help. */
+  egressDenied: 'EgressDenied',
+  /** A tenant-given destination that could not be reached (strict mode hides how): worth retrying. */
+  endpointUnreachable: 'EndpointUnreachable',
 } as const;

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { workerForceSeconds, type Env } from '../config/env.js';
+import { egressMode, workerForceSeconds, type Env } from '../config/env.js';
+import { EgressPolicy } from '../domain/egress-policy.js';
 import { closeDb, createDb, type Db } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { SecretBox } from '../domain/secrets.js';
@@ -74,6 +75,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let worker: Worker | undefined;
   // One lake (one S3 client pool and copier) for the worker and the API of this process.
   const lake = createLake(o.env);
+  const egress = new EgressPolicy(egressMode(o.env), o.env.LAKESYNC_EGRESS_ALLOW, o.env.LAKESYNC_EGRESS_DENY);
+  const entries = (list: { text: string }[] | undefined) => (list ?? []).map((e) => e.text);
+  o.log.info({ mode: egress.mode, allow: entries(o.env.LAKESYNC_EGRESS_ALLOW), deny: entries(o.env.LAKESYNC_EGRESS_DENY) }, 'egress policy for tenant-given destinations');
   const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
   let url: string | undefined;
   let workerDone: Promise<void> | undefined;
@@ -93,6 +97,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       retryBackoffMs: 500,
       throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),
       fsRoots: fsRoots(o.env),
+      egress,
       urlSigner,
       // The API's own address once it listens, when no public URL is configured.
       objectUrlBase: () => (o.env.LAKESYNC_PUBLIC_URL ?? url)?.replace(/\/$/, ''),
@@ -135,7 +140,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsRoots: fsRoots(o.env), search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, log });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsRoots: fsRoots(o.env), egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

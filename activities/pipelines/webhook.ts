@@ -1,6 +1,11 @@
 import { createHash, createHmac } from 'node:crypto';
+import { fetch, type Agent } from 'undici';
+import type { EgressPolicy } from '../../domain/egress-policy.js';
 import type { WebhookConfig } from '../../domain/pipelines.js';
 import type { ActivityDeps } from '../deps.js';
+import { egressDispatcher, findEgressDenied } from '../net/egress.js';
+import { errorDetail } from '../net/destination-failure.js';
+import { publicDestinationError } from '../net/public-error.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
 const SIGNATURE_HEADER = 'x-lakesync-signature';
@@ -17,9 +22,19 @@ const idempotencyKey = (pipelineId: string, objectId: string, etag: string, reru
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as Stripe-style receivers verify it. */
 const signDelivery = (secret: string, timestamp: string, body: string): string => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 
+// One connection pool per policy (per worker), every connection checked against it.
+const dispatchers = new WeakMap<EgressPolicy, Agent>();
+function dispatcherFor(policy: EgressPolicy): Agent {
+  let d = dispatchers.get(policy);
+  if (!d) dispatchers.set(policy, (d = egressDispatcher(policy)));
+  return d;
+}
+
 /**
  * POSTs the object's metadata and a signed URL to the pipeline's endpoint,
  * retrying with backoff until a 2xx or the pipeline's attempts run out.
+ * Redirects are not followed (a 3xx is a failed delivery), and a destination
+ * the egress policy refuses fails at once, without retries.
  */
 export async function runWebhook(deps: ActivityDeps, pipelineId: string, config: WebhookConfig, sealedSecret: string | null, obj: StoredObject, rerun: string): Promise<PipelineOutcome> {
   const head = await deps.lake.head(obj.bucketName, obj.lakeKey);
@@ -35,14 +50,27 @@ export async function runWebhook(deps: ActivityDeps, pipelineId: string, config:
     const headers: Record<string, string> = { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: key, [TIMESTAMP_HEADER]: timestamp, 'user-agent': 'lakesync-webhook/1' };
     if (secret) headers[SIGNATURE_HEADER] = signDelivery(secret, timestamp, body);
     try {
-      const res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutSeconds * 1000), redirect: 'manual' });
+      const res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutSeconds * 1000), redirect: 'manual', dispatcher: dispatcherFor(deps.egress) });
       await res.body?.cancel();
       if (res.status >= 200 && res.status < 300) return { status: 'indexed', detail: `delivered (HTTP ${res.status})`, attempts: attempt };
       lastError = `endpoint answered HTTP ${res.status}`;
     } catch (err) {
-      lastError = `delivery failed: ${err instanceof Error ? err.message : String(err)}`;
+      // The log gets the cause and the host, never the URL's path or query (they may carry the receiver's token).
+      const denied = findEgressDenied(err);
+      deps.log.warn({ pipelineId, objectId: obj.id, attempt, host: hostOf(config.url), error: errorDetail(err), ...(denied ? { deniedAddresses: denied.addresses } : {}) }, denied ? 'webhook destination refused' : 'webhook delivery failed');
+      const shown = publicDestinationError(err, deps.egress.mode === 'strict');
+      if (denied) return { status: 'failed', error: shown!, attempts: attempt };
+      lastError = shown ?? `delivery failed: ${err instanceof Error ? err.message : String(err)}`;
     }
     if (attempt < config.maxAttempts) await new Promise((r) => setTimeout(r, Math.min(deps.retryBackoffMs * 2 ** (attempt - 1), 30_000)));
   }
   return { status: 'failed', error: `${lastError} after ${config.maxAttempts} attempts`, attempts: config.maxAttempts };
 }
+
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '?';
+  }
+};

@@ -2,6 +2,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { EgressPolicy } from '../../domain/egress-policy.js';
+import { egressAgents } from '../net/egress.js';
 
 export interface S3ClientOptions {
   endpoint?: string;
@@ -11,6 +13,8 @@ export interface S3ClientOptions {
   secretAccessKey: string;
   sessionToken?: string;
   maxSockets?: number;
+  /** Tenant-given endpoints connect only where this policy allows; operator-configured ones (the lake) pass none. */
+  egress?: EgressPolicy;
 }
 
 /** One S3 client per endpoint+credentials, with a socket pool sized for parallel copies. */
@@ -21,10 +25,9 @@ export function createS3Client(o: S3ClientOptions): S3Client {
     region: o.region,
     forcePathStyle: o.forcePathStyle,
     credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken },
-    requestHandler: new NodeHttpHandler({
-      httpAgent: new Agent({ keepAlive: true, maxSockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-    }),
+    requestHandler: new NodeHttpHandler(
+      o.egress ? egressAgents(o.egress, { keepAlive: true, maxSockets }) : { httpAgent: new Agent({ keepAlive: true, maxSockets }), httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }) },
+    ),
     // Retries of whole objects are ours (recorded per object), but transient
     // socket errors are still worth the SDK's own quick retries.
     maxAttempts: 3,

@@ -15,6 +15,12 @@ import { CreatePipeline, UpdatePipeline } from './pipeline-schemas.js';
 
 const nameTaken = (name: string, bucket: string) => new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
 
+/** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when delivering. */
+function checkWebhookUrl(deps: ApiDeps, url: string | undefined): void {
+  const problem = url === undefined ? null : deps.egress.urlProblem(url);
+  if (problem) throw ApiError.invalid('webhook.url', problem);
+}
+
 export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: string) {
   const [row] = await deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.id, pipelineId)));
   if (!row) throw ApiError.notFound(`pipeline ${pipelineId}`);
@@ -30,6 +36,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     let config: PipelineConfig;
     let sealedSecret: string | null = null;
     if (body.kind === 'webhook') {
+      checkWebhookUrl(deps, body.webhook!.url);
       const { secret, ...webhook } = body.webhook!;
       config = { webhook };
       sealedSecret = deps.secrets.seal(secret);
@@ -77,6 +84,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     }
     if (body.webhook) {
       if (!('webhook' in c)) throw ApiError.invalid('webhook', `does not apply to a ${current.kind} pipeline`);
+      checkWebhookUrl(deps, body.webhook.url);
       const { secret, ...rest } = body.webhook;
       set.config = { webhook: WebhookConfigSchema.parse({ ...c.webhook, ...rest }) };
       if (secret) set.sealedSecret = deps.secrets.seal(secret);

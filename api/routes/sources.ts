@@ -25,6 +25,12 @@ function connectionOf(body: CreateSourceInput): { connection: SourceConnection; 
   return { connection: { filesystem: body.filesystem }, credentials: null };
 }
 
+/** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when connecting. */
+function checkEndpoint(deps: ApiDeps, endpoint: string | undefined): void {
+  const problem = endpoint === undefined ? null : deps.egress.urlProblem(endpoint);
+  if (problem) throw ApiError.invalid('s3.endpoint', problem);
+}
+
 export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
 
 export function sourceRoutes(deps: ApiDeps): Router {
@@ -37,6 +43,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       const problem = await fsPathProblem(body.filesystem.path, deps.fsRoots);
       if (problem) throw ApiError.invalid('filesystem.path', problem);
     }
+    if (body.kind === 's3') checkEndpoint(deps, body.s3.endpoint);
     const { connection, credentials } = connectionOf(body);
     const id = newId('src');
     const [row] = await deps.db
@@ -94,6 +101,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.patch('/:bucket/sources/:sourceId', async (req, res) => {
     const body = parseBody(UpdateSource, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
+    checkEndpoint(deps, body.s3?.endpoint);
     const set = applyUpdate(source, body, deps.secrets);
     if (set.connection && 'filesystem' in set.connection) {
       const problem = await fsPathProblem(set.connection.filesystem.path, deps.fsRoots);

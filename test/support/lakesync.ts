@@ -71,7 +71,8 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
   }
   const env = loadEnv({ ...vars, ...o.env });
   const secretKey = randomBytes(32).toString('base64');
-  const authSecret = randomBytes(32).toString('base64url');
+  // A test may run as production, which needs LAKESYNC_AUTH_SECRET: tokens are then signed with it.
+  const authSecret = o.env?.LAKESYNC_AUTH_SECRET ?? randomBytes(32).toString('base64url');
   const runtime = await startRuntime({
     env,
     temporalAddress: infra.temporalAddress,
