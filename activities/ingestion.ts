@@ -1,4 +1,4 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
@@ -70,24 +70,29 @@ export function ingestionActivities(deps: ActivityDeps) {
     });
   }
 
-  /** Counts a failed attempt; the last allowed one dead-letters the object. Returns true when dead. */
-  async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string): Promise<boolean> {
+  /**
+   * Counts a failed attempt; the last allowed one dead-letters the object, and
+   * so does a permanent failure (a refused file or key: retrying cannot help).
+   * Returns true when dead.
+   */
+  async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string, permanent: boolean): Promise<boolean> {
+    const deadAt = permanent ? 0 : deps.maxAttempts;
     const attempts = await sql.begin(async (tx) => {
       const rows = await tx<{ attempts: number }[]>`
         update source_objects set attempts = attempts + 1, last_error = ${error}, updated_at = now(),
-          status = case when attempts + 1 >= ${deps.maxAttempts} then 'dead' else status end,
+          status = case when attempts + 1 >= ${deadAt} then 'dead' else status end,
           last_job_id = ${jobId},
-          pending_job_id = case when attempts + 1 >= ${deps.maxAttempts} then null else pending_job_id end
+          pending_job_id = case when attempts + 1 >= ${deadAt} then null else pending_job_id end
         where id = ${obj.id} and pending_job_id = ${jobId}
         returning attempts`;
       const attempts = rows[0]?.attempts;
-      if (attempts === undefined || attempts < deps.maxAttempts) return attempts;
+      if (attempts === undefined || attempts < deadAt) return attempts;
       await tx`update jobs set objects_failed = objects_failed + 1 where id = ${jobId}`;
       await tx`update sources set total_objects_failed = total_objects_failed + 1 where id = ${sourceId}`;
       return attempts;
     });
-    recorded.failure(sourceId, attempts, deps.maxAttempts);
-    return attempts !== undefined && attempts >= deps.maxAttempts;
+    recorded.failure(sourceId, attempts, deadAt);
+    return attempts !== undefined && attempts >= deadAt;
   }
 
   return {
@@ -152,8 +157,9 @@ export function ingestionActivities(deps: ActivityDeps) {
                   return;
                 } catch (err) {
                   const message = errorText(err);
-                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, error: message });
-                  if (await recordFailure(input.jobId, input.sourceId, obj, message)) {
+                  const permanent = err instanceof ApplicationFailure && err.nonRetryable === true;
+                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, permanent, error: message });
+                  if (await recordFailure(input.jobId, input.sourceId, obj, message, permanent)) {
                     result.deadLettered++;
                     return;
                   }

@@ -6,6 +6,7 @@ import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LakeStore } from '../activities/storage/types.js';
+import type { FsAccess } from '../domain/fs-roots.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -19,7 +20,7 @@ export interface ApiDeps {
   urlSigner: UrlSigner;
   /** Base of signed object URLs; the request's own origin when unset. */
   publicUrl?: string;
-  /** Directories filesystem sources may read under; undefined: anywhere (development only). */
-  fsRoots?: string[];
+  /** Where filesystem sources may read (the worker checks again against its own). */
+  fsAccess: FsAccess;
   log: Logger;
 }

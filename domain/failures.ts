@@ -6,4 +6,13 @@ export const FAILURE = {
   deleteLimitExceeded: 'DeleteLimitExceeded',
   /** A scan attempt that another, newer attempt overtook: it stops; the newer one goes on. */
   scanSuperseded: 'ScanSuperseded',
+  /**
+   * Per object, never retried (the object is dead-lettered at once): a source
+   * file that is not what was listed (a link, a FIFO, outside the roots).
+   */
+  unsafeSourceObject: 'UnsafeSourceObject',
+  /** Per object, never retried: a key the lake cannot store. */
+  unstorableKey: 'UnstorableKey',
+  /** Per object, never retried: in the directory lake, a file where a folder of the same name is stored, or the reverse. */
+  lakeKeyConflict: 'LakeKeyConflict',
 } as const;

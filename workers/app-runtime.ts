@@ -17,6 +17,7 @@ import pLimit from 'p-limit';
 import { createWorker } from './create-worker.js';
 import { healControllers } from '../api/controllers.js';
 import { createLake } from './lake.js';
+import { fsAccessFromEnv } from './fs-access.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
 import { closeGracefully } from './close-server.js';
 import { reportDiscoveryLag } from '../metrics/registry.js';
@@ -37,9 +38,6 @@ export interface RuntimeOptions {
   /** Overrides for tests: small pages, fast retries. */
   activityOverrides?: Partial<ActivityDeps>;
 }
-
-/** Production without LAKESYNC_FS_ROOTS allows no filesystem source; development allows any directory. */
-const fsRoots = (env: Env): string[] | undefined => env.LAKESYNC_FS_ROOTS ?? (env.NODE_ENV === 'production' ? [] : undefined);
 
 export interface Runtime {
   url?: string;
@@ -71,6 +69,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let worker: Worker | undefined;
   // One lake (one S3 client pool and copier) for the worker and the API of this process.
   const lake = createLake(o.env);
+  const fsAccess = fsAccessFromEnv(o.env);
   const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
   let url: string | undefined;
   let workerDone: Promise<void> | undefined;
@@ -89,7 +88,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       maxAttempts: 3,
       retryBackoffMs: 500,
       throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),
-      fsRoots: fsRoots(o.env),
+      fsAccess,
       urlSigner,
       // The API's own address once it listens, when no public URL is configured.
       objectUrlBase: () => (o.env.LAKESYNC_PUBLIC_URL ?? url)?.replace(/\/$/, ''),
@@ -132,7 +131,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsRoots: fsRoots(o.env), log: o.log });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, fsAccess, log: o.log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

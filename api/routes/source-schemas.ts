@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { BATCH_SIZE, FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
-import { lakeKeyProblem } from '../../activities/storage/keys.js';
+import { lakePrefixProblem } from '../../activities/storage/keys.js';
 import { patchOf } from '../validate.js';
 
 const TargetPrefix = z
   .string()
   .max(512)
-  .refine((p) => p === '' || lakeKeyProblem(p) === null, 'must be a relative key prefix without . or .. segments');
+  .superRefine((p, ctx) => {
+    const problem = lakePrefixProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const common = {
   name: z.string().trim().min(1, 'must not be empty').max(200),
