@@ -3,7 +3,7 @@ import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
 import { loadRouting } from './pipelines/routing.js';
-import { joinKey } from './storage/keys.js';
+import { joinKey, lakeKeyProblem, unstorableKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 
@@ -32,14 +32,22 @@ export function ingestionActivities(deps: ActivityDeps) {
   /** Copies one object into the lake: server-side when the lake can reach it, else streamed. */
   async function copyObject(ctx: SourceContext, obj: OwedObject): Promise<{ lakeKey: string; put: PutResult }> {
     const lakeKey = joinKey(ctx.source.targetPrefix, obj.key);
+    // A key no lake can store (too long with the prefix, empty segments) fails for good before anything is read.
+    const problem = lakeKeyProblem(lakeKey);
+    if (problem) throw unstorableKey(lakeKey, problem);
     const location = ctx.reader.s3Location?.(obj.key);
     if (location) {
       const copied = await deps.lake.copyFrom(ctx.bucketName, lakeKey, location, obj.size);
       if (copied) return { lakeKey, put: copied };
     }
     const { body, contentType } = await ctx.reader.openRead(obj.key);
-    const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size });
-    return { lakeKey, put };
+    try {
+      return { lakeKey, put: await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size }) };
+    } catch (err) {
+      // A put refused before reading (a clash in the directory lake) must not leave the source stream open.
+      body.destroy();
+      throw err;
+    }
   }
 
   /** skipDuplicates: where the same content already sits in this bucket's lake, if anywhere. */

@@ -35,17 +35,20 @@ export function lakePrefixProblem(prefix: string): string | null {
   return lakeKeyProblem(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
 }
 
+/** A key for an error message: long keys are cut so the message (and the reason in it) stays readable. */
+export const keyPreview = (key: string): string => JSON.stringify(key.length > 200 ? `${key.slice(0, 200)}…` : key);
+
 /**
  * The lake refuses a key it can never store: permanent, so ingestion
  * dead-letters the object at once instead of retrying it.
  */
 export function unstorableKey(key: string, problem: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE.unstorableKey, message: `lake key ${JSON.stringify(key)} ${problem}`, nonRetryable: true, details: [problem] });
+  return ApplicationFailure.create({ type: FAILURE.unstorableKey, message: `lake key ${keyPreview(key)} ${problem}`, nonRetryable: true, details: [problem] });
 }
 
 /** A directory-lake key that clashes with a stored object (a file where a folder is needed, or the reverse). */
 export function lakeKeyConflict(key: string, problem: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE.lakeKeyConflict, message: `lake key ${JSON.stringify(key)} ${problem}`, nonRetryable: true, details: [problem] });
+  return ApplicationFailure.create({ type: FAILURE.lakeKeyConflict, message: `lake key ${keyPreview(key)} ${problem}`, nonRetryable: true, details: [problem] });
 }
 
 export function joinKey(prefix: string, key: string): string {

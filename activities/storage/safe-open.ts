@@ -3,10 +3,11 @@ import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/
 import { join, sep } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../../domain/failures.js';
+import { keyPreview } from './keys.js';
 import type { ResolvedFsAccess } from '../../domain/fs-roots.js';
 
 const refuse = (key: string, problem: string): ApplicationFailure =>
-  ApplicationFailure.create({ type: FAILURE.unsafeSourceObject, message: `source file ${JSON.stringify(key)} ${problem}; it is not copied`, nonRetryable: true });
+  ApplicationFailure.create({ type: FAILURE.unsafeSourceObject, message: `source file ${keyPreview(key)} ${problem}; it is not copied`, nonRetryable: true });
 
 // O_NOFOLLOW refuses a link as the last component at open time; O_NONBLOCK keeps a FIFO swapped in from blocking the open.
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
@@ -46,7 +47,7 @@ export async function openBeneath(root: string, key: string, access: ResolvedFsA
     const st = await handle.stat();
     if (!st.isFile()) throw refuse(key, 'is not a regular file');
     const real = await openedPath(handle, expected);
-    if (real === null || real.endsWith(' (deleted)')) throw new Error(`source file ${JSON.stringify(key)} vanished while it was opened`);
+    if (real === null || real.endsWith(' (deleted)')) throw new Error(`source file ${keyPreview(key)} vanished while it was opened`);
     if (real !== expected) throw refuse(key, 'is reached through a symbolic link on its path');
     const refusal = access?.refusal(real);
     if (refusal) throw refuse(key, refusal);
