@@ -34,8 +34,28 @@ export interface WalkOptions {
 
 interface Entry {
   sortKey: string;
-  bytes: Buffer;
   dir: boolean;
+}
+
+/**
+ * UTF-8 byte order on JS strings without encoding them: UTF-16 code units
+ * order the same way except that surrogates (characters past U+FFFF) must
+ * sort after U+E000..U+FFFF. Much faster than Buffer.compare on a
+ * 100k-entry directory.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x < 0xe000 ? x + 0x2000 : x - 0x800;
+      y = y < 0xe000 ? y + 0x2000 : y - 0x800;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 interface Frame {
@@ -59,8 +79,8 @@ const stampOf = (st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st
 /**
  * A depth-first walk of a directory tree in byte order (UTF-8) of the
  * relative keys, starting at a cursor. Only the directories on the cursor's
- * path and those the walk then enters are read, each once (sorted once, on
- * precomputed bytes), so a page costs what it lists plus one read per level —
+ * path and those the walk then enters are read, each once (sorted once, in
+ * byte order without encoding), so a page costs what it lists plus one read per level —
  * not a re-walk of the tree. A directory sorts as "name/": every key inside it
  * shares that prefix.
  */
@@ -68,7 +88,7 @@ export class DirWalk {
   private readonly stack: Frame[] = [];
   private peeked: ListedObject | null | undefined;
   private started = false;
-  private readonly startBytes: Buffer | null;
+  private readonly start: string | null;
   private readonly inclusive: boolean;
 
   constructor(
@@ -78,8 +98,7 @@ export class DirWalk {
     start: WalkStart,
     private readonly o: WalkOptions = {},
   ) {
-    const key = start === null ? null : 'after' in start ? start.after : start.from;
-    this.startBytes = key === null ? null : Buffer.from(key, 'utf8');
+    this.start = start === null ? null : 'after' in start ? start.after : start.from;
     this.inclusive = start !== null && 'from' in start;
   }
 
@@ -121,19 +140,16 @@ export class DirWalk {
     const after = await lstat(path, { bigint: true }).catch(gone);
     if (!after?.isDirectory() || after.ino !== before.ino || after.dev !== before.dev) return notDirectory(path, top);
     const settled = Date.now() - Number(before.ctimeNs / 1_000_000n) > (this.o.settledMs ?? 1000);
-    const entries = raw.map((e) => {
-      const sortKey = `${prefix}${e.name}${e.kind === 'dir' ? '/' : ''}`;
-      return { sortKey, bytes: Buffer.from(sortKey, 'utf8'), dir: e.kind === 'dir' };
-    });
-    entries.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+    const entries: Entry[] = raw.map((e) => ({ sortKey: `${prefix}${e.name}${e.kind === 'dir' ? '/' : ''}`, dir: e.kind === 'dir' }));
+    entries.sort((a, b) => compareUtf8(a.sortKey, b.sortKey));
     // Skip what lies before the cursor: a file at or before it, a directory wholly before it.
     let next = 0;
-    const s = this.startBytes;
+    const s = this.start;
     if (s !== null) {
       while (next < entries.length) {
         const e = entries[next]!;
-        const c = Buffer.compare(e.bytes, s);
-        const keep = e.dir ? c >= 0 || s.subarray(0, e.bytes.length).equals(e.bytes) : this.inclusive ? c >= 0 : c > 0;
+        const c = compareUtf8(e.sortKey, s);
+        const keep = e.dir ? c >= 0 || s.startsWith(e.sortKey) : this.inclusive ? c >= 0 : c > 0;
         if (keep) break;
         next++;
       }

@@ -7,17 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import { FilesystemSourceReader } from '../../activities/storage/fs-source.js';
 import { FilesystemLake } from '../../activities/storage/fs-lake.js';
-import { readDirEntries, type ReadDir } from '../../activities/storage/dir-walk.js';
+import { compareUtf8, readDirEntries, type ReadDir } from '../../activities/storage/dir-walk.js';
 import { openBeneath } from '../../activities/storage/safe-open.js';
 import { compareKeys, lakeKeyProblem, lakePrefixProblem } from '../../activities/storage/keys.js';
 import { FsAccess, SYSTEM_AREAS } from '../../domain/fs-roots.js';
 import { FAILURE } from '../../domain/failures.js';
+import { loadEnv } from '../../config/env.js';
+import { fsAccessFromEnv } from '../../workers/fs-access.js';
 
 /** The real directory reader, counting its calls. */
 function countingReadDir(): { readDir: ReadDir; reads: string[] } {
@@ -112,6 +114,42 @@ describe('where filesystem sources may read', () => {
   });
 });
 
+describe('roots from the environment', () => {
+  let base: string;
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'lakesync-env-'));
+    for (const d of ['state/lake', 'cache', 'data', 'denied']) await mkdir(join(base, d), { recursive: true });
+  });
+  afterAll(() => rm(base, { recursive: true, force: true }));
+  const env = (vars: Record<string, string>) => loadEnv({ LAKESYNC_STATE_DIR: join(base, 'state'), LAKESYNC_CACHE_DIR: join(base, 'cache'), ...vars });
+  const prod = { NODE_ENV: 'production', LAKESYNC_SECRET_KEY: Buffer.alloc(32).toString('base64'), LAKESYNC_AUTH_SECRET: 'x'.repeat(32) };
+
+  it('defaults to the home and temp directories in development, printed with what is never read', async () => {
+    const access = fsAccessFromEnv(env({}));
+    expect(access.roots).toEqual([homedir(), tmpdir()]);
+    expect(access.describe()).toContain(`${homedir()}, ${tmpdir()} (LAKESYNC_FS_ROOTS unset: the development default`);
+    expect(access.describe()).toContain(`never ${join(base, 'state')}, ${join(base, 'state', 'lake')}, ${join(base, 'cache')}, /proc, /sys, /dev`);
+    expect(await access.checkSourceDir(join(base, 'data'))).toMatchObject({ real: join(base, 'data') });
+    expect(await access.checkSourceDir('/etc')).toEqual({ problem: expect.stringContaining('is outside the allowed roots') });
+  });
+
+  it("keeps lakesync's state, lake and cache directories out of reach in every mode", async () => {
+    for (const vars of [{}, { LAKESYNC_FS_ROOTS: '/' }, { ...prod, LAKESYNC_FS_ROOTS: base }] as Record<string, string>[]) {
+      const access = fsAccessFromEnv(env(vars));
+      expect(await access.checkSourceDir(join(base, 'state'))).toEqual({ problem: expect.stringContaining("lakesync's state directory (LAKESYNC_STATE_DIR)") });
+      expect(await access.checkSourceDir(join(base, 'state', 'lake'))).toEqual({ problem: expect.stringContaining("lakesync's state directory") });
+      expect(await access.checkSourceDir(join(base, 'cache'))).toEqual({ problem: expect.stringContaining("lakesync's cache directory (LAKESYNC_CACHE_DIR)") });
+    }
+    const denied = fsAccessFromEnv(env({ LAKESYNC_FS_ROOTS: base, LAKESYNC_FS_DENY: join(base, 'denied') }));
+    expect(await denied.checkSourceDir(join(base, 'denied'))).toEqual({ problem: expect.stringContaining('a path listed in LAKESYNC_FS_DENY') });
+  });
+
+  it('disables filesystem sources in production unless roots are given', async () => {
+    expect(await fsAccessFromEnv(env(prod)).checkSourceDir(join(base, 'data'))).toEqual({ problem: 'cannot be read: filesystem sources are disabled (set LAKESYNC_FS_ROOTS)' });
+    expect(await fsAccessFromEnv(env({ ...prod, LAKESYNC_FS_ROOTS: base })).checkSourceDir(join(base, 'data'))).toMatchObject({ real: join(base, 'data') });
+  });
+});
+
 describe('opening a listed file', () => {
   let base: string;
   let root: string;
@@ -167,6 +205,13 @@ describe('opening a listed file', () => {
     expect((await refusal(reader.contentHash('sub/b.txt'))).message).toContain('is reached through a symbolic link on its path');
     // The source root itself is a real path: a key cannot climb out of it either.
     await expect(openBeneath(root, '../secret/b.txt', undefined)).rejects.toThrow('is outside the source directory');
+  });
+});
+
+describe('listing order', () => {
+  it('compares strings in UTF-8 byte order, as Buffer.compare does', () => {
+    const names = ['a', 'a/', 'a-c', 'a.txt', 'Z', 'é', 'ｚ', '\uffff', '😀', '𝄞', 'a😀', 'aｚ', '', 'ab', 'a\u0000'];
+    for (const a of names) for (const b of names) expect(Math.sign(compareUtf8(a, b)), `${a} vs ${b}`).toBe(Math.sign(compareKeys(a, b)));
   });
 });
 
