@@ -6,6 +6,7 @@ import type { Throttle } from './throttle.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LimitFunction } from 'p-limit';
 import type { EgressPolicy } from '../domain/egress-policy.js';
+import type { FsAccess } from '../domain/fs-roots.js';
 
 /** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
 export interface ActivityDeps {
@@ -29,8 +30,8 @@ export interface ActivityDeps {
   maxAttempts: number;
   /** Base backoff between per-object attempts. */
   retryBackoffMs: number;
-  /** Directories filesystem sources may read under (undefined: anywhere). */
-  fsRoots?: string[];
+  /** Where filesystem sources may read: the roots, minus lakesync's own state and the kernel's pseudo-filesystems. */
+  fsAccess: FsAccess;
   /** Caps object copies per second on this worker (0: no cap). */
   throttle: Throttle;
   /** Where tenant-given destinations (S3 source endpoints, webhook URLs) may connect. */

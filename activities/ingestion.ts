@@ -1,9 +1,9 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
 import { loadRouting } from './pipelines/routing.js';
-import { joinKey } from './storage/keys.js';
+import { joinKey, lakeKeyProblem, unstorableKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { safeErrorText } from '../domain/log-redaction.js';
@@ -37,14 +37,22 @@ export function ingestionActivities(deps: ActivityDeps) {
   /** Copies one object into the lake: server-side when the lake can reach it, else streamed. */
   async function copyObject(ctx: SourceContext, obj: OwedObject): Promise<{ lakeKey: string; put: PutResult }> {
     const lakeKey = joinKey(ctx.source.targetPrefix, obj.key);
+    // A key no lake can store (too long with the prefix, empty segments) fails for good before anything is read.
+    const problem = lakeKeyProblem(lakeKey);
+    if (problem) throw unstorableKey(lakeKey, problem);
     const location = ctx.reader.s3Location?.(obj.key);
     if (location) {
       const copied = await deps.lake.copyFrom(ctx.bucketName, lakeKey, location, obj.size);
       if (copied) return { lakeKey, put: copied };
     }
     const { body, contentType } = await ctx.reader.openRead(obj.key);
-    const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size });
-    return { lakeKey, put };
+    try {
+      return { lakeKey, put: await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size }) };
+    } catch (err) {
+      // A put refused before reading (a clash in the directory lake) must not leave the source stream open.
+      body.destroy();
+      throw err;
+    }
   }
 
   /** skipDuplicates: where the same content already sits in this bucket's lake, if anywhere. */
@@ -75,24 +83,29 @@ export function ingestionActivities(deps: ActivityDeps) {
     });
   }
 
-  /** Counts a failed attempt; the last allowed one dead-letters the object. Returns true when dead. */
-  async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string): Promise<boolean> {
+  /**
+   * Counts a failed attempt; the last allowed one dead-letters the object, and
+   * so does a permanent failure (a refused file or key: retrying cannot help).
+   * Returns true when dead.
+   */
+  async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string, permanent: boolean): Promise<boolean> {
+    const deadAt = permanent ? 0 : deps.maxAttempts;
     const attempts = await sql.begin(async (tx) => {
       const rows = await tx<{ attempts: number }[]>`
         update source_objects set attempts = attempts + 1, last_error = ${error}, updated_at = now(),
-          status = case when attempts + 1 >= ${deps.maxAttempts} then 'dead' else status end,
+          status = case when attempts + 1 >= ${deadAt} then 'dead' else status end,
           last_job_id = ${jobId},
-          pending_job_id = case when attempts + 1 >= ${deps.maxAttempts} then null else pending_job_id end
+          pending_job_id = case when attempts + 1 >= ${deadAt} then null else pending_job_id end
         where id = ${obj.id} and pending_job_id = ${jobId}
         returning attempts`;
       const attempts = rows[0]?.attempts;
-      if (attempts === undefined || attempts < deps.maxAttempts) return attempts;
+      if (attempts === undefined || attempts < deadAt) return attempts;
       await tx`update jobs set objects_failed = objects_failed + 1 where id = ${jobId}`;
       await tx`update sources set total_objects_failed = total_objects_failed + 1 where id = ${sourceId}`;
       return attempts;
     });
-    recorded.failure(sourceId, attempts, deps.maxAttempts);
-    return attempts !== undefined && attempts >= deps.maxAttempts;
+    recorded.failure(sourceId, attempts, deadAt);
+    return attempts !== undefined && attempts >= deadAt;
   }
 
   return {
@@ -162,10 +175,11 @@ export function ingestionActivities(deps: ActivityDeps) {
                     refused = true;
                     throw destinationFailure(err, deps.egress, (detail) => actx.log.warn('object copy refused', { jobId: input.jobId, key: obj.key, ...detail }));
                   }
-                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, error: errorText(err) });
+                  const permanent = err instanceof ApplicationFailure && err.nonRetryable === true;
+                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, permanent, error: errorText(err) });
                   // What the tenant sees (dead letters, failed objects); strict mode hides how a connection failed.
                   const message = publicDestinationError(err, deps.egress.mode === 'strict') ?? errorText(err);
-                  if (await recordFailure(input.jobId, input.sourceId, obj, message)) {
+                  if (await recordFailure(input.jobId, input.sourceId, obj, message, permanent)) {
                     result.deadLettered++;
                     return;
                   }

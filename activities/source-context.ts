@@ -3,7 +3,6 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { buckets, sources } from '../db/schema.js';
 import type { S3Credentials } from '../domain/source-config.js';
 import { FAILURE } from '../domain/failures.js';
-import { fsPathProblem } from '../domain/fs-roots.js';
 import type { ActivityDeps } from './deps.js';
 import { createS3Client } from './storage/s3-client.js';
 import { S3SourceReader } from './storage/s3-source.js';
@@ -35,10 +34,12 @@ export interface SourceContext {
  */
 export async function loadSource(deps: ActivityDeps, sourceId: string): Promise<SourceContext> {
   const row = await findSourceRow(deps, sourceId);
-  // The API checked the path when it was set; the worker checks again, against its own roots, before reading.
+  // The API checked the path when it was set; the worker checks again, against its own roots, before reading,
+  // and reads under the real path it checked, so a link swapped in later is refused when a file is opened.
   if ('filesystem' in row.source.connection) {
-    const problem = await fsPathProblem(row.source.connection.filesystem.path, deps.fsRoots);
-    if (problem) throw ApplicationFailure.create({ type: problem === 'does not exist' ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig, message: `filesystem.path ${problem}`, nonRetryable: true });
+    const checked = await deps.fsAccess.checkSourceDir(row.source.connection.filesystem.path);
+    if ('problem' in checked) throw ApplicationFailure.create({ type: checked.notFound ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig, message: `filesystem.path ${checked.problem}`, nonRetryable: true });
+    return { ...row, reader: new FilesystemSourceReader(checked.real, { access: checked.access }) };
   }
   return { ...row, reader: cachedReader(deps, row.source) };
 }
@@ -76,6 +77,5 @@ function openReader(deps: ActivityDeps, source: SourceRow): SourceReader {
     const client = createS3Client({ ...conn.s3, ...creds, maxSockets: deps.objectConcurrency * deps.batchConcurrency * 2, egress: deps.egress });
     return new S3SourceReader(client, conn.s3);
   }
-  if ('filesystem' in conn) return new FilesystemSourceReader(conn.filesystem.path);
   return PUSH_ONLY;
 }

@@ -7,6 +7,7 @@ import type { PageTokens } from './pagination.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LakeStore } from '../activities/storage/types.js';
 import type { EgressPolicy } from '../domain/egress-policy.js';
+import type { FsAccess } from '../domain/fs-roots.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -22,11 +23,11 @@ export interface ApiDeps {
   publicUrl?: string;
   /** Proxies (IPs, CIDRs, express presets) whose X-Forwarded-* headers are believed; none when unset. */
   trustProxy?: string[];
-  /** Directories filesystem sources may read under; undefined: anywhere (development only). */
-  fsRoots?: string[];
   /** Searches: Postgres statement timeout, and how many run at once (defaults: 5000 ms, 4). */
   search?: { timeoutMs: number; concurrency: number };
   /** Refuses tenant-given endpoints and webhook URLs that are denied literally (IPs, `localhost`, metadata names). */
   egress: EgressPolicy;
+  /** Where filesystem sources may read (the worker checks again against its own). */
+  fsAccess: FsAccess;
   log: Logger;
 }

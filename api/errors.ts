@@ -2,6 +2,8 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE } from '../domain/failures.js';
 import { logFields } from './log-fields.js';
 
 export interface ErrorDetail {
@@ -57,12 +59,19 @@ export function fromZod(error: z.ZodError, prefix?: string): ApiError {
   return new ApiError('INVALID_ARGUMENT', message, details);
 }
 
+/** The lake refused a key: 409 for a file/folder clash in the directory lake, 400 for a key it can never store. */
+function lakeRefusal(err: ApplicationFailure): ApiError {
+  const problem = typeof err.details?.[0] === 'string' ? err.details[0] : err.message;
+  return new ApiError(err.type === FAILURE.lakeKeyConflict ? 'ALREADY_EXISTS' : 'INVALID_ARGUMENT', `key: ${problem}`, [{ field: 'key', problem }]);
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, _req, res, _next) => {
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
     else if (err instanceof z.ZodError) apiError = fromZod(err);
     else if (err instanceof WorkflowNotFoundError) apiError = new ApiError('NOT_FOUND', 'workflow not found');
+    else if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) apiError = lakeRefusal(err);
     else if (err?.type === 'entity.parse.failed') apiError = ApiError.invalid('body', 'is not valid JSON');
     else if (err?.type === 'entity.too.large') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
     else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') apiError = ApiError.invalid('body', 'has an unsupported encoding');

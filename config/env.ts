@@ -82,11 +82,17 @@ const EnvSchema = z.object({
   LAKESYNC_AUTH_AUDIENCE: z.string().min(1).optional(),
   /** The token claim that names the caller's organisation. */
   LAKESYNC_AUTH_ORG_CLAIM: z.string().min(1).default('org'),
-  /** Directories filesystem sources may read under, separated by ':' (unset: anywhere, outside production). */
+  /** Directories filesystem sources may read under, separated by ':' (unset: none in production; home and temp directories otherwise). */
   LAKESYNC_FS_ROOTS: z
     .string()
     .transform((v) => v.split(':').filter(Boolean))
     .refine((roots) => roots.every((r) => r.startsWith('/')), 'must be absolute paths separated by :')
+    .optional(),
+  /** More directories (or files) filesystem sources may never read, even under a root, separated by ':'. */
+  LAKESYNC_FS_DENY: z
+    .string()
+    .transform((v) => v.split(':').filter(Boolean))
+    .refine((paths) => paths.every((r) => r.startsWith('/')), 'must be absolute paths separated by :')
     .optional(),
   /** Base URL clients reach the API at, for signed object URLs (default: a trusted proxy's forwarded origin, else the address the request arrived at). */
   LAKESYNC_PUBLIC_URL: z.string().url().optional(),

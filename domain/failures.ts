@@ -12,4 +12,13 @@ export const FAILURE = {
   egressDenied: 'EgressDenied',
   /** A tenant-given destination that could not be reached (strict mode hides how): worth retrying. */
   endpointUnreachable: 'EndpointUnreachable',
+  /**
+   * Per object, never retried (the object is dead-lettered at once): a source
+   * file that is not what was listed (a link, a FIFO, outside the roots).
+   */
+  unsafeSourceObject: 'UnsafeSourceObject',
+  /** Per object, never retried: a key the lake cannot store. */
+  unstorableKey: 'UnstorableKey',
+  /** Per object, never retried: in the directory lake, a file where a folder of the same name is stored, or the reverse. */
+  lakeKeyConflict: 'LakeKeyConflict',
 } as const;

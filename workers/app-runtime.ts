@@ -19,6 +19,7 @@ import { createWorker } from './create-worker.js';
 import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
 import { createLake } from './lake.js';
+import { fsAccessFromEnv } from './fs-access.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
 import { closeGracefully } from './close-server.js';
 import { reportDiscoveryLag } from '../metrics/registry.js';
@@ -39,9 +40,6 @@ export interface RuntimeOptions {
   /** Overrides for tests: small pages, fast retries. */
   activityOverrides?: Partial<ActivityDeps>;
 }
-
-/** Production without LAKESYNC_FS_ROOTS allows no filesystem source; development allows any directory. */
-const fsRoots = (env: Env): string[] | undefined => env.LAKESYNC_FS_ROOTS ?? (env.NODE_ENV === 'production' ? [] : undefined);
 
 export interface Runtime {
   url?: string;
@@ -78,6 +76,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const egress = new EgressPolicy(egressMode(o.env), o.env.LAKESYNC_EGRESS_ALLOW, o.env.LAKESYNC_EGRESS_DENY);
   const entries = (list: { text: string }[] | undefined) => (list ?? []).map((e) => e.text);
   o.log.info({ mode: egress.mode, allow: entries(o.env.LAKESYNC_EGRESS_ALLOW), deny: entries(o.env.LAKESYNC_EGRESS_DENY) }, 'egress policy for tenant-given destinations');
+  const fsAccess = fsAccessFromEnv(o.env);
   const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
   let url: string | undefined;
   let workerDone: Promise<void> | undefined;
@@ -96,8 +95,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       maxAttempts: 3,
       retryBackoffMs: 500,
       throttle: new Throttle(o.env.WORKER_MAX_OBJECTS_PER_SECOND),
-      fsRoots: fsRoots(o.env),
       egress,
+      fsAccess,
       urlSigner,
       // The API's own address once it listens, when no public URL is configured.
       objectUrlBase: () => (o.env.LAKESYNC_PUBLIC_URL ?? url)?.replace(/\/$/, ''),
@@ -140,7 +139,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsRoots: fsRoots(o.env), egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, log });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsAccess, egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

@@ -3,7 +3,8 @@
  * Web UI, embedded Postgres, a directory lake — all state under .lakesync/.
  */
 import { join } from 'node:path';
-import { loadEnv, stateDir } from '../config/env.js';
+import { lakeDir, loadEnv, stateDir } from '../config/env.js';
+import { fsAccessFromEnv } from './fs-access.js';
 import { startEmbeddedServices } from '../infra/embedded.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
@@ -36,7 +37,8 @@ async function main() {
   log.info(`worker metrics    ${runtime.metricsUrl}`);
   log.info(`dev token         ${auth.tokenFile} (org "dev", scopes read write admin):\n${auth.token}`);
   if (services.temporalUiUrl) log.info(`Temporal Web UI   ${services.temporalUiUrl}`);
-  log.info(`lake directory    ${join(dir, 'lake')}`);
+  log.info(`lake directory    ${lakeDir(env)}`);
+  log.info(`filesystem roots  ${fsAccessFromEnv(env).describe()}`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { loadEnv, workerForceSeconds, type Env } from '../config/env.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
+import { fsAccessFromEnv } from './fs-access.js';
 import { installTemporalLogging } from './temporal-logging.js';
 import { prebuiltBundlePath } from './create-worker.js';
 import { temporalMetricsBridge } from '../metrics/temporal-sdk.js';
@@ -46,6 +47,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker', workflowBundle: bundle });
     if (role === 'api') log.info(`lakesync API listening on ${runtime.url}`);
     else log.info({ metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start' }, `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`);
+    log.info(`filesystem roots: ${fsAccessFromEnv(env).describe()}`);
     const stop = async (signal: NodeJS.Signals) => {
       // A second signal finds no handler and ends the process at once: the operator's way to force it.
       process.off('SIGINT', stop);

@@ -1,38 +1,92 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
-import { compareKeys, lakeKeyProblem } from './keys.js';
-import { FilesystemSourceReader } from './fs-source.js';
+import { compareKeys, lakeKeyConflict, lakeKeyProblem, unstorableKey } from './keys.js';
+import { DirWalk, type ReadDir, type WalkStart } from './dir-walk.js';
 import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
+
+const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
+
+/** Paused listings kept for the next page (a few, briefly: each holds its directories' sorted entries). */
+const MAX_PAUSED = 4;
+const PAUSED_TTL_MS = 60_000;
+
+export interface FilesystemLakeOptions {
+  readDir?: ReadDir;
+  settledMs?: number;
+}
 
 /**
  * The embedded lake: one directory per bucket. Writes land in a temp file and
- * are renamed into place, so a crash never leaves a half-written object.
+ * are renamed into place, so a crash never leaves a half-written object. A
+ * directory cannot hold a file and a folder of the same name: such a key is
+ * refused as a conflict, never half-stored.
  */
 export class FilesystemLake implements LakeStore {
-  constructor(private readonly root: string) {}
+  private readonly paused = new Map<string, { walk: DirWalk; afterKey: string; at: number }>();
+
+  constructor(
+    private readonly root: string,
+    private readonly o: FilesystemLakeOptions = {},
+  ) {}
 
   private path(bucket: string, key: string): string {
     const problem = lakeKeyProblem(key);
-    if (problem) throw new Error(`lake key ${JSON.stringify(key)} ${problem}`);
+    if (problem) throw unstorableKey(key, problem);
     return join(this.root, bucket, key);
+  }
+
+  /** Why `err` (from creating `key`'s folders or renaming onto it) means the key cannot be stored, or null. */
+  private refusal(key: string, err: unknown, step: 'folders' | 'file'): Error | null {
+    const c = code(err);
+    if (c === 'ENAMETOOLONG') return unstorableKey(key, 'is too long for the directory lake');
+    if (step === 'folders' && (c === 'EEXIST' || c === 'ENOTDIR')) return lakeKeyConflict(key, 'needs a folder where the directory lake stores an object of that name');
+    if (step === 'file' && (c === 'EISDIR' || c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'ENOTDIR')) return lakeKeyConflict(key, 'names a folder of the directory lake that holds other objects');
+    return null;
+  }
+
+  /** Renames `from` to `key`'s path, creating its folders; parents pruned by a concurrent delete are made again. */
+  private async place(bucket: string, key: string, from: string): Promise<void> {
+    const target = this.path(bucket, key);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await mkdir(dirname(target), { recursive: true });
+      } catch (err) {
+        throw this.refusal(key, err, 'folders') ?? err;
+      }
+      try {
+        await rename(from, target);
+        return;
+      } catch (err) {
+        if (code(err) === 'ENOENT' && attempt < 3) continue;
+        // An empty folder left behind is no object: it gives way.
+        if (code(err) === 'EISDIR' && attempt < 3 && (await rmdir(target).then(() => true, () => false))) continue;
+        throw this.refusal(key, err, 'file') ?? err;
+      }
+    }
   }
 
   async put(bucket: string, key: string, body: Readable, _meta: { contentType?: string }): Promise<PutResult> {
     const target = this.path(bucket, key);
+    // Refused before the body is read: a key whose folder is a stored object, or that is a folder of others.
+    const existing = await stat(target).catch((err) => {
+      const refused = this.refusal(key, err, 'folders');
+      if (refused) throw refused;
+      return null;
+    });
+    if (existing?.isDirectory()) await rmdir(target).catch((err) => Promise.reject(this.refusal(key, err, 'file') ?? err));
     const tmpDir = join(this.root, '.tmp');
     await mkdir(tmpDir, { recursive: true });
-    await mkdir(dirname(target), { recursive: true });
     const tmp = join(tmpDir, randomBytes(12).toString('hex'));
     const hasher = new HashingStream();
     try {
       await pipeline(body, hasher, createWriteStream(tmp));
-      await rename(tmp, target);
+      await this.place(bucket, key, tmp);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw err;
@@ -58,44 +112,71 @@ export class FilesystemLake implements LakeStore {
     return { body: createReadStream(this.path(bucket, key), range ? { start: range.start, end: range.end } : {}), head };
   }
 
+  /**
+   * Keys under `prefix` after `afterKey`: one walk from the cursor (reading
+   * only the folders on its path and those it enters, stopping past the
+   * prefix), resumed on the next page while its folders are unchanged.
+   */
   async list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }> {
-    // Walk only the directory the prefix names; keys under a prefix are contiguous in byte order.
-    const dir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
-    const root = join(this.root, bucket, dir);
-    if (!(await stat(root).catch(() => null))?.isDirectory()) return { objects: [], more: false };
-    const reader = new FilesystemSourceReader(root);
+    const now = Date.now();
+    for (const [k, p] of this.paused) if (now - p.at > PAUSED_TTL_MS) this.paused.delete(k);
+    const slot = `${bucket}\0${prefix}`;
+    const held = this.paused.get(slot);
+    this.paused.delete(slot);
+    let walk: DirWalk;
+    if (held && afterKey !== null && held.afterKey === afterKey && (await held.walk.stillCurrent())) {
+      walk = held.walk;
+    } else {
+      // Keys under a prefix are contiguous in byte order and all inside the folder the prefix names.
+      const dir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
+      const start: WalkStart = afterKey !== null && compareKeys(afterKey, prefix) >= 0 ? { after: afterKey } : prefix ? { from: prefix } : null;
+      walk = new DirWalk(join(this.root, bucket), dir, start, { readDir: this.o.readDir, settledMs: this.o.settledMs });
+    }
     const objects: (LakeObjectHead & { key: string })[] = [];
-    let cursor = afterKey !== null && afterKey.startsWith(dir) ? afterKey.slice(dir.length) : null;
     for (;;) {
-      const page = await reader.listPage(cursor, Math.max(limit * 2, 100));
-      for (const o of page.objects) {
-        const key = dir + o.key;
-        if (!key.startsWith(prefix)) {
-          if (compareKeys(key, prefix) > 0) return { objects, more: false };
-          continue;
-        }
-        if (afterKey !== null && compareKeys(key, afterKey) <= 0) continue;
-        if (objects.length === limit) return { objects, more: true };
-        objects.push({ key, size: o.size, etag: o.etag, lastModified: o.lastModified ?? new Date(0), contentType: lookup(key) || undefined });
+      const o = await walk.peek().catch((err) => {
+        if (objects.length === 0 && (code(err) === 'ENOENT' || code(err) === 'ENOTDIR')) return null;
+        throw err;
+      });
+      if (!o || !o.key.startsWith(prefix)) return { objects, more: false };
+      if (objects.length === limit) {
+        if (this.paused.size >= MAX_PAUSED) this.paused.delete(this.paused.keys().next().value!);
+        this.paused.set(slot, { walk, afterKey: objects.at(-1)!.key, at: now });
+        return { objects, more: true };
       }
-      if (page.nextAfterKey === null) return { objects, more: false };
-      cursor = page.nextAfterKey;
+      await walk.next();
+      objects.push({ key: o.key, size: o.size, etag: o.etag, lastModified: o.lastModified ?? new Date(0), contentType: lookup(o.key) || undefined });
     }
   }
 
   async move(bucket: string, from: string, to: string): Promise<boolean> {
-    const target = this.path(bucket, to);
-    await mkdir(dirname(target), { recursive: true });
     try {
-      await rename(this.path(bucket, from), target);
-      return true;
+      await this.place(bucket, to, this.path(bucket, from));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (code(err) === 'ENOENT') return false;
       throw err;
     }
+    await this.prune(bucket, from);
+    return true;
   }
 
   async delete(bucket: string, key: string): Promise<void> {
-    await rm(this.path(bucket, key), { force: true });
+    try {
+      await unlink(this.path(bucket, key));
+    } catch (err) {
+      // Nothing stored under that key: a missing file, or a folder of other objects.
+      if (!['ENOENT', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(code(err))) throw err;
+      return;
+    }
+    await this.prune(bucket, key);
+  }
+
+  /** Removes the folders a removal left empty, so a later key of the same name is no conflict. */
+  private async prune(bucket: string, key: string): Promise<void> {
+    const parts = key.split('/').slice(0, -1);
+    for (let n = parts.length; n > 0; n--) {
+      const removed = await rmdir(join(this.root, bucket, ...parts.slice(0, n))).then(() => true, () => false);
+      if (!removed) return;
+    }
   }
 }

@@ -1,72 +1,62 @@
-import { createReadStream } from 'node:fs';
-import { lstat, opendir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingStream } from './hashing.js';
 import { lookup } from 'mime-types';
-import { compareKeys } from './keys.js';
+import type { ResolvedFsAccess } from '../../domain/fs-roots.js';
+import { HashingStream } from './hashing.js';
+import { DirWalk, type ReadDir } from './dir-walk.js';
+import { openBeneath } from './safe-open.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
+
+export interface FilesystemSourceOptions {
+  /** The allowed roots and forbidden areas, resolved: listing prunes forbidden areas, opening re-checks. */
+  access?: ResolvedFsAccess;
+  readDir?: ReadDir;
+  settledMs?: number;
+}
 
 /**
  * Lists a directory tree in byte order of the relative keys, so a listing can
- * resume after any key. Symlinks are skipped, never followed.
+ * resume after any key. Symlinks, FIFOs, sockets and devices are skipped,
+ * never followed or opened. `root` is the source's real path.
  */
 export class FilesystemSourceReader implements SourceReader {
-  constructor(private readonly root: string) {}
+  /** The walk the last page stopped in: the next page resumes it instead of re-reading the tree. */
+  private paused: { walk: DirWalk; afterKey: string } | null = null;
+
+  constructor(
+    private readonly root: string,
+    private readonly o: FilesystemSourceOptions = {},
+  ) {}
 
   async listPage(afterKey: string | null, pageSize: number): Promise<ListedPage> {
+    const paused = this.paused;
+    this.paused = null;
+    const walk =
+      paused && afterKey !== null && paused.afterKey === afterKey && (await paused.walk.stillCurrent())
+        ? paused.walk
+        : new DirWalk(this.root, '', afterKey === null ? null : { after: afterKey }, { readDir: this.o.readDir, settledMs: this.o.settledMs, skip: this.o.access?.forbiddenReason });
     const objects: ListedObject[] = [];
-    for await (const obj of this.walk('', afterKey)) {
+    while (objects.length < pageSize) {
+      const obj = await walk.next();
+      if (!obj) return { objects, nextAfterKey: null };
       objects.push(obj);
-      if (objects.length === pageSize) return { objects, nextAfterKey: obj.key };
     }
-    return { objects, nextAfterKey: null };
+    if ((await walk.peek()) === null) return { objects, nextAfterKey: null };
+    const nextAfterKey = objects.at(-1)!.key;
+    this.paused = { walk, afterKey: nextAfterKey };
+    return { objects, nextAfterKey };
   }
 
-  private async *walk(prefix: string, afterKey: string | null): AsyncGenerator<ListedObject> {
-    const dir = await opendir(join(this.root, prefix));
-    const entries: { sortKey: string; name: string; isDir: boolean }[] = [];
-    for await (const e of dir) {
-      if (e.isDirectory()) entries.push({ sortKey: `${prefix}${e.name}/`, name: e.name, isDir: true });
-      else if (e.isFile()) entries.push({ sortKey: `${prefix}${e.name}`, name: e.name, isDir: false });
-    }
-    // A directory sorts as "name/": every key inside it shares that prefix.
-    entries.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
-    for (const e of entries) {
-      if (afterKey !== null) {
-        if (e.isDir) {
-          if (!afterKey.startsWith(e.sortKey) && compareKeys(e.sortKey, afterKey) < 0) continue;
-        } else if (compareKeys(e.sortKey, afterKey) <= 0) continue;
-      }
-      if (e.isDir) {
-        yield* this.walk(e.sortKey, afterKey);
-      } else {
-        const st = await lstat(join(this.root, e.sortKey), { bigint: true }).catch(() => null);
-        if (!st || !st.isFile()) continue;
-        yield {
-          key: e.sortKey,
-          etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`,
-          size: Number(st.size),
-          lastModified: new Date(Number(st.mtimeMs)),
-        };
-      }
-    }
-  }
-
-  /** Local reads are cheap: hash the file itself. */
+  /** Local reads are cheap: hash the file itself (opened as safely as a copy). */
   async contentHash(key: string): Promise<string | null> {
+    const handle = await openBeneath(this.root, key, this.o.access);
     const hasher = new HashingStream();
-    await pipeline(createReadStream(join(this.root, key)), hasher, new Writable({ write: (_c, _e, done) => done() }));
+    await pipeline(handle.createReadStream(), hasher, new Writable({ write: (_c, _e, done) => done() }));
     return hasher.contentHash();
   }
 
   async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {
-    const body = createReadStream(join(this.root, key));
-    await new Promise<void>((resolve, reject) => {
-      body.once('open', () => resolve());
-      body.once('error', reject);
-    });
-    return { body, contentType: lookup(key) || undefined };
+    const handle = await openBeneath(this.root, key, this.o.access);
+    return { body: handle.createReadStream(), contentType: lookup(key) || undefined };
   }
 }

@@ -14,7 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
-import { lakeKeyProblem } from './keys.js';
+import { lakeKeyProblem, unstorableKey } from './keys.js';
 import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
@@ -33,7 +33,7 @@ export class S3Lake implements LakeStore {
 
   private key(bucket: string, key: string): string {
     const problem = lakeKeyProblem(key);
-    if (problem) throw new Error(`lake key ${JSON.stringify(key)} ${problem}`);
+    if (problem) throw unstorableKey(key, problem);
     return `${bucket}/${key}`;
   }
 

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { BATCH_SIZE, FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
-import { lakeKeyProblem } from '../../activities/storage/keys.js';
+import { lakePrefixProblem } from '../../activities/storage/keys.js';
 import { patchOf } from '../validate.js';
 
 const TargetPrefix = text()
   .max(512)
-  .refine((p) => p === '' || lakeKeyProblem(p) === null, 'must be a relative key prefix without . or .. segments');
+  .superRefine((p, ctx) => {
+    const problem = lakePrefixProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const common = {
   name: text().trim().min(1, 'must not be empty').max(200),

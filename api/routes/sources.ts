@@ -2,7 +2,6 @@ import { Router } from 'express';
 import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import { fsPathProblem } from '../../domain/fs-roots.js';
 import type { SourceConnection } from '../../domain/source-config.js';
 import { configChangedSignal, controllerWorkflowId, pauseSignal, purgeWorkflowId, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { startController, controllerStartOptions, startPurge } from '../controllers.js';
@@ -40,8 +39,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
     const body = parseBody(CreateSource, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     if (body.kind === 'filesystem') {
-      const problem = await fsPathProblem(body.filesystem.path, deps.fsRoots);
-      if (problem) throw ApiError.invalid('filesystem.path', problem);
+      const checked = await deps.fsAccess.checkSourceDir(body.filesystem.path);
+      if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
     }
     if (body.kind === 's3') checkEndpoint(deps, body.s3.endpoint);
     const { connection, credentials } = connectionOf(body);
@@ -104,8 +103,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
     checkEndpoint(deps, body.s3?.endpoint);
     const set = applyUpdate(source, body, deps.secrets);
     if (set.connection && 'filesystem' in set.connection) {
-      const problem = await fsPathProblem(set.connection.filesystem.path, deps.fsRoots);
-      if (problem) throw ApiError.invalid('filesystem.path', problem);
+      const checked = await deps.fsAccess.checkSourceDir(set.connection.filesystem.path);
+      if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
     }
     if (set.name !== undefined) {
       const [clash] = await deps.db.select({ id: sources.id }).from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
