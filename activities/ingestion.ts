@@ -35,11 +35,7 @@ export function ingestionActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
 
   /** Copies one object into the lake: server-side when the lake can reach it, else streamed. */
-  async function copyObject(ctx: SourceContext, obj: OwedObject): Promise<{ lakeKey: string; put: PutResult }> {
-    const lakeKey = joinKey(ctx.source.targetPrefix, obj.key);
-    // A key no lake can store (too long with the prefix, empty segments) fails for good before anything is read.
-    const problem = lakeKeyProblem(lakeKey);
-    if (problem) throw unstorableKey(lakeKey, problem);
+  async function copyObject(ctx: SourceContext, obj: OwedObject, lakeKey: string): Promise<{ lakeKey: string; put: PutResult }> {
     const location = ctx.reader.s3Location?.(obj.key);
     if (location) {
       const copied = await deps.lake.copyFrom(ctx.bucketName, lakeKey, location, obj.size);
@@ -53,6 +49,14 @@ export function ingestionActivities(deps: ActivityDeps) {
       body.destroy();
       throw err;
     }
+  }
+
+  /** Where an object lands; a key no lake can store (too long with the prefix, empty segments, control characters) fails for good before anything is read. */
+  function lakeKeyOf(ctx: SourceContext, obj: OwedObject): string {
+    const lakeKey = joinKey(ctx.source.targetPrefix, obj.key);
+    const problem = lakeKeyProblem(lakeKey);
+    if (problem) throw unstorableKey(lakeKey, problem);
+    return lakeKey;
   }
 
   /** skipDuplicates: where the same content already sits in this bucket's lake, if anywhere. */
@@ -161,13 +165,14 @@ export function ingestionActivities(deps: ActivityDeps) {
                     recorder.add({ id: obj.id, lakeKey: obj.key, contentHash: null, process: routed(obj.key) });
                     return;
                   }
+                  const lakeKey = lakeKeyOf(ctx, obj);
                   await deps.throttle.take();
                   const dup = ctx.source.skipDuplicates ? await findDuplicate(ctx, obj) : null;
                   if (dup) {
                     if (await recordSkipped(input.jobId, obj, dup, routed(dup.lakeKey))) result.skipped++;
                     return;
                   }
-                  const { lakeKey, put } = await copyObject(ctx, obj);
+                  const { put } = await copyObject(ctx, obj, lakeKey);
                   recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash, process: routed(lakeKey) });
                   return;
                 } catch (err) {

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../../domain/failures.js';
+import { textProblem } from '../../domain/text.js';
 
 /** Byte-order comparison of keys (UTF-8), matching S3 listings and Postgres `collate "C"`. */
 export function compareKeys(a: string, b: string): number {
@@ -13,13 +14,16 @@ export const MAX_SEGMENT_BYTES = 255;
  * A lake key must be storable the same way in both lakes: a safe relative
  * path in the directory lake and a valid S3 key. So no empty segments (`a//b`
  * would alias `a/b` on disk, and a trailing `/` names a folder, not a file),
- * no `.` or `..` segments, no NUL, no leading slash, segments of at most 255
+ * no `.` or `..` segments, no control characters (NUL included) and no
+ * unpaired surrogates, no leading slash, segments of at most 255
  * bytes and at most 1024 bytes in all.
  */
 export function lakeKeyProblem(key: string): string | null {
   if (key.length === 0) return 'must not be empty';
   if (Buffer.byteLength(key, 'utf8') > 1024) return 'must be at most 1024 bytes';
-  if (key.includes('\0')) return 'must not contain NUL';
+  // Keys show up in paths, logs and terminals, and the API refuses them in its paths: no control characters (NUL included).
+  const text = textProblem(key);
+  if (text) return text;
   if (key.startsWith('/')) return 'must not start with /';
   if (key.endsWith('/')) return 'must not end with / (a folder is not an object)';
   const segments = key.split('/');

@@ -4,6 +4,9 @@ import type { S3Connection } from '../../domain/source-config.js';
 import { contentHashFromEtag } from './hashing.js';
 import type { ListedPage, S3Location, SourceReader } from './types.js';
 
+/** A key from a listing made with `EncodingType: 'url'` (form encoding: `+` is a space). */
+const urlDecodedKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));
+
 /** Lists and reads an S3-compatible bucket under a prefix; keys are relative to the prefix. */
 export class S3SourceReader implements SourceReader {
   constructor(
@@ -19,18 +22,21 @@ export class S3SourceReader implements SourceReader {
         Prefix: prefix || undefined,
         StartAfter: afterKey === null ? undefined : prefix + afterKey,
         MaxKeys: Math.min(pageSize, 1000),
+        // XML cannot carry control characters: without this, a key holding one comes back altered and can never be read.
+        EncodingType: 'url',
       }),
     );
-    const objects = (res.Contents ?? [])
-      .filter((o) => o.Key !== undefined && !o.Key.endsWith('/'))
+    const contents = (res.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ ...o, Key: urlDecodedKey(o.Key!) }));
+    const objects = contents
+      .filter((o) => !o.Key.endsWith('/'))
       .map((o) => ({
-        key: o.Key!.slice(prefix.length),
+        key: o.Key.slice(prefix.length),
         // S3 quotes etags; the quotes carry no information.
         etag: (o.ETag ?? '').replace(/"/g, ''),
         size: o.Size ?? 0,
         lastModified: o.LastModified ?? null,
       }));
-    const lastRaw = res.Contents?.at(-1)?.Key;
+    const lastRaw = contents.at(-1)?.Key;
     return { objects, nextAfterKey: res.IsTruncated && lastRaw ? lastRaw.slice(prefix.length) : null };
   }
 

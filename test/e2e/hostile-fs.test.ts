@@ -209,18 +209,28 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
     // 4 segments of 225 bytes: a valid S3 key, but over 1024 bytes once under the 200-byte target prefix.
     const long = Array.from({ length: 4 }, (_, i) => String(i).repeat(225)).join('/');
-    for (const key of ['ok.txt', 'folder/', long]) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: key.endsWith('/') ? '' : 'content' }));
+    // A control character is a valid S3 key, but not a lake key: the API could never address it, and terminals would run it.
+    const escaped = 'red\u001b[31m.txt';
+    // Listed URL-encoded (so the control character survives); these must come back exactly as stored.
+    const encoded = 'a+b%20c d.txt';
+    for (const key of ['ok.txt', 'folder/', long, escaped, encoded]) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: key.endsWith('/') ? '' : 'content' }));
     const prefix = `${'p'.repeat(199)}/`;
     const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('odd'), kind: 's3', s3: { endpoint: minio.endpoint, bucket: srcBucket, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey }, targetPrefix: prefix, syncIntervalSeconds: 3600 });
     expect(created.status).toBe(201);
     const sourceId = created.body.sourceId as string;
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
     const { job } = await waitForJob(ls.url, bucket, sourceId, run.body.jobId);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsListed: 2, objectsProcessed: 1, objectsFailed: 1 });
+    expect(job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsListed: 4, objectsProcessed: 2, objectsFailed: 2 });
     const dead = await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`);
-    expect(dead.body.deadLetters).toEqual([expect.objectContaining({ key: long, attempts: 1, lastError: expect.stringContaining('must be at most 1024 bytes') })]);
-    expect((await sql`select key from source_objects where source_id = ${sourceId} order by key collate "C"`).map((r) => r.key)).toEqual([long, 'ok.txt']);
-    expect((await stored()).filter((k) => k.startsWith(prefix))).toEqual([`${prefix}ok.txt`]);
+    expect(dead.body.deadLetters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: long, attempts: 1, lastError: expect.stringContaining('must be at most 1024 bytes') }),
+        expect.objectContaining({ key: escaped, attempts: 1, lastError: expect.stringContaining('must not contain control characters (U+001B ESC') }),
+      ]),
+    );
+    expect(dead.body.deadLetters).toHaveLength(2);
+    expect((await sql`select key from source_objects where source_id = ${sourceId} order by key collate "C"`).map((r) => r.key)).toEqual([long, encoded, 'ok.txt', escaped]);
+    expect((await stored()).filter((k) => k.startsWith(prefix))).toEqual([`${prefix}${encoded}`, `${prefix}ok.txt`]);
   });
 
   it('refuses a target prefix with an empty segment, and accepts one trailing slash', async () => {

@@ -58,7 +58,9 @@ describe('lake keys', () => {
     ['../x', 'must not contain . or .. segments'],
     ['a/./b', 'must not contain . or .. segments'],
     ['/abs', 'must not start with /'],
-    ['nul\0', 'must not contain NUL'],
+    ['nul\0', 'must not contain control characters (U+0000 NUL at character 3)'],
+    ['esc/\u001b[31mred', 'must not contain control characters (U+001B ESC at character 4)'],
+    ['line\nbreak', 'must not contain control characters (U+000A LF at character 4)'],
     ['x'.repeat(1025), 'must be at most 1024 bytes'],
   ])('rejects %j', (key, problem) => expect(lakeKeyProblem(key)).toBe(problem));
 
