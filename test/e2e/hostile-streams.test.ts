@@ -46,7 +46,6 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     auth = { authorization: `Bearer ${await ls.token({ scope: 'read write' })}` };
   });
   afterAll(async () => {
-    await import('node:fs/promises').then((fs) => fs.writeFile('/tmp/api-out-' + lakeKind + '.log', api?.output() ?? ''));
     await api?.kill('SIGKILL');
     await sql?.end();
     await ls?.stop();
