@@ -1,5 +1,5 @@
 import busboy from 'busboy';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { ClientGoneError } from './client-gone.js';
 import { ApiError } from './errors.js';
@@ -33,7 +33,7 @@ export interface IncomingFile {
  * or over a limit, with ClientGoneError when the client disconnected, or
  * with `store`'s own error. Files queued behind a failure are not stored.
  */
-export async function eachMultipartFile(req: Request, limits: MultipartLimits, store: (file: IncomingFile) => Promise<void>): Promise<void> {
+export async function eachMultipartFile(req: IncomingMessage, limits: MultipartLimits, store: (file: IncomingFile) => Promise<void>): Promise<void> {
   // It may have gone while the route looked the sync up.
   if (req.destroyed) throw new ClientGoneError();
   let parser: busboy.Busboy;
