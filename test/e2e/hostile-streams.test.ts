@@ -210,6 +210,28 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     await alive();
   });
 
+  it('a file the lake cannot take fails alone; the files after it in the same request are stored', async () => {
+    const { syncId, path } = await startSync();
+    // A folder `<path>dir/` in the lake: the filesystem lake cannot put a file named `dir` there, S3 has no folders in the way.
+    const inner = await call(ls.url, 'POST', `/${bucket}/uploads`, { name: unique('sync'), path: `${path}dir`, syncType: 'INCREMENTAL' });
+    const one = new FormData();
+    one.append('file', new Blob(['inside']), 'inside.txt');
+    expect((await fetch(filesUrl(inner.body.syncId as string), { method: 'POST', headers: auth, body: one })).status).toBe(200);
+    const f = new FormData();
+    f.append('file', new Blob([randomBytes(MiB)]), 'dir');
+    f.append('file', new Blob(['after it']), 'after.txt');
+    const answer = await fetch(filesUrl(syncId), { method: 'POST', headers: auth, body: f });
+    expect(answer.status).toBe(200);
+    const files = ((await answer.json()) as { files: { fileName: string; syncStatus: string }[] }).files;
+    expect(files.map((x) => [x.fileName, x.syncStatus])).toEqual([
+      ['dir', lakeKind === 'filesystem' ? 'Failed' : 'Finished'],
+      ['after.txt', 'Finished'],
+    ]);
+    expect(await inLake(`${path}after.txt`)).toBe(true);
+    expect(await leftovers([`${path}dir`])).toEqual([]);
+    await alive();
+  });
+
   it('a PUT that stalls halfway and is then dropped leaves no temp file, no multipart upload and no object', async () => {
     const key = `${unique('put')}/stalled.bin`;
     const before = logLines('the client closed the connection before its request ended');
