@@ -15,6 +15,18 @@ export function uploadActivities(deps: ActivityDeps) {
     return row;
   }
 
+  /**
+   * A sync that ends leaves no file `Syncing`: a row still so belongs to a
+   * request that never finished (its API process died mid-upload), whose file
+   * is not in the lake whole. Idempotent, so a retried activity repeats it.
+   */
+  async function failUnfinishedFiles(syncId: string, message: string): Promise<void> {
+    await db
+      .update(uploadFiles)
+      .set({ syncStatus: 'Failed', endTime: sql`now()`, message })
+      .where(and(eq(uploadFiles.syncId, syncId), eq(uploadFiles.syncStatus, 'Syncing')));
+  }
+
   return {
     /**
      * Ends a sync. For FULL: every object under its path that this sync did not
@@ -22,6 +34,8 @@ export function uploadActivities(deps: ActivityDeps) {
      * finds nothing to move), so a retry after a crash finishes the job.
      */
     async finishUploadSync(input: { syncId: string }): Promise<void> {
+      // First, so a FULL sync trashes what such a file would have replaced, as for any file it did not upload.
+      await failUnfinishedFiles(input.syncId, 'not stored: the sync ended before the file was received whole');
       const row = await load(input.syncId);
       if (!row || row.sync.syncStatus !== 'Syncing') return;
       const { sync, bucketName } = row;
@@ -50,6 +64,7 @@ export function uploadActivities(deps: ActivityDeps) {
     },
 
     async failUploadSync(input: { syncId: string; message: string }): Promise<void> {
+      await failUnfinishedFiles(input.syncId, `not stored: the sync failed (${input.message})`);
       await db
         .update(uploadSyncs)
         .set({ syncStatus: 'Failed', endTime: sql`now()`, message: input.message })

@@ -8,6 +8,7 @@ import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LakeStore } from '../activities/storage/types.js';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { FsAccess } from '../domain/fs-roots.js';
+import type { MultipartLimits } from './multipart-files.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -29,5 +30,7 @@ export interface ApiDeps {
   egress: EgressPolicy;
   /** Where filesystem sources may read (the worker checks again against its own). */
   fsAccess: FsAccess;
+  /** What one multipart upload request may carry. */
+  uploadLimits: MultipartLimits;
   log: Logger;
 }

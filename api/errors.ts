@@ -5,6 +5,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../domain/failures.js';
 import { logFields } from './log-fields.js';
+import { isClientGone } from './client-gone.js';
 
 export interface ErrorDetail {
   field: string;
@@ -66,7 +67,17 @@ function lakeRefusal(err: ApplicationFailure): ApiError {
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (err, req, res, _next) => {
+    if (isClientGone(req, err)) {
+      log.info({ ...logFields(res), method: req.method }, 'the client closed the connection before its request ended');
+      return;
+    }
+    // The answer has begun (a download): an error can only cut it short, so the client sees it incomplete.
+    if (res.headersSent) {
+      log.warn({ err, ...logFields(res) }, 'the response failed after it began; cut it short');
+      res.destroy();
+      return;
+    }
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
     else if (err instanceof z.ZodError) apiError = fromZod(err);

@@ -94,6 +94,8 @@ const EnvSchema = z.object({
     .transform((v) => v.split(':').filter(Boolean))
     .refine((paths) => paths.every((r) => r.startsWith('/')), 'must be absolute paths separated by :')
     .optional(),
+  /** Files one multipart upload request may carry; a request with more is refused whole (400 naming `file`). */
+  UPLOAD_MAX_FILES_PER_REQUEST: int(1, 100_000).default(10_000),
   /** Base URL clients reach the API at, for signed object URLs (default: a trusted proxy's forwarded origin, else the address the request arrived at). */
   LAKESYNC_PUBLIC_URL: z.string().url().optional(),
   /** Comma-separated proxies (IPs, CIDRs, or loopback / linklocal / uniquelocal) whose X-Forwarded-Host / -Proto / -For are believed (unset: none). */

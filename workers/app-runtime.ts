@@ -10,6 +10,7 @@ import { runMigrations } from '../db/migrate.js';
 import { SecretBox } from '../domain/secrets.js';
 import { createApp } from '../api/app.js';
 import { PageTokens } from '../api/pagination.js';
+import type { MultipartLimits } from '../api/multipart-files.js';
 import { Authenticator } from '../api/auth.js';
 import { UrlSigner } from '../domain/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
@@ -40,6 +41,9 @@ export interface RuntimeOptions {
   /** Overrides for tests: small pages, fast retries. */
   activityOverrides?: Partial<ActivityDeps>;
 }
+
+/** Form fields are ignored by uploads: a few are tolerated, small. */
+const uploadLimits = (env: Env): MultipartLimits => ({ maxFiles: env.UPLOAD_MAX_FILES_PER_REQUEST, maxFields: 100, maxFieldBytes: 64 * 1024 });
 
 export interface Runtime {
   url?: string;
@@ -139,7 +143,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsAccess, egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, log });
+    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsAccess, egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, uploadLimits: uploadLimits(o.env), log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

@@ -84,10 +84,14 @@ export class FilesystemLake implements LakeStore {
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, randomBytes(12).toString('hex'));
     const hasher = new HashingStream();
+    const out = createWriteStream(tmp, { flags: 'wx' });
     try {
-      await pipeline(body, hasher, createWriteStream(tmp));
+      // pipeline also fails on a body that ended early (an aborted request): never a half file in place.
+      await pipeline(body, hasher, out);
       await this.place(bucket, key, tmp);
     } catch (err) {
+      // The temp file's descriptor may still be opening: unlink once it is closed, or the file outlives the unlink.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await unlink(tmp).catch(() => undefined);
       throw err;
     }

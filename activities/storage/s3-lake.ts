@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
 import { lakeKeyProblem, unstorableKey } from './keys.js';
@@ -39,8 +40,6 @@ export class S3Lake implements LakeStore {
 
   async put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult> {
     const hasher = new HashingStream();
-    body.on('error', (err) => hasher.destroy(err));
-    body.pipe(hasher);
     // lib-storage streams in bounded parts (queueSize × partSize in memory at most).
     const upload = new Upload({
       client: this.client,
@@ -48,10 +47,21 @@ export class S3Lake implements LakeStore {
       // 5 MiB parts (S3's minimum) bound memory; bigger objects get bigger parts to stay under 10,000 parts.
       partSize: Math.max(UPLOAD_PART, Math.ceil((meta.size ?? 0) / 9000)),
       queueSize: 2,
+      // A failed upload aborts its multipart upload: no incomplete parts stay behind.
       leavePartsOnError: false,
     });
-    const res = await upload.done();
-    return { etag: (res.ETag ?? '').replace(/"/g, ''), size: hasher.bytes, contentHash: hasher.contentHash() };
+    // pipeline fails the hasher, and so the upload, when the body ends early (an aborted request) or errors.
+    const feeding = pipeline(body, hasher);
+    const uploading = upload.done().catch((err: unknown) => {
+      // S3 refused: stop feeding a hasher nobody reads any more, or the body hangs paused.
+      hasher.destroy();
+      throw err;
+    });
+    // Both settle before put does, so no rejection goes unheard and an aborted multipart upload is gone by then.
+    const [fed, uploaded] = await Promise.allSettled([feeding, uploading]);
+    if (uploaded.status === 'rejected') throw uploaded.reason;
+    if (fed.status === 'rejected') throw fed.reason;
+    return { etag: (uploaded.value.ETag ?? '').replace(/"/g, ''), size: hasher.bytes, contentHash: hasher.contentHash() };
   }
 
   async copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null> {

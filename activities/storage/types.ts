@@ -44,6 +44,11 @@ export interface PutResult {
 }
 
 export interface LakeStore {
+  /**
+   * Streams `body` into place whole, or not at all: a body that errors or ends
+   * early (an aborted request) rejects, leaves no temp file or incomplete
+   * multipart upload, and is destroyed.
+   */
   put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult>;
   /** Server-side copy; resolves null when this lake cannot reach the source. */
   copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null>;

@@ -9,6 +9,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordArrival, recordRemoval } from '../push-source.js';
 import { findBucket } from './lookup.js';
+import { logFields } from '../log-fields.js';
 
 /** An object key from the path, refused with 400 unless it is a safe lake key. */
 export function checkedKey(key: string): string {
@@ -116,7 +117,13 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
     if (!withBody) return void res.end();
     const got = await deps.lake.get(bucket.name, key, range);
     if (!got) throw ApiError.notFound(`object ${key}`);
-    await pipeline(got.body, res);
+    try {
+      await pipeline(got.body, res);
+    } catch (err) {
+      // Headers are out, so there is no error to answer: pipeline has closed both sides and the client sees a short body.
+      if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') deps.log.info({ ...logFields(res), key }, 'the client closed the connection mid-download');
+      else deps.log.warn({ err, ...logFields(res), key }, 'reading the object failed mid-download; the response was cut short');
+    }
   };
 
   // HEAD first: Express would otherwise hand HEAD to the GET route.

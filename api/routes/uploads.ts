@@ -1,5 +1,4 @@
 import { Router, type Request } from 'express';
-import busboy from 'busboy';
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { escapeControl, text, textProblem } from '../../domain/text.js';
@@ -8,11 +7,16 @@ import { uploadFiles, uploadSyncs } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { lakeKeyProblem } from '../../activities/storage/keys.js';
 import { TRASH_PREFIX, trashKey } from '../../activities/uploads.js';
-import { endUploadUpdate, filesUploadedSignal, uploadSyncWorkflowId } from '../../workflows/shared.js';
+import { endUploadUpdate, uploadSyncWorkflowId } from '../../workflows/shared.js';
+import type { PutResult } from '../../activities/storage/types.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordArrival } from '../push-source.js';
+import { logFields } from '../log-fields.js';
+import { ClientGoneError } from '../client-gone.js';
+import { eachMultipartFile } from '../multipart-files.js';
+import { countUploadedFiles, discardUploadRequest, type CreatedFile } from '../upload-rollback.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
@@ -67,20 +71,21 @@ export function uploadRoutes(deps: ApiDeps): Router {
     res.status(201).json({ syncId: id });
   });
 
-  /** Multipart, one or many files per call; each file streams to `<path><file name>`. */
+  /**
+   * Multipart, one or many files per call; each file streams to `<path><file name>`.
+   * A request is kept whole or not at all: one that is refused (malformed, over
+   * the file limit) or cut off by the client keeps none of its files.
+   */
   r.post('/:bucket/uploads/:syncId/files', async (req, res) => {
     const { bucket, sync } = await findSync(req, callerOf(res).org);
     if (sync.syncStatus !== 'Syncing') throw ended(sync.syncStatus);
     if (!req.headers['content-type']?.startsWith('multipart/form-data')) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: must be multipart/form-data', [{ field: 'body', problem: 'must be multipart/form-data' }]);
     const results: { fileName: string; key: string; syncStatus: string; message: string }[] = [];
-    const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 10_000, fieldSize: 64 * 1024 } });
-    let chain: Promise<void> = Promise.resolve();
-    parser.on('file', (_field, stream, info) => {
-      // Files arrive one after another; each is stored before the next is read.
-    // Only the base name of a client's file name counts (busboy drops any path in it).
-      stream.pause();
-      chain = chain.then(async () => {
-        const rawName = info.filename ?? '';
+    const created: CreatedFile[] = [];
+    try {
+      await eachMultipartFile(req, deps.uploadLimits, async (file) => {
+        // Only the base name of a client's file name counts (busboy drops any path in it).
+        const rawName = file.fileName;
         // A name with control characters is refused, and recorded with them written out: no row can hold NUL.
         const nameProblem = textProblem(rawName);
         const fileName = nameProblem ? escapeControl(rawName) : rawName;
@@ -89,38 +94,39 @@ export function uploadRoutes(deps: ApiDeps): Router {
         const problem = !fileName ? 'the file has no name' : keyProblem ? `file name ${keyProblem}` : null;
         const historyId = newId('file');
         await deps.db.insert(uploadFiles).values({ id: historyId, syncId: sync.id, bucketId: bucket.id, fileName, key: problem ? fileName : key });
+        const entry: CreatedFile = { historyId, key, stored: false };
+        created.push(entry);
         if (problem) {
-          stream.resume();
           await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message: problem }).where(eq(uploadFiles.id, historyId));
           results.push({ fileName, key, syncStatus: 'Failed', message: problem });
           return;
         }
+        let put: PutResult;
         try {
-          const put = await deps.lake.put(bucket.name, key, stream, { contentType: info.mimeType });
-          await deps.db.update(uploadFiles).set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size }).where(eq(uploadFiles.id, historyId));
-          await recordArrival(deps, bucket, key, put);
-          results.push({ fileName, key, syncStatus: 'Finished', message: '' });
+          put = await deps.lake.put(bucket.name, key, file.body, { contentType: file.mimeType });
         } catch (err) {
-          stream.resume();
           const message = (err as Error).message.slice(0, 500);
           await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message }).where(eq(uploadFiles.id, historyId));
           results.push({ fileName, key, syncStatus: 'Failed', message });
+          return;
         }
+        entry.stored = true;
+        await deps.db.update(uploadFiles).set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size }).where(eq(uploadFiles.id, historyId));
+        await recordArrival(deps, bucket, key, put);
+        results.push({ fileName, key, syncStatus: 'Finished', message: '' });
       });
-    });
-    await new Promise<void>((resolve, reject) => {
-      parser.on('close', () => resolve());
-      parser.on('error', (err: Error) => reject(ApiError.invalid('body', `is not valid multipart: ${err.message}`)));
-      req.pipe(parser);
-    });
-    await chain;
+    } catch (err) {
+      const gone = err instanceof ClientGoneError;
+      const reason = gone ? 'not kept: the client disconnected before the request ended' : err instanceof ApiError ? `not kept: the request was refused (${err.message})` : 'not kept: the request failed';
+      await discardUploadRequest(deps, bucket, sync, created, reason);
+      deps.log.warn({ ...logFields(res), files: created.length, reason }, 'an upload request did not complete; none of its files were kept');
+      // Nobody is left to answer.
+      if (gone) return;
+      if (err instanceof ApiError && created.length > 0) throw new ApiError(err.code, `${err.message}; none of the request's ${created.length} files were kept`, err.details);
+      throw err;
+    }
     if (results.length === 0) throw ApiError.invalid('file', 'no file was sent');
-    const failed = results.filter((f) => f.syncStatus === 'Failed').length;
-    await deps.db
-      .update(uploadSyncs)
-      .set({ totalFiles: sql`${uploadSyncs.totalFiles} + ${results.length}`, numFailed: sql`${uploadSyncs.numFailed} + ${failed}` })
-      .where(eq(uploadSyncs.id, sync.id));
-    await deps.temporal.workflow.getHandle(sync.workflowId).signal(filesUploadedSignal, { count: results.length, failed }).catch(() => undefined);
+    await countUploadedFiles(deps, sync, results.length, results.filter((f) => f.syncStatus === 'Failed').length);
     res.json({ code: 0, msg: null, files: results });
   });
 
