@@ -75,7 +75,7 @@ function openReader(deps: ActivityDeps, source: SourceRow): SourceReader {
     const creds = source.sealedCredentials ? deps.secrets.open<S3Credentials>(source.sealedCredentials) : null;
     if (!creds) throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'source has no credentials', nonRetryable: true });
     const client = createS3Client({ ...conn.s3, ...creds, maxSockets: deps.objectConcurrency * deps.batchConcurrency * 2, egress: deps.egress });
-    return new S3SourceReader(client, conn.s3);
+    return new S3SourceReader(client, conn.s3, creds.accessKeyId);
   }
   return PUSH_ONLY;
 }

@@ -22,7 +22,7 @@ export function createLake(env: Env): LakeStore {
       env.LAKE_S3_ENDPOINT && env.LAKE_S3_FORCE_PATH_STYLE
         ? new S3Copier({ endpoint: env.LAKE_S3_ENDPOINT, region: env.LAKE_S3_REGION, accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!, secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!, connections: 256 })
         : undefined;
-    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT, copier);
+    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT, env.LAKE_S3_ACCESS_KEY_ID!, copier);
   }
   return new FilesystemLake(lakeDir(env));
 }

@@ -12,6 +12,7 @@ export class S3SourceReader implements SourceReader {
   constructor(
     private readonly client: S3Client,
     private readonly conn: S3Connection,
+    private readonly accessKeyId: string,
   ) {}
 
   async listPage(afterKey: string | null, pageSize: number): Promise<ListedPage> {
@@ -50,6 +51,6 @@ export class S3SourceReader implements SourceReader {
   }
 
   s3Location(key: string): S3Location {
-    return { endpoint: this.conn.endpoint, bucket: this.conn.bucket, key: this.conn.prefix + key };
+    return { endpoint: this.conn.endpoint, bucket: this.conn.bucket, key: this.conn.prefix + key, accessKeyId: this.accessKeyId };
   }
 }

@@ -18,6 +18,13 @@ export interface S3Location {
   endpoint: string | undefined;
   bucket: string;
   key: string;
+  /**
+   * The access key the source reads with. The lake copies server-side with its
+   * own credentials, so only when they are the same ones (as rclone copies
+   * server-side only within one remote): else a tenant whose key may list a
+   * bucket but not read it would have the lake read it for them.
+   */
+  accessKeyId: string;
 }
 
 export interface SourceReader {

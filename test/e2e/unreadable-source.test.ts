@@ -67,3 +67,42 @@ describe('a source with unreadable objects', () => {
     expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.deadLetters).toEqual([]);
   });
 });
+
+describe('a source on the S3 lake’s own endpoint, with other credentials', () => {
+  let ls: TestLakesync;
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 's3', activityOverrides: { retryBackoffMs: 20 } });
+  });
+  afterAll(async () => {
+    await ls?.stop();
+  });
+
+  it('never has the lake copy server-side what the source’s own credentials may list but not read', async () => {
+    const { minio } = inject('infra');
+    const s3 = minioClient();
+    const srcBucket = unique('deputy-src');
+    await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
+    const keys = ['open/a.txt', 'locked/secret.txt'];
+    for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: `content of ${key}` }));
+    const creds = await restrictedCredentials({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${srcBucket}`, `arn:aws:s3:::${srcBucket}/*`] },
+        { Effect: 'Deny', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${srcBucket}/locked/*`] },
+      ],
+    });
+    const bucket = unique('kb');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    // Same endpoint as the lake, which holds MinIO's root keys and could read everything.
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'deputy', kind: 's3', s3: { endpoint: minio.endpoint, bucket: srcBucket, ...creds }, syncIntervalSeconds: 3600 });
+    expect(created.status).toBe(201);
+    const sourceId = created.body.sourceId as string;
+    const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    const { job } = await waitForJob(ls.url, bucket, sourceId, run.body.jobId);
+    expect(job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsDiscovered: 2, objectsProcessed: 1, objectsFailed: 1 });
+    const listed = await call(ls.url, 'GET', `/${bucket}/objects`);
+    expect(listed.body.objects.map((o: { key: string }) => o.key)).toEqual(['open/a.txt']);
+    const dead = await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`);
+    expect(dead.body.deadLetters).toEqual([expect.objectContaining({ key: 'locked/secret.txt', lastError: expect.stringContaining('AccessDenied') })]);
+  });
+});
