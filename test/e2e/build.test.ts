@@ -49,7 +49,8 @@ describe('production build', () => {
   it('runs the built API and worker with plain node through a sync, and both exit 0 on SIGTERM', async () => {
     // As production runs them: no test bundle handed in, NODE_ENV=production.
     const { WORKFLOW_BUNDLE_PATH: _testBundle, ...base } = ls.workerEnv;
-    const env = { ...base, NODE_ENV: 'production', LAKESYNC_AUTH_SECRET: ls.authSecret };
+    // Production's egress policy refuses loopback: the suite's MinIO is allowed as an operator would allow an internal store.
+    const env = { ...base, NODE_ENV: 'production', LAKESYNC_AUTH_SECRET: ls.authSecret, LAKESYNC_EGRESS_ALLOW: '127.0.0.1/32' };
     const worker = await startWorkerProcess(env, { built: true });
     running.push(worker);
     const api = await startApiProcess(env, { built: true });
