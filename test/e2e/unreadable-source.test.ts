@@ -12,6 +12,22 @@ import { minioClient, startTestLakesync, unique, type TestLakesync } from '../su
 import { listFiles } from '../support/objects.js';
 import { restrictedCredentials } from '../support/sts.js';
 
+/** A source bucket holding `keys`, and temporary credentials that may list it all but not read under `locked/`. */
+async function lockedBucket(prefix: string, keys: string[]) {
+  const s3 = minioClient();
+  const srcBucket = unique(prefix);
+  await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
+  for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: `content of ${key}` }));
+  const creds = await restrictedCredentials({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${srcBucket}`, `arn:aws:s3:::${srcBucket}/*`] },
+      { Effect: 'Deny', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${srcBucket}/locked/*`] },
+    ],
+  });
+  return { srcBucket, creds };
+}
+
 describe('a source with unreadable objects', () => {
   let ls: TestLakesync;
   beforeAll(async () => {
@@ -24,19 +40,9 @@ describe('a source with unreadable objects', () => {
 
   it('dead-letters what it cannot read after 3 attempts, syncs the rest, and replays them once access is fixed', async () => {
     const { minio } = inject('infra');
-    const s3 = minioClient();
-    const srcBucket = unique('locked-src');
-    await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
     const keys = ['open/a.txt', 'open/b.txt', 'open/c.txt', 'open/d.txt', 'locked/secret-1.txt', 'locked/secret-2.txt'];
-    for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: `content of ${key}` }));
     // Listing is allowed everywhere; reading under locked/ is not.
-    const creds = await restrictedCredentials({
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${srcBucket}`, `arn:aws:s3:::${srcBucket}/*`] },
-        { Effect: 'Deny', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${srcBucket}/locked/*`] },
-      ],
-    });
+    const { srcBucket, creds } = await lockedBucket('locked-src', keys);
     const bucket = unique('kb');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'restricted', kind: 's3', s3: { endpoint: minio.endpoint, bucket: srcBucket, ...creds }, syncIntervalSeconds: 3600 });
@@ -79,18 +85,7 @@ describe('a source on the S3 lake’s own endpoint, with other credentials', () 
 
   it('never has the lake copy server-side what the source’s own credentials may list but not read', async () => {
     const { minio } = inject('infra');
-    const s3 = minioClient();
-    const srcBucket = unique('deputy-src');
-    await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
-    const keys = ['open/a.txt', 'locked/secret.txt'];
-    for (const key of keys) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: `content of ${key}` }));
-    const creds = await restrictedCredentials({
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${srcBucket}`, `arn:aws:s3:::${srcBucket}/*`] },
-        { Effect: 'Deny', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${srcBucket}/locked/*`] },
-      ],
-    });
+    const { srcBucket, creds } = await lockedBucket('deputy-src', ['open/a.txt', 'locked/secret.txt']);
     const bucket = unique('kb');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     // Same endpoint as the lake, which holds MinIO's root keys and could read everything.
