@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, opendir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -7,8 +7,8 @@ import type { Readable } from 'node:stream';
 import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
 import { compareKeys, lakeKeyConflict, lakeKeyProblem, unstorableKey } from './keys.js';
-import { DirWalk, type ReadDir, type WalkStart } from './dir-walk.js';
-import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
+import { compareUtf8, DirWalk, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
+import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
 const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
 
@@ -151,6 +151,56 @@ export class FilesystemLake implements LakeStore {
       await walk.next();
       objects.push({ key: o.key, size: o.size, etag: o.etag, lastModified: o.lastModified ?? new Date(0), contentType: lookup(o.key) || undefined });
     }
+  }
+
+  /**
+   * With `/` as delimiter a common prefix is a folder: one read of the folder
+   * the prefix names answers the page, whatever lies below it.
+   */
+  async listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean } | null> {
+    if (delimiter !== '/') return null;
+    const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const path = join(this.root, bucket, dir);
+    const raw = await (this.o.readDir ?? readDirEntries)(path).catch((err) => {
+      if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return [];
+      throw err;
+    });
+    const candidates = raw
+      .map((e) => ({ kind: e.kind, key: `${dir}${e.name}${e.kind === 'dir' ? '/' : ''}` }))
+      .filter((e) => e.key.startsWith(prefix) && (afterKey === null || compareUtf8(e.key, afterKey) > 0))
+      .sort((a, b) => compareUtf8(a.key, b.key));
+    const entries: DelimitedEntry[] = [];
+    for (const e of candidates) {
+      if (e.kind === 'dir') {
+        // A folder left empty is no common prefix: S3 would list nothing under it.
+        if (await this.holdsObject(join(this.root, bucket, e.key))) {
+          if (entries.length === limit) return { entries, more: true };
+          entries.push({ kind: 'prefix', key: e.key });
+        }
+        continue;
+      }
+      const st = await lstat(join(this.root, bucket, e.key), { bigint: true }).catch(() => null);
+      if (!st?.isFile()) continue;
+      if (entries.length === limit) return { entries, more: true };
+      entries.push({ kind: 'object', key: e.key, size: Number(st.size), etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(e.key) || undefined });
+    }
+    return { entries, more: false };
+  }
+
+  /** Whether a folder holds a file anywhere below it: reads entries only until the first file (a big folder costs one small read). */
+  private async holdsObject(path: string): Promise<boolean> {
+    const dirs: string[] = [];
+    try {
+      for await (const e of await opendir(path, { bufferSize: 32 })) {
+        if (e.isFile()) return true;
+        if (e.isDirectory()) dirs.push(e.name);
+      }
+    } catch (err) {
+      if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return false;
+      throw err;
+    }
+    for (const d of dirs) if (await this.holdsObject(join(path, d))) return true;
+    return false;
   }
 
   async move(bucket: string, from: string, to: string): Promise<boolean> {

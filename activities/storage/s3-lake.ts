@@ -15,8 +15,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
-import { lakeKeyProblem, unstorableKey } from './keys.js';
-import type { LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
+import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
+import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
@@ -136,6 +136,18 @@ export class S3Lake implements LakeStore {
     );
     const objects = (res.Contents ?? []).map((o) => ({ key: o.Key!.slice(base.length), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModified: o.LastModified ?? new Date(0) }));
     return { objects, more: Boolean(res.IsTruncated) };
+  }
+
+  async listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean }> {
+    const base = `${bucket}/`;
+    const res = await this.client.send(
+      new ListObjectsV2Command({ Bucket: this.physicalBucket, Prefix: base + prefix, Delimiter: delimiter, StartAfter: afterKey === null ? undefined : base + afterKey, MaxKeys: Math.min(limit, 1000) }),
+    );
+    const entries: DelimitedEntry[] = [
+      ...(res.Contents ?? []).map((o) => ({ kind: 'object' as const, key: o.Key!.slice(base.length), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModified: o.LastModified ?? new Date(0) })),
+      ...(res.CommonPrefixes ?? []).map((p) => ({ kind: 'prefix' as const, key: p.Prefix!.slice(base.length) })),
+    ].sort((a, b) => compareKeys(a.key, b.key));
+    return { entries, more: Boolean(res.IsTruncated) };
   }
 
   async move(bucket: string, from: string, to: string): Promise<boolean> {

@@ -44,6 +44,8 @@ export interface LakeObjectHead {
   contentType?: string;
 }
 
+export type DelimitedEntry = { kind: 'prefix'; key: string } | ({ kind: 'object'; key: string } & LakeObjectHead);
+
 export interface PutResult {
   etag: string;
   size: number;
@@ -65,6 +67,13 @@ export interface LakeStore {
   delete(bucket: string, key: string): Promise<void>;
   /** Moves an object within the bucket; false when there was nothing to move (already moved). */
   move(bucket: string, from: string, to: string): Promise<boolean>;
+  /**
+   * S3's delimited listing: the objects directly under `prefix` and the common
+   * prefixes (`prefix` + … + `delimiter`) standing for the rest, merged in byte
+   * order, strictly after `afterKey`, at most `limit` entries in all; null when
+   * this lake cannot do it natively for that delimiter (the caller pages keys).
+   */
+  listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean } | null>;
   /** Keys under `prefix` strictly after `afterKey`, in byte order, at most `limit`. */
   list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }>;
 }

@@ -5,6 +5,7 @@ import { text } from '../../domain/text.js';
 import { lookup } from 'mime-types';
 import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
 import { compareKeys } from '../../activities/storage/keys.js';
+import type { LakeObjectHead } from '../../activities/storage/types.js';
 import { checkedKey } from './byte-plane.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -48,7 +49,20 @@ export function objectRoutes(deps: ApiDeps): Router {
     const commonPrefixes: string[] = [];
     let last: string | null = null;
     let truncated = false;
-    outer: for (;;) {
+    const objectJson = (o: LakeObjectHead & { key: string }) =>
+      // Listings carry no stored content type; the extension's is the best answer short of a HEAD per key.
+      ({ bucket: bucket.name, key: o.key, size: String(o.size), etag: `"${o.etag}"`, lastModified: millis(o.lastModified), contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream') });
+    // A lake that groups by the delimiter itself answers in one call; else keys are paged and grouped here.
+    const grouped = q.delimiter ? await deps.lake.listDelimited(bucket.name, q.prefix, q.delimiter, after, q.max_keys) : null;
+    if (grouped) {
+      for (const e of grouped.entries) {
+        if (e.kind === 'prefix') commonPrefixes.push(e.key);
+        else objects.push(objectJson(e));
+      }
+      truncated = grouped.more && grouped.entries.length > 0;
+      last = grouped.entries.at(-1)?.key ?? null;
+    }
+    outer: while (!grouped) {
       const page = await deps.lake.list(bucket.name, q.prefix, after, q.max_keys + 1);
       for (const o of page.objects) {
         if (after !== null && compareKeys(o.key, after) <= 0) continue;
@@ -65,8 +79,7 @@ export function objectRoutes(deps: ApiDeps): Router {
           after = common + PAST;
           continue outer;
         }
-        // Listings carry no stored content type; the extension's is the best answer short of a HEAD per key.
-        objects.push({ bucket: bucket.name, key: o.key, size: String(o.size), etag: `"${o.etag}"`, lastModified: millis(o.lastModified), contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream') });
+        objects.push(objectJson(o));
         last = o.key;
         after = o.key;
       }

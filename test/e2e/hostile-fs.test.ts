@@ -183,6 +183,21 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
   });
 
+  it('lists a folder with delimiter / in pages of common prefixes and objects, the same on both lakes', async () => {
+    for (const k of ['dl/a.txt', 'dl/b/1', 'dl/b/2', 'dl/c/deep/3', 'dl/d.txt']) expect((await put(k)).status).toBe(200);
+    const seen: string[] = [];
+    let token = '';
+    for (let pages = 0; pages < 10; pages++) {
+      const res = await call(ls.url, 'GET', `/${bucket}/objects?prefix=dl/&delimiter=/&max_keys=2${token ? `&continuation_token=${encodeURIComponent(token)}` : ''}`);
+      expect(res.status).toBe(200);
+      expect(res.body.keyCount).toBeLessThanOrEqual(2);
+      seen.push(...res.body.objects.map((o: { key: string }) => o.key), ...res.body.commonPrefixes);
+      if (!res.body.isTruncated) break;
+      token = res.body.nextContinuationToken;
+    }
+    expect(seen.sort()).toEqual(['dl/a.txt', 'dl/b/', 'dl/c/', 'dl/d.txt']);
+  });
+
   it(lakeKind === 'filesystem' ? 'answers 409 for a file/folder clash, either way round' : 'stores a file and a folder of the same name, as S3 does', async () => {
     expect((await put('clash')).status).toBe(200);
     expect((await put('nest/inner')).status).toBe(200);

@@ -305,6 +305,37 @@ describe('listing cost', () => {
       await rm(lakeRoot, { recursive: true, force: true });
     }
   });
+
+  it('answers a delimited listing with one read of the prefix folder, however big the folders below it', async () => {
+    const lakeRoot = await mkdtemp(join(tmpdir(), 'lakesync-lake-delim-'));
+    try {
+      const lake = new FilesystemLake(lakeRoot);
+      const keys = ['top/a.txt', 'top/b-c.txt', 'top/empty-later/x', 'top/z.txt'];
+      for (let d = 0; d < 30; d++) for (let f = 0; f < 40; f++) keys.push(`top/d${String(d).padStart(2, '0')}/f${f}`);
+      for (const k of keys) await lake.put('b', k, Readable.from(['x']), {});
+      await lake.delete('b', 'top/empty-later/x');
+      const { readDir, reads } = countingReadDir();
+      const counted = new FilesystemLake(lakeRoot, { readDir });
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = await counted.listDelimited('b', 'top/', '/', after, 7);
+        seen.push(...page!.entries.map((e) => `${e.kind}:${e.key}`));
+        if (!page!.more) break;
+        // The route resumes after a common prefix past everything under it.
+        const last = page!.entries.at(-1)!.key;
+        after = last.endsWith('/') ? `${last}\u{10FFFF}` : last;
+      }
+      // Byte order, folders as "name/"; the folder left empty is no common prefix.
+      expect(seen).toEqual(['object:top/a.txt', 'object:top/b-c.txt', ...Array.from({ length: 30 }, (_, d) => `prefix:top/d${String(d).padStart(2, '0')}/`), 'object:top/z.txt']);
+      // One read of top/ per page, never a read of the 1,200 keys below.
+      expect(new Set(reads.map((p) => p.slice(lakeRoot.length)))).toEqual(new Set(['/b/top/']));
+      expect(reads).toHaveLength(Math.ceil(seen.length / 7));
+      expect(await counted.listDelimited('b', 'top/', '|', null, 5)).toBeNull();
+    } finally {
+      await rm(lakeRoot, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('directory lake key clashes', () => {
