@@ -103,13 +103,18 @@ export class FsAccess {
    * when it is set; the worker again, against its own roots, before reading.
    */
   async checkSourceDir(path: string): Promise<{ real: string; access: ResolvedFsAccess } | { problem: string; notFound?: true }> {
+    // Whether a path outside the roots exists, is a file or where its links lead is none of a tenant's business:
+    // the roots are checked first, and a refusal never echoes a real path.
+    const access = await this.resolve();
     const real = await realpath(path).catch(() => null);
-    if (!real) return { problem: 'does not exist', notFound: true };
+    if (!real) {
+      const refusal = access.refusal(resolve(path));
+      return refusal ? { problem: refusal } : { problem: 'does not exist', notFound: true };
+    }
+    const refusal = access.refusal(real);
+    if (refusal) return { problem: `${refusal}${real !== resolve(path) ? ' (through a link)' : ''}` };
     const st = await stat(real).catch(() => null);
     if (!st?.isDirectory()) return { problem: 'is not a directory' };
-    const access = await this.resolve();
-    const refusal = access.refusal(real);
-    if (refusal) return { problem: `${refusal}${real !== path ? ` (its links resolve to ${real})` : ''}` };
     return { real, access };
   }
 }

@@ -145,7 +145,7 @@ describe('auth, tenancy and hostile input', () => {
     it('refuses a symlink that escapes the roots', async () => {
       const link = join(dir, 'escape');
       await symlink('/etc', link).catch(() => undefined);
-      await expectRefused('POST', `/${bucket}/sources`, { name: 'link', kind: 'filesystem', filesystem: { path: link } }, 400, 'filesystem.path', /outside the allowed roots.*its links resolve to \/etc\)/);
+      await expectRefused('POST', `/${bucket}/sources`, { name: 'link', kind: 'filesystem', filesystem: { path: link } }, 400, 'filesystem.path', /outside the allowed roots.*\(through a link\)$/);
     });
     it('refuses a path with NUL', () => expectRefused('POST', `/${bucket}/sources`, { name: 'nul', kind: 'filesystem', filesystem: { path: '/tmp/a\u0000b' } }, 400, 'filesystem.path', /NUL/));
     it('refuses an oversized body', () =>

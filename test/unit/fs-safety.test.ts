@@ -81,7 +81,7 @@ describe('where filesystem sources may read', () => {
   it('refuses a forbidden area under a root, directly or through a link', async () => {
     expect(await access().checkSourceDir(join(root, 'docs'))).toMatchObject({ real: join(root, 'docs') });
     expect(await access().checkSourceDir(state)).toEqual({ problem: expect.stringContaining("is inside lakesync's state directory (LAKESYNC_STATE_DIR)") });
-    expect(await access().checkSourceDir(join(root, 'docs', 'to-state'))).toEqual({ problem: expect.stringMatching(/^is inside lakesync's state directory .* \(its links resolve to /) });
+    expect(await access().checkSourceDir(join(root, 'docs', 'to-state'))).toEqual({ problem: expect.stringMatching(/^is inside lakesync's state directory .* \(through a link\)$/) });
     expect(await access().checkSourceDir(join(root, 'to-outside'))).toEqual({ problem: expect.stringContaining('is outside the allowed roots (LAKESYNC_FS_ROOTS)') });
   });
 
@@ -334,6 +334,25 @@ describe('listing cost', () => {
       expect(await counted.listDelimited('b', 'top/', '|', null, 5)).toBeNull();
     } finally {
       await rm(lakeRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('refusals tell nothing about the host', () => {
+  it('answers the same for a missing path, a file and a directory outside the roots, and never names a link target', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lakesync-quiet-'));
+    try {
+      const access = new FsAccess({ roots: [join(root, 'allowed')], forbidden: SYSTEM_AREAS, origin: 'LAKESYNC_FS_ROOTS' });
+      await mkdir(join(root, 'allowed'));
+      await symlink('/etc', join(root, 'allowed', 'to-etc'));
+      const outside = 'is outside the allowed roots (LAKESYNC_FS_ROOTS)';
+      expect(await access.checkSourceDir('/etc/passwd')).toEqual({ problem: outside });
+      expect(await access.checkSourceDir('/no/such/dir')).toEqual({ problem: outside });
+      expect(await access.checkSourceDir('/etc')).toEqual({ problem: outside });
+      expect(await access.checkSourceDir(join(root, 'allowed', 'to-etc'))).toEqual({ problem: `${outside} (through a link)` });
+      expect(await access.checkSourceDir(join(root, 'allowed', 'missing'))).toEqual({ problem: 'does not exist', notFound: true });
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
