@@ -143,6 +143,10 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       audience: o.env.LAKESYNC_AUTH_AUDIENCE,
       orgClaim: o.env.LAKESYNC_AUTH_ORG_CLAIM,
     });
+    if (o.env.NODE_ENV === 'production' && !o.env.LAKESYNC_PUBLIC_URL && !o.env.LAKESYNC_TRUST_PROXY) {
+      // Without either, signed URLs carry the address this process listens on, which clients behind NAT or a proxy cannot reach.
+      log.warn('LAKESYNC_PUBLIC_URL is not set: signed object URLs will point at the address the API listens on');
+    }
     const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsAccess, egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, uploadLimits: uploadLimits(o.env), log });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));

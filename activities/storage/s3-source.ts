@@ -27,7 +27,9 @@ export class S3SourceReader implements SourceReader {
         EncodingType: 'url',
       }),
     );
-    const contents = (res.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ ...o, Key: urlDecodedKey(o.Key!) }));
+    // A store that ignores EncodingType answers raw keys (and says so by leaving it out): decode only what was encoded.
+    const encoded = res.EncodingType === 'url';
+    const contents = (res.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ ...o, Key: encoded ? urlDecodedKey(o.Key!) : o.Key! }));
     const objects = contents
       .filter((o) => !o.Key.endsWith('/'))
       .map((o) => ({
