@@ -4,11 +4,11 @@ import { filesUploadedSignal } from '../workflows/shared.js';
 import type { ApiDeps } from './deps.js';
 import { recordRemoval } from './push-source.js';
 
-/** One history row an upload request created, and whether its file reached the lake. */
+/** One history row an upload request created, and the ETag of what it stored in the lake (null: nothing). */
 export interface CreatedFile {
   historyId: string;
   key: string;
-  stored: boolean;
+  stored: string | null;
 }
 
 type Sync = typeof uploadSyncs.$inferSelect;
@@ -30,12 +30,14 @@ export async function countUploadedFiles(deps: ApiDeps, sync: Sync, count: numbe
  * Undoes an upload request that did not complete (refused, malformed, cut off):
  * the files it stored leave the lake and the catalog, and every history row it
  * created ends Failed with `reason`. (An object the request had overwritten is
- * not brought back: the lake keeps no earlier versions.)
+ * not brought back: the lake keeps no earlier versions. One that another
+ * write has replaced since is not this request's to remove.)
  */
 export async function discardUploadRequest(deps: ApiDeps, bucket: typeof buckets.$inferSelect, sync: Sync, created: CreatedFile[], reason: string): Promise<void> {
   for (const f of created) {
     if (!f.stored) continue;
     try {
+      if ((await deps.lake.head(bucket.name, f.key))?.etag !== f.stored) continue;
       await deps.lake.delete(bucket.name, f.key);
       await recordRemoval(deps, bucket, f.key);
     } catch (err) {

@@ -94,7 +94,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
         const problem = !fileName ? 'the file has no name' : keyProblem ? `file name ${keyProblem}` : null;
         const historyId = newId('file');
         await deps.db.insert(uploadFiles).values({ id: historyId, syncId: sync.id, bucketId: bucket.id, fileName, key: problem ? fileName : key });
-        const entry: CreatedFile = { historyId, key, stored: false };
+        const entry: CreatedFile = { historyId, key, stored: null };
         created.push(entry);
         if (problem) {
           await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message: problem }).where(eq(uploadFiles.id, historyId));
@@ -110,7 +110,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
           results.push({ fileName, key, syncStatus: 'Failed', message });
           return;
         }
-        entry.stored = true;
+        entry.stored = put.etag;
         await deps.db.update(uploadFiles).set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size }).where(eq(uploadFiles.id, historyId));
         await recordArrival(deps, bucket, key, put);
         results.push({ fileName, key, syncStatus: 'Finished', message: '' });

@@ -139,6 +139,23 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     await alive();
   });
 
+  it('a discarded request never removes a key another write has replaced since', async () => {
+    const { syncId, path } = await startSync();
+    const o = openRequest(filesUrl(syncId), 'POST', { ...auth, 'content-type': MULTIPART });
+    await o.write(`${filePart('shared.txt', 'from the request that will fail')}--XX`);
+    await waitFor('the file stored', async () => (await rows(syncId))[0]?.sync_status === 'Finished');
+    // Another client overwrites the key while the first request is still open.
+    const put = await fetch(`${api.url}/${bucket}/${path}shared.txt`, { method: 'PUT', headers: auth, body: 'the newer write' });
+    expect(put.status).toBe(200);
+    o.end(`\r\nno colon here\r\n\r\nabc\r\n${CLOSE}`);
+    expect((await o.answer).status).toBe(400);
+    expect((await rows(syncId))[0]).toMatchObject({ sync_status: 'Failed' });
+    const got = await fetch(`${api.url}/${bucket}/${path}shared.txt`, { headers: auth });
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe('the newer write');
+    await alive();
+  });
+
   it('a multipart body shorter than its Content-Length, the connection half-closed: nothing kept, the API lives', async () => {
     const { syncId, path } = await startSync();
     const body = `${filePart('first.txt', 'whole')}${fileHead('second.txt')}abc`;
