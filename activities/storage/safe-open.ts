@@ -12,6 +12,32 @@ const refuse = (key: string, problem: string): ApplicationFailure =>
 // O_NOFOLLOW refuses a link as the last component at open time; O_NONBLOCK keeps a FIFO swapped in from blocking the open.
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0);
 
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/**
+ * Opens `key` below the directory `root` without following a link at any
+ * component, at open time: on Linux each component is opened inside the
+ * previous one through /proc/self/fd/<dir>/<name> with O_NOFOLLOW (openat(2)
+ * with no links); a link anywhere fails with ELOOP or ENOTDIR before anything
+ * behind it is opened. Elsewhere only the last component is held to that.
+ */
+export async function openWithoutLinks(root: string, key: string): Promise<FileHandle> {
+  if (process.platform !== 'linux') return open(join(root, key), FLAGS);
+  const names = key.split('/');
+  let dir = await open(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    for (const [i, name] of names.entries()) {
+      const next = await open(`/proc/self/fd/${dir.fd}/${name}`, i === names.length - 1 ? FLAGS : DIR_FLAGS);
+      await dir.close();
+      dir = next;
+    }
+    return dir;
+  } catch (err) {
+    await dir.close().catch(() => undefined);
+    throw err;
+  }
+}
+
 /** The path the kernel holds for an open file: exact on Linux, a re-resolution (checked against the inode) elsewhere. */
 async function openedPath(handle: FileHandle, expected: string): Promise<string | null> {
   if (process.platform === 'linux') return readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
@@ -23,11 +49,9 @@ async function openedPath(handle: FileHandle, expected: string): Promise<string 
 
 /**
  * Opens `key` under the source's real root for reading, or refuses with a
- * permanent failure. Node has no openat/O_BENEATH, so the check is made on
- * what was opened, not before it: no link is followed as the last component
- * (O_NOFOLLOW), and the opened file's real path must be exactly the expected
- * one, so a link anywhere on the path (a directory swapped for a link after
- * listing) is caught; it must be a regular file inside an allowed root and
+ * permanent failure. No link is followed at any component when opening
+ * (`openWithoutLinks`), and what was opened is checked again: its real path
+ * must be exactly the expected one, a regular file inside an allowed root and
  * outside every forbidden area. FIFOs, sockets and devices are never opened.
  */
 export async function openBeneath(root: string, key: string, access: ResolvedFsAccess | undefined): Promise<FileHandle> {
@@ -38,9 +62,10 @@ export async function openBeneath(root: string, key: string, access: ResolvedFsA
   if (!before.isFile()) throw refuse(key, 'is not a regular file');
   let handle: FileHandle;
   try {
-    handle = await open(expected, FLAGS);
+    handle = await openWithoutLinks(root, key);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw refuse(key, 'is a symbolic link');
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw refuse(key, 'is reached through a symbolic link on its path');
     throw err;
   }
   try {

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FilesystemSourceReader } from '../../activities/storage/fs-source.js';
 import { FilesystemLake } from '../../activities/storage/fs-lake.js';
 import { compareUtf8, readDirEntries, type ReadDir } from '../../activities/storage/dir-walk.js';
-import { openBeneath } from '../../activities/storage/safe-open.js';
+import { openBeneath, openWithoutLinks } from '../../activities/storage/safe-open.js';
 import { compareKeys, lakeKeyProblem, lakePrefixProblem } from '../../activities/storage/keys.js';
 import { FsAccess, SYSTEM_AREAS } from '../../domain/fs-roots.js';
 import { FAILURE } from '../../domain/failures.js';
@@ -334,6 +334,31 @@ describe('listing cost', () => {
       expect(await counted.listDelimited('b', 'top/', '|', null, 5)).toBeNull();
     } finally {
       await rm(lakeRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('opening without links', () => {
+  it('refuses a link at any component at open time, before anything behind it is opened', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lakesync-nolinks-'));
+    try {
+      await mkdir(join(root, 'real'));
+      await writeFile(join(root, 'real', 'f.txt'), 'inside');
+      // A directory on the path that is a link (here to /dev: opening what is behind it could have effects).
+      await symlink('/dev', join(root, 'dev-link'));
+      await symlink(join(root, 'real'), join(root, 'inner-link'));
+      const handle = await openWithoutLinks(root, 'real/f.txt');
+      expect((await handle.readFile('utf8'))).toBe('inside');
+      await handle.close();
+      for (const key of ['dev-link/null', 'inner-link/f.txt']) {
+        const err = await openWithoutLinks(root, key).then(
+          async (h) => (await h.close(), null),
+          (e: NodeJS.ErrnoException) => e,
+        );
+        expect(err?.code, key).toMatch(/^(ELOOP|ENOTDIR)$/);
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
