@@ -33,9 +33,13 @@ export function searchRoutes(deps: ApiDeps): Router {
   const r = Router();
   const { timeoutMs, concurrency } = deps.search ?? { timeoutMs: 5000, concurrency: 4 };
   let running = 0;
+  // One organisation may hold at most half the slots (at least one), so it cannot turn everyone else's searches away.
+  const perOrg = Math.max(1, Math.floor(concurrency / 2));
+  const runningByOrg = new Map<string, number>();
   r.post('/:bucket/search', async (req, res) => {
+    const org = callerOf(res).org;
     const body = parseBody(SearchBody, req);
-    const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const bucket = await findBucket(deps, req.params.bucket, org);
     const sql = deps.db.$client;
     // A token is only good for the query it came from.
     const scope = `search:${bucket.id}:${createHash('sha256').update(JSON.stringify([body.query, body.prefix, body.pipelineId ?? null])).digest('base64url')}`;
@@ -49,11 +53,12 @@ export function searchRoutes(deps: ApiDeps): Router {
     if (indexes.length === 0) return void res.json({ query: body.query, results: [], nextPageToken: '' });
 
     // A few searches at a time, answered at once when busy: the rest of the API keeps its database connections.
-    if (running >= concurrency) {
+    if (running >= concurrency || (runningByOrg.get(org) ?? 0) >= perOrg) {
       res.setHeader('Retry-After', '1');
       throw new ApiError('UNAVAILABLE', 'query: cannot be searched now: too many searches are running; retry shortly', [{ field: 'query', problem: 'cannot be searched now: too many searches are running; retry shortly' }]);
     }
     running++;
+    runningByOrg.set(org, (runningByOrg.get(org) ?? 0) + 1);
     let hits: Hit[];
     try {
       hits = await sql.begin(async (tx) => {
@@ -66,6 +71,9 @@ export function searchRoutes(deps: ApiDeps): Router {
       throw new ApiError('UNAVAILABLE', `query: took more than ${timeoutMs} ms to search; narrow it`, [{ field: 'query', problem: `took more than ${timeoutMs} ms to search; narrow it` }]);
     } finally {
       running--;
+      const left = (runningByOrg.get(org) ?? 1) - 1;
+      if (left > 0) runningByOrg.set(org, left);
+      else runningByOrg.delete(org);
     }
     const page = hits.slice(0, body.page_size);
     res.json({
