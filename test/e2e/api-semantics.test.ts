@@ -90,6 +90,10 @@ describe('API semantics the README promises', () => {
     expect(refused.job.status).toBe('JOB_STATUS_FAILED');
     expect(refused.job.error).toContain('maxDeletes=0');
     expect(await listKeys(bucket)).toEqual(['big.txt', 'copy.txt', 'tiny.txt']);
+
+    // A present empty list clears; a present list replaces.
+    const cleared = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { fileFilters: { includePatterns: [], excludePatterns: ['*.bin'] } });
+    expect(cleared.body.fileFilters).toEqual({ minSizeBytes: 0, excludePatterns: ['*.bin'] });
   });
 
   it('search takes "quoted phrases", -exclusions and or', async () => {
