@@ -3,8 +3,8 @@
  * workflow histories in a web UI. This test runs a real sync and then reads
  * every Temporal history of the source (`temporal workflow show`), every log
  * line of the API and the worker, every API response and the database row,
- * and finds the credentials (and a webhook's signing secret) nowhere but
- * sealed at rest.
+ * and finds the credentials (and a webhook's signing secret, and the API's
+ * bearer token) nowhere but sealed at rest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
@@ -12,7 +12,8 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { call, waitForJob } from '../support/http.js';
+import { authHeader, call, waitForJob } from '../support/http.js';
+import { decodedPayloads } from '../support/payloads.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { temporalCli } from '../support/temporal-cli.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
@@ -81,9 +82,20 @@ describe('secrets stay secret', () => {
       .map((line) => JSON.parse(line) as { execution: { workflowId: string; runId: string } });
     expect(executions.length).toBeGreaterThanOrEqual(3); // controller runs and both job runs
     let histories = '';
-    for (const { execution } of executions) histories += await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+    const payloads: string[] = [];
+    for (const { execution } of executions) {
+      const shown = await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+      histories += shown;
+      payloads.push(...decodedPayloads(shown));
+    }
     expect(histories).toContain(sourceId);
     expect(histories).toContain('scanSource');
+    // The CLI prints payloads as base64; the search must read them decoded. A canary only a payload holds (the job's
+    // input, as the JSON converter wrote it) proves it does.
+    const canary = `"bucket":"${bucket}"`;
+    expect(histories).not.toContain(canary);
+    expect(payloads.join('\n')).toContain(canary);
+    histories += payloads.join('\n');
 
     const sql = postgres(ls.databaseUrl, { max: 1 });
     const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
@@ -95,7 +107,10 @@ describe('secrets stay secret', () => {
     const workerLogs = worker.output();
     expect(workerLogs).toContain(sourceId);
     expect(apiLogs.length).toBeGreaterThan(0);
-    for (const secret of [minio.secretAccessKey, minio.accessKeyId, 'rotated-secret-value-0000', 'rotated-key-id-0000', WEBHOOK_SECRET]) {
+    // Request lines carry the Authorization header, redacted.
+    expect(apiLogs).toContain('"authorization":"[redacted]"');
+    const bearer = authHeader(ls.url).authorization!.replace(/^Bearer /, '');
+    for (const secret of [minio.secretAccessKey, minio.accessKeyId, 'rotated-secret-value-0000', 'rotated-key-id-0000', WEBHOOK_SECRET, bearer]) {
       expect(histories.includes(secret), `Temporal history holds ${secret.slice(0, 4)}…`).toBe(false);
       expect(workerLogs.includes(secret), 'worker log holds a credential').toBe(false);
       expect(apiLogs.includes(secret), 'API log holds a credential').toBe(false);
