@@ -58,7 +58,7 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     ls = await startTestLakesync({
       lake: 'filesystem',
       log: createLogger('info', false, sink),
-      env: { WORKER_METRICS_PORT: '0', LAKESYNC_SEARCH_CONCURRENCY: '1', LAKESYNC_SEARCH_TIMEOUT_MS: '1500' },
+      env: { WORKER_METRICS_PORT: '0', LAKESYNC_SEARCH_CONCURRENCY: '2', LAKESYNC_SEARCH_TIMEOUT_MS: '1500' },
     });
     // Behind a proxy on 127.0.0.1: its forwarded host and scheme are believed. No worker: only the API is exercised.
     proxied = await startTestLakesync({ lake: 'filesystem', worker: 'separate', env: { LAKESYNC_TRUST_PROXY: 'loopback, 10.0.0.0/8' } });
@@ -283,6 +283,12 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     });
 
     it('cancels a search that runs past its statement timeout with 503, and answers 503 with Retry-After while the search slots are taken', async () => {
+      // Another organisation with an index of its own.
+      const otherToken = await ls.token({ org: 'other-searcher' });
+      const otherBucket = unique('kb-other');
+      const asOther = { authorization: `Bearer ${otherToken}` };
+      expect((await call(ls.url, 'POST', '/admin/buckets', { name: otherBucket }, asOther)).status).toBe(201);
+      expect((await call(ls.url, 'POST', `/${otherBucket}/pipelines`, { name: 'text', kind: 'fulltext' }, asOther)).status).toBe(201);
       // A lock on the index holds every search on it for as long as we like: slow without depending on data or speed.
       const locker = await sql.reserve();
       try {
@@ -293,11 +299,14 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
           const [row] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%websearch_to_tsquery%'`;
           return row!.n > 0;
         });
-        // The one slot (LAKESYNC_SEARCH_CONCURRENCY=1) is taken: answered at once, without a connection.
+        // This organisation's one slot (half of LAKESYNC_SEARCH_CONCURRENCY=2) is taken: answered at once, without a connection.
         const busy = await fetch(`${ls.url}/${bucket}/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await ls.token()}` }, body: JSON.stringify({ query: 'busy' }) });
         expect(busy.status).toBe(503);
         expect(busy.headers.get('retry-after')).toBe('1');
         expect(await busy.json()).toMatchObject({ code: 'UNAVAILABLE', details: [{ field: 'query' }] });
+        // Another organisation still gets a slot: its search runs (and waits on the lock until its own timeout).
+        const other = await call(ls.url, 'POST', `/${otherBucket}/search`, { query: 'theirs' }, asOther);
+        expect(other.body).toMatchObject({ code: 'UNAVAILABLE', details: [{ field: 'query', problem: 'took more than 1500 ms to search; narrow it' }] });
         // The held search hits LAKESYNC_SEARCH_TIMEOUT_MS and is cancelled by Postgres.
         const timedOut = await held;
         expect(timedOut.status).toBe(503);
