@@ -31,6 +31,14 @@ function checkPath(req: Request): void {
 }
 
 function checkQuery(req: Request): void {
+  // The query parser turns bad percent-encoding into U+FFFD without a word: check the raw pairs first.
+  const raw = req.originalUrl.slice(req.originalUrl.indexOf('?') + 1 || req.originalUrl.length);
+  for (const pair of raw.split('&')) {
+    if (!pair) continue;
+    const at = pair.indexOf('=');
+    const name = decode('query', (at < 0 ? pair : pair.slice(0, at)).replace(/\+/g, ' '));
+    if (at >= 0) decode(name, pair.slice(at + 1).replace(/\+/g, ' '));
+  }
   for (const [name, value] of Object.entries(req.query as Record<string, unknown>)) {
     check('query', name);
     for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') check(name, v);

@@ -191,6 +191,8 @@ describe('hostile text', () => {
       { name: 'upload history syncId with NUL', method: 'GET', path: () => `/${bucket}/uploads/history?syncId=%00`, field: 'syncId' },
       { name: 'page token with NUL', method: 'GET', path: () => `/${bucket}/sources?page_token=%00`, field: 'page_token' },
       { name: 'query name with NUL', method: 'GET', path: () => `/${bucket}/sources?a%00=1`, field: 'query' },
+      { name: 'query value not UTF-8 (lone %FF)', method: 'GET', path: () => `/${bucket}/objects?prefix=a%FF`, field: 'prefix' },
+      { name: 'query value with a broken escape', method: 'GET', path: () => `/${bucket}/jobs?source_id=%E2%82`, field: 'source_id' },
       { name: 'content type with CSI (C1)', method: 'PUT', path: () => `/${bucket}/dir/ok.txt`, field: 'content-type', headers: { 'content-type': 'text/plain\x9b' } },
     ];
 
