@@ -1,4 +1,5 @@
 import { ApiRequestError, type ApiErrorBody } from './errors.js';
+import { escapeControl } from '../domain/text.js';
 
 export interface Writer {
   write(chunk: string): unknown;
@@ -19,7 +20,7 @@ const cut = (s: string, max: number | undefined): string => (max !== undefined &
  * surrogates are written out as `\u{1b}`, so a name can neither drive the
  * terminal nor forge a line of output.
  */
-export const inert = (s: string): string => s.replace(/[\p{Cc}\p{Cs}]/gu, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+export const inert = escapeControl;
 
 /** Text of several lines, each made inert: the net under every human-readable output. */
 export const inertLines = (s: string): string => s.split('\n').map(inert).join('\n');
