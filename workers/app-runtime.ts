@@ -27,6 +27,8 @@ import { reportDiscoveryLag } from '../metrics/registry.js';
 import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 
+const STALE_TEMP_MS = 3600 * 1000;
+
 export interface RuntimeOptions {
   env: Env;
   temporalAddress: string;
@@ -77,6 +79,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let worker: Worker | undefined;
   // One lake (one S3 client pool and copier) for the worker and the API of this process.
   const lake = createLake(o.env);
+  // A process killed mid-write leaves its temp file; a live write touches its file all the time (requests time out long before an hour).
+  const swept = await lake.removeStaleTemp(STALE_TEMP_MS);
+  if (swept > 0) o.log.info({ removed: swept }, 'removed temp files of writes cut off by an earlier crash');
   const egress = new EgressPolicy(egressMode(o.env), o.env.LAKESYNC_EGRESS_ALLOW, o.env.LAKESYNC_EGRESS_DENY);
   const entries = (list: { text: string }[] | undefined) => (list ?? []).map((e) => e.text);
   o.log.info({ mode: egress.mode, allow: entries(o.env.LAKESYNC_EGRESS_ALLOW), deny: entries(o.env.LAKESYNC_EGRESS_DENY) }, 'egress policy for tenant-given destinations');

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, opendir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -201,6 +201,18 @@ export class FilesystemLake implements LakeStore {
     }
     for (const d of dirs) if (await this.holdsObject(join(path, d))) return true;
     return false;
+  }
+
+  /** Temp files of writes a killed process never finished (no live write is that old). */
+  async removeStaleTemp(maxAgeMs: number): Promise<number> {
+    const dir = join(this.root, '.tmp');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const st = await lstat(join(dir, name)).catch(() => null);
+      if (st?.isFile() && Date.now() - st.mtimeMs > maxAgeMs && (await unlink(join(dir, name)).then(() => true, () => false))) removed++;
+    }
+    return removed;
   }
 
   async move(bucket: string, from: string, to: string): Promise<boolean> {

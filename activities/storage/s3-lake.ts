@@ -150,6 +150,11 @@ export class S3Lake implements LakeStore {
     return { entries, more: Boolean(res.IsTruncated) };
   }
 
+  /** Incomplete multipart uploads abort themselves (lib-storage) unless the process dies: those are the bucket's lifecycle rule's to expire. */
+  async removeStaleTemp(): Promise<number> {
+    return 0;
+  }
+
   async move(bucket: string, from: string, to: string): Promise<boolean> {
     const head = await this.head(bucket, from);
     if (!head) return false;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -334,6 +334,24 @@ describe('listing cost', () => {
       expect(await counted.listDelimited('b', 'top/', '|', null, 5)).toBeNull();
     } finally {
       await rm(lakeRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('temp files after a crash', () => {
+  it('removes temp files older than the limit and keeps fresh ones', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lakesync-stale-'));
+    try {
+      const lake = new FilesystemLake(root);
+      await mkdir(join(root, '.tmp'));
+      await writeFile(join(root, '.tmp', 'old'), 'cut off');
+      await writeFile(join(root, '.tmp', 'live'), 'being written');
+      const hourAgo = new Date(Date.now() - 2 * 3600 * 1000);
+      await utimes(join(root, '.tmp', 'old'), hourAgo, hourAgo);
+      expect(await lake.removeStaleTemp(3600 * 1000)).toBe(1);
+      expect(await readdir(join(root, '.tmp'))).toEqual(['live']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });
