@@ -168,6 +168,7 @@ describe('hostile text', () => {
       expect(JSON.stringify(res.body)).not.toContain('topsecret');
       expect(JSON.stringify(res.body)).not.toMatch(/\\u0000/);
       expect(await counts()).toEqual(before);
+      expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
     });
   });
 
@@ -203,6 +204,7 @@ describe('hostile text', () => {
       expect(res.body.code).toBe('INVALID_ARGUMENT');
       expect(res.body.details.map((d: { field: string }) => d.field)).toContain(c.field);
       expect(await counts()).toEqual(before);
+      expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
     });
 
     it('nothing was stored under a refused key', async () => {
