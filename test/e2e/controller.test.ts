@@ -13,6 +13,9 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { temporalCli } from '../support/temporal-cli.js';
 import { listFiles } from '../support/objects.js';
+import { activityReport, historyChain } from '../support/history.js';
+import { armsTimer, controllerStatus, payloadValue, restingRun } from '../support/controller.js';
+import { syncRunWorkflowId } from '../../workflows/shared.js';
 
 const fileCount = async (dir: string): Promise<number> => (await listFiles(dir)).length;
 
@@ -59,21 +62,36 @@ describe('source controller', () => {
       return s.status === 'SOURCE_STATUS_PAUSED' && s;
     });
     expect(paused.pauseReason).toBe('maintenance window');
-    // Batches in flight finish; then nothing more arrives.
-    await new Promise((r) => setTimeout(r, 2500));
+    // Batches in flight finish: the run holds no copy any more once it has taken in the pause.
+    const run = ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(started.body.jobId));
+    await waitFor('the batches in flight to finish', async () => {
+      if (!(await run.query<boolean>('paused'))) return false;
+      const pending = (await run.describe()).raw.pendingActivities ?? [];
+      return !pending.some((a) => a.activityType?.name === 'ingestBatch' || a.activityType?.name === 'processBatch');
+    }, 60_000, 100);
     const frozen = await fileCount(join(lakeRoot, 'cli'));
-    const frozenCounter = (await sync(src.sourceId)).objectsProcessed;
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(await fileCount(join(lakeRoot, 'cli'))).toBe(frozen);
-    expect((await sync(src.sourceId)).objectsProcessed).toBe(frozenCounter);
     expect(frozen).toBeLessThan(150);
+    // Every file in the lake was counted, and nothing is half-counted.
+    expect(Number((await sync(src.sourceId)).objectsProcessed)).toBe(frozen);
     expect(JSON.parse(await temporalCli('workflow', 'query', '--workflow-id', src.workflowId, '--name', 'status', '--output', 'json')).queryResult[0]).toMatchObject({ paused: true, phase: 'running' });
+    expect(await fileCount(join(lakeRoot, 'cli'))).toBe(frozen);
 
     await temporalCli('workflow', 'signal', '--workflow-id', src.workflowId, '--name', 'resume');
     const done = await waitForJob(ls.url, bucket, src.sourceId, started.body.jobId);
     expect(done.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 150, objectsProcessed: 150, objectsFailed: 0 });
     expect(done.sync.status).toBe('SOURCE_STATUS_ACTIVE');
     expect(await fileCount(join(lakeRoot, 'cli'))).toBe(150);
+
+    // Nothing was dispatched while paused: the run's history schedules no copy between the pause and the resume it was sent.
+    expect(done.job.workflowId).toBe(run.workflowId);
+    const events = await historyChain(ls.runtime.temporal, run.workflowId, done.job.runId);
+    const signals = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes?.signalName === 'setPaused' ? [{ i, paused: payloadValue(e.workflowExecutionSignaledEventAttributes.input) }] : []));
+    expect(signals.map((s) => s.paused)).toEqual([true, false]);
+    const whilePaused = events.slice(signals[0]!.i, signals[1]!.i).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'ingestBatch');
+    expect(whilePaused).toHaveLength(0);
+    // And what was copied before the pause is exactly what the lake held while it lasted.
+    const before = activityReport(events.slice(0, signals[1]!.i));
+    expect([...before.ingestedByIdentity.values()].reduce((n, v) => n + v.objects, 0)).toBe(frozen);
   });
 
   it('pauses and resumes identically through the REST routes', async () => {
@@ -91,12 +109,20 @@ describe('source controller', () => {
     // A discovery asked for while paused waits for the resume.
     const queued = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
     expect(queued.body.message).toMatch(/until the source is resumed/);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The controller holds the job, and no run for it exists: nothing can land until the resume.
+    expect(await controllerStatus(ls.runtime.temporal, src.workflowId)).toMatchObject({ phase: 'paused', currentJobId: null, queuedJobId: queued.body.jobId });
+    expect((await call(ls.url, 'GET', `/${bucket}/jobs/${queued.body.jobId}`)).body).toMatchObject({ status: 'JOB_STATUS_PENDING', startedAt: null });
+    await expect(ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(queued.body.jobId)).describe()).rejects.toThrow(/not found/i);
     expect(await fileCount(join(lakeRoot, 'rest'))).toBe(0);
+    const resumedAt = Date.now();
     expect((await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/resume`, {})).status).toBe(200);
     const done = await waitForJob(ls.url, bucket, src.sourceId, queued.body.jobId);
     expect(done.job.objectsProcessed).toBe(5);
     expect(done.sync.status).toBe('SOURCE_STATUS_ACTIVE');
+    // The paused discovery's job started after the resume, not before.
+    const run = await ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(queued.body.jobId)).describe();
+    expect(run.startTime.getTime()).toBeGreaterThanOrEqual(resumedAt);
+    expect(Date.parse(done.job.startedAt)).toBeGreaterThanOrEqual(resumedAt);
   });
 
   it('coalesces three triggers during a run into exactly one follow-up run, full if any asked for it', async () => {
@@ -113,7 +139,12 @@ describe('source controller', () => {
     expect(a.body.message).toMatch(/queued after job/);
     const follow = await waitForJob(ls.url, bucket, src.sourceId, a.body.jobId);
     expect(follow.job).toMatchObject({ fullSync: true, objectsDiscovered: 100 });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The controller has taken in the follow-up's end and holds nothing more: no second follow-up can come.
+    const idle = await waitFor('the controller idle after the follow-up', async () => {
+      const st = await controllerStatus(ls.runtime.temporal, src.workflowId);
+      return st.runs >= 2 && st.currentJobId === null && st.queuedJobId === null && st;
+    });
+    expect(idle).toMatchObject({ phase: 'idle', runs: 2 });
     const jobs = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${src.sourceId}`);
     expect(jobs.body.totalCount).toBe(2);
     expect(jobs.body.jobs.map((j: { jobId: string }) => j.jobId).sort()).toEqual([first.body.jobId, a.body.jobId].sort());
@@ -149,7 +180,9 @@ describe('source controller', () => {
     }, 30_000, 250);
     expect(done.nextSyncAt).toBeNull();
     expect(await fileCount(join(lakeRoot, 'initial'))).toBe(2);
-    await new Promise((r) => setTimeout(r, 7000));
+    // Waiting with no timer armed and nothing queued: no poll can come.
+    expect(armsTimer(await restingRun(ls.runtime.temporal, src.workflowId))).toBe(false);
+    expect(await controllerStatus(ls.runtime.temporal, src.workflowId)).toMatchObject({ phase: 'completed', nextSyncAt: null, queuedJobId: null, runs: 1 });
     const jobs = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${src.sourceId}`);
     expect(jobs.body.totalCount).toBe(1);
     expect((await call(ls.url, 'GET', `/${bucket}/sources/${src.sourceId}`)).body.status).toBe('SOURCE_STATUS_COMPLETED');
@@ -198,10 +231,10 @@ describe('source controller', () => {
     expect(suspended.lastError).toMatch(/bucket/i);
     const stored = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
     expect(stored).toMatchObject({ status: 'SOURCE_STATUS_SUSPENDED', consecutiveFailures: 2 });
-    // Suspended means no more polls.
-    const failedJobs = (await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}`)).body.totalCount;
-    await new Promise((r) => setTimeout(r, 7000));
-    expect((await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}`)).body.totalCount).toBe(failedJobs);
+    // Suspended means no more polls: the controller waits with no timer armed and nothing queued.
+    expect(armsTimer(await restingRun(ls.runtime.temporal, res.body.workflowId))).toBe(false);
+    expect(await controllerStatus(ls.runtime.temporal, res.body.workflowId)).toMatchObject({ phase: 'suspended', queuedJobId: null, runs: 2 });
+    expect((await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}`)).body.totalCount).toBe(2);
 
     await s3.send(new CreateBucketCommand({ Bucket: missing }));
     await s3.send(new PutObjectCommand({ Bucket: missing, Key: 'now-here.txt', Body: 'here' }));

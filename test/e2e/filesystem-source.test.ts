@@ -17,10 +17,14 @@ const hashes = (files: Map<string, Buffer>, prefix = '') => new Map([...files].m
 describe('filesystem source into the directory lake', () => {
   let ls: TestLakesync;
   let srcDir: string;
-  const bucket = unique('kb');
   const files = corpus(200, { bigBytes: 32 * 1024 * 1024 + 7 });
-  let sourceId: string;
-  let lakeRoot: string;
+  const scratch: string[] = [];
+  /** Each test syncs into a bucket of its own, so what it finds in the lake is only what it put there. */
+  const ownBucket = async () => {
+    const name = unique('kb');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name })).status).toBe(201);
+    return { bucket: name, lakeRoot: join((ls.lake as { dir: string }).dir, name) };
+  };
 
   beforeAll(async () => {
     ls = await startTestLakesync({ lake: 'filesystem' });
@@ -28,18 +32,18 @@ describe('filesystem source into the directory lake', () => {
     await writeAll(srcDir, files);
     // A symlink is never followed out of the source.
     await symlink('/etc', join(srcDir, 'escape'));
-    lakeRoot = join((ls.lake as { dir: string }).dir, bucket);
-    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
   });
   afterAll(async () => {
     await ls?.stop();
     await rm(srcDir, { recursive: true, force: true });
+    for (const d of scratch) await rm(d, { recursive: true, force: true });
   });
 
   it('syncs the tree byte for byte, then only what changed, then everything on fullSync', async () => {
+    const { bucket, lakeRoot } = await ownBucket();
     const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'docs', kind: 'filesystem', filesystem: { path: srcDir }, batchSize: 40 });
     expect(created.status).toBe(201);
-    sourceId = created.body.sourceId;
+    const sourceId = created.body.sourceId as string;
 
     const first = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
     const r1 = await waitForJob(ls.url, bucket, sourceId, first.body.jobId);
@@ -66,13 +70,23 @@ describe('filesystem source into the directory lake', () => {
   });
 
   it('marks objects deleted at the source after a complete listing', async () => {
-    await rm(join(srcDir, 'added/a.md'));
+    const { bucket } = await ownBucket();
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-del-'));
+    scratch.push(dir);
+    const few = new Map(['keep/1.txt', 'keep/2.txt', 'gone/3.txt'].map((k) => [k, Buffer.from(k)]));
+    await writeAll(dir, few);
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'deletions', kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'deletions/' });
+    const sourceId = created.body.sourceId as string;
+    const first = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, bucket, sourceId, first.body.jobId)).job).toMatchObject({ objectsDiscovered: 3, objectsProcessed: 3 });
+    await rm(join(dir, 'gone/3.txt'));
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
     const r = await waitForJob(ls.url, bucket, sourceId, run.body.jobId);
-    expect(r.job).toMatchObject({ objectsDiscovered: 0, objectsDeleted: 1, objectsListed: 201 });
+    expect(r.job).toMatchObject({ objectsDiscovered: 0, objectsDeleted: 1, objectsListed: 2 });
   });
 
   it('streams an S3 source into the directory lake under a target prefix', async () => {
+    const { bucket, lakeRoot } = await ownBucket();
     const s3 = minioClient();
     const { minio } = inject('infra');
     const srcBucket = unique('stream');
@@ -89,10 +103,11 @@ describe('filesystem source into the directory lake', () => {
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${created.body.sourceId}/discover`, {});
     const r = await waitForJob(ls.url, bucket, created.body.sourceId, run.body.jobId);
     expect(r.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 30, objectsProcessed: 30 });
-    expect(await tree(join(lakeRoot, 'mirror'))).toEqual(hashes(small));
+    expect(await tree(lakeRoot)).toEqual(hashes(small, 'mirror/'));
   });
 
   it('records a failed run with its error when the directory disappears', async () => {
+    const { bucket } = await ownBucket();
     const gone = await mkdtemp(join(tmpdir(), 'lakesync-gone-'));
     await mkdir(join(gone, 'x'));
     await writeFile(join(gone, 'x', 'f.txt'), 'f');

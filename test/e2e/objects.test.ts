@@ -18,12 +18,36 @@ import { startTestLakesync, unique, type TestLakesync } from '../support/lakesyn
 const MiB = 1024 * 1024;
 const peakRss = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 
+/**
+ * Sends `path` exactly as written: fetch (and node:http given a URL string)
+ * folds `.` and `..` segments before anything is sent, node:http given a
+ * path does not.
+ */
+function rawRequest(base: string, method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: any }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port: Number(port), method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
 describe('objects', () => {
   let ls: TestLakesync;
   const bucket = unique('kb');
-  const put = (key: string, body: RequestInit['body'], headers: Record<string, string> = {}) =>
-    fetch(`${ls.url}/${bucket}/${key}`, { method: 'PUT', body, headers: { ...authHeader(ls.url), ...headers }, duplex: 'half' } as RequestInit);
+  const put = (key: string, body: RequestInit['body'], headers: Record<string, string> = {}, into = bucket) =>
+    fetch(`${ls.url}/${into}/${key}`, { method: 'PUT', body, headers: { ...authHeader(ls.url), ...headers }, duplex: 'half' } as RequestInit);
   const get = (key: string, headers: Record<string, string> = {}, method = 'GET') => fetch(`${ls.url}/${bucket}/${key}`, { method, headers: { ...authHeader(ls.url), ...headers } });
+  /** A bucket of the test's own, so what it counts is only what it put. */
+  const ownBucket = async () => {
+    const name = unique('kb');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name })).status).toBe(201);
+    return name;
+  };
 
   beforeAll(async () => {
     ls = await startTestLakesync({ lake: 's3' });
@@ -144,22 +168,23 @@ describe('objects', () => {
   });
 
   it('ingests what arrives by PUT, batching a burst into a few runs, and shows it in ObjectInfo', async () => {
+    const burst = await ownBucket();
     const limit = pLimit(32);
     const keys = Array.from({ length: 300 }, (_, i) => `burst/b${i}.txt`);
-    await Promise.all(keys.map((k) => limit(() => put(k, `burst ${k}`))));
+    await Promise.all(keys.map((k) => limit(async () => expect((await put(k, `burst ${k}`, {}, burst)).status).toBe(200))));
     const info = await waitFor('ingested', async () => {
-      const i = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('burst/b299.txt')}/info`);
+      const i = await call(ls.url, 'GET', `/${burst}/objects/${encodeURIComponent('burst/b299.txt')}/info`);
       return i.body.ingestionStatus === 'INGESTED' && i.body;
     });
-    expect(info).toMatchObject({ bucket, key: 'burst/b299.txt', size: String('burst burst/b299.txt'.length), indexed: true, source: { kind: 'upload', sourceKey: 'burst/b299.txt' } });
+    expect(info).toMatchObject({ bucket: burst, key: 'burst/b299.txt', size: String('burst burst/b299.txt'.length), indexed: true, source: { kind: 'upload', sourceKey: 'burst/b299.txt' } });
     expect(info.jobId).toMatch(/^job_/);
     const sql = postgres(ls.databaseUrl, { max: 1, onnotice: () => undefined });
     const state = async () => (await sql`select count(*) filter (where status = 'pending')::int as pending, count(*) filter (where ingested_at is not null)::int as ingested from source_objects where source_id = ${info.source.sourceId}`)[0]!;
     await waitFor('every PUT ingested', async () => (await state()).pending === 0, 120_000, 250);
     const { ingested } = await state();
     await sql.end();
-    expect(ingested).toBeGreaterThanOrEqual(300 + 2500);
-    const jobs = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${info.source.sourceId}&page_size=1000`);
+    expect(ingested).toBe(300);
+    const jobs = await call(ls.url, 'GET', `/${burst}/jobs?source_id=${info.source.sourceId}&page_size=1000`);
     // Each arrival was counted exactly once.
     expect(jobs.body.jobs.reduce((n: number, j: { objectsProcessed: number }) => n + j.objectsProcessed, 0)).toBe(ingested);
     // Thousands of PUTs, a handful of coalesced runs.
@@ -168,57 +193,85 @@ describe('objects', () => {
   });
 
   it('issues signed URLs that work without a token, expire, reject tampering and respect the cap', async () => {
-    await put('signed/report.txt', 'signed content');
+    expect((await put('signed/report.txt', 'signed content')).status).toBe(200);
     const path = `/${bucket}/objects/${encodeURIComponent('signed/report.txt')}/url`;
-    const signed = await call(ls.url, 'GET', `${path}?expires_in_seconds=900`);
-    expect(Number(signed.body.expiresAt)).toBeGreaterThan(Date.now() + 890_000);
-    expect(Number(signed.body.expiresAt)).toBeLessThan(Date.now() + 910_000);
-    const open = await fetch(signed.body.url);
+    /** Asks for a URL and checks it expires exactly `seconds` after the (whole) second it was issued in, as the URL itself says. */
+    const issue = async (query: string, seconds: number) => {
+      const before = Date.now();
+      const res = await call(ls.url, 'GET', path + query);
+      const after = Date.now();
+      expect(res.status).toBe(200);
+      const expiresAt = Number(res.body.expiresAt);
+      expect(expiresAt % 1000).toBe(0);
+      expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + seconds * 1000);
+      expect(expiresAt).toBeLessThanOrEqual(Math.floor(after / 1000) * 1000 + seconds * 1000);
+      expect(new URL(res.body.url).searchParams.get('X-Lakesync-Expires')).toBe(String(expiresAt / 1000));
+      return res.body as { url: string; expiresAt: string };
+    };
+    const signed = await issue('?expires_in_seconds=900', 900);
+    const open = await fetch(signed.url);
     expect(open.status).toBe(200);
     expect(await open.text()).toBe('signed content');
 
-    const tampered = await fetch(signed.body.url.replace('report.txt', 'other.txt'));
+    const tampered = await fetch(signed.url.replace('report.txt', 'other.txt'));
     expect(tampered.status).toBe(403);
-    const stretched = await fetch(signed.body.url.replace(/X-Lakesync-Expires=(\d+)/, (_m: string, e: string) => `X-Lakesync-Expires=${Number(e) + 1000}`));
+    const stretched = await fetch(signed.url.replace(/X-Lakesync-Expires=(\d+)/, (_m: string, e: string) => `X-Lakesync-Expires=${Number(e) + 1000}`));
     expect(stretched.status).toBe(403);
-    const expired = await call(ls.url, 'GET', `${path}?expires_in_seconds=1`);
-    await new Promise((r) => setTimeout(r, 2100));
-    const late = await fetch(expired.body.url);
+    const expired = await issue('?expires_in_seconds=1', 1);
+    // Valid through its last second, refused once the clock is past it.
+    await waitFor('the URL to expire', async () => Date.now() > Number(expired.expiresAt), 5_000, 50);
+    const late = await fetch(expired.url);
     expect(late.status).toBe(403);
     expect(((await late.json()) as { details: { problem: string }[] }).details[0]!.problem).toBe('has expired');
 
-    const capped = await call(ls.url, 'GET', `${path}?expires_in_seconds=999999`);
-    expect(Number(capped.body.expiresAt)).toBeLessThanOrEqual(Date.now() + 86_400_000 + 1000);
-    const defaulted = await call(ls.url, 'GET', path);
-    expect(Number(defaulted.body.expiresAt)).toBeGreaterThan(Date.now() + 3_500_000);
+    // Past the cap is the cap, exactly; nothing asked is the default, exactly.
+    await issue('?expires_in_seconds=999999', 86_400);
+    await issue('?expires_in_seconds=86401', 86_400);
+    await issue('?expires_in_seconds=86400', 86_400);
+    await issue('', 3_600);
     // A signature is for reading only.
-    expect((await fetch(signed.body.url, { method: 'DELETE' })).status).toBe(401);
+    expect((await fetch(signed.url, { method: 'DELETE' })).status).toBe(401);
   });
 
   it('refuses hostile keys and deletes through the admin path', async () => {
+    const hostile = await ownBucket();
+    const dots = 'must not contain . or .. segments';
+    // Sent raw: the server itself sees the dot segments, and refuses them on every verb.
     for (const [key, problem] of [
-      ['a/../b', /\.\./],
-      ['./x', /\./],
-      [`${'k'.repeat(1100)}`, /1024 bytes/],
+      ['a/../b', dots],
+      ['./x', dots],
+      ['a/./b', dots],
+      ['a/..', dots],
+      ['x/.', dots],
+      ['..', dots],
+      ['%2E%2E/x', dots],
+      ['a/%2e/b', dots],
+      ['a//b', 'must not contain empty segments (//)'],
+      ['k'.repeat(1100), 'must be at most 1024 bytes'],
     ] as const) {
-      const res = await fetch(`${ls.url}/${bucket}/${key}`, { method: 'PUT', body: 'x', headers: authHeader(ls.url) });
-      // URL normalisation may fold dot segments before they reach us; what arrives is refused or lands safely inside the bucket.
-      if (res.status === 400) expect(((await res.json()) as { details: { problem: string }[] }).details[0]!.problem).toMatch(problem);
-      else expect(key).toMatch(/\.\//);
+      for (const method of ['PUT', 'GET', 'HEAD', 'DELETE']) {
+        const res = await rawRequest(ls.url, method, `/${hostile}/${key}`, authHeader(ls.url), method === 'PUT' ? 'x' : '');
+        expect({ key, method, status: res.status }).toEqual({ key, method, status: 400 });
+        if (method !== 'HEAD') expect(res.body).toMatchObject({ code: 'INVALID_ARGUMENT', details: [{ field: 'key', problem }] });
+      }
     }
+    // Nothing landed, under the key or where a folded one would point.
+    expect((await call(ls.url, 'GET', `/${hostile}/objects`)).body).toMatchObject({ objects: [], keyCount: 0 });
     const absolute = await fetch(`${ls.url}/${bucket}//etc/passwd`, { method: 'PUT', body: 'x', headers: authHeader(ls.url) });
     expect(absolute.status).toBe(400);
     expect(((await absolute.json()) as { details: { field: string; problem: string }[] }).details[0]).toEqual({ field: 'key', problem: 'must not start with /' });
     const nul = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('a\u0000b')}/info`);
     expect(nul.status).toBe(400);
     expect(nul.body.details[0]).toMatchObject({ field: 'key', problem: expect.stringMatching(/NUL/) });
-    const dots = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('x/../../etc/passwd')}/info`);
-    expect(dots.status).toBe(400);
+    const dotted = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('x/../../etc/passwd')}/info`);
+    expect(dotted.status).toBe(400);
 
     await put('admin/del.txt', 'x');
     expect((await call(ls.url, 'DELETE', `/${bucket}/objects/${encodeURIComponent('admin/del.txt')}`)).status).toBe(200);
     expect((await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('admin/del.txt')}/info`)).status).toBe(404);
+    expect((await put('admin/kept.txt', 'kept', {}, hostile)).status).toBe(200);
     const other = await ls.token({ org: 'someone-else' });
-    expect((await fetch(`${ls.url}/${bucket}/range/blob.bin`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
+    expect((await fetch(`${ls.url}/${hostile}/admin/kept.txt`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
+    expect((await fetch(`${ls.url}/${hostile}/admin/kept.txt`, { headers: authHeader(ls.url) })).status).toBe(200);
   });
 });

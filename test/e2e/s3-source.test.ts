@@ -14,12 +14,35 @@ describe('S3 source into an S3 lake', () => {
   let ls: TestLakesync;
   let s3: S3Client;
   const sourceBucket = unique('src');
-  const bucket = unique('kb');
   const prefix = 'exports/2026/';
   const files = corpus(200);
-  let sourceId: string;
 
-  async function lakeMatches(expected: Map<string, Buffer>) {
+  /** A lake bucket of the test's own, so what it finds there is only what it synced. */
+  const ownBucket = async () => {
+    const name = unique('kb');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name })).status).toBe(201);
+    return name;
+  };
+  /** An S3 source over `sourcePrefix` of the source bucket. */
+  const createSource = async (bucket: string, sourcePrefix: string) => {
+    const { minio } = inject('infra');
+    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'exports',
+      kind: 's3',
+      s3: { endpoint: minio.endpoint, region: minio.region, bucket: sourceBucket, prefix: sourcePrefix, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, forcePathStyle: true },
+      syncIntervalSeconds: 3600,
+      batchSize: 25,
+    });
+    expect(res.status).toBe(201);
+    return res.body as { sourceId: string; workflowId: string; s3: Record<string, unknown> };
+  };
+  const discover = async (bucket: string, sourceId: string, body: Record<string, unknown> = {}) => {
+    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, body);
+    expect(started.status).toBe(200);
+    return { started: started.body, ...(await waitForJob(ls.url, bucket, sourceId, started.body.jobId)) };
+  };
+
+  async function lakeMatches(bucket: string, expected: Map<string, Buffer>) {
     const lakeBucket = (ls.lake as { bucket: string }).bucket;
     const keys: string[] = [];
     let token: string | undefined;
@@ -43,70 +66,79 @@ describe('S3 source into an S3 lake', () => {
   afterAll(async () => ls?.stop());
 
   it('creates the bucket and the source, returning the workflow that drives it', async () => {
-    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    const bucket = await ownBucket();
     const { minio } = inject('infra');
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: 'exports',
-      kind: 's3',
-      s3: { endpoint: minio.endpoint, region: minio.region, bucket: sourceBucket, prefix, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, forcePathStyle: true },
-      syncIntervalSeconds: 3600,
-      batchSize: 25,
-    });
-    expect(res.status).toBe(201);
-    expect(res.body.sourceId).toMatch(/^src_/);
-    expect(res.body.workflowId).toBe(`lakesync-source-${res.body.sourceId}`);
-    expect(res.body.s3.credentialsSet).toBe(true);
-    expect(JSON.stringify(res.body)).not.toContain(minio.secretAccessKey);
-    sourceId = res.body.sourceId;
+    const res = await createSource(bucket, prefix);
+    expect(res.sourceId).toMatch(/^src_/);
+    expect(res.workflowId).toBe(`lakesync-source-${res.sourceId}`);
+    expect(res.s3.credentialsSet).toBe(true);
+    expect(JSON.stringify(res)).not.toContain(minio.secretAccessKey);
+    const sourceId = res.sourceId;
     const got = await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`);
     expect(got.body.name).toBe('exports');
   });
 
   it('syncs every object byte for byte, with exact counters', async () => {
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, { bucket, sourceId });
-    expect(started.status).toBe(200);
-    expect(started.body).toMatchObject({ accepted: true, message: 'Discovery scan started' });
-    expect(started.body.jobId).toMatch(/^job_/);
-    const { job, sync } = await waitForJob(ls.url, bucket, sourceId, started.body.jobId);
+    const bucket = await ownBucket();
+    const { sourceId } = await createSource(bucket, prefix);
+    const { started, job, sync } = await discover(bucket, sourceId, { bucket, sourceId });
+    expect(started).toMatchObject({ accepted: true, message: 'Discovery scan started' });
+    expect(started.jobId).toMatch(/^job_/);
     expect(job.status).toBe('JOB_STATUS_SUCCEEDED');
     expect(job.objectsListed).toBe(200);
     expect(sync).toMatchObject({ bucket, sourceId, status: 'SOURCE_STATUS_ACTIVE', objectsDiscovered: '200', objectsProcessed: '200', objectsIndexed: '200' });
     expect(Number(sync.lastSuccessAt)).toBeGreaterThan(0);
     expect(Number(sync.nextSyncAt)).toBeGreaterThan(Number(sync.lastSyncAt));
-    await lakeMatches(files);
+    await lakeMatches(bucket, files);
   });
 
   it('dispatches only what changed on a delta scan, and everything on a full sync', async () => {
-    const again = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const second = await waitForJob(ls.url, bucket, sourceId, again.body.jobId);
+    // A prefix of its own in the source bucket: the changes below touch nothing another test lists.
+    const bucket = await ownBucket();
+    const deltaPrefix = 'delta/';
+    const mine = corpus(40, { bigBytes: 1024 * 1024 });
+    await putAll(s3, sourceBucket, deltaPrefix, mine);
+    const { sourceId } = await createSource(bucket, deltaPrefix);
+    const first = await discover(bucket, sourceId);
+    expect(first.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 40, objectsProcessed: 40 });
+    await lakeMatches(bucket, mine);
+
+    const second = await discover(bucket, sourceId);
     expect(second.job.objectsDiscovered).toBe(0);
     expect(second.sync.objectsDiscovered).toBe('0');
 
-    const changed = [...files.keys()].filter((k) => k.startsWith('dir1/')).slice(0, 3);
-    for (const key of changed) files.set(key, Buffer.from(`changed ${key} ${Date.now()}`));
-    files.set('new/one.txt', Buffer.from('new one'));
-    files.set('new/two.txt', Buffer.from('new two'));
-    await putAll(s3, sourceBucket, prefix, new Map([...changed, 'new/one.txt', 'new/two.txt'].map((k) => [k, files.get(k)!])));
+    const changed = [...mine.keys()].filter((k) => k.startsWith('dir1/')).slice(0, 3);
+    expect(changed).toHaveLength(3);
+    for (const key of changed) mine.set(key, Buffer.from(`changed ${key} ${Date.now()}`));
+    mine.set('new/one.txt', Buffer.from('new one'));
+    mine.set('new/two.txt', Buffer.from('new two'));
+    await putAll(s3, sourceBucket, deltaPrefix, new Map([...changed, 'new/one.txt', 'new/two.txt'].map((k) => [k, mine.get(k)!])));
 
     const { minio } = inject('infra');
     // Rotating the keys touches nothing else: the prefix (a field with a default) stays, so the delta below lists only it.
     const rotated = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { s3: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
     expect(rotated.status).toBe(200);
-    expect(rotated.body.s3).toMatchObject({ prefix, bucket: sourceBucket, forcePathStyle: true });
+    expect(rotated.body.s3).toMatchObject({ prefix: deltaPrefix, bucket: sourceBucket, forcePathStyle: true });
 
-    const delta = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const third = await waitForJob(ls.url, bucket, sourceId, delta.body.jobId);
+    const third = await discover(bucket, sourceId);
     expect(third.job.objectsDiscovered).toBe(5);
     expect(third.sync).toMatchObject({ objectsDiscovered: '5', objectsProcessed: '5', objectsIndexed: '5' });
-    await lakeMatches(files);
+    await lakeMatches(bucket, mine);
 
-    const full = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, { fullSync: true });
-    const fourth = await waitForJob(ls.url, bucket, sourceId, full.body.jobId);
-    expect(fourth.job).toMatchObject({ fullSync: true, objectsDiscovered: 202, objectsProcessed: 202, objectsFailed: 0 });
-    await lakeMatches(files);
+    const fourth = await discover(bucket, sourceId, { fullSync: true });
+    expect(fourth.job).toMatchObject({ fullSync: true, objectsDiscovered: 42, objectsProcessed: 42, objectsFailed: 0 });
+    await lakeMatches(bucket, mine);
   });
 
   it('lists jobs newest first with cursor pagination', async () => {
+    const bucket = await ownBucket();
+    const jobsPrefix = 'jobs/';
+    await putAll(s3, sourceBucket, jobsPrefix, new Map([['a.txt', Buffer.from('a')], ['b.txt', Buffer.from('b')]]));
+    const { sourceId } = await createSource(bucket, jobsPrefix);
+    expect((await discover(bucket, sourceId)).job.objectsDiscovered).toBe(2);
+    await discover(bucket, sourceId);
+    await discover(bucket, sourceId);
+    await discover(bucket, sourceId, { fullSync: true });
     const first = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}&page_size=3`);
     expect(first.body.totalCount).toBe(4);
     expect(first.body.jobs).toHaveLength(3);
@@ -114,7 +146,7 @@ describe('S3 source into an S3 lake', () => {
     const rest = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}&page_size=3&page_token=${encodeURIComponent(first.body.nextPageToken)}`);
     expect(rest.body.jobs).toHaveLength(1);
     expect(rest.body.nextPageToken).toBe('');
-    expect(rest.body.jobs[0].objectsDiscovered).toBe(200);
+    expect(rest.body.jobs[0].objectsDiscovered).toBe(2);
   });
 
   it('answers health once Postgres and Temporal are reachable', async () => {

@@ -3,11 +3,22 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesystemSourceReader } from '../../activities/storage/fs-source.js';
+import { compareUtf8 } from '../../activities/storage/dir-walk.js';
 import { compareKeys, lakeKeyProblem, joinKey } from '../../activities/storage/keys.js';
+
+/**
+ * S3's order, written out by hand: UTF-8 bytes, not UTF-16 code units.
+ * - '-' (2D) < '.' (2E) < '/' (2F) < '0' (30): directory `a` lists between file `a.txt` and file `a0`,
+ *   not before `a-c` as a walk sorting entry names would put it.
+ * - 'Z' (5A) < 'a' (61) < 'z' (7A) < 'é' (C3 A9) < 'ａ' U+FF41 (EF BD 81) < '～' U+FF5E (EF BD 9E) < '😀' U+1F600 (F0 9F 98 80):
+ *   in UTF-16 the emoji's surrogate D83D sorts before FF41, so a plain `sort()` puts it first of the three.
+ */
+const BYTE_ORDER = ['Z', 'a-c', 'a.txt', 'a/b', 'a/z/deep.txt', 'a0', 'b', 'dir/x y.txt', 'z', 'é.txt', 'ａ.txt', '～', '😀.txt'];
 
 describe('filesystem listing', () => {
   let root: string;
-  const keys = ['a-c', 'a/b', 'a/z/deep.txt', 'a.txt', 'b', 'Z', 'é.txt', '😀.txt', 'ａ.txt', 'dir/x y.txt'];
+  // Written in neither order, so a listing that kept the creation order fails too.
+  const keys = ['a-c', 'a/b', 'a/z/deep.txt', 'a.txt', 'b', 'Z', 'é.txt', '😀.txt', 'ａ.txt', 'dir/x y.txt', '～', 'z', 'a0'];
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'lakesync-fs-'));
@@ -22,11 +33,21 @@ describe('filesystem listing', () => {
 
   it('lists keys in byte order, as S3 does, skipping symlinks', async () => {
     const page = await new FilesystemSourceReader(root).listPage(null, 100);
-    const expected = [...keys].sort(compareKeys);
-    expect(page.objects.map((o) => o.key)).toEqual(expected);
+    expect(page.objects.map((o) => o.key)).toEqual(BYTE_ORDER);
     expect(page.nextAfterKey).toBeNull();
-    // '-' (0x2d) sorts before '/' (0x2f): a directory is not listed before its siblings.
-    expect(expected.indexOf('a-c')).toBeLessThan(expected.indexOf('a/b'));
+  });
+
+  it('compares keys by their UTF-8 bytes, which UTF-16 order gets wrong past U+FFFF', () => {
+    expect([...keys].sort(compareKeys)).toEqual(BYTE_ORDER);
+    expect([...keys].sort(compareUtf8)).toEqual(BYTE_ORDER);
+    // The pair that tells the two orders apart.
+    expect(['😀', 'ａ'].sort()).toEqual(['😀', 'ａ']);
+    expect(['😀', 'ａ'].sort(compareUtf8)).toEqual(['ａ', '😀']);
+    expect(compareUtf8('～', '😀')).toBeLessThan(0);
+    expect(compareUtf8('\uFFFF', '\u{10000}')).toBeLessThan(0);
+    expect(compareUtf8('\uD7FF', '\uE000')).toBeLessThan(0);
+    expect(compareUtf8('a', 'a')).toBe(0);
+    expect(compareUtf8('a', 'a/')).toBeLessThan(0);
   });
 
   it('resumes after any key and pages to exactly the same sequence', async () => {
@@ -39,7 +60,20 @@ describe('filesystem listing', () => {
       if (page.nextAfterKey === null) break;
       after = page.nextAfterKey;
     }
-    expect(seen).toEqual([...keys].sort(compareKeys));
+    expect(seen).toEqual(BYTE_ORDER);
+    // From every key, and from keys between them (a directory's own name, a key that is gone): the rest in order.
+    const firstAfter: [string, string | undefined][] = [
+      ...BYTE_ORDER.map((k, i): [string, string | undefined] => [k, BYTE_ORDER[i + 1]]),
+      ['a', 'a-c'],
+      ['a/', 'a/b'],
+      ['a/c', 'a/z/deep.txt'],
+      ['y', 'z'],
+      ['\uFFFF', '😀.txt'],
+    ];
+    for (const [after, first] of firstAfter) {
+      const page = await reader.listPage(after, 100);
+      expect(page.objects.map((o) => o.key), `after ${after}`).toEqual(first === undefined ? [] : BYTE_ORDER.slice(BYTE_ORDER.indexOf(first)));
+    }
   });
 
   it('gives a changed file a different etag', async () => {
