@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,10 +44,14 @@ describe('production build', () => {
   const { minio } = inject('infra');
   let out: string;
   let dist: string;
+  /** dist/ as it was before the build (inode and mtime, or absent), which others may be running. */
+  const distNow = () => stat(join(root, 'dist')).then((s) => ({ ino: s.ino, mtimeMs: s.mtimeMs }), () => 'absent');
+  let distBefore: Awaited<ReturnType<typeof distNow>>;
 
   beforeAll(async () => {
     out = await mkdtemp(join(root, '.build-test-'));
     dist = basename(out);
+    distBefore = await distNow();
     await buildInto(dist);
     ls = await startTestLakesync({ lake: 's3', worker: 'separate' });
   });
@@ -57,7 +61,8 @@ describe('production build', () => {
     if (out) await rm(out, { recursive: true, force: true });
   });
 
-  it('emits JavaScript mirroring the runtime sources, the migrations and a workflow bundle', async () => {
+  it('emits JavaScript mirroring the runtime sources, the migrations and a workflow bundle, leaving dist/ alone', async () => {
+    expect(await distNow()).toEqual(distBefore);
     const built = await listFiles(out);
     for (const f of ['workers/api.js', 'workers/worker.js', 'workflows/index.js', 'activities/ingestion.js', 'metrics/registry.js', 'config/env.js', 'workflow-bundle.js']) expect(built).toContain(f);
     expect(built.filter((f) => f.endsWith('.ts'))).toEqual([]);
