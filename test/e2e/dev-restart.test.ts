@@ -5,10 +5,13 @@
  * its whole process group dies at once, servers included, as a crash of the
  * machine would leave them. Each time the next `npm run dev` on the same state
  * directory resumes the in-flight sync, which completes with exact counters
- * and a byte-exact lake.
+ * and a byte-exact lake. And a second SIGTERM ends a dev that is stopping
+ * gracefully at once, as it does the API and the worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { chmod, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +20,7 @@ import { freePort } from '../../infra/ports.js';
 import { stopProcess, tetherToThisProcess } from '../../infra/tether.js';
 import { call, setDefaultToken, waitFor, waitForJob } from '../support/http.js';
 import { unique } from '../support/lakesync.js';
-import { sha256, tree, writeAll } from '../support/objects.js';
+import { listFiles, sha256, tree, writeAll } from '../support/objects.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const N = 1500;
@@ -167,5 +170,35 @@ describe('npm run dev killed with kill -9 and started again', () => {
     process.kill(dev.pid!, 'SIGTERM');
     expect(await new Promise((resolve) => dev!.once('exit', (code, signal) => resolve({ code, signal })))).toEqual({ code: 0, signal: null });
     await waitFor('everything it started to have stopped', async () => (await alive(last)).length === 0, 30_000, 100);
+  });
+
+  it('a second SIGTERM ends a dev that is draining a request at once, and its servers then stop with their tethers', async () => {
+    dev = await startDev();
+    const drained = dev;
+    const started = (await descendants(drained.pid!)).filter((p) => p.pgrp === drained.pid);
+    expect(started.map((p) => p.comm)).toEqual(expect.arrayContaining(['temporal', 'postgres']));
+    const servers = started.map((p) => p.pid);
+    const bucket2 = unique('kb-dev');
+    expect((await call(url, 'POST', '/admin/buckets', { name: bucket2 })).status).toBe(201);
+    // An upload whose second half never comes holds the API in its 30 s grace.
+    const body = randomBytes(256 * 1024);
+    const token = (await readFile(join(stateDir, 'dev-token'), 'utf8')).trim();
+    const req = request(new URL(`/${bucket2}/held/blob.bin`, url), { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' } });
+    req.on('error', () => undefined);
+    req.write(body.subarray(0, body.length / 2));
+    const tmp = join(stateDir, 'lake', '.tmp');
+    await waitFor('the first half in the lake', async () => {
+      for (const f of await listFiles(tmp)) if ((await stat(join(tmp, f))).size >= body.length / 2) return true;
+      return false;
+    });
+    const exited = new Promise((resolve) => drained.once('exit', (code, signal) => resolve({ code, signal })));
+
+    drained.kill('SIGTERM');
+    await waitFor('new connections refused', () => fetch(`${url}/healthz`).then(() => false, () => true), 30_000, 20);
+    expect(drained.exitCode).toBeNull();
+    drained.kill('SIGTERM');
+    expect(await exited).toEqual({ code: null, signal: 'SIGTERM' });
+    req.destroy();
+    await waitFor('the Temporal dev server and Postgres to exit by themselves', async () => (await alive(servers)).length === 0, 60_000, 200);
   });
 });
