@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const NODE_BUILTINS = ['assert', 'buffer', 'child_process', 'crypto', 'dns', 'events', 'fs', 'http', 'https', 'net', 'os', 'path', 'process', 'stream', 'timers', 'tls', 'url', 'util', 'worker_threads', 'zlib'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'db/migrations/**', 'dist/**', '.lakesync/**'] },
+  { ignores: ['node_modules/**', 'db/migrations/**', 'dist/**', '.build-test-*/**', '.lakesync/**'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

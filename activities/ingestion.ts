@@ -166,7 +166,7 @@ export function ingestionActivities(deps: ActivityDeps) {
                     return;
                   }
                   const lakeKey = lakeKeyOf(ctx, obj);
-                  await deps.throttle.take();
+                  if (!(await deps.throttle.take(actx.cancellationSignal))) return; // cancelled while waiting its turn: left owed
                   const dup = ctx.source.skipDuplicates ? await findDuplicate(ctx, obj) : null;
                   if (dup) {
                     if (await recordSkipped(input.jobId, obj, dup, routed(dup.lakeKey))) result.skipped++;

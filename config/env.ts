@@ -114,6 +114,8 @@ const EnvSchema = z.object({
   LAKESYNC_EGRESS_DENY: egressList.optional(),
   /** Which addresses are refused by default: strict (production) or dev (only link-local and cloud metadata). */
   LAKESYNC_EGRESS_DEFAULT: z.enum(['strict', 'dev']).optional(),
+  /** Tests only: the seed of their random choices (the crash tests' kill points), to replay a failing run; unset picks one and logs it. */
+  LAKESYNC_TEST_SEED: z.string().regex(/^\d{1,15}$/, 'must be a decimal number (as a test run logs it)').optional(),
   PATH: z.string().default(''),
 });
 

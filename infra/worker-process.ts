@@ -32,6 +32,8 @@ export interface ApiProcess extends LakesyncProcess {
 export interface ProcessOptions {
   /** Run the compiled code in dist/ with plain node, as `npm start` / `npm run worker` do (run `npm run build` first). */
   built?: boolean;
+  /** With `built`: the build's directory under the repository root instead of dist/ (a test's own build). */
+  distDir?: string;
 }
 
 async function statusField(pid: number, field: string): Promise<number> {
@@ -56,7 +58,7 @@ function logLine(out: string, prefix: string): Record<string, unknown> | undefin
 
 async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess> {
   // The flags `npm start` / `npm run worker` use; warnings reach the JSON log instead of stderr.
-  const args = o.built ? ['--enable-source-maps', '--no-warnings', `dist/workers/${role}.js`] : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
+  const args = o.built ? ['--enable-source-maps', '--no-warnings', `${o.distDir ?? 'dist'}/workers/${role}.js`] : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';

@@ -40,17 +40,17 @@ async function main() {
   log.info(`lake directory    ${lakeDir(env)}`);
   log.info(`filesystem roots  ${fsAccessFromEnv(env).describe()}`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  const stop = async (signal: NodeJS.Signals) => {
+    // A second signal finds no handler and ends the process at once; the servers started here then stop with their tethers.
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     log.info(`${signal}: stopping`);
     await runtime.stop().catch((err) => log.error({ err }, 'runtime stop failed'));
     await services.stop();
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((err) => {

@@ -2,13 +2,30 @@ import { Router } from 'express';
 import { sql } from 'drizzle-orm';
 import type { ApiDeps } from '../deps.js';
 
+/**
+ * How long a dependency has to answer. The Temporal client retries an
+ * unreachable server for ~20 s, and Postgres may take its 30 s connect
+ * timeout: a probe (compose's times out after 5 s) would see a timeout
+ * instead of the 503 that names what is down.
+ */
+const CHECK_MS = 3000;
+
+/** 'ok', or why the dependency did not answer. */
+async function check(run: (signal: AbortSignal) => Promise<unknown>): Promise<string> {
+  const signal = AbortSignal.timeout(CHECK_MS);
+  const late = new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve(`no answer within ${CHECK_MS / 1000} s`), { once: true }));
+  // drizzle wraps the driver's error in "Failed query: …": the cause says what happened (ECONNREFUSED, …).
+  const why = (e: Error) => (e.cause instanceof Error ? e.cause.message : e.message);
+  return Promise.race([run(signal).then(() => 'ok', why), late]);
+}
+
 /** 200 only when Postgres and Temporal both answer; 503 names what is down. */
 export function healthRoutes(deps: ApiDeps): Router {
   const r = Router();
   r.get('/healthz', async (_req, res) => {
     const checks = await Promise.all([
-      deps.db.execute(sql`select 1`).then(() => 'ok', (e: Error) => e.message),
-      deps.temporal.workflowService.getSystemInfo({}).then(() => 'ok', (e: Error) => e.message),
+      check(() => deps.db.execute(sql`select 1`)),
+      check((signal) => deps.temporal.connection.withAbortSignal(signal, () => deps.temporal.workflowService.getSystemInfo({}))),
     ]);
     const [postgres, temporal] = checks;
     const ok = checks.every((c) => c === 'ok');

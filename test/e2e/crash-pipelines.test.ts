@@ -4,7 +4,6 @@
  * once, delivered under one idempotency key, and the counters are exact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { seededRandom } from '../support/seed.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 const SECRET = 'whsec-crash-0123456789abcdef';
@@ -25,6 +25,8 @@ describe('pipelines through worker crashes', () => {
   let dir: string;
   // Slow answers keep processing in flight long enough to be killed twice.
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  // Kill points: replay a failure with the seed this prints.
+  const random = seededRandom('crash-pipelines.test.ts');
 
   beforeAll(async () => {
     ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate' });
@@ -56,12 +58,12 @@ describe('pipelines through worker crashes', () => {
     const jobId = started.body.jobId as string;
     const processed = async () => Number((await sql`select objects_processed from jobs where id = ${jobId}`)[0]?.objects_processed ?? 0);
     const killAt = async (n: number) => {
-      await waitFor(`${n} processed`, async () => (await processed()) >= n, 120_000, 20);
+      await waitFor(`${n} processed (LAKESYNC_TEST_SEED=${random.seed})`, async () => (await processed()) >= n, 120_000, 20);
       await worker!.kill('SIGKILL');
       worker = await startWorkerProcess(ls.workerEnv);
     };
-    await killAt(randomInt(100, 400));
-    await killAt(randomInt(600, 900));
+    await killAt(random.int(100, 400));
+    await killAt(random.int(600, 900));
 
     const { job, sync } = await waitForJob(ls.url, bucket, src.body.sourceId, jobId, 240_000);
     expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: N, objectsProcessed: N, objectsIndexed: N, objectsFailed: 0 });

@@ -4,7 +4,7 @@
  * discovery; after restarts the lake and every counter are exactly right.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256, tree } from '../support/objects.js';
 import { temporalCli } from '../support/temporal-cli.js';
+import { seededRandom } from '../support/seed.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 describe('crash safety', () => {
@@ -21,10 +22,12 @@ describe('crash safety', () => {
   let worker: WorkerProcess | undefined;
   const bucket = unique('kb');
   const dirs: string[] = [];
+  // Kill points: replay a failure with the seed this prints.
+  const random = seededRandom('crash.test.ts');
 
   const jobRow = async (jobId: string) => (await sql`select * from jobs where id = ${jobId}`)[0];
   const killWhen = async (what: string, probe: () => Promise<boolean>) => {
-    await waitFor(what, probe, 120_000, 20);
+    await waitFor(`${what} (LAKESYNC_TEST_SEED=${random.seed})`, probe, 120_000, 20);
     await worker!.kill('SIGKILL');
   };
 
@@ -59,11 +62,11 @@ describe('crash safety', () => {
     const started = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
     const jobId = started.body.jobId as string;
 
-    const firstKill = randomInt(300, 1000);
+    const firstKill = random.int(300, 1000);
     await killWhen(`${firstKill} processed`, async () => Number((await jobRow(jobId))?.objects_processed ?? 0) >= firstKill);
     const atFirstKill = Number((await jobRow(jobId))!.objects_processed);
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_MAX_OBJECTS_PER_SECOND: '300' });
-    const secondKill = randomInt(Math.max(atFirstKill + 300, 1500), 2600);
+    const secondKill = random.int(Math.max(atFirstKill + 300, 1500), 2600);
     await killWhen(`${secondKill} processed`, async () => Number((await jobRow(jobId))?.objects_processed ?? 0) >= secondKill);
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_MAX_OBJECTS_PER_SECOND: '300' });
 
