@@ -6,9 +6,16 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
-import { compareKeys, lakeKeyConflict, lakeKeyProblem, unstorableKey } from './keys.js';
+import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstorableKey } from './keys.js';
 import { compareUtf8, DirWalk, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
 import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
+
+/** The folder a listing prefix names; never one outside its bucket (`../other/` is another bucket, or the host). */
+function listFolder(prefix: string): string {
+  const problem = listPrefixProblem(prefix);
+  if (problem) throw unstorableKey(prefix, problem);
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+}
 
 const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
 
@@ -132,7 +139,7 @@ export class FilesystemLake implements LakeStore {
       walk = held.walk;
     } else {
       // Keys under a prefix are contiguous in byte order and all inside the folder the prefix names.
-      const dir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
+      const dir = listFolder(prefix);
       const start: WalkStart = afterKey !== null && compareKeys(afterKey, prefix) >= 0 ? { after: afterKey } : prefix ? { from: prefix } : null;
       walk = new DirWalk(join(this.root, bucket), dir, start, { readDir: this.o.readDir, settledMs: this.o.settledMs });
     }
@@ -159,7 +166,7 @@ export class FilesystemLake implements LakeStore {
    */
   async listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean } | null> {
     if (delimiter !== '/') return null;
-    const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const dir = listFolder(prefix);
     const path = join(this.root, bucket, dir);
     const raw = await (this.o.readDir ?? readDirEntries)(path).catch((err) => {
       if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return [];

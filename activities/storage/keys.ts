@@ -39,6 +39,16 @@ export function lakePrefixProblem(prefix: string): string | null {
   return lakeKeyProblem(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
 }
 
+/**
+ * A listing prefix: its folder part (up to the last `/`) must be a lake
+ * prefix, since the directory lake reads that folder; the partial last
+ * segment is matched as text (`a/.hid` finds `a/.hidden`).
+ */
+export function listPrefixProblem(prefix: string): string | null {
+  const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  return folder === '' ? null : lakePrefixProblem(folder);
+}
+
 /** A key for an error message: long keys are cut so the message (and the reason in it) stays readable. */
 export const keyPreview = (key: string): string => JSON.stringify(key.length > 200 ? `${key.slice(0, 200)}…` : key);
 

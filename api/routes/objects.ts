@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { lookup } from 'mime-types';
 import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
-import { compareKeys } from '../../activities/storage/keys.js';
+import { compareKeys, listPrefixProblem } from '../../activities/storage/keys.js';
 import type { LakeObjectHead } from '../../activities/storage/types.js';
 import { checkedKey } from './byte-plane.js';
 import { callerOf } from '../auth.js';
@@ -20,7 +20,13 @@ import { loadRouting } from '../../activities/pipelines/routing.js';
 
 export const ListQuery = z
   .object({
-    prefix: text().max(1024).default(''),
+    prefix: text()
+      .max(1024)
+      .superRefine((p, ctx) => {
+        const problem = listPrefixProblem(p);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .default(''),
     delimiter: text().min(1).max(16).optional(),
     max_keys: z.coerce.number().int().min(1).max(1000).default(1000),
     continuation_token: text().max(4096).optional(),

@@ -183,6 +183,24 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
   });
 
+  it('refuses a listing prefix that climbs out of the bucket, with or without a delimiter', async () => {
+    const other = unique('kb-next');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: other })).status).toBe(201);
+    expect((await fetch(`${ls.url}/${other}/secret/k.txt`, { method: 'PUT', body: 'theirs', headers: authHeader(ls.url) })).status).toBe(200);
+    for (const prefix of [`../${other}/`, `../${other}/secret/k`, '../../', 'a/../../', './', 'a//b']) {
+      for (const delimiter of ['', '&delimiter=/']) {
+        const res = await call(ls.url, 'GET', `/${bucket}/objects?prefix=${encodeURIComponent(prefix)}${delimiter}`);
+        expect(res.status, `${prefix}${delimiter}`).toBe(400);
+        expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(['prefix']);
+      }
+    }
+    // A partial last segment is text, not a folder: a dot there finds dot-files.
+    expect((await put('dots/.hidden')).status).toBe(200);
+    const dots = await call(ls.url, 'GET', `/${bucket}/objects?prefix=${encodeURIComponent('dots/.hid')}`);
+    expect(dots.body.objects.map((o: { key: string }) => o.key)).toEqual(['dots/.hidden']);
+    expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
+  });
+
   it('lists a folder with delimiter / in pages of common prefixes and objects, the same on both lakes', async () => {
     for (const k of ['dl/a.txt', 'dl/b/1', 'dl/b/2', 'dl/c/deep/3', 'dl/d.txt']) expect((await put(k)).status).toBe(200);
     const seen: string[] = [];
