@@ -6,6 +6,7 @@ import { FAILURE } from '../domain/failures.js';
 import type { ActivityDeps } from './deps.js';
 import { createS3Client } from './storage/s3-client.js';
 import { S3SourceReader } from './storage/s3-source.js';
+import { credentialIdentity } from './storage/credential-identity.js';
 import { FilesystemSourceReader } from './storage/fs-source.js';
 import type { SourceReader } from './storage/types.js';
 
@@ -75,7 +76,7 @@ function openReader(deps: ActivityDeps, source: SourceRow): SourceReader {
     const creds = source.sealedCredentials ? deps.secrets.open<S3Credentials>(source.sealedCredentials) : null;
     if (!creds) throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'source has no credentials', nonRetryable: true });
     const client = createS3Client({ ...conn.s3, ...creds, maxSockets: deps.objectConcurrency * deps.batchConcurrency * 2, egress: deps.egress });
-    return new S3SourceReader(client, conn.s3, creds.accessKeyId);
+    return new S3SourceReader(client, conn.s3, credentialIdentity(creds));
   }
   return PUSH_ONLY;
 }

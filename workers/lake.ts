@@ -4,6 +4,7 @@ import { FilesystemLake } from '../activities/storage/fs-lake.js';
 import { S3Lake } from '../activities/storage/s3-lake.js';
 import { createS3Client } from '../activities/storage/s3-client.js';
 import { S3Copier } from '../activities/storage/s3-copier.js';
+import { credentialIdentity } from '../activities/storage/credential-identity.js';
 import type { LakeStore } from '../activities/storage/types.js';
 
 /** The lake the configuration names: a directory (embedded default) or one S3 bucket. */
@@ -22,7 +23,8 @@ export function createLake(env: Env): LakeStore {
       env.LAKE_S3_ENDPOINT && env.LAKE_S3_FORCE_PATH_STYLE
         ? new S3Copier({ endpoint: env.LAKE_S3_ENDPOINT, region: env.LAKE_S3_REGION, accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!, secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!, connections: 256 })
         : undefined;
-    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT, env.LAKE_S3_ACCESS_KEY_ID!, copier);
+    const identity = credentialIdentity({ accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!, secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY! });
+    return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT, identity, copier);
   }
   return new FilesystemLake(lakeDir(env));
 }

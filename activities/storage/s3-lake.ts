@@ -28,8 +28,8 @@ export class S3Lake implements LakeStore {
     private readonly client: S3Client,
     private readonly physicalBucket: string,
     private readonly endpoint: string | undefined,
-    /** Server-side copies read with these credentials: only sources that read with the same ones get them. */
-    private readonly accessKeyId: string,
+    /** `credentialIdentity` of the lake's credentials: server-side copies read with them, so only sources reading as the same principal get them. */
+    private readonly credentials: string,
     /** The lean CopyObject path for path-style endpoints; the SDK's otherwise. */
     private readonly copier?: S3Copier,
   ) {}
@@ -67,7 +67,7 @@ export class S3Lake implements LakeStore {
   }
 
   async copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null> {
-    if ((from.endpoint ?? '') !== (this.endpoint ?? '') || from.accessKeyId !== this.accessKeyId) return null;
+    if ((from.endpoint ?? '') !== (this.endpoint ?? '') || from.credentials !== this.credentials) return null;
     const target = this.key(bucket, key);
     const copySource = `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`;
     try {
@@ -158,7 +158,7 @@ export class S3Lake implements LakeStore {
   async move(bucket: string, from: string, to: string): Promise<boolean> {
     const head = await this.head(bucket, from);
     if (!head) return false;
-    await this.copyFrom(bucket, to, { endpoint: this.endpoint, bucket: this.physicalBucket, key: this.key(bucket, from), accessKeyId: this.accessKeyId }, head.size);
+    await this.copyFrom(bucket, to, { endpoint: this.endpoint, bucket: this.physicalBucket, key: this.key(bucket, from), credentials: this.credentials }, head.size);
     await this.delete(bucket, from);
     return true;
   }

@@ -12,7 +12,8 @@ export class S3SourceReader implements SourceReader {
   constructor(
     private readonly client: S3Client,
     private readonly conn: S3Connection,
-    private readonly accessKeyId: string,
+    /** `credentialIdentity` of what this reader reads with. */
+    private readonly credentials: string,
   ) {}
 
   async listPage(afterKey: string | null, pageSize: number): Promise<ListedPage> {
@@ -53,6 +54,6 @@ export class S3SourceReader implements SourceReader {
   }
 
   s3Location(key: string): S3Location {
-    return { endpoint: this.conn.endpoint, bucket: this.conn.bucket, key: this.conn.prefix + key, accessKeyId: this.accessKeyId };
+    return { endpoint: this.conn.endpoint, bucket: this.conn.bucket, key: this.conn.prefix + key, credentials: this.credentials };
   }
 }

@@ -19,12 +19,13 @@ export interface S3Location {
   bucket: string;
   key: string;
   /**
-   * The access key the source reads with. The lake copies server-side with its
-   * own credentials, so only when they are the same ones (as rclone copies
-   * server-side only within one remote): else a tenant whose key may list a
-   * bucket but not read it would have the lake read it for them.
+   * Who the source reads as (`credentialIdentity`: key id, secret and session
+   * token). The lake copies server-side with its own credentials, so only when
+   * they are the very same ones (as rclone copies server-side only within one
+   * remote): else a tenant whose key may list a bucket but not read it, or who
+   * merely knows the lake's key id, would have the lake read it for them.
    */
-  accessKeyId: string;
+  credentials: string;
 }
 
 export interface SourceReader {
