@@ -38,6 +38,15 @@ export async function openWithoutLinks(root: string, key: string): Promise<FileH
   }
 }
 
+/** Whether a folder on the way to `key` is now a symbolic link. */
+async function linkOnPath(root: string, key: string): Promise<boolean> {
+  const names = key.split('/');
+  for (let i = 1; i < names.length; i++) {
+    if ((await lstat(join(root, ...names.slice(0, i))).catch(() => null))?.isSymbolicLink()) return true;
+  }
+  return false;
+}
+
 /** The path the kernel holds for an open file: exact on Linux, a re-resolution (checked against the inode) elsewhere. */
 async function openedPath(handle: FileHandle, expected: string): Promise<string | null> {
   if (process.platform === 'linux') return readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
@@ -65,7 +74,8 @@ export async function openBeneath(root: string, key: string, access: ResolvedFsA
     handle = await openWithoutLinks(root, key);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'ENOTDIR') throw refuse(key, 'is reached through a symbolic link on its path');
+    // ENOTDIR is also a folder on the path replaced by a plain file: an ordinary change of a live tree, retried.
+    if (code === 'ELOOP' || (code === 'ENOTDIR' && (await linkOnPath(root, key)))) throw refuse(key, 'is reached through a symbolic link on its path');
     throw err;
   }
   try {

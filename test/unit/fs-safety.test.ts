@@ -375,6 +375,17 @@ describe('opening without links', () => {
         );
         expect(err?.code, key).toMatch(/^(ELOOP|ENOTDIR)$/);
       }
+      // A folder on the path replaced by a plain file is a change of a live tree, not a link: retried, not refused.
+      await mkdir(join(root, 'was-dir'));
+      await writeFile(join(root, 'was-dir', 'f.txt'), 'x');
+      await rm(join(root, 'was-dir'), { recursive: true });
+      await writeFile(join(root, 'was-dir'), 'now a file');
+      const plain = await openBeneath(root, 'was-dir/f.txt', undefined).then(
+        () => null,
+        (e: Error) => e,
+      );
+      expect(plain).not.toBeInstanceOf(ApplicationFailure);
+      expect((plain as NodeJS.ErrnoException).code).toBe('ENOTDIR');
     } finally {
       await rm(root, { recursive: true, force: true });
     }
