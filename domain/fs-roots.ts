@@ -106,6 +106,8 @@ export class FsAccess {
     // Whether a path outside the roots exists, is a file or where its links lead is none of a tenant's business:
     // the roots are checked first, and a refusal never echoes a real path.
     const access = await this.resolve();
+    // `..` after a link resolves against the link's target: `root/link/../etc/x` would probe the host.
+    if (path.split('/').some((s) => s === '.' || s === '..')) return { problem: 'must not contain . or .. segments' };
     const real = await realpath(path).catch(() => null);
     if (!real) {
       const refusal = access.refusal(resolve(path));

@@ -405,6 +405,10 @@ describe('refusals tell nothing about the host', () => {
       expect(await access.checkSourceDir('/etc')).toEqual({ problem: outside });
       expect(await access.checkSourceDir(join(root, 'allowed', 'to-etc'))).toEqual({ problem: `${outside} (through a link)` });
       expect(await access.checkSourceDir(join(root, 'allowed', 'missing'))).toEqual({ problem: 'does not exist', notFound: true });
+      // `..` after a link would resolve against the link's target, so existence outside could be probed.
+      for (const probe of ['to-etc/../etc/ssl', 'to-etc/../etc/nonexistent', './x'].map((p) => `${root}/allowed/${p}`)) {
+        expect(await access.checkSourceDir(probe)).toEqual({ problem: 'must not contain . or .. segments' });
+      }
     } finally {
       await rm(root, { recursive: true, force: true });
     }
