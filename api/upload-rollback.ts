@@ -4,7 +4,7 @@ import { filesUploadedSignal } from '../workflows/shared.js';
 import type { ApiDeps } from './deps.js';
 import { recordRemoval } from './push-source.js';
 
-/** One history row an upload request created, and the ETag of what it stored in the lake (null: nothing). */
+/** One history row an upload request created, and the write id of what it stored in the lake (null: nothing). */
 export interface CreatedFile {
   historyId: string;
   key: string;
@@ -37,7 +37,7 @@ export async function discardUploadRequest(deps: ApiDeps, bucket: typeof buckets
   for (const f of created) {
     if (!f.stored) continue;
     try {
-      if ((await deps.lake.head(bucket.name, f.key))?.etag !== f.stored) continue;
+      if ((await deps.lake.head(bucket.name, f.key))?.writeId !== f.stored) continue;
       await deps.lake.delete(bucket.name, f.key);
       await recordRemoval(deps, bucket, f.key);
     } catch (err) {

@@ -92,9 +92,12 @@ export class FilesystemLake implements LakeStore {
     const tmp = join(tmpDir, randomBytes(12).toString('hex'));
     const hasher = new HashingStream();
     const out = createWriteStream(tmp, { flags: 'wx' });
+    let writeId: string;
     try {
       // pipeline also fails on a body that ended early (an aborted request): never a half file in place.
       await pipeline(body, hasher, out);
+      // The rename keeps the inode: it names this write for as long as no other replaces it.
+      writeId = String((await stat(tmp, { bigint: true })).ino);
       await this.place(bucket, key, tmp);
     } catch (err) {
       // The temp file's descriptor may still be opening: unlink once it is closed, or the file outlives the unlink.
@@ -104,7 +107,7 @@ export class FilesystemLake implements LakeStore {
     }
     // The ETag is what HEAD and listings report (mtime and size), so conditional requests agree with it.
     const st = await stat(target, { bigint: true });
-    return { etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, size: hasher.bytes, contentHash: hasher.contentHash() };
+    return { etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, size: hasher.bytes, contentHash: hasher.contentHash(), writeId };
   }
 
   async copyFrom(_bucket: string, _key: string, _from: S3Location, _size: number): Promise<PutResult | null> {
@@ -114,7 +117,7 @@ export class FilesystemLake implements LakeStore {
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
     const st = await stat(this.path(bucket, key), { bigint: true }).catch(() => null);
     if (!st || !st.isFile()) return null;
-    return { size: Number(st.size), etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(key) || undefined };
+    return { size: Number(st.size), etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(key) || undefined, writeId: String(st.ino) };
   }
 
   async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {

@@ -11,6 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
@@ -18,6 +19,8 @@ import type { S3Copier } from './s3-copier.js';
 import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
 import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
+/** User metadata naming the write that stored an object. */
+const WRITE_ID = 'lakesync-write';
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
 const UPLOAD_PART = 5 * 1024 ** 2;
@@ -42,10 +45,12 @@ export class S3Lake implements LakeStore {
 
   async put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult> {
     const hasher = new HashingStream();
+    // The ETag of equal bytes is equal: a nonce in the metadata tells one write from another.
+    const writeId = randomUUID();
     // lib-storage streams in bounded parts (queueSize × partSize in memory at most).
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.physicalBucket, Key: this.key(bucket, key), Body: hasher, ContentType: meta.contentType },
+      params: { Bucket: this.physicalBucket, Key: this.key(bucket, key), Body: hasher, ContentType: meta.contentType, Metadata: { [WRITE_ID]: writeId } },
       // 5 MiB parts (S3's minimum) bound memory; bigger objects get bigger parts to stay under 10,000 parts.
       partSize: Math.max(UPLOAD_PART, Math.ceil((meta.size ?? 0) / 9000)),
       queueSize: 2,
@@ -63,7 +68,7 @@ export class S3Lake implements LakeStore {
     const [fed, uploaded] = await Promise.allSettled([feeding, uploading]);
     if (uploaded.status === 'rejected') throw uploaded.reason;
     if (fed.status === 'rejected') throw fed.reason;
-    return { etag: (uploaded.value.ETag ?? '').replace(/"/g, ''), size: hasher.bytes, contentHash: hasher.contentHash() };
+    return { etag: (uploaded.value.ETag ?? '').replace(/"/g, ''), size: hasher.bytes, contentHash: hasher.contentHash(), writeId };
   }
 
   async copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null> {
@@ -111,7 +116,7 @@ export class S3Lake implements LakeStore {
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key) }));
-      return { size: res.ContentLength ?? 0, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType };
+      return { size: res.ContentLength ?? 0, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType, writeId: res.Metadata?.[WRITE_ID] };
     } catch (err) {
       if ((err as { name?: string }).name === 'NotFound') return null;
       throw err;

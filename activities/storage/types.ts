@@ -43,6 +43,8 @@ export interface LakeObjectHead {
   etag: string;
   lastModified: Date;
   contentType?: string;
+  /** Which write put this object there, unique per write (two writes of the same bytes differ); where the lake knows it. */
+  writeId?: string;
 }
 
 export type DelimitedEntry = { kind: 'prefix'; key: string } | ({ kind: 'object'; key: string } & LakeObjectHead);
@@ -51,6 +53,8 @@ export interface PutResult {
   etag: string;
   size: number;
   contentHash: string | null;
+  /** Which write this was: `head().writeId` answers the same while no later write replaced it. */
+  writeId?: string;
 }
 
 export interface LakeStore {

@@ -110,7 +110,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
           results.push({ fileName, key, syncStatus: 'Failed', message });
           return;
         }
-        entry.stored = put.etag;
+        entry.stored = put.writeId ?? put.etag;
         await deps.db.update(uploadFiles).set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size }).where(eq(uploadFiles.id, historyId));
         await recordArrival(deps, bucket, key, put);
         results.push({ fileName, key, syncStatus: 'Finished', message: '' });
