@@ -6,7 +6,7 @@ import { loadRouting } from './pipelines/routing.js';
 import { joinKey, lakeKeyProblem, unstorableKey } from './storage/keys.js';
 import type { PutResult } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
-import { safeErrorText } from '../domain/log-redaction.js';
+import { storedErrorText as errorText } from '../domain/log-redaction.js';
 import { findEgressDenied } from './net/egress.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { publicDestinationError } from './net/public-error.js';
@@ -28,8 +28,6 @@ export interface BatchResult {
   toProcess: number;
 }
 
-// Stored and shown by the API: a failed query's parameters are cut out.
-const errorText = (err: unknown): string => safeErrorText(err).slice(0, 1000);
 
 export function ingestionActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;

@@ -7,7 +7,7 @@ import { loadRouting, type PipelineRow } from './pipelines/routing.js';
 import { runFulltext } from './pipelines/fulltext.js';
 import { runWebhook } from './pipelines/webhook.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
-import { safeErrorText } from '../domain/log-redaction.js';
+import { storedErrorText as errorText } from '../domain/log-redaction.js';
 
 interface OwedRow {
   id: string;
@@ -29,8 +29,6 @@ export interface ProcessResult {
   indexed: number;
 }
 
-// Stored and shown by the API: a failed query's parameters are cut out.
-const errorText = (err: unknown): string => safeErrorText(err).slice(0, 1000);
 
 /** Stored objects of a source, a page at a time in key order, as rules see them. */
 const PAGE = 1000;

@@ -12,9 +12,6 @@ function postgresErrorOf(err: unknown): { code: string; message: string } | null
   return null;
 }
 
-/** SQLSTATE class 22, data exception: the value itself is refused, so a retry with the same input fails the same way. */
-export const isDataException = (err: unknown): boolean => postgresErrorOf(err)?.code.startsWith('22') ?? false;
-
 /**
  * Turns a Postgres data exception raised anywhere in an activity into a
  * non-retryable failure, so no activity retries forever on an input it can

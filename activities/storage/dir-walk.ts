@@ -2,6 +2,9 @@ import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ListedObject } from './types.js';
 
+/** A file's ETag in the directory lake and filesystem sources: mtime and size, as HEAD, listings and conditional requests all report it. */
+export const fileEtag = (st: { mtimeNs: bigint; size: bigint }): string => `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`;
+
 export interface DirEntry {
   name: string;
   kind: 'dir' | 'file';
@@ -180,7 +183,7 @@ export class DirWalk {
       if (this.o.skip?.(path)) continue;
       const st = await lstat(path, { bigint: true }).catch(() => null);
       if (!st || !st.isFile()) continue;
-      return { key: e.sortKey, etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
+      return { key: e.sortKey, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
     }
   }
 }

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
 import { lstat, mkdir, opendir, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
 import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstorableKey } from './keys.js';
-import { compareUtf8, DirWalk, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
+import { compareUtf8, DirWalk, fileEtag, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
 import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
 
 /** The folder a listing prefix names; never one outside its bucket (`../other/` is another bucket, or the host). */
@@ -92,12 +92,12 @@ export class FilesystemLake implements LakeStore {
     const tmp = join(tmpDir, randomBytes(12).toString('hex'));
     const hasher = new HashingStream();
     const out = createWriteStream(tmp, { flags: 'wx' });
-    let writeId: string;
+    let st: BigIntStats;
     try {
       // pipeline also fails on a body that ended early (an aborted request): never a half file in place.
       await pipeline(body, hasher, out);
-      // The rename keeps the inode: it names this write for as long as no other replaces it.
-      writeId = String((await stat(tmp, { bigint: true })).ino);
+      // The rename keeps inode and mtime: what this file says is what HEAD will say until another write replaces it.
+      st = await stat(tmp, { bigint: true });
       await this.place(bucket, key, tmp);
     } catch (err) {
       // The temp file's descriptor may still be opening: unlink once it is closed, or the file outlives the unlink.
@@ -105,9 +105,7 @@ export class FilesystemLake implements LakeStore {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    // The ETag is what HEAD and listings report (mtime and size), so conditional requests agree with it.
-    const st = await stat(target, { bigint: true });
-    return { etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, size: hasher.bytes, contentHash: hasher.contentHash(), writeId };
+    return { etag: fileEtag(st), size: hasher.bytes, contentHash: hasher.contentHash(), writeId: String(st.ino) };
   }
 
   async copyFrom(_bucket: string, _key: string, _from: S3Location, _size: number): Promise<PutResult | null> {
@@ -117,7 +115,7 @@ export class FilesystemLake implements LakeStore {
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
     const st = await stat(this.path(bucket, key), { bigint: true }).catch(() => null);
     if (!st || !st.isFile()) return null;
-    return { size: Number(st.size), etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(key) || undefined, writeId: String(st.ino) };
+    return { size: Number(st.size), etag: fileEtag(st), lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(key) || undefined, writeId: String(st.ino) };
   }
 
   async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {
@@ -192,7 +190,7 @@ export class FilesystemLake implements LakeStore {
       const st = await lstat(join(this.root, bucket, e.key), { bigint: true }).catch(() => null);
       if (!st?.isFile()) continue;
       if (entries.length === limit) return { entries, more: true };
-      entries.push({ kind: 'object', key: e.key, size: Number(st.size), etag: `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`, lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(e.key) || undefined });
+      entries.push({ kind: 'object', key: e.key, size: Number(st.size), etag: fileEtag(st), lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(e.key) || undefined });
     }
     return { entries, more: false };
   }
