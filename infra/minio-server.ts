@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { freePort, waitUntil } from './ports.js';
+import { freePort, GaveUp, waitUntil, withFreshPorts } from './ports.js';
 import { stopProcess, tetherToThisProcess } from './tether.js';
 
 export interface MinioServer {
@@ -13,7 +13,18 @@ export interface MinioServer {
 }
 
 /** A real MinIO server on loopback with fresh random root credentials. */
-export async function startMinio(opts: { binary: string; dataDir: string; persistent?: boolean; log: (m: string) => void }): Promise<MinioServer> {
+export function startMinio(opts: MinioOptions): Promise<MinioServer> {
+  return withFreshPorts(() => startOnce(opts));
+}
+
+interface MinioOptions {
+  binary: string;
+  dataDir: string;
+  persistent?: boolean;
+  log: (m: string) => void;
+}
+
+async function startOnce(opts: MinioOptions): Promise<MinioServer> {
   await mkdir(opts.dataDir, { recursive: true });
   const port = await freePort();
   const consolePort = await freePort();
@@ -30,7 +41,7 @@ export async function startMinio(opts: { binary: string; dataDir: string; persis
   await waitUntil(
     'MinIO',
     async () => {
-      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${stderr}`);
+      if (child.exitCode !== null) throw new GaveUp(`exited with ${child.exitCode}: ${stderr}`);
       const res = await fetch(`${endpoint}/minio/health/ready`);
       if (!res.ok) throw new Error(`health ${res.status}`);
     },

