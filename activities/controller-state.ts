@@ -28,7 +28,11 @@ export function controllerStateActivities(deps: ActivityDeps) {
   return {
     /** Read every cycle, so a PATCH takes effect on the next poll without a restart. Null once deleted. */
     async getSourceSettings(input: { sourceId: string }): Promise<SourceSettings | null> {
-      const [row] = await db.select({ s: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId)).where(eq(sources.id, input.sourceId));
+      const [row] = await db
+        .select({ s: sources, bucketName: buckets.name })
+        .from(sources)
+        .innerJoin(buckets, eq(buckets.id, sources.bucketId))
+        .where(eq(sources.id, input.sourceId));
       if (!row) return null;
       const { s, bucketName } = row;
       return {

@@ -108,7 +108,11 @@ export function discoveryActivities(deps: ActivityDeps) {
         select so.lake_key from source_objects so
         join jsonb_to_recordset(${json}::jsonb) as t(key text) on so.key = t.key collate "C"
         where so.source_id = ${input.sourceId} and so.status = 'ingested' and so.lake_key is not null`;
-      await removeFromLake(deps, ctx.bucketName, drifted.map((d) => d.lake_key));
+      await removeFromLake(
+        deps,
+        ctx.bucketName,
+        drifted.map((d) => d.lake_key),
+      );
     }
     await sql.begin(async (tx) => {
       const [row] = await tx<{ removed: string }[]>`
@@ -202,7 +206,12 @@ export function discoveryActivities(deps: ActivityDeps) {
         where source_id = ${input.sourceId} and missing_pass = ${pass} and status <> 'deleted'
         order by key limit 500`;
       if (gone.length === 0) break;
-      if (onDelete) await removeFromLake(deps, ctx.bucketName, gone.filter((g) => g.status === 'ingested' && g.lake_key !== null).map((g) => g.lake_key!));
+      if (onDelete)
+        await removeFromLake(
+          deps,
+          ctx.bucketName,
+          gone.filter((g) => g.status === 'ingested' && g.lake_key !== null).map((g) => g.lake_key!),
+        );
       deleted += await sql.begin(async (tx) => {
         const [row] = await tx<{ marked: string; removed: string }[]>`
           with target as (
@@ -219,7 +228,8 @@ export function discoveryActivities(deps: ActivityDeps) {
           select count(*) as marked, count(*) filter (where in_lake and ${onDelete}::boolean) as removed from marked`;
         const marked = Number(row?.marked ?? 0);
         const removed = Number(row?.removed ?? 0);
-        if (marked > 0) await tx`update jobs set objects_deleted = objects_deleted + ${marked}, objects_removed = objects_removed + ${removed} where id = ${input.jobId}`;
+        if (marked > 0)
+          await tx`update jobs set objects_deleted = objects_deleted + ${marked}, objects_removed = objects_removed + ${removed} where id = ${input.jobId}`;
         // What pipelines made of a deleted object goes with it.
         const ids = JSON.stringify(gone.map((g) => g.id));
         await tx`delete from fulltext_documents where object_id in (select jsonb_array_elements_text(${ids}::jsonb))`;
@@ -238,15 +248,26 @@ export function discoveryActivities(deps: ActivityDeps) {
    * the job with every page.
    */
   async function resumePoint(jobId: string, heartbeat: ScanCheckpoint | undefined, nextPass: () => Promise<number>): Promise<ScanCheckpoint> {
-    const [row] = await sql<{ scan_pass: number | null; scan_cursor: string | null; objects_listed: string }[]>`select scan_pass, scan_cursor, objects_listed from jobs where id = ${jobId}`;
-    const stored: ScanCheckpoint | undefined = row?.scan_pass != null ? { pass: row.scan_pass, afterKey: row.scan_cursor, listed: Number(row.objects_listed) } : undefined;
+    const [row] = await sql<
+      { scan_pass: number | null; scan_cursor: string | null; objects_listed: string }[]
+    >`select scan_pass, scan_cursor, objects_listed from jobs where id = ${jobId}`;
+    const stored: ScanCheckpoint | undefined =
+      row?.scan_pass != null ? { pass: row.scan_pass, afterKey: row.scan_cursor, listed: Number(row.objects_listed) } : undefined;
     const candidates = [stored, heartbeat].filter((c): c is ScanCheckpoint => c !== undefined);
     if (candidates.length === 0) return { pass: await nextPass(), afterKey: null, listed: 0 };
     return candidates.reduce((a, b) => (b.listed > a.listed ? b : a));
   }
 
   /** A dry run's page: counts what would change with reads only. */
-  async function previewPage(input: ScanInput, page: ListedObject[], unmatched: ListedObject[], fromKey: string | null, toKey: string | null, onUpdate: boolean, onFilterDrift: boolean) {
+  async function previewPage(
+    input: ScanInput,
+    page: ListedObject[],
+    unmatched: ListedObject[],
+    fromKey: string | null,
+    toKey: string | null,
+    onUpdate: boolean,
+    onFilterDrift: boolean,
+  ) {
     const [row] = await sql<{ fresh: string; changed: string; gone: string; drifted: string }[]>`
       with input as (
         select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint)
@@ -290,12 +311,24 @@ export function discoveryActivities(deps: ActivityDeps) {
       for (;;) {
         const from = cp.afterKey;
         const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch((err: unknown) => {
-          throw destinationFailure(err, deps.egress, (detail) => actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail })) ?? asPermanent(err);
+          throw (
+            destinationFailure(err, deps.egress, (detail) =>
+              actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail }),
+            ) ?? asPermanent(err)
+          );
         });
         const matched = page.objects.filter(matches);
         const unmatched = page.objects.filter((o) => !matches(o));
         if (input.dryRun) {
-          const p = await previewPage(input, matched, unmatched, from, page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null), reconcile.onUpdate, reconcile.onFilterDrift);
+          const p = await previewPage(
+            input,
+            matched,
+            unmatched,
+            from,
+            page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
+            reconcile.onUpdate,
+            reconcile.onFilterDrift,
+          );
           preview.fresh += p.fresh;
           preview.changed += p.changed;
           preview.gone += p.gone;
@@ -312,7 +345,8 @@ export function discoveryActivities(deps: ActivityDeps) {
           // that lost its heartbeat and kept going can never re-diff pages a newer attempt committed.
           const moved = await tx`update jobs set objects_listed = ${listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${afterKey}
             where id = ${input.jobId} and scan_cursor is not distinct from ${from} and (scan_pass is null or scan_pass = ${cp.pass})`;
-          if (moved.count === 0) throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
+          if (moved.count === 0)
+            throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
           if (!input.dryRun) {
             await diffMatched(tx, input, cp.pass, matched, reconcile.onUpdate);
             await capPage(tx, input, source.maxObjectsPerRun);
@@ -342,7 +376,16 @@ export function discoveryActivities(deps: ActivityDeps) {
 }
 
 /** Errors that retrying within this run cannot fix; the controller tries again on its next poll. */
-const PERMANENT_CODES = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'PermanentRedirect', 'ENOENT', 'ENOTDIR', 'EACCES']);
+const PERMANENT_CODES = new Set([
+  'NoSuchBucket',
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'PermanentRedirect',
+  'ENOENT',
+  'ENOTDIR',
+  'EACCES',
+]);
 
 function asPermanent(err: unknown): never {
   const e = err as { name?: string; code?: string; message?: string };

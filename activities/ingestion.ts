@@ -28,7 +28,6 @@ export interface BatchResult {
   toProcess: number;
 }
 
-
 export function ingestionActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
 
@@ -176,7 +175,9 @@ export function ingestionActivities(deps: ActivityDeps) {
                 } catch (err) {
                   if (findEgressDenied(err)) {
                     refused = true;
-                    throw destinationFailure(err, deps.egress, (detail) => actx.log.warn('object copy refused', { jobId: input.jobId, key: obj.key, ...detail }));
+                    throw destinationFailure(err, deps.egress, (detail) =>
+                      actx.log.warn('object copy refused', { jobId: input.jobId, key: obj.key, ...detail }),
+                    );
                   }
                   const permanent = err instanceof ApplicationFailure && err.nonRetryable === true;
                   actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, permanent, error: errorText(err) });

@@ -26,7 +26,18 @@ export function jobActivities(deps: ActivityDeps) {
       if (!source) return;
       await db
         .insert(jobs)
-        .values({ id: input.jobId, bucketId: source.bucketId, sourceId: input.sourceId, kind: input.kind, trigger: input.trigger, fullSync: input.fullSync, retryFailed: input.retryFailed, dryRun: input.dryRun ?? false, sourceObjectId: input.sourceObjectId ?? null, ruleId: input.ruleId ?? null })
+        .values({
+          id: input.jobId,
+          bucketId: source.bucketId,
+          sourceId: input.sourceId,
+          kind: input.kind,
+          trigger: input.trigger,
+          fullSync: input.fullSync,
+          retryFailed: input.retryFailed,
+          dryRun: input.dryRun ?? false,
+          sourceObjectId: input.sourceObjectId ?? null,
+          ruleId: input.ruleId ?? null,
+        })
         .onConflictDoNothing();
     },
 
@@ -36,22 +47,46 @@ export function jobActivities(deps: ActivityDeps) {
       await db.transaction(async (tx) => {
         await tx
           .update(jobs)
-          .set({ fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId ?? null, status: 'JOB_STATUS_RUNNING', startedAt: sql`coalesce(${jobs.startedAt}, now())`, workflowId: info.workflowExecution?.workflowId ?? null, runId: sql`coalesce(${jobs.runId}, ${info.workflowExecution?.runId ?? null})` })
+          .set({
+            fullSync: input.fullSync,
+            retryFailed: input.retryFailed,
+            sourceObjectId: input.sourceObjectId ?? null,
+            status: 'JOB_STATUS_RUNNING',
+            startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+            workflowId: info.workflowExecution?.workflowId ?? null,
+            runId: sql`coalesce(${jobs.runId}, ${info.workflowExecution?.runId ?? null})`,
+          })
           .where(and(eq(jobs.id, input.jobId), isNull(jobs.finishedAt)));
         await tx.update(sources).set({ currentJobId: input.jobId }).where(eq(sources.id, input.sourceId));
       });
     },
 
     /** Ends a job once; failures count toward the source's consecutive failures. */
-    async finishJob(input: { jobId: string; sourceId: string; failed: boolean; canceled?: boolean; dryRun?: boolean; error?: string }): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
+    async finishJob(input: {
+      jobId: string;
+      sourceId: string;
+      failed: boolean;
+      canceled?: boolean;
+      dryRun?: boolean;
+      error?: string;
+    }): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
       return db.transaction(async (tx) => {
         const [job] = await tx.select().from(jobs).where(eq(jobs.id, input.jobId)).for('update');
         const [source] = await tx.select({ consecutiveFailures: sources.consecutiveFailures }).from(sources).where(eq(sources.id, input.sourceId));
         if (!job || !source) return { status: 'JOB_STATUS_CANCELED' as JobOutcome, consecutiveFailures: 0 };
         if (job.finishedAt) return { status: job.status as JobOutcome, consecutiveFailures: source.consecutiveFailures };
-        const status: JobOutcome = input.canceled ? 'JOB_STATUS_CANCELED' : input.failed ? 'JOB_STATUS_FAILED' : job.objectsFailed > 0 || job.objectsIndexed < job.objectsProcessed ? 'JOB_STATUS_PARTIAL' : 'JOB_STATUS_SUCCEEDED';
+        const status: JobOutcome = input.canceled
+          ? 'JOB_STATUS_CANCELED'
+          : input.failed
+            ? 'JOB_STATUS_FAILED'
+            : job.objectsFailed > 0 || job.objectsIndexed < job.objectsProcessed
+              ? 'JOB_STATUS_PARTIAL'
+              : 'JOB_STATUS_SUCCEEDED';
         const failedRun = status === 'JOB_STATUS_FAILED';
-        await tx.update(jobs).set({ status, finishedAt: sql`now()`, error: input.error?.slice(0, 1000) ?? null }).where(eq(jobs.id, input.jobId));
+        await tx
+          .update(jobs)
+          .set({ status, finishedAt: sql`now()`, error: input.error?.slice(0, 1000) ?? null })
+          .where(eq(jobs.id, input.jobId));
         // A dry run reports; it is not a sync of the source.
         if (input.dryRun) {
           await tx.update(sources).set({ currentJobId: null }).where(eq(sources.id, input.sourceId));

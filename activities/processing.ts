@@ -29,7 +29,6 @@ export interface ProcessResult {
   indexed: number;
 }
 
-
 /** Stored objects of a source, a page at a time in key order, as rules see them. */
 const PAGE = 1000;
 
@@ -58,11 +57,24 @@ export function processingActivities(deps: ActivityDeps) {
    * guarded by `process_job_id = job`, so a retried batch counts nothing twice.
    * Returns whether it is indexed, or null when it had been recorded already.
    */
-  async function finishObject(jobId: string, obj: OwedRow, selected: string[], outcomes: Map<string, PipelineOutcome>, pruneOthers: boolean): Promise<boolean | null> {
+  async function finishObject(
+    jobId: string,
+    obj: OwedRow,
+    selected: string[],
+    outcomes: Map<string, PipelineOutcome>,
+    pruneOthers: boolean,
+  ): Promise<boolean | null> {
     return sql.begin(async (tx) => {
-      const done = await tx`update source_objects set process_job_id = null, updated_at = now() where id = ${obj.id} and process_job_id = ${jobId} returning id`;
+      const done =
+        await tx`update source_objects set process_job_id = null, updated_at = now() where id = ${obj.id} and process_job_id = ${jobId} returning id`;
       if (done.count === 0) return null;
-      const rows = [...outcomes].map(([pipelineId, o]) => ({ pipeline_id: pipelineId, status: o.status, attempts: o.attempts, detail: o.detail ?? null, error: o.error ?? null }));
+      const rows = [...outcomes].map(([pipelineId, o]) => ({
+        pipeline_id: pipelineId,
+        status: o.status,
+        attempts: o.attempts,
+        detail: o.detail ?? null,
+        error: o.error ?? null,
+      }));
       if (rows.length > 0) {
         await tx`
           insert into object_pipeline_runs (object_id, pipeline_id, status, etag, attempts, detail, error, job_id, updated_at)
@@ -101,7 +113,9 @@ export function processingActivities(deps: ActivityDeps) {
           and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}
         order by key`;
       const ids = owed.map((o) => o.id);
-      const existing = ids.length ? await sql<RunRow[]>`select object_id, pipeline_id, status, etag from object_pipeline_runs where object_id = any(${ids})` : [];
+      const existing = ids.length
+        ? await sql<RunRow[]>`select object_id, pipeline_id, status, etag from object_pipeline_runs where object_id = any(${ids})`
+        : [];
       const runs = new Map(existing.map((r) => [`${r.object_id}\n${r.pipeline_id}`, r]));
 
       const work = owed.map((obj) => {
@@ -130,7 +144,15 @@ export function processingActivities(deps: ActivityDeps) {
           work.map(({ obj, selected, todo }) =>
             limit(async () => {
               if (actx.cancellationSignal.aborted) return; // left owed: the retried batch processes it
-              const stored: StoredObject = { id: obj.id, sourceId: input.sourceId, bucketId: ctx.source.bucketId, bucketName: ctx.bucketName, lakeKey: obj.lake_key, etag: obj.etag, size: obj.size };
+              const stored: StoredObject = {
+                id: obj.id,
+                sourceId: input.sourceId,
+                bucketId: ctx.source.bucketId,
+                bucketName: ctx.bucketName,
+                lakeKey: obj.lake_key,
+                etag: obj.etag,
+                size: obj.size,
+              };
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
                 const outcome = await runPipeline(routing.pipelines.get(pipelineId)!, stored, input.jobId, Boolean(input.ruleId));

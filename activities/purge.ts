@@ -28,7 +28,12 @@ export function purgeActivities(deps: ActivityDeps) {
         );
         // Keys the lake could never have stored (too long, odd segments) are simply dropped from the list.
         const doomed = page.filter((p) => !held.has(`${p.bucket_name}\n${p.lake_key}`) && lakeKeyProblem(p.lake_key) === null);
-        for (const bucket of new Set(doomed.map((p) => p.bucket_name))) await removeFromLake(deps, bucket, doomed.filter((p) => p.bucket_name === bucket).map((p) => p.lake_key));
+        for (const bucket of new Set(doomed.map((p) => p.bucket_name)))
+          await removeFromLake(
+            deps,
+            bucket,
+            doomed.filter((p) => p.bucket_name === bucket).map((p) => p.lake_key),
+          );
         await sql`delete from lake_purges where purge_id = ${input.purgeId} and lake_key = any(${page.map((p) => p.lake_key)})`;
         removed += doomed.length;
         Context.current().heartbeat(removed);

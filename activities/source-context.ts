@@ -39,7 +39,12 @@ export async function loadSource(deps: ActivityDeps, sourceId: string): Promise<
   // and reads under the real path it checked, so a link swapped in later is refused when a file is opened.
   if ('filesystem' in row.source.connection) {
     const checked = await deps.fsAccess.checkSourceDir(row.source.connection.filesystem.path);
-    if ('problem' in checked) throw ApplicationFailure.create({ type: checked.notFound ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig, message: `filesystem.path ${checked.problem}`, nonRetryable: true });
+    if ('problem' in checked)
+      throw ApplicationFailure.create({
+        type: checked.notFound ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig,
+        message: `filesystem.path ${checked.problem}`,
+        nonRetryable: true,
+      });
     return { ...row, reader: new FilesystemSourceReader(checked.real, { access: checked.access }) };
   }
   return { ...row, reader: cachedReader(deps, row.source) };

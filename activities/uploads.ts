@@ -11,7 +11,11 @@ export function uploadActivities(deps: ActivityDeps) {
   const { db } = deps;
 
   async function load(syncId: string) {
-    const [row] = await db.select({ sync: uploadSyncs, bucketName: buckets.name }).from(uploadSyncs).innerJoin(buckets, eq(buckets.id, uploadSyncs.bucketId)).where(eq(uploadSyncs.id, syncId));
+    const [row] = await db
+      .select({ sync: uploadSyncs, bucketName: buckets.name })
+      .from(uploadSyncs)
+      .innerJoin(buckets, eq(buckets.id, uploadSyncs.bucketId))
+      .where(eq(uploadSyncs.id, syncId));
     return row;
   }
 
@@ -42,7 +46,12 @@ export function uploadActivities(deps: ActivityDeps) {
       let trashed = 0;
       if (sync.syncType === 'FULL') {
         const uploaded = new Set(
-          (await db.select({ key: uploadFiles.key }).from(uploadFiles).where(and(eq(uploadFiles.syncId, sync.id), eq(uploadFiles.syncStatus, 'Finished')))).map((f) => f.key),
+          (
+            await db
+              .select({ key: uploadFiles.key })
+              .from(uploadFiles)
+              .where(and(eq(uploadFiles.syncId, sync.id), eq(uploadFiles.syncStatus, 'Finished')))
+          ).map((f) => f.key),
         );
         let after: string | null = null;
         for (;;) {

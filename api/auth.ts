@@ -118,7 +118,9 @@ export function authMiddleware(auth: Authenticator, isPublic: (req: Request) => 
       .then((caller) => {
         const need = requiredScope(req);
         if (!caller.scopes.has(need) && !caller.scopes.has('admin')) {
-          throw new ApiError('PERMISSION_DENIED', `authorization: token lacks the ${need} scope`, [{ field: 'authorization', problem: `lacks the ${need} scope` }]);
+          throw new ApiError('PERMISSION_DENIED', `authorization: token lacks the ${need} scope`, [
+            { field: 'authorization', problem: `lacks the ${need} scope` },
+          ]);
         }
         res.locals.caller = caller;
         next();

@@ -21,11 +21,17 @@ export interface BackfillDispatch {
 export async function backfillRule(deps: ApiDeps, bucket: BucketRow, rule: RuleRow): Promise<BackfillDispatch[]> {
   if (!rule.enabled) return [];
   const scoped = rule.match.sourceIds?.length ? inArray(sources.id, rule.match.sourceIds) : undefined;
-  const targets = await deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), scoped));
+  const targets = await deps.db
+    .select()
+    .from(sources)
+    .where(and(eq(sources.bucketId, bucket.id), scoped));
   const out: BackfillDispatch[] = [];
   for (const source of targets) {
     try {
-      const r = await deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, { args: [{ ruleId: rule.id }], startWorkflowOperation: withStart(deps, source, bucket.name) });
+      const r = await deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
+        args: [{ ruleId: rule.id }],
+        startWorkflowOperation: withStart(deps, source, bucket.name),
+      });
       out.push({ sourceId: source.id, jobId: r.jobId, dispatched: r.dispatched });
     } catch (err) {
       // The rule stands; an operator can re-run it with `ingest` and `ruleId`.
@@ -44,7 +50,12 @@ export async function backfillRule(deps: ApiDeps, bucket: BucketRow, rule: RuleR
 export async function purgeUnrouted(deps: ApiDeps, bucketId: string, pipelineIds: string[], ignoringRule?: string): Promise<void> {
   if (pipelineIds.length === 0) return;
   const stillRouted = new Set(
-    (await deps.db.select({ ids: rules.pipelineIds }).from(rules).where(and(eq(rules.bucketId, bucketId), eq(rules.enabled, true), ignoringRule ? ne(rules.id, ignoringRule) : undefined))).flatMap((r) => r.ids),
+    (
+      await deps.db
+        .select({ ids: rules.pipelineIds })
+        .from(rules)
+        .where(and(eq(rules.bucketId, bucketId), eq(rules.enabled, true), ignoringRule ? ne(rules.id, ignoringRule) : undefined))
+    ).flatMap((r) => r.ids),
   );
   const orphaned = pipelineIds.filter((p) => !stillRouted.has(p));
   if (orphaned.length === 0) return;

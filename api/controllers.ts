@@ -35,7 +35,10 @@ export async function startController(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
 }
 
 export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) {
-  return new WithStartWorkflowOperation('sourceController', controllerStartOptions(deps, source, bucketName) as WorkflowStartOptions & { workflowIdConflictPolicy: 'USE_EXISTING' });
+  return new WithStartWorkflowOperation(
+    'sourceController',
+    controllerStartOptions(deps, source, bucketName) as WorkflowStartOptions & { workflowIdConflictPolicy: 'USE_EXISTING' },
+  );
 }
 
 /**
@@ -45,12 +48,23 @@ export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) 
 export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'temporal' | 'db' | 'log'>): Promise<void> {
   const rows = await deps.db.select({ source: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId));
   const owed = new Set(
-    (await deps.db.selectDistinct({ id: sourceObjects.sourceId }).from(sourceObjects).innerJoin(sources, eq(sources.id, sourceObjects.sourceId)).where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, 'pending'), isNull(sourceObjects.pendingJobId)))).map((r) => r.id),
+    (
+      await deps.db
+        .selectDistinct({ id: sourceObjects.sourceId })
+        .from(sourceObjects)
+        .innerJoin(sources, eq(sources.id, sourceObjects.sourceId))
+        .where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, 'pending'), isNull(sourceObjects.pendingJobId)))
+    ).map((r) => r.id),
   );
   for (const { source, bucketName } of rows) {
     try {
       // Pushed objects still waiting (their arrival signal was lost): wake the controller for them.
-      if (owed.has(source.id)) await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucketName), signal: objectsArrivedSignal, signalArgs: [] });
+      if (owed.has(source.id))
+        await deps.temporal.workflow.signalWithStart('sourceController', {
+          ...controllerStartOptions(deps, source, bucketName),
+          signal: objectsArrivedSignal,
+          signalArgs: [],
+        });
       await deps.temporal.workflow.start('sourceController', controllerStartOptions(deps, source, bucketName));
     } catch (err) {
       deps.log.warn({ err, sourceId: source.id }, 'could not ensure the source controller');
@@ -64,6 +78,13 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
 /** Starts (or finds running) the workflow that removes a deleted source's objects from the lake. */
 export async function startPurge(deps: Pick<ApiDeps, 'taskQueue' | 'temporal'>, purgeId: string, settleSeconds = 0): Promise<string> {
   const workflowId = purgeWorkflowId(purgeId);
-  await deps.temporal.workflow.start('purgeLake', { workflowId, taskQueue: deps.taskQueue, args: [{ purgeId, settleSeconds }], workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE', staticSummary: `remove the objects of deleted source ${purgeId} from the lake` });
+  await deps.temporal.workflow.start('purgeLake', {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    args: [{ purgeId, settleSeconds }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    staticSummary: `remove the objects of deleted source ${purgeId} from the lake`,
+  });
   return workflowId;
 }

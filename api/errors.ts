@@ -49,13 +49,15 @@ export class ApiError extends Error {
 }
 
 export function fromZod(error: z.ZodError, prefix?: string): ApiError {
-  const details = error.issues.map((issue) => {
-    const path = issue.path.map(String);
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => ({ field: [...(prefix ? [prefix] : []), ...path, k].join('.'), problem: 'is not a known field' }));
-    }
-    return [{ field: [...(prefix ? [prefix] : []), ...path].join('.') || prefix || 'body', problem: issue.message }];
-  }).flat();
+  const details = error.issues
+    .map((issue) => {
+      const path = issue.path.map(String);
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => ({ field: [...(prefix ? [prefix] : []), ...path, k].join('.'), problem: 'is not a known field' }));
+      }
+      return [{ field: [...(prefix ? [prefix] : []), ...path].join('.') || prefix || 'body', problem: issue.message }];
+    })
+    .flat();
   const message = details.map((d) => `${d.field}: ${d.problem}`).join('; ');
   return new ApiError('INVALID_ARGUMENT', message, details);
 }
@@ -84,7 +86,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     else if (err instanceof WorkflowNotFoundError) apiError = new ApiError('NOT_FOUND', 'workflow not found');
     else if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) apiError = lakeRefusal(err);
     else if (err?.type === 'entity.parse.failed') apiError = ApiError.invalid('body', 'is not valid JSON');
-    else if (err?.type === 'entity.too.large') apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
+    else if (err?.type === 'entity.too.large')
+      apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
     else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') apiError = ApiError.invalid('body', 'has an unsupported encoding');
     else {
       log.error({ err, ...logFields(res) }, 'unhandled error');

@@ -17,7 +17,11 @@ export function logFields(res: ServerResponse): LogFields {
 }
 
 /** The workflow a route parameter names: its controller, its sync run, its upload sync. */
-const WORKFLOW_OF: Partial<Record<keyof LogFields, (id: string) => string>> = { sourceId: controllerWorkflowId, jobId: syncRunWorkflowId, syncId: uploadSyncWorkflowId };
+const WORKFLOW_OF: Partial<Record<keyof LogFields, (id: string) => string>> = {
+  sourceId: controllerWorkflowId,
+  jobId: syncRunWorkflowId,
+  syncId: uploadSyncWorkflowId,
+};
 
 /**
  * Route parameters are known only inside the router that matched them, and

@@ -38,7 +38,11 @@ export async function eachMultipartFile(req: IncomingMessage, limits: MultipartL
   if (req.destroyed) throw new ClientGoneError();
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: limits.maxFiles, fields: limits.maxFields, fieldSize: limits.maxFieldBytes } });
+    parser = busboy({
+      headers: req.headers,
+      defParamCharset: 'utf8',
+      limits: { files: limits.maxFiles, fields: limits.maxFields, fieldSize: limits.maxFieldBytes },
+    });
   } catch (err) {
     // A multipart content type without a usable boundary.
     throw ApiError.invalid('content-type', `is not usable multipart/form-data: ${(err as Error).message}`);
@@ -55,7 +59,9 @@ export async function eachMultipartFile(req: IncomingMessage, limits: MultipartL
   const closed = new Promise<void>((resolve) => parser.once('close', resolve));
   let chain: Promise<void> = Promise.resolve();
 
-  parser.on('error', (err: Error) => fail(err instanceof ApiError || err instanceof ClientGoneError ? err : ApiError.invalid('body', `is not valid multipart/form-data: ${err.message}`)));
+  parser.on('error', (err: Error) =>
+    fail(err instanceof ApiError || err instanceof ClientGoneError ? err : ApiError.invalid('body', `is not valid multipart/form-data: ${err.message}`)),
+  );
   parser.on('filesLimit', () => fail(ApiError.invalid('file', `more than ${limits.maxFiles} files in one request; send them in several`)));
   parser.on('fieldsLimit', () => fail(ApiError.invalid('body', `more than ${limits.maxFields} non-file form fields`)));
   parser.on('file', (_field, stream, info) => {

@@ -12,14 +12,28 @@ type Bucket = typeof buckets.$inferSelect;
 export const PUSH_SOURCE_NAME = 'direct-puts';
 
 export async function ensurePushSource(deps: ApiDeps, bucket: Bucket) {
-  const [existing] = await deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.name, PUSH_SOURCE_NAME)));
+  const [existing] = await deps.db
+    .select()
+    .from(sources)
+    .where(and(eq(sources.bucketId, bucket.id), eq(sources.name, PUSH_SOURCE_NAME)));
   if (existing) return existing;
   const id = newId('src');
   await deps.db
     .insert(sources)
-    .values({ id, bucketId: bucket.id, name: PUSH_SOURCE_NAME, kind: 'upload', connection: { upload: {} }, workflowId: controllerWorkflowId(id), syncIntervalSeconds: 86_400 })
+    .values({
+      id,
+      bucketId: bucket.id,
+      name: PUSH_SOURCE_NAME,
+      kind: 'upload',
+      connection: { upload: {} },
+      workflowId: controllerWorkflowId(id),
+      syncIntervalSeconds: 86_400,
+    })
     .onConflictDoNothing();
-  const [row] = await deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.name, PUSH_SOURCE_NAME)));
+  const [row] = await deps.db
+    .select()
+    .from(sources)
+    .where(and(eq(sources.bucketId, bucket.id), eq(sources.name, PUSH_SOURCE_NAME)));
   return row!;
 }
 
@@ -46,7 +60,12 @@ function signalSoon(deps: ApiDeps, source: typeof sources.$inferSelect, bucketNa
 }
 
 /** Catalogs an object that arrived by push, to be ingested by its source's controller. */
-export async function recordArrival(deps: ApiDeps, bucket: Bucket, key: string, put: { etag: string; size: number; contentHash: string | null }): Promise<void> {
+export async function recordArrival(
+  deps: ApiDeps,
+  bucket: Bucket,
+  key: string,
+  put: { etag: string; size: number; contentHash: string | null },
+): Promise<void> {
   const source = await ensurePushSource(deps, bucket);
   await deps.db.execute(sql`
     insert into source_objects (id, source_id, key, etag, size, last_modified, status, lake_key, content_hash)

@@ -8,7 +8,10 @@ const BYTE_PLANE = '/{bucket}/{key}';
 /** Express matches routes case-insensitively and with an optional trailing slash; so do these. */
 const COMPILED = OPERATIONS.map((op) => ({
   op,
-  re: new RegExp(`^${op.path.replace(/\{(\w+)\}/g, (_, name: string) => (op.path === BYTE_PLANE && name === 'key' ? '(?<key>.+?)' : `(?<${name}>[^/]+)`))}/?$`, 'i'),
+  re: new RegExp(
+    `^${op.path.replace(/\{(\w+)\}/g, (_, name: string) => (op.path === BYTE_PLANE && name === 'key' ? '(?<key>.+?)' : `(?<${name}>[^/]+)`))}/?$`,
+    'i',
+  ),
 }));
 
 /**

@@ -103,5 +103,14 @@ export function pipelineJson(p: PipelineRow, bucketName: string) {
 }
 
 export function ruleJson(r: RuleRow, bucketName: string) {
-  return { ruleId: r.id, bucket: bucketName, name: r.name, pipelineIds: r.pipelineIds, match: r.match, enabled: r.enabled, createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt) };
+  return {
+    ruleId: r.id,
+    bucket: bucketName,
+    name: r.name,
+    pipelineIds: r.pipelineIds,
+    match: r.match,
+    enabled: r.enabled,
+    createdAt: iso(r.createdAt),
+    updatedAt: iso(r.updatedAt),
+  };
 }

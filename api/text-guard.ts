@@ -27,7 +27,14 @@ function checkPath(req: Request): void {
     return;
   }
   // A key's segments are decoded one by one, as Express does for `*key`.
-  for (const [name, raw] of Object.entries(match.params)) check(name, raw.split('/').map((s) => decode(name, s)).join('/'));
+  for (const [name, raw] of Object.entries(match.params))
+    check(
+      name,
+      raw
+        .split('/')
+        .map((s) => decode(name, s))
+        .join('/'),
+    );
 }
 
 function checkQuery(req: Request): void {

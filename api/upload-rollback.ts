@@ -33,7 +33,13 @@ export async function countUploadedFiles(deps: ApiDeps, sync: Sync, count: numbe
  * not brought back: the lake keeps no earlier versions. One that another
  * write has replaced since is not this request's to remove.)
  */
-export async function discardUploadRequest(deps: ApiDeps, bucket: typeof buckets.$inferSelect, sync: Sync, created: CreatedFile[], reason: string): Promise<void> {
+export async function discardUploadRequest(
+  deps: ApiDeps,
+  bucket: typeof buckets.$inferSelect,
+  sync: Sync,
+  created: CreatedFile[],
+  reason: string,
+): Promise<void> {
   for (const f of created) {
     if (!f.stored) continue;
     try {
@@ -46,7 +52,10 @@ export async function discardUploadRequest(deps: ApiDeps, bucket: typeof buckets
   }
   for (let i = 0; i < created.length; i += 1000) {
     const ids = created.slice(i, i + 1000).map((f) => f.historyId);
-    await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message: reason }).where(inArray(uploadFiles.id, ids));
+    await deps.db
+      .update(uploadFiles)
+      .set({ syncStatus: 'Failed', endTime: sql`now()`, message: reason })
+      .where(inArray(uploadFiles.id, ids));
   }
   await countUploadedFiles(deps, sync, created.length, created.length);
 }

@@ -27,6 +27,8 @@ export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infe
  * every field the request did not name).
  */
 export function patchOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>): ReturnType<z.ZodObject<T>['partial']> {
-  const shape = Object.fromEntries(Object.entries(schema.shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType)).optional()]));
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([k, v]) => [k, (v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType)).optional()]),
+  );
   return z.object(shape) as unknown as ReturnType<z.ZodObject<T>['partial']>;
 }

@@ -42,7 +42,10 @@ export async function ensureTool(cmd: string, debianPackage: string, log: (m: st
   log(`${cmd} not found: installing Debian package ${debianPackage}`);
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
   try {
-    await run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-q', debianPackage], { maxBuffer: 64 << 20, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    await run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-q', debianPackage], {
+      maxBuffer: 64 << 20,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (err) {
     log(`could not install ${debianPackage}: ${String((err as Error).message).slice(0, 300)}`);
   }
@@ -71,7 +74,13 @@ export async function awsSync(aws: string, s3: S3Endpoint, from: string, to: str
   await writeFile(config, `[default]\nregion = ${s3.region}\ns3 =\n  max_concurrent_requests = ${concurrency}\n  max_queue_size = ${concurrency * 100}\n`);
   await run(aws, ['s3', 'sync', `s3://${from}`, `s3://${to}`, '--endpoint-url', s3.endpoint, '--only-show-errors'], {
     maxBuffer: 64 << 20,
-    env: peerEnv({ AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region }),
+    env: peerEnv({
+      AWS_CONFIG_FILE: config,
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      AWS_DEFAULT_REGION: s3.region,
+    }),
   });
 }
 
@@ -83,7 +92,9 @@ export async function copyLoop(client: S3Client, from: string, to: string, concu
   do {
     const page = await client.send(new ListObjectsV2Command({ Bucket: from, ContinuationToken: token }));
     for (const o of page.Contents ?? []) {
-      copies.push(limit(() => client.send(new CopyObjectCommand({ Bucket: to, Key: o.Key!, CopySource: `${from}/${encodeURIComponent(o.Key!).replace(/%2F/g, '/')}` }))));
+      copies.push(
+        limit(() => client.send(new CopyObjectCommand({ Bucket: to, Key: o.Key!, CopySource: `${from}/${encodeURIComponent(o.Key!).replace(/%2F/g, '/')}` }))),
+      );
     }
     token = page.NextContinuationToken;
   } while (token);

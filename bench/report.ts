@@ -23,7 +23,12 @@ export function printTable(rows: Row[]): void {
       'objects/s': (r.objects / r.seconds).toFixed(0),
       'time vs lakesync': ours ? `${(r.seconds / ours).toFixed(2)}×` : '',
       'worker peak RSS': r.peakRssMiB ? `${r.peakRssMiB.toFixed(0)} MiB` : '',
-      'CPU s: MinIO / rest': r.cpuSeconds ? `${(r.cpuSeconds.minio ?? 0).toFixed(1)} / ${Object.entries(r.cpuSeconds).filter(([k]) => k !== 'minio').reduce((a, [, v]) => a + v, 0).toFixed(1)}` : '',
+      'CPU s: MinIO / rest': r.cpuSeconds
+        ? `${(r.cpuSeconds.minio ?? 0).toFixed(1)} / ${Object.entries(r.cpuSeconds)
+            .filter(([k]) => k !== 'minio')
+            .reduce((a, [, v]) => a + v, 0)
+            .toFixed(1)}`
+        : '',
     };
   });
   console.table(lines);

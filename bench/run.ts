@@ -59,14 +59,21 @@ async function main() {
   const { chmod } = await import('node:fs/promises');
   await chmod(scratch, 0o755);
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
-  const [temporalCli, minioBin] = await Promise.all([findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }), findMinio({ ...lookup, explicitPath: env.MINIO_PATH })]);
+  const [temporalCli, minioBin] = await Promise.all([
+    findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
+    findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
+  ]);
   const [temporal, pg, minio, bundle] = await Promise.all([
     startTemporalDevServer({ binary: temporalCli, ui: false, log }),
     startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
     startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
   ]);
-  cleanups.push(() => temporal.stop(), () => pg.stop(), () => minio.stop());
+  cleanups.push(
+    () => temporal.stop(),
+    () => pg.stop(),
+    () => minio.stop(),
+  );
   await ensureDatabase(pg.url, 'bench');
   const databaseUrl = pg.urlFor('bench');
   const bundlePath = join(scratch, 'workflow-bundle.js');
@@ -96,8 +103,20 @@ async function main() {
   };
   for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-aws', 'dst-copy']) await s3.send(new CreateBucketCommand({ Bucket: b }));
   const authSecret = randomBytes(32).toString('base64url');
-  const token = await new SignJWT({ org: 'bench', scope: 'read write admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1d').sign(new TextEncoder().encode(authSecret));
-  const api = await startRuntime({ env: loadEnv({ ...vars, LOG_LEVEL: 'silent' }), temporalAddress: temporal.address, databaseUrl, secretKey, authSecret, log: pino({ level: 'silent' }), runApi: true, runWorker: false });
+  const token = await new SignJWT({ org: 'bench', scope: 'read write admin' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('1d')
+    .sign(new TextEncoder().encode(authSecret));
+  const api = await startRuntime({
+    env: loadEnv({ ...vars, LOG_LEVEL: 'silent' }),
+    temporalAddress: temporal.address,
+    databaseUrl,
+    secretKey,
+    authSecret,
+    log: pino({ level: 'silent' }),
+    runApi: true,
+    runWorker: false,
+  });
   cleanups.push(() => api.stop());
   const worker: WorkerProcess = await startWorkerProcess(vars);
   cleanups.push(() => worker.kill('SIGTERM'));
@@ -105,7 +124,11 @@ async function main() {
   cleanups.push(() => sql.end());
 
   const callApi = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(api.url + path, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const json = (await res.json()) as Record<string, unknown>;
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
@@ -127,9 +150,17 @@ async function main() {
     for (let d = 0; d * perDir < keys; d++) {
       await mkdir(join(dir, `d${String(d).padStart(5, '0')}`), { recursive: true });
       const limit = pLimit(64);
-      await Promise.all(Array.from({ length: Math.min(perDir, keys - d * perDir) }, (_, f) => limit(() => writeFile(join(dir, `d${String(d).padStart(5, '0')}`, `k${f}`), ''))));
+      await Promise.all(
+        Array.from({ length: Math.min(perDir, keys - d * perDir) }, (_, f) => limit(() => writeFile(join(dir, `d${String(d).padStart(5, '0')}`, `k${f}`), ''))),
+      );
     }
-    const source = await callApi('POST', '/bench/sources', { name: 'keys', kind: 'filesystem', filesystem: { path: dir }, maxObjectsPerRun: 1, syncIntervalSeconds: 86400 });
+    const source = await callApi('POST', '/bench/sources', {
+      name: 'keys',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      maxObjectsPerRun: 1,
+      syncIntervalSeconds: 86400,
+    });
     const rssBefore = await worker.peakRss();
     const started = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, {});
     // The scan is done when the last page is recorded; what follows (one capped copy) is not discovery.
@@ -142,12 +173,26 @@ async function main() {
     const scanPeak = await worker.peakRss();
     const job = await waitJob(String(started.jobId));
     const seconds = (scanned.getTime() - job.started_at.getTime()) / 1000;
-    const rows: Row[] = [{ tool: 'lakesync', scenario: `discover ${keys} keys (first scan: every key inserted)`, seconds, objects: Number(job.objects_listed), peakRssMiB: scanPeak / MiB }];
+    const rows: Row[] = [
+      {
+        tool: 'lakesync',
+        scenario: `discover ${keys} keys (first scan: every key inserted)`,
+        seconds,
+        objects: Number(job.objects_listed),
+        peakRssMiB: scanPeak / MiB,
+      },
+    ];
     // The first run ingested one object and left the rest owed; a dry run re-lists and diffs every key with reads only.
     const again = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, { dryRun: true });
     const rescanStart = Date.now();
     const rejob = await waitJob(String(again.jobId));
-    rows.push({ tool: 'lakesync', scenario: `re-list and diff ${keys} keys (dry run)`, seconds: (Date.now() - rescanStart) / 1000, objects: Number(rejob.objects_listed), peakRssMiB: (await worker.peakRss()) / MiB });
+    rows.push({
+      tool: 'lakesync',
+      scenario: `re-list and diff ${keys} keys (dry run)`,
+      seconds: (Date.now() - rescanStart) / 1000,
+      objects: Number(rejob.objects_listed),
+      peakRssMiB: (await worker.peakRss()) / MiB,
+    });
     printTable(rows);
     log(`worker peak RSS ${(scanPeak / MiB).toFixed(0)} MiB during the first scan (${(rssBefore / MiB).toFixed(0)} MiB before it)`);
     await writeResults('discovery', { keys, concurrency }, rows);
@@ -167,7 +212,8 @@ async function main() {
       return put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })));
     }),
   );
-  for (let i = 0; i < large; i++) await s3.send(new PutObjectCommand({ Bucket: 'src', Key: `large/big-${i}.bin`, Body: randomBytes(Number(args['large-size'])) }));
+  for (let i = 0; i < large; i++)
+    await s3.send(new PutObjectCommand({ Bucket: 'src', Key: `large/big-${i}.bin`, Body: randomBytes(Number(args['large-size'])) }));
   const total = count + large;
 
   const source = await callApi('POST', '/bench/sources', {
@@ -184,7 +230,10 @@ async function main() {
     if (job.status !== 'JOB_STATUS_SUCCEEDED') throw new Error(`lakesync job ${String(started.jobId)} ended ${job.status}`);
     const [t] = await sql`select j.created_at, j.started_at, j.finished_at, min(so.ingested_at) as first_copy, max(so.ingested_at) as last_copy
       from jobs j left join source_objects so on so.last_job_id = j.id and so.ingested_at >= j.started_at where j.id = ${String(started.jobId)} group by j.id`;
-    if (t) log(`lakesync phases: queued ${t.started_at - t.created_at} ms, scan+plan ${t.first_copy ? t.first_copy - t.started_at : 0} ms, copies ${t.last_copy ? t.last_copy - t.first_copy : 0} ms, wrap-up ${t.last_copy ? t.finished_at - t.last_copy : 0} ms`);
+    if (t)
+      log(
+        `lakesync phases: queued ${t.started_at - t.created_at} ms, scan+plan ${t.first_copy ? t.first_copy - t.started_at : 0} ms, copies ${t.last_copy ? t.last_copy - t.first_copy : 0} ms, wrap-up ${t.last_copy ? t.finished_at - t.last_copy : 0} ms`,
+      );
   };
 
   const rclone = args['skip-peers'] ? null : await ensureTool('rclone', 'rclone', log);
@@ -207,15 +256,32 @@ async function main() {
       const before = await cpuSnapshot(worker.child.pid);
       const seconds = await timed(tool.run);
       const cpu = cpuSpent(before, await cpuSnapshot(worker.child.pid));
-      log(`${tool.name} CPU seconds: ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-      rows.push({ tool: tool.name, scenario, seconds, objects, peakRssMiB: tool.name === 'lakesync' ? (await worker.peakRss()) / MiB : undefined, cpuSeconds: cpu });
+      log(
+        `${tool.name} CPU seconds: ${Object.entries(cpu)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
+      rows.push({
+        tool: tool.name,
+        scenario,
+        seconds,
+        objects,
+        peakRssMiB: tool.name === 'lakesync' ? (await worker.peakRss()) / MiB : undefined,
+        cpuSeconds: cpu,
+      });
     }
   };
   await measure('full sync', total);
   log('CopyObject loop: full sync (ceiling)');
   const loopBefore = await cpuSnapshot(worker.child.pid);
   const loopSeconds = await timed(() => copyLoop(s3, 'src', 'dst-copy', concurrency));
-  rows.push({ tool: 'CopyObject loop (ceiling)', scenario: 'full sync', seconds: loopSeconds, objects: total, cpuSeconds: cpuSpent(loopBefore, await cpuSnapshot(worker.child.pid)) });
+  rows.push({
+    tool: 'CopyObject loop (ceiling)',
+    scenario: 'full sync',
+    seconds: loopSeconds,
+    objects: total,
+    cpuSeconds: cpuSpent(loopBefore, await cpuSnapshot(worker.child.pid)),
+  });
   await measure('no-change resync', total);
   const changed = keys.filter((_, i) => i % Math.round(100 / Number(args['changed-percent'])) === 0);
   await Promise.all(changed.map((key) => put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })))));

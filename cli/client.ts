@@ -45,7 +45,11 @@ export class ApiClient {
     } catch {
       json = undefined;
     }
-    if (!res.ok) throw new ApiRequestError(res.status, isErrorBody(json) ? json : { code: `HTTP_${res.status}`, message: `${method} ${path} answered ${res.status} ${res.statusText}`, details: [] });
+    if (!res.ok)
+      throw new ApiRequestError(
+        res.status,
+        isErrorBody(json) ? json : { code: `HTTP_${res.status}`, message: `${method} ${path} answered ${res.status} ${res.statusText}`, details: [] },
+      );
     if (text && json === undefined) throw new CliFailure(`${method} ${path} answered something that is not JSON`);
     return json as T;
   }

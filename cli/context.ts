@@ -58,9 +58,12 @@ export function bucketAndArgs(args: string[], bucketOption: string | undefined, 
   const wanted = ['bucket', ...names];
   if (bucket === undefined || rest.length < names.length) {
     const missing = wanted.slice(bucket === undefined ? 0 : 1 + rest.length);
-    throw new UsageError(`missing required argument${missing.length > 1 ? 's' : ''}: ${missing.map((m) => `<${m}>`).join(' ')}${bucket === undefined ? ' (the bucket may also be given as --bucket)' : ''}`);
+    throw new UsageError(
+      `missing required argument${missing.length > 1 ? 's' : ''}: ${missing.map((m) => `<${m}>`).join(' ')}${bucket === undefined ? ' (the bucket may also be given as --bucket)' : ''}`,
+    );
   }
-  if (rest.length > names.length) throw new UsageError(`too many arguments: expected ${wanted.map((m) => `<${m}>`).join(' ')}, got ${[bucket, ...rest].join(' ')}`);
+  if (rest.length > names.length)
+    throw new UsageError(`too many arguments: expected ${wanted.map((m) => `<${m}>`).join(' ')}, got ${[bucket, ...rest].join(' ')}`);
   return { bucket, rest };
 }
 

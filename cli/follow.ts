@@ -115,7 +115,9 @@ export function failureOf(job: Job, bucket: string): CliFailure | null {
     case 'JOB_STATUS_SUCCEEDED':
       return null;
     case 'JOB_STATUS_PARTIAL':
-      return new CliFailure(`job ${job.jobId} finished partially: ${job.objectsFailed} object(s) dead-lettered; list them with: lakesync dead-letters ${bucket} ${job.sourceId}; replay them with: lakesync retry ${bucket} ${job.sourceId}`);
+      return new CliFailure(
+        `job ${job.jobId} finished partially: ${job.objectsFailed} object(s) dead-lettered; list them with: lakesync dead-letters ${bucket} ${job.sourceId}; replay them with: lakesync retry ${bucket} ${job.sourceId}`,
+      );
     default:
       return new CliFailure(`job ${job.jobId} ended ${job.status}${job.error ? `: ${job.error}` : ''}`);
   }

@@ -30,7 +30,11 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
   const cells = rows.map((row) => columns.map((c) => cut(inert(c.value(row).replace(/\s+/g, ' ')), c.max)));
   const headers = columns.map((c) => c.header.toUpperCase());
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...cells.map(line)].join('\n') + '\n';
 }
 
@@ -76,5 +80,10 @@ export function renderError(err: unknown, json: boolean): string {
 
 function renderApiError(status: number, body: ApiErrorBody): string {
   const details = (body.details ?? []).filter((d) => !body.message.includes(`${d.field}: ${d.problem}`));
-  return [`error: ${inert(String(body.message))} (${inert(String(body.code))}, HTTP ${status})`, ...details.map((d) => `  ${inert(String(d.field))}: ${inert(String(d.problem))}`)].join('\n') + '\n';
+  return (
+    [
+      `error: ${inert(String(body.message))} (${inert(String(body.code))}, HTTP ${status})`,
+      ...details.map((d) => `  ${inert(String(d.field))}: ${inert(String(d.problem))}`),
+    ].join('\n') + '\n'
+  );
 }

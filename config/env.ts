@@ -8,9 +8,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseEgressList, type EgressMode } from '../domain/egress-policy.js';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 /** Comma-separated egress entries; every bad one is named. */
 const egressList = z.string().transform((v, ctx) => {
   const { entries, problems } = parseEgressList(v);
@@ -34,7 +32,10 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8080),
   LAKESYNC_STATE_DIR: z.string().min(1).default('.lakesync'),
-  LAKESYNC_CACHE_DIR: z.string().min(1).default(join(homedir(), '.cache', 'lakesync')),
+  LAKESYNC_CACHE_DIR: z
+    .string()
+    .min(1)
+    .default(join(homedir(), '.cache', 'lakesync')),
   DATABASE_URL: z.string().url().optional(),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -101,7 +102,12 @@ const EnvSchema = z.object({
   /** Comma-separated proxies (IPs, CIDRs, or loopback / linklocal / uniquelocal) whose X-Forwarded-Host / -Proto / -For are believed (unset: none). */
   LAKESYNC_TRUST_PROXY: z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.every(isProxySpec), 'must be IP addresses, CIDRs or loopback / linklocal / uniquelocal, separated by commas')
     .optional(),
   /** How long one search may run in Postgres before it is cancelled and answered 503 (milliseconds). */
@@ -115,7 +121,10 @@ const EnvSchema = z.object({
   /** Which addresses are refused by default: strict (production) or dev (only link-local and cloud metadata). */
   LAKESYNC_EGRESS_DEFAULT: z.enum(['strict', 'dev']).optional(),
   /** Tests only: the seed of their random choices (the crash tests' kill points), to replay a failing run; unset picks one and logs it. */
-  LAKESYNC_TEST_SEED: z.string().regex(/^\d{1,15}$/, 'must be a decimal number (as a test run logs it)').optional(),
+  LAKESYNC_TEST_SEED: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a decimal number (as a test run logs it)')
+    .optional(),
   PATH: z.string().default(''),
 });
 
@@ -133,12 +142,15 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     if (missing.length) throw new Error(`invalid environment:\n${missing.map((k) => `  ${k}: required when LAKE_STORAGE=s3`).join('\n')}`);
   }
   if (env.WORKER_SHUTDOWN_FORCE_SECONDS !== undefined && env.WORKER_SHUTDOWN_FORCE_SECONDS <= env.WORKER_SHUTDOWN_GRACE_SECONDS) {
-    throw new Error(`invalid environment:\n  WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS (${env.WORKER_SHUTDOWN_GRACE_SECONDS})`);
+    throw new Error(
+      `invalid environment:\n  WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS (${env.WORKER_SHUTDOWN_GRACE_SECONDS})`,
+    );
   }
   if (env.NODE_ENV === 'production') {
     const missing: string[] = [];
     if (!env.LAKESYNC_SECRET_KEY) missing.push('  LAKESYNC_SECRET_KEY: required in production (32 bytes, base64)');
-    if (!env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL) missing.push('  LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL: required in production (bearer tokens are verified with it)');
+    if (!env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL)
+      missing.push('  LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL: required in production (bearer tokens are verified with it)');
     if (missing.length) throw new Error(`invalid environment:\n${missing.join('\n')}`);
   }
   return env;

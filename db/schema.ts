@@ -99,9 +99,13 @@ export const sourceObjects = pgTable(
   },
   (t) => [
     uniqueIndex('source_objects_source_key_idx').on(t.sourceId, t.key),
-    index('source_objects_pending_idx').on(t.pendingJobId, t.key).where(sql`${t.pendingJobId} is not null`),
+    index('source_objects_pending_idx')
+      .on(t.pendingJobId, t.key)
+      .where(sql`${t.pendingJobId} is not null`),
     index('source_objects_status_idx').on(t.sourceId, t.status),
-    index('source_objects_process_idx').on(t.processJobId, t.key).where(sql`${t.processJobId} is not null`),
+    index('source_objects_process_idx')
+      .on(t.processJobId, t.key)
+      .where(sql`${t.processJobId} is not null`),
     index('source_objects_lake_key_idx').on(t.lakeKey),
   ],
 );
@@ -276,7 +280,11 @@ export const fulltextDocuments = pgTable(
     tsv: tsvector().notNull(),
     updatedAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.objectId, t.pipelineId] }), index('fulltext_documents_tsv_idx').using('gin', t.tsv), index('fulltext_documents_bucket_key_idx').on(t.bucketId, t.lakeKey)],
+  (t) => [
+    primaryKey({ columns: [t.objectId, t.pipelineId] }),
+    index('fulltext_documents_tsv_idx').using('gin', t.tsv),
+    index('fulltext_documents_bucket_key_idx').on(t.bucketId, t.lakeKey),
+  ],
 );
 
 /** Lake objects owed removal after their source was deleted with `purge=true`; a purge workflow works the list off. */

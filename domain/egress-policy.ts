@@ -21,7 +21,8 @@ import { BlockList, isIP } from 'node:net';
 export type EgressMode = 'strict' | 'dev';
 export type Verdict = 'allow' | 'deny';
 
-export type EgressEntry = { kind: 'cidr'; family: 'ipv4' | 'ipv6'; network: string; prefix: number; text: string } | { kind: 'name'; name: string; wildcard: boolean; text: string };
+export type EgressEntry =
+  { kind: 'cidr'; family: 'ipv4' | 'ipv6'; network: string; prefix: number; text: string } | { kind: 'name'; name: string; wildcard: boolean; text: string };
 
 /** The one message a refused destination gets, wherever it surfaces: it says nothing about what is there. */
 export const EGRESS_DENIED_MESSAGE = 'destination is not allowed by the egress policy';
@@ -75,8 +76,14 @@ export function parseEgressList(value: string): { entries: EgressEntry[]; proble
 }
 
 // Denied in every mode unless allowed: link-local and the cloud providers' instance metadata and service addresses.
-const METADATA_V4 = [['169.254.0.0', 16], ['100.100.100.200', 32]] as const;
-const METADATA_V6 = [['fe80::', 10], ['fd00:ec2::', 32]] as const;
+const METADATA_V4 = [
+  ['169.254.0.0', 16],
+  ['100.100.100.200', 32],
+] as const;
+const METADATA_V6 = [
+  ['fe80::', 10],
+  ['fd00:ec2::', 32],
+] as const;
 const METADATA_NAMES = ['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal'];
 
 // Denied in strict mode unless allowed.
@@ -123,7 +130,10 @@ function blockList(v4: readonly (readonly [string, number])[], v6: readonly (rea
 
 const DEFAULTS: Record<EgressMode, { lists: { ipv4: BlockList; ipv6: BlockList }; names: EgressEntry[] }> = {
   dev: { lists: blockList(METADATA_V4, METADATA_V6), names: METADATA_NAMES.map((n) => parseEgressEntry(n) as EgressEntry) },
-  strict: { lists: blockList([...METADATA_V4, ...STRICT_V4], [...METADATA_V6, ...STRICT_V6]), names: [...METADATA_NAMES, ...STRICT_NAMES].map((n) => parseEgressEntry(n) as EgressEntry) },
+  strict: {
+    lists: blockList([...METADATA_V4, ...STRICT_V4], [...METADATA_V6, ...STRICT_V6]),
+    names: [...METADATA_NAMES, ...STRICT_NAMES].map((n) => parseEgressEntry(n) as EgressEntry),
+  },
 };
 
 /** The eight 16-bit groups of an IPv6 address (which must be valid). */
@@ -232,7 +242,8 @@ export class EgressPolicy {
   private addressRule(family: 'ipv4' | 'ipv6', addr: string): Verdict | null {
     const matches = [];
     for (const r of this.rules) {
-      if (r.entry.kind === 'cidr' && r.entry.family === family && r.list!.check(addr, family)) matches.push({ verdict: r.verdict, specificity: r.entry.prefix });
+      if (r.entry.kind === 'cidr' && r.entry.family === family && r.list!.check(addr, family))
+        matches.push({ verdict: r.verdict, specificity: r.entry.prefix });
     }
     return best(matches);
   }

@@ -11,7 +11,31 @@ import { Glob, MimePattern } from './source-config.js';
 export type PipelineKind = 'fulltext' | 'webhook';
 
 /** Postgres's built-in text search configurations. */
-export const TEXT_SEARCH_LANGUAGES = ['simple', 'arabic', 'danish', 'dutch', 'english', 'finnish', 'french', 'german', 'greek', 'hungarian', 'indonesian', 'irish', 'italian', 'lithuanian', 'nepali', 'norwegian', 'portuguese', 'romanian', 'russian', 'spanish', 'swedish', 'tamil', 'turkish'] as const;
+export const TEXT_SEARCH_LANGUAGES = [
+  'simple',
+  'arabic',
+  'danish',
+  'dutch',
+  'english',
+  'finnish',
+  'french',
+  'german',
+  'greek',
+  'hungarian',
+  'indonesian',
+  'irish',
+  'italian',
+  'lithuanian',
+  'nepali',
+  'norwegian',
+  'portuguese',
+  'romanian',
+  'russian',
+  'spanish',
+  'swedish',
+  'tamil',
+  'turkish',
+] as const;
 
 export const FulltextConfigSchema = z
   .object({

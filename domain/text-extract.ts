@@ -50,7 +50,13 @@ export function extractText(bytes: Buffer, format: TextFormat): string {
   const raw = bytes.toString('utf8');
   switch (format) {
     case 'html':
-      return convert(raw, { wordwrap: false, selectors: [{ selector: 'a', options: { ignoreHref: true } }, { selector: 'img', format: 'skip' }] });
+      return convert(raw, {
+        wordwrap: false,
+        selectors: [
+          { selector: 'a', options: { ignoreHref: true } },
+          { selector: 'img', format: 'skip' },
+        ],
+      });
     case 'json':
       return jsonText(raw);
     case 'markdown':

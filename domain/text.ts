@@ -21,7 +21,18 @@ const FORBIDDEN: Record<TextClass, RegExp> = {
 };
 
 /** The names a reader knows the usual suspects by. */
-const NAMES: Record<number, string> = { 0x00: 'NUL', 0x07: 'BEL', 0x08: 'BS', 0x09: 'TAB', 0x0a: 'LF', 0x0d: 'CR', 0x1b: 'ESC', 0x7f: 'DEL', 0x85: 'NEL', 0x9b: 'CSI' };
+const NAMES: Record<number, string> = {
+  0x00: 'NUL',
+  0x07: 'BEL',
+  0x08: 'BS',
+  0x09: 'TAB',
+  0x0a: 'LF',
+  0x0d: 'CR',
+  0x1b: 'ESC',
+  0x7f: 'DEL',
+  0x85: 'NEL',
+  0x9b: 'CSI',
+};
 
 const codePoint = (c: string): string => {
   const n = c.charCodeAt(0);

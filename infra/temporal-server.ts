@@ -36,7 +36,22 @@ async function startOnce(opts: TemporalServerOptions): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const ui = opts.ui ?? true;
   const uiPort = opts.uiPort ?? (await freePort());
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(await freePort()), '--metrics-port', String(await freePort()), '--log-level', 'error', '--namespace', namespace];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--log-level',
+    'error',
+    '--namespace',
+    namespace,
+  ];
   if (ui) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
   if (opts.dbFilename) {

@@ -58,13 +58,17 @@ function logLine(out: string, prefix: string): Record<string, unknown> | undefin
 
 async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess> {
   // The flags `npm start` / `npm run worker` use; warnings reach the JSON log instead of stderr.
-  const args = o.built ? ['--enable-source-maps', '--no-warnings', `${o.distDir ?? 'dist'}/workers/${role}.js`] : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
+  const args = o.built
+    ? ['--enable-source-maps', '--no-warnings', `${o.distDir ?? 'dist'}/workers/${role}.js`]
+    : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
   child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let readyLine: Record<string, unknown> | undefined;
   await waitUntil(
     `${role} process`,

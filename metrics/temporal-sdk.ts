@@ -17,7 +17,25 @@ type Bridged = { kind: 'counter'; m: Counter } | { kind: 'gauge'; m: Gauge } | {
  * a label outside this list and the first update's is dropped rather than
  * failing the scrape.
  */
-const CORE_LABELS = ['namespace', 'task_queue', 'workflow_type', 'activity_type', 'operation', 'poller_type', 'worker_type', 'eager', 'service_name', 'status_code', 'failure_reason', 'query_type', 'signal_name', 'update_name', 'nexus_service', 'nexus_operation', 'slot_type'];
+const CORE_LABELS = [
+  'namespace',
+  'task_queue',
+  'workflow_type',
+  'activity_type',
+  'operation',
+  'poller_type',
+  'worker_type',
+  'eager',
+  'service_name',
+  'status_code',
+  'failure_reason',
+  'query_type',
+  'signal_name',
+  'update_name',
+  'nexus_service',
+  'nexus_operation',
+  'slot_type',
+];
 
 export interface TemporalMetricsBridge {
   buffer: MetricsBuffer;
@@ -38,7 +56,10 @@ export function temporalMetricsBridge(): TemporalMetricsBridge {
       u.metric.kind === 'counter'
         ? { kind: 'counter', m: new Counter(common) }
         : u.metric.kind === 'histogram'
-          ? { kind: 'histogram', m: new Histogram({ ...common, buckets: u.metric.unit === 's' ? SECONDS_BUCKETS : [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000] }) }
+          ? {
+              kind: 'histogram',
+              m: new Histogram({ ...common, buckets: u.metric.unit === 's' ? SECONDS_BUCKETS : [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000] }),
+            }
           : { kind: u.metric.kind, m: new Gauge(common) };
     const entry = { bridged, labels: new Set(labelNames) };
     metrics.set(u.metric.name, entry);

@@ -45,7 +45,9 @@ function bucketNames(db: Db): (sourceId: string) => Promise<string | undefined> 
   return async (sourceId) => {
     const hit = cache.get(sourceId);
     if (hit) return hit;
-    const rows = await db.$client<{ name: string }[]>`select b.name from sources s join buckets b on b.id = s.bucket_id where s.id = ${sourceId}`.catch(() => []);
+    const rows = await db.$client<{ name: string }[]>`select b.name from sources s join buckets b on b.id = s.bucket_id where s.id = ${sourceId}`.catch(
+      () => [],
+    );
     const name = rows[0]?.name;
     if (name) {
       if (cache.size >= 10_000) cache.clear();

@@ -84,7 +84,10 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (swept > 0) o.log.info({ removed: swept }, 'removed temp files of writes cut off by an earlier crash');
   const egress = new EgressPolicy(egressMode(o.env), o.env.LAKESYNC_EGRESS_ALLOW, o.env.LAKESYNC_EGRESS_DENY);
   const entries = (list: { text: string }[] | undefined) => (list ?? []).map((e) => e.text);
-  o.log.info({ mode: egress.mode, allow: entries(o.env.LAKESYNC_EGRESS_ALLOW), deny: entries(o.env.LAKESYNC_EGRESS_DENY) }, 'egress policy for tenant-given destinations');
+  o.log.info(
+    { mode: egress.mode, allow: entries(o.env.LAKESYNC_EGRESS_ALLOW), deny: entries(o.env.LAKESYNC_EGRESS_DENY) },
+    'egress policy for tenant-given destinations',
+  );
   const fsAccess = fsAccessFromEnv(o.env);
   const urlSigner = new UrlSigner(createHash('sha256').update('object-urls:').update(o.secretKey).digest());
   let url: string | undefined;
@@ -133,7 +136,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   // Controllers that are missing (terminated by hand, lost with a cluster) come back at start-up and periodically.
   let healTimer: NodeJS.Timeout | undefined;
   if (o.runWorker || o.runApi) {
-    const heal = () => healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log }).catch((err) => log.warn({ err }, 'controller check failed'));
+    const heal = () =>
+      healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log }).catch((err) => log.warn({ err }, 'controller check failed'));
     void heal();
     healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
   }
@@ -152,7 +156,23 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       // Without either, signed URLs carry the address this process listens on, which clients behind NAT or a proxy cannot reach.
       log.warn('LAKESYNC_PUBLIC_URL is not set: signed object URLs will point at the address the API listens on');
     }
-    const app = createApp({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, secrets, pageTokens, auth, lake, urlSigner, publicUrl: o.env.LAKESYNC_PUBLIC_URL, trustProxy: o.env.LAKESYNC_TRUST_PROXY, fsAccess, egress, search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY }, uploadLimits: uploadLimits(o.env), log });
+    const app = createApp({
+      db,
+      temporal,
+      taskQueue: o.env.TEMPORAL_TASK_QUEUE,
+      secrets,
+      pageTokens,
+      auth,
+      lake,
+      urlSigner,
+      publicUrl: o.env.LAKESYNC_PUBLIC_URL,
+      trustProxy: o.env.LAKESYNC_TRUST_PROXY,
+      fsAccess,
+      egress,
+      search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY },
+      uploadLimits: uploadLimits(o.env),
+      log,
+    });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
       s.once('error', reject);

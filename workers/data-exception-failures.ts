@@ -28,7 +28,12 @@ export function dataExceptionFailures(): ActivityInterceptorsFactory {
         } catch (err) {
           const pg = postgresErrorOf(err);
           if (!pg?.code.startsWith('22')) throw err;
-          throw ApplicationFailure.create({ type: FAILURE.unstorableValue, message: `Postgres refused a value (SQLSTATE ${pg.code}): ${escapeControl(pg.message)}`, nonRetryable: true, details: [{ sqlstate: pg.code }] });
+          throw ApplicationFailure.create({
+            type: FAILURE.unstorableValue,
+            message: `Postgres refused a value (SQLSTATE ${pg.code}): ${escapeControl(pg.message)}`,
+            nonRetryable: true,
+            details: [{ sqlstate: pg.code }],
+          });
         }
       },
     },

@@ -32,7 +32,16 @@ async function main() {
   const secretKey = env.LAKESYNC_SECRET_KEY ?? (await devSecretKey(join(dir, 'secret-key')));
   const auth = await devAuth(dir, env.LAKESYNC_AUTH_SECRET);
   // The API's /metrics never shows per-source series: the worker's own loopback endpoint does, on a free port unless one is set.
-  const runtime = await startRuntime({ env: { ...env, WORKER_METRICS_PORT: env.WORKER_METRICS_PORT ?? 0 }, temporalAddress: services.temporalAddress, databaseUrl: services.databaseUrl, secretKey, authSecret: auth.secret, log, runApi: true, runWorker: true });
+  const runtime = await startRuntime({
+    env: { ...env, WORKER_METRICS_PORT: env.WORKER_METRICS_PORT ?? 0 },
+    temporalAddress: services.temporalAddress,
+    databaseUrl: services.databaseUrl,
+    secretKey,
+    authSecret: auth.secret,
+    log,
+    runApi: true,
+    runWorker: true,
+  });
   log.info(`lakesync API      ${runtime.url}`);
   log.info(`worker metrics    ${runtime.metricsUrl}`);
   log.info(`dev token         ${auth.tokenFile} (org "dev", scopes read write admin):\n${auth.token}`);

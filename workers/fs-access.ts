@@ -17,11 +17,18 @@ export function fsAccessFromEnv(env: Env): FsAccess {
     { path: lakeDir(env), what: "lakesync's lake directory (LAKE_DIR)" },
     { path: resolve(env.LAKESYNC_CACHE_DIR), what: "lakesync's cache directory (LAKESYNC_CACHE_DIR)" },
     ...SYSTEM_AREAS,
-    ...[env.TEMPORAL_TLS_KEY_PATH, env.TEMPORAL_TLS_CERT_PATH].filter((p): p is string => !!p).map((p) => ({ path: resolve(p), what: "lakesync's Temporal TLS files" })),
+    ...[env.TEMPORAL_TLS_KEY_PATH, env.TEMPORAL_TLS_CERT_PATH]
+      .filter((p): p is string => !!p)
+      .map((p) => ({ path: resolve(p), what: "lakesync's Temporal TLS files" })),
     ...(env.LAKESYNC_FS_DENY ?? []).map((p) => ({ path: p, what: 'a path listed in LAKESYNC_FS_DENY' })),
   ];
   if (env.LAKESYNC_FS_ROOTS) return new FsAccess({ roots: env.LAKESYNC_FS_ROOTS, forbidden, origin: 'LAKESYNC_FS_ROOTS' });
   if (env.NODE_ENV === 'production') return new FsAccess({ roots: [], forbidden, origin: 'LAKESYNC_FS_ROOTS is unset in production' });
   const home = homedir();
-  return new FsAccess({ roots: [home, tmpdir()], forbidden, origin: 'LAKESYNC_FS_ROOTS unset: the development default, home and temp directories', privateHome: home });
+  return new FsAccess({
+    roots: [home, tmpdir()],
+    forbidden,
+    origin: 'LAKESYNC_FS_ROOTS unset: the development default, home and temp directories',
+    privateHome: home,
+  });
 }

@@ -21,7 +21,13 @@ export function createLake(env: Env): LakeStore {
     // Path-style endpoints (MinIO, most S3-compatible stores) get the lean copy path.
     const copier =
       env.LAKE_S3_ENDPOINT && env.LAKE_S3_FORCE_PATH_STYLE
-        ? new S3Copier({ endpoint: env.LAKE_S3_ENDPOINT, region: env.LAKE_S3_REGION, accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!, secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!, connections: 256 })
+        ? new S3Copier({
+            endpoint: env.LAKE_S3_ENDPOINT,
+            region: env.LAKE_S3_REGION,
+            accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!,
+            secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!,
+            connections: 256,
+          })
         : undefined;
     const identity = credentialIdentity({ accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!, secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY! });
     return new S3Lake(client, env.LAKE_S3_BUCKET!, env.LAKE_S3_ENDPOINT, identity, copier);

@@ -44,9 +44,22 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
   }
   try {
     const bundle = role === 'worker' ? await workflowBundle(env) : undefined;
-    const runtime = await startRuntime({ env, temporalAddress: env.TEMPORAL_ADDRESS!, databaseUrl: env.DATABASE_URL!, secretKey: env.LAKESYNC_SECRET_KEY!, log, runApi: role === 'api', runWorker: role === 'worker', workflowBundle: bundle });
+    const runtime = await startRuntime({
+      env,
+      temporalAddress: env.TEMPORAL_ADDRESS!,
+      databaseUrl: env.DATABASE_URL!,
+      secretKey: env.LAKESYNC_SECRET_KEY!,
+      log,
+      runApi: role === 'api',
+      runWorker: role === 'worker',
+      workflowBundle: bundle,
+    });
     if (role === 'api') log.info(`lakesync API listening on ${runtime.url}`);
-    else log.info({ metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start' }, `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`);
+    else
+      log.info(
+        { metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start' },
+        `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`,
+      );
     log.info(`filesystem roots: ${fsAccessFromEnv(env).describe()}`);
     const stop = async (signal: NodeJS.Signals) => {
       // A second signal finds no handler and ends the process at once: the operator's way to force it.

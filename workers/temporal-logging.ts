@@ -5,7 +5,8 @@ import { withSafeSerializers } from './logger.js';
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
 
 /** The SDK's level for our pino level: what pino would drop is not worth crossing from Core. */
-const sdkLevel = (level: string): LogLevel => (level === 'trace' ? 'TRACE' : level === 'debug' ? 'DEBUG' : level === 'info' ? 'INFO' : level === 'warn' ? 'WARN' : 'ERROR');
+const sdkLevel = (level: string): LogLevel =>
+  level === 'trace' ? 'TRACE' : level === 'debug' ? 'DEBUG' : level === 'info' ? 'INFO' : level === 'warn' ? 'WARN' : 'ERROR';
 
 /**
  * Routes every SDK log line into our pino logger: workflow `log` (with the

@@ -103,7 +103,14 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     state.suspended ? 'SOURCE_STATUS_SUSPENDED' : state.paused ? 'SOURCE_STATUS_PAUSED' : state.completed ? 'SOURCE_STATUS_COMPLETED' : 'SOURCE_STATUS_ACTIVE';
 
   const record = (extra: { consecutiveFailures?: number; lastError?: string | null } = {}) =>
-    acts.recordControllerState({ sourceId, status: sourceStatus(), paused: state.paused || state.suspended, pauseReason: state.pauseReason, nextSyncAt: state.nextSyncAt, ...extra });
+    acts.recordControllerState({
+      sourceId,
+      status: sourceStatus(),
+      paused: state.paused || state.suspended,
+      pauseReason: state.pauseReason,
+      nextSyncAt: state.nextSyncAt,
+      ...extra,
+    });
 
   /** Queues a run, or merges into the queued one of the same kind: one follow-up, however many triggers. */
   const enqueue = (req: Omit<QueuedRun, 'jobId' | 'created'>): { run: QueuedRun; fresh: boolean } => {
@@ -120,7 +127,17 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   };
 
   const createQueued = async (run: QueuedRun): Promise<void> => {
-    await acts.createJob({ jobId: run.jobId, sourceId, kind: run.kind, trigger: run.trigger, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, ruleId: run.ruleId ?? null });
+    await acts.createJob({
+      jobId: run.jobId,
+      sourceId,
+      kind: run.kind,
+      trigger: run.trigger,
+      fullSync: run.fullSync,
+      retryFailed: run.retryFailed,
+      dryRun: run.dryRun,
+      sourceObjectId: run.sourceObjectId,
+      ruleId: run.ruleId ?? null,
+    });
     run.created = true;
   };
 
@@ -136,7 +153,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       state.suspended = false;
       state.consecutiveFailures = 0;
     }
-    if (currentJobId) await getExternalWorkflowHandle(syncRunWorkflowId(currentJobId)).signal(runPauseSignal, paused || state.suspended).catch(() => undefined);
+    if (currentJobId)
+      await getExternalWorkflowHandle(syncRunWorkflowId(currentJobId))
+        .signal(runPauseSignal, paused || state.suspended)
+        .catch(() => undefined);
     reconsider = true;
     await record(paused ? {} : { consecutiveFailures: state.consecutiveFailures });
   };
@@ -146,7 +166,14 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   setHandler(configChangedSignal, () => void (reconsider = true));
   setHandler(stopSignal, () => void (stopping = true));
   setHandler(triggerSignal, async (req) => {
-    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req?.fullSync ?? false, retryFailed: req?.retryFailed ?? false, dryRun: false, sourceObjectId: null });
+    const { run, fresh } = enqueue({
+      kind: 'discovery',
+      trigger: 'api',
+      fullSync: req?.fullSync ?? false,
+      retryFailed: req?.retryFailed ?? false,
+      dryRun: false,
+      sourceObjectId: null,
+    });
     if (fresh) await createQueued(run);
   });
   setHandler(objectsArrivedSignal, async () => {
@@ -156,14 +183,31 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   setHandler(
     discoverUpdate,
     async (req) => {
-      const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'api', fullSync: req.fullSync ?? false, retryFailed: false, dryRun: req.dryRun ?? false, sourceObjectId: null });
+      const { run, fresh } = enqueue({
+        kind: 'discovery',
+        trigger: 'api',
+        fullSync: req.fullSync ?? false,
+        retryFailed: false,
+        dryRun: req.dryRun ?? false,
+        sourceObjectId: null,
+      });
       if (fresh) await createQueued(run);
       else await condition(() => run.created);
       const what = run.dryRun ? 'Dry-run discovery' : 'Discovery';
-      const message = currentJobId ? `${what} queued after job ${currentJobId}` : state.paused || state.suspended ? `${what} queued until the source is resumed` : run.dryRun ? 'Dry-run discovery scan started' : 'Discovery scan started';
+      const message = currentJobId
+        ? `${what} queued after job ${currentJobId}`
+        : state.paused || state.suspended
+          ? `${what} queued until the source is resumed`
+          : run.dryRun
+            ? 'Dry-run discovery scan started'
+            : 'Discovery scan started';
       return { jobId: run.jobId, accepted: true, message };
     },
-    { validator: (_req) => { if (stopping) throw new Error('source is being deleted'); } },
+    {
+      validator: (_req) => {
+        if (stopping) throw new Error('source is being deleted');
+      },
+    },
   );
   setHandler(
     ingestUpdate,
@@ -175,12 +219,23 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
       const { run, fresh } = ruleId
         ? enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null, ruleId })
-        : enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: req.retryFailed ?? false, dryRun: false, sourceObjectId: req.sourceObjectId ?? null });
+        : enqueue({
+            kind: 'ingestion',
+            trigger: 'api',
+            fullSync: false,
+            retryFailed: req.retryFailed ?? false,
+            dryRun: false,
+            sourceObjectId: req.sourceObjectId ?? null,
+          });
       if (fresh) await createQueued(run);
       else await condition(() => run.created);
       return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
     },
-    { validator: (_req) => { if (stopping) throw new Error('source is being deleted'); } },
+    {
+      validator: (_req) => {
+        if (stopping) throw new Error('source is being deleted');
+      },
+    },
   );
   setHandler(statusQuery, () => ({
     phase: phase(),
@@ -231,7 +286,22 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   log.info('running job', fields({ jobId: run.jobId, kind: run.kind, trigger: run.trigger }));
   const result = await executeChild(syncRun, {
     workflowId: syncRunWorkflowId(run.jobId),
-    args: [{ jobId: run.jobId, sourceId, bucket: settings.bucketName, kind: run.kind, fullSync: run.fullSync, retryFailed: run.retryFailed, dryRun: run.dryRun, sourceObjectId: run.sourceObjectId, ruleId: run.ruleId ?? null, batchSize: settings.batchSize, batchConcurrency: settings.batchConcurrency, paused: state.paused }],
+    args: [
+      {
+        jobId: run.jobId,
+        sourceId,
+        bucket: settings.bucketName,
+        kind: run.kind,
+        fullSync: run.fullSync,
+        retryFailed: run.retryFailed,
+        dryRun: run.dryRun,
+        sourceObjectId: run.sourceObjectId,
+        ruleId: run.ruleId ?? null,
+        batchSize: settings.batchSize,
+        batchConcurrency: settings.batchConcurrency,
+        paused: state.paused,
+      },
+    ],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     typedSearchAttributes: [
       { key: searchAttributes.bucket, value: settings.bucketName },
@@ -256,10 +326,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     state.consecutiveFailures = 0;
     if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
   }
-  state.nextSyncAt = settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed) ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
+  state.nextSyncAt =
+    settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed) ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
   await record({ consecutiveFailures: state.consecutiveFailures });
   if (stopping) return;
   await condition(allHandlersFinished);
   return continueAsNew<typeof sourceController>({ ...input, state });
 }
-

@@ -1,4 +1,17 @@
-import { type ActivityOptions, ApplicationFailure, CancellationScope, ContinueAsNew, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import {
+  type ActivityOptions,
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { runPausedQuery, runPauseSignal } from './shared.js';
 
@@ -87,14 +100,21 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       afterKey = input.resume.afterKey;
     } else {
       log.info('job started', { ...fields, kind: input.kind, fullSync: input.fullSync, retryFailed: input.retryFailed, dryRun: input.dryRun ?? false });
-      await bookkeeping.startJob({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
+      await bookkeeping.startJob({
+        jobId: input.jobId,
+        sourceId: input.sourceId,
+        fullSync: input.fullSync,
+        retryFailed: input.retryFailed,
+        sourceObjectId: input.sourceObjectId,
+      });
       // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
       const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       if (input.kind === 'discovery') {
         if (!input.dryRun) await adopt();
-        const scan = scanSource.executeWithOptions({ ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` }, [
-          { jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun },
-        ]);
+        const scan = scanSource.executeWithOptions(
+          { ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` },
+          [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun }],
+        );
         if (input.dryRun) {
           await scan;
           return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true }));
@@ -110,7 +130,12 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       } else if (input.ruleId) {
         await longBookkeeping.prepareRuleRun({ jobId: input.jobId, sourceId: input.sourceId, ruleId: input.ruleId });
       } else {
-        await bookkeeping.prepareIngestion({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed, sourceObjectId: input.sourceObjectId });
+        await bookkeeping.prepareIngestion({
+          jobId: input.jobId,
+          sourceId: input.sourceId,
+          retryFailed: input.retryFailed,
+          sourceObjectId: input.sourceObjectId,
+        });
         if (!input.sourceObjectId) await adopt();
       }
       afterKey = null;
@@ -138,9 +163,14 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         if (failure !== null) throw failure;
         const range = `${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}`;
         const args = { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey };
-        const process = () => processBatch.executeWithOptions({ ...COPY, summary: `process batch ${range}${input.ruleId ? ` for rule ${input.ruleId}` : ''}` }, [{ ...args, ruleId: input.ruleId ?? null }]);
+        const process = () =>
+          processBatch.executeWithOptions({ ...COPY, summary: `process batch ${range}${input.ruleId ? ` for rule ${input.ruleId}` : ''}` }, [
+            { ...args, ruleId: input.ruleId ?? null },
+          ]);
         // Stored objects go through their pipelines right after their batch lands.
-        const batch: Promise<unknown> = input.ruleId ? process() : ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${range}` }, [args]).then(async (r) => (r.toProcess > 0 ? await process() : null));
+        const batch: Promise<unknown> = input.ruleId
+          ? process()
+          : ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${range}` }, [args]).then(async (r) => (r.toProcess > 0 ? await process() : null));
         const tracked: Promise<unknown> = batch.then(
           () => inFlight.delete(tracked),
           (err) => {

@@ -26,5 +26,7 @@ export function destinationFailure(err: unknown, policy: EgressPolicy, log: (det
   if (text === null) return null;
   const denied = findEgressDenied(err);
   log({ error: errorDetail(err), ...(denied ? { deniedHost: denied.host, deniedAddresses: denied.addresses } : {}) });
-  return denied ? ApplicationFailure.create({ type: FAILURE.egressDenied, message: text, nonRetryable: true }) : ApplicationFailure.create({ type: FAILURE.endpointUnreachable, message: text });
+  return denied
+    ? ApplicationFailure.create({ type: FAILURE.egressDenied, message: text, nonRetryable: true })
+    : ApplicationFailure.create({ type: FAILURE.endpointUnreachable, message: text });
 }

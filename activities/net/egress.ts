@@ -40,7 +40,15 @@ export function egressLookup(policy: EgressPolicy): LookupFunction {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 0);
       const allowed = addresses.filter((a) => policy.allows(hostname, a.address));
-      if (allowed.length === 0) return callback(new EgressDeniedError(hostname, addresses.map((a) => a.address)), '', 0);
+      if (allowed.length === 0)
+        return callback(
+          new EgressDeniedError(
+            hostname,
+            addresses.map((a) => a.address),
+          ),
+          '',
+          0,
+        );
       if (options.all) return callback(null, allowed);
       callback(null, allowed[0]!.address, allowed[0]!.family);
     });
@@ -57,7 +65,12 @@ export function literalRefusal(policy: EgressPolicy, host: string | null | undef
 type ConnectCallback = (err: Error | null, stream: Duplex) => void;
 
 /** Checks IP literals before connecting; names go through the agent's `lookup`. */
-function guarded(policy: EgressPolicy, options: ClientRequestArgs, callback: ConnectCallback | undefined, connect: () => Duplex | null | undefined): Duplex | null | undefined {
+function guarded(
+  policy: EgressPolicy,
+  options: ClientRequestArgs,
+  callback: ConnectCallback | undefined,
+  connect: () => Duplex | null | undefined,
+): Duplex | null | undefined {
   const refused = literalRefusal(policy, options.host ?? options.hostname);
   if (!refused) return connect();
   // The agent's (err, socket) callback: the request fails with the refusal, no socket is opened.

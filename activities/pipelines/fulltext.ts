@@ -20,7 +20,12 @@ async function readAll(body: Readable, limit: number): Promise<Buffer> {
  * Extracts an object's text and upserts it into the bucket's full-text index.
  * Re-running it for the same object replaces the row, so retries are harmless.
  */
-export async function runFulltext(deps: ActivityDeps, pipelineId: string, config: FulltextConfig, obj: StoredObject): Promise<Omit<PipelineOutcome, 'attempts'>> {
+export async function runFulltext(
+  deps: ActivityDeps,
+  pipelineId: string,
+  config: FulltextConfig,
+  obj: StoredObject,
+): Promise<Omit<PipelineOutcome, 'attempts'>> {
   const sql = deps.db.$client;
   const truncated = obj.size > config.maxBytes;
   const got = await deps.lake.get(obj.bucketName, obj.lakeKey, truncated ? { start: 0, end: config.maxBytes - 1 } : undefined);

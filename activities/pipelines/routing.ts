@@ -16,8 +16,14 @@ export interface Routing {
 /** A bucket's enabled rules and pipelines, read once per activity (and by ObjectInfo). */
 export async function loadRouting(deps: Pick<ActivityDeps, 'db'>, bucketId: string): Promise<Routing> {
   const [ruleRows, pipelineRows] = await Promise.all([
-    deps.db.select().from(rules).where(and(eq(rules.bucketId, bucketId), eq(rules.enabled, true))),
-    deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.enabled, true))),
+    deps.db
+      .select()
+      .from(rules)
+      .where(and(eq(rules.bucketId, bucketId), eq(rules.enabled, true))),
+    deps.db
+      .select()
+      .from(pipelines)
+      .where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.enabled, true))),
   ]);
   const byId = new Map(pipelineRows.map((p) => [p.id, p]));
   const route = compileRouting(ruleRows, new Set(byId.keys()));

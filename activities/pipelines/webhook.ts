@@ -17,10 +17,12 @@ const IDEMPOTENCY_HEADER = 'idempotency-key';
  * by the job that adopts it — shares the key; a deliberate re-run passes its
  * job id as `rerun` and is a new delivery.
  */
-const idempotencyKey = (pipelineId: string, objectId: string, etag: string, rerun: string): string => createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${rerun}`).digest('hex').slice(0, 40);
+const idempotencyKey = (pipelineId: string, objectId: string, etag: string, rerun: string): string =>
+  createHash('sha256').update(`${pipelineId}\n${objectId}\n${etag}\n${rerun}`).digest('hex').slice(0, 40);
 
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as Stripe-style receivers verify it. */
-const signDelivery = (secret: string, timestamp: string, body: string): string => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+const signDelivery = (secret: string, timestamp: string, body: string): string =>
+  `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 
 // One connection pool per policy (per worker), every connection checked against it.
 const dispatchers = new WeakMap<EgressPolicy, Agent>();
@@ -36,28 +38,57 @@ function dispatcherFor(policy: EgressPolicy): Agent {
  * Redirects are not followed (a 3xx is a failed delivery), and a destination
  * the egress policy refuses fails at once, without retries.
  */
-export async function runWebhook(deps: ActivityDeps, pipelineId: string, config: WebhookConfig, sealedSecret: string | null, obj: StoredObject, rerun: string): Promise<PipelineOutcome> {
+export async function runWebhook(
+  deps: ActivityDeps,
+  pipelineId: string,
+  config: WebhookConfig,
+  sealedSecret: string | null,
+  obj: StoredObject,
+  rerun: string,
+): Promise<PipelineOutcome> {
   const head = await deps.lake.head(obj.bucketName, obj.lakeKey);
   if (!head) return { status: 'failed', error: `object ${obj.lakeKey} is not in the lake`, attempts: 0 };
   const base = deps.objectUrlBase();
   const url = base ? deps.urlSigner.sign(base, { id: obj.bucketId, name: obj.bucketName }, obj.lakeKey, config.urlExpiresInSeconds).url : null;
-  const body = JSON.stringify({ bucket: obj.bucketName, key: obj.lakeKey, etag: `"${head.etag}"`, size: head.size, contentType: head.contentType ?? 'application/octet-stream', url });
+  const body = JSON.stringify({
+    bucket: obj.bucketName,
+    key: obj.lakeKey,
+    etag: `"${head.etag}"`,
+    size: head.size,
+    contentType: head.contentType ?? 'application/octet-stream',
+    url,
+  });
   const secret = sealedSecret ? deps.secrets.open<string>(sealedSecret) : null;
   const key = idempotencyKey(pipelineId, obj.id, obj.etag, rerun);
   let lastError = '';
   for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
     const timestamp = String(Math.floor(Date.now() / 1000));
-    const headers: Record<string, string> = { 'content-type': 'application/json', [IDEMPOTENCY_HEADER]: key, [TIMESTAMP_HEADER]: timestamp, 'user-agent': 'lakesync-webhook/1' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [IDEMPOTENCY_HEADER]: key,
+      [TIMESTAMP_HEADER]: timestamp,
+      'user-agent': 'lakesync-webhook/1',
+    };
     if (secret) headers[SIGNATURE_HEADER] = signDelivery(secret, timestamp, body);
     try {
-      const res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutSeconds * 1000), redirect: 'manual', dispatcher: dispatcherFor(deps.egress) });
+      const res = await fetch(config.url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(config.timeoutSeconds * 1000),
+        redirect: 'manual',
+        dispatcher: dispatcherFor(deps.egress),
+      });
       await res.body?.cancel();
       if (res.status >= 200 && res.status < 300) return { status: 'indexed', detail: `delivered (HTTP ${res.status})`, attempts: attempt };
       lastError = `endpoint answered HTTP ${res.status}`;
     } catch (err) {
       // The log gets the cause and the host, never the URL's path or query (they may carry the receiver's token).
       const denied = findEgressDenied(err);
-      deps.log.warn({ pipelineId, objectId: obj.id, attempt, host: hostOf(config.url), error: errorDetail(err), ...(denied ? { deniedAddresses: denied.addresses } : {}) }, denied ? 'webhook destination refused' : 'webhook delivery failed');
+      deps.log.warn(
+        { pipelineId, objectId: obj.id, attempt, host: hostOf(config.url), error: errorDetail(err), ...(denied ? { deniedAddresses: denied.addresses } : {}) },
+        denied ? 'webhook destination refused' : 'webhook delivery failed',
+      );
       const shown = publicDestinationError(err, deps.egress.mode === 'strict');
       if (denied) return { status: 'failed', error: shown!, attempts: attempt };
       lastError = shown ?? `delivery failed: ${err instanceof Error ? err.message : String(err)}`;

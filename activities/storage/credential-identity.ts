@@ -8,5 +8,7 @@ import type { S3Credentials } from '../../domain/source-config.js';
  * passed around with locations.
  */
 export function credentialIdentity(c: S3Credentials): string {
-  return createHash('sha256').update(JSON.stringify([c.accessKeyId, c.secretAccessKey, c.sessionToken ?? null])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([c.accessKeyId, c.secretAccessKey, c.sessionToken ?? null]))
+    .digest('base64url');
 }

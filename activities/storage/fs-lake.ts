@@ -52,8 +52,10 @@ export class FilesystemLake implements LakeStore {
   private refusal(key: string, err: unknown, step: 'folders' | 'file'): Error | null {
     const c = code(err);
     if (c === 'ENAMETOOLONG') return unstorableKey(key, 'is too long for the directory lake');
-    if (step === 'folders' && (c === 'EEXIST' || c === 'ENOTDIR')) return lakeKeyConflict(key, 'needs a folder where the directory lake stores an object of that name');
-    if (step === 'file' && (c === 'EISDIR' || c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'ENOTDIR')) return lakeKeyConflict(key, 'names a folder of the directory lake that holds other objects');
+    if (step === 'folders' && (c === 'EEXIST' || c === 'ENOTDIR'))
+      return lakeKeyConflict(key, 'needs a folder where the directory lake stores an object of that name');
+    if (step === 'file' && (c === 'EISDIR' || c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'ENOTDIR'))
+      return lakeKeyConflict(key, 'names a folder of the directory lake that holds other objects');
     return null;
   }
 
@@ -72,7 +74,15 @@ export class FilesystemLake implements LakeStore {
       } catch (err) {
         if (code(err) === 'ENOENT' && attempt < 3) continue;
         // An empty folder left behind is no object: it gives way.
-        if (code(err) === 'EISDIR' && attempt < 3 && (await rmdir(target).then(() => true, () => false))) continue;
+        if (
+          code(err) === 'EISDIR' &&
+          attempt < 3 &&
+          (await rmdir(target).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
         throw this.refusal(key, err, 'file') ?? err;
       }
     }
@@ -115,7 +125,13 @@ export class FilesystemLake implements LakeStore {
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
     const st = await stat(this.path(bucket, key), { bigint: true }).catch(() => null);
     if (!st || !st.isFile()) return null;
-    return { size: Number(st.size), etag: fileEtag(st), lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(key) || undefined, writeId: String(st.ino) };
+    return {
+      size: Number(st.size),
+      etag: fileEtag(st),
+      lastModified: new Date(Number(st.mtimeMs)),
+      contentType: lookup(key) || undefined,
+      writeId: String(st.ino),
+    };
   }
 
   async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {
@@ -129,7 +145,12 @@ export class FilesystemLake implements LakeStore {
    * only the folders on its path and those it enters, stopping past the
    * prefix), resumed on the next page while its folders are unchanged.
    */
-  async list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }> {
+  async list(
+    bucket: string,
+    prefix: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }> {
     const now = Date.now();
     for (const [k, p] of this.paused) if (now - p.at > PAUSED_TTL_MS) this.paused.delete(k);
     const slot = `${bucket}\0${prefix}`;
@@ -165,7 +186,13 @@ export class FilesystemLake implements LakeStore {
    * With `/` as delimiter a common prefix is a folder: one read of the folder
    * the prefix names answers the page, whatever lies below it.
    */
-  async listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean } | null> {
+  async listDelimited(
+    bucket: string,
+    prefix: string,
+    delimiter: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ entries: DelimitedEntry[]; more: boolean } | null> {
     if (delimiter !== '/') return null;
     const dir = listFolder(prefix);
     const path = join(this.root, bucket, dir);
@@ -190,7 +217,14 @@ export class FilesystemLake implements LakeStore {
       const st = await lstat(join(this.root, bucket, e.key), { bigint: true }).catch(() => null);
       if (!st?.isFile()) continue;
       if (entries.length === limit) return { entries, more: true };
-      entries.push({ kind: 'object', key: e.key, size: Number(st.size), etag: fileEtag(st), lastModified: new Date(Number(st.mtimeMs)), contentType: lookup(e.key) || undefined });
+      entries.push({
+        kind: 'object',
+        key: e.key,
+        size: Number(st.size),
+        etag: fileEtag(st),
+        lastModified: new Date(Number(st.mtimeMs)),
+        contentType: lookup(e.key) || undefined,
+      });
     }
     return { entries, more: false };
   }
@@ -218,7 +252,15 @@ export class FilesystemLake implements LakeStore {
     let removed = 0;
     for (const name of names) {
       const st = await lstat(join(dir, name)).catch(() => null);
-      if (st?.isFile() && Date.now() - st.mtimeMs > maxAgeMs && (await unlink(join(dir, name)).then(() => true, () => false))) removed++;
+      if (
+        st?.isFile() &&
+        Date.now() - st.mtimeMs > maxAgeMs &&
+        (await unlink(join(dir, name)).then(
+          () => true,
+          () => false,
+        ))
+      )
+        removed++;
     }
     return removed;
   }
@@ -249,7 +291,10 @@ export class FilesystemLake implements LakeStore {
   private async prune(bucket: string, key: string): Promise<void> {
     const parts = key.split('/').slice(0, -1);
     for (let n = parts.length; n > 0; n--) {
-      const removed = await rmdir(join(this.root, bucket, ...parts.slice(0, n))).then(() => true, () => false);
+      const removed = await rmdir(join(this.root, bucket, ...parts.slice(0, n))).then(
+        () => true,
+        () => false,
+      );
       if (!removed) return;
     }
   }

@@ -34,7 +34,11 @@ export class FilesystemSourceReader implements SourceReader {
     const walk =
       paused && afterKey !== null && paused.afterKey === afterKey && (await paused.walk.stillCurrent())
         ? paused.walk
-        : new DirWalk(this.root, '', afterKey === null ? null : { after: afterKey }, { readDir: this.o.readDir, settledMs: this.o.settledMs, skip: this.o.access?.forbiddenReason });
+        : new DirWalk(this.root, '', afterKey === null ? null : { after: afterKey }, {
+            readDir: this.o.readDir,
+            settledMs: this.o.settledMs,
+            skip: this.o.access?.forbiddenReason,
+          });
     const objects: ListedObject[] = [];
     while (objects.length < pageSize) {
       const obj = await walk.next();

@@ -62,7 +62,12 @@ export function unstorableKey(key: string, problem: string): ApplicationFailure 
 
 /** A directory-lake key that clashes with a stored object (a file where a folder is needed, or the reverse). */
 export function lakeKeyConflict(key: string, problem: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: FAILURE.lakeKeyConflict, message: `lake key ${keyPreview(key)} ${problem}`, nonRetryable: true, details: [problem] });
+  return ApplicationFailure.create({
+    type: FAILURE.lakeKeyConflict,
+    message: `lake key ${keyPreview(key)} ${problem}`,
+    nonRetryable: true,
+    details: [problem],
+  });
 }
 
 export function joinKey(prefix: string, key: string): string {

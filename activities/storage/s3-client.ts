@@ -26,7 +26,9 @@ export function createS3Client(o: S3ClientOptions): S3Client {
     forcePathStyle: o.forcePathStyle,
     credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, sessionToken: o.sessionToken },
     requestHandler: new NodeHttpHandler(
-      o.egress ? egressAgents(o.egress, { keepAlive: true, maxSockets }) : { httpAgent: new Agent({ keepAlive: true, maxSockets }), httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }) },
+      o.egress
+        ? egressAgents(o.egress, { keepAlive: true, maxSockets })
+        : { httpAgent: new Agent({ keepAlive: true, maxSockets }), httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }) },
     ),
     // Retries of whole objects are ours (recorded per object), but transient
     // socket errors are still worth the SDK's own quick retries.

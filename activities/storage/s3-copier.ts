@@ -26,7 +26,9 @@ const encodePath = (key: string): string => key.split('/').map(encodeSegment).jo
 /** XML has five named entities and numeric references; S3 stores use both (`&quot;`, `&#34;`). */
 const NAMED: Record<string, string> = { quot: '"', amp: '&', lt: '<', gt: '>', apos: "'" };
 const unescapeXml = (s: string): string =>
-  s.replace(/&(#x[0-9a-fA-F]+|#\d+|quot|amp|lt|gt|apos);/g, (_, e: string) => (e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : NAMED[e]!));
+  s.replace(/&(#x[0-9a-fA-F]+|#\d+|quot|amp|lt|gt|apos);/g, (_, e: string) =>
+    e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : NAMED[e]!,
+  );
 const xmlValue = (xml: string, tag: string): string | undefined => {
   const raw = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
   return raw === undefined ? undefined : unescapeXml(raw);
@@ -70,7 +72,11 @@ export class S3Copier {
       { host: this.url.host, path, method: 'PUT', service: 's3', region: this.o.region, headers: { 'x-amz-copy-source': copySource }, doNotEncodePath: true },
       { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
     );
-    const res = await request(`${this.url.protocol}//${this.url.host}${path}`, { method: 'PUT', headers: signed.headers as Record<string, string>, dispatcher: this.agent });
+    const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
+      method: 'PUT',
+      headers: signed.headers as Record<string, string>,
+      dispatcher: this.agent,
+    });
     const body = await res.body.text();
     // CopyObject can answer 200 and still fail: the error is in the body.
     const code = xmlValue(body, 'Code');

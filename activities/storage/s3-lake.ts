@@ -101,11 +101,20 @@ export class S3Lake implements LakeStore {
       for (let start = 0, n = 1; start < size; start += COPY_PART, n++) {
         const end = Math.min(start + COPY_PART, size) - 1;
         const res = await this.client.send(
-          new UploadPartCopyCommand({ Bucket: this.physicalBucket, Key: target, UploadId, PartNumber: n, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
+          new UploadPartCopyCommand({
+            Bucket: this.physicalBucket,
+            Key: target,
+            UploadId,
+            PartNumber: n,
+            CopySource: copySource,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
         );
         parts.push({ ETag: res.CopyPartResult!.ETag!, PartNumber: n });
       }
-      const done = await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.physicalBucket, Key: target, UploadId, MultipartUpload: { Parts: parts } }));
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.physicalBucket, Key: target, UploadId, MultipartUpload: { Parts: parts } }),
+      );
       return { etag: (done.ETag ?? '').replace(/"/g, ''), size, contentHash: null };
     } catch (err) {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.physicalBucket, Key: target, UploadId })).catch(() => undefined);
@@ -116,7 +125,13 @@ export class S3Lake implements LakeStore {
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key) }));
-      return { size: res.ContentLength ?? 0, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType, writeId: res.Metadata?.[WRITE_ID] };
+      return {
+        size: res.ContentLength ?? 0,
+        etag: (res.ETag ?? '').replace(/"/g, ''),
+        lastModified: res.LastModified ?? new Date(0),
+        contentType: res.ContentType,
+        writeId: res.Metadata?.[WRITE_ID],
+      };
     } catch (err) {
       if ((err as { name?: string }).name === 'NotFound') return null;
       throw err;
@@ -125,31 +140,69 @@ export class S3Lake implements LakeStore {
 
   async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      );
       const total = res.ContentRange ? Number(res.ContentRange.split('/')[1]) : (res.ContentLength ?? 0);
-      return { body: res.Body as Readable, head: { size: total, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType } };
+      return {
+        body: res.Body as Readable,
+        head: { size: total, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType },
+      };
     } catch (err) {
       if ((err as { name?: string }).name === 'NoSuchKey') return null;
       throw err;
     }
   }
 
-  async list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }> {
+  async list(
+    bucket: string,
+    prefix: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }> {
     const base = `${bucket}/`;
     const res = await this.client.send(
-      new ListObjectsV2Command({ Bucket: this.physicalBucket, Prefix: base + prefix, StartAfter: afterKey === null ? undefined : base + afterKey, MaxKeys: Math.min(limit, 1000) }),
+      new ListObjectsV2Command({
+        Bucket: this.physicalBucket,
+        Prefix: base + prefix,
+        StartAfter: afterKey === null ? undefined : base + afterKey,
+        MaxKeys: Math.min(limit, 1000),
+      }),
     );
-    const objects = (res.Contents ?? []).map((o) => ({ key: o.Key!.slice(base.length), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModified: o.LastModified ?? new Date(0) }));
+    const objects = (res.Contents ?? []).map((o) => ({
+      key: o.Key!.slice(base.length),
+      size: o.Size ?? 0,
+      etag: (o.ETag ?? '').replace(/"/g, ''),
+      lastModified: o.LastModified ?? new Date(0),
+    }));
     return { objects, more: Boolean(res.IsTruncated) };
   }
 
-  async listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean }> {
+  async listDelimited(
+    bucket: string,
+    prefix: string,
+    delimiter: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ entries: DelimitedEntry[]; more: boolean }> {
     const base = `${bucket}/`;
     const res = await this.client.send(
-      new ListObjectsV2Command({ Bucket: this.physicalBucket, Prefix: base + prefix, Delimiter: delimiter, StartAfter: afterKey === null ? undefined : base + afterKey, MaxKeys: Math.min(limit, 1000) }),
+      new ListObjectsV2Command({
+        Bucket: this.physicalBucket,
+        Prefix: base + prefix,
+        Delimiter: delimiter,
+        StartAfter: afterKey === null ? undefined : base + afterKey,
+        MaxKeys: Math.min(limit, 1000),
+      }),
     );
     const entries: DelimitedEntry[] = [
-      ...(res.Contents ?? []).map((o) => ({ kind: 'object' as const, key: o.Key!.slice(base.length), size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, ''), lastModified: o.LastModified ?? new Date(0) })),
+      ...(res.Contents ?? []).map((o) => ({
+        kind: 'object' as const,
+        key: o.Key!.slice(base.length),
+        size: o.Size ?? 0,
+        etag: (o.ETag ?? '').replace(/"/g, ''),
+        lastModified: o.LastModified ?? new Date(0),
+      })),
       ...(res.CommonPrefixes ?? []).map((p) => ({ kind: 'prefix' as const, key: p.Prefix!.slice(base.length) })),
     ].sort((a, b) => compareKeys(a.key, b.key));
     return { entries, more: Boolean(res.IsTruncated) };
@@ -163,7 +216,12 @@ export class S3Lake implements LakeStore {
   async move(bucket: string, from: string, to: string): Promise<boolean> {
     const head = await this.head(bucket, from);
     if (!head) return false;
-    await this.copyFrom(bucket, to, { endpoint: this.endpoint, bucket: this.physicalBucket, key: this.key(bucket, from), credentials: this.credentials }, head.size);
+    await this.copyFrom(
+      bucket,
+      to,
+      { endpoint: this.endpoint, bucket: this.physicalBucket, key: this.key(bucket, from), credentials: this.credentials },
+      head.size,
+    );
     await this.delete(bucket, from);
     return true;
   }

@@ -78,7 +78,13 @@ export interface LakeStore {
    * order, strictly after `afterKey`, at most `limit` entries in all; null when
    * this lake cannot do it natively for that delimiter (the caller pages keys).
    */
-  listDelimited(bucket: string, prefix: string, delimiter: string, afterKey: string | null, limit: number): Promise<{ entries: DelimitedEntry[]; more: boolean } | null>;
+  listDelimited(
+    bucket: string,
+    prefix: string,
+    delimiter: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ entries: DelimitedEntry[]; more: boolean } | null>;
   /** Removes what writes cut off by a crash left behind (older than `maxAgeMs`); how many it removed. */
   removeStaleTemp(maxAgeMs: number): Promise<number>;
   /** Keys under `prefix` strictly after `afterKey`, in byte order, at most `limit`. */

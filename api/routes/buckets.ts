@@ -26,8 +26,14 @@ const CreateBucket = z.object({ name: BucketName }).strict();
 
 /** Sources a user created hold their bucket; the built-in push source (kind `upload`, never user-created) does not. */
 async function refuseWhileSourced(db: Pick<Db, 'select'>, bucket: { id: string; name: string }): Promise<void> {
-  const [{ n }] = (await db.select({ n: count() }).from(sources).where(and(eq(sources.bucketId, bucket.id), ne(sources.kind, 'upload')))) as [{ n: number }];
-  if (n > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} still has ${n} source${n === 1 ? '' : 's'}; delete them first`, [{ field: 'bucket', problem: 'still has sources' }]);
+  const [{ n }] = (await db
+    .select({ n: count() })
+    .from(sources)
+    .where(and(eq(sources.bucketId, bucket.id), ne(sources.kind, 'upload')))) as [{ n: number }];
+  if (n > 0)
+    throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} still has ${n} source${n === 1 ? '' : 's'}; delete them first`, [
+      { field: 'bucket', problem: 'still has sources' },
+    ]);
 }
 
 export function bucketRoutes(deps: ApiDeps): Router {
@@ -35,7 +41,11 @@ export function bucketRoutes(deps: ApiDeps): Router {
   r.post('/admin/buckets', async (req, res) => {
     const body = parseBody(CreateBucket, req);
     // Bucket names are global, as in S3: a taken name is a conflict whoever holds it.
-    const [row] = await deps.db.insert(buckets).values({ id: newId('bkt'), name: body.name, orgId: callerOf(res).org }).onConflictDoNothing().returning();
+    const [row] = await deps.db
+      .insert(buckets)
+      .values({ id: newId('bkt'), name: body.name, orgId: callerOf(res).org })
+      .onConflictDoNothing()
+      .returning();
     if (!row) throw new ApiError('ALREADY_EXISTS', `name: bucket ${body.name} already exists`, [{ field: 'name', problem: 'is already taken' }]);
     res.status(201).json(bucketJson(row));
   });
@@ -46,7 +56,13 @@ export function bucketRoutes(deps: ApiDeps): Router {
       deps.pageTokens,
       `buckets:${org}`,
       q,
-      (after, limit) => deps.db.select().from(buckets).where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined)).orderBy(asc(buckets.id)).limit(limit),
+      (after, limit) =>
+        deps.db
+          .select()
+          .from(buckets)
+          .where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined))
+          .orderBy(asc(buckets.id))
+          .limit(limit),
       async () => (await deps.db.select({ n: count() }).from(buckets).where(eq(buckets.orgId, org)))[0]?.n ?? 0,
     );
     res.json({ buckets: page.map(bucketJson), ...rest });
@@ -66,9 +82,18 @@ export function bucketRoutes(deps: ApiDeps): Router {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     await refuseWhileSourced(deps.db, bucket);
     const { objects } = await deps.lake.list(bucket.name, '', null, 1);
-    if (objects.length > 0) throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} is not empty; delete its objects first`, [{ field: 'bucket', problem: 'is not empty' }]);
-    const builtIn = await deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.kind, 'upload')));
-    const openSyncs = await deps.db.select({ workflowId: uploadSyncs.workflowId }).from(uploadSyncs).where(and(eq(uploadSyncs.bucketId, bucket.id), eq(uploadSyncs.syncStatus, 'Syncing')));
+    if (objects.length > 0)
+      throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} is not empty; delete its objects first`, [
+        { field: 'bucket', problem: 'is not empty' },
+      ]);
+    const builtIn = await deps.db
+      .select()
+      .from(sources)
+      .where(and(eq(sources.bucketId, bucket.id), eq(sources.kind, 'upload')));
+    const openSyncs = await deps.db
+      .select({ workflowId: uploadSyncs.workflowId })
+      .from(uploadSyncs)
+      .where(and(eq(uploadSyncs.bucketId, bucket.id), eq(uploadSyncs.syncStatus, 'Syncing')));
     await deps.db.transaction(async (tx) => {
       // A source created since the check above holds the bucket after all: the row lock orders the two.
       await tx.select({ id: buckets.id }).from(buckets).where(eq(buckets.id, bucket.id)).for('update');
@@ -77,10 +102,21 @@ export function bucketRoutes(deps: ApiDeps): Router {
     });
     // The rows are gone first, so a controller woken meanwhile finds no source and ends too.
     for (const source of builtIn) {
-      await deps.temporal.workflow.getHandle(source.workflowId).signal(stopSignal).catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not stop the push source controller'));
-      if (source.currentJobId) await deps.temporal.workflow.getHandle(syncRunWorkflowId(source.currentJobId)).cancel().catch(() => undefined);
+      await deps.temporal.workflow
+        .getHandle(source.workflowId)
+        .signal(stopSignal)
+        .catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not stop the push source controller'));
+      if (source.currentJobId)
+        await deps.temporal.workflow
+          .getHandle(syncRunWorkflowId(source.currentJobId))
+          .cancel()
+          .catch(() => undefined);
     }
-    for (const sync of openSyncs) await deps.temporal.workflow.getHandle(sync.workflowId).cancel().catch(() => undefined);
+    for (const sync of openSyncs)
+      await deps.temporal.workflow
+        .getHandle(sync.workflowId)
+        .cancel()
+        .catch(() => undefined);
     res.status(204).end();
   });
   return r;

@@ -25,10 +25,12 @@ export function objectKey(req: Request): string {
 }
 
 /** A signed URL stands in for a bearer token on GET and HEAD. */
-export const isSignedRequest = (req: Request): boolean => (req.method === 'GET' || req.method === 'HEAD') && typeof req.query['X-Lakesync-Signature'] === 'string';
+export const isSignedRequest = (req: Request): boolean =>
+  (req.method === 'GET' || req.method === 'HEAD') && typeof req.query['X-Lakesync-Signature'] === 'string';
 
 const quoted = (etag: string) => `"${etag}"`;
-const etagMatches = (header: string, etag: string) => header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === etag);
+const etagMatches = (header: string, etag: string) =>
+  header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === etag);
 
 function setHeaders(res: Response, head: LakeObjectHead): void {
   res.setHeader('ETag', quoted(head.etag));
@@ -57,9 +59,14 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
   const bucketFor = async (req: Request, res: Response, key: string) => {
     if (!isSignedRequest(req)) return findBucket(deps, req.params.bucket as string, callerOf(res).org);
     // The signature names the bucket by id: a bucket deleted and created again under the same name (by anyone) is another bucket.
-    const [bucket] = await deps.db.select().from(buckets).where(eq(buckets.name, req.params.bucket as string));
+    const [bucket] = await deps.db
+      .select()
+      .from(buckets)
+      .where(eq(buckets.name, req.params.bucket as string));
     // No bucket by that name: the signature cannot match, and saying so reveals nothing about which names exist.
-    const problem = bucket ? deps.urlSigner.verify(bucket.id, key, req.query['X-Lakesync-Expires'], req.query['X-Lakesync-Signature']) : 'signature does not match';
+    const problem = bucket
+      ? deps.urlSigner.verify(bucket.id, key, req.query['X-Lakesync-Expires'], req.query['X-Lakesync-Signature'])
+      : 'signature does not match';
     if (!bucket || problem) {
       const why = problem ?? 'signature does not match';
       throw new ApiError('PERMISSION_DENIED', `signature: ${why}`, [{ field: 'signature', problem: why }]);
@@ -75,7 +82,9 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
     if (ifNoneMatch || ifMatch) {
       const existing = await deps.lake.head(bucket.name, key);
       if ((ifNoneMatch?.trim() === '*' && existing) || (ifMatch && (!existing || !etagMatches(ifMatch, existing.etag)))) {
-        throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: ifMatch ? 'if-match' : 'if-none-match', problem: 'precondition failed' }]);
+        throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [
+          { field: ifMatch ? 'if-match' : 'if-none-match', problem: 'precondition failed' },
+        ]);
       }
     }
     const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
@@ -93,7 +102,8 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
     const conditional = conditionalRead(req, head);
     if (conditional) {
       setHeaders(res, head);
-      if (conditional === 412) throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: 'if-match', problem: 'precondition failed' }]);
+      if (conditional === 412)
+        throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: 'if-match', problem: 'precondition failed' }]);
       return void res.status(304).end();
     }
     let range: { start: number; end: number } | undefined;
@@ -121,7 +131,8 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
       await pipeline(got.body, res);
     } catch (err) {
       // Headers are out, so there is no error to answer: pipeline has closed both sides and the client sees a short body.
-      if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') deps.log.info({ ...logFields(res), key }, 'the client closed the connection mid-download');
+      if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
+        deps.log.info({ ...logFields(res), key }, 'the client closed the connection mid-download');
       else deps.log.warn({ err, ...logFields(res), key }, 'reading the object failed mid-download; the response was cut short');
     }
   };

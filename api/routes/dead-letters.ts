@@ -26,7 +26,16 @@ export function deadLetterRoutes(deps: ApiDeps): Router {
     const [total] = await deps.db.select({ n: count() }).from(sourceObjects).where(dead);
     const page = rows.slice(0, size);
     res.json({
-      deadLetters: page.map((o) => ({ sourceObjectId: o.id, key: o.key, etag: o.etag, size: o.size, attempts: o.attempts, lastError: o.lastError, lastJobId: o.lastJobId, failedAt: o.updatedAt.toISOString() })),
+      deadLetters: page.map((o) => ({
+        sourceObjectId: o.id,
+        key: o.key,
+        etag: o.etag,
+        size: o.size,
+        attempts: o.attempts,
+        lastError: o.lastError,
+        lastJobId: o.lastJobId,
+        failedAt: o.updatedAt.toISOString(),
+      })),
       nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, page.at(-1)!.key) : '',
       totalCount: total?.n ?? 0,
     });

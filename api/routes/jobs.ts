@@ -14,7 +14,9 @@ import { findBucket } from './lookup.js';
 export const JobsQuery = PaginationQuery.extend({
   source_id: text().max(64).optional(),
   kind: z.enum(['discovery', 'ingestion']).optional(),
-  status: z.enum(['JOB_STATUS_PENDING', 'JOB_STATUS_RUNNING', 'JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED']).optional(),
+  status: z
+    .enum(['JOB_STATUS_PENDING', 'JOB_STATUS_RUNNING', 'JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED'])
+    .optional(),
 }).strict();
 
 export function jobRoutes(deps: ApiDeps): Router {
@@ -43,23 +45,43 @@ export function jobRoutes(deps: ApiDeps): Router {
       .limit(size + 1);
     const [total] = await deps.db.select({ n: count() }).from(jobs).where(filter);
     const page = rows.slice(0, size);
-    res.json({ jobs: page.map((j) => jobJson(j, bucket.name)), nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, JSON.stringify([page.at(-1)!.createdAt.toISOString(), page.at(-1)!.id])) : '', totalCount: total?.n ?? 0 });
+    res.json({
+      jobs: page.map((j) => jobJson(j, bucket.name)),
+      nextPageToken: rows.length > size ? deps.pageTokens.encode(scope, JSON.stringify([page.at(-1)!.createdAt.toISOString(), page.at(-1)!.id])) : '',
+      totalCount: total?.n ?? 0,
+    });
   });
 
   /** K3 GetIngestStatus: counters, timings and the objects that failed. */
   r.get('/:bucket/jobs/:jobId', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const [job] = await deps.db.select().from(jobs).where(and(eq(jobs.bucketId, bucket.id), eq(jobs.id, req.params.jobId)));
+    const [job] = await deps.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.bucketId, bucket.id), eq(jobs.id, req.params.jobId)));
     if (!job) throw ApiError.notFound(`job ${req.params.jobId}`);
     const dead = await deps.db
-      .select({ sourceObjectId: sourceObjects.id, key: sourceObjects.key, attempts: sourceObjects.attempts, error: sourceObjects.lastError, status: sourceObjects.status })
+      .select({
+        sourceObjectId: sourceObjects.id,
+        key: sourceObjects.key,
+        attempts: sourceObjects.attempts,
+        error: sourceObjects.lastError,
+        status: sourceObjects.status,
+      })
       .from(sourceObjects)
       .where(and(eq(sourceObjects.lastJobId, job.id), eq(sourceObjects.status, 'dead')))
       .orderBy(asc(sourceObjects.key))
       .limit(1000);
     // Stored, but a pipeline failed on them: processed, not indexed.
     const unindexed = await deps.db
-      .select({ sourceObjectId: sourceObjects.id, key: sourceObjects.key, attempts: objectPipelineRuns.attempts, error: objectPipelineRuns.error, pipelineId: pipelines.id, pipelineName: pipelines.name })
+      .select({
+        sourceObjectId: sourceObjects.id,
+        key: sourceObjects.key,
+        attempts: objectPipelineRuns.attempts,
+        error: objectPipelineRuns.error,
+        pipelineId: pipelines.id,
+        pipelineName: pipelines.name,
+      })
       .from(objectPipelineRuns)
       .innerJoin(sourceObjects, eq(sourceObjects.id, objectPipelineRuns.objectId))
       .innerJoin(pipelines, eq(pipelines.id, objectPipelineRuns.pipelineId))
@@ -68,7 +90,10 @@ export function jobRoutes(deps: ApiDeps): Router {
       .limit(1000);
     res.json({
       ...jobJson(job, bucket.name),
-      failedObjects: [...dead.map((d) => ({ ...d, stage: 'ingest' as const })), ...unindexed.map((u) => ({ ...u, status: 'failed', stage: 'pipeline' as const }))],
+      failedObjects: [
+        ...dead.map((d) => ({ ...d, stage: 'ingest' as const })),
+        ...unindexed.map((u) => ({ ...u, status: 'failed', stage: 'pipeline' as const })),
+      ],
     });
   });
 

@@ -57,7 +57,14 @@ export function objectRoutes(deps: ApiDeps): Router {
     let truncated = false;
     const objectJson = (o: LakeObjectHead & { key: string }) =>
       // Listings carry no stored content type; the extension's is the best answer short of a HEAD per key.
-      ({ bucket: bucket.name, key: o.key, size: String(o.size), etag: `"${o.etag}"`, lastModified: millis(o.lastModified), contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream') });
+      ({
+        bucket: bucket.name,
+        key: o.key,
+        size: String(o.size),
+        etag: `"${o.etag}"`,
+        lastModified: millis(o.lastModified),
+        contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream'),
+      });
     // A lake that groups by the delimiter itself answers in one call; else keys are paged and grouped here.
     const grouped = q.delimiter ? await deps.lake.listDelimited(bucket.name, q.prefix, q.delimiter, after, q.max_keys) : null;
     if (grouped) {
@@ -123,7 +130,10 @@ export function objectRoutes(deps: ApiDeps): Router {
           .orderBy(asc(pipelines.name))
       : [];
     const indexStatus: Record<string, object> = Object.fromEntries(
-      runs.map(({ run, name, kind }) => [run.pipelineId, { name, kind, status: run.status, detail: run.detail, error: run.error, attempts: run.attempts, jobId: run.jobId, updatedAt: millis(run.updatedAt) }]),
+      runs.map(({ run, name, kind }) => [
+        run.pipelineId,
+        { name, kind, status: run.status, detail: run.detail, error: run.error, attempts: run.attempts, jobId: run.jobId, updatedAt: millis(run.updatedAt) },
+      ]),
     );
     // What its rules select now; a selected pipeline that has not run on this content yet is pending.
     const routing = origin ? await loadRouting(deps, bucket.id) : null;
@@ -133,10 +143,20 @@ export function objectRoutes(deps: ApiDeps): Router {
     for (const p of selected) {
       if (current.has(p)) continue;
       const pipeline = routing!.pipelines.get(p)!;
-      indexStatus[p] = { name: pipeline.name, kind: pipeline.kind, status: 'pending', detail: null, error: null, attempts: 0, jobId: origin?.object.processJobId ?? null, updatedAt: null };
+      indexStatus[p] = {
+        name: pipeline.name,
+        kind: pipeline.kind,
+        status: 'pending',
+        detail: null,
+        error: null,
+        attempts: 0,
+        jobId: origin?.object.processJobId ?? null,
+        updatedAt: null,
+      };
     }
     // Indexed: stored, with every pipeline its rules select done for this content.
-    const indexed = status === 'ingested' && origin?.object.processJobId == null && selected.every((p) => current.get(p) === 'indexed' || current.get(p) === 'skipped');
+    const indexed =
+      status === 'ingested' && origin?.object.processJobId == null && selected.every((p) => current.get(p) === 'indexed' || current.get(p) === 'skipped');
     res.json({
       bucket: bucket.name,
       key,
@@ -144,7 +164,9 @@ export function objectRoutes(deps: ApiDeps): Router {
       etag: `"${head.etag}"`,
       contentType: head.contentType ?? 'application/octet-stream',
       lastModified: millis(head.lastModified),
-      source: origin ? { sourceId: origin.source.id, name: origin.source.name, kind: origin.source.kind, sourceKey: origin.object.key, sourceEtag: origin.object.etag } : null,
+      source: origin
+        ? { sourceId: origin.source.id, name: origin.source.name, kind: origin.source.kind, sourceKey: origin.object.key, sourceEtag: origin.object.etag }
+        : null,
       jobId: origin?.object.lastJobId ?? null,
       ingestionStatus: status === 'ingested' ? 'INGESTED' : status === 'pending' ? 'PENDING' : status === 'dead' ? 'FAILED' : 'UNKNOWN',
       ingestedAt: origin?.object.ingestedAt ? millis(origin.object.ingestedAt) : null,

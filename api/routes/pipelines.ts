@@ -13,7 +13,10 @@ import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { CreatePipeline, UpdatePipeline } from './pipeline-schemas.js';
 
-const nameTaken = (name: string, bucket: string) => new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+const nameTaken = (name: string, bucket: string) =>
+  new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [
+    { field: 'name', problem: 'is already taken in this bucket' },
+  ]);
 
 /** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when delivering. */
 function checkWebhookUrl(deps: ApiDeps, url: string | undefined): void {
@@ -22,7 +25,10 @@ function checkWebhookUrl(deps: ApiDeps, url: string | undefined): void {
 }
 
 export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: string) {
-  const [row] = await deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.id, pipelineId)));
+  const [row] = await deps.db
+    .select()
+    .from(pipelines)
+    .where(and(eq(pipelines.bucketId, bucketId), eq(pipelines.id, pipelineId)));
   if (!row) throw ApiError.notFound(`pipeline ${pipelineId}`);
   return row;
 }
@@ -43,7 +49,11 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     } else {
       config = { fulltext: body.fulltext ?? FulltextConfigSchema.parse({}) };
     }
-    const [row] = await deps.db.insert(pipelines).values({ id: newId('pipe'), bucketId: bucket.id, name: body.name, kind: body.kind, config, sealedSecret, enabled: body.enabled }).onConflictDoNothing().returning();
+    const [row] = await deps.db
+      .insert(pipelines)
+      .values({ id: newId('pipe'), bucketId: bucket.id, name: body.name, kind: body.kind, config, sealedSecret, enabled: body.enabled })
+      .onConflictDoNothing()
+      .returning();
     if (!row) throw nameTaken(body.name, bucket.name);
     res.status(201).json(pipelineJson(row, bucket.name));
   });
@@ -55,7 +65,13 @@ export function pipelineRoutes(deps: ApiDeps): Router {
       deps.pageTokens,
       `pipelines:${bucket.id}`,
       q,
-      (after, limit) => deps.db.select().from(pipelines).where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined)).orderBy(asc(pipelines.id)).limit(limit),
+      (after, limit) =>
+        deps.db
+          .select()
+          .from(pipelines)
+          .where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined))
+          .orderBy(asc(pipelines.id))
+          .limit(limit),
       async () => (await deps.db.select({ n: count() }).from(pipelines).where(eq(pipelines.bucketId, bucket.id)))[0]?.n ?? 0,
     );
     res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), ...rest });
@@ -72,7 +88,10 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
     const set: Partial<typeof pipelines.$inferInsert> = {};
     if (body.name !== undefined) {
-      const [clash] = await deps.db.select({ id: pipelines.id }).from(pipelines).where(and(eq(pipelines.bucketId, bucket.id), eq(pipelines.name, body.name), ne(pipelines.id, current.id)));
+      const [clash] = await deps.db
+        .select({ id: pipelines.id })
+        .from(pipelines)
+        .where(and(eq(pipelines.bucketId, bucket.id), eq(pipelines.name, body.name), ne(pipelines.id, current.id)));
       if (clash) throw nameTaken(body.name, bucket.name);
       set.name = body.name;
     }
@@ -89,7 +108,11 @@ export function pipelineRoutes(deps: ApiDeps): Router {
       set.config = { webhook: WebhookConfigSchema.parse({ ...c.webhook, ...rest }) };
       if (secret) set.sealedSecret = deps.secrets.seal(secret);
     }
-    const [row] = await deps.db.update(pipelines).set({ ...set, updatedAt: sql`now()` }).where(eq(pipelines.id, current.id)).returning();
+    const [row] = await deps.db
+      .update(pipelines)
+      .set({ ...set, updatedAt: sql`now()` })
+      .where(eq(pipelines.id, current.id))
+      .returning();
     // Switched back on, or its text extraction changed: the objects its rules select run through it again.
     const before = 'fulltext' in c ? c.fulltext : null;
     const after = set.config && 'fulltext' in set.config ? set.config.fulltext : null;
@@ -97,7 +120,12 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     const rerun = (body.enabled === true && !current.enabled) || extractionChanged;
     const backfill = [];
     if (rerun && row!.enabled) {
-      const using = (await deps.db.select().from(rules).where(and(eq(rules.bucketId, bucket.id), eq(rules.enabled, true)))).filter((rule) => rule.pipelineIds.includes(current.id));
+      const using = (
+        await deps.db
+          .select()
+          .from(rules)
+          .where(and(eq(rules.bucketId, bucket.id), eq(rules.enabled, true)))
+      ).filter((rule) => rule.pipelineIds.includes(current.id));
       for (const rule of using) backfill.push(...(await backfillRule(deps, bucket, rule)));
     }
     res.json({ ...pipelineJson(row!, bucket.name), ...(rerun ? { backfill } : {}) });
@@ -106,9 +134,15 @@ export function pipelineRoutes(deps: ApiDeps): Router {
   r.delete('/:bucket/pipelines/:pipelineId', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
-    const users = (await deps.db.select({ id: rules.id, ids: rules.pipelineIds }).from(rules).where(eq(rules.bucketId, bucket.id))).filter((rule) => rule.ids.includes(current.id));
+    const users = (await deps.db.select({ id: rules.id, ids: rules.pipelineIds }).from(rules).where(eq(rules.bucketId, bucket.id))).filter((rule) =>
+      rule.ids.includes(current.id),
+    );
     if (users.length > 0) {
-      throw new ApiError('FAILED_PRECONDITION', `pipelineId: pipeline ${current.id} is used by rule(s) ${users.map((u) => u.id).join(', ')}; remove it from them first`, [{ field: 'pipelineId', problem: 'is used by rules' }]);
+      throw new ApiError(
+        'FAILED_PRECONDITION',
+        `pipelineId: pipeline ${current.id} is used by rule(s) ${users.map((u) => u.id).join(', ')}; remove it from them first`,
+        [{ field: 'pipelineId', problem: 'is used by rules' }],
+      );
     }
     // Its per-object state and indexed text go with it (foreign keys cascade).
     await deps.db.delete(pipelines).where(eq(pipelines.id, current.id));

@@ -14,25 +14,45 @@ import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { CreateRule, UpdateRule } from './pipeline-schemas.js';
 
-const nameTaken = (name: string, bucket: string) => new ApiError('ALREADY_EXISTS', `name: a rule named ${name} already exists in bucket ${bucket}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+const nameTaken = (name: string, bucket: string) =>
+  new ApiError('ALREADY_EXISTS', `name: a rule named ${name} already exists in bucket ${bucket}`, [
+    { field: 'name', problem: 'is already taken in this bucket' },
+  ]);
 
 /** Every pipeline and source a rule names must be this bucket's: a 400 naming the first that is not. */
 async function checkReferences(deps: ApiDeps, bucketId: string, pipelineIds: string[] | undefined, match: RuleMatch | undefined): Promise<void> {
   if (pipelineIds) {
-    const known = new Set((await deps.db.select({ id: pipelines.id }).from(pipelines).where(and(eq(pipelines.bucketId, bucketId), inArray(pipelines.id, pipelineIds)))).map((p) => p.id));
+    const known = new Set(
+      (
+        await deps.db
+          .select({ id: pipelines.id })
+          .from(pipelines)
+          .where(and(eq(pipelines.bucketId, bucketId), inArray(pipelines.id, pipelineIds)))
+      ).map((p) => p.id),
+    );
     const i = pipelineIds.findIndex((p) => !known.has(p));
     if (i >= 0) throw ApiError.invalid(`pipelineIds.${i}`, `pipeline ${pipelineIds[i]} does not exist in this bucket`);
   }
   const sourceIds = match?.sourceIds;
   if (sourceIds?.length) {
-    const known = new Set((await deps.db.select({ id: sources.id }).from(sources).where(and(eq(sources.bucketId, bucketId), inArray(sources.id, sourceIds)))).map((s) => s.id));
+    const known = new Set(
+      (
+        await deps.db
+          .select({ id: sources.id })
+          .from(sources)
+          .where(and(eq(sources.bucketId, bucketId), inArray(sources.id, sourceIds)))
+      ).map((s) => s.id),
+    );
     const i = sourceIds.findIndex((s) => !known.has(s));
     if (i >= 0) throw ApiError.invalid(`match.sourceIds.${i}`, `source ${sourceIds[i]} does not exist in this bucket`);
   }
 }
 
 async function findRule(deps: ApiDeps, bucketId: string, ruleId: string) {
-  const [row] = await deps.db.select().from(rules).where(and(eq(rules.bucketId, bucketId), eq(rules.id, ruleId)));
+  const [row] = await deps.db
+    .select()
+    .from(rules)
+    .where(and(eq(rules.bucketId, bucketId), eq(rules.id, ruleId)));
   if (!row) throw ApiError.notFound(`rule ${ruleId}`);
   return row;
 }
@@ -46,7 +66,11 @@ export function ruleRoutes(deps: ApiDeps): Router {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const pipelineIds = [...new Set(body.pipelineIds)];
     await checkReferences(deps, bucket.id, pipelineIds, body.match);
-    const [row] = await deps.db.insert(rules).values({ id: newId('rule'), bucketId: bucket.id, name: body.name, pipelineIds, match: body.match, enabled: body.enabled }).onConflictDoNothing().returning();
+    const [row] = await deps.db
+      .insert(rules)
+      .values({ id: newId('rule'), bucketId: bucket.id, name: body.name, pipelineIds, match: body.match, enabled: body.enabled })
+      .onConflictDoNothing()
+      .returning();
     if (!row) throw nameTaken(body.name, bucket.name);
     const backfill = await backfillRule(deps, bucket, row);
     res.status(201).json({ ...ruleJson(row, bucket.name), backfill });
@@ -59,7 +83,13 @@ export function ruleRoutes(deps: ApiDeps): Router {
       deps.pageTokens,
       `rules:${bucket.id}`,
       q,
-      (after, limit) => deps.db.select().from(rules).where(and(eq(rules.bucketId, bucket.id), after ? gt(rules.id, after) : undefined)).orderBy(asc(rules.id)).limit(limit),
+      (after, limit) =>
+        deps.db
+          .select()
+          .from(rules)
+          .where(and(eq(rules.bucketId, bucket.id), after ? gt(rules.id, after) : undefined))
+          .orderBy(asc(rules.id))
+          .limit(limit),
       async () => (await deps.db.select({ n: count() }).from(rules).where(eq(rules.bucketId, bucket.id)))[0]?.n ?? 0,
     );
     res.json({ rules: page.map((x) => ruleJson(x, bucket.name)), ...rest });
@@ -78,17 +108,27 @@ export function ruleRoutes(deps: ApiDeps): Router {
     const pipelineIds = body.pipelineIds ? [...new Set(body.pipelineIds)] : undefined;
     await checkReferences(deps, bucket.id, pipelineIds, body.match);
     if (body.name !== undefined) {
-      const [clash] = await deps.db.select({ id: rules.id }).from(rules).where(and(eq(rules.bucketId, bucket.id), eq(rules.name, body.name), ne(rules.id, current.id)));
+      const [clash] = await deps.db
+        .select({ id: rules.id })
+        .from(rules)
+        .where(and(eq(rules.bucketId, bucket.id), eq(rules.name, body.name), ne(rules.id, current.id)));
       if (clash) throw nameTaken(body.name, bucket.name);
     }
     const [row] = await deps.db
       .update(rules)
-      .set({ ...(body.name !== undefined ? { name: body.name } : {}), ...(pipelineIds ? { pipelineIds } : {}), ...(body.match ? { match: body.match } : {}), ...(body.enabled !== undefined ? { enabled: body.enabled } : {}), updatedAt: sql`now()` })
+      .set({
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(pipelineIds ? { pipelineIds } : {}),
+        ...(body.match ? { match: body.match } : {}),
+        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+        updatedAt: sql`now()`,
+      })
       .where(eq(rules.id, current.id))
       .returning();
     const rule = row!;
     // jsonb reorders keys, so compare structurally (key order aside); pipelines are a set.
-    const samePipelines = pipelineIds === undefined || (pipelineIds.length === current.pipelineIds.length && pipelineIds.every((p) => current.pipelineIds.includes(p)));
+    const samePipelines =
+      pipelineIds === undefined || (pipelineIds.length === current.pipelineIds.length && pipelineIds.every((p) => current.pipelineIds.includes(p)));
     const sameMatch = body.match === undefined || isDeepStrictEqual(body.match, current.match);
     const selectionChanged = !samePipelines || !sameMatch || rule.enabled !== current.enabled;
     let backfill: Awaited<ReturnType<typeof backfillRule>> | undefined;

@@ -42,7 +42,9 @@ export function searchRoutes(deps: ApiDeps): Router {
     const bucket = await findBucket(deps, req.params.bucket, org);
     const sql = deps.db.$client;
     // A token is only good for the query it came from.
-    const scope = `search:${bucket.id}:${createHash('sha256').update(JSON.stringify([body.query, body.prefix, body.pipelineId ?? null])).digest('base64url')}`;
+    const scope = `search:${bucket.id}:${createHash('sha256')
+      .update(JSON.stringify([body.query, body.prefix, body.pipelineId ?? null]))
+      .digest('base64url')}`;
     const offset = Number(deps.pageTokens.decode(scope, body.page_token) ?? 0);
 
     const indexes = await sql<{ id: string; language: string }[]>`
@@ -55,7 +57,9 @@ export function searchRoutes(deps: ApiDeps): Router {
     // A few searches at a time, answered at once when busy: the rest of the API keeps its database connections.
     if (running >= concurrency || (runningByOrg.get(org) ?? 0) >= perOrg) {
       res.setHeader('Retry-After', '1');
-      throw new ApiError('UNAVAILABLE', 'query: cannot be searched now: too many searches are running; retry shortly', [{ field: 'query', problem: 'cannot be searched now: too many searches are running; retry shortly' }]);
+      throw new ApiError('UNAVAILABLE', 'query: cannot be searched now: too many searches are running; retry shortly', [
+        { field: 'query', problem: 'cannot be searched now: too many searches are running; retry shortly' },
+      ]);
     }
     running++;
     runningByOrg.set(org, (runningByOrg.get(org) ?? 0) + 1);
@@ -68,7 +72,9 @@ export function searchRoutes(deps: ApiDeps): Router {
       });
     } catch (err) {
       if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
-      throw new ApiError('UNAVAILABLE', `query: took more than ${timeoutMs} ms to search; narrow it`, [{ field: 'query', problem: `took more than ${timeoutMs} ms to search; narrow it` }]);
+      throw new ApiError('UNAVAILABLE', `query: took more than ${timeoutMs} ms to search; narrow it`, [
+        { field: 'query', problem: `took more than ${timeoutMs} ms to search; narrow it` },
+      ]);
     } finally {
       running--;
       const left = (runningByOrg.get(org) ?? 1) - 1;
@@ -78,7 +84,14 @@ export function searchRoutes(deps: ApiDeps): Router {
     const page = hits.slice(0, body.page_size);
     res.json({
       query: body.query,
-      results: page.map((h) => ({ key: h.key, score: Number(h.score.toFixed(6)), snippet: highlight(h.snippet), sourceId: h.source_id, pipelineId: h.pipeline_id, etag: `"${h.etag}"` })),
+      results: page.map((h) => ({
+        key: h.key,
+        score: Number(h.score.toFixed(6)),
+        snippet: highlight(h.snippet),
+        sourceId: h.source_id,
+        pipelineId: h.pipeline_id,
+        etag: `"${h.etag}"`,
+      })),
       nextPageToken: hits.length > body.page_size ? deps.pageTokens.encode(scope, String(offset + body.page_size)) : '',
     });
   });
@@ -89,7 +102,15 @@ export function searchRoutes(deps: ApiDeps): Router {
 const QUERY_CANCELED = '57014';
 
 /** One branch per text-search language, so each can use the GIN index with a constant query. */
-async function search(sql: Sql | TransactionSql, bucketId: string, query: string, prefix: string, indexes: { id: string; language: string }[], offset: number, limit: number): Promise<Hit[]> {
+async function search(
+  sql: Sql | TransactionSql,
+  bucketId: string,
+  query: string,
+  prefix: string,
+  indexes: { id: string; language: string }[],
+  offset: number,
+  limit: number,
+): Promise<Hit[]> {
   const byLanguage = new Map<string, string[]>();
   for (const i of indexes) byLanguage.set(i.language, [...(byLanguage.get(i.language) ?? []), i.id]);
   const branches = [...byLanguage].map(

@@ -86,8 +86,14 @@ export const UpdateSource = z
     s3: patchOf(S3ConnectionSchema)
       .extend({ accessKeyId: text().min(1).max(256).optional(), secretAccessKey: text().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
       .strict()
-      .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), { message: 'accessKeyId and secretAccessKey must be changed together', path: ['secretAccessKey'] })
-      .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, { message: 'comes with the accessKeyId and secretAccessKey it belongs to', path: ['sessionToken'] })
+      .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), {
+        message: 'accessKeyId and secretAccessKey must be changed together',
+        path: ['secretAccessKey'],
+      })
+      .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, {
+        message: 'comes with the accessKeyId and secretAccessKey it belongs to',
+        path: ['sessionToken'],
+      })
       .optional(),
     filesystem: patchOf(FilesystemConnectionSchema).strict().optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),

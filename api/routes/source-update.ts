@@ -9,7 +9,16 @@ type SourceRow = typeof sources.$inferSelect;
 /** Applies a PATCH body to a source row and returns the columns to write. */
 export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets: SecretBox): Partial<SourceRow> {
   const set: Partial<SourceRow> = {};
-  for (const k of ['name', 'syncMode', 'syncIntervalSeconds', 'batchSize', 'targetPrefix', 'maxObjectsPerRun', 'skipDuplicates', 'suspendAfterFailures'] as const) {
+  for (const k of [
+    'name',
+    'syncMode',
+    'syncIntervalSeconds',
+    'batchSize',
+    'targetPrefix',
+    'maxObjectsPerRun',
+    'skipDuplicates',
+    'suspendAfterFailures',
+  ] as const) {
     if (body[k] !== undefined) (set as Record<string, unknown>)[k] = body[k];
   }
   if (body.fileFilters) {

@@ -3,7 +3,15 @@ import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import type { SourceConnection } from '../../domain/source-config.js';
-import { configChangedSignal, controllerWorkflowId, pauseSignal, purgeWorkflowId, resumeSignal, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
+import {
+  configChangedSignal,
+  controllerWorkflowId,
+  pauseSignal,
+  purgeWorkflowId,
+  resumeSignal,
+  stopSignal,
+  syncRunWorkflowId,
+} from '../../workflows/shared.js';
 import { startController, controllerStartOptions, startPurge } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -67,7 +75,10 @@ export function sourceRoutes(deps: ApiDeps): Router {
       })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw new ApiError('ALREADY_EXISTS', `name: a source named ${body.name} already exists in bucket ${bucket.name}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+    if (!row)
+      throw new ApiError('ALREADY_EXISTS', `name: a source named ${body.name} already exists in bucket ${bucket.name}`, [
+        { field: 'name', problem: 'is already taken in this bucket' },
+      ]);
     try {
       await startController(deps, row, bucket.name);
     } catch (err) {
@@ -86,7 +97,13 @@ export function sourceRoutes(deps: ApiDeps): Router {
       deps.pageTokens,
       `sources:${bucket.id}`,
       q,
-      (after, limit) => deps.db.select().from(sources).where(and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined)).orderBy(asc(sources.id)).limit(limit),
+      (after, limit) =>
+        deps.db
+          .select()
+          .from(sources)
+          .where(and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined))
+          .orderBy(asc(sources.id))
+          .limit(limit),
       async () => (await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id)))[0]?.n ?? 0,
     );
     res.json({ sources: page.map((s) => sourceJson(s, bucket.name)), ...rest });
@@ -107,10 +124,20 @@ export function sourceRoutes(deps: ApiDeps): Router {
       if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
     }
     if (set.name !== undefined) {
-      const [clash] = await deps.db.select({ id: sources.id }).from(sources).where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
-      if (clash) throw new ApiError('ALREADY_EXISTS', `name: a source named ${set.name} already exists in bucket ${bucket.name}`, [{ field: 'name', problem: 'is already taken in this bucket' }]);
+      const [clash] = await deps.db
+        .select({ id: sources.id })
+        .from(sources)
+        .where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
+      if (clash)
+        throw new ApiError('ALREADY_EXISTS', `name: a source named ${set.name} already exists in bucket ${bucket.name}`, [
+          { field: 'name', problem: 'is already taken in this bucket' },
+        ]);
     }
-    const [row] = await deps.db.update(sources).set({ ...set, updatedAt: sql`now()` }).where(eq(sources.id, source.id)).returning();
+    const [row] = await deps.db
+      .update(sources)
+      .set({ ...set, updatedAt: sql`now()` })
+      .where(eq(sources.id, source.id))
+      .returning();
     // The controller re-reads settings on its next cycle; this wakes it to re-arm its timer now.
     await deps.temporal.workflow
       .signalWithStart('sourceController', { ...controllerStartOptions(deps, row!, bucket.name), signal: configChangedSignal, signalArgs: [] })
@@ -121,14 +148,22 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.post('/:bucket/sources/:sourceId/pause', async (req, res) => {
     const body = parseBody(PauseBody, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucket.name), signal: pauseSignal, signalArgs: [{ reason: body.reason }] });
+    await deps.temporal.workflow.signalWithStart('sourceController', {
+      ...controllerStartOptions(deps, source, bucket.name),
+      signal: pauseSignal,
+      signalArgs: [{ reason: body.reason }],
+    });
     res.json({ sourceId: source.id, paused: true, status: 'SOURCE_STATUS_PAUSED' });
   });
 
   r.post('/:bucket/sources/:sourceId/resume', async (req, res) => {
     parseBody(z.object({}).strict(), req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    await deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucket.name), signal: resumeSignal, signalArgs: [] });
+    await deps.temporal.workflow.signalWithStart('sourceController', {
+      ...controllerStartOptions(deps, source, bucket.name),
+      signal: resumeSignal,
+      signalArgs: [],
+    });
     res.json({ sourceId: source.id, paused: false, status: 'SOURCE_STATUS_ACTIVE' });
   });
 
@@ -138,7 +173,11 @@ export function sourceRoutes(deps: ApiDeps): Router {
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const controller = deps.temporal.workflow.getHandle(source.workflowId);
     await controller.signal(stopSignal).catch(() => undefined);
-    if (source.currentJobId) await deps.temporal.workflow.getHandle(syncRunWorkflowId(source.currentJobId)).cancel().catch(() => undefined);
+    if (source.currentJobId)
+      await deps.temporal.workflow
+        .getHandle(syncRunWorkflowId(source.currentJobId))
+        .cancel()
+        .catch(() => undefined);
     // The purge list and the deletion are one transaction: either the source stays, or it is gone with its objects owed removal.
     const owed = await deps.db.transaction(async (tx) => {
       let n = 0;

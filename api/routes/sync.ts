@@ -35,8 +35,14 @@ export function syncRoutes(deps: ApiDeps): Router {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    if (source.kind === 'upload') throw new ApiError('FAILED_PRECONDITION', 'sourceId: upload sources are push-only; their objects are ingested as they arrive', [{ field: 'sourceId', problem: 'is a push-only upload source' }]);
-    const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, { args: [{ fullSync: body.fullSync, dryRun: body.dryRun }], startWorkflowOperation: withStart(deps, source, bucket.name) });
+    if (source.kind === 'upload')
+      throw new ApiError('FAILED_PRECONDITION', 'sourceId: upload sources are push-only; their objects are ingested as they arrive', [
+        { field: 'sourceId', problem: 'is a push-only upload source' },
+      ]);
+    const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, {
+      args: [{ fullSync: body.fullSync, dryRun: body.dryRun }],
+      startWorkflowOperation: withStart(deps, source, bucket.name),
+    });
     logFields(res).jobId = result.jobId;
     res.json(result);
   });
@@ -46,7 +52,10 @@ export function syncRoutes(deps: ApiDeps): Router {
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     if (body.ruleId) {
-      const [rule] = await deps.db.select({ id: rules.id }).from(rules).where(and(eq(rules.bucketId, bucket.id), eq(rules.id, body.ruleId)));
+      const [rule] = await deps.db
+        .select({ id: rules.id })
+        .from(rules)
+        .where(and(eq(rules.bucketId, bucket.id), eq(rules.id, body.ruleId)));
       if (!rule) throw ApiError.invalid('ruleId', `rule ${body.ruleId} does not exist in bucket ${bucket.name}`);
       if (body.retryFailed || body.sourceObjectId) throw ApiError.invalid('ruleId', 'cannot be combined with retryFailed or sourceObjectId');
     }

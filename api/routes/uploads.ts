@@ -33,7 +33,12 @@ export const StartBody = z
       .transform((p) => p.replace(/^\/+/, '').replace(/\/*$/, ''))
       .refine((p) => p === '' || (lakeKeyProblem(p) === null && !p.startsWith(TRASH_PREFIX.slice(0, -1))), 'must be a lake path without . or .. segments'),
     syncType: SyncType,
-    ttlSeconds: z.number().int().min(5).max(7 * 86_400).default(86_400),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 86_400)
+      .default(86_400),
   })
   .strict();
 
@@ -48,7 +53,10 @@ export function uploadRoutes(deps: ApiDeps): Router {
 
   const findSync = async (req: Request, org: string) => {
     const bucket = await findBucket(deps, req.params.bucket as string, org);
-    const [sync] = await deps.db.select().from(uploadSyncs).where(and(eq(uploadSyncs.bucketId, bucket.id), eq(uploadSyncs.id, req.params.syncId as string)));
+    const [sync] = await deps.db
+      .select()
+      .from(uploadSyncs)
+      .where(and(eq(uploadSyncs.bucketId, bucket.id), eq(uploadSyncs.id, req.params.syncId as string)));
     if (!sync) throw ApiError.notFound(`sync ${String(req.params.syncId)}`);
     return { bucket, sync };
   };
@@ -60,9 +68,16 @@ export function uploadRoutes(deps: ApiDeps): Router {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const id = newId('sync');
     const path = body.path === '' ? '' : `${body.path}/`;
-    await deps.db.insert(uploadSyncs).values({ id, bucketId: bucket.id, name: body.name, path, syncType: body.syncType, ttlSeconds: body.ttlSeconds, workflowId: uploadSyncWorkflowId(id) });
+    await deps.db
+      .insert(uploadSyncs)
+      .values({ id, bucketId: bucket.id, name: body.name, path, syncType: body.syncType, ttlSeconds: body.ttlSeconds, workflowId: uploadSyncWorkflowId(id) });
     try {
-      await deps.temporal.workflow.start('uploadSync', { workflowId: uploadSyncWorkflowId(id), taskQueue: deps.taskQueue, args: [{ syncId: id, ttlSeconds: body.ttlSeconds }], memo: { bucket: bucket.name, name: body.name } });
+      await deps.temporal.workflow.start('uploadSync', {
+        workflowId: uploadSyncWorkflowId(id),
+        taskQueue: deps.taskQueue,
+        args: [{ syncId: id, ttlSeconds: body.ttlSeconds }],
+        memo: { bucket: bucket.name, name: body.name },
+      });
     } catch (err) {
       await deps.db.delete(uploadSyncs).where(eq(uploadSyncs.id, id));
       deps.log.error({ err }, 'could not start the upload sync workflow');
@@ -79,7 +94,8 @@ export function uploadRoutes(deps: ApiDeps): Router {
   r.post('/:bucket/uploads/:syncId/files', async (req, res) => {
     const { bucket, sync } = await findSync(req, callerOf(res).org);
     if (sync.syncStatus !== 'Syncing') throw ended(sync.syncStatus);
-    if (!req.headers['content-type']?.startsWith('multipart/form-data')) throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: must be multipart/form-data', [{ field: 'body', problem: 'must be multipart/form-data' }]);
+    if (!req.headers['content-type']?.startsWith('multipart/form-data'))
+      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: must be multipart/form-data', [{ field: 'body', problem: 'must be multipart/form-data' }]);
     const results: { fileName: string; key: string; syncStatus: string; message: string }[] = [];
     const created: CreatedFile[] = [];
     try {
@@ -97,7 +113,10 @@ export function uploadRoutes(deps: ApiDeps): Router {
         const entry: CreatedFile = { historyId, key, stored: null };
         created.push(entry);
         if (problem) {
-          await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message: problem }).where(eq(uploadFiles.id, historyId));
+          await deps.db
+            .update(uploadFiles)
+            .set({ syncStatus: 'Failed', endTime: sql`now()`, message: problem })
+            .where(eq(uploadFiles.id, historyId));
           results.push({ fileName, key, syncStatus: 'Failed', message: problem });
           return;
         }
@@ -106,23 +125,34 @@ export function uploadRoutes(deps: ApiDeps): Router {
           put = await deps.lake.put(bucket.name, key, file.body, { contentType: file.mimeType });
         } catch (err) {
           const message = (err as Error).message.slice(0, 500);
-          await deps.db.update(uploadFiles).set({ syncStatus: 'Failed', endTime: sql`now()`, message }).where(eq(uploadFiles.id, historyId));
+          await deps.db
+            .update(uploadFiles)
+            .set({ syncStatus: 'Failed', endTime: sql`now()`, message })
+            .where(eq(uploadFiles.id, historyId));
           results.push({ fileName, key, syncStatus: 'Failed', message });
           return;
         }
         entry.stored = put.writeId ?? put.etag;
-        await deps.db.update(uploadFiles).set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size }).where(eq(uploadFiles.id, historyId));
+        await deps.db
+          .update(uploadFiles)
+          .set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size })
+          .where(eq(uploadFiles.id, historyId));
         await recordArrival(deps, bucket, key, put);
         results.push({ fileName, key, syncStatus: 'Finished', message: '' });
       });
     } catch (err) {
       const gone = err instanceof ClientGoneError;
-      const reason = gone ? 'not kept: the client disconnected before the request ended' : err instanceof ApiError ? `not kept: the request was refused (${err.message})` : 'not kept: the request failed';
+      const reason = gone
+        ? 'not kept: the client disconnected before the request ended'
+        : err instanceof ApiError
+          ? `not kept: the request was refused (${err.message})`
+          : 'not kept: the request failed';
       await discardUploadRequest(deps, bucket, sync, created, reason);
       deps.log.warn({ ...logFields(res), files: created.length, reason }, 'an upload request did not complete; none of its files were kept');
       // Nobody is left to answer.
       if (gone) return;
-      if (err instanceof ApiError && created.length > 0) throw new ApiError(err.code, `${err.message}; none of the request's ${created.length} files were kept`, err.details);
+      if (err instanceof ApiError && created.length > 0)
+        throw new ApiError(err.code, `${err.message}; none of the request's ${created.length} files were kept`, err.details);
       throw err;
     }
     if (results.length === 0) throw ApiError.invalid('file', 'no file was sent');
@@ -169,9 +199,28 @@ export function uploadRoutes(deps: ApiDeps): Router {
   r.get('/:bucket/uploads', async (req, res) => {
     const q = parseQuery(ListQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const rows = await deps.db.select().from(uploadSyncs).where(eq(uploadSyncs.bucketId, bucket.id)).orderBy(desc(uploadSyncs.startTime), desc(uploadSyncs.id)).offset(q.from).limit(q.size);
+    const rows = await deps.db
+      .select()
+      .from(uploadSyncs)
+      .where(eq(uploadSyncs.bucketId, bucket.id))
+      .orderBy(desc(uploadSyncs.startTime), desc(uploadSyncs.id))
+      .offset(q.from)
+      .limit(q.size);
     res.json(
-      rows.map((s) => ({ syncId: s.id, name: s.name, path: s.path, syncType: s.syncType, syncStatus: s.syncStatus, startTime: ms(s.startTime), endTime: ms(s.endTime), totalFiles: s.totalFiles, numFailed: s.numFailed, trashed: s.trashed, ttlSeconds: s.ttlSeconds, message: s.message ?? '' })),
+      rows.map((s) => ({
+        syncId: s.id,
+        name: s.name,
+        path: s.path,
+        syncType: s.syncType,
+        syncStatus: s.syncStatus,
+        startTime: ms(s.startTime),
+        endTime: ms(s.endTime),
+        totalFiles: s.totalFiles,
+        numFailed: s.numFailed,
+        trashed: s.trashed,
+        ttlSeconds: s.ttlSeconds,
+        message: s.message ?? '',
+      })),
     );
   });
 
@@ -185,7 +234,19 @@ export function uploadRoutes(deps: ApiDeps): Router {
       .orderBy(asc(uploadFiles.startTime), asc(uploadFiles.id))
       .offset(q.from)
       .limit(q.size);
-    res.json(rows.map((f) => ({ historyId: f.id, syncId: f.syncId, fileName: f.fileName, key: f.key, size: f.size, startTime: ms(f.startTime), endTime: ms(f.endTime), syncStatus: f.syncStatus, message: f.message })));
+    res.json(
+      rows.map((f) => ({
+        historyId: f.id,
+        syncId: f.syncId,
+        fileName: f.fileName,
+        key: f.key,
+        size: f.size,
+        startTime: ms(f.startTime),
+        endTime: ms(f.endTime),
+        syncStatus: f.syncStatus,
+        message: f.message,
+      })),
+    );
   });
 
   return r;

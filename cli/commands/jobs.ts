@@ -32,12 +32,20 @@ export function registerJobs(program: Command, io: Io): void {
     .option('--kind <kind>', 'only discovery or ingestion jobs', kindOption)
     .option('--page-size <n>', 'jobs per page (API default 50)', pageSizeOption)
     .option('--page-token <token>', 'the next page, from a previous list')
-    .action(async (args: string[], o: { bucket?: string; source?: string; status?: string; kind?: string; pageSize?: number; pageToken?: string }, cmd: Command) => {
-      const { bucket } = bucketAndArgs(args, o.bucket, []);
-      const ctx = await contextOf(cmd, io);
-      const page = await ctx.client.get<Page & { jobs: Job[] }>(`/${seg(bucket)}/jobs`, { source_id: o.source, status: o.status, kind: o.kind, page_size: o.pageSize, page_token: o.pageToken });
-      ctx.show(page, () => jobTable(page.jobs) + pageFooter(page, page.jobs.length));
-    });
+    .action(
+      async (args: string[], o: { bucket?: string; source?: string; status?: string; kind?: string; pageSize?: number; pageToken?: string }, cmd: Command) => {
+        const { bucket } = bucketAndArgs(args, o.bucket, []);
+        const ctx = await contextOf(cmd, io);
+        const page = await ctx.client.get<Page & { jobs: Job[] }>(`/${seg(bucket)}/jobs`, {
+          source_id: o.source,
+          status: o.status,
+          kind: o.kind,
+          page_size: o.pageSize,
+          page_token: o.pageToken,
+        });
+        ctx.show(page, () => jobTable(page.jobs) + pageFooter(page, page.jobs.length));
+      },
+    );
 
   jobs
     .command('get')

@@ -84,8 +84,16 @@ export function registerSources(program: Command, io: Io): void {
     .action(async (args: string[], o: BucketOption & { purge?: boolean }, cmd: Command) => {
       const { bucket, rest } = bucketAndArgs(args, o.bucket, ['sourceId']);
       const ctx = await contextOf(cmd, io);
-      const res = await ctx.client.delete<{ purge?: { workflowId: string; objects: number } } | undefined>(sourcePath(bucket, rest[0]!), o.purge ? { purge: 'true' } : undefined);
-      ctx.done(res?.purge ? `deleted source ${rest[0]!}; removing its ${res.purge.objects} objects from the lake (workflow ${res.purge.workflowId})` : `deleted source ${rest[0]!}`, res);
+      const res = await ctx.client.delete<{ purge?: { workflowId: string; objects: number } } | undefined>(
+        sourcePath(bucket, rest[0]!),
+        o.purge ? { purge: 'true' } : undefined,
+      );
+      ctx.done(
+        res?.purge
+          ? `deleted source ${rest[0]!}; removing its ${res.purge.objects} objects from the lake (workflow ${res.purge.workflowId})`
+          : `deleted source ${rest[0]!}`,
+        res,
+      );
     });
 
   sources

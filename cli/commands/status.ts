@@ -25,7 +25,12 @@ export function registerStatus(program: Command, io: Io): void {
     .option('--page-token <token>', 'the next page, from a previous list')
     .action(async (bucket: string, sourceId: string, o: { pageSize?: number; pageToken?: string }, cmd: Command) => {
       const ctx = await contextOf(cmd, io);
-      const page = await ctx.client.get<Page & { deadLetters: DeadLetter[] }>(`/${seg(bucket)}/sources/${seg(sourceId)}/dead-letters`, { page_size: o.pageSize, page_token: o.pageToken });
-      ctx.show(page, () => (page.deadLetters.length === 0 ? 'no dead letters\n' : deadLetterTable(page.deadLetters) + pageFooter(page, page.deadLetters.length)));
+      const page = await ctx.client.get<Page & { deadLetters: DeadLetter[] }>(`/${seg(bucket)}/sources/${seg(sourceId)}/dead-letters`, {
+        page_size: o.pageSize,
+        page_token: o.pageToken,
+      });
+      ctx.show(page, () =>
+        page.deadLetters.length === 0 ? 'no dead letters\n' : deadLetterTable(page.deadLetters) + pageFooter(page, page.deadLetters.length),
+      );
     });
 }

@@ -69,6 +69,12 @@ export function registerSync(program: Command, io: Io): void {
       .option('--object <sourceObjectId>', 'replay only this object (an id from dead-letters)'),
   ).action(async (bucket: string, sourceId: string, o: WaitOptions & { object?: string }, cmd: Command) => {
     const ctx = await contextOf(cmd, io);
-    await triggerAndFollow(ctx, bucket, `/${seg(bucket)}/sources/${seg(sourceId)}/ingest`, { retryFailed: true, ...(o.object !== undefined ? { sourceObjectId: o.object } : {}) }, o);
+    await triggerAndFollow(
+      ctx,
+      bucket,
+      `/${seg(bucket)}/sources/${seg(sourceId)}/ingest`,
+      { retryFailed: true, ...(o.object !== undefined ? { sourceObjectId: o.object } : {}) },
+      o,
+    );
   });
 }

@@ -70,7 +70,13 @@ describe('API semantics the README promises', () => {
       reconcile: { maxDeletes: 0 },
     });
     expect(patched.status).toBe(200);
-    const expected = { targetPrefix: '', skipDuplicates: false, fileFilters: { includePatterns: ['*.txt'], minSizeBytes: 0 }, reconcile: { maxDeletes: 0 }, syncIntervalSeconds: 3600 };
+    const expected = {
+      targetPrefix: '',
+      skipDuplicates: false,
+      fileFilters: { includePatterns: ['*.txt'], minSizeBytes: 0 },
+      reconcile: { maxDeletes: 0 },
+      syncIntervalSeconds: 3600,
+    };
     expect(patched.body).toMatchObject(expected);
     expect(patched.body.fileFilters).toEqual(expected.fileFilters);
     const got = await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`);
@@ -108,7 +114,8 @@ describe('API semantics the README promises', () => {
       'e.txt': 'Zebra crossings are striped.',
     };
     for (const [key, text] of Object.entries(corpus)) await put(bucket, key, text);
-    for (const key of Object.keys(corpus)) await waitFor(`${key} indexed`, async () => (await call(ls.url, 'GET', `/${bucket}/objects/${enc(key)}/info`)).body.indexed === true);
+    for (const key of Object.keys(corpus))
+      await waitFor(`${key} indexed`, async () => (await call(ls.url, 'GET', `/${bucket}/objects/${enc(key)}/info`)).body.indexed === true);
 
     const hits = async (query: string) => {
       const res = await call(ls.url, 'POST', `/${bucket}/search`, { query });
@@ -170,7 +177,10 @@ describe('API semantics the README promises', () => {
 
   it('page_size 0 (or none) is a page of 50; at most 1000', async () => {
     const bucket = await newBucket();
-    for (let i = 0; i < 51; i++) expect((await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: `p${String(i).padStart(2, '0')}`, kind: 'fulltext', enabled: false })).status).toBe(201);
+    for (let i = 0; i < 51; i++)
+      expect((await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: `p${String(i).padStart(2, '0')}`, kind: 'fulltext', enabled: false })).status).toBe(
+        201,
+      );
     for (const query of ['?page_size=0', '']) {
       const page = await call(ls.url, 'GET', `/${bucket}/pipelines${query}`);
       expect(page.status).toBe(200);
@@ -192,7 +202,10 @@ describe('API semantics the README promises', () => {
   it('never writes a bearer token into a request log line, valid or not', async () => {
     const token = await ls.token();
     const expired = await ls.token({ expiresIn: '-1m' });
-    const forged = await new SignJWT({ org: 'test-org', scope: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('f'.repeat(43)));
+    const forged = await new SignJWT({ org: 'test-org', scope: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('f'.repeat(43)));
     const marker = unique('logged');
     const requests: [string, string, number][] = [
       [`/admin/buckets?marker=${marker}-ok`, token, 200],
@@ -214,6 +227,7 @@ describe('API semantics the README promises', () => {
       expect(line.req?.url).toContain(marker);
       expect(line.req?.headers.authorization).toBe('[redacted]');
     }
-    for (const secret of [token, expired, forged, ...[token, expired, forged].map((t) => t.split('.')[2]!)]) expect(logs.includes(secret), 'a log line holds a bearer token').toBe(false);
+    for (const secret of [token, expired, forged, ...[token, expired, forged].map((t) => t.split('.')[2]!)])
+      expect(logs.includes(secret), 'a log line holds a bearer token').toBe(false);
   });
 });

@@ -22,7 +22,8 @@ describe('auth, tenancy and hostile input', () => {
   let jobA: string;
   let tokenB: string;
 
-  const counts = async () => (await sql`select (select count(*) from buckets)::int b, (select count(*) from sources)::int s, (select count(*) from jobs)::int j`)[0];
+  const counts = async () =>
+    (await sql`select (select count(*) from buckets)::int b, (select count(*) from sources)::int s, (select count(*) from jobs)::int j`)[0];
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
@@ -45,7 +46,11 @@ describe('auth, tenancy and hostile input', () => {
   describe('bearer tokens', () => {
     const refused = async (headers: Record<string, string>, problem: RegExp) => {
       const before = await counts();
-      const res = await fetch(`${ls.url}/admin/buckets`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: unique('nope') }) });
+      const res = await fetch(`${ls.url}/admin/buckets`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ name: unique('nope') }),
+      });
       const body = (await res.json()) as { code: string; details: { field: string; problem: string }[] };
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -58,13 +63,20 @@ describe('auth, tenancy and hostile input', () => {
     it('refuses a request without a token', () => refused({}, /missing bearer token/));
     it('refuses another scheme', () => refused({ authorization: 'Basic dXNlcjpwYXNz' }, /Bearer <token>/));
     it('refuses a token signed with another key', async () => {
-      const forged = await new SignJWT({ org: 'org-a', scope: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode('x'.repeat(43)));
+      const forged = await new SignJWT({ org: 'org-a', scope: 'admin' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode('x'.repeat(43)));
       await refused(as(forged), /signature is not valid/);
     });
     it('refuses an expired token', async () => refused(as(await ls.token({ expiresIn: '-1m' })), /expired/));
-    it('refuses an unsigned (alg none) token', async () => refused(as(new UnsecuredJWT({ org: 'org-a', scope: 'admin' }).setExpirationTime('1h').encode()), /not a valid JWT|not allowed/));
+    it('refuses an unsigned (alg none) token', async () =>
+      refused(as(new UnsecuredJWT({ org: 'org-a', scope: 'admin' }).setExpirationTime('1h').encode()), /not a valid JWT|not allowed/));
     it('refuses a token without an organisation', async () => {
-      const noOrg = await new SignJWT({ scope: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(ls.authSecret));
+      const noOrg = await new SignJWT({ scope: 'admin' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(ls.authSecret));
       await refused(as(noOrg), /no org claim/);
     });
     it('refuses garbage', () => refused({ authorization: 'Bearer not.a.jwt' }, /not a valid JWT/));
@@ -141,18 +153,52 @@ describe('auth, tenancy and hostile input', () => {
     });
 
     it('refuses a filesystem path outside the allowed roots', () =>
-      expectRefused('POST', `/${bucket}/sources`, { name: 'etc', kind: 'filesystem', filesystem: { path: '/etc' } }, 400, 'filesystem.path', /outside the allowed roots/));
+      expectRefused(
+        'POST',
+        `/${bucket}/sources`,
+        { name: 'etc', kind: 'filesystem', filesystem: { path: '/etc' } },
+        400,
+        'filesystem.path',
+        /outside the allowed roots/,
+      ));
     it('refuses a symlink that escapes the roots', async () => {
       const link = join(dir, 'escape');
       await symlink('/etc', link).catch(() => undefined);
-      await expectRefused('POST', `/${bucket}/sources`, { name: 'link', kind: 'filesystem', filesystem: { path: link } }, 400, 'filesystem.path', /outside the allowed roots.*\(through a link\)$/);
+      await expectRefused(
+        'POST',
+        `/${bucket}/sources`,
+        { name: 'link', kind: 'filesystem', filesystem: { path: link } },
+        400,
+        'filesystem.path',
+        /outside the allowed roots.*\(through a link\)$/,
+      );
     });
-    it('refuses a path with NUL', () => expectRefused('POST', `/${bucket}/sources`, { name: 'nul', kind: 'filesystem', filesystem: { path: '/tmp/a\u0000b' } }, 400, 'filesystem.path', /NUL/));
+    it('refuses a path with NUL', () =>
+      expectRefused('POST', `/${bucket}/sources`, { name: 'nul', kind: 'filesystem', filesystem: { path: '/tmp/a\u0000b' } }, 400, 'filesystem.path', /NUL/));
     it('refuses an oversized body', () =>
-      expectRefused('POST', `/${bucket}/sources`, { name: 'big', kind: 'filesystem', filesystem: { path: dir }, padding: 'x'.repeat(1_100_000) }, 413, 'body', /larger than the limit/));
+      expectRefused(
+        'POST',
+        `/${bucket}/sources`,
+        { name: 'big', kind: 'filesystem', filesystem: { path: dir }, padding: 'x'.repeat(1_100_000) },
+        413,
+        'body',
+        /larger than the limit/,
+      ));
     it('refuses a target prefix with a .. segment or NUL', async () => {
-      await expectRefused('POST', `/${bucket}/sources`, { name: 'dots', kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'a/../../b' }, 400, 'targetPrefix');
-      await expectRefused('POST', `/${bucket}/sources`, { name: 'nulp', kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'a\u0000' }, 400, 'targetPrefix');
+      await expectRefused(
+        'POST',
+        `/${bucket}/sources`,
+        { name: 'dots', kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'a/../../b' },
+        400,
+        'targetPrefix',
+      );
+      await expectRefused(
+        'POST',
+        `/${bucket}/sources`,
+        { name: 'nulp', kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'a\u0000' },
+        400,
+        'targetPrefix',
+      );
     });
     it('refuses a PATCH that moves a source outside the roots', async () => {
       const own = (await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'movable', kind: 'filesystem', filesystem: { path: dir } })).body.sourceId;
@@ -177,10 +223,14 @@ describe('auth, tenancy and hostile input', () => {
     ] as const) {
       expect(doc.paths[path]?.[method], `${method} ${path}`).toBeTruthy();
     }
-    const validate = new Ajv2020({ strict: false, validateFormats: false }).compile(doc.paths['/{bucket}/sources']!.post.requestBody.content['application/json'].schema);
+    const validate = new Ajv2020({ strict: false, validateFormats: false }).compile(
+      doc.paths['/{bucket}/sources']!.post.requestBody.content['application/json'].schema,
+    );
     expect(validate({ name: 'ok', kind: 'filesystem', filesystem: { path: '/tmp/x' } })).toBe(true);
     expect(validate({ name: 'bad', kind: 'filesystem', filesystem: { path: '/tmp/x' }, batchSize: 0 })).toBe(false);
     expect(validate({ name: 'bad', kind: 'ftp' })).toBe(false);
-    expect(doc.paths['/{bucket}/jobs']!.get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['page_size', 'page_token', 'source_id', 'status']));
+    expect(doc.paths['/{bucket}/jobs']!.get.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['page_size', 'page_token', 'source_id', 'status']),
+    );
   });
 });

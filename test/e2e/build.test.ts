@@ -35,7 +35,11 @@ async function buildInto(out: string): Promise<void> {
   expect(pkg.scripts.build, 'the build script this test redirects').toContain(tsc);
   expect(pkg.scripts.build).toContain('dist/');
   const script = pkg.scripts.build!.replace(tsc, `${tsc} --outDir ${out}`).replaceAll('dist/', `${out}/`);
-  await run('/bin/sh', ['-c', script], { cwd: root, timeout: 300_000, env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}` } });
+  await run('/bin/sh', ['-c', script], {
+    cwd: root,
+    timeout: 300_000,
+    env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH ?? ''}` },
+  });
 }
 
 describe('production build', () => {
@@ -45,7 +49,11 @@ describe('production build', () => {
   let out: string;
   let dist: string;
   /** dist/ as it was before the build (inode and mtime, or absent), which others may be running. */
-  const distNow = () => stat(join(root, 'dist')).then((s) => ({ ino: s.ino, mtimeMs: s.mtimeMs }), () => 'absent');
+  const distNow = () =>
+    stat(join(root, 'dist')).then(
+      (s) => ({ ino: s.ino, mtimeMs: s.mtimeMs }),
+      () => 'absent',
+    );
   let distBefore: Awaited<ReturnType<typeof distNow>>;
 
   beforeAll(async () => {
@@ -64,7 +72,16 @@ describe('production build', () => {
   it('emits JavaScript mirroring the runtime sources, the migrations and a workflow bundle, leaving dist/ alone', async () => {
     expect(await distNow()).toEqual(distBefore);
     const built = await listFiles(out);
-    for (const f of ['workers/api.js', 'workers/worker.js', 'workflows/index.js', 'activities/ingestion.js', 'metrics/registry.js', 'config/env.js', 'workflow-bundle.js']) expect(built).toContain(f);
+    for (const f of [
+      'workers/api.js',
+      'workers/worker.js',
+      'workflows/index.js',
+      'activities/ingestion.js',
+      'metrics/registry.js',
+      'config/env.js',
+      'workflow-bundle.js',
+    ])
+      expect(built).toContain(f);
     expect(built.filter((f) => f.endsWith('.ts'))).toEqual([]);
     expect(built.filter((f) => f.startsWith('test/') || f.startsWith('bench/'))).toEqual([]);
     const migrations = (await readdir(join(root, 'db/migrations'))).filter((f) => f.endsWith('.sql'));
@@ -101,7 +118,15 @@ describe('production build', () => {
     const src = await call(api.url, 'POST', `/${bucket}/sources`, {
       name: 'from-dist',
       kind: 's3',
-      s3: { endpoint: minio.endpoint, region: minio.region, bucket: srcBucket, prefix: 'in/', accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, forcePathStyle: true },
+      s3: {
+        endpoint: minio.endpoint,
+        region: minio.region,
+        bucket: srcBucket,
+        prefix: 'in/',
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+        forcePathStyle: true,
+      },
       syncIntervalSeconds: 86400,
     });
     expect(src.status, JSON.stringify(src.body)).toBe(201);
@@ -115,6 +140,11 @@ describe('production build', () => {
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(await api.exited).toEqual({ code: 0, signal: null });
     // Structured logs in production: every line either process wrote is one JSON object.
-    for (const p of [worker, api]) for (const line of p.output().split('\n').filter((l) => l.trim())) expect(() => JSON.parse(line), line).not.toThrow();
+    for (const p of [worker, api])
+      for (const line of p
+        .output()
+        .split('\n')
+        .filter((l) => l.trim()))
+        expect(() => JSON.parse(line), line).not.toThrow();
   });
 });

@@ -40,7 +40,12 @@ describe('lakesync CLI against the dev stack', () => {
 
   /** One CLI invocation as a user would type it; env starts from nothing but PATH and HOME. */
   async function cli(args: string[], o: { env?: Record<string, string>; cwd?: string; auth?: boolean } = {}): Promise<CliResult> {
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...(o.auth === false ? {} : { LAKESYNC_URL: url, LAKESYNC_TOKEN: token }), ...o.env };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...(o.auth === false ? {} : { LAKESYNC_URL: url, LAKESYNC_TOKEN: token }),
+      ...o.env,
+    };
     const child = spawn(process.execPath, [launcher, ...args], { cwd: o.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -59,7 +64,11 @@ describe('lakesync CLI against the dev stack', () => {
   }
 
   async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
   }
@@ -90,7 +99,19 @@ describe('lakesync CLI against the dev stack', () => {
     firstRun ??= (async () => {
       const created = await cli(['buckets', 'create', bucket]);
       const yamlFile = join(work, 'source.yaml');
-      await writeFile(yamlFile, ['# a directory source, polled hourly so no scheduled run interferes', 'name: docs', 'kind: filesystem', 'filesystem:', `  path: ${JSON.stringify(srcDir)}`, 'syncIntervalSeconds: 3600', 'batchSize: 10', ''].join('\n'));
+      await writeFile(
+        yamlFile,
+        [
+          '# a directory source, polled hourly so no scheduled run interferes',
+          'name: docs',
+          'kind: filesystem',
+          'filesystem:',
+          `  path: ${JSON.stringify(srcDir)}`,
+          'syncIntervalSeconds: 3600',
+          'batchSize: 10',
+          '',
+        ].join('\n'),
+      );
       const source = await cliJson(['sources', 'create', bucket, '--file', yamlFile]);
       const run = await cli(['sync', bucket, source.sourceId]);
       return { created, source, run, sourceId: source.sourceId as string, firstJobId: /^job: +(job_\w+)$/m.exec(run.stdout)?.[1] ?? '' };
@@ -105,14 +126,24 @@ describe('lakesync CLI against the dev stack', () => {
    */
   async function settled(bucket: string, sourceId: string, jobId?: string): Promise<void> {
     let last = '';
-    await waitFor('the controller to take in the finished run', async () => {
-      const [s, src] = await Promise.all([api(`GET`, `/${bucket}/sources/${sourceId}/sync`), api('GET', `/${bucket}/sources/${sourceId}`)]);
-      const snapshot = JSON.stringify([s.body, src.body]);
-      const idle = (jobId === undefined || s.body.lastJobId === jobId) && !s.body.currentJobId && s.body.live === true && src.body.currentJobId === null && src.body.nextSyncAt !== null;
-      const same = snapshot === last;
-      last = snapshot;
-      return idle && same;
-    }, 60_000, 300);
+    await waitFor(
+      'the controller to take in the finished run',
+      async () => {
+        const [s, src] = await Promise.all([api(`GET`, `/${bucket}/sources/${sourceId}/sync`), api('GET', `/${bucket}/sources/${sourceId}`)]);
+        const snapshot = JSON.stringify([s.body, src.body]);
+        const idle =
+          (jobId === undefined || s.body.lastJobId === jobId) &&
+          !s.body.currentJobId &&
+          s.body.live === true &&
+          src.body.currentJobId === null &&
+          src.body.nextSyncAt !== null;
+        const same = snapshot === last;
+        last = snapshot;
+        return idle && same;
+      },
+      60_000,
+      300,
+    );
   }
 
   beforeAll(async () => {
@@ -151,11 +182,16 @@ describe('lakesync CLI against the dev stack', () => {
     exited.catch(() => undefined);
     token = await Promise.race([
       exited,
-      waitFor('lakesync dev to serve and write its token', async () => {
-        const health = await fetch(`${url}/healthz`).catch(() => null);
-        if (health?.status !== 200) return null;
-        return (await readFile(join(stateDir, 'dev-token'), 'utf8').catch(() => '')).trim() || null;
-      }, 180_000, 300),
+      waitFor(
+        'lakesync dev to serve and write its token',
+        async () => {
+          const health = await fetch(`${url}/healthz`).catch(() => null);
+          if (health?.status !== 200) return null;
+          return (await readFile(join(stateDir, 'dev-token'), 'utf8').catch(() => '')).trim() || null;
+        },
+        180_000,
+        300,
+      ),
     ]);
   });
 
@@ -234,10 +270,17 @@ describe('lakesync CLI against the dev stack', () => {
 
   it('draws a live progress bar when stdout is a terminal', async () => {
     const mine = await ownBucket();
-    const { sourceId } = await ownSource(mine, Array.from({ length: 6 }, (_, i) => `bar-${i}.txt`));
+    const { sourceId } = await ownSource(
+      mine,
+      Array.from({ length: 6 }, (_, i) => `bar-${i}.txt`),
+    );
     const command = [process.execPath, launcher, 'sync', mine, sourceId, '--full', '--interval', '200'].map((a) => `'${a}'`).join(' ');
     // script(1) runs the CLI on a pseudo-terminal, as a person's shell would.
-    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: url, LAKESYNC_TOKEN: token, TERM: 'xterm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qefc', command, '/dev/null'], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: url, LAKESYNC_TOKEN: token, TERM: 'xterm' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     child.stderr.on('data', (d: Buffer) => (screen += d.toString()));
@@ -321,7 +364,10 @@ describe('lakesync CLI against the dev stack', () => {
     const bucket = await ownBucket();
     const before = (await api('GET', `/${bucket}/sources`)).body.totalCount as number;
     const bad = join(work, 'bad.yaml');
-    await writeFile(bad, ['name: too-fast', 'kind: filesystem', 'filesystem:', `  path: ${JSON.stringify(srcDir)}`, 'syncIntervalSeconds: 1', 'colour: blue', ''].join('\n'));
+    await writeFile(
+      bad,
+      ['name: too-fast', 'kind: filesystem', 'filesystem:', `  path: ${JSON.stringify(srcDir)}`, 'syncIntervalSeconds: 1', 'colour: blue', ''].join('\n'),
+    );
     const r = await cli(['sources', 'create', bucket, '--file', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/syncIntervalSeconds: Too small: expected number to be >=5/);
@@ -359,10 +405,15 @@ describe('lakesync CLI against the dev stack', () => {
     await settled(bucket, sourceId, synced.jobId);
     const paused = await cliJson(['sources', 'pause', bucket, sourceId, '--reason', 'maintenance']);
     expect(paused).toEqual({ sourceId, paused: true, status: 'SOURCE_STATUS_PAUSED' });
-    const whilePaused = await waitFor('the pause to show', async () => {
-      const s = await cliJson(['status', bucket, sourceId]);
-      return s.paused === true && s;
-    }, 30_000, 200);
+    const whilePaused = await waitFor(
+      'the pause to show',
+      async () => {
+        const s = await cliJson(['status', bucket, sourceId]);
+        return s.paused === true && s;
+      },
+      30_000,
+      200,
+    );
     expect(whilePaused).toMatchObject({ status: 'SOURCE_STATUS_PAUSED', pauseReason: 'maintenance' });
 
     const resumed = await cli(['sources', 'resume', '--bucket', bucket, sourceId]);
@@ -400,7 +451,7 @@ describe('lakesync CLI against the dev stack', () => {
     expect((await cli(['buckets', 'get', spare])).code).toBe(1);
   });
 
-  it("falls back to the dev token `npm run dev` writes, and says when there is none", async () => {
+  it('falls back to the dev token `npm run dev` writes, and says when there is none', async () => {
     // <work> is to this stack what a clone is to `npm run dev`: its .lakesync/dev-token is read.
     const fromFile = await cli(['buckets', 'list', '--json', '--url', url], { auth: false, cwd: work });
     expect(fromFile, fromFile.stderr).toMatchObject({ code: 0 });
@@ -420,7 +471,14 @@ describe('lakesync CLI against the dev stack', () => {
   it('never prints the token', async () => {
     // Its own calls, successes and failures, --json and not; with the other tests, every output of the run is checked.
     const before = outputs.length;
-    for (const args of [['buckets', 'list'], ['buckets', 'list', '--json'], ['status', 'no-such-bucket', 'src_any'], ['sources', 'get', 'no-such-bucket', 'src_any', '--json'], ['jobs', 'no-such-bucket', '--status', 'bogus']]) await cli(args);
+    for (const args of [
+      ['buckets', 'list'],
+      ['buckets', 'list', '--json'],
+      ['status', 'no-such-bucket', 'src_any'],
+      ['sources', 'get', 'no-such-bucket', 'src_any', '--json'],
+      ['jobs', 'no-such-bucket', '--status', 'bogus'],
+    ])
+      await cli(args);
     expect(outputs.length - before).toBe(10);
     expect(outputs.join('')).toContain('no-such-bucket');
     for (const out of outputs) expect(out.includes(token)).toBe(false);

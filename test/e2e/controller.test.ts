@@ -33,14 +33,23 @@ describe('source controller', () => {
 
   const sync = async (sourceId: string) => (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/sync`)).body;
   const createFsSource = async (dir: string, extra: Record<string, unknown> = {}) => {
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('src'), kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 3600, ...extra });
+    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: unique('src'),
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      syncIntervalSeconds: 3600,
+      ...extra,
+    });
     expect(res.status).toBe(201);
     return res.body as { sourceId: string; workflowId: string; targetPrefix: string };
   };
 
   beforeAll(async () => {
     // 25 copies per second on this worker makes a 150-object sync last seconds: long enough to act on.
-    ls = await startTestLakesync({ lake: 'filesystem', env: { WORKER_MAX_OBJECTS_PER_SECOND: '25', WORKER_BATCH_CONCURRENCY: '2', WORKER_OBJECT_CONCURRENCY: '4' } });
+    ls = await startTestLakesync({
+      lake: 'filesystem',
+      env: { WORKER_MAX_OBJECTS_PER_SECOND: '25', WORKER_BATCH_CONCURRENCY: '2', WORKER_OBJECT_CONCURRENCY: '4' },
+    });
     lakeRoot = join((ls.lake as { dir: string }).dir, bucket);
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
   });
@@ -64,16 +73,23 @@ describe('source controller', () => {
     expect(paused.pauseReason).toBe('maintenance window');
     // Batches in flight finish: the run holds no copy any more once it has taken in the pause.
     const run = ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(started.body.jobId));
-    await waitFor('the batches in flight to finish', async () => {
-      if (!(await run.query<boolean>('paused'))) return false;
-      const pending = (await run.describe()).raw.pendingActivities ?? [];
-      return !pending.some((a) => a.activityType?.name === 'ingestBatch' || a.activityType?.name === 'processBatch');
-    }, 60_000, 100);
+    await waitFor(
+      'the batches in flight to finish',
+      async () => {
+        if (!(await run.query<boolean>('paused'))) return false;
+        const pending = (await run.describe()).raw.pendingActivities ?? [];
+        return !pending.some((a) => a.activityType?.name === 'ingestBatch' || a.activityType?.name === 'processBatch');
+      },
+      60_000,
+      100,
+    );
     const frozen = await fileCount(join(lakeRoot, 'cli'));
     expect(frozen).toBeLessThan(150);
     // Every file in the lake was counted, and nothing is half-counted.
     expect(Number((await sync(src.sourceId)).objectsProcessed)).toBe(frozen);
-    expect(JSON.parse(await temporalCli('workflow', 'query', '--workflow-id', src.workflowId, '--name', 'status', '--output', 'json')).queryResult[0]).toMatchObject({ paused: true, phase: 'running' });
+    expect(
+      JSON.parse(await temporalCli('workflow', 'query', '--workflow-id', src.workflowId, '--name', 'status', '--output', 'json')).queryResult[0],
+    ).toMatchObject({ paused: true, phase: 'running' });
     expect(await fileCount(join(lakeRoot, 'cli'))).toBe(frozen);
 
     await temporalCli('workflow', 'signal', '--workflow-id', src.workflowId, '--name', 'resume');
@@ -85,7 +101,11 @@ describe('source controller', () => {
     // Nothing was dispatched while paused: the run's history schedules no copy between the pause and the resume it was sent.
     expect(done.job.workflowId).toBe(run.workflowId);
     const events = await historyChain(ls.runtime.temporal, run.workflowId, done.job.runId);
-    const signals = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes?.signalName === 'setPaused' ? [{ i, paused: payloadValue(e.workflowExecutionSignaledEventAttributes.input) }] : []));
+    const signals = events.flatMap((e, i) =>
+      e.workflowExecutionSignaledEventAttributes?.signalName === 'setPaused'
+        ? [{ i, paused: payloadValue(e.workflowExecutionSignaledEventAttributes.input) }]
+        : [],
+    );
     expect(signals.map((s) => s.paused)).toEqual([true, false]);
     const whilePaused = events.slice(signals[0]!.i, signals[1]!.i).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'ingestBatch');
     expect(whilePaused).toHaveLength(0);
@@ -161,10 +181,15 @@ describe('source controller', () => {
     expect(jobs.body.jobs.every((j: { trigger: string }) => j.trigger === 'schedule')).toBe(true);
     expect(jobs.body.totalCount).toBeGreaterThanOrEqual(2);
     // The next poll is one interval after the last run ended (read between two cycles: the run's end and the timer are set moments apart).
-    await waitFor('timer one interval after the last run', async () => {
-      const s = await sync(src.sourceId);
-      return !s.currentJobId && Math.abs(Number(s.nextSyncAt) - (Number(s.lastSyncAt) + 5000)) < 2000;
-    }, 20_000, 100);
+    await waitFor(
+      'timer one interval after the last run',
+      async () => {
+        const s = await sync(src.sourceId);
+        return !s.currentJobId && Math.abs(Number(s.nextSyncAt) - (Number(s.lastSyncAt) + 5000)) < 2000;
+      },
+      20_000,
+      100,
+    );
     // Continue-as-new after every cycle keeps the current history small.
     const described = JSON.parse(await temporalCli('workflow', 'describe', '--workflow-id', src.workflowId, '--output', 'json'));
     expect(Number(described.workflowExecutionInfo.historyLength)).toBeLessThan(60);
@@ -174,10 +199,15 @@ describe('source controller', () => {
     const dir = await makeDir(2, 'i');
     dirs.push(dir);
     const src = await createFsSource(dir, { syncMode: 'initial_only', syncIntervalSeconds: 5, targetPrefix: 'initial/' });
-    const done = await waitFor('completed', async () => {
-      const s = await sync(src.sourceId);
-      return s.status === 'SOURCE_STATUS_COMPLETED' && s;
-    }, 30_000, 250);
+    const done = await waitFor(
+      'completed',
+      async () => {
+        const s = await sync(src.sourceId);
+        return s.status === 'SOURCE_STATUS_COMPLETED' && s;
+      },
+      30_000,
+      250,
+    );
     expect(done.nextSyncAt).toBeNull();
     expect(await fileCount(join(lakeRoot, 'initial'))).toBe(2);
     // Waiting with no timer armed and nothing queued: no poll can come.
@@ -194,7 +224,11 @@ describe('source controller', () => {
     const src = await createFsSource(dir, { fileFilters: { includePatterns: ['*.txt'], excludePatterns: ['tmp/**'] } });
     const before = await waitFor('first timer', async () => Number((await sync(src.sourceId)).nextSyncAt));
     expect(before).toBeGreaterThan(Date.now() + 3_000_000);
-    const patched = await call(ls.url, 'PATCH', `/${bucket}/sources/${src.sourceId}`, { syncIntervalSeconds: 30, fileFilters: { excludePatterns: [] }, targetPrefix: '' });
+    const patched = await call(ls.url, 'PATCH', `/${bucket}/sources/${src.sourceId}`, {
+      syncIntervalSeconds: 30,
+      fileFilters: { excludePatterns: [] },
+      targetPrefix: '',
+    });
     expect(patched.status).toBe(200);
     expect(patched.body.syncIntervalSeconds).toBe(30);
     expect(patched.body.fileFilters).toEqual({ includePatterns: ['*.txt'] });
@@ -239,10 +273,15 @@ describe('source controller', () => {
     await s3.send(new CreateBucketCommand({ Bucket: missing }));
     await s3.send(new PutObjectCommand({ Bucket: missing, Key: 'now-here.txt', Body: 'here' }));
     await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/resume`, {});
-    const healthy = await waitFor('recovery', async () => {
-      const s = await sync(sourceId);
-      return s.status === 'SOURCE_STATUS_ACTIVE' && s.lastSuccessAt && s;
-    }, 60_000, 500);
+    const healthy = await waitFor(
+      'recovery',
+      async () => {
+        const s = await sync(sourceId);
+        return s.status === 'SOURCE_STATUS_ACTIVE' && s.lastSuccessAt && s;
+      },
+      60_000,
+      500,
+    );
     expect(healthy.consecutiveFailures).toBe(0);
     expect(await fileCount(join(lakeRoot, 'fixed'))).toBe(1);
   });

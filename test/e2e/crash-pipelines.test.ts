@@ -53,7 +53,13 @@ describe('pipelines through worker crashes', () => {
     expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [text.body.pipelineId, hook.body.pipelineId] })).status).toBe(201);
 
     worker = await startWorkerProcess(ls.workerEnv);
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'notes', kind: 'filesystem', filesystem: { path: dir }, batchSize: 25, syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'notes',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 25,
+      syncIntervalSeconds: 86400,
+    });
     const started = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
     const jobId = started.body.jobId as string;
     const processed = async () => Number((await sql`select objects_processed from jobs where id = ${jobId}`)[0]?.objects_processed ?? 0);
@@ -68,7 +74,8 @@ describe('pipelines through worker crashes', () => {
     const { job, sync } = await waitForJob(ls.url, bucket, src.body.sourceId, jobId, 240_000);
     expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: N, objectsProcessed: N, objectsIndexed: N, objectsFailed: 0 });
     expect(sync).toMatchObject({ objectsProcessed: String(N), objectsIndexed: String(N) });
-    const [docs] = await sql`select count(*)::int as n, count(distinct object_id)::int as objects from fulltext_documents where pipeline_id = ${text.body.pipelineId}`;
+    const [docs] =
+      await sql`select count(*)::int as n, count(distinct object_id)::int as objects from fulltext_documents where pipeline_id = ${text.body.pipelineId}`;
     expect(docs).toEqual({ n: N, objects: N });
     const [runs] = await sql`select count(*) filter (where status = 'indexed')::int as indexed, count(*)::int as total from object_pipeline_runs`;
     expect(runs).toEqual({ indexed: 2 * N, total: 2 * N });

@@ -58,7 +58,14 @@ describe('crash safety', () => {
     }
     // 300 copies/s on the worker: the ingestion lasts ~10 s, long enough to be killed twice.
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_MAX_OBJECTS_PER_SECOND: '300' });
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'crashy', kind: 'filesystem', filesystem: { path: dir }, batchSize: 20, targetPrefix: 'crash/', syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'crashy',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 20,
+      targetPrefix: 'crash/',
+      syncIntervalSeconds: 86400,
+    });
     const started = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
     const jobId = started.body.jobId as string;
 
@@ -71,15 +78,26 @@ describe('crash safety', () => {
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_MAX_OBJECTS_PER_SECOND: '300' });
 
     const { job, sync } = await waitForJob(ls.url, bucket, src.body.sourceId, jobId, 240_000);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 3000, objectsDiscovered: 3000, objectsProcessed: 3000, objectsIndexed: 3000, objectsFailed: 0, bytesTransferred: bytes });
+    expect(job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsListed: 3000,
+      objectsDiscovered: 3000,
+      objectsProcessed: 3000,
+      objectsIndexed: 3000,
+      objectsFailed: 0,
+      bytesTransferred: bytes,
+    });
     expect(sync).toMatchObject({ objectsDiscovered: '3000', objectsProcessed: '3000', objectsIndexed: '3000' });
     const source = (await call(ls.url, 'GET', `/${bucket}/sources/${src.body.sourceId}`)).body;
     expect(source).toMatchObject({ totalObjectsDiscovered: 3000, totalObjectsSynced: 3000, totalObjectsFailed: 0, totalBytesSynced: bytes });
-    const [states] = await sql`select count(*) filter (where status = 'ingested')::int as ingested, count(*)::int as total from source_objects where source_id = ${src.body.sourceId}`;
+    const [states] =
+      await sql`select count(*) filter (where status = 'ingested')::int as ingested, count(*)::int as total from source_objects where source_id = ${src.body.sourceId}`;
     expect(states).toEqual({ ingested: 3000, total: 3000 });
     expect(await tree(join((ls.lake as { dir: string }).dir, bucket, 'crash'))).toEqual(expected);
     // The run's history stayed bounded: it continued as new along the way.
-    const runs = JSON.parse(`[${(await temporalCli('workflow', 'list', '--query', `WorkflowId="lakesync-job-${jobId}"`, '--output', 'jsonl')).trim().split('\n').join(',')}]`);
+    const runs = JSON.parse(
+      `[${(await temporalCli('workflow', 'list', '--query', `WorkflowId="lakesync-job-${jobId}"`, '--output', 'jsonl')).trim().split('\n').join(',')}]`,
+    );
     expect(runs.length).toBeGreaterThan(1);
   });
 
@@ -93,7 +111,14 @@ describe('crash safety', () => {
     }
     // 50 keys a page: 160 pages for 8,000 keys.
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '50' });
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'long-scan', kind: 'filesystem', filesystem: { path: dir }, batchSize: 200, targetPrefix: 'scan/', syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'long-scan',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 200,
+      targetPrefix: 'scan/',
+      syncIntervalSeconds: 86400,
+    });
     const started = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
     const jobId = started.body.jobId as string;
     await killWhen('a third of the scan', async () => Number((await jobRow(jobId))?.pages_listed ?? 0) >= 50);

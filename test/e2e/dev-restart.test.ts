@@ -54,7 +54,11 @@ async function descendants(pid: number): Promise<Proc[]> {
   const queue = [pid];
   while (queue.length) {
     const parent = queue.shift()!;
-    for (const p of all) if (p.ppid === parent) (found.push(p), queue.push(p.pid));
+    for (const p of all) {
+      if (p.ppid !== parent) continue;
+      found.push(p);
+      queue.push(p.pid);
+    }
   }
   return found;
 }
@@ -81,14 +85,21 @@ describe('npm run dev killed with kill -9 and started again', () => {
     tetherToThisProcess(child.pid!, 'KILL');
     child.stdout!.on('data', (d: Buffer) => (devLog = (devLog + d.toString()).slice(-200_000)));
     child.stderr!.on('data', (d: Buffer) => (devLog = (devLog + d.toString()).slice(-200_000)));
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`lakesync dev exited (${code ?? signal}):\n${devLog}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) => reject(new Error(`lakesync dev exited (${code ?? signal}):\n${devLog}`))),
+    );
     exited.catch(() => undefined);
     const token = await Promise.race([
       exited,
-      waitFor('lakesync dev to serve and write its token', async () => {
-        if ((await fetch(`${url}/healthz`).catch(() => null))?.status !== 200) return null;
-        return (await readFile(join(stateDir, 'dev-token'), 'utf8').catch(() => '')).trim() || null;
-      }, 180_000, 300),
+      waitFor(
+        'lakesync dev to serve and write its token',
+        async () => {
+          if ((await fetch(`${url}/healthz`).catch(() => null))?.status !== 200) return null;
+          return (await readFile(join(stateDir, 'dev-token'), 'utf8').catch(() => '')).trim() || null;
+        },
+        180_000,
+        300,
+      ),
     ]);
     setDefaultToken(url, token);
     return child;
@@ -133,7 +144,13 @@ describe('npm run dev killed with kill -9 and started again', () => {
 
     dev = await startDev();
     expect((await call(url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
-    const src = await call(url, 'POST', `/${bucket}/sources`, { name: 'restarted', kind: 'filesystem', filesystem: { path: srcDir }, batchSize: 25, syncIntervalSeconds: 86400 });
+    const src = await call(url, 'POST', `/${bucket}/sources`, {
+      name: 'restarted',
+      kind: 'filesystem',
+      filesystem: { path: srcDir },
+      batchSize: 25,
+      syncIntervalSeconds: 86400,
+    });
     expect(src.status).toBe(201);
     const sourceId = src.body.sourceId as string;
     const jobId = (await call(url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {})).body.jobId as string;
@@ -160,9 +177,21 @@ describe('npm run dev killed with kill -9 and started again', () => {
 
     dev = await startDev();
     const { job, sync } = await waitForJob(url, bucket, sourceId, jobId, 240_000);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: N, objectsProcessed: N, objectsIndexed: N, objectsFailed: 0, bytesTransferred: bytes });
+    expect(job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsDiscovered: N,
+      objectsProcessed: N,
+      objectsIndexed: N,
+      objectsFailed: 0,
+      bytesTransferred: bytes,
+    });
     expect(sync).toMatchObject({ objectsDiscovered: String(N), objectsProcessed: String(N), objectsIndexed: String(N) });
-    expect((await call(url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({ totalObjectsDiscovered: N, totalObjectsSynced: N, totalObjectsFailed: 0, totalBytesSynced: bytes });
+    expect((await call(url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({
+      totalObjectsDiscovered: N,
+      totalObjectsSynced: N,
+      totalObjectsFailed: 0,
+      totalBytesSynced: bytes,
+    });
     expect(await tree(join(stateDir, 'lake', bucket))).toEqual(new Map([...files].map(([k, b]) => [k, sha256(b)])));
 
     // A clean stop still stops everything it started.
@@ -183,7 +212,10 @@ describe('npm run dev killed with kill -9 and started again', () => {
     // An upload whose second half never comes holds the API in its 30 s grace.
     const body = randomBytes(256 * 1024);
     const token = (await readFile(join(stateDir, 'dev-token'), 'utf8')).trim();
-    const req = request(new URL(`/${bucket2}/held/blob.bin`, url), { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' } });
+    const req = request(new URL(`/${bucket2}/held/blob.bin`, url), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' },
+    });
     req.on('error', () => undefined);
     req.write(body.subarray(0, body.length / 2));
     const tmp = join(stateDir, 'lake', '.tmp');
@@ -194,7 +226,16 @@ describe('npm run dev killed with kill -9 and started again', () => {
     const exited = new Promise((resolve) => drained.once('exit', (code, signal) => resolve({ code, signal })));
 
     drained.kill('SIGTERM');
-    await waitFor('new connections refused', () => fetch(`${url}/healthz`).then(() => false, () => true), 30_000, 20);
+    await waitFor(
+      'new connections refused',
+      () =>
+        fetch(`${url}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+      20,
+    );
     expect(drained.exitCode).toBeNull();
     drained.kill('SIGTERM');
     expect(await exited).toEqual({ code: null, signal: 'SIGTERM' });

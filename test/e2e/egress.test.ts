@@ -50,10 +50,20 @@ async function sourceBucket(keys: string[]): Promise<string> {
 
 const s3Source = (endpoint: string, bucket: string, extra: Record<string, unknown> = {}) => {
   const { minio } = inject('infra');
-  return { name: unique('src'), kind: 's3', s3: { endpoint, bucket, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey }, syncIntervalSeconds: 3600, ...extra };
+  return {
+    name: unique('src'),
+    kind: 's3',
+    s3: { endpoint, bucket, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+    syncIntervalSeconds: 3600,
+    ...extra,
+  };
 };
 
-const webhook = (url: string, extra: Record<string, unknown> = {}) => ({ name: unique('hook'), kind: 'webhook', webhook: { url, secret: SECRET, maxAttempts: 2, ...extra } });
+const webhook = (url: string, extra: Record<string, unknown> = {}) => ({
+  name: unique('hook'),
+  kind: 'webhook',
+  webhook: { url, secret: SECRET, maxAttempts: 2, ...extra },
+});
 
 async function discover(ls: TestLakesync, bucket: string, sourceId: string) {
   const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
@@ -127,7 +137,10 @@ describe('egress policy in production (defaults)', () => {
     // A row the API did not check against today's policy (stored before it was tightened): localhost → 127.0.0.1 is caught when connecting.
     const [row] = await ls.runtime.db.select().from(sources).where(eq(sources.id, sourceId));
     const connection = { s3: { ...(row!.connection as { s3: Record<string, unknown> }).s3, endpoint: `http://localhost:${minioPort()}` } };
-    await ls.runtime.db.update(sources).set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() }).where(eq(sources.id, sourceId));
+    await ls.runtime.db
+      .update(sources)
+      .set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() })
+      .where(eq(sources.id, sourceId));
 
     const { job, sync } = await discover(ls, bucket, sourceId);
     expect(job).toMatchObject({ status: 'JOB_STATUS_FAILED', error: EGRESS_DENIED_MESSAGE, objectsListed: 0 });
@@ -161,7 +174,10 @@ describe('egress policy in production (defaults)', () => {
       // Stored before the policy was tightened: a name resolving to loopback is refused when delivering.
       const [row] = await ls.runtime.db.select().from(pipelines).where(eq(pipelines.id, pipelineId));
       const config = { webhook: { ...(row!.config as { webhook: Record<string, unknown> }).webhook, url: receiver.url.replace('127.0.0.1', 'localhost') } };
-      await ls.runtime.db.update(pipelines).set({ config: config as (typeof pipelines.$inferSelect)['config'] }).where(eq(pipelines.id, pipelineId));
+      await ls.runtime.db
+        .update(pipelines)
+        .set({ config: config as (typeof pipelines.$inferSelect)['config'] })
+        .where(eq(pipelines.id, pipelineId));
       expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [pipelineId] })).status).toBe(201);
       const dir = await mkdtemp(join(tmpdir(), 'lakesync-egress-'));
       dirs.push(dir);
@@ -170,7 +186,9 @@ describe('egress policy in production (defaults)', () => {
       expect(src.status).toBe(201);
       const { job } = await discover(ls, bucket, src.body.sourceId);
       expect(job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsProcessed: 1, objectsIndexed: 0 });
-      expect(job.failedObjects).toEqual([expect.objectContaining({ key: 'one.txt', stage: 'pipeline', pipelineId, attempts: 1, error: EGRESS_DENIED_MESSAGE })]);
+      expect(job.failedObjects).toEqual([
+        expect.objectContaining({ key: 'one.txt', stage: 'pipeline', pipelineId, attempts: 1, error: EGRESS_DENIED_MESSAGE }),
+      ]);
       expect(receiver.deliveries).toEqual([]);
     } finally {
       await receiver.stop();
@@ -213,8 +231,14 @@ describe('egress policy in production with LAKESYNC_EGRESS_ALLOW=127.0.0.1/32', 
     // The endpoint changes under the source (stored before the policy was tightened): [::1] was not allowed, only 127.0.0.1.
     const [row] = await ls.runtime.db.select().from(sources).where(eq(sources.id, sourceId));
     const connection = { s3: { ...(row!.connection as { s3: Record<string, unknown> }).s3, endpoint: `http://[::1]:${minioPort()}` } };
-    await ls.runtime.db.update(sources).set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() }).where(eq(sources.id, sourceId));
-    const [obj] = await ls.runtime.db.select({ id: sourceObjects.id }).from(sourceObjects).where(and(eq(sourceObjects.sourceId, sourceId), eq(sourceObjects.key, 'x.txt')));
+    await ls.runtime.db
+      .update(sources)
+      .set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() })
+      .where(eq(sources.id, sourceId));
+    const [obj] = await ls.runtime.db
+      .select({ id: sourceObjects.id })
+      .from(sourceObjects)
+      .where(and(eq(sourceObjects.sourceId, sourceId), eq(sourceObjects.key, 'x.txt')));
     const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/ingest`, { sourceObjectId: obj!.id });
     expect(started.body).toMatchObject({ accepted: true, dispatched: 1 });
     const { job } = await waitForJob(ls.url, bucket, sourceId, started.body.jobId);
@@ -257,9 +281,16 @@ describe('egress policy in production with LAKESYNC_EGRESS_ALLOW=127.0.0.1/32', 
       const bucket = await newBucket(ls);
       const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, webhook(receiver.url));
       expect(hook.status).toBe(201);
-      const redirecting = await call(ls.url, 'POST', `/${bucket}/pipelines`, webhook(`http://127.0.0.1:${(redirector.address() as { port: number }).port}/hook`));
+      const redirecting = await call(
+        ls.url,
+        'POST',
+        `/${bucket}/pipelines`,
+        webhook(`http://127.0.0.1:${(redirector.address() as { port: number }).port}/hook`),
+      );
       expect(redirecting.status).toBe(201);
-      expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [hook.body.pipelineId, redirecting.body.pipelineId] })).status).toBe(201);
+      expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [hook.body.pipelineId, redirecting.body.pipelineId] })).status).toBe(
+        201,
+      );
       const dir = await mkdtemp(join(tmpdir(), 'lakesync-egress-'));
       try {
         await writeAll(dir, new Map([['one.txt', Buffer.from('one\n')]]));
@@ -290,7 +321,14 @@ describe('egress policy in development', () => {
 
   it('allows loopback but refuses link-local and cloud metadata destinations', async () => {
     const bucket = await newBucket(ls);
-    for (const endpoint of ['http://169.254.169.254', 'http://[::ffff:169.254.169.254]', 'http://2852039166', 'http://metadata.google.internal', 'http://[fd00:ec2::254]', 'http://[fe80::1]:9000']) {
+    for (const endpoint of [
+      'http://169.254.169.254',
+      'http://[::ffff:169.254.169.254]',
+      'http://2852039166',
+      'http://metadata.google.internal',
+      'http://[fd00:ec2::254]',
+      'http://[fe80::1]:9000',
+    ]) {
       const res = await call(ls.url, 'POST', `/${bucket}/sources`, s3Source(endpoint, 'whatever'));
       expect(res.status, endpoint).toBe(400);
       expect(res.body.details).toEqual([expect.objectContaining({ field: 's3.endpoint' })]);

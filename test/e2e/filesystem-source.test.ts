@@ -75,7 +75,12 @@ describe('filesystem source into the directory lake', () => {
     scratch.push(dir);
     const few = new Map(['keep/1.txt', 'keep/2.txt', 'gone/3.txt'].map((k) => [k, Buffer.from(k)]));
     await writeAll(dir, few);
-    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'deletions', kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'deletions/' });
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'deletions',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      targetPrefix: 'deletions/',
+    });
     const sourceId = created.body.sourceId as string;
     const first = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
     expect((await waitForJob(ls.url, bucket, sourceId, first.body.jobId)).job).toMatchObject({ objectsDiscovered: 3, objectsProcessed: 3 });

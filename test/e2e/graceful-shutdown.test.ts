@@ -57,7 +57,14 @@ describe('graceful shutdown', () => {
     // 250 copies/s: the ingestion takes ~8 s, so SIGTERM lands with batches in flight.
     const first = await startWorkerProcess({ ...ls.workerEnv, WORKER_MAX_OBJECTS_PER_SECOND: '250', WORKER_SHUTDOWN_GRACE_SECONDS: '60' });
     running.push(first);
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'rolling', kind: 'filesystem', filesystem: { path: dir }, batchSize: 20, targetPrefix: 'roll/', syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'rolling',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 20,
+      targetPrefix: 'roll/',
+      syncIntervalSeconds: 86400,
+    });
     const sourceId = src.body.sourceId as string;
     const jobId = (await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {})).body.jobId as string;
 
@@ -77,10 +84,24 @@ describe('graceful shutdown', () => {
     const second = await startWorkerProcess(ls.workerEnv);
     running.push(second);
     const { job, sync } = await waitForJob(ls.url, bucket, sourceId, jobId, 240_000);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 2000, objectsDiscovered: 2000, objectsProcessed: 2000, objectsIndexed: 2000, objectsFailed: 0, bytesTransferred: bytes });
+    expect(job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsListed: 2000,
+      objectsDiscovered: 2000,
+      objectsProcessed: 2000,
+      objectsIndexed: 2000,
+      objectsFailed: 0,
+      bytesTransferred: bytes,
+    });
     expect(sync).toMatchObject({ objectsDiscovered: '2000', objectsProcessed: '2000', objectsIndexed: '2000' });
-    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({ totalObjectsDiscovered: 2000, totalObjectsSynced: 2000, totalObjectsFailed: 0, totalBytesSynced: bytes });
-    const [after] = await sql`select count(*) filter (where status = 'ingested' and attempts = 1)::int as once, count(*)::int as total from source_objects where source_id = ${sourceId}`;
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({
+      totalObjectsDiscovered: 2000,
+      totalObjectsSynced: 2000,
+      totalObjectsFailed: 0,
+      totalBytesSynced: bytes,
+    });
+    const [after] =
+      await sql`select count(*) filter (where status = 'ingested' and attempts = 1)::int as once, count(*)::int as total from source_objects where source_id = ${sourceId}`;
     expect(after).toEqual({ once: 2000, total: 2000 });
     expect(await tree(join((ls.lake as { dir: string }).dir, bucket, 'roll'))).toEqual(expected);
 
@@ -101,7 +122,10 @@ describe('graceful shutdown', () => {
     const body = randomBytes(256 * 1024);
     const url = new URL(`/${bucket}/uploads-in-flight/blob.bin`, api.url);
     // A PUT whose body arrives in two halves, with SIGTERM in between.
-    const req = request(url, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' } });
+    const req = request(url, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' },
+    });
     const answered = new Promise<{ status: number; etag: string | undefined }>((resolve, reject) => {
       req.once('response', (res) => {
         res.resume();
@@ -117,7 +141,16 @@ describe('graceful shutdown', () => {
       return false;
     });
     api.child.kill('SIGTERM');
-    await waitFor('new connections refused', () => fetch(`${api.url}/healthz`).then(() => false, () => true), 30_000, 20);
+    await waitFor(
+      'new connections refused',
+      () =>
+        fetch(`${api.url}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+      20,
+    );
     expect(api.child.exitCode).toBeNull();
     req.end(body.subarray(body.length / 2));
 

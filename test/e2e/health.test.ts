@@ -40,10 +40,15 @@ describe('/healthz', () => {
   };
   /** Probes until the answer has `status`, and returns it. */
   const healthWhen = (status: number) =>
-    waitFor(`/healthz ${status}`, async () => {
-      const h = await health();
-      return h.status === status ? h : undefined;
-    }, 60_000, 100);
+    waitFor(
+      `/healthz ${status}`,
+      async () => {
+        const h = await health();
+        return h.status === status ? h : undefined;
+      },
+      60_000,
+      100,
+    );
 
   beforeAll(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'lakesync-health-'));

@@ -41,7 +41,11 @@ describe('filesystem sources on a hostile tree', () => {
     await writeFile(join(roots, 'app', 'notes.md'), '# notes');
     await writeFile(join(outside, 'secret.txt'), SECRET);
     await writeFile(join(outside, 'b.txt'), SECRET);
-    ls = await startTestLakesync({ lake: 'filesystem', env: { LAKESYNC_FS_ROOTS: roots, LAKESYNC_STATE_DIR: stateDir, LAKE_DIR: lakeDir }, activityOverrides: { retryBackoffMs: 20 } });
+    ls = await startTestLakesync({
+      lake: 'filesystem',
+      env: { LAKESYNC_FS_ROOTS: roots, LAKESYNC_STATE_DIR: stateDir, LAKE_DIR: lakeDir },
+      activityOverrides: { retryBackoffMs: 20 },
+    });
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
   });
   afterAll(async () => {
@@ -50,7 +54,8 @@ describe('filesystem sources on a hostile tree', () => {
   });
 
   const lakeFiles = () => listFiles(join(lakeDir, bucket)).catch(() => [] as string[]);
-  const createSource = (name: string, path: string, extra: object = {}) => call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path }, syncIntervalSeconds: 3600, ...extra });
+  const createSource = (name: string, path: string, extra: object = {}) =>
+    call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path }, syncIntervalSeconds: 3600, ...extra });
   const sync = async (sourceId: string, action: 'discover' | 'ingest', body: object = {}) => {
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/${action}`, body);
     expect(run.status).toBe(200);
@@ -165,7 +170,10 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     ls.lake.kind === 's3' &&
     (await minioClient()
       .send(new HeadObjectCommand({ Bucket: ls.lake.bucket, Key: `${bucket}/${key}` }))
-      .then(() => true, () => false));
+      .then(
+        () => true,
+        () => false,
+      ));
 
   it.each([
     ['an empty segment', 'a//b', 'must not contain empty segments (//)'],
@@ -206,7 +214,11 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     const seen: string[] = [];
     let token = '';
     for (let pages = 0; pages < 10; pages++) {
-      const res = await call(ls.url, 'GET', `/${bucket}/objects?prefix=dl/&delimiter=/&max_keys=2${token ? `&continuation_token=${encodeURIComponent(token)}` : ''}`);
+      const res = await call(
+        ls.url,
+        'GET',
+        `/${bucket}/objects?prefix=dl/&delimiter=/&max_keys=2${token ? `&continuation_token=${encodeURIComponent(token)}` : ''}`,
+      );
       expect(res.status).toBe(200);
       expect(res.body.keyCount).toBeLessThanOrEqual(2);
       seen.push(...res.body.objects.map((o: { key: string }) => o.key), ...res.body.commonPrefixes);
@@ -216,24 +228,35 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     expect(seen.sort()).toEqual(['dl/a.txt', 'dl/b/', 'dl/c/', 'dl/d.txt']);
   });
 
-  it(lakeKind === 'filesystem' ? 'answers 409 for a file/folder clash, either way round' : 'stores a file and a folder of the same name, as S3 does', async () => {
-    expect((await put('clash')).status).toBe(200);
-    expect((await put('nest/inner')).status).toBe(200);
-    const before = { catalog: await catalog(), stored: await stored() };
-    const under = await put('clash/b');
-    const over = await put('nest');
-    if (lakeKind === 'filesystem') {
-      expect(under.status).toBe(409);
-      expect(await under.json()).toEqual({ code: 'ALREADY_EXISTS', message: expect.stringMatching(/^key: /), details: [{ field: 'key', problem: 'needs a folder where the directory lake stores an object of that name' }] });
-      expect(over.status).toBe(409);
-      expect(await over.json()).toEqual({ code: 'ALREADY_EXISTS', message: expect.stringMatching(/^key: /), details: [{ field: 'key', problem: 'names a folder of the directory lake that holds other objects' }] });
-      expect(await catalog()).toEqual(before.catalog);
-      expect(await stored()).toEqual(before.stored);
-    } else {
-      expect([under.status, over.status]).toEqual([200, 200]);
-    }
-    expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
-  });
+  it(
+    lakeKind === 'filesystem' ? 'answers 409 for a file/folder clash, either way round' : 'stores a file and a folder of the same name, as S3 does',
+    async () => {
+      expect((await put('clash')).status).toBe(200);
+      expect((await put('nest/inner')).status).toBe(200);
+      const before = { catalog: await catalog(), stored: await stored() };
+      const under = await put('clash/b');
+      const over = await put('nest');
+      if (lakeKind === 'filesystem') {
+        expect(under.status).toBe(409);
+        expect(await under.json()).toEqual({
+          code: 'ALREADY_EXISTS',
+          message: expect.stringMatching(/^key: /),
+          details: [{ field: 'key', problem: 'needs a folder where the directory lake stores an object of that name' }],
+        });
+        expect(over.status).toBe(409);
+        expect(await over.json()).toEqual({
+          code: 'ALREADY_EXISTS',
+          message: expect.stringMatching(/^key: /),
+          details: [{ field: 'key', problem: 'names a folder of the directory lake that holds other objects' }],
+        });
+        expect(await catalog()).toEqual(before.catalog);
+        expect(await stored()).toEqual(before.stored);
+      } else {
+        expect([under.status, over.status]).toEqual([200, 200]);
+      }
+      expect((await call(ls.url, 'GET', '/healthz')).status).toBe(200);
+    },
+  );
 
   it('skips S3 folder markers and dead-letters at once a source key the lake cannot store', async () => {
     const { minio } = inject('infra');
@@ -246,9 +269,16 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
     const escaped = 'red\u001b[31m.txt';
     // Listed URL-encoded (so the control character survives); these must come back exactly as stored.
     const encoded = 'a+b%20c d.txt';
-    for (const key of ['ok.txt', 'folder/', long, escaped, encoded]) await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: key.endsWith('/') ? '' : 'content' }));
+    for (const key of ['ok.txt', 'folder/', long, escaped, encoded])
+      await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: key, Body: key.endsWith('/') ? '' : 'content' }));
     const prefix = `${'p'.repeat(199)}/`;
-    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('odd'), kind: 's3', s3: { endpoint: minio.endpoint, bucket: srcBucket, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey }, targetPrefix: prefix, syncIntervalSeconds: 3600 });
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: unique('odd'),
+      kind: 's3',
+      s3: { endpoint: minio.endpoint, bucket: srcBucket, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      targetPrefix: prefix,
+      syncIntervalSeconds: 3600,
+    });
     expect(created.status).toBe(201);
     const sourceId = created.body.sourceId as string;
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
@@ -262,7 +292,12 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
       ]),
     );
     expect(dead.body.deadLetters).toHaveLength(2);
-    expect((await sql`select key from source_objects where source_id = ${sourceId} order by key collate "C"`).map((r) => r.key)).toEqual([long, encoded, 'ok.txt', escaped]);
+    expect((await sql`select key from source_objects where source_id = ${sourceId} order by key collate "C"`).map((r) => r.key)).toEqual([
+      long,
+      encoded,
+      'ok.txt',
+      escaped,
+    ]);
     expect((await stored()).filter((k) => k.startsWith(prefix))).toEqual([`${prefix}${encoded}`, `${prefix}ok.txt`]);
   });
 
@@ -272,7 +307,12 @@ describe.each(['filesystem', 's3'] as const)('keys the %s lake refuses', (lakeKi
       const bad = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('p'), kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'a//b' });
       expect(bad.status).toBe(400);
       expect(bad.body.details).toEqual([{ field: 'targetPrefix', problem: 'must not contain empty segments (//)' }]);
-      const ok = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('p'), kind: 'filesystem', filesystem: { path: dir }, targetPrefix: 'mirror/' });
+      const ok = await call(ls.url, 'POST', `/${bucket}/sources`, {
+        name: unique('p'),
+        kind: 'filesystem',
+        filesystem: { path: dir },
+        targetPrefix: 'mirror/',
+      });
       expect(ok.status).toBe(201);
     } finally {
       await rm(dir, { recursive: true, force: true });

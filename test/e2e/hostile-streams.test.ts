@@ -73,7 +73,8 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     const [sync] = await sql`select path from upload_syncs where id = ${res.body.syncId as string}`;
     return { syncId: res.body.syncId as string, path: sync!.path as string };
   };
-  const rows = async (syncId: string) => (await sql<Row[]>`select file_name, key, sync_status, message from upload_files where sync_id = ${syncId} order by start_time, id`).map((r) => ({ ...r }));
+  const rows = async (syncId: string) =>
+    (await sql<Row[]>`select file_name, key, sync_status, message from upload_files where sync_id = ${syncId} order by start_time, id`).map((r) => ({ ...r }));
   const filesUrl = (syncId: string, p = api) => `${p.url}/${bucket}/uploads/${syncId}/files`;
   const inLake = async (key: string) => (await fetch(`${api.url}/${bucket}/${key}`, { method: 'HEAD', headers: auth })).status === 200;
 
@@ -92,15 +93,28 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     const shapes: { name: string; contentType?: string; body: (a: string, b: string) => string; field: string }[] = [
       // The issue's request, byte for byte.
       { name: 'cut off inside a file body', body: (a) => `--XX\r\nContent-Disposition: form-data; name="f"; filename="${a}"\r\n\r\nabc`, field: 'body' },
-      { name: 'cut off inside the part headers', body: (a) => `--XX\r\nContent-Disposition: form-data; name="f"; filename="${a}"\r\nContent-Ty`, field: 'body' },
+      {
+        name: 'cut off inside the part headers',
+        body: (a) => `--XX\r\nContent-Disposition: form-data; name="f"; filename="${a}"\r\nContent-Ty`,
+        field: 'body',
+      },
       { name: 'cut off right after the first boundary', body: () => '--XX\r\n', field: 'body' },
       { name: 'without the final boundary', body: (a) => filePart(a, 'abc'), field: 'body' },
       { name: 'a whole file, then one cut off', body: (a, b) => `${filePart(a, 'whole')}${fileHead(b)}partial`, field: 'body' },
       { name: 'two whole files, then a boundary cut off', body: (a, b) => `${filePart(a, 'one')}${filePart(b, 'two')}--X`, field: 'body' },
       { name: 'a boundary the body does not use', body: (a) => filePart(a, 'abc').replaceAll('--XX', '--YY') + '--YY--\r\n', field: 'body' },
-      { name: 'a malformed part header', body: (a) => `--XX\r\nContent-Disposition: form-data; name="f"; filename="${a}"\r\nno colon here\r\n\r\nabc\r\n${CLOSE}`, field: 'body' },
+      {
+        name: 'a malformed part header',
+        body: (a) => `--XX\r\nContent-Disposition: form-data; name="f"; filename="${a}"\r\nno colon here\r\n\r\nabc\r\n${CLOSE}`,
+        field: 'body',
+      },
       { name: 'no boundary in the content type', contentType: 'multipart/form-data', body: (a) => filePart(a, 'abc') + CLOSE, field: 'content-type' },
-      { name: 'an unterminated boundary parameter', contentType: 'multipart/form-data; boundary="XX', body: (a) => filePart(a, 'abc') + CLOSE, field: 'content-type' },
+      {
+        name: 'an unterminated boundary parameter',
+        contentType: 'multipart/form-data; boundary="XX',
+        body: (a) => filePart(a, 'abc') + CLOSE,
+        field: 'content-type',
+      },
       { name: 'a part without headers', body: () => `--XX\r\n\r\nabc\r\n${CLOSE}`, field: 'body' },
       { name: 'only a form field, no file', body: () => `--XX\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n${CLOSE}`, field: 'file' },
     ];
@@ -112,7 +126,8 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
       expect(res.body).toMatchObject({ code: 'INVALID_ARGUMENT', details: [{ field: shape.field }] });
       expect(res.body.message).toMatch(new RegExp(`^${shape.field}: `));
       // The body arrives at once, so the parser usually fails before a file is stored; whatever was begun is undone.
-      for (const r of await rows(syncId)) expect(r).toMatchObject({ sync_status: 'Failed', message: expect.stringMatching(/^not kept: the request was refused \(body: /) });
+      for (const r of await rows(syncId))
+        expect(r).toMatchObject({ sync_status: 'Failed', message: expect.stringMatching(/^not kept: the request was refused \(body: /) });
       expect(await inLake(path + a)).toBe(false);
       expect(await inLake(path + b)).toBe(false);
       expect(await leftovers([path + a, path + b])).toEqual([]);
@@ -132,7 +147,9 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     expect(res.status, JSON.stringify(res.body)).toBe(400);
     expect(res.body).toMatchObject({ code: 'INVALID_ARGUMENT', details: [{ field: 'body' }] });
     expect(res.body.message).toMatch(/^body: is not valid multipart\/form-data: .*; none of the request's 1 files were kept$/);
-    expect(await rows(syncId)).toEqual([{ file_name: 'first.txt', key: `${path}first.txt`, sync_status: 'Failed', message: expect.stringMatching(/^not kept: the request was refused \(body: /) }]);
+    expect(await rows(syncId)).toEqual([
+      { file_name: 'first.txt', key: `${path}first.txt`, sync_status: 'Failed', message: expect.stringMatching(/^not kept: the request was refused \(body: /) },
+    ]);
     expect(await inLake(`${path}first.txt`)).toBe(false);
     const [sync] = await sql`select total_files, num_failed from upload_syncs where id = ${syncId}`;
     expect(sync).toEqual({ total_files: 1, num_failed: 1 });
@@ -164,7 +181,8 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     await sendAndHangUp(api.url, head, body);
     await logged(DISCARDED, before);
     expect(logEntries(DISCARDED).at(-1)).toMatchObject({ syncId, reason: 'not kept: the client disconnected before the request ended' });
-    for (const r of await rows(syncId)) expect(r).toMatchObject({ sync_status: 'Failed', message: 'not kept: the client disconnected before the request ended' });
+    for (const r of await rows(syncId))
+      expect(r).toMatchObject({ sync_status: 'Failed', message: 'not kept: the client disconnected before the request ended' });
     expect(await inLake(`${path}first.txt`)).toBe(false);
     expect(await leftovers([`${path}first.txt`, `${path}second.txt`])).toEqual([]);
     await alive();
@@ -209,16 +227,26 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     const res = await fetch(filesUrl(syncId), { method: 'POST', headers: auth, body: form(over) });
     const body = (await res.json()) as { code: string; message: string; details: { field: string; problem: string }[] };
     expect(res.status, JSON.stringify(body)).toBe(400);
-    expect(body).toMatchObject({ code: 'INVALID_ARGUMENT', details: [{ field: 'file', problem: `more than ${MAX_FILES} files in one request; send them in several` }] });
+    expect(body).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: [{ field: 'file', problem: `more than ${MAX_FILES} files in one request; send them in several` }],
+    });
     const r = await rows(syncId);
     expect(r.filter((f) => ok.includes(f.file_name)).map((f) => f.sync_status)).toEqual(['Finished', 'Finished', 'Finished']);
     const refused = r.filter((f) => over.includes(f.file_name));
     // The limit is met at the 4th file's headers, after the 3rd file began streaming into the lake.
     expect(refused.length).toBeGreaterThanOrEqual(2);
     expect(refused).toEqual(
-      over.slice(0, refused.length).map((n) => ({ file_name: n, key: path + n, sync_status: 'Failed', message: `not kept: the request was refused (file: more than ${MAX_FILES} files in one request; send them in several)` })),
+      over.slice(0, refused.length).map((n) => ({
+        file_name: n,
+        key: path + n,
+        sync_status: 'Failed',
+        message: `not kept: the request was refused (file: more than ${MAX_FILES} files in one request; send them in several)`,
+      })),
     );
-    expect(body.message).toBe(`file: more than ${MAX_FILES} files in one request; send them in several; none of the request's ${refused.length} files were kept`);
+    expect(body.message).toBe(
+      `file: more than ${MAX_FILES} files in one request; send them in several; none of the request's ${refused.length} files were kept`,
+    );
     for (const n of over) expect(await inLake(path + n)).toBe(false);
     for (const n of ok) expect(await inLake(path + n)).toBe(true);
     expect(await leftovers(over.map((n) => path + n))).toEqual([]);
@@ -274,7 +302,11 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
 
     const short = `${unique('put')}/short.bin`;
     before = logLines('the client closed the connection before its request ended');
-    await sendAndHangUp(api.url, `PUT /${bucket}/${short} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nContent-Length: 5000\r\n\r\n`, 'x'.repeat(100));
+    await sendAndHangUp(
+      api.url,
+      `PUT /${bucket}/${short} HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nContent-Length: 5000\r\n\r\n`,
+      'x'.repeat(100),
+    );
     await logged('the client closed the connection before its request ended', before);
     expect(await inLake(short)).toBe(false);
     await waitFor('no temp file or multipart upload', async () => (await leftovers([dropped, short])).length === 0);
@@ -294,7 +326,11 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
 
   it('GETs dropped mid-download (with a token and by signed URL) leave the API running', async () => {
     const key = `${unique('get')}/large.bin`;
-    const put = await fetch(`${api.url}/${bucket}/${key}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: randomBytes(24 * MiB) });
+    const put = await fetch(`${api.url}/${bucket}/${key}`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: randomBytes(24 * MiB),
+    });
     expect(put.status).toBe(200);
     let before = logLines('the client closed the connection mid-download');
     const got = await dropDownload(`${api.url}/${bucket}/${key}`, auth);
@@ -343,7 +379,10 @@ describe.each(['filesystem', 's3'] as const)('hostile streams, %s lake', (lakeKi
     expect(await rows(ended.syncId)).toEqual([
       { file_name: 'cut.bin', key: `${ended.path}cut.bin`, sync_status: 'Failed', message: 'not stored: the sync ended before the file was received whole' },
     ]);
-    await waitFor('the TTL sync failed', async () => (await sql`select sync_status from upload_syncs where id = ${expiring.syncId}`)[0]!.sync_status === 'Failed');
+    await waitFor(
+      'the TTL sync failed',
+      async () => (await sql`select sync_status from upload_syncs where id = ${expiring.syncId}`)[0]!.sync_status === 'Failed',
+    );
     expect(await rows(expiring.syncId)).toEqual([
       { file_name: 'cut.bin', key: `${expiring.path}cut.bin`, sync_status: 'Failed', message: 'not stored: the sync failed (not ended within its TTL of 5 s)' },
     ]);

@@ -47,7 +47,8 @@ describe('hostile text', () => {
   let sourceId: string;
 
   const counts = async () => {
-    const [row] = await sql`select (select count(*) from buckets)::int as buckets, (select count(*) from sources)::int as sources, (select count(*) from jobs)::int as jobs,
+    const [row] =
+      await sql`select (select count(*) from buckets)::int as buckets, (select count(*) from sources)::int as sources, (select count(*) from jobs)::int as jobs,
       (select count(*) from pipelines)::int as pipelines, (select count(*) from upload_syncs)::int as syncs`;
     return row;
   };
@@ -85,7 +86,9 @@ describe('hostile text', () => {
           if (variant.name === 'signature query' && op.path === '/{bucket}/{key}' && (op.method === 'get' || op.method === 'head')) continue;
           const headers = { 'content-type': 'application/json' };
           const withBody = op.method !== 'get' && op.method !== 'head';
-          const res = await rawRequest(ls.url, op.method.toUpperCase(), variant.path, headers, withBody ? Buffer.from(variant.body) : undefined).catch((e) => { throw new Error(`${op.method} ${variant.path}: ${e}`); });
+          const res = await rawRequest(ls.url, op.method.toUpperCase(), variant.path, headers, withBody ? Buffer.from(variant.body) : undefined).catch((e) => {
+            throw new Error(`${op.method} ${variant.path}: ${e}`);
+          });
           expect(res.status, `${op.method.toUpperCase()} ${op.path} (${variant.name})`).toBe(401);
         }
       }
@@ -109,11 +112,22 @@ describe('hostile text', () => {
 
   describe('token claims', () => {
     const forge = (claims: Record<string, unknown>) =>
-      new SignJWT({ scope: 'read write admin', ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(ls.authSecret));
+      new SignJWT({ scope: 'read write admin', ...claims })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(ls.authSecret));
 
     it('a token whose org, sub or scope claim holds control characters is 401, and creates nothing', async () => {
       const before = await counts();
-      for (const claims of [{ org: 'evil\u0000org' }, { org: 'esc\u001b[31m' }, { org: 'half\uD800' }, { org: 'ok-org', sub: 'who\u009b' }, { org: 'ok-org', scope: 'read write admin\u0000' }, { org: 'x'.repeat(257) }]) {
+      for (const claims of [
+        { org: 'evil\u0000org' },
+        { org: 'esc\u001b[31m' },
+        { org: 'half\uD800' },
+        { org: 'ok-org', sub: 'who\u009b' },
+        { org: 'ok-org', scope: 'read write admin\u0000' },
+        { org: 'x'.repeat(257) },
+      ]) {
         const token = await forge(claims);
         const res = await call(ls.url, 'POST', '/admin/buckets', { name: unique('tok') }, { authorization: `Bearer ${token}` });
         expect(res.status, JSON.stringify(claims)).toBe(401);
@@ -131,32 +145,132 @@ describe('hostile text', () => {
   });
 
   describe('bodies', () => {
-    const s3 = (extra: Record<string, unknown>) => ({ name: unique('s'), kind: 's3', s3: { bucket: 'some-bucket', accessKeyId: 'a', secretAccessKey: 'b', ...extra } });
+    const s3 = (extra: Record<string, unknown>) => ({
+      name: unique('s'),
+      kind: 's3',
+      s3: { bucket: 'some-bucket', accessKeyId: 'a', secretAccessKey: 'b', ...extra },
+    });
     const cases: { name: string; method: string; path: () => string; body: () => unknown; field: string }[] = [
       { name: 'bucket name with NUL', method: 'POST', path: () => '/admin/buckets', body: () => ({ name: 'abc\u0000def' }), field: 'name' },
-      { name: 'source name with NUL', method: 'POST', path: () => `/${bucket}/sources`, body: () => ({ name: 'x\u0000', kind: 'filesystem', filesystem: { path: dir } }), field: 'name' },
-      { name: 'source name with an escape sequence', method: 'POST', path: () => `/${bucket}/sources`, body: () => ({ name: 'red\u001b[31m', kind: 'filesystem', filesystem: { path: dir } }), field: 'name' },
-      { name: 'source name with CSI (C1)', method: 'POST', path: () => `/${bucket}/sources`, body: () => ({ name: 'csi\u009b2J', kind: 'filesystem', filesystem: { path: dir } }), field: 'name' },
-      { name: 'source name with an unpaired surrogate', method: 'POST', path: () => `/${bucket}/sources`, body: () => '{"name":"half\\ud800","kind":"filesystem","filesystem":{"path":"/tmp"}}', field: 'name' },
+      {
+        name: 'source name with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => ({ name: 'x\u0000', kind: 'filesystem', filesystem: { path: dir } }),
+        field: 'name',
+      },
+      {
+        name: 'source name with an escape sequence',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => ({ name: 'red\u001b[31m', kind: 'filesystem', filesystem: { path: dir } }),
+        field: 'name',
+      },
+      {
+        name: 'source name with CSI (C1)',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => ({ name: 'csi\u009b2J', kind: 'filesystem', filesystem: { path: dir } }),
+        field: 'name',
+      },
+      {
+        name: 'source name with an unpaired surrogate',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => '{"name":"half\\ud800","kind":"filesystem","filesystem":{"path":"/tmp"}}',
+        field: 'name',
+      },
       { name: 's3 prefix with NUL', method: 'POST', path: () => `/${bucket}/sources`, body: () => s3({ prefix: 'in\u0000' }), field: 's3.prefix' },
       { name: 's3 region with NUL', method: 'POST', path: () => `/${bucket}/sources`, body: () => s3({ region: 'us\u0000' }), field: 's3.region' },
-      { name: 's3 secret with NUL (not echoed)', method: 'POST', path: () => `/${bucket}/sources`, body: () => s3({ secretAccessKey: 'topsecret\u0000' }), field: 's3.secretAccessKey' },
-      { name: 'filesystem path with a newline', method: 'POST', path: () => `/${bucket}/sources`, body: () => ({ name: unique('s'), kind: 'filesystem', filesystem: { path: `${dir}\n` } }), field: 'filesystem.path' },
-      { name: 'include glob with NUL', method: 'POST', path: () => `/${bucket}/sources`, body: () => ({ name: unique('s'), kind: 'filesystem', filesystem: { path: dir }, fileFilters: { includePatterns: ['*\u0000'] } }), field: 'fileFilters.includePatterns.0' },
+      {
+        name: 's3 secret with NUL (not echoed)',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => s3({ secretAccessKey: 'topsecret\u0000' }),
+        field: 's3.secretAccessKey',
+      },
+      {
+        name: 'filesystem path with a newline',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => ({ name: unique('s'), kind: 'filesystem', filesystem: { path: `${dir}\n` } }),
+        field: 'filesystem.path',
+      },
+      {
+        name: 'include glob with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/sources`,
+        body: () => ({ name: unique('s'), kind: 'filesystem', filesystem: { path: dir }, fileFilters: { includePatterns: ['*\u0000'] } }),
+        field: 'fileFilters.includePatterns.0',
+      },
       { name: 'PATCH name with NUL', method: 'PATCH', path: () => `/${bucket}/sources/${sourceId}`, body: () => ({ name: 'y\u0000' }), field: 'name' },
-      { name: 'PATCH target prefix with DEL', method: 'PATCH', path: () => `/${bucket}/sources/${sourceId}`, body: () => ({ targetPrefix: 'in\u007f' }), field: 'targetPrefix' },
-      { name: 'pause reason with NUL', method: 'POST', path: () => `/${bucket}/sources/${sourceId}/pause`, body: () => ({ reason: 'maint\u0000x' }), field: 'reason' },
-      { name: 'pause reason with an escape sequence', method: 'POST', path: () => `/${bucket}/sources/${sourceId}/pause`, body: () => ({ reason: 'maint\u001b[2J' }), field: 'reason' },
-      { name: 'discover sourceId echo with NUL', method: 'POST', path: () => `/${bucket}/sources/${sourceId}/discover`, body: () => ({ sourceId: `${sourceId}\u0000` }), field: 'sourceId' },
-      { name: 'ingest sourceObjectId with NUL', method: 'POST', path: () => `/${bucket}/sources/${sourceId}/ingest`, body: () => ({ sourceObjectId: 'sobj\u0000' }), field: 'sourceObjectId' },
+      {
+        name: 'PATCH target prefix with DEL',
+        method: 'PATCH',
+        path: () => `/${bucket}/sources/${sourceId}`,
+        body: () => ({ targetPrefix: 'in\u007f' }),
+        field: 'targetPrefix',
+      },
+      {
+        name: 'pause reason with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/sources/${sourceId}/pause`,
+        body: () => ({ reason: 'maint\u0000x' }),
+        field: 'reason',
+      },
+      {
+        name: 'pause reason with an escape sequence',
+        method: 'POST',
+        path: () => `/${bucket}/sources/${sourceId}/pause`,
+        body: () => ({ reason: 'maint\u001b[2J' }),
+        field: 'reason',
+      },
+      {
+        name: 'discover sourceId echo with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/sources/${sourceId}/discover`,
+        body: () => ({ sourceId: `${sourceId}\u0000` }),
+        field: 'sourceId',
+      },
+      {
+        name: 'ingest sourceObjectId with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/sources/${sourceId}/ingest`,
+        body: () => ({ sourceObjectId: 'sobj\u0000' }),
+        field: 'sourceObjectId',
+      },
       { name: 'search query with NUL', method: 'POST', path: () => `/${bucket}/search`, body: () => ({ query: 'find\u0000me' }), field: 'query' },
       { name: 'search prefix with NUL', method: 'POST', path: () => `/${bucket}/search`, body: () => ({ query: 'x', prefix: 'a\u0000' }), field: 'prefix' },
-      { name: 'upload sync name with NUL', method: 'POST', path: () => `/${bucket}/uploads`, body: () => ({ name: 'up\u0000', path: '', syncType: 'FULL' }), field: 'name' },
-      { name: 'pipeline webhook URL with a newline', method: 'POST', path: () => `/${bucket}/pipelines`, body: () => ({ name: 'hook', kind: 'webhook', webhook: { url: 'https://example.test/\nx', secret: 's'.repeat(16) } }), field: 'webhook.url' },
-      { name: 'rule pipeline id with NUL', method: 'POST', path: () => `/${bucket}/rules`, body: () => ({ name: 'r', pipelineIds: ['pipe\u0000'] }), field: 'pipelineIds.0' },
+      {
+        name: 'upload sync name with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/uploads`,
+        body: () => ({ name: 'up\u0000', path: '', syncType: 'FULL' }),
+        field: 'name',
+      },
+      {
+        name: 'pipeline webhook URL with a newline',
+        method: 'POST',
+        path: () => `/${bucket}/pipelines`,
+        body: () => ({ name: 'hook', kind: 'webhook', webhook: { url: 'https://example.test/\nx', secret: 's'.repeat(16) } }),
+        field: 'webhook.url',
+      },
+      {
+        name: 'rule pipeline id with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/rules`,
+        body: () => ({ name: 'r', pipelineIds: ['pipe\u0000'] }),
+        field: 'pipelineIds.0',
+      },
       // The backstop: a key no schema knows still never echoes NUL back or reaches a row.
       { name: 'unknown key with NUL', method: 'POST', path: () => '/admin/buckets', body: () => ({ name: 'fine-name', 'k\u0000': 1 }), field: 'k\\u{0}' },
-      { name: 'NUL inside a body that is otherwise passed through', method: 'POST', path: () => `/${bucket}/uploads/sync-x/end`, body: () => ({ note: 'a\u0000' }), field: 'note' },
+      {
+        name: 'NUL inside a body that is otherwise passed through',
+        method: 'POST',
+        path: () => `/${bucket}/uploads/sync-x/end`,
+        body: () => ({ note: 'a\u0000' }),
+        field: 'note',
+      },
     ];
 
     it.each(cases)('$name → 400 naming $field, nothing changed', async (c) => {
@@ -194,7 +308,13 @@ describe('hostile text', () => {
       { name: 'query name with NUL', method: 'GET', path: () => `/${bucket}/sources?a%00=1`, field: 'query' },
       { name: 'query value not UTF-8 (lone %FF)', method: 'GET', path: () => `/${bucket}/objects?prefix=a%FF`, field: 'prefix' },
       { name: 'query value with a broken escape', method: 'GET', path: () => `/${bucket}/jobs?source_id=%E2%82`, field: 'source_id' },
-      { name: 'content type with CSI (C1)', method: 'PUT', path: () => `/${bucket}/dir/ok.txt`, field: 'content-type', headers: { 'content-type': 'text/plain\x9b' } },
+      {
+        name: 'content type with CSI (C1)',
+        method: 'PUT',
+        path: () => `/${bucket}/dir/ok.txt`,
+        field: 'content-type',
+        headers: { 'content-type': 'text/plain\x9b' },
+      },
     ];
 
     it.each(cases)('$name → 400 naming $field', async (c) => {
@@ -219,7 +339,12 @@ describe('hostile text', () => {
     expect(started.status).toBe(201);
     const boundary = 'lakesyncboundary';
     // A raw control byte in a part header is malformed multipart; RFC 5987's filename* carries one percent-encoded.
-    const part = (disposition: Buffer, content: string) => Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; `), disposition, Buffer.from(`\r\nContent-Type: text/plain\r\n\r\n${content}\r\n`)]);
+    const part = (disposition: Buffer, content: string) =>
+      Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; `),
+        disposition,
+        Buffer.from(`\r\nContent-Type: text/plain\r\n\r\n${content}\r\n`),
+      ]);
     const body = Buffer.concat([
       part(Buffer.from("filename*=utf-8''bad%00name.txt"), 'x'),
       part(Buffer.from("filename*=utf-8''esc%1B%5B31m.txt"), 'y'),
@@ -227,7 +352,13 @@ describe('hostile text', () => {
       part(Buffer.from('filename="fine-ś.txt"'), 'z'),
       Buffer.from(`--${boundary}--\r\n`),
     ]);
-    const res = await rawRequest(ls.url, 'POST', `/${bucket}/uploads/${started.body.syncId}/files`, { ...authHeader(ls.url), 'content-type': `multipart/form-data; boundary=${boundary}` }, body);
+    const res = await rawRequest(
+      ls.url,
+      'POST',
+      `/${bucket}/uploads/${started.body.syncId}/files`,
+      { ...authHeader(ls.url), 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.files.map((f: { fileName: string; syncStatus: string }) => [f.fileName, f.syncStatus])).toEqual([
       ['bad\\u{0}name.txt', 'Failed'],
@@ -247,7 +378,10 @@ describe('hostile text', () => {
     // Free text may hold tabs and newlines.
     const paused = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/pause`, { reason: 'maintenance:\n\tdisk swap' });
     expect(paused.status).toBe(200);
-    await waitFor('the pause recorded', async () => (await sql`select paused, pause_reason from sources where id = ${sourceId}`)[0]?.pause_reason === 'maintenance:\n\tdisk swap');
+    await waitFor(
+      'the pause recorded',
+      async () => (await sql`select paused, pause_reason from sources where id = ${sourceId}`)[0]?.pause_reason === 'maintenance:\n\tdisk swap',
+    );
     const status = await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/sync`);
     expect(status.body).toMatchObject({ paused: true, pauseReason: 'maintenance:\n\tdisk swap' });
     expect((await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/resume`, {})).status).toBe(200);
@@ -272,7 +406,9 @@ describe('hostile text', () => {
     const failure = events.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes;
     expect(failure?.failure?.applicationFailureInfo).toMatchObject({ type: 'UnstorableValue', nonRetryable: true });
     expect(failure?.failure?.message).toMatch(/SQLSTATE 22/);
-    const started = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(failure?.scheduledEventId));
+    const started = events.find(
+      (e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(failure?.scheduledEventId),
+    );
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(1);
     // The periodic check starts the controller again; the source syncs as before.
     await waitFor('a new controller run', async () => (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING', 60_000);
@@ -337,7 +473,11 @@ describe('deleting a bucket', () => {
     expect(await sql`select 1 from sources where id = ${push!.id}`).toHaveLength(0);
     expect(await sql`select 1 from source_objects where source_id = ${push!.id}`).toHaveLength(0);
     expect(await sql`select 1 from jobs where source_id = ${push!.id}`).toHaveLength(0);
-    await waitFor('the push source controller to end', async () => (await ls.runtime.temporal.workflow.getHandle(push!.workflow_id).describe()).status.name !== 'RUNNING', 60_000);
+    await waitFor(
+      'the push source controller to end',
+      async () => (await ls.runtime.temporal.workflow.getHandle(push!.workflow_id).describe()).status.name !== 'RUNNING',
+      60_000,
+    );
     // The name is free again, and a new bucket of that name starts empty.
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     expect((await call(ls.url, 'GET', `/${bucket}/objects`)).body.objects).toEqual([]);

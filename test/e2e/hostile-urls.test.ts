@@ -90,7 +90,8 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     // A removes the object, the bucket's push source and the bucket.
     expect((await fetch(`${ls.url}/${name}/k.txt`, { method: 'DELETE', headers: as })).status).toBe(204);
     const sources = await call(ls.url, 'GET', `/${name}/sources`, undefined, as);
-    for (const s of sources.body.sources as { sourceId: string }[]) expect((await call(ls.url, 'DELETE', `/${name}/sources/${s.sourceId}`, undefined, as)).status).toBe(204);
+    for (const s of sources.body.sources as { sourceId: string }[])
+      expect((await call(ls.url, 'DELETE', `/${name}/sources/${s.sourceId}`, undefined, as)).status).toBe(204);
     expect((await call(ls.url, 'DELETE', `/admin/buckets/${name}`, undefined, as)).status).toBe(204);
 
     // While no bucket has the name, the URL is refused as a bad signature, saying nothing about which names exist.
@@ -122,7 +123,10 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     const auth = { authorization: `Bearer ${token}` };
     const path = `/${bucket}/objects/o.txt/url`;
 
-    const spoofs: Record<string, string>[] = [{ host: 'evil.example.com' }, { host: 'evil.example.com', 'x-forwarded-host': 'evil.example.com', 'x-forwarded-proto': 'https' }];
+    const spoofs: Record<string, string>[] = [
+      { host: 'evil.example.com' },
+      { host: 'evil.example.com', 'x-forwarded-host': 'evil.example.com', 'x-forwarded-proto': 'https' },
+    ];
     for (const headers of spoofs) {
       const res = await rawGet(ls.url, path, { ...auth, ...headers });
       expect(res.status).toBe(200);
@@ -138,7 +142,12 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     expect((await call(proxied.url, 'POST', '/admin/buckets', { name: pb }, pauth)).status).toBe(201);
     await putObject(proxied.url, pt, pb, 'p.txt', 'proxied');
     const ppath = `/${pb}/objects/p.txt/url`;
-    const forwarded = await rawGet(proxied.url, ppath, { ...pauth, host: 'internal:8080', 'x-forwarded-host': 'files.example.com', 'x-forwarded-proto': 'https' });
+    const forwarded = await rawGet(proxied.url, ppath, {
+      ...pauth,
+      host: 'internal:8080',
+      'x-forwarded-host': 'files.example.com',
+      'x-forwarded-proto': 'https',
+    });
     expect(forwarded.status).toBe(200);
     expect(forwarded.body.url).toMatch(new RegExp(`^https://files\\.example\\.com/${pb}/p\\.txt\\?`));
     const hostOnly = await rawGet(proxied.url, ppath, { ...pauth, host: 'lake.example.com:8443' });
@@ -162,10 +171,19 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     expect((await fetch(url)).status).toBe(200);
     // A tampered signature is refused (a warn line) and a valid one for a missing object is a 404: neither is logged.
     const wrong = signature.slice(0, -4) + (signature.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-    expect((await fetch(`${ls.url}${url.pathname}?X-Lakesync-Expires=${url.searchParams.get('X-Lakesync-Expires')}&X-Lakesync-Signature=${wrong}`)).status).toBe(403);
+    expect(
+      (await fetch(`${ls.url}${url.pathname}?X-Lakesync-Expires=${url.searchParams.get('X-Lakesync-Expires')}&X-Lakesync-Signature=${wrong}`)).status,
+    ).toBe(403);
 
-    const canaries = { token: `tok-${randomBytes(8).toString('hex')}`, amz: `amz-${randomBytes(8).toString('hex')}`, key: `key-${randomBytes(8).toString('hex')}`, cred: `cred-${randomBytes(8).toString('hex')}` };
-    const hostile = await fetch(`${ls.url}/${bucket}/objects?access_token=${canaries.token}&X-Amz-Signature=${canaries.amz}&api_key=${canaries.key}&X-Amz-Credential=${canaries.cred}&prefix=visible-prefix`);
+    const canaries = {
+      token: `tok-${randomBytes(8).toString('hex')}`,
+      amz: `amz-${randomBytes(8).toString('hex')}`,
+      key: `key-${randomBytes(8).toString('hex')}`,
+      cred: `cred-${randomBytes(8).toString('hex')}`,
+    };
+    const hostile = await fetch(
+      `${ls.url}/${bucket}/objects?access_token=${canaries.token}&X-Amz-Signature=${canaries.amz}&api_key=${canaries.key}&X-Amz-Credential=${canaries.cred}&prefix=visible-prefix`,
+    );
     expect(hostile.status).toBe(401);
 
     await waitFor('the request lines to be written', async () => logs.includes('visible-prefix') && logs.includes(`/${bucket}/secret/report.txt`));
@@ -178,11 +196,26 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     const db = createDb(ls.databaseUrl, 1);
     try {
       const canary = `sealed-${randomBytes(12).toString('hex')}`;
-      const [bucket] = await db.insert(buckets).values({ id: `bkt_${randomBytes(6).toString('hex')}`, name: unique('failing') }).returning();
+      const [bucket] = await db
+        .insert(buckets)
+        .values({ id: `bkt_${randomBytes(6).toString('hex')}`, name: unique('failing') })
+        .returning();
       const failing = {
         // A foreign key that does not exist, and a NOT NULL column left null (Postgres then reports the whole row in `detail`).
-        'missing bucket': () => db.insert(sources).values({ id: 'src_fk', bucketId: 'bkt_missing', name: 'n', kind: 's3', connection: { s3: { bucket: 'b', region: 'r' } } as never, sealedCredentials: canary, workflowId: 'w' }),
-        'null name': () => db.execute(drizzleSql`insert into sources (id, bucket_id, name, kind, connection, sealed_credentials, workflow_id) values ('src_nn', ${bucket!.id}, null, 's3', '{}', ${canary}, 'w')`),
+        'missing bucket': () =>
+          db.insert(sources).values({
+            id: 'src_fk',
+            bucketId: 'bkt_missing',
+            name: 'n',
+            kind: 's3',
+            connection: { s3: { bucket: 'b', region: 'r' } } as never,
+            sealedCredentials: canary,
+            workflowId: 'w',
+          }),
+        'null name': () =>
+          db.execute(
+            drizzleSql`insert into sources (id, bucket_id, name, kind, connection, sealed_credentials, workflow_id) values ('src_nn', ${bucket!.id}, null, 's3', '{}', ${canary}, 'w')`,
+          ),
       };
       for (const [what, query] of Object.entries(failing)) {
         const err = await query().then(
@@ -206,7 +239,10 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
 
         // An activity whose query fails: the failure Temporal records (message, stack, causes) carries no parameter.
         const sdkLines: LogEntry[] = [];
-        const env = new MockActivityEnvironment({}, { interceptors: [activityFailureScrub], logger: new DefaultLogger('WARN', (entry) => sdkLines.push(entry)) });
+        const env = new MockActivityEnvironment(
+          {},
+          { interceptors: [activityFailureScrub], logger: new DefaultLogger('WARN', (entry) => sdkLines.push(entry)) },
+        );
         const thrown = await env.run(query).then(
           () => null,
           (e: unknown) => e,
@@ -230,7 +266,12 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
     const bucket = unique('metered');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     await writeFile(join(dir, 'a.txt'), 'metered');
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'watched', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'watched',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      syncIntervalSeconds: 86400,
+    });
     expect(src.status).toBe(201);
     const sourceId = src.body.sourceId as string;
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
@@ -296,11 +337,16 @@ describe('hostile URLs, origins, logs, metrics and searches', () => {
         await locker`lock table fulltext_documents in access exclusive mode`;
         const held = search('held');
         await waitFor('the search to wait on the lock', async () => {
-          const [row] = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%websearch_to_tsquery%'`;
+          const [row] =
+            await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%websearch_to_tsquery%'`;
           return row!.n > 0;
         });
         // This organisation's one slot (half of LAKESYNC_SEARCH_CONCURRENCY=2) is taken: answered at once, without a connection.
-        const busy = await fetch(`${ls.url}/${bucket}/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await ls.token()}` }, body: JSON.stringify({ query: 'busy' }) });
+        const busy = await fetch(`${ls.url}/${bucket}/search`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${await ls.token()}` },
+          body: JSON.stringify({ query: 'busy' }),
+        });
         expect(busy.status).toBe(503);
         expect(busy.headers.get('retry-after')).toBe('1');
         expect(await busy.json()).toMatchObject({ code: 'UNAVAILABLE', details: [{ field: 'query' }] });

@@ -85,7 +85,12 @@ describe('tenant isolation', () => {
       for (const e of await readdir(dir, { withFileTypes: true })) {
         const p = join(dir, e.name);
         if (e.isDirectory()) await walk(p);
-        else out.push(`${relative(root, p)} ${createHash('sha256').update(await readFile(p)).digest('hex')}`);
+        else
+          out.push(
+            `${relative(root, p)} ${createHash('sha256')
+              .update(await readFile(p))
+              .digest('hex')}`,
+          );
       }
     };
     await walk(root);
@@ -113,18 +118,41 @@ describe('tenant isolation', () => {
   const tenant = async (token: Record<string, string>, bucket: string, key: string, text: string) => {
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket }, token)).status).toBe(201);
     const pipe = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'text', kind: 'fulltext' }, token);
-    const rule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'txt', pipelineIds: [pipe.body.pipelineId], match: { includePatterns: ['*.txt'] } }, token);
+    const rule = await call(
+      ls.url,
+      'POST',
+      `/${bucket}/rules`,
+      { name: 'txt', pipelineIds: [pipe.body.pipelineId], match: { includePatterns: ['*.txt'] } },
+      token,
+    );
     expect(rule.status).toBe(201);
     const put = await fetch(`${ls.url}/${bucket}/${key}`, { method: 'PUT', body: text, headers: { ...token, 'content-type': 'text/plain' } });
     expect(put.status).toBe(200);
     const dir = await dirWith('pulled.txt', `${text} (pulled)`);
-    const source = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'pulled', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 3600 }, token);
+    const source = await call(
+      ls.url,
+      'POST',
+      `/${bucket}/sources`,
+      { name: 'pulled', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 3600 },
+      token,
+    );
     expect(source.status).toBe(201);
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${source.body.sourceId}/discover`, {}, token);
-    await waitFor(`job ${run.body.jobId}`, async () => (await call(ls.url, 'GET', `/${bucket}/sources/${source.body.sourceId}/sync`, undefined, token)).body.lastJobId === run.body.jobId);
+    await waitFor(
+      `job ${run.body.jobId}`,
+      async () => (await call(ls.url, 'GET', `/${bucket}/sources/${source.body.sourceId}/sync`, undefined, token)).body.lastJobId === run.body.jobId,
+    );
     expect((await call(ls.url, 'GET', `/${bucket}/jobs/${run.body.jobId}`, undefined, token)).body.status).toBe('JOB_STATUS_SUCCEEDED');
-    await waitFor(`${bucket}/${key} indexed`, async () => (await call(ls.url, 'GET', `/${bucket}/objects/${enc(key)}/info`, undefined, token)).body.indexed === true);
-    return { pipelineId: pipe.body.pipelineId as string, ruleId: rule.body.ruleId as string, sourceId: source.body.sourceId as string, jobId: run.body.jobId as string };
+    await waitFor(
+      `${bucket}/${key} indexed`,
+      async () => (await call(ls.url, 'GET', `/${bucket}/objects/${enc(key)}/info`, undefined, token)).body.indexed === true,
+    );
+    return {
+      pipelineId: pipe.body.pipelineId as string,
+      ruleId: rule.body.ruleId as string,
+      sourceId: source.body.sourceId as string,
+      jobId: run.body.jobId as string,
+    };
   };
 
   beforeAll(async () => {
@@ -142,7 +170,10 @@ describe('tenant isolation', () => {
     expect((await fetch(`${ls.url}/${victimBucket}/uploads/${v.syncId}/files`, { method: 'POST', body: form, headers: victim })).status).toBe(200);
     v.objectId = (await sql`select id from source_objects where source_id = ${v.sourceId}`)[0]!.id;
     // The victim finds all of it.
-    await waitFor('the victim\'s documents indexed', async () => (await call(ls.url, 'POST', `/${victimBucket}/search`, { query: 'zanzibar' }, victim)).body.results.length === 3);
+    await waitFor(
+      "the victim's documents indexed",
+      async () => (await call(ls.url, 'POST', `/${victimBucket}/search`, { query: 'zanzibar' }, victim)).body.results.length === 3,
+    );
   });
   afterAll(async () => {
     await sql?.end();
@@ -162,7 +193,15 @@ describe('tenant isolation', () => {
     status: 404,
   });
   // The victim's ids used inside the attacker's own bucket: answered as for ids that do not exist.
-  const inOwnBucket = (what: string, method: string, path: (id: string) => string, id: () => string, status: number, body?: (id: string) => unknown, multipart = false): Probe => ({
+  const inOwnBucket = (
+    what: string,
+    method: string,
+    path: (id: string) => string,
+    id: () => string,
+    status: number,
+    body?: (id: string) => unknown,
+    multipart = false,
+  ): Probe => ({
     what,
     method,
     path,
@@ -179,23 +218,63 @@ describe('tenant isolation', () => {
     inVictimBucket('delete the bucket', 'DELETE', (b) => `/admin/buckets/${b}`),
     // Pipelines and rules.
     inVictimBucket('list pipelines', 'GET', (b) => `/${b}/pipelines`),
-    inVictimBucket('create a pipeline', 'POST', (b) => `/${b}/pipelines`, () => ({ name: 'planted', kind: 'fulltext' })),
+    inVictimBucket(
+      'create a pipeline',
+      'POST',
+      (b) => `/${b}/pipelines`,
+      () => ({ name: 'planted', kind: 'fulltext' }),
+    ),
     inVictimBucket('get a pipeline', 'GET', (b) => `/${b}/pipelines/${v.pipelineId}`),
-    inVictimBucket('change a pipeline', 'PATCH', (b) => `/${b}/pipelines/${v.pipelineId}`, () => ({ enabled: false })),
+    inVictimBucket(
+      'change a pipeline',
+      'PATCH',
+      (b) => `/${b}/pipelines/${v.pipelineId}`,
+      () => ({ enabled: false }),
+    ),
     inVictimBucket('delete a pipeline', 'DELETE', (b) => `/${b}/pipelines/${v.pipelineId}`),
     inVictimBucket('list rules', 'GET', (b) => `/${b}/rules`),
-    inVictimBucket('create a rule', 'POST', (b) => `/${b}/rules`, () => ({ name: 'planted', pipelineIds: [v.pipelineId] })),
+    inVictimBucket(
+      'create a rule',
+      'POST',
+      (b) => `/${b}/rules`,
+      () => ({ name: 'planted', pipelineIds: [v.pipelineId] }),
+    ),
     inVictimBucket('get a rule', 'GET', (b) => `/${b}/rules/${v.ruleId}`),
-    inVictimBucket('change a rule', 'PATCH', (b) => `/${b}/rules/${v.ruleId}`, () => ({ match: { includePatterns: ['*'] } })),
+    inVictimBucket(
+      'change a rule',
+      'PATCH',
+      (b) => `/${b}/rules/${v.ruleId}`,
+      () => ({ match: { includePatterns: ['*'] } }),
+    ),
     inVictimBucket('delete a rule', 'DELETE', (b) => `/${b}/rules/${v.ruleId}`),
-    inVictimBucket('search', 'POST', (b) => `/${b}/search`, () => ({ query: 'zanzibar' })),
+    inVictimBucket(
+      'search',
+      'POST',
+      (b) => `/${b}/search`,
+      () => ({ query: 'zanzibar' }),
+    ),
     // Upload syncs.
-    inVictimBucket('start an upload sync', 'POST', (b) => `/${b}/uploads`, () => ({ name: 'planted', path: 'up', syncType: 'FULL' })),
+    inVictimBucket(
+      'start an upload sync',
+      'POST',
+      (b) => `/${b}/uploads`,
+      () => ({ name: 'planted', path: 'up', syncType: 'FULL' }),
+    ),
     inVictimBucket('list upload syncs', 'GET', (b) => `/${b}/uploads`),
     inVictimBucket('upload history', 'GET', (b) => `/${b}/uploads/history?syncId=${v.syncId}`),
     inVictimBucket('upload files', 'POST', (b) => `/${b}/uploads/${v.syncId}/files`, undefined, true),
-    inVictimBucket('end an upload sync', 'POST', (b) => `/${b}/uploads/${v.syncId}/end`, () => ({})),
-    inVictimBucket('restore an upload sync', 'POST', (b) => `/${b}/uploads/${v.syncId}/restore`, () => ({})),
+    inVictimBucket(
+      'end an upload sync',
+      'POST',
+      (b) => `/${b}/uploads/${v.syncId}/end`,
+      () => ({}),
+    ),
+    inVictimBucket(
+      'restore an upload sync',
+      'POST',
+      (b) => `/${b}/uploads/${v.syncId}/restore`,
+      () => ({}),
+    ),
     // Objects: list, info, url, admin delete, and the byte plane.
     inVictimBucket('list objects', 'GET', (b) => `/${b}/objects?prefix=docs/`),
     inVictimBucket('object info', 'GET', (b) => `/${b}/objects/${enc(victimKey)}/info`),
@@ -203,8 +282,18 @@ describe('tenant isolation', () => {
     inVictimBucket('admin delete', 'DELETE', (b) => `/${b}/objects/${enc(victimKey)}`),
     inVictimBucket('byte-plane GET', 'GET', (b) => `/${b}/${victimKey}`),
     inVictimBucket('byte-plane HEAD', 'HEAD', (b) => `/${b}/${victimKey}`),
-    inVictimBucket('byte-plane PUT over an object', 'PUT', (b) => `/${b}/${victimKey}`, () => 'overwritten'),
-    inVictimBucket('byte-plane PUT of a new object', 'PUT', (b) => `/${b}/planted.txt`, () => 'planted'),
+    inVictimBucket(
+      'byte-plane PUT over an object',
+      'PUT',
+      (b) => `/${b}/${victimKey}`,
+      () => 'overwritten',
+    ),
+    inVictimBucket(
+      'byte-plane PUT of a new object',
+      'PUT',
+      (b) => `/${b}/planted.txt`,
+      () => 'planted',
+    ),
     inVictimBucket('byte-plane DELETE', 'DELETE', (b) => `/${b}/${victimKey}`),
     // Jobs and dead letters.
     inVictimBucket('list jobs', 'GET', (b) => `/${b}/jobs?source_id=${v.sourceId}`),
@@ -212,26 +301,158 @@ describe('tenant isolation', () => {
     inVictimBucket('dead letters', 'GET', (b) => `/${b}/sources/${v.sourceId}/dead-letters`),
 
     // The victim's ids inside the attacker's own bucket.
-    inOwnBucket('their pipeline', 'GET', (id) => `/${attackerBucket}/pipelines/${id}`, () => v.pipelineId, 404),
-    inOwnBucket('change their pipeline', 'PATCH', (id) => `/${attackerBucket}/pipelines/${id}`, () => v.pipelineId, 404, () => ({ enabled: false })),
-    inOwnBucket('delete their pipeline', 'DELETE', (id) => `/${attackerBucket}/pipelines/${id}`, () => v.pipelineId, 404),
-    inOwnBucket('their rule', 'GET', (id) => `/${attackerBucket}/rules/${id}`, () => v.ruleId, 404),
-    inOwnBucket('change their rule', 'PATCH', (id) => `/${attackerBucket}/rules/${id}`, () => v.ruleId, 404, () => ({ enabled: false })),
-    inOwnBucket('delete their rule', 'DELETE', (id) => `/${attackerBucket}/rules/${id}`, () => v.ruleId, 404),
-    inOwnBucket('a rule routing to their pipeline', 'POST', () => `/${attackerBucket}/rules`, () => v.pipelineId, 400, (id) => ({ name: 'planted', pipelineIds: [id] })),
-    inOwnBucket('a rule matching their source', 'POST', () => `/${attackerBucket}/rules`, () => v.sourceId, 400, (id) => ({ name: 'planted', pipelineIds: [a.pipelineId], match: { sourceIds: [id] } })),
-    inOwnBucket('a rule changed to their pipeline', 'PATCH', () => `/${attackerBucket}/rules/${a.ruleId}`, () => v.pipelineId, 400, (id) => ({ pipelineIds: [id] })),
-    inOwnBucket('search their pipeline', 'POST', () => `/${attackerBucket}/search`, () => v.pipelineId, 400, (id) => ({ query: 'zanzibar', pipelineId: id })),
-    inOwnBucket('their job', 'GET', (id) => `/${attackerBucket}/jobs/${id}`, () => v.jobId, 404),
-    inOwnBucket('jobs of their source', 'GET', (id) => `/${attackerBucket}/jobs?source_id=${id}`, () => v.sourceId, 200),
-    inOwnBucket('their source', 'GET', (id) => `/${attackerBucket}/sources/${id}`, () => v.sourceId, 404),
-    inOwnBucket('their dead letters', 'GET', (id) => `/${attackerBucket}/sources/${id}/dead-letters`, () => v.sourceId, 404),
-    inOwnBucket('ingest their object', 'POST', () => `/${attackerBucket}/sources/${a.sourceId}/ingest`, () => v.objectId, 200, (id) => ({ sourceObjectId: id })),
-    inOwnBucket('re-run their rule', 'POST', () => `/${attackerBucket}/sources/${a.sourceId}/ingest`, () => v.ruleId, 400, (id) => ({ ruleId: id })),
-    inOwnBucket('upload to their sync', 'POST', (id) => `/${attackerBucket}/uploads/${id}/files`, () => v.syncId, 404, undefined, true),
-    inOwnBucket('end their sync', 'POST', (id) => `/${attackerBucket}/uploads/${id}/end`, () => v.syncId, 404, () => ({})),
-    inOwnBucket('restore their sync', 'POST', (id) => `/${attackerBucket}/uploads/${id}/restore`, () => v.syncId, 404, () => ({})),
-    inOwnBucket('history of their sync', 'GET', (id) => `/${attackerBucket}/uploads/history?syncId=${id}`, () => v.syncId, 200),
+    inOwnBucket(
+      'their pipeline',
+      'GET',
+      (id) => `/${attackerBucket}/pipelines/${id}`,
+      () => v.pipelineId,
+      404,
+    ),
+    inOwnBucket(
+      'change their pipeline',
+      'PATCH',
+      (id) => `/${attackerBucket}/pipelines/${id}`,
+      () => v.pipelineId,
+      404,
+      () => ({ enabled: false }),
+    ),
+    inOwnBucket(
+      'delete their pipeline',
+      'DELETE',
+      (id) => `/${attackerBucket}/pipelines/${id}`,
+      () => v.pipelineId,
+      404,
+    ),
+    inOwnBucket(
+      'their rule',
+      'GET',
+      (id) => `/${attackerBucket}/rules/${id}`,
+      () => v.ruleId,
+      404,
+    ),
+    inOwnBucket(
+      'change their rule',
+      'PATCH',
+      (id) => `/${attackerBucket}/rules/${id}`,
+      () => v.ruleId,
+      404,
+      () => ({ enabled: false }),
+    ),
+    inOwnBucket(
+      'delete their rule',
+      'DELETE',
+      (id) => `/${attackerBucket}/rules/${id}`,
+      () => v.ruleId,
+      404,
+    ),
+    inOwnBucket(
+      'a rule routing to their pipeline',
+      'POST',
+      () => `/${attackerBucket}/rules`,
+      () => v.pipelineId,
+      400,
+      (id) => ({ name: 'planted', pipelineIds: [id] }),
+    ),
+    inOwnBucket(
+      'a rule matching their source',
+      'POST',
+      () => `/${attackerBucket}/rules`,
+      () => v.sourceId,
+      400,
+      (id) => ({ name: 'planted', pipelineIds: [a.pipelineId], match: { sourceIds: [id] } }),
+    ),
+    inOwnBucket(
+      'a rule changed to their pipeline',
+      'PATCH',
+      () => `/${attackerBucket}/rules/${a.ruleId}`,
+      () => v.pipelineId,
+      400,
+      (id) => ({ pipelineIds: [id] }),
+    ),
+    inOwnBucket(
+      'search their pipeline',
+      'POST',
+      () => `/${attackerBucket}/search`,
+      () => v.pipelineId,
+      400,
+      (id) => ({ query: 'zanzibar', pipelineId: id }),
+    ),
+    inOwnBucket(
+      'their job',
+      'GET',
+      (id) => `/${attackerBucket}/jobs/${id}`,
+      () => v.jobId,
+      404,
+    ),
+    inOwnBucket(
+      'jobs of their source',
+      'GET',
+      (id) => `/${attackerBucket}/jobs?source_id=${id}`,
+      () => v.sourceId,
+      200,
+    ),
+    inOwnBucket(
+      'their source',
+      'GET',
+      (id) => `/${attackerBucket}/sources/${id}`,
+      () => v.sourceId,
+      404,
+    ),
+    inOwnBucket(
+      'their dead letters',
+      'GET',
+      (id) => `/${attackerBucket}/sources/${id}/dead-letters`,
+      () => v.sourceId,
+      404,
+    ),
+    inOwnBucket(
+      'ingest their object',
+      'POST',
+      () => `/${attackerBucket}/sources/${a.sourceId}/ingest`,
+      () => v.objectId,
+      200,
+      (id) => ({ sourceObjectId: id }),
+    ),
+    inOwnBucket(
+      're-run their rule',
+      'POST',
+      () => `/${attackerBucket}/sources/${a.sourceId}/ingest`,
+      () => v.ruleId,
+      400,
+      (id) => ({ ruleId: id }),
+    ),
+    inOwnBucket(
+      'upload to their sync',
+      'POST',
+      (id) => `/${attackerBucket}/uploads/${id}/files`,
+      () => v.syncId,
+      404,
+      undefined,
+      true,
+    ),
+    inOwnBucket(
+      'end their sync',
+      'POST',
+      (id) => `/${attackerBucket}/uploads/${id}/end`,
+      () => v.syncId,
+      404,
+      () => ({}),
+    ),
+    inOwnBucket(
+      'restore their sync',
+      'POST',
+      (id) => `/${attackerBucket}/uploads/${id}/restore`,
+      () => v.syncId,
+      404,
+      () => ({}),
+    ),
+    inOwnBucket(
+      'history of their sync',
+      'GET',
+      (id) => `/${attackerBucket}/uploads/history?syncId=${id}`,
+      () => v.syncId,
+      200,
+    ),
   ];
 
   it("answers another organisation's things exactly as things that do not exist, and changes nothing", async () => {

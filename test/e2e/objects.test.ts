@@ -26,11 +26,14 @@ const peakRss = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/stat
 function rawRequest(base: string, method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; body: any }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port: Number(port), method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
+    const req = request(
+      { host: hostname, port: Number(port), method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
     req.once('error', reject);
     req.end(body);
   });
@@ -41,7 +44,8 @@ describe('objects', () => {
   const bucket = unique('kb');
   const put = (key: string, body: RequestInit['body'], headers: Record<string, string> = {}, into = bucket) =>
     fetch(`${ls.url}/${into}/${key}`, { method: 'PUT', body, headers: { ...authHeader(ls.url), ...headers }, duplex: 'half' } as RequestInit);
-  const get = (key: string, headers: Record<string, string> = {}, method = 'GET') => fetch(`${ls.url}/${bucket}/${key}`, { method, headers: { ...authHeader(ls.url), ...headers } });
+  const get = (key: string, headers: Record<string, string> = {}, method = 'GET') =>
+    fetch(`${ls.url}/${bucket}/${key}`, { method, headers: { ...authHeader(ls.url), ...headers } });
   /** A bucket of the test's own, so what it counts is only what it put. */
   const ownBucket = async () => {
     const name = unique('kb');
@@ -113,10 +117,14 @@ describe('objects', () => {
     const before = peakRss();
     // node:http with pipeline: the client itself streams with backpressure.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${ls.url}/${bucket}/big/128.bin`, { method: 'PUT', headers: { ...authHeader(ls.url), 'content-length': String(128 * MiB) } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        `${ls.url}/${bucket}/big/128.bin`,
+        { method: 'PUT', headers: { ...authHeader(ls.url), 'content-length': String(128 * MiB) } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       pipeline(source, req).catch(reject);
     });
     expect(status).toBe(200);
@@ -140,7 +148,13 @@ describe('objects', () => {
     await Promise.all(keys.map((k) => limit(() => put(k, k))));
 
     const top = await call(ls.url, 'GET', `/${bucket}/objects?prefix=list/&delimiter=/`);
-    expect(top.body).toMatchObject({ objects: [], commonPrefixes: ['list/d0/', 'list/d1/', 'list/d2/', 'list/d3/', 'list/d4/'], isTruncated: false, keyCount: 5, nextContinuationToken: '' });
+    expect(top.body).toMatchObject({
+      objects: [],
+      commonPrefixes: ['list/d0/', 'list/d1/', 'list/d2/', 'list/d3/', 'list/d4/'],
+      isTruncated: false,
+      keyCount: 5,
+      nextContinuationToken: '',
+    });
 
     const seen: string[] = [];
     let token = '';
@@ -176,10 +190,19 @@ describe('objects', () => {
       const i = await call(ls.url, 'GET', `/${burst}/objects/${encodeURIComponent('burst/b299.txt')}/info`);
       return i.body.ingestionStatus === 'INGESTED' && i.body;
     });
-    expect(info).toMatchObject({ bucket: burst, key: 'burst/b299.txt', size: String('burst burst/b299.txt'.length), indexed: true, source: { kind: 'upload', sourceKey: 'burst/b299.txt' } });
+    expect(info).toMatchObject({
+      bucket: burst,
+      key: 'burst/b299.txt',
+      size: String('burst burst/b299.txt'.length),
+      indexed: true,
+      source: { kind: 'upload', sourceKey: 'burst/b299.txt' },
+    });
     expect(info.jobId).toMatch(/^job_/);
     const sql = postgres(ls.databaseUrl, { max: 1, onnotice: () => undefined });
-    const state = async () => (await sql`select count(*) filter (where status = 'pending')::int as pending, count(*) filter (where ingested_at is not null)::int as ingested from source_objects where source_id = ${info.source.sourceId}`)[0]!;
+    const state = async () =>
+      (
+        await sql`select count(*) filter (where status = 'pending')::int as pending, count(*) filter (where ingested_at is not null)::int as ingested from source_objects where source_id = ${info.source.sourceId}`
+      )[0]!;
     await waitFor('every PUT ingested', async () => (await state()).pending === 0, 120_000, 250);
     const { ingested } = await state();
     await sql.end();
@@ -259,7 +282,10 @@ describe('objects', () => {
     expect((await call(ls.url, 'GET', `/${hostile}/objects`)).body).toMatchObject({ objects: [], keyCount: 0 });
     const absolute = await fetch(`${ls.url}/${bucket}//etc/passwd`, { method: 'PUT', body: 'x', headers: authHeader(ls.url) });
     expect(absolute.status).toBe(400);
-    expect(((await absolute.json()) as { details: { field: string; problem: string }[] }).details[0]).toEqual({ field: 'key', problem: 'must not start with /' });
+    expect(((await absolute.json()) as { details: { field: string; problem: string }[] }).details[0]).toEqual({
+      field: 'key',
+      problem: 'must not start with /',
+    });
     const nul = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('a\u0000b')}/info`);
     expect(nul.status).toBe(400);
     expect(nul.body.details[0]).toMatchObject({ field: 'key', problem: expect.stringMatching(/NUL/) });

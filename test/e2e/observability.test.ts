@@ -56,7 +56,13 @@ describe('metrics and logs', () => {
       await writeFile(join(dir, `d${i % 4}`, `f${i}.bin`), body);
       bytes += body.length;
     }
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'watched', kind: 'filesystem', filesystem: { path: dir }, batchSize: 25, syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'watched',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 25,
+      syncIntervalSeconds: 86400,
+    });
     const sourceId = src.body.sourceId as string;
     const metricsUrl = worker.metricsUrl!;
     const mine = { source_id: sourceId };
@@ -120,10 +126,35 @@ describe('metrics and logs', () => {
 
     // The worker's output is JSON throughout (Core's own lines included), and workflows and activities use the same fields.
     const workerLines = lines(worker.output());
-    expect(workerLines.find((l) => l.msg === 'running job' && l.jobId === jobId)).toMatchObject({ bucket, sourceId, workflowId: `lakesync-source-${sourceId}`, workflowType: 'sourceController' });
-    expect(workerLines.find((l) => l.msg === 'job finished' && l.jobId === jobId)).toMatchObject({ bucket, sourceId, workflowId: `lakesync-job-${jobId}`, workflowType: 'syncRun', status: 'JOB_STATUS_SUCCEEDED' });
-    expect(workerLines.find((l) => l.msg === 'scan complete')).toMatchObject({ bucket, sourceId, jobId, workflowId: `lakesync-job-${jobId}`, activityType: 'scanSource', listed: 200 });
-    expect(workerLines.find((l) => l.msg === 'object copy failed')).toMatchObject({ bucket, sourceId, jobId: retryJob, workflowId: `lakesync-job-${retryJob}`, activityType: 'ingestBatch', key: 'd1/f1.bin' });
+    expect(workerLines.find((l) => l.msg === 'running job' && l.jobId === jobId)).toMatchObject({
+      bucket,
+      sourceId,
+      workflowId: `lakesync-source-${sourceId}`,
+      workflowType: 'sourceController',
+    });
+    expect(workerLines.find((l) => l.msg === 'job finished' && l.jobId === jobId)).toMatchObject({
+      bucket,
+      sourceId,
+      workflowId: `lakesync-job-${jobId}`,
+      workflowType: 'syncRun',
+      status: 'JOB_STATUS_SUCCEEDED',
+    });
+    expect(workerLines.find((l) => l.msg === 'scan complete')).toMatchObject({
+      bucket,
+      sourceId,
+      jobId,
+      workflowId: `lakesync-job-${jobId}`,
+      activityType: 'scanSource',
+      listed: 200,
+    });
+    expect(workerLines.find((l) => l.msg === 'object copy failed')).toMatchObject({
+      bucket,
+      sourceId,
+      jobId: retryJob,
+      workflowId: `lakesync-job-${retryJob}`,
+      activityType: 'ingestBatch',
+      key: 'd1/f1.bin',
+    });
     expect(workerLines.filter((l) => 'taskToken' in l)).toEqual([]);
   });
 });

@@ -72,7 +72,11 @@ describe('pipelines, rules and search', () => {
     const pipeline = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'text', kind: 'fulltext' });
     expect(pipeline.status).toBe(201);
     expect(pipeline.body.fulltext).toEqual({ maxBytes: 1024 * 1024, language: 'english' });
-    const rule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'docs', pipelineIds: [pipeline.body.pipelineId], match: { includePatterns: ['*.md', '*.txt'] } });
+    const rule = await call(ls.url, 'POST', `/${bucket}/rules`, {
+      name: 'docs',
+      pipelineIds: [pipeline.body.pipelineId],
+      match: { includePatterns: ['*.md', '*.txt'] },
+    });
     expect(rule.status).toBe(201);
     expect(rule.body.backfill).toEqual([]); // no sources yet
 
@@ -135,7 +139,11 @@ describe('pipelines, rules and search', () => {
       const files = new Map<string, Buffer>();
       for (let i = 0; i < 12; i++) files.set(`in/${i % 3 === 0 ? 'flaky' : 'steady'}-${i}.csv`, Buffer.from(`row,${i}\n`));
       await writeAll(dir, files);
-      const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'notify', kind: 'webhook', webhook: { url: receiver.url, secret: SECRET, maxAttempts: 5 } });
+      const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, {
+        name: 'notify',
+        kind: 'webhook',
+        webhook: { url: receiver.url, secret: SECRET, maxAttempts: 5 },
+      });
       expect(hook.status).toBe(201);
       expect(JSON.stringify(hook.body)).not.toContain(SECRET);
       expect(hook.body.webhook).toMatchObject({ url: receiver.url, secretSet: true });
@@ -170,7 +178,11 @@ describe('pipelines, rules and search', () => {
       const bucket = await newBucket(ls);
       const dir = await tempDir();
       await writeAll(dir, new Map(['bad-1.txt', 'bad-2.txt', 'good-1.txt', 'good-2.txt', 'good-3.txt'].map((k) => [k, Buffer.from(`${k}\n`)])));
-      const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: receiver.url, secret: SECRET, maxAttempts: 2 } });
+      const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, {
+        name: 'hook',
+        kind: 'webhook',
+        webhook: { url: receiver.url, secret: SECRET, maxAttempts: 2 },
+      });
       await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [hook.body.pipelineId] });
       const sourceId = await dirSource(ls, bucket, dir);
       const { job, sync: status } = await sync(ls, bucket, sourceId);
@@ -181,7 +193,8 @@ describe('pipelines, rules and search', () => {
       expect(job.failedObjects[0]).toMatchObject({ stage: 'pipeline', pipelineId: hook.body.pipelineId, pipelineName: 'hook', attempts: 2 });
       expect(job.failedObjects[0].error).toContain('HTTP 500');
       // The worker's metrics (on its own endpoint, never the API's) agree with the job, object for object.
-      const processed = async (outcome: string) => total(await scrape(ls.runtime.metricsUrl!), 'lakesync_objects_processed_total', { source_id: sourceId, outcome });
+      const processed = async (outcome: string) =>
+        total(await scrape(ls.runtime.metricsUrl!), 'lakesync_objects_processed_total', { source_id: sourceId, outcome });
       expect([await processed('indexed'), await processed('not_indexed')]).toEqual([3, 2]);
       const info = await call(ls.url, 'GET', `/${bucket}/objects/bad-1.txt/info`);
       expect(info.body).toMatchObject({ indexed: false, ingestionStatus: 'INGESTED' });
@@ -194,7 +207,12 @@ describe('pipelines, rules and search', () => {
       const again = await waitForJob(ls.url, bucket, sourceId, retry.body.jobId);
       expect(again.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 2, objectsProcessed: 2, objectsIndexed: 2 });
       // Only the two that failed were sent again.
-      expect(receiver.deliveries.slice(before).map((d) => d.body.key).sort()).toEqual(['bad-1.txt', 'bad-2.txt']);
+      expect(
+        receiver.deliveries
+          .slice(before)
+          .map((d) => d.body.key)
+          .sort(),
+      ).toEqual(['bad-1.txt', 'bad-2.txt']);
       expect((await call(ls.url, 'GET', `/${bucket}/objects/bad-1.txt/info`)).body.indexed).toBe(true);
       expect([await processed('indexed'), await processed('not_indexed')]).toEqual([5, 2]);
     } finally {
@@ -207,10 +225,20 @@ describe('pipelines, rules and search', () => {
     try {
       const bucket = await newBucket(ls);
       const dir = await tempDir();
-      await writeAll(dir, new Map([...['a.md', 'b.md', 'c.md'].map((k) => [`docs/${k}`, Buffer.from(`markdown ${k} about otters\n`)] as const), ...['x.csv', 'y.csv'].map((k) => [`tables/${k}`, Buffer.from(`id,name\n1,${k}\n`)] as const)]));
+      await writeAll(
+        dir,
+        new Map([
+          ...['a.md', 'b.md', 'c.md'].map((k) => [`docs/${k}`, Buffer.from(`markdown ${k} about otters\n`)] as const),
+          ...['x.csv', 'y.csv'].map((k) => [`tables/${k}`, Buffer.from(`id,name\n1,${k}\n`)] as const),
+        ]),
+      );
       const text = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'text', kind: 'fulltext' });
       const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: receiver.url, secret: SECRET } });
-      const mdRule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'markdown', pipelineIds: [text.body.pipelineId], match: { mimeTypes: ['text/markdown'] } });
+      const mdRule = await call(ls.url, 'POST', `/${bucket}/rules`, {
+        name: 'markdown',
+        pipelineIds: [text.body.pipelineId],
+        match: { mimeTypes: ['text/markdown'] },
+      });
       const sourceId = await dirSource(ls, bucket, dir);
       const first = await sync(ls, bucket, sourceId);
       expect(first.job).toMatchObject({ objectsProcessed: 5, objectsIndexed: 5 });
@@ -223,15 +251,26 @@ describe('pipelines, rules and search', () => {
       expect(csvRule.status).toBe(201);
       expect(csvRule.body.backfill).toEqual([{ sourceId, jobId: expect.any(String), dispatched: 2 }]);
       const backfill = await waitForJob(ls.url, bucket, sourceId, csvRule.body.backfill[0].jobId);
-      expect(backfill.job).toMatchObject({ kind: 'ingestion', ruleId: csvRule.body.ruleId, objectsDiscovered: 2, objectsProcessed: 2, objectsIndexed: 2, bytesTransferred: 0 });
+      expect(backfill.job).toMatchObject({
+        kind: 'ingestion',
+        ruleId: csvRule.body.ruleId,
+        objectsDiscovered: 2,
+        objectsProcessed: 2,
+        objectsIndexed: 2,
+        bytesTransferred: 0,
+      });
       expect(receiver.deliveries.map((d) => d.body.key).sort()).toEqual(['tables/x.csv', 'tables/y.csv']);
 
       // Sending the same selection again (keys in any order) changes nothing and re-delivers nothing.
-      const same = await call(ls.url, 'PATCH', `/${bucket}/rules/${csvRule.body.ruleId}`, { match: { mimeTypes: ['text/csv'], excludePatterns: ['**/*.tmp'], includePatterns: ['tables/**'] }, pipelineIds: [hook.body.pipelineId] });
+      const same = await call(ls.url, 'PATCH', `/${bucket}/rules/${csvRule.body.ruleId}`, {
+        match: { mimeTypes: ['text/csv'], excludePatterns: ['**/*.tmp'], includePatterns: ['tables/**'] },
+        pipelineIds: [hook.body.pipelineId],
+      });
       expect(same.status).toBe(200);
       expect(same.body.backfill).toBeUndefined();
 
-      const mdInfo = async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('docs/a.md')}/info`)).body.indexStatus[text.body.pipelineId];
+      const mdInfo = async () =>
+        (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('docs/a.md')}/info`)).body.indexStatus[text.body.pipelineId];
       const mdBefore = await mdInfo();
 
       // ruleId: exactly that rule's objects and pipelines, again, with new idempotency keys.
@@ -239,7 +278,12 @@ describe('pipelines, rules and search', () => {
       expect(rerun.body).toMatchObject({ accepted: true, dispatched: 2 });
       const r = await waitForJob(ls.url, bucket, sourceId, rerun.body.jobId);
       expect(r.job).toMatchObject({ ruleId: csvRule.body.ruleId, objectsProcessed: 2, objectsIndexed: 2 });
-      expect(receiver.deliveries.slice(2).map((d) => d.body.key).sort()).toEqual(['tables/x.csv', 'tables/y.csv']);
+      expect(
+        receiver.deliveries
+          .slice(2)
+          .map((d) => d.body.key)
+          .sort(),
+      ).toEqual(['tables/x.csv', 'tables/y.csv']);
       expect(new Set(receiver.deliveries.map((d) => d.idempotencyKey)).size).toBe(4);
       expect(await mdInfo()).toEqual(mdBefore);
 
@@ -342,8 +386,14 @@ describe('pipelines, rules and search', () => {
     expect(del.status).toBe(409);
     expect(del.body.message).toContain(rule.body.ruleId);
     // The secret is write-only everywhere.
-    const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: 'http://127.0.0.1:9/x', secret: SECRET, maxAttempts: 7 } });
-    const patched = await call(ls.url, 'PATCH', `/${bucket}/pipelines/${hook.body.pipelineId}`, { webhook: { secret: `${SECRET}-rotated`, timeoutSeconds: 3 } });
+    const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, {
+      name: 'hook',
+      kind: 'webhook',
+      webhook: { url: 'http://127.0.0.1:9/x', secret: SECRET, maxAttempts: 7 },
+    });
+    const patched = await call(ls.url, 'PATCH', `/${bucket}/pipelines/${hook.body.pipelineId}`, {
+      webhook: { secret: `${SECRET}-rotated`, timeoutSeconds: 3 },
+    });
     // Fields the PATCH does not name keep their values, defaults or not.
     expect(patched.body.webhook).toMatchObject({ url: 'http://127.0.0.1:9/x', timeoutSeconds: 3, maxAttempts: 7, secretSet: true });
     const listed = await call(ls.url, 'GET', `/${bucket}/pipelines`);

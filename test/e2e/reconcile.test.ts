@@ -31,7 +31,13 @@ describe('reconcile, filters and dead letters', () => {
     return dir;
   };
   const newSource = async (dir: string, extra: Record<string, unknown>) => {
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('s'), kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 3600, ...extra });
+    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: unique('s'),
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      syncIntervalSeconds: 3600,
+      ...extra,
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body.sourceId as string;
   };
@@ -166,7 +172,15 @@ describe('reconcile, filters and dead letters', () => {
       const j = await call(ls.url, 'GET', `/${bucket}/jobs/${res.body.jobId}`);
       return j.body.finishedAt && j.body;
     });
-    expect(job).toMatchObject({ dryRun: true, status: 'JOB_STATUS_SUCCEEDED', objectsNew: 2, objectsChanged: 1, objectsDeleted: 1, objectsRemoved: 1, objectsProcessed: 0 });
+    expect(job).toMatchObject({
+      dryRun: true,
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsNew: 2,
+      objectsChanged: 1,
+      objectsDeleted: 1,
+      objectsRemoved: 1,
+      objectsProcessed: 0,
+    });
     expect(await lakeFiles(join(lake, 'dry'))).toEqual(['change.txt', 'remove.txt', 'same.txt']);
     expect(await readFile(join(lake, 'dry/change.txt'), 'utf8')).toBe('c1');
     // Nothing was recorded either: the real run finds exactly what the dry run reported.

@@ -14,7 +14,13 @@ describe('S3Copier', () => {
     const { minio } = inject('infra');
     await s3.send(new CreateBucketCommand({ Bucket: src }));
     await s3.send(new CreateBucketCommand({ Bucket: dst }));
-    copier = new S3Copier({ endpoint: minio.endpoint, region: 'us-east-1', accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, connections: 8 });
+    copier = new S3Copier({
+      endpoint: minio.endpoint,
+      region: 'us-east-1',
+      accessKeyId: minio.accessKeyId,
+      secretAccessKey: minio.secretAccessKey,
+      connections: 8,
+    });
   });
   afterAll(async () => {
     await copier?.close();
@@ -39,7 +45,13 @@ describe('S3Copier', () => {
     const noBucket = await copier.copy(unique('absent'), 'x', src, 'plain.txt').catch((e: unknown) => e);
     expect((noBucket as S3CopyError).name).toBe('NoSuchBucket');
     const { minio } = inject('infra');
-    const wrong = new S3Copier({ endpoint: minio.endpoint, region: 'us-east-1', accessKeyId: minio.accessKeyId, secretAccessKey: 'not-the-secret', connections: 1 });
+    const wrong = new S3Copier({
+      endpoint: minio.endpoint,
+      region: 'us-east-1',
+      accessKeyId: minio.accessKeyId,
+      secretAccessKey: 'not-the-secret',
+      connections: 1,
+    });
     const denied = await wrong.copy(dst, 'x', src, 'plain.txt').catch((e: unknown) => e);
     expect((denied as S3CopyError).name).toBe('SignatureDoesNotMatch');
     await wrong.close();

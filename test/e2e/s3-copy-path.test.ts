@@ -37,7 +37,12 @@ describe('server-side copy or stream, on the wire', () => {
     return name;
   };
   const sync = async (bucket: string, s3Settings: Record<string, unknown>) => {
-    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'wire', kind: 's3', s3: { endpoint: proxy.endpoint, bucket: sourceBucket, forcePathStyle: true, ...s3Settings }, syncIntervalSeconds: 3600 });
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'wire',
+      kind: 's3',
+      s3: { endpoint: proxy.endpoint, bucket: sourceBucket, forcePathStyle: true, ...s3Settings },
+      syncIntervalSeconds: 3600,
+    });
     expect(created.status).toBe(201);
     const mark = proxy.requests.length;
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${created.body.sourceId}/discover`, {});
@@ -76,10 +81,14 @@ describe('server-side copy or stream, on the wire', () => {
     // One CopyObject per object, from its source key to its lake key, each answered 200.
     const copies = seen.filter((r) => copySourceOf(r) !== undefined);
     const all = [...keys, 'locked/secret.txt'];
-    expect(copies.map((r) => [r.method, pathOf(r), copySourceOf(r), r.status]).sort()).toEqual(all.map((k) => ['PUT', `/${lakeBucket}/${bucket}/${k}`, `${sourceBucket}/same-key/${k}`, 200]).sort());
+    expect(copies.map((r) => [r.method, pathOf(r), copySourceOf(r), r.status]).sort()).toEqual(
+      all.map((k) => ['PUT', `/${lakeBucket}/${bucket}/${k}`, `${sourceBucket}/same-key/${k}`, 200]).sort(),
+    );
     // The bytes never passed through the worker: no source object was read, nothing was uploaded into the lake.
     expect(seen.filter((r) => r.method === 'GET' && pathOf(r).startsWith(`/${sourceBucket}/same-key/`)).map(pathOf)).toEqual([]);
-    expect(seen.filter((r) => (r.method === 'PUT' || r.method === 'POST') && copySourceOf(r) === undefined && pathOf(r).startsWith(`/${lakeBucket}/`)).map(pathOf)).toEqual([]);
+    expect(
+      seen.filter((r) => (r.method === 'PUT' || r.method === 'POST') && copySourceOf(r) === undefined && pathOf(r).startsWith(`/${lakeBucket}/`)).map(pathOf),
+    ).toEqual([]);
     for (const key of all) expect(await s3Sha(s3, lakeBucket, `${bucket}/${key}`), key).toBe(sha256(body(key)));
   });
 
@@ -89,7 +98,11 @@ describe('server-side copy or stream, on the wire', () => {
     const creds = await restrictedCredentials({
       Version: '2012-10-17',
       Statement: [
-        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${sourceBucket}`, `arn:aws:s3:::${sourceBucket}/*`] },
+        {
+          Effect: 'Allow',
+          Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'],
+          Resource: [`arn:aws:s3:::${sourceBucket}`, `arn:aws:s3:::${sourceBucket}/*`],
+        },
         { Effect: 'Deny', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${sourceBucket}/other-key/locked/*`] },
       ],
     });

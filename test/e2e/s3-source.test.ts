@@ -29,7 +29,15 @@ describe('S3 source into an S3 lake', () => {
     const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
       name: 'exports',
       kind: 's3',
-      s3: { endpoint: minio.endpoint, region: minio.region, bucket: sourceBucket, prefix: sourcePrefix, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, forcePathStyle: true },
+      s3: {
+        endpoint: minio.endpoint,
+        region: minio.region,
+        bucket: sourceBucket,
+        prefix: sourcePrefix,
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+        forcePathStyle: true,
+      },
       syncIntervalSeconds: 3600,
       batchSize: 25,
     });
@@ -116,7 +124,9 @@ describe('S3 source into an S3 lake', () => {
 
     const { minio } = inject('infra');
     // Rotating the keys touches nothing else: the prefix (a field with a default) stays, so the delta below lists only it.
-    const rotated = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { s3: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
+    const rotated = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, {
+      s3: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+    });
     expect(rotated.status).toBe(200);
     expect(rotated.body.s3).toMatchObject({ prefix: deltaPrefix, bucket: sourceBucket, forcePathStyle: true });
 
@@ -133,7 +143,15 @@ describe('S3 source into an S3 lake', () => {
   it('lists jobs newest first with cursor pagination', async () => {
     const bucket = await ownBucket();
     const jobsPrefix = 'jobs/';
-    await putAll(s3, sourceBucket, jobsPrefix, new Map([['a.txt', Buffer.from('a')], ['b.txt', Buffer.from('b')]]));
+    await putAll(
+      s3,
+      sourceBucket,
+      jobsPrefix,
+      new Map([
+        ['a.txt', Buffer.from('a')],
+        ['b.txt', Buffer.from('b')],
+      ]),
+    );
     const { sourceId } = await createSource(bucket, jobsPrefix);
     expect((await discover(bucket, sourceId)).job.objectsDiscovered).toBe(2);
     await discover(bucket, sourceId);

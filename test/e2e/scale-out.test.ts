@@ -55,19 +55,40 @@ describe('two workers on one task queue', () => {
     expect(a.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect(b.metricsUrl).not.toBe(a.metricsUrl);
 
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'shared', kind: 'filesystem', filesystem: { path: dir }, batchSize: 20, syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'shared',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 20,
+      syncIntervalSeconds: 86400,
+    });
     const sourceId = src.body.sourceId as string;
     const jobId = (await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {})).body.jobId as string;
     const { job } = await waitForJob(ls.url, bucket, sourceId, jobId, 240_000);
 
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 3000, objectsDiscovered: 3000, objectsProcessed: 3000, objectsIndexed: 3000, objectsFailed: 0, bytesTransferred: bytes });
-    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({ totalObjectsSynced: 3000, totalBytesSynced: bytes, totalObjectsFailed: 0 });
-    const [rows] = await sql`select count(*) filter (where status = 'ingested' and attempts = 1)::int as once, count(*)::int as total from source_objects where source_id = ${sourceId}`;
+    expect(job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsListed: 3000,
+      objectsDiscovered: 3000,
+      objectsProcessed: 3000,
+      objectsIndexed: 3000,
+      objectsFailed: 0,
+      bytesTransferred: bytes,
+    });
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({
+      totalObjectsSynced: 3000,
+      totalBytesSynced: bytes,
+      totalObjectsFailed: 0,
+    });
+    const [rows] =
+      await sql`select count(*) filter (where status = 'ingested' and attempts = 1)::int as once, count(*)::int as total from source_objects where source_id = ${sourceId}`;
     expect(rows).toEqual({ once: 3000, total: 3000 });
     expect(await tree(join((ls.lake as { dir: string }).dir, bucket))).toEqual(expected);
 
     // Who did what, from the history: both workers completed batches; no batch timed out, failed or ran twice.
-    const report = activityReport(await historyChain(ls.runtime.temporal, `lakesync-job-${jobId}`, (await sql`select run_id from jobs where id = ${jobId}`)[0]!.run_id));
+    const report = activityReport(
+      await historyChain(ls.runtime.temporal, `lakesync-job-${jobId}`, (await sql`select run_id from jobs where id = ${jobId}`)[0]!.run_id),
+    );
     expect(report).toMatchObject({ timedOut: 0, failed: 0, retries: [] });
     expect(report.completed.get('ingestBatch')).toBe(150);
     const identityOf = (w: WorkerProcess) => [...report.batchesByIdentity.keys()].find((id) => id.startsWith(`${w.child.pid}@`));
@@ -87,7 +108,13 @@ describe('two workers on one task queue', () => {
       objects += mine.objects;
       synced += mine.bytes;
       // The SDK's own worker metrics, bridged into the same endpoint: one execution per batch this worker completed.
-      await waitFor('the SDK to report its batches', async () => total(await scrape(w.metricsUrl!), 'temporal_activity_execution_latency_count', { activity_type: 'ingestBatch', task_queue: ls.taskQueue }) === report.batchesByIdentity.get(identityOf(w)!), 30_000);
+      await waitFor(
+        'the SDK to report its batches',
+        async () =>
+          total(await scrape(w.metricsUrl!), 'temporal_activity_execution_latency_count', { activity_type: 'ingestBatch', task_queue: ls.taskQueue }) ===
+          report.batchesByIdentity.get(identityOf(w)!),
+        30_000,
+      );
     }
     expect({ objects, synced }).toEqual({ objects: 3000, synced: bytes });
   });

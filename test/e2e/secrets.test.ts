@@ -74,7 +74,14 @@ describe('secrets stay secret', () => {
     const failing = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
     const failed = await waitForJob(ls.url, bucket, sourceId, failing.body.jobId);
     expect(failed.job.status).toBe('JOB_STATUS_FAILED');
-    for (const path of [`/${bucket}/sources/${sourceId}`, `/${bucket}/sources`, `/${bucket}/sources/${sourceId}/sync`, `/${bucket}/jobs`, `/${bucket}/jobs/${failing.body.jobId}`]) await record('GET', path);
+    for (const path of [
+      `/${bucket}/sources/${sourceId}`,
+      `/${bucket}/sources`,
+      `/${bucket}/sources/${sourceId}/sync`,
+      `/${bucket}/jobs`,
+      `/${bucket}/jobs/${failing.body.jobId}`,
+    ])
+      await record('GET', path);
 
     const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl'))
       .trim()
@@ -114,7 +121,10 @@ describe('secrets stay secret', () => {
       expect(histories.includes(secret), `Temporal history holds ${secret.slice(0, 4)}…`).toBe(false);
       expect(workerLogs.includes(secret), 'worker log holds a credential').toBe(false);
       expect(apiLogs.includes(secret), 'API log holds a credential').toBe(false);
-      expect(responses.some((r) => r.includes(secret)), 'an API response holds a credential').toBe(false);
+      expect(
+        responses.some((r) => r.includes(secret)),
+        'an API response holds a credential',
+      ).toBe(false);
       expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds a credential in clear').toBe(false);
       expect(pipe!.sealed_secret.includes(secret) || pipe!.config.includes(secret), 'the database holds a webhook secret in clear').toBe(false);
     }

@@ -54,7 +54,10 @@ async function startHoldingReceiver() {
 
 /** A PUT of `body` through `api` whose first half is sent now; the rest when `finish` is called. */
 function halfSentUpload(api: ApiProcess, path: string, token: string, body: Buffer) {
-  const req: ClientRequest = request(new URL(path, api.url), { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' } });
+  const req: ClientRequest = request(new URL(path, api.url), {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length), 'content-type': 'application/octet-stream' },
+  });
   const outcome = new Promise<{ status: number } | { error: string }>((resolve) => {
     req.once('response', (res) => {
       res.resume();
@@ -120,7 +123,14 @@ describe('shutdown past the grace period', () => {
 
     // One copy a second: every batch (20 objects) is still running when the 1 s grace ends; drained well before the force.
     const first = await worker({ WORKER_MAX_OBJECTS_PER_SECOND: '1', WORKER_SHUTDOWN_GRACE_SECONDS: '1', WORKER_SHUTDOWN_FORCE_SECONDS: '15' });
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'slow', kind: 'filesystem', filesystem: { path: dir }, batchSize: 20, targetPrefix: 'grace/', syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'slow',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 20,
+      targetPrefix: 'grace/',
+      syncIntervalSeconds: 86400,
+    });
     const sourceId = src.body.sourceId as string;
     const jobId = (await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {})).body.jobId as string;
     await waitFor('batches copying', async () => Number((await jobRow(jobId))?.objects_processed ?? 0) >= 2, 120_000, 20);
@@ -139,10 +149,23 @@ describe('shutdown past the grace period', () => {
 
     const second = await worker();
     const { job, sync } = await waitForJob(ls.url, bucket, sourceId, jobId, 240_000);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 200, objectsProcessed: 200, objectsIndexed: 200, objectsFailed: 0, bytesTransferred: bytes });
+    expect(job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsDiscovered: 200,
+      objectsProcessed: 200,
+      objectsIndexed: 200,
+      objectsFailed: 0,
+      bytesTransferred: bytes,
+    });
     expect(sync).toMatchObject({ objectsDiscovered: '200', objectsProcessed: '200', objectsIndexed: '200' });
-    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({ totalObjectsDiscovered: 200, totalObjectsSynced: 200, totalObjectsFailed: 0, totalBytesSynced: bytes });
-    const [after] = await sql`select count(*) filter (where status = 'ingested' and attempts = 1)::int as once, count(*)::int as total from source_objects where source_id = ${sourceId}`;
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body).toMatchObject({
+      totalObjectsDiscovered: 200,
+      totalObjectsSynced: 200,
+      totalObjectsFailed: 0,
+      totalBytesSynced: bytes,
+    });
+    const [after] =
+      await sql`select count(*) filter (where status = 'ingested' and attempts = 1)::int as once, count(*)::int as total from source_objects where source_id = ${sourceId}`;
     expect(after).toEqual({ once: 200, total: 200 });
     expect(await tree(join(lakeDir, bucket, 'grace'))).toEqual(new Map([...files].map(([k, b]) => [k, sha256(b)])));
 
@@ -166,12 +189,22 @@ describe('shutdown past the grace period', () => {
     for (let i = 0; i < 30; i++) files.set(`note-${String(i).padStart(3, '0')}.txt`, Buffer.from(`note ${i}\n`));
     await writeAll(dir, files);
     // A delivery waits up to 300 s for its answer, whatever the worker's shutdown: it holds the worker past its grace.
-    const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'hook', kind: 'webhook', webhook: { url: receiver.url, secret: 'whsec-force-0123456789abcdef', timeoutSeconds: 300 } });
+    const hook = await call(ls.url, 'POST', `/${bucket}/pipelines`, {
+      name: 'hook',
+      kind: 'webhook',
+      webhook: { url: receiver.url, secret: 'whsec-force-0123456789abcdef', timeoutSeconds: 300 },
+    });
     expect(hook.status).toBe(201);
     expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [hook.body.pipelineId] })).status).toBe(201);
 
     const forced = await worker({ WORKER_SHUTDOWN_GRACE_SECONDS: '1', WORKER_SHUTDOWN_FORCE_SECONDS: '3' });
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'hooked', kind: 'filesystem', filesystem: { path: dir }, batchSize: 10, syncIntervalSeconds: 86400 });
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'hooked',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 10,
+      syncIntervalSeconds: 86400,
+    });
     const sourceId = src.body.sourceId as string;
     const jobId = (await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {})).body.jobId as string;
     await waitFor('a delivery held', async () => receiver.held() >= 1, 120_000, 20);

@@ -27,7 +27,9 @@ describe('deleting a source', () => {
       await writeAll(dir, new Map(Array.from({ length: count }, (_, i) => [`f-${i}.txt`, Buffer.from(`${name} ${i}`)])));
       const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path: dir }, targetPrefix: prefix, ...extra });
       const run = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
-      expect((await waitForJob(ls.url, bucket, src.body.sourceId, run.body.jobId)).job.objectsProcessed).toBe(Math.min(count, Number(extra.maxObjectsPerRun ?? count)));
+      expect((await waitForJob(ls.url, bucket, src.body.sourceId, run.body.jobId)).job.objectsProcessed).toBe(
+        Math.min(count, Number(extra.maxObjectsPerRun ?? count)),
+      );
       return src.body.sourceId as string;
     };
     const a = await addSource('a', 'a/', 1200);
@@ -65,7 +67,13 @@ describe('deleting a source', () => {
       const dir = await mkdtemp(join(tmpdir(), 'lakesync-shared-'));
       dirs.push(dir);
       await writeAll(dir, new Map(Object.entries(files).map(([k, v]) => [k, Buffer.from(v)])));
-      const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name, kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 3600, ...settings });
+      const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+        name,
+        kind: 'filesystem',
+        filesystem: { path: dir },
+        syncIntervalSeconds: 3600,
+        ...settings,
+      });
       expect(src.status).toBe(201);
       const run = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
       const { job } = await waitForJob(ls.url, bucket, src.body.sourceId, run.body.jobId);

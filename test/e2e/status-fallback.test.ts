@@ -50,7 +50,13 @@ describe('sync status without a worker', () => {
     const started = Date.now();
     const down = await call(ls.url, 'GET', `/${bucket}/sources/${src.body.sourceId}/sync`);
     expect(down.status).toBe(200);
-    expect(down.body, JSON.stringify(down.body)).toMatchObject({ live: false, status: 'SOURCE_STATUS_PAUSED', pauseReason: 'before the outage', bucket, sourceId: src.body.sourceId });
+    expect(down.body, JSON.stringify(down.body)).toMatchObject({
+      live: false,
+      status: 'SOURCE_STATUS_PAUSED',
+      pauseReason: 'before the outage',
+      bucket,
+      sourceId: src.body.sourceId,
+    });
     expect(Number(down.body.nextSyncAt)).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(15_000);
 
@@ -63,14 +69,20 @@ describe('sync status without a worker', () => {
 
   it('restarts a controller that was terminated, by the periodic check, with nobody calling it', async () => {
     const src = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'healed', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 600 });
-    const describe = async () => JSON.parse(await temporalCli('workflow', 'describe', '--workflow-id', src.body.workflowId, '--output', 'json')).workflowExecutionInfo;
+    const describe = async () =>
+      JSON.parse(await temporalCli('workflow', 'describe', '--workflow-id', src.body.workflowId, '--output', 'json')).workflowExecutionInfo;
     await waitFor('controller running', async () => (await describe()).status === 'WORKFLOW_EXECUTION_STATUS_RUNNING');
     const terminated = (await describe()).execution.runId as string;
     await temporalCli('workflow', 'terminate', '--workflow-id', src.body.workflowId, '--reason', 'operator test');
-    const healed = await waitFor('a new controller run', async () => {
-      const info = await describe();
-      return info.status === 'WORKFLOW_EXECUTION_STATUS_RUNNING' && info.execution.runId !== terminated && info;
-    }, 30_000, 500);
+    const healed = await waitFor(
+      'a new controller run',
+      async () => {
+        const info = await describe();
+        return info.status === 'WORKFLOW_EXECUTION_STATUS_RUNNING' && info.execution.runId !== terminated && info;
+      },
+      30_000,
+      500,
+    );
     expect(healed.execution.runId).not.toBe(terminated);
   });
 });

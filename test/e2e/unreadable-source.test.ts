@@ -21,7 +21,11 @@ async function lockedBucket(prefix: string, keys: string[]) {
   const creds = await restrictedCredentials({
     Version: '2012-10-17',
     Statement: [
-      { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${srcBucket}`, `arn:aws:s3:::${srcBucket}/*`] },
+      {
+        Effect: 'Allow',
+        Action: ['s3:ListBucket', 's3:GetObject', 's3:GetBucketLocation'],
+        Resource: [`arn:aws:s3:::${srcBucket}`, `arn:aws:s3:::${srcBucket}/*`],
+      },
       { Effect: 'Deny', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${srcBucket}/locked/*`] },
     ],
   });
@@ -45,7 +49,12 @@ describe('a source with unreadable objects', () => {
     const { srcBucket, creds } = await lockedBucket('locked-src', keys);
     const bucket = unique('kb');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
-    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'restricted', kind: 's3', s3: { endpoint: minio.endpoint, bucket: srcBucket, ...creds }, syncIntervalSeconds: 3600 });
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'restricted',
+      kind: 's3',
+      s3: { endpoint: minio.endpoint, bucket: srcBucket, ...creds },
+      syncIntervalSeconds: 3600,
+    });
     expect(created.status).toBe(201);
     expect(JSON.stringify(created.body)).not.toContain(creds.sessionToken);
     const sourceId = created.body.sourceId as string;
@@ -63,7 +72,9 @@ describe('a source with unreadable objects', () => {
     }
 
     // The cause fixed (credentials that may read everything), the dead letters come in.
-    const patched = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { s3: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
+    const patched = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, {
+      s3: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+    });
     expect(patched.status).toBe(200);
     const retry = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/ingest`, { retryFailed: true });
     expect(retry.body).toMatchObject({ accepted: true, dispatched: 2 });
@@ -89,7 +100,12 @@ describe('a source on the S3 lake’s own endpoint, with other credentials', () 
     const bucket = unique('kb');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     // Same endpoint as the lake, which holds MinIO's root keys and could read everything.
-    const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'deputy', kind: 's3', s3: { endpoint: minio.endpoint, bucket: srcBucket, ...creds }, syncIntervalSeconds: 3600 });
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'deputy',
+      kind: 's3',
+      s3: { endpoint: minio.endpoint, bucket: srcBucket, ...creds },
+      syncIntervalSeconds: 3600,
+    });
     expect(created.status).toBe(201);
     const sourceId = created.body.sourceId as string;
     const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});

@@ -26,9 +26,15 @@ describe('upload syncs', () => {
     return { status: res.status, body: (await res.json()) as any };
   };
   const end = (syncId: string) => call(ls.url, 'POST', `/${bucket}/uploads/${syncId}/end`, {});
-  const syncRow = async (syncId: string) => (await call(ls.url, 'GET', `/${bucket}/uploads?size=100`)).body.find((s: { syncId: string }) => s.syncId === syncId);
+  const syncRow = async (syncId: string) =>
+    (await call(ls.url, 'GET', `/${bucket}/uploads?size=100`)).body.find((s: { syncId: string }) => s.syncId === syncId);
   const ingested = (key: string) =>
-    waitFor(`${key} ingested`, async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent(key)}/info`)).body.ingestionStatus === 'INGESTED', 60_000, 250);
+    waitFor(
+      `${key} ingested`,
+      async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent(key)}/info`)).body.ingestionStatus === 'INGESTED',
+      60_000,
+      250,
+    );
   const names = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `file-${String(from + i).padStart(3, '0')}.csv`);
 
   beforeAll(async () => {
@@ -47,7 +53,14 @@ describe('upload syncs', () => {
       expect(up.body.files).toHaveLength(25);
     }
     expect((await end(first)).body).toEqual({ success: true });
-    expect(await syncRow(first)).toMatchObject({ syncStatus: 'Finished', syncType: 'FULL', path: 'data/db/transactions/', totalFiles: 100, numFailed: 0, trashed: 0 });
+    expect(await syncRow(first)).toMatchObject({
+      syncStatus: 'Finished',
+      syncType: 'FULL',
+      path: 'data/db/transactions/',
+      totalFiles: 100,
+      numFailed: 0,
+      trashed: 0,
+    });
     expect(await files(join(lake, 'data/db/transactions'))).toEqual(names(0, 100));
 
     const second = await start({ name: 'tx full 2', path: 'data/db/transactions', syncType: 'FullSync' });
@@ -65,7 +78,13 @@ describe('upload syncs', () => {
 
     const history = await call(ls.url, 'GET', `/${bucket}/uploads/history?syncId=${first}&size=1000`);
     expect(history.body).toHaveLength(100);
-    expect(history.body[0]).toMatchObject({ syncId: first, fileName: 'file-000.csv', key: 'data/db/transactions/file-000.csv', syncStatus: 'Finished', message: '' });
+    expect(history.body[0]).toMatchObject({
+      syncId: first,
+      fileName: 'file-000.csv',
+      key: 'data/db/transactions/file-000.csv',
+      syncStatus: 'Finished',
+      message: '',
+    });
     expect(history.body[0].endTime).toBeGreaterThanOrEqual(history.body[0].startTime);
     const page = await call(ls.url, 'GET', `/${bucket}/uploads/history?syncId=${first}&from=10&size=5`);
     expect(page.body.map((h: { fileName: string }) => h.fileName)).toEqual(names(10, 15));
@@ -87,10 +106,15 @@ describe('upload syncs', () => {
   it('fails an abandoned sync when its TTL runs out, and refuses uploads to ended syncs', async () => {
     const abandoned = await start({ name: 'abandoned', path: 'tmp', syncType: 'FULL', ttlSeconds: 5 });
     await upload(abandoned, ['x.csv']);
-    const failed = await waitFor('TTL', async () => {
-      const row = await syncRow(abandoned);
-      return row.syncStatus === 'Failed' && row;
-    }, 30_000, 250);
+    const failed = await waitFor(
+      'TTL',
+      async () => {
+        const row = await syncRow(abandoned);
+        return row.syncStatus === 'Failed' && row;
+      },
+      30_000,
+      250,
+    );
     expect(failed.message).toMatch(/not ended within its TTL of 5 s/);
     expect(failed.endTime).toBeGreaterThan(0);
     const late = await upload(abandoned, ['y.csv']);
@@ -108,8 +132,13 @@ describe('upload syncs', () => {
 
   it('refuses bad input and ingests the files it took', async () => {
     expect((await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'x', path: '../up', syncType: 'FULL' })).body.details[0].field).toBe('path');
-    expect((await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'x', path: 'p', syncType: 'SOMETIMES' })).body.details[0]).toMatchObject({ field: 'syncType', problem: 'must be FULL or INCREMENTAL' });
-    expect((await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'x', path: 'p', syncType: 'FULL', ttlSeconds: 1 })).body.details[0].field).toBe('ttlSeconds');
+    expect((await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'x', path: 'p', syncType: 'SOMETIMES' })).body.details[0]).toMatchObject({
+      field: 'syncType',
+      problem: 'must be FULL or INCREMENTAL',
+    });
+    expect((await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'x', path: 'p', syncType: 'FULL', ttlSeconds: 1 })).body.details[0].field).toBe(
+      'ttlSeconds',
+    );
     const syncId = await start({ name: 'names', path: 'names', syncType: 'INCREMENTAL' });
     const up = await upload(syncId, ['ok.txt', '../../escape.txt', '..']);
     expect(up.body.files.map((f: { key: string; syncStatus: string }) => [f.key, f.syncStatus])).toEqual([

@@ -48,7 +48,8 @@ describe('record workflow histories', () => {
     const step = (m: string) => process.stderr.write(`[record] ${m}\n`);
     const sync = async (id: string) => (await call(ls.url, 'GET', `/${bucket}/sources/${id}/sync`)).body;
     // Dry runs are not a source's last sync, so wait on the job itself.
-    const finished = (jobId: string) => waitFor(`job ${jobId} to finish`, async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body.finishedAt, 120_000);
+    const finished = (jobId: string) =>
+      waitFor(`job ${jobId} to finish`, async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body.finishedAt, 120_000);
 
     // Pipelines, so sync runs also schedule processBatch.
     step('Pipelines, so sync runs also schedule processBatch.');
@@ -60,7 +61,9 @@ describe('record workflow histories', () => {
     // A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).
     step("A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).");
     const dir = await makeDir(120);
-    const src = (await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'docs', kind: 'filesystem', filesystem: { path: dir }, batchSize: 2, syncIntervalSeconds: 5 })).body;
+    const src = (
+      await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'docs', kind: 'filesystem', filesystem: { path: dir }, batchSize: 2, syncIntervalSeconds: 5 })
+    ).body;
     const first = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
     await waitForJob(ls.url, bucket, src.sourceId, first.body.jobId);
 
@@ -102,18 +105,33 @@ describe('record workflow histories', () => {
 
     // A direct PUT wakes the bucket's push-only source.
     step("A direct PUT wakes the bucket's push-only source.");
-    expect((await fetch(`${ls.url}/${bucket}/pushed/a.md`, { method: 'PUT', headers: { authorization: `Bearer ${await ls.token()}` }, body: '# pushed' })).status).toBe(200);
-    await waitFor('the pushed object indexed', async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('pushed/a.md')}/info`)).body.indexed === true, 60_000);
+    expect(
+      (await fetch(`${ls.url}/${bucket}/pushed/a.md`, { method: 'PUT', headers: { authorization: `Bearer ${await ls.token()}` }, body: '# pushed' })).status,
+    ).toBe(200);
+    await waitFor(
+      'the pushed object indexed',
+      async () => (await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('pushed/a.md')}/info`)).body.indexed === true,
+      60_000,
+    );
 
     // Upload syncs: one ended (FULL, so older files go to trash), one left to expire.
     step('Upload syncs: one ended (FULL, so older files go to trash), one left to expire.');
     const up = (await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'daily', path: 'up', syncType: 'FULL', ttlSeconds: 600 })).body.syncId;
     const form = new FormData();
     form.append('f', new Blob(['hello']), 'hello.txt');
-    expect((await fetch(`${ls.url}/${bucket}/uploads/${up}/files`, { method: 'POST', headers: { authorization: `Bearer ${await ls.token()}` }, body: form })).status).toBe(200);
+    expect(
+      (await fetch(`${ls.url}/${bucket}/uploads/${up}/files`, { method: 'POST', headers: { authorization: `Bearer ${await ls.token()}` }, body: form })).status,
+    ).toBe(200);
     expect((await call(ls.url, 'POST', `/${bucket}/uploads/${up}/end`, {})).status).toBe(200);
-    const expiring = (await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'abandoned', path: 'gone', syncType: 'INCREMENTAL', ttlSeconds: 5 })).body.syncId;
-    await waitFor('the abandoned sync to fail', async () => (await call(ls.url, 'GET', `/${bucket}/uploads?size=10`)).body.find((s: { syncId: string; syncStatus: string }) => s.syncId === expiring)?.syncStatus === 'Failed', 60_000);
+    const expiring = (await call(ls.url, 'POST', `/${bucket}/uploads`, { name: 'abandoned', path: 'gone', syncType: 'INCREMENTAL', ttlSeconds: 5 })).body
+      .syncId;
+    await waitFor(
+      'the abandoned sync to fail',
+      async () =>
+        (await call(ls.url, 'GET', `/${bucket}/uploads?size=10`)).body.find((s: { syncId: string; syncStatus: string }) => s.syncId === expiring)
+          ?.syncStatus === 'Failed',
+      60_000,
+    );
 
     // Delete a source with purge: stops its controller and runs purgeLake.
     step('Delete a source with purge: stops its controller and runs purgeLake.');
@@ -122,10 +140,15 @@ describe('record workflow histories', () => {
     await waitForJob(ls.url, bucket, other.sourceId, otherRun.body.jobId);
     expect((await call(ls.url, 'DELETE', `/${bucket}/sources/${other.sourceId}?purge=true`)).status).toBe(202);
     const client = ls.runtime.temporal;
-    await waitFor('the purge to finish', async () => {
-      for await (const _ of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}" AND WorkflowType="purgeLake" AND ExecutionStatus="Completed"` })) return true;
-      return false;
-    }, 60_000);
+    await waitFor(
+      'the purge to finish',
+      async () => {
+        for await (const _ of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}" AND WorkflowType="purgeLake" AND ExecutionStatus="Completed"` }))
+          return true;
+        return false;
+      },
+      60_000,
+    );
 
     // Every run of every workflow on this task queue, written as the temporal CLI writes histories.
     step('Every run of every workflow on this task queue, written as the temporal CLI writes histories.');
@@ -138,7 +161,10 @@ describe('record workflow histories', () => {
     for await (const wf of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}"` })) {
       const n = (written.get(wf.type) ?? 0) + 1;
       written.set(wf.type, n);
-      await writeFile(join(out, `${wf.type}-${String(n).padStart(3, '0')}.json`), await temporalCli('workflow', 'show', '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'));
+      await writeFile(
+        join(out, `${wf.type}-${String(n).padStart(3, '0')}.json`),
+        await temporalCli('workflow', 'show', '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'),
+      );
     }
     expect([...written.keys()].sort()).toEqual(['purgeLake', 'sourceController', 'syncRun', 'uploadSync']);
   });

@@ -36,7 +36,10 @@ export default async function setup(project: TestProject) {
   // Postgres runs as its own OS user when we are root: it must reach its data dir.
   await chmod(scratch, 0o755);
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
-  const [temporalCli, minioBin] = await Promise.all([findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }), findMinio({ ...lookup, explicitPath: env.MINIO_PATH })]);
+  const [temporalCli, minioBin] = await Promise.all([
+    findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
+    findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
+  ]);
   const started = await Promise.allSettled([
     // A low continue-as-new threshold makes ordinary tests exercise the path a million-object run takes.
     startTemporalDevServer({ binary: temporalCli, ui: false, log, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 400 } }),

@@ -39,7 +39,15 @@ export interface ActivityReport {
 export function activityReport(events: HistoryEvent[]): ActivityReport {
   const typeOf = new Map<string, string>();
   const identityOf = new Map<string, string>();
-  const report: ActivityReport = { completed: new Map(), batchesByIdentity: new Map(), ingestedByIdentity: new Map(), timedOut: 0, failed: 0, retried: 0, retries: [] };
+  const report: ActivityReport = {
+    completed: new Map(),
+    batchesByIdentity: new Map(),
+    ingestedByIdentity: new Map(),
+    timedOut: 0,
+    failed: 0,
+    retried: 0,
+    retries: [],
+  };
   for (const e of events) {
     const id = String(e.eventId);
     if (e.activityTaskScheduledEventAttributes) typeOf.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');

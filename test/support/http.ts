@@ -16,7 +16,13 @@ export function authHeader(base: string): Record<string, string> {
 }
 
 /** A JSON call against the API under test. */
-export async function call<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse<T>> {
   const res = await fetch(base + path, {
     method,
     headers: { ...authHeader(base), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },

@@ -49,7 +49,13 @@ export function minioClient(): S3Client {
  * One lakesync (API + worker) per test file, on its own database and task
  * queue, against the suite's real Temporal, Postgres and MinIO.
  */
-export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activityOverrides?: Partial<ActivityDeps>; env?: Record<string, string>; worker?: 'in-process' | 'separate'; log?: Logger }): Promise<TestLakesync> {
+export async function startTestLakesync(o: {
+  lake: 'filesystem' | 's3';
+  activityOverrides?: Partial<ActivityDeps>;
+  env?: Record<string, string>;
+  worker?: 'in-process' | 'separate';
+  log?: Logger;
+}): Promise<TestLakesync> {
   quietTemporalLogs();
   const infra = inject('infra');
   const dbName = unique('lakesync_test').replace(/-/g, '_');
@@ -58,11 +64,25 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
   const taskQueue = unique('lakesync-test');
   let lake: TestLakesync['lake'];
   let lakeDir: string | undefined;
-  const vars: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent', WORKER_BATCH_CONCURRENCY: '4', WORKER_OBJECT_CONCURRENCY: '8', LAKESYNC_FS_ROOTS: tmpdir() };
+  const vars: Record<string, string> = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    LOG_LEVEL: 'silent',
+    WORKER_BATCH_CONCURRENCY: '4',
+    WORKER_OBJECT_CONCURRENCY: '8',
+    LAKESYNC_FS_ROOTS: tmpdir(),
+  };
   if (o.lake === 's3') {
     const bucket = unique('lake');
     await minioClient().send(new CreateBucketCommand({ Bucket: bucket }));
-    Object.assign(vars, { LAKE_STORAGE: 's3', LAKE_S3_ENDPOINT: infra.minio.endpoint, LAKE_S3_BUCKET: bucket, LAKE_S3_ACCESS_KEY_ID: infra.minio.accessKeyId, LAKE_S3_SECRET_ACCESS_KEY: infra.minio.secretAccessKey });
+    Object.assign(vars, {
+      LAKE_STORAGE: 's3',
+      LAKE_S3_ENDPOINT: infra.minio.endpoint,
+      LAKE_S3_BUCKET: bucket,
+      LAKE_S3_ACCESS_KEY_ID: infra.minio.accessKeyId,
+      LAKE_S3_SECRET_ACCESS_KEY: infra.minio.secretAccessKey,
+    });
     lake = { kind: 's3', bucket };
   } else {
     lakeDir = await mkdtemp(join(tmpdir(), 'lakesync-lake-'));
@@ -85,7 +105,17 @@ export async function startTestLakesync(o: { lake: 'filesystem' | 's3'; activity
     workflowBundle: { code: await readFile(infra.workflowBundlePath, 'utf8') },
     activityOverrides: { retryBackoffMs: 50, ...o.activityOverrides },
   });
-  const workerEnv = { ...vars, ...o.env, PORT: '0', LAKESYNC_PUBLIC_URL: runtime.url!, TEMPORAL_ADDRESS: infra.temporalAddress, DATABASE_URL: databaseUrl, LAKESYNC_SECRET_KEY: secretKey, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, LOG_LEVEL: 'info' };
+  const workerEnv = {
+    ...vars,
+    ...o.env,
+    PORT: '0',
+    LAKESYNC_PUBLIC_URL: runtime.url!,
+    TEMPORAL_ADDRESS: infra.temporalAddress,
+    DATABASE_URL: databaseUrl,
+    LAKESYNC_SECRET_KEY: secretKey,
+    WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath,
+    LOG_LEVEL: 'info',
+  };
   const token = (claims: { org?: string; scope?: string; expiresIn?: string } = {}) =>
     new SignJWT({ org: claims.org ?? 'test-org', scope: claims.scope ?? 'read write admin' })
       .setProtectedHeader({ alg: 'HS256' })

@@ -42,7 +42,10 @@ export async function s3Sha(client: S3Client, bucket: string, key: string): Prom
 /** Relative paths of the files under `dir` (none when it does not exist), sorted. */
 export async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 /** Each file under `root` with the sha256 of its bytes: a directory lake, compared byte for byte. */

@@ -19,6 +19,7 @@ export async function restrictedCredentials(policy: object): Promise<{ accessKey
   const xml = await res.body.text();
   const field = (tag: string) => new RegExp(`<${tag}>([^<]+)</${tag}>`).exec(xml)?.[1];
   const [accessKeyId, secretAccessKey, sessionToken] = [field('AccessKeyId'), field('SecretAccessKey'), field('SessionToken')];
-  if (res.statusCode !== 200 || !accessKeyId || !secretAccessKey || !sessionToken) throw new Error(`AssumeRole answered ${res.statusCode}: ${xml.slice(0, 300)}`);
+  if (res.statusCode !== 200 || !accessKeyId || !secretAccessKey || !sessionToken)
+    throw new Error(`AssumeRole answered ${res.statusCode}: ${xml.slice(0, 300)}`);
   return { accessKeyId, secretAccessKey, sessionToken };
 }

@@ -25,7 +25,11 @@ export async function startWebhookReceiver(secret: string, answer: (d: Omit<Deli
       const ts = String(req.headers['x-lakesync-timestamp'] ?? '');
       const given = Buffer.from(String(req.headers['x-lakesync-signature'] ?? ''));
       const expected = Buffer.from(`v1=${createHmac('sha256', secret).update(`${ts}.${raw}`).digest('hex')}`);
-      const d = { idempotencyKey: String(req.headers['idempotency-key'] ?? ''), body: JSON.parse(raw) as Delivery['body'], signatureValid: given.length === expected.length && timingSafeEqual(given, expected) };
+      const d = {
+        idempotencyKey: String(req.headers['idempotency-key'] ?? ''),
+        body: JSON.parse(raw) as Delivery['body'],
+        signatureValid: given.length === expected.length && timingSafeEqual(given, expected),
+      };
       const before = seen.get(d.idempotencyKey) ?? 0;
       seen.set(d.idempotencyKey, before + 1);
       const status = answer(d, before);

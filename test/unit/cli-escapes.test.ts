@@ -26,14 +26,45 @@ describe('CLI output with hostile values', () => {
     const table = renderTable([{ v: HOSTILE }], [{ header: 'v', value: (r) => r.v }]);
     expect(controlsBesidesNewlines(table)).toEqual([]);
     expect(table.split('\n')).toHaveLength(3);
-    const fields = renderFields([['name', HOSTILE], ['id', 'x']]);
+    const fields = renderFields([
+      ['name', HOSTILE],
+      ['id', 'x'],
+    ]);
     expect(controlsBesidesNewlines(fields)).toEqual([]);
     expect(fields.split('\n').filter(Boolean)).toHaveLength(2);
   });
 
   it('every view of a resource is inert', () => {
-    const source = { sourceId: 'src_1', bucket: 'kb', name: HOSTILE, kind: 's3', s3: { bucket: 'b', prefix: HOSTILE, endpoint: HOSTILE, credentialsSet: true }, status: 'SOURCE_STATUS_PAUSED', paused: true, pauseReason: HOSTILE, syncMode: 'continuous', syncIntervalSeconds: 60, batchSize: 10, targetPrefix: HOSTILE, workflowId: 'w', consecutiveFailures: 0, lastError: HOSTILE, totalObjectsDiscovered: 0, totalObjectsSynced: 0, totalObjectsFailed: 0, totalBytesSynced: 0 } as unknown as Source;
-    const job = { jobId: 'job_1', sourceId: 'src_1', kind: 'discovery', trigger: 'api', status: 'JOB_STATUS_FAILED', error: HOSTILE, failedObjects: [{ sourceObjectId: 'o', key: HOSTILE, attempts: 3, error: HOSTILE }] } as unknown as Job;
+    const source = {
+      sourceId: 'src_1',
+      bucket: 'kb',
+      name: HOSTILE,
+      kind: 's3',
+      s3: { bucket: 'b', prefix: HOSTILE, endpoint: HOSTILE, credentialsSet: true },
+      status: 'SOURCE_STATUS_PAUSED',
+      paused: true,
+      pauseReason: HOSTILE,
+      syncMode: 'continuous',
+      syncIntervalSeconds: 60,
+      batchSize: 10,
+      targetPrefix: HOSTILE,
+      workflowId: 'w',
+      consecutiveFailures: 0,
+      lastError: HOSTILE,
+      totalObjectsDiscovered: 0,
+      totalObjectsSynced: 0,
+      totalObjectsFailed: 0,
+      totalBytesSynced: 0,
+    } as unknown as Source;
+    const job = {
+      jobId: 'job_1',
+      sourceId: 'src_1',
+      kind: 'discovery',
+      trigger: 'api',
+      status: 'JOB_STATUS_FAILED',
+      error: HOSTILE,
+      failedObjects: [{ sourceObjectId: 'o', key: HOSTILE, attempts: 3, error: HOSTILE }],
+    } as unknown as Job;
     for (const out of [sourceFields(source), jobFields(job), bucketTable([{ name: HOSTILE, bucketId: HOSTILE, createdAt: HOSTILE } as never])]) {
       expect(controlsBesidesNewlines(out)).toEqual([]);
       expect(out).not.toContain('\nfake: line');

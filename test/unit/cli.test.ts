@@ -33,7 +33,10 @@ describe('config resolution', () => {
   it('prefers flags over the environment over the defaults', async () => {
     const env = { LAKESYNC_URL: 'https://lake.example.test/api/', LAKESYNC_TOKEN: 'env-token' };
     expect(await resolveConfig({}, env, withToken)).toEqual({ url: 'https://lake.example.test/api', token: 'env-token' });
-    expect(await resolveConfig({ url: 'http://lakesync.internal.test:8080', token: 'flag-token' }, env, withToken)).toEqual({ url: 'http://lakesync.internal.test:8080', token: 'flag-token' });
+    expect(await resolveConfig({ url: 'http://lakesync.internal.test:8080', token: 'flag-token' }, env, withToken)).toEqual({
+      url: 'http://lakesync.internal.test:8080',
+      token: 'flag-token',
+    });
     // An empty variable is as good as unset.
     expect(await resolveConfig({}, { LAKESYNC_URL: '', LAKESYNC_TOKEN: '' }, withToken)).toEqual({ url: 'http://127.0.0.1:8080', token: 'file-token' });
   });
@@ -51,7 +54,9 @@ describe('bucket as --bucket or first argument', () => {
     expect(bucketAndArgs([], 'kb', [])).toEqual({ bucket: 'kb', rest: [] });
   });
   it('names what is missing or extra', () => {
-    expect(() => bucketAndArgs([], undefined, ['sourceId'])).toThrow('missing required arguments: <bucket> <sourceId> (the bucket may also be given as --bucket)');
+    expect(() => bucketAndArgs([], undefined, ['sourceId'])).toThrow(
+      'missing required arguments: <bucket> <sourceId> (the bucket may also be given as --bucket)',
+    );
     expect(() => bucketAndArgs(['kb'], undefined, ['sourceId'])).toThrow('missing required argument: <sourceId>');
     expect(() => bucketAndArgs(['kb', 'a', 'b'], undefined, ['sourceId'])).toThrow('too many arguments');
     expect(() => bucketAndArgs(['kb', 'a'], 'kb', ['sourceId'])).toThrow('too many arguments');
@@ -74,7 +79,13 @@ describe('output', () => {
   });
 
   it('aligns fields and leaves out undefined ones', () => {
-    expect(renderFields([['id', 'x'], ['skipped', undefined], ['longer label', 'y']])).toBe('id:           x\nlonger label: y\n');
+    expect(
+      renderFields([
+        ['id', 'x'],
+        ['skipped', undefined],
+        ['longer label', 'y'],
+      ]),
+    ).toBe('id:           x\nlonger label: y\n');
   });
 
   it('shows K3 millisecond strings as ISO time and sizes in binary units', () => {
@@ -85,7 +96,14 @@ describe('output', () => {
   });
 
   it("prints the API's error: message and extra details, or its JSON as it came", () => {
-    const err = new ApiRequestError(400, { code: 'INVALID_ARGUMENT', message: 'name: must not be empty', details: [{ field: 'name', problem: 'must not be empty' }, { field: 'kind', problem: 'is required' }] });
+    const err = new ApiRequestError(400, {
+      code: 'INVALID_ARGUMENT',
+      message: 'name: must not be empty',
+      details: [
+        { field: 'name', problem: 'must not be empty' },
+        { field: 'kind', problem: 'is required' },
+      ],
+    });
     expect(renderError(err, false)).toBe('error: name: must not be empty (INVALID_ARGUMENT, HTTP 400)\n  kind: is required\n');
     expect(JSON.parse(renderError(err, true))).toEqual(err.body);
   });
@@ -99,7 +117,12 @@ describe('source files', () => {
   it('reads YAML and JSON into the request body, and stdin with -', async () => {
     await writeFile(join(dir, 's.yaml'), 'name: a\nkind: filesystem\nfilesystem: { path: /tmp/x }\nfileFilters:\n  modifiedAfter: 2024-01-01T00:00:00Z\n');
     // YAML 1.2 core schema: a timestamp stays the string the API validates.
-    expect(await readSourceFile(join(dir, 's.yaml'))).toEqual({ name: 'a', kind: 'filesystem', filesystem: { path: '/tmp/x' }, fileFilters: { modifiedAfter: '2024-01-01T00:00:00Z' } });
+    expect(await readSourceFile(join(dir, 's.yaml'))).toEqual({
+      name: 'a',
+      kind: 'filesystem',
+      filesystem: { path: '/tmp/x' },
+      fileFilters: { modifiedAfter: '2024-01-01T00:00:00Z' },
+    });
     await writeFile(join(dir, 's.json'), '{"name":"b","syncIntervalSeconds":60}');
     expect(await readSourceFile(join(dir, 's.json'))).toEqual({ name: 'b', syncIntervalSeconds: 60 });
     expect(await readSourceFile('-', async () => 'name: c\n')).toEqual({ name: 'c' });

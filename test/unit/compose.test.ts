@@ -36,7 +36,17 @@ describe('docker-compose.yml', async () => {
   });
 
   it('runs the whole production-like stack', () => {
-    expect(Object.keys(doc.services).sort()).toEqual(['api', 'minio', 'minio-setup', 'postgres', 'temporal', 'temporal-postgres', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(doc.services).sort()).toEqual([
+      'api',
+      'minio',
+      'minio-setup',
+      'postgres',
+      'temporal',
+      'temporal-postgres',
+      'temporal-setup',
+      'temporal-ui',
+      'worker',
+    ]);
     expect(doc.services.temporal.environment.DB).toBe('postgres12');
     for (const role of ['api', 'worker']) {
       const env = doc.services[role].environment;

@@ -14,18 +14,46 @@ import { publicDestinationError, UNREACHABLE_MESSAGE } from '../../activities/ne
 const policy = (mode: EgressMode, allow = '', deny = '') => new EgressPolicy(mode, parseEgressList(allow).entries, parseEgressList(deny).entries);
 
 // Every spelling of loopback a URL can carry (the WHATWG parser turns short, hex, octal and decimal IPv4 into dotted form).
-const LOOPBACK_URLS = ['http://127.0.0.1:9000', 'http://127.1:9000', 'http://0x7f000001/', 'http://2130706433/', 'http://0177.0.0.1/', 'http://127.0.0.1./', 'http://[::1]:9000', 'http://[::ffff:127.0.0.1]/', 'http://[0:0:0:0:0:ffff:7f00:1]/', 'http://[::127.0.0.1]/', 'http://[64:ff9b::127.0.0.1]/', 'http://[2002:7f00:1::1]/'];
+const LOOPBACK_URLS = [
+  'http://127.0.0.1:9000',
+  'http://127.1:9000',
+  'http://0x7f000001/',
+  'http://2130706433/',
+  'http://0177.0.0.1/',
+  'http://127.0.0.1./',
+  'http://[::1]:9000',
+  'http://[::ffff:127.0.0.1]/',
+  'http://[0:0:0:0:0:ffff:7f00:1]/',
+  'http://[::127.0.0.1]/',
+  'http://[64:ff9b::127.0.0.1]/',
+  'http://[2002:7f00:1::1]/',
+];
 const LOOPBACK_NAMES = ['http://localhost:9000', 'http://LOCALHOST./', 'http://minio.localhost/'];
 const UNSPECIFIED = ['http://0.0.0.0/', 'http://0/', 'http://[::]/'];
 const PRIVATE = ['http://10.1.2.3/', 'http://172.16.0.1/', 'http://192.168.1.1/', 'http://100.64.0.1/', 'http://[fd12:3456::1]/', 'http://[::ffff:10.0.0.1]/'];
 const OTHER_STRICT = ['http://224.0.0.1/', 'http://255.255.255.255/', 'http://[ff02::1]/', 'http://198.18.0.1/'];
-const METADATA = ['http://169.254.169.254/latest/meta-data/', 'http://169.254.170.2/', 'http://[fd00:ec2::254]/', 'http://[fe80::1]/', 'http://[::ffff:169.254.169.254]/', 'http://[::ffff:a9fe:a9fe]/', 'http://2852039166/', 'http://0xa9fea9fe/', 'http://169.254.43518/', 'http://100.100.100.200/', 'http://metadata.google.internal/computeMetadata/v1/', 'http://metadata.google.internal./', 'http://metadata/'];
+const METADATA = [
+  'http://169.254.169.254/latest/meta-data/',
+  'http://169.254.170.2/',
+  'http://[fd00:ec2::254]/',
+  'http://[fe80::1]/',
+  'http://[::ffff:169.254.169.254]/',
+  'http://[::ffff:a9fe:a9fe]/',
+  'http://2852039166/',
+  'http://0xa9fea9fe/',
+  'http://169.254.43518/',
+  'http://100.100.100.200/',
+  'http://metadata.google.internal/computeMetadata/v1/',
+  'http://metadata.google.internal./',
+  'http://metadata/',
+];
 const PUBLIC = ['https://s3.amazonaws.com', 'https://8.8.8.8/', 'http://[2606:4700::1111]/', 'http://[::ffff:8.8.8.8]/', 'https://storage.example.com:9000/'];
 
 describe('egress policy at the API edge (no DNS)', () => {
   it('strict mode refuses loopback, unspecified, private, multicast and metadata in every spelling', () => {
     const p = policy('strict');
-    for (const url of [...LOOPBACK_URLS, ...LOOPBACK_NAMES, ...UNSPECIFIED, ...PRIVATE, ...OTHER_STRICT, ...METADATA]) expect(p.urlProblem(url), url).not.toBeNull();
+    for (const url of [...LOOPBACK_URLS, ...LOOPBACK_NAMES, ...UNSPECIFIED, ...PRIVATE, ...OTHER_STRICT, ...METADATA])
+      expect(p.urlProblem(url), url).not.toBeNull();
     for (const url of PUBLIC) expect(p.urlProblem(url), url).toBeNull();
   });
 
@@ -67,7 +95,11 @@ describe('egress policy on resolved addresses', () => {
   });
 
   it('ALLOW overrides the defaults, DENY wins over them and over an equally specific ALLOW', () => {
-    const p = policy('strict', '127.0.0.1/32,10.0.0.0/8,minio.internal,*.corp.example,169.254.169.254', '10.9.0.0/16,10.0.0.0/8,bad.corp.example,93.184.216.0/24');
+    const p = policy(
+      'strict',
+      '127.0.0.1/32,10.0.0.0/8,minio.internal,*.corp.example,169.254.169.254',
+      '10.9.0.0/16,10.0.0.0/8,bad.corp.example,93.184.216.0/24',
+    );
     expect(p.allows(null, '127.0.0.1')).toBe(true);
     expect(p.allows(null, '::ffff:127.0.0.1')).toBe(true); // the mapped form reaches the same allowed address
     expect(p.allows(null, '127.0.0.2')).toBe(false); // only what was allowed
@@ -100,8 +132,18 @@ describe('egress settings', () => {
   });
 
   it('parse CIDRs, addresses, names and wildcards, and stop the process naming the variable and entry', () => {
-    const env = loadEnv({ LAKESYNC_EGRESS_ALLOW: ' 10.0.0.0/8, fd00::/8 ,192.0.2.7,[::1],Minio.Internal.,*.example.com,', LAKESYNC_EGRESS_DENY: '10.9.0.0/16' });
-    expect(env.LAKESYNC_EGRESS_ALLOW?.map((e) => (e.kind === 'cidr' ? `${e.network}/${e.prefix}` : `${e.wildcard ? '*.' : ''}${e.name}`))).toEqual(['10.0.0.0/8', 'fd00::/8', '192.0.2.7/32', '::1/128', 'minio.internal', '*.example.com']);
+    const env = loadEnv({
+      LAKESYNC_EGRESS_ALLOW: ' 10.0.0.0/8, fd00::/8 ,192.0.2.7,[::1],Minio.Internal.,*.example.com,',
+      LAKESYNC_EGRESS_DENY: '10.9.0.0/16',
+    });
+    expect(env.LAKESYNC_EGRESS_ALLOW?.map((e) => (e.kind === 'cidr' ? `${e.network}/${e.prefix}` : `${e.wildcard ? '*.' : ''}${e.name}`))).toEqual([
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.0.2.7/32',
+      '::1/128',
+      'minio.internal',
+      '*.example.com',
+    ]);
     for (const bad of ['127.1', '2130706433', '0x7f000001', '10.0.0.0/33', '::1/129', 'http://x.example.com', 'a b', 'host:9000', '*.', 'minio/8']) {
       expect(() => loadEnv({ LAKESYNC_EGRESS_DENY: `10.0.0.0/8,${bad}` }), bad).toThrow(/LAKESYNC_EGRESS_DENY: .*is not|LAKESYNC_EGRESS_DENY: .*prefix length/);
     }
@@ -182,7 +224,7 @@ describe('egress enforcement on real sockets', () => {
     // An S3 error code is kept; anything else an HTTP server answered is not.
     const accessDenied = Object.assign(new Error('Access Denied.'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
     expect(publicDestinationError(accessDenied, true)).toBeNull();
-    const foreign = Object.assign(new Error('char \'<\' is not expected'), { name: 'SyntaxError', $metadata: { httpStatusCode: 200 } });
+    const foreign = Object.assign(new Error("char '<' is not expected"), { name: 'SyntaxError', $metadata: { httpStatusCode: 200 } });
     expect(publicDestinationError(foreign, true)).toBe(UNREACHABLE_MESSAGE);
     // A refusal reads the same in both modes.
     const refused = await fetch(`http://127.0.0.1:${port}/`, { dispatcher: egressDispatcher(policy('strict')) }).catch((e: unknown) => e);

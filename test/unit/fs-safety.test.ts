@@ -76,18 +76,28 @@ describe('where filesystem sources may read', () => {
   });
   afterAll(() => rm(base, { recursive: true, force: true }));
 
-  const access = () => new FsAccess({ roots: [root], forbidden: [{ path: state, what: "lakesync's state directory (LAKESYNC_STATE_DIR)" }, ...SYSTEM_AREAS], origin: 'LAKESYNC_FS_ROOTS' });
+  const access = () =>
+    new FsAccess({
+      roots: [root],
+      forbidden: [{ path: state, what: "lakesync's state directory (LAKESYNC_STATE_DIR)" }, ...SYSTEM_AREAS],
+      origin: 'LAKESYNC_FS_ROOTS',
+    });
 
   it('refuses a forbidden area under a root, directly or through a link', async () => {
     expect(await access().checkSourceDir(join(root, 'docs'))).toMatchObject({ real: join(root, 'docs') });
     expect(await access().checkSourceDir(state)).toEqual({ problem: expect.stringContaining("is inside lakesync's state directory (LAKESYNC_STATE_DIR)") });
-    expect(await access().checkSourceDir(join(root, 'docs', 'to-state'))).toEqual({ problem: expect.stringMatching(/^is inside lakesync's state directory .* \(through a link\)$/) });
-    expect(await access().checkSourceDir(join(root, 'to-outside'))).toEqual({ problem: expect.stringContaining('is outside the allowed roots (LAKESYNC_FS_ROOTS)') });
+    expect(await access().checkSourceDir(join(root, 'docs', 'to-state'))).toEqual({
+      problem: expect.stringMatching(/^is inside lakesync's state directory .* \(through a link\)$/),
+    });
+    expect(await access().checkSourceDir(join(root, 'to-outside'))).toEqual({
+      problem: expect.stringContaining('is outside the allowed roots (LAKESYNC_FS_ROOTS)'),
+    });
   });
 
   it('keeps /proc, /sys and /dev out of reach even when / is a root', async () => {
     const everything = new FsAccess({ roots: ['/'], forbidden: SYSTEM_AREAS, origin: 'LAKESYNC_FS_ROOTS' });
-    for (const p of ['/proc', '/proc/self', '/sys', '/dev']) expect(await everything.checkSourceDir(p)).toEqual({ problem: expect.stringContaining('which filesystem sources may never read') });
+    for (const p of ['/proc', '/proc/self', '/sys', '/dev'])
+      expect(await everything.checkSourceDir(p)).toEqual({ problem: expect.stringContaining('which filesystem sources may never read') });
     expect(await everything.checkSourceDir('/etc')).toMatchObject({ real: '/etc' });
   });
 
@@ -145,7 +155,9 @@ describe('roots from the environment', () => {
   });
 
   it('disables filesystem sources in production unless roots are given', async () => {
-    expect(await fsAccessFromEnv(env(prod)).checkSourceDir(join(base, 'data'))).toEqual({ problem: 'cannot be read: filesystem sources are disabled (set LAKESYNC_FS_ROOTS)' });
+    expect(await fsAccessFromEnv(env(prod)).checkSourceDir(join(base, 'data'))).toEqual({
+      problem: 'cannot be read: filesystem sources are disabled (set LAKESYNC_FS_ROOTS)',
+    });
     expect(await fsAccessFromEnv(env({ ...prod, LAKESYNC_FS_ROOTS: base })).checkSourceDir(join(base, 'data'))).toMatchObject({ real: join(base, 'data') });
   });
 });
@@ -327,7 +339,12 @@ describe('listing cost', () => {
         after = last.endsWith('/') ? `${last}\u{10FFFF}` : last;
       }
       // Byte order, folders as "name/"; the folder left empty is no common prefix.
-      expect(seen).toEqual(['object:top/a.txt', 'object:top/b-c.txt', ...Array.from({ length: 30 }, (_, d) => `prefix:top/d${String(d).padStart(2, '0')}/`), 'object:top/z.txt']);
+      expect(seen).toEqual([
+        'object:top/a.txt',
+        'object:top/b-c.txt',
+        ...Array.from({ length: 30 }, (_, d) => `prefix:top/d${String(d).padStart(2, '0')}/`),
+        'object:top/z.txt',
+      ]);
       // One read of top/ per page, never a read of the 1,200 keys below.
       expect(new Set(reads.map((p) => p.slice(lakeRoot.length)))).toEqual(new Set(['/b/top/']));
       expect(reads).toHaveLength(Math.ceil(seen.length / 7));
@@ -366,7 +383,7 @@ describe('opening without links', () => {
       await symlink('/dev', join(root, 'dev-link'));
       await symlink(join(root, 'real'), join(root, 'inner-link'));
       const handle = await openWithoutLinks(root, 'real/f.txt');
-      expect((await handle.readFile('utf8'))).toBe('inside');
+      expect(await handle.readFile('utf8')).toBe('inside');
       await handle.close();
       for (const key of ['dev-link/null', 'inner-link/f.txt']) {
         const err = await openWithoutLinks(root, key).then(

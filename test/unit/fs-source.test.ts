@@ -72,7 +72,10 @@ describe('filesystem listing', () => {
     ];
     for (const [after, first] of firstAfter) {
       const page = await reader.listPage(after, 100);
-      expect(page.objects.map((o) => o.key), `after ${after}`).toEqual(first === undefined ? [] : BYTE_ORDER.slice(BYTE_ORDER.indexOf(first)));
+      expect(
+        page.objects.map((o) => o.key),
+        `after ${after}`,
+      ).toEqual(first === undefined ? [] : BYTE_ORDER.slice(BYTE_ORDER.indexOf(first)));
     }
   });
 

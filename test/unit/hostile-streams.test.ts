@@ -25,7 +25,8 @@ describe('multipart file limit', () => {
         names.push(file.fileName);
       }).then(
         () => res.end(JSON.stringify({ stored: names.length })),
-        (err: unknown) => res.end(JSON.stringify({ stored: names.length, error: err instanceof ApiError ? { message: err.message, details: err.details } : String(err) })),
+        (err: unknown) =>
+          res.end(JSON.stringify({ stored: names.length, error: err instanceof ApiError ? { message: err.message, details: err.details } : String(err) })),
       );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,7 +47,10 @@ describe('multipart file limit', () => {
 
   it('refuses 10,005 files naming the field, and stores none past the limit', async () => {
     const res = await sendWhole(url, 'POST', { 'content-type': 'multipart/form-data; boundary=XX' }, body(10_005));
-    expect(res.body.error).toEqual({ message: 'file: more than 10000 files in one request; send them in several', details: [{ field: 'file', problem: 'more than 10000 files in one request; send them in several' }] });
+    expect(res.body.error).toEqual({
+      message: 'file: more than 10000 files in one request; send them in several',
+      details: [{ field: 'file', problem: 'more than 10000 files in one request; send them in several' }],
+    });
     expect(res.body.stored).toBeLessThanOrEqual(10_000);
   });
 

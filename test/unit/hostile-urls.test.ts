@@ -12,7 +12,20 @@ import { UrlSigner } from '../../domain/signed-urls.js';
 describe('redactUrl', () => {
   it('hides the values of secret-looking query parameters and keeps the path and the rest', () => {
     expect(redactUrl('/b/k.txt?X-Lakesync-Expires=17&X-Lakesync-Signature=abc')).toBe('/b/k.txt?X-Lakesync-Expires=17&X-Lakesync-Signature=[redacted]');
-    const all = ['X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token', 'Signature', 'token', 'api_key', 'apikey', 'access_token', 'client_secret', 'password', 'sig', 'X-Goog-Signature'];
+    const all = [
+      'X-Amz-Signature',
+      'X-Amz-Credential',
+      'X-Amz-Security-Token',
+      'Signature',
+      'token',
+      'api_key',
+      'apikey',
+      'access_token',
+      'client_secret',
+      'password',
+      'sig',
+      'X-Goog-Signature',
+    ];
     for (const name of all) expect(redactUrl(`/p?${name}=s3cr3t&prefix=a`), name).toBe(`/p?${name}=[redacted]&prefix=a`);
     // Encoded names are recognised; a name without a value is left alone.
     expect(redactUrl('/p?%61ccess_token=s3cr3t&flag')).toBe('/p?%61ccess_token=[redacted]&flag');
@@ -23,15 +36,24 @@ describe('redactUrl', () => {
 describe('scrubErrorText', () => {
   it('drops a params line drizzle wrote into a message, wherever it was flattened to', () => {
     const flattened = 'Error: Failed query: update sources set sealed_credentials = $1 where id = $2\nparams: v1.secret,src_1\n    at x (y.ts:1:1)';
-    expect(scrubErrorText(flattened, undefined)).toBe('Error: Failed query: update sources set sealed_credentials = $1 where id = $2\nparams: [redacted]\n    at x (y.ts:1:1)');
+    expect(scrubErrorText(flattened, undefined)).toBe(
+      'Error: Failed query: update sources set sealed_credentials = $1 where id = $2\nparams: [redacted]\n    at x (y.ts:1:1)',
+    );
   });
 });
 
 describe('LAKESYNC_TRUST_PROXY', () => {
   it('takes addresses, CIDRs and express presets, and refuses anything else', () => {
-    expect(loadEnv({ LAKESYNC_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }).LAKESYNC_TRUST_PROXY).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback']);
+    expect(loadEnv({ LAKESYNC_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }).LAKESYNC_TRUST_PROXY).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
     expect(loadEnv({}).LAKESYNC_TRUST_PROXY).toBeUndefined();
-    for (const bad of ['true', '*', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1/8/1', '::1/129', '1']) expect(() => loadEnv({ LAKESYNC_TRUST_PROXY: bad }), bad).toThrow(/LAKESYNC_TRUST_PROXY/);
+    for (const bad of ['true', '*', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1/8/1', '::1/129', '1'])
+      expect(() => loadEnv({ LAKESYNC_TRUST_PROXY: bad }), bad).toThrow(/LAKESYNC_TRUST_PROXY/);
   });
   it('bounds the search settings', () => {
     expect(loadEnv({})).toMatchObject({ LAKESYNC_SEARCH_TIMEOUT_MS: 5000, LAKESYNC_SEARCH_CONCURRENCY: 4 });

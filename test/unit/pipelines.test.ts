@@ -36,11 +36,22 @@ describe('text extraction', () => {
   });
 
   it('turns HTML, JSON and Markdown into their words', () => {
-    const html = extractText(Buffer.from('<html><head><title>T</title></head><body><h1>Herons</h1><p>wade <a href="http://x">here</a></p><img src="i.png"></body></html>'), 'html');
+    const html = extractText(
+      Buffer.from('<html><head><title>T</title></head><body><h1>Herons</h1><p>wade <a href="http://x">here</a></p><img src="i.png"></body></html>'),
+      'html',
+    );
     expect(html).toContain('HERONS');
     expect(html).toContain('wade here');
     expect(html).not.toContain('http://x');
-    expect(extractText(Buffer.from('{"title":"Egret","tags":["white","tall"],"n":3}'), 'json').split('\n')).toEqual(['title', 'Egret', 'tags', 'white', 'tall', 'n', '3']);
+    expect(extractText(Buffer.from('{"title":"Egret","tags":["white","tall"],"n":3}'), 'json').split('\n')).toEqual([
+      'title',
+      'Egret',
+      'tags',
+      'white',
+      'tall',
+      'n',
+      '3',
+    ]);
     expect(extractText(Buffer.from('{"cut": "off'), 'json')).toBe('{"cut": "off');
     expect(extractText(Buffer.from('# Title\n\nSome **bold** and [a link](http://x).\n- item'), 'markdown')).toBe('Title\n\nSome bold and a link.\nitem');
   });

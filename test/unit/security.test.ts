@@ -48,7 +48,9 @@ describe('environment', () => {
   });
 
   it('checks the shutdown and metrics settings', () => {
-    expect(() => loadEnv({ WORKER_SHUTDOWN_GRACE_SECONDS: '60', WORKER_SHUTDOWN_FORCE_SECONDS: '60' })).toThrow(/WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS \(60\)/);
+    expect(() => loadEnv({ WORKER_SHUTDOWN_GRACE_SECONDS: '60', WORKER_SHUTDOWN_FORCE_SECONDS: '60' })).toThrow(
+      /WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS \(60\)/,
+    );
     expect(() => loadEnv({ WORKER_METRICS_PORT: 'metrics' })).toThrow(/WORKER_METRICS_PORT/);
     expect(() => loadEnv({ API_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(/API_SHUTDOWN_GRACE_SECONDS/);
     const defaults = loadEnv({});

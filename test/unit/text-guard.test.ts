@@ -55,9 +55,15 @@ describe('text classes', () => {
 
 describe('route table', () => {
   it('picks the route Express would, with the byte plane last', () => {
-    expect(matchOperation('GET', '/kb/sources/src_1')).toMatchObject({ op: { path: '/{bucket}/sources/{sourceId}' }, params: { bucket: 'kb', sourceId: 'src_1' } });
+    expect(matchOperation('GET', '/kb/sources/src_1')).toMatchObject({
+      op: { path: '/{bucket}/sources/{sourceId}' },
+      params: { bucket: 'kb', sourceId: 'src_1' },
+    });
     expect(matchOperation('GET', '/kb/objects/a%2Fb/info')?.params).toEqual({ bucket: 'kb', key: 'a%2Fb' });
-    expect(matchOperation('GET', '/kb/deep/key/x.txt')).toMatchObject({ op: { path: '/{bucket}/{key}', method: 'get' }, params: { bucket: 'kb', key: 'deep/key/x.txt' } });
+    expect(matchOperation('GET', '/kb/deep/key/x.txt')).toMatchObject({
+      op: { path: '/{bucket}/{key}', method: 'get' },
+      params: { bucket: 'kb', key: 'deep/key/x.txt' },
+    });
     // No GET route has this shape but the byte plane's.
     expect(matchOperation('GET', '/kb/uploads/sync_1/files')?.op.path).toBe('/{bucket}/{key}');
     expect(matchOperation('POST', '/kb/uploads/sync_1/files')?.op.path).toBe('/{bucket}/uploads/{syncId}/files');
@@ -70,7 +76,15 @@ describe('route table', () => {
   it('lets a signed URL stand in for a token only on byte-plane reads', () => {
     expect(isBytePlaneRead('GET', '/kb/a/b.txt')).toBe(true);
     expect(isBytePlaneRead('HEAD', '/kb/a.txt')).toBe(true);
-    for (const [m, p] of [['GET', '/kb/jobs'], ['GET', '/kb/objects'], ['HEAD', '/kb/sources'], ['GET', '/admin/buckets'], ['DELETE', '/kb/a.txt'], ['PUT', '/kb/a.txt']]) expect(isBytePlaneRead(m!, p!), `${m} ${p}`).toBe(false);
+    for (const [m, p] of [
+      ['GET', '/kb/jobs'],
+      ['GET', '/kb/objects'],
+      ['HEAD', '/kb/sources'],
+      ['GET', '/admin/buckets'],
+      ['DELETE', '/kb/a.txt'],
+      ['PUT', '/kb/a.txt'],
+    ])
+      expect(isBytePlaneRead(m!, p!), `${m} ${p}`).toBe(false);
   });
 
   it('covers every operation of the OpenAPI table', () => {
