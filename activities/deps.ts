@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
-import type { LakeStore } from './storage/types.js';
+import type { LakeStore } from '../lake/types.js';
 import type { Throttle } from './throttle.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { LimitFunction } from 'p-limit';

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
-import { lakeKeyProblem } from './storage/keys.js';
+import { lakeKeyProblem } from '../lake/keys.js';
 
 export function purgeActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;

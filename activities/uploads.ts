@@ -3,9 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { markRemovedFromLake } from '../db/catalog.js';
 import { buckets, uploadFiles, uploadSyncs } from '../db/schema.js';
 import type { ActivityDeps } from './deps.js';
-
-export const TRASH_PREFIX = '.trash/';
-export const trashKey = (syncId: string, key: string): string => `${TRASH_PREFIX}${syncId}/${key}`;
+import { TRASH_PREFIX, trashKey } from '../lake/trash.js';
 
 export function uploadActivities(deps: ActivityDeps) {
   const { db } = deps;

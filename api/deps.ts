@@ -5,7 +5,7 @@ import type { SecretBox } from '../domain/secrets.js';
 import type { Authenticator } from './auth.js';
 import type { PageTokens } from './pagination.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
-import type { LakeStore } from '../activities/storage/types.js';
+import type { LakeStore } from '../lake/types.js';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { FsAccess } from '../domain/fs-roots.js';
 import type { MultipartLimits } from './multipart-files.js';

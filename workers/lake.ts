@@ -1,11 +1,11 @@
 import type { Env } from '../config/env.js';
 import { lakeDir } from '../config/env.js';
-import { FilesystemLake } from '../activities/storage/fs-lake.js';
-import { S3Lake } from '../activities/storage/s3-lake.js';
+import { FilesystemLake } from '../lake/fs-lake.js';
+import { S3Lake } from '../lake/s3-lake.js';
 import { createS3Client } from '../activities/storage/s3-client.js';
-import { S3Copier } from '../activities/storage/s3-copier.js';
+import { S3Copier } from '../lake/s3-copier.js';
 import { credentialIdentity } from '../activities/storage/credential-identity.js';
-import type { LakeStore } from '../activities/storage/types.js';
+import type { LakeStore } from '../lake/types.js';
 
 /** The lake the configuration names: a directory (embedded default) or one S3 bucket. */
 export function createLake(env: Env): LakeStore {

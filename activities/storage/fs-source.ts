@@ -2,8 +2,8 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { lookup } from 'mime-types';
 import type { ResolvedFsAccess } from '../../domain/fs-roots.js';
-import { HashingStream } from './hashing.js';
-import { DirWalk, type ReadDir } from './dir-walk.js';
+import { HashingStream } from '../../lake/hashing.js';
+import { DirWalk, type ReadDir } from '../../lake/dir-walk.js';
 import { openBeneath } from './safe-open.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
 

@@ -1,8 +1,9 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { S3Connection } from '../../domain/source-config.js';
-import { contentHashFromEtag } from './hashing.js';
-import type { ListedPage, S3Location, SourceReader } from './types.js';
+import { contentHashFromEtag } from '../../lake/hashing.js';
+import type { ListedPage, SourceReader } from './types.js';
+import type { S3Location } from '../../lake/types.js';
 
 /** A key from a listing made with `EncodingType: 'url'` (form encoding: `+` is a space). */
 const urlDecodedKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));

@@ -3,7 +3,7 @@ import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/
 import { join, sep } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../../domain/failures.js';
-import { keyPreview } from './keys.js';
+import { keyPreview } from '../../lake/keys.js';
 import type { ResolvedFsAccess } from '../../domain/fs-roots.js';
 
 const refuse = (key: string, problem: string): ApplicationFailure =>

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { BATCH_SIZE, FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
-import { lakePrefixProblem } from '../../activities/storage/keys.js';
+import { lakePrefixProblem } from '../../lake/keys.js';
 import { patchOf } from '../validate.js';
 
 const TargetPrefix = text()

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
-import { S3Copier, S3CopyError } from '../../activities/storage/s3-copier.js';
+import { S3Copier, S3CopyError } from '../../lake/s3-copier.js';
 import { minioClient, unique } from '../support/lakesync.js';
 
 describe('S3Copier', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3Lake } from '../../activities/storage/s3-lake.js';
+import { S3Lake } from '../../lake/s3-lake.js';
 import { credentialIdentity } from '../../activities/storage/credential-identity.js';
 
 describe('server-side copies and credentials', () => {

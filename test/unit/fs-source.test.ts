@@ -3,8 +3,8 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesystemSourceReader } from '../../activities/storage/fs-source.js';
-import { compareUtf8 } from '../../activities/storage/dir-walk.js';
-import { compareKeys, lakeKeyProblem, joinKey } from '../../activities/storage/keys.js';
+import { compareUtf8 } from '../../lake/dir-walk.js';
+import { compareKeys, lakeKeyProblem, joinKey } from '../../lake/keys.js';
 
 /**
  * S3's order, written out by hand: UTF-8 bytes, not UTF-16 code units.

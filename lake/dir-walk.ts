@@ -1,9 +1,16 @@
 import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ListedObject } from './types.js';
 
 /** A file's ETag in the directory lake and filesystem sources: mtime and size, as HEAD, listings and conditional requests all report it. */
 export const fileEtag = (st: { mtimeNs: bigint; size: bigint }): string => `${st.mtimeNs.toString(36)}-${st.size.toString(36)}`;
+
+/** A regular file met by a walk; its key is relative to the walk's root. Sources list these as they are. */
+export interface WalkedFile {
+  key: string;
+  etag: string;
+  size: number;
+  lastModified: Date | null;
+}
 
 export interface DirEntry {
   name: string;
@@ -89,7 +96,7 @@ const stampOf = (st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st
  */
 export class DirWalk {
   private readonly stack: Frame[] = [];
-  private peeked: ListedObject | null | undefined;
+  private peeked: WalkedFile | null | undefined;
   private started = false;
   private readonly start: string | null;
   private readonly inclusive: boolean;
@@ -106,13 +113,13 @@ export class DirWalk {
   }
 
   /** The next object, or null when the walk is complete. */
-  async next(): Promise<ListedObject | null> {
+  async next(): Promise<WalkedFile | null> {
     const v = await this.peek();
     this.peeked = undefined;
     return v;
   }
 
-  async peek(): Promise<ListedObject | null> {
+  async peek(): Promise<WalkedFile | null> {
     if (this.peeked === undefined) this.peeked = await this.advance();
     return this.peeked;
   }
@@ -161,7 +168,7 @@ export class DirWalk {
     return true;
   }
 
-  private async advance(): Promise<ListedObject | null> {
+  private async advance(): Promise<WalkedFile | null> {
     if (!this.started) {
       this.started = true;
       if (!(await this.push(this.base, true))) return null;

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE } from '../../domain/failures.js';
-import { textProblem } from '../../domain/text.js';
+import { FAILURE } from '../domain/failures.js';
+import { textProblem } from '../domain/text.js';
 
 /** Byte-order comparison of keys (UTF-8), matching S3 listings and Postgres `collate "C"`. */
 export function compareKeys(a: string, b: string): number {

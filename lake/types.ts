@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+
+export interface S3Location {
+  endpoint: string | undefined;
+  bucket: string;
+  key: string;
+  /**
+   * Who the source reads as (`credentialIdentity`: key id, secret and session
+   * token). The lake copies server-side with its own credentials, so only when
+   * they are the very same ones (as rclone copies server-side only within one
+   * remote): else a tenant whose key may list a bucket but not read it, or who
+   * merely knows the lake's key id, would have the lake read it for them.
+   */
+  credentials: string;
+}
+
+export interface LakeObjectHead {
+  size: number;
+  etag: string;
+  lastModified: Date;
+  contentType?: string;
+  /** Which write put this object there, unique per write (two writes of the same bytes differ); where the lake knows it. */
+  writeId?: string;
+}
+
+export type DelimitedEntry = { kind: 'prefix'; key: string } | ({ kind: 'object'; key: string } & LakeObjectHead);
+
+export interface PutResult {
+  etag: string;
+  size: number;
+  contentHash: string | null;
+  /** Which write this was: `head().writeId` answers the same while no later write replaced it. */
+  writeId?: string;
+}
+
+export interface LakeStore {
+  /**
+   * Streams `body` into place whole, or not at all: a body that errors or ends
+   * early (an aborted request) rejects, leaves no temp file or incomplete
+   * multipart upload, and is destroyed.
+   */
+  put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult>;
+  /** Server-side copy; resolves null when this lake cannot reach the source. */
+  copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null>;
+  head(bucket: string, key: string): Promise<LakeObjectHead | null>;
+  /** Streams the object, or bytes start..end (inclusive) of it; null when it is not there. */
+  get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null>;
+  delete(bucket: string, key: string): Promise<void>;
+  /** Moves an object within the bucket; false when there was nothing to move (already moved). */
+  move(bucket: string, from: string, to: string): Promise<boolean>;
+  /**
+   * S3's delimited listing: the objects directly under `prefix` and the common
+   * prefixes (`prefix` + … + `delimiter`) standing for the rest, merged in byte
+   * order, strictly after `afterKey`, at most `limit` entries in all; null when
+   * this lake cannot do it natively for that delimiter (the caller pages keys).
+   */
+  listDelimited(
+    bucket: string,
+    prefix: string,
+    delimiter: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ entries: DelimitedEntry[]; more: boolean } | null>;
+  /** Removes what writes cut off by a crash left behind (older than `maxAgeMs`); how many it removed. */
+  removeStaleTemp(maxAgeMs: number): Promise<number>;
+  /** Keys under `prefix` strictly after `afterKey`, in byte order, at most `limit`. */
+  list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }>;
+}
