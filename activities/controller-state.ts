@@ -1,27 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { buckets, sources } from '../db/schema.js';
+import type { ControllerSnapshot, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import type { ActivityDeps } from './deps.js';
-
-export interface SourceSettings {
-  name: string;
-  kind: string;
-  bucketName: string;
-  suspendAfterFailures: number;
-  syncMode: 'initial_only' | 'continuous';
-  syncIntervalSeconds: number;
-  batchSize: number;
-  batchConcurrency: number;
-  lastSuccessAt: number | null;
-}
-
-export interface ControllerSnapshot {
-  status: string;
-  paused: boolean;
-  pauseReason: string | null;
-  nextSyncAt: number | null;
-  consecutiveFailures?: number;
-  lastError?: string | null;
-}
 
 export function controllerStateActivities(deps: ActivityDeps) {
   const { db } = deps;

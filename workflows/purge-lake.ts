@@ -1,5 +1,6 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { PurgeLakeInput, PurgeLakeResult } from '../domain/messages/workflows/v1.js';
 
 const { purgeLakeObjects } = proxyActivities<Activities>({
   startToCloseTimeout: '24 hours',
@@ -12,7 +13,7 @@ const { purgeLakeObjects } = proxyActivities<Activities>({
  * there are — after `settleSeconds`, so copies of the sync run cancelled with
  * the source have stopped landing first.
  */
-export async function purgeLake(input: { purgeId: string; settleSeconds?: number }): Promise<{ removed: number }> {
+export async function purgeLake(input: PurgeLakeInput): Promise<PurgeLakeResult> {
   if (input.settleSeconds) await sleep(input.settleSeconds * 1000);
   return { removed: await purgeLakeObjects({ purgeId: input.purgeId }) };
 }

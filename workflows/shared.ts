@@ -1,10 +1,23 @@
 /**
  * The one module both sides share: task queues, search attributes, and every
- * signal, query and update. It imports nothing but the sandbox-safe SDK packages, so the
- * API, the worker and workflow code can all load it.
+ * signal, query and update (their payload types are the contracts in
+ * domain/messages/workflows/v1.ts). It imports nothing but the sandbox-safe
+ * SDK packages, so the API, the worker and workflow code can all load it.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  ControllerStatus,
+  DiscoverAccepted,
+  DiscoverRequest,
+  FilesUploaded,
+  IngestAccepted,
+  IngestRequest,
+  PauseRequest,
+  TriggerRequest,
+  UploadEnded,
+  UploadStatus,
+} from '../domain/messages/workflows/v1.js';
 
 export const DEFAULT_TASK_QUEUE = 'lakesync';
 
@@ -21,49 +34,6 @@ export const controllerWorkflowId = (sourceId: string): string => `lakesync-sour
 export const uploadSyncWorkflowId = (syncId: string): string => `lakesync-upload-${syncId}`;
 export const syncRunWorkflowId = (jobId: string): string => `lakesync-job-${jobId}`;
 export const purgeWorkflowId = (purgeId: string): string => `lakesync-purge-${purgeId}`;
-
-export interface TriggerRequest {
-  fullSync?: boolean;
-  retryFailed?: boolean;
-}
-export interface PauseRequest {
-  reason?: string;
-}
-export interface DiscoverRequest {
-  fullSync?: boolean;
-  /** Report what would be added, changed and deleted, touching nothing. */
-  dryRun?: boolean;
-}
-export interface DiscoverAccepted {
-  jobId: string;
-  accepted: boolean;
-  message: string;
-}
-export interface IngestRequest {
-  retryFailed?: boolean;
-  sourceObjectId?: string;
-  ruleId?: string;
-}
-export interface IngestAccepted {
-  jobId: string | null;
-  accepted: boolean;
-  message: string;
-  dispatched: number;
-}
-
-export type ControllerPhase = 'idle' | 'running' | 'paused' | 'suspended' | 'completed' | 'stopping';
-
-export interface ControllerStatus {
-  phase: ControllerPhase;
-  paused: boolean;
-  pauseReason: string | null;
-  currentJobId: string | null;
-  queuedJobId: string | null;
-  nextSyncAt: number | null;
-  lastSyncAt: number | null;
-  consecutiveFailures: number;
-  runs: number;
-}
 
 /** Operators send these by name from the `temporal` CLI: keep the names stable. */
 export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
@@ -82,6 +52,6 @@ export const runPausedQuery = defineQuery<boolean>('paused');
 export const runPauseSignal = defineSignal<[boolean]>('setPaused');
 
 /** DataInsider upload syncs: files are reported as they land; `end` answers when the sync is finished. */
-export const filesUploadedSignal = defineSignal<[{ count: number; failed: number }]>('filesUploaded');
-export const endUploadUpdate = defineUpdate<{ success: boolean }, []>('end');
-export const uploadStatusQuery = defineQuery<{ status: 'Syncing' | 'Finished' | 'Failed'; files: number; failed: number }>('uploadStatus');
+export const filesUploadedSignal = defineSignal<[FilesUploaded]>('filesUploaded');
+export const endUploadUpdate = defineUpdate<UploadEnded, []>('end');
+export const uploadStatusQuery = defineQuery<UploadStatus>('uploadStatus');

@@ -6,11 +6,13 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   uuid4,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { ControllerInput, ControllerState, IngestAccepted, IngestRequest, QueuedRun } from '../domain/messages/workflows/v1.js';
 import {
   configChangedSignal,
   discoverUpdate,
@@ -24,41 +26,38 @@ import {
   syncRunWorkflowId,
   triggerSignal,
   objectsArrivedSignal,
-  type ControllerStatus,
 } from './shared.js';
+import {
+  applyPause,
+  discoverMessage,
+  discoverRequest,
+  enqueue,
+  failedRun,
+  held,
+  ingestRequest,
+  type RunRequest,
+  initialControllerState,
+  nextSyncAt,
+  objectsArrivedRequest,
+  runnable,
+  scheduleWaitMs,
+  scheduledRequest,
+  settleRun,
+  snapshot,
+  status,
+  triggerRequest,
+} from './controller/logic.js';
 import { syncRun } from './sync-run.js';
 
-/** A run waiting to start; requests that arrive meanwhile merge into it. */
-interface QueuedRun {
-  jobId: string;
-  kind: 'discovery' | 'ingestion';
-  trigger: 'schedule' | 'api' | 'direct_put';
-  fullSync: boolean;
-  retryFailed: boolean;
-  dryRun: boolean;
-  sourceObjectId: string | null;
-  /** Re-runs this rule's pipelines; runs for different rules never merge. */
-  ruleId?: string | null;
-  created: boolean;
-}
-
-export interface ControllerState {
-  paused: boolean;
-  pauseReason: string | null;
-  suspended: boolean;
-  completed: boolean;
-  consecutiveFailures: number;
-  runs: number;
-  lastSyncAt: number | null;
-  /** When the next scheduled poll is due (epoch ms). */
-  nextSyncAt: number | null;
-  queue: QueuedRun[];
-}
-
-export interface ControllerInput {
-  sourceId: string;
-  state?: ControllerState;
-}
+/**
+ * Runs started before this patch did their I/O (creating jobs, previews,
+ * signalling the run, recording state) inside signal and update handlers, and
+ * their histories hold that command order. They replay on that path; every
+ * new run records the marker and has handlers that only set state. Once no
+ * controller run without the marker is open (a paused one can wait in one run
+ * for ever: list them before removing), this becomes `deprecatePatch`.
+ */
+export const HANDLERS_SET_STATE_ONLY = 'controller-handlers-set-state-only';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -73,60 +72,44 @@ const { previewRuleRun } = proxyActivities<Activities>({
 
 const newJobId = (): string => `job_${uuid4().replace(/-/g, '')}`;
 
+/** An ingest request waiting for its preview and job; its update handler waits for the outcome. */
+interface IngestAsk {
+  req: IngestRequest;
+  started: boolean;
+  outcome: { answer: IngestAccepted } | { failure: unknown } | null;
+}
+
 /**
  * The entity workflow behind one source: owns its schedule, runs one job at a
  * time, takes pause/resume/trigger from the API or the `temporal` CLI, and
  * continues as new after every run so its history stays small.
+ *
+ * Signal and update handlers only change state (decided in controller/logic.ts);
+ * the workflow's own code does the I/O: the request loop below creates queued
+ * jobs, previews ingests and tells a running job about a pause, and the run
+ * cycle reads settings, waits for the schedule and runs the job.
  */
 export async function sourceController(input: ControllerInput): Promise<void> {
   const { sourceId } = input;
-  const state: ControllerState = input.state ?? {
-    paused: false,
-    pauseReason: null,
-    suspended: false,
-    completed: false,
-    consecutiveFailures: 0,
-    runs: 0,
-    lastSyncAt: null,
-    nextSyncAt: null,
-    queue: [],
-  };
+  // Decided before any handler is set: a signal that started the workflow is delivered by setHandler.
+  const handlersDoIo = !patched(HANDLERS_SET_STATE_ONLY);
+  const state: ControllerState = input.state ?? initialControllerState();
   let currentJobId: string | null = null;
   let stopping = false;
   /** Set when the schedule must be re-evaluated: config changed or the source resumed. */
   let reconsider = false;
 
-  const phase = (): ControllerStatus['phase'] =>
-    stopping ? 'stopping' : currentJobId ? 'running' : state.suspended ? 'suspended' : state.paused ? 'paused' : state.completed ? 'completed' : 'idle';
-
-  const sourceStatus = (): string =>
-    state.suspended ? 'SOURCE_STATUS_SUSPENDED' : state.paused ? 'SOURCE_STATUS_PAUSED' : state.completed ? 'SOURCE_STATUS_COMPLETED' : 'SOURCE_STATUS_ACTIVE';
+  // Work the handlers leave for the request loop.
+  /** Job ids whose createJob is under way. */
+  const creating = new Set<string>();
+  const ingests: IngestAsk[] = [];
+  let pauseChanged = false;
 
   const record = (extra: { consecutiveFailures?: number; lastError?: string | null } = {}) =>
-    acts.recordControllerState({
-      sourceId,
-      status: sourceStatus(),
-      paused: state.paused || state.suspended,
-      pauseReason: state.pauseReason,
-      nextSyncAt: state.nextSyncAt,
-      ...extra,
-    });
-
-  /** Queues a run, or merges into the queued one of the same kind: one follow-up, however many triggers. */
-  const enqueue = (req: Omit<QueuedRun, 'jobId' | 'created'>): { run: QueuedRun; fresh: boolean } => {
-    const existing = state.queue.find((q) => q.kind === req.kind && q.dryRun === req.dryRun && (q.ruleId ?? null) === (req.ruleId ?? null));
-    if (existing) {
-      existing.fullSync ||= req.fullSync;
-      existing.retryFailed ||= req.retryFailed;
-      if (existing.sourceObjectId !== req.sourceObjectId) existing.sourceObjectId = null;
-      return { run: existing, fresh: false };
-    }
-    const run: QueuedRun = { ...req, jobId: newJobId(), created: false };
-    state.queue.push(run);
-    return { run, fresh: true };
-  };
+    acts.recordControllerState({ sourceId, ...snapshot(state, extra) });
 
   const createQueued = async (run: QueuedRun): Promise<void> => {
+    creating.add(run.jobId);
     await acts.createJob({
       jobId: run.jobId,
       sourceId,
@@ -138,198 +121,210 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       sourceObjectId: run.sourceObjectId,
       ruleId: run.ruleId ?? null,
     });
+    creating.delete(run.jobId);
     run.created = true;
+  };
+
+  /** Queues a request and waits until its job row exists: created here if new, else by whoever queued it. */
+  const queueCreated = async (req: RunRequest): Promise<QueuedRun> => {
+    const { run, fresh } = enqueue(state.queue, req, newJobId);
+    if (fresh) await createQueued(run);
+    else await condition(() => run.created);
+    return run;
   };
 
   /** Known once the settings are read; the SDK adds workflowId, runId and workflowType. */
   let bucket: string | undefined;
   const fields = (extra: Record<string, unknown> = {}) => ({ bucket, sourceId, ...extra });
 
-  const setPaused = async (paused: boolean, reason: string | null) => {
-    log.info(paused ? 'source paused' : 'source resumed', fields({ reason, jobId: currentJobId }));
-    state.paused = paused;
-    state.pauseReason = paused ? reason : null;
-    if (!paused && state.suspended) {
-      state.suspended = false;
-      state.consecutiveFailures = 0;
-    }
+  /** Tells the running job whether to hold dispatch, then mirrors the state. */
+  const pushPause = async (paused: boolean): Promise<void> => {
     if (currentJobId)
       await getExternalWorkflowHandle(syncRunWorkflowId(currentJobId))
-        .signal(runPauseSignal, paused || state.suspended)
+        .signal(runPauseSignal, held(state))
         .catch(() => undefined);
     reconsider = true;
     await record(paused ? {} : { consecutiveFailures: state.consecutiveFailures });
+  };
+
+  const admitIngest = async (req: IngestRequest): Promise<IngestAccepted> => {
+    const dispatched = req.ruleId
+      ? await previewRuleRun({ sourceId, ruleId: req.ruleId })
+      : await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
+    if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
+    const run = await queueCreated(ingestRequest(req));
+    return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
+  };
+
+  const setPaused = (paused: boolean, reason: string | null) => {
+    log.info(paused ? 'source paused' : 'source resumed', fields({ reason, jobId: currentJobId }));
+    applyPause(state, paused, reason);
+    if (handlersDoIo) return pushPause(paused);
+    pauseChanged = true;
+    reconsider = true;
+  };
+  /** Queues a run; on the old path the handler also creates its job. */
+  const request = (req: RunRequest) => {
+    const { run, fresh } = enqueue(state.queue, req, newJobId);
+    if (handlersDoIo && fresh) return createQueued(run);
+  };
+  const refuseWhileStopping = () => {
+    if (stopping) throw new Error('source is being deleted');
   };
 
   setHandler(pauseSignal, (req) => setPaused(true, req?.reason ?? null));
   setHandler(resumeSignal, () => setPaused(false, null));
   setHandler(configChangedSignal, () => void (reconsider = true));
   setHandler(stopSignal, () => void (stopping = true));
-  setHandler(triggerSignal, async (req) => {
-    const { run, fresh } = enqueue({
-      kind: 'discovery',
-      trigger: 'api',
-      fullSync: req?.fullSync ?? false,
-      retryFailed: req?.retryFailed ?? false,
-      dryRun: false,
-      sourceObjectId: null,
-    });
-    if (fresh) await createQueued(run);
-  });
-  setHandler(objectsArrivedSignal, async () => {
-    const { run, fresh } = enqueue({ kind: 'ingestion', trigger: 'direct_put', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null });
-    if (fresh) await createQueued(run);
-  });
+  setHandler(triggerSignal, (req) => request(triggerRequest(req)));
+  setHandler(objectsArrivedSignal, () => request(objectsArrivedRequest()));
   setHandler(
     discoverUpdate,
     async (req) => {
-      const { run, fresh } = enqueue({
-        kind: 'discovery',
-        trigger: 'api',
-        fullSync: req.fullSync ?? false,
-        retryFailed: false,
-        dryRun: req.dryRun ?? false,
-        sourceObjectId: null,
-      });
-      if (fresh) await createQueued(run);
-      else await condition(() => run.created);
-      const what = run.dryRun ? 'Dry-run discovery' : 'Discovery';
-      const message = currentJobId
-        ? `${what} queued after job ${currentJobId}`
-        : state.paused || state.suspended
-          ? `${what} queued until the source is resumed`
-          : run.dryRun
-            ? 'Dry-run discovery scan started'
-            : 'Discovery scan started';
-      return { jobId: run.jobId, accepted: true, message };
+      let run: QueuedRun;
+      if (handlersDoIo) run = await queueCreated(discoverRequest(req));
+      else {
+        run = enqueue(state.queue, discoverRequest(req), newJobId).run;
+        await condition(() => run.created);
+      }
+      return { jobId: run.jobId, accepted: true, message: discoverMessage(run, currentJobId, state) };
     },
-    {
-      validator: (_req) => {
-        if (stopping) throw new Error('source is being deleted');
-      },
-    },
+    { validator: (_req) => refuseWhileStopping() },
   );
   setHandler(
     ingestUpdate,
     async (req) => {
-      const ruleId = req.ruleId ?? null;
-      const dispatched = ruleId
-        ? await previewRuleRun({ sourceId, ruleId })
-        : await acts.previewIngestion({ sourceId, retryFailed: req.retryFailed ?? false, sourceObjectId: req.sourceObjectId ?? null });
-      if (dispatched === 0) return { jobId: null, accepted: true, message: 'Dispatched 0 objects', dispatched: 0 };
-      const { run, fresh } = ruleId
-        ? enqueue({ kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null, ruleId })
-        : enqueue({
-            kind: 'ingestion',
-            trigger: 'api',
-            fullSync: false,
-            retryFailed: req.retryFailed ?? false,
-            dryRun: false,
-            sourceObjectId: req.sourceObjectId ?? null,
-          });
-      if (fresh) await createQueued(run);
-      else await condition(() => run.created);
-      return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
+      if (handlersDoIo) return admitIngest(req);
+      const ask: IngestAsk = { req, started: false, outcome: null };
+      ingests.push(ask);
+      await condition(() => ask.outcome !== null);
+      // A preview that keeps failing fails the update, as it did when the handler ran it.
+      if ('failure' in ask.outcome!) throw ask.outcome.failure;
+      return ask.outcome!.answer;
     },
-    {
-      validator: (_req) => {
-        if (stopping) throw new Error('source is being deleted');
-      },
-    },
+    { validator: (_req) => refuseWhileStopping() },
   );
-  setHandler(statusQuery, () => ({
-    phase: phase(),
-    paused: state.paused,
-    pauseReason: state.pauseReason,
-    currentJobId,
-    queuedJobId: state.queue[0]?.jobId ?? null,
-    nextSyncAt: state.nextSyncAt,
-    lastSyncAt: state.lastSyncAt,
-    consecutiveFailures: state.consecutiveFailures,
-    runs: state.runs,
-  }));
+  setHandler(statusQuery, () => status(state, currentJobId, stopping));
 
-  const settings = await acts.getSourceSettings({ sourceId });
-  if (!settings) {
-    log.info('source is gone: controller ends', fields());
-    return;
-  }
-  bucket = settings.bucketName;
-  // Push-only sources have nothing to poll: they run when objects arrive.
-  const scheduled = settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed);
-  state.nextSyncAt = scheduled ? (state.nextSyncAt ?? (state.lastSyncAt ?? Date.now()) + settings.syncIntervalSeconds * 1000) : null;
-  await record();
+  // The request loop: does the I/O the handlers asked for, each piece as soon as it is asked, side by side.
+  const inFlight = new Set<Promise<void>>();
+  /** The first piece of requested I/O that failed: it fails the run, as it did when a signal handler did it. */
+  let requestFailure: { error: unknown } | null = null;
+  const track = (work: Promise<void>) => {
+    const done: Promise<void> = work.then(
+      () => void inFlight.delete(done),
+      (error: unknown) => {
+        inFlight.delete(done);
+        requestFailure ??= { error };
+      },
+    );
+    inFlight.add(done);
+  };
+  const requestFailed = async (): Promise<never> => {
+    await condition(() => requestFailure !== null);
+    throw requestFailure!.error;
+  };
+  const toCreate = () => state.queue.filter((r) => !r.created && !creating.has(r.jobId));
+  let pausing = false;
+  const asked = () => toCreate().length > 0 || ingests.some((a) => !a.started) || (pauseChanged && !pausing);
+  /** Nothing asked for and nothing under way: safe to continue as new. */
+  const requestsSettled = () => handlersDoIo || (!asked() && inFlight.size === 0);
+  const serveRequests = async (): Promise<never> => {
+    for (;;) {
+      await condition(asked);
+      for (const run of toCreate()) track(createQueued(run));
+      for (const ask of ingests.filter((a) => !a.started)) {
+        ask.started = true;
+        track(
+          admitIngest(ask.req)
+            .then(
+              (answer) => void (ask.outcome = { answer }),
+              (failure: unknown) => void (ask.outcome = { failure }),
+            )
+            .finally(() => ingests.splice(ingests.indexOf(ask), 1)),
+        );
+      }
+      if (pauseChanged && !pausing) {
+        // One at a time, so the database never ends on an older pause than the workflow's.
+        pauseChanged = false;
+        pausing = true;
+        track(pushPause(state.paused).finally(() => void (pausing = false)));
+      }
+    }
+  };
+  if (!handlersDoIo) void serveRequests();
 
-  // Wait for a queued request, the schedule, a config change, or deletion.
-  const runnable = () => !state.paused && !state.suspended && state.queue.length > 0 && state.queue[0]!.created;
-  const waitMs = state.nextSyncAt === null || state.paused || state.suspended ? undefined : Math.max(0, state.nextSyncAt - Date.now());
-  const wake = () => runnable() || stopping || reconsider;
-  const woke = await (waitMs === undefined
-    ? condition(wake).then(() => true)
-    : condition(wake, waitMs, { summary: `next scheduled poll (every ${settings.syncIntervalSeconds} s)` }));
+  return Promise.race([cycle(), requestFailed()]);
 
-  if (stopping) return;
-  if (!woke) {
-    // The schedule is due: queue a scheduled discovery unless one is waiting.
-    const { run, fresh } = enqueue({ kind: 'discovery', trigger: 'schedule', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null });
-    if (fresh) await createQueued(run);
-  }
-  if (reconsider && !runnable() && woke) {
-    // Re-read settings and re-arm the timer on a fresh run.
-    state.nextSyncAt = null;
-    await condition(allHandlersFinished);
+  /** One cycle: read the settings, wait for work or the schedule, run one job, continue as new. */
+  async function cycle(): Promise<void> {
+    const settings = await acts.getSourceSettings({ sourceId });
+    if (!settings) {
+      log.info('source is gone: controller ends', fields());
+      return;
+    }
+    bucket = settings.bucketName;
+    state.nextSyncAt = nextSyncAt(settings, state, Date.now());
+    await record();
+
+    // Wait for a queued request, the schedule, a config change, or deletion.
+    const waitMs = scheduleWaitMs(state, Date.now());
+    const wake = () => runnable(state) || stopping || reconsider;
+    const woke = await (waitMs === undefined
+      ? condition(wake).then(() => true)
+      : condition(wake, waitMs, { summary: `next scheduled poll (every ${settings.syncIntervalSeconds} s)` }));
+
+    if (stopping) return;
+    if (!woke) {
+      // The schedule is due: queue a scheduled discovery unless one is waiting.
+      const { run, fresh } = enqueue(state.queue, scheduledRequest(), newJobId);
+      if (fresh) await createQueued(run);
+    }
+    if (reconsider && !runnable(state) && woke) {
+      // Re-read settings and re-arm the timer on a fresh run.
+      state.nextSyncAt = null;
+      await condition(() => allHandlersFinished() && requestsSettled());
+      return continueAsNew<typeof sourceController>({ ...input, state });
+    }
+
+    const run = state.queue.shift()!;
+    currentJobId = run.jobId;
+    log.info('running job', fields({ jobId: run.jobId, kind: run.kind, trigger: run.trigger }));
+    const result = await executeChild(syncRun, {
+      workflowId: syncRunWorkflowId(run.jobId),
+      args: [
+        {
+          jobId: run.jobId,
+          sourceId,
+          bucket: settings.bucketName,
+          kind: run.kind,
+          fullSync: run.fullSync,
+          retryFailed: run.retryFailed,
+          dryRun: run.dryRun,
+          sourceObjectId: run.sourceObjectId,
+          ruleId: run.ruleId ?? null,
+          batchSize: settings.batchSize,
+          batchConcurrency: settings.batchConcurrency,
+          paused: state.paused,
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      typedSearchAttributes: [
+        { key: searchAttributes.bucket, value: settings.bucketName },
+        { key: searchAttributes.sourceId, value: sourceId },
+        { key: searchAttributes.sourceKind, value: settings.kind },
+      ],
+      memo: { sourceName: settings.name, trigger: run.trigger },
+      // Kept short: a run's own history holds the detail.
+      staticSummary: `${run.kind} job ${run.jobId}${run.fullSync ? ' (full sync)' : ''}`,
+    }).catch((err: unknown) => ({ ...failedRun(state), error: err }));
+    currentJobId = null;
+
+    if (settleRun(state, run, result, settings, Date.now()))
+      log.warn('source suspended after failed runs in a row', fields({ jobId: run.jobId, consecutiveFailures: state.consecutiveFailures }));
+    await record({ consecutiveFailures: state.consecutiveFailures });
+    if (stopping) return;
+    await condition(() => allHandlersFinished() && requestsSettled());
     return continueAsNew<typeof sourceController>({ ...input, state });
   }
-
-  const run = state.queue.shift()!;
-  currentJobId = run.jobId;
-  log.info('running job', fields({ jobId: run.jobId, kind: run.kind, trigger: run.trigger }));
-  const result = await executeChild(syncRun, {
-    workflowId: syncRunWorkflowId(run.jobId),
-    args: [
-      {
-        jobId: run.jobId,
-        sourceId,
-        bucket: settings.bucketName,
-        kind: run.kind,
-        fullSync: run.fullSync,
-        retryFailed: run.retryFailed,
-        dryRun: run.dryRun,
-        sourceObjectId: run.sourceObjectId,
-        ruleId: run.ruleId ?? null,
-        batchSize: settings.batchSize,
-        batchConcurrency: settings.batchConcurrency,
-        paused: state.paused,
-      },
-    ],
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    typedSearchAttributes: [
-      { key: searchAttributes.bucket, value: settings.bucketName },
-      { key: searchAttributes.sourceId, value: sourceId },
-      { key: searchAttributes.sourceKind, value: settings.kind },
-    ],
-    memo: { sourceName: settings.name, trigger: run.trigger },
-    // Kept short: a run's own history holds the detail.
-    staticSummary: `${run.kind} job ${run.jobId}${run.fullSync ? ' (full sync)' : ''}`,
-  }).catch((err: unknown) => ({ status: 'JOB_STATUS_FAILED', consecutiveFailures: state.consecutiveFailures + 1, error: err }));
-  currentJobId = null;
-  state.runs++;
-  state.lastSyncAt = Date.now();
-
-  if (result.status === 'JOB_STATUS_FAILED') {
-    state.consecutiveFailures = result.consecutiveFailures;
-    if (state.consecutiveFailures >= settings.suspendAfterFailures) {
-      state.suspended = true;
-      log.warn('source suspended after failed runs in a row', fields({ jobId: run.jobId, consecutiveFailures: state.consecutiveFailures }));
-    }
-  } else if (result.status !== 'JOB_STATUS_CANCELED') {
-    state.consecutiveFailures = 0;
-    if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
-  }
-  state.nextSyncAt =
-    settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed) ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
-  await record({ consecutiveFailures: state.consecutiveFailures });
-  if (stopping) return;
-  await condition(allHandlersFinished);
-  return continueAsNew<typeof sourceController>({ ...input, state });
 }

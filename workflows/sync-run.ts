@@ -13,31 +13,8 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { SyncRunInput, SyncRunResult } from '../domain/messages/workflows/v1.js';
 import { runPausedQuery, runPauseSignal } from './shared.js';
-
-export interface SyncRunInput {
-  jobId: string;
-  sourceId: string;
-  /** The source's bucket name, for log lines only (runs started before it existed log without it). */
-  bucket?: string;
-  kind: 'discovery' | 'ingestion';
-  fullSync: boolean;
-  retryFailed: boolean;
-  dryRun?: boolean;
-  sourceObjectId?: string | null;
-  /** Re-run one rule's pipelines over the stored objects it selects, copying nothing. */
-  ruleId?: string | null;
-  batchSize: number;
-  batchConcurrency: number;
-  paused?: boolean;
-  /** Set when continuing as new: the scan is done and dispatch resumes after this key. */
-  resume?: { afterKey: string | null };
-}
-
-export interface SyncRunResult {
-  status: string;
-  consecutiveFailures: number;
-}
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',

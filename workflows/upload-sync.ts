@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { UploadSyncInput, UploadSyncPhase } from '../domain/messages/workflows/v1.js';
 import { endUploadUpdate, filesUploadedSignal, uploadStatusQuery } from './shared.js';
 
 const acts = proxyActivities<Activities>({
@@ -13,8 +14,8 @@ const acts = proxyActivities<Activities>({
  * a durable timer. Ending a FULL sync moves what it did not upload under its
  * path into a restorable trash; an abandoned sync fails.
  */
-export async function uploadSync(input: { syncId: string; ttlSeconds: number }): Promise<void> {
-  let status: 'Syncing' | 'Finished' | 'Failed' = 'Syncing';
+export async function uploadSync(input: UploadSyncInput): Promise<void> {
+  let status: UploadSyncPhase = 'Syncing';
   let ending = false;
   let files = 0;
   let failed = 0;

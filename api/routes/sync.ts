@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { and, eq } from 'drizzle-orm';
 import { jobs, rules } from '../../db/schema.js';
-import { discoverUpdate, ingestUpdate, statusQuery, type ControllerStatus } from '../../workflows/shared.js';
+import type { ControllerStatus } from '../../domain/messages/workflows/v1.js';
+import { discoverUpdate, ingestUpdate, statusQuery } from '../../workflows/shared.js';
 import { withStart } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';

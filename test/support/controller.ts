@@ -1,5 +1,5 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { ControllerStatus } from '../../workflows/shared.js';
+import type { ControllerStatus } from '../../domain/messages/workflows/v1.js';
 import { waitFor } from './http.js';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];

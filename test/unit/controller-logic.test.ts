@@ -1,0 +1,292 @@
+/**
+ * The source controller's decisions, without Temporal: queueing and merging,
+ * pause and suspension, the schedule, a run's outcome, and what is reported.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ControllerState, QueuedRun } from '../../domain/messages/workflows/v1.js';
+import {
+  CANCELED,
+  FAILED,
+  applyPause,
+  discoverMessage,
+  discoverRequest,
+  enqueue,
+  failedRun,
+  ingestRequest,
+  initialControllerState,
+  nextSyncAt,
+  objectsArrivedRequest,
+  phase,
+  runnable,
+  scheduleWaitMs,
+  scheduled,
+  scheduledRequest,
+  settleRun,
+  snapshot,
+  sourceStatus,
+  status,
+  triggerRequest,
+} from '../../workflows/controller/logic.js';
+
+const ids = () => {
+  let n = 0;
+  return () => `job_${++n}`;
+};
+const state = (over: Partial<ControllerState> = {}): ControllerState => ({ ...initialControllerState(), ...over });
+const continuous = { kind: 's3', syncMode: 'continuous' as const, syncIntervalSeconds: 60, suspendAfterFailures: 3 };
+const initialOnly = { ...continuous, syncMode: 'initial_only' as const };
+const T = 1_700_000_000_000;
+
+describe('queueing and merging requests', () => {
+  it('queues a fresh run with a new job id, not yet created', () => {
+    const queue: QueuedRun[] = [];
+    const { run, fresh } = enqueue(queue, triggerRequest({ fullSync: true }), ids());
+    expect(fresh).toBe(true);
+    expect(queue).toEqual([
+      { jobId: 'job_1', kind: 'discovery', trigger: 'api', fullSync: true, retryFailed: false, dryRun: false, sourceObjectId: null, created: false },
+    ]);
+    expect(queue[0]).toBe(run);
+  });
+
+  it('merges requests of one slot into one run: full or retrying if any asked', () => {
+    const queue: QueuedRun[] = [];
+    const next = ids();
+    const first = enqueue(queue, triggerRequest(undefined), next).run;
+    const second = enqueue(queue, triggerRequest({ fullSync: true }), next);
+    const third = enqueue(queue, triggerRequest({ retryFailed: true }), next);
+    expect(second).toEqual({ run: first, fresh: false });
+    expect(third.run).toBe(first);
+    expect(queue).toHaveLength(1);
+    expect(first).toMatchObject({ jobId: 'job_1', fullSync: true, retryFailed: true });
+    // A later plain request never narrows what was asked.
+    enqueue(queue, triggerRequest({}), next);
+    expect(first).toMatchObject({ fullSync: true, retryFailed: true });
+  });
+
+  it('merges a scheduled poll and an API discovery into the run already waiting, keeping its trigger', () => {
+    const queue: QueuedRun[] = [];
+    const next = ids();
+    enqueue(queue, discoverRequest({}), next);
+    const { run, fresh } = enqueue(queue, scheduledRequest(), next);
+    expect(fresh).toBe(false);
+    expect(run.trigger).toBe('api');
+  });
+
+  it('keeps kinds, dry runs and rules in separate slots', () => {
+    const queue: QueuedRun[] = [];
+    const next = ids();
+    enqueue(queue, discoverRequest({}), next);
+    enqueue(queue, discoverRequest({ dryRun: true }), next);
+    enqueue(queue, objectsArrivedRequest(), next);
+    enqueue(queue, ingestRequest({ ruleId: 'r1' }), next);
+    enqueue(queue, ingestRequest({ ruleId: 'r2' }), next);
+    expect(queue.map((q) => [q.kind, q.dryRun, q.ruleId ?? null])).toEqual([
+      ['discovery', false, null],
+      ['discovery', true, null],
+      ['ingestion', false, null],
+      ['ingestion', false, 'r1'],
+      ['ingestion', false, 'r2'],
+    ]);
+    // A plain ingest joins the pushed-objects run, not a rule's.
+    expect(enqueue(queue, ingestRequest({}), next).run).toBe(queue[2]);
+    expect(enqueue(queue, ingestRequest({ ruleId: 'r2' }), next).run).toBe(queue[4]);
+  });
+
+  it('narrows to one object only while every merged request names the same one', () => {
+    const queue: QueuedRun[] = [];
+    const next = ids();
+    const run = enqueue(queue, ingestRequest({ sourceObjectId: 'o1' }), next).run;
+    enqueue(queue, ingestRequest({ sourceObjectId: 'o1' }), next);
+    expect(run.sourceObjectId).toBe('o1');
+    enqueue(queue, ingestRequest({ sourceObjectId: 'o2' }), next);
+    expect(run.sourceObjectId).toBeNull();
+    enqueue(queue, ingestRequest({ sourceObjectId: 'o2' }), next);
+    expect(run.sourceObjectId).toBeNull();
+  });
+
+  it('builds each request as the controller always has', () => {
+    expect(objectsArrivedRequest()).toEqual({
+      kind: 'ingestion',
+      trigger: 'direct_put',
+      fullSync: false,
+      retryFailed: false,
+      dryRun: false,
+      sourceObjectId: null,
+    });
+    expect(scheduledRequest()).toMatchObject({ kind: 'discovery', trigger: 'schedule', fullSync: false });
+    expect(discoverRequest({ fullSync: true, dryRun: true })).toMatchObject({
+      kind: 'discovery',
+      trigger: 'api',
+      fullSync: true,
+      dryRun: true,
+      retryFailed: false,
+    });
+    expect(ingestRequest({ retryFailed: true, sourceObjectId: 'o' })).toMatchObject({ retryFailed: true, sourceObjectId: 'o' });
+    expect(ingestRequest({ retryFailed: true, sourceObjectId: 'o', ruleId: 'r' })).toMatchObject({ retryFailed: false, sourceObjectId: null, ruleId: 'r' });
+  });
+
+  it('starts the head of the queue only once its job exists and nothing holds the source', () => {
+    const s = state();
+    expect(runnable(s)).toBe(false);
+    const { run } = enqueue(s.queue, triggerRequest(undefined), ids());
+    expect(runnable(s)).toBe(false);
+    run.created = true;
+    expect(runnable(s)).toBe(true);
+    expect(runnable({ ...s, paused: true })).toBe(false);
+    expect(runnable({ ...s, suspended: true })).toBe(false);
+  });
+
+  it('answers a discover request with where its run stands', () => {
+    const free = state();
+    expect(discoverMessage({ dryRun: false }, null, free)).toBe('Discovery scan started');
+    expect(discoverMessage({ dryRun: true }, null, free)).toBe('Dry-run discovery scan started');
+    expect(discoverMessage({ dryRun: false }, 'job_9', free)).toBe('Discovery queued after job job_9');
+    expect(discoverMessage({ dryRun: true }, 'job_9', state({ paused: true }))).toBe('Dry-run discovery queued after job job_9');
+    expect(discoverMessage({ dryRun: false }, null, state({ paused: true }))).toBe('Discovery queued until the source is resumed');
+    expect(discoverMessage({ dryRun: true }, null, state({ suspended: true }))).toBe('Dry-run discovery queued until the source is resumed');
+  });
+});
+
+describe('pause and resume', () => {
+  it('pauses with a reason and resumes without one', () => {
+    const s = state();
+    applyPause(s, true, 'maintenance');
+    expect(s).toMatchObject({ paused: true, pauseReason: 'maintenance' });
+    applyPause(s, false, 'ignored');
+    expect(s).toMatchObject({ paused: false, pauseReason: null });
+  });
+
+  it('lifts a suspension and its failure count on resume, not on pause', () => {
+    const s = state({ suspended: true, consecutiveFailures: 3 });
+    applyPause(s, true, null);
+    expect(s).toMatchObject({ suspended: true, consecutiveFailures: 3 });
+    applyPause(s, false, null);
+    expect(s).toMatchObject({ suspended: false, consecutiveFailures: 0, paused: false });
+  });
+
+  it('keeps the failure count when resuming a source that was not suspended', () => {
+    const s = state({ paused: true, consecutiveFailures: 2 });
+    applyPause(s, false, null);
+    expect(s.consecutiveFailures).toBe(2);
+  });
+});
+
+describe('the schedule', () => {
+  it('polls every source but push-only ones, and initial-only ones only until completed', () => {
+    expect(scheduled(continuous, false)).toBe(true);
+    expect(scheduled(continuous, true)).toBe(true);
+    expect(scheduled(initialOnly, false)).toBe(true);
+    expect(scheduled(initialOnly, true)).toBe(false);
+    expect(scheduled({ ...continuous, kind: 'upload' }, false)).toBe(false);
+  });
+
+  it('keeps a due time already set, else counts one interval from the last sync, else from now', () => {
+    expect(nextSyncAt(continuous, { completed: false, nextSyncAt: T + 5, lastSyncAt: T - 1000 }, T)).toBe(T + 5);
+    expect(nextSyncAt(continuous, { completed: false, nextSyncAt: null, lastSyncAt: T - 1000 }, T)).toBe(T - 1000 + 60_000);
+    expect(nextSyncAt(continuous, { completed: false, nextSyncAt: null, lastSyncAt: null }, T)).toBe(T + 60_000);
+    expect(nextSyncAt(initialOnly, { completed: true, nextSyncAt: T + 5, lastSyncAt: T }, T)).toBeNull();
+    expect(nextSyncAt({ ...continuous, kind: 'upload' }, { completed: false, nextSyncAt: T, lastSyncAt: T }, T)).toBeNull();
+  });
+
+  it('waits until the due time, at once when overdue, and without a timer when unscheduled or held', () => {
+    expect(scheduleWaitMs(state({ nextSyncAt: T + 1500 }), T)).toBe(1500);
+    expect(scheduleWaitMs(state({ nextSyncAt: T - 1500 }), T)).toBe(0);
+    expect(scheduleWaitMs(state({ nextSyncAt: null }), T)).toBeUndefined();
+    expect(scheduleWaitMs(state({ nextSyncAt: T + 1, paused: true }), T)).toBeUndefined();
+    expect(scheduleWaitMs(state({ nextSyncAt: T + 1, suspended: true }), T)).toBeUndefined();
+  });
+});
+
+describe("a run's outcome", () => {
+  const discovery = { kind: 'discovery' as const, dryRun: false };
+
+  it('resets the failure count on success and restarts the schedule from now', () => {
+    const s = state({ consecutiveFailures: 2, nextSyncAt: T - 5, runs: 4 });
+    expect(settleRun(s, discovery, { status: 'JOB_STATUS_SUCCEEDED', consecutiveFailures: 0 }, continuous, T)).toBe(false);
+    expect(s).toMatchObject({ consecutiveFailures: 0, runs: 5, lastSyncAt: T, nextSyncAt: T + 60_000, completed: false });
+  });
+
+  it('takes the failure count the run reports and suspends at the limit', () => {
+    const s = state({ consecutiveFailures: 1 });
+    expect(settleRun(s, discovery, { status: FAILED, consecutiveFailures: 2 }, continuous, T)).toBe(false);
+    expect(s).toMatchObject({ consecutiveFailures: 2, suspended: false });
+    expect(settleRun(s, discovery, { status: FAILED, consecutiveFailures: 3 }, continuous, T + 1)).toBe(true);
+    expect(s).toMatchObject({ consecutiveFailures: 3, suspended: true, runs: 2, lastSyncAt: T + 1, nextSyncAt: T + 1 + 60_000 });
+  });
+
+  it('counts a run whose workflow itself failed as one more failure', () => {
+    expect(failedRun(state({ consecutiveFailures: 2 }))).toEqual({ status: FAILED, consecutiveFailures: 3 });
+    const s = state({ consecutiveFailures: 2 });
+    expect(settleRun(s, discovery, failedRun(s), continuous, T)).toBe(true);
+    expect(s.suspended).toBe(true);
+  });
+
+  it('leaves the failure count alone when a run is cancelled', () => {
+    const s = state({ consecutiveFailures: 2 });
+    settleRun(s, discovery, { status: CANCELED, consecutiveFailures: 0 }, initialOnly, T);
+    expect(s).toMatchObject({ consecutiveFailures: 2, completed: false, runs: 1 });
+  });
+
+  it('completes an initial-only source after its first real discovery, and stops polling', () => {
+    const ok = { status: 'JOB_STATUS_SUCCEEDED', consecutiveFailures: 0 };
+    const s = state();
+    settleRun(s, { kind: 'discovery', dryRun: true }, ok, initialOnly, T);
+    expect(s).toMatchObject({ completed: false, nextSyncAt: T + 60_000 });
+    settleRun(s, { kind: 'ingestion', dryRun: false }, ok, initialOnly, T);
+    expect(s.completed).toBe(false);
+    settleRun(s, discovery, ok, initialOnly, T);
+    expect(s).toMatchObject({ completed: true, nextSyncAt: null });
+    // A continuous source never completes.
+    const c = state();
+    settleRun(c, discovery, ok, continuous, T);
+    expect(c.completed).toBe(false);
+  });
+});
+
+describe('what the controller reports', () => {
+  it('names the phase, stopping and running first', () => {
+    expect(phase(state({ paused: true, suspended: true }), 'job_1', true)).toBe('stopping');
+    expect(phase(state({ paused: true, suspended: true }), 'job_1', false)).toBe('running');
+    expect(phase(state({ paused: true, suspended: true, completed: true }), null, false)).toBe('suspended');
+    expect(phase(state({ paused: true, completed: true }), null, false)).toBe('paused');
+    expect(phase(state({ completed: true }), null, false)).toBe('completed');
+    expect(phase(state(), null, false)).toBe('idle');
+  });
+
+  it('names the source status, suspension first', () => {
+    expect(sourceStatus(state({ suspended: true, paused: true }))).toBe('SOURCE_STATUS_SUSPENDED');
+    expect(sourceStatus(state({ paused: true, completed: true }))).toBe('SOURCE_STATUS_PAUSED');
+    expect(sourceStatus(state({ completed: true }))).toBe('SOURCE_STATUS_COMPLETED');
+    expect(sourceStatus(state())).toBe('SOURCE_STATUS_ACTIVE');
+  });
+
+  it('mirrors a suspended source as paused, with the extras given', () => {
+    expect(snapshot(state({ suspended: true, nextSyncAt: T }))).toEqual({ status: 'SOURCE_STATUS_SUSPENDED', paused: true, pauseReason: null, nextSyncAt: T });
+    expect(snapshot(state({ paused: true, pauseReason: 'x' }), { consecutiveFailures: 0 })).toEqual({
+      status: 'SOURCE_STATUS_PAUSED',
+      paused: true,
+      pauseReason: 'x',
+      nextSyncAt: null,
+      consecutiveFailures: 0,
+    });
+  });
+
+  it('answers the status query with the head of the queue', () => {
+    const s = state({ paused: true, pauseReason: 'r', runs: 3, lastSyncAt: T, nextSyncAt: T + 1, consecutiveFailures: 1 });
+    expect(status(s, null, false)).toEqual({
+      phase: 'paused',
+      paused: true,
+      pauseReason: 'r',
+      currentJobId: null,
+      queuedJobId: null,
+      nextSyncAt: T + 1,
+      lastSyncAt: T,
+      consecutiveFailures: 1,
+      runs: 3,
+    });
+    const next = ids();
+    enqueue(s.queue, triggerRequest(undefined), next);
+    enqueue(s.queue, objectsArrivedRequest(), next);
+    expect(status(s, 'job_0', false)).toMatchObject({ phase: 'running', currentJobId: 'job_0', queuedJobId: 'job_1' });
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * The source controller's decisions, apart from its I/O: how requests queue
+ * and merge, what the schedule says, how a run's outcome counts towards
+ * suspension, and what the controller reports. No SDK calls, no clock, no
+ * randomness (callers pass `now` and new job ids), so it is sandbox-safe and
+ * unit-tested on its own. Functions that change the state change it in place:
+ * the workflow's handlers hold references to queued runs.
+ */
+import type {
+  ControllerPhase,
+  ControllerState,
+  ControllerStatus,
+  DiscoverRequest,
+  IngestRequest,
+  QueuedRun,
+  SyncRunResult,
+  TriggerRequest,
+} from '../../domain/messages/workflows/v1.js';
+import type { ControllerSnapshot, SourceSettings } from '../../domain/messages/controller-state/v1.js';
+
+/** A request for a run, before it is queued. */
+export type RunRequest = Omit<QueuedRun, 'jobId' | 'created'>;
+
+/** The settings the schedule and the failure count read. */
+export type ScheduleSettings = Pick<SourceSettings, 'kind' | 'syncMode' | 'syncIntervalSeconds'>;
+
+export const FAILED = 'JOB_STATUS_FAILED';
+export const CANCELED = 'JOB_STATUS_CANCELED';
+
+export const initialControllerState = (): ControllerState => ({
+  paused: false,
+  pauseReason: null,
+  suspended: false,
+  completed: false,
+  consecutiveFailures: 0,
+  runs: 0,
+  lastSyncAt: null,
+  nextSyncAt: null,
+  queue: [],
+});
+
+// ---- requests ---------------------------------------------------------------
+
+export const triggerRequest = (req: TriggerRequest | undefined): RunRequest => ({
+  kind: 'discovery',
+  trigger: 'api',
+  fullSync: req?.fullSync ?? false,
+  retryFailed: req?.retryFailed ?? false,
+  dryRun: false,
+  sourceObjectId: null,
+});
+
+export const objectsArrivedRequest = (): RunRequest => ({
+  kind: 'ingestion',
+  trigger: 'direct_put',
+  fullSync: false,
+  retryFailed: false,
+  dryRun: false,
+  sourceObjectId: null,
+});
+
+export const scheduledRequest = (): RunRequest => ({
+  kind: 'discovery',
+  trigger: 'schedule',
+  fullSync: false,
+  retryFailed: false,
+  dryRun: false,
+  sourceObjectId: null,
+});
+
+export const discoverRequest = (req: DiscoverRequest): RunRequest => ({
+  kind: 'discovery',
+  trigger: 'api',
+  fullSync: req.fullSync ?? false,
+  retryFailed: false,
+  dryRun: req.dryRun ?? false,
+  sourceObjectId: null,
+});
+
+/** A rule's re-run ignores retryFailed and the object: it re-processes what the rule selects. */
+export const ingestRequest = (req: IngestRequest): RunRequest =>
+  req.ruleId
+    ? { kind: 'ingestion', trigger: 'api', fullSync: false, retryFailed: false, dryRun: false, sourceObjectId: null, ruleId: req.ruleId }
+    : {
+        kind: 'ingestion',
+        trigger: 'api',
+        fullSync: false,
+        retryFailed: req.retryFailed ?? false,
+        dryRun: false,
+        sourceObjectId: req.sourceObjectId ?? null,
+      };
+
+/** Runs share a queue slot when kind, dry-run-ness and rule agree; the trigger does not count. */
+const sameSlot = (a: RunRequest, b: RunRequest): boolean => a.kind === b.kind && a.dryRun === b.dryRun && (a.ruleId ?? null) === (b.ruleId ?? null);
+
+/**
+ * Queues a run, or merges into the queued one of the same slot: one follow-up,
+ * however many triggers. A merged run is full if any request was, retries
+ * failures if any request did, and narrows to one object only while every
+ * request names the same one.
+ */
+export function enqueue(queue: QueuedRun[], req: RunRequest, newJobId: () => string): { run: QueuedRun; fresh: boolean } {
+  const existing = queue.find((q) => sameSlot(q, req));
+  if (existing) {
+    existing.fullSync ||= req.fullSync;
+    existing.retryFailed ||= req.retryFailed;
+    if (existing.sourceObjectId !== req.sourceObjectId) existing.sourceObjectId = null;
+    return { run: existing, fresh: false };
+  }
+  const run: QueuedRun = { ...req, jobId: newJobId(), created: false };
+  queue.push(run);
+  return { run, fresh: true };
+}
+
+/** The head of the queue may start: its job row exists and nothing holds the source. */
+export const runnable = (state: ControllerState): boolean => !held(state) && state.queue.length > 0 && state.queue[0]!.created;
+
+/** Paused by an operator or suspended after failures: nothing starts. */
+export const held = (state: Pick<ControllerState, 'paused' | 'suspended'>): boolean => state.paused || state.suspended;
+
+/** The answer to a discover request, once its job row exists. */
+export function discoverMessage(run: Pick<QueuedRun, 'dryRun'>, currentJobId: string | null, state: Pick<ControllerState, 'paused' | 'suspended'>): string {
+  const what = run.dryRun ? 'Dry-run discovery' : 'Discovery';
+  if (currentJobId) return `${what} queued after job ${currentJobId}`;
+  if (held(state)) return `${what} queued until the source is resumed`;
+  return run.dryRun ? 'Dry-run discovery scan started' : 'Discovery scan started';
+}
+
+// ---- pause, resume ----------------------------------------------------------
+
+/** Pauses or resumes; resuming also lifts a suspension and forgets the failures that caused it. */
+export function applyPause(state: ControllerState, paused: boolean, reason: string | null): void {
+  state.paused = paused;
+  state.pauseReason = paused ? reason : null;
+  if (!paused && state.suspended) {
+    state.suspended = false;
+    state.consecutiveFailures = 0;
+  }
+}
+
+// ---- the schedule -----------------------------------------------------------
+
+/** Push-only sources have nothing to poll; an initial-only source stops polling once its first discovery completes. */
+export const scheduled = (settings: ScheduleSettings, completed: boolean): boolean =>
+  settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !completed);
+
+/**
+ * When the next poll is due: the time already set, else one interval after
+ * the last sync (or after `now`, before the first); null when unscheduled.
+ */
+export function nextSyncAt(settings: ScheduleSettings, state: Pick<ControllerState, 'completed' | 'nextSyncAt' | 'lastSyncAt'>, now: number): number | null {
+  if (!scheduled(settings, state.completed)) return null;
+  return state.nextSyncAt ?? (state.lastSyncAt ?? now) + settings.syncIntervalSeconds * 1000;
+}
+
+/** How long to wait for the schedule; undefined waits for a request alone (unscheduled, paused or suspended). */
+export const scheduleWaitMs = (state: ControllerState, now: number): number | undefined =>
+  state.nextSyncAt === null || held(state) ? undefined : Math.max(0, state.nextSyncAt - now);
+
+// ---- a run's outcome --------------------------------------------------------
+
+/** What a run whose child workflow itself failed counts as. */
+export const failedRun = (state: Pick<ControllerState, 'consecutiveFailures'>): SyncRunResult => ({
+  status: FAILED,
+  consecutiveFailures: state.consecutiveFailures + 1,
+});
+
+/**
+ * Folds a finished run into the state: a failure counts (the run reports the
+ * count) and suspends the source at the limit; a success resets the count and
+ * completes an initial-only source after its first real discovery; a
+ * cancellation changes neither. Then the schedule restarts from `now`.
+ * Returns whether this run suspended the source.
+ */
+export function settleRun(
+  state: ControllerState,
+  run: Pick<QueuedRun, 'kind' | 'dryRun'>,
+  result: SyncRunResult,
+  settings: ScheduleSettings & Pick<SourceSettings, 'suspendAfterFailures'>,
+  now: number,
+): boolean {
+  state.runs++;
+  state.lastSyncAt = now;
+  let suspended = false;
+  if (result.status === FAILED) {
+    state.consecutiveFailures = result.consecutiveFailures;
+    if (state.consecutiveFailures >= settings.suspendAfterFailures) {
+      state.suspended = true;
+      suspended = true;
+    }
+  } else if (result.status !== CANCELED) {
+    state.consecutiveFailures = 0;
+    if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
+  }
+  state.nextSyncAt = null;
+  state.nextSyncAt = nextSyncAt(settings, state, now);
+  return suspended;
+}
+
+// ---- what the controller reports --------------------------------------------
+
+export function phase(state: ControllerState, currentJobId: string | null, stopping: boolean): ControllerPhase {
+  if (stopping) return 'stopping';
+  if (currentJobId) return 'running';
+  if (state.suspended) return 'suspended';
+  if (state.paused) return 'paused';
+  if (state.completed) return 'completed';
+  return 'idle';
+}
+
+/** The source's status as the API shows it. */
+export function sourceStatus(state: ControllerState): string {
+  if (state.suspended) return 'SOURCE_STATUS_SUSPENDED';
+  if (state.paused) return 'SOURCE_STATUS_PAUSED';
+  if (state.completed) return 'SOURCE_STATUS_COMPLETED';
+  return 'SOURCE_STATUS_ACTIVE';
+}
+
+/** What is mirrored into the database; `extra` carries the failure count and error when they changed. */
+export const snapshot = (state: ControllerState, extra: Pick<ControllerSnapshot, 'consecutiveFailures' | 'lastError'> = {}): ControllerSnapshot => ({
+  status: sourceStatus(state),
+  paused: held(state),
+  pauseReason: state.pauseReason,
+  nextSyncAt: state.nextSyncAt,
+  ...extra,
+});
+
+/** The answer to the `status` query. */
+export const status = (state: ControllerState, currentJobId: string | null, stopping: boolean): ControllerStatus => ({
+  phase: phase(state, currentJobId, stopping),
+  paused: state.paused,
+  pauseReason: state.pauseReason,
+  currentJobId,
+  queuedJobId: state.queue[0]?.jobId ?? null,
+  nextSyncAt: state.nextSyncAt,
+  lastSyncAt: state.lastSyncAt,
+  consecutiveFailures: state.consecutiveFailures,
+  runs: state.runs,
+});
