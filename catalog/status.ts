@@ -44,11 +44,16 @@ export const RUN_STATUS = {
 
 /**
  * What the controller mirrors into `sources.status`. The column is untyped
- * text (the controller workflow builds the value), so this list is its
+ * text (the controller workflow builds the value), so this map is its
  * reference; the API reports the same values.
  */
-export const SOURCE_STATUSES = ['SOURCE_STATUS_ACTIVE', 'SOURCE_STATUS_PAUSED', 'SOURCE_STATUS_SUSPENDED', 'SOURCE_STATUS_COMPLETED'] as const;
-export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+export const SOURCE_STATUS = {
+  active: 'SOURCE_STATUS_ACTIVE',
+  paused: 'SOURCE_STATUS_PAUSED',
+  suspended: 'SOURCE_STATUS_SUSPENDED',
+  completed: 'SOURCE_STATUS_COMPLETED',
+} as const;
+export type SourceStatus = (typeof SOURCE_STATUS)[keyof typeof SOURCE_STATUS];
 
 type AnyStatus = ObjectStatus | JobStatus | RunStatus | SourceStatus;
 
