@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { assignOwed, owedInRange, previewOwed, recordDuplicate, recordFailedAttempt, storedWithContent, type OwedObject } from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
@@ -10,14 +11,6 @@ import { storedErrorText as errorText } from '../domain/log-redaction.js';
 import { findEgressDenied } from './net/egress.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { publicDestinationError } from './net/public-error.js';
-
-interface OwedObject {
-  id: string;
-  key: string;
-  etag: string;
-  size: number;
-  attempts: number;
-}
 
 export interface BatchResult {
   ingested: number;
@@ -60,28 +53,9 @@ export function ingestionActivities(deps: ActivityDeps) {
   async function findDuplicate(ctx: SourceContext, obj: OwedObject): Promise<{ hash: string; lakeKey: string } | null> {
     const hash = await ctx.reader.contentHash(obj.key, obj.etag);
     if (!hash) return null;
-    const rows = await sql<{ lake_key: string }[]>`
-      select so.lake_key from source_objects so join sources s on s.id = so.source_id
-      where s.bucket_id = ${ctx.source.bucketId} and so.content_hash = ${hash} and so.status = 'ingested'
-        and so.lake_key is not null and so.id <> ${obj.id}
-      limit 5`;
-    for (const row of rows) if (await deps.lake.head(ctx.bucketName, row.lake_key)) return { hash, lakeKey: row.lake_key };
+    for (const lakeKey of await storedWithContent(sql, ctx.source.bucketId, hash, obj.id))
+      if (await deps.lake.head(ctx.bucketName, lakeKey)) return { hash, lakeKey };
     return null;
-  }
-
-  async function recordSkipped(jobId: string, obj: OwedObject, dup: { hash: string; lakeKey: string }, process: boolean): Promise<boolean> {
-    return sql.begin(async (tx) => {
-      const rows = await tx`
-        update source_objects set status = 'ingested', pending_job_id = null, last_job_id = ${jobId}, lake_key = ${dup.lakeKey},
-          ingested_etag = etag, content_hash = ${dup.hash}, ingested_at = now(), attempts = attempts + 1, last_error = null, updated_at = now(),
-          process_job_id = ${process ? jobId : null}
-        where id = ${obj.id} and pending_job_id = ${jobId}
-        returning id`;
-      if (rows.count === 0) return false;
-      const finished = process ? 0 : 1;
-      await tx`update jobs set objects_processed = objects_processed + ${finished}, objects_indexed = objects_indexed + ${finished}, objects_skipped = objects_skipped + 1 where id = ${jobId}`;
-      return true;
-    });
   }
 
   /**
@@ -91,20 +65,7 @@ export function ingestionActivities(deps: ActivityDeps) {
    */
   async function recordFailure(jobId: string, sourceId: string, obj: OwedObject, error: string, permanent: boolean): Promise<boolean> {
     const deadAt = permanent ? 0 : deps.maxAttempts;
-    const attempts = await sql.begin(async (tx) => {
-      const rows = await tx<{ attempts: number }[]>`
-        update source_objects set attempts = attempts + 1, last_error = ${error}, updated_at = now(),
-          status = case when attempts + 1 >= ${deadAt} then 'dead' else status end,
-          last_job_id = ${jobId},
-          pending_job_id = case when attempts + 1 >= ${deadAt} then null else pending_job_id end
-        where id = ${obj.id} and pending_job_id = ${jobId}
-        returning attempts`;
-      const attempts = rows[0]?.attempts;
-      if (attempts === undefined || attempts < deadAt) return attempts;
-      await tx`update jobs set objects_failed = objects_failed + 1 where id = ${jobId}`;
-      await tx`update sources set total_objects_failed = total_objects_failed + 1 where id = ${sourceId}`;
-      return attempts;
-    });
+    const attempts = await recordFailedAttempt(sql, { jobId, sourceId }, obj.id, error, deadAt);
     recorded.failure(sourceId, attempts, deadAt);
     return attempts !== undefined && attempts >= deadAt;
   }
@@ -139,11 +100,7 @@ export function ingestionActivities(deps: ActivityDeps) {
       const ctx = await loadSource(deps, input.sourceId);
       const routing = await loadRouting(deps, ctx.source.bucketId);
       const routed = (lakeKey: string) => !routing.empty && routing.route({ sourceId: input.sourceId, lakeKey }).length > 0;
-      const owed = await sql<OwedObject[]>`
-        select id, key, etag, size::float8 as size, attempts from source_objects
-        where pending_job_id = ${input.jobId} and status = 'pending'
-          and (${input.afterKey}::text is null or key > ${input.afterKey}) and key <= ${input.lastKey}
-        order by key`;
+      const owed = await owedInRange(sql, input.jobId, input.afterKey, input.lastKey);
       const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0, toProcess: 0 };
       const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
       const limit = deps.copySlots;
@@ -166,7 +123,7 @@ export function ingestionActivities(deps: ActivityDeps) {
                   if (!(await deps.throttle.take(actx.cancellationSignal))) return; // cancelled while waiting its turn: left owed
                   const dup = ctx.source.skipDuplicates ? await findDuplicate(ctx, obj) : null;
                   if (dup) {
-                    if (await recordSkipped(input.jobId, obj, dup, routed(dup.lakeKey))) result.skipped++;
+                    if (await recordDuplicate(sql, input.jobId, obj.id, dup, routed(dup.lakeKey))) result.skipped++;
                     return;
                   }
                   const { put } = await copyObject(ctx, obj, lakeKey);
@@ -206,33 +163,12 @@ export function ingestionActivities(deps: ActivityDeps) {
 
     /** How many objects an ingestion request would dispatch, without changing anything. */
     async previewIngestion(input: { sourceId: string; retryFailed: boolean; sourceObjectId?: string | null }): Promise<number> {
-      const [row] = await sql<{ n: string }[]>`
-        select count(*) as n from source_objects
-        where source_id = ${input.sourceId}
-          and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
-          and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
-               or (${input.sourceObjectId ?? null}::text is not null and status not in ('deleted', 'filtered'))
-               or (status = 'ingested' and (process_job_id is not null
-                   or (${input.retryFailed}::boolean and exists (select 1 from object_pipeline_runs r where r.object_id = source_objects.id and r.status = 'failed')))))`;
-      return Number(row?.n ?? 0);
+      return previewOwed(sql, input);
     },
 
     /** Assigns owed (and, when asked, dead-lettered) objects to an ingestion job. */
     async prepareIngestion(input: { jobId: string; sourceId: string; retryFailed: boolean; sourceObjectId?: string | null }): Promise<number> {
-      return sql.begin(async (tx) => {
-        await tx`
-          update source_objects set pending_job_id = ${input.jobId}, status = 'pending',
-            attempts = case when status = 'pending' then attempts else 0 end, updated_at = now()
-          where source_id = ${input.sourceId}
-            and pending_job_id is distinct from ${input.jobId}
-            and (${input.sourceObjectId ?? null}::text is null or id = ${input.sourceObjectId ?? null})
-            and (status = 'pending' or (${input.retryFailed}::boolean and status = 'dead')
-                 or (${input.sourceObjectId ?? null}::text is not null and status not in ('deleted', 'filtered')))`;
-        const [row] = await tx<{ n: string }[]>`select count(*) as n from source_objects where pending_job_id = ${input.jobId}`;
-        const n = Number(row?.n ?? 0);
-        await tx`update jobs set objects_discovered = ${n} where id = ${input.jobId} and objects_processed = 0 and objects_failed = 0`;
-        return n;
-      });
+      return assignOwed(sql, input);
     },
   };
 }

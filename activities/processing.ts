@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import { recorded } from '../metrics/registry.js';
+import { adoptOwedProcessing, countRuleRunOwed, markProcessing, oweRuleRun, recordProcessed, storedPage } from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { findSourceRow } from './source-context.js';
 import { loadRouting, type PipelineRow } from './pipelines/routing.js';
@@ -52,51 +53,6 @@ export function processingActivities(deps: ActivityDeps) {
     return { status: 'failed', error: lastError, attempts: deps.maxAttempts };
   }
 
-  /**
-   * Records one object's pipeline outcomes and counts it, once: the row is
-   * guarded by `process_job_id = job`, so a retried batch counts nothing twice.
-   * Returns whether it is indexed, or null when it had been recorded already.
-   */
-  async function finishObject(
-    jobId: string,
-    obj: OwedRow,
-    selected: string[],
-    outcomes: Map<string, PipelineOutcome>,
-    pruneOthers: boolean,
-  ): Promise<boolean | null> {
-    return sql.begin(async (tx) => {
-      const done =
-        await tx`update source_objects set process_job_id = null, updated_at = now() where id = ${obj.id} and process_job_id = ${jobId} returning id`;
-      if (done.count === 0) return null;
-      const rows = [...outcomes].map(([pipelineId, o]) => ({
-        pipeline_id: pipelineId,
-        status: o.status,
-        attempts: o.attempts,
-        detail: o.detail ?? null,
-        error: o.error ?? null,
-      }));
-      if (rows.length > 0) {
-        await tx`
-          insert into object_pipeline_runs (object_id, pipeline_id, status, etag, attempts, detail, error, job_id, updated_at)
-          select ${obj.id}, r.pipeline_id, r.status, ${obj.etag}, r.attempts, r.detail, r.error, ${jobId}, now()
-          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(pipeline_id text, status text, attempts int, detail text, error text)
-          on conflict (object_id, pipeline_id) do update set status = excluded.status, etag = excluded.etag, attempts = excluded.attempts,
-            detail = excluded.detail, error = excluded.error, job_id = excluded.job_id, updated_at = now()`;
-      }
-      if (pruneOthers) {
-        // Pipelines its rules no longer select keep nothing of it.
-        await tx`delete from object_pipeline_runs where object_id = ${obj.id} and not (pipeline_id = any(${selected}))`;
-        await tx`delete from fulltext_documents where object_id = ${obj.id} and not (pipeline_id = any(${selected}))`;
-      }
-      const ok = selected.every((p) => {
-        const o = outcomes.get(p);
-        return o === undefined || o.status !== 'failed';
-      });
-      await tx`update jobs set objects_processed = objects_processed + 1, objects_indexed = objects_indexed + ${ok ? 1 : 0} where id = ${jobId}`;
-      return ok;
-    });
-  }
-
   return {
     /**
      * Runs the stored objects of one batch through the pipelines their rules
@@ -128,13 +84,7 @@ export function processingActivities(deps: ActivityDeps) {
         return { obj, selected, todo };
       });
       const marks = work.flatMap((w) => w.todo.map((p) => ({ object_id: w.obj.id, pipeline_id: p, etag: w.obj.etag })));
-      if (marks.length > 0) {
-        await sql`
-          insert into object_pipeline_runs (object_id, pipeline_id, status, etag, job_id, updated_at)
-          select m.object_id, m.pipeline_id, 'processing', m.etag, ${input.jobId}, now()
-          from jsonb_to_recordset(${JSON.stringify(marks)}::jsonb) as m(object_id text, pipeline_id text, etag text)
-          on conflict (object_id, pipeline_id) do update set status = 'processing', etag = excluded.etag, job_id = excluded.job_id, error = null, updated_at = now()`;
-      }
+      await markProcessing(sql, input.jobId, marks);
 
       const result: ProcessResult = { processed: 0, indexed: 0 };
       const heartbeat = setInterval(() => actx.heartbeat(result), 2000);
@@ -159,7 +109,7 @@ export function processingActivities(deps: ActivityDeps) {
                 if (outcome.status === 'failed') actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);
               }
-              const indexed = await finishObject(input.jobId, obj, selected, outcomes, !input.ruleId);
+              const indexed = await recordProcessed(sql, input.jobId, obj, selected, outcomes, !input.ruleId);
               recorded.processed(input.sourceId, indexed);
               if (indexed) result.indexed++;
               result.processed++;
@@ -181,14 +131,8 @@ export function processingActivities(deps: ActivityDeps) {
 
     /** Hands a rule's stored objects of one source to a job, to run its pipelines again. */
     async prepareRuleRun(input: { jobId: string; sourceId: string; ruleId: string }): Promise<number> {
-      await forEachSelected(input.sourceId, input.ruleId, async (ids) => {
-        // Objects another job left owed keep their full processing (adopted by the next ingestion), not just this rule's.
-        await sql`update source_objects set process_job_id = ${input.jobId} where id = any(${ids}) and status = 'ingested' and process_job_id is null`;
-      });
-      const [row] = await sql<{ n: string }[]>`select count(*) as n from source_objects where process_job_id = ${input.jobId}`;
-      const n = Number(row?.n ?? 0);
-      await sql`update jobs set objects_discovered = ${n} where id = ${input.jobId} and objects_processed = 0`;
-      return n;
+      await forEachSelected(input.sourceId, input.ruleId, (ids) => oweRuleRun(sql, input.jobId, ids));
+      return countRuleRunOwed(sql, input.jobId);
     },
 
     /**
@@ -197,18 +141,7 @@ export function processingActivities(deps: ActivityDeps) {
      * failed on, so this job finishes them.
      */
     async adoptOwedProcessing(input: { jobId: string; sourceId: string; retryFailed: boolean }): Promise<number> {
-      const adopted = await sql.begin(async (tx) => {
-        const rows = await tx`
-          update source_objects so set process_job_id = ${input.jobId}, updated_at = now()
-          where so.source_id = ${input.sourceId} and so.status = 'ingested' and so.pending_job_id is null
-            and so.process_job_id is distinct from ${input.jobId}
-            and (so.process_job_id is not null
-                 or (${input.retryFailed}::boolean and exists (select 1 from object_pipeline_runs r where r.object_id = so.id and r.status = 'failed')))
-          returning so.id`;
-        if (rows.count > 0) await tx`update jobs set objects_discovered = objects_discovered + ${rows.count} where id = ${input.jobId}`;
-        return rows;
-      });
-      return adopted.count;
+      return adoptOwedProcessing(sql, input);
     },
   };
 
@@ -218,10 +151,7 @@ export function processingActivities(deps: ActivityDeps) {
     let after: string | null = null;
     let n = 0;
     for (;;) {
-      const page: { id: string; key: string; lake_key: string }[] = await sql`
-        select id, key, lake_key from source_objects
-        where source_id = ${sourceId} and status = 'ingested' and lake_key is not null and (${after}::text is null or key > ${after})
-        order by key limit ${PAGE}`;
+      const page = await storedPage(sql, sourceId, after, PAGE);
       if (page.length === 0) return n;
       const ids = page.filter((o) => routing.route({ sourceId, lakeKey: o.lake_key }, ruleId).length > 0).map((o) => o.id);
       if (ids.length > 0) await onPage(ids);

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { clearPurged, heldLakeKeys, purgePage } from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
 import { lakeKeyProblem } from '../lake/keys.js';
@@ -14,16 +15,15 @@ export function purgeActivities(deps: ActivityDeps) {
     async purgeLakeObjects(input: { purgeId: string }): Promise<number> {
       let removed = 0;
       for (;;) {
-        const page = await sql<{ bucket_name: string; lake_key: string }[]>`
-          select bucket_name, lake_key from lake_purges where purge_id = ${input.purgeId} order by lake_key limit 500`;
+        const page = await purgePage(sql, input.purgeId);
         if (page.length === 0) return removed;
         // A key some live source of the bucket holds now (re-created on the same prefix, pushed again) stays.
         const held = new Set(
           (
-            await sql<{ bucket_name: string; lake_key: string }[]>`
-              select b.name as bucket_name, so.lake_key from source_objects so
-              join sources s on s.id = so.source_id join buckets b on b.id = s.bucket_id
-              where so.lake_key = any(${page.map((p) => p.lake_key)}) and so.status <> 'deleted'`
+            await heldLakeKeys(
+              sql,
+              page.map((p) => p.lake_key),
+            )
           ).map((h) => `${h.bucket_name}\n${h.lake_key}`),
         );
         // Keys the lake could never have stored (too long, odd segments) are simply dropped from the list.
@@ -34,7 +34,11 @@ export function purgeActivities(deps: ActivityDeps) {
             bucket,
             doomed.filter((p) => p.bucket_name === bucket).map((p) => p.lake_key),
           );
-        await sql`delete from lake_purges where purge_id = ${input.purgeId} and lake_key = any(${page.map((p) => p.lake_key)})`;
+        await clearPurged(
+          sql,
+          input.purgeId,
+          page.map((p) => p.lake_key),
+        );
         removed += doomed.length;
         Context.current().heartbeat(removed);
       }

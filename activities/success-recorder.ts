@@ -1,13 +1,6 @@
 import type { Sql } from 'postgres';
+import { recordCopied, type Copied } from '../catalog/index.js';
 import { recorded } from '../metrics/registry.js';
-
-export interface Stored {
-  id: string;
-  lakeKey: string;
-  contentHash: string | null;
-  /** Rules route it to pipelines: it is counted processed once they have run, not now. */
-  process: boolean;
-}
 
 /**
  * Records copied objects in bulk: one transaction per flush instead of one
@@ -16,7 +9,7 @@ export interface Stored {
  * flushed when the worker dies is still owed and is simply copied again.
  */
 export class SuccessRecorder {
-  private buffer: Stored[] = [];
+  private buffer: Copied[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private failure: unknown = null;
@@ -31,7 +24,7 @@ export class SuccessRecorder {
     private readonly maxDelayMs = 100,
   ) {}
 
-  add(row: Stored): void {
+  add(row: Copied): void {
     if (this.failure) throw this.failure;
     this.buffer.push(row);
     if (this.buffer.length >= this.maxRows) this.flush();
@@ -54,28 +47,8 @@ export class SuccessRecorder {
     if (this.failure) throw this.failure;
   }
 
-  private async write(rows: Stored[]): Promise<void> {
-    const { n, bytes } = await this.sql.begin(async (tx) => {
-      const [done] = await tx<{ n: string; done: string; bytes: string }[]>`
-        with done as (
-          update source_objects so set status = 'ingested', pending_job_id = null, last_job_id = ${this.jobId}, lake_key = d.lake_key,
-            ingested_etag = so.etag, content_hash = coalesce(d.content_hash, so.content_hash), ingested_at = now(),
-            attempts = so.attempts + 1, last_error = null, updated_at = now(),
-            process_job_id = case when d.process then ${this.jobId} else null end
-          from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, lake_key: r.lakeKey, content_hash: r.contentHash, process: r.process })))}::jsonb)
-            as d(id text, lake_key text, content_hash text, process boolean)
-          where so.id = d.id and so.pending_job_id = ${this.jobId}
-          returning so.size, d.process
-        )
-        select count(*) as n, count(*) filter (where not process) as done, coalesce(sum(size), 0) as bytes from done`;
-      const n = Number(done?.n ?? 0);
-      const finished = Number(done?.done ?? 0);
-      const bytes = Number(done?.bytes ?? 0);
-      if (n === 0) return { n, bytes };
-      await tx`update jobs set objects_processed = objects_processed + ${finished}, objects_indexed = objects_indexed + ${finished}, bytes_transferred = bytes_transferred + ${bytes} where id = ${this.jobId}`;
-      await tx`update sources set total_objects_synced = total_objects_synced + ${n}, total_bytes_synced = total_bytes_synced + ${bytes} where id = ${this.sourceId}`;
-      return { n, bytes };
-    });
+  private async write(rows: Copied[]): Promise<void> {
+    const { n, bytes } = await recordCopied(this.sql, { jobId: this.jobId, sourceId: this.sourceId }, rows);
     // Counted once committed: a transaction that fails to commit records (and counts) nothing.
     this.recorded += n;
     this.bytes += bytes;

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { and, eq, sql } from 'drizzle-orm';
-import { markRemovedFromLake } from '../db/catalog.js';
+import { recordRemovedFromLake } from '../catalog/index.js';
 import { buckets, uploadFiles, uploadSyncs } from '../db/schema.js';
 import type { ActivityDeps } from './deps.js';
 import { TRASH_PREFIX, trashKey } from '../lake/trash.js';
@@ -58,7 +58,7 @@ export function uploadActivities(deps: ActivityDeps) {
             after = o.key;
             if (uploaded.has(o.key) || o.key.startsWith(TRASH_PREFIX)) continue;
             if (await deps.lake.move(bucketName, o.key, trashKey(sync.id, o.key))) trashed++;
-            await markRemovedFromLake(db, sync.bucketId, o.key);
+            await recordRemovedFromLake(db, sync.bucketId, o.key);
           }
           Context.current().heartbeat(after);
           if (!page.more) break;

@@ -1,5 +1,6 @@
 import { and, eq, inArray, ne } from 'drizzle-orm';
-import { fulltextDocuments, objectPipelineRuns, rules, sources } from '../db/schema.js';
+import { dropDerivedData } from '../catalog/index.js';
+import { rules, sources } from '../db/schema.js';
 import { ingestUpdate } from '../workflows/shared.js';
 import { withStart } from './controllers.js';
 import type { ApiDeps } from './deps.js';
@@ -59,8 +60,5 @@ export async function purgeUnrouted(deps: ApiDeps, bucketId: string, pipelineIds
   );
   const orphaned = pipelineIds.filter((p) => !stillRouted.has(p));
   if (orphaned.length === 0) return;
-  await deps.db.transaction(async (tx) => {
-    await tx.delete(objectPipelineRuns).where(inArray(objectPipelineRuns.pipelineId, orphaned));
-    await tx.delete(fulltextDocuments).where(inArray(fulltextDocuments.pipelineId, orphaned));
-  });
+  await deps.db.$client.begin((tx) => dropDerivedData(tx, { pipelineIds: orphaned }));
 }

@@ -1,6 +1,7 @@
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { and, eq, isNull } from 'drizzle-orm';
+import { OBJECT_STATUS } from '../catalog/index.js';
 import { buckets, lakePurges, sourceObjects, sources } from '../db/schema.js';
 import { controllerWorkflowId, objectsArrivedSignal, purgeWorkflowId, searchAttributes } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
@@ -53,7 +54,7 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
         .selectDistinct({ id: sourceObjects.sourceId })
         .from(sourceObjects)
         .innerJoin(sources, eq(sources.id, sourceObjects.sourceId))
-        .where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, 'pending'), isNull(sourceObjects.pendingJobId)))
+        .where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, OBJECT_STATUS.pending), isNull(sourceObjects.pendingJobId)))
     ).map((r) => r.id),
   );
   for (const { source, bucketName } of rows) {

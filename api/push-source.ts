@@ -1,7 +1,7 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { buckets, sources } from '../db/schema.js';
 import { newId } from '../domain/ids.js';
-import { markRemovedFromLake } from '../db/catalog.js';
+import { owePushed, recordRemovedFromLake } from '../catalog/index.js';
 import { controllerWorkflowId, objectsArrivedSignal } from '../workflows/shared.js';
 import { controllerStartOptions } from './controllers.js';
 import type { ApiDeps } from './deps.js';
@@ -67,15 +67,11 @@ export async function recordArrival(
   put: { etag: string; size: number; contentHash: string | null },
 ): Promise<void> {
   const source = await ensurePushSource(deps, bucket);
-  await deps.db.execute(sql`
-    insert into source_objects (id, source_id, key, etag, size, last_modified, status, lake_key, content_hash)
-    values (${newId('sobj')}, ${source.id}, ${key}, ${put.etag}, ${put.size}, now(), 'pending', ${key}, ${put.contentHash})
-    on conflict (source_id, key) do update set etag = excluded.etag, size = excluded.size, last_modified = excluded.last_modified,
-      status = 'pending', attempts = 0, last_error = null, lake_key = excluded.lake_key, content_hash = excluded.content_hash, updated_at = now()`);
+  await owePushed(deps.db, { id: newId('sobj'), sourceId: source.id, key, etag: put.etag, size: put.size, contentHash: put.contentHash });
   signalSoon(deps, source, bucket.name);
 }
 
 /** An object removed from the lake: whichever source brought it, its catalog row no longer points at the lake. */
 export async function recordRemoval(deps: ApiDeps, bucket: Bucket, key: string): Promise<void> {
-  await markRemovedFromLake(deps.db, bucket.id, key);
+  await recordRemovedFromLake(deps.db, bucket.id, key);
 }

@@ -122,7 +122,10 @@ export const jobs = pgTable(
       .references(() => sources.id, { onDelete: 'cascade' }),
     kind: text().$type<'discovery' | 'ingestion'>().notNull(),
     trigger: text().$type<'schedule' | 'api' | 'upload' | 'direct_put'>().notNull(),
-    status: text().notNull().default('JOB_STATUS_PENDING'),
+    status: text()
+      .$type<'JOB_STATUS_PENDING' | 'JOB_STATUS_RUNNING' | 'JOB_STATUS_SUCCEEDED' | 'JOB_STATUS_PARTIAL' | 'JOB_STATUS_FAILED' | 'JOB_STATUS_CANCELED'>()
+      .notNull()
+      .default('JOB_STATUS_PENDING'),
     fullSync: boolean().notNull().default(false),
     retryFailed: boolean().notNull().default(false),
     /** Report what a discovery would change, touching nothing. */

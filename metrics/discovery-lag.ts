@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { JOB_STATUS, lit, SOURCE_STATUS } from '../catalog/index.js';
 import type { Db } from '../db/client.js';
 import type { SourceLag } from './registry.js';
 
@@ -12,14 +13,15 @@ import type { SourceLag } from './registry.js';
 export function discoveryLagReader(db: Db, log: Logger): () => Promise<SourceLag[]> {
   return async () => {
     try {
-      const rows = await db.$client<{ bucket: string; source_id: string; seconds: number }[]>`
+      const sql = db.$client;
+      const rows = await sql<{ bucket: string; source_id: string; seconds: number }[]>`
         select b.name as bucket, s.id as source_id,
           extract(epoch from now() - coalesce(
             (select max(j.started_at) from jobs j
-             where j.source_id = s.id and j.kind = 'discovery' and not j.dry_run and j.status in ('JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL')),
+             where j.source_id = s.id and j.kind = 'discovery' and not j.dry_run and j.status in (${lit(sql, JOB_STATUS.succeeded, JOB_STATUS.partial)})),
             s.created_at))::float8 as seconds
         from sources s join buckets b on b.id = s.bucket_id
-        where s.kind <> 'upload' and s.status <> 'SOURCE_STATUS_COMPLETED'`;
+        where s.kind <> 'upload' and s.status <> ${lit(sql, SOURCE_STATUS.completed)}`;
       return rows.map((r) => ({ bucket: r.bucket, sourceId: r.source_id, seconds: r.seconds }));
     } catch (err) {
       // A scrape must not fail because Postgres is briefly away: the gauge is simply absent.

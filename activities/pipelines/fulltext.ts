@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { removeFulltextDocument, storeFulltextDocument } from '../../catalog/index.js';
 import type { FulltextConfig } from '../../domain/pipelines.js';
 import { extractText, looksBinary, textFormatOf } from '../../domain/text-extract.js';
 import type { ActivityDeps } from '../deps.js';
@@ -33,12 +34,12 @@ export async function runFulltext(
   const format = textFormatOf(obj.lakeKey, got.head.contentType);
   if (!format) {
     got.body.destroy();
-    await removeDocument(deps, pipelineId, obj.id);
+    await removeFulltextDocument(sql, obj.id, pipelineId);
     return { status: 'skipped', detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
   }
   const bytes = await readAll(got.body, config.maxBytes);
   if (looksBinary(bytes)) {
-    await removeDocument(deps, pipelineId, obj.id);
+    await removeFulltextDocument(sql, obj.id, pipelineId);
     return { status: 'skipped', detail: 'content is binary' };
   }
   // Postgres rejects NUL in text and caps a tsvector near 1 MiB of lexemes; long documents index their start.
@@ -47,20 +48,15 @@ export async function runFulltext(
   // A tsvector holds at most 1 MB of lexemes: text dense with distinct words indexes a shorter start.
   for (let chars = 900_000; ; chars = Math.floor(chars / 4)) {
     try {
-      await sql`
-        insert into fulltext_documents (object_id, pipeline_id, bucket_id, lake_key, etag, body, tsv, updated_at)
-        values (${obj.id}, ${pipelineId}, ${obj.bucketId}, ${obj.lakeKey}, ${obj.etag}, ${text},
-          to_tsvector(${config.language}::regconfig, left(${text}, ${chars})), now())
-        on conflict (object_id, pipeline_id) do update set bucket_id = excluded.bucket_id, lake_key = excluded.lake_key,
-          etag = excluded.etag, body = excluded.body, tsv = excluded.tsv, updated_at = now()`;
+      await storeFulltextDocument(
+        sql,
+        { objectId: obj.id, pipelineId, bucketId: obj.bucketId, lakeKey: obj.lakeKey, etag: obj.etag, text, language: config.language },
+        chars,
+      );
       const cut = text.length > chars ? `; words indexed from the first ${chars} characters` : '';
       return { status: 'indexed', detail: `${format}: ${text.length} characters${truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : ''}${cut}` };
     } catch (err) {
       if ((err as { code?: string }).code !== '54000' || chars < 10_000) throw err;
     }
   }
-}
-
-async function removeDocument(deps: ActivityDeps, pipelineId: string, objectId: string): Promise<void> {
-  await deps.db.$client`delete from fulltext_documents where object_id = ${objectId} and pipeline_id = ${pipelineId}`;
 }

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
+import { OBJECT_STATUS } from '../../catalog/index.js';
 import { sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,7 +17,7 @@ export function deadLetterRoutes(deps: ApiDeps): Router {
     const size = pageSize(q.page_size);
     const scope = `dead-letters:${source.id}`;
     const after = deps.pageTokens.decode(scope, q.page_token);
-    const dead = and(eq(sourceObjects.sourceId, source.id), eq(sourceObjects.status, 'dead'));
+    const dead = and(eq(sourceObjects.sourceId, source.id), eq(sourceObjects.status, OBJECT_STATUS.dead));
     const rows = await deps.db
       .select()
       .from(sourceObjects)

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
+import { OBJECT_STATUS } from '../../catalog/index.js';
 import { jobs, objectPipelineRuns, pipelines, sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -69,7 +70,7 @@ export function jobRoutes(deps: ApiDeps): Router {
         status: sourceObjects.status,
       })
       .from(sourceObjects)
-      .where(and(eq(sourceObjects.lastJobId, job.id), eq(sourceObjects.status, 'dead')))
+      .where(and(eq(sourceObjects.lastJobId, job.id), eq(sourceObjects.status, OBJECT_STATUS.dead)))
       .orderBy(asc(sourceObjects.key))
       .limit(1000);
     // Stored, but a pipeline failed on them: processed, not indexed.

@@ -3,6 +3,7 @@ import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { lookup } from 'mime-types';
+import { OBJECT_STATUS as S, RUN_STATUS } from '../../catalog/index.js';
 import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
 import { compareKeys, listPrefixProblem } from '../../lake/keys.js';
 import type { LakeObjectHead } from '../../lake/types.js';
@@ -138,7 +139,7 @@ export function objectRoutes(deps: ApiDeps): Router {
     // What its rules select now; a selected pipeline that has not run on this content yet is pending.
     const routing = origin ? await loadRouting(deps, bucket.id) : null;
     // Only stored (or re-owed) objects run through pipelines; deleted or dead ones never will.
-    const selected = origin && routing && (status === 'ingested' || status === 'pending') ? routing.route({ sourceId: origin.source.id, lakeKey: key }) : [];
+    const selected = origin && routing && (status === S.ingested || status === S.pending) ? routing.route({ sourceId: origin.source.id, lakeKey: key }) : [];
     const current = new Map(runs.filter(({ run }) => run.etag === origin?.object.ingestedEtag).map(({ run }) => [run.pipelineId, run.status]));
     for (const p of selected) {
       if (current.has(p)) continue;
@@ -146,7 +147,7 @@ export function objectRoutes(deps: ApiDeps): Router {
       indexStatus[p] = {
         name: pipeline.name,
         kind: pipeline.kind,
-        status: 'pending',
+        status: RUN_STATUS.pending,
         detail: null,
         error: null,
         attempts: 0,
@@ -156,7 +157,7 @@ export function objectRoutes(deps: ApiDeps): Router {
     }
     // Indexed: stored, with every pipeline its rules select done for this content.
     const indexed =
-      status === 'ingested' && origin?.object.processJobId == null && selected.every((p) => current.get(p) === 'indexed' || current.get(p) === 'skipped');
+      status === S.ingested && origin?.object.processJobId == null && selected.every((p) => current.get(p) === 'indexed' || current.get(p) === 'skipped');
     res.json({
       bucket: bucket.name,
       key,
@@ -168,10 +169,10 @@ export function objectRoutes(deps: ApiDeps): Router {
         ? { sourceId: origin.source.id, name: origin.source.name, kind: origin.source.kind, sourceKey: origin.object.key, sourceEtag: origin.object.etag }
         : null,
       jobId: origin?.object.lastJobId ?? null,
-      ingestionStatus: status === 'ingested' ? 'INGESTED' : status === 'pending' ? 'PENDING' : status === 'dead' ? 'FAILED' : 'UNKNOWN',
+      ingestionStatus: status === S.ingested ? 'INGESTED' : status === S.pending ? 'PENDING' : status === S.dead ? 'FAILED' : 'UNKNOWN',
       ingestedAt: origin?.object.ingestedAt ? millis(origin.object.ingestedAt) : null,
       contentHash: origin?.object.contentHash ?? null,
-      processingStatus: status !== 'ingested' ? null : origin?.object.processJobId ? 'PROCESSING' : 'PROCESSED',
+      processingStatus: status !== S.ingested ? null : origin?.object.processJobId ? 'PROCESSING' : 'PROCESSED',
       indexStatus,
       indexed,
     });

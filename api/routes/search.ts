@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Router } from 'express';
 import type { Sql, TransactionSql } from 'postgres';
+import { lit, OBJECT_STATUS } from '../../catalog/index.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -128,7 +129,7 @@ async function search(
       -- One hit per object (two fulltext pipelines may index it); deleted or since-changed objects are not found.
       select distinct on (m.object_id) m.*, so.source_id, so.ingested_etag as etag
       from matched m join source_objects so on so.id = m.object_id
-      where so.status not in ('deleted', 'filtered') and so.lake_key = m.lake_key and m.doc_etag = so.ingested_etag
+      where so.status not in (${lit(sql, OBJECT_STATUS.deleted, OBJECT_STATUS.filtered)}) and so.lake_key = m.lake_key and m.doc_etag = so.ingested_etag
       order by m.object_id, m.score desc
     ),
     page as (select * from best order by score desc, lake_key limit ${limit} offset ${offset})

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
+import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import type { SourceConnection } from '../../domain/source-config.js';
@@ -182,21 +183,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
     const owed = await deps.db.transaction(async (tx) => {
       let n = 0;
       if (purge) {
-        // A key another source of the bucket also holds (skipDuplicates, or the same prefix) stays.
-        // Objects still owed a copy are purged by the key they would land at: a batch cancelled with the
-        // source may still be writing them.
         const prefix = source.targetPrefix === '' || source.targetPrefix.endsWith('/') ? source.targetPrefix : `${source.targetPrefix}/`;
-        const rows = await tx.execute(sql`
-          insert into lake_purges (purge_id, bucket_name, lake_key)
-          select ${source.id}, ${bucket.name}, k.lake_key from (
-            select coalesce(so.lake_key, ${prefix} || so.key) as lake_key from source_objects so
-            where so.source_id = ${source.id} and (so.lake_key is not null or (so.status = 'pending' and ${source.kind} <> 'upload'))
-          ) k
-          where not exists (
-            select 1 from source_objects o2 join sources s2 on s2.id = o2.source_id
-            where s2.bucket_id = ${bucket.id} and o2.source_id <> ${source.id} and o2.lake_key = k.lake_key and o2.status <> 'deleted')
-          on conflict do nothing`);
-        n = rows.count;
+        n = await owePurge(tx, { id: source.id, kind: source.kind, bucketId: bucket.id, bucketName: bucket.name, prefix });
       }
       await tx.delete(sources).where(eq(sources.id, source.id));
       return n;

@@ -1,0 +1,247 @@
+import type { ISql, Sql } from 'postgres';
+import { dropDerivedData } from './derived.js';
+import { countDeferred, countDeleted, countOwed, countRemoved, readOwedCount, type JobRef } from './job-counters.js';
+import { lit, OBJECT_STATUS as S } from './status.js';
+
+/**
+ * What a discovery scan writes, a listing page at a time: each page is one
+ * bulk statement per step, so the diff of a quiet source only reads.
+ */
+
+/** One object as the source lists it. */
+export interface Listed {
+  key: string;
+  etag: string;
+  size: number;
+  lastModified?: Date | null;
+}
+
+export interface ScanRef extends JobRef {
+  fullSync: boolean;
+}
+
+const asJson = (page: readonly Listed[]): string =>
+  JSON.stringify(page.map((o) => ({ key: o.key, etag: o.etag, size: o.size, last_modified: o.lastModified?.toISOString() ?? null })));
+
+/** Every scan gets a pass of its own, so marks left by an interrupted, abandoned scan never count. */
+export async function nextScanPass(sql: ISql, sourceId: string): Promise<number> {
+  const [row] = await sql<{ scan_pass: number }[]>`update sources set scan_pass = scan_pass + 1 where id = ${sourceId} returning scan_pass`;
+  return row!.scan_pass;
+}
+
+/**
+ * Owe: diffs the page's objects that pass the filters against the etag
+ * checkpoint, in one statement. An object is owed to this job when it is
+ * new, came back, its etag or size changed (and onUpdate is on), it was
+ * still owed from an earlier run, or this is a full sync. Only rows not
+ * already owed to this job are counted, so a re-processed page adds nothing.
+ */
+export async function oweListed(tx: ISql, ref: ScanRef, pass: number, page: readonly Listed[], onUpdate: boolean): Promise<{ fresh: number; changed: number }> {
+  if (page.length === 0) return { fresh: 0, changed: 0 };
+  const needs = tx`(${ref.fullSync}::boolean or so.status in (${lit(tx, S.pending, S.deleted, S.filtered)})
+      or ((so.etag <> excluded.etag or so.size <> excluded.size) and (${onUpdate}::boolean or so.status <> ${lit(tx, S.ingested)})))`;
+  const [row] = await tx<{ fresh: string; changed: string; adopted: string }[]>`
+        with input as (
+          select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
+        ),
+        prev as (
+          select so.key, so.status, so.pending_job_id, so.process_job_id from source_objects so
+          join input i on so.key = i.key collate "C"
+          where so.source_id = ${ref.sourceId}
+        ),
+        up as (
+          insert into source_objects as so (id, source_id, key, etag, size, last_modified, status, seen_pass, pending_job_id, last_job_id)
+          select 'sobj_' || replace(gen_random_uuid()::text, '-', ''), ${ref.sourceId}, i.key, i.etag, i.size, i.last_modified, ${lit(tx, S.pending)}, ${pass}, ${ref.jobId}, ${ref.jobId}
+          from input i
+          on conflict (source_id, key) do update set
+            seen_pass = excluded.seen_pass,
+            etag = excluded.etag,
+            size = excluded.size,
+            last_modified = excluded.last_modified,
+            updated_at = now(),
+            attempts = case when so.pending_job_id is distinct from ${ref.jobId} and ${needs} then 0 else so.attempts end,
+            status = case when ${needs} then ${lit(tx, S.pending)} else so.status end,
+            pending_job_id = case when ${needs} then ${ref.jobId} else so.pending_job_id end
+          -- An unchanged object costs no write: scans of a quiet source only read.
+          where ${needs} or so.etag <> excluded.etag or so.size <> excluded.size or so.last_modified is distinct from excluded.last_modified
+          returning so.key, so.pending_job_id
+        )
+        select
+          count(*) filter (where up.pending_job_id = ${ref.jobId} and (prev.key is null or (prev.status in (${lit(tx, S.deleted, S.filtered)}) and prev.pending_job_id is distinct from ${ref.jobId}))) as fresh,
+          count(*) filter (where up.pending_job_id = ${ref.jobId} and prev.key is not null and prev.status not in (${lit(tx, S.deleted, S.filtered)}) and prev.pending_job_id is distinct from ${ref.jobId}) as changed,
+          -- Adopted for processing before the scan: already counted as discovered by this job.
+          count(*) filter (where up.pending_job_id = ${ref.jobId} and prev.process_job_id = ${ref.jobId} and prev.pending_job_id is distinct from ${ref.jobId}) as adopted
+        from up left join prev on prev.key = up.key collate "C"`;
+  const fresh = Number(row?.fresh ?? 0);
+  const changed = Number(row?.changed ?? 0);
+  const adopted = Number(row?.adopted ?? 0);
+  await countOwed(tx, ref, { fresh, changed, adopted });
+  return { fresh, changed };
+}
+
+/** The lake keys of stored objects on this page (listed outside the filters): what filter drift removes from the lake. */
+export async function driftedLakeKeys(sql: ISql, sourceId: string, page: readonly Listed[]): Promise<string[]> {
+  const drifted = await sql<{ lake_key: string }[]>`
+        select so.lake_key from source_objects so
+        join jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text) on so.key = t.key collate "C"
+        where so.source_id = ${sourceId} and so.status = ${lit(sql, S.ingested)} and so.lake_key is not null`;
+  return drifted.map((d) => d.lake_key);
+}
+
+/**
+ * Objects outside the filters are remembered as `filtered` (so they are not
+ * swept as deleted). With onFilterDrift, a stored one leaves the lake (the
+ * caller removed it first) and is counted removed; without, it stays stored.
+ */
+export async function recordFiltered(sql: Sql, ref: JobRef, pass: number, page: readonly Listed[], onFilterDrift: boolean): Promise<void> {
+  if (page.length === 0) return;
+  const json = asJson(page);
+  await sql.begin(async (tx) => {
+    const [row] = await tx<{ removed: string }[]>`
+        with prev as (
+          select so.key, so.status from source_objects so
+          join jsonb_to_recordset(${json}::jsonb) as t(key text) on so.key = t.key collate "C"
+          where so.source_id = ${ref.sourceId}
+        ),
+        up as (
+          insert into source_objects as so (id, source_id, key, etag, size, last_modified, status, seen_pass)
+          select 'sobj_' || replace(gen_random_uuid()::text, '-', ''), ${ref.sourceId}, t.key, t.etag, t.size, t.last_modified, ${lit(tx, S.filtered)}, ${pass}
+          from jsonb_to_recordset(${json}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
+          on conflict (source_id, key) do update set
+            seen_pass = excluded.seen_pass, etag = excluded.etag, size = excluded.size, last_modified = excluded.last_modified, updated_at = now(),
+            status = case when so.status = ${lit(tx, S.ingested)} and not ${onFilterDrift}::boolean then ${lit(tx, S.ingested)} else ${lit(tx, S.filtered)} end,
+            lake_key = case when so.status = ${lit(tx, S.ingested)} and not ${onFilterDrift}::boolean then so.lake_key else null end,
+            pending_job_id = case when so.status = ${lit(tx, S.ingested)} and not ${onFilterDrift}::boolean then so.pending_job_id else null end,
+            last_job_id = case when so.status = ${lit(tx, S.ingested)} and ${onFilterDrift}::boolean then ${ref.jobId} else so.last_job_id end
+          where so.status is distinct from (case when so.status = ${lit(tx, S.ingested)} and not ${onFilterDrift}::boolean then ${lit(tx, S.ingested)} else ${lit(tx, S.filtered)} end)
+            or so.etag <> excluded.etag or so.size <> excluded.size
+          returning so.key, so.status
+        )
+        select count(*) filter (where prev.status = ${lit(tx, S.ingested)} and up.status = ${lit(tx, S.filtered)}) as removed
+        from up join prev on prev.key = up.key collate "C"`;
+    await countRemoved(tx, ref.jobId, Number(row?.removed ?? 0));
+  });
+}
+
+/**
+ * maxObjectsPerRun, page by page: once the job owes more than the cap, the
+ * excess (the highest keys, all on this page, not yet dispatched) stays
+ * pending for the next run. Part of the page's transaction, so a re-listed
+ * page never defers twice.
+ */
+export async function deferExcess(tx: ISql, ref: JobRef, max: number): Promise<void> {
+  const excess = (await readOwedCount(tx, ref.jobId)) - max;
+  if (excess <= 0) return;
+  const released = await tx`
+      update source_objects set pending_job_id = null
+      where id in (select id from source_objects where pending_job_id = ${ref.jobId} and status = ${lit(tx, S.pending)} order by key desc limit ${excess})
+      returning id`;
+  if (released.count === 0) return;
+  await countDeferred(tx, ref, released.count);
+}
+
+/**
+ * Mark missing: every page also covers its key range in the checkpoint, so
+ * what lies in that range but was not listed is marked missing by this pass —
+ * a write only for missing objects. The sweep acts on the marks once the
+ * listing is complete.
+ */
+export async function markMissing(
+  tx: ISql,
+  sourceId: string,
+  pass: number,
+  from: string | null,
+  to: string | null,
+  listedKeys: readonly string[],
+): Promise<void> {
+  // A page re-listed after a crash may list an object that was missing the first time: its mark is cleared.
+  await tx`
+      with listed as (select value collate "C" as key from jsonb_array_elements_text(${JSON.stringify(listedKeys)}::jsonb))
+      update source_objects so set missing_pass = case when so.key in (select key from listed) then null else ${pass}::int end
+      where so.source_id = ${sourceId} and so.status <> ${lit(tx, S.deleted)}
+        and (${from}::text is null or so.key > ${from}) and (${to}::text is null or so.key <= ${to})
+        and (case when so.key in (select key from listed) then so.missing_pass = ${pass} else so.missing_pass is distinct from ${pass} end)`;
+}
+
+/** How many objects this pass found missing, of how many the source holds: what reconcile.maxDeletes is checked against. */
+export async function countMissing(sql: ISql, sourceId: string, pass: number): Promise<{ gone: number; total: number }> {
+  const [row] = await sql<{ gone: string; total: string }[]>`
+      select count(*) filter (where missing_pass = ${pass}) as gone, count(*) as total
+      from source_objects where source_id = ${sourceId} and status not in (${lit(sql, S.deleted, S.filtered)})`;
+  return { gone: Number(row?.gone ?? 0), total: Number(row?.total ?? 0) };
+}
+
+/** The next objects this pass marked missing and not yet swept; `stored` ones sit in the lake at `lakeKey`. */
+export async function nextMissing(sql: ISql, sourceId: string, pass: number): Promise<{ id: string; lakeKey: string | null; stored: boolean }[]> {
+  const gone = await sql<{ id: string; lake_key: string | null; status: string }[]>`
+        select id, lake_key, status from source_objects
+        where source_id = ${sourceId} and missing_pass = ${pass} and status <> ${lit(sql, S.deleted)}
+        order by key limit 500`;
+  return gone.map((g) => ({ id: g.id, lakeKey: g.lake_key, stored: g.status === S.ingested && g.lake_key !== null }));
+}
+
+/**
+ * Sweep deleted: objects gone at the source become `deleted`, with what
+ * pipelines derived from them; with onDelete (the caller removed them from
+ * the lake first) they no longer point at the lake. Returns how many it marked.
+ */
+export async function sweepDeleted(sql: Sql, ref: JobRef, ids: readonly string[], onDelete: boolean): Promise<number> {
+  return sql.begin(async (tx) => {
+    const [row] = await tx<{ marked: string; removed: string }[]>`
+          with target as (
+            select id, (status = ${lit(tx, S.ingested)} and lake_key is not null) as in_lake from source_objects
+            where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)) and status <> ${lit(tx, S.deleted)}
+            for update
+          ),
+          marked as (
+            update source_objects so set status = ${lit(tx, S.deleted)}, pending_job_id = null, process_job_id = null, last_job_id = ${ref.jobId}, updated_at = now(),
+              lake_key = case when ${onDelete}::boolean then null else so.lake_key end
+            from target where so.id = target.id
+            returning target.in_lake
+          )
+          select count(*) as marked, count(*) filter (where in_lake and ${onDelete}::boolean) as removed from marked`;
+    const marked = Number(row?.marked ?? 0);
+    const removed = Number(row?.removed ?? 0);
+    await countDeleted(tx, ref.jobId, { marked, removed });
+    await dropDerivedData(tx, { objectIds: ids });
+    return marked;
+  });
+}
+
+/** The sweep of this pass is complete: a later scan's pass starts above it. */
+export async function closeScanPass(sql: ISql, sourceId: string, pass: number): Promise<void> {
+  await sql`update sources set scan_pass = greatest(scan_pass, ${pass}) where id = ${sourceId}`;
+}
+
+/** A dry run's page: counts what would change with reads only. */
+export async function previewPage(
+  sql: ISql,
+  ref: ScanRef,
+  page: readonly Listed[],
+  unmatched: readonly Listed[],
+  fromKey: string | null,
+  toKey: string | null,
+  onUpdate: boolean,
+  onFilterDrift: boolean,
+): Promise<{ fresh: number; changed: number; gone: number; drifted: number }> {
+  const [row] = await sql<{ fresh: string; changed: string; gone: string; drifted: string }[]>`
+      with input as (
+        select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint)
+      ),
+      outside as (
+        select * from jsonb_to_recordset(${asJson(unmatched)}::jsonb) as t(key text)
+      ),
+      listed as (select key from input union all select key from outside)
+      select
+        (select count(*) from input i left join source_objects so on so.source_id = ${ref.sourceId} and so.key = i.key collate "C"
+          where so.id is null or so.status in (${lit(sql, S.deleted, S.filtered)})) as fresh,
+        (select count(*) from input i join source_objects so on so.source_id = ${ref.sourceId} and so.key = i.key collate "C"
+          where so.status not in (${lit(sql, S.deleted, S.filtered)}) and (${ref.fullSync}::boolean or so.status = ${lit(sql, S.pending)}
+            or ((so.etag <> i.etag or so.size <> i.size) and (${onUpdate}::boolean or so.status <> ${lit(sql, S.ingested)})))) as changed,
+        (select count(*) from source_objects so where so.source_id = ${ref.sourceId} and so.status <> ${lit(sql, S.deleted)}
+          and (${fromKey}::text is null or so.key > ${fromKey}) and (${toKey}::text is null or so.key <= ${toKey})
+          and not exists (select 1 from listed l where l.key = so.key collate "C")) as gone,
+        (select count(*) from outside o join source_objects so on so.source_id = ${ref.sourceId} and so.key = o.key collate "C"
+          where ${onFilterDrift}::boolean and so.status = ${lit(sql, S.ingested)}) as drifted`;
+  return { fresh: Number(row?.fresh ?? 0), changed: Number(row?.changed ?? 0), gone: Number(row?.gone ?? 0), drifted: Number(row?.drifted ?? 0) };
+}
