@@ -15,7 +15,7 @@ const newest = (dir) => {
     if (e.isFile() && e.name.endsWith('.ts')) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
   return t;
 };
-const sources = ['activities', 'api', 'catalog', 'config', 'db', 'domain', 'infra', 'metrics', 'workers', 'workflows'].filter((d) => existsSync(d));
+const sources = ['activities', 'api', 'catalog', 'config', 'db', 'domain', 'infra', 'lake', 'metrics', 'workers', 'workflows'].filter((d) => existsSync(d));
 if (sources.length && Math.max(...sources.map(newest)) > statSync('dist/workflow-bundle.js').mtimeMs) {
   console.error('lakesync: warning: dist/ is older than the sources; run `npm run build` to run what you see');
 }
