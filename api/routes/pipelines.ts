@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
 import { pipelines, rules } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
@@ -12,6 +12,9 @@ import { pipelineJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { CreatePipeline, UpdatePipeline } from './pipeline-schemas.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { Empty } from '../contract/common.js';
+import { Pipeline, PipelineList, PipelineWithBackfill } from '../contract/pipelines.js';
 
 const nameTaken = (name: string, bucket: string) =>
   new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [
@@ -33,10 +36,51 @@ export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: 
   return row;
 }
 
-export function pipelineRoutes(deps: ApiDeps): Router {
-  const r = Router();
+export const PIPELINE_ROUTES = defineRoutes({
+  create: {
+    method: 'post',
+    route: '/:bucket/pipelines',
+    summary: 'Create a pipeline (fulltext or webhook)',
+    scope: 'write',
+    body: CreatePipeline,
+    responses: { 201: { body: Pipeline } },
+  },
+  list: {
+    method: 'get',
+    route: '/:bucket/pipelines',
+    summary: 'List pipelines',
+    scope: 'read',
+    query: PaginationQuery,
+    responses: { 200: { body: PipelineList } },
+  },
+  get: {
+    method: 'get',
+    route: '/:bucket/pipelines/:pipelineId',
+    summary: 'Get a pipeline (never its secret)',
+    scope: 'read',
+    responses: { 200: { body: Pipeline } },
+  },
+  update: {
+    method: 'patch',
+    route: '/:bucket/pipelines/:pipelineId',
+    summary: 'Update a pipeline; re-enabling or changing fulltext settings back-fills',
+    scope: 'write',
+    body: UpdatePipeline,
+    responses: { 200: { body: PipelineWithBackfill } },
+  },
+  delete: {
+    method: 'delete',
+    route: '/:bucket/pipelines/:pipelineId',
+    summary: 'Delete a pipeline no rule uses, with what it indexed',
+    scope: 'write',
+    responses: { 200: { body: Empty } },
+  },
+});
 
-  r.post('/:bucket/pipelines', async (req, res) => {
+export function pipelineRoutes(deps: ApiDeps): Router {
+  const r = routesOf(PIPELINE_ROUTES);
+
+  r.on('create', async (req, res) => {
     const body = parseBody(CreatePipeline, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     let config: PipelineConfig;
@@ -58,7 +102,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     res.status(201).json(pipelineJson(row, bucket.name));
   });
 
-  r.get('/:bucket/pipelines', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const { page, ...rest } = await pageById(
@@ -77,12 +121,12 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), ...rest });
   });
 
-  r.get('/:bucket/pipelines/:pipelineId', async (req, res) => {
+  r.on('get', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     res.json(pipelineJson(await findPipeline(deps, bucket.id, req.params.pipelineId), bucket.name));
   });
 
-  r.patch('/:bucket/pipelines/:pipelineId', async (req, res) => {
+  r.on('update', async (req, res) => {
     const body = parseBody(UpdatePipeline, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
@@ -131,7 +175,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     res.json({ ...pipelineJson(row!, bucket.name), ...(rerun ? { backfill } : {}) });
   });
 
-  r.delete('/:bucket/pipelines/:pipelineId', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
     const users = (await deps.db.select({ id: rules.id, ids: rules.pipelineIds }).from(rules).where(eq(rules.bucketId, bucket.id))).filter((rule) =>
@@ -149,5 +193,5 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     res.json({});
   });
 
-  return r;
+  return r.router();
 }

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Router } from 'express';
+import type { Router } from 'express';
 import { and, asc, count, eq, gt, inArray, ne, sql } from 'drizzle-orm';
 import { pipelines, rules, sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
@@ -13,6 +13,9 @@ import { ruleJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { CreateRule, UpdateRule } from './pipeline-schemas.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { Empty } from '../contract/common.js';
+import { Rule, RuleList, RuleWithBackfill } from '../contract/pipelines.js';
 
 const nameTaken = (name: string, bucket: string) =>
   new ApiError('ALREADY_EXISTS', `name: a rule named ${name} already exists in bucket ${bucket}`, [
@@ -57,11 +60,39 @@ async function findRule(deps: ApiDeps, bucketId: string, ruleId: string) {
   return row;
 }
 
+export const RULE_ROUTES = defineRoutes({
+  create: {
+    method: 'post',
+    route: '/:bucket/rules',
+    summary: 'Create a rule; back-fills the stored objects it selects',
+    scope: 'write',
+    body: CreateRule,
+    responses: { 201: { body: RuleWithBackfill } },
+  },
+  list: { method: 'get', route: '/:bucket/rules', summary: 'List rules', scope: 'read', query: PaginationQuery, responses: { 200: { body: RuleList } } },
+  get: { method: 'get', route: '/:bucket/rules/:ruleId', summary: 'Get a rule', scope: 'read', responses: { 200: { body: Rule } } },
+  update: {
+    method: 'patch',
+    route: '/:bucket/rules/:ruleId',
+    summary: 'Update a rule; a changed selection is purged and back-filled',
+    scope: 'write',
+    body: UpdateRule,
+    responses: { 200: { body: RuleWithBackfill } },
+  },
+  delete: {
+    method: 'delete',
+    route: '/:bucket/rules/:ruleId',
+    summary: 'Delete a rule and what only its pipelines held',
+    scope: 'write',
+    responses: { 200: { body: Empty } },
+  },
+});
+
 export function ruleRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(RULE_ROUTES);
 
   /** Creating a rule back-fills: the bucket's stored objects it selects run through its pipelines. */
-  r.post('/:bucket/rules', async (req, res) => {
+  r.on('create', async (req, res) => {
     const body = parseBody(CreateRule, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const pipelineIds = [...new Set(body.pipelineIds)];
@@ -76,7 +107,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
     res.status(201).json({ ...ruleJson(row, bucket.name), backfill });
   });
 
-  r.get('/:bucket/rules', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const { page, ...rest } = await pageById(
@@ -95,13 +126,13 @@ export function ruleRoutes(deps: ApiDeps): Router {
     res.json({ rules: page.map((x) => ruleJson(x, bucket.name)), ...rest });
   });
 
-  r.get('/:bucket/rules/:ruleId', async (req, res) => {
+  r.on('get', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     res.json(ruleJson(await findRule(deps, bucket.id, req.params.ruleId), bucket.name));
   });
 
   /** A changed selection starts afresh: what the rule's pipelines held for it is purged, then back-filled. */
-  r.patch('/:bucket/rules/:ruleId', async (req, res) => {
+  r.on('update', async (req, res) => {
     const body = parseBody(UpdateRule, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findRule(deps, bucket.id, req.params.ruleId);
@@ -140,7 +171,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
     res.json({ ...ruleJson(rule, bucket.name), ...(backfill ? { backfill } : {}) });
   });
 
-  r.delete('/:bucket/rules/:ruleId', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findRule(deps, bucket.id, req.params.ruleId);
     await deps.db.delete(rules).where(eq(rules.id, current.id));
@@ -148,5 +179,5 @@ export function ruleRoutes(deps: ApiDeps): Router {
     res.json({});
   });
 
-  return r;
+  return r.router();
 }
