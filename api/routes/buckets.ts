@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { and, asc, count, eq, gt, ne } from 'drizzle-orm';
+import { and, count, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { buckets, sources, uploadSyncs } from '../../db/schema.js';
@@ -9,7 +9,7 @@ import { newId } from '../../domain/ids.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { defineRoutes, routesOf } from '../route.js';
 import { bucketJson } from '../serialize.js';
 import { Bucket, BucketList } from '../contract/buckets.js';
@@ -81,19 +81,7 @@ export function bucketRoutes(deps: ApiDeps): Router {
   r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const org = callerOf(res).org;
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `buckets:${org}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(buckets)
-          .where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined))
-          .orderBy(asc(buckets.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(buckets).where(eq(buckets.orgId, org)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, buckets, buckets.orgId, org, 'buckets', q);
     res.json({ buckets: page.map(bucketJson), ...rest });
   });
   r.on('get', async (req, res) => {

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { pipelines, rules } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { FulltextConfigSchema, WebhookConfigSchema, type PipelineConfig } from '../../domain/pipelines.js';
@@ -7,7 +7,7 @@ import { callerOf } from '../auth.js';
 import { backfillRule } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { pipelineJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
@@ -15,11 +15,6 @@ import { CreatePipeline, UpdatePipeline } from './pipeline-schemas.js';
 import { defineRoutes, routesOf } from '../route.js';
 import { Empty } from '../contract/common.js';
 import { Pipeline, PipelineList, PipelineWithBackfill } from '../contract/pipelines.js';
-
-const nameTaken = (name: string, bucket: string) =>
-  new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [
-    { field: 'name', problem: 'is already taken in this bucket' },
-  ]);
 
 /** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when delivering. */
 function checkWebhookUrl(deps: ApiDeps, url: string | undefined): void {
@@ -98,26 +93,14 @@ export function pipelineRoutes(deps: ApiDeps): Router {
       .values({ id: newId('pipe'), bucketId: bucket.id, name: body.name, kind: body.kind, config, sealedSecret, enabled: body.enabled })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw nameTaken(body.name, bucket.name);
+    if (!row) throw ApiError.nameTaken('pipeline', body.name, bucket.name);
     res.status(201).json(pipelineJson(row, bucket.name));
   });
 
   r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `pipelines:${bucket.id}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(pipelines)
-          .where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined))
-          .orderBy(asc(pipelines.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(pipelines).where(eq(pipelines.bucketId, bucket.id)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, pipelines, pipelines.bucketId, bucket.id, 'pipelines', q);
     res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), ...rest });
   });
 
@@ -136,7 +119,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
         .select({ id: pipelines.id })
         .from(pipelines)
         .where(and(eq(pipelines.bucketId, bucket.id), eq(pipelines.name, body.name), ne(pipelines.id, current.id)));
-      if (clash) throw nameTaken(body.name, bucket.name);
+      if (clash) throw ApiError.nameTaken('pipeline', body.name, bucket.name);
       set.name = body.name;
     }
     if (body.enabled !== undefined) set.enabled = body.enabled;

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Router } from 'express';
-import { and, asc, count, eq, gt, inArray, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { pipelines, rules, sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import type { RuleMatch } from '../../domain/pipelines.js';
@@ -8,7 +8,7 @@ import { callerOf } from '../auth.js';
 import { backfillRule, purgeUnrouted } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { ruleJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
@@ -16,11 +16,6 @@ import { CreateRule, UpdateRule } from './pipeline-schemas.js';
 import { defineRoutes, routesOf } from '../route.js';
 import { Empty } from '../contract/common.js';
 import { Rule, RuleList, RuleWithBackfill } from '../contract/pipelines.js';
-
-const nameTaken = (name: string, bucket: string) =>
-  new ApiError('ALREADY_EXISTS', `name: a rule named ${name} already exists in bucket ${bucket}`, [
-    { field: 'name', problem: 'is already taken in this bucket' },
-  ]);
 
 /** Every pipeline and source a rule names must be this bucket's: a 400 naming the first that is not. */
 async function checkReferences(deps: ApiDeps, bucketId: string, pipelineIds: string[] | undefined, match: RuleMatch | undefined): Promise<void> {
@@ -102,7 +97,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
       .values({ id: newId('rule'), bucketId: bucket.id, name: body.name, pipelineIds, match: body.match, enabled: body.enabled })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw nameTaken(body.name, bucket.name);
+    if (!row) throw ApiError.nameTaken('rule', body.name, bucket.name);
     const backfill = await backfillRule(deps, bucket, row);
     res.status(201).json({ ...ruleJson(row, bucket.name), backfill });
   });
@@ -110,19 +105,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
   r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `rules:${bucket.id}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(rules)
-          .where(and(eq(rules.bucketId, bucket.id), after ? gt(rules.id, after) : undefined))
-          .orderBy(asc(rules.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(rules).where(eq(rules.bucketId, bucket.id)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, rules, rules.bucketId, bucket.id, 'rules', q);
     res.json({ rules: page.map((x) => ruleJson(x, bucket.name)), ...rest });
   });
 
@@ -143,7 +126,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
         .select({ id: rules.id })
         .from(rules)
         .where(and(eq(rules.bucketId, bucket.id), eq(rules.name, body.name), ne(rules.id, current.id)));
-      if (clash) throw nameTaken(body.name, bucket.name);
+      if (clash) throw ApiError.nameTaken('rule', body.name, bucket.name);
     }
     const [row] = await deps.db
       .update(rules)

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import type { SourceConnection } from '../../domain/source-config.js';
@@ -16,7 +16,7 @@ import { startController, controllerStartOptions, startPurge } from '../controll
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { sourceJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
@@ -126,10 +126,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       })
       .onConflictDoNothing()
       .returning();
-    if (!row)
-      throw new ApiError('ALREADY_EXISTS', `name: a source named ${body.name} already exists in bucket ${bucket.name}`, [
-        { field: 'name', problem: 'is already taken in this bucket' },
-      ]);
+    if (!row) throw ApiError.nameTaken('source', body.name, bucket.name);
     try {
       await startController(deps, row, bucket.name);
     } catch (err) {
@@ -144,19 +141,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `sources:${bucket.id}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(sources)
-          .where(and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined))
-          .orderBy(asc(sources.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, sources, sources.bucketId, bucket.id, 'sources', q);
     res.json({ sources: page.map((s) => sourceJson(s, bucket.name)), ...rest });
   });
 
@@ -179,10 +164,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
         .select({ id: sources.id })
         .from(sources)
         .where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
-      if (clash)
-        throw new ApiError('ALREADY_EXISTS', `name: a source named ${set.name} already exists in bucket ${bucket.name}`, [
-          { field: 'name', problem: 'is already taken in this bucket' },
-        ]);
+      if (clash) throw ApiError.nameTaken('source', set.name, bucket.name);
     }
     const [row] = await deps.db
       .update(sources)
