@@ -49,8 +49,9 @@ export default tseslint.config(
   },
   {
     // Text from the edge goes through the one helper that refuses control characters.
+    // Response shapes (api/contract/) describe text the API sends, which the CLI must read whatever it holds.
     files: ['api/**/*.ts', 'domain/**/*.ts'],
-    ignores: ['domain/text.ts'],
+    ignores: ['domain/text.ts', 'api/contract/**'],
     rules: {
       'no-restricted-syntax': [
         'error',

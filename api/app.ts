@@ -4,23 +4,11 @@ import type { ApiDeps } from './deps.js';
 import { authMiddleware } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { ApiError, errorHandler } from './errors.js';
-
-/** Routes that need no bearer token. */
-const PUBLIC_PATHS = new Set(['/healthz', '/openapi.json', '/metrics']);
-import { bucketRoutes } from './routes/buckets.js';
-import { bytePlaneRoutes, isSignedRequest } from './routes/byte-plane.js';
-import { isBytePlaneRead } from './route-table.js';
+import { isSignedRequest } from './routes/byte-plane.js';
+import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, isBytePlaneRead, requiredScope } from './route-table.js';
+import { routesOf } from './route.js';
 import { bodyTextGuard, textGuard } from './text-guard.js';
-import { objectRoutes } from './routes/objects.js';
-import { uploadRoutes } from './routes/uploads.js';
-import { deadLetterRoutes } from './routes/dead-letters.js';
 import { healthRoutes } from './routes/health.js';
-import { jobRoutes } from './routes/jobs.js';
-import { pipelineRoutes } from './routes/pipelines.js';
-import { ruleRoutes } from './routes/rules.js';
-import { searchRoutes } from './routes/search.js';
-import { sourceRoutes } from './routes/sources.js';
-import { syncRoutes } from './routes/sync.js';
 import { logFields, withLogFields } from './log-fields.js';
 import { httpMetrics } from '../metrics/http.js';
 import { scrapeApi } from '../metrics/registry.js';
@@ -47,33 +35,25 @@ export function createApp(deps: ApiDeps): Express {
   );
   app.use(healthRoutes(deps));
   const openApi = openApiDocument();
-  app.get('/openapi.json', (_req, res) => void res.json(openApi));
+  const meta = routesOf(META_ROUTES);
+  meta.on('openapi', (_req, res) => void res.json(openApi));
   // Prometheus scrapes without a token: the API's own registry carries route patterns and counts, never ids, keys or
   // bucket names (the worker's per-source metrics live in another registry, served only on the worker's endpoint).
-  app.get('/metrics', async (_req, res) => {
+  meta.on('metrics', async (_req, res) => {
     const { contentType, body } = await scrapeApi();
     res.type(contentType).send(body);
   });
+  app.use(meta.router());
   // Authentication comes first: without a valid token nothing about the request is looked at.
   // A signed URL stands in for a token only on the byte-plane reads it was made for.
-  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || (isSignedRequest(req) && isBytePlaneRead(req.method, req.path))));
+  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || (isSignedRequest(req) && isBytePlaneRead(req.method, req.path)), requiredScope));
   app.use(textGuard());
   // PUT is the byte plane: its body is the object, streamed, never parsed.
   const json = express.json({ limit: '1mb', strict: false });
   app.use((req, res, next) => (req.method === 'PUT' ? next() : json(req, res, next)));
   app.use(bodyTextGuard());
-  app.use(withLogFields(bucketRoutes(deps)));
-  app.use(withLogFields(jobRoutes(deps)));
-  app.use(withLogFields(syncRoutes(deps)));
-  app.use(withLogFields(deadLetterRoutes(deps)));
-  app.use(withLogFields(sourceRoutes(deps)));
-  app.use(withLogFields(objectRoutes(deps)));
-  app.use(withLogFields(uploadRoutes(deps)));
-  app.use(withLogFields(pipelineRoutes(deps)));
-  app.use(withLogFields(ruleRoutes(deps)));
-  app.use(withLogFields(searchRoutes(deps)));
-  // Last: /:bucket/*key would otherwise shadow every bucket-scoped route.
-  app.use(withLogFields(bytePlaneRoutes(deps)));
+  // In the route table's order: the byte plane last.
+  for (const { router } of API_ROUTERS) app.use(withLogFields(router(deps)));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -93,17 +93,8 @@ function unauthenticated(problem: string): ApiError {
   return new ApiError('UNAUTHENTICATED', `authorization: ${problem}`, [{ field: 'authorization', problem }]);
 }
 
-/** The scope a request needs: admin routes need `admin`; reads (and search) `read`; everything else `write`. `admin` implies all. */
-export function requiredScope(req: Request): Scope {
-  // Routes match case-insensitively and with a trailing slash (Express's defaults): so must the scope.
-  if (/^\/admin(\/|$)/i.test(req.path)) return 'admin';
-  // Search is a read that takes its query as a body.
-  if (req.method === 'POST' && /^\/[^/]+\/search\/?$/i.test(req.path)) return 'read';
-  return req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
-}
-
-/** Bearer auth on every route but the public ones; the caller lands in `res.locals.caller`. */
-export function authMiddleware(auth: Authenticator, isPublic: (req: Request) => boolean): RequestHandler {
+/** Bearer auth on every route but the public ones, each needing the scope `scopeOf` names; the caller lands in `res.locals.caller`. */
+export function authMiddleware(auth: Authenticator, isPublic: (req: Request) => boolean, scopeOf: (req: Request) => Scope): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (isPublic(req)) return next();
     const header = req.headers.authorization;
@@ -116,7 +107,7 @@ export function authMiddleware(auth: Authenticator, isPublic: (req: Request) => 
     auth
       .verify(match[1]!)
       .then((caller) => {
-        const need = requiredScope(req);
+        const need = scopeOf(req);
         if (!caller.scopes.has(need) && !caller.scopes.has('admin')) {
           throw new ApiError('PERMISSION_DENIED', `authorization: token lacks the ${need} scope`, [
             { field: 'authorization', problem: `lacks the ${need} scope` },

@@ -46,6 +46,12 @@ export class ApiError extends Error {
   static notFound(what: string): ApiError {
     return new ApiError('NOT_FOUND', `${what} not found`);
   }
+  /** A source, pipeline or rule name another of the bucket's already holds. */
+  static nameTaken(kind: 'source' | 'pipeline' | 'rule', name: string, bucket: string): ApiError {
+    return new ApiError('ALREADY_EXISTS', `name: a ${kind} named ${name} already exists in bucket ${bucket}`, [
+      { field: 'name', problem: 'is already taken in this bucket' },
+    ]);
+  }
 }
 
 export function fromZod(error: z.ZodError, prefix?: string): ApiError {

@@ -1,5 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { and, asc, count, eq, gt, type InferSelectModel } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import type { Db } from '../db/client.js';
 import { text } from '../domain/text.js';
 import { ApiError } from './errors.js';
 
@@ -56,4 +59,40 @@ export async function pageById<T extends { id: string }>(
   const rows = await fetch(tokens.decode(scope, q.page_token), size + 1);
   const page = rows.slice(0, size);
   return { page, nextPageToken: rows.length > size ? tokens.encode(scope, page.at(-1)!.id) : '', totalCount: await total() };
+}
+
+/**
+ * One page, by id, of the rows of `table` whose `owner` column is `ownerId`
+ * (a bucket's sources, pipelines or rules; an organisation's buckets); tokens
+ * are signed for `${name}:${ownerId}`.
+ */
+export function pageOwnedBy<T extends PgTable & { id: PgColumn }>(
+  deps: { db: Db; pageTokens: PageTokens },
+  table: T,
+  owner: PgColumn,
+  ownerId: string,
+  name: string,
+  q: z.infer<typeof PaginationQuery>,
+): Promise<{ page: (InferSelectModel<T> & { id: string })[]; nextPageToken: string; totalCount: number }> {
+  const { db } = deps;
+  return pageById<InferSelectModel<T> & { id: string }>(
+    deps.pageTokens,
+    `${name}:${ownerId}`,
+    q,
+    (after, limit) =>
+      db
+        .select()
+        .from(table as PgTable)
+        .where(and(eq(owner, ownerId), after ? gt(table.id, after) : undefined))
+        .orderBy(asc(table.id))
+        // drizzle cannot follow a generic table through select(): the rows are the table's.
+        .limit(limit) as unknown as Promise<(InferSelectModel<T> & { id: string })[]>,
+    async () =>
+      (
+        await db
+          .select({ n: count() })
+          .from(table as PgTable)
+          .where(eq(owner, ownerId))
+      )[0]?.n ?? 0,
+  );
 }

@@ -1,23 +1,102 @@
-import { OPERATIONS } from './openapi.js';
+/**
+ * The route table: every route of the API, in the order the app mounts them.
+ * The app registers its routers from it, /openapi.json describes it, the
+ * scope check reads each route's scope from it, and the text guard and
+ * signed URLs match request paths against it.
+ */
+import type { Request, Router } from 'express';
+import type { Scope } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { defineRoutes, type RouteSpec, type RouteSpecs } from './route.js';
+import { BUCKET_ROUTES, bucketRoutes } from './routes/buckets.js';
+import { BYTE_PLANE_ROUTES, bytePlaneRoutes } from './routes/byte-plane.js';
+import { DEAD_LETTER_ROUTES, deadLetterRoutes } from './routes/dead-letters.js';
+import { HEALTH_ROUTES } from './routes/health.js';
+import { JOB_ROUTES, jobRoutes } from './routes/jobs.js';
+import { OBJECT_ROUTES, objectRoutes } from './routes/objects.js';
+import { PIPELINE_ROUTES, pipelineRoutes } from './routes/pipelines.js';
+import { RULE_ROUTES, ruleRoutes } from './routes/rules.js';
+import { SEARCH_ROUTES, searchRoutes } from './routes/search.js';
+import { SOURCE_ROUTES, sourceRoutes } from './routes/sources.js';
+import { SYNC_ROUTES, syncRoutes } from './routes/sync.js';
+import { UPLOAD_ROUTES, uploadRoutes } from './routes/uploads.js';
 
-type Operation = (typeof OPERATIONS)[number];
+/** What the app serves about itself, without a token (their handlers live in app.ts, beside the document and the registry). */
+export const META_ROUTES = defineRoutes({
+  openapi: {
+    method: 'get',
+    route: '/openapi.json',
+    summary: 'This document',
+    scope: null,
+    responses: { 200: { description: 'The OpenAPI 3.1 document', bytes: 'application/json' } },
+  },
+  metrics: {
+    method: 'get',
+    route: '/metrics',
+    summary: 'Prometheus metrics of the API (route patterns and counts, never ids, keys or bucket names)',
+    scope: null,
+    responses: { 200: { description: 'Prometheus text exposition', bytes: 'text/plain' } },
+  },
+});
 
-/** The byte plane's `/{bucket}/{key}` takes every remaining segment as the key, as its `/:bucket/*key` route does. */
-const BYTE_PLANE = '/{bucket}/{key}';
+/** Mounted before authentication, in this order. */
+const PUBLIC: RouteSpecs[] = [HEALTH_ROUTES, META_ROUTES];
+
+/**
+ * Mounted behind authentication, in this order: the byte plane last, since
+ * its /:bucket/*key would otherwise shadow every bucket-scoped route.
+ */
+export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Router }[] = [
+  { routes: BUCKET_ROUTES, router: bucketRoutes },
+  { routes: JOB_ROUTES, router: jobRoutes },
+  { routes: SYNC_ROUTES, router: syncRoutes },
+  { routes: DEAD_LETTER_ROUTES, router: deadLetterRoutes },
+  { routes: SOURCE_ROUTES, router: sourceRoutes },
+  { routes: OBJECT_ROUTES, router: objectRoutes },
+  { routes: UPLOAD_ROUTES, router: uploadRoutes },
+  { routes: PIPELINE_ROUTES, router: pipelineRoutes },
+  { routes: RULE_ROUTES, router: ruleRoutes },
+  { routes: SEARCH_ROUTES, router: searchRoutes },
+  { routes: BYTE_PLANE_ROUTES, router: bytePlaneRoutes },
+];
+
+export interface Operation extends RouteSpec {
+  /** The route as OpenAPI writes it: `{name}` for each parameter. */
+  path: string;
+  /** Names of its path parameters, in order. */
+  params: string[];
+  /** Its last parameter takes every remaining segment (a byte-plane key). */
+  rest: boolean;
+}
+
+const operation = (spec: RouteSpec): Operation => ({
+  ...spec,
+  path: spec.route.replace(/[:*](\w+)/g, '{$1}'),
+  params: [...spec.route.matchAll(/[:*](\w+)/g)].map((m) => m[1]!),
+  rest: spec.route.includes('*'),
+});
+
+/** Every operation, in the order Express tries them. */
+export const ROUTES: Operation[] = [...PUBLIC, ...API_ROUTERS.map((g) => g.routes)].flatMap((specs) => Object.values(specs).map(operation));
+
+/** Routes that need no bearer token, by their exact path. */
+export const PUBLIC_PATHS = new Set(ROUTES.filter((op) => op.scope === null).map((op) => op.path));
 
 /** Express matches routes case-insensitively and with an optional trailing slash; so do these. */
-const COMPILED = OPERATIONS.map((op) => ({
+const COMPILED = ROUTES.map((op) => ({
   op,
   re: new RegExp(
-    `^${op.path.replace(/\{(\w+)\}/g, (_, name: string) => (op.path === BYTE_PLANE && name === 'key' ? '(?<key>.+?)' : `(?<${name}>[^/]+)`))}/?$`,
+    `^${op.route
+      .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/([:*])(\w+)/g, (_, kind: string, name: string) => (kind === '*' ? `(?<${name}>.+?)` : `(?<${name}>[^/]+)`))}/?$`,
     'i',
   ),
 }));
 
 /**
- * The operation of the OpenAPI table that serves `method path` (as the app's
- * routers would pick it: the byte plane last) and its raw, still
- * percent-encoded path parameters; null for a path no route serves.
+ * The operation that serves `method path` (as the app's routers would pick
+ * it: the byte plane last) and its raw, still percent-encoded path
+ * parameters; null for a path no route serves.
  */
 export function matchOperation(method: string, path: string): { op: Operation; params: Record<string, string> } | null {
   const m = method.toLowerCase();
@@ -34,5 +113,15 @@ export function matchOperation(method: string, path: string): { op: Operation; p
 /** A GET or HEAD the byte plane serves: the only requests a signed URL may authorise. */
 export const isBytePlaneRead = (method: string, path: string): boolean => {
   const match = matchOperation(method, path);
-  return match !== null && match.op.path === BYTE_PLANE && (match.op.method === 'get' || match.op.method === 'head');
+  return match !== null && match.op.rest && (match.op.method === 'get' || match.op.method === 'head');
 };
+
+/** The scope a request needs: its route's, from the table. `admin` implies all. */
+export function requiredScope(req: Pick<Request, 'method' | 'path'>): Scope {
+  // /admin is the admin's namespace whatever route would serve it (no bucket may be named admin).
+  if (/^\/admin(\/|$)/i.test(req.path)) return 'admin';
+  const scope = matchOperation(req.method, req.path)?.op.scope;
+  if (scope) return scope;
+  // No route serves it, so it ends in a 404 once past authentication: reads need read, anything else write.
+  return req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write';
+}

@@ -1,4 +1,8 @@
 import type { buckets, jobs, pipelines, rules, sources } from '../db/schema.js';
+import type { Bucket } from './contract/buckets.js';
+import type { Job } from './contract/jobs.js';
+import type { Pipeline, Rule } from './contract/pipelines.js';
+import type { Source } from './contract/sources.js';
 
 type SourceRow = typeof sources.$inferSelect;
 type JobRow = typeof jobs.$inferSelect;
@@ -10,10 +14,10 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 /** K3 renders int64 timestamps and counters as strings of epoch milliseconds / digits. */
 export const millis = (d: Date | number | null): string | null => (d === null ? null : String(typeof d === 'number' ? d : d.getTime()));
 
-export const bucketJson = (b: BucketRow) => ({ bucketId: b.id, name: b.name, createdAt: iso(b.createdAt) });
+export const bucketJson = (b: BucketRow): Bucket => ({ bucketId: b.id, name: b.name, createdAt: iso(b.createdAt) });
 
 /** A source as the API shows it: settings and state, never credentials. */
-export function sourceJson(s: SourceRow, bucketName: string) {
+export function sourceJson(s: SourceRow, bucketName: string): Source {
   const conn = s.connection;
   return {
     sourceId: s.id,
@@ -51,7 +55,7 @@ export function sourceJson(s: SourceRow, bucketName: string) {
   };
 }
 
-export function jobJson(j: JobRow, bucketName: string) {
+export function jobJson(j: JobRow, bucketName: string): Job {
   return {
     jobId: j.id,
     bucket: bucketName,
@@ -87,7 +91,7 @@ export function jobJson(j: JobRow, bucketName: string) {
 }
 
 /** A pipeline as the API shows it: its settings, never its signing secret. */
-export function pipelineJson(p: PipelineRow, bucketName: string) {
+export function pipelineJson(p: PipelineRow, bucketName: string): Pipeline {
   const c = p.config;
   return {
     pipelineId: p.id,
@@ -102,7 +106,7 @@ export function pipelineJson(p: PipelineRow, bucketName: string) {
   };
 }
 
-export function ruleJson(r: RuleRow, bucketName: string) {
+export function ruleJson(r: RuleRow, bucketName: string): Rule {
   return {
     ruleId: r.id,
     bucket: bucketName,

@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { and, asc, count, eq, gt, ne } from 'drizzle-orm';
+import type { Router } from 'express';
+import { and, count, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { buckets, sources, uploadSyncs } from '../../db/schema.js';
@@ -9,8 +9,10 @@ import { newId } from '../../domain/ids.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
+import { defineRoutes, routesOf } from '../route.js';
 import { bucketJson } from '../serialize.js';
+import { Bucket, BucketList } from '../contract/buckets.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
@@ -23,6 +25,33 @@ export const BucketName = text()
   .refine((n) => n !== 'admin', 'is reserved');
 
 const CreateBucket = z.object({ name: BucketName }).strict();
+
+export const BUCKET_ROUTES = defineRoutes({
+  create: {
+    method: 'post',
+    route: '/admin/buckets',
+    summary: 'Create a lake bucket',
+    scope: 'admin',
+    body: CreateBucket,
+    responses: { 201: { body: Bucket } },
+  },
+  list: {
+    method: 'get',
+    route: '/admin/buckets',
+    summary: "List the organisation's buckets",
+    scope: 'admin',
+    query: PaginationQuery,
+    responses: { 200: { body: BucketList } },
+  },
+  get: { method: 'get', route: '/admin/buckets/:bucket', summary: 'Get a lake bucket', scope: 'admin', responses: { 200: { body: Bucket } } },
+  delete: {
+    method: 'delete',
+    route: '/admin/buckets/:bucket',
+    summary: 'Delete an empty lake bucket (no sources, no objects)',
+    scope: 'admin',
+    responses: { 204: {} },
+  },
+});
 
 /** Sources a user created hold their bucket; the built-in push source (kind `upload`, never user-created) does not. */
 async function refuseWhileSourced(db: Pick<Db, 'select'>, bucket: { id: string; name: string }): Promise<void> {
@@ -37,8 +66,8 @@ async function refuseWhileSourced(db: Pick<Db, 'select'>, bucket: { id: string; 
 }
 
 export function bucketRoutes(deps: ApiDeps): Router {
-  const r = Router();
-  r.post('/admin/buckets', async (req, res) => {
+  const r = routesOf(BUCKET_ROUTES);
+  r.on('create', async (req, res) => {
     const body = parseBody(CreateBucket, req);
     // Bucket names are global, as in S3: a taken name is a conflict whoever holds it.
     const [row] = await deps.db
@@ -49,25 +78,13 @@ export function bucketRoutes(deps: ApiDeps): Router {
     if (!row) throw new ApiError('ALREADY_EXISTS', `name: bucket ${body.name} already exists`, [{ field: 'name', problem: 'is already taken' }]);
     res.status(201).json(bucketJson(row));
   });
-  r.get('/admin/buckets', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const org = callerOf(res).org;
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `buckets:${org}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(buckets)
-          .where(and(eq(buckets.orgId, org), after ? gt(buckets.id, after) : undefined))
-          .orderBy(asc(buckets.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(buckets).where(eq(buckets.orgId, org)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, buckets, buckets.orgId, org, 'buckets', q);
     res.json({ buckets: page.map(bucketJson), ...rest });
   });
-  r.get('/admin/buckets/:bucket', async (req, res) => {
+  r.on('get', async (req, res) => {
     res.json(bucketJson(await findBucket(deps, req.params.bucket, callerOf(res).org)));
   });
   /**
@@ -78,7 +95,7 @@ export function bucketRoutes(deps: ApiDeps): Router {
    * goes with it (its rows by cascade, in the same transaction), and so do
    * its controller and any open upload sync's workflow.
    */
-  r.delete('/admin/buckets/:bucket', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     await refuseWhileSourced(deps.db, bucket);
     const { objects } = await deps.lake.list(bucket.name, '', null, 1);
@@ -119,5 +136,5 @@ export function bucketRoutes(deps: ApiDeps): Router {
         .catch(() => undefined);
     res.status(204).end();
   });
-  return r;
+  return r.router();
 }

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response, Router } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { eq } from 'drizzle-orm';
 import { buckets } from '../../db/schema.js';
@@ -10,6 +10,7 @@ import { ApiError } from '../errors.js';
 import { recordArrival, recordRemoval } from '../push-source.js';
 import { findBucket } from './lookup.js';
 import { logFields } from '../log-fields.js';
+import { defineRoutes, routesOf } from '../route.js';
 
 /** An object key from the path, refused with 400 unless it is a safe lake key. */
 export function checkedKey(key: string): string {
@@ -52,9 +53,42 @@ function conditionalRead(req: Request, head: LakeObjectHead): 304 | 412 | null {
   return null;
 }
 
+const OBJECT_BYTES = 'application/octet-stream';
+
+/** The key is every segment after the bucket's; the app mounts these last, since they would shadow every bucket-scoped route. */
+export const BYTE_PLANE_ROUTES = defineRoutes({
+  put: {
+    method: 'put',
+    route: '/:bucket/*key',
+    summary: 'Byte plane: upload an object (raw body, streamed); it is then ingested',
+    scope: 'write',
+    responses: { 200: { description: 'Stored; the ETag header names the content' } },
+  },
+  // HEAD first: Express would otherwise hand HEAD to the GET route.
+  head: {
+    method: 'head',
+    route: '/:bucket/*key',
+    summary: 'Byte plane: S3 metadata headers',
+    scope: 'read',
+    responses: { 200: { description: 'The headers a GET would answer with' }, 304: { description: 'Not modified' } },
+  },
+  get: {
+    method: 'get',
+    route: '/:bucket/*key',
+    summary: 'Byte plane: download (Range, conditional requests; or a signed URL without a token)',
+    scope: 'read',
+    responses: {
+      200: { description: "The object's bytes", bytes: OBJECT_BYTES },
+      206: { description: 'The requested range', bytes: OBJECT_BYTES },
+      304: { description: 'Not modified' },
+    },
+  },
+  delete: { method: 'delete', route: '/:bucket/*key', summary: 'Byte plane: delete an object', scope: 'write', responses: { 204: {} } },
+});
+
 /** K3's byte plane: PUT / GET / HEAD / DELETE on /:bucket/:key, streamed both ways. */
 export function bytePlaneRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(BYTE_PLANE_ROUTES);
 
   const bucketFor = async (req: Request, res: Response, key: string) => {
     if (!isSignedRequest(req)) return findBucket(deps, req.params.bucket as string, callerOf(res).org);
@@ -74,7 +108,7 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
     return bucket;
   };
 
-  r.put('/:bucket/*key', async (req, res) => {
+  r.on('put', async (req, res) => {
     const key = objectKey(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const ifNoneMatch = req.headers['if-none-match'];
@@ -137,11 +171,10 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
     }
   };
 
-  // HEAD first: Express would otherwise hand HEAD to the GET route.
-  r.head('/:bucket/*key', (req, res) => read(req, res, false));
-  r.get('/:bucket/*key', (req, res) => read(req, res, true));
+  r.on('head', (req, res) => read(req, res, false));
+  r.on('get', (req, res) => read(req, res, true));
 
-  r.delete('/:bucket/*key', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const key = objectKey(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     await deps.lake.delete(bucket.name, key);
@@ -149,5 +182,5 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
     res.status(204).end();
   });
 
-  return r;
+  return r.router();
 }

@@ -1,18 +1,33 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
 import { OBJECT_STATUS } from '../../catalog/index.js';
 import { sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
+import { defineRoutes, routesOf } from '../route.js';
 import { parseQuery } from '../validate.js';
+import { DeadLetterList } from '../contract/sources.js';
 import { findSource } from './lookup.js';
+
+const DeadLettersQuery = PaginationQuery.strict();
+
+export const DEAD_LETTER_ROUTES = defineRoutes({
+  list: {
+    method: 'get',
+    route: '/:bucket/sources/:sourceId/dead-letters',
+    summary: 'Dead-lettered objects',
+    scope: 'read',
+    query: DeadLettersQuery,
+    responses: { 200: { body: DeadLetterList } },
+  },
+});
 
 /** Objects that failed every attempt, with their last error; `ingest` with `retryFailed` replays them. */
 export function deadLetterRoutes(deps: ApiDeps): Router {
-  const r = Router();
-  r.get('/:bucket/sources/:sourceId/dead-letters', async (req, res) => {
-    const q = parseQuery(PaginationQuery.strict(), req);
+  const r = routesOf(DEAD_LETTER_ROUTES);
+  r.on('list', async (req, res) => {
+    const q = parseQuery(DeadLettersQuery, req);
     const { source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const size = pageSize(q.page_size);
     const scope = `dead-letters:${source.id}`;
@@ -41,5 +56,5 @@ export function deadLetterRoutes(deps: ApiDeps): Router {
       totalCount: total?.n ?? 0,
     });
   });
-  return r;
+  return r.router();
 }

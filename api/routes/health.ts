@@ -1,6 +1,8 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { sql } from 'drizzle-orm';
 import type { ApiDeps } from '../deps.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { Health } from '../contract/health.js';
 
 /**
  * How long a dependency has to answer. The Temporal client retries an
@@ -19,10 +21,20 @@ async function check(run: (signal: AbortSignal) => Promise<unknown>): Promise<st
   return Promise.race([run(signal).then(() => 'ok', why), late]);
 }
 
+export const HEALTH_ROUTES = defineRoutes({
+  health: {
+    method: 'get',
+    route: '/healthz',
+    summary: 'Health of the API, Postgres and Temporal',
+    scope: null,
+    responses: { 200: { body: Health }, 503: { description: 'Postgres or Temporal did not answer', body: Health } },
+  },
+});
+
 /** 200 only when Postgres and Temporal both answer; 503 names what is down. */
 export function healthRoutes(deps: ApiDeps): Router {
-  const r = Router();
-  r.get('/healthz', async (_req, res) => {
+  const r = routesOf(HEALTH_ROUTES);
+  r.on('health', async (_req, res) => {
     const checks = await Promise.all([
       check(() => deps.db.execute(sql`select 1`)),
       check((signal) => deps.temporal.connection.withAbortSignal(signal, () => deps.temporal.workflowService.getSystemInfo({}))),
@@ -31,5 +43,5 @@ export function healthRoutes(deps: ApiDeps): Router {
     const ok = checks.every((c) => c === 'ok');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres, temporal });
   });
-  return r;
+  return r.router();
 }

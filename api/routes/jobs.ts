@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
@@ -8,7 +8,9 @@ import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { PaginationQuery, pageSize } from '../pagination.js';
+import { defineRoutes, routesOf } from '../route.js';
 import { jobJson } from '../serialize.js';
+import { JobDetail, JobList } from '../contract/jobs.js';
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 
@@ -20,11 +22,22 @@ export const JobsQuery = PaginationQuery.extend({
     .optional(),
 }).strict();
 
+export const JOB_ROUTES = defineRoutes({
+  list: { method: 'get', route: '/:bucket/jobs', summary: 'List jobs, newest first', scope: 'read', query: JobsQuery, responses: { 200: { body: JobList } } },
+  get: {
+    method: 'get',
+    route: '/:bucket/jobs/:jobId',
+    summary: 'Get a job with its failed objects',
+    scope: 'read',
+    responses: { 200: { body: JobDetail } },
+  },
+});
+
 export function jobRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(JOB_ROUTES);
 
   /** K3 ListIngestJobs: newest first. */
-  r.get('/:bucket/jobs', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(JobsQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const size = pageSize(q.page_size);
@@ -54,7 +67,7 @@ export function jobRoutes(deps: ApiDeps): Router {
   });
 
   /** K3 GetIngestStatus: counters, timings and the objects that failed. */
-  r.get('/:bucket/jobs/:jobId', async (req, res) => {
+  r.on('get', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const [job] = await deps.db
       .select()
@@ -98,5 +111,5 @@ export function jobRoutes(deps: ApiDeps): Router {
     });
   });
 
-  return r;
+  return r.router();
 }

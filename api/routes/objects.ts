@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
@@ -18,6 +18,9 @@ import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { publicOrigin } from '../public-origin.js';
 import { loadRouting } from '../../activities/pipelines/routing.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { Empty } from '../contract/common.js';
+import { ObjectInfo, ObjectList, ObjectUrl, type ObjectEntry, type PipelineRunState } from '../contract/objects.js';
 
 export const ListQuery = z
   .object({
@@ -36,6 +39,33 @@ export const ListQuery = z
 
 export const UrlQuery = z.object({ expires_in_seconds: z.coerce.number().int().min(1).default(DEFAULT_URL_SECONDS) }).strict();
 
+export const OBJECT_ROUTES = defineRoutes({
+  list: {
+    method: 'get',
+    route: '/:bucket/objects',
+    summary: 'ListObjects (prefix, delimiter, max_keys, continuation_token)',
+    scope: 'read',
+    query: ListQuery,
+    responses: { 200: { body: ObjectList } },
+  },
+  info: {
+    method: 'get',
+    route: '/:bucket/objects/:key/info',
+    summary: 'GetObjectInfo: metadata, provenance, index status',
+    scope: 'read',
+    responses: { 200: { body: ObjectInfo } },
+  },
+  delete: { method: 'delete', route: '/:bucket/objects/:key', summary: 'DeleteObject (admin path)', scope: 'write', responses: { 200: { body: Empty } } },
+  url: {
+    method: 'get',
+    route: '/:bucket/objects/:key/url',
+    summary: 'GetObjectUrl: a signed URL (default 3600 s, at most 86400 s)',
+    scope: 'read',
+    query: UrlQuery,
+    responses: { 200: { body: ObjectUrl } },
+  },
+});
+
 /** After a common prefix, skip every key under it. */
 const PAST = '\u{10FFFF}';
 
@@ -43,16 +73,16 @@ const keyParam = (req: Request): string => checkedKey(req.params.key as string);
 
 /** K3's admin / metadata routes under /:bucket/objects. */
 export function objectRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(OBJECT_ROUTES);
 
   /** ListObjects: S3 semantics (prefix, delimiter, max_keys counting keys and common prefixes), an opaque signed continuation token. */
-  r.get('/:bucket/objects', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(ListQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const scope = `objects:${bucket.id}:${q.prefix}:${q.delimiter ?? ''}`;
     const resume = deps.pageTokens.decode(scope, q.continuation_token, 'continuation_token');
     let after: string | null = resume === null ? null : q.delimiter && resume.endsWith(q.delimiter) ? resume + PAST : resume;
-    const objects: Record<string, unknown>[] = [];
+    const objects: ObjectEntry[] = [];
     const commonPrefixes: string[] = [];
     let last: string | null = null;
     let truncated = false;
@@ -109,7 +139,7 @@ export function objectRoutes(deps: ApiDeps): Router {
   });
 
   /** GetObjectInfo: the lake's metadata plus where the object came from and its ingestion state. */
-  r.get('/:bucket/objects/:key/info', async (req, res) => {
+  r.on('info', async (req, res) => {
     const key = keyParam(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const head = await deps.lake.head(bucket.name, key);
@@ -130,7 +160,7 @@ export function objectRoutes(deps: ApiDeps): Router {
           .where(eq(objectPipelineRuns.objectId, origin.object.id))
           .orderBy(asc(pipelines.name))
       : [];
-    const indexStatus: Record<string, object> = Object.fromEntries(
+    const indexStatus: Record<string, PipelineRunState> = Object.fromEntries(
       runs.map(({ run, name, kind }) => [
         run.pipelineId,
         { name, kind, status: run.status, detail: run.detail, error: run.error, attempts: run.attempts, jobId: run.jobId, updatedAt: millis(run.updatedAt) },
@@ -179,7 +209,7 @@ export function objectRoutes(deps: ApiDeps): Router {
   });
 
   /** DeleteObject (admin path): the same removal as the byte-plane DELETE. */
-  r.delete('/:bucket/objects/:key', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const key = keyParam(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     if (!(await deps.lake.head(bucket.name, key))) throw ApiError.notFound(`object ${key}`);
@@ -189,7 +219,7 @@ export function objectRoutes(deps: ApiDeps): Router {
   });
 
   /** GetObjectUrl: a signed URL, 3600 s by default, never more than 86400 s. */
-  r.get('/:bucket/objects/:key/url', async (req, res) => {
+  r.on('url', async (req, res) => {
     const q = parseQuery(UrlQuery, req);
     const key = keyParam(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
@@ -198,5 +228,5 @@ export function objectRoutes(deps: ApiDeps): Router {
     res.json({ url: signed.url, expiresAt: String(signed.expiresAt) });
   });
 
-  return r;
+  return r.router();
 }

@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
+import type { Router } from 'express';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { pipelines, rules } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { FulltextConfigSchema, WebhookConfigSchema, type PipelineConfig } from '../../domain/pipelines.js';
@@ -7,16 +7,14 @@ import { callerOf } from '../auth.js';
 import { backfillRule } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { pipelineJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { CreatePipeline, UpdatePipeline } from './pipeline-schemas.js';
-
-const nameTaken = (name: string, bucket: string) =>
-  new ApiError('ALREADY_EXISTS', `name: a pipeline named ${name} already exists in bucket ${bucket}`, [
-    { field: 'name', problem: 'is already taken in this bucket' },
-  ]);
+import { defineRoutes, routesOf } from '../route.js';
+import { Empty } from '../contract/common.js';
+import { Pipeline, PipelineList, PipelineWithBackfill } from '../contract/pipelines.js';
 
 /** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when delivering. */
 function checkWebhookUrl(deps: ApiDeps, url: string | undefined): void {
@@ -33,10 +31,51 @@ export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: 
   return row;
 }
 
-export function pipelineRoutes(deps: ApiDeps): Router {
-  const r = Router();
+export const PIPELINE_ROUTES = defineRoutes({
+  create: {
+    method: 'post',
+    route: '/:bucket/pipelines',
+    summary: 'Create a pipeline (fulltext or webhook)',
+    scope: 'write',
+    body: CreatePipeline,
+    responses: { 201: { body: Pipeline } },
+  },
+  list: {
+    method: 'get',
+    route: '/:bucket/pipelines',
+    summary: 'List pipelines',
+    scope: 'read',
+    query: PaginationQuery,
+    responses: { 200: { body: PipelineList } },
+  },
+  get: {
+    method: 'get',
+    route: '/:bucket/pipelines/:pipelineId',
+    summary: 'Get a pipeline (never its secret)',
+    scope: 'read',
+    responses: { 200: { body: Pipeline } },
+  },
+  update: {
+    method: 'patch',
+    route: '/:bucket/pipelines/:pipelineId',
+    summary: 'Update a pipeline; re-enabling or changing fulltext settings back-fills',
+    scope: 'write',
+    body: UpdatePipeline,
+    responses: { 200: { body: PipelineWithBackfill } },
+  },
+  delete: {
+    method: 'delete',
+    route: '/:bucket/pipelines/:pipelineId',
+    summary: 'Delete a pipeline no rule uses, with what it indexed',
+    scope: 'write',
+    responses: { 200: { body: Empty } },
+  },
+});
 
-  r.post('/:bucket/pipelines', async (req, res) => {
+export function pipelineRoutes(deps: ApiDeps): Router {
+  const r = routesOf(PIPELINE_ROUTES);
+
+  r.on('create', async (req, res) => {
     const body = parseBody(CreatePipeline, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     let config: PipelineConfig;
@@ -54,35 +93,23 @@ export function pipelineRoutes(deps: ApiDeps): Router {
       .values({ id: newId('pipe'), bucketId: bucket.id, name: body.name, kind: body.kind, config, sealedSecret, enabled: body.enabled })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw nameTaken(body.name, bucket.name);
+    if (!row) throw ApiError.nameTaken('pipeline', body.name, bucket.name);
     res.status(201).json(pipelineJson(row, bucket.name));
   });
 
-  r.get('/:bucket/pipelines', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `pipelines:${bucket.id}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(pipelines)
-          .where(and(eq(pipelines.bucketId, bucket.id), after ? gt(pipelines.id, after) : undefined))
-          .orderBy(asc(pipelines.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(pipelines).where(eq(pipelines.bucketId, bucket.id)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, pipelines, pipelines.bucketId, bucket.id, 'pipelines', q);
     res.json({ pipelines: page.map((p) => pipelineJson(p, bucket.name)), ...rest });
   });
 
-  r.get('/:bucket/pipelines/:pipelineId', async (req, res) => {
+  r.on('get', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     res.json(pipelineJson(await findPipeline(deps, bucket.id, req.params.pipelineId), bucket.name));
   });
 
-  r.patch('/:bucket/pipelines/:pipelineId', async (req, res) => {
+  r.on('update', async (req, res) => {
     const body = parseBody(UpdatePipeline, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
@@ -92,7 +119,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
         .select({ id: pipelines.id })
         .from(pipelines)
         .where(and(eq(pipelines.bucketId, bucket.id), eq(pipelines.name, body.name), ne(pipelines.id, current.id)));
-      if (clash) throw nameTaken(body.name, bucket.name);
+      if (clash) throw ApiError.nameTaken('pipeline', body.name, bucket.name);
       set.name = body.name;
     }
     if (body.enabled !== undefined) set.enabled = body.enabled;
@@ -131,7 +158,7 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     res.json({ ...pipelineJson(row!, bucket.name), ...(rerun ? { backfill } : {}) });
   });
 
-  r.delete('/:bucket/pipelines/:pipelineId', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findPipeline(deps, bucket.id, req.params.pipelineId);
     const users = (await deps.db.select({ id: rules.id, ids: rules.pipelineIds }).from(rules).where(eq(rules.bucketId, bucket.id))).filter((rule) =>
@@ -149,5 +176,5 @@ export function pipelineRoutes(deps: ApiDeps): Router {
     res.json({});
   });
 
-  return r;
+  return r.router();
 }

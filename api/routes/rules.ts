@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Router } from 'express';
-import { and, asc, count, eq, gt, inArray, ne, sql } from 'drizzle-orm';
+import type { Router } from 'express';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import { pipelines, rules, sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import type { RuleMatch } from '../../domain/pipelines.js';
@@ -8,16 +8,14 @@ import { callerOf } from '../auth.js';
 import { backfillRule, purgeUnrouted } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { ruleJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { CreateRule, UpdateRule } from './pipeline-schemas.js';
-
-const nameTaken = (name: string, bucket: string) =>
-  new ApiError('ALREADY_EXISTS', `name: a rule named ${name} already exists in bucket ${bucket}`, [
-    { field: 'name', problem: 'is already taken in this bucket' },
-  ]);
+import { defineRoutes, routesOf } from '../route.js';
+import { Empty } from '../contract/common.js';
+import { Rule, RuleList, RuleWithBackfill } from '../contract/pipelines.js';
 
 /** Every pipeline and source a rule names must be this bucket's: a 400 naming the first that is not. */
 async function checkReferences(deps: ApiDeps, bucketId: string, pipelineIds: string[] | undefined, match: RuleMatch | undefined): Promise<void> {
@@ -57,11 +55,39 @@ async function findRule(deps: ApiDeps, bucketId: string, ruleId: string) {
   return row;
 }
 
+export const RULE_ROUTES = defineRoutes({
+  create: {
+    method: 'post',
+    route: '/:bucket/rules',
+    summary: 'Create a rule; back-fills the stored objects it selects',
+    scope: 'write',
+    body: CreateRule,
+    responses: { 201: { body: RuleWithBackfill } },
+  },
+  list: { method: 'get', route: '/:bucket/rules', summary: 'List rules', scope: 'read', query: PaginationQuery, responses: { 200: { body: RuleList } } },
+  get: { method: 'get', route: '/:bucket/rules/:ruleId', summary: 'Get a rule', scope: 'read', responses: { 200: { body: Rule } } },
+  update: {
+    method: 'patch',
+    route: '/:bucket/rules/:ruleId',
+    summary: 'Update a rule; a changed selection is purged and back-filled',
+    scope: 'write',
+    body: UpdateRule,
+    responses: { 200: { body: RuleWithBackfill } },
+  },
+  delete: {
+    method: 'delete',
+    route: '/:bucket/rules/:ruleId',
+    summary: 'Delete a rule and what only its pipelines held',
+    scope: 'write',
+    responses: { 200: { body: Empty } },
+  },
+});
+
 export function ruleRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(RULE_ROUTES);
 
   /** Creating a rule back-fills: the bucket's stored objects it selects run through its pipelines. */
-  r.post('/:bucket/rules', async (req, res) => {
+  r.on('create', async (req, res) => {
     const body = parseBody(CreateRule, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const pipelineIds = [...new Set(body.pipelineIds)];
@@ -71,37 +97,25 @@ export function ruleRoutes(deps: ApiDeps): Router {
       .values({ id: newId('rule'), bucketId: bucket.id, name: body.name, pipelineIds, match: body.match, enabled: body.enabled })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw nameTaken(body.name, bucket.name);
+    if (!row) throw ApiError.nameTaken('rule', body.name, bucket.name);
     const backfill = await backfillRule(deps, bucket, row);
     res.status(201).json({ ...ruleJson(row, bucket.name), backfill });
   });
 
-  r.get('/:bucket/rules', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `rules:${bucket.id}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(rules)
-          .where(and(eq(rules.bucketId, bucket.id), after ? gt(rules.id, after) : undefined))
-          .orderBy(asc(rules.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(rules).where(eq(rules.bucketId, bucket.id)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, rules, rules.bucketId, bucket.id, 'rules', q);
     res.json({ rules: page.map((x) => ruleJson(x, bucket.name)), ...rest });
   });
 
-  r.get('/:bucket/rules/:ruleId', async (req, res) => {
+  r.on('get', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     res.json(ruleJson(await findRule(deps, bucket.id, req.params.ruleId), bucket.name));
   });
 
   /** A changed selection starts afresh: what the rule's pipelines held for it is purged, then back-filled. */
-  r.patch('/:bucket/rules/:ruleId', async (req, res) => {
+  r.on('update', async (req, res) => {
     const body = parseBody(UpdateRule, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findRule(deps, bucket.id, req.params.ruleId);
@@ -112,7 +126,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
         .select({ id: rules.id })
         .from(rules)
         .where(and(eq(rules.bucketId, bucket.id), eq(rules.name, body.name), ne(rules.id, current.id)));
-      if (clash) throw nameTaken(body.name, bucket.name);
+      if (clash) throw ApiError.nameTaken('rule', body.name, bucket.name);
     }
     const [row] = await deps.db
       .update(rules)
@@ -140,7 +154,7 @@ export function ruleRoutes(deps: ApiDeps): Router {
     res.json({ ...ruleJson(rule, bucket.name), ...(backfill ? { backfill } : {}) });
   });
 
-  r.delete('/:bucket/rules/:ruleId', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const current = await findRule(deps, bucket.id, req.params.ruleId);
     await deps.db.delete(rules).where(eq(rules.id, current.id));
@@ -148,5 +162,5 @@ export function ruleRoutes(deps: ApiDeps): Router {
     res.json({});
   });
 
-  return r;
+  return r.router();
 }

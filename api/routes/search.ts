@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { Sql, TransactionSql } from 'postgres';
 import { lit, OBJECT_STATUS } from '../../catalog/index.js';
 import { callerOf } from '../auth.js';
@@ -8,6 +8,8 @@ import { ApiError } from '../errors.js';
 import { parseBody } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { SearchBody } from './pipeline-schemas.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { SearchResults } from '../contract/search.js';
 
 interface Hit {
   key: string;
@@ -24,6 +26,18 @@ const STOP = '\uE001';
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const highlight = (s: string): string => escapeHtml(s).replaceAll(START, '<mark>').replaceAll(STOP, '</mark>');
 
+export const SEARCH_ROUTES = defineRoutes({
+  search: {
+    method: 'post',
+    route: '/:bucket/search',
+    summary: 'Full-text search over fulltext pipelines: ranked keys with highlighted snippets',
+    // A read that takes its query as a body.
+    scope: 'read',
+    body: SearchBody,
+    responses: { 200: { body: SearchResults } },
+  },
+});
+
 /**
  * POST /:bucket/search over what the bucket's fulltext pipelines indexed:
  * web-search syntax ("quoted phrases", -exclusions, or), ranked by cover
@@ -31,13 +45,13 @@ const highlight = (s: string): string => escapeHtml(s).replaceAll(START, '<mark>
  * content that was indexed are found.
  */
 export function searchRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(SEARCH_ROUTES);
   const { timeoutMs, concurrency } = deps.search ?? { timeoutMs: 5000, concurrency: 4 };
   let running = 0;
   // One organisation may hold at most half the slots (at least one), so it cannot turn everyone else's searches away.
   const perOrg = Math.max(1, Math.floor(concurrency / 2));
   const runningByOrg = new Map<string, number>();
-  r.post('/:bucket/search', async (req, res) => {
+  r.on('search', async (req, res) => {
     const org = callerOf(res).org;
     const body = parseBody(SearchBody, req);
     const bucket = await findBucket(deps, req.params.bucket, org);
@@ -96,7 +110,7 @@ export function searchRoutes(deps: ApiDeps): Router {
       nextPageToken: hits.length > body.page_size ? deps.pageTokens.encode(scope, String(offset + body.page_size)) : '',
     });
   });
-  return r;
+  return r.router();
 }
 
 /** Postgres' SQLSTATE for a statement cancelled by statement_timeout. */

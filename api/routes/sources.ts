@@ -1,5 +1,5 @@
-import { Router } from 'express';
-import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
+import type { Router } from 'express';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
@@ -17,13 +17,15 @@ import { startController, controllerStartOptions, startPurge } from '../controll
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { PaginationQuery, pageById } from '../pagination.js';
+import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { sourceJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
 import { CreateSource, PauseBody, UpdateSource, type CreateSourceInput } from './source-schemas.js';
 import { applyUpdate } from './source-update.js';
 import { z } from 'zod';
+import { defineRoutes, routesOf } from '../route.js';
+import { PauseState, Source, SourceList, SourcePurge } from '../contract/sources.js';
 
 function connectionOf(body: CreateSourceInput): { connection: SourceConnection; credentials: object | null } {
   if (body.kind === 's3') {
@@ -40,11 +42,60 @@ function checkEndpoint(deps: ApiDeps, endpoint: string | undefined): void {
 }
 
 export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
+const ResumeBody = z.object({}).strict();
+
+export const SOURCE_ROUTES = defineRoutes({
+  create: {
+    method: 'post',
+    route: '/:bucket/sources',
+    summary: 'Create a source and start its controller workflow',
+    scope: 'write',
+    body: CreateSource,
+    responses: { 201: { body: Source } },
+  },
+  list: { method: 'get', route: '/:bucket/sources', summary: 'List sources', scope: 'read', query: PaginationQuery, responses: { 200: { body: SourceList } } },
+  get: { method: 'get', route: '/:bucket/sources/:sourceId', summary: 'Get a source', scope: 'read', responses: { 200: { body: Source } } },
+  update: {
+    method: 'patch',
+    route: '/:bucket/sources/:sourceId',
+    summary: 'Update a source (optional-update semantics)',
+    scope: 'write',
+    body: UpdateSource,
+    responses: { 200: { body: Source } },
+  },
+  pause: {
+    method: 'post',
+    route: '/:bucket/sources/:sourceId/pause',
+    summary: 'Pause a source',
+    scope: 'write',
+    body: PauseBody,
+    responses: { 200: { body: PauseState } },
+  },
+  resume: {
+    method: 'post',
+    route: '/:bucket/sources/:sourceId/resume',
+    summary: 'Resume a paused or suspended source',
+    scope: 'write',
+    body: ResumeBody,
+    responses: { 200: { body: PauseState } },
+  },
+  delete: {
+    method: 'delete',
+    route: '/:bucket/sources/:sourceId',
+    summary: 'Stop its workflows and delete a source; purge=true also removes its lake objects (202)',
+    scope: 'write',
+    query: DeleteQuery,
+    responses: {
+      202: { description: 'Deleted; its lake objects are being purged', body: SourcePurge },
+      204: { description: 'Deleted; its lake objects stay' },
+    },
+  },
+});
 
 export function sourceRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(SOURCE_ROUTES);
 
-  r.post('/:bucket/sources', async (req, res) => {
+  r.on('create', async (req, res) => {
     const body = parseBody(CreateSource, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     if (body.kind === 'filesystem') {
@@ -76,10 +127,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       })
       .onConflictDoNothing()
       .returning();
-    if (!row)
-      throw new ApiError('ALREADY_EXISTS', `name: a source named ${body.name} already exists in bucket ${bucket.name}`, [
-        { field: 'name', problem: 'is already taken in this bucket' },
-      ]);
+    if (!row) throw ApiError.nameTaken('source', body.name, bucket.name);
     try {
       await startController(deps, row, bucket.name);
     } catch (err) {
@@ -91,31 +139,19 @@ export function sourceRoutes(deps: ApiDeps): Router {
     res.status(201).json(sourceJson(row, bucket.name));
   });
 
-  r.get('/:bucket/sources', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const { page, ...rest } = await pageById(
-      deps.pageTokens,
-      `sources:${bucket.id}`,
-      q,
-      (after, limit) =>
-        deps.db
-          .select()
-          .from(sources)
-          .where(and(eq(sources.bucketId, bucket.id), after ? gt(sources.id, after) : undefined))
-          .orderBy(asc(sources.id))
-          .limit(limit),
-      async () => (await deps.db.select({ n: count() }).from(sources).where(eq(sources.bucketId, bucket.id)))[0]?.n ?? 0,
-    );
+    const { page, ...rest } = await pageOwnedBy(deps, sources, sources.bucketId, bucket.id, 'sources', q);
     res.json({ sources: page.map((s) => sourceJson(s, bucket.name)), ...rest });
   });
 
-  r.get('/:bucket/sources/:sourceId', async (req, res) => {
+  r.on('get', async (req, res) => {
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     res.json(sourceJson(source, bucket.name));
   });
 
-  r.patch('/:bucket/sources/:sourceId', async (req, res) => {
+  r.on('update', async (req, res) => {
     const body = parseBody(UpdateSource, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     checkEndpoint(deps, body.s3?.endpoint);
@@ -129,10 +165,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
         .select({ id: sources.id })
         .from(sources)
         .where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
-      if (clash)
-        throw new ApiError('ALREADY_EXISTS', `name: a source named ${set.name} already exists in bucket ${bucket.name}`, [
-          { field: 'name', problem: 'is already taken in this bucket' },
-        ]);
+      if (clash) throw ApiError.nameTaken('source', set.name, bucket.name);
     }
     const [row] = await deps.db
       .update(sources)
@@ -146,7 +179,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
     res.json(sourceJson(row!, bucket.name));
   });
 
-  r.post('/:bucket/sources/:sourceId/pause', async (req, res) => {
+  r.on('pause', async (req, res) => {
     const body = parseBody(PauseBody, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     await deps.temporal.workflow.signalWithStart('sourceController', {
@@ -157,8 +190,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
     res.json({ sourceId: source.id, paused: true, status: 'SOURCE_STATUS_PAUSED' });
   });
 
-  r.post('/:bucket/sources/:sourceId/resume', async (req, res) => {
-    parseBody(z.object({}).strict(), req);
+  r.on('resume', async (req, res) => {
+    parseBody(ResumeBody, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     await deps.temporal.workflow.signalWithStart('sourceController', {
       ...controllerStartOptions(deps, source, bucket.name),
@@ -169,7 +202,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
   });
 
   /** Deletes a source; its lake objects stay unless `purge=true`, which removes them durably in a workflow. */
-  r.delete('/:bucket/sources/:sourceId', async (req, res) => {
+  r.on('delete', async (req, res) => {
     const purge = parseQuery(DeleteQuery, req).purge === 'true';
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const controller = deps.temporal.workflow.getHandle(source.workflowId);
@@ -199,5 +232,5 @@ export function sourceRoutes(deps: ApiDeps): Router {
     res.status(202).json({ sourceId: source.id, purge: { workflowId, objects: owed } });
   });
 
-  return r;
+  return r.router();
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { and, eq } from 'drizzle-orm';
 import { jobs, rules } from '../../db/schema.js';
 import type { ControllerStatus } from '../../domain/messages/workflows/v1.js';
@@ -12,6 +12,8 @@ import { millis } from '../serialize.js';
 import { parseBody } from '../validate.js';
 import { findSource } from './lookup.js';
 import { DiscoverBody, IngestBody } from './source-schemas.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { DiscoverResult, IngestResult, SyncStatus } from '../contract/sources.js';
 
 /** The body may repeat the path's bucket and sourceId (as K3's examples do); they must agree. */
 function checkEcho(body: { bucket?: string; sourceId?: string }, bucket: string, sourceId: string): void {
@@ -29,10 +31,30 @@ async function queryWithin<T>(promise: Promise<T>, ms: number): Promise<T | null
   }
 }
 
-export function syncRoutes(deps: ApiDeps): Router {
-  const r = Router();
+export const SYNC_ROUTES = defineRoutes({
+  discover: {
+    method: 'post',
+    route: '/:bucket/sources/:sourceId/discover',
+    summary: 'TriggerDiscovery: delta or full scan, or a dry run',
+    scope: 'write',
+    body: DiscoverBody,
+    responses: { 200: { body: DiscoverResult } },
+  },
+  ingest: {
+    method: 'post',
+    route: '/:bucket/sources/:sourceId/ingest',
+    summary: 'TriggerIngestion: owed, failed or one object',
+    scope: 'write',
+    body: IngestBody,
+    responses: { 200: { body: IngestResult } },
+  },
+  status: { method: 'get', route: '/:bucket/sources/:sourceId/sync', summary: 'GetSyncStatus', scope: 'read', responses: { 200: { body: SyncStatus } } },
+});
 
-  r.post('/:bucket/sources/:sourceId/discover', async (req, res) => {
+export function syncRoutes(deps: ApiDeps): Router {
+  const r = routesOf(SYNC_ROUTES);
+
+  r.on('discover', async (req, res) => {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
@@ -48,7 +70,7 @@ export function syncRoutes(deps: ApiDeps): Router {
     res.json(result);
   });
 
-  r.post('/:bucket/sources/:sourceId/ingest', async (req, res) => {
+  r.on('ingest', async (req, res) => {
     const body = parseBody(IngestBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
@@ -69,7 +91,7 @@ export function syncRoutes(deps: ApiDeps): Router {
   });
 
   /** K3 GetSyncStatus: live from the controller, falling back to the database when it can't answer. */
-  r.get('/:bucket/sources/:sourceId/sync', async (req, res) => {
+  r.on('status', async (req, res) => {
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
     const live = await queryWithin<ControllerStatus>(deps.temporal.workflow.getHandle(source.workflowId).query(statusQuery), 3000);
     const currentJobId = live ? live.currentJobId : source.currentJobId;
@@ -106,5 +128,5 @@ export function syncRoutes(deps: ApiDeps): Router {
     });
   });
 
-  return r;
+  return r.router();
 }

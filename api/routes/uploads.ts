@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { escapeControl, text, textProblem } from '../../domain/text.js';
@@ -19,6 +19,8 @@ import { eachMultipartFile } from '../multipart-files.js';
 import { countUploadedFiles, discardUploadRequest, type CreatedFile } from '../upload-rollback.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
+import { defineRoutes, routesOf } from '../route.js';
+import { UploadEnded, UploadFilesResult, UploadHistory, UploadRestored, UploadStarted, UploadSyncList } from '../contract/uploads.js';
 
 const SyncType = z.preprocess(
   (v) => (v === 'FullSync' ? 'FULL' : v === 'IncrementalSync' ? 'INCREMENTAL' : v),
@@ -47,9 +49,63 @@ export const HistoryQuery = ListQuery.extend({ syncId: text().max(64).optional()
 
 const ms = (d: Date | null) => (d ? d.getTime() : 0);
 
+/** Ending takes any JSON object (DataInsider's clients send their own fields); restoring takes none. */
+const EndBody = z.object({}).passthrough();
+const RestoreBody = z.object({}).strict();
+
+export const UPLOAD_ROUTES = defineRoutes({
+  start: {
+    method: 'post',
+    route: '/:bucket/uploads',
+    summary: 'Start an upload sync (FULL or INCREMENTAL)',
+    scope: 'write',
+    body: StartBody,
+    responses: { 201: { body: UploadStarted } },
+  },
+  files: {
+    method: 'post',
+    route: '/:bucket/uploads/:syncId/files',
+    summary: 'Upload files (multipart/form-data, one or many)',
+    scope: 'write',
+    responses: { 200: { body: UploadFilesResult } },
+  },
+  end: {
+    method: 'post',
+    route: '/:bucket/uploads/:syncId/end',
+    summary: 'End an upload sync',
+    scope: 'write',
+    body: EndBody,
+    responses: { 200: { body: UploadEnded } },
+  },
+  restore: {
+    method: 'post',
+    route: '/:bucket/uploads/:syncId/restore',
+    summary: 'Restore what ending a FULL sync moved to trash',
+    scope: 'write',
+    body: RestoreBody,
+    responses: { 200: { body: UploadRestored } },
+  },
+  list: {
+    method: 'get',
+    route: '/:bucket/uploads',
+    summary: 'List upload syncs (from, size)',
+    scope: 'read',
+    query: ListQuery,
+    responses: { 200: { body: UploadSyncList } },
+  },
+  history: {
+    method: 'get',
+    route: '/:bucket/uploads/history',
+    summary: 'Uploaded-file history (from, size, syncId)',
+    scope: 'read',
+    query: HistoryQuery,
+    responses: { 200: { body: UploadHistory } },
+  },
+});
+
 /** DataInsider's file-upload syncs: start → upload files (many calls) → end; FULL replaces, INCREMENTAL adds. */
 export function uploadRoutes(deps: ApiDeps): Router {
-  const r = Router();
+  const r = routesOf(UPLOAD_ROUTES);
 
   const findSync = async (req: Request, org: string) => {
     const bucket = await findBucket(deps, req.params.bucket as string, org);
@@ -63,7 +119,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
   const ended = (status: string) =>
     new ApiError('FAILED_PRECONDITION', `syncId: the sync is ${status}; start a new one`, [{ field: 'syncId', problem: `is ${status}` }]);
 
-  r.post('/:bucket/uploads', async (req, res) => {
+  r.on('start', async (req, res) => {
     const body = parseBody(StartBody, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const id = newId('sync');
@@ -91,7 +147,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
    * A request is kept whole or not at all: one that is refused (malformed, over
    * the file limit) or cut off by the client keeps none of its files.
    */
-  r.post('/:bucket/uploads/:syncId/files', async (req, res) => {
+  r.on('files', async (req, res) => {
     const { bucket, sync } = await findSync(req, callerOf(res).org);
     if (sync.syncStatus !== 'Syncing') throw ended(sync.syncStatus);
     if (!req.headers['content-type']?.startsWith('multipart/form-data'))
@@ -160,8 +216,8 @@ export function uploadRoutes(deps: ApiDeps): Router {
     res.json({ code: 0, msg: null, files: results });
   });
 
-  r.post('/:bucket/uploads/:syncId/end', async (req, res) => {
-    parseBody(z.object({}).passthrough(), req);
+  r.on('end', async (req, res) => {
+    parseBody(EndBody, req);
     const { sync } = await findSync(req, callerOf(res).org);
     if (sync.syncStatus === 'Failed') throw ended('Failed');
     // Ending again is harmless: the sync (and its workflow) already finished.
@@ -176,8 +232,8 @@ export function uploadRoutes(deps: ApiDeps): Router {
   });
 
   /** Brings back what ending a FULL sync moved to trash. */
-  r.post('/:bucket/uploads/:syncId/restore', async (req, res) => {
-    parseBody(z.object({}).strict(), req);
+  r.on('restore', async (req, res) => {
+    parseBody(RestoreBody, req);
     const { bucket, sync } = await findSync(req, callerOf(res).org);
     const prefix = trashKey(sync.id, '');
     let restored = 0;
@@ -196,7 +252,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
     res.json({ success: true, restored });
   });
 
-  r.get('/:bucket/uploads', async (req, res) => {
+  r.on('list', async (req, res) => {
     const q = parseQuery(ListQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const rows = await deps.db
@@ -224,7 +280,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
     );
   });
 
-  r.get('/:bucket/uploads/history', async (req, res) => {
+  r.on('history', async (req, res) => {
     const q = parseQuery(HistoryQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const rows = await deps.db
@@ -249,5 +305,5 @@ export function uploadRoutes(deps: ApiDeps): Router {
     );
   });
 
-  return r;
+  return r.router();
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { SignJWT } from 'jose';
-import { OPERATIONS } from '../../api/openapi.js';
+import { ROUTES as OPERATIONS } from '../../api/route-table.js';
 import { runMigrations } from '../../db/migrate.js';
 import { ensureDatabase } from '../../infra/postgres-server.js';
 import { run as runCli } from '../../cli/program.js';

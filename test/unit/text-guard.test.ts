@@ -2,9 +2,7 @@
 import type { Request } from 'express';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { requiredScope } from '../../api/auth.js';
-import { isBytePlaneRead, matchOperation } from '../../api/route-table.js';
-import { OPERATIONS } from '../../api/openapi.js';
+import { isBytePlaneRead, matchOperation, requiredScope, ROUTES as OPERATIONS } from '../../api/route-table.js';
 import { escapeControl, text, textProblem, unstorableIn } from '../../domain/text.js';
 
 describe('text classes', () => {

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema } from '../../domain/source-config.js';
+import { Instant, Millis, PageFields } from './common.js';
+
+/** A source as the API shows it: settings and state, never credentials. */
+export const Source = z
+  .object({
+    sourceId: z.string(),
+    bucket: z.string(),
+    name: z.string(),
+    kind: z.enum(['s3', 'filesystem', 'upload']),
+    s3: S3ConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
+    filesystem: FilesystemConnectionSchema.optional(),
+    syncMode: z.enum(['initial_only', 'continuous']),
+    syncIntervalSeconds: z.number().int(),
+    batchSize: z.number().int(),
+    targetPrefix: z.string(),
+    maxObjectsPerRun: z.number().int(),
+    skipDuplicates: z.boolean(),
+    fileFilters: FileFiltersSchema,
+    reconcile: ReconcileSchema,
+    status: z.string(),
+    paused: z.boolean(),
+    pauseReason: z.string().nullable(),
+    workflowId: z.string(),
+    currentJobId: z.string().nullable(),
+    lastJobId: z.string().nullable(),
+    lastSyncAt: Instant,
+    lastSuccessAt: Instant,
+    nextSyncAt: Instant,
+    lastError: z.string().nullable(),
+    consecutiveFailures: z.number().int(),
+    suspendAfterFailures: z.number().int(),
+    totalObjectsDiscovered: z.number().int(),
+    totalObjectsSynced: z.number().int(),
+    totalObjectsFailed: z.number().int(),
+    totalBytesSynced: z.number().int(),
+    createdAt: Instant,
+    updatedAt: Instant,
+  })
+  .meta({ id: 'Source' });
+export type Source = z.infer<typeof Source>;
+
+export const SourceList = z.object({ sources: z.array(Source), ...PageFields });
+
+/** What pause and resume answer. */
+export const PauseState = z.object({ sourceId: z.string(), paused: z.boolean(), status: z.string() });
+
+/** DELETE with purge=true: the workflow that removes the source's lake objects, and how many it owes. */
+export const SourcePurge = z.object({ sourceId: z.string(), purge: z.object({ workflowId: z.string(), objects: z.number().int() }) });
+
+/** K3 GetSyncStatus: live from the controller, or from the database when it cannot answer (`live: false`). */
+export const SyncStatus = z.object({
+  bucket: z.string(),
+  sourceId: z.string(),
+  status: z.string(),
+  lastSyncAt: Millis,
+  lastSuccessAt: Millis,
+  nextSyncAt: Millis,
+  objectsDiscovered: z.string(),
+  objectsProcessed: z.string(),
+  objectsIndexed: z.string(),
+  objectsFailed: z.string(),
+  currentJobId: z.string().optional(),
+  lastJobId: z.string().optional(),
+  queuedJobId: z.string().optional(),
+  paused: z.boolean(),
+  pauseReason: z.string().optional(),
+  consecutiveFailures: z.number().int(),
+  lastError: z.string().optional(),
+  live: z.boolean(),
+});
+export type SyncStatus = z.infer<typeof SyncStatus>;
+
+/** What a trigger (discover, ingest) answers: the job it started or queued, if any. */
+export const TriggerResult = z.object({ jobId: z.string().nullable(), accepted: z.boolean(), message: z.string() });
+export type TriggerResult = z.infer<typeof TriggerResult>;
+export const DiscoverResult = TriggerResult.extend({ jobId: z.string() });
+export const IngestResult = TriggerResult.extend({ dispatched: z.number().int() });
+
+/** An object that failed every attempt, with its last error. */
+export const DeadLetter = z.object({
+  sourceObjectId: z.string(),
+  key: z.string(),
+  etag: z.string(),
+  size: z.number().int(),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  lastJobId: z.string().nullable(),
+  failedAt: z.string(),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;
+export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter), ...PageFields });
