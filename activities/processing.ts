@@ -7,7 +7,7 @@ import { loadRouting, type PipelineRow } from './pipelines/routing.js';
 import { runFulltext } from './pipelines/fulltext.js';
 import { runWebhook } from './pipelines/webhook.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
-import { storedErrorText as errorText } from '../domain/log-redaction.js';
+import { storedErrorText } from '../domain/error-text.js';
 
 interface OwedRow {
   id: string;
@@ -45,7 +45,7 @@ export function processingActivities(deps: ActivityDeps) {
       try {
         return { ...(await runFulltext(deps, p.id, config.fulltext, obj)), attempts: attempt };
       } catch (err) {
-        lastError = errorText(err);
+        lastError = storedErrorText(err);
         if (attempt < deps.maxAttempts) await new Promise((r) => setTimeout(r, deps.retryBackoffMs * 2 ** (attempt - 1)));
       }
     }

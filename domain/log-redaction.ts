@@ -111,12 +111,6 @@ export function scrubQueryError<T>(err: T): T {
   return err;
 }
 
-/** A message fit for storage or a failure: `Name: message`, without query parameters. */
-export const safeErrorText = (err: unknown): string => (err instanceof Error ? scrubErrorText(`${err.name}: ${err.message}`, err) : String(err));
-
-/** What a dead letter or a pipeline run stores as its error: the safe text, at most 1000 characters. */
-export const storedErrorText = (err: unknown): string => safeErrorText(err).slice(0, 1000);
-
 /** pino's error serializer, minus query parameters (SQL text kept: it has placeholders). */
 export function safeErrSerializer(value: unknown): unknown {
   // pino-http hands its err serializer what pino's standard one made of the error: the error itself is its `raw`.

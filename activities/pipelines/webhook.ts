@@ -4,7 +4,7 @@ import type { EgressPolicy } from '../../domain/egress-policy.js';
 import type { WebhookConfig } from '../../domain/pipelines.js';
 import type { ActivityDeps } from '../deps.js';
 import { egressDispatcher, findEgressDenied } from '../net/egress.js';
-import { errorDetail } from '../net/destination-failure.js';
+import { errorDetail, errorMessage } from '../../domain/error-text.js';
 import { publicDestinationError } from '../net/public-error.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
@@ -91,7 +91,7 @@ export async function runWebhook(
       );
       const shown = publicDestinationError(err, deps.egress.mode === 'strict');
       if (denied) return { status: 'failed', error: shown!, attempts: attempt };
-      lastError = shown ?? `delivery failed: ${err instanceof Error ? err.message : String(err)}`;
+      lastError = shown ?? `delivery failed: ${errorMessage(err)}`;
     }
     if (attempt < config.maxAttempts) await new Promise((r) => setTimeout(r, Math.min(deps.retryBackoffMs * 2 ** (attempt - 1), 30_000)));
   }
