@@ -98,7 +98,6 @@ export const JobSchema = z
 export type Job = z.infer<typeof JobSchema>;
 
 export const TriggerResultSchema = z.object({ jobId: z.string().nullable(), accepted: z.boolean(), message: z.string() }).loose();
-export type TriggerResult = z.infer<typeof TriggerResultSchema>;
 
 export interface DeadLetter {
   sourceObjectId: string;

@@ -121,7 +121,7 @@ export const jobs = pgTable(
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
     kind: text().$type<'discovery' | 'ingestion'>().notNull(),
-    trigger: text().$type<'schedule' | 'api' | 'upload' | 'direct_put'>().notNull(),
+    trigger: text().$type<'schedule' | 'api' | 'direct_put'>().notNull(),
     status: text().notNull().default('JOB_STATUS_PENDING'),
     fullSync: boolean().notNull().default(false),
     retryFailed: boolean().notNull().default(false),

@@ -6,12 +6,12 @@
  */
 import { stdSerializers, type SerializedError, type SerializedRequest } from 'pino';
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** Query parameter and header names that carry a capability (signatures, credentials, tokens, keys). */
 const SECRET_NAME = /signature|credential|token|secret|passw|api[-_]?key|^sig$|^code$|^auth|^cookie$|^session/i;
 
-export const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
+const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
 
 const decodedName = (raw: string): string => {
   try {

@@ -38,7 +38,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** True when a server failed to start because a port it was given was taken meanwhile. */
-export function isPortTaken(err: unknown): boolean {
+function isPortTaken(err: unknown): boolean {
   return /address already in use|EADDRINUSE/i.test(errorMessage(err));
 }
 

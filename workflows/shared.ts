@@ -6,8 +6,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-export const DEFAULT_TASK_QUEUE = 'lakesync';
-
 export const searchAttributes = {
   bucket: defineSearchAttributeKey('LakesyncBucket', 'KEYWORD'),
   sourceId: defineSearchAttributeKey('LakesyncSourceId', 'KEYWORD'),

@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { fetch, type Agent } from 'undici';
 import type { EgressPolicy } from '../../domain/egress-policy.js';
 import type { WebhookConfig } from '../../domain/pipelines.js';
@@ -85,10 +86,14 @@ export async function runWebhook(
     } catch (err) {
       // The log gets the cause and the host, never the URL's path or query (they may carry the receiver's token).
       const denied = findEgressDenied(err);
-      deps.log.warn(
-        { pipelineId, objectId: obj.id, attempt, host: hostOf(config.url), error: errorDetail(err), ...(denied ? { deniedAddresses: denied.addresses } : {}) },
-        denied ? 'webhook destination refused' : 'webhook delivery failed',
-      );
+      Context.current().log.warn(denied ? 'webhook destination refused' : 'webhook delivery failed', {
+        pipelineId,
+        objectId: obj.id,
+        attempt,
+        host: hostOf(config.url),
+        error: errorDetail(err),
+        ...(denied ? { deniedAddresses: denied.addresses } : {}),
+      });
       const shown = publicDestinationError(err, deps.egress.mode === 'strict');
       if (denied) return { status: 'failed', error: shown!, attempts: attempt };
       lastError = shown ?? `delivery failed: ${errorMessage(err)}`;
