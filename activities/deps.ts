@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { LakeStore } from '../lake/types.js';
@@ -8,12 +7,14 @@ import type { LimitFunction } from 'p-limit';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { FsAccess } from '../domain/fs-roots.js';
 
-/** Everything activities touch, handed in by the worker so tests can pass real or fake parts. */
+/**
+ * Everything activities touch, handed in by the worker so tests can pass real or fake parts.
+ * No logger: activities log through `Context.current().log`, which carries the job's correlation fields.
+ */
 export interface ActivityDeps {
   db: Db;
   lake: LakeStore;
   secrets: SecretBox;
-  log: Logger;
   /** Objects copied at once inside one batch activity. */
   objectConcurrency: number;
   /**

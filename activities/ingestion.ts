@@ -7,7 +7,7 @@ import { loadRouting } from './pipelines/routing.js';
 import { joinKey, lakeKeyProblem, unstorableKey } from '../lake/keys.js';
 import type { PutResult } from '../lake/types.js';
 import { recorded } from '../metrics/registry.js';
-import { storedErrorText as errorText } from '../domain/log-redaction.js';
+import { storedErrorText } from '../domain/error-text.js';
 import { findEgressDenied } from './net/egress.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { publicDestinationError } from './net/public-error.js';
@@ -137,9 +137,9 @@ export function ingestionActivities(deps: ActivityDeps) {
                     );
                   }
                   const permanent = err instanceof ApplicationFailure && err.nonRetryable === true;
-                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, permanent, error: errorText(err) });
+                  actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, permanent, error: storedErrorText(err) });
                   // What the tenant sees (dead letters, failed objects); strict mode hides how a connection failed.
-                  const message = publicDestinationError(err, deps.egress.mode === 'strict') ?? errorText(err);
+                  const message = publicDestinationError(err, deps.egress.mode === 'strict') ?? storedErrorText(err);
                   if (await recordFailure(input.jobId, input.sourceId, obj, message, permanent)) {
                     result.deadLettered++;
                     return;

@@ -7,7 +7,7 @@ export interface CreateJobInput {
   jobId: string;
   sourceId: string;
   kind: 'discovery' | 'ingestion';
-  trigger: 'schedule' | 'api' | 'upload' | 'direct_put';
+  trigger: 'schedule' | 'api' | 'direct_put';
   fullSync: boolean;
   retryFailed: boolean;
   dryRun?: boolean;

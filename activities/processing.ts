@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { backOff } from 'exponential-backoff';
 import pLimit from 'p-limit';
 import { recorded } from '../metrics/registry.js';
 import { adoptOwedProcessing, countRuleRunOwed, markProcessing, oweRuleRun, recordProcessed, storedPage } from '../catalog/index.js';
@@ -8,7 +9,7 @@ import { loadRouting, type PipelineRow } from './pipelines/routing.js';
 import { runFulltext } from './pipelines/fulltext.js';
 import { runWebhook } from './pipelines/webhook.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
-import { storedErrorText as errorText } from '../domain/log-redaction.js';
+import { storedErrorText } from '../domain/error-text.js';
 
 interface OwedRow {
   id: string;
@@ -41,16 +42,19 @@ export function processingActivities(deps: ActivityDeps) {
     // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run (ruleId) is a new delivery.
     if ('webhook' in config) return runWebhook(deps, p.id, config.webhook, p.sealedSecret, obj, rerun ? jobId : '');
     // Fulltext failures are the lake's or Postgres's, and transient: a few tries with backoff.
-    let lastError = '';
-    for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
-      try {
-        return { ...(await runFulltext(deps, p.id, config.fulltext, obj)), attempts: attempt };
-      } catch (err) {
-        lastError = errorText(err);
-        if (attempt < deps.maxAttempts) await new Promise((r) => setTimeout(r, deps.retryBackoffMs * 2 ** (attempt - 1)));
-      }
+    let attempt = 0;
+    try {
+      const outcome = await backOff(
+        () => {
+          attempt++;
+          return runFulltext(deps, p.id, config.fulltext, obj);
+        },
+        { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none' },
+      );
+      return { ...outcome, attempts: attempt };
+    } catch (err) {
+      return { status: 'failed', error: storedErrorText(err), attempts: deps.maxAttempts };
     }
-    return { status: 'failed', error: lastError, attempts: deps.maxAttempts };
   }
 
   return {

@@ -1,6 +1,7 @@
 import busboy from 'busboy';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
+import { errorMessage } from '../domain/error-text.js';
 import { ClientGoneError } from './client-gone.js';
 import { ApiError } from './errors.js';
 
@@ -45,7 +46,7 @@ export async function eachMultipartFile(req: IncomingMessage, limits: MultipartL
     });
   } catch (err) {
     // A multipart content type without a usable boundary.
-    throw ApiError.invalid('content-type', `is not usable multipart/form-data: ${(err as Error).message}`);
+    throw ApiError.invalid('content-type', `is not usable multipart/form-data: ${errorMessage(err)}`);
   }
   let failure: Error | null = null;
   const fail = (err: Error) => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CopyObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
+import { errorMessage } from '../domain/error-text.js';
 
 const run = promisify(execFile);
 
@@ -47,7 +48,7 @@ export async function ensureTool(cmd: string, debianPackage: string, log: (m: st
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   } catch (err) {
-    log(`could not install ${debianPackage}: ${String((err as Error).message).slice(0, 300)}`);
+    log(`could not install ${debianPackage}: ${errorMessage(err).slice(0, 300)}`);
   }
   return which(cmd);
 }

@@ -9,7 +9,7 @@ import { JobDetail } from '../api/contract/jobs.js';
 export type { Bucket } from '../api/contract/buckets.js';
 export type { Page } from '../api/contract/common.js';
 export type { DeadLetter, Source, SyncStatus } from '../api/contract/sources.js';
-export { TriggerResult as TriggerResultSchema, type TriggerResult } from '../api/contract/sources.js';
+export { TriggerResult as TriggerResultSchema } from '../api/contract/sources.js';
 
 export const TERMINAL_JOB_STATUSES = ['JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED'] as const;
 

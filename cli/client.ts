@@ -1,5 +1,6 @@
 import { ApiRequestError, CliFailure, type ApiErrorBody } from './errors.js';
 import type { CliConfig } from './config.js';
+import { errorMessage } from '../domain/error-text.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -36,7 +37,7 @@ export class ApiClient {
       res = await fetch(target, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliFailure(`cannot reach lakesync at ${this.config.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      throw new CliFailure(`cannot reach lakesync at ${this.config.url}: ${cause?.code ?? cause?.message ?? errorMessage(err)}`);
     }
     const text = await res.text();
     let json: unknown;

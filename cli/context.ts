@@ -12,7 +12,7 @@ export interface Io {
   cwd: string;
 }
 
-export interface GlobalOptions {
+interface GlobalOptions {
   url?: string;
   token?: string;
   json?: boolean;

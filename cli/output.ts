@@ -1,4 +1,5 @@
 import { ApiRequestError, type ApiErrorBody } from './errors.js';
+import { errorMessage } from '../domain/error-text.js';
 import { escapeControl } from '../domain/text.js';
 
 export interface Writer {
@@ -75,7 +76,7 @@ export function renderError(err: unknown, json: boolean): string {
     if (json) return renderJson(err.body);
     return renderApiError(err.status, err.body);
   }
-  return `error: ${inert(err instanceof Error ? err.message : String(err))}\n`;
+  return `error: ${inert(errorMessage(err))}\n`;
 }
 
 function renderApiError(status: number, body: ApiErrorBody): string {

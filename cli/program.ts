@@ -23,7 +23,7 @@ function version(): string {
   return 'unknown';
 }
 
-export function buildProgram(io: Io): Command {
+function buildProgram(io: Io): Command {
   const program = new Command('lakesync')
     .description('Command-line client of the lakesync REST API.')
     .version(version())

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { errorMessage } from '../domain/error-text.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -16,13 +17,13 @@ export async function readSourceFile(path: string, stdin: () => Promise<string> 
   try {
     text = path === '-' ? await stdin() : await readFile(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`--file ${path}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`--file ${path}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
   let doc: unknown;
   try {
     doc = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    throw new UsageError(`--file ${path}: is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML or JSON'}: ${(err as Error).message}`);
+    throw new UsageError(`--file ${path}: is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML or JSON'}: ${errorMessage(err)}`);
   }
   const parsed = SourceDocument.safeParse(doc);
   if (!parsed.success) throw new UsageError(`--file ${path}: ${parsed.error.issues[0]?.message}`);

@@ -121,7 +121,7 @@ export const jobs = pgTable(
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
     kind: text().$type<'discovery' | 'ingestion'>().notNull(),
-    trigger: text().$type<'schedule' | 'api' | 'upload' | 'direct_put'>().notNull(),
+    trigger: text().$type<'schedule' | 'api' | 'direct_put'>().notNull(),
     status: text()
       .$type<'JOB_STATUS_PENDING' | 'JOB_STATUS_RUNNING' | 'JOB_STATUS_SUCCEEDED' | 'JOB_STATUS_PARTIAL' | 'JOB_STATUS_FAILED' | 'JOB_STATUS_CANCELED'>()
       .notNull()

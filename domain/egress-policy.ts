@@ -38,7 +38,7 @@ export function normalizeHost(host: string): string {
 }
 
 /** One ALLOW/DENY entry: `10.0.0.0/8`, `fd00::/8`, `192.0.2.7`, `::1`, `minio.internal` or `*.example.com`. */
-export function parseEgressEntry(raw: string): EgressEntry | string {
+function parseEgressEntry(raw: string): EgressEntry | string {
   const text = raw.trim();
   const s = text.toLowerCase();
   const slash = s.indexOf('/');

@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import { lookup } from 'mime-types';
+import { errorMessage } from './error-text.js';
 import type { FileFilters } from './source-config.js';
 
 export interface FilterableObject {
@@ -55,6 +56,6 @@ export function globProblem(pattern: string): string | null {
     if (pattern.includes('\0')) return 'must not contain NUL';
     return null;
   } catch (err) {
-    return `is not a valid glob: ${(err as Error).message}`;
+    return `is not a valid glob: ${errorMessage(err)}`;
   }
 }

@@ -32,7 +32,7 @@ export const SYSTEM_AREAS: ForbiddenArea[] = [
 const within = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
 /** The real path of `p`, or for a path that does not exist yet, its nearest existing ancestor's real path joined with the rest. */
-export async function canonicalPath(p: string): Promise<string> {
+async function canonicalPath(p: string): Promise<string> {
   const abs = resolve(p);
   try {
     return await realpath(abs);

@@ -6,12 +6,12 @@
  */
 import { stdSerializers, type SerializedError, type SerializedRequest } from 'pino';
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** Query parameter and header names that carry a capability (signatures, credentials, tokens, keys). */
 const SECRET_NAME = /signature|credential|token|secret|passw|api[-_]?key|^sig$|^code$|^auth|^cookie$|^session/i;
 
-export const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
+const isSecretName = (name: string): boolean => SECRET_NAME.test(name);
 
 const decodedName = (raw: string): string => {
   try {
@@ -110,12 +110,6 @@ export function scrubQueryError<T>(err: T): T {
   }
   return err;
 }
-
-/** A message fit for storage or a failure: `Name: message`, without query parameters. */
-export const safeErrorText = (err: unknown): string => (err instanceof Error ? scrubErrorText(`${err.name}: ${err.message}`, err) : String(err));
-
-/** What a dead letter or a pipeline run stores as its error: the safe text, at most 1000 characters. */
-export const storedErrorText = (err: unknown): string => safeErrorText(err).slice(0, 1000);
 
 /** pino's error serializer, minus query parameters (SQL text kept: it has placeholders). */
 export function safeErrSerializer(value: unknown): unknown {

@@ -4,7 +4,7 @@
  * and, worst, with every exclusion (which no index can answer), so a short
  * request must not buy minutes of database time.
  */
-export const SEARCH_LIMITS = { length: 512, terms: 32, negations: 8, phrases: 8, ors: 8 } as const;
+const SEARCH_LIMITS = { length: 512, terms: 32, negations: 8, phrases: 8, ors: 8 } as const;
 
 /** The problem with a query, or null when it is within the limits. */
 export function searchQueryProblem(query: string): string | null {

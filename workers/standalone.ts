@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { loadEnv, workerForceSeconds, type Env } from '../config/env.js';
+import { errorMessage } from '../domain/error-text.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { fsAccessFromEnv } from './fs-access.js';
@@ -25,7 +26,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
   try {
     env = loadEnv();
   } catch (err) {
-    console.error(String((err as Error).message));
+    console.error(errorMessage(err));
     process.exit(1);
   }
   const log = createLogger(env.LOG_LEVEL);

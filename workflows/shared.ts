@@ -19,8 +19,6 @@ import type {
   UploadStatus,
 } from '../domain/messages/workflows/v1.js';
 
-export const DEFAULT_TASK_QUEUE = 'lakesync';
-
 export const searchAttributes = {
   bucket: defineSearchAttributeKey('LakesyncBucket', 'KEYWORD'),
   sourceId: defineSearchAttributeKey('LakesyncSourceId', 'KEYWORD'),

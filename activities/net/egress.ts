@@ -56,7 +56,7 @@ export function egressLookup(policy: EgressPolicy): LookupFunction {
 }
 
 /** The refusal for an IP-literal host, which is connected to without a lookup; null for names and allowed literals. */
-export function literalRefusal(policy: EgressPolicy, host: string | null | undefined): EgressDeniedError | null {
+function literalRefusal(policy: EgressPolicy, host: string | null | undefined): EgressDeniedError | null {
   const h = normalizeHost(host ?? '');
   if (isIP(h) === 0 || policy.allows(h, h)) return null;
   return new EgressDeniedError(h, [h]);

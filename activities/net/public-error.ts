@@ -78,7 +78,7 @@ function chain(err: unknown): { name?: string; code?: string; $metadata?: unknow
 }
 
 /** A failure below HTTP: the connection could not be made, kept, or trusted. */
-export function isNetworkError(err: unknown): boolean {
+function isNetworkError(err: unknown): boolean {
   return chain(err).some((e) => {
     const code = typeof e.code === 'string' ? e.code : '';
     return NETWORK_CODES.has(code) || NETWORK_CODE_PREFIXES.some((p) => code.startsWith(p)) || NETWORK_NAMES.has(e.name ?? '');

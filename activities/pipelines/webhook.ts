@@ -1,10 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { backOff } from 'exponential-backoff';
 import { fetch, type Agent } from 'undici';
 import type { EgressPolicy } from '../../domain/egress-policy.js';
 import type { WebhookConfig } from '../../domain/pipelines.js';
 import type { ActivityDeps } from '../deps.js';
 import { egressDispatcher, findEgressDenied } from '../net/egress.js';
-import { errorDetail } from '../net/destination-failure.js';
+import { errorDetail, errorMessage } from '../../domain/error-text.js';
 import { publicDestinationError } from '../net/public-error.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
@@ -23,6 +25,9 @@ const idempotencyKey = (pipelineId: string, objectId: string, etag: string, reru
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, as Stripe-style receivers verify it. */
 const signDelivery = (secret: string, timestamp: string, body: string): string =>
   `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+
+/** A delivery another attempt may fix: an answer that is not a 2xx, or a connection that failed. */
+class DeliveryFailed extends Error {}
 
 // One connection pool per policy (per worker), every connection checked against it.
 const dispatchers = new WeakMap<EgressPolicy, Agent>();
@@ -60,8 +65,9 @@ export async function runWebhook(
   });
   const secret = sealedSecret ? deps.secrets.open<string>(sealedSecret) : null;
   const key = idempotencyKey(pipelineId, obj.id, obj.etag, rerun);
-  let lastError = '';
-  for (let attempt = 1; attempt <= config.maxAttempts; attempt++) {
+  let attempt = 0;
+  const deliver = async (): Promise<PipelineOutcome> => {
+    attempt++;
     const timestamp = String(Math.floor(Date.now() / 1000));
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -70,6 +76,7 @@ export async function runWebhook(
       'user-agent': 'lakesync-webhook/1',
     };
     if (secret) headers[SIGNATURE_HEADER] = signDelivery(secret, timestamp, body);
+    let failure: string;
     try {
       const res = await fetch(config.url, {
         method: 'POST',
@@ -81,21 +88,37 @@ export async function runWebhook(
       });
       await res.body?.cancel();
       if (res.status >= 200 && res.status < 300) return { status: 'indexed', detail: `delivered (HTTP ${res.status})`, attempts: attempt };
-      lastError = `endpoint answered HTTP ${res.status}`;
+      failure = `endpoint answered HTTP ${res.status}`;
     } catch (err) {
       // The log gets the cause and the host, never the URL's path or query (they may carry the receiver's token).
       const denied = findEgressDenied(err);
-      deps.log.warn(
-        { pipelineId, objectId: obj.id, attempt, host: hostOf(config.url), error: errorDetail(err), ...(denied ? { deniedAddresses: denied.addresses } : {}) },
-        denied ? 'webhook destination refused' : 'webhook delivery failed',
-      );
+      Context.current().log.warn(denied ? 'webhook destination refused' : 'webhook delivery failed', {
+        pipelineId,
+        objectId: obj.id,
+        attempt,
+        host: hostOf(config.url),
+        error: errorDetail(err),
+        ...(denied ? { deniedAddresses: denied.addresses } : {}),
+      });
       const shown = publicDestinationError(err, deps.egress.mode === 'strict');
       if (denied) return { status: 'failed', error: shown!, attempts: attempt };
-      lastError = shown ?? `delivery failed: ${err instanceof Error ? err.message : String(err)}`;
+      failure = shown ?? `delivery failed: ${errorMessage(err)}`;
     }
-    if (attempt < config.maxAttempts) await new Promise((r) => setTimeout(r, Math.min(deps.retryBackoffMs * 2 ** (attempt - 1), 30_000)));
+    throw new DeliveryFailed(failure);
+  };
+  try {
+    return await backOff(deliver, {
+      numOfAttempts: config.maxAttempts,
+      startingDelay: deps.retryBackoffMs,
+      timeMultiple: 2,
+      maxDelay: 30_000,
+      jitter: 'none',
+      retry: (err) => err instanceof DeliveryFailed,
+    });
+  } catch (err) {
+    if (!(err instanceof DeliveryFailed)) throw err;
+    return { status: 'failed', error: `${err.message} after ${config.maxAttempts} attempts`, attempts: config.maxAttempts };
   }
-  return { status: 'failed', error: `${lastError} after ${config.maxAttempts} attempts`, attempts: config.maxAttempts };
 }
 
 const hostOf = (url: string): string => {

@@ -8,7 +8,7 @@ export const Job = z
     bucket: z.string(),
     sourceId: z.string(),
     kind: z.enum(['discovery', 'ingestion']),
-    trigger: z.enum(['schedule', 'api', 'upload', 'direct_put']),
+    trigger: z.enum(['schedule', 'api', 'direct_put']),
     /** JOB_STATUS_PENDING, _RUNNING, _SUCCEEDED, _PARTIAL, _FAILED or _CANCELED. */
     status: z.string(),
     fullSync: z.boolean(),

@@ -26,7 +26,6 @@ export const CreatePipeline = z
     if (b.kind !== 'webhook' && b.webhook) ctx.addIssue({ code: 'custom', path: ['webhook'], message: `does not apply to a ${b.kind} pipeline` });
     if (b.kind !== 'fulltext' && b.fulltext) ctx.addIssue({ code: 'custom', path: ['fulltext'], message: `does not apply to a ${b.kind} pipeline` });
   });
-export type CreatePipelineInput = z.infer<typeof CreatePipeline>;
 
 /** Optional-update semantics: absent fields keep their value; the kind never changes. */
 export const UpdatePipeline = z
@@ -37,7 +36,6 @@ export const UpdatePipeline = z
     webhook: patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict().optional(),
   })
   .strict();
-export type UpdatePipelineInput = z.infer<typeof UpdatePipeline>;
 
 const PipelineIds = z.array(text().min(1).max(64)).min(1, 'must name at least one pipeline').max(20);
 

@@ -23,7 +23,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { createLogger, withSafeSerializers } from '../../workers/logger.js';
 import { activityFailureScrub } from '../../workers/activity-failure-scrub.js';
-import { safeErrorText } from '../../domain/log-redaction.js';
+import { safeErrorText } from '../../domain/error-text.js';
 import { closeDb, createDb } from '../../db/client.js';
 import { buckets, sources } from '../../db/schema.js';
 

@@ -1,9 +1,40 @@
 /** The lean CopyObject path, against real MinIO: odd keys, ETags, and S3's error names. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
 import { S3Copier, S3CopyError } from '../../lake/s3-copier.js';
 import { minioClient, unique } from '../support/lakesync.js';
+
+/**
+ * A loopback hop in front of MinIO that answers the first `failures` requests
+ * with the given S3 error itself and forwards the rest untouched (Host
+ * included, so the signature still verifies); it counts what it was sent.
+ */
+async function failingHop(upstream: string, failures: number, status: number, code: string) {
+  const target = new URL(upstream);
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    if (requests <= failures) {
+      req.resume();
+      res.writeHead(status, { 'content-type': 'application/xml' }).end(`<Error><Code>${code}</Code><Message>injected ${code}</Message></Error>`);
+      return;
+    }
+    const out = request({ host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe('S3Copier', () => {
   const s3 = minioClient();
@@ -55,5 +86,41 @@ describe('S3Copier', () => {
     const denied = await wrong.copy(dst, 'x', src, 'plain.txt').catch((e: unknown) => e);
     expect((denied as S3CopyError).name).toBe('SignatureDoesNotMatch');
     await wrong.close();
+  });
+
+  it('tries a transient failure three times in all, and a permanent one once', async () => {
+    const { minio } = inject('infra');
+    await s3.send(new PutObjectCommand({ Bucket: src, Key: 'retry.txt', Body: 'retried body' }));
+    const through = async (failures: number, status: number, code: string) => {
+      const hop = await failingHop(minio.endpoint, failures, status, code);
+      const c = new S3Copier({
+        endpoint: hop.endpoint,
+        region: 'us-east-1',
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+        connections: 1,
+      });
+      try {
+        const outcome = await c.copy(dst, `retry/${code}-${failures}`, src, 'retry.txt').catch((e: unknown) => e);
+        return { outcome, requests: hop.requests() };
+      } finally {
+        await c.close();
+        await hop.stop();
+      }
+    };
+    // Two throttled answers, then the copy goes through on the third try.
+    const slow = await through(2, 503, 'SlowDown');
+    expect(slow.requests).toBe(3);
+    expect(typeof slow.outcome).toBe('string');
+    const got = await s3.send(new GetObjectCommand({ Bucket: dst, Key: 'retry/SlowDown-2' }));
+    expect(await got.Body!.transformToString()).toBe('retried body');
+    // Failing every time: three tries, then the last error.
+    const down = await through(10, 500, 'InternalError');
+    expect(down.requests).toBe(3);
+    expect((down.outcome as S3CopyError).name).toBe('InternalError');
+    // Not something a retry fixes: one try.
+    const denied = await through(10, 403, 'AccessDenied');
+    expect(denied.requests).toBe(1);
+    expect((denied.outcome as S3CopyError).name).toBe('AccessDenied');
   });
 });

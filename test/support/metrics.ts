@@ -5,7 +5,7 @@ export interface Sample {
 }
 
 /** Reads a Prometheus text exposition into samples (tests only: production leaves rendering to prom-client). */
-export function parseMetrics(text: string): Sample[] {
+function parseMetrics(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
