@@ -1,10 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
 import { buckets, sources } from '../db/schema.js';
 import type { ActivityDeps } from './deps.js';
+import type { SourceKind } from '../domain/kinds.js';
 
 export interface SourceSettings {
   name: string;
-  kind: string;
+  kind: SourceKind;
   bucketName: string;
   suspendAfterFailures: number;
   syncMode: 'initial_only' | 'continuous';

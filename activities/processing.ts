@@ -3,11 +3,9 @@ import pLimit from 'p-limit';
 import { recorded } from '../metrics/registry.js';
 import type { ActivityDeps } from './deps.js';
 import { findSourceRow } from './source-context.js';
-import { loadRouting, type PipelineRow } from './pipelines/routing.js';
-import { runFulltext } from './pipelines/fulltext.js';
-import { runWebhook } from './pipelines/webhook.js';
+import { loadRouting } from '../db/routing.js';
+import { runPipeline } from './pipelines/runners.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
-import { storedErrorText as errorText } from '../domain/log-redaction.js';
 
 interface OwedRow {
   id: string;
@@ -34,23 +32,6 @@ const PAGE = 1000;
 
 export function processingActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
-
-  async function runPipeline(p: PipelineRow, obj: StoredObject, jobId: string, rerun: boolean): Promise<PipelineOutcome> {
-    const config = p.config;
-    // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run (ruleId) is a new delivery.
-    if ('webhook' in config) return runWebhook(deps, p.id, config.webhook, p.sealedSecret, obj, rerun ? jobId : '');
-    // Fulltext failures are the lake's or Postgres's, and transient: a few tries with backoff.
-    let lastError = '';
-    for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
-      try {
-        return { ...(await runFulltext(deps, p.id, config.fulltext, obj)), attempts: attempt };
-      } catch (err) {
-        lastError = errorText(err);
-        if (attempt < deps.maxAttempts) await new Promise((r) => setTimeout(r, deps.retryBackoffMs * 2 ** (attempt - 1)));
-      }
-    }
-    return { status: 'failed', error: lastError, attempts: deps.maxAttempts };
-  }
 
   /**
    * Records one object's pipeline outcomes and counts it, once: the row is
@@ -155,7 +136,7 @@ export function processingActivities(deps: ActivityDeps) {
               };
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
-                const outcome = await runPipeline(routing.pipelines.get(pipelineId)!, stored, input.jobId, Boolean(input.ruleId));
+                const outcome = await runPipeline(deps, routing.pipelines.get(pipelineId)!, stored, { jobId: input.jobId, rerun: Boolean(input.ruleId) });
                 if (outcome.status === 'failed') actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);
               }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
 import type { SourceLag } from './registry.js';
 
 /**
@@ -19,7 +20,7 @@ export function discoveryLagReader(db: Db, log: Logger): () => Promise<SourceLag
              where j.source_id = s.id and j.kind = 'discovery' and not j.dry_run and j.status in ('JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL')),
             s.created_at))::float8 as seconds
         from sources s join buckets b on b.id = s.bucket_id
-        where s.kind <> 'upload' and s.status <> 'SOURCE_STATUS_COMPLETED'`;
+        where s.kind <> all(${PUSHED_SOURCE_KINDS}::text[]) and s.status <> 'SOURCE_STATUS_COMPLETED'`;
       return rows.map((r) => ({ bucket: r.bucket, sourceId: r.source_id, seconds: r.seconds }));
     } catch (err) {
       // A scrape must not fail because Postgres is briefly away: the gauge is simply absent.

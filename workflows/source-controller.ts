@@ -27,6 +27,7 @@ import {
   type ControllerStatus,
 } from './shared.js';
 import { syncRun } from './sync-run.js';
+import { isPushed } from '../domain/kinds.js';
 
 /** A run waiting to start; requests that arrive meanwhile merge into it. */
 interface QueuedRun {
@@ -256,7 +257,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   }
   bucket = settings.bucketName;
   // Push-only sources have nothing to poll: they run when objects arrive.
-  const scheduled = settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed);
+  const scheduled = !isPushed(settings.kind) && (settings.syncMode === 'continuous' || !state.completed);
   state.nextSyncAt = scheduled ? (state.nextSyncAt ?? (state.lastSyncAt ?? Date.now()) + settings.syncIntervalSeconds * 1000) : null;
   await record();
 
@@ -327,7 +328,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
   }
   state.nextSyncAt =
-    settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !state.completed) ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
+    !isPushed(settings.kind) && (settings.syncMode === 'continuous' || !state.completed) ? Date.now() + settings.syncIntervalSeconds * 1000 : null;
   await record({ consecutiveFailures: state.consecutiveFailures });
   if (stopping) return;
   await condition(allHandlersFinished);

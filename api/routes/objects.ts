@@ -16,7 +16,7 @@ import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../../domain/signed-urls.j
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { publicOrigin } from '../public-origin.js';
-import { loadRouting } from '../../activities/pipelines/routing.js';
+import { loadRouting } from '../../db/routing.js';
 
 export const ListQuery = z
   .object({

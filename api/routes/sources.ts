@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { and, asc, count, eq, gt, ne, sql } from 'drizzle-orm';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import type { SourceConnection } from '../../domain/source-config.js';
+import { isPushed } from '../../domain/kinds.js';
+import { createConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import {
   configChangedSignal,
   controllerWorkflowId,
@@ -20,22 +21,23 @@ import { PaginationQuery, pageById } from '../pagination.js';
 import { sourceJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
-import { CreateSource, PauseBody, UpdateSource, type CreateSourceInput } from './source-schemas.js';
+import { CreateSource, PauseBody, UpdateSource } from './source-schemas.js';
 import { applyUpdate } from './source-update.js';
 import { z } from 'zod';
 
-function connectionOf(body: CreateSourceInput): { connection: SourceConnection; credentials: object | null } {
-  if (body.kind === 's3') {
-    const { accessKeyId, secretAccessKey, sessionToken, ...s3 } = body.s3;
-    return { connection: { s3 }, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
-  }
-  return { connection: { filesystem: body.filesystem }, credentials: null };
-}
-
-/** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when connecting. */
-function checkEndpoint(deps: ApiDeps, endpoint: string | undefined): void {
-  const problem = endpoint === undefined ? null : deps.egress.urlProblem(endpoint);
-  if (problem) throw ApiError.invalid('s3.endpoint', problem);
+/**
+ * The kind's checks of settings sent: a literal IP or a name the egress policy refuses is turned away here (names that
+ * resolve to refused addresses fail when connecting), as is a directory outside the allowed roots.
+ */
+async function checkConnection(deps: ApiDeps, check: ConnectionChange['check']): Promise<void> {
+  const refused = await check({
+    urlProblem: (url) => deps.egress.urlProblem(url),
+    sourceDirProblem: async (path) => {
+      const checked = await deps.fsAccess.checkSourceDir(path);
+      return 'problem' in checked ? checked.problem : null;
+    },
+  });
+  if (refused) throw ApiError.invalid(refused.field, refused.problem);
 }
 
 export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
@@ -46,12 +48,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.post('/:bucket/sources', async (req, res) => {
     const body = parseBody(CreateSource, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    if (body.kind === 'filesystem') {
-      const checked = await deps.fsAccess.checkSourceDir(body.filesystem.path);
-      if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
-    }
-    if (body.kind === 's3') checkEndpoint(deps, body.s3.endpoint);
-    const { connection, credentials } = connectionOf(body);
+    const { connection, credentials, check } = createConnection(body.kind, body);
+    await checkConnection(deps, check);
     const id = newId('src');
     const [row] = await deps.db
       .insert(sources)
@@ -117,12 +115,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.patch('/:bucket/sources/:sourceId', async (req, res) => {
     const body = parseBody(UpdateSource, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    checkEndpoint(deps, body.s3?.endpoint);
-    const set = applyUpdate(source, body, deps.secrets);
-    if (set.connection && 'filesystem' in set.connection) {
-      const checked = await deps.fsAccess.checkSourceDir(set.connection.filesystem.path);
-      if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
-    }
+    const { set, connection } = applyUpdate(source, body, deps.secrets);
+    if (connection) await checkConnection(deps, connection.check);
     if (set.name !== undefined) {
       const [clash] = await deps.db
         .select({ id: sources.id })
@@ -190,7 +184,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
           insert into lake_purges (purge_id, bucket_name, lake_key)
           select ${source.id}, ${bucket.name}, k.lake_key from (
             select coalesce(so.lake_key, ${prefix} || so.key) as lake_key from source_objects so
-            where so.source_id = ${source.id} and (so.lake_key is not null or (so.status = 'pending' and ${source.kind} <> 'upload'))
+            where so.source_id = ${source.id} and (so.lake_key is not null or (so.status = 'pending' and ${!isPushed(source.kind)}::boolean))
           ) k
           where not exists (
             select 1 from source_objects o2 join sources s2 on s2.id = o2.source_id

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { and, eq } from 'drizzle-orm';
 import { jobs, rules } from '../../db/schema.js';
+import { isPushed } from '../../domain/kinds.js';
 import { discoverUpdate, ingestUpdate, statusQuery, type ControllerStatus } from '../../workflows/shared.js';
 import { withStart } from '../controllers.js';
 import { callerOf } from '../auth.js';
@@ -35,9 +36,9 @@ export function syncRoutes(deps: ApiDeps): Router {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    if (source.kind === 'upload')
-      throw new ApiError('FAILED_PRECONDITION', 'sourceId: upload sources are push-only; their objects are ingested as they arrive', [
-        { field: 'sourceId', problem: 'is a push-only upload source' },
+    if (isPushed(source.kind))
+      throw new ApiError('FAILED_PRECONDITION', `sourceId: ${source.kind} sources are push-only; their objects are ingested as they arrive`, [
+        { field: 'sourceId', problem: `is a push-only ${source.kind} source` },
       ]);
     const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, {
       args: [{ fullSync: body.fullSync, dryRun: body.dryRun }],
