@@ -19,11 +19,14 @@ export const FulltextPatchInput = patchOf(FulltextConfigSchema).strict();
 export const WebhookPatchInput = patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict();
 
 /** Per kind: settings as stored, and the kind's part of a create and a PATCH body. */
-type Checked<T extends { [K in PipelineKind]: { config: unknown; create: unknown; patch: unknown } }> = T;
-export type PipelineKindTypes = Checked<{
+interface PipelineKindTypeTable {
   fulltext: { config: FulltextConfig; create: FulltextConfig; patch: z.output<typeof FulltextPatchInput> };
   webhook: { config: WebhookConfig; create: z.output<typeof WebhookCreateInput>; patch: z.output<typeof WebhookPatchInput> };
-}>;
+}
+// A kind missing from the table is one error here, not one at every use of the table.
+const _everyKindTyped: { [K in PipelineKind]: unknown } = {} as PipelineKindTypeTable;
+type Untyped = { config: never; create: never; patch: never };
+export type PipelineKindTypes = { [K in PipelineKind]: K extends keyof PipelineKindTypeTable ? PipelineKindTypeTable[K] : Untyped };
 
 export type PipelineSettings<K extends PipelineKind> = PipelineKindTypes[K]['config'];
 

@@ -40,12 +40,15 @@ export const FilesystemPatchInput = patchOf(FilesystemConnectionSchema).strict()
 const UploadConnectionSchema = z.object({}).strict() as z.ZodType<Record<string, never>>;
 
 /** Per kind: settings as stored, credentials as sealed, and the kind's part of a create and a PATCH body (never: the API does not accept one). */
-type Checked<T extends { [K in SourceKind]: { settings: unknown; credentials: unknown; create: unknown; patch: unknown } }> = T;
-export type SourceKindTypes = Checked<{
+interface SourceKindTypeTable {
   s3: { settings: S3Connection; credentials: S3Credentials; create: z.output<typeof S3CreateInput>; patch: z.output<typeof S3PatchInput> };
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
-}>;
+}
+// A kind missing from the table is one error here, not one at every use of the table.
+const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
+type Untyped = { settings: never; credentials: never; create: never; patch: never };
+export type SourceKindTypes = { [K in SourceKind]: K extends keyof SourceKindTypeTable ? SourceKindTypeTable[K] : Untyped };
 
 export type SourceSettings<K extends SourceKind> = SourceKindTypes[K]['settings'];
 export type SourceCredentials<K extends SourceKind> = SourceKindTypes[K]['credentials'];

@@ -3,7 +3,7 @@ import { CreateSource, UpdateSource } from '../../api/routes/source-schemas.js';
 import { CreatePipeline, UpdatePipeline } from '../../api/routes/pipeline-schemas.js';
 import { SOURCE_READERS } from '../../activities/storage/source-readers.js';
 import { PIPELINE_RUNNERS } from '../../activities/pipelines/runners.js';
-import { PUSHED_SOURCE_KINDS, SOURCE_ARRIVAL, SOURCE_KIND_NAMES, assertNever } from '../../domain/kinds.js';
+import { PUSHED_SOURCE_KINDS, SOURCE_ARRIVAL, SOURCE_KIND_NAMES, assertNever, type PipelineKind, type SourceKind } from '../../domain/kinds.js';
 import {
   CREATABLE_SOURCE_KINDS,
   PATCHABLE_SOURCE_KINDS,
@@ -68,12 +68,15 @@ describe('the registries cover every kind', () => {
   });
 
   it('a stored connection or config names its kind; an unknown one is refused, never taken for another kind', () => {
+    // Settings each kind's schema accepts (a new kind adds its own).
+    const sourceSettings: { [K in SourceKind]: unknown } = { s3: { bucket: 'data' }, filesystem: { path: '/srv' }, upload: {} };
+    const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
-      const stored = { [kind]: SOURCE_KINDS[kind].settings.parse(kind === 's3' ? { bucket: 'data' } : kind === 'filesystem' ? { path: '/srv' } : {}) };
+      const stored = { [kind]: SOURCE_KINDS[kind].settings.parse(sourceSettings[kind]) };
       expect(sourceKindOf(stored as SourceConnection)).toBe(kind);
     }
     for (const kind of PIPELINE_KIND_NAMES) {
-      const stored = { [kind]: PIPELINE_KINDS[kind].config.parse(kind === 'webhook' ? { url: 'https://example.com/hook' } : {}) };
+      const stored = { [kind]: PIPELINE_KINDS[kind].config.parse(pipelineSettings[kind]) };
       expect(pipelineKindOf(stored as never)).toBe(kind);
     }
     expect(() => sourceKindOf({ gcs: {} } as never)).toThrow(/unhandled source connection/);
