@@ -6,6 +6,8 @@ import * as catalog from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
 import { loadSource, type SourceContext } from './source-context.js';
+import { SOURCE_READERS, errorCode } from './storage/source-readers.js';
+import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
@@ -117,7 +119,7 @@ export function discoveryActivities(deps: ActivityDeps) {
           throw (
             destinationFailure(err, deps.egress, (detail) =>
               actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail }),
-            ) ?? asPermanent(err)
+            ) ?? asPermanent(ctx.kind, err)
           );
         });
         const matched = page.objects.filter(matches);
@@ -186,23 +188,11 @@ export function discoveryActivities(deps: ActivityDeps) {
   };
 }
 
-/** Errors that retrying within this run cannot fix; the controller tries again on its next poll. */
-const PERMANENT_CODES = new Set([
-  'NoSuchBucket',
-  'AccessDenied',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'PermanentRedirect',
-  'ENOENT',
-  'ENOTDIR',
-  'EACCES',
-]);
-
-function asPermanent(err: unknown): never {
-  const e = err as { name?: string; code?: string; message?: string };
-  const code = e.code ?? e.name ?? '';
-  if (PERMANENT_CODES.has(code)) {
-    throw ApplicationFailure.create({ type: FAILURE.sourceUnreachable, message: `${code}: ${e.message ?? 'source unreachable'}`, nonRetryable: true });
+/** Errors that retrying within this run cannot fix, as the source's kind tells them; the controller tries again on its next poll. */
+function asPermanent(kind: SourceKind, err: unknown): never {
+  if (SOURCE_READERS[kind].permanent(err)) {
+    const message = (err as { message?: string } | null)?.message;
+    throw ApplicationFailure.create({ type: FAILURE.sourceUnreachable, message: `${errorCode(err)}: ${message ?? 'source unreachable'}`, nonRetryable: true });
   }
   throw err;
 }

@@ -3,7 +3,8 @@ import { assignOwed, owedInRange, previewOwed, recordDuplicate, recordFailedAtte
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
-import { loadRouting } from './pipelines/routing.js';
+import { loadRouting } from '../db/routing.js';
+import { isPushed } from '../domain/kinds.js';
 import { joinKey, lakeKeyProblem, unstorableKey } from '../lake/keys.js';
 import type { PutResult } from '../lake/types.js';
 import { recorded } from '../metrics/registry.js';
@@ -114,7 +115,7 @@ export function ingestionActivities(deps: ActivityDeps) {
               if (actx.cancellationSignal.aborted || refused) return; // left owed: the retried batch copies it
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
-                  if (ctx.source.kind === 'upload') {
+                  if (isPushed(ctx.kind)) {
                     // Pushed objects are already in the lake: ingestion catalogs them.
                     recorder.add({ id: obj.id, lakeKey: obj.key, contentHash: null, process: routed(obj.key) });
                     return;

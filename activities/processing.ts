@@ -1,15 +1,12 @@
 import { Context } from '@temporalio/activity';
-import { backOff } from 'exponential-backoff';
 import pLimit from 'p-limit';
 import { recorded } from '../metrics/registry.js';
 import { adoptOwedProcessing, countRuleRunOwed, markProcessing, oweRuleRun, recordProcessed, storedPage } from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { findSourceRow } from './source-context.js';
-import { loadRouting, type PipelineRow } from './pipelines/routing.js';
-import { runFulltext } from './pipelines/fulltext.js';
-import { runWebhook } from './pipelines/webhook.js';
+import { loadRouting } from '../db/routing.js';
+import { runPipeline } from './pipelines/runners.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
-import { storedErrorText } from '../domain/error-text.js';
 
 interface OwedRow {
   id: string;
@@ -36,26 +33,6 @@ const PAGE = 1000;
 
 export function processingActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
-
-  async function runPipeline(p: PipelineRow, obj: StoredObject, jobId: string, rerun: boolean): Promise<PipelineOutcome> {
-    const config = p.config;
-    // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run (ruleId) is a new delivery.
-    if ('webhook' in config) return runWebhook(deps, p.id, config.webhook, p.sealedSecret, obj, rerun ? jobId : '');
-    // Fulltext failures are the lake's or Postgres's, and transient: a few tries with backoff.
-    let attempt = 0;
-    try {
-      const outcome = await backOff(
-        () => {
-          attempt++;
-          return runFulltext(deps, p.id, config.fulltext, obj);
-        },
-        { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none' },
-      );
-      return { ...outcome, attempts: attempt };
-    } catch (err) {
-      return { status: 'failed', error: storedErrorText(err), attempts: deps.maxAttempts };
-    }
-  }
 
   return {
     /**
@@ -109,7 +86,7 @@ export function processingActivities(deps: ActivityDeps) {
               };
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
-                const outcome = await runPipeline(routing.pipelines.get(pipelineId)!, stored, input.jobId, Boolean(input.ruleId));
+                const outcome = await runPipeline(deps, routing.pipelines.get(pipelineId)!, stored, { jobId: input.jobId, rerun: Boolean(input.ruleId) });
                 if (outcome.status === 'failed') actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);
               }

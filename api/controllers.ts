@@ -1,13 +1,12 @@
 import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { OBJECT_STATUS } from '../catalog/index.js';
-import { buckets, lakePurges, sourceObjects, sources } from '../db/schema.js';
+import { buckets, lakePurges, sourceObjects, sources, type SourceRow } from '../db/schema.js';
+import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
 import { controllerWorkflowId, objectsArrivedSignal, purgeWorkflowId, searchAttributes } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
 import type { ApiDeps } from './deps.js';
-
-type SourceRow = typeof sources.$inferSelect;
 
 /**
  * How a source's controller is started. Every call that talks to a controller
@@ -54,7 +53,7 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
         .selectDistinct({ id: sourceObjects.sourceId })
         .from(sourceObjects)
         .innerJoin(sources, eq(sources.id, sourceObjects.sourceId))
-        .where(and(eq(sources.kind, 'upload'), eq(sourceObjects.status, OBJECT_STATUS.pending), isNull(sourceObjects.pendingJobId)))
+        .where(and(inArray(sources.kind, PUSHED_SOURCE_KINDS), eq(sourceObjects.status, OBJECT_STATUS.pending), isNull(sourceObjects.pendingJobId)))
     ).map((r) => r.id),
   );
   for (const { source, bucketName } of rows) {

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { buckets, sources } from '../db/schema.js';
+import { buckets, sources, type SourceRow } from '../db/schema.js';
 import { newId } from '../domain/ids.js';
 import { owePushed, recordRemovedFromLake } from '../catalog/index.js';
 import { controllerWorkflowId, objectsArrivedSignal } from '../workflows/shared.js';
@@ -46,7 +46,7 @@ const pendingSignals = new Map<string, NodeJS.Timeout>();
  * this process die before signalling, the periodic controller check signals
  * for any upload source with objects still pending.)
  */
-function signalSoon(deps: ApiDeps, source: typeof sources.$inferSelect, bucketName: string): void {
+function signalSoon(deps: ApiDeps, source: SourceRow, bucketName: string): void {
   if (pendingSignals.has(source.id)) return;
   pendingSignals.set(
     source.id,

@@ -1,13 +1,13 @@
-import type { buckets, jobs, pipelines, rules, sources } from '../db/schema.js';
+import type { buckets, jobs, PipelineRow, rules, SourceRow } from '../db/schema.js';
+import { configJson, kindedConfig } from '../domain/pipeline-kinds.js';
+import { connectionJson, kindedConnection } from '../domain/source-kinds.js';
 import type { Bucket } from './contract/buckets.js';
 import type { Job } from './contract/jobs.js';
 import type { Pipeline, Rule } from './contract/pipelines.js';
 import type { Source } from './contract/sources.js';
 
-type SourceRow = typeof sources.$inferSelect;
 type JobRow = typeof jobs.$inferSelect;
 type BucketRow = typeof buckets.$inferSelect;
-type PipelineRow = typeof pipelines.$inferSelect;
 type RuleRow = typeof rules.$inferSelect;
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -18,14 +18,12 @@ export const bucketJson = (b: BucketRow): Bucket => ({ bucketId: b.id, name: b.n
 
 /** A source as the API shows it: settings and state, never credentials. */
 export function sourceJson(s: SourceRow, bucketName: string): Source {
-  const conn = s.connection;
   return {
     sourceId: s.id,
     bucket: bucketName,
     name: s.name,
     kind: s.kind,
-    ...('s3' in conn ? { s3: { ...conn.s3, credentialsSet: s.sealedCredentials !== null } } : {}),
-    ...('filesystem' in conn ? { filesystem: conn.filesystem } : {}),
+    ...connectionJson(kindedConnection(s.connection), s.sealedCredentials !== null),
     syncMode: s.syncMode,
     syncIntervalSeconds: s.syncIntervalSeconds,
     batchSize: s.batchSize,
@@ -92,14 +90,12 @@ export function jobJson(j: JobRow, bucketName: string): Job {
 
 /** A pipeline as the API shows it: its settings, never its signing secret. */
 export function pipelineJson(p: PipelineRow, bucketName: string): Pipeline {
-  const c = p.config;
   return {
     pipelineId: p.id,
     bucket: bucketName,
     name: p.name,
     kind: p.kind,
-    ...('fulltext' in c ? { fulltext: c.fulltext } : {}),
-    ...('webhook' in c ? { webhook: { ...c.webhook, secretSet: p.sealedSecret !== null } } : {}),
+    ...configJson(kindedConfig(p.config), p.sealedSecret !== null),
     enabled: p.enabled,
     createdAt: iso(p.createdAt),
     updatedAt: iso(p.updatedAt),

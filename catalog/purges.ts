@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { ISql } from 'postgres';
 import type { Db } from '../db/client.js';
 import { drizzleLit, lit, OBJECT_STATUS as S } from './status.js';
+import { isPushed, type SourceKind } from '../domain/kinds.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -12,12 +13,12 @@ type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
  * purged by the key they would land at (`prefix` + key): a batch cancelled
  * with the source may still be writing them. Returns how many keys it owes.
  */
-export async function owePurge(tx: Tx, source: { id: string; kind: string; bucketId: string; bucketName: string; prefix: string }): Promise<number> {
+export async function owePurge(tx: Tx, source: { id: string; kind: SourceKind; bucketId: string; bucketName: string; prefix: string }): Promise<number> {
   const rows = await tx.execute(sql`
           insert into lake_purges (purge_id, bucket_name, lake_key)
           select ${source.id}, ${source.bucketName}, k.lake_key from (
             select coalesce(so.lake_key, ${source.prefix} || so.key) as lake_key from source_objects so
-            where so.source_id = ${source.id} and (so.lake_key is not null or (so.status = ${drizzleLit(S.pending)} and ${source.kind} <> 'upload'))
+            where so.source_id = ${source.id} and (so.lake_key is not null or (so.status = ${drizzleLit(S.pending)} and ${!isPushed(source.kind)}::boolean))
           ) k
           where not exists (
             select 1 from source_objects o2 join sources s2 on s2.id = o2.source_id

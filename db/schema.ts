@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import type { FileFilters, ReconcileSettings, SourceConnection } from '../domain/source-config.js';
-import type { PipelineConfig, PipelineKind, RuleMatch } from '../domain/pipelines.js';
+import type { FileFilters, ReconcileSettings } from '../domain/source-config.js';
+import type { SourceConnection } from '../domain/source-kinds.js';
+import type { PipelineConfig } from '../domain/pipeline-kinds.js';
+import type { PipelineKind, SourceKind } from '../domain/kinds.js';
+import type { RuleMatch } from '../domain/pipelines.js';
 
 /** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
 const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
@@ -26,7 +29,7 @@ export const sources = pgTable(
       .notNull()
       .references(() => buckets.id, { onDelete: 'cascade' }),
     name: text().notNull(),
-    kind: text().$type<'s3' | 'filesystem' | 'upload'>().notNull(),
+    kind: text().$type<SourceKind>().notNull(),
     /** Connection settings without secrets. */
     connection: jsonb().$type<SourceConnection>().notNull(),
     /** AES-256-GCM sealed credentials; read only inside activities. */
@@ -64,6 +67,8 @@ export const sources = pgTable(
   },
   (t) => [uniqueIndex('sources_bucket_name_idx').on(t.bucketId, t.name)],
 );
+
+export type SourceRow = typeof sources.$inferSelect;
 
 /** One row per object seen at a source: this table is the etag checkpoint. */
 export const sourceObjects = pgTable(
@@ -225,6 +230,8 @@ export const pipelines = pgTable(
   },
   (t) => [uniqueIndex('pipelines_bucket_name_idx').on(t.bucketId, t.name)],
 );
+
+export type PipelineRow = typeof pipelines.$inferSelect;
 
 /** Routes a bucket's objects (by source, key globs, MIME types) to pipelines. */
 export const rules = pgTable(

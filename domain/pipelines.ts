@@ -8,8 +8,6 @@ import { text } from './text.js';
 import { contentTypeOf, globs, mimeMatches } from './filters.js';
 import { Glob, MimePattern } from './source-config.js';
 
-export type PipelineKind = 'fulltext' | 'webhook';
-
 /** Postgres's built-in text search configurations. */
 export const TEXT_SEARCH_LANGUAGES = [
   'simple',
@@ -65,7 +63,6 @@ export const WebhookConfigSchema = z
 
 export type FulltextConfig = z.infer<typeof FulltextConfigSchema>;
 export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
-export type PipelineConfig = { fulltext: FulltextConfig } | { webhook: WebhookConfig };
 
 /** The HMAC key a webhook's deliveries are signed with: write-only. */
 export const WebhookSecret = text().min(16, 'must be at least 16 characters').max(512);

@@ -41,7 +41,6 @@ export const FilesystemConnectionSchema = z
 
 export type S3Connection = z.infer<typeof S3ConnectionSchema>;
 export type FilesystemConnection = z.infer<typeof FilesystemConnectionSchema>;
-export type SourceConnection = { s3: S3Connection } | { filesystem: FilesystemConnection } | { upload: Record<string, never> };
 
 export interface S3Credentials {
   accessKeyId: string;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { JOB_STATUS, lit, SOURCE_STATUS } from '../catalog/index.js';
 import type { Db } from '../db/client.js';
+import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
 import type { SourceLag } from './registry.js';
 
 /**
@@ -21,7 +22,7 @@ export function discoveryLagReader(db: Db, log: Logger): () => Promise<SourceLag
              where j.source_id = s.id and j.kind = 'discovery' and not j.dry_run and j.status in (${lit(sql, JOB_STATUS.succeeded, JOB_STATUS.partial)})),
             s.created_at))::float8 as seconds
         from sources s join buckets b on b.id = s.bucket_id
-        where s.kind <> 'upload' and s.status <> ${lit(sql, SOURCE_STATUS.completed)}`;
+        where s.kind <> all(${PUSHED_SOURCE_KINDS}::text[]) and s.status <> ${lit(sql, SOURCE_STATUS.completed)}`;
       return rows.map((r) => ({ bucket: r.bucket, sourceId: r.source_id, seconds: r.seconds }));
     } catch (err) {
       // A scrape must not fail because Postgres is briefly away: the gauge is simply absent.

@@ -1,11 +1,12 @@
 import type { Router } from 'express';
-import { and, count, eq, ne } from 'drizzle-orm';
+import { and, count, eq, inArray, notInArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { buckets, sources, uploadSyncs } from '../../db/schema.js';
 import type { Db } from '../../db/client.js';
 import { stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { newId } from '../../domain/ids.js';
+import { PUSHED_SOURCE_KINDS } from '../../domain/kinds.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
@@ -58,7 +59,7 @@ async function refuseWhileSourced(db: Pick<Db, 'select'>, bucket: { id: string; 
   const [{ n }] = (await db
     .select({ n: count() })
     .from(sources)
-    .where(and(eq(sources.bucketId, bucket.id), ne(sources.kind, 'upload')))) as [{ n: number }];
+    .where(and(eq(sources.bucketId, bucket.id), notInArray(sources.kind, PUSHED_SOURCE_KINDS)))) as [{ n: number }];
   if (n > 0)
     throw new ApiError('FAILED_PRECONDITION', `bucket: ${bucket.name} still has ${n} source${n === 1 ? '' : 's'}; delete them first`, [
       { field: 'bucket', problem: 'still has sources' },
@@ -106,7 +107,7 @@ export function bucketRoutes(deps: ApiDeps): Router {
     const builtIn = await deps.db
       .select()
       .from(sources)
-      .where(and(eq(sources.bucketId, bucket.id), eq(sources.kind, 'upload')));
+      .where(and(eq(sources.bucketId, bucket.id), inArray(sources.kind, PUSHED_SOURCE_KINDS)));
     const openSyncs = await deps.db
       .select({ workflowId: uploadSyncs.workflowId })
       .from(uploadSyncs)

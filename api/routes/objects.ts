@@ -17,7 +17,7 @@ import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../../domain/signed-urls.j
 import { parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { publicOrigin } from '../public-origin.js';
-import { loadRouting } from '../../activities/pipelines/routing.js';
+import { loadRouting } from '../../db/routing.js';
 import { defineRoutes, routesOf } from '../route.js';
 import { Empty } from '../contract/common.js';
 import { ObjectInfo, ObjectList, ObjectUrl, type ObjectEntry, type PipelineRunState } from '../contract/objects.js';

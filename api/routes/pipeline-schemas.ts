@@ -1,30 +1,30 @@
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
-import { patchOf } from '../validate.js';
 import { searchQueryProblem } from '../../domain/search-query.js';
-import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema, WebhookSecret } from '../../domain/pipelines.js';
+import { RuleMatchSchema } from '../../domain/pipelines.js';
+import { PIPELINE_KIND_NAMES, PIPELINE_KINDS } from '../../domain/pipeline-kinds.js';
+import type { PipelineKind } from '../../domain/kinds.js';
 
 const Name = text()
   .min(1)
   .max(128)
   .regex(/^[\w .:-]+$/, 'must be letters, digits, spaces and . _ : -');
 
-const WebhookCreate = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
-
 /** One kind-specific settings object, named like the kind (as sources have `s3` / `filesystem`). */
 export const CreatePipeline = z
   .object({
     name: Name,
-    kind: z.enum(['fulltext', 'webhook']),
-    fulltext: FulltextConfigSchema.optional(),
-    webhook: WebhookCreate.optional(),
+    kind: z.enum(PIPELINE_KIND_NAMES as [PipelineKind, ...PipelineKind[]]),
+    fulltext: PIPELINE_KINDS.fulltext.create.input.optional(),
+    webhook: PIPELINE_KINDS.webhook.create.input.optional(),
     enabled: z.boolean().default(true),
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (b.kind === 'webhook' && !b.webhook) ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'is required for a webhook pipeline' });
-    if (b.kind !== 'webhook' && b.webhook) ctx.addIssue({ code: 'custom', path: ['webhook'], message: `does not apply to a ${b.kind} pipeline` });
-    if (b.kind !== 'fulltext' && b.fulltext) ctx.addIssue({ code: 'custom', path: ['fulltext'], message: `does not apply to a ${b.kind} pipeline` });
+    for (const k of PIPELINE_KIND_NAMES)
+      if (PIPELINE_KINDS[k].create.required && b.kind === k && !b[k]) ctx.addIssue({ code: 'custom', path: [k], message: `is required for a ${k} pipeline` });
+    for (const k of PIPELINE_KIND_NAMES)
+      if (b.kind !== k && b[k]) ctx.addIssue({ code: 'custom', path: [k], message: `does not apply to a ${b.kind} pipeline` });
   });
 
 /** Optional-update semantics: absent fields keep their value; the kind never changes. */
@@ -32,8 +32,8 @@ export const UpdatePipeline = z
   .object({
     name: Name.optional(),
     enabled: z.boolean().optional(),
-    fulltext: patchOf(FulltextConfigSchema).strict().optional(),
-    webhook: patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict().optional(),
+    fulltext: PIPELINE_KINDS.fulltext.patch.input.optional(),
+    webhook: PIPELINE_KINDS.webhook.patch.input.optional(),
   })
   .strict();
 

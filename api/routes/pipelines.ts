@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { pipelines, rules } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import { FulltextConfigSchema, WebhookConfigSchema, type PipelineConfig } from '../../domain/pipelines.js';
+import { createPipelineConfig, patchPipelineConfig, type PipelineConfigChange } from '../../domain/pipeline-kinds.js';
 import { callerOf } from '../auth.js';
 import { backfillRule } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,10 +16,10 @@ import { defineRoutes, routesOf } from '../route.js';
 import { Empty } from '../contract/common.js';
 import { Pipeline, PipelineList, PipelineWithBackfill } from '../contract/pipelines.js';
 
-/** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when delivering. */
-function checkWebhookUrl(deps: ApiDeps, url: string | undefined): void {
-  const problem = url === undefined ? null : deps.egress.urlProblem(url);
-  if (problem) throw ApiError.invalid('webhook.url', problem);
+/** The kind's checks of settings sent: a literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when delivering. */
+function checkConfig(deps: ApiDeps, change: PipelineConfigChange): void {
+  const refused = change.check(deps.egress);
+  if (refused) throw ApiError.invalid(refused.field, refused.problem);
 }
 
 export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: string) {
@@ -78,16 +78,10 @@ export function pipelineRoutes(deps: ApiDeps): Router {
   r.on('create', async (req, res) => {
     const body = parseBody(CreatePipeline, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    let config: PipelineConfig;
-    let sealedSecret: string | null = null;
-    if (body.kind === 'webhook') {
-      checkWebhookUrl(deps, body.webhook!.url);
-      const { secret, ...webhook } = body.webhook!;
-      config = { webhook };
-      sealedSecret = deps.secrets.seal(secret);
-    } else {
-      config = { fulltext: body.fulltext ?? FulltextConfigSchema.parse({}) };
-    }
+    const change = createPipelineConfig(body.kind, body);
+    checkConfig(deps, change);
+    const { config } = change;
+    const sealedSecret = change.secret === null ? null : deps.secrets.seal(change.secret);
     const [row] = await deps.db
       .insert(pipelines)
       .values({ id: newId('pipe'), bucketId: bucket.id, name: body.name, kind: body.kind, config, sealedSecret, enabled: body.enabled })
@@ -123,28 +117,20 @@ export function pipelineRoutes(deps: ApiDeps): Router {
       set.name = body.name;
     }
     if (body.enabled !== undefined) set.enabled = body.enabled;
-    const c = current.config;
-    if (body.fulltext) {
-      if (!('fulltext' in c)) throw ApiError.invalid('fulltext', `does not apply to a ${current.kind} pipeline`);
-      set.config = { fulltext: FulltextConfigSchema.parse({ ...c.fulltext, ...body.fulltext }) };
-    }
-    if (body.webhook) {
-      if (!('webhook' in c)) throw ApiError.invalid('webhook', `does not apply to a ${current.kind} pipeline`);
-      checkWebhookUrl(deps, body.webhook.url);
-      const { secret, ...rest } = body.webhook;
-      set.config = { webhook: WebhookConfigSchema.parse({ ...c.webhook, ...rest }) };
-      if (secret) set.sealedSecret = deps.secrets.seal(secret);
+    const change = patchPipelineConfig(current.config, body);
+    if (change && 'wrongKind' in change) throw ApiError.invalid(change.wrongKind, `does not apply to a ${current.kind} pipeline`);
+    if (change) {
+      checkConfig(deps, change);
+      set.config = change.config;
+      if (change.secret) set.sealedSecret = deps.secrets.seal(change.secret);
     }
     const [row] = await deps.db
       .update(pipelines)
       .set({ ...set, updatedAt: sql`now()` })
       .where(eq(pipelines.id, current.id))
       .returning();
-    // Switched back on, or its text extraction changed: the objects its rules select run through it again.
-    const before = 'fulltext' in c ? c.fulltext : null;
-    const after = set.config && 'fulltext' in set.config ? set.config.fulltext : null;
-    const extractionChanged = before !== null && after !== null && (before.maxBytes !== after.maxBytes || before.language !== after.language);
-    const rerun = (body.enabled === true && !current.enabled) || extractionChanged;
+    // Switched back on, or a setting its results depend on changed (fulltext's extraction): the objects its rules select run through it again.
+    const rerun = (body.enabled === true && !current.enabled) || (change?.reruns ?? false);
     const backfill = [];
     if (rerun && row!.enabled) {
       const using = (

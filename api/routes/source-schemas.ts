@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
-import { BATCH_SIZE, FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
+import { BATCH_SIZE, FileFiltersSchema, ReconcileSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
+import { SOURCE_KINDS } from '../../domain/source-kinds.js';
 import { lakePrefixProblem } from '../../lake/keys.js';
-import { patchOf } from '../validate.js';
 
 const TargetPrefix = text()
   .max(512)
@@ -24,20 +24,10 @@ const common = {
   suspendAfterFailures: z.number().int().min(1).max(100).default(5),
 };
 
-/** Temporary (STS) credentials carry a session token; it is sealed with the keys. */
-const SessionToken = text().min(1).max(8192);
-
-const S3Input = S3ConnectionSchema.extend({
-  accessKeyId: text().min(1).max(256),
-  secretAccessKey: text().min(1).max(512),
-  sessionToken: SessionToken.optional(),
-}).strict();
-
 export const CreateSource = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('s3'), s3: S3Input, ...common }).strict(),
-  z.object({ kind: z.literal('filesystem'), filesystem: FilesystemConnectionSchema, ...common }).strict(),
+  z.object({ kind: z.literal('s3'), s3: SOURCE_KINDS.s3.create.input, ...common }).strict(),
+  z.object({ kind: z.literal('filesystem'), filesystem: SOURCE_KINDS.filesystem.create.input, ...common }).strict(),
 ]);
-export type CreateSourceInput = z.infer<typeof CreateSource>;
 
 export const DiscoverBody = z
   .object({ bucket: text().optional(), sourceId: text().optional(), fullSync: z.boolean().default(false), dryRun: z.boolean().default(false) })
@@ -83,19 +73,8 @@ export const UpdateSource = z
       .strict()
       .optional(),
     reconcile: ReconcileSchema.optional(),
-    s3: patchOf(S3ConnectionSchema)
-      .extend({ accessKeyId: text().min(1).max(256).optional(), secretAccessKey: text().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
-      .strict()
-      .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), {
-        message: 'accessKeyId and secretAccessKey must be changed together',
-        path: ['secretAccessKey'],
-      })
-      .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, {
-        message: 'comes with the accessKeyId and secretAccessKey it belongs to',
-        path: ['sessionToken'],
-      })
-      .optional(),
-    filesystem: patchOf(FilesystemConnectionSchema).strict().optional(),
+    s3: SOURCE_KINDS.s3.patch.input.optional(),
+    filesystem: SOURCE_KINDS.filesystem.patch.input.optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),
   })
   .strict();

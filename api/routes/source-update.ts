@@ -1,13 +1,15 @@
-import type { sources } from '../../db/schema.js';
-import type { FileFilters, SourceConnection } from '../../domain/source-config.js';
+import type { SourceRow } from '../../db/schema.js';
+import type { FileFilters } from '../../domain/source-config.js';
+import { patchConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import type { SecretBox } from '../../domain/secrets.js';
 import { ApiError } from '../errors.js';
 import type { UpdateSourceInput } from './source-schemas.js';
 
-type SourceRow = typeof sources.$inferSelect;
-
-/** Applies a PATCH body to a source row and returns the columns to write. */
-export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets: SecretBox): Partial<SourceRow> {
+/**
+ * Applies a PATCH body to a source row: the columns to write, and the change
+ * of connection (whose edge checks the caller runs), if the body makes one.
+ */
+export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets: SecretBox): { set: Partial<SourceRow>; connection: ConnectionChange | null } {
   const set: Partial<SourceRow> = {};
   for (const k of [
     'name',
@@ -31,17 +33,11 @@ export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets:
     set.filters = filters as FileFilters;
   }
   if (body.reconcile) set.reconcile = { ...source.reconcile, ...body.reconcile };
-  const conn = source.connection;
-  if (body.s3) {
-    if (!('s3' in conn)) throw ApiError.invalid('s3', 'only applies to s3 sources');
-    const { accessKeyId, secretAccessKey, sessionToken, ...rest } = body.s3;
-    set.connection = { s3: { ...conn.s3, ...rest } } as SourceConnection;
-    // New keys replace the old ones whole: a session token not given again is dropped.
-    if (accessKeyId && secretAccessKey) set.sealedCredentials = secrets.seal({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
+  const connection = patchConnection(source.connection, body);
+  if (connection && 'wrongKind' in connection) throw ApiError.invalid(connection.wrongKind, `only applies to ${connection.wrongKind} sources`);
+  if (connection) {
+    set.connection = connection.connection;
+    if (connection.credentials) set.sealedCredentials = secrets.seal(connection.credentials);
   }
-  if (body.filesystem) {
-    if (!('filesystem' in conn)) throw ApiError.invalid('filesystem', 'only applies to filesystem sources');
-    set.connection = { filesystem: { ...conn.filesystem, ...body.filesystem } } as SourceConnection;
-  }
-  return set;
+  return { set, connection };
 }

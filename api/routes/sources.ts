@@ -3,7 +3,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import type { SourceConnection } from '../../domain/source-config.js';
+import { createConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import {
   configChangedSignal,
   controllerWorkflowId,
@@ -21,24 +21,25 @@ import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { sourceJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
-import { CreateSource, PauseBody, UpdateSource, type CreateSourceInput } from './source-schemas.js';
+import { CreateSource, PauseBody, UpdateSource } from './source-schemas.js';
 import { applyUpdate } from './source-update.js';
 import { z } from 'zod';
 import { defineRoutes, routesOf } from '../route.js';
 import { PauseState, Source, SourceList, SourcePurge } from '../contract/sources.js';
 
-function connectionOf(body: CreateSourceInput): { connection: SourceConnection; credentials: object | null } {
-  if (body.kind === 's3') {
-    const { accessKeyId, secretAccessKey, sessionToken, ...s3 } = body.s3;
-    return { connection: { s3 }, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
-  }
-  return { connection: { filesystem: body.filesystem }, credentials: null };
-}
-
-/** A literal IP or a name the egress policy refuses is turned away here; names that resolve to refused addresses fail when connecting. */
-function checkEndpoint(deps: ApiDeps, endpoint: string | undefined): void {
-  const problem = endpoint === undefined ? null : deps.egress.urlProblem(endpoint);
-  if (problem) throw ApiError.invalid('s3.endpoint', problem);
+/**
+ * The kind's checks of settings sent: a literal IP or a name the egress policy refuses is turned away here (names that
+ * resolve to refused addresses fail when connecting), as is a directory outside the allowed roots.
+ */
+async function checkConnection(deps: ApiDeps, check: ConnectionChange['check']): Promise<void> {
+  const refused = await check({
+    urlProblem: (url) => deps.egress.urlProblem(url),
+    sourceDirProblem: async (path) => {
+      const checked = await deps.fsAccess.checkSourceDir(path);
+      return 'problem' in checked ? checked.problem : null;
+    },
+  });
+  if (refused) throw ApiError.invalid(refused.field, refused.problem);
 }
 
 export const DeleteQuery = z.object({ purge: z.enum(['true', 'false']).default('false') });
@@ -98,12 +99,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.on('create', async (req, res) => {
     const body = parseBody(CreateSource, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    if (body.kind === 'filesystem') {
-      const checked = await deps.fsAccess.checkSourceDir(body.filesystem.path);
-      if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
-    }
-    if (body.kind === 's3') checkEndpoint(deps, body.s3.endpoint);
-    const { connection, credentials } = connectionOf(body);
+    const { connection, credentials, check } = createConnection(body.kind, body);
+    await checkConnection(deps, check);
     const id = newId('src');
     const [row] = await deps.db
       .insert(sources)
@@ -154,12 +151,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.on('update', async (req, res) => {
     const body = parseBody(UpdateSource, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    checkEndpoint(deps, body.s3?.endpoint);
-    const set = applyUpdate(source, body, deps.secrets);
-    if (set.connection && 'filesystem' in set.connection) {
-      const checked = await deps.fsAccess.checkSourceDir(set.connection.filesystem.path);
-      if ('problem' in checked) throw ApiError.invalid('filesystem.path', checked.problem);
-    }
+    const { set, connection } = applyUpdate(source, body, deps.secrets);
+    if (connection) await checkConnection(deps, connection.check);
     if (set.name !== undefined) {
       const [clash] = await deps.db
         .select({ id: sources.id })

@@ -3,6 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { jobs, rules } from '../../db/schema.js';
 import type { ControllerStatus } from '../../domain/messages/workflows/v1.js';
 import { discoverUpdate, ingestUpdate, statusQuery } from '../../workflows/shared.js';
+import { isPushed } from '../../domain/kinds.js';
 import { withStart } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -58,9 +59,9 @@ export function syncRoutes(deps: ApiDeps): Router {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    if (source.kind === 'upload')
-      throw new ApiError('FAILED_PRECONDITION', 'sourceId: upload sources are push-only; their objects are ingested as they arrive', [
-        { field: 'sourceId', problem: 'is a push-only upload source' },
+    if (isPushed(source.kind))
+      throw new ApiError('FAILED_PRECONDITION', `sourceId: ${source.kind} sources are push-only; their objects are ingested as they arrive`, [
+        { field: 'sourceId', problem: `is a push-only ${source.kind} source` },
       ]);
     const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, {
       args: [{ fullSync: body.fullSync, dryRun: body.dryRun }],

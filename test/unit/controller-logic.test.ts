@@ -33,7 +33,7 @@ const ids = () => {
   return () => `job_${++n}`;
 };
 const state = (over: Partial<ControllerState> = {}): ControllerState => ({ ...initialControllerState(), ...over });
-const continuous = { kind: 's3', syncMode: 'continuous' as const, syncIntervalSeconds: 60, suspendAfterFailures: 3 };
+const continuous = { kind: 's3' as const, syncMode: 'continuous' as const, syncIntervalSeconds: 60, suspendAfterFailures: 3 };
 const initialOnly = { ...continuous, syncMode: 'initial_only' as const };
 const T = 1_700_000_000_000;
 
@@ -177,7 +177,7 @@ describe('the schedule', () => {
     expect(scheduled(continuous, true)).toBe(true);
     expect(scheduled(initialOnly, false)).toBe(true);
     expect(scheduled(initialOnly, true)).toBe(false);
-    expect(scheduled({ ...continuous, kind: 'upload' }, false)).toBe(false);
+    expect(scheduled({ ...continuous, kind: 'upload' as const }, false)).toBe(false);
   });
 
   it('keeps a due time already set, else counts one interval from the last sync, else from now', () => {
@@ -185,7 +185,7 @@ describe('the schedule', () => {
     expect(nextSyncAt(continuous, { completed: false, nextSyncAt: null, lastSyncAt: T - 1000 }, T)).toBe(T - 1000 + 60_000);
     expect(nextSyncAt(continuous, { completed: false, nextSyncAt: null, lastSyncAt: null }, T)).toBe(T + 60_000);
     expect(nextSyncAt(initialOnly, { completed: true, nextSyncAt: T + 5, lastSyncAt: T }, T)).toBeNull();
-    expect(nextSyncAt({ ...continuous, kind: 'upload' }, { completed: false, nextSyncAt: T, lastSyncAt: T }, T)).toBeNull();
+    expect(nextSyncAt({ ...continuous, kind: 'upload' as const }, { completed: false, nextSyncAt: T, lastSyncAt: T }, T)).toBeNull();
   });
 
   it('waits until the due time, at once when overdue, and without a timer when unscheduled or held', () => {

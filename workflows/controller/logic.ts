@@ -17,6 +17,7 @@ import type {
   TriggerRequest,
 } from '../../domain/messages/workflows/v1.js';
 import type { ControllerSnapshot, SourceSettings } from '../../domain/messages/controller-state/v1.js';
+import { isPushed } from '../../domain/kinds.js';
 
 /** A request for a run, before it is queued. */
 export type RunRequest = Omit<QueuedRun, 'jobId' | 'created'>;
@@ -142,7 +143,7 @@ export function applyPause(state: ControllerState, paused: boolean, reason: stri
 
 /** Push-only sources have nothing to poll; an initial-only source stops polling once its first discovery completes. */
 export const scheduled = (settings: ScheduleSettings, completed: boolean): boolean =>
-  settings.kind !== 'upload' && (settings.syncMode === 'continuous' || !completed);
+  !isPushed(settings.kind) && (settings.syncMode === 'continuous' || !completed);
 
 /**
  * When the next poll is due: the time already set, else one interval after

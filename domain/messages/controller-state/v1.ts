@@ -3,11 +3,12 @@
  * version 1: what crosses the worker boundary between the source controller
  * and them. Types only, so the workflow sandbox may load it.
  */
+import type { SourceKind } from '../../kinds.js';
 
 /** A source's settings as the controller reads them every cycle. */
 export interface SourceSettings {
   name: string;
-  kind: string;
+  kind: SourceKind;
   bucketName: string;
   suspendAfterFailures: number;
   syncMode: 'initial_only' | 'continuous';

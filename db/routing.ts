@@ -1,9 +1,7 @@
 import { and, eq } from 'drizzle-orm';
-import { pipelines, rules } from '../../db/schema.js';
-import { compileRouting, type RoutableObject } from '../../domain/pipelines.js';
-import type { ActivityDeps } from '../deps.js';
-
-export type PipelineRow = typeof pipelines.$inferSelect;
+import { pipelines, rules, type PipelineRow } from './schema.js';
+import { compileRouting, type RoutableObject } from '../domain/pipelines.js';
+import type { Db } from './client.js';
 
 export interface Routing {
   /** True when no enabled rule reaches an enabled pipeline: stored objects are done at once. */
@@ -13,8 +11,8 @@ export interface Routing {
   route(o: RoutableObject, onlyRule?: string | null): string[];
 }
 
-/** A bucket's enabled rules and pipelines, read once per activity (and by ObjectInfo). */
-export async function loadRouting(deps: Pick<ActivityDeps, 'db'>, bucketId: string): Promise<Routing> {
+/** A bucket's enabled rules and pipelines, read once per activity (and by ObjectInfo): the API and the activities both read it. */
+export async function loadRouting(deps: { db: Db }, bucketId: string): Promise<Routing> {
   const [ruleRows, pipelineRows] = await Promise.all([
     deps.db
       .select()

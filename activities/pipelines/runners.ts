@@ -1,0 +1,58 @@
+/**
+ * PIPELINE_RUNNERS, the worker half of the pipeline kind registry (the pure
+ * half is domain/pipeline-kinds.ts): per kind, how one object runs through a
+ * pipeline of that kind.
+ */
+import { backOff } from 'exponential-backoff';
+import type { PipelineRow } from '../../db/schema.js';
+import type { PipelineKind } from '../../domain/kinds.js';
+import { storedErrorText } from '../../domain/error-text.js';
+import { kindedConfig, type KindedConfig, type PipelineSettings } from '../../domain/pipeline-kinds.js';
+import type { ActivityDeps } from '../deps.js';
+import { runFulltext } from './fulltext.js';
+import type { PipelineOutcome, StoredObject } from './types.js';
+import { runWebhook } from './webhook.js';
+
+export interface PipelineRun {
+  jobId: string;
+  /** A deliberate re-run (ruleId), not a retry: a new delivery for kinds that deliver. */
+  rerun: boolean;
+}
+
+export type PipelineRunner<K extends PipelineKind> = (
+  deps: ActivityDeps,
+  pipeline: PipelineRow,
+  config: PipelineSettings<K>,
+  obj: StoredObject,
+  run: PipelineRun,
+) => Promise<PipelineOutcome>;
+
+export const PIPELINE_RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
+  // Fulltext failures are the lake's or Postgres's, and transient: a few tries with backoff.
+  fulltext: async (deps, p, config, obj) => {
+    let attempt = 0;
+    try {
+      const outcome = await backOff(
+        () => {
+          attempt++;
+          return runFulltext(deps, p.id, config, obj);
+        },
+        { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none' },
+      );
+      return { ...outcome, attempts: attempt };
+    } catch (err) {
+      return { status: 'failed', error: storedErrorText(err), attempts: deps.maxAttempts };
+    }
+  },
+  // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run is a new delivery.
+  webhook: (deps, p, config, obj, run) => runWebhook(deps, p.id, config, p.sealedSecret, obj, run.rerun ? run.jobId : ''),
+};
+
+function runAs<K extends PipelineKind>(deps: ActivityDeps, p: PipelineRow, c: KindedConfig<K>, obj: StoredObject, run: PipelineRun): Promise<PipelineOutcome> {
+  return PIPELINE_RUNNERS[c.kind](deps, p, c.config, obj, run);
+}
+
+/** Runs one object through one pipeline, as its kind runs. */
+export function runPipeline(deps: ActivityDeps, p: PipelineRow, obj: StoredObject, run: PipelineRun): Promise<PipelineOutcome> {
+  return runAs(deps, p, kindedConfig(p.config), obj, run);
+}

@@ -1,0 +1,95 @@
+/**
+ * SOURCE_READERS, the worker half of the source kind registry (the pure half
+ * is domain/source-kinds.ts): per kind, how a reader is opened on a source, and
+ * which errors from it are permanent. Credentials are unsealed here, in the
+ * activity, and never leave it.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { SourceRow } from '../../db/schema.js';
+import { FAILURE } from '../../domain/failures.js';
+import type { SourceKind } from '../../domain/kinds.js';
+import type { KindedConnection, SourceCredentials, SourceSettings } from '../../domain/source-kinds.js';
+import type { ActivityDeps } from '../deps.js';
+import { credentialIdentity } from './credential-identity.js';
+import { FilesystemSourceReader } from './fs-source.js';
+import { createS3Client } from './s3-client.js';
+import { S3SourceReader } from './s3-source.js';
+import type { SourceReader } from './types.js';
+
+export interface SourceReaderKind<K extends SourceKind> {
+  open(deps: ActivityDeps, source: SourceRow, settings: SourceSettings<K>): Promise<SourceReader>;
+  /**
+   * Whether an error from the kind's reader is one retrying within this run
+   * cannot fix (a gone bucket, refused keys, a missing directory): the run
+   * fails for good and the controller tries again on its next poll.
+   */
+  permanent(err: unknown): boolean;
+}
+
+/** An error's code as the SDKs name it (`NoSuchBucket`) or Node does (`ENOENT`). */
+export const errorCode = (err: unknown): string => {
+  const e = err as { name?: string; code?: string } | null;
+  return e?.code ?? e?.name ?? '';
+};
+
+const S3_PERMANENT = new Set(['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'PermanentRedirect']);
+const FS_PERMANENT = new Set(['ENOENT', 'ENOTDIR', 'EACCES']);
+
+/** Upload sources' objects are already in the lake: nothing to list or read. */
+const PUSH_ONLY: SourceReader = {
+  listPage: async () => {
+    throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'upload sources are push-only and cannot be listed', nonRetryable: true });
+  },
+  openRead: async () => {
+    throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'upload sources are push-only', nonRetryable: true });
+  },
+  contentHash: async () => null,
+};
+
+// S3 readers keep their HTTP connection pools between activities of the same source.
+const s3Readers = new WeakMap<ActivityDeps, Map<string, { version: number; reader: SourceReader }>>();
+
+function cachedS3Reader(deps: ActivityDeps, source: SourceRow, settings: SourceSettings<'s3'>): SourceReader {
+  let cache = s3Readers.get(deps);
+  if (!cache) s3Readers.set(deps, (cache = new Map()));
+  const version = source.updatedAt.getTime();
+  const hit = cache.get(source.id);
+  if (hit && hit.version === version) return hit.reader;
+  const creds = source.sealedCredentials ? deps.secrets.open<SourceCredentials<'s3'>>(source.sealedCredentials) : null;
+  if (!creds) throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'source has no credentials', nonRetryable: true });
+  const client = createS3Client({ ...settings, ...creds, maxSockets: deps.objectConcurrency * deps.batchConcurrency * 2, egress: deps.egress });
+  const reader = new S3SourceReader(client, settings, credentialIdentity(creds));
+  cache.set(source.id, { version, reader });
+  return reader;
+}
+
+export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
+  s3: {
+    open: async (deps, source, settings) => cachedS3Reader(deps, source, settings),
+    permanent: (err) => S3_PERMANENT.has(errorCode(err)),
+  },
+  filesystem: {
+    // The API checked the path when it was set; the worker checks again, against its own roots, before reading,
+    // and reads under the real path it checked, so a link swapped in later is refused when a file is opened.
+    open: async (deps, _source, settings) => {
+      const checked = await deps.fsAccess.checkSourceDir(settings.path);
+      if ('problem' in checked)
+        throw ApplicationFailure.create({
+          type: checked.notFound ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig,
+          message: `filesystem.path ${checked.problem}`,
+          nonRetryable: true,
+        });
+      return new FilesystemSourceReader(checked.real, { access: checked.access });
+    },
+    permanent: (err) => FS_PERMANENT.has(errorCode(err)),
+  },
+  upload: {
+    open: async () => PUSH_ONLY,
+    // Its reader's only errors are permanent failures already.
+    permanent: () => false,
+  },
+};
+
+export function openSourceReader<K extends SourceKind>(deps: ActivityDeps, source: SourceRow, c: KindedConnection<K>): Promise<SourceReader> {
+  return SOURCE_READERS[c.kind].open(deps, source, c.settings);
+}

@@ -1,0 +1,213 @@
+/**
+ * PIPELINE_KINDS, the pure half of the pipeline kind registry: per kind, its
+ * settings as stored (`pipelines.config`), the part of a create or PATCH body
+ * named after it and the signing secret that splits off it to be sealed, its
+ * part of the API's pipeline view, which changes re-run it over the objects
+ * its rules select, and the tables it derives from objects with how to drop
+ * rows of them. The runners (the worker half) are `activities/pipelines/runners.ts`.
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
+import { fulltextDocuments } from '../db/schema.js';
+import { assertNever, type PipelineKind } from './kinds.js';
+import { patchOf } from './patch-of.js';
+import { FulltextConfigSchema, WebhookConfigSchema, WebhookSecret, type FulltextConfig, type WebhookConfig } from './pipelines.js';
+import type { FieldProblem } from './source-kinds.js';
+
+export const WebhookCreateInput = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
+export const FulltextPatchInput = patchOf(FulltextConfigSchema).strict();
+export const WebhookPatchInput = patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict();
+
+/** Per kind: settings as stored, and the kind's part of a create and a PATCH body. */
+interface PipelineKindTypeTable {
+  fulltext: { config: FulltextConfig; create: FulltextConfig; patch: z.output<typeof FulltextPatchInput> };
+  webhook: { config: WebhookConfig; create: z.output<typeof WebhookCreateInput>; patch: z.output<typeof WebhookPatchInput> };
+}
+// A kind missing from the table is one error here, not one at every use of the table.
+const _everyKindTyped: { [K in PipelineKind]: unknown } = {} as PipelineKindTypeTable;
+type Untyped = { config: never; create: never; patch: never };
+export type PipelineKindTypes = { [K in PipelineKind]: K extends keyof PipelineKindTypeTable ? PipelineKindTypeTable[K] : Untyped };
+
+export type PipelineSettings<K extends PipelineKind> = PipelineKindTypes[K]['config'];
+
+/** Stored config JSON: the settings under the kind's name, e.g. `{ "fulltext": { … } }`. */
+export type PipelineConfig = { [K in PipelineKind]: { [P in K]: PipelineSettings<P> } }[PipelineKind];
+
+/** A config with its kind as a discriminant, as the registry's functions take it. */
+export type KindedConfig<K extends PipelineKind = PipelineKind> = { [P in K]: { kind: P; config: PipelineSettings<P> } }[K];
+
+/**
+ * Which derived rows to drop. Every derived table is keyed by (object, pipeline);
+ * a kind whose table also records the lake key answers `lakeKey` by it, since
+ * the object's catalog row may no longer point at the key.
+ */
+export type DerivedScope =
+  /** Objects gone from the source or the lake. */
+  | { objectIds: string[] }
+  /** One object's results in every pipeline but these (its rules no longer select the others). */
+  | { objectId: string; keepPipelines: string[] }
+  /** One object's result in one pipeline. */
+  | { objectId: string; pipelineId: string }
+  /** Pipelines no enabled rule routes to any more. */
+  | { pipelineIds: string[] }
+  /** Whatever was derived from a key removed from a bucket's lake. */
+  | { bucketId: string; lakeKey: string };
+
+export interface PipelineKindSpec<K extends PipelineKind> {
+  config: z.ZodType<PipelineSettings<K>>;
+  create: {
+    input: z.ZodType<PipelineKindTypes[K]['create']>;
+    /** Whether a create body must carry the kind's part (else its defaults apply). */
+    required: boolean;
+    /** The settings to store and the signing secret to seal (domain/secrets.ts), if the kind has one. */
+    split(input: PipelineKindTypes[K]['create'] | undefined): { config: PipelineSettings<K>; secret: string | null };
+  };
+  patch: {
+    input: z.ZodType<PipelineKindTypes[K]['patch']>;
+    /** The settings after the change, and a new secret to seal when the part carries one. */
+    apply(current: PipelineSettings<K>, part: PipelineKindTypes[K]['patch']): { config: PipelineSettings<K>; secret: string | null };
+  };
+  /** The kind's fields in the API's view of a pipeline (never its secret). */
+  json(config: PipelineSettings<K>, secretSet: boolean): object;
+  /** Checks beyond the schema of the part the caller sent. */
+  check(given: PipelineKindTypes[K]['create'] | PipelineKindTypes[K]['patch'], edge: { urlProblem(url: string): string | null }): FieldProblem | null;
+  /** Whether a change of settings re-runs the pipeline over what its rules select (its results depend on them). */
+  rerunsOnChange(before: PipelineSettings<K>, after: PipelineSettings<K>): boolean;
+  /** Tables holding what the kind derives from objects, keyed by (object_id, pipeline_id). */
+  derivedTables: readonly string[];
+  /** Statements that drop the scope's rows from those tables. */
+  dropDerived(scope: DerivedScope): SQL[];
+}
+
+/** The scope as a condition on a derived table with the usual columns. */
+function derivedWhere(scope: DerivedScope): SQL {
+  if ('lakeKey' in scope) return sql`bucket_id = ${scope.bucketId} and lake_key = ${scope.lakeKey}`;
+  if ('objectIds' in scope) return sql`object_id in (select jsonb_array_elements_text(${JSON.stringify(scope.objectIds)}::jsonb))`;
+  if ('pipelineIds' in scope) return sql`pipeline_id in (select jsonb_array_elements_text(${JSON.stringify(scope.pipelineIds)}::jsonb))`;
+  if ('keepPipelines' in scope)
+    return sql`object_id = ${scope.objectId} and pipeline_id not in (select jsonb_array_elements_text(${JSON.stringify(scope.keepPipelines)}::jsonb))`;
+  if ('pipelineId' in scope) return sql`object_id = ${scope.objectId} and pipeline_id = ${scope.pipelineId}`;
+  return assertNever(scope, 'derived scope');
+}
+
+export const PIPELINE_KINDS = {
+  fulltext: {
+    config: FulltextConfigSchema,
+    create: { input: FulltextConfigSchema, required: false, split: (input) => ({ config: input ?? FulltextConfigSchema.parse({}), secret: null }) },
+    patch: { input: FulltextPatchInput, apply: (current, part) => ({ config: FulltextConfigSchema.parse({ ...current, ...part }), secret: null }) },
+    json: (config) => ({ fulltext: config }),
+    check: () => null,
+    // Its text extraction changed: the index is rebuilt from the objects.
+    rerunsOnChange: (before, after) => before.maxBytes !== after.maxBytes || before.language !== after.language,
+    derivedTables: ['fulltext_documents'],
+    dropDerived: (scope) => [sql`delete from ${fulltextDocuments} where ${derivedWhere(scope)}`],
+  },
+  webhook: {
+    config: WebhookConfigSchema,
+    create: {
+      input: WebhookCreateInput,
+      required: true,
+      split: (input) => {
+        if (!input) throw new Error('a webhook pipeline needs its webhook settings');
+        const { secret, ...config } = input;
+        return { config, secret };
+      },
+    },
+    patch: {
+      input: WebhookPatchInput,
+      apply: (current, { secret, ...rest }) => ({ config: WebhookConfigSchema.parse({ ...current, ...rest }), secret: secret ?? null }),
+    },
+    json: (config, secretSet) => ({ webhook: { ...config, secretSet } }),
+    check: (given, edge) => {
+      const problem = given.url === undefined ? null : edge.urlProblem(given.url);
+      return problem ? { field: 'webhook.url', problem } : null;
+    },
+    rerunsOnChange: () => false,
+    // Deliveries leave nothing behind here: the receiver keeps what it makes of them.
+    derivedTables: [],
+    dropDerived: () => [],
+  },
+} satisfies { [K in PipelineKind]: PipelineKindSpec<K> };
+
+// The registry seen per kind, so a function generic in the kind can index it.
+const SPECS: { [K in PipelineKind]: PipelineKindSpec<K> } = PIPELINE_KINDS;
+
+export const PIPELINE_KIND_NAMES = Object.keys(SPECS) as PipelineKind[];
+
+/** The kind a stored config is: the one place that reads it off the JSON's shape. */
+export function pipelineKindOf(config: PipelineConfig): PipelineKind {
+  if ('fulltext' in config) return 'fulltext';
+  if ('webhook' in config) return 'webhook';
+  return assertNever(config, 'pipeline config');
+}
+
+export function kindedConfig(config: PipelineConfig): KindedConfig {
+  const kind = pipelineKindOf(config);
+  return { kind, config: (config as Record<PipelineKind, unknown>)[kind] } as KindedConfig;
+}
+
+/** The stored form of a kind's settings. */
+export function storedConfig<K extends PipelineKind>(c: KindedConfig<K>): PipelineConfig {
+  return { [c.kind]: c.config } as PipelineConfig;
+}
+
+export function configJson<K extends PipelineKind>(c: KindedConfig<K>, secretSet: boolean): object {
+  return SPECS[c.kind].json(c.config, secretSet);
+}
+
+/** The kind parts of a create or PATCH body: each under its kind's name. */
+type CreateParts = { [K in PipelineKind]?: PipelineKindTypes[K]['create'] };
+type PatchParts = { [K in PipelineKind]?: PipelineKindTypes[K]['patch'] };
+
+type UrlCheck = { urlProblem(url: string): string | null };
+
+/** Settings to store, a secret to seal, and the edge's checks of what was sent. */
+export interface PipelineConfigChange {
+  config: PipelineConfig;
+  secret: string | null;
+  /** Whether the change re-runs the pipeline over what its rules select. */
+  reruns: boolean;
+  /** Null when the checks pass. */
+  check(edge: UrlCheck): FieldProblem | null;
+}
+
+/** A create body's config: its kind's part (or the kind's defaults), split into settings and secret. */
+export function createPipelineConfig<K extends PipelineKind>(kind: K, parts: CreateParts): PipelineConfigChange {
+  const part = parts[kind] as PipelineKindTypes[K]['create'] | undefined;
+  const { config, secret } = SPECS[kind].create.split(part);
+  return {
+    config: storedConfig({ kind, config } as KindedConfig<K>),
+    secret,
+    reruns: false,
+    check: (edge) => (part === undefined ? null : SPECS[kind].check(part, edge)),
+  };
+}
+
+/**
+ * A PATCH body's config change: null when it names no kind; the first kind
+ * part that is not the pipeline's own kind is refused.
+ */
+export function patchPipelineConfig(current: PipelineConfig, parts: PatchParts): PipelineConfigChange | { wrongKind: PipelineKind } | null {
+  const own = kindedConfig(current);
+  const wrongKind = PIPELINE_KIND_NAMES.find((k) => k !== own.kind && parts[k] !== undefined);
+  if (wrongKind) return { wrongKind };
+  return patchOwn(own, parts);
+}
+
+function patchOwn<K extends PipelineKind>(own: KindedConfig<K>, parts: PatchParts): PipelineConfigChange | null {
+  const part = parts[own.kind] as PipelineKindTypes[K]['patch'] | undefined;
+  if (part === undefined) return null;
+  const spec = SPECS[own.kind];
+  const { config, secret } = spec.patch.apply(own.config, part);
+  return {
+    config: storedConfig({ kind: own.kind, config } as KindedConfig<K>),
+    secret,
+    reruns: spec.rerunsOnChange(own.config, config),
+    check: (edge) => spec.check(part, edge),
+  };
+}
+
+/** Every kind's statements dropping the scope's derived rows (per-pipeline run state is not among them). */
+export function dropDerivedStatements(scope: DerivedScope): SQL[] {
+  return PIPELINE_KIND_NAMES.flatMap((k) => SPECS[k].dropDerived(scope));
+}

@@ -1,0 +1,215 @@
+/**
+ * SOURCE_KINDS, the pure half of the source kind registry: per kind, its
+ * settings as stored (`sources.connection`, no secrets), the part of a create
+ * or PATCH body named after it and how credentials split off it to be sealed,
+ * its part of the API's source view, and the checks the edge makes beyond a
+ * schema. The API and the activities both import it; the worker half (opening
+ * a reader, classifying errors) is `activities/storage/source-readers.ts`.
+ */
+import { z } from 'zod';
+import { assertNever, type SourceKind } from './kinds.js';
+import { patchOf } from './patch-of.js';
+import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
+import { text } from './text.js';
+
+/** Temporary (STS) credentials carry a session token; it is sealed with the keys. */
+const SessionToken = text().min(1).max(8192);
+
+/** An s3 source's create part: its settings and the credentials sealed apart from them. */
+export const S3CreateInput = S3ConnectionSchema.extend({
+  accessKeyId: text().min(1).max(256),
+  secretAccessKey: text().min(1).max(512),
+  sessionToken: SessionToken.optional(),
+}).strict();
+
+export const S3PatchInput = patchOf(S3ConnectionSchema)
+  .extend({ accessKeyId: text().min(1).max(256).optional(), secretAccessKey: text().min(1).max(512).optional(), sessionToken: SessionToken.optional() })
+  .strict()
+  .refine((v) => (v.accessKeyId === undefined) === (v.secretAccessKey === undefined), {
+    message: 'accessKeyId and secretAccessKey must be changed together',
+    path: ['secretAccessKey'],
+  })
+  .refine((v) => v.sessionToken === undefined || v.accessKeyId !== undefined, {
+    message: 'comes with the accessKeyId and secretAccessKey it belongs to',
+    path: ['sessionToken'],
+  });
+
+export const FilesystemPatchInput = patchOf(FilesystemConnectionSchema).strict();
+
+/** The built-in push source has no settings. */
+const UploadConnectionSchema = z.object({}).strict() as z.ZodType<Record<string, never>>;
+
+/** Per kind: settings as stored, credentials as sealed, and the kind's part of a create and a PATCH body (never: the API does not accept one). */
+interface SourceKindTypeTable {
+  s3: { settings: S3Connection; credentials: S3Credentials; create: z.output<typeof S3CreateInput>; patch: z.output<typeof S3PatchInput> };
+  filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
+  upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
+}
+// A kind missing from the table is one error here, not one at every use of the table.
+const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
+type Untyped = { settings: never; credentials: never; create: never; patch: never };
+export type SourceKindTypes = { [K in SourceKind]: K extends keyof SourceKindTypeTable ? SourceKindTypeTable[K] : Untyped };
+
+export type SourceSettings<K extends SourceKind> = SourceKindTypes[K]['settings'];
+export type SourceCredentials<K extends SourceKind> = SourceKindTypes[K]['credentials'];
+
+/** Stored connection JSON: the settings under the kind's name, e.g. `{ "s3": { … } }`. */
+export type SourceConnection = { [K in SourceKind]: { [P in K]: SourceSettings<P> } }[SourceKind];
+
+/** A connection with its kind as a discriminant, as the registry's functions take it. */
+export type KindedConnection<K extends SourceKind = SourceKind> = { [P in K]: { kind: P; settings: SourceSettings<P> } }[K];
+
+export interface FieldProblem {
+  field: string;
+  problem: string;
+}
+
+/** Checks the API makes of settings beyond their schema, handed in by the API (they need its policy and roots). */
+export interface EdgeChecks {
+  urlProblem(url: string): string | null;
+  sourceDirProblem(path: string): Promise<string | null>;
+}
+
+export interface SourceKindSpec<K extends SourceKind> {
+  settings: z.ZodType<SourceSettings<K>>;
+  /** A create body's part named after the kind; null when the API never creates the kind. */
+  create: null | {
+    input: z.ZodType<SourceKindTypes[K]['create']>;
+    /** Splits off the credentials, which are sealed (domain/secrets.ts) into `sources.sealed_credentials`. */
+    split(input: SourceKindTypes[K]['create']): { settings: SourceSettings<K>; credentials: SourceCredentials<K> | null };
+  };
+  /** A PATCH body's part named after the kind; null when the kind has nothing to change. */
+  patch: null | {
+    input: z.ZodType<SourceKindTypes[K]['patch']>;
+    /** The settings after the change, and new credentials to seal when the part replaces them. */
+    apply(current: SourceSettings<K>, part: SourceKindTypes[K]['patch']): { settings: SourceSettings<K>; credentials: SourceCredentials<K> | null };
+  };
+  /** The kind's fields in the API's view of a source (never credentials). */
+  json(settings: SourceSettings<K>, credentialsSet: boolean): object;
+  /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
+  check(given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'], merged: SourceSettings<K>, edge: EdgeChecks): Promise<FieldProblem | null>;
+}
+
+export const SOURCE_KINDS = {
+  s3: {
+    settings: S3ConnectionSchema,
+    create: {
+      input: S3CreateInput,
+      split: ({ accessKeyId, secretAccessKey, sessionToken, ...settings }) => ({
+        settings,
+        credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+      }),
+    },
+    patch: {
+      input: S3PatchInput,
+      apply: (current, { accessKeyId, secretAccessKey, sessionToken, ...rest }) => ({
+        settings: { ...current, ...rest },
+        // New keys replace the old ones whole: a session token not given again is dropped.
+        credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : null,
+      }),
+    },
+    json: (settings, credentialsSet) => ({ s3: { ...settings, credentialsSet } }),
+    check: async (given, _merged, edge) => {
+      const problem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
+      return problem ? { field: 's3.endpoint', problem } : null;
+    },
+  },
+  filesystem: {
+    settings: FilesystemConnectionSchema,
+    create: { input: FilesystemConnectionSchema, split: (settings) => ({ settings, credentials: null }) },
+    patch: { input: FilesystemPatchInput, apply: (current, part) => ({ settings: { ...current, ...part }, credentials: null }) },
+    json: (settings) => ({ filesystem: settings }),
+    check: async (_given, merged, edge) => {
+      const problem = await edge.sourceDirProblem(merged.path);
+      return problem ? { field: 'filesystem.path', problem } : null;
+    },
+  },
+  upload: {
+    settings: UploadConnectionSchema,
+    create: null,
+    patch: null,
+    json: () => ({}),
+    check: async () => null,
+  },
+} satisfies { [K in SourceKind]: SourceKindSpec<K> };
+
+// The registry seen per kind, so a function generic in the kind can index it.
+const SPECS: { [K in SourceKind]: SourceKindSpec<K> } = SOURCE_KINDS;
+
+/** The kinds a create body may name, in the registry's order. */
+export const CREATABLE_SOURCE_KINDS = (Object.keys(SPECS) as SourceKind[]).filter((k) => SPECS[k].create !== null);
+/** The kinds with a part in a PATCH body, in the registry's order. */
+export const PATCHABLE_SOURCE_KINDS = (Object.keys(SPECS) as SourceKind[]).filter((k) => SPECS[k].patch !== null);
+
+/** The kind a stored connection is: the one place that reads it off the JSON's shape. */
+export function sourceKindOf(connection: SourceConnection): SourceKind {
+  if ('s3' in connection) return 's3';
+  if ('filesystem' in connection) return 'filesystem';
+  if ('upload' in connection) return 'upload';
+  return assertNever(connection, 'source connection');
+}
+
+export function kindedConnection(connection: SourceConnection): KindedConnection {
+  const kind = sourceKindOf(connection);
+  return { kind, settings: (connection as Record<SourceKind, unknown>)[kind] } as KindedConnection;
+}
+
+/** The stored form of a kind's settings. */
+export function storedConnection<K extends SourceKind>(kind: K, settings: SourceSettings<K>): SourceConnection {
+  return { [kind]: settings } as SourceConnection;
+}
+
+/** The kind's fields of the API's source view. */
+export function connectionJson<K extends SourceKind>(c: KindedConnection<K>, credentialsSet: boolean): object {
+  return SPECS[c.kind].json(c.settings, credentialsSet);
+}
+
+/** The kind parts of a create or PATCH body: each under its kind's name. */
+type CreateParts = { [K in SourceKind]?: SourceKindTypes[K]['create'] };
+type PatchParts = { [K in SourceKind]?: SourceKindTypes[K]['patch'] };
+
+/** Settings to store, credentials to seal, and the edge's checks of what was sent. */
+export interface ConnectionChange {
+  connection: SourceConnection;
+  credentials: object | null;
+  /** Null when the checks pass. */
+  check(edge: EdgeChecks): Promise<FieldProblem | null>;
+}
+
+function change<K extends SourceKind>(
+  kind: K,
+  given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'],
+  out: { settings: SourceSettings<K>; credentials: SourceCredentials<K> | null },
+): ConnectionChange {
+  return {
+    connection: storedConnection(kind, out.settings),
+    credentials: out.credentials,
+    check: (edge) => SPECS[kind].check(given, out.settings, edge),
+  };
+}
+
+/** A create body's connection: its kind's part, split into settings and credentials. */
+export function createConnection<K extends SourceKind>(kind: K, parts: CreateParts): ConnectionChange {
+  const create = SPECS[kind].create;
+  const part = parts[kind] as SourceKindTypes[K]['create'] | undefined;
+  if (!create || part === undefined) throw new Error(`a ${kind} source is not created from this body`);
+  return change(kind, part, create.split(part));
+}
+
+/**
+ * A PATCH body's connection change: null when it names no kind; the first
+ * kind part that is not the source's own kind is refused.
+ */
+export function patchConnection(current: SourceConnection, parts: PatchParts): ConnectionChange | { wrongKind: SourceKind } | null {
+  const own = kindedConnection(current);
+  const wrongKind = PATCHABLE_SOURCE_KINDS.find((k) => k !== own.kind && parts[k] !== undefined);
+  if (wrongKind) return { wrongKind };
+  return patchOwn(own, parts);
+}
+
+function patchOwn<K extends SourceKind>(own: KindedConnection<K>, parts: PatchParts): ConnectionChange | null {
+  const patch = SPECS[own.kind].patch;
+  const part = parts[own.kind] as SourceKindTypes[K]['patch'] | undefined;
+  if (!patch || part === undefined) return null;
+  return change(own.kind, part, patch.apply(own.settings, part));
+}
