@@ -1,14 +1,15 @@
 import type { ISql } from 'postgres';
+import { PIPELINE_KIND_NAMES, PIPELINE_KINDS, type DerivedTable } from '../domain/pipeline-kinds.js';
 
 /**
  * The tables that hold what pipelines derived from a source object, and
  * whether a row also names the lake key it was derived at. Every pipeline
- * kind's state lives in object_pipeline_runs; a kind with output of its own
- * adds its table here.
+ * kind's run state lives in object_pipeline_runs; a kind with output of its
+ * own declares its tables in PIPELINE_KINDS.
  */
-export const DERIVED_TABLES: readonly { table: string; lakeKeyed: boolean }[] = [
+export const DERIVED_TABLES: readonly DerivedTable[] = [
   { table: 'object_pipeline_runs', lakeKeyed: false },
-  { table: 'fulltext_documents', lakeKeyed: true },
+  ...PIPELINE_KIND_NAMES.flatMap((kind) => PIPELINE_KINDS[kind].derivedTables),
 ];
 
 /** Which derived rows to drop: those of some objects (but for pipelines to keep), of some pipelines, or indexed at one lake key. */

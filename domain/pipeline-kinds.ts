@@ -3,12 +3,10 @@
  * settings as stored (`pipelines.config`), the part of a create or PATCH body
  * named after it and the signing secret that splits off it to be sealed, its
  * part of the API's pipeline view, which changes re-run it over the objects
- * its rules select, and the tables it derives from objects with how to drop
- * rows of them. The runners (the worker half) are `activities/pipelines/runners.ts`.
+ * its rules select, and the tables it derives from objects (catalog/derived.ts
+ * drops their rows). The runners (the worker half) are `activities/pipelines/runners.ts`.
  */
-import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { fulltextDocuments } from '../db/schema.js';
 import { assertNever, type PipelineKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
 import { FulltextConfigSchema, WebhookConfigSchema, WebhookSecret, type FulltextConfig, type WebhookConfig } from './pipelines.js';
@@ -36,23 +34,6 @@ export type PipelineConfig = { [K in PipelineKind]: { [P in K]: PipelineSettings
 /** A config with its kind as a discriminant, as the registry's functions take it. */
 export type KindedConfig<K extends PipelineKind = PipelineKind> = { [P in K]: { kind: P; config: PipelineSettings<P> } }[K];
 
-/**
- * Which derived rows to drop. Every derived table is keyed by (object, pipeline);
- * a kind whose table also records the lake key answers `lakeKey` by it, since
- * the object's catalog row may no longer point at the key.
- */
-export type DerivedScope =
-  /** Objects gone from the source or the lake. */
-  | { objectIds: string[] }
-  /** One object's results in every pipeline but these (its rules no longer select the others). */
-  | { objectId: string; keepPipelines: string[] }
-  /** One object's result in one pipeline. */
-  | { objectId: string; pipelineId: string }
-  /** Pipelines no enabled rule routes to any more. */
-  | { pipelineIds: string[] }
-  /** Whatever was derived from a key removed from a bucket's lake. */
-  | { bucketId: string; lakeKey: string };
-
 export interface PipelineKindSpec<K extends PipelineKind> {
   config: z.ZodType<PipelineSettings<K>>;
   create: {
@@ -73,21 +54,18 @@ export interface PipelineKindSpec<K extends PipelineKind> {
   check(given: PipelineKindTypes[K]['create'] | PipelineKindTypes[K]['patch'], edge: { urlProblem(url: string): string | null }): FieldProblem | null;
   /** Whether a change of settings re-runs the pipeline over what its rules select (its results depend on them). */
   rerunsOnChange(before: PipelineSettings<K>, after: PipelineSettings<K>): boolean;
-  /** Tables holding what the kind derives from objects, keyed by (object_id, pipeline_id). */
-  derivedTables: readonly string[];
-  /** Statements that drop the scope's rows from those tables. */
-  dropDerived(scope: DerivedScope): SQL[];
+  /**
+   * Tables holding what the kind derives from objects, keyed by (object_id,
+   * pipeline_id); `lakeKeyed` when a row also records the lake key it was
+   * derived at. catalog/derived.ts drops their rows wherever objects or
+   * pipelines go.
+   */
+  derivedTables: readonly DerivedTable[];
 }
 
-/** The scope as a condition on a derived table with the usual columns. */
-function derivedWhere(scope: DerivedScope): SQL {
-  if ('lakeKey' in scope) return sql`bucket_id = ${scope.bucketId} and lake_key = ${scope.lakeKey}`;
-  if ('objectIds' in scope) return sql`object_id in (select jsonb_array_elements_text(${JSON.stringify(scope.objectIds)}::jsonb))`;
-  if ('pipelineIds' in scope) return sql`pipeline_id in (select jsonb_array_elements_text(${JSON.stringify(scope.pipelineIds)}::jsonb))`;
-  if ('keepPipelines' in scope)
-    return sql`object_id = ${scope.objectId} and pipeline_id not in (select jsonb_array_elements_text(${JSON.stringify(scope.keepPipelines)}::jsonb))`;
-  if ('pipelineId' in scope) return sql`object_id = ${scope.objectId} and pipeline_id = ${scope.pipelineId}`;
-  return assertNever(scope, 'derived scope');
+export interface DerivedTable {
+  table: string;
+  lakeKeyed: boolean;
 }
 
 export const PIPELINE_KINDS = {
@@ -99,8 +77,7 @@ export const PIPELINE_KINDS = {
     check: () => null,
     // Its text extraction changed: the index is rebuilt from the objects.
     rerunsOnChange: (before, after) => before.maxBytes !== after.maxBytes || before.language !== after.language,
-    derivedTables: ['fulltext_documents'],
-    dropDerived: (scope) => [sql`delete from ${fulltextDocuments} where ${derivedWhere(scope)}`],
+    derivedTables: [{ table: 'fulltext_documents', lakeKeyed: true }],
   },
   webhook: {
     config: WebhookConfigSchema,
@@ -125,7 +102,6 @@ export const PIPELINE_KINDS = {
     rerunsOnChange: () => false,
     // Deliveries leave nothing behind here: the receiver keeps what it makes of them.
     derivedTables: [],
-    dropDerived: () => [],
   },
 } satisfies { [K in PipelineKind]: PipelineKindSpec<K> };
 
@@ -205,9 +181,4 @@ function patchOwn<K extends PipelineKind>(own: KindedConfig<K>, parts: PatchPart
     reruns: spec.rerunsOnChange(own.config, config),
     check: (edge) => spec.check(part, edge),
   };
-}
-
-/** Every kind's statements dropping the scope's derived rows (per-pipeline run state is not among them). */
-export function dropDerivedStatements(scope: DerivedScope): SQL[] {
-  return PIPELINE_KIND_NAMES.flatMap((k) => SPECS[k].dropDerived(scope));
 }

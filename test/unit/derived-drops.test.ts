@@ -4,10 +4,11 @@ import { sql } from 'drizzle-orm';
 import { ensureDatabase } from '../../infra/postgres-server.js';
 import { runMigrations } from '../../db/migrate.js';
 import { closeDb, createDb, type Db } from '../../db/client.js';
-import { PIPELINE_KINDS, PIPELINE_KIND_NAMES, dropDerivedStatements, type DerivedScope, type PipelineKindSpec } from '../../domain/pipeline-kinds.js';
+import { PIPELINE_KINDS, PIPELINE_KIND_NAMES } from '../../domain/pipeline-kinds.js';
+import { DERIVED_TABLES, dropDerivedData, type DerivedScope } from '../../catalog/derived.js';
 import { unique } from '../support/lakesync.js';
 
-/** The derived-data drops of every pipeline kind, run against the real schema. */
+/** catalog's one drop of derived data, over every table the pipeline kinds declare, run against the real schema. */
 let db: Db;
 
 beforeAll(async () => {
@@ -35,50 +36,54 @@ async function seed(): Promise<void> {
     ('p2', 'b1', 'two', 'fulltext', '{"fulltext":{"maxBytes":10,"language":"simple"}}')`);
   await db.execute(sql`insert into fulltext_documents (object_id, pipeline_id, bucket_id, lake_key, etag, body, tsv)
     select o.id, p.id, 'b1', o.lake_key, 'e', 'text', to_tsvector('simple', 'text') from source_objects o cross join pipelines p`);
+  await db.execute(sql`insert into object_pipeline_runs (object_id, pipeline_id, status, etag, attempts, job_id)
+    select o.id, p.id, 'indexed', 'e', 1, null from source_objects o cross join pipelines p`);
 }
 
 async function remaining(): Promise<string[]> {
   const rows = await db.$client<{ pair: string }[]>`select object_id || '/' || pipeline_id as pair from fulltext_documents order by 1`;
-  return rows.map((r) => r.pair);
+  const runs = await db.$client<{ pair: string }[]>`select object_id || '/' || pipeline_id as pair from object_pipeline_runs order by 1`;
+  // Run state goes with the documents, except by lake key (the lake removal's own update clears the object's runs).
+  return rows.map((r) => r.pair).concat(runs.map((r) => `run:${r.pair}`));
 }
 
 async function drop(scope: DerivedScope): Promise<string[]> {
   await seed();
-  for (const statement of dropDerivedStatements(scope)) await db.execute(statement);
+  await dropDerivedData(db.$client, scope);
   return remaining();
 }
 
+const both = (...pairs: string[]) => [...pairs, ...pairs.map((p) => `run:${p}`)];
+
 describe('dropping derived data', () => {
-  it("declares each kind's derived tables", () => {
-    expect(Object.fromEntries(PIPELINE_KIND_NAMES.map((k) => [k, PIPELINE_KINDS[k].derivedTables]))).toEqual({ fulltext: ['fulltext_documents'], webhook: [] });
-    const webhook: PipelineKindSpec<'webhook'> = PIPELINE_KINDS.webhook;
-    expect(webhook.dropDerived({ objectIds: ['o1'] })).toEqual([]);
+  it("drops from the run state and every table a kind declares, and a kind's tables are keyed by lake key where they say so", () => {
+    expect(Object.fromEntries(PIPELINE_KIND_NAMES.map((k) => [k, PIPELINE_KINDS[k].derivedTables]))).toEqual({
+      fulltext: [{ table: 'fulltext_documents', lakeKeyed: true }],
+      webhook: [],
+    });
+    expect(DERIVED_TABLES.map((t) => t.table)).toEqual(['object_pipeline_runs', 'fulltext_documents']);
   });
 
   it('drops what was derived from objects gone', async () => {
-    expect(await drop({ objectIds: ['o1'] })).toEqual(['o2/p1', 'o2/p2']);
-    expect(await drop({ objectIds: [] })).toEqual(['o1/p1', 'o1/p2', 'o2/p1', 'o2/p2']);
+    expect(await drop({ objectIds: ['o1'] })).toEqual(both('o2/p1', 'o2/p2'));
+    expect(await drop({ objectIds: [] })).toEqual(both('o1/p1', 'o1/p2', 'o2/p1', 'o2/p2'));
   });
 
   it("drops an object's results in the pipelines its rules no longer select", async () => {
-    expect(await drop({ objectId: 'o1', keepPipelines: ['p2'] })).toEqual(['o1/p2', 'o2/p1', 'o2/p2']);
-    expect(await drop({ objectId: 'o1', keepPipelines: [] })).toEqual(['o2/p1', 'o2/p2']);
-  });
-
-  it("drops one object's result in one pipeline", async () => {
-    expect(await drop({ objectId: 'o2', pipelineId: 'p1' })).toEqual(['o1/p1', 'o1/p2', 'o2/p2']);
+    expect(await drop({ objectIds: ['o1'], exceptPipelineIds: ['p2'] })).toEqual(both('o1/p2', 'o2/p1', 'o2/p2'));
+    expect(await drop({ objectIds: ['o1'], exceptPipelineIds: [] })).toEqual(both('o2/p1', 'o2/p2'));
   });
 
   it('drops what orphaned pipelines derived', async () => {
-    expect(await drop({ pipelineIds: ['p2'] })).toEqual(['o1/p1', 'o2/p1']);
+    expect(await drop({ pipelineIds: ['p2'] })).toEqual(both('o1/p1', 'o2/p1'));
   });
 
   it('drops what was derived from a key removed from the lake, by the key it was derived at', async () => {
     await seed();
     // The catalog row no longer points at the key (the lake removal cleared it first): the documents still go.
     await db.execute(sql`update source_objects set lake_key = null where id = 'o1'`);
-    for (const statement of dropDerivedStatements({ bucketId: 'b1', lakeKey: 'a.txt' })) await db.execute(statement);
-    expect(await remaining()).toEqual(['o2/p1', 'o2/p2']);
-    expect(await drop({ bucketId: 'other', lakeKey: 'a.txt' })).toHaveLength(4);
+    await dropDerivedData(db.$client, { bucketId: 'b1', lakeKey: 'a.txt' });
+    expect(await remaining()).toEqual(['o2/p1', 'o2/p2', ...both('o1/p1', 'o1/p2', 'o2/p1', 'o2/p2').filter((p) => p.startsWith('run:'))]);
+    expect(await drop({ bucketId: 'other', lakeKey: 'a.txt' })).toHaveLength(8);
   });
 });
