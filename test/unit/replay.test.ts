@@ -7,13 +7,26 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { recordedHistories } from '../replay/histories.js';
+import { recordedHistories, type RecordedHistory } from '../replay/histories.js';
 import * as workflows from '../../workflows/index.js';
+import { HANDLERS_SET_STATE_ONLY } from '../../workflows/source-controller.js';
 
 describe('replay of recorded histories', () => {
   it('covers every workflow type', async () => {
     const recorded = new Set((await recordedHistories()).map((h) => h.workflowType));
     expect([...recorded].sort()).toEqual(Object.keys(workflows).sort());
+  });
+
+  it('holds controller runs from before and after each patch, so both of its paths replay', async () => {
+    const patchesOf = (h: RecordedHistory) =>
+      (h.history.events ?? []).flatMap((e) => {
+        const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+        return data ? [JSON.parse(Buffer.from(data).toString('utf8')).id as string] : [];
+      });
+    const controllers = (await recordedHistories()).filter((h) => h.workflowType === 'sourceController');
+    const marked = controllers.filter((h) => patchesOf(h).includes(HANDLERS_SET_STATE_ONLY));
+    expect(marked.length).toBeGreaterThan(0);
+    expect(controllers.length - marked.length).toBeGreaterThan(0);
   });
 
   it('replays every history on the current code', async () => {
