@@ -59,6 +59,13 @@ import { syncRun } from './sync-run.js';
  */
 export const HANDLERS_SET_STATE_ONLY = 'controller-handlers-set-state-only';
 
+/**
+ * A scheduled poll that merged into a queued run whose createJob was still in
+ * flight started the child before the job row existed, so its start and
+ * counters found no row. Runs that did so replay as they ran; new ones wait.
+ */
+export const POLL_WAITS_FOR_JOB_ROW = 'controller-poll-waits-for-job-row';
+
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -279,6 +286,8 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       // The schedule is due: queue a scheduled discovery unless one is waiting.
       const { run, fresh } = enqueue(state.queue, scheduledRequest(), newJobId);
       if (fresh) await createQueued(run);
+      // Merged into a run whose job row is still being created: start it only once the row exists.
+      else if (!run.created && patched(POLL_WAITS_FOR_JOB_ROW)) await condition(() => run.created);
     }
     if (reconsider && !runnable(state) && woke) {
       // Re-read settings and re-arm the timer on a fresh run.

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { UploadSyncInput, UploadSyncPhase } from '../domain/messages/workflows/v1.js';
 import { endUploadUpdate, filesUploadedSignal, uploadStatusQuery } from './shared.js';
@@ -10,6 +10,13 @@ const acts = proxyActivities<Activities>({
 });
 
 /**
+ * Syncs ended before this patch finished inside the `end` update's handler;
+ * their histories replay on that path. New ones record the marker when `end`
+ * arrives: the handler only sets state and the workflow finishes the sync.
+ */
+export const END_HANDLER_SETS_STATE_ONLY = 'upload-end-handler-sets-state-only';
+
+/**
  * One DataInsider upload sync: open until `end` arrives or its TTL runs out on
  * a durable timer. Ending a FULL sync moves what it did not upload under its
  * path into a restorable trash; an abandoned sync fails.
@@ -17,6 +24,13 @@ const acts = proxyActivities<Activities>({
 export async function uploadSync(input: UploadSyncInput): Promise<void> {
   let status: UploadSyncPhase = 'Syncing';
   let ending = false;
+  /** Whether the workflow (not the handler) finishes the sync: decided once, when `end` first arrives. */
+  let finishHere = false;
+  const finish = async () => {
+    await acts.finishUploadSync({ syncId: input.syncId });
+    status = 'Finished';
+    log.info('upload sync finished', { syncId: input.syncId, files, failed });
+  };
   let files = 0;
   let failed = 0;
   setHandler(filesUploadedSignal, (n) => {
@@ -29,9 +43,8 @@ export async function uploadSync(input: UploadSyncInput): Promise<void> {
     async () => {
       if (!ending) {
         ending = true;
-        await acts.finishUploadSync({ syncId: input.syncId });
-        status = 'Finished';
-        log.info('upload sync finished', { syncId: input.syncId, files, failed });
+        finishHere = patched(END_HANDLER_SETS_STATE_ONLY);
+        if (!finishHere) await finish();
       }
       await condition(() => status === 'Finished');
       return { success: true };
@@ -48,6 +61,8 @@ export async function uploadSync(input: UploadSyncInput): Promise<void> {
     status = 'Failed';
     log.warn('upload sync failed: not ended within its TTL', { syncId: input.syncId, ttlSeconds: input.ttlSeconds, files });
     await acts.failUploadSync({ syncId: input.syncId, message: `not ended within its TTL of ${input.ttlSeconds} s` });
+  } else if (finishHere) {
+    await finish();
   }
   await condition(allHandlersFinished);
 }
