@@ -13,6 +13,7 @@ import { BYTE_PLANE_ROUTES, bytePlaneRoutes } from './routes/byte-plane.js';
 import { DEAD_LETTER_ROUTES, deadLetterRoutes } from './routes/dead-letters.js';
 import { HEALTH_ROUTES } from './routes/health.js';
 import { JOB_ROUTES, jobRoutes } from './routes/jobs.js';
+import { KEY_ROUTES, keyRoutes } from './routes/keys.js';
 import { OBJECT_ROUTES, objectRoutes } from './routes/objects.js';
 import { PIPELINE_ROUTES, pipelineRoutes } from './routes/pipelines.js';
 import { RULE_ROUTES, ruleRoutes } from './routes/rules.js';
@@ -48,6 +49,7 @@ const PUBLIC: RouteSpecs[] = [HEALTH_ROUTES, META_ROUTES];
  */
 export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Router }[] = [
   { routes: BUCKET_ROUTES, router: bucketRoutes },
+  { routes: KEY_ROUTES, router: keyRoutes },
   { routes: JOB_ROUTES, router: jobRoutes },
   { routes: SYNC_ROUTES, router: syncRoutes },
   { routes: DEAD_LETTER_ROUTES, router: deadLetterRoutes },

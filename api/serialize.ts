@@ -1,8 +1,9 @@
-import type { buckets, jobs, PipelineRow, rules, SourceRow } from '../db/schema.js';
+import type { buckets, jobs, PipelineRow, rules, ServiceAccountKeyRow, SourceRow } from '../db/schema.js';
 import { configJson, kindedConfig } from '../domain/pipeline-kinds.js';
 import { connectionJson, kindedConnection } from '../domain/source-kinds.js';
 import type { Bucket } from './contract/buckets.js';
 import type { Job } from './contract/jobs.js';
+import type { ServiceAccountKey } from './contract/keys.js';
 import type { Pipeline, Rule } from './contract/pipelines.js';
 import type { Source } from './contract/sources.js';
 
@@ -114,3 +115,13 @@ export function ruleJson(r: RuleRow, bucketName: string): Rule {
     updatedAt: iso(r.updatedAt),
   };
 }
+
+/** A service-account key without its secret (the creation answer adds it, once). */
+export const serviceAccountKeyJson = (k: ServiceAccountKeyRow): ServiceAccountKey => ({
+  accessKeyId: k.id,
+  org: k.orgId,
+  scopes: k.scopes,
+  buckets: k.buckets,
+  description: k.description,
+  createdAt: iso(k.createdAt),
+});

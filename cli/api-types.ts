@@ -8,6 +8,7 @@ import { JobDetail } from '../api/contract/jobs.js';
 
 export type { Bucket } from '../api/contract/buckets.js';
 export type { Page } from '../api/contract/common.js';
+export type { CreatedServiceAccountKey, ServiceAccountKey } from '../api/contract/keys.js';
 export type { DeadLetter, Source, SyncStatus } from '../api/contract/sources.js';
 export { TriggerResult as TriggerResultSchema } from '../api/contract/sources.js';
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBuckets } from './commands/buckets.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerKeys } from './commands/keys.js';
 import { registerSources } from './commands/sources.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
@@ -38,6 +39,7 @@ function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
     .showHelpAfterError('(add --help for usage)');
   registerBuckets(program, io);
+  registerKeys(program, io);
   registerSources(program, io);
   registerSync(program, io);
   registerStatus(program, io);

@@ -1,5 +1,5 @@
 /** How each API resource reads in a terminal. `--json` bypasses all of this. */
-import type { Bucket, DeadLetter, Job, Page, Source, SyncStatus } from './api-types.js';
+import type { Bucket, DeadLetter, Job, Page, ServiceAccountKey, Source, SyncStatus } from './api-types.js';
 import { formatBytes, fromMillis, inert, orDash, renderFields, renderTable } from './output.js';
 
 const shortStatus = (s: string): string => s.replace(/^(JOB|SOURCE)_STATUS_/, '');
@@ -21,6 +21,29 @@ export const bucketFields = (b: Bucket): string =>
     ['name', b.name],
     ['id', b.bucketId],
     ['created', orDash(b.createdAt)],
+  ]);
+
+const keyBuckets = (k: ServiceAccountKey): string => (k.buckets ? k.buckets.join(', ') : 'all');
+
+export const keyTable = (rows: ServiceAccountKey[]): string =>
+  renderTable(rows, [
+    { header: 'access key id', value: (k) => k.accessKeyId },
+    { header: 'scopes', value: (k) => k.scopes.join(',') },
+    { header: 'buckets', value: keyBuckets, max: 40 },
+    { header: 'created', value: (k) => orDash(k.createdAt) },
+    { header: 'description', value: (k) => orDash(k.description), max: 40 },
+  ]);
+
+/** With the secret only when the answer carries it: a key's creation. */
+export const keyFields = (k: ServiceAccountKey & { secretAccessKey?: string }): string =>
+  renderFields([
+    ['access key id', k.accessKeyId],
+    ['org', k.org],
+    ['scopes', k.scopes.join(', ')],
+    ['buckets', keyBuckets(k)],
+    ['description', k.description ?? undefined],
+    ['created', orDash(k.createdAt)],
+    ['secret access key', k.secretAccessKey],
   ]);
 
 function where(s: Source): string {

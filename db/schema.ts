@@ -308,3 +308,29 @@ export const lakePurges = pgTable(
   },
   (t) => [primaryKey({ columns: [t.purgeId, t.lakeKey] })],
 );
+
+/**
+ * Service-account keys: an access key id and secret an S3 client signs
+ * requests with (SigV4), for one organisation. The secret is sealed like
+ * source credentials (the verifier needs it back to recompute signatures).
+ * Revoking keeps the row, without its secret, so the id is never issued again.
+ */
+export const serviceAccountKeys = pgTable(
+  'service_account_keys',
+  {
+    /** The access key id, `LKSA` and 16 uppercase letters or digits. */
+    id: text().primaryKey(),
+    orgId: text().notNull(),
+    /** AES-256-GCM sealed `{ id, secret }`; null once revoked. */
+    sealedSecret: text(),
+    scopes: text().array().$type<('read' | 'write' | 'admin')[]>().notNull(),
+    /** Bucket names the key is limited to; null for every bucket of its organisation. */
+    buckets: text().array(),
+    description: text(),
+    createdAt: createdAt(),
+    revokedAt: timestamp({ withTimezone: true, precision: 3 }),
+  },
+  (t) => [index('service_account_keys_org_idx').on(t.orgId, t.id)],
+);
+
+export type ServiceAccountKeyRow = typeof serviceAccountKeys.$inferSelect;

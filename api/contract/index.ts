@@ -1,6 +1,7 @@
 /** The API's response shapes, for the API, its OpenAPI document and the CLI alike. */
 export * from './common.js';
 export * from './buckets.js';
+export * from './keys.js';
 export * from './sources.js';
 export * from './jobs.js';
 export * from './objects.js';

@@ -468,6 +468,52 @@ describe('lakesync CLI against the dev stack', () => {
     expect(bad.stderr).toMatch(/UNAUTHENTICATED, HTTP 401/);
   });
 
+  it('creates, lists, shows and revokes a service-account key, printing its secret once', async () => {
+    const limited = await ownBucket();
+    const made = await cli(['keys', 'create', '--scope', 'read,write', '--bucket', limited, '--description', 'from the CLI']);
+    expect(made, made.stderr).toMatchObject({ code: 0 });
+    const id = /^access key id: +(LKSA[A-Z0-9]{16})$/m.exec(made.stdout)?.[1];
+    const secret = /^secret access key: +(\S{40})$/m.exec(made.stdout)?.[1];
+    expect(id && secret, made.stdout).toBeTruthy();
+    expect(made.stdout).toContain('it will not be shown again');
+    const shown = await api('GET', `/admin/keys/${id}`);
+    expect(shown.body).toMatchObject({ accessKeyId: id, scopes: ['read', 'write'], buckets: [limited], description: 'from the CLI' });
+
+    // --json prints the API's answer exactly, secret included; the warning goes to stderr.
+    const r = await cli(['keys', 'create', '--scope', 'admin', '--json']);
+    expect(r, r.stderr).toMatchObject({ code: 0 });
+    const json = JSON.parse(r.stdout);
+    expect(json).toMatchObject({ scopes: ['admin'], buckets: null });
+    expect(json.secretAccessKey).toMatch(/^[A-Za-z0-9+/]{40}$/);
+    expect(r.stderr).toContain('it will not be shown again');
+
+    const listed = await cliJson(['keys', 'list']);
+    expect(listed).toEqual((await api('GET', '/admin/keys')).body);
+    expect(listed.keys.map((k: { accessKeyId: string }) => k.accessKeyId)).toEqual(expect.arrayContaining([id, json.accessKeyId]));
+    const table = await cli(['keys', 'list']);
+    expect(table.stdout).toMatch(new RegExp(`^${id} +read,write +${limited} `, 'm'));
+    expect(await cliJson(['keys', 'get', id!])).toEqual(shown.body);
+    // The secret was printed by create alone.
+    for (const out of [JSON.stringify(listed), table.stdout, JSON.stringify(shown.body)]) {
+      expect(out.includes(secret!)).toBe(false);
+      expect(out.includes(json.secretAccessKey)).toBe(false);
+    }
+
+    const revoked = await cli(['keys', 'revoke', id!]);
+    expect(revoked).toMatchObject({ code: 0, stdout: `revoked key ${id}\n` });
+    expect((await api('GET', `/admin/keys/${id}`)).status).toBe(404);
+    expect((await cliJson(['keys', 'list'])).keys.map((k: { accessKeyId: string }) => k.accessKeyId)).not.toContain(id);
+    const again = await cli(['keys', 'revoke', id!]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`key ${id} not found`);
+    const noScope = await cli(['keys', 'create']);
+    expect(noScope.code).toBe(2);
+    expect(noScope.stderr).toContain("required option '--scope <scopes>' not specified");
+    const badScope = await cli(['keys', 'create', '--scope', 'root']);
+    expect(badScope.code).toBe(2);
+    expect(badScope.stderr).toContain('must be read, write, admin');
+  });
+
   it('never prints the token', async () => {
     // Its own calls, successes and failures, --json and not; with the other tests, every output of the run is checked.
     const before = outputs.length;
