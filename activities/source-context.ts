@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { ApplicationFailure } from '@temporalio/activity';
 import { buckets, sources, type SourceRow } from '../db/schema.js';
+import { errorMessage } from '../domain/error-text.js';
 import { FAILURE } from '../domain/failures.js';
 import type { SourceKind } from '../domain/kinds.js';
 import { kindedConnection } from '../domain/source-kinds.js';
@@ -18,8 +19,17 @@ export interface SourceContext {
 /** Loads a source and opens a reader on it, as its kind opens one (activities/storage/source-readers.ts). */
 export async function loadSource(deps: ActivityDeps, sourceId: string): Promise<SourceContext> {
   const row = await findSourceRow(deps, sourceId);
-  const connection = kindedConnection(row.source.connection);
+  const connection = knownConnection(row.source.connection);
   return { ...row, kind: connection.kind, reader: await openSourceReader(deps, row.source, connection) };
+}
+
+/** A stored connection of no kind this code knows fails the activity for good: retrying cannot teach it the kind. */
+function knownConnection(connection: SourceRow['connection']) {
+  try {
+    return kindedConnection(connection);
+  } catch (err) {
+    throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: errorMessage(err), nonRetryable: true });
+  }
 }
 
 /** A source and its bucket's name, for work that never reads the source (processing what is already stored). */

@@ -47,6 +47,11 @@ export class ApiError extends Error {
     return new ApiError('NOT_FOUND', `${what} not found`);
   }
   /** A source, pipeline or rule name another of the bucket's already holds. */
+  /** Bucket names are global, as in S3: a taken name is a conflict whoever holds it. */
+  static bucketNameTaken(name: string): ApiError {
+    return new ApiError('ALREADY_EXISTS', `name: bucket ${name} already exists`, [{ field: 'name', problem: 'is already taken' }]);
+  }
+
   static nameTaken(kind: 'source' | 'pipeline' | 'rule', name: string, bucket: string): ApiError {
     return new ApiError('ALREADY_EXISTS', `name: a ${kind} named ${name} already exists in bucket ${bucket}`, [
       { field: 'name', problem: 'is already taken in this bucket' },

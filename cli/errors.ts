@@ -1,9 +1,7 @@
+import type { ErrorBody } from '../api/contract/common.js';
+
 /** The API's one error shape: `{ code, message, details }`. */
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  details?: { field: string; problem: string }[];
-}
+export type ApiErrorBody = ErrorBody;
 
 /** Exit codes scripts can rely on: 1 when the API or a job failed, 2 when the command line was wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema } from '../../domain/pipelines.js';
+import { PIPELINE_KIND_NAMES } from '../../domain/pipeline-kinds.js';
 import { Instant, PageFields } from './common.js';
 
 /** A pipeline as the API shows it: its settings, never its signing secret. */
@@ -8,7 +9,7 @@ export const Pipeline = z
     pipelineId: z.string(),
     bucket: z.string(),
     name: z.string(),
-    kind: z.enum(['fulltext', 'webhook']),
+    kind: z.enum(PIPELINE_KIND_NAMES),
     fulltext: FulltextConfigSchema.optional(),
     webhook: WebhookConfigSchema.extend({ secretSet: z.boolean() }).optional(),
     enabled: z.boolean(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema } from '../../domain/source-config.js';
+import { SOURCE_KIND_NAMES } from '../../domain/kinds.js';
 import { Instant, Millis, PageFields } from './common.js';
 
 /** A source as the API shows it: settings and state, never credentials. */
@@ -8,7 +9,7 @@ export const Source = z
     sourceId: z.string(),
     bucket: z.string(),
     name: z.string(),
-    kind: z.enum(['s3', 'filesystem', 'upload']),
+    kind: z.enum(SOURCE_KIND_NAMES),
     s3: S3ConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
     filesystem: FilesystemConnectionSchema.optional(),
     syncMode: z.enum(['initial_only', 'continuous']),

@@ -76,7 +76,7 @@ export function bucketRoutes(deps: ApiDeps): Router {
       .values({ id: newId('bkt'), name: body.name, orgId: callerOf(res).org })
       .onConflictDoNothing()
       .returning();
-    if (!row) throw new ApiError('ALREADY_EXISTS', `name: bucket ${body.name} already exists`, [{ field: 'name', problem: 'is already taken' }]);
+    if (!row) throw ApiError.bucketNameTaken(body.name);
     res.status(201).json(bucketJson(row));
   });
   r.on('list', async (req, res) => {
