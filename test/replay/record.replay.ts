@@ -75,6 +75,10 @@ describe('record workflow histories', () => {
     await finished(dry.body.jobId);
     await writeFile(join(dir, 'd0', 'new.md'), '# new');
     const full = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, { fullSync: true });
+    // A pause that reaches the running job (the controller signals the run), then a resume.
+    await waitFor('the full run running', async () => (await sync(src.sourceId)).currentJobId === full.body.jobId);
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/pause`, { reason: 'mid-run' })).status).toBe(200);
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/resume`, {})).status).toBe(200);
     const merged = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/discover`, {});
     await temporalCli('workflow', 'signal', '--workflow-id', src.workflowId, '--name', 'trigger', '--input', '{"fullSync":false}');
     await waitForJob(ls.url, bucket, src.sourceId, merged.body.jobId);

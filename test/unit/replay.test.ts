@@ -27,6 +27,9 @@ describe('replay of recorded histories', () => {
     const marked = controllers.filter((h) => patchesOf(h).includes(HANDLERS_SET_STATE_ONLY));
     expect(marked.length).toBeGreaterThan(0);
     expect(controllers.length - marked.length).toBeGreaterThan(0);
+    // The old path's pause pushed from a handler to a running job is recorded too.
+    const pushedPause = (h: RecordedHistory) => (h.history.events ?? []).some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes);
+    expect(controllers.filter((h) => !marked.includes(h)).some(pushedPause)).toBe(true);
   });
 
   it('replays every history on the current code', async () => {
