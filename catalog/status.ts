@@ -4,21 +4,7 @@ import type { JobStatus, ObjectStatus, RunStatus, SourceStatus } from '../domain
 
 // The value lists live in domain/statuses.ts (dependency-free, so workflow code
 // and the CLI share them); db/schema.ts types its columns from them.
-export {
-  JOB_STATUS,
-  JOB_STATUSES,
-  OBJECT_STATUS,
-  OBJECT_STATUSES,
-  RUN_STATUS,
-  RUN_STATUSES,
-  SOURCE_STATUS,
-  SOURCE_STATUSES,
-  type JobOutcome,
-  type JobStatus,
-  type ObjectStatus,
-  type RunStatus,
-  type SourceStatus,
-} from '../domain/statuses.js';
+export { JOB_STATUS, JOB_STATUSES, OBJECT_STATUS, RUN_STATUS, SOURCE_STATUS, type JobOutcome, type ObjectStatus, type RunStatus } from '../domain/statuses.js';
 
 type AnyStatus = ObjectStatus | JobStatus | RunStatus | SourceStatus;
 
