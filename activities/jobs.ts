@@ -1,19 +1,7 @@
 import { Context } from '@temporalio/activity';
 import * as catalog from '../catalog/index.js';
-import type { JobOutcome } from '../catalog/index.js';
+import type { JobOutcome, NewJob } from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
-
-export interface CreateJobInput {
-  jobId: string;
-  sourceId: string;
-  kind: 'discovery' | 'ingestion';
-  trigger: 'schedule' | 'api' | 'direct_put';
-  fullSync: boolean;
-  retryFailed: boolean;
-  dryRun?: boolean;
-  sourceObjectId?: string | null;
-  ruleId?: string | null;
-}
 
 export type { JobOutcome } from '../catalog/index.js';
 
@@ -21,7 +9,7 @@ export function jobActivities(deps: ActivityDeps) {
   const { db } = deps;
   return {
     /** Idempotent: the workflow chooses the id, so a retried insert is a no-op. */
-    async createJob(input: CreateJobInput): Promise<void> {
+    async createJob(input: NewJob): Promise<void> {
       await catalog.createJob(db, input);
     },
 

@@ -7,6 +7,7 @@ import { findSourceRow } from './source-context.js';
 import { loadRouting } from '../db/routing.js';
 import { runPipeline } from './pipelines/runners.js';
 import type { PipelineOutcome, StoredObject } from './pipelines/types.js';
+import { RUN_STATUS, isSettledRun, type RunStatus } from '../domain/statuses.js';
 
 interface OwedRow {
   id: string;
@@ -19,7 +20,7 @@ interface OwedRow {
 interface RunRow {
   object_id: string;
   pipeline_id: string;
-  status: string;
+  status: RunStatus;
   etag: string;
 }
 
@@ -60,7 +61,7 @@ export function processingActivities(deps: ActivityDeps) {
         // Without a rule to re-run, what already succeeded for this content is not done again.
         const todo = selected.filter((p) => {
           const prev = runs.get(`${obj.id}\n${p}`);
-          return input.ruleId || !prev || prev.etag !== obj.etag || (prev.status !== 'indexed' && prev.status !== 'skipped');
+          return input.ruleId || !prev || prev.etag !== obj.etag || !isSettledRun(prev.status);
         });
         return { obj, selected, todo };
       });
@@ -87,7 +88,8 @@ export function processingActivities(deps: ActivityDeps) {
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
                 const outcome = await runPipeline(deps, routing.pipelines.get(pipelineId)!, stored, { jobId: input.jobId, rerun: Boolean(input.ruleId) });
-                if (outcome.status === 'failed') actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
+                if (outcome.status === RUN_STATUS.failed)
+                  actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);
               }
               const indexed = await recordProcessed(sql, input.jobId, obj, selected, outcomes, !input.ruleId);

@@ -15,6 +15,7 @@ import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import postgres from 'postgres';
 import { loadEnv } from '../config/env.js';
+import { JOB_STATUS } from '../domain/statuses.js';
 import { createS3Client } from '../activities/storage/s3-client.js';
 import { findMinio, findTemporalCli } from '../infra/binaries.js';
 import { startMinio } from '../infra/minio-server.js';
@@ -227,7 +228,7 @@ async function main() {
   const lakesync = async () => {
     const started = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, {});
     const job = await waitJob(String(started.jobId));
-    if (job.status !== 'JOB_STATUS_SUCCEEDED') throw new Error(`lakesync job ${String(started.jobId)} ended ${job.status}`);
+    if (job.status !== JOB_STATUS.succeeded) throw new Error(`lakesync job ${String(started.jobId)} ended ${job.status}`);
     const [t] = await sql`select j.created_at, j.started_at, j.finished_at, min(so.ingested_at) as first_copy, max(so.ingested_at) as last_copy
       from jobs j left join source_objects so on so.last_job_id = j.id and so.ingested_at >= j.started_at where j.id = ${String(started.jobId)} group by j.id`;
     if (t)

@@ -19,13 +19,14 @@
  *              (onFilterDrift;                            │
  *               else it stays ingested)                   └──► dead   recordFailedAttempt (last attempt, or permanent)
  *
+ *   pending, dead, deleted (listed outside the filters) ── recordFiltered ────────────────► filtered
  *   any status but deleted ── markMissing, then sweepDeleted (not in a complete listing) ──► deleted
  *   any status, at a lake key that left the lake ── recordRemovedFromLake ─────────────────► deleted
  *
  * | operation             | moves                                                    | called by |
  * |-----------------------|----------------------------------------------------------|-----------|
  * | oweListed             | new, deleted, filtered, changed, still owed → pending (owed to this job) | discovery scan, each page |
- * | recordFiltered        | outside the filters → filtered (an ingested one stays, unless onFilterDrift: the scan removed it from the lake first) | discovery scan, each page |
+ * | recordFiltered        | new, pending, dead, deleted, filtered, outside the filters → filtered, owed to none (an ingested one stays, unless onFilterDrift: the scan removed it from the lake first) | discovery scan, each page |
  * | deferExcess           | pending owed to this job → pending owed to none (maxObjectsPerRun) | discovery scan, each page |
  * | markMissing           | sets or clears missing_pass; no status change            | discovery scan, each page |
  * | sweepDeleted          | marked missing by this pass → deleted; drops derived data | discovery scan, after a complete listing |

@@ -12,7 +12,7 @@ export type { CreatedServiceAccountKey, ServiceAccountKey } from '../api/contrac
 export type { DeadLetter, Source, SyncStatus } from '../api/contract/sources.js';
 export { TriggerResult as TriggerResultSchema } from '../api/contract/sources.js';
 
-export const TERMINAL_JOB_STATUSES = ['JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED'] as const;
+export { TERMINAL_JOB_STATUSES } from '../domain/statuses.js';
 
 /** A job, listed (without its failed objects) or fetched whole: what `sync` and `retry` poll and decide their exit code on. */
 export const JobSchema = JobDetail.partial({ failedObjects: true });

@@ -4,6 +4,7 @@ import { seg } from './client.js';
 import type { Ctx } from './context.js';
 import { ApiRequestError, CliFailure } from './errors.js';
 import { inert } from './output.js';
+import { JOB_STATUS } from '../domain/statuses.js';
 
 export interface FollowOptions {
   intervalMs: number;
@@ -19,7 +20,7 @@ interface Progress {
 
 const phase = (j: Job): string => {
   const status = inert(j.status.replace(/^JOB_STATUS_/, '').toLowerCase());
-  return j.kind === 'discovery' && j.status === 'JOB_STATUS_RUNNING' ? `${status}, ${j.objectsListed} listed` : status;
+  return j.kind === 'discovery' && j.status === JOB_STATUS.running ? `${status}, ${j.objectsListed} listed` : status;
 };
 
 /** A live bar on the terminal: processed out of discovered, with indexed beside it. */
@@ -112,9 +113,9 @@ export async function followJob(ctx: Ctx, bucket: string, jobId: string, o: Foll
 /** Exit 1 unless every object made it: a partial job dead-lettered some, which a script should notice. */
 export function failureOf(job: Job, bucket: string): CliFailure | null {
   switch (job.status) {
-    case 'JOB_STATUS_SUCCEEDED':
+    case JOB_STATUS.succeeded:
       return null;
-    case 'JOB_STATUS_PARTIAL':
+    case JOB_STATUS.partial:
       return new CliFailure(
         `job ${job.jobId} finished partially: ${job.objectsFailed} object(s) dead-lettered; list them with: lakesync dead-letters ${bucket} ${job.sourceId}; replay them with: lakesync retry ${bucket} ${job.sourceId}`,
       );

@@ -5,6 +5,7 @@ import type { SourceConnection } from '../domain/source-kinds.js';
 import type { PipelineConfig } from '../domain/pipeline-kinds.js';
 import type { PipelineKind, SourceKind } from '../domain/kinds.js';
 import type { RuleMatch } from '../domain/pipelines.js';
+import { JOB_STATUS, OBJECT_STATUS, SOURCE_STATUS, type JobStatus, type ObjectStatus, type RunStatus, type SourceStatus } from '../domain/statuses.js';
 
 /** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
 const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
@@ -42,7 +43,7 @@ export const sources = pgTable(
     skipDuplicates: boolean().notNull().default(false),
     filters: jsonb().$type<FileFilters>().notNull().default({}),
     reconcile: jsonb().$type<ReconcileSettings>().notNull().default({}),
-    status: text().notNull().default('SOURCE_STATUS_ACTIVE'),
+    status: text().$type<SourceStatus>().notNull().default(SOURCE_STATUS.active),
     paused: boolean().notNull().default(false),
     pauseReason: text(),
     pausedAt: timestamp({ withTimezone: true }),
@@ -84,7 +85,7 @@ export const sourceObjects = pgTable(
     lastModified: timestamp({ withTimezone: true }),
     contentHash: text(),
     /** pending: owed a copy; ingested; dead: dead-lettered; deleted: gone at the source; filtered: outside the filters. */
-    status: text().$type<'pending' | 'ingested' | 'dead' | 'deleted' | 'filtered'>().notNull().default('pending'),
+    status: text().$type<ObjectStatus>().notNull().default(OBJECT_STATUS.pending),
     attempts: integer().notNull().default(0),
     lastError: text(),
     /** The pass that last wrote this row (new, changed or filtered objects; unchanged ones are not rewritten). */
@@ -127,10 +128,7 @@ export const jobs = pgTable(
       .references(() => sources.id, { onDelete: 'cascade' }),
     kind: text().$type<'discovery' | 'ingestion'>().notNull(),
     trigger: text().$type<'schedule' | 'api' | 'direct_put'>().notNull(),
-    status: text()
-      .$type<'JOB_STATUS_PENDING' | 'JOB_STATUS_RUNNING' | 'JOB_STATUS_SUCCEEDED' | 'JOB_STATUS_PARTIAL' | 'JOB_STATUS_FAILED' | 'JOB_STATUS_CANCELED'>()
-      .notNull()
-      .default('JOB_STATUS_PENDING'),
+    status: text().$type<JobStatus>().notNull().default(JOB_STATUS.pending),
     fullSync: boolean().notNull().default(false),
     retryFailed: boolean().notNull().default(false),
     /** Report what a discovery would change, touching nothing. */
@@ -261,7 +259,7 @@ export const objectPipelineRuns = pgTable(
     pipelineId: text()
       .notNull()
       .references(() => pipelines.id, { onDelete: 'cascade' }),
-    status: text().$type<'pending' | 'processing' | 'indexed' | 'failed' | 'skipped'>().notNull(),
+    status: text().$type<RunStatus>().notNull(),
     /** The source etag this state is for: a changed object is processed again. */
     etag: text().notNull(),
     attempts: integer().notNull().default(0),

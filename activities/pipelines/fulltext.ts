@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { removeFulltextDocument, storeFulltextDocument } from '../../catalog/index.js';
 import type { FulltextConfig } from '../../domain/pipelines.js';
+import { RUN_STATUS } from '../../domain/statuses.js';
 import { extractText, looksBinary, textFormatOf } from '../../domain/text-extract.js';
 import type { ActivityDeps } from '../deps.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
@@ -35,12 +36,12 @@ export async function runFulltext(
   if (!format) {
     got.body.destroy();
     await removeFulltextDocument(sql, obj.id, pipelineId);
-    return { status: 'skipped', detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
+    return { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
   }
   const bytes = await readAll(got.body, config.maxBytes);
   if (looksBinary(bytes)) {
     await removeFulltextDocument(sql, obj.id, pipelineId);
-    return { status: 'skipped', detail: 'content is binary' };
+    return { status: RUN_STATUS.skipped, detail: 'content is binary' };
   }
   // Postgres rejects NUL in text and caps a tsvector near 1 MiB of lexemes; long documents index their start.
   // U+E000/U+E001 mark matches in search snippets: the document's own are dropped.
@@ -54,7 +55,10 @@ export async function runFulltext(
         chars,
       );
       const cut = text.length > chars ? `; words indexed from the first ${chars} characters` : '';
-      return { status: 'indexed', detail: `${format}: ${text.length} characters${truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : ''}${cut}` };
+      return {
+        status: RUN_STATUS.indexed,
+        detail: `${format}: ${text.length} characters${truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : ''}${cut}`,
+      };
     } catch (err) {
       if ((err as { code?: string }).code !== '54000' || chars < 10_000) throw err;
     }

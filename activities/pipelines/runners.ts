@@ -7,6 +7,7 @@ import { backOff } from 'exponential-backoff';
 import type { PipelineRow } from '../../db/schema.js';
 import type { PipelineKind } from '../../domain/kinds.js';
 import { storedErrorText } from '../../domain/error-text.js';
+import { RUN_STATUS } from '../../domain/statuses.js';
 import { kindedConfig, type KindedConfig, type PipelineSettings } from '../../domain/pipeline-kinds.js';
 import type { ActivityDeps } from '../deps.js';
 import { runFulltext } from './fulltext.js';
@@ -41,7 +42,7 @@ export const PIPELINE_RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
       );
       return { ...outcome, attempts: attempt };
     } catch (err) {
-      return { status: 'failed', error: storedErrorText(err), attempts: deps.maxAttempts };
+      return { status: RUN_STATUS.failed, error: storedErrorText(err), attempts: deps.maxAttempts };
     }
   },
   // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run is a new delivery.

@@ -1,6 +1,8 @@
+import type { RunOutcome } from '../../domain/statuses.js';
+
 /** What one pipeline made of one object. */
 export interface PipelineOutcome {
-  status: 'indexed' | 'skipped' | 'failed';
+  status: RunOutcome;
   /** Human-readable detail: what was indexed, or why it was skipped. */
   detail?: string;
   error?: string;

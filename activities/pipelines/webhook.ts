@@ -4,6 +4,7 @@ import { backOff } from 'exponential-backoff';
 import { fetch, type Agent } from 'undici';
 import type { EgressPolicy } from '../../domain/egress-policy.js';
 import type { WebhookConfig } from '../../domain/pipelines.js';
+import { RUN_STATUS } from '../../domain/statuses.js';
 import type { ActivityDeps } from '../deps.js';
 import { egressDispatcher, findEgressDenied } from '../net/egress.js';
 import { errorDetail, errorMessage } from '../../domain/error-text.js';
@@ -52,7 +53,7 @@ export async function runWebhook(
   rerun: string,
 ): Promise<PipelineOutcome> {
   const head = await deps.lake.head(obj.bucketName, obj.lakeKey);
-  if (!head) return { status: 'failed', error: `object ${obj.lakeKey} is not in the lake`, attempts: 0 };
+  if (!head) return { status: RUN_STATUS.failed, error: `object ${obj.lakeKey} is not in the lake`, attempts: 0 };
   const base = deps.objectUrlBase();
   const url = base ? deps.urlSigner.sign(base, { id: obj.bucketId, name: obj.bucketName }, obj.lakeKey, config.urlExpiresInSeconds).url : null;
   const body = JSON.stringify({
@@ -87,7 +88,7 @@ export async function runWebhook(
         dispatcher: dispatcherFor(deps.egress),
       });
       await res.body?.cancel();
-      if (res.status >= 200 && res.status < 300) return { status: 'indexed', detail: `delivered (HTTP ${res.status})`, attempts: attempt };
+      if (res.status >= 200 && res.status < 300) return { status: RUN_STATUS.indexed, detail: `delivered (HTTP ${res.status})`, attempts: attempt };
       failure = `endpoint answered HTTP ${res.status}`;
     } catch (err) {
       // The log gets the cause and the host, never the URL's path or query (they may carry the receiver's token).
@@ -101,7 +102,7 @@ export async function runWebhook(
         ...(denied ? { deniedAddresses: denied.addresses } : {}),
       });
       const shown = publicDestinationError(err, deps.egress.mode === 'strict');
-      if (denied) return { status: 'failed', error: shown!, attempts: attempt };
+      if (denied) return { status: RUN_STATUS.failed, error: shown!, attempts: attempt };
       failure = shown ?? `delivery failed: ${errorMessage(err)}`;
     }
     throw new DeliveryFailed(failure);
@@ -117,7 +118,7 @@ export async function runWebhook(
     });
   } catch (err) {
     if (!(err instanceof DeliveryFailed)) throw err;
-    return { status: 'failed', error: `${err.message} after ${config.maxAttempts} attempts`, attempts: config.maxAttempts };
+    return { status: RUN_STATUS.failed, error: `${err.message} after ${config.maxAttempts} attempts`, attempts: config.maxAttempts };
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JOB_STATUSES, OBJECT_STATUSES, RUN_STATUSES } from '../../domain/statuses.js';
 import { Instant, PageFields } from './common.js';
 
 /** A discovery or ingestion run with its counters (K3 IngestJob). */
@@ -9,8 +10,7 @@ export const Job = z
     sourceId: z.string(),
     kind: z.enum(['discovery', 'ingestion']),
     trigger: z.enum(['schedule', 'api', 'direct_put']),
-    /** JOB_STATUS_PENDING, _RUNNING, _SUCCEEDED, _PARTIAL, _FAILED or _CANCELED. */
-    status: z.string(),
+    status: z.enum(JOB_STATUSES),
     fullSync: z.boolean(),
     retryFailed: z.boolean(),
     dryRun: z.boolean(),
@@ -41,14 +41,14 @@ export type Job = z.infer<typeof Job>;
 
 export const JobList = z.object({ jobs: z.array(Job), ...PageFields });
 
-const failed = { sourceObjectId: z.string(), key: z.string(), attempts: z.number().int(), error: z.string().nullable(), status: z.string() };
+const failed = { sourceObjectId: z.string(), key: z.string(), attempts: z.number().int(), error: z.string().nullable() };
 
 /** K3 GetIngestStatus: the job and the objects that failed in it, dead-lettered or failed in a pipeline. */
 export const JobDetail = Job.extend({
   failedObjects: z.array(
     z.union([
-      z.object({ ...failed, stage: z.literal('ingest') }),
-      z.object({ ...failed, pipelineId: z.string(), pipelineName: z.string(), stage: z.literal('pipeline') }),
+      z.object({ ...failed, status: z.enum(OBJECT_STATUSES), stage: z.literal('ingest') }),
+      z.object({ ...failed, status: z.enum(RUN_STATUSES), pipelineId: z.string(), pipelineName: z.string(), stage: z.literal('pipeline') }),
     ]),
   ),
 }).meta({ id: 'JobDetail' });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_STATUSES } from '../../domain/statuses.js';
 import { Millis } from './common.js';
 
 /** One key of a listing: sizes as strings and the etag quoted, as S3 renders them. */
@@ -25,7 +26,7 @@ export const ObjectList = z.object({
 export const PipelineRunState = z.object({
   name: z.string(),
   kind: z.string(),
-  status: z.string(),
+  status: z.enum(RUN_STATUSES),
   detail: z.string().nullable(),
   error: z.string().nullable(),
   attempts: z.number().int(),

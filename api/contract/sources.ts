@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema } from '../../domain/source-config.js';
 import { SOURCE_KIND_NAMES } from '../../domain/kinds.js';
+import { SOURCE_STATUSES } from '../../domain/statuses.js';
 import { Instant, Millis, PageFields } from './common.js';
 
 /** A source as the API shows it: settings and state, never credentials. */
@@ -20,7 +21,7 @@ export const Source = z
     skipDuplicates: z.boolean(),
     fileFilters: FileFiltersSchema,
     reconcile: ReconcileSchema,
-    status: z.string(),
+    status: z.enum(SOURCE_STATUSES),
     paused: z.boolean(),
     pauseReason: z.string().nullable(),
     workflowId: z.string(),
@@ -45,7 +46,7 @@ export type Source = z.infer<typeof Source>;
 export const SourceList = z.object({ sources: z.array(Source), ...PageFields });
 
 /** What pause and resume answer. */
-export const PauseState = z.object({ sourceId: z.string(), paused: z.boolean(), status: z.string() });
+export const PauseState = z.object({ sourceId: z.string(), paused: z.boolean(), status: z.enum(SOURCE_STATUSES) });
 
 /** DELETE with purge=true: the workflow that removes the source's lake objects, and how many it owes. */
 export const SourcePurge = z.object({ sourceId: z.string(), purge: z.object({ workflowId: z.string(), objects: z.number().int() }) });
@@ -54,7 +55,7 @@ export const SourcePurge = z.object({ sourceId: z.string(), purge: z.object({ wo
 export const SyncStatus = z.object({
   bucket: z.string(),
   sourceId: z.string(),
-  status: z.string(),
+  status: z.enum(SOURCE_STATUSES),
   lastSyncAt: Millis,
   lastSuccessAt: Millis,
   nextSyncAt: Millis,

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
-import { OBJECT_STATUS } from '../../catalog/index.js';
+import { JOB_STATUSES, OBJECT_STATUS, RUN_STATUS } from '../../catalog/index.js';
 import { jobs, objectPipelineRuns, pipelines, sourceObjects } from '../../db/schema.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -17,9 +17,7 @@ import { findBucket } from './lookup.js';
 export const JobsQuery = PaginationQuery.extend({
   source_id: text().max(64).optional(),
   kind: z.enum(['discovery', 'ingestion']).optional(),
-  status: z
-    .enum(['JOB_STATUS_PENDING', 'JOB_STATUS_RUNNING', 'JOB_STATUS_SUCCEEDED', 'JOB_STATUS_PARTIAL', 'JOB_STATUS_FAILED', 'JOB_STATUS_CANCELED'])
-    .optional(),
+  status: z.enum(JOB_STATUSES).optional(),
 }).strict();
 
 export const JOB_ROUTES = defineRoutes({
@@ -99,14 +97,14 @@ export function jobRoutes(deps: ApiDeps): Router {
       .from(objectPipelineRuns)
       .innerJoin(sourceObjects, eq(sourceObjects.id, objectPipelineRuns.objectId))
       .innerJoin(pipelines, eq(pipelines.id, objectPipelineRuns.pipelineId))
-      .where(and(eq(objectPipelineRuns.jobId, job.id), eq(objectPipelineRuns.status, 'failed')))
+      .where(and(eq(objectPipelineRuns.jobId, job.id), eq(objectPipelineRuns.status, RUN_STATUS.failed)))
       .orderBy(asc(sourceObjects.key), asc(pipelines.name))
       .limit(1000);
     res.json({
       ...jobJson(job, bucket.name),
       failedObjects: [
         ...dead.map((d) => ({ ...d, stage: 'ingest' as const })),
-        ...unindexed.map((u) => ({ ...u, status: 'failed', stage: 'pipeline' as const })),
+        ...unindexed.map((u) => ({ ...u, status: RUN_STATUS.failed, stage: 'pipeline' as const })),
       ],
     });
   });

@@ -2,6 +2,7 @@ import type { Request, Router } from 'express';
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
+import { isSettledRun } from '../../domain/statuses.js';
 import { lookup } from 'mime-types';
 import { OBJECT_STATUS as S, RUN_STATUS } from '../../catalog/index.js';
 import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
@@ -186,8 +187,7 @@ export function objectRoutes(deps: ApiDeps): Router {
       };
     }
     // Indexed: stored, with every pipeline its rules select done for this content.
-    const indexed =
-      status === S.ingested && origin?.object.processJobId == null && selected.every((p) => current.get(p) === 'indexed' || current.get(p) === 'skipped');
+    const indexed = status === S.ingested && origin?.object.processJobId == null && selected.every((p) => isSettledRun(current.get(p)));
     res.json({
       bucket: bucket.name,
       key,

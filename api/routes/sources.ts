@@ -3,6 +3,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
+import { SOURCE_STATUS } from '../../domain/statuses.js';
 import { createConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import {
   configChangedSignal,
@@ -180,7 +181,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       signal: pauseSignal,
       signalArgs: [{ reason: body.reason }],
     });
-    res.json({ sourceId: source.id, paused: true, status: 'SOURCE_STATUS_PAUSED' });
+    res.json({ sourceId: source.id, paused: true, status: SOURCE_STATUS.paused });
   });
 
   r.on('resume', async (req, res) => {
@@ -191,7 +192,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       signal: resumeSignal,
       signalArgs: [],
     });
-    res.json({ sourceId: source.id, paused: false, status: 'SOURCE_STATUS_ACTIVE' });
+    res.json({ sourceId: source.id, paused: false, status: SOURCE_STATUS.active });
   });
 
   /** Deletes a source; its lake objects stay unless `purge=true`, which removes them durably in a workflow. */

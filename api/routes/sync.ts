@@ -4,6 +4,7 @@ import { jobs, rules } from '../../db/schema.js';
 import type { ControllerStatus } from '../../domain/messages/workflows/v1.js';
 import { discoverUpdate, ingestUpdate, statusQuery } from '../../workflows/shared.js';
 import { isPushed } from '../../domain/kinds.js';
+import { SOURCE_STATUS } from '../../domain/statuses.js';
 import { withStart } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -98,14 +99,16 @@ export function syncRoutes(deps: ApiDeps): Router {
     const currentJobId = live ? live.currentJobId : source.currentJobId;
     const jobId = currentJobId ?? source.lastJobId;
     const [job] = jobId ? await deps.db.select().from(jobs).where(eq(jobs.id, jobId)) : [];
+    // The controller names the status itself (workflows/controller/logic.ts sourceStatus); controllers started before it did are mapped from their phase.
     const status = live
-      ? live.phase === 'suspended'
-        ? 'SOURCE_STATUS_SUSPENDED'
-        : live.paused
-          ? 'SOURCE_STATUS_PAUSED'
-          : live.phase === 'completed'
-            ? 'SOURCE_STATUS_COMPLETED'
-            : 'SOURCE_STATUS_ACTIVE'
+      ? (live.status ??
+        (live.phase === 'suspended'
+          ? SOURCE_STATUS.suspended
+          : live.paused
+            ? SOURCE_STATUS.paused
+            : live.phase === 'completed'
+              ? SOURCE_STATUS.completed
+              : SOURCE_STATUS.active))
       : source.status;
     res.json({
       bucket: bucket.name,

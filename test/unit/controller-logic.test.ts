@@ -228,7 +228,7 @@ describe("a run's outcome", () => {
   });
 
   it('completes an initial-only source after its first real discovery, and stops polling', () => {
-    const ok = { status: 'JOB_STATUS_SUCCEEDED', consecutiveFailures: 0 };
+    const ok = { status: 'JOB_STATUS_SUCCEEDED' as const, consecutiveFailures: 0 };
     const s = state();
     settleRun(s, { kind: 'discovery', dryRun: true }, ok, initialOnly, T);
     expect(s).toMatchObject({ completed: false, nextSyncAt: T + 60_000 });
@@ -283,10 +283,21 @@ describe('what the controller reports', () => {
       lastSyncAt: T,
       consecutiveFailures: 1,
       runs: 3,
+      status: 'SOURCE_STATUS_PAUSED',
     });
     const next = ids();
     enqueue(s.queue, triggerRequest(undefined), next);
     enqueue(s.queue, objectsArrivedRequest(), next);
     expect(status(s, 'job_0', false)).toMatchObject({ phase: 'running', currentJobId: 'job_0', queuedJobId: 'job_1' });
+  });
+
+  it('reports the same source status as it mirrors, whatever the phase', () => {
+    // A job running on a completed initial-only source: the phase says running, the source stays completed.
+    const done = state({ completed: true });
+    expect(status(done, 'job_1', false)).toMatchObject({ phase: 'running', status: 'SOURCE_STATUS_COMPLETED' });
+    expect(status(done, 'job_1', false).status).toBe(snapshot(done).status);
+    expect(status(state({ suspended: true }), 'job_1', true)).toMatchObject({ phase: 'stopping', status: 'SOURCE_STATUS_SUSPENDED' });
+    expect(status(state({ paused: true }), 'job_1', false)).toMatchObject({ phase: 'running', status: 'SOURCE_STATUS_PAUSED' });
+    expect(status(state(), 'job_1', false)).toMatchObject({ phase: 'running', status: 'SOURCE_STATUS_ACTIVE' });
   });
 });

@@ -110,7 +110,7 @@ describe('serialisers answer in the documented shapes, and nothing more', () => 
       skipDuplicates: false,
       filters: {},
       reconcile: {},
-      status: 'SOURCE_STATUS_ACTIVE',
+      status: 'SOURCE_STATUS_ACTIVE' as const,
       paused: false,
       pauseReason: null,
       pausedAt: null,

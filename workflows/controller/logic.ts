@@ -18,6 +18,7 @@ import type {
 } from '../../domain/messages/workflows/v1.js';
 import type { ControllerSnapshot, SourceSettings } from '../../domain/messages/controller-state/v1.js';
 import { isPushed } from '../../domain/kinds.js';
+import { JOB_STATUS, SOURCE_STATUS, type SourceStatus } from '../../domain/statuses.js';
 
 /** A request for a run, before it is queued. */
 export type RunRequest = Omit<QueuedRun, 'jobId' | 'created'>;
@@ -25,8 +26,8 @@ export type RunRequest = Omit<QueuedRun, 'jobId' | 'created'>;
 /** The settings the schedule and the failure count read. */
 export type ScheduleSettings = Pick<SourceSettings, 'kind' | 'syncMode' | 'syncIntervalSeconds'>;
 
-export const FAILED = 'JOB_STATUS_FAILED';
-export const CANCELED = 'JOB_STATUS_CANCELED';
+export const FAILED = JOB_STATUS.failed;
+export const CANCELED = JOB_STATUS.canceled;
 
 export const initialControllerState = (): ControllerState => ({
   paused: false,
@@ -210,11 +211,11 @@ export function phase(state: ControllerState, currentJobId: string | null, stopp
 }
 
 /** The source's status as the API shows it. */
-export function sourceStatus(state: ControllerState): string {
-  if (state.suspended) return 'SOURCE_STATUS_SUSPENDED';
-  if (state.paused) return 'SOURCE_STATUS_PAUSED';
-  if (state.completed) return 'SOURCE_STATUS_COMPLETED';
-  return 'SOURCE_STATUS_ACTIVE';
+export function sourceStatus(state: ControllerState): SourceStatus {
+  if (state.suspended) return SOURCE_STATUS.suspended;
+  if (state.paused) return SOURCE_STATUS.paused;
+  if (state.completed) return SOURCE_STATUS.completed;
+  return SOURCE_STATUS.active;
 }
 
 /** What is mirrored into the database; `extra` carries the failure count and error when they changed. */
@@ -237,4 +238,5 @@ export const status = (state: ControllerState, currentJobId: string | null, stop
   lastSyncAt: state.lastSyncAt,
   consecutiveFailures: state.consecutiveFailures,
   runs: state.runs,
+  status: sourceStatus(state),
 });

@@ -4,6 +4,7 @@
  * and them. Types only, so the workflow sandbox may load it.
  */
 import type { SourceKind } from '../../kinds.js';
+import type { SourceStatus } from '../../statuses.js';
 
 /** A source's settings as the controller reads them every cycle. */
 export interface SourceSettings {
@@ -20,7 +21,7 @@ export interface SourceSettings {
 
 /** The controller's state as mirrored into the database, which answers when Temporal can't. */
 export interface ControllerSnapshot {
-  status: string;
+  status: SourceStatus;
   paused: boolean;
   pauseReason: string | null;
   nextSyncAt: number | null;

@@ -9,6 +9,8 @@
  * A change old histories could not decode is a new version beside this one.
  */
 
+import type { JobOutcome, SourceStatus } from '../../statuses.js';
+
 // ---- source controller ----------------------------------------------------
 
 export interface TriggerRequest {
@@ -52,6 +54,8 @@ export interface ControllerStatus {
   lastSyncAt: number | null;
   consecutiveFailures: number;
   runs: number;
+  /** The source's status as the API shows it; absent from controllers started before it was added. */
+  status?: SourceStatus;
 }
 
 export type RunKind = 'discovery' | 'ingestion';
@@ -113,7 +117,7 @@ export interface SyncRunInput {
 }
 
 export interface SyncRunResult {
-  status: string;
+  status: JobOutcome;
   consecutiveFailures: number;
 }
 
