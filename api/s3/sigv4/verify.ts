@@ -72,7 +72,8 @@ export async function verifySigV4(request: SigV4Request, options: SigV4Options):
     }
     return fail('AccessDenied', 'Access Denied');
   }
-  if (form === 'presigned' && authorization !== undefined) {
+  const presignedToo = query.some((p) => p.name === 'X-Amz-Algorithm');
+  if ((form === 'presigned' && authorization !== undefined) || (form === 'header' && presignedToo)) {
     return fail(
       'InvalidArgument',
       'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
@@ -141,8 +142,9 @@ export async function verifySigV4(request: SigV4Request, options: SigV4Options):
     return fail('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
   }
 
-  // A presigned URL signs UNSIGNED-PAYLOAD unless the request carries a signed x-amz-content-sha256.
-  const payloadHash = contentSha256 ?? UNSIGNED_PAYLOAD;
+  // A presigned URL signs UNSIGNED-PAYLOAD unless it carries x-amz-content-sha256 (header, or hoisted into the query).
+  const payloadHash =
+    contentSha256 ?? (form === 'presigned' ? query.find((p) => p.name.toLowerCase() === 'x-amz-content-sha256')?.value : undefined) ?? UNSIGNED_PAYLOAD;
   const canonical = canonicalRequest({
     method: request.method.toUpperCase(),
     uri,
