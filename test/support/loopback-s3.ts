@@ -13,8 +13,10 @@ import {
   SigV4Error,
   splitRequestUrl,
   verifySigV4,
+  type SigV4ErrorCode,
+  type SigV4Failure,
   type SigV4Options,
-  type SigV4Result,
+  type SigV4Success,
 } from '../../api/s3/sigv4/index.js';
 import { AwsChunkedDecoder } from '../../api/s3/sigv4/chunked.js';
 
@@ -22,11 +24,11 @@ export interface Outcome {
   method: string;
   url: string;
   headers: IncomingMessage['headers'];
-  result: SigV4Result;
+  result: SigV4Success | SigV4Failure;
   /** The decoded body, when the signature verified and the body checks passed. */
   body?: Buffer;
   /** The S3 code the body checks failed with. */
-  bodyError?: string;
+  bodyError?: SigV4ErrorCode | 'InternalError';
   trailerChecksum?: { algorithm: string; base64: string } | null;
 }
 

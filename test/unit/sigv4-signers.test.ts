@@ -7,6 +7,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CLOCK_SKEW_MS, MAX_PRESIGN_EXPIRES_SECONDS, signedRequestForm } from '../../api/s3/sigv4/index.js';
 import { startLoopbackS3, type LoopbackS3, type Outcome } from '../support/loopback-s3.js';
 
 const KEY = { accessKeyId: 'LSAKTESTKEY0000001', secretAccessKey: 'test/secret+with=odd chars~%' };
@@ -180,6 +181,7 @@ describe('@smithy/signature-v4, Authorization header', () => {
   });
 
   it('clock skew: 14 minutes either way verifies, 16 minutes is RequestTimeTooSkewed', async () => {
+    expect(MAX_CLOCK_SKEW_MS).toBe(15 * 60_000);
     const path = s3Path('bucket', 'k');
     for (const minutes of [-14, 14]) {
       const signed = await smithySigner().sign(smithyRequest({ method: 'GET', path }), { signingDate: new Date(Date.now() + minutes * 60_000) });
@@ -228,6 +230,7 @@ describe('@smithy/signature-v4, presigned URLs', () => {
     const future = await sendSmithy(await presign({ method: 'GET', path }, 60, new Date(Date.now() + 20 * 60_000)));
     expect(code(future.outcome)).toBe('AccessDenied');
 
+    expect(MAX_PRESIGN_EXPIRES_SECONDS).toBe(604_800);
     const signed = (await presign({ method: 'GET', path }, 604_800)) as { query: Record<string, string>; headers: Record<string, string> };
     expect(code((await sendSmithy(signed)).outcome)).toBeUndefined();
     const tooLong = await sendSmithy({ ...signed, query: { ...signed.query, 'X-Amz-Expires': '604801' } });
@@ -299,5 +302,17 @@ describe('aws4', () => {
     expect(code(v2.outcome)).toBe('InvalidRequest');
     const none = await sendRaw({ method: 'GET', path: '/bucket/k', headers: {} });
     expect(code(none.outcome)).toBe('AccessDenied');
+  });
+});
+
+describe('signedRequestForm: which requests are S3 requests', () => {
+  it('the Authorization header forms, SigV2 included, and presigned queries; bearer and plain requests are not', () => {
+    expect(signedRequestForm({ authorization: 'AWS4-HMAC-SHA256 Credential=a/b/c/s3/aws4_request, SignedHeaders=host, Signature=0' }, '')).toBe('header');
+    expect(signedRequestForm({ authorization: 'AWS AKID:c2ln' }, '')).toBe('header');
+    expect(signedRequestForm({}, 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x')).toBe('presigned');
+    expect(signedRequestForm({}, 'a=%zz&X-Amz-Algorithm=AWS4-HMAC-SHA256')).toBe('presigned');
+    expect(signedRequestForm({ authorization: 'Bearer lsk_abc' }, 'prefix=X-Amz-Algorithm')).toBeNull();
+    expect(signedRequestForm({}, 'x-amz-algorithm=AWS4-HMAC-SHA256')).toBeNull();
+    expect(signedRequestForm({}, '')).toBeNull();
   });
 });

@@ -51,6 +51,18 @@ export function splitRequestUrl(url: string): { rawPath: string; rawQuery: strin
   return q < 0 ? { rawPath: url, rawQuery: '' } : { rawPath: url.slice(0, q), rawQuery: url.slice(q + 1) };
 }
 
+/**
+ * Whether a request is signed the AWS way, and in which form: the S3 dispatch rule (such a request is an S3
+ * request whatever its path). An "AWS " (SigV2) header counts too, so it gets S3's answer, not a 404.
+ */
+export function signedRequestForm(headers: HeaderBag, rawQuery: string): 'header' | 'presigned' | null {
+  const authorization = headers['authorization'];
+  if (typeof authorization === 'string' && /^AWS(4-HMAC-SHA256[ ,]| )/.test(authorization)) return 'header';
+  const query = parseQuery(rawQuery);
+  if (query) return sigV4Form(undefined, query);
+  return /(^|&)X-Amz-Algorithm=/.test(rawQuery) ? 'presigned' : null;
+}
+
 function one(values: Map<string, string[]>, name: string): string | undefined {
   const list = values.get(name);
   return list === undefined ? undefined : list.join(',');
