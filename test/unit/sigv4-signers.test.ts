@@ -297,6 +297,27 @@ describe('aws4', () => {
     expect(code(wrong.outcome)).toBe('SignatureDoesNotMatch');
   });
 
+  it('a request dated by its Date header alone (no x-amz-date) verifies; the Date header is then signed', async () => {
+    const date = new Date().toUTCString();
+    const opts = {
+      host: `127.0.0.1:${s3.port}`,
+      path: '/bucket/dated',
+      service: 's3',
+      region: 'us-east-1',
+      doNotModifyHeaders: true,
+      headers: { Host: `127.0.0.1:${s3.port}`, Date: date, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' },
+    };
+    aws4.sign(opts, KEY);
+    expect(Object.keys(opts.headers).map((h) => h.toLowerCase())).not.toContain('x-amz-date');
+    const ok = await sendRaw({ method: 'GET', path: opts.path, headers: opts.headers });
+    expect(ok.outcome.result).toMatchObject({ ok: true });
+    const moved = new Date(Date.parse(date) + 1000).toUTCString();
+    const changed = await sendRaw({ method: 'GET', path: opts.path, headers: { ...opts.headers, Date: moved } });
+    expect(code(changed.outcome)).toBe('SignatureDoesNotMatch');
+    const none = await sendRaw({ method: 'GET', path: opts.path, headers: { ...opts.headers, Date: 'not a date' } });
+    expect(none.outcome.result).toMatchObject({ ok: false, code: 'AccessDenied', message: 'AWS authentication requires a valid Date or x-amz-date header' });
+  });
+
   it('SigV2 is refused with InvalidRequest, an unsigned request with AccessDenied', async () => {
     const v2 = await sendRaw({ method: 'GET', path: '/bucket/k', headers: { authorization: `AWS ${KEY.accessKeyId}:c2lnbmF0dXJl` } });
     expect(code(v2.outcome)).toBe('InvalidRequest');
