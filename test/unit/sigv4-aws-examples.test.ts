@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { AwsChunkedDecoder, payloadStream, verifySigV4, type SigV4Request, type SigV4Result } from '../../api/s3/sigv4/index.js';
 import { ChunkSigning } from '../../api/s3/sigv4/payload.js';
-import { signingKey } from '../../api/s3/sigv4/signing-key.js';
+import { canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri, headerValues, parseQuery, stringToSign } from '../../api/s3/sigv4/canonical.js';
+import { signHex, signingKey } from '../../api/s3/sigv4/signing-key.js';
 
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -209,5 +210,70 @@ describe('AWS worked example, trailing headers (STREAMING-AWS4-HMAC-SHA256-PAYLO
     await expect(decode(new AwsChunkedDecoder({ ...mode, trailerChecksum: 'crc32' }), body(), 3000)).rejects.toMatchObject({
       code: 'MalformedTrailerError',
     });
+  });
+});
+
+describe('AWS SigV4 test suite vectors (those S3 shares: S3 never normalises paths, so the normalize-* cases do not apply)', () => {
+  // The canonicalisation functions the verifier uses, fed the raw request line and headers of each case.
+  const SUITE_SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+  const UNRESERVED = '-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const cases: { name: string; target: string; headers?: [string, string][]; signed?: string[]; signature: string }[] = [
+    { name: 'get-vanilla', target: '/', signature: '5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31' },
+    { name: 'get-vanilla-empty-query-key', target: '/?Param1=value1', signature: 'a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb' },
+    {
+      name: 'get-vanilla-query-order-key-case',
+      target: '/?Param2=value2&Param1=value1',
+      signature: 'b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500',
+    },
+    {
+      name: 'get-vanilla-query-order-value',
+      target: '/?Param1=value2&Param1=value1',
+      signature: '5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694',
+    },
+    {
+      name: 'get-vanilla-query-unreserved',
+      target: `/?${UNRESERVED}=${UNRESERVED}`,
+      signature: '9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197',
+    },
+    { name: 'get-vanilla-utf8-query', target: '/?%E1%88%B4=bar', signature: '2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04' },
+    { name: 'get-unreserved', target: `/${UNRESERVED}`, signature: '07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f' },
+    { name: 'get-utf8', target: '/%E1%88%B4', signature: '8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85' },
+    { name: 'get-space', target: '/example%20space/', signature: '652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741' },
+    {
+      name: 'get-header-key-duplicate',
+      target: '/',
+      headers: [
+        ['My-Header1', 'value2'],
+        ['My-Header1', 'value2'],
+        ['My-Header1', 'value1'],
+      ],
+      signed: ['host', 'my-header1', 'x-amz-date'],
+      signature: 'c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea',
+    },
+    {
+      name: 'get-header-value-trim',
+      target: '/',
+      headers: [
+        ['My-Header1', ' value1'],
+        ['My-Header2', ' "a   b   c"'],
+      ],
+      signed: ['host', 'my-header1', 'my-header2', 'x-amz-date'],
+      signature: 'acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736',
+    },
+  ];
+
+  it.each(cases)('$name', ({ target, headers = [], signed = ['host', 'x-amz-date'], signature }) => {
+    const [rawPath, rawQuery = ''] = target.split('?') as [string, string?];
+    const raw = ['Host', 'example.amazonaws.com', 'X-Amz-Date', '20150830T123600Z', ...headers.flat()];
+    const canonical = canonicalRequest({
+      method: 'GET',
+      uri: canonicalUri(rawPath)!,
+      query: canonicalQuery(parseQuery(rawQuery)!),
+      headers: canonicalHeaders(headerValues({}, raw), signed),
+      signedHeaders: signed,
+      payloadHash: EMPTY,
+    });
+    const key = signingKey(SUITE_SECRET, '20150830', 'us-east-1', 'service');
+    expect(signHex(key, stringToSign('20150830T123600Z', '20150830/us-east-1/service/aws4_request', canonical))).toBe(signature);
   });
 });
