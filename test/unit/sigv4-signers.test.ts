@@ -247,6 +247,21 @@ describe('@smithy/signature-v4, presigned URLs', () => {
     );
   });
 
+  it('a presigned URL carrying X-Amz-Security-Token is refused: lakesync keys take no session token', async () => {
+    const withToken = new SignatureV4({
+      service: 's3',
+      region: 'us-east-1',
+      credentials: { ...KEY, sessionToken: 'FwoGZXIvYXdzE' },
+      sha256: Sha256,
+      uriEscapePath: false,
+    });
+    const signed = (await withToken.presign(smithyRequest({ method: 'GET', path: '/bucket/k' }))) as { query: Record<string, string> };
+    expect(signed.query['X-Amz-Security-Token']).toBe('FwoGZXIvYXdzE');
+    const { outcome, status } = await sendSmithy(signed);
+    expect(code(outcome)).toBe('InvalidToken');
+    expect(status).toBe(400);
+  });
+
   it('the verifier clock decides expiry: a URL valid now is expired an hour and a second later', async () => {
     const signed = await presign({ method: 'GET', path: '/bucket/k' }, 3600);
     expect(code((await sendSmithy(signed)).outcome)).toBeUndefined();
@@ -316,6 +331,15 @@ describe('aws4', () => {
     expect(code(changed.outcome)).toBe('SignatureDoesNotMatch');
     const none = await sendRaw({ method: 'GET', path: opts.path, headers: { ...opts.headers, Date: 'not a date' } });
     expect(none.outcome.result).toMatchObject({ ok: false, code: 'AccessDenied', message: 'AWS authentication requires a valid Date or x-amz-date header' });
+  });
+
+  it("a raw '+' in the query means a space, as aws4 (and HTML forms) take it; an encoded %2B stays a plus", async () => {
+    const opts = { host: `127.0.0.1:${s3.port}`, path: '/bucket?prefix=a+b&delimiter=%2B', service: 's3', region: 'us-east-1' };
+    aws4.sign(opts, KEY);
+    const headers = (opts as unknown as { headers: Record<string, string> }).headers;
+    expect((await sendRaw({ method: 'GET', path: opts.path, headers })).outcome.result).toMatchObject({ ok: true });
+    expect((await sendRaw({ method: 'GET', path: '/bucket?prefix=a%20b&delimiter=%2B', headers })).outcome.result).toMatchObject({ ok: true });
+    expect(code((await sendRaw({ method: 'GET', path: '/bucket?prefix=a%2Bb&delimiter=%2B', headers })).outcome)).toBe('SignatureDoesNotMatch');
   });
 
   it('SigV2 is refused with InvalidRequest, an unsigned request with AccessDenied', async () => {
