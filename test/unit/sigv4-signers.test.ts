@@ -236,6 +236,7 @@ describe('@smithy/signature-v4, presigned URLs', () => {
     const tooLong = await sendSmithy({ ...signed, query: { ...signed.query, 'X-Amz-Expires': '604801' } });
     expect(code(tooLong.outcome)).toBe('AuthorizationQueryParametersError');
     expect(tooLong.status).toBe(400);
+    expect(code((await sendSmithy({ ...signed, query: { ...signed.query, 'X-Amz-Expires': '0' } })).outcome)).toBe('AuthorizationQueryParametersError');
     expect(code((await sendSmithy({ ...signed, query: { ...signed.query, 'X-Amz-Expires': 'soon' } })).outcome)).toBe('AuthorizationQueryParametersError');
     expect(code((await sendSmithy({ ...signed, query: { ...signed.query, 'X-Amz-Expires': '604799' } })).outcome)).toBe('SignatureDoesNotMatch');
     expect(code((await sendSmithy({ ...signed, query: { ...signed.query, versionId: '1' } })).outcome)).toBe('SignatureDoesNotMatch');

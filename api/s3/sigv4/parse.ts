@@ -91,6 +91,7 @@ export function parsePresignedQuery(query: readonly QueryParam[]): ParsedAuth | 
   }
   if (!/^\d{1,10}$/.test(expires!)) return error('X-Amz-Expires should be a number');
   const expiresSeconds = Number(expires);
+  if (expiresSeconds < 1) return error('X-Amz-Expires must be at least 1 second');
   if (expiresSeconds > MAX_PRESIGN_EXPIRES_SECONDS) {
     return error(`X-Amz-Expires must be less than a week (in seconds) that is ${MAX_PRESIGN_EXPIRES_SECONDS}`);
   }
