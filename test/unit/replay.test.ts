@@ -10,6 +10,7 @@ import { Worker } from '@temporalio/worker';
 import { recordedHistories, type RecordedHistory } from '../replay/histories.js';
 import * as workflows from '../../workflows/index.js';
 import { HANDLERS_SET_STATE_ONLY } from '../../workflows/source-controller.js';
+import { END_HANDLER_SETS_STATE_ONLY } from '../../workflows/upload-sync.js';
 
 describe('replay of recorded histories', () => {
   it('covers every workflow type', async () => {
@@ -17,7 +18,7 @@ describe('replay of recorded histories', () => {
     expect([...recorded].sort()).toEqual(Object.keys(workflows).sort());
   });
 
-  it('holds controller runs from before and after each patch, so both of its paths replay', async () => {
+  it('holds runs from before and after each recorded patch, so both of its paths replay', async () => {
     const patchesOf = (h: RecordedHistory) =>
       (h.history.events ?? []).flatMap((e) => {
         const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
@@ -27,9 +28,19 @@ describe('replay of recorded histories', () => {
     const marked = controllers.filter((h) => patchesOf(h).includes(HANDLERS_SET_STATE_ONLY));
     expect(marked.length).toBeGreaterThan(0);
     expect(controllers.length - marked.length).toBeGreaterThan(0);
-    // The old path's pause pushed from a handler to a running job is recorded too.
+    // Both paths' pause pushed to a running job are recorded too.
     const pushedPause = (h: RecordedHistory) => (h.history.events ?? []).some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes);
     expect(controllers.filter((h) => !marked.includes(h)).some(pushedPause)).toBe(true);
+    expect(marked.some(pushedPause)).toBe(true);
+
+    // Upload syncs ended on either side of the end-handler patch.
+    const ended = (await recordedHistories()).filter(
+      (h) =>
+        h.workflowType === 'uploadSync' &&
+        (h.history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishUploadSync'),
+    );
+    expect(ended.some((h) => patchesOf(h).includes(END_HANDLER_SETS_STATE_ONLY))).toBe(true);
+    expect(ended.some((h) => !patchesOf(h).includes(END_HANDLER_SETS_STATE_ONLY))).toBe(true);
   });
 
   it('replays every history on the current code', async () => {
