@@ -263,7 +263,11 @@ describe('source controller', () => {
     );
     expect(suspended.consecutiveFailures).toBe(2);
     expect(suspended.lastError).toMatch(/bucket/i);
-    const stored = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
+    // The source row mirrors the controller one activity later than the live status answers.
+    const stored = await waitFor('the stored suspension', async () => {
+      const row = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
+      return row.status === 'SOURCE_STATUS_SUSPENDED' && row;
+    });
     expect(stored).toMatchObject({ status: 'SOURCE_STATUS_SUSPENDED', consecutiveFailures: 2 });
     // Suspended means no more polls: the controller waits with no timer armed and nothing queued.
     expect(armsTimer(await restingRun(ls.runtime.temporal, res.body.workflowId))).toBe(false);
