@@ -48,14 +48,15 @@ export async function owePushed(
 
 /**
  * The metadata the catalog holds for a lake object: that of the row pointing
- * at it that changed last (the row GetObjectInfo names as its origin); null
- * when no row holds any.
+ * at it that changed last (the row GetObjectInfo names as its origin), passing
+ * over rows that know none (one skipped as a duplicate of it points at it
+ * too); null when no row holds any.
  */
 export async function lakeObjectMetadata(sql: ISql, bucketId: string, lakeKey: string): Promise<ObjectMetadata | null> {
   const [row] = await sql<{ metadata: ObjectMetadata | null }[]>`
       select so.metadata from source_objects so join sources s on s.id = so.source_id
       where s.bucket_id = ${bucketId} and so.lake_key = ${lakeKey}
-      order by so.updated_at desc limit 1`;
+      order by so.metadata is null, so.updated_at desc limit 1`;
   return row?.metadata ?? null;
 }
 

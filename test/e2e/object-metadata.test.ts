@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { sendWhole } from '../support/raw-http.js';
-import { authHeader, call, waitForJob } from '../support/http.js';
+import { authHeader, call, waitFor, waitForJob } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 
 describe.each(['filesystem', 's3'] as const)('object metadata on a %s lake', (lakeKind) => {
@@ -186,6 +186,32 @@ describe.each(['filesystem', 's3'] as const)('object metadata on a %s lake', (la
     const keys = ((await listed('sources/')) as { key: string }[]).map((o) => o.key);
     expect(keys).toEqual(['sources/x/y.txt', 'sources/z']);
     expect((await read('sources/x/y.txt')).status).toBe(200);
+  });
+
+  it('keeps the metadata of an object when a source skips the same content as a duplicate of it', async () => {
+    const info = () => call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent('dup/original.dat')}/info`);
+    expect((await put('dup/original.dat', 'the very same bytes', { 'content-type': 'application/x-original', 'x-amz-meta-owner': 'ada' })).status).toBe(200);
+    // Only stored (ingested) content is a duplicate's target: wait for the push source to ingest it.
+    await waitFor('the pushed object ingested', async () => (await info()).body.ingestionStatus === 'INGESTED');
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-meta-dup-'));
+    await writeFile(join(dir, 'copy.txt'), 'the very same bytes');
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'dups',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      targetPrefix: 'dup2/',
+      skipDuplicates: true,
+    });
+    expect(created.status).toBe(201);
+    const run = await call(ls.url, 'POST', `/${bucket}/sources/${created.body.sourceId}/discover`, {});
+    const r = await waitForJob(ls.url, bucket, created.body.sourceId, run.body.jobId);
+    expect(r.job).toMatchObject({ objectsDiscovered: 1, objectsSkipped: 1 });
+    // The duplicate's row now points at the original too, knowing no metadata: the original's stands.
+    const head = await read('dup/original.dat', 'HEAD');
+    expect(head.headers.get('content-type')).toBe('application/x-original');
+    expect(head.headers.get('x-amz-meta-owner')).toBe('ada');
+    expect((await info()).body.userMetadata).toEqual({ owner: 'ada' });
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('keeps the content type an S3 source gives, whichever copy path ingests it', async () => {
