@@ -6,7 +6,7 @@ import { SuccessRecorder } from './success-recorder.js';
 import { loadRouting } from '../db/routing.js';
 import { isPushed } from '../domain/kinds.js';
 import { joinKey, lakeKeyProblem, unstorableKey } from '../lake/keys.js';
-import type { PutResult } from '../lake/types.js';
+import type { ObjectMetadata, PutResult } from '../lake/types.js';
 import { recorded } from '../metrics/registry.js';
 import { storedErrorText } from '../domain/error-text.js';
 import { findEgressDenied } from './net/egress.js';
@@ -25,8 +25,12 @@ export interface BatchResult {
 export function ingestionActivities(deps: ActivityDeps) {
   const sql = deps.db.$client;
 
-  /** Copies one object into the lake: server-side when the lake can reach it, else streamed. */
-  async function copyObject(ctx: SourceContext, obj: OwedObject, lakeKey: string): Promise<{ lakeKey: string; put: PutResult }> {
+  /**
+   * Copies one object into the lake: server-side when the lake can reach it
+   * (the copy keeps the source's metadata), else streamed; `metadata` is what
+   * the catalog must hold for a lake that does not keep it.
+   */
+  async function copyObject(ctx: SourceContext, obj: OwedObject, lakeKey: string): Promise<{ lakeKey: string; put: PutResult; metadata?: ObjectMetadata }> {
     const location = ctx.reader.s3Location?.(obj.key);
     if (location) {
       const copied = await deps.lake.copyFrom(ctx.bucketName, lakeKey, location, obj.size);
@@ -34,7 +38,8 @@ export function ingestionActivities(deps: ActivityDeps) {
     }
     const { body, contentType } = await ctx.reader.openRead(obj.key);
     try {
-      return { lakeKey, put: await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size }) };
+      const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size });
+      return { lakeKey, put, metadata: deps.lake.keepsMetadata ? undefined : { contentType } };
     } catch (err) {
       // A put refused before reading (a clash in the directory lake) must not leave the source stream open.
       body.destroy();
@@ -127,8 +132,8 @@ export function ingestionActivities(deps: ActivityDeps) {
                     if (await recordDuplicate(sql, input.jobId, obj.id, dup, routed(dup.lakeKey))) result.skipped++;
                     return;
                   }
-                  const { put } = await copyObject(ctx, obj, lakeKey);
-                  recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash, process: routed(lakeKey) });
+                  const { put, metadata } = await copyObject(ctx, obj, lakeKey);
+                  recorder.add({ id: obj.id, lakeKey, contentHash: put.contentHash, process: routed(lakeKey), metadata });
                   return;
                 } catch (err) {
                   if (findEgressDenied(err)) {

@@ -5,6 +5,7 @@ import { owePushed, recordRemovedFromLake } from '../catalog/index.js';
 import { controllerWorkflowId, objectsArrivedSignal } from '../workflows/shared.js';
 import { controllerStartOptions } from './controllers.js';
 import type { ApiDeps } from './deps.js';
+import type { ObjectMetadata } from '../lake/types.js';
 
 type Bucket = typeof buckets.$inferSelect;
 
@@ -59,15 +60,16 @@ function signalSoon(deps: ApiDeps, source: SourceRow, bucketName: string): void 
   );
 }
 
-/** Catalogs an object that arrived by push, to be ingested by its source's controller. */
+/** Catalogs an object that arrived by push, to be ingested by its source's controller; `metadata` as owePushed takes it. */
 export async function recordArrival(
   deps: ApiDeps,
   bucket: Bucket,
   key: string,
   put: { etag: string; size: number; contentHash: string | null },
+  metadata?: ObjectMetadata | null,
 ): Promise<void> {
   const source = await ensurePushSource(deps, bucket);
-  await owePushed(deps.db, { id: newId('sobj'), sourceId: source.id, key, etag: put.etag, size: put.size, contentHash: put.contentHash });
+  await owePushed(deps.db, { id: newId('sobj'), sourceId: source.id, key, etag: put.etag, size: put.size, contentHash: put.contentHash, metadata });
   signalSoon(deps, source, bucket.name);
 }
 

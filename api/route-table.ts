@@ -59,7 +59,7 @@ export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Route
   { routes: PIPELINE_ROUTES, router: pipelineRoutes },
   { routes: RULE_ROUTES, router: ruleRoutes },
   { routes: SEARCH_ROUTES, router: searchRoutes },
-  { routes: BYTE_PLANE_ROUTES, router: bytePlaneRoutes },
+  { routes: BYTE_PLANE_ROUTES, router: (deps) => bytePlaneRoutes(deps, routeShadowingKey) },
 ];
 
 export interface Operation extends RouteSpec {
@@ -108,6 +108,22 @@ export function matchOperation(method: string, path: string): { op: Operation; p
     if (!serves(op)) continue;
     const found = re.exec(path);
     if (found) return { op, params: { ...found.groups } };
+  }
+  return null;
+}
+
+/**
+ * The route a bearer GET, HEAD or DELETE of `/:bucket/<key>` reaches instead
+ * of the byte plane (`GET /:bucket/jobs` lists jobs, `DELETE
+ * /:bucket/sources/:sourceId` deletes a source), as `METHOD route`; null when
+ * the byte plane serves the key every way.
+ */
+export function routeShadowingKey(key: string): string | null {
+  // Any bucket name will do: the routes that could shadow a key all start with /:bucket.
+  const path = `/bucket/${key.split('/').map(encodeURIComponent).join('/')}`;
+  for (const method of ['get', 'head', 'delete']) {
+    const match = matchOperation(method, path);
+    if (match && !match.op.rest) return `${match.op.method.toUpperCase()} ${match.op.route}`;
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import type { ISql, Sql } from 'postgres';
 import type { Db } from '../db/client.js';
+import type { ObjectMetadata } from '../lake/types.js';
 import { dropDerivedData } from './derived.js';
 import { countCopied, countDeadLettered, countSkipped, setIngestionOwed, type JobRef } from './job-counters.js';
 import { lit, OBJECT_STATUS as S, RUN_STATUS } from './status.js';
@@ -20,19 +21,43 @@ export interface Copied {
   contentHash: string | null;
   /** Rules route it to pipelines: it is counted processed once they have run, not now. */
   process: boolean;
+  /** What the source gave with it, for a lake that does not keep metadata itself; absent: the row keeps what it has. */
+  metadata?: ObjectMetadata;
 }
 
-/** Owe (push): an object that arrived in the lake by push is owed cataloguing by its source's next ingestion. */
+/**
+ * Owe (push): an object that arrived in the lake by push is owed cataloguing
+ * by its source's next ingestion. `metadata` is what the write was given
+ * (null: nothing to hold, the lake keeps it); absent, the row keeps what it has
+ * (an object put back from trash).
+ */
 export async function owePushed(
   db: Db,
-  o: { id: string; sourceId: string; key: string; etag: string; size: number; contentHash: string | null },
+  o: { id: string; sourceId: string; key: string; etag: string; size: number; contentHash: string | null; metadata?: ObjectMetadata | null },
 ): Promise<void> {
   const sql = db.$client;
+  const keep = o.metadata === undefined;
+  const metadata = o.metadata ? JSON.stringify(o.metadata) : null;
   await sql`
-    insert into source_objects (id, source_id, key, etag, size, last_modified, status, lake_key, content_hash)
-    values (${o.id}, ${o.sourceId}, ${o.key}, ${o.etag}, ${o.size}, now(), ${lit(sql, S.pending)}, ${o.key}, ${o.contentHash})
+    insert into source_objects (id, source_id, key, etag, size, last_modified, status, lake_key, content_hash, metadata)
+    values (${o.id}, ${o.sourceId}, ${o.key}, ${o.etag}, ${o.size}, now(), ${lit(sql, S.pending)}, ${o.key}, ${o.contentHash}, ${metadata}::jsonb)
     on conflict (source_id, key) do update set etag = excluded.etag, size = excluded.size, last_modified = excluded.last_modified,
-      status = ${lit(sql, S.pending)}, attempts = 0, last_error = null, lake_key = excluded.lake_key, content_hash = excluded.content_hash, updated_at = now()`;
+      status = ${lit(sql, S.pending)}, attempts = 0, last_error = null, lake_key = excluded.lake_key, content_hash = excluded.content_hash,
+      metadata = case when ${keep}::boolean then source_objects.metadata else excluded.metadata end, updated_at = now()`;
+}
+
+/**
+ * The metadata the catalog holds for a lake object: that of the row pointing
+ * at it that changed last (the row GetObjectInfo names as its origin), passing
+ * over rows that know none (one skipped as a duplicate of it points at it
+ * too); null when no row holds any.
+ */
+export async function lakeObjectMetadata(sql: ISql, bucketId: string, lakeKey: string): Promise<ObjectMetadata | null> {
+  const [row] = await sql<{ metadata: ObjectMetadata | null }[]>`
+      select so.metadata from source_objects so join sources s on s.id = so.source_id
+      where s.bucket_id = ${bucketId} and so.lake_key = ${lakeKey}
+      order by so.metadata is null, so.updated_at desc limit 1`;
+  return row?.metadata ?? null;
 }
 
 /** Owe (on request): assigns owed (and, when asked, dead-lettered, or the one named) objects to an ingestion job. Returns how many it owes. */
@@ -97,9 +122,9 @@ export async function recordCopied(sql: Sql, ref: JobRef, rows: readonly Copied[
           update source_objects so set status = ${lit(tx, S.ingested)}, pending_job_id = null, last_job_id = ${ref.jobId}, lake_key = d.lake_key,
             ingested_etag = so.etag, content_hash = coalesce(d.content_hash, so.content_hash), ingested_at = now(),
             attempts = so.attempts + 1, last_error = null, updated_at = now(),
-            process_job_id = case when d.process then ${ref.jobId} else null end
-          from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, lake_key: r.lakeKey, content_hash: r.contentHash, process: r.process })))}::jsonb)
-            as d(id text, lake_key text, content_hash text, process boolean)
+            process_job_id = case when d.process then ${ref.jobId} else null end, metadata = coalesce(d.metadata, so.metadata)
+          from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ id: r.id, lake_key: r.lakeKey, content_hash: r.contentHash, process: r.process, metadata: r.metadata })))}::jsonb)
+            as d(id text, lake_key text, content_hash text, process boolean, metadata jsonb)
           where so.id = d.id and so.pending_job_id = ${ref.jobId}
           returning so.size, d.process
         )

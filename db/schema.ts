@@ -6,6 +6,7 @@ import type { PipelineConfig } from '../domain/pipeline-kinds.js';
 import type { PipelineKind, SourceKind } from '../domain/kinds.js';
 import type { RuleMatch } from '../domain/pipelines.js';
 import { JOB_STATUS, OBJECT_STATUS, SOURCE_STATUS, type JobStatus, type ObjectStatus, type RunStatus, type SourceStatus } from '../domain/statuses.js';
+import type { ObjectMetadata } from '../lake/types.js';
 
 /** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
 const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
@@ -98,6 +99,8 @@ export const sourceObjects = pgTable(
     processJobId: text(),
     lastJobId: text(),
     lakeKey: text(),
+    /** The headers stored with the lake object, where the lake cannot keep them itself (a directory lake); null: none given. */
+    metadata: jsonb().$type<ObjectMetadata>(),
     ingestedEtag: text(),
     ingestedAt: timestamp({ withTimezone: true }),
     createdAt: createdAt(),

@@ -8,7 +8,7 @@ import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
 import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstorableKey } from './keys.js';
 import { compareUtf8, DirWalk, fileEtag, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
-import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
+import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location } from './types.js';
 
 /** The folder a listing prefix names; never one outside its bucket (`../other/` is another bucket, or the host). */
 function listFolder(prefix: string): string {
@@ -35,6 +35,8 @@ export interface FilesystemLakeOptions {
  * refused as a conflict, never half-stored.
  */
 export class FilesystemLake implements LakeStore {
+  /** The catalog holds what a write was given; `head` guesses the content type from the key. */
+  readonly keepsMetadata = false;
   private readonly paused = new Map<string, { walk: DirWalk; afterKey: string; at: number }>();
 
   constructor(
@@ -88,7 +90,7 @@ export class FilesystemLake implements LakeStore {
     }
   }
 
-  async put(bucket: string, key: string, body: Readable, _meta: { contentType?: string }): Promise<PutResult> {
+  async put(bucket: string, key: string, body: Readable, _meta: ObjectMetadata): Promise<PutResult> {
     const target = this.path(bucket, key);
     // Refused before the body is read: a key whose folder is a stored object, or that is a folder of others.
     const existing = await stat(target).catch((err) => {

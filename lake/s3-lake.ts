@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
 import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
-import type { DelimitedEntry, LakeObjectHead, LakeStore, PutResult, S3Location } from './types.js';
+import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location } from './types.js';
 
 /** User metadata naming the write that stored an object. */
 const WRITE_ID = 'lakesync-write';
@@ -25,8 +25,32 @@ const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
 const UPLOAD_PART = 5 * 1024 ** 2;
 
+/** What S3 answers about an object's metadata (HeadObject and GetObject outputs alike), without the write id. */
+function metadataOf(res: {
+  ContentType?: string;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
+  ExpiresString?: string;
+  Metadata?: Record<string, string>;
+}): ObjectMetadata {
+  const { [WRITE_ID]: _writeId, ...user } = res.Metadata ?? {};
+  return {
+    contentType: res.ContentType,
+    cacheControl: res.CacheControl,
+    contentDisposition: res.ContentDisposition,
+    contentEncoding: res.ContentEncoding,
+    contentLanguage: res.ContentLanguage,
+    expires: res.ExpiresString,
+    user,
+  };
+}
+
 /** A lake in one S3-compatible bucket; each lakesync bucket is a top-level prefix in it. */
 export class S3Lake implements LakeStore {
+  readonly keepsMetadata = true;
+
   constructor(
     private readonly client: S3Client,
     private readonly physicalBucket: string,
@@ -43,14 +67,25 @@ export class S3Lake implements LakeStore {
     return `${bucket}/${key}`;
   }
 
-  async put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult> {
+  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number }): Promise<PutResult> {
     const hasher = new HashingStream();
     // The ETag of equal bytes is equal: a nonce in the metadata tells one write from another.
     const writeId = randomUUID();
     // lib-storage streams in bounded parts (queueSize × partSize in memory at most).
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.physicalBucket, Key: this.key(bucket, key), Body: hasher, ContentType: meta.contentType, Metadata: { [WRITE_ID]: writeId } },
+      params: {
+        Bucket: this.physicalBucket,
+        Key: this.key(bucket, key),
+        Body: hasher,
+        ContentType: meta.contentType,
+        CacheControl: meta.cacheControl,
+        ContentDisposition: meta.contentDisposition,
+        ContentEncoding: meta.contentEncoding,
+        ContentLanguage: meta.contentLanguage,
+        Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
+        Metadata: { ...meta.user, [WRITE_ID]: writeId },
+      },
       // 5 MiB parts (S3's minimum) bound memory; bigger objects get bigger parts to stay under 10,000 parts.
       partSize: Math.max(UPLOAD_PART, Math.ceil((meta.size ?? 0) / 9000)),
       queueSize: 2,
@@ -129,7 +164,7 @@ export class S3Lake implements LakeStore {
         size: res.ContentLength ?? 0,
         etag: (res.ETag ?? '').replace(/"/g, ''),
         lastModified: res.LastModified ?? new Date(0),
-        contentType: res.ContentType,
+        ...metadataOf(res),
         writeId: res.Metadata?.[WRITE_ID],
       };
     } catch (err) {
@@ -146,7 +181,7 @@ export class S3Lake implements LakeStore {
       const total = res.ContentRange ? Number(res.ContentRange.split('/')[1]) : (res.ContentLength ?? 0);
       return {
         body: res.Body as Readable,
-        head: { size: total, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), contentType: res.ContentType },
+        head: { size: total, etag: (res.ETag ?? '').replace(/"/g, ''), lastModified: res.LastModified ?? new Date(0), ...metadataOf(res) },
       };
     } catch (err) {
       if ((err as { name?: string }).name === 'NoSuchKey') return null;

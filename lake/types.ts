@@ -14,11 +14,23 @@ export interface S3Location {
   credentials: string;
 }
 
-export interface LakeObjectHead {
+/** The headers S3 stores with an object and answers on GET and HEAD. */
+export interface ObjectMetadata {
+  contentType?: string;
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  /** An HTTP date. */
+  expires?: string;
+  /** `x-amz-meta-*` headers: names lower-cased, without the prefix. */
+  user?: Record<string, string>;
+}
+
+export interface LakeObjectHead extends ObjectMetadata {
   size: number;
   etag: string;
   lastModified: Date;
-  contentType?: string;
   /** Which write put this object there, unique per write (two writes of the same bytes differ); where the lake knows it. */
   writeId?: string;
 }
@@ -35,11 +47,17 @@ export interface PutResult {
 
 export interface LakeStore {
   /**
+   * Whether `head` and `get` answer the metadata `put` was given (S3 stores
+   * it with the object). When false they answer only a content type guessed
+   * from the key, and the catalog holds what `put` was given.
+   */
+  readonly keepsMetadata: boolean;
+  /**
    * Streams `body` into place whole, or not at all: a body that errors or ends
    * early (an aborted request) rejects, leaves no temp file or incomplete
    * multipart upload, and is destroyed.
    */
-  put(bucket: string, key: string, body: Readable, meta: { contentType?: string; size?: number }): Promise<PutResult>;
+  put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number }): Promise<PutResult>;
   /** Server-side copy; resolves null when this lake cannot reach the source. */
   copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null>;
   head(bucket: string, key: string): Promise<LakeObjectHead | null>;

@@ -42,6 +42,14 @@ export const ObjectInfo = z.object({
   size: z.string(),
   etag: z.string(),
   contentType: z.string(),
+  /** The headers stored with the object at its write (null: none given). */
+  cacheControl: z.string().nullable(),
+  contentDisposition: z.string().nullable(),
+  contentEncoding: z.string().nullable(),
+  contentLanguage: z.string().nullable(),
+  expires: z.string().nullable(),
+  /** `x-amz-meta-*`: names lower-cased, without the prefix. */
+  userMetadata: z.record(z.string(), z.string()),
   lastModified: Millis,
   source: z.object({ sourceId: z.string(), name: z.string(), kind: z.string(), sourceKey: z.string(), sourceEtag: z.string() }).nullable(),
   jobId: z.string().nullable(),

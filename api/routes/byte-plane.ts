@@ -10,6 +10,7 @@ import { ApiError } from '../errors.js';
 import { recordArrival, recordRemoval } from '../push-source.js';
 import { findBucket } from './lookup.js';
 import { logFields } from '../log-fields.js';
+import { headWithMetadata, metadataFromHeaders, metadataToCatalog, setMetadataHeaders } from '../object-metadata.js';
 import { defineRoutes, routesOf } from '../route.js';
 
 /** An object key from the path, refused with 400 unless it is a safe lake key. */
@@ -38,6 +39,7 @@ function setHeaders(res: Response, head: LakeObjectHead): void {
   res.setHeader('Last-Modified', head.lastModified.toUTCString());
   res.setHeader('Content-Type', head.contentType ?? 'application/octet-stream');
   res.setHeader('Accept-Ranges', 'bytes');
+  setMetadataHeaders(res, head);
 }
 
 /** S3's answers to conditional reads: 412 for If-Match / If-Unmodified-Since, 304 for If-None-Match / If-Modified-Since. */
@@ -86,8 +88,12 @@ export const BYTE_PLANE_ROUTES = defineRoutes({
   delete: { method: 'delete', route: '/:bucket/*key', summary: 'Byte plane: delete an object', scope: 'write', responses: { 204: {} } },
 });
 
-/** K3's byte plane: PUT / GET / HEAD / DELETE on /:bucket/:key, streamed both ways. */
-export function bytePlaneRoutes(deps: ApiDeps): Router {
+/**
+ * K3's byte plane: PUT / GET / HEAD / DELETE on /:bucket/:key, streamed both
+ * ways. `shadowedBy` names the API route a bearer read or delete of a key
+ * would reach instead (api/route-table.ts): such keys are never created here.
+ */
+export function bytePlaneRoutes(deps: ApiDeps, shadowedBy: (key: string) => string | null): Router {
   const r = routesOf(BYTE_PLANE_ROUTES);
 
   const bucketFor = async (req: Request, res: Response, key: string) => {
@@ -110,6 +116,15 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
 
   r.on('put', async (req, res) => {
     const key = objectKey(req);
+    const shadow = shadowedBy(key);
+    if (shadow) {
+      const segment = key.split('/')[0]!;
+      throw ApiError.invalid(
+        'key',
+        `starts with the reserved segment '${segment}': ${shadow} would answer for '${key}', so the byte plane could not serve it back`,
+      );
+    }
+    const metadata = metadataFromHeaders(req.headers);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const ifNoneMatch = req.headers['if-none-match'];
     const ifMatch = req.headers['if-match'];
@@ -122,8 +137,8 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
       }
     }
     const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
-    const put = await deps.lake.put(bucket.name, key, req, { contentType: req.headers['content-type'], size: length });
-    await recordArrival(deps, bucket, key, put);
+    const put = await deps.lake.put(bucket.name, key, req, { ...metadata, size: length });
+    await recordArrival(deps, bucket, key, put, metadataToCatalog(deps, metadata));
     res.setHeader('ETag', quoted(put.etag));
     res.status(200).end();
   });
@@ -131,8 +146,9 @@ export function bytePlaneRoutes(deps: ApiDeps): Router {
   const read = async (req: Request, res: Response, withBody: boolean) => {
     const key = objectKey(req);
     const bucket = await bucketFor(req, res, key);
-    const head = await deps.lake.head(bucket.name, key);
-    if (!head) throw ApiError.notFound(`object ${key}`);
+    const found = await deps.lake.head(bucket.name, key);
+    if (!found) throw ApiError.notFound(`object ${key}`);
+    const head = await headWithMetadata(deps, bucket.id, found, key);
     const conditional = conditionalRead(req, head);
     if (conditional) {
       setHeaders(res, head);

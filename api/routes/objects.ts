@@ -13,6 +13,7 @@ import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordRemoval } from '../push-source.js';
+import { headWithMetadata, metadataJson } from '../object-metadata.js';
 import { millis } from '../serialize.js';
 import { DEFAULT_URL_SECONDS, MAX_URL_SECONDS } from '../../domain/signed-urls.js';
 import { parseQuery } from '../validate.js';
@@ -143,8 +144,9 @@ export function objectRoutes(deps: ApiDeps): Router {
   r.on('info', async (req, res) => {
     const key = keyParam(req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const head = await deps.lake.head(bucket.name, key);
-    if (!head) throw ApiError.notFound(`object ${key}`);
+    const found = await deps.lake.head(bucket.name, key);
+    if (!found) throw ApiError.notFound(`object ${key}`);
+    const head = await headWithMetadata(deps, bucket.id, found, key);
     const [origin] = await deps.db
       .select({ object: sourceObjects, source: sources })
       .from(sourceObjects)
@@ -194,6 +196,7 @@ export function objectRoutes(deps: ApiDeps): Router {
       size: String(head.size),
       etag: `"${head.etag}"`,
       contentType: head.contentType ?? 'application/octet-stream',
+      ...metadataJson(head),
       lastModified: millis(head.lastModified),
       source: origin
         ? { sourceId: origin.source.id, name: origin.source.name, kind: origin.source.kind, sourceKey: origin.object.key, sourceEtag: origin.object.etag }

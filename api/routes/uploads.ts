@@ -13,6 +13,7 @@ import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordArrival } from '../push-source.js';
+import { metadataToCatalog } from '../object-metadata.js';
 import { logFields } from '../log-fields.js';
 import { ClientGoneError } from '../client-gone.js';
 import { eachMultipartFile } from '../multipart-files.js';
@@ -193,7 +194,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
           .update(uploadFiles)
           .set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size })
           .where(eq(uploadFiles.id, historyId));
-        await recordArrival(deps, bucket, key, put);
+        await recordArrival(deps, bucket, key, put, metadataToCatalog(deps, { contentType: file.mimeType }));
         results.push({ fileName, key, syncStatus: 'Finished', message: '' });
       });
     } catch (err) {

@@ -1,0 +1,1 @@
+ALTER TABLE "source_objects" ADD COLUMN "metadata" jsonb;
