@@ -39,6 +39,10 @@ function setHeaders(res: Response, head: LakeObjectHead): void {
   res.setHeader('Last-Modified', head.lastModified.toUTCString());
   res.setHeader('Content-Type', head.contentType ?? 'application/octet-stream');
   res.setHeader('Accept-Ranges', 'bytes');
+  // Stored bytes and their stored type come from writers and sources: a browser must not sniff them into HTML,
+  // nor run what it renders on the API's origin.
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
   setMetadataHeaders(res, head);
 }
 

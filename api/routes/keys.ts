@@ -31,7 +31,12 @@ const CreateKey = z
       .optional(),
     description: text('multiline').max(1000, 'must be at most 1000 characters').optional(),
   })
-  .strict();
+  .strict()
+  // The admin routes are organisation-wide: a bucket-limited admin key could mint an unlimited one.
+  .refine((k) => !(k.buckets && k.scopes.includes('admin')), {
+    path: ['buckets'],
+    message: 'cannot limit a key with the admin scope: admin acts on the whole organisation',
+  });
 
 export const KEY_ROUTES = defineRoutes({
   create: {

@@ -154,6 +154,7 @@ describe('service-account keys', () => {
       [{ scopes: ['read'], buckets: [] }, 'buckets'],
       [{ scopes: ['read'], buckets: ['Not_A_Bucket'] }, 'buckets.0'],
       [{ scopes: ['read'], buckets: [bucket, bucket] }, 'buckets'],
+      [{ scopes: ['read', 'admin'], buckets: [bucket] }, 'buckets'],
       [{ scopes: ['read'], description: 'tab\tok but bell \u0007 not' }, 'description'],
       [{ scopes: ['read'], description: 'x'.repeat(1001) }, 'description'],
       [{ scopes: ['read'], secretAccessKey: 'my-own-secret-0000000000000000000000000' }, 'secretAccessKey'],

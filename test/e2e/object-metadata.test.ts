@@ -53,6 +53,9 @@ describe.each(['filesystem', 's3'] as const)('object metadata on a %s lake', (la
       expect(got.headers.get('content-disposition')).toBe('attachment; filename="q1.txt"');
       expect(got.headers.get('content-language')).toBe('en-GB');
       expect(got.headers.get('expires')).toBe(expires);
+      // A stored type is never sniffed into something else, and nothing it renders runs on the API's origin.
+      expect(got.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(got.headers.get('content-security-policy')).toBe("sandbox; default-src 'none'");
       if (method === 'GET') expect(await got.text()).toBe('quarterly');
     }
 
