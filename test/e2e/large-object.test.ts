@@ -51,7 +51,8 @@ describe('large objects', () => {
 
     expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: 1, bytesTransferred: 256 * MiB });
     expect(await s3Sha(minioClient(), (ls.lake as { bucket: string }).bucket, `${bucket}/huge.bin`)).toBe(hash.digest('hex'));
-    // Parts are 8 MiB with two in flight; allow generous slack for buffers and GC, still far below 256 MiB.
-    expect(peak - before).toBeLessThan(96 * MiB);
+    // Two parts in flight; resident memory also holds what the allocator keeps between GCs, which reached 102 MiB
+    // once on two busy cores. Half the object still fails any copy that holds it whole.
+    expect(peak - before).toBeLessThan(128 * MiB);
   });
 });
