@@ -4,16 +4,14 @@ import { rules, sources } from '../db/schema.js';
 import { ingestUpdate } from '../workflows/shared.js';
 import { withStart } from './controllers.js';
 import type { ApiDeps } from './deps.js';
+import type { BackfillDispatch as BackfillDispatchSchema } from './contract/pipelines.js';
+import type { z } from 'zod';
 
 type RuleRow = typeof rules.$inferSelect;
 type BucketRow = { id: string; name: string };
 
-export interface BackfillDispatch {
-  sourceId: string;
-  jobId: string | null;
-  dispatched: number;
-  error?: string;
-}
+/** One source's back-fill job, as the API answers it. */
+type BackfillDispatch = z.infer<typeof BackfillDispatchSchema>;
 
 /**
  * Runs a rule's pipelines over the objects already in the bucket, through the
