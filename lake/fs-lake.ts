@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
-import { lstat, mkdir, opendir, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +8,8 @@ import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
 import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstorableKey } from './keys.js';
 import { compareUtf8, DirWalk, fileEtag, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
-import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location } from './types.js';
+import { ExactLength, multipartEtag, MultipartUploadGone } from './multipart.js';
+import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location, StoredPart } from './types.js';
 
 /** The folder a listing prefix names; never one outside its bucket (`../other/` is another bucket, or the host). */
 function listFolder(prefix: string): string {
@@ -18,6 +19,11 @@ function listFolder(prefix: string): string {
 }
 
 const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? '';
+
+/** Staging of multipart uploads, beside the buckets (never inside one, so no listing shows a part). */
+const MULTIPART_DIR = '.multipart';
+const HANDLE = /^[0-9a-f]{32}$/;
+const PART_FILE = /^[0-9]{1,5}-[0-9a-f]{16}$/;
 
 /** Paused listings kept for the next page (a few, briefly: each holds its directories' sorted entries). */
 const MAX_PAUSED = 4;
@@ -117,7 +123,101 @@ export class FilesystemLake implements LakeStore {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    return { etag: fileEtag(st), size: hasher.bytes, contentHash: hasher.contentHash(), writeId: String(st.ino) };
+    const contentHash = hasher.contentHash();
+    return { etag: fileEtag(st), size: hasher.bytes, contentHash, writeId: String(st.ino), s3Etag: contentHash.slice('md5:'.length) };
+  }
+
+  /** An upload's staging folder; handles and part names are checked, so no path leaves it. */
+  private staging(handle: string, part?: string): string {
+    if (!HANDLE.test(handle) || (part !== undefined && !PART_FILE.test(part))) throw new Error('not a multipart handle of the directory lake');
+    return part === undefined ? join(this.root, MULTIPART_DIR, handle) : join(this.root, MULTIPART_DIR, handle, part);
+  }
+
+  /** A staging folder; the metadata is the catalog's to keep, as for `put`. */
+  async createMultipart(bucket: string, key: string, _meta: ObjectMetadata): Promise<string> {
+    this.path(bucket, key);
+    const handle = randomBytes(16).toString('hex');
+    await mkdir(this.staging(handle), { recursive: true });
+    return handle;
+  }
+
+  /** A file of its own per stored part (a part stored again is a new file): the caller's state names the one that counts. */
+  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number): Promise<StoredPart> {
+    this.path(bucket, key);
+    const name = `${partNumber}-${randomBytes(8).toString('hex')}`;
+    const file = this.staging(handle, name);
+    const hasher = new HashingStream();
+    // Never creates the folder: a part arriving after abort or complete fails instead of leaving a stray file.
+    const out = createWriteStream(file, { flags: 'wx' });
+    try {
+      await pipeline(body, new ExactLength(size), hasher, out);
+    } catch (err) {
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+      await unlink(file).catch(() => undefined);
+      throw code(err) === 'ENOENT' ? new MultipartUploadGone() : err;
+    }
+    return { partNumber, etag: hasher.contentHash().slice('md5:'.length), size: hasher.bytes, lakePart: name };
+  }
+
+  /** Streams the range: a directory lake has no server-side copy. */
+  async uploadPartCopy(
+    bucket: string,
+    key: string,
+    handle: string,
+    partNumber: number,
+    from: { bucket: string; key: string; range: { start: number; end: number } },
+  ): Promise<StoredPart | null> {
+    const got = await this.get(from.bucket, from.key, from.range);
+    if (!got) return null;
+    return this.uploadPart(bucket, key, handle, partNumber, got.body, from.range.end - from.range.start + 1);
+  }
+
+  /** Streams the parts into one temp file (hashing the whole content on the way), renames it into place, then drops the staging folder. */
+  async completeMultipart(bucket: string, key: string, handle: string, parts: readonly StoredPart[]): Promise<PutResult> {
+    this.path(bucket, key);
+    const files = parts.map((p) => ({ path: this.staging(handle, p.lakePart), size: p.size }));
+    if (!(await stat(this.staging(handle)).catch(() => null))) throw new MultipartUploadGone();
+    const tmpDir = join(this.root, '.tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, randomBytes(12).toString('hex'));
+    const hasher = new HashingStream();
+    const out = createWriteStream(tmp, { flags: 'wx' });
+    let st: BigIntStats;
+    try {
+      await pipeline(
+        async function* () {
+          for (const f of files) {
+            let bytes = 0;
+            for await (const chunk of createReadStream(f.path) as AsyncIterable<Buffer>) {
+              bytes += chunk.length;
+              yield chunk;
+            }
+            if (bytes !== f.size) throw new Error(`a stored part has ${bytes} bytes, not ${f.size}`);
+          }
+        },
+        hasher,
+        out,
+      );
+      st = await stat(tmp, { bigint: true });
+      await this.place(bucket, key, tmp);
+    } catch (err) {
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+      await unlink(tmp).catch(() => undefined);
+      throw code(err) === 'ENOENT' && !(await stat(this.staging(handle)).catch(() => null)) ? new MultipartUploadGone() : err;
+    }
+    await rm(this.staging(handle), { recursive: true, force: true });
+    const contentHash = hasher.contentHash();
+    return {
+      etag: fileEtag(st),
+      size: hasher.bytes,
+      contentHash,
+      writeId: String(st.ino),
+      s3Etag: multipartEtag(parts.map((p) => p.etag)),
+    };
+  }
+
+  async abortMultipart(_bucket: string, _key: string, handle: string): Promise<void> {
+    await rm(this.staging(handle), { recursive: true, force: true });
   }
 
   async copyFrom(_bucket: string, _key: string, _from: S3Location, _size: number): Promise<PutResult | null> {

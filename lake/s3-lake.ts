@@ -6,24 +6,41 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  UploadPartCommand,
   UploadPartCopyCommand,
   AbortMultipartUploadCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
 import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
-import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location } from './types.js';
+import { ExactLength, multipartEtag, MultipartUploadGone } from './multipart.js';
+import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location, StoredPart } from './types.js';
 
 /** User metadata naming the write that stored an object. */
 const WRITE_ID = 'lakesync-write';
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
 const UPLOAD_PART = 5 * 1024 ** 2;
+const MD5_HEX = /^[0-9a-f]{32}$/;
+
+const unquote = (etag: string | undefined): string => (etag ?? '').replace(/"/g, '');
+
+/** A multipart handle: the write id (fixed at create, with the rest of the metadata) and the physical upload id. */
+/** The physical upload is gone: the caller's state is stale. */
+function goneOr(err: unknown): unknown {
+  return (err as { name?: string }).name === 'NoSuchUpload' ? new MultipartUploadGone() : err;
+}
+
+function splitHandle(handle: string): { writeId: string; uploadId: string } {
+  const at = handle.indexOf('/');
+  if (at <= 0) throw new Error('not a multipart handle of the S3 lake');
+  return { writeId: handle.slice(0, at), uploadId: handle.slice(at + 1) };
+}
 
 /** What S3 answers about an object's metadata (HeadObject and GetObject outputs alike), without the write id. */
 function metadataOf(res: {
@@ -154,6 +171,126 @@ export class S3Lake implements LakeStore {
     } catch (err) {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.physicalBucket, Key: target, UploadId })).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** The physical bucket's own multipart upload: parts land in the lake as they arrive. */
+  async createMultipart(bucket: string, key: string, meta: ObjectMetadata): Promise<string> {
+    const writeId = randomUUID();
+    const res = await this.client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.physicalBucket,
+        Key: this.key(bucket, key),
+        ContentType: meta.contentType,
+        CacheControl: meta.cacheControl,
+        ContentDisposition: meta.contentDisposition,
+        ContentEncoding: meta.contentEncoding,
+        ContentLanguage: meta.contentLanguage,
+        Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
+        Metadata: { ...meta.user, [WRITE_ID]: writeId },
+      }),
+    );
+    return `${writeId}/${res.UploadId!}`;
+  }
+
+  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number): Promise<StoredPart> {
+    const { uploadId } = splitHandle(handle);
+    // Our own MD5 is the part's ETag: the physical one is not an MD5 under some server-side encryptions.
+    const hasher = new HashingStream();
+    // The SDK re-emits a body's error on streams nobody listens to (an uncaught exception), and a pipe passes no
+    // error on: the SDK gets a stream that only ever ends or closes, and a failed body aborts the request itself.
+    const wire = new PassThrough();
+    hasher.pipe(wire);
+    const abort = new AbortController();
+    const feeding = pipeline(body, new ExactLength(size), hasher).catch((err: unknown) => {
+      abort.abort(err);
+      wire.destroy();
+      throw err;
+    });
+    const sending = this.client
+      .send(
+        new UploadPartCommand({
+          Bucket: this.physicalBucket,
+          Key: this.key(bucket, key),
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: wire,
+          ContentLength: size,
+        }),
+        { abortSignal: abort.signal },
+      )
+      .catch((err: unknown) => {
+        // S3 refused: stop feeding a hasher nobody reads any more, or the body hangs paused.
+        hasher.destroy();
+        throw err;
+      });
+    const [fed, sent] = await Promise.allSettled([feeding, sending]);
+    if (fed.status === 'rejected') throw fed.reason;
+    if (sent.status === 'rejected') throw goneOr(sent.reason);
+    return { partNumber, etag: hasher.contentHash().slice('md5:'.length), size: hasher.bytes, lakePart: unquote(sent.value.ETag) };
+  }
+
+  /** Server-side; streamed through `uploadPart` only when the copy's ETag is not the range's MD5. */
+  async uploadPartCopy(
+    bucket: string,
+    key: string,
+    handle: string,
+    partNumber: number,
+    from: { bucket: string; key: string; range: { start: number; end: number } },
+  ): Promise<StoredPart | null> {
+    const { uploadId } = splitHandle(handle);
+    const source = this.key(from.bucket, from.key);
+    let etag: string;
+    try {
+      const res = await this.client.send(
+        new UploadPartCopyCommand({
+          Bucket: this.physicalBucket,
+          Key: this.key(bucket, key),
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          CopySource: `${this.physicalBucket}/${encodeURIComponent(source).replace(/%2F/g, '/')}`,
+          CopySourceRange: `bytes=${from.range.start}-${from.range.end}`,
+        }),
+      );
+      etag = unquote(res.CopyPartResult?.ETag);
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') return null;
+      throw goneOr(err);
+    }
+    const size = from.range.end - from.range.start + 1;
+    if (MD5_HEX.test(etag)) return { partNumber, etag, size, lakePart: etag };
+    const got = await this.get(from.bucket, from.key, from.range);
+    return got && this.uploadPart(bucket, key, handle, partNumber, got.body, size);
+  }
+
+  /** The whole content's MD5 would need the object read again: `contentHash` is null. */
+  async completeMultipart(bucket: string, key: string, handle: string, parts: readonly StoredPart[]): Promise<PutResult> {
+    const { writeId, uploadId } = splitHandle(handle);
+    const res = await this.client
+      .send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.physicalBucket,
+          Key: this.key(bucket, key),
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.lakePart })) },
+        }),
+      )
+      .catch((err: unknown) => Promise.reject(goneOr(err)));
+    return {
+      etag: unquote(res.ETag),
+      size: parts.reduce((sum, p) => sum + p.size, 0),
+      contentHash: null,
+      writeId,
+      s3Etag: multipartEtag(parts.map((p) => p.etag)),
+    };
+  }
+
+  async abortMultipart(bucket: string, key: string, handle: string): Promise<void> {
+    const { uploadId } = splitHandle(handle);
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key), UploadId: uploadId }));
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'NoSuchUpload') throw err;
     }
   }
 

@@ -43,9 +43,58 @@ export interface PutResult {
   contentHash: string | null;
   /** Which write this was: `head().writeId` answers the same while no later write replaced it. */
   writeId?: string;
+  /**
+   * The ETag an S3 client expects, where `etag` is not it (the directory
+   * lake's `etag` is stat-derived): the content's MD5 hex for a single write,
+   * `md5-of-md5s-N` for a multipart one.
+   */
+  s3Etag?: string;
 }
 
-export interface LakeStore {
+/** One stored part of a multipart upload. */
+export interface StoredPart {
+  partNumber: number;
+  /** The part's MD5 (hex): its S3 ETag. */
+  etag: string;
+  size: number;
+  /** The lake's own handle for this stored part (the physical ETag, a staging file name); opaque to callers. */
+  lakePart: string;
+}
+
+/**
+ * Multipart uploads in the lake: parts are stored as they arrive and joined
+ * into one object on complete. `handle` is what `createMultipart` answered,
+ * opaque to callers (who keep it with the upload's state).
+ */
+export interface LakeMultipart {
+  /** Starts an upload of `key`; the metadata is the object's once complete. */
+  createMultipart(bucket: string, key: string, meta: ObjectMetadata): Promise<string>;
+  /**
+   * Streams a part of exactly `size` bytes into the lake (a body of another
+   * length, or one that errors, rejects and is destroyed). A part stored
+   * again under its number is a new stored part: the caller keeps which one
+   * counts.
+   */
+  uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number): Promise<StoredPart>;
+  /** A part copied from bytes `range` (inclusive) of a lake object of this lake; null when that object is not there. */
+  uploadPartCopy(
+    bucket: string,
+    key: string,
+    handle: string,
+    partNumber: number,
+    from: { bucket: string; key: string; range: { start: number; end: number } },
+  ): Promise<StoredPart | null>;
+  /**
+   * Joins the parts, in the order given, into the object at `key`, whole or
+   * not at all, and removes the upload's leftovers. `s3Etag` is
+   * `md5-of-md5s-N`; `contentHash` is null where it would cost a re-read.
+   */
+  completeMultipart(bucket: string, key: string, handle: string, parts: readonly StoredPart[]): Promise<PutResult>;
+  /** Removes every stored part of the upload; an upload already gone is no error. */
+  abortMultipart(bucket: string, key: string, handle: string): Promise<void>;
+}
+
+export interface LakeStore extends LakeMultipart {
   /**
    * Whether `head` and `get` answer the metadata `put` was given (S3 stores
    * it with the object). When false they answer only a content type guessed
