@@ -66,6 +66,8 @@ const EnvSchema = z.object({
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   WORKER_MAX_OBJECTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
   LAKESYNC_HEAL_INTERVAL_SECONDS: int(5, 86_400).default(300),
+  /** S3 multipart uploads neither completed nor aborted after this long are aborted by the workers (S3 lifecycle rules' usual 7 days). */
+  LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS: int(1, 24 * 365).default(24 * 7),
   /** After SIGTERM, how long in-flight activities may run before they are cancelled. */
   WORKER_SHUTDOWN_GRACE_SECONDS: int(0, 86_400).default(30),
   /** After SIGTERM, when a worker that has still not drained gives up and exits 1 (default: grace + 30 s). */

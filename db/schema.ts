@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { FileFilters, ReconcileSettings } from '../domain/source-config.js';
 import type { SourceConnection } from '../domain/source-kinds.js';
 import type { PipelineConfig } from '../domain/pipeline-kinds.js';
@@ -335,3 +335,52 @@ export const serviceAccountKeys = pgTable(
 );
 
 export type ServiceAccountKeyRow = typeof serviceAccountKeys.$inferSelect;
+
+/**
+ * S3 multipart uploads: in progress (`open`), being joined (`completing`),
+ * or `completed` and kept until the clean-up so a retried Complete gets the
+ * same answer. Parts live in the lake as they arrive; `lakeHandle` is the
+ * lake's own name for the upload.
+ */
+export const multipartUploads = pgTable(
+  'multipart_uploads',
+  {
+    /** Random and URL-safe: knowing an upload id is what lets a caller add parts to it. */
+    id: text().primaryKey(),
+    bucketId: text()
+      .notNull()
+      .references(() => buckets.id, { onDelete: 'cascade' }),
+    key: byteOrderedText().notNull(),
+    orgId: text().notNull(),
+    /** The service-account key that started it; null for a bearer caller. */
+    accessKeyId: text(),
+    /** What Create was given: the object's metadata once complete. */
+    metadata: jsonb().$type<ObjectMetadata>().notNull(),
+    lakeHandle: text().notNull(),
+    state: text().$type<'open' | 'completing' | 'completed'>().notNull().default('open'),
+    /** The S3 ETag the complete answered (`md5-of-md5s-N`). */
+    completedEtag: text(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('multipart_uploads_bucket_key_idx').on(t.bucketId, t.key, t.createdAt, t.id), index('multipart_uploads_created_idx').on(t.createdAt)],
+);
+
+export type MultipartUploadRow = typeof multipartUploads.$inferSelect;
+
+/** The parts stored for an upload; a part uploaded again under its number replaces the row. */
+export const multipartParts = pgTable(
+  'multipart_parts',
+  {
+    uploadId: text()
+      .notNull()
+      .references(() => multipartUploads.id, { onDelete: 'cascade' }),
+    partNumber: integer().notNull(),
+    /** The part's MD5 (hex), its S3 ETag. */
+    etag: text().notNull(),
+    size: bigint({ mode: 'number' }).notNull(),
+    /** The lake's handle for the stored part (`StoredPart.lakePart`). */
+    lakePart: text().notNull(),
+    uploadedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] }), check('multipart_parts_number_check', sql`${t.partNumber} between 1 and 10000`)],
+);

@@ -19,6 +19,7 @@ import pLimit from 'p-limit';
 import { createWorker } from './create-worker.js';
 import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
+import { removeAbandonedUploads } from '../api/s3/multipart-state.js';
 import { createLake } from './lake.js';
 import { fsAccessFromEnv } from './fs-access.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
@@ -28,6 +29,8 @@ import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 
 const STALE_TEMP_MS = 3600 * 1000;
+/** How often workers look for abandoned S3 multipart uploads. */
+const MULTIPART_SWEEP_MS = 3600 * 1000;
 
 export interface RuntimeOptions {
   env: Env;
@@ -141,6 +144,19 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
   }
 
+  // Abandoned S3 multipart uploads lose their lake parts and rows, at start and hourly; workers sweeping at once share the work.
+  let multipartTimer: NodeJS.Timeout | undefined;
+  if (o.runWorker) {
+    const maxAgeMs = o.env.LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS * 3600 * 1000;
+    const sweep = () =>
+      removeAbandonedUploads(db, lake, maxAgeMs).then(
+        (removed) => void (removed > 0 && log.info({ removed }, 'aborted abandoned multipart uploads')),
+        (err: unknown) => log.warn({ err }, 'abandoned multipart uploads could not be cleaned up'),
+      );
+    void sweep();
+    multipartTimer = setInterval(() => void sweep(), MULTIPART_SWEEP_MS);
+  }
+
   let server: Server | undefined;
   if (o.runApi) {
     const pageTokens = new PageTokens(createHash('sha256').update('page-tokens:').update(o.secretKey).digest());
@@ -200,6 +216,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     worker,
     stop: async () => {
       clearInterval(healTimer);
+      clearInterval(multipartTimer);
       const [apiClean, workerClean] = await Promise.all([server ? closeGracefully(server, o.env.API_SHUTDOWN_GRACE_SECONDS * 1000) : true, stopWorker()]);
       stopLagReport?.();
       // Scrapeable until the work is done, so the last counts are not lost.

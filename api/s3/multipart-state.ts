@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../../db/client.js';
+import type { MultipartUploadRow } from '../../db/schema.js';
+import type { LakeStore, ObjectMetadata, StoredPart } from '../../lake/types.js';
+
+/**
+ * The state of S3 multipart uploads (tables `multipart_uploads`,
+ * `multipart_parts`): the one writer of those tables. The S3 operations call
+ * it, and so does the worker's clean-up of abandoned uploads.
+ *
+ * Races: a part is recorded under a share lock on its upload while the upload
+ * is `open`, so parts of different numbers land side by side, and a Complete
+ * (which first moves the upload to `completing` under a row lock) reads every
+ * part recorded before it and none after. Abort deletes only an `open`
+ * upload, so a Complete and an Abort racing leave exactly one outcome.
+ */
+
+export type MultipartUpload = MultipartUploadRow;
+export type UploadState = MultipartUpload['state'];
+
+/** 24 random bytes, base64url: unguessable, and safe in a query string unescaped. */
+const newUploadId = (): string => randomBytes(24).toString('base64url');
+
+const UPLOAD_COLUMNS = `id, bucket_id as "bucketId", key, org_id as "orgId", access_key_id as "accessKeyId", metadata,
+  lake_handle as "lakeHandle", state, completed_etag as "completedEtag", created_at as "createdAt"`;
+
+export async function createUpload(
+  db: Db,
+  u: { bucketId: string; key: string; orgId: string; accessKeyId: string | null; metadata: ObjectMetadata; lakeHandle: string },
+): Promise<MultipartUpload> {
+  const sql = db.$client;
+  const [row] = await sql<MultipartUpload[]>`
+    insert into multipart_uploads (id, bucket_id, key, org_id, access_key_id, metadata, lake_handle)
+    values (${newUploadId()}, ${u.bucketId}, ${u.key}, ${u.orgId}, ${u.accessKeyId}, ${JSON.stringify(u.metadata)}::jsonb, ${u.lakeHandle})
+    returning ${sql.unsafe(UPLOAD_COLUMNS)}`;
+  return row!;
+}
+
+/** The upload, when it is one of `key` in that bucket (S3 answers NoSuchUpload for an id given with another key). */
+export async function findUpload(db: Db, bucketId: string, key: string, uploadId: string): Promise<MultipartUpload | null> {
+  const sql = db.$client;
+  const [row] = await sql<MultipartUpload[]>`
+    select ${sql.unsafe(UPLOAD_COLUMNS)} from multipart_uploads where id = ${uploadId} and bucket_id = ${bucketId} and key = ${key}`;
+  return row ?? null;
+}
+
+/**
+ * Records a stored part, replacing one of the same number; false when the
+ * upload is no longer open (aborted, completing, completed, cleaned up): the
+ * caller removes nothing, the lake's part goes with the upload.
+ */
+export async function recordPart(db: Db, uploadId: string, part: StoredPart): Promise<boolean> {
+  return db.$client.begin(async (tx) => {
+    const open = await tx`select 1 from multipart_uploads where id = ${uploadId} and state = 'open' for share`;
+    if (open.length === 0) return false;
+    await tx`
+      insert into multipart_parts (upload_id, part_number, etag, size, lake_part)
+      values (${uploadId}, ${part.partNumber}, ${part.etag}, ${part.size}, ${part.lakePart})
+      on conflict (upload_id, part_number) do update
+        set etag = excluded.etag, size = excluded.size, lake_part = excluded.lake_part, uploaded_at = now()`;
+    return true;
+  });
+}
+
+export interface PartRow extends StoredPart {
+  uploadedAt: Date;
+}
+
+/** Parts after `afterPart`, by number, at most `limit`. */
+export async function listParts(db: Db, uploadId: string, afterPart: number, limit: number): Promise<{ parts: PartRow[]; more: boolean }> {
+  const rows = await db.$client<PartRow[]>`
+    select part_number as "partNumber", etag, size::float8 as size, lake_part as "lakePart", uploaded_at as "uploadedAt"
+    from multipart_parts where upload_id = ${uploadId} and part_number > ${afterPart}
+    order by part_number limit ${limit + 1}`;
+  return { parts: rows.slice(0, limit), more: rows.length > limit };
+}
+
+/**
+ * Uploads of a bucket in progress, in S3's order (key, then oldest first),
+ * under `prefix`, after the marker (`keyMarker` alone: keys after it; with
+ * `uploadIdMarker`: that key's uploads after that one too).
+ */
+export async function listUploads(
+  db: Db,
+  bucketId: string,
+  o: { prefix: string; keyMarker: string | null; uploadIdMarker: string | null; limit: number },
+): Promise<{ uploads: MultipartUpload[]; more: boolean }> {
+  const sql = db.$client;
+  const after =
+    o.keyMarker === null
+      ? sql`true`
+      : o.uploadIdMarker === null
+        ? sql`key > ${o.keyMarker}`
+        : sql`(key > ${o.keyMarker} or (key = ${o.keyMarker} and (created_at, id) > (select created_at, id from multipart_uploads where id = ${o.uploadIdMarker})))`;
+  const rows = await sql<MultipartUpload[]>`
+    select ${sql.unsafe(UPLOAD_COLUMNS)} from multipart_uploads
+    where bucket_id = ${bucketId} and state <> 'completed' and starts_with(key, ${o.prefix}) and ${after}
+    order by key, created_at, id limit ${o.limit + 1}`;
+  return { uploads: rows.slice(0, o.limit), more: rows.length > o.limit };
+}
+
+export type CompleteClaim =
+  /** This Complete joins the parts: `finishComplete` or `releaseComplete` follows. */
+  | { kind: 'claimed'; upload: MultipartUpload; parts: StoredPart[] }
+  /** An earlier Complete of this upload succeeded: its answer again (a retry after a lost response). */
+  | { kind: 'completed'; upload: MultipartUpload; etag: string }
+  /** Another Complete of it is running. */
+  | { kind: 'busy' }
+  | { kind: 'gone' };
+
+/** Moves an open upload to `completing` and reads its parts, under one row lock. */
+export async function claimForComplete(db: Db, bucketId: string, key: string, uploadId: string): Promise<CompleteClaim> {
+  return db.$client.begin(async (tx): Promise<CompleteClaim> => {
+    const [upload] = await tx<MultipartUpload[]>`
+      select ${tx.unsafe(UPLOAD_COLUMNS)} from multipart_uploads
+      where id = ${uploadId} and bucket_id = ${bucketId} and key = ${key} for update`;
+    if (!upload) return { kind: 'gone' };
+    if (upload.state === 'completed') return { kind: 'completed', upload, etag: upload.completedEtag! };
+    if (upload.state === 'completing') return { kind: 'busy' };
+    await tx`update multipart_uploads set state = 'completing' where id = ${uploadId}`;
+    const parts = await tx<StoredPart[]>`
+      select part_number as "partNumber", etag, size::float8 as size, lake_part as "lakePart"
+      from multipart_parts where upload_id = ${uploadId} order by part_number`;
+    return { kind: 'claimed', upload: { ...upload, state: 'completing' }, parts };
+  });
+}
+
+/** The object is in the lake: the upload answers `etag` to a retried Complete until the clean-up removes it. Its parts are gone. */
+export async function finishComplete(db: Db, uploadId: string, etag: string): Promise<void> {
+  await db.$client.begin(async (tx) => {
+    await tx`update multipart_uploads set state = 'completed', completed_etag = ${etag} where id = ${uploadId} and state = 'completing'`;
+    await tx`delete from multipart_parts where upload_id = ${uploadId}`;
+  });
+}
+
+/** The Complete did not happen (refused parts, a lake error): the upload is open again for parts, Complete or Abort. */
+export async function releaseComplete(db: Db, uploadId: string): Promise<void> {
+  await db.$client`update multipart_uploads set state = 'open' where id = ${uploadId} and state = 'completing'`;
+}
+
+/**
+ * Deletes an open upload (its parts cascade) and answers it, for the caller
+ * to remove its parts from the lake; null when there is none open (never
+ * was, aborted, or being or already completed).
+ */
+export async function abortUpload(db: Db, bucketId: string, key: string, uploadId: string): Promise<MultipartUpload | null> {
+  const sql = db.$client;
+  const [row] = await sql<MultipartUpload[]>`
+    delete from multipart_uploads where id = ${uploadId} and bucket_id = ${bucketId} and key = ${key} and state = 'open'
+    returning ${sql.unsafe(UPLOAD_COLUMNS)}`;
+  return row ?? null;
+}
+
+/**
+ * Aborts uploads older than `maxAgeMs` (by the database's clock; abandoned: S3's lifecycle rule for
+ * incomplete uploads) and forgets completed ones as old: their lake parts are
+ * removed, then their rows, a batch at a time under `skip locked`, so two
+ * workers sweeping at once share the work and a crash halfway leaves rows to
+ * sweep again (removing lake parts twice is no error). How many it removed.
+ */
+export async function removeAbandonedUploads(db: Db, lake: LakeStore, maxAgeMs: number, batch = 100): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const n = await db.$client.begin(async (tx) => {
+      const rows = await tx<{ id: string; key: string; bucket: string; lakeHandle: string; state: UploadState }[]>`
+        select u.id, u.key, b.name as bucket, u.lake_handle as "lakeHandle", u.state
+        from multipart_uploads u join buckets b on b.id = u.bucket_id
+        where u.created_at < now() - ${maxAgeMs} * interval '1 millisecond'
+        order by u.created_at limit ${batch}
+        for update of u skip locked`;
+      for (const r of rows) if (r.state !== 'completed') await lake.abortMultipart(r.bucket, r.key, r.lakeHandle);
+      if (rows.length > 0) await tx`delete from multipart_uploads where id in ${tx(rows.map((r) => r.id))}`;
+      return rows.length;
+    });
+    removed += n;
+    if (n < batch) return removed;
+  }
+}
