@@ -9,6 +9,7 @@ import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, isBytePlaneRead, requiredScope 
 import { routesOf } from './route.js';
 import { bodyTextGuard, textGuard } from './text-guard.js';
 import { healthRoutes } from './routes/health.js';
+import { s3Endpoint } from './s3/dispatch.js';
 import { logFields, withLogFields } from './log-fields.js';
 import { httpMetrics } from '../metrics/http.js';
 import { scrapeApi } from '../metrics/registry.js';
@@ -33,6 +34,8 @@ export function createApp(deps: ApiDeps): Express {
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
     }),
   );
+  // The dispatch rule: an AWS-signed request is an S3 request whatever its path (api/s3/dispatch.ts), ahead of every K3 route.
+  app.use(s3Endpoint(deps, { region: deps.s3?.region ?? 'us-east-1', domain: deps.s3?.domain }));
   app.use(healthRoutes(deps));
   const openApi = openApiDocument();
   const meta = routesOf(META_ROUTES);

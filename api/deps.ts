@@ -32,5 +32,7 @@ export interface ApiDeps {
   fsAccess: FsAccess;
   /** What one multipart upload request may carry. */
   uploadLimits: MultipartLimits;
+  /** The S3 endpoint: the region clients sign for (default us-east-1) and the virtual-host domain, if any. */
+  s3?: { region: string; domain?: string };
   log: Logger;
 }

@@ -31,7 +31,7 @@ const HEADERS = {
   contentEncoding: 'content-encoding',
   contentLanguage: 'content-language',
   expires: 'expires',
-} as const satisfies Record<Exclude<keyof ObjectMetadata, 'user'>, string>;
+} as const satisfies Record<Exclude<keyof ObjectMetadata, 'user' | 'etag'>, string>;
 
 /**
  * A stored header's value: text without control characters (domain/text.ts,
@@ -91,8 +91,10 @@ export const metadataToCatalog = (deps: ApiDeps, meta: ObjectMetadata): ObjectMe
 /** The object's head with its stored metadata: the lake's own, or what the catalog holds (the key's guess when it holds nothing). */
 export async function headWithMetadata(deps: ApiDeps, bucketId: string, head: LakeObjectHead, key: string): Promise<LakeObjectHead> {
   if (deps.lake.keepsMetadata) return head;
-  const stored = await lakeObjectMetadata(deps.db.$client, bucketId, key);
-  if (!stored) return head;
+  const record = await lakeObjectMetadata(deps.db.$client, bucketId, key);
+  if (!record) return head;
+  // The S3 ETag it may hold is the S3 endpoint's to answer (api/s3/object-head.ts); this plane answers the lake's.
+  const { etag: _s3Etag, ...stored } = record;
   return {
     size: head.size,
     etag: head.etag,

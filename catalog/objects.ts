@@ -53,11 +53,22 @@ export async function owePushed(
  * too); null when no row holds any.
  */
 export async function lakeObjectMetadata(sql: ISql, bucketId: string, lakeKey: string): Promise<ObjectMetadata | null> {
-  const [row] = await sql<{ metadata: ObjectMetadata | null }[]>`
-      select so.metadata from source_objects so join sources s on s.id = so.source_id
-      where s.bucket_id = ${bucketId} and so.lake_key = ${lakeKey}
-      order by so.metadata is null, so.updated_at desc limit 1`;
-  return row?.metadata ?? null;
+  return (await lakeObjectRecords(sql, bucketId, [lakeKey])).get(lakeKey)?.metadata ?? null;
+}
+
+/** What the catalog holds for lake objects, by lake key: their stored metadata and content hash (`md5:<hex>`), from the row lakeObjectMetadata picks. */
+export async function lakeObjectRecords(
+  sql: ISql,
+  bucketId: string,
+  lakeKeys: string[],
+): Promise<Map<string, { metadata: ObjectMetadata | null; contentHash: string | null }>> {
+  if (lakeKeys.length === 0) return new Map();
+  const rows = await sql<{ lake_key: string; metadata: ObjectMetadata | null; content_hash: string | null }[]>`
+      select distinct on (so.lake_key) so.lake_key, so.metadata, so.content_hash
+      from source_objects so join sources s on s.id = so.source_id
+      where s.bucket_id = ${bucketId} and so.lake_key = any(${lakeKeys}::text[])
+      order by so.lake_key, so.metadata is null, so.updated_at desc`;
+  return new Map(rows.map((r) => [r.lake_key, { metadata: r.metadata, contentHash: r.content_hash }]));
 }
 
 /** Owe (on request): assigns owed (and, when asked, dead-lettered, or the one named) objects to an ingestion job. Returns how many it owes. */

@@ -99,6 +99,16 @@ const EnvSchema = z.object({
     .optional(),
   /** Files one multipart upload request may carry; a request with more is refused whole (400 naming `file`). */
   UPLOAD_MAX_FILES_PER_REQUEST: int(1, 100_000).default(10_000),
+  /** The region S3 clients sign for at lakesync's S3 endpoint (their credential scope must name it). */
+  LAKESYNC_S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be an S3 region name')
+    .default('us-east-1'),
+  /** Virtual-host style S3 requests: `<bucket>.<domain>` names the bucket (unset: path style only). */
+  LAKESYNC_S3_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/i, 'must be a DNS name')
+    .optional(),
   /** Base URL clients reach the API at, for signed object URLs (default: a trusted proxy's forwarded origin, else the address the request arrived at). */
   LAKESYNC_PUBLIC_URL: z.string().url().optional(),
   /** Comma-separated proxies (IPs, CIDRs, or loopback / linklocal / uniquelocal) whose X-Forwarded-Host / -Proto / -For are believed (unset: none). */

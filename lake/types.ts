@@ -25,6 +25,8 @@ export interface ObjectMetadata {
   expires?: string;
   /** `x-amz-meta-*` headers: names lower-cased, without the prefix. */
   user?: Record<string, string>;
+  /** The S3 ETag, where the catalog holds it for a lake whose own etag is not one (a directory lake's multipart upload: md5-of-md5s-N). */
+  etag?: string;
 }
 
 export interface LakeObjectHead extends ObjectMetadata {

@@ -186,6 +186,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       egress,
       search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY },
       uploadLimits: uploadLimits(o.env),
+      s3: { region: o.env.LAKESYNC_S3_REGION, domain: o.env.LAKESYNC_S3_DOMAIN },
       log,
     });
     server = await new Promise<Server>((resolve, reject) => {

@@ -12,6 +12,7 @@ import { findBucket } from './lookup.js';
 import { logFields } from '../log-fields.js';
 import { headWithMetadata, metadataFromHeaders, metadataToCatalog, setMetadataHeaders } from '../object-metadata.js';
 import { defineRoutes, routesOf } from '../route.js';
+import { conditionalRead, etagMatches, quoted } from '../object-conditions.js';
 
 /** An object key from the path, refused with 400 unless it is a safe lake key. */
 export function checkedKey(key: string): string {
@@ -30,10 +31,6 @@ export function objectKey(req: Request): string {
 export const isSignedRequest = (req: Request): boolean =>
   (req.method === 'GET' || req.method === 'HEAD') && typeof req.query['X-Lakesync-Signature'] === 'string';
 
-const quoted = (etag: string) => `"${etag}"`;
-const etagMatches = (header: string, etag: string) =>
-  header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === etag);
-
 function setHeaders(res: Response, head: LakeObjectHead): void {
   res.setHeader('ETag', quoted(head.etag));
   res.setHeader('Last-Modified', head.lastModified.toUTCString());
@@ -44,19 +41,6 @@ function setHeaders(res: Response, head: LakeObjectHead): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
   setMetadataHeaders(res, head);
-}
-
-/** S3's answers to conditional reads: 412 for If-Match / If-Unmodified-Since, 304 for If-None-Match / If-Modified-Since. */
-function conditionalRead(req: Request, head: LakeObjectHead): 304 | 412 | null {
-  const ifMatch = req.headers['if-match'];
-  if (ifMatch && !etagMatches(ifMatch, head.etag)) return 412;
-  const ifUnmodified = req.headers['if-unmodified-since'];
-  if (!ifMatch && ifUnmodified && head.lastModified.getTime() > Date.parse(ifUnmodified) + 999) return 412;
-  const ifNoneMatch = req.headers['if-none-match'];
-  if (ifNoneMatch && etagMatches(ifNoneMatch, head.etag)) return 304;
-  const ifModified = req.headers['if-modified-since'];
-  if (!ifNoneMatch && ifModified && head.lastModified.getTime() <= Date.parse(ifModified) + 999) return 304;
-  return null;
 }
 
 const OBJECT_BYTES = 'application/octet-stream';

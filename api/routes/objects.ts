@@ -6,8 +6,8 @@ import { isSettledRun } from '../../domain/statuses.js';
 import { lookup } from 'mime-types';
 import { OBJECT_STATUS as S, RUN_STATUS } from '../../catalog/index.js';
 import { objectPipelineRuns, pipelines, sourceObjects, sources } from '../../db/schema.js';
-import { compareKeys, listPrefixProblem } from '../../lake/keys.js';
-import type { LakeObjectHead } from '../../lake/types.js';
+import { listPrefixProblem } from '../../lake/keys.js';
+import { listObjectPage } from '../object-listing.js';
 import { checkedKey } from './byte-plane.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -68,9 +68,6 @@ export const OBJECT_ROUTES = defineRoutes({
   },
 });
 
-/** After a common prefix, skip every key under it. */
-const PAST = '\u{10FFFF}';
-
 const keyParam = (req: Request): string => checkedKey(req.params.key as string);
 
 /** K3's admin / metadata routes under /:bucket/objects. */
@@ -83,54 +80,17 @@ export function objectRoutes(deps: ApiDeps): Router {
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const scope = `objects:${bucket.id}:${q.prefix}:${q.delimiter ?? ''}`;
     const resume = deps.pageTokens.decode(scope, q.continuation_token, 'continuation_token');
-    let after: string | null = resume === null ? null : q.delimiter && resume.endsWith(q.delimiter) ? resume + PAST : resume;
-    const objects: ObjectEntry[] = [];
-    const commonPrefixes: string[] = [];
-    let last: string | null = null;
-    let truncated = false;
-    const objectJson = (o: LakeObjectHead & { key: string }) =>
-      // Listings carry no stored content type; the extension's is the best answer short of a HEAD per key.
-      ({
-        bucket: bucket.name,
-        key: o.key,
-        size: String(o.size),
-        etag: `"${o.etag}"`,
-        lastModified: millis(o.lastModified),
-        contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream'),
-      });
-    // A lake that groups by the delimiter itself answers in one call; else keys are paged and grouped here.
-    const grouped = q.delimiter ? await deps.lake.listDelimited(bucket.name, q.prefix, q.delimiter, after, q.max_keys) : null;
-    if (grouped) {
-      for (const e of grouped.entries) {
-        if (e.kind === 'prefix') commonPrefixes.push(e.key);
-        else objects.push(objectJson(e));
-      }
-      truncated = grouped.more && grouped.entries.length > 0;
-      last = grouped.entries.at(-1)?.key ?? null;
-    }
-    outer: while (!grouped) {
-      const page = await deps.lake.list(bucket.name, q.prefix, after, q.max_keys + 1);
-      for (const o of page.objects) {
-        if (after !== null && compareKeys(o.key, after) <= 0) continue;
-        if (objects.length + commonPrefixes.length === q.max_keys) {
-          truncated = true;
-          break outer;
-        }
-        const rest = o.key.slice(q.prefix.length);
-        const cut = q.delimiter ? rest.indexOf(q.delimiter) : -1;
-        if (q.delimiter && cut >= 0) {
-          const common = q.prefix + rest.slice(0, cut + q.delimiter.length);
-          commonPrefixes.push(common);
-          last = common;
-          after = common + PAST;
-          continue outer;
-        }
-        objects.push(objectJson(o));
-        last = o.key;
-        after = o.key;
-      }
-      if (!page.more) break;
-    }
+    const page = await listObjectPage(deps.lake, bucket.name, { prefix: q.prefix, delimiter: q.delimiter, resume, maxKeys: q.max_keys });
+    // Listings carry no stored content type; the extension's is the best answer short of a HEAD per key.
+    const objects: ObjectEntry[] = page.objects.map((o) => ({
+      bucket: bucket.name,
+      key: o.key,
+      size: String(o.size),
+      etag: `"${o.etag}"`,
+      lastModified: millis(o.lastModified),
+      contentType: o.contentType ?? (lookup(o.key) || 'application/octet-stream'),
+    }));
+    const { commonPrefixes, truncated, last } = page;
     res.json({
       objects,
       commonPrefixes,

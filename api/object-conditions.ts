@@ -1,0 +1,20 @@
+// The conditional-request rules both object planes answer by (S3's: RFC 7232 as S3 applies it).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LakeObjectHead } from '../lake/types.js';
+
+export const quoted = (etag: string) => `"${etag}"`;
+export const etagMatches = (header: string, etag: string) =>
+  header.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === etag);
+
+/** S3's answers to conditional reads: 412 for If-Match / If-Unmodified-Since, 304 for If-None-Match / If-Modified-Since. */
+export function conditionalRead(req: { headers: IncomingHttpHeaders }, head: Pick<LakeObjectHead, 'etag' | 'lastModified'>): 304 | 412 | null {
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch && !etagMatches(ifMatch, head.etag)) return 412;
+  const ifUnmodified = req.headers['if-unmodified-since'];
+  if (!ifMatch && ifUnmodified && head.lastModified.getTime() > Date.parse(ifUnmodified) + 999) return 412;
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch && etagMatches(ifNoneMatch, head.etag)) return 304;
+  const ifModified = req.headers['if-modified-since'];
+  if (!ifNoneMatch && ifModified && head.lastModified.getTime() <= Date.parse(ifModified) + 999) return 304;
+  return null;
+}

@@ -1,0 +1,59 @@
+// A request body on its way to the lake: the SigV4 payload check (payload hash, chunk signatures, trailing
+// checksum), then any Content-MD5 or x-amz-checksum-* header. Each fails the stream with S3's code, so a
+// lake write of it rejects and leaves nothing behind.
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { S3Error } from './errors.js';
+import { CHECKSUM_ALGORITHMS, checksumCheck, payloadStream, SigV4Error, type PayloadMode } from './sigv4/index.js';
+
+/** Content-MD5: base64 of 16 bytes, else InvalidDigest; a body with another MD5 fails with BadDigest. */
+function contentMd5Check(header: string): Transform {
+  const expected = Buffer.from(header, 'base64');
+  if (expected.length !== 16 || expected.toString('base64') !== header.trim()) {
+    throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was an invalid.');
+  }
+  const hash = createHash('md5');
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback: TransformCallback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+    flush(callback: TransformCallback) {
+      callback(hash.digest().equals(expected) ? null : new SigV4Error('BadDigest', 'The Content-MD5 you specified did not match what we received.'));
+    },
+  });
+}
+
+/** The x-amz-checksum-* header a request carries with the checksum as a header (not a trailer). */
+function headerChecksum(headers: IncomingHttpHeaders): Transform | null {
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const value = headers[`x-amz-checksum-${algorithm}`];
+    if (typeof value === 'string') return checksumCheck(algorithm, value.trim());
+  }
+  return null;
+}
+
+/**
+ * The verified body: `req` through the payload check and the digest checks. Errors travel down the chain, so the
+ * reader sees the first one (and a client that goes away mid-body is an error too, never a short object).
+ */
+export function verifiedBody(req: Readable & { headers: IncomingHttpHeaders }, mode: PayloadMode): Readable {
+  const stages: Transform[] = [payloadStream(mode)];
+  const md5 = req.headers['content-md5'];
+  if (typeof md5 === 'string') stages.push(contentMd5Check(md5));
+  // With a trailer the decoder already checks the checksum it announces.
+  const checksum = mode.kind === 'aws-chunked' && mode.trailerChecksum ? null : headerChecksum(req.headers);
+  if (checksum) stages.push(checksum);
+  let upstream: Readable = req;
+  for (const stage of stages) {
+    const from = upstream;
+    from.on('error', (err) => stage.destroy(err));
+    from.pipe(stage);
+    upstream = stage;
+  }
+  req.on('aborted', () =>
+    upstream.destroy(new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.')),
+  );
+  return upstream;
+}

@@ -1,0 +1,118 @@
+/**
+ * lakesync's S3 endpoint driven by @aws-sdk/client-s3 with its default
+ * behaviour (CRC32 trailing checksums over aws-chunked bodies): the core
+ * operations, their S3 errors, and that what S3 writes is ingested.
+ */
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetBucketLocationCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3ServiceException,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../support/http.js';
+import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { createKey, lakesyncS3 } from '../support/s3-endpoint.js';
+
+const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
+    throw err;
+  }
+  throw new Error('expected an S3 error');
+};
+
+describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake) => {
+  let ls: TestLakesync;
+  let s3: S3Client;
+  const bucket = unique('s3e');
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake });
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    s3 = lakesyncS3(ls, await createKey(ls, { scopes: ['admin'] }));
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await ls?.stop();
+  });
+
+  it('lists the organisation buckets and answers HeadBucket and GetBucketLocation', async () => {
+    const listed = await s3.send(new ListBucketsCommand({}));
+    expect(listed.Buckets?.map((b) => b.Name)).toContain(bucket);
+    expect((await s3.send(new HeadBucketCommand({ Bucket: bucket }))).$metadata.httpStatusCode).toBe(200);
+    expect((await s3.send(new GetBucketLocationCommand({ Bucket: bucket }))).LocationConstraint ?? '').toBe('');
+    expect(await s3Error(s3.send(new HeadBucketCommand({ Bucket: unique('nope') })))).toMatchObject({ status: 404 });
+  });
+
+  it('puts, heads, gets (ranges, conditionals) and lists objects, with stored metadata and S3 ETags', async () => {
+    const body = randomBytes(300_000);
+    const md5 = createHash('md5').update(body).digest('hex');
+    const put = await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', Body: body, ContentType: 'application/x-test', Metadata: { colour: 'blue' } }),
+    );
+    expect(put.ETag).toBe(`"${md5}"`);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin' }));
+    expect(head).toMatchObject({ ContentLength: body.length, ContentType: 'application/x-test', ETag: `"${md5}"`, Metadata: { colour: 'blue' } });
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+    const ranged = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', Range: 'bytes=10-19' }));
+    expect(Buffer.from(await ranged.Body!.transformToByteArray()).equals(body.subarray(10, 20))).toBe(true);
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', IfMatch: '"0000"' })))).toMatchObject({
+      name: 'PreconditionFailed',
+      status: 412,
+    });
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', Range: 'bytes=400000-' })))).toMatchObject({
+      name: 'InvalidRange',
+      status: 416,
+    });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'top.txt', Body: 'hello' }));
+    const v2 = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/' }));
+    expect(v2.Contents?.map((c) => [c.Key, c.ETag])).toEqual([['top.txt', `"${createHash('md5').update('hello').digest('hex')}"`]]);
+    expect(v2.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['dir/']);
+    const paged = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
+    expect(paged.IsTruncated).toBe(true);
+    const rest = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1, ContinuationToken: paged.NextContinuationToken }));
+    expect([paged.Contents?.[0]?.Key, rest.Contents?.[0]?.Key]).toEqual(['dir/a b+c.bin', 'top.txt']);
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: 'dir/' }));
+    expect(v1.Contents?.map((c) => c.Key)).toEqual(['dir/a b+c.bin']);
+  });
+
+  it('reads and writes keys the K3 routes would shadow', async () => {
+    for (const key of ['sources/x', 'jobs', 'objects/y/info']) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      expect(await got.Body!.transformToString()).toBe(key);
+    }
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'jobs' }));
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'jobs' })))).toMatchObject({ status: 404 });
+  });
+
+  it('answers NoSuchKey, refuses unstorable keys, and creates and deletes buckets', async () => {
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'missing' })))).toMatchObject({ name: 'NoSuchKey', status: 404 });
+    expect(await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a/../b', Body: 'x' })))).toMatchObject({ status: 400 });
+    expect(await s3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k'.repeat(1025), Body: 'x' })))).toMatchObject({
+      name: 'KeyTooLongError',
+    });
+    const other = unique('s3mb');
+    await s3.send(new CreateBucketCommand({ Bucket: other }));
+    expect(await s3Error(s3.send(new CreateBucketCommand({ Bucket: other })))).toMatchObject({ name: 'BucketAlreadyOwnedByYou', status: 409 });
+    await s3.send(new PutObjectCommand({ Bucket: other, Key: 'x', Body: 'x' }));
+    expect(await s3Error(s3.send(new DeleteBucketCommand({ Bucket: other })))).toMatchObject({ name: 'BucketNotEmpty', status: 409 });
+    await s3.send(new DeleteObjectCommand({ Bucket: other, Key: 'x' }));
+    await s3.send(new DeleteBucketCommand({ Bucket: other }));
+    expect(await s3Error(s3.send(new HeadBucketCommand({ Bucket: other })))).toMatchObject({ status: 404 });
+  });
+});

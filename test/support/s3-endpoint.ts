@@ -1,0 +1,21 @@
+// An S3 client of lakesync's own S3 endpoint, with a fresh service-account key.
+import { S3Client } from '@aws-sdk/client-s3';
+import { expect } from 'vitest';
+import { call } from './http.js';
+import type { TestLakesync } from './lakesync.js';
+
+export interface S3Key {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export async function createKey(ls: TestLakesync, body: { scopes: string[]; buckets?: string[] }, headers?: Record<string, string>): Promise<S3Key> {
+  const created = await call(ls.url, 'POST', '/admin/keys', body, headers);
+  expect(created.status).toBe(201);
+  return { accessKeyId: created.body.accessKeyId, secretAccessKey: created.body.secretAccessKey };
+}
+
+/** The AWS SDK pointed at lakesync, path style, with its default (current) checksum behaviour. */
+export function lakesyncS3(ls: TestLakesync, key: S3Key, region = 'us-east-1'): S3Client {
+  return new S3Client({ endpoint: ls.url, region, forcePathStyle: true, credentials: key, maxAttempts: 1 });
+}
