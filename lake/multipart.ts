@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
+/** S3's part numbers. */
+export const MIN_PART_NUMBER = 1;
+export const MAX_PART_NUMBER = 10_000;
 /** S3's smallest part other than the last. */
 export const MIN_PART_SIZE = 5 * 1024 ** 2;
+/** S3's largest part. */
+export const MAX_PART_SIZE = 5 * 1024 ** 3;
 /**
  * S3's ETag of a multipart object: the MD5 of the parts' binary MD5s, then
  * `-` and the number of parts. Clients (rclone, aws-cli) recompute it.

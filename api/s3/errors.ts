@@ -24,6 +24,7 @@ export const S3_ERROR_STATUS = {
   NoSuchKey: 404,
   NoSuchUpload: 404,
   NotImplemented: 501,
+  OperationAborted: 409,
   PreconditionFailed: 412,
   ServiceUnavailable: 503,
   SlowDown: 503,

@@ -24,6 +24,9 @@ const newUploadId = (): string => randomBytes(24).toString('base64url');
 const UPLOAD_COLUMNS = `id, bucket_id as "bucketId", key, org_id as "orgId", access_key_id as "accessKeyId", metadata,
   lake_handle as "lakeHandle", state, completed_etag as "completedEtag", created_at as "createdAt"`;
 
+/** drizzle's postgres.js client leaves timestamps as text: rows read here get Dates. */
+const withDate = <T extends { createdAt: Date }>(row: T): T => ({ ...row, createdAt: new Date(row.createdAt) });
+
 export async function createUpload(
   db: Db,
   u: { bucketId: string; key: string; orgId: string; accessKeyId: string | null; metadata: ObjectMetadata; lakeHandle: string },
@@ -33,7 +36,7 @@ export async function createUpload(
     insert into multipart_uploads (id, bucket_id, key, org_id, access_key_id, metadata, lake_handle)
     values (${newUploadId()}, ${u.bucketId}, ${u.key}, ${u.orgId}, ${u.accessKeyId}, ${JSON.stringify(u.metadata)}::jsonb, ${u.lakeHandle})
     returning ${sql.unsafe(UPLOAD_COLUMNS)}`;
-  return row!;
+  return withDate(row!);
 }
 
 /** The upload, when it is one of `key` in that bucket (S3 answers NoSuchUpload for an id given with another key). */
@@ -41,7 +44,7 @@ export async function findUpload(db: Db, bucketId: string, key: string, uploadId
   const sql = db.$client;
   const [row] = await sql<MultipartUpload[]>`
     select ${sql.unsafe(UPLOAD_COLUMNS)} from multipart_uploads where id = ${uploadId} and bucket_id = ${bucketId} and key = ${key}`;
-  return row ?? null;
+  return row ? withDate(row) : null;
 }
 
 /**
@@ -72,7 +75,7 @@ export async function listParts(db: Db, uploadId: string, afterPart: number, lim
     select part_number as "partNumber", etag, size::float8 as size, lake_part as "lakePart", uploaded_at as "uploadedAt"
     from multipart_parts where upload_id = ${uploadId} and part_number > ${afterPart}
     order by part_number limit ${limit + 1}`;
-  return { parts: rows.slice(0, limit), more: rows.length > limit };
+  return { parts: rows.slice(0, limit).map((r) => ({ ...r, uploadedAt: new Date(r.uploadedAt) })), more: rows.length > limit };
 }
 
 /**
@@ -96,7 +99,7 @@ export async function listUploads(
     select ${sql.unsafe(UPLOAD_COLUMNS)} from multipart_uploads
     where bucket_id = ${bucketId} and state <> 'completed' and starts_with(key, ${o.prefix}) and ${after}
     order by key, created_at, id limit ${o.limit + 1}`;
-  return { uploads: rows.slice(0, o.limit), more: rows.length > o.limit };
+  return { uploads: rows.slice(0, o.limit).map(withDate), more: rows.length > o.limit };
 }
 
 export type CompleteClaim =
@@ -115,6 +118,7 @@ export async function claimForComplete(db: Db, bucketId: string, key: string, up
       select ${tx.unsafe(UPLOAD_COLUMNS)} from multipart_uploads
       where id = ${uploadId} and bucket_id = ${bucketId} and key = ${key} for update`;
     if (!upload) return { kind: 'gone' };
+    upload.createdAt = new Date(upload.createdAt);
     if (upload.state === 'completed') return { kind: 'completed', upload, etag: upload.completedEtag! };
     if (upload.state === 'completing') return { kind: 'busy' };
     await tx`update multipart_uploads set state = 'completing' where id = ${uploadId}`;
@@ -148,7 +152,7 @@ export async function abortUpload(db: Db, bucketId: string, key: string, uploadI
   const [row] = await sql<MultipartUpload[]>`
     delete from multipart_uploads where id = ${uploadId} and bucket_id = ${bucketId} and key = ${key} and state = 'open'
     returning ${sql.unsafe(UPLOAD_COLUMNS)}`;
-  return row ?? null;
+  return row ? withDate(row) : null;
 }
 
 /**

@@ -8,6 +8,15 @@ import { createBucket, deleteBucket, getBucketLocation, headBucket } from './ops
 import { listObjectsV1, listObjectsV2 } from './ops/listing.js';
 import { getObject, headObject } from './ops/object-read.js';
 import { deleteObject, putObject } from './ops/object-write.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listPartsOp,
+  uploadPart,
+  uploadPartCopy,
+} from './ops/multipart.js';
 
 type Target = 'service' | 'bucket' | 'object';
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
@@ -31,11 +40,26 @@ export interface S3Operation {
 export const S3_OPERATIONS: S3Operation[] = [
   { name: 'ListBuckets', target: 'service', method: 'GET', handler: listBuckets },
   { name: 'GetBucketLocation', target: 'bucket', method: 'GET', subresource: 'location', handler: getBucketLocation },
+  { name: 'ListMultipartUploads', target: 'bucket', method: 'GET', subresource: 'uploads', handler: listMultipartUploads },
   { name: 'ListObjectsV2', target: 'bucket', method: 'GET', query: { name: 'list-type', value: '2' }, handler: listObjectsV2 },
   { name: 'ListObjects', target: 'bucket', method: 'GET', handler: listObjectsV1 },
   { name: 'HeadBucket', target: 'bucket', method: 'HEAD', handler: headBucket },
   { name: 'CreateBucket', target: 'bucket', method: 'PUT', handler: createBucket },
   { name: 'DeleteBucket', target: 'bucket', method: 'DELETE', handler: deleteBucket },
+  { name: 'CreateMultipartUpload', target: 'object', method: 'POST', subresource: 'uploads', handler: createMultipartUpload },
+  { name: 'CompleteMultipartUpload', target: 'object', method: 'POST', subresource: 'uploadId', handler: completeMultipartUpload },
+  {
+    name: 'UploadPartCopy',
+    target: 'object',
+    method: 'PUT',
+    subresource: 'uploadId',
+    header: 'x-amz-copy-source',
+    accepts: ['partNumber'],
+    handler: uploadPartCopy,
+  },
+  { name: 'UploadPart', target: 'object', method: 'PUT', subresource: 'uploadId', accepts: ['partNumber'], handler: uploadPart },
+  { name: 'AbortMultipartUpload', target: 'object', method: 'DELETE', subresource: 'uploadId', handler: abortMultipartUpload },
+  { name: 'ListParts', target: 'object', method: 'GET', subresource: 'uploadId', handler: listPartsOp },
   { name: 'GetObject', target: 'object', method: 'GET', handler: getObject },
   { name: 'HeadObject', target: 'object', method: 'HEAD', handler: headObject },
   { name: 'PutObject', target: 'object', method: 'PUT', handler: putObject },

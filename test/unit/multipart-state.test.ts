@@ -63,7 +63,8 @@ describe('multipart upload state', () => {
       state: 'open',
       metadata: { contentType: 'text/plain', user: { a: 'b' } },
     });
-    expect((await findUpload(db, BUCKET, 'k/one', u.id))?.id).toBe(u.id);
+    expect(u.createdAt).toBeInstanceOf(Date);
+    expect((await findUpload(db, BUCKET, 'k/one', u.id))?.createdAt.getTime()).toBe(u.createdAt.getTime());
     expect(await findUpload(db, BUCKET, 'k/other', u.id)).toBeNull();
     expect(await findUpload(db, 'b2', 'k/one', u.id)).toBeNull();
   });
@@ -76,6 +77,7 @@ describe('multipart upload state', () => {
     const first = await listParts(db, u.id, 0, 10);
     expect(first.more).toBe(true);
     expect(first.parts.map((p) => p.partNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(first.parts[0]!.uploadedAt).toBeInstanceOf(Date);
     expect(first.parts[6]).toMatchObject({ etag: part(7, 'b').etag, lakePart: 'b-7', size: 70 });
     const last = await listParts(db, u.id, 20, 10);
     expect(last).toMatchObject({ more: false });

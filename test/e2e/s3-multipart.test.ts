@@ -1,0 +1,251 @@
+/**
+ * S3 multipart uploads through lakesync's S3 endpoint, driven by
+ * @aws-sdk/client-s3 with its default checksum behaviour, over both lake
+ * kinds: parts out of order and uploaded again, UploadPartCopy of a range,
+ * every refusal of CompleteMultipartUpload, abort, the listings' paging, and
+ * that a completed upload is ingested like any PUT.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3ServiceException,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, waitFor } from '../support/http.js';
+import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { createKey, lakesyncS3 } from '../support/s3-endpoint.js';
+
+const MiB = 1024 ** 2;
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const md5OfMd5s = (parts: Buffer[]) =>
+  `"${createHash('md5')
+    .update(Buffer.concat(parts.map(md5)))
+    .digest('hex')}-${parts.length}"`;
+
+const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
+    throw err;
+  }
+  throw new Error('expected an S3 error');
+};
+
+describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lake', (lake) => {
+  let ls: TestLakesync;
+  let s3: S3Client;
+  const bucket = unique('s3mp');
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake });
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    s3 = lakesyncS3(ls, await createKey(ls, { scopes: ['read', 'write'] }));
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await ls?.stop();
+  });
+
+  const create = async (key: string, extra: { ContentType?: string; Metadata?: Record<string, string> } = {}) =>
+    (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...extra }))).UploadId!;
+  const part = async (key: string, uploadId: string, n: number, body: Buffer) =>
+    (await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body }))).ETag!;
+  const complete = (key: string, uploadId: string, parts: CompletedPart[]) =>
+    s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+  const read = async (key: string) => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+
+  it('joins parts uploaded out of order (one uploaded twice) byte for byte, with the md5-of-md5s ETag, and ingests the object', async () => {
+    const key = 'big/joined.bin';
+    const [p1, p2, p3] = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
+    const id = await create(key, { ContentType: 'application/x-joined', Metadata: { origin: 'multipart' } });
+    const e3 = await part(key, id, 3, p3);
+    await part(key, id, 2, randomBytes(5 * MiB));
+    const e1 = await part(key, id, 1, p1);
+    const e2 = await part(key, id, 2, p2);
+    expect(e2).toBe(`"${md5(p2).toString('hex')}"`);
+
+    const first = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id, MaxParts: 2 }));
+    expect(first.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([
+      [1, e1, p1.length],
+      [2, e2, p2.length],
+    ]);
+    expect(first).toMatchObject({ IsTruncated: true, NextPartNumberMarker: '2' });
+    const rest = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumberMarker: first.NextPartNumberMarker }));
+    expect(rest.IsTruncated).toBe(false);
+    expect(rest.Parts?.map((p) => [p.PartNumber, p.ETag, p.Size])).toEqual([[3, e3, p3.length]]);
+
+    const done = await complete(key, id, [
+      { PartNumber: 1, ETag: e1 },
+      { PartNumber: 2, ETag: e2 },
+      { PartNumber: 3, ETag: e3 },
+    ]);
+    const etag = md5OfMd5s([p1, p2, p3]);
+    expect(done).toMatchObject({ Bucket: bucket, Key: key, ETag: etag });
+    expect((await read(key)).equals(Buffer.concat([p1, p2, p3]))).toBe(true);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    expect(head).toMatchObject({
+      ETag: etag,
+      ContentLength: p1.length + p2.length + p3.length,
+      ContentType: 'application/x-joined',
+      Metadata: { origin: 'multipart' },
+    });
+
+    // Retried after a lost answer, Complete answers the same.
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(etag);
+    // A completed upload takes no more parts and cannot be aborted.
+    expect(await s3Error(part(key, id, 4, Buffer.from('late')))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
+    expect(await s3Error(s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id })))).toMatchObject({ name: 'NoSuchUpload' });
+
+    const info = await waitFor('the completed upload ingested', async () => {
+      const res = await call(ls.url, 'GET', `/${bucket}/objects/${encodeURIComponent(key)}/info`);
+      return res.status === 200 && res.body.ingestionStatus === 'INGESTED' && res.body;
+    });
+    expect(info).toMatchObject({
+      key,
+      size: String(p1.length + p2.length + p3.length),
+      contentType: 'application/x-joined',
+      userMetadata: { origin: 'multipart' },
+    });
+  });
+
+  it('refuses a wrong ETag, a missing part, parts out of order, a small part before the last, and bad part numbers; the upload goes on', async () => {
+    const key = 'refused/obj.bin';
+    const [p1, p2] = [randomBytes(5 * MiB), Buffer.from('tail')];
+    const id = await create(key);
+    const e1 = await part(key, id, 1, p1);
+    const e2 = await part(key, id, 2, p2);
+    const wrong = `"${'0'.repeat(32)}"`;
+    expect(
+      await s3Error(
+        complete(key, id, [
+          { PartNumber: 1, ETag: wrong },
+          { PartNumber: 2, ETag: e2 },
+        ]),
+      ),
+    ).toMatchObject({ name: 'InvalidPart', status: 400 });
+    expect(
+      await s3Error(
+        complete(key, id, [
+          { PartNumber: 1, ETag: e1 },
+          { PartNumber: 3, ETag: e2 },
+        ]),
+      ),
+    ).toMatchObject({ name: 'InvalidPart' });
+    expect(
+      await s3Error(
+        complete(key, id, [
+          { PartNumber: 2, ETag: e2 },
+          { PartNumber: 1, ETag: e1 },
+        ]),
+      ),
+    ).toMatchObject({ name: 'InvalidPartOrder', status: 400 });
+    expect(await s3Error(complete(key, id, []))).toMatchObject({ name: 'MalformedXML', status: 400 });
+    expect(await s3Error(part(key, id, 10_001, Buffer.from('x')))).toMatchObject({ name: 'InvalidArgument', status: 400 });
+    expect(await s3Error(part(key, id, 0, Buffer.from('x')))).toMatchObject({ name: 'InvalidArgument', status: 400 });
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({ status: 404 });
+
+    const small = 'refused/small.bin';
+    const sid = await create(small);
+    const s1 = await part(small, sid, 1, Buffer.from('small'));
+    const s2 = await part(small, sid, 2, Buffer.from('last'));
+    expect(
+      await s3Error(
+        complete(small, sid, [
+          { PartNumber: 1, ETag: s1 },
+          { PartNumber: 2, ETag: s2 },
+        ]),
+      ),
+    ).toMatchObject({ name: 'EntityTooSmall', status: 400 });
+
+    // A single small part is a whole object.
+    expect((await complete(small, sid, [{ PartNumber: 2, ETag: s2 }])).ETag).toBe(md5OfMd5s([Buffer.from('last')]));
+    expect((await read(small)).toString()).toBe('last');
+    expect(
+      (
+        await complete(key, id, [
+          { PartNumber: 1, ETag: e1 },
+          { PartNumber: 2, ETag: e2 },
+        ])
+      ).ETag,
+    ).toBe(md5OfMd5s([p1, p2]));
+    expect((await read(key)).equals(Buffer.concat([p1, p2]))).toBe(true);
+  });
+
+  it('aborts: the upload is gone for every operation, and nothing is stored', async () => {
+    const key = 'aborted/obj.bin';
+    const id = await create(key);
+    const e1 = await part(key, id, 1, Buffer.from('doomed'));
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }));
+    expect(await s3Error(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id })))).toMatchObject({ name: 'NoSuchUpload', status: 404 });
+    expect(await s3Error(part(key, id, 2, Buffer.from('late')))).toMatchObject({ name: 'NoSuchUpload' });
+    expect(await s3Error(complete(key, id, [{ PartNumber: 1, ETag: e1 }]))).toMatchObject({ name: 'NoSuchUpload' });
+    expect(await s3Error(s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id })))).toMatchObject({ name: 'NoSuchUpload' });
+    // An upload id is good only with its own key.
+    const other = await create('aborted/other.bin');
+    expect(await s3Error(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: other })))).toMatchObject({ name: 'NoSuchUpload' });
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'aborted/other.bin', UploadId: other }));
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).toMatchObject({ status: 404 });
+    const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'aborted/' }));
+    expect(listed.Uploads ?? []).toEqual([]);
+  });
+
+  it('lists uploads in progress by key, then oldest first, in pages', async () => {
+    const a1 = await create('pending/a');
+    const a2 = await create('pending/a');
+    const b = await create('pending/b');
+    const first = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'pending/', MaxUploads: 2 }));
+    expect(first.Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([
+      ['pending/a', a1],
+      ['pending/a', a2],
+    ]);
+    expect(first).toMatchObject({ IsTruncated: true, NextKeyMarker: 'pending/a', NextUploadIdMarker: a2 });
+    const rest = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'pending/', KeyMarker: first.NextKeyMarker, UploadIdMarker: first.NextUploadIdMarker }),
+    );
+    expect(rest.IsTruncated).toBe(false);
+    expect(rest.Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([['pending/b', b]]);
+    for (const [key, id] of [
+      ['pending/a', a1],
+      ['pending/a', a2],
+      ['pending/b', b],
+    ] as const)
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }));
+  });
+
+  it('copies byte ranges of an existing object as parts', async () => {
+    const source = randomBytes(5 * MiB + 100);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy/source.bin', Body: source }));
+    const key = 'copy/target.bin';
+    const id = await create(key);
+    const copy = (n: number, range: string) =>
+      s3.send(
+        new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: n, CopySource: `${bucket}/copy/source.bin`, CopySourceRange: range }),
+      );
+    const c1 = await copy(1, `bytes=100-${5 * MiB + 99}`);
+    const c2 = await copy(2, 'bytes=0-99');
+    const [r1, r2] = [source.subarray(100), source.subarray(0, 100)];
+    expect(c1.CopyPartResult?.ETag).toBe(`"${md5(r1).toString('hex')}"`);
+    expect(await s3Error(copy(3, `bytes=0-${source.length}`))).toMatchObject({ name: 'InvalidArgument', status: 400 });
+    expect(
+      await s3Error(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: `${bucket}/copy/missing.bin` }))),
+    ).toMatchObject({ name: 'NoSuchKey', status: 404 });
+    const done = await complete(key, id, [
+      { PartNumber: 1, ETag: c1.CopyPartResult!.ETag },
+      { PartNumber: 2, ETag: c2.CopyPartResult!.ETag },
+    ]);
+    expect(done.ETag).toBe(md5OfMd5s([r1, r2]));
+    expect((await read(key)).equals(Buffer.concat([r1, r2]))).toBe(true);
+  });
+});
