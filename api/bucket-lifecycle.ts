@@ -10,6 +10,7 @@ import { newId } from '../domain/ids.js';
 import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
 import { stopSignal, syncRunWorkflowId } from '../workflows/shared.js';
 import type { ApiDeps } from './deps.js';
+import { removeBucketUploads } from './s3/multipart-state.js';
 
 type BucketRow = typeof buckets.$inferSelect;
 
@@ -60,6 +61,8 @@ export async function deleteEmptyBucket(deps: ApiDeps, bucket: BucketRow): Promi
     await tx.select({ id: buckets.id }).from(buckets).where(eq(buckets.id, bucket.id)).for('update');
     const now = await userSources(tx, bucket.id);
     if (now > 0) return now;
+    // Multipart uploads in progress do not hold the bucket; their rows go by cascade, so their lake parts go first.
+    await removeBucketUploads(deps.db, deps.lake, bucket.id);
     await tx.delete(buckets).where(eq(buckets.id, bucket.id));
     return 0;
   });

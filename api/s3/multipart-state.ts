@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type postgres from 'postgres';
 import type { Db } from '../../db/client.js';
 import type { MultipartUploadRow } from '../../db/schema.js';
 import type { LakeStore, ObjectMetadata, StoredPart } from '../../lake/types.js';
@@ -156,20 +157,24 @@ export async function abortUpload(db: Db, bucketId: string, key: string, uploadI
 }
 
 /**
- * Aborts uploads older than `maxAgeMs` (by the database's clock; abandoned: S3's lifecycle rule for
- * incomplete uploads) and forgets completed ones as old: their lake parts are
- * removed, then their rows, a batch at a time under `skip locked`, so two
- * workers sweeping at once share the work and a crash halfway leaves rows to
- * sweep again (removing lake parts twice is no error). How many it removed.
+ * Removes uploads `which` picks: their lake parts (unless completed), then
+ * their rows, a batch at a time under `skip locked`, so two callers at once
+ * share the work and a crash halfway leaves rows to remove again (removing
+ * lake parts twice is no error). How many it removed.
  */
-export async function removeAbandonedUploads(db: Db, lake: LakeStore, maxAgeMs: number, batch = 100): Promise<number> {
+async function removeUploads(
+  db: Db,
+  lake: LakeStore,
+  which: (tx: postgres.TransactionSql) => postgres.PendingQuery<postgres.Row[]>,
+  batch: number,
+): Promise<number> {
   let removed = 0;
   for (;;) {
     const n = await db.$client.begin(async (tx) => {
       const rows = await tx<{ id: string; key: string; bucket: string; lakeHandle: string; state: UploadState }[]>`
         select u.id, u.key, b.name as bucket, u.lake_handle as "lakeHandle", u.state
         from multipart_uploads u join buckets b on b.id = u.bucket_id
-        where u.created_at < now() - ${maxAgeMs} * interval '1 millisecond'
+        where ${which(tx)}
         order by u.created_at limit ${batch}
         for update of u skip locked`;
       for (const r of rows) if (r.state !== 'completed') await lake.abortMultipart(r.bucket, r.key, r.lakeHandle);
@@ -179,4 +184,21 @@ export async function removeAbandonedUploads(db: Db, lake: LakeStore, maxAgeMs: 
     removed += n;
     if (n < batch) return removed;
   }
+}
+
+/**
+ * Aborts uploads older than `maxAgeMs` (by the database's clock), as S3's
+ * lifecycle rule for incomplete uploads does, and forgets completed ones as
+ * old. Workers sweeping at once share the work.
+ */
+export function removeAbandonedUploads(db: Db, lake: LakeStore, maxAgeMs: number, batch = 100): Promise<number> {
+  return removeUploads(db, lake, (tx) => tx`u.created_at < now() - ${maxAgeMs} * interval '1 millisecond'`, batch);
+}
+
+/**
+ * Aborts every upload of a bucket about to be deleted: its rows would go by
+ * cascade, leaving parts in the lake nobody could name any more.
+ */
+export function removeBucketUploads(db: Db, lake: LakeStore, bucketId: string): Promise<number> {
+  return removeUploads(db, lake, (tx) => tx`u.bucket_id = ${bucketId}`, 100);
 }

@@ -21,9 +21,11 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, waitFor } from '../support/http.js';
-import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { createKey, lakesyncS3 } from '../support/s3-endpoint.js';
 
 const MiB = 1024 ** 2;
@@ -247,5 +249,36 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     ]);
     expect(done.ETag).toBe(md5OfMd5s([r1, r2]));
     expect((await read(key)).equals(Buffer.concat([r1, r2]))).toBe(true);
+  });
+
+  it('stores no part whose body breaks its digest, and the upload goes on', async () => {
+    const key = 'digest/obj.bin';
+    const id = await create(key);
+    const body = Buffer.from('the real part');
+    const badMd5 = createHash('md5').update('another body').digest('base64');
+    expect(
+      await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 1, Body: body, ContentMD5: badMd5 }))),
+    ).toMatchObject({ name: 'BadDigest', status: 400 });
+    expect((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id }))).Parts ?? []).toEqual([]);
+    const e1 = await part(key, id, 1, body);
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([body]));
+    expect((await read(key)).equals(body)).toBe(true);
+  });
+
+  it('removes the lake parts of uploads in progress when their bucket is deleted', async () => {
+    const doomed = unique('s3mpdel');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: doomed })).status).toBe(201);
+    const inLake = async (): Promise<number> => {
+      if (ls.lake.kind === 'filesystem') return (await readdir(join(ls.lake.dir, '.multipart')).catch(() => [])).length;
+      // MinIO lists the uploads of one object key, not of a prefix.
+      const open = await minioClient().send(new ListMultipartUploadsCommand({ Bucket: ls.lake.bucket, Prefix: `${doomed}/left/behind.bin` }));
+      return (open.Uploads ?? []).length;
+    };
+    const before = await inLake();
+    const id = (await s3.send(new CreateMultipartUploadCommand({ Bucket: doomed, Key: 'left/behind.bin' }))).UploadId!;
+    await s3.send(new UploadPartCommand({ Bucket: doomed, Key: 'left/behind.bin', UploadId: id, PartNumber: 1, Body: Buffer.from('part') }));
+    expect(await inLake()).toBe(before + 1);
+    expect((await call(ls.url, 'DELETE', `/admin/buckets/${doomed}`)).status).toBeLessThan(300);
+    expect(await inLake()).toBe(before);
   });
 });
