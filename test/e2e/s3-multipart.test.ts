@@ -72,8 +72,8 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     const key = 'big/joined.bin';
     const [p1, p2, p3] = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1234)];
     const id = await create(key, { ContentType: 'application/x-joined', Metadata: { origin: 'multipart' } });
-    const e3 = await part(key, id, 3, p3);
-    await part(key, id, 2, randomBytes(5 * MiB));
+    // Parts of different numbers at once both land.
+    const [e3] = await Promise.all([part(key, id, 3, p3), part(key, id, 2, randomBytes(5 * MiB))]);
     const e1 = await part(key, id, 1, p1);
     const e2 = await part(key, id, 2, p2);
     expect(e2).toBe(`"${md5(p2).toString('hex')}"`);
@@ -171,6 +171,21 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
       ),
     ).toMatchObject({ name: 'EntityTooSmall', status: 400 });
 
+    // A conditional Complete holds like a conditional PutObject: the key exists by now.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: small, Body: 'already here' }));
+    expect(
+      await s3Error(
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: small,
+            UploadId: sid,
+            IfNoneMatch: '*',
+            MultipartUpload: { Parts: [{ PartNumber: 2, ETag: s2 }] },
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: 'PreconditionFailed', status: 412 });
     // A single small part is a whole object.
     expect((await complete(small, sid, [{ PartNumber: 2, ETag: s2 }])).ETag).toBe(md5OfMd5s([Buffer.from('last')]));
     expect((await read(small)).toString()).toBe('last');

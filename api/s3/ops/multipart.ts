@@ -25,7 +25,7 @@ import {
   type MultipartUpload,
 } from '../multipart-state.js';
 import { parseXml, readCapped, sendXml } from '../xml.js';
-import { storeArrival, writeMetadata } from './object-write.js';
+import { checkWriteConditions, storeArrival, writeMetadata } from './object-write.js';
 
 /** S3's largest object. */
 const MAX_OBJECT_BYTES = 5 * 1024 ** 4;
@@ -246,6 +246,8 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
   let etag: string;
   try {
     const parts = chosenParts(requested, claim.parts);
+    // S3's conditional writes (If-None-Match: *, If-Match) hold for a Complete as for a PutObject.
+    await checkWriteConditions(ctx, bucket, key);
     const put = await ctx.deps.lake.completeMultipart(bucket.name, key, upload.lakeHandle, parts).catch((err: unknown) => {
       throw err instanceof MultipartUploadGone ? noSuchUpload() : err;
     });
