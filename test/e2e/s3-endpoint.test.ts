@@ -4,6 +4,7 @@
  * operations, their S3 errors, and that what S3 writes is ingested.
  */
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -98,6 +99,42 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     }
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'jobs' }));
     expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'jobs' })))).toMatchObject({ status: 404 });
+    // An object named after a real source: S3's DeleteObject removes the object, never the source.
+    const listed = await call(ls.url, 'GET', `/${bucket}/sources`);
+    const sourceId = listed.body.sources[0].sourceId as string;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `sources/${sourceId}`, Body: 'not a source' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `sources/${sourceId}` }));
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `sources/${sourceId}` })))).toMatchObject({ status: 404 });
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).status).toBe(200);
+  });
+
+  it('copies objects, keeping or replacing their metadata', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy/src.txt', Body: 'copy me', ContentType: 'text/x-src', Metadata: { a: '1' } }));
+    const kept = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/kept.txt', CopySource: `${bucket}/copy/src.txt` }));
+    expect(kept.CopyObjectResult?.ETag).toBe(`"${createHash('md5').update('copy me').digest('hex')}"`);
+    expect(await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy/kept.txt' }))).toMatchObject({ ContentType: 'text/x-src', Metadata: { a: '1' } });
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'copy/replaced.txt',
+        CopySource: `${bucket}/${encodeURIComponent('copy/src.txt')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'text/x-new',
+        Metadata: { b: '2' },
+      }),
+    );
+    const replaced = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/replaced.txt' }));
+    expect([replaced.ContentType, replaced.Metadata, await replaced.Body!.transformToString()]).toEqual(['text/x-new', { b: '2' }, 'copy me']);
+    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/src.txt', CopySource: `${bucket}/copy/src.txt` })))).toMatchObject({
+      name: 'InvalidRequest',
+      status: 400,
+    });
+    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: `${bucket}/copy/none` })))).toMatchObject({
+      name: 'NoSuchKey',
+    });
+    expect(
+      await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: `${bucket}/copy/src.txt`, CopySourceIfMatch: '"nope"' }))),
+    ).toMatchObject({ name: 'PreconditionFailed', status: 412 });
   });
 
   it('answers NoSuchKey, refuses unstorable keys, and creates and deletes buckets', async () => {
