@@ -17,8 +17,11 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3ServiceException,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
@@ -151,5 +154,48 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     await s3.send(new DeleteObjectCommand({ Bucket: other, Key: 'x' }));
     await s3.send(new DeleteBucketCommand({ Bucket: other }));
     expect(await s3Error(s3.send(new HeadBucketCommand({ Bucket: other })))).toMatchObject({ status: 404 });
+  });
+});
+
+describe('S3 endpoint, virtual-host style and another region', () => {
+  let ls: TestLakesync;
+  const bucket = unique('s3vh');
+  const domain = 's3.lakesync.test';
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 'filesystem', env: { LAKESYNC_S3_DOMAIN: domain, LAKESYNC_S3_REGION: 'eu-west-3' } });
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await ls?.stop();
+  });
+
+  /** The SDK addressing `<bucket>.s3.lakesync.test`, every name resolved to the loopback lakesync listens on. */
+  const virtualHosted = (key: { accessKeyId: string; secretAccessKey: string }, region: string) => {
+    const port = new URL(ls.url).port;
+    const lookup = ((_host: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+      options?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as unknown as LookupFunction;
+    return new S3Client({
+      endpoint: `http://${domain}:${port}`,
+      region,
+      forcePathStyle: false,
+      credentials: key,
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ lookup }) }),
+    });
+  };
+
+  it('serves bucket.<domain> requests signed for the configured region, and refuses another region', async () => {
+    const key = await createKey(ls, { scopes: ['read', 'write'] });
+    const s3 = virtualHosted(key, 'eu-west-3');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'vh/one.txt', Body: 'virtual' }));
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect(listed.Contents?.map((c) => c.Key)).toEqual(['vh/one.txt']);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'vh/one.txt' }))).Body!.transformToString()).toBe('virtual');
+    expect((await s3.send(new GetBucketLocationCommand({ Bucket: bucket }))).LocationConstraint).toBe('eu-west-3');
+    const wrongRegion = virtualHosted(key, 'us-east-1');
+    expect(await s3Error(wrongRegion.send(new ListObjectsV2Command({ Bucket: bucket })))).toMatchObject({ name: 'AuthorizationHeaderMalformed', status: 400 });
+    s3.destroy();
+    wrongRegion.destroy();
   });
 });
