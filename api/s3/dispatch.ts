@@ -41,6 +41,8 @@ export function s3Endpoint(deps: ApiDeps, options: S3EndpointOptions): RequestHa
       options.domain !== undefined && (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').endsWith(`.${options.domain.toLowerCase()}`);
     if (form === null && !virtualHost) return next();
     const requestId = randomBytes(8).toString('hex').toUpperCase();
+    // The metrics label until the operation is known (refused before it was: bad signature, NotImplemented).
+    res.locals.s3Operation = 'Unresolved';
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     const resource = rawPath;
@@ -64,6 +66,7 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
   const query = s3Query(rawQuery);
   const target = address.bucket === null ? 'service' : address.key === null ? 'bucket' : 'object';
   const op = s3Operation(target, req.method, query, req.headers);
+  res.locals.s3Operation = op.name;
   if (req.method === 'PUT' || req.method === 'POST') refuseUnsupportedHeaders(req.headers);
   const declared =
     verified.payload.kind === 'aws-chunked'
@@ -89,6 +92,5 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
       return verifiedBody(req, verified.payload);
     },
   };
-  res.locals.s3Operation = op.name;
   await op.handler(ctx);
 }

@@ -163,6 +163,14 @@ describe('S3 endpoint refusals', () => {
     expect(await exists('sse')).toBe(false);
   });
 
+  it('labels S3 requests in the API metrics by operation, never by bucket or key', async () => {
+    const text = await (await fetch(`${ls.url}/metrics`)).text();
+    expect(text).toMatch(/lakesync_http_requests_total\{[^}]*route="s3:PutObject"[^}]*status="200"/);
+    expect(text).toMatch(/route="s3:Unresolved"/);
+    expect(text).not.toContain(bucket);
+    expect(text).not.toContain('present.txt');
+  });
+
   it('deletes in batches, quietly or not, and ingests what S3 writes through the push source', async () => {
     for (const k of ['batch/1', 'batch/2', 'batch/3']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: k }));
     const loud = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'batch/1' }, { Key: 'batch/none' }] } }));
