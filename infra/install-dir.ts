@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 /**
  * Installs into `dir` at most once, safely when several processes (parallel
@@ -11,6 +12,7 @@ import { rename, rm } from 'node:fs/promises';
  */
 export async function installDirOnce(dir: string, ready: (dir: string) => Promise<boolean>, build: (scratch: string) => Promise<void>): Promise<void> {
   if (await ready(dir)) return;
+  await removeAbandoned(dir);
   const scratch = `${dir}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await build(scratch);
@@ -26,5 +28,23 @@ export async function installDirOnce(dir: string, ready: (dir: string) => Promis
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Scratch copies left by installs that were killed midway (their process is gone): a venv is a hundred megabytes. */
+async function removeAbandoned(dir: string): Promise<void> {
+  const prefix = `${basename(dir)}.partial-`;
+  for (const entry of await readdir(dirname(dir)).catch(() => [])) {
+    const pid = Number(entry.startsWith(prefix) ? entry.slice(prefix.length).split('-')[0] : NaN);
+    if (Number.isInteger(pid) && !alive(pid)) await rm(join(dirname(dir), entry), { recursive: true, force: true });
   }
 }

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { minioClient, unique } from '../support/lakesync.js';
 import { s3Sha, sha256 } from '../support/objects.js';
+import { startRecordingProxy } from '../support/recording-proxy.js';
 import { RCLONE_REMOTE, s3Clients, type S3Endpoint } from '../support/s3-clients.js';
+import { startTlsFront } from '../support/tls-front.js';
 
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
@@ -57,7 +59,7 @@ describe('real S3 clients against MinIO', () => {
     // Over the CLI's 8 MiB threshold it went as three 8 MiB-or-less parts, and MinIO agrees on their MD5s.
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'aws/big.bin' }));
     expect(head.ETag).toBe(multipartEtag([big.subarray(0, 8 * MiB), big.subarray(8 * MiB, 16 * MiB), big.subarray(16 * MiB)]));
-    // botocore ≥ 1.36 sends a CRC32 trailer by default; MinIO kept it, so it was sent and verified.
+    // botocore ≥ 1.36 sends a CRC32 by default (a header over HTTP, a trailer over HTTPS: below); MinIO kept it, so it was sent and verified.
     const checked = JSON.parse(
       (await clients.aws(endpoint, ['s3api', 'head-object', '--bucket', bucket, '--key', 'aws/small.bin', '--checksum-mode', 'ENABLED'])).stdout,
     ) as { ChecksumCRC32?: string };
@@ -153,5 +155,33 @@ print(json.dumps({'listed': listed, 'etag': done['ETag'], 'sha256': hashlib.sha2
     const s5 = await clients.s5cmd(wrong, ['ls', `s3://${bucket}/*`]).catch((e: Error) => e);
     expect((s5 as Error).message).toMatch(/SignatureDoesNotMatch/);
     expect((s5 as Error).message).not.toContain(wrong.secretAccessKey);
+  });
+
+  it('over HTTPS the aws CLI and boto3 send their CRC32 as an aws-chunked trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER); s5cmd and rclone trust the same CA', async () => {
+    const proxy = await startRecordingProxy(minio.endpoint);
+    const front = await startTlsFront(proxy.endpoint);
+    try {
+      const tls: S3Endpoint = { ...endpoint, url: front.url, caBundle: front.caFile };
+      const body = randomBytes(70_000);
+      await writeFile(join(dir, 'tls.bin'), body);
+      await clients.aws(tls, ['s3', 'cp', join(dir, 'tls.bin'), `s3://${bucket}/tls/aws.bin`]);
+      await clients.python(tls, `import boto3, os\nboto3.client('s3').upload_file(os.environ['SRC'], os.environ['BUCKET'], 'tls/boto3.bin')\n`, {
+        env: { SRC: join(dir, 'tls.bin'), BUCKET: bucket },
+      });
+      await clients.s5cmd(tls, ['cp', join(dir, 'tls.bin'), `s3://${bucket}/tls/s5cmd.bin`]);
+      await clients.rclone(tls, ['copyto', join(dir, 'tls.bin'), `${RCLONE_REMOTE}:${bucket}/tls/rclone.bin`]);
+
+      const puts = new Map(proxy.requests.filter((r) => r.method === 'PUT').map((r) => [r.url.split('?')[0], r.headers]));
+      for (const key of ['aws.bin', 'boto3.bin']) {
+        const headers = puts.get(`/${bucket}/tls/${key}`);
+        expect(headers?.['x-amz-content-sha256']).toBe('STREAMING-UNSIGNED-PAYLOAD-TRAILER');
+        expect(headers?.['x-amz-trailer']).toBe('x-amz-checksum-crc32');
+        expect(headers?.['content-encoding']).toMatch(/aws-chunked/);
+      }
+      for (const key of ['aws.bin', 'boto3.bin', 's5cmd.bin', 'rclone.bin']) expect(await s3Sha(s3, bucket, `tls/${key}`)).toBe(sha256(body));
+    } finally {
+      await front.close();
+      await proxy.stop();
+    }
   });
 });

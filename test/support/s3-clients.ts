@@ -16,6 +16,8 @@ export interface S3Endpoint {
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
+  /** A PEM file of certificates to trust for an https URL (test/support/tls-front.ts). */
+  caBundle?: string;
 }
 
 export interface RunOptions {
@@ -92,6 +94,7 @@ async function botocoreEnv(e: S3Endpoint, dir: string, o: RunOptions): Promise<N
     AWS_DEFAULT_REGION: e.region,
     AWS_ENDPOINT_URL: e.url,
     AWS_EC2_METADATA_DISABLED: 'true',
+    ...(e.caBundle ? { AWS_CA_BUNDLE: e.caBundle } : {}),
     ...o.env,
   };
 }
@@ -119,6 +122,8 @@ export function s3Clients(tools: S3ClientTools) {
             AWS_ACCESS_KEY_ID: e.accessKeyId,
             AWS_SECRET_ACCESS_KEY: e.secretAccessKey,
             AWS_REGION: e.region,
+            // Go reads its trusted roots from SSL_CERT_FILE (s5cmd and rclone alike).
+            ...(e.caBundle ? { SSL_CERT_FILE: e.caBundle } : {}),
             ...o.env,
           },
           { ...o, cwd: o.cwd ?? dir },
@@ -142,6 +147,7 @@ export function s3Clients(tools: S3ClientTools) {
             [`${remote}REGION`]: e.region,
             [`${remote}ENDPOINT`]: e.url,
             [`${remote}FORCE_PATH_STYLE`]: 'true',
+            ...(e.caBundle ? { SSL_CERT_FILE: e.caBundle } : {}),
             ...o.env,
           },
           { ...o, cwd: o.cwd ?? dir },
