@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CopyObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { errorMessage } from '../domain/error-text.js';
 
 const run = promisify(execFile);
 
@@ -27,53 +26,31 @@ export interface S3Endpoint {
   region: string;
 }
 
-async function which(cmd: string): Promise<string | null> {
-  try {
-    const { stdout } = await run('sh', ['-c', `command -v ${cmd}`]);
-    return stdout.trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-/** Installs a peer from Debian's packages when it is missing (the benchmark's only install step). */
-export async function ensureTool(cmd: string, debianPackage: string, log: (m: string) => void): Promise<string | null> {
-  const found = await which(cmd);
-  if (found) return found;
-  log(`${cmd} not found: installing Debian package ${debianPackage}`);
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
-  try {
-    await run(sudo[0] ?? 'apt-get', [...sudo.slice(1), ...(sudo.length ? ['apt-get'] : []), 'install', '-y', '-q', debianPackage], {
+/** rclone configured entirely through environment variables: no config file, no secrets on the command line. `rclone` (and `aws` below) are argv prefixes from infra/s3-clients.ts. */
+export async function rcloneSync(rclone: string[], s3: S3Endpoint, from: string, to: string, concurrency: number, extra: string[] = []): Promise<void> {
+  await run(
+    rclone[0]!,
+    [...rclone.slice(1), 'sync', `lake:${from}`, `lake:${to}`, '--transfers', String(concurrency), '--checkers', String(concurrency), '--fast-list', ...extra],
+    {
       maxBuffer: 64 << 20,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-  } catch (err) {
-    log(`could not install ${debianPackage}: ${errorMessage(err).slice(0, 300)}`);
-  }
-  return which(cmd);
-}
-
-/** rclone configured entirely through environment variables: no config file, no secrets on the command line. */
-export async function rcloneSync(rclone: string, s3: S3Endpoint, from: string, to: string, concurrency: number, extra: string[] = []): Promise<void> {
-  await run(rclone, ['sync', `lake:${from}`, `lake:${to}`, '--transfers', String(concurrency), '--checkers', String(concurrency), '--fast-list', ...extra], {
-    maxBuffer: 64 << 20,
-    env: peerEnv({
-      RCLONE_CONFIG_LAKE_TYPE: 's3',
-      RCLONE_CONFIG_LAKE_PROVIDER: 'Minio',
-      RCLONE_CONFIG_LAKE_ENDPOINT: s3.endpoint,
-      RCLONE_CONFIG_LAKE_ACCESS_KEY_ID: s3.accessKeyId,
-      RCLONE_CONFIG_LAKE_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      RCLONE_CONFIG_LAKE_REGION: s3.region,
-    }),
-  });
+      env: peerEnv({
+        RCLONE_CONFIG_LAKE_TYPE: 's3',
+        RCLONE_CONFIG_LAKE_PROVIDER: 'Minio',
+        RCLONE_CONFIG_LAKE_ENDPOINT: s3.endpoint,
+        RCLONE_CONFIG_LAKE_ACCESS_KEY_ID: s3.accessKeyId,
+        RCLONE_CONFIG_LAKE_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        RCLONE_CONFIG_LAKE_REGION: s3.region,
+      }),
+    },
+  );
 }
 
 /** `aws s3 sync` between two buckets of the same endpoint, with its request concurrency set to ours. */
-export async function awsSync(aws: string, s3: S3Endpoint, from: string, to: string, concurrency: number): Promise<void> {
+export async function awsSync(aws: string[], s3: S3Endpoint, from: string, to: string, concurrency: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'lakesync-bench-aws-'));
   const config = join(dir, 'config');
   await writeFile(config, `[default]\nregion = ${s3.region}\ns3 =\n  max_concurrent_requests = ${concurrency}\n  max_queue_size = ${concurrency * 100}\n`);
-  await run(aws, ['s3', 'sync', `s3://${from}`, `s3://${to}`, '--endpoint-url', s3.endpoint, '--only-show-errors'], {
+  await run(aws[0]!, [...aws.slice(1), 's3', 'sync', `s3://${from}`, `s3://${to}`, '--endpoint-url', s3.endpoint, '--only-show-errors'], {
     maxBuffer: 64 << 20,
     env: peerEnv({
       AWS_CONFIG_FILE: config,

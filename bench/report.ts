@@ -2,10 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Row {
+  /** The endpoint measured, when a run compares several (the S3 endpoint benchmark). */
+  target?: string;
   tool: string;
   scenario: string;
   seconds: number;
   objects: number;
+  bytes?: number;
   peakRssMiB?: number;
   /** CPU seconds each component spent during the run (MinIO serves every tool; the rest is the tool's own). */
   cpuSeconds?: Record<string, number>;

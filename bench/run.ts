@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: lakesync side by side with rclone, `aws s3 sync` and a raw
  * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
- * `npm run bench -- --discovery-only` lists a million keys instead.
+ * `npm run bench -- --discovery-only` lists a million keys instead;
+ * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
+ * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +20,7 @@ import { loadEnv } from '../config/env.js';
 import { JOB_STATUS } from '../domain/statuses.js';
 import { createS3Client } from '../activities/storage/s3-client.js';
 import { findMinio, findTemporalCli } from '../infra/binaries.js';
+import { installS3Clients } from '../infra/s3-clients.js';
 import { startMinio } from '../infra/minio-server.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
 import { startTemporalDevServer } from '../infra/temporal-server.js';
@@ -25,8 +28,9 @@ import { startWorkerProcess, type WorkerProcess } from '../infra/worker-process.
 import { cpuSnapshot, cpuSpent } from './cpu.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
-import { awsSync, copyLoop, ensureTool, rcloneSync } from './peers.js';
+import { awsSync, copyLoop, rcloneSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
+import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +44,10 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '1000000' },
     'skip-peers': { type: 'boolean', default: false },
     'worker-heap-mb': { type: 'string', default: '192' },
+    's3-endpoint': { type: 'boolean', default: false },
+    files: { type: 'string', default: '5000' },
+    'file-kib': { type: 'string', default: '64' },
+    'big-mib': { type: 'string', default: '1024' },
   },
 });
 
@@ -64,6 +72,16 @@ async function main() {
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
   ]);
+  // The same pinned clients the tests use, never whatever is on PATH.
+  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args['skip-peers']);
+  const clients = clientsWanted
+    ? installS3Clients({
+        cacheDir: env.LAKESYNC_CACHE_DIR,
+        overrides: { aws: env.LAKESYNC_AWS_CLI_PATH, python: env.LAKESYNC_BOTO3_PYTHON, s5cmd: env.LAKESYNC_S5CMD_PATH, rclone: env.LAKESYNC_RCLONE_PATH },
+        log,
+      })
+    : undefined;
+  clients?.catch(() => undefined); // awaited where used; a failure must not crash before the cleanups run
   const [temporal, pg, minio, bundle] = await Promise.all([
     startTemporalDevServer({ binary: temporalCli, ui: false, log }),
     startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
@@ -142,6 +160,25 @@ async function main() {
     }
   };
   await callApi('POST', '/admin/buckets', { name: 'bench' });
+
+  if (args['s3-endpoint'] && clients) {
+    await s3.send(new CreateBucketCommand({ Bucket: 'bench-s3' }));
+    // lakesync's S3 endpoint joins as a second target: its URL and a service-account key, the bucket 'bench', and the API process's pid.
+    const targets: S3BenchTarget[] = [
+      {
+        name: 'MinIO direct',
+        endpoint: { url: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, region: minio.region },
+        bucket: 'bench-s3',
+      },
+    ];
+    const params = { files: Number(args.files), fileKiB: Number(args['file-kib']), bigMiB: Number(args['big-mib']), concurrency };
+    const rows = await s3EndpointBench({ ...params, targets, tools: await clients, scratch: join(scratch, 's3-endpoint'), log });
+    printS3Table(rows);
+    // Only the full size is a result; a smoke run (smaller knobs) is for trying the harness.
+    if (params.files === 5000 && params.fileKiB === 64 && params.bigMiB === 1024) await writeResults('s3-endpoint', params, rows);
+    else log('smoke run (not 5000 × 64 KiB and 1024 MiB): results not written');
+    return;
+  }
 
   if (args['discovery-only']) {
     const keys = Number(args.keys);
@@ -237,8 +274,8 @@ async function main() {
       );
   };
 
-  const rclone = args['skip-peers'] ? null : await ensureTool('rclone', 'rclone', log);
-  const aws = args['skip-peers'] ? null : await ensureTool('aws', 'awscli', log);
+  const rclone = clients ? (await clients).rclone : null;
+  const aws = clients ? (await clients).aws : null;
   const tools: { name: string; run: () => Promise<unknown> }[] = [
     { name: 'lakesync', run: lakesync },
     ...(rclone

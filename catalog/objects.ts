@@ -1,6 +1,7 @@
 import type { ISql, Sql } from 'postgres';
 import type { Db } from '../db/client.js';
 import type { ObjectMetadata } from '../lake/types.js';
+import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
 import { dropDerivedData } from './derived.js';
 import { countCopied, countDeadLettered, countSkipped, setIngestionOwed, type JobRef } from './job-counters.js';
 import { lit, OBJECT_STATUS as S, RUN_STATUS } from './status.js';
@@ -56,7 +57,11 @@ export async function lakeObjectMetadata(sql: ISql, bucketId: string, lakeKey: s
   return (await lakeObjectRecords(sql, bucketId, [lakeKey])).get(lakeKey)?.metadata ?? null;
 }
 
-/** What the catalog holds for lake objects, by lake key: their stored metadata and content hash (`md5:<hex>`), from the row lakeObjectMetadata picks. */
+/**
+ * What the catalog holds for lake objects, by lake key: their stored metadata
+ * and content hash (`md5:<hex>`), from rows that describe the lake's copy (a
+ * pushed object's, or an ingested one's).
+ */
 export async function lakeObjectRecords(
   sql: ISql,
   bucketId: string,
@@ -67,6 +72,8 @@ export async function lakeObjectRecords(
       select distinct on (so.lake_key) so.lake_key, so.metadata, so.content_hash
       from source_objects so join sources s on s.id = so.source_id
       where s.bucket_id = ${bucketId} and so.lake_key = any(${lakeKeys}::text[])
+        -- A pulled object's row changes when the source does, before the copy: until it is ingested again its hash is not the lake's.
+        and (so.status = ${lit(sql, S.ingested)} or s.kind = any(${PUSHED_SOURCE_KINDS as string[]}))
       order by so.lake_key, so.metadata is null, so.updated_at desc`;
   return new Map(rows.map((r) => [r.lake_key, { metadata: r.metadata, contentHash: r.content_hash }]));
 }

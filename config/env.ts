@@ -47,6 +47,11 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_UI_PORT: int(0, 65535).optional(),
   MINIO_PATH: z.string().optional(),
+  /** The S3 clients the tests and benchmark run (infra/s3-clients.ts installs pinned ones when these are unset). */
+  LAKESYNC_AWS_CLI_PATH: z.string().optional(),
+  LAKESYNC_BOTO3_PYTHON: z.string().optional(),
+  LAKESYNC_S5CMD_PATH: z.string().optional(),
+  LAKESYNC_RCLONE_PATH: z.string().optional(),
   LAKE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
   LAKE_DIR: z.string().optional(),
   LAKE_S3_ENDPOINT: z.string().url().optional(),

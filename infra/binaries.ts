@@ -20,7 +20,7 @@ export interface BinaryLookup {
   log: (message: string) => void;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
+export async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
     return (await stat(path)).isFile();
@@ -42,7 +42,7 @@ async function firstExecutable(candidates: string[]): Promise<string | undefined
   return undefined;
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   return (e.stderr?.trim().split('\n').slice(-3).join(' | ') || e.message || String(err)).slice(0, 500);
 }

@@ -400,4 +400,11 @@ export class FilesystemLake implements LakeStore {
       if (!removed) return;
     }
   }
+
+  async copyWithin(from: { bucket: string; key: string }, to: { bucket: string; key: string }, meta: ObjectMetadata): Promise<PutResult | null> {
+    // The directory lake has no server side: the bytes stream from one file into the other's temp file.
+    const got = await this.get(from.bucket, from.key);
+    if (!got) return null;
+    return this.put(to.bucket, to.key, got.body, meta);
+  }
 }

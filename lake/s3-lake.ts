@@ -401,4 +401,38 @@ export class S3Lake implements LakeStore {
   async delete(bucket: string, key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key) }));
   }
+
+  async copyWithin(from: { bucket: string; key: string }, to: { bucket: string; key: string }, meta: ObjectMetadata): Promise<PutResult | null> {
+    const source = await this.head(from.bucket, from.key);
+    if (!source) return null;
+    if (source.size > MAX_SINGLE_COPY) {
+      // Past one CopyObject's reach: stream it through (multipart, bounded memory) rather than refuse.
+      const got = await this.get(from.bucket, from.key);
+      return got ? this.put(to.bucket, to.key, got.body, { ...meta, size: got.head.size }) : null;
+    }
+    const writeId = randomUUID();
+    try {
+      const res = await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.physicalBucket,
+          Key: this.key(to.bucket, to.key),
+          CopySource: `${this.physicalBucket}/${encodeURIComponent(this.key(from.bucket, from.key)).replace(/%2F/g, '/')}`,
+          // The write id is this copy's own, so the metadata is always replaced (with the source's when the caller copies it).
+          MetadataDirective: 'REPLACE',
+          ContentType: meta.contentType,
+          CacheControl: meta.cacheControl,
+          ContentDisposition: meta.contentDisposition,
+          ContentEncoding: meta.contentEncoding,
+          ContentLanguage: meta.contentLanguage,
+          Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
+          Metadata: { ...meta.user, [WRITE_ID]: writeId },
+        }),
+      );
+      const etag = (res.CopyObjectResult?.ETag ?? '').replace(/"/g, '');
+      return { etag, size: source.size, contentHash: contentHashFromEtag(etag), writeId };
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') return null;
+      throw err;
+    }
+  }
 }

@@ -132,6 +132,12 @@ export interface LakeStore extends LakeMultipart {
   ): Promise<{ entries: DelimitedEntry[]; more: boolean } | null>;
   /** Removes what writes cut off by a crash left behind (older than `maxAgeMs`); how many it removed. */
   removeStaleTemp(maxAgeMs: number): Promise<number>;
+  /**
+   * Copies an object within the lake (S3's CopyObject), its stored metadata
+   * replaced by `meta`: server-side where the lake can; null when the source
+   * is not there.
+   */
+  copyWithin(from: { bucket: string; key: string }, to: { bucket: string; key: string }, meta: ObjectMetadata): Promise<PutResult | null>;
   /** Keys under `prefix` strictly after `afterKey`, in byte order, at most `limit`. */
   list(bucket: string, prefix: string, afterKey: string | null, limit: number): Promise<{ objects: (LakeObjectHead & { key: string })[]; more: boolean }>;
 }

@@ -10,7 +10,9 @@ export function httpMetrics(): RequestHandler {
     const end = httpDuration.startTimer();
     res.once('finish', () => {
       // req.route is the matched route (left in place after routing); its path is the full pattern because routers mount at /.
-      const route = typeof req.route?.path === 'string' ? req.route.path : 'unmatched';
+      // An S3 request is labelled by its operation (`s3:PutObject`), which api/s3/dispatch.ts records.
+      const s3 = res.locals.s3Operation as string | undefined;
+      const route = s3 ? `s3:${s3}` : typeof req.route?.path === 'string' ? req.route.path : 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
       httpRequests.inc(labels);
       end(labels);

@@ -52,6 +52,9 @@ export function verifiedBody(req: Readable & { headers: IncomingHttpHeaders }, m
     from.pipe(stage);
     upstream = stage;
   }
+  // The consumer (a lake write) may attach only after a few awaits, by when a small body can have failed
+  // already: the stream keeps its error (stream.errored) for the consumer's pipeline, and must not crash meanwhile.
+  upstream.on('error', () => undefined);
   req.on('aborted', () =>
     upstream.destroy(new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.')),
   );

@@ -4,7 +4,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import type { ApiDeps } from '../deps.js';
-import { findActiveKey } from '../service-keys.js';
+import { findActiveKey, type ActiveKey } from '../service-keys.js';
 import { s3Address, s3Query } from './addressing.js';
 import { verifiedBody } from './body.js';
 import type { S3Context } from './context.js';
@@ -41,6 +41,8 @@ export function s3Endpoint(deps: ApiDeps, options: S3EndpointOptions): RequestHa
       options.domain !== undefined && (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').endsWith(`.${options.domain.toLowerCase()}`);
     if (form === null && !virtualHost) return next();
     const requestId = randomBytes(8).toString('hex').toUpperCase();
+    // The metrics label until the operation is known (refused before it was: bad signature, NotImplemented).
+    res.locals.s3Operation = 'Unresolved';
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     const resource = rawPath;
@@ -53,19 +55,18 @@ export function s3Endpoint(deps: ApiDeps, options: S3EndpointOptions): RequestHa
 }
 
 async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, res: Response, requestId: string, rawPath: string, rawQuery: string) {
+  let key: ActiveKey | null = null;
   const verified = await verifySigV4(
     { method: req.method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
-    { secretFor: async (id) => (await findActiveKey(deps, id))?.secret ?? null, region: options.region },
+    { secretFor: async (id) => (key = await findActiveKey(deps, id))?.secret ?? null, region: options.region },
   );
   if (!verified.ok) throw new S3Error(verified.code, verified.message);
-  // The key is looked up again for what it may reach: a revocation between the two reads wins.
-  const key = await findActiveKey(deps, verified.accessKeyId);
-  if (!key) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-  const { secret: _secret, ...caller } = key;
+  const { secret: _secret, ...caller } = key!;
   const address = s3Address(rawPath, req.headers.host, options.domain);
   const query = s3Query(rawQuery);
   const target = address.bucket === null ? 'service' : address.key === null ? 'bucket' : 'object';
   const op = s3Operation(target, req.method, query, req.headers);
+  res.locals.s3Operation = op.name;
   if (req.method === 'PUT' || req.method === 'POST') refuseUnsupportedHeaders(req.headers);
   const declared =
     verified.payload.kind === 'aws-chunked'
@@ -91,6 +92,5 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
       return verifiedBody(req, verified.payload);
     },
   };
-  res.locals.s3Operation = op.name;
   await op.handler(ctx);
 }

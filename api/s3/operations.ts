@@ -8,6 +8,8 @@ import { createBucket, deleteBucket, getBucketLocation, headBucket } from './ops
 import { listObjectsV1, listObjectsV2 } from './ops/listing.js';
 import { getObject, headObject } from './ops/object-read.js';
 import { deleteObject, putObject } from './ops/object-write.js';
+import { copyObject } from './ops/copy.js';
+import { deleteObjects } from './ops/delete-objects.js';
 import {
   abortMultipartUpload,
   completeMultipartUpload,
@@ -43,6 +45,7 @@ export const S3_OPERATIONS: S3Operation[] = [
   { name: 'ListMultipartUploads', target: 'bucket', method: 'GET', subresource: 'uploads', handler: listMultipartUploads },
   { name: 'ListObjectsV2', target: 'bucket', method: 'GET', query: { name: 'list-type', value: '2' }, handler: listObjectsV2 },
   { name: 'ListObjects', target: 'bucket', method: 'GET', handler: listObjectsV1 },
+  { name: 'DeleteObjects', target: 'bucket', method: 'POST', subresource: 'delete', handler: deleteObjects },
   { name: 'HeadBucket', target: 'bucket', method: 'HEAD', handler: headBucket },
   { name: 'CreateBucket', target: 'bucket', method: 'PUT', handler: createBucket },
   { name: 'DeleteBucket', target: 'bucket', method: 'DELETE', handler: deleteBucket },
@@ -60,8 +63,9 @@ export const S3_OPERATIONS: S3Operation[] = [
   { name: 'UploadPart', target: 'object', method: 'PUT', subresource: 'uploadId', accepts: ['partNumber'], handler: uploadPart },
   { name: 'AbortMultipartUpload', target: 'object', method: 'DELETE', subresource: 'uploadId', handler: abortMultipartUpload },
   { name: 'ListParts', target: 'object', method: 'GET', subresource: 'uploadId', handler: listPartsOp },
-  { name: 'GetObject', target: 'object', method: 'GET', handler: getObject },
-  { name: 'HeadObject', target: 'object', method: 'HEAD', handler: headObject },
+  { name: 'GetObject', target: 'object', method: 'GET', accepts: ['partNumber'], handler: getObject },
+  { name: 'HeadObject', target: 'object', method: 'HEAD', accepts: ['partNumber'], handler: headObject },
+  { name: 'CopyObject', target: 'object', method: 'PUT', header: 'x-amz-copy-source', handler: copyObject },
   { name: 'PutObject', target: 'object', method: 'PUT', handler: putObject },
   { name: 'DeleteObject', target: 'object', method: 'DELETE', handler: deleteObject },
 ];

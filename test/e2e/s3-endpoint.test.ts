@@ -4,6 +4,7 @@
  * operations, their S3 errors, and that what S3 writes is ingested.
  */
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -16,8 +17,11 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3ServiceException,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
@@ -98,6 +102,42 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     }
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'jobs' }));
     expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'jobs' })))).toMatchObject({ status: 404 });
+    // An object named after a real source: S3's DeleteObject removes the object, never the source.
+    const listed = await call(ls.url, 'GET', `/${bucket}/sources`);
+    const sourceId = listed.body.sources[0].sourceId as string;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `sources/${sourceId}`, Body: 'not a source' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `sources/${sourceId}` }));
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `sources/${sourceId}` })))).toMatchObject({ status: 404 });
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).status).toBe(200);
+  });
+
+  it('copies objects, keeping or replacing their metadata', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy/src.txt', Body: 'copy me', ContentType: 'text/x-src', Metadata: { a: '1' } }));
+    const kept = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/kept.txt', CopySource: `${bucket}/copy/src.txt` }));
+    expect(kept.CopyObjectResult?.ETag).toBe(`"${createHash('md5').update('copy me').digest('hex')}"`);
+    expect(await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'copy/kept.txt' }))).toMatchObject({ ContentType: 'text/x-src', Metadata: { a: '1' } });
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: 'copy/replaced.txt',
+        CopySource: `${bucket}/${encodeURIComponent('copy/src.txt')}`,
+        MetadataDirective: 'REPLACE',
+        ContentType: 'text/x-new',
+        Metadata: { b: '2' },
+      }),
+    );
+    const replaced = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'copy/replaced.txt' }));
+    expect([replaced.ContentType, replaced.Metadata, await replaced.Body!.transformToString()]).toEqual(['text/x-new', { b: '2' }, 'copy me']);
+    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/src.txt', CopySource: `${bucket}/copy/src.txt` })))).toMatchObject({
+      name: 'InvalidRequest',
+      status: 400,
+    });
+    expect(await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: `${bucket}/copy/none` })))).toMatchObject({
+      name: 'NoSuchKey',
+    });
+    expect(
+      await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: `${bucket}/copy/src.txt`, CopySourceIfMatch: '"nope"' }))),
+    ).toMatchObject({ name: 'PreconditionFailed', status: 412 });
   });
 
   it('answers NoSuchKey, refuses unstorable keys, and creates and deletes buckets', async () => {
@@ -114,5 +154,48 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     await s3.send(new DeleteObjectCommand({ Bucket: other, Key: 'x' }));
     await s3.send(new DeleteBucketCommand({ Bucket: other }));
     expect(await s3Error(s3.send(new HeadBucketCommand({ Bucket: other })))).toMatchObject({ status: 404 });
+  });
+});
+
+describe('S3 endpoint, virtual-host style and another region', () => {
+  let ls: TestLakesync;
+  const bucket = unique('s3vh');
+  const domain = 's3.lakesync.test';
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 'filesystem', env: { LAKESYNC_S3_DOMAIN: domain, LAKESYNC_S3_REGION: 'eu-west-3' } });
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await ls?.stop();
+  });
+
+  /** The SDK addressing `<bucket>.s3.lakesync.test`, every name resolved to the loopback lakesync listens on. */
+  const virtualHosted = (key: { accessKeyId: string; secretAccessKey: string }, region: string) => {
+    const port = new URL(ls.url).port;
+    const lookup = ((_host: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+      options?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as unknown as LookupFunction;
+    return new S3Client({
+      endpoint: `http://${domain}:${port}`,
+      region,
+      forcePathStyle: false,
+      credentials: key,
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ lookup }) }),
+    });
+  };
+
+  it('serves bucket.<domain> requests signed for the configured region, and refuses another region', async () => {
+    const key = await createKey(ls, { scopes: ['read', 'write'] });
+    const s3 = virtualHosted(key, 'eu-west-3');
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'vh/one.txt', Body: 'virtual' }));
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect(listed.Contents?.map((c) => c.Key)).toEqual(['vh/one.txt']);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'vh/one.txt' }))).Body!.transformToString()).toBe('virtual');
+    expect((await s3.send(new GetBucketLocationCommand({ Bucket: bucket }))).LocationConstraint).toBe('eu-west-3');
+    const wrongRegion = virtualHosted(key, 'us-east-1');
+    expect(await s3Error(wrongRegion.send(new ListObjectsV2Command({ Bucket: bucket })))).toMatchObject({ name: 'AuthorizationHeaderMalformed', status: 400 });
+    s3.destroy();
+    wrongRegion.destroy();
   });
 });

@@ -11,6 +11,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadEnv } from '../../config/env.js';
 import { findMinio, findTemporalCli } from '../../infra/binaries.js';
 import { startMinio } from '../../infra/minio-server.js';
+import { installS3Clients, type S3ClientTools } from '../../infra/s3-clients.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 import { workflowsPath } from '../../workers/create-worker.js';
@@ -21,6 +22,8 @@ export interface TestInfra {
   postgresAdminUrl: string;
   minio: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string };
   workflowBundlePath: string;
+  /** The real S3 clients (aws CLI, boto3, s5cmd, rclone) to drive with test/support/s3-clients.ts. */
+  s3Clients: S3ClientTools;
 }
 
 declare module 'vitest' {
@@ -36,6 +39,14 @@ export default async function setup(project: TestProject) {
   // Postgres runs as its own OS user when we are root: it must reach its data dir.
   await chmod(scratch, 0o755);
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
+  // Installed (once per cache) while the servers start.
+  const s3ClientsInstall = installS3Clients({
+    cacheDir: env.LAKESYNC_CACHE_DIR,
+    overrides: { aws: env.LAKESYNC_AWS_CLI_PATH, python: env.LAKESYNC_BOTO3_PYTHON, s5cmd: env.LAKESYNC_S5CMD_PATH, rclone: env.LAKESYNC_RCLONE_PATH },
+    log,
+  });
+  // Settled below; until then a failure must not surface as an unhandled rejection.
+  s3ClientsInstall.catch(() => undefined);
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
@@ -46,6 +57,7 @@ export default async function setup(project: TestProject) {
     startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
     startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
+    s3ClientsInstall,
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -54,11 +66,12 @@ export default async function setup(project: TestProject) {
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
     Awaited<ReturnType<typeof bundleWorkflowCode>>,
+    S3ClientTools,
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -68,6 +81,7 @@ export default async function setup(project: TestProject) {
     postgresAdminUrl: postgres.url,
     minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, region: minio.region },
     workflowBundlePath,
+    s3Clients,
   });
   return async () => {
     await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop()]);

@@ -59,9 +59,13 @@ export function signedRequestForm(headers: HeaderBag, rawQuery: string): 'header
   const authorization = headers['authorization'];
   if (typeof authorization === 'string' && /^AWS(4-HMAC-SHA256[ ,]| )/.test(authorization)) return 'header';
   const query = parseQuery(rawQuery);
-  if (query) return sigV4Form(undefined, query);
-  return /(^|&)X-Amz-Algorithm=/.test(rawQuery) ? 'presigned' : null;
+  // A SigV2 presigned URL (AWSAccessKeyId, Signature, Expires) is S3's too: it gets S3's refusal.
+  if (query) return sigV4Form(undefined, query) ?? (isSigV2Query(query) ? 'presigned' : null);
+  return /(^|&)(X-Amz-Algorithm|AWSAccessKeyId)=/.test(rawQuery) ? 'presigned' : null;
 }
+
+const isSigV2Query = (query: readonly { name: string }[]): boolean =>
+  query.some((p) => p.name === 'AWSAccessKeyId') && query.some((p) => p.name === 'Signature');
 
 function one(values: Map<string, string[]>, name: string): string | undefined {
   const list = values.get(name);
@@ -79,7 +83,7 @@ export async function verifySigV4(request: SigV4Request, options: SigV4Options):
 
   const form = sigV4Form(authorization, query);
   if (form === null) {
-    if (authorization?.startsWith('AWS ')) {
+    if (authorization?.startsWith('AWS ') || isSigV2Query(query)) {
       return fail('InvalidRequest', `The authorization mechanism you have provided is not supported. Please use ${ALGORITHM}.`);
     }
     return fail('AccessDenied', 'Access Denied');
