@@ -73,6 +73,8 @@ const EnvSchema = z.object({
   LAKESYNC_HEAL_INTERVAL_SECONDS: int(5, 86_400).default(300),
   /** S3 multipart uploads neither completed nor aborted after this long are aborted by the workers (S3 lifecycle rules' usual 7 days). */
   LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS: int(1, 24 * 365).default(24 * 7),
+  /** How often workers look for those abandoned uploads. */
+  LAKESYNC_S3_MULTIPART_SWEEP_SECONDS: int(1, 86_400).default(3600),
   /** After SIGTERM, how long in-flight activities may run before they are cancelled. */
   WORKER_SHUTDOWN_GRACE_SECONDS: int(0, 86_400).default(30),
   /** After SIGTERM, when a worker that has still not drained gives up and exits 1 (default: grace + 30 s). */

@@ -29,8 +29,6 @@ import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 
 const STALE_TEMP_MS = 3600 * 1000;
-/** How often workers look for abandoned S3 multipart uploads. */
-const MULTIPART_SWEEP_MS = 3600 * 1000;
 
 export interface RuntimeOptions {
   env: Env;
@@ -144,7 +142,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
   }
 
-  // Abandoned S3 multipart uploads lose their lake parts and rows, at start and hourly; workers sweeping at once share the work.
+  // Abandoned S3 multipart uploads lose their lake parts and rows, at start and periodically; workers sweeping at once share the work.
   let multipartTimer: NodeJS.Timeout | undefined;
   if (o.runWorker) {
     const maxAgeMs = o.env.LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS * 3600 * 1000;
@@ -154,7 +152,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         (err: unknown) => log.warn({ err }, 'abandoned multipart uploads could not be cleaned up'),
       );
     void sweep();
-    multipartTimer = setInterval(() => void sweep(), MULTIPART_SWEEP_MS);
+    multipartTimer = setInterval(() => void sweep(), o.env.LAKESYNC_S3_MULTIPART_SWEEP_SECONDS * 1000);
   }
 
   let server: Server | undefined;

@@ -24,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, createDb } from '../../db/client.js';
 import { call, waitFor } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { createKey, lakesyncS3 } from '../support/s3-endpoint.js';
@@ -295,5 +296,45 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     expect(await inLake()).toBe(before + 1);
     expect((await call(ls.url, 'DELETE', `/admin/buckets/${doomed}`)).status).toBeLessThan(300);
     expect(await inLake()).toBe(before);
+  });
+});
+
+describe('abandoned multipart uploads', () => {
+  let ls: TestLakesync;
+  let s3: S3Client;
+  const bucket = unique('s3mpold');
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 'filesystem', env: { LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS: '24', LAKESYNC_S3_MULTIPART_SWEEP_SECONDS: '1' } });
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    s3 = lakesyncS3(ls, await createKey(ls, { scopes: ['read', 'write'] }));
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await ls?.stop();
+  });
+
+  it('are aborted by the workers once older than LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS; recent ones stay', async () => {
+    const start = async (key: string) => {
+      const id = (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId!;
+      await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 1, Body: Buffer.from('part') }));
+      return id;
+    };
+    const old = await start('old.bin');
+    const recent = await start('recent.bin');
+    const lakeDir = ls.lake.kind === 'filesystem' ? ls.lake.dir : '';
+    // The directory lake stages each upload's parts in a folder of its own.
+    const staged = async () => (await readdir(join(lakeDir, '.multipart'))).length;
+    expect(await staged()).toBe(2);
+    // The upload was started 25 hours ago, as far as its row says.
+    const db = createDb(ls.databaseUrl, 1);
+    try {
+      await db.$client`update multipart_uploads set created_at = now() - interval '25 hours' where id = ${old}`;
+    } finally {
+      await closeDb(db);
+    }
+    await waitFor('the abandoned upload aborted', async () => (await staged()) === 1);
+    expect(await s3Error(s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'old.bin', UploadId: old })))).toMatchObject({ name: 'NoSuchUpload' });
+    expect((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'recent.bin', UploadId: recent }))).Parts?.map((p) => p.PartNumber)).toEqual([1]);
   });
 });
