@@ -219,7 +219,7 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     expect(listed.Uploads ?? []).toEqual([]);
   });
 
-  it('lists uploads in progress by key, then oldest first, in pages', async () => {
+  it('lists uploads in progress by key, then oldest first, in pages, with common prefixes for a delimiter', async () => {
     const a1 = await create('pending/a');
     const a2 = await create('pending/a');
     const b = await create('pending/b');
@@ -234,10 +234,29 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     );
     expect(rest.IsTruncated).toBe(false);
     expect(rest.Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([['pending/b', b]]);
+
+    // With a delimiter, keys below it roll into common prefixes, which count toward the page like uploads.
+    const x = await create('pending/sub/x');
+    const y = await create('pending/sub/y');
+    const z = await create('pending/z');
+    const rolled = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'pending/', Delimiter: '/', MaxUploads: 4 }));
+    expect(rolled.Uploads?.map((u) => u.UploadId)).toEqual([a1, a2, b]);
+    expect(rolled.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['pending/sub/']);
+    expect(rolled).toMatchObject({ IsTruncated: true, NextKeyMarker: 'pending/sub/' });
+    const after = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'pending/', Delimiter: '/', MaxUploads: 4, KeyMarker: rolled.NextKeyMarker }),
+    );
+    expect(after.Uploads?.map((u) => u.UploadId)).toEqual([z]);
+    expect(after.CommonPrefixes ?? []).toEqual([]);
+    expect(after.IsTruncated).toBe(false);
+
     for (const [key, id] of [
       ['pending/a', a1],
       ['pending/a', a2],
       ['pending/b', b],
+      ['pending/sub/x', x],
+      ['pending/sub/y', y],
+      ['pending/z', z],
     ] as const)
       await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }));
   });

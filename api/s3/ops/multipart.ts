@@ -292,31 +292,71 @@ export async function listPartsOp(ctx: S3Context): Promise<void> {
   });
 }
 
+type UploadEntry = { kind: 'upload'; upload: MultipartUpload } | { kind: 'prefix'; prefix: string };
+
+/**
+ * One page of uploads in progress, with `delimiter` rolling keys into common prefixes as ListObjects does:
+ * entries (uploads and prefixes) count alike toward `limit`, and a marker that is a common prefix resumes past
+ * every key under it. Uploads in progress are few: the rows are read in batches until the page is full.
+ */
+async function uploadEntries(
+  ctx: S3Context,
+  bucketId: string,
+  o: { prefix: string; delimiter: string | null; keyMarker: string | null; uploadIdMarker: string | null; limit: number },
+): Promise<{ entries: UploadEntry[]; more: boolean }> {
+  const entries: UploadEntry[] = [];
+  const rolled = (key: string): string | null => {
+    if (!o.delimiter) return null;
+    const at = key.indexOf(o.delimiter, o.prefix.length);
+    return at < 0 ? null : key.slice(0, at + o.delimiter.length);
+  };
+  let skip = o.keyMarker !== null && o.keyMarker.startsWith(o.prefix) && rolled(o.keyMarker) === o.keyMarker ? o.keyMarker : null;
+  let after = { keyMarker: o.keyMarker, uploadIdMarker: o.uploadIdMarker };
+  for (;;) {
+    const batch = await listUploads(ctx.deps.db, bucketId, { prefix: o.prefix, ...after, limit: MAX_LISTED });
+    for (const upload of batch.uploads) {
+      if (skip !== null && upload.key.startsWith(skip)) continue;
+      const common = rolled(upload.key);
+      if (entries.length === o.limit) return { entries, more: true };
+      if (common === null) entries.push({ kind: 'upload', upload });
+      else {
+        entries.push({ kind: 'prefix', prefix: common });
+        skip = common;
+      }
+    }
+    const last = batch.uploads.at(-1);
+    if (!batch.more || !last) return { entries, more: false };
+    after = { keyMarker: last.key, uploadIdMarker: last.id };
+  }
+}
+
 export async function listMultipartUploads(ctx: S3Context): Promise<void> {
   const bucket = await requestBucket(ctx, 'read');
-  if (ctx.query.get('delimiter')) throw S3Error.notImplemented('ListMultipartUploads with a delimiter');
   const encoding = ctx.query.get('encoding-type');
   if (encoding !== undefined && encoding !== 'url') throw S3Error.invalidArgument('encoding-type', 'Invalid Encoding Method specified in Request', encoding);
   // S3 encodes as a form would, keeping `/`.
   const e = (s: string) => (encoding === 'url' ? encodeURIComponent(s).replace(/%2F/g, '/') : s);
   const prefix = ctx.query.get('prefix') ?? '';
+  const delimiter = ctx.query.get('delimiter') || null;
   const keyMarker = ctx.query.get('key-marker') || null;
   const uploadIdMarker = (keyMarker && ctx.query.get('upload-id-marker')) || null;
   const maxUploads = Math.min(countParam(ctx, 'max-uploads', MAX_LISTED), MAX_LISTED);
   const page =
-    maxUploads === 0 ? { uploads: [], more: false } : await listUploads(ctx.deps.db, bucket.id, { prefix, keyMarker, uploadIdMarker, limit: maxUploads });
-  const last = page.uploads.at(-1);
+    maxUploads === 0 ? { entries: [], more: false } : await uploadEntries(ctx, bucket.id, { prefix, delimiter, keyMarker, uploadIdMarker, limit: maxUploads });
+  const last = page.entries.at(-1);
+  const uploads = page.entries.flatMap((x) => (x.kind === 'upload' ? [x.upload] : []));
   sendXml(ctx.res, 200, 'ListMultipartUploadsResult', {
     Bucket: bucket.name,
     KeyMarker: e(keyMarker ?? ''),
     UploadIdMarker: uploadIdMarker ?? '',
-    NextKeyMarker: page.more && last ? e(last.key) : undefined,
-    NextUploadIdMarker: page.more && last ? last.id : undefined,
+    NextKeyMarker: page.more && last ? e(last.kind === 'upload' ? last.upload.key : last.prefix) : undefined,
+    NextUploadIdMarker: page.more && last?.kind === 'upload' ? last.upload.id : undefined,
+    Delimiter: delimiter === null ? undefined : e(delimiter),
     EncodingType: encoding === 'url' ? 'url' : undefined,
     MaxUploads: maxUploads,
     IsTruncated: page.more,
     Prefix: e(prefix),
-    Upload: page.uploads.map((u) => ({
+    Upload: uploads.map((u) => ({
       Key: e(u.key),
       UploadId: u.id,
       Initiator: principal(u),
@@ -324,5 +364,6 @@ export async function listMultipartUploads(ctx: S3Context): Promise<void> {
       StorageClass: 'STANDARD',
       Initiated: u.createdAt,
     })),
+    CommonPrefixes: page.entries.flatMap((x) => (x.kind === 'prefix' ? [{ Prefix: e(x.prefix) }] : [])),
   });
 }
