@@ -53,8 +53,15 @@ function signalSoon(deps: ApiDeps, source: SourceRow, bucketName: string): void 
     source.id,
     setTimeout(() => {
       pendingSignals.delete(source.id);
-      deps.temporal.workflow
-        .signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucketName), signal: objectsArrivedSignal, signalArgs: [] })
+      // Wrapped so a client already closed (the API shutting down) rejects here rather than throwing in a timer.
+      Promise.resolve()
+        .then(() =>
+          deps.temporal.workflow.signalWithStart('sourceController', {
+            ...controllerStartOptions(deps, source, bucketName),
+            signal: objectsArrivedSignal,
+            signalArgs: [],
+          }),
+        )
         .catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not signal arrivals; the periodic check will'));
     }, 200),
   );

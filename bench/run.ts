@@ -24,7 +24,7 @@ import { installS3Clients } from '../infra/s3-clients.js';
 import { startMinio } from '../infra/minio-server.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
 import { startTemporalDevServer } from '../infra/temporal-server.js';
-import { startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
+import { startApiProcess, startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
 import { cpuSnapshot, cpuSpent } from './cpu.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
@@ -163,12 +163,21 @@ async function main() {
 
   if (args['s3-endpoint'] && clients) {
     await s3.send(new CreateBucketCommand({ Bucket: 'bench-s3' }));
-    // lakesync's S3 endpoint joins as a second target: its URL and a service-account key, the bucket 'bench', and the API process's pid.
+    // lakesync's S3 endpoint in an API process of its own, so its peak RSS is the API's alone; the worker ingests behind it.
+    const apiProcess = await startApiProcess({ ...vars, LAKESYNC_AUTH_SECRET: authSecret });
+    cleanups.push(() => apiProcess.kill('SIGTERM'));
+    const key = (await callApi('POST', '/admin/keys', { scopes: ['read', 'write'] })) as { accessKeyId: string; secretAccessKey: string };
     const targets: S3BenchTarget[] = [
       {
         name: 'MinIO direct',
         endpoint: { url: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, region: minio.region },
         bucket: 'bench-s3',
+      },
+      {
+        name: 'lakesync',
+        endpoint: { url: apiProcess.url, accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, region: 'us-east-1' },
+        bucket: 'bench',
+        pid: apiProcess.child.pid,
       },
     ];
     const params = { files: Number(args.files), fileKiB: Number(args['file-kib']), bigMiB: Number(args['big-mib']), concurrency };

@@ -1,5 +1,6 @@
 import aws4 from 'aws4';
 import { backOff } from 'exponential-backoff';
+import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 
 export interface CopierOptions {
@@ -85,6 +86,38 @@ export class S3Copier {
       throw new S3CopyError(name, xmlValue(body, 'Message') ?? `CopyObject answered ${res.statusCode}`, res.statusCode);
     }
     return (xmlValue(body, 'ETag') ?? '').replace(/"/g, '');
+  }
+
+  /**
+   * PutObject of a body whose length is known, streamed as it arrives (UNSIGNED-PAYLOAD: the body is
+   * not buffered to hash it); the ETag without quotes. Not retried: a stream cannot be sent twice.
+   */
+  async put(bucket: string, key: string, body: Readable, length: number, headers: Record<string, string>): Promise<string> {
+    const path = `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
+    const signed = aws4.sign(
+      {
+        host: this.url.host,
+        path,
+        method: 'PUT',
+        service: 's3',
+        region: this.o.region,
+        headers: { ...headers, 'content-length': String(length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+        doNotEncodePath: true,
+      },
+      { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
+    );
+    const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
+      method: 'PUT',
+      headers: signed.headers as Record<string, string>,
+      body,
+      dispatcher: this.agent,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) {
+      const code = xmlValue(text, 'Code') ?? `HTTP${res.statusCode}`;
+      throw new S3CopyError(code, xmlValue(text, 'Message') ?? `PutObject answered ${res.statusCode}`, res.statusCode);
+    }
+    return String(res.headers.etag ?? '').replace(/"/g, '');
   }
 
   close(): Promise<void> {

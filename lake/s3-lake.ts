@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { randomUUID } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
@@ -30,12 +30,12 @@ const MD5_HEX = /^[0-9a-f]{32}$/;
 
 const unquote = (etag: string | undefined): string => (etag ?? '').replace(/"/g, '');
 
-/** A multipart handle: the write id (fixed at create, with the rest of the metadata) and the physical upload id. */
 /** The physical upload is gone: the caller's state is stale. */
 function goneOr(err: unknown): unknown {
   return (err as { name?: string }).name === 'NoSuchUpload' ? new MultipartUploadGone() : err;
 }
 
+/** A multipart handle: the write id (fixed at create, with the rest of the metadata) and the physical upload id. */
 function splitHandle(handle: string): { writeId: string; uploadId: string } {
   const at = handle.indexOf('/');
   if (at <= 0) throw new Error('not a multipart handle of the S3 lake');
@@ -64,6 +64,21 @@ function metadataOf(res: {
   };
 }
 
+/** Passes chunks on one behind, releasing the last only once the source has ended cleanly. */
+function holdLastChunk(): Transform {
+  let held: Buffer | null = null;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const previous = held;
+      held = chunk;
+      done(null, previous ?? undefined);
+    },
+    flush(done) {
+      done(null, held ?? undefined);
+    },
+  });
+}
+
 /** A lake in one S3-compatible bucket; each lakesync bucket is a top-level prefix in it. */
 export class S3Lake implements LakeStore {
   readonly keepsMetadata = true;
@@ -88,6 +103,9 @@ export class S3Lake implements LakeStore {
     const hasher = new HashingStream();
     // The ETag of equal bytes is equal: a nonce in the metadata tells one write from another.
     const writeId = randomUUID();
+    // A small body of known length goes as one lean PutObject: the SDK's upload machinery costs more CPU than the bytes.
+    if (this.copier && meta.size !== undefined && meta.size <= UPLOAD_PART)
+      return this.leanPut(bucket, key, body, meta as ObjectMetadata & { size: number }, writeId);
     // lib-storage streams in bounded parts (queueSize × partSize in memory at most).
     const upload = new Upload({
       client: this.client,
@@ -434,5 +452,30 @@ export class S3Lake implements LakeStore {
       if ((err as { name?: string }).name === 'NoSuchKey') return null;
       throw err;
     }
+  }
+
+  private async leanPut(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size: number }, writeId: string): Promise<PutResult> {
+    const hasher = new HashingStream();
+    const headers: Record<string, string> = {};
+    const set = (name: string, value: string | undefined) => value !== undefined && (headers[name] = value);
+    set('content-type', meta.contentType);
+    set('cache-control', meta.cacheControl);
+    set('content-disposition', meta.contentDisposition);
+    set('content-encoding', meta.contentEncoding);
+    set('content-language', meta.contentLanguage);
+    set('expires', meta.expires);
+    for (const [name, value] of Object.entries({ ...meta.user, [WRITE_ID]: writeId })) headers[`x-amz-meta-${name}`] = value;
+    // The body errors or ends short: the hasher fails, so does the request, and S3 stores nothing (a short body is refused by length).
+    // The last chunk waits for the body's end: a body that fails its checks at the end (a digest, a signature) fails
+    // before S3 has every byte, so S3 never completes the object.
+    const feeding = pipeline(body, holdLastChunk(), hasher);
+    const sending = this.copier!.put(this.physicalBucket, this.key(bucket, key), hasher, meta.size, headers).catch((err: unknown) => {
+      hasher.destroy();
+      throw err;
+    });
+    const [fed, sent] = await Promise.allSettled([feeding, sending]);
+    if (sent.status === 'rejected') throw sent.reason;
+    if (fed.status === 'rejected') throw fed.reason;
+    return { etag: sent.value, size: hasher.bytes, contentHash: hasher.contentHash(), writeId };
   }
 }

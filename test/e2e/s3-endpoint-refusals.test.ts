@@ -32,7 +32,7 @@ const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: num
   throw new Error('expected an S3 error');
 };
 
-describe('S3 endpoint refusals', () => {
+describe.each(['filesystem', 's3'] as const)('S3 endpoint refusals over a %s lake', (lake) => {
   let ls: TestLakesync;
   let key: S3Key;
   let s3: S3Client;
@@ -54,7 +54,7 @@ describe('S3 endpoint refusals', () => {
   };
 
   beforeAll(async () => {
-    ls = await startTestLakesync({ lake: 'filesystem' });
+    ls = await startTestLakesync({ lake });
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     const other = { authorization: `Bearer ${await ls.token({ org: 'other-org' })}` };
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: otherBucket }, other)).status).toBe(201);

@@ -37,8 +37,12 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   const key = s3ObjectKey(ctx);
   const bucket = await requestBucket(ctx, 'read');
   const { deps, req, res } = ctx;
-  const found = await deps.lake.head(bucket.name, key);
+  // A whole-object GET asks the lake once (the answer carries the head); a HEAD or a ranged GET heads first.
+  const whole = withBody && !req.headers.range ? await deps.lake.get(bucket.name, key) : null;
+  const found = whole?.head ?? (await deps.lake.head(bucket.name, key));
   if (!found) throw S3Error.noSuchKey(key);
+  // Whatever answers before the bytes do (an error, a 304) lets go of the lake's stream.
+  res.once('close', () => whole?.body.destroy());
   const head = await s3Head(deps, bucket.id, key, found);
   const partNumber = ctx.query.get('partNumber');
   if (partNumber !== undefined && partNumber !== '1')
@@ -77,7 +81,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
     res.setHeader('Content-Length', String(head.size));
   }
   if (!withBody) return void res.end();
-  const got = await deps.lake.get(bucket.name, key, range);
+  const got = whole ?? (await deps.lake.get(bucket.name, key, range));
   if (!got) throw S3Error.noSuchKey(key);
   try {
     await pipeline(got.body, res);
