@@ -278,6 +278,21 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     expect(
       await s3Error(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: `${bucket}/copy/missing.bin` }))),
     ).toMatchObject({ name: 'NoSuchKey', status: 404 });
+    // Copy-source conditions hold as for CopyObject.
+    expect(
+      await s3Error(
+        s3.send(
+          new UploadPartCopyCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: id,
+            PartNumber: 3,
+            CopySource: `${bucket}/copy/source.bin`,
+            CopySourceIfMatch: '"0000"',
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: 'PreconditionFailed', status: 412 });
     const done = await complete(key, id, [
       { PartNumber: 1, ETag: c1.CopyPartResult!.ETag },
       { PartNumber: 2, ETag: c2.CopyPartResult!.ETag },

@@ -13,7 +13,7 @@ import { sendXml } from '../xml.js';
 import { checkWriteConditions, storeArrival, writeMetadata } from './object-write.js';
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, the key URL-encoded. */
-function copySource(header: string): { bucket: string; key: string } {
+export function copySource(header: string): { bucket: string; key: string } {
   const [path, query] = header.split('?', 2) as [string, string | undefined];
   if (query !== undefined && !/^versionId=null$/.test(query)) throw S3Error.notImplemented('copying a version (lakesync keeps no versions)');
   const trimmed = path.startsWith('/') ? path.slice(1) : path;
@@ -26,7 +26,7 @@ function copySource(header: string): { bucket: string; key: string } {
 }
 
 /** x-amz-copy-source-if-*: S3 answers PreconditionFailed when any fails (an If-None-Match match included). */
-function sourceConditions(ctx: S3Context, head: { etag: string; lastModified: Date }): void {
+export function sourceConditions(ctx: S3Context, head: { etag: string; lastModified: Date }): void {
   const h = ctx.req.headers;
   const headers = {
     'if-match': h['x-amz-copy-source-if-match'],

@@ -1,17 +1,15 @@
 // S3 multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads.
 // Parts go to the lake as they arrive (lake/types.ts LakeMultipart); which stored part counts, and the upload's
 // life, is api/s3/multipart-state.ts's. A completed upload is ingested exactly as a PutObject is.
-import { and, eq } from 'drizzle-orm';
 import { Readable } from 'node:stream';
-import { buckets } from '../../../db/schema.js';
-import { lakeKeyProblem } from '../../../lake/keys.js';
 import { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER, MIN_PART_SIZE, MultipartUploadGone } from '../../../lake/multipart.js';
 import type { StoredPart } from '../../../lake/types.js';
 import { quoted } from '../../object-conditions.js';
-import { keyMay, keyReaches, requestBucket, type BucketRow } from '../access.js';
+import { requestBucket, type BucketRow } from '../access.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
 import { s3ObjectKey } from '../keys.js';
+import { s3Head } from '../object-head.js';
 import {
   abortUpload,
   claimForComplete,
@@ -25,6 +23,7 @@ import {
   type MultipartUpload,
 } from '../multipart-state.js';
 import { parseXml, readCapped, sendXml } from '../xml.js';
+import { copySource, sourceConditions } from './copy.js';
 import { checkWriteConditions, storeArrival, writeMetadata } from './object-write.js';
 
 /** S3's largest object. */
@@ -119,24 +118,6 @@ export async function uploadPart(ctx: S3Context): Promise<void> {
   ctx.res.status(200).end();
 }
 
-/** `x-amz-copy-source`: `[/]bucket/key`, URL-encoded; versions other than `null` are not kept by lakesync. */
-function copySourceOf(ctx: S3Context): { bucket: string; key: string } {
-  const raw = String(ctx.req.headers['x-amz-copy-source']);
-  const [path = '', version] = raw.split('?versionId=');
-  if (version !== undefined && version !== 'null') throw S3Error.notImplemented('x-amz-copy-source with a versionId');
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path.replace(/^\//, ''));
-  } catch {
-    throw S3Error.invalidArgument('x-amz-copy-source', 'Invalid copy source encoding', raw);
-  }
-  const slash = decoded.indexOf('/');
-  const key = decoded.slice(slash + 1);
-  if (slash <= 0 || key === '' || lakeKeyProblem(key) !== null)
-    throw S3Error.invalidArgument('x-amz-copy-source', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey', raw);
-  return { bucket: decoded.slice(0, slash), key };
-}
-
 /** `x-amz-copy-source-range: bytes=first-last` within the source, or the whole source. */
 function copyRangeOf(ctx: S3Context, size: number): { start: number; end: number } {
   const raw = ctx.req.headers['x-amz-copy-source-range'];
@@ -151,25 +132,14 @@ function copyRangeOf(ctx: S3Context, size: number): { start: number; end: number
 export async function uploadPartCopy(ctx: S3Context): Promise<void> {
   const key = s3ObjectKey(ctx);
   const partNumber = partNumberOf(ctx);
-  for (const name of [
-    'x-amz-copy-source-if-match',
-    'x-amz-copy-source-if-none-match',
-    'x-amz-copy-source-if-modified-since',
-    'x-amz-copy-source-if-unmodified-since',
-  ])
-    if (ctx.req.headers[name] !== undefined) throw S3Error.notImplemented(`UploadPartCopy with ${name}`);
-  const source = copySourceOf(ctx);
+  const source = copySource(String(ctx.req.headers['x-amz-copy-source']));
+  // The source is read with the caller's reach, as CopyObject reads it: another organisation's bucket is NoSuchBucket.
+  const from = await requestBucket({ ...ctx, bucket: source.bucket }, 'read');
   const bucket = await requestBucket(ctx, 'write');
-  // The source answers as its own request would: another organisation's bucket is no bucket, beyond the key's reach is denied.
-  const [from] = await ctx.deps.db
-    .select()
-    .from(buckets)
-    .where(and(eq(buckets.name, source.bucket), eq(buckets.orgId, ctx.caller.org)));
-  if (!from) throw S3Error.noSuchBucket(source.bucket);
-  if (!keyReaches(ctx, from.name) || !keyMay(ctx, 'read')) throw S3Error.accessDenied();
   const upload = await openUpload(ctx, bucket, key);
   const head = await ctx.deps.lake.head(from.name, source.key);
   if (!head) throw S3Error.noSuchKey(source.key);
+  sourceConditions(ctx, await s3Head(ctx.deps, from.id, source.key, head));
   const range = copyRangeOf(ctx, head.size);
   if (range.end - range.start + 1 > MAX_PART_SIZE)
     throw new S3Error('InvalidRequest', `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PART_SIZE}`);
