@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { FileFilters, ReconcileSettings } from '../domain/source-config.js';
 import type { SourceConnection } from '../domain/source-kinds.js';
 import type { PipelineConfig } from '../domain/pipeline-kinds.js';
@@ -361,8 +361,10 @@ export const multipartUploads = pgTable(
     /** The S3 ETag the complete answered (`md5-of-md5s-N`). */
     completedEtag: text(),
     createdAt: createdAt(),
+    /** Creation order, without the ties two uploads started in one millisecond would have: ListMultipartUploads lists a key's oldest first. */
+    seq: bigserial({ mode: 'number' }).notNull(),
   },
-  (t) => [index('multipart_uploads_bucket_key_idx').on(t.bucketId, t.key, t.createdAt, t.id), index('multipart_uploads_created_idx').on(t.createdAt)],
+  (t) => [index('multipart_uploads_bucket_key_idx').on(t.bucketId, t.key, t.seq), index('multipart_uploads_created_idx').on(t.createdAt)],
 );
 
 export type MultipartUploadRow = typeof multipartUploads.$inferSelect;

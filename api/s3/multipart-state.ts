@@ -16,7 +16,8 @@ import type { LakeStore, ObjectMetadata, StoredPart } from '../../lake/types.js'
  * upload, so a Complete and an Abort racing leave exactly one outcome.
  */
 
-export type MultipartUpload = MultipartUploadRow;
+/** An upload as read here (its `seq` only orders listings). */
+export type MultipartUpload = Omit<MultipartUploadRow, 'seq'>;
 export type UploadState = MultipartUpload['state'];
 
 /** 24 random bytes, base64url: unguessable, and safe in a query string unescaped. */
@@ -95,11 +96,11 @@ export async function listUploads(
       ? sql`true`
       : o.uploadIdMarker === null
         ? sql`key > ${o.keyMarker}`
-        : sql`(key > ${o.keyMarker} or (key = ${o.keyMarker} and (created_at, id) > (select created_at, id from multipart_uploads where id = ${o.uploadIdMarker})))`;
+        : sql`(key > ${o.keyMarker} or (key = ${o.keyMarker} and seq > (select seq from multipart_uploads where id = ${o.uploadIdMarker})))`;
   const rows = await sql<MultipartUpload[]>`
     select ${sql.unsafe(UPLOAD_COLUMNS)} from multipart_uploads
     where bucket_id = ${bucketId} and state <> 'completed' and starts_with(key, ${o.prefix}) and ${after}
-    order by key, created_at, id limit ${o.limit + 1}`;
+    order by key, seq limit ${o.limit + 1}`;
   return { uploads: rows.slice(0, o.limit).map(withDate), more: rows.length > o.limit };
 }
 

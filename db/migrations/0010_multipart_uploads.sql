@@ -19,10 +19,11 @@ CREATE TABLE "multipart_uploads" (
 	"lake_handle" text NOT NULL,
 	"state" text DEFAULT 'open' NOT NULL,
 	"completed_etag" text,
-	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"seq" bigserial NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "multipart_parts" ADD CONSTRAINT "multipart_parts_upload_id_multipart_uploads_id_fk" FOREIGN KEY ("upload_id") REFERENCES "public"."multipart_uploads"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "multipart_uploads" ADD CONSTRAINT "multipart_uploads_bucket_id_buckets_id_fk" FOREIGN KEY ("bucket_id") REFERENCES "public"."buckets"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "multipart_uploads_bucket_key_idx" ON "multipart_uploads" USING btree ("bucket_id","key","created_at","id");--> statement-breakpoint
+CREATE INDEX "multipart_uploads_bucket_key_idx" ON "multipart_uploads" USING btree ("bucket_id","key","seq");--> statement-breakpoint
 CREATE INDEX "multipart_uploads_created_idx" ON "multipart_uploads" USING btree ("created_at");
