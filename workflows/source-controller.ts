@@ -72,7 +72,10 @@ export const POLL_WAITS_FOR_JOB_ROW = 'controller-poll-waits-for-job-row';
  * operator, timed out, failed or cancelled) used to be counted as a failure
  * and left RUNNING. Runs that took such an end replay as they ran; new ones
  * record the marker and finish the job row (finishAbandonedJob) before
- * settling, taking its answer as the run's.
+ * settling, taking its answer as the run's. Only a replay of a run that took
+ * the old path takes it again, and such a run continues as new right after:
+ * once every controller open at the deploy has done so, this becomes
+ * `deprecatePatch`.
  */
 export const CHILD_END_FINISHES_JOB = 'controller-child-end-finishes-job';
 
