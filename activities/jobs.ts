@@ -30,5 +30,15 @@ export function jobActivities(deps: ActivityDeps) {
     }): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
       return catalog.finishJob(db, input);
     },
+
+    /** Ends a job whose workflow closed without ending it (terminated, timed out, failed or cancelled outside its own catch). */
+    async finishAbandonedJob(input: {
+      jobId: string;
+      sourceId: string;
+      reason: string;
+      canceled: boolean;
+    }): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
+      return catalog.finishAbandonedJob(db, input);
+    },
   };
 }

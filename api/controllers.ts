@@ -1,10 +1,10 @@
-import { WithStartWorkflowOperation, type WorkflowStartOptions } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { and, eq, inArray, isNull } from 'drizzle-orm';
-import { OBJECT_STATUS } from '../catalog/index.js';
+import { OBJECT_STATUS, finishAbandonedJob, runningJobs } from '../catalog/index.js';
 import { buckets, lakePurges, sourceObjects, sources, type SourceRow } from '../db/schema.js';
 import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
-import { controllerWorkflowId, objectsArrivedSignal, purgeWorkflowId, searchAttributes } from '../workflows/shared.js';
+import { controllerWorkflowId, objectsArrivedSignal, purgeWorkflowId, searchAttributes, syncRunWorkflowId } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
 import type { ApiDeps } from './deps.js';
 
@@ -46,6 +46,8 @@ export function withStart(deps: ApiDeps, source: SourceRow, bucketName: string) 
  * running (failed, terminated by hand, lost). A running one is left alone.
  */
 export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'temporal' | 'db' | 'log'>): Promise<void> {
+  // First, so a controller started again below finds its source's last job ended.
+  await finishClosedJobs(deps).catch((err) => deps.log.warn({ err }, 'could not check running jobs'));
   const rows = await deps.db.select({ source: sources, bucketName: buckets.name }).from(sources).innerJoin(buckets, eq(buckets.id, sources.bucketId));
   const owed = new Set(
     (
@@ -73,6 +75,44 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
   // A purge whose workflow never started (or was lost) is started again; a running one is left alone.
   const purges = await deps.db.selectDistinct({ id: lakePurges.purgeId }).from(lakePurges);
   for (const { id } of purges) await startPurge(deps, id).catch((err) => deps.log.warn({ err, purgeId: id }, 'could not ensure the lake purge'));
+}
+
+/** How a job's workflow may have ended; running and paused ones are left alone. */
+const CLOSED = new Set<string>(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'NOT_FOUND']);
+
+/**
+ * Clean job state: a job marked RUNNING whose workflow has closed is finished
+ * as its controller would have finished it (`finishAbandonedJob`), with how
+ * the workflow ended as the reason. Its controller does this itself when it
+ * sees the end; this finds the jobs no controller saw end (terminated together
+ * with their controller, or ended under a controller from before it did).
+ */
+export async function finishClosedJobs(deps: Pick<ApiDeps, 'temporal' | 'db' | 'log'>): Promise<void> {
+  for (const job of await runningJobs(deps.db)) {
+    try {
+      const workflowId = job.workflowId ?? syncRunWorkflowId(job.jobId);
+      // The latest run of the job's workflow: one that continued as new is still running.
+      const state = await deps.temporal.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          (d) => d.status.name,
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND' as const;
+            throw err;
+          },
+        );
+      if (!CLOSED.has(state)) continue;
+      const reason = state === 'NOT_FOUND' ? 'job workflow not found' : `job workflow ${state.toLowerCase().replace(/_/g, ' ')} before it finished`;
+      const ended = await finishAbandonedJob(deps.db, { jobId: job.jobId, sourceId: job.sourceId, reason, canceled: state === 'CANCELLED' });
+      deps.log.warn(
+        { jobId: job.jobId, sourceId: job.sourceId, workflowId, workflowStatus: state, status: ended.status },
+        'finished a job whose workflow had closed',
+      );
+    } catch (err) {
+      deps.log.warn({ err, jobId: job.jobId }, 'could not check a running job');
+    }
+  }
 }
 
 /** Starts (or finds running) the workflow that removes a deleted source's objects from the lake. */

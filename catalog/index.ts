@@ -45,6 +45,9 @@
  *
  * Jobs: createJob (JOB_STATUS_PENDING) → startJob (RUNNING) → finishJob
  * (SUCCEEDED, PARTIAL, FAILED or CANCELED, once), all from activities/jobs.ts;
+ * a job whose workflow closed without finishing it is finished by
+ * finishAbandonedJob (FAILED with the reason, or CANCELED), from the controller
+ * (activities/jobs.ts) or the periodic check (api/controllers.ts);
  * job-counters.ts holds every counter update, each inside the transaction of
  * the change it counts and guarded so a retry counts nothing twice.
  */

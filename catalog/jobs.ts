@@ -1,6 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { jobs, sources } from '../db/schema.js';
+import { failuresAfterFailedRun, madeProgress } from '../domain/failure-budget.js';
 import { JOB_STATUS, type JobOutcome } from './status.js';
 
 type JobRow = typeof jobs.$inferInsert;
@@ -61,14 +62,14 @@ export async function startJob(
   });
 }
 
-/** Ends a job once; failures count toward the source's consecutive failures. */
+/** Ends a job once; failures count toward the source's consecutive failures, by how far the run got (domain/failure-budget.ts). */
 export async function finishJob(
   db: Db,
   input: { jobId: string; sourceId: string; failed: boolean; canceled?: boolean; dryRun?: boolean; error?: string },
 ): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
   return db.transaction(async (tx) => {
     const [job] = await tx.select().from(jobs).where(eq(jobs.id, input.jobId)).for('update');
-    const [source] = await tx.select({ consecutiveFailures: sources.consecutiveFailures }).from(sources).where(eq(sources.id, input.sourceId));
+    const [source] = await tx.select({ consecutiveFailures: sources.consecutiveFailures }).from(sources).where(eq(sources.id, input.sourceId)).for('update');
     if (!job || !source) return { status: JOB_STATUS.canceled as JobOutcome, consecutiveFailures: 0 };
     if (job.finishedAt) return { status: job.status as JobOutcome, consecutiveFailures: source.consecutiveFailures };
     const status: JobOutcome = input.canceled
@@ -95,7 +96,10 @@ export async function finishJob(
         lastJobId: input.jobId,
         lastSyncAt: sql`now()`,
         ...(failedRun
-          ? { consecutiveFailures: sql`${sources.consecutiveFailures} + 1`, lastError: input.error?.slice(0, 1000) ?? 'sync failed' }
+          ? {
+              consecutiveFailures: failuresAfterFailedRun(source.consecutiveFailures, madeProgress(job)),
+              lastError: input.error?.slice(0, 1000) ?? 'sync failed',
+            }
           : input.canceled
             ? {}
             : { consecutiveFailures: 0, lastSuccessAt: sql`now()`, lastError: null }),
@@ -104,4 +108,31 @@ export async function finishJob(
       .returning({ consecutiveFailures: sources.consecutiveFailures });
     return { status, consecutiveFailures: updated?.consecutiveFailures ?? 0 };
   });
+}
+
+/**
+ * Ends a job whose workflow closed without ending it (terminated by an
+ * operator, timed out, failed outside its own catch): failed with the reason,
+ * or canceled when it was cancelled. A job its workflow did end keeps that
+ * end: the answer is then what it was. A dry run's end counts nothing toward
+ * the source, as it would had the run ended it.
+ */
+export async function finishAbandonedJob(
+  db: Db,
+  input: { jobId: string; sourceId: string; reason: string; canceled: boolean },
+): Promise<{ status: JobOutcome; consecutiveFailures: number }> {
+  const [job] = await db.select({ dryRun: jobs.dryRun }).from(jobs).where(eq(jobs.id, input.jobId));
+  return finishJob(db, {
+    jobId: input.jobId,
+    sourceId: input.sourceId,
+    failed: !input.canceled,
+    canceled: input.canceled,
+    dryRun: job?.dryRun,
+    error: input.reason,
+  });
+}
+
+/** Jobs marked running, with the workflow that runs them: the periodic check looks for those whose workflow has closed. */
+export async function runningJobs(db: Db): Promise<{ jobId: string; sourceId: string; workflowId: string | null }[]> {
+  return db.select({ jobId: jobs.id, sourceId: jobs.sourceId, workflowId: jobs.workflowId }).from(jobs).where(eq(jobs.status, JOB_STATUS.running));
 }

@@ -29,6 +29,7 @@ import {
 } from './shared.js';
 import {
   applyPause,
+  childEnd,
   discoverMessage,
   discoverRequest,
   enqueue,
@@ -65,6 +66,18 @@ export const HANDLERS_SET_STATE_ONLY = 'controller-handlers-set-state-only';
  * counters found no row. Runs that did so replay as they ran; new ones wait.
  */
 export const POLL_WAITS_FOR_JOB_ROW = 'controller-poll-waits-for-job-row';
+
+/**
+ * A job whose workflow closed outside its own catch (terminated by an
+ * operator, timed out, failed or cancelled) used to be counted as a failure
+ * and left RUNNING. Runs that took such an end replay as they ran; new ones
+ * record the marker and finish the job row (finishAbandonedJob) before
+ * settling, taking its answer as the run's. Only a replay of a run that took
+ * the old path takes it again, and such a run continues as new right after:
+ * once every controller open at the deploy has done so, this becomes
+ * `deprecatePatch`.
+ */
+export const CHILD_END_FINISHES_JOB = 'controller-child-end-finishes-job';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -326,7 +339,12 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       memo: { sourceName: settings.name, trigger: run.trigger },
       // Kept short: a run's own history holds the detail.
       staticSummary: `${run.kind} job ${run.jobId}${run.fullSync ? ' (full sync)' : ''}`,
-    }).catch((err: unknown) => ({ ...failedRun(state), error: err }));
+    }).catch(async (err: unknown) => {
+      if (!patched(CHILD_END_FINISHES_JOB)) return { ...failedRun(state), error: err };
+      const end = childEnd(err);
+      log.warn('job workflow closed without finishing its job', fields({ jobId: run.jobId, reason: end.reason }));
+      return acts.finishAbandonedJob({ jobId: run.jobId, sourceId, ...end });
+    });
     currentJobId = null;
 
     if (settleRun(state, run, result, settings, Date.now()))

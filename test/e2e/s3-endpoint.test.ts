@@ -83,15 +83,24 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
       status: 416,
     });
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'top.txt', Body: 'hello' }));
+    const empty = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/empty', Body: '' }));
+    expect(empty.ETag).toBe(`"${createHash('md5').update('').digest('hex')}"`);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/empty' }))).Body!.transformToString()).toBe('');
     const v2 = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Delimiter: '/' }));
     expect(v2.Contents?.map((c) => [c.Key, c.ETag])).toEqual([['top.txt', `"${createHash('md5').update('hello').digest('hex')}"`]]);
     expect(v2.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['dir/']);
     const paged = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
     expect(paged.IsTruncated).toBe(true);
     const rest = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1, ContinuationToken: paged.NextContinuationToken }));
-    expect([paged.Contents?.[0]?.Key, rest.Contents?.[0]?.Key]).toEqual(['dir/a b+c.bin', 'top.txt']);
+    const third = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1, ContinuationToken: rest.NextContinuationToken }));
+    expect([paged.Contents?.[0]?.Key, rest.Contents?.[0]?.Key, third.Contents?.[0]?.Key, third.IsTruncated]).toEqual([
+      'dir/a b+c.bin',
+      'dir/empty',
+      'top.txt',
+      false,
+    ]);
     const v1 = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: 'dir/' }));
-    expect(v1.Contents?.map((c) => c.Key)).toEqual(['dir/a b+c.bin']);
+    expect(v1.Contents?.map((c) => c.Key)).toEqual(['dir/a b+c.bin', 'dir/empty']);
   });
 
   it('reads and writes keys the K3 routes would shadow', async () => {

@@ -3,7 +3,8 @@
  * (`npm run replay:record`; not part of `npm test`). It drives each workflow
  * type through the paths running executions take in production — schedules,
  * signals from the API and the `temporal` CLI, merged triggers, dry runs,
- * failing objects, continue-as-new, upload syncs ended and expired, purges —
+ * failing objects, jobs an operator terminates or cancels, continue-as-new,
+ * upload syncs ended and expired, purges —
  * then writes every run's history to test/replay/histories/<commit>/ as the `temporal`
  * CLI's JSON. Record on the code that is deployed, before changing workflows.
  */
@@ -17,11 +18,14 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { temporalCli } from '../support/temporal-cli.js';
 import { HISTORIES_DIR } from './histories.js';
+import { syncRunWorkflowId } from '../../workflows/shared.js';
 
 const run = promisify(execFile);
 
 describe('record workflow histories', () => {
   let ls: TestLakesync;
+  // A second lakesync whose copies are throttled, so an operator can act on a run while it is still running.
+  let slow: TestLakesync;
   const bucket = unique('kb');
   const dirs: string[] = [];
 
@@ -38,8 +42,11 @@ describe('record workflow histories', () => {
   beforeAll(async () => {
     ls = await startTestLakesync({ lake: 'filesystem' });
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    slow = await startTestLakesync({ lake: 'filesystem', env: { WORKER_MAX_OBJECTS_PER_SECOND: '20', WORKER_BATCH_CONCURRENCY: '2' } });
+    expect((await call(slow.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
   });
   afterAll(async () => {
+    await slow?.stop();
     await ls?.stop();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
@@ -154,7 +161,32 @@ describe('record workflow histories', () => {
       60_000,
     );
 
-    // Every run of every workflow on this task queue, written as the temporal CLI writes histories.
+    // Jobs whose workflow an operator ends by hand mid-run (terminated, then cancelled); the controller goes on to its next job.
+    step('Jobs whose workflow an operator terminates or cancels mid-run.');
+    const doomed = (
+      await call(slow.url, 'POST', `/${bucket}/sources`, {
+        name: 'doomed',
+        kind: 'filesystem',
+        filesystem: { path: await makeDir(100) },
+        batchSize: 2,
+        syncIntervalSeconds: 3600,
+      })
+    ).body;
+    const copying = (jobId: string) =>
+      waitFor(`job ${jobId} copying`, async () => {
+        const job = (await call(slow.url, 'GET', `/${bucket}/jobs/${jobId}`)).body;
+        return job.status === 'JOB_STATUS_RUNNING' && job.objectsProcessed >= 5;
+      });
+    const terminated = await call(slow.url, 'POST', `/${bucket}/sources/${doomed.sourceId}/discover`, {});
+    await copying(terminated.body.jobId);
+    await temporalCli('workflow', 'terminate', '--workflow-id', syncRunWorkflowId(terminated.body.jobId), '--reason', 'operator stopped the job');
+    const cancelled = await call(slow.url, 'POST', `/${bucket}/sources/${doomed.sourceId}/discover`, { fullSync: true });
+    await copying(cancelled.body.jobId);
+    await temporalCli('workflow', 'cancel', '--workflow-id', syncRunWorkflowId(cancelled.body.jobId));
+    const after = await call(slow.url, 'POST', `/${bucket}/sources/${doomed.sourceId}/discover`, {});
+    await waitForJob(slow.url, bucket, doomed.sourceId, after.body.jobId);
+
+    // Every run of every workflow on both task queues, written as the temporal CLI writes histories.
     step('Every run of every workflow on this task queue, written as the temporal CLI writes histories.');
     const written = new Map<string, number>();
     // One folder per recording, named after the commit the workflows ran on; older recordings stay.
@@ -162,7 +194,7 @@ describe('record workflow histories', () => {
     const out = join(HISTORIES_DIR, commit.trim());
     await rm(out, { recursive: true, force: true });
     await mkdir(out, { recursive: true });
-    for await (const wf of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}"` })) {
+    for await (const wf of client.workflow.list({ query: `TaskQueue="${ls.taskQueue}" OR TaskQueue="${slow.taskQueue}"` })) {
       const n = (written.get(wf.type) ?? 0) + 1;
       written.set(wf.type, n);
       await writeFile(

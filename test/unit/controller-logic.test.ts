@@ -3,11 +3,14 @@
  * pause and suspension, the schedule, a run's outcome, and what is reported.
  */
 import { describe, expect, it } from 'vitest';
+import { ApplicationFailure, CancelledFailure, ChildWorkflowFailure, RetryState, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { failuresAfterFailedRun, madeProgress } from '../../domain/failure-budget.js';
 import type { ControllerState, QueuedRun } from '../../domain/messages/workflows/v1.js';
 import {
   CANCELED,
   FAILED,
   applyPause,
+  childEnd,
   discoverMessage,
   discoverRequest,
   enqueue,
@@ -240,6 +243,66 @@ describe("a run's outcome", () => {
     const c = state();
     settleRun(c, discovery, ok, continuous, T);
     expect(c.completed).toBe(false);
+  });
+});
+
+describe('the failure budget', () => {
+  const discovery = { kind: 'discovery' as const, dryRun: false };
+  /** One failed run as the catalog finishes it: the count it reports from the source's count before. */
+  const failed = (s: ControllerState, progressed: boolean) => ({
+    status: FAILED,
+    consecutiveFailures: failuresAfterFailedRun(s.consecutiveFailures, progressed),
+  });
+
+  it('adds one for a failed run that copied nothing, and halves (rounding down) for one that made progress', () => {
+    expect(failuresAfterFailedRun(0, false)).toBe(1);
+    expect(failuresAfterFailedRun(4, false)).toBe(5);
+    expect(failuresAfterFailedRun(0, true)).toBe(0);
+    expect(failuresAfterFailedRun(1, true)).toBe(0);
+    expect(failuresAfterFailedRun(2, true)).toBe(1);
+    expect(failuresAfterFailedRun(5, true)).toBe(2);
+  });
+
+  it('sees progress in objects finished or bytes copied', () => {
+    expect(madeProgress({ objectsProcessed: 0, bytesTransferred: 0 })).toBe(false);
+    expect(madeProgress({ objectsProcessed: 3, bytesTransferred: 0 })).toBe(true);
+    // Copied, its pipelines not yet run.
+    expect(madeProgress({ objectsProcessed: 0, bytesTransferred: 10 })).toBe(true);
+  });
+
+  it('never suspends a source whose failed runs all make progress', () => {
+    const s = state();
+    for (let i = 0; i < 10; i++) expect(settleRun(s, discovery, failed(s, true), continuous, T + i)).toBe(false);
+    expect(s).toMatchObject({ consecutiveFailures: 0, suspended: false, runs: 10 });
+  });
+
+  it('suspends at the limit when runs without progress outweigh those with: two of every three is enough', () => {
+    const s = state();
+    const outcomes = [false, false, true, false, false];
+    const suspended = outcomes.map((progressed, i) => settleRun(s, discovery, failed(s, progressed), continuous, T + i));
+    expect(suspended).toEqual([false, false, false, false, true]);
+    expect(s).toMatchObject({ consecutiveFailures: 3, suspended: true });
+    // Alternating, the count never gets past one.
+    const alt = state();
+    for (let i = 0; i < 10; i++) settleRun(alt, discovery, failed(alt, i % 2 === 1), continuous, T + i);
+    expect(alt).toMatchObject({ consecutiveFailures: 0, suspended: false });
+  });
+});
+
+describe("a job workflow's end outside its own catch", () => {
+  const child = (cause: Error) =>
+    new ChildWorkflowFailure('default', { workflowId: 'lakesync-job-x', runId: 'r' }, 'syncRun', RetryState.NON_RETRYABLE_FAILURE, cause);
+
+  it('names a termination, a timeout and a failure as failed with the reason, and a cancellation as canceled', () => {
+    expect(childEnd(child(new TerminatedFailure('Terminated')))).toEqual({ reason: 'job workflow terminated before it finished', canceled: false });
+    expect(childEnd(child(new TimeoutFailure(undefined, undefined, 'START_TO_CLOSE')))).toEqual({
+      reason: 'job workflow timed out (START_TO_CLOSE)',
+      canceled: false,
+    });
+    expect(childEnd(child(new CancelledFailure('Cancelled')))).toEqual({ reason: 'job workflow cancelled', canceled: true });
+    const wrapped = ApplicationFailure.create({ message: 'outer', cause: ApplicationFailure.create({ message: 'database refused the write' }) });
+    expect(childEnd(child(wrapped))).toEqual({ reason: 'job workflow failed: database refused the write', canceled: false });
+    expect(childEnd('odd')).toEqual({ reason: 'job workflow failed: odd', canceled: false });
   });
 });
 

@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { recordedHistories, type RecordedHistory } from '../replay/histories.js';
 import * as workflows from '../../workflows/index.js';
-import { HANDLERS_SET_STATE_ONLY } from '../../workflows/source-controller.js';
+import { CHILD_END_FINISHES_JOB, HANDLERS_SET_STATE_ONLY } from '../../workflows/source-controller.js';
 import { END_HANDLER_SETS_STATE_ONLY } from '../../workflows/upload-sync.js';
 
 describe('replay of recorded histories', () => {
@@ -32,6 +32,19 @@ describe('replay of recorded histories', () => {
     const pushedPause = (h: RecordedHistory) => (h.history.events ?? []).some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes);
     expect(controllers.filter((h) => !marked.includes(h)).some(pushedPause)).toBe(true);
     expect(marked.some(pushedPause)).toBe(true);
+
+    // Controllers whose job's workflow ended outside its own catch (an operator terminated or cancelled it), on either side of its patch.
+    const childEnded = controllers.filter((h) =>
+      (h.history.events ?? []).some(
+        (e) =>
+          e.childWorkflowExecutionTerminatedEventAttributes ||
+          e.childWorkflowExecutionCanceledEventAttributes ||
+          e.childWorkflowExecutionFailedEventAttributes ||
+          e.childWorkflowExecutionTimedOutEventAttributes,
+      ),
+    );
+    expect(childEnded.some((h) => patchesOf(h).includes(CHILD_END_FINISHES_JOB))).toBe(true);
+    expect(childEnded.some((h) => !patchesOf(h).includes(CHILD_END_FINISHES_JOB))).toBe(true);
 
     // Upload syncs ended on either side of the end-handler patch.
     const ended = (await recordedHistories()).filter(

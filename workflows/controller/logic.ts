@@ -6,6 +6,7 @@
  * unit-tested on its own. Functions that change the state change it in place:
  * the workflow's handlers hold references to queued runs.
  */
+import { CancelledFailure, ChildWorkflowFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import type {
   ControllerPhase,
   ControllerState,
@@ -161,7 +162,22 @@ export const scheduleWaitMs = (state: ControllerState, now: number): number | un
 
 // ---- a run's outcome --------------------------------------------------------
 
-/** What a run whose child workflow itself failed counts as. */
+/**
+ * Why a job's workflow closed without ending its job, from what its
+ * `executeChild` rejected with; a cancelled one ends its job as canceled.
+ */
+export function childEnd(err: unknown): { reason: string; canceled: boolean } {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+  if (cause instanceof TerminatedFailure) return { reason: 'job workflow terminated before it finished', canceled: false };
+  if (cause instanceof TimeoutFailure) return { reason: `job workflow timed out (${cause.timeoutType})`, canceled: false };
+  if (cause instanceof CancelledFailure) return { reason: 'job workflow cancelled', canceled: true };
+  let e: unknown = cause;
+  // Failures wrap the real cause; the innermost message is the useful one.
+  while (e instanceof Error && e.cause) e = e.cause;
+  return { reason: `job workflow failed: ${e instanceof Error ? e.message : String(e)}`, canceled: false };
+}
+
+/** What a run whose child workflow itself failed counts as (controllers from before the child's end finished its job). */
 export const failedRun = (state: Pick<ControllerState, 'consecutiveFailures'>): SyncRunResult => ({
   status: FAILED,
   consecutiveFailures: state.consecutiveFailures + 1,
@@ -169,7 +185,8 @@ export const failedRun = (state: Pick<ControllerState, 'consecutiveFailures'>): 
 
 /**
  * Folds a finished run into the state: a failure counts (the run reports the
- * count) and suspends the source at the limit; a success resets the count and
+ * count, which domain/failure-budget.ts keeps from growing when the run made
+ * progress) and suspends the source at the limit; a success resets the count and
  * completes an initial-only source after its first real discovery; a
  * cancellation changes neither. Then the schedule restarts from `now`.
  * Returns whether this run suspended the source.
