@@ -164,7 +164,14 @@ export const jobs = pgTable(
     startedAt: timestamp({ withTimezone: true }),
     finishedAt: timestamp({ withTimezone: true }),
   },
-  (t) => [index('jobs_source_created_idx').on(t.sourceId, t.createdAt), index('jobs_bucket_created_idx').on(t.bucketId, t.createdAt)],
+  (t) => [
+    index('jobs_source_created_idx').on(t.sourceId, t.createdAt),
+    index('jobs_bucket_created_idx').on(t.bucketId, t.createdAt),
+    // The heal pass looks for running jobs whose workflow has closed: few rows, found without scanning every job.
+    index('jobs_running_idx')
+      .on(t.status)
+      .where(sql.raw(`status = '${JOB_STATUS.running}'`)),
+  ],
 );
 
 /** DataInsider upload syncs: start, upload files into, end (FULL replaces what it did not upload). */

@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_running_idx" ON "jobs" USING btree ("status") WHERE status = 'JOB_STATUS_RUNNING';
