@@ -18,3 +18,15 @@ export function conditionalRead(req: { headers: IncomingHttpHeaders }, head: Pic
   if (!ifNoneMatch && ifModified && head.lastModified.getTime() <= Date.parse(ifModified) + 999) return 304;
   return null;
 }
+
+/**
+ * S3's conditional writes: the header that fails (`if-none-match: *` when the key exists, `if-match` when it does
+ * not or its ETag differs), null when the write may go ahead. `existing` is the object as the caller's plane names it.
+ */
+export function writeConditionFails(headers: IncomingHttpHeaders, existing: Pick<LakeObjectHead, 'etag'> | null): 'if-match' | 'if-none-match' | null {
+  const ifNoneMatch = headers['if-none-match'];
+  const ifMatch = headers['if-match'];
+  if (ifMatch && (!existing || !etagMatches(ifMatch, existing.etag))) return 'if-match';
+  if (ifNoneMatch?.trim() === '*' && existing) return 'if-none-match';
+  return null;
+}

@@ -405,6 +405,8 @@ export class FilesystemLake implements LakeStore {
     // The directory lake has no server side: the bytes stream from one file into the other's temp file.
     const got = await this.get(from.bucket, from.key);
     if (!got) return null;
+    // put() awaits before it reads: the stream keeps an early error for put's pipeline instead of throwing it unheard.
+    got.body.on('error', () => undefined);
     return this.put(to.bucket, to.key, got.body, meta);
   }
 }

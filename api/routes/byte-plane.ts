@@ -12,7 +12,7 @@ import { findBucket } from './lookup.js';
 import { logFields } from '../log-fields.js';
 import { headWithMetadata, metadataFromHeaders, metadataToCatalog, setMetadataHeaders } from '../object-metadata.js';
 import { defineRoutes, routesOf } from '../route.js';
-import { conditionalRead, etagMatches, quoted } from '../object-conditions.js';
+import { conditionalRead, quoted, writeConditionFails } from '../object-conditions.js';
 
 /** An object key from the path, refused with 400 unless it is a safe lake key. */
 export function checkedKey(key: string): string {
@@ -114,15 +114,10 @@ export function bytePlaneRoutes(deps: ApiDeps, shadowedBy: (key: string) => stri
     }
     const metadata = metadataFromHeaders(req.headers);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const ifNoneMatch = req.headers['if-none-match'];
-    const ifMatch = req.headers['if-match'];
-    if (ifNoneMatch || ifMatch) {
-      const existing = await deps.lake.head(bucket.name, key);
-      if ((ifNoneMatch?.trim() === '*' && existing) || (ifMatch && (!existing || !etagMatches(ifMatch, existing.etag)))) {
-        throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [
-          { field: ifMatch ? 'if-match' : 'if-none-match', problem: 'precondition failed' },
-        ]);
-      }
+    if (req.headers['if-none-match'] || req.headers['if-match']) {
+      const failed = writeConditionFails(req.headers, await deps.lake.head(bucket.name, key));
+      if (failed)
+        throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: failed, problem: 'precondition failed' }]);
     }
     const length = req.headers['content-length'] ? Number(req.headers['content-length']) : undefined;
     const put = await deps.lake.put(bucket.name, key, req, { ...metadata, size: length });

@@ -1,5 +1,7 @@
 // S3's errors as the S3 endpoint answers them: S3's codes, HTTP statuses and XML body (AWS S3 API reference,
 // "Error responses"). Everything an S3 operation throws becomes one of these; nothing else reaches an S3 client.
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE } from '../../domain/failures.js';
 import { SIGV4_ERROR_STATUS, SigV4Error } from './sigv4/index.js';
 
 export const S3_ERROR_STATUS = {
@@ -64,9 +66,18 @@ export class S3Error extends Error {
   }
 }
 
-/** An error thrown by a body stream (SigV4Error carries its S3 code) as the S3 error to answer. */
+/**
+ * An error as the S3 error to answer: a body stream's (SigV4Error carries its S3 code), or the lake refusing a
+ * key (a directory lake's file where a folder is needed, or the reverse; a key too long for its filesystem).
+ */
 export function asS3Error(err: unknown): S3Error | null {
   if (err instanceof S3Error) return err;
   if (err instanceof SigV4Error) return new S3Error(err.code, err.message);
+  if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) {
+    const problem = String(err.details?.[0] ?? err.message);
+    return err.type === FAILURE.lakeKeyConflict
+      ? new S3Error('InvalidRequest', `The key clashes with a stored object in this directory lake: it ${problem}.`)
+      : S3Error.invalidArgument('key', `Object key ${problem}.`);
+  }
   return null;
 }

@@ -39,6 +39,9 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   const { deps, req, res } = ctx;
   // A whole-object GET asks the lake once (the answer carries the head); a HEAD or a ranged GET heads first.
   const whole = withBody && !req.headers.range ? await deps.lake.get(bucket.name, key) : null;
+  // Until the bytes are piped (after a query below) an error opening them (the file deleted meanwhile, EMFILE) must not
+  // go unheard: the stream keeps it, and the pipeline below answers it.
+  whole?.body.on('error', () => undefined);
   const found = whole?.head ?? (await deps.lake.head(bucket.name, key));
   if (!found) throw S3Error.noSuchKey(key);
   // Whatever answers before the bytes do (an error, a 304) lets go of the lake's stream.

@@ -1,7 +1,8 @@
 // PutObject and DeleteObject. Every write and delete goes through the bucket's push source, exactly as the
 // bearer byte plane's do (catalog row, coalesced controller wake-up, pipelines, counters).
 import type { IncomingHttpHeaders } from 'node:http';
-import { etagMatches, quoted } from '../../object-conditions.js';
+import { quoted, writeConditionFails } from '../../object-conditions.js';
+import { s3Head } from '../object-head.js';
 import { metadataFromHeaders, metadataToCatalog } from '../../object-metadata.js';
 import { recordArrival, recordRemoval } from '../../push-source.js';
 import type { ObjectMetadata, PutResult } from '../../../lake/types.js';
@@ -31,18 +32,17 @@ export function s3EtagOf(ctx: S3Context, put: PutResult & { s3Etag?: string }): 
   return put.s3Etag ?? (put.contentHash?.startsWith('md5:') ? put.contentHash.slice(4) : put.etag);
 }
 
-/** If-Match / If-None-Match on a write: S3's conditional writes. */
+/** If-Match / If-None-Match on a write: S3's conditional writes, against the ETag S3 clients hold (the S3 ETag). */
 export async function checkWriteConditions(ctx: S3Context, bucket: BucketRow, key: string): Promise<void> {
   const ifNoneMatch = ctx.req.headers['if-none-match'];
-  const ifMatch = ctx.req.headers['if-match'];
-  if (!ifNoneMatch && !ifMatch) return;
-  const existing = await ctx.deps.lake.head(bucket.name, key);
+  if (!ifNoneMatch && !ctx.req.headers['if-match']) return;
   if (ifNoneMatch && ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on a write takes only *');
-  if ((ifNoneMatch && existing) || (ifMatch && (!existing || !etagMatches(ifMatch, existing.etag)))) {
+  const found = await ctx.deps.lake.head(bucket.name, key);
+  const failed = writeConditionFails(ctx.req.headers, found && (await s3Head(ctx.deps, bucket.id, key, found)));
+  if (failed)
     throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-      Condition: ifMatch ? 'If-Match' : 'If-None-Match',
+      Condition: failed === 'if-match' ? 'If-Match' : 'If-None-Match',
     });
-  }
 }
 
 /** The stored metadata a write gives, as S3's InvalidArgument when a header is refused. */
