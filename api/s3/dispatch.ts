@@ -67,7 +67,7 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
   const target = address.bucket === null ? 'service' : address.key === null ? 'bucket' : 'object';
   const op = s3Operation(target, req.method, query, req.headers);
   res.locals.s3Operation = op.name;
-  if (req.method === 'PUT' || req.method === 'POST') refuseUnsupportedHeaders(req.headers);
+  if (req.method === 'PUT' || req.method === 'POST') refuseUnsupportedHeaders(req.headers, query);
   const declared =
     verified.payload.kind === 'aws-chunked'
       ? verified.payload.decodedLength

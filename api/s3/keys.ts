@@ -11,3 +11,12 @@ export function s3ObjectKey(ctx: Pick<S3Context, 'key'>): string {
   if (problem) throw S3Error.invalidArgument('key', `Object key ${problem}: lakesync keys are paths that both lake kinds can store.`);
   return key;
 }
+
+/**
+ * The key of a read or delete: a key no lake can store cannot be there, so it is simply absent (NoSuchKey for a
+ * read, success for a delete), as S3 answers for any missing key; null then.
+ */
+export function s3ExistingKey(ctx: Pick<S3Context, 'key'>): string | null {
+  const key = ctx.key!;
+  return Buffer.byteLength(key, 'utf8') > 1024 || lakeKeyProblem(key) ? null : key;
+}

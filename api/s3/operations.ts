@@ -137,7 +137,7 @@ export function s3Operation(target: Target, method: string, query: ReadonlyMap<s
 }
 
 /** Headers asking for what lakesync does not store (encryption, tags, locks, ACL grants, other storage classes): NotImplemented rather than silently ignored. */
-export function refuseUnsupportedHeaders(headers: Record<string, string | string[] | undefined>): void {
+export function refuseUnsupportedHeaders(headers: Record<string, string | string[] | undefined>, query?: ReadonlyMap<string, string>): void {
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const v = String(value).trim();
@@ -149,7 +149,10 @@ export function refuseUnsupportedHeaders(headers: Record<string, string | string
       name === 'x-amz-website-redirect-location' ||
       name.startsWith('x-amz-grant-') ||
       (name === 'x-amz-acl' && !['private', 'bucket-owner-full-control'].includes(v)) ||
-      (name === 'x-amz-storage-class' && v !== 'STANDARD');
+      (name === 'x-amz-storage-class' && v !== 'STANDARD') ||
+      // Appends, and a CopyObject of part of an object: S3 would act on them, so ignoring them would be a wrong success.
+      name === 'x-amz-write-offset-bytes' ||
+      (name === 'x-amz-copy-source-range' && !query?.has('partNumber'));
     if (unsupported) throw S3Error.notImplemented(`the ${name} header`);
   }
 }

@@ -1,5 +1,6 @@
 // S3's XML: answers built and request bodies parsed with fast-xml-parser. Request bodies are read with a
-// byte cap first, so an endless body cannot grow the heap; entities are off, so none can expand.
+// byte cap first, so an endless body cannot grow the heap; a document type declaration is refused (as S3
+// refuses it), so no entity can be declared, let alone expand.
 import type { Response } from 'express';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import type { Readable } from 'node:stream';
@@ -72,6 +73,7 @@ const parser = new XMLParser({
 export function parseXml(bytes: Buffer, root: string): Record<string, unknown> {
   const malformed = () => new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
   let doc: Record<string, unknown>;
+  if (/<!DOCTYPE/i.test(bytes.toString('latin1'))) throw malformed();
   try {
     doc = parser.parse(bytes.toString('utf8'), true) as Record<string, unknown>;
   } catch {
@@ -84,3 +86,6 @@ export function parseXml(bytes: Buffer, root: string): Record<string, unknown> {
   }
   return top as Record<string, unknown>;
 }
+
+/** `encoding-type=url`: S3 percent-encodes as a form would, keeping `/` (clients decode with unquote_plus / decodeURIComponent alike). */
+export const urlEncodeKey = (s: string): string => encodeURIComponent(s).replace(/%2F/g, '/');

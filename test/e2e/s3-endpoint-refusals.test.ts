@@ -6,6 +6,7 @@
  */
 import {
   CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -161,6 +162,18 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint refusals over a %s lak
       name: 'NotImplemented',
     });
     expect(await exists('sse')).toBe(false);
+  });
+
+  it('refuses XML with a document type (no entity can be declared) and answers keys no lake can hold as absent', async () => {
+    const doc = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "present.txt">]><Delete><Object><Key>&x;</Key></Object></Delete>';
+    const md5 = (await import('node:crypto')).createHash('md5').update(doc).digest('base64');
+    const refused = await rawSigned('POST', `/${bucket}?delete`, { 'content-md5': md5, 'content-type': 'application/xml' }, doc);
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('<Code>MalformedXML</Code>');
+    expect(await exists('present.txt')).toBe(true);
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'a/../present.txt' })))).toEqual({ name: 'NoSuchKey', status: 404 });
+    const deleted = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'a//b' }));
+    expect(deleted.$metadata.httpStatusCode).toBe(204);
   });
 
   it('labels S3 requests in the API metrics by operation, never by bucket or key', async () => {

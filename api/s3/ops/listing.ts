@@ -6,7 +6,7 @@ import { requestBucket } from '../access.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
 import { s3Heads } from '../object-head.js';
-import { sendXml } from '../xml.js';
+import { sendXml, urlEncodeKey } from '../xml.js';
 
 const MAX_KEYS = 1000;
 
@@ -21,8 +21,7 @@ function encodingOf(ctx: S3Context): ((s: string) => string) | null {
   const encoding = ctx.query.get('encoding-type');
   if (encoding === undefined) return null;
   if (encoding !== 'url') throw S3Error.invalidArgument('encoding-type', 'Invalid Encoding Method specified in Request', encoding);
-  // S3 encodes as a form would, keeping `/`: clients decode with unquote_plus / decodeURIComponent alike.
-  return (s) => encodeURIComponent(s).replace(/%2F/g, '/');
+  return urlEncodeKey;
 }
 
 /** The listing request's common parameters and one page of answers. */
@@ -50,7 +49,7 @@ async function listing(ctx: S3Context, resume: string | null) {
   };
   const contents = objects.map((o) => ({ Key: e(o.key), LastModified: o.lastModified, ETag: quoted(o.etag), Size: o.size, StorageClass: 'STANDARD' }));
   const prefixes = page.commonPrefixes.map((p) => ({ Prefix: e(p) }));
-  return { page, common, contents, prefixes };
+  return { page, common, contents, prefixes, e };
 }
 
 /** V2's continuation token: the last key or prefix of the page, opaque to clients (base64url). */
@@ -65,14 +64,14 @@ export async function listObjectsV2(ctx: S3Context): Promise<void> {
   const token = ctx.query.get('continuation-token');
   const startAfter = ctx.query.get('start-after');
   const resume = token !== undefined ? resumeOf(token) : startAfter || null;
-  const { page, common, contents, prefixes } = await listing(ctx, resume);
+  const { page, common, contents, prefixes, e } = await listing(ctx, resume);
   const owner = ctx.query.get('fetch-owner') === 'true' ? { ID: ctx.caller.org, DisplayName: ctx.caller.org } : undefined;
   sendXml(ctx.res, 200, 'ListBucketResult', {
     ...common,
     KeyCount: contents.length + prefixes.length,
     ContinuationToken: token,
     NextContinuationToken: page.truncated && page.last !== null ? tokenOf(page.last) : undefined,
-    StartAfter: startAfter,
+    StartAfter: startAfter === undefined ? undefined : e(startAfter),
     Contents: owner ? contents.map((c) => ({ ...c, Owner: owner })) : contents,
     CommonPrefixes: prefixes,
   });
@@ -80,11 +79,11 @@ export async function listObjectsV2(ctx: S3Context): Promise<void> {
 
 export async function listObjectsV1(ctx: S3Context): Promise<void> {
   const marker = ctx.query.get('marker') ?? '';
-  const { page, common, contents, prefixes } = await listing(ctx, marker || null);
+  const { page, common, contents, prefixes, e } = await listing(ctx, marker || null);
   const owner = { ID: ctx.caller.org, DisplayName: ctx.caller.org };
   sendXml(ctx.res, 200, 'ListBucketResult', {
     ...common,
-    Marker: marker,
+    Marker: e(marker),
     // S3 gives NextMarker only with a delimiter; without one clients resume from the last key.
     NextMarker:
       page.truncated && common.Delimiter !== undefined && page.last !== null

@@ -9,7 +9,7 @@ import { setMetadataHeaders } from '../../object-metadata.js';
 import { requestBucket } from '../access.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
-import { s3ObjectKey } from '../keys.js';
+import { s3ExistingKey } from '../keys.js';
 import { s3Head } from '../object-head.js';
 
 /** The response-* parameters and the header each overrides. */
@@ -34,8 +34,9 @@ function setObjectHeaders(res: Response, head: LakeObjectHead): void {
 }
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
-  const key = s3ObjectKey(ctx);
   const bucket = await requestBucket(ctx, 'read');
+  const key = s3ExistingKey(ctx);
+  if (key === null) throw S3Error.noSuchKey(ctx.key!);
   const { deps, req, res } = ctx;
   // A whole-object GET asks the lake once (the answer carries the head); a HEAD or a ranged GET heads first.
   const whole = withBody && !req.headers.range ? await deps.lake.get(bucket.name, key) : null;

@@ -9,7 +9,7 @@ import type { ObjectMetadata, PutResult } from '../../../lake/types.js';
 import { requestBucket, type BucketRow } from '../access.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
-import { s3ObjectKey } from '../keys.js';
+import { s3ExistingKey, s3ObjectKey } from '../keys.js';
 
 /** S3's largest single PUT. */
 export const MAX_PUT_BYTES = 5 * 1024 ** 3;
@@ -89,9 +89,11 @@ export async function putObject(ctx: S3Context): Promise<void> {
 }
 
 export async function deleteObject(ctx: S3Context): Promise<void> {
-  const key = s3ObjectKey(ctx);
   const bucket = await requestBucket(ctx, 'write');
-  await ctx.deps.lake.delete(bucket.name, key);
-  await recordRemoval(ctx.deps, bucket, key);
+  const key = s3ExistingKey(ctx);
+  if (key !== null) {
+    await ctx.deps.lake.delete(bucket.name, key);
+    await recordRemoval(ctx.deps, bucket, key);
+  }
   ctx.res.status(204).end();
 }
