@@ -1,4 +1,5 @@
 // The conditional-request rules both object planes answer by (S3's: RFC 7232 as S3 applies it).
+import type { Request } from 'express';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { LakeObjectHead } from '../lake/types.js';
 
@@ -29,4 +30,16 @@ export function writeConditionFails(headers: IncomingHttpHeaders, existing: Pick
   if (ifMatch && (!existing || !etagMatches(ifMatch, existing.etag))) return 'if-match';
   if (ifNoneMatch?.trim() === '*' && existing) return 'if-none-match';
   return null;
+}
+
+/**
+ * The byte range a GET asks for, as S3 reads `Range`: null for the whole object (no header, or a malformed one,
+ * which S3 ignores; several ranges are served as the first), 'unsatisfiable' when it lies outside the object.
+ */
+export function requestedRange(req: Pick<Request, 'headers' | 'range'>, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  if (!req.headers.range) return null;
+  const parsed = req.range(size, { combine: true });
+  if (parsed === -1) return 'unsatisfiable';
+  if (parsed === -2 || !parsed || parsed.length === 0) return null;
+  return { start: parsed[0]!.start, end: parsed[0]!.end };
 }

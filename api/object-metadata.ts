@@ -123,3 +123,18 @@ export const metadataJson = (meta: ObjectMetadata) => ({
   expires: meta.expires ?? null,
   userMetadata: meta.user ?? {},
 });
+
+/**
+ * The headers every object answer carries, on both planes: ETag, Last-Modified, the type (`defaultType` when none
+ * is stored), byte ranges, the stored headers; and, since stored bytes and types come from writers and sources, no
+ * sniffing them into HTML and no running what a browser renders on the API's origin.
+ */
+export function setObjectHeaders(res: Response, head: LakeObjectHead, defaultType: string): void {
+  res.setHeader('ETag', `"${head.etag}"`);
+  res.setHeader('Last-Modified', head.lastModified.toUTCString());
+  res.setHeader('Content-Type', head.contentType ?? defaultType);
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
+  setMetadataHeaders(res, head);
+}

@@ -3,16 +3,15 @@ import { pipeline } from 'node:stream/promises';
 import { eq } from 'drizzle-orm';
 import { buckets } from '../../db/schema.js';
 import { lakeKeyProblem } from '../../lake/keys.js';
-import type { LakeObjectHead } from '../../lake/types.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordArrival, recordRemoval } from '../push-source.js';
 import { findBucket } from './lookup.js';
 import { logFields } from '../log-fields.js';
-import { headWithMetadata, metadataFromHeaders, metadataToCatalog, setMetadataHeaders } from '../object-metadata.js';
+import { headWithMetadata, metadataFromHeaders, metadataToCatalog, setObjectHeaders } from '../object-metadata.js';
 import { defineRoutes, routesOf } from '../route.js';
-import { conditionalRead, quoted, writeConditionFails } from '../object-conditions.js';
+import { conditionalRead, quoted, requestedRange, writeConditionFails } from '../object-conditions.js';
 
 /** An object key from the path, refused with 400 unless it is a safe lake key. */
 export function checkedKey(key: string): string {
@@ -30,18 +29,6 @@ export function objectKey(req: Request): string {
 /** A signed URL stands in for a bearer token on GET and HEAD. */
 export const isSignedRequest = (req: Request): boolean =>
   (req.method === 'GET' || req.method === 'HEAD') && typeof req.query['X-Lakesync-Signature'] === 'string';
-
-function setHeaders(res: Response, head: LakeObjectHead): void {
-  res.setHeader('ETag', quoted(head.etag));
-  res.setHeader('Last-Modified', head.lastModified.toUTCString());
-  res.setHeader('Content-Type', head.contentType ?? 'application/octet-stream');
-  res.setHeader('Accept-Ranges', 'bytes');
-  // Stored bytes and their stored type come from writers and sources: a browser must not sniff them into HTML,
-  // nor run what it renders on the API's origin.
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
-  setMetadataHeaders(res, head);
-}
 
 const OBJECT_BYTES = 'application/octet-stream';
 
@@ -134,22 +121,18 @@ export function bytePlaneRoutes(deps: ApiDeps, shadowedBy: (key: string) => stri
     const head = await headWithMetadata(deps, bucket.id, found, key);
     const conditional = conditionalRead(req, head);
     if (conditional) {
-      setHeaders(res, head);
+      setObjectHeaders(res, head, OBJECT_BYTES);
       if (conditional === 412)
         throw new ApiError('PRECONDITION_FAILED', 'the object does not match the request conditions', [{ field: 'if-match', problem: 'precondition failed' }]);
       return void res.status(304).end();
     }
-    let range: { start: number; end: number } | undefined;
-    if (req.headers.range) {
-      const parsed = req.range(head.size, { combine: true });
-      if (parsed === -1) {
-        res.setHeader('Content-Range', `bytes */${head.size}`);
-        throw new ApiError('RANGE_NOT_SATISFIABLE', 'range: is outside the object', [{ field: 'range', problem: 'is outside the object' }]);
-      }
-      // A malformed header is ignored, as S3 does; several ranges are served as the first one.
-      if (parsed !== -2 && parsed && parsed.length > 0) range = { start: parsed[0]!.start, end: parsed[0]!.end };
+    const asked = requestedRange(req, head.size);
+    if (asked === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${head.size}`);
+      throw new ApiError('RANGE_NOT_SATISFIABLE', 'range: is outside the object', [{ field: 'range', problem: 'is outside the object' }]);
     }
-    setHeaders(res, head);
+    const range = asked ?? undefined;
+    setObjectHeaders(res, head, OBJECT_BYTES);
     if (range) {
       res.status(206);
       res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${head.size}`);

@@ -21,17 +21,7 @@ import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { createKey, lakesyncS3, type S3Key } from '../support/s3-endpoint.js';
-
-const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error('expected an S3 error');
-};
+import { createKey, lakesyncS3, s3Error, type S3Key } from '../support/s3-endpoint.js';
 
 describe.each(['filesystem', 's3'] as const)('S3 endpoint refusals over a %s lake', (lake) => {
   let ls: TestLakesync;

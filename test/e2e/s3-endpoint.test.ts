@@ -16,7 +16,6 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3ServiceException,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -26,17 +25,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { createKey, lakesyncS3 } from '../support/s3-endpoint.js';
-
-const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error('expected an S3 error');
-};
+import { createKey, lakesyncS3, s3Error } from '../support/s3-endpoint.js';
 
 describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake) => {
   let ls: TestLakesync;

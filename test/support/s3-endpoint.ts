@@ -1,5 +1,5 @@
 // An S3 client of lakesync's own S3 endpoint, with a fresh service-account key.
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { call } from './http.js';
 import type { TestLakesync } from './lakesync.js';
@@ -19,3 +19,14 @@ export async function createKey(ls: TestLakesync, body: { scopes: string[]; buck
 export function lakesyncS3(ls: TestLakesync, key: S3Key, region = 'us-east-1'): S3Client {
   return new S3Client({ endpoint: ls.url, region, forcePathStyle: true, credentials: key, maxAttempts: 1 });
 }
+
+/** The S3 error a request ends with (its code as the SDK names it, and the HTTP status); throws if it succeeded. */
+export const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
+    throw err;
+  }
+  throw new Error('expected an S3 error');
+};

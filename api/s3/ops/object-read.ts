@@ -1,11 +1,9 @@
 // GetObject and HeadObject: Range, conditional headers and response-* overrides, as S3 answers them; the
 // bytes stream from the lake.
-import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { textProblem } from '../../../domain/text.js';
-import type { LakeObjectHead } from '../../../lake/types.js';
-import { conditionalRead, quoted } from '../../object-conditions.js';
-import { setMetadataHeaders } from '../../object-metadata.js';
+import { conditionalRead, requestedRange } from '../../object-conditions.js';
+import { setObjectHeaders } from '../../object-metadata.js';
 import { requestBucket } from '../access.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
@@ -21,17 +19,6 @@ const OVERRIDES = {
   'response-content-disposition': 'Content-Disposition',
   'response-content-encoding': 'Content-Encoding',
 } as const;
-
-function setObjectHeaders(res: Response, head: LakeObjectHead): void {
-  res.setHeader('ETag', quoted(head.etag));
-  res.setHeader('Last-Modified', head.lastModified.toUTCString());
-  res.setHeader('Content-Type', head.contentType ?? 'binary/octet-stream');
-  res.setHeader('Accept-Ranges', 'bytes');
-  // As on the bearer byte plane: stored bytes are never sniffed or run on the API's origin.
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
-  setMetadataHeaders(res, head);
-}
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   const bucket = await requestBucket(ctx, 'read');
@@ -56,7 +43,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
     throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
       Condition: req.headers['if-match'] ? 'If-Match' : 'If-Unmodified-Since',
     });
-  setObjectHeaders(res, head);
+  setObjectHeaders(res, head, 'binary/octet-stream');
   if (conditional === 304) {
     res.removeHeader('Content-Type');
     return void res.status(304).end();
@@ -67,15 +54,14 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
     if (textProblem(value) || /[^\x20-\x7e]/.test(value)) throw S3Error.invalidArgument(param, `${param} must be printable ASCII`, value);
     res.setHeader(header, value);
   }
-  let range: { start: number; end: number } | undefined;
-  if (req.headers.range) {
-    const parsed = req.range(head.size, { combine: true });
-    if (parsed === -1) {
-      throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { RangeRequested: req.headers.range, ActualObjectSize: String(head.size) });
-    }
-    // A malformed Range is ignored, as S3 does; several ranges are served as the first one.
-    if (parsed !== -2 && parsed && parsed.length > 0) range = { start: parsed[0]!.start, end: parsed[0]!.end };
+  const asked = requestedRange(req, head.size);
+  if (asked === 'unsatisfiable') {
+    throw new S3Error('InvalidRange', 'The requested range is not satisfiable', {
+      RangeRequested: String(req.headers.range),
+      ActualObjectSize: String(head.size),
+    });
   }
+  const range = asked ?? undefined;
   if (range) {
     res.status(206);
     res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${head.size}`);
