@@ -1,12 +1,15 @@
 /**
  * `npm run dev` as a newcomer meets it, beside another dev stack: a second
- * one in the same directory says which process holds it and exits; Ctrl-C
+ * one in the same directory says which process holds it and exits; one
+ * started while the previous is still stopping waits for it, saying so; Ctrl-C
  * and an immediate restart comes up, again and again, each start on its own
  * Temporal (7233 only when free) with the `temporal` CLI's address printed;
  * a port taken by another program fails the start with the reason; and the
  * log a newcomer reads carries no bundler listing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -144,6 +147,48 @@ describe('npm run dev beside another stack', () => {
     expect(existsSync(join(work, 'port-taken', '.lakesync', 'lock'))).toBe(false);
   });
 
+  it('a start while the previous one is still stopping waits for it, saying so, then comes up', async () => {
+    const stateDir = join(work, 'stopping', '.lakesync');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const first = spawnDev(stateDir, port);
+    await serving(first, url);
+    // An upload whose second half has not come yet holds the first one's stop in the API's grace period.
+    const token = (await readFile(join(stateDir, 'dev-token'), 'utf8')).trim();
+    const auth = { authorization: `Bearer ${token}` };
+    const bucket = `held-${process.pid}`;
+    expect(
+      (
+        await fetch(`${url}/admin/buckets`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: bucket }),
+        })
+      ).status,
+    ).toBe(201);
+    const body = randomBytes(256 * 1024);
+    const held = request(new URL(`/${bucket}/held.bin`, url), {
+      method: 'PUT',
+      headers: { ...auth, 'content-length': String(body.length), 'content-type': 'application/octet-stream' },
+    });
+    held.on('error', () => undefined);
+    held.write(body.subarray(0, body.length / 2));
+    const tmp = join(stateDir, 'lake', '.tmp');
+    await waitFor('the first half in the lake', async () => (await readdir(tmp).catch(() => [])).length > 0);
+
+    first.child.kill('SIGINT');
+    const second = spawnDev(stateDir, port);
+    await waitFor('the second start to say it waits', async () =>
+      second.output().includes(`held by process ${first.child.pid}, which is stopping: waiting for it to exit`),
+    );
+    expect(first.child.exitCode).toBeNull();
+    held.destroy();
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    await serving(second, url);
+    ctrlC(second);
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+  });
+
   it(`Ctrl-C and a start within 200 ms comes up, ${STARTS} times in a row, each on its own Temporal with no bundler listing`, async () => {
     const stateDir = join(work, 'restarted', '.lakesync');
     const port = await freePort();
@@ -160,7 +205,6 @@ describe('npm run dev beside another stack', () => {
       dev = spawnDev(stateDir, port);
       expect(await previous.exited).toEqual({ code: 0, signal: null });
       await serving(dev, url);
-      expect(dev.output()).toContain(`held by process ${previous.child.pid}, which is stopping: waiting for it to exit`);
     }
     expect(await dev.exited).toEqual({ code: 0, signal: null });
   }, 600_000);
