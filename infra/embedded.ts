@@ -23,6 +23,8 @@ export interface EmbeddedOptions {
 export interface EmbeddedServices {
   temporalAddress: string;
   temporalUiUrl?: string;
+  /** When Temporal was started here: resolves once its server has exited. */
+  temporalExited?: Promise<void>;
   databaseUrl: string;
   stop(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
   try {
     let temporalAddress = o.temporalAddress;
     let temporalUiUrl: string | undefined;
+    let temporalExited: Promise<void> | undefined;
     if (!temporalAddress) {
       const binary = await startStep('Temporal CLI', () =>
         findTemporalCli({ explicitPath: o.temporalCliPath, searchPath: o.searchPath, cacheDir: o.cacheDir, log: o.log }),
@@ -54,6 +57,7 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
       stops.push(server.stop);
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
+      temporalExited = server.exited;
     }
     let databaseUrl = o.databaseUrl;
     if (!databaseUrl) {
@@ -65,6 +69,7 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
     return {
       temporalAddress,
       temporalUiUrl,
+      temporalExited,
       databaseUrl,
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -10,6 +10,8 @@ export interface TemporalServer {
   address: string;
   uiUrl?: string;
   namespace: string;
+  /** Resolves when the server process has exited, however it was stopped. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=${searchAttributeCliTypes[key.type]}`);
 
   const child = spawn(opts.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   tetherToThisProcess(child.pid!, 'TERM');
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -118,6 +121,7 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
     address,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
     namespace,
+    exited,
     stop: () => stopProcess(child, 'SIGTERM'),
   };
 }

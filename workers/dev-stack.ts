@@ -60,7 +60,16 @@ async function start(env: Env, log: Logger, lock: StateDirLock, started: (s: Emb
     log.info(`${signal}: stopping`);
     // A start waiting on the lock now knows it will be free soon.
     lock.markStopping();
-    await runtime.stop().catch((err) => log.error({ err }, 'runtime stop failed'));
+    // Ctrl-C in a terminal reaches the Temporal dev server too: once it is gone the worker cannot drain, and would wait out its force time.
+    let drained = false;
+    const stopped = runtime
+      .stop()
+      .catch((err) => log.error({ err }, 'runtime stop failed'))
+      .then(() => (drained = true));
+    const temporalGone = services.temporalExited?.then(() => {
+      if (!drained) log.warn('the Temporal dev server has stopped: not waiting for the worker to drain');
+    });
+    await Promise.race([stopped, temporalGone ?? stopped]);
     await services.stop();
     process.exit(0);
   };
