@@ -78,7 +78,7 @@ describe('npm run dev beside another stack', () => {
     return { child, output: () => plain(out), exited };
   }
 
-  /** Resolves once it serves /healthz; fails with its output if it exits first. */
+  /** Resolves once it serves /healthz and has printed its banner (the last line, after the API listens); fails with its output if it exits first. */
   async function serving(dev: Dev, url: string): Promise<void> {
     const died = dev.exited.then((e) => {
       throw new Error(`lakesync dev exited (${e.code ?? e.signal}):\n${dev.output()}`);
@@ -86,7 +86,12 @@ describe('npm run dev beside another stack', () => {
     died.catch(() => undefined);
     await Promise.race([
       died,
-      waitFor('lakesync dev to serve /healthz', async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200, 180_000, 100),
+      waitFor(
+        'lakesync dev to serve /healthz and print its banner',
+        async () => (await fetch(`${url}/healthz`).catch(() => null))?.status === 200 && dev.output().includes('filesystem roots'),
+        180_000,
+        100,
+      ),
     ]);
   }
 
