@@ -23,6 +23,7 @@ import {
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, createDb } from '../../db/client.js';
 import { call, waitFor } from '../support/http.js';
@@ -313,6 +314,37 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     const e1 = await part(key, id, 1, body);
     expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([body]));
     expect((await read(key)).equals(body)).toBe(true);
+  });
+
+  it("takes a Complete carrying the object's composite x-amz-checksum-crc32 (the whole object's, not the XML body's)", async () => {
+    const key = 'checksum/composite.bin';
+    const [p1, p2] = [randomBytes(5 * MiB), randomBytes(321)];
+    const id = await create(key);
+    const e1 = await part(key, id, 1, p1);
+    const e2 = await part(key, id, 2, p2);
+    // S3's composite CRC32: the CRC32 of the parts' big-endian CRC32s, then "-" and the number of parts.
+    const crc = (b: Buffer) => {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(crc32(b));
+      return out;
+    };
+    const composite = `${crc(Buffer.concat([crc(p1), crc(p2)])).toString('base64')}-2`;
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: id,
+        ChecksumCRC32: composite,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: e1 },
+            { PartNumber: 2, ETag: e2 },
+          ],
+        },
+      }),
+    );
+    expect(done.ETag).toBe(md5OfMd5s([p1, p2]));
+    expect((await read(key)).equals(Buffer.concat([p1, p2]))).toBe(true);
   });
 
   it('removes the lake parts of uploads in progress when their bucket is deleted', async () => {
