@@ -347,6 +347,40 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     expect((await read(key)).equals(Buffer.concat([p1, p2]))).toBe(true);
   });
 
+  it('keeps a stored part when the same part number is uploaded again with a body that breaks its digest', async () => {
+    const key = 'digest/again.bin';
+    const id = await create(key);
+    const good = randomBytes(2 * MiB);
+    const e1 = await part(key, id, 1, good);
+    const bad = randomBytes(2 * MiB);
+    const badMd5 = md5(randomBytes(16)).toString('base64');
+    expect(
+      await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 1, Body: bad, ContentMD5: badMd5 }))),
+    ).toMatchObject({ name: 'BadDigest', status: 400 });
+    // The good part is still the one that counts, in the state and in the lake: Complete joins its bytes.
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([good]));
+    expect((await read(key)).equals(good)).toBe(true);
+  });
+
+  it('answers InvalidPart, not a server error, when the lake does not hold a part the upload recorded', async () => {
+    const key = 'invalid/lake-part.bin';
+    const id = await create(key);
+    const body = Buffer.from('a part the lake lost');
+    const e1 = await part(key, id, 1, body);
+    // The recorded part names a lake part that is not there (state out of step with the lake).
+    const db = createDb(ls.databaseUrl, 1);
+    try {
+      const missing = ls.lake.kind === 'filesystem' ? '1-0123456789abcdef' : md5(Buffer.from('no such part')).toString('hex');
+      await db.$client`update multipart_parts set lake_part = ${missing} where upload_id = ${id}`;
+    } finally {
+      await closeDb(db);
+    }
+    expect(await s3Error(complete(key, id, [{ PartNumber: 1, ETag: e1 }]))).toMatchObject({ name: 'InvalidPart', status: 400 });
+    // The upload is still open: a part stored again completes it.
+    const again = await part(key, id, 1, body);
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: again }])).ETag).toBe(md5OfMd5s([body]));
+  });
+
   it('removes the lake parts of uploads in progress when their bucket is deleted', async () => {
     const doomed = unique('s3mpdel');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: doomed })).status).toBe(201);

@@ -2,7 +2,7 @@
 // Parts go to the lake as they arrive (lake/types.ts LakeMultipart); which stored part counts, and the upload's
 // life, is api/s3/multipart-state.ts's. A completed upload is ingested exactly as a PutObject is.
 import { Readable } from 'node:stream';
-import { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER, MIN_PART_SIZE, MultipartUploadGone } from '../../../lake/multipart.js';
+import { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER, MIN_PART_SIZE, MultipartPartInvalid, MultipartUploadGone } from '../../../lake/multipart.js';
 import type { StoredPart } from '../../../lake/types.js';
 import { quoted } from '../../object-conditions.js';
 import { requestBucket, type BucketRow } from '../access.js';
@@ -34,11 +34,12 @@ const MAX_LISTED = 1000;
 
 const noSuchUpload = () =>
   new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
-const invalidPart = (n: number) =>
+/** S3's InvalidPart, naming the part when it is known (the lake's own refusal does not say which). */
+const invalidPart = (n?: number) =>
   new S3Error(
     'InvalidPart',
     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-    { PartNumber: String(n) },
+    n === undefined ? undefined : { PartNumber: String(n) },
   );
 
 /** Who started an upload, as S3's listings name the initiator and owner. */
@@ -219,7 +220,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
     // S3's conditional writes (If-None-Match: *, If-Match) hold for a Complete as for a PutObject.
     await checkWriteConditions(ctx, bucket, key);
     const put = await ctx.deps.lake.completeMultipart(bucket.name, key, upload.lakeHandle, parts).catch((err: unknown) => {
-      throw err instanceof MultipartUploadGone ? noSuchUpload() : err;
+      throw err instanceof MultipartUploadGone ? noSuchUpload() : err instanceof MultipartPartInvalid ? invalidPart() : err;
     });
     etag = await storeArrival(ctx, bucket, key, put, upload.metadata);
   } catch (err) {
