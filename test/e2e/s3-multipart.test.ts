@@ -381,6 +381,31 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     expect((await complete(key, id, [{ PartNumber: 1, ETag: again }])).ETag).toBe(md5OfMd5s([body]));
   });
 
+  it('when the catalog write fails after the lake joined the object, answers InternalError and a retried Complete answers the result', async () => {
+    const key = `catalog/fails-${lake}.bin`;
+    const id = await create(key);
+    const body = Buffer.from('joined, then the catalog refused it');
+    const e1 = await part(key, id, 1, body);
+    // The catalog write really fails: Postgres refuses this key's catalog row while the trigger is there.
+    const db = createDb(ls.databaseUrl, 1);
+    const trigger = `refuse_${lake}`;
+    try {
+      await db.$client.unsafe(`create or replace function ${trigger}() returns trigger language plpgsql as $$
+        begin raise exception 'catalog refused'; end $$`);
+      await db.$client.unsafe(
+        `create trigger ${trigger} before insert or update on source_objects for each row when (new.key = '${key}') execute function ${trigger}()`,
+      );
+      expect(await s3Error(complete(key, id, [{ PartNumber: 1, ETag: e1 }]))).toMatchObject({ name: 'InternalError', status: 500 });
+    } finally {
+      await db.$client.unsafe(`drop trigger if exists ${trigger} on source_objects`);
+      await closeDb(db);
+    }
+    // The lake's upload is gone (joined): a retried Complete answers the completed result, never NoSuchUpload.
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([body]));
+    expect((await read(key)).equals(body)).toBe(true);
+    expect(await s3Error(part(key, id, 2, Buffer.from('late')))).toMatchObject({ name: 'NoSuchUpload' });
+  });
+
   it('removes the lake parts of uploads in progress when their bucket is deleted', async () => {
     const doomed = unique('s3mpdel');
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: doomed })).status).toBe(201);
