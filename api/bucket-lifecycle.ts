@@ -62,7 +62,7 @@ export async function deleteEmptyBucket(deps: ApiDeps, bucket: BucketRow): Promi
     const now = await userSources(tx, bucket.id);
     if (now > 0) return now;
     // Multipart uploads in progress do not hold the bucket; their rows go by cascade, so their lake parts go first.
-    await removeBucketUploads(deps.db, deps.lake, bucket.id);
+    await removeBucketUploads(deps.db, deps.lake, bucket.id, deps.log);
     await tx.delete(buckets).where(eq(buckets.id, bucket.id));
     return 0;
   });

@@ -367,6 +367,11 @@ export const multipartUploads = pgTable(
     state: text().$type<'open' | 'completing' | 'completed'>().notNull().default('open'),
     /** The S3 ETag the complete answered (`md5-of-md5s-N`). */
     completedEtag: text(),
+    /**
+     * When the running Complete claimed (or last renewed its claim on) a `completing` upload: a claim older
+     * than the lease (api/s3/multipart-state.ts) is a Complete that died, and the upload may be claimed again.
+     */
+    claimedAt: timestamp({ withTimezone: true, precision: 3 }),
     createdAt: createdAt(),
     /** Creation order, without the ties two uploads started in one millisecond would have: ListMultipartUploads lists a key's oldest first. */
     seq: bigserial({ mode: 'number' }).notNull(),

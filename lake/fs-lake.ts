@@ -8,7 +8,7 @@ import { lookup } from 'mime-types';
 import { HashingStream } from './hashing.js';
 import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstorableKey } from './keys.js';
 import { compareUtf8, DirWalk, fileEtag, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
-import { ExactLength, multipartEtag, MultipartUploadGone } from './multipart.js';
+import { ExactLength, multipartEtag, MultipartPartInvalid, MultipartUploadGone } from './multipart.js';
 import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location, StoredPart } from './types.js';
 
 /** The folder a listing prefix names; never one outside its bucket (`../other/` is another bucket, or the host). */
@@ -203,7 +203,9 @@ export class FilesystemLake implements LakeStore {
     } catch (err) {
       if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await unlink(tmp).catch(() => undefined);
-      throw code(err) === 'ENOENT' && !(await stat(this.staging(handle)).catch(() => null)) ? new MultipartUploadGone() : err;
+      if (code(err) !== 'ENOENT') throw err;
+      // The staging folder gone is the upload gone; a part file missing from it is a part the upload does not hold.
+      throw (await stat(this.staging(handle)).catch(() => null)) ? new MultipartPartInvalid((err as Error).message) : new MultipartUploadGone();
     }
     await rm(this.staging(handle), { recursive: true, force: true });
     const contentHash = hasher.contentHash();

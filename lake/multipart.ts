@@ -45,3 +45,14 @@ export class MultipartUploadGone extends Error {
     super('the multipart upload is no longer in the lake');
   }
 }
+
+/**
+ * The lake refused a part the caller's state names (S3 lake: the physical upload's InvalidPart — its stored
+ * part is not the one recorded): S3's InvalidPart, not a server error.
+ */
+export class MultipartPartInvalid extends Error {
+  override readonly name = 'MultipartPartInvalid';
+  constructor(readonly detail: string) {
+    super(`the lake refused a part of the multipart upload: ${detail}`);
+  }
+}

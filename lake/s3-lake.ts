@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
 import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
-import { ExactLength, multipartEtag, MultipartUploadGone } from './multipart.js';
+import { ExactLength, multipartEtag, MultipartPartInvalid, MultipartUploadGone } from './multipart.js';
 import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location, StoredPart } from './types.js';
 
 /** User metadata naming the write that stored an object. */
@@ -220,7 +220,9 @@ export class S3Lake implements LakeStore {
     const wire = new PassThrough();
     hasher.pipe(wire);
     const abort = new AbortController();
-    const feeding = pipeline(body, new ExactLength(size), hasher).catch((err: unknown) => {
+    // As in leanPut, the last chunk waits for the body's clean end: a body failing its digest or signature check
+    // at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
+    const feeding = pipeline(body, new ExactLength(size), holdLastChunk(), hasher).catch((err: unknown) => {
       abort.abort(err);
       wire.destroy();
       throw err;
@@ -293,7 +295,10 @@ export class S3Lake implements LakeStore {
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.lakePart })) },
         }),
       )
-      .catch((err: unknown) => Promise.reject(goneOr(err)));
+      .catch((err: unknown) => {
+        const e = err as { name?: string; message?: string };
+        return Promise.reject(e.name === 'InvalidPart' ? new MultipartPartInvalid(e.message ?? 'InvalidPart') : goneOr(err));
+      });
     return {
       etag: unquote(res.ETag),
       size: parts.reduce((sum, p) => sum + p.size, 0),

@@ -154,7 +154,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   if (o.runWorker) {
     const maxAgeMs = o.env.LAKESYNC_S3_MULTIPART_MAX_AGE_HOURS * 3600 * 1000;
     const sweep = () =>
-      removeAbandonedUploads(db, lake, maxAgeMs).then(
+      removeAbandonedUploads(db, lake, maxAgeMs, undefined, log).then(
         (removed) => void (removed > 0 && log.info({ removed }, 'aborted abandoned multipart uploads')),
         (err: unknown) => log.warn({ err }, 'abandoned multipart uploads could not be cleaned up'),
       );

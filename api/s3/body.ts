@@ -35,15 +35,17 @@ function headerChecksum(headers: IncomingHttpHeaders): Transform | null {
 }
 
 /**
- * The verified body: `req` through the payload check and the digest checks. Errors travel down the chain, so the
+ * The verified body: `req` through the payload check and the digest checks (`headerChecksum: false` skips
+ * the x-amz-checksum-* header's). Errors travel down the chain, so the
  * reader sees the first one (and a client that goes away mid-body is an error too, never a short object).
  */
-export function verifiedBody(req: Readable & { headers: IncomingHttpHeaders }, mode: PayloadMode): Readable {
+export function verifiedBody(req: Readable & { headers: IncomingHttpHeaders }, mode: PayloadMode, options: { headerChecksum?: boolean } = {}): Readable {
   const stages: Transform[] = [payloadStream(mode)];
   const md5 = req.headers['content-md5'];
   if (typeof md5 === 'string') stages.push(contentMd5Check(md5));
-  // With a trailer the decoder already checks the checksum it announces.
-  const checksum = mode.kind === 'aws-chunked' && mode.trailerChecksum ? null : headerChecksum(req.headers);
+  // With a trailer the decoder already checks the checksum it announces; an operation whose x-amz-checksum-*
+  // header is the object's (CompleteMultipartUpload's composite) opts out, for it is not this body's.
+  const checksum = options.headerChecksum === false || (mode.kind === 'aws-chunked' && mode.trailerChecksum) ? null : headerChecksum(req.headers);
   if (checksum) stages.push(checksum);
   let upstream: Readable = req;
   for (const stage of stages) {

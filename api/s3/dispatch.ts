@@ -89,7 +89,7 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
     body: () => {
       if (bodyTaken) throw new Error('the request body was read twice');
       bodyTaken = true;
-      return verifiedBody(req, verified.payload);
+      return verifiedBody(req, verified.payload, { headerChecksum: !op.objectChecksumHeader });
     },
   };
   await op.handler(ctx);

@@ -35,6 +35,11 @@ export interface S3Operation {
   header?: string;
   /** Other subresource parameters it takes (`uploadId`, `partNumber`). */
   accepts?: string[];
+  /**
+   * Its x-amz-checksum-* header is not the request body's checksum (CompleteMultipartUpload: the object's
+   * composite checksum; CreateMultipartUpload: none of an empty body), so the body is not checked against it.
+   */
+  objectChecksumHeader?: true;
   handler: S3Handler;
 }
 
@@ -49,8 +54,22 @@ export const S3_OPERATIONS: S3Operation[] = [
   { name: 'HeadBucket', target: 'bucket', method: 'HEAD', handler: headBucket },
   { name: 'CreateBucket', target: 'bucket', method: 'PUT', handler: createBucket },
   { name: 'DeleteBucket', target: 'bucket', method: 'DELETE', handler: deleteBucket },
-  { name: 'CreateMultipartUpload', target: 'object', method: 'POST', subresource: 'uploads', handler: createMultipartUpload },
-  { name: 'CompleteMultipartUpload', target: 'object', method: 'POST', subresource: 'uploadId', handler: completeMultipartUpload },
+  {
+    name: 'CreateMultipartUpload',
+    target: 'object',
+    method: 'POST',
+    subresource: 'uploads',
+    objectChecksumHeader: true,
+    handler: createMultipartUpload,
+  },
+  {
+    name: 'CompleteMultipartUpload',
+    target: 'object',
+    method: 'POST',
+    subresource: 'uploadId',
+    objectChecksumHeader: true,
+    handler: completeMultipartUpload,
+  },
   {
     name: 'UploadPartCopy',
     target: 'object',

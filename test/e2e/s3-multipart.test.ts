@@ -23,6 +23,7 @@ import {
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, createDb } from '../../db/client.js';
 import { call, waitFor } from '../support/http.js';
@@ -313,6 +314,96 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     const e1 = await part(key, id, 1, body);
     expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([body]));
     expect((await read(key)).equals(body)).toBe(true);
+  });
+
+  it("takes a Complete carrying the object's composite x-amz-checksum-crc32 (the whole object's, not the XML body's)", async () => {
+    const key = 'checksum/composite.bin';
+    const [p1, p2] = [randomBytes(5 * MiB), randomBytes(321)];
+    const id = await create(key);
+    const e1 = await part(key, id, 1, p1);
+    const e2 = await part(key, id, 2, p2);
+    // S3's composite CRC32: the CRC32 of the parts' big-endian CRC32s, then "-" and the number of parts.
+    const crc = (b: Buffer) => {
+      const out = Buffer.alloc(4);
+      out.writeUInt32BE(crc32(b));
+      return out;
+    };
+    const composite = `${crc(Buffer.concat([crc(p1), crc(p2)])).toString('base64')}-2`;
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: id,
+        ChecksumCRC32: composite,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: e1 },
+            { PartNumber: 2, ETag: e2 },
+          ],
+        },
+      }),
+    );
+    expect(done.ETag).toBe(md5OfMd5s([p1, p2]));
+    expect((await read(key)).equals(Buffer.concat([p1, p2]))).toBe(true);
+  });
+
+  it('keeps a stored part when the same part number is uploaded again with a body that breaks its digest', async () => {
+    const key = 'digest/again.bin';
+    const id = await create(key);
+    const good = randomBytes(2 * MiB);
+    const e1 = await part(key, id, 1, good);
+    const bad = randomBytes(2 * MiB);
+    const badMd5 = md5(randomBytes(16)).toString('base64');
+    expect(
+      await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 1, Body: bad, ContentMD5: badMd5 }))),
+    ).toMatchObject({ name: 'BadDigest', status: 400 });
+    // The good part is still the one that counts, in the state and in the lake: Complete joins its bytes.
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([good]));
+    expect((await read(key)).equals(good)).toBe(true);
+  });
+
+  it('answers InvalidPart, not a server error, when the lake does not hold a part the upload recorded', async () => {
+    const key = 'invalid/lake-part.bin';
+    const id = await create(key);
+    const body = Buffer.from('a part the lake lost');
+    const e1 = await part(key, id, 1, body);
+    // The recorded part names a lake part that is not there (state out of step with the lake).
+    const db = createDb(ls.databaseUrl, 1);
+    try {
+      const missing = ls.lake.kind === 'filesystem' ? '1-0123456789abcdef' : md5(Buffer.from('no such part')).toString('hex');
+      await db.$client`update multipart_parts set lake_part = ${missing} where upload_id = ${id}`;
+    } finally {
+      await closeDb(db);
+    }
+    expect(await s3Error(complete(key, id, [{ PartNumber: 1, ETag: e1 }]))).toMatchObject({ name: 'InvalidPart', status: 400 });
+    // The upload is still open: a part stored again completes it.
+    const again = await part(key, id, 1, body);
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: again }])).ETag).toBe(md5OfMd5s([body]));
+  });
+
+  it('when the catalog write fails after the lake joined the object, answers InternalError and a retried Complete answers the result', async () => {
+    const key = `catalog/fails-${lake}.bin`;
+    const id = await create(key);
+    const body = Buffer.from('joined, then the catalog refused it');
+    const e1 = await part(key, id, 1, body);
+    // The catalog write really fails: Postgres refuses this key's catalog row while the trigger is there.
+    const db = createDb(ls.databaseUrl, 1);
+    const trigger = `refuse_${lake}`;
+    try {
+      await db.$client.unsafe(`create or replace function ${trigger}() returns trigger language plpgsql as $$
+        begin raise exception 'catalog refused'; end $$`);
+      await db.$client.unsafe(
+        `create trigger ${trigger} before insert or update on source_objects for each row when (new.key = '${key}') execute function ${trigger}()`,
+      );
+      expect(await s3Error(complete(key, id, [{ PartNumber: 1, ETag: e1 }]))).toMatchObject({ name: 'InternalError', status: 500 });
+    } finally {
+      await db.$client.unsafe(`drop trigger if exists ${trigger} on source_objects`);
+      await closeDb(db);
+    }
+    // The lake's upload is gone (joined): a retried Complete answers the completed result, never NoSuchUpload.
+    expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([body]));
+    expect((await read(key)).equals(body)).toBe(true);
+    expect(await s3Error(part(key, id, 2, Buffer.from('late')))).toMatchObject({ name: 'NoSuchUpload' });
   });
 
   it('removes the lake parts of uploads in progress when their bucket is deleted', async () => {

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { CreateBucketCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3Lake } from '../../lake/s3-lake.js';
 import { FilesystemLake } from '../../lake/fs-lake.js';
-import { MIN_PART_SIZE, MultipartUploadGone, multipartEtag } from '../../lake/multipart.js';
+import { MIN_PART_SIZE, MultipartPartInvalid, MultipartUploadGone, multipartEtag } from '../../lake/multipart.js';
 import type { LakeStore, StoredPart } from '../../lake/types.js';
 import { credentialIdentity } from '../../activities/storage/credential-identity.js';
 import { minioClient, unique } from '../support/lakesync.js';
@@ -39,6 +39,28 @@ function failingBody(bytes: Buffer): Readable {
   });
 }
 
+/**
+ * A body that brings every byte and fails only afterwards, as one whose digest or trailing signature check
+ * fails on a later packet than its last data does (api/s3/body.ts): the failure comes once the reader has
+ * taken every byte and asked for more.
+ */
+function failingAtEnd(bytes: Buffer): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(bytes.subarray(0, 1000));
+        this.push(bytes.subarray(1000));
+        return;
+      }
+      setImmediate(() => this.destroy(new Error('BadDigest: the body is not the one its digest names')));
+    },
+  });
+}
+
+const MiB = 1024 ** 2;
+
 let dir: string;
 let physicalBucket: string;
 const lakes: Record<'s3' | 'filesystem', () => LakeStore> = {
@@ -48,6 +70,22 @@ const lakes: Record<'s3' | 'filesystem', () => LakeStore> = {
   },
   filesystem: () => new FilesystemLake(dir),
 };
+
+/**
+ * The S3 lake through a client that sends no trailing checksum (`WHEN_REQUIRED`, as S3-compatible stores
+ * without trailer support are configured): the store takes a part once it has its declared bytes.
+ */
+function s3LakeWithoutTrailers(): LakeStore {
+  const { minio } = inject('infra');
+  const client = new S3Client({
+    endpoint: minio.endpoint,
+    region: minio.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  return new S3Lake(client, physicalBucket, minio.endpoint, credentialIdentity(minio));
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lakesync-multipart-'));
@@ -132,6 +170,31 @@ describe.each(['s3', 'filesystem'] as const)('multipart uploads in the %s lake',
     await lake.completeMultipart(bucket, key, handle, [ok]);
     expect(await text((await lake.get(bucket, key))!.body)).toBe('just right');
     if (kind === 'filesystem') expect(await readdir(join(dir, '.tmp'))).toEqual([]);
+  });
+
+  it.each(kind === 's3' ? (['default', 'no trailing checksum'] as const) : (['default'] as const))(
+    'keeps the stored part when the same number comes again with a body that fails its check only at its end (%s client)',
+    async (client) => {
+      const lake = client === 'default' ? lakes[kind]() : s3LakeWithoutTrailers();
+      const key = `recheck/${unique('obj')}.bin`;
+      const handle = await lake.createMultipart(bucket, key, {});
+      const good = randomBytes(MiB);
+      const stored = await lake.uploadPart(bucket, key, handle, 1, Readable.from([good]), good.length);
+      const bad = randomBytes(MiB);
+      await expect(lake.uploadPart(bucket, key, handle, 1, failingAtEnd(bad), bad.length)).rejects.toThrow(/BadDigest/);
+      await lake.completeMultipart(bucket, key, handle, [stored]);
+      expect((await readAll(lake, bucket, key)).equals(good)).toBe(true);
+    },
+  );
+
+  it('refuses a complete naming a part the lake does not hold as an invalid part, and the upload goes on', async () => {
+    const key = `invalid/${unique('obj')}.bin`;
+    const handle = await lake.createMultipart(bucket, key, {});
+    const stored = await lake.uploadPart(bucket, key, handle, 1, Readable.from([Buffer.from('part one')]), 8);
+    const elsewhere = { ...stored, lakePart: kind === 's3' ? md5(Buffer.from('no such part')) : '1-0123456789abcdef' };
+    await expect(lake.completeMultipart(bucket, key, handle, [elsewhere])).rejects.toBeInstanceOf(MultipartPartInvalid);
+    await lake.completeMultipart(bucket, key, handle, [stored]);
+    expect(await text((await lake.get(bucket, key))!.body)).toBe('part one');
   });
 
   it('aborts: the parts are gone, later parts and completes fail as gone, and nothing is stored', async () => {

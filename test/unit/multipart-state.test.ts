@@ -26,6 +26,7 @@ import {
   recordPart,
   releaseComplete,
   removeAbandonedUploads,
+  renewClaim,
 } from '../../api/s3/multipart-state.js';
 import { unique } from '../support/lakesync.js';
 
@@ -137,6 +138,36 @@ describe('multipart upload state', () => {
     expect((await claimForComplete(db, BUCKET, u.key, u.id)).kind).toBe('gone');
   });
 
+  it('lets a Complete whose claim outlived its lease (its process died) be taken over; a renewed claim stays busy', async () => {
+    const u = await start('k/lease');
+    await recordPart(db, u.id, part(1));
+    expect(await claimForComplete(db, BUCKET, u.key, u.id)).toMatchObject({ kind: 'claimed', reclaimed: false });
+    expect((await claimForComplete(db, BUCKET, u.key, u.id)).kind).toBe('busy');
+    // The claim was last renewed ten minutes ago: nobody is completing it any more.
+    await db.$client`update multipart_uploads set claimed_at = now() - interval '10 minutes' where id = ${u.id}`;
+    const again = await claimForComplete(db, BUCKET, u.key, u.id);
+    expect(again).toMatchObject({ kind: 'claimed', reclaimed: true, parts: [part(1)] });
+    // The new claim is fresh, and renewing keeps it so.
+    expect((await claimForComplete(db, BUCKET, u.key, u.id)).kind).toBe('busy');
+    await db.$client`update multipart_uploads set claimed_at = now() - interval '10 minutes' where id = ${u.id}`;
+    await renewClaim(db, u.id);
+    expect((await claimForComplete(db, BUCKET, u.key, u.id)).kind).toBe('busy');
+    await finishComplete(db, u.id, 'abc-1');
+    expect(await claimForComplete(db, BUCKET, u.key, u.id)).toMatchObject({ kind: 'completed', etag: 'abc-1' });
+  });
+
+  it('records the completion before the catalog write, so a Complete retried after that write failed answers the result', async () => {
+    const u = await start('k/catalog-failed');
+    await recordPart(db, u.id, part(1));
+    expect((await claimForComplete(db, BUCKET, u.key, u.id)).kind).toBe('claimed');
+    // The lake joined the object: the completion is recorded at once; the catalog write then fails.
+    await finishComplete(db, u.id, 'joined-1');
+    // Nothing reopens it (a release after completion is a no-op), and a retry answers the completed result.
+    await releaseComplete(db, u.id);
+    expect(await claimForComplete(db, BUCKET, u.key, u.id)).toMatchObject({ kind: 'completed', etag: 'joined-1' });
+    expect(await recordPart(db, u.id, part(2))).toBe(false);
+  });
+
   it('lists uploads by key, oldest first per key, in pages by key and upload-id markers, under a prefix', async () => {
     const a1 = await start('list/a');
     const a2 = await start('list/a');
@@ -188,5 +219,35 @@ describe('the clean-up of abandoned uploads', () => {
     expect(left.map((r) => r.id)).toEqual([recent.id]);
     expect((await readdir(join(dir, '.multipart'))).sort()).toEqual([done.handle, recent.handle].sort());
     expect(await removeAbandonedUploads(db, lake, maxAge)).toBe(0);
+  });
+
+  it('gets past an upload the lake cannot abort, leaves a Complete at work alone, and takes over a dead one', async () => {
+    const lake = new FilesystemLake(dir);
+    await db.$client`insert into buckets (id, name) values ('b4', 'bucket-four')`;
+    const made = async (key: string, handle?: string) => {
+      const h = handle ?? (await lake.createMultipart('bucket-four', key, {}));
+      const u = await createUpload(db, { bucketId: 'b4', key, orgId: 'org', accessKeyId: null, metadata: {}, lakeHandle: h });
+      await db.$client`update multipart_uploads set created_at = now() - interval '8 days' where id = ${u.id}`;
+      return { id: u.id, handle: h };
+    };
+    // The lake refuses to abort this one (its handle is not one the directory lake ever made), on every pass.
+    const stuck = await made('old/stuck', 'not-a-handle');
+    const others = await Promise.all(Array.from({ length: 5 }, (_, i) => made(`old/${i}`)));
+    const working = await made('old/completing');
+    await claimForComplete(db, 'b4', 'old/completing', working.id);
+    const dead = await made('old/dead-complete');
+    await claimForComplete(db, 'b4', 'old/dead-complete', dead.id);
+    await db.$client`update multipart_uploads set claimed_at = now() - interval '1 hour' where id = ${dead.id}`;
+
+    const warned: object[] = [];
+    const maxAge = 7 * 24 * 3600 * 1000;
+    const removed = await removeAbandonedUploads(db, lake, maxAge, 2, { warn: (obj) => void warned.push(obj) });
+    expect(removed).toBe(others.length + 1);
+    expect(warned).toMatchObject([{ uploadId: stuck.id }]);
+    const left = await db.$client<{ id: string }[]>`select id from multipart_uploads where bucket_id = 'b4'`;
+    expect(left.map((r) => r.id).sort()).toEqual([stuck.id, working.id].sort());
+    const staged = await readdir(join(dir, '.multipart'));
+    for (const u of [...others, dead]) expect(staged).not.toContain(u.handle);
+    expect(staged).toContain(working.handle);
   });
 });

@@ -2,7 +2,7 @@
 // Parts go to the lake as they arrive (lake/types.ts LakeMultipart); which stored part counts, and the upload's
 // life, is api/s3/multipart-state.ts's. A completed upload is ingested exactly as a PutObject is.
 import { Readable } from 'node:stream';
-import { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER, MIN_PART_SIZE, MultipartUploadGone } from '../../../lake/multipart.js';
+import { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER, MIN_PART_SIZE, MultipartPartInvalid, MultipartUploadGone } from '../../../lake/multipart.js';
 import type { StoredPart } from '../../../lake/types.js';
 import { quoted } from '../../object-conditions.js';
 import { requestBucket, type BucketRow } from '../access.js';
@@ -20,11 +20,14 @@ import {
   listUploads,
   recordPart,
   releaseComplete,
+  renewClaim,
+  COMPLETE_LEASE_MS,
   type MultipartUpload,
 } from '../multipart-state.js';
+import { backOff } from 'exponential-backoff';
 import { parseXml, readCapped, sendXml } from '../xml.js';
 import { copySource, sourceConditions } from './copy.js';
-import { checkWriteConditions, storeArrival, writeMetadata } from './object-write.js';
+import { checkWriteConditions, s3EtagOf, storeArrival, writeMetadata } from './object-write.js';
 
 /** S3's largest object. */
 const MAX_OBJECT_BYTES = 5 * 1024 ** 4;
@@ -34,11 +37,12 @@ const MAX_LISTED = 1000;
 
 const noSuchUpload = () =>
   new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
-const invalidPart = (n: number) =>
+/** S3's InvalidPart, naming the part when it is known (the lake's own refusal does not say which). */
+const invalidPart = (n?: number) =>
   new S3Error(
     'InvalidPart',
     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-    { PartNumber: String(n) },
+    n === undefined ? undefined : { PartNumber: String(n) },
   );
 
 /** Who started an upload, as S3's listings name the initiator and owner. */
@@ -200,7 +204,16 @@ function completeResult(ctx: S3Context, bucket: string, key: string, etag: strin
 /**
  * Joins the parts into the object and ingests it as a PutObject would be. A Complete retried after its answer
  * was lost answers the same result (until the clean-up forgets the upload); one arriving while another Complete
- * of the upload runs is told to try again (OperationAborted).
+ * of the upload runs is told to try again (OperationAborted), unless that one's claim outlived its lease (it
+ * died): then this one takes the upload over.
+ *
+ * Once the lake has joined the object the upload never opens again (the lake's upload is gone: S3 completed
+ * it, the directory lake removed its staging): the completion is recorded at once, then the catalog write is
+ * tried a few times. If it still fails the answer is InternalError and a retried Complete answers the
+ * completed result; the object then sits in the lake uncatalogued until a reconcile of the bucket finds it.
+ * The window left: a crash after the lake joined the object and before `finishComplete` — the claim's lease
+ * runs out, a retried Complete takes it over and the lake says the upload is gone (NoSuchUpload), with the
+ * same uncatalogued object.
  */
 export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
   const key = s3ObjectKey(ctx);
@@ -213,21 +226,41 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<void> {
     throw new S3Error('OperationAborted', 'A conflicting conditional operation is currently in progress against this resource. Try again.');
   if (claim.kind === 'completed') return completeResult(ctx, bucket.name, key, claim.etag);
   const { upload } = claim;
-  let etag: string;
+  const db = ctx.deps.db;
+  // The claim stays fresh while this Complete works, however long the join takes.
+  const renewal = setInterval(
+    () => void renewClaim(db, upload.id).catch((err: unknown) => ctx.deps.log.warn({ err, uploadId: upload.id }, 'renewing a Complete claim failed')),
+    COMPLETE_LEASE_MS / 3,
+  );
   try {
-    const parts = chosenParts(requested, claim.parts);
-    // S3's conditional writes (If-None-Match: *, If-Match) hold for a Complete as for a PutObject.
-    await checkWriteConditions(ctx, bucket, key);
-    const put = await ctx.deps.lake.completeMultipart(bucket.name, key, upload.lakeHandle, parts).catch((err: unknown) => {
-      throw err instanceof MultipartUploadGone ? noSuchUpload() : err;
-    });
-    etag = await storeArrival(ctx, bucket, key, put, upload.metadata);
-  } catch (err) {
-    await releaseComplete(ctx.deps.db, upload.id);
-    throw err;
+    let put: Awaited<ReturnType<typeof ctx.deps.lake.completeMultipart>>;
+    try {
+      const parts = chosenParts(requested, claim.parts);
+      // S3's conditional writes (If-None-Match: *, If-Match) hold for a Complete as for a PutObject.
+      await checkWriteConditions(ctx, bucket, key);
+      put = await ctx.deps.lake.completeMultipart(bucket.name, key, upload.lakeHandle, parts).catch((err: unknown) => {
+        throw err instanceof MultipartUploadGone ? noSuchUpload() : err instanceof MultipartPartInvalid ? invalidPart() : err;
+      });
+    } catch (err) {
+      await releaseComplete(db, upload.id);
+      throw err;
+    }
+    // The lake's upload is gone now: from here on the upload is completed, whatever the catalog does.
+    const etag = s3EtagOf(ctx, put);
+    await backOff(() => finishComplete(db, upload.id, etag), { numOfAttempts: 4, startingDelay: 100, timeMultiple: 2 });
+    try {
+      await backOff(() => storeArrival(ctx, bucket, key, put, upload.metadata), { numOfAttempts: 4, startingDelay: 100, timeMultiple: 2 });
+    } catch (err) {
+      ctx.deps.log.error(
+        { err, requestId: ctx.requestId, uploadId: upload.id, bucket: bucket.name, key },
+        'CompleteMultipartUpload: the object is in the lake but its catalog write failed',
+      );
+      throw new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+    }
+    completeResult(ctx, bucket.name, key, etag);
+  } finally {
+    clearInterval(renewal);
   }
-  await finishComplete(ctx.deps.db, upload.id, etag);
-  completeResult(ctx, bucket.name, key, etag);
 }
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<void> {
