@@ -64,7 +64,9 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
-  htmlEntities: false,
+  // Numeric character references too: Go's encoder (s5cmd, rclone) writes a quote as `&#34;`, so ETags and keys
+  // arrive that way. No entity can be declared (a DOCTYPE is refused above), so nothing else expands.
+  htmlEntities: true,
   // Elements that repeat are arrays even when there is one.
   isArray: (name) => name === 'Object' || name === 'Part',
 });
