@@ -79,6 +79,19 @@ function holdLastChunk(): Transform {
   });
 }
 
+/** The stored headers of a write, as S3 commands take them, with the write's id among the user metadata. */
+function storedHeaders(meta: ObjectMetadata, writeId: string) {
+  return {
+    ContentType: meta.contentType,
+    CacheControl: meta.cacheControl,
+    ContentDisposition: meta.contentDisposition,
+    ContentEncoding: meta.contentEncoding,
+    ContentLanguage: meta.contentLanguage,
+    Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
+    Metadata: { ...meta.user, [WRITE_ID]: writeId },
+  };
+}
+
 /** A lake in one S3-compatible bucket; each lakesync bucket is a top-level prefix in it. */
 export class S3Lake implements LakeStore {
   readonly keepsMetadata = true;
@@ -113,13 +126,7 @@ export class S3Lake implements LakeStore {
         Bucket: this.physicalBucket,
         Key: this.key(bucket, key),
         Body: hasher,
-        ContentType: meta.contentType,
-        CacheControl: meta.cacheControl,
-        ContentDisposition: meta.contentDisposition,
-        ContentEncoding: meta.contentEncoding,
-        ContentLanguage: meta.contentLanguage,
-        Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
-        Metadata: { ...meta.user, [WRITE_ID]: writeId },
+        ...storedHeaders(meta, writeId),
       },
       // 5 MiB parts (S3's minimum) bound memory; bigger objects get bigger parts to stay under 10,000 parts.
       partSize: Math.max(UPLOAD_PART, Math.ceil((meta.size ?? 0) / 9000)),
@@ -199,13 +206,7 @@ export class S3Lake implements LakeStore {
       new CreateMultipartUploadCommand({
         Bucket: this.physicalBucket,
         Key: this.key(bucket, key),
-        ContentType: meta.contentType,
-        CacheControl: meta.cacheControl,
-        ContentDisposition: meta.contentDisposition,
-        ContentEncoding: meta.contentEncoding,
-        ContentLanguage: meta.contentLanguage,
-        Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
-        Metadata: { ...meta.user, [WRITE_ID]: writeId },
+        ...storedHeaders(meta, writeId),
       }),
     );
     return `${writeId}/${res.UploadId!}`;
@@ -442,13 +443,7 @@ export class S3Lake implements LakeStore {
           CopySource: `${this.physicalBucket}/${encodeURIComponent(this.key(from.bucket, from.key)).replace(/%2F/g, '/')}`,
           // The write id is this copy's own, so the metadata is always replaced (with the source's when the caller copies it).
           MetadataDirective: 'REPLACE',
-          ContentType: meta.contentType,
-          CacheControl: meta.cacheControl,
-          ContentDisposition: meta.contentDisposition,
-          ContentEncoding: meta.contentEncoding,
-          ContentLanguage: meta.contentLanguage,
-          Expires: meta.expires === undefined ? undefined : new Date(meta.expires),
-          Metadata: { ...meta.user, [WRITE_ID]: writeId },
+          ...storedHeaders(meta, writeId),
         }),
       );
       const etag = (res.CopyObjectResult?.ETag ?? '').replace(/"/g, '');
