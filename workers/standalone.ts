@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { loadEnv, workerForceSeconds, type Env } from '../config/env.js';
-import { StartupFailure } from '../infra/startup-failure.js';
-import { exitOnStartupFailure } from './fatal.js';
+import { errorMessage } from '../domain/error-text.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { fsAccessFromEnv } from './fs-access.js';
@@ -27,7 +26,8 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
   try {
     env = loadEnv();
   } catch (err) {
-    exitOnStartupFailure(`lakesync ${role}`, new StartupFailure('configuration', err));
+    console.error(errorMessage(err));
+    process.exit(1);
   }
   const log = createLogger(env.LOG_LEVEL);
   // Node's own warnings (deprecations, the AWS SDK's engine notice) as log lines too; run with --no-warnings so they are not printed twice.
@@ -40,11 +40,8 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     role === 'api' && !env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL && 'LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL',
   ].filter(Boolean);
   if (missing.length) {
-    exitOnStartupFailure(
-      `lakesync ${role}`,
-      new StartupFailure('configuration', new Error(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`)),
-      log,
-    );
+    log.fatal(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`);
+    process.exit(1);
   }
   try {
     const bundle = role === 'worker' ? await workflowBundle(env) : undefined;
@@ -85,6 +82,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (err) {
-    exitOnStartupFailure(`lakesync ${role}`, err, log);
+    log.fatal({ err }, `lakesync ${role} failed to start`);
+    process.exit(1);
   }
 }
