@@ -5,16 +5,14 @@
  * and down, and boto3 uploading parts out of order.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, waitFor } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256 } from '../support/objects.js';
 import { s3Clients, type S3Endpoint } from '../support/s3-clients.js';
-import { createKey } from '../support/s3-endpoint.js';
-import { startTlsFront, type TlsFront } from '../support/tls-front.js';
+import { clientTarget, type ClientTarget } from '../support/s3-endpoint.js';
 
 const MiB = 1024 ** 2;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
@@ -24,7 +22,7 @@ const multipartEtag = (parts: Buffer[]) => `"${md5(Buffer.concat(parts.map(md5))
 describe('real S3 clients uploading multipart to lakesync', () => {
   const clients = s3Clients(inject('infra').s3Clients);
   let ls: TestLakesync;
-  let front: TlsFront;
+  let target: ClientTarget;
   let plain: S3Endpoint;
   let tls: S3Endpoint;
   let dir: string;
@@ -33,16 +31,12 @@ describe('real S3 clients uploading multipart to lakesync', () => {
   beforeAll(async () => {
     ls = await startTestLakesync({ lake: 'filesystem' });
     expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
-    const key = await createKey(ls, { scopes: ['read', 'write'] });
-    plain = { url: ls.url, ...key, region: 'us-east-1' };
-    front = await startTlsFront(ls.url);
-    tls = { ...plain, url: front.url, caBundle: front.caFile };
-    dir = await mkdtemp(join(tmpdir(), 'lakesync-s3-mp-'));
+    target = await clientTarget(ls, ['read', 'write']);
+    ({ plain, tls, dir } = target);
   });
   afterAll(async () => {
-    await front?.close();
+    await target?.close();
     await ls?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('aws CLI: cp of a 64 MiB file goes as eight parts, comes back byte for byte with the md5-of-md5s ETag, and is ingested', async () => {

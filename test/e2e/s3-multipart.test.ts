@@ -14,7 +14,6 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
-  S3ServiceException,
   UploadPartCommand,
   UploadPartCopyCommand,
   type CompletedPart,
@@ -28,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, createDb } from '../../db/client.js';
 import { call, waitFor } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { createKey, lakesyncS3 } from '../support/s3-endpoint.js';
+import { createKey, lakesyncS3, s3Error } from '../support/s3-endpoint.js';
 
 const MiB = 1024 ** 2;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
@@ -36,16 +35,6 @@ const md5OfMd5s = (parts: Buffer[]) =>
   `"${createHash('md5')
     .update(Buffer.concat(parts.map(md5)))
     .digest('hex')}-${parts.length}"`;
-
-const s3Error = async (p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> => {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return { name: err.name, status: err.$metadata.httpStatusCode };
-    throw err;
-  }
-  throw new Error('expected an S3 error');
-};
 
 describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lake', (lake) => {
   let ls: TestLakesync;

@@ -5,23 +5,21 @@
  * what they sent and against the lake itself.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256 } from '../support/objects.js';
 import { RCLONE_REMOTE, s3Clients, type S3Endpoint } from '../support/s3-clients.js';
-import { createKey } from '../support/s3-endpoint.js';
-import { startTlsFront, type TlsFront } from '../support/tls-front.js';
+import { clientTarget, type ClientTarget } from '../support/s3-endpoint.js';
 
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 
 describe('real S3 clients against lakesync', () => {
   const clients = s3Clients(inject('infra').s3Clients);
   let ls: TestLakesync;
-  let front: TlsFront;
+  let target: ClientTarget;
   let plain: S3Endpoint;
   let tls: S3Endpoint;
   let dir: string;
@@ -36,16 +34,12 @@ describe('real S3 clients against lakesync', () => {
 
   beforeAll(async () => {
     ls = await startTestLakesync({ lake: 'filesystem' });
-    const key = await createKey(ls, { scopes: ['admin'] });
-    plain = { url: ls.url, ...key, region: 'us-east-1' };
-    front = await startTlsFront(ls.url);
-    tls = { ...plain, url: front.url, caBundle: front.caFile };
-    dir = await mkdtemp(join(tmpdir(), 'lakesync-s3-real-'));
+    target = await clientTarget(ls, ['admin']);
+    ({ plain, tls, dir } = target);
   });
   afterAll(async () => {
-    await front?.close();
+    await target?.close();
     await ls?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('aws CLI: mb, cp up and down, ls (recursive, prefixes), put-object --metadata then head-object, presign then plain fetch', async () => {

@@ -2,7 +2,12 @@
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { call } from './http.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestLakesync } from './lakesync.js';
+import type { S3Endpoint } from './s3-clients.js';
+import { startTlsFront } from './tls-front.js';
 
 export interface S3Key {
   accessKeyId: string;
@@ -30,3 +35,27 @@ export const s3Error = async (p: Promise<unknown>): Promise<{ name: string; stat
   }
   throw new Error('expected an S3 error');
 };
+
+/** lakesync as the real clients' target: an endpoint with a fresh key, the same behind an HTTPS front (where botocore sends trailing checksums), and a scratch directory. */
+export interface ClientTarget {
+  plain: S3Endpoint;
+  tls: S3Endpoint;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function clientTarget(ls: TestLakesync, scopes: string[]): Promise<ClientTarget> {
+  const key = await createKey(ls, { scopes });
+  const plain: S3Endpoint = { url: ls.url, ...key, region: 'us-east-1' };
+  const front = await startTlsFront(ls.url);
+  const dir = await mkdtemp(join(tmpdir(), 'lakesync-s3-clients-'));
+  return {
+    plain,
+    tls: { ...plain, url: front.url, caBundle: front.caFile },
+    dir,
+    close: async () => {
+      await front.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
