@@ -67,6 +67,21 @@ const EnvSchema = z.object({
   WORKER_BATCH_CONCURRENCY: int(1, 64).default(4),
   WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
   WORKER_LIST_PAGE_SIZE: int(1, 1000).default(1000),
+  /**
+   * Worker Versioning (README "Upgrading lakesync"): the Temporal worker
+   * deployment this worker belongs to and its build's id. Both or neither:
+   * unset, the worker is unversioned (`npm run dev`, the tests, one-process setups).
+   */
+  LAKESYNC_WORKER_DEPLOYMENT: z
+    .string()
+    .min(1)
+    .max(200)
+    // Temporal writes a version as `<deployment>.<buildId>`: a dot in the name would make that ambiguous.
+    .regex(/^[^.\s]+$/, 'must not contain dots or whitespace')
+    .optional(),
+  LAKESYNC_WORKER_BUILD_ID: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain whitespace').optional(),
+  /** On start, make this build the deployment's current version, unless a build registered after it already is. */
+  LAKESYNC_WORKER_SET_CURRENT: bool.default(false),
   /** A workflow bundle built ahead of time; without it the worker bundles at start. */
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   WORKER_MAX_OBJECTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
@@ -165,6 +180,13 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       `invalid environment:\n  WORKER_SHUTDOWN_FORCE_SECONDS: must be more than WORKER_SHUTDOWN_GRACE_SECONDS (${env.WORKER_SHUTDOWN_GRACE_SECONDS})`,
     );
   }
+  const [given, other] = env.LAKESYNC_WORKER_DEPLOYMENT
+    ? ['LAKESYNC_WORKER_DEPLOYMENT', 'LAKESYNC_WORKER_BUILD_ID']
+    : ['LAKESYNC_WORKER_BUILD_ID', 'LAKESYNC_WORKER_DEPLOYMENT'];
+  if (!env.LAKESYNC_WORKER_DEPLOYMENT !== !env.LAKESYNC_WORKER_BUILD_ID)
+    throw new Error(`invalid environment:\n  ${other}: required with ${given} (Worker Versioning needs both)`);
+  if (env.LAKESYNC_WORKER_SET_CURRENT && !env.LAKESYNC_WORKER_DEPLOYMENT)
+    throw new Error('invalid environment:\n  LAKESYNC_WORKER_SET_CURRENT: needs LAKESYNC_WORKER_DEPLOYMENT and LAKESYNC_WORKER_BUILD_ID');
   if (env.NODE_ENV === 'production') {
     const missing: string[] = [];
     if (!env.LAKESYNC_SECRET_KEY) missing.push('  LAKESYNC_SECRET_KEY: required in production (32 bytes, base64)');
@@ -177,6 +199,12 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
 
 /** When a worker stops waiting for in-flight work after SIGTERM. */
 export const workerForceSeconds = (env: Env): number => env.WORKER_SHUTDOWN_FORCE_SECONDS ?? env.WORKER_SHUTDOWN_GRACE_SECONDS + 30;
+
+/** This worker's Temporal worker deployment version, when Worker Versioning is configured. */
+export const workerVersion = (env: Env): { deploymentName: string; buildId: string } | undefined =>
+  env.LAKESYNC_WORKER_DEPLOYMENT && env.LAKESYNC_WORKER_BUILD_ID
+    ? { deploymentName: env.LAKESYNC_WORKER_DEPLOYMENT, buildId: env.LAKESYNC_WORKER_BUILD_ID }
+    : undefined;
 
 /** Strict in production unless LAKESYNC_EGRESS_DEFAULT says otherwise. */
 export const egressMode = (env: Env): EgressMode => env.LAKESYNC_EGRESS_DEFAULT ?? (env.NODE_ENV === 'production' ? 'strict' : 'dev');

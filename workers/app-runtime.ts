@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { egressMode, workerForceSeconds, type Env } from '../config/env.js';
+import { egressMode, workerForceSeconds, workerVersion, type Env } from '../config/env.js';
 import { EgressPolicy } from '../domain/egress-policy.js';
 import { closeDb, createDb, type Db } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
@@ -17,6 +17,7 @@ import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import pLimit from 'p-limit';
 import { createWorker } from './create-worker.js';
+import { makeCurrent } from './worker-deployment.js';
 import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
 import { removeAbandonedUploads } from '../api/s3/multipart-state.js';
@@ -114,6 +115,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       objectUrlBase: () => (o.env.LAKESYNC_PUBLIC_URL ?? url)?.replace(/\/$/, ''),
       ...o.activityOverrides,
     };
+    const version = workerVersion(o.env);
     worker = await createWorker({
       connection: workerConn,
       namespace: o.env.TEMPORAL_NAMESPACE,
@@ -122,8 +124,15 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       workflowBundle: o.workflowBundle,
       shutdownGraceTime: o.env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
       shutdownForceTime: workerForceSeconds(o.env) * 1000,
+      version,
     });
     workerDone = worker.run();
+    if (version && o.env.LAKESYNC_WORKER_SET_CURRENT) {
+      // Not fatal: until an operator sets it current, this build polls and the current one keeps serving.
+      await makeCurrent({ temporal, namespace: o.env.TEMPORAL_NAMESPACE, version, log }).catch((err: unknown) =>
+        log.error({ err }, 'this build could not be made current: set it with `temporal worker deployment set-current-version`'),
+      );
+    }
   }
 
   let metrics: MetricsServer | undefined;

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { activityLogContext } from './activity-log-context.js';
@@ -16,6 +17,8 @@ export interface CreateWorkerOptions {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   /** After shutdown starts, when the worker stops waiting and its run fails. */
   shutdownForceTime?: WorkerOptions['shutdownForceTime'];
+  /** Worker Versioning: the deployment version this worker's build is; unversioned without it. */
+  version?: WorkerDeploymentVersion;
 }
 
 /** Compiled (dist/, plain node) or the TypeScript sources (tsx, tests): the workflows sit beside us either way. */
@@ -42,5 +45,8 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     // Heartbeats carry scan cursors and batch progress: send them every few seconds, not every 30–60.
     maxHeartbeatThrottleInterval: '5 seconds',
     defaultHeartbeatThrottleInterval: '5 seconds',
+    // Every workflow moves to the current build at its next task: controllers live as long as their source and a
+    // sync run must finish when the build that started it stops. Command-order changes therefore still need patched().
+    ...(o.version && { workerDeploymentOptions: { version: o.version, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' } }),
   });
 }

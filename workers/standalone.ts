@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { loadEnv, workerForceSeconds, type Env } from '../config/env.js';
+import { loadEnv, workerForceSeconds, workerVersion, type Env } from '../config/env.js';
 import { errorMessage } from '../domain/error-text.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
@@ -58,7 +58,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     if (role === 'api') log.info(`lakesync API listening on ${runtime.url}`);
     else
       log.info(
-        { metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start' },
+        { metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start', workerVersion: workerVersion(env) ?? 'unversioned' },
         `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`,
       );
     log.info(`filesystem roots: ${fsAccessFromEnv(env).describe()}`);

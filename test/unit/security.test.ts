@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '../../domain/secrets.js';
 import { PageTokens } from '../../api/pagination.js';
-import { loadEnv, workerForceSeconds } from '../../config/env.js';
+import { loadEnv, workerForceSeconds, workerVersion } from '../../config/env.js';
 
 describe('SecretBox', () => {
   const box = new SecretBox(randomBytes(32).toString('base64'));
@@ -59,6 +59,21 @@ describe('environment', () => {
     expect(workerForceSeconds(defaults)).toBe(60);
     expect(workerForceSeconds(loadEnv({ WORKER_SHUTDOWN_GRACE_SECONDS: '5', WORKER_SHUTDOWN_FORCE_SECONDS: '9' }))).toBe(9);
     expect(loadEnv({ WORKER_METRICS_PORT: '0' }).WORKER_METRICS_PORT).toBe(0);
+  });
+
+  it('takes Worker Versioning whole or not at all', () => {
+    expect(workerVersion(loadEnv({}))).toBeUndefined();
+    expect(loadEnv({}).LAKESYNC_WORKER_SET_CURRENT).toBe(false);
+    const versioned = loadEnv({ LAKESYNC_WORKER_DEPLOYMENT: 'lakesync', LAKESYNC_WORKER_BUILD_ID: '1.4.2+abc', LAKESYNC_WORKER_SET_CURRENT: 'true' });
+    expect(workerVersion(versioned)).toEqual({ deploymentName: 'lakesync', buildId: '1.4.2+abc' });
+    expect(versioned.LAKESYNC_WORKER_SET_CURRENT).toBe(true);
+    expect(() => loadEnv({ LAKESYNC_WORKER_DEPLOYMENT: 'lakesync' })).toThrow(/LAKESYNC_WORKER_BUILD_ID: required with LAKESYNC_WORKER_DEPLOYMENT/);
+    expect(() => loadEnv({ LAKESYNC_WORKER_BUILD_ID: 'abc' })).toThrow(/LAKESYNC_WORKER_DEPLOYMENT: required with LAKESYNC_WORKER_BUILD_ID/);
+    expect(() => loadEnv({ LAKESYNC_WORKER_SET_CURRENT: 'true' })).toThrow(/LAKESYNC_WORKER_SET_CURRENT: needs LAKESYNC_WORKER_DEPLOYMENT/);
+    expect(() => loadEnv({ LAKESYNC_WORKER_DEPLOYMENT: 'lake.sync', LAKESYNC_WORKER_BUILD_ID: 'abc' })).toThrow(
+      /LAKESYNC_WORKER_DEPLOYMENT: must not contain dots/,
+    );
+    expect(() => loadEnv({ LAKESYNC_WORKER_DEPLOYMENT: 'lakesync', LAKESYNC_WORKER_BUILD_ID: 'a b' })).toThrow(/LAKESYNC_WORKER_BUILD_ID/);
   });
 
   it('has embedded defaults', () => {
