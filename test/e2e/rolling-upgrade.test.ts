@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { decodeVersioningBehavior } from '@temporalio/common';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
@@ -47,6 +48,8 @@ describe('rolling upgrade with Worker Versioning', () => {
   const deploymentName = unique('lakesync-upgrade');
   let sourceId: string;
   let dir: string;
+  /** Build B's worker, current once the first test has run. */
+  let b: WorkerProcess;
 
   const jobRow = async (jobId: string) => (await sql`select * from jobs where id = ${jobId}`)[0];
   const identity = (p: WorkerProcess) => `${p.child.pid}@`;
@@ -116,7 +119,7 @@ describe('rolling upgrade with Worker Versioning', () => {
     await waitFor('50 objects copied by build A', async () => Number((await jobRow(jobId))?.objects_processed ?? 0) >= 50, 120_000, 50);
 
     // B's worker is ready once its build is current: from then on every workflow task goes to B.
-    const b = await startBuild('B', { WORKFLOW_BUNDLE_PATH: bundleB });
+    b = await startBuild('B', { WORKFLOW_BUNDLE_PATH: bundleB });
     expect(b.output()).toContain('this build is now the current version of its worker deployment');
     expect(await currentBuild()).toBe('B');
     // A is stopped with the sync in flight (its batches still running finish within its grace).
@@ -170,12 +173,12 @@ describe('rolling upgrade with Worker Versioning', () => {
     const controllerEvents = (await ls.runtime.temporal.workflow.getHandle(parent!.workflowId!, parent!.runId!).fetchHistory()).events ?? [];
     expect(taskBuilds(controllerEvents)).toEqual(['A', 'B']);
     for (const e of [...events, ...controllerEvents])
-      if (e.workflowTaskCompletedEventAttributes) expect(e.workflowTaskCompletedEventAttributes.versioningBehavior).toBe(2); // AUTO_UPGRADE
+      if (e.workflowTaskCompletedEventAttributes)
+        expect(decodeVersioningBehavior(e.workflowTaskCompletedEventAttributes.versioningBehavior)).toBe('AUTO_UPGRADE');
   });
 
   it('an old build restarting after the rollout does not take the deployment back; new runs go to the current build only', async () => {
-    expect(sourceId).toBeDefined();
-    const b = running.at(-1)!;
+    expect(b).toBeDefined();
     const oldReplica = await startBuild('A');
     expect(oldReplica.output()).toContain('a newer build is current');
     expect(await currentBuild()).toBe('B');
