@@ -6,7 +6,7 @@
  * sync is in flight. The sync finishes on B with the lake and the counters
  * exact, and its history holds workflow tasks completed by both builds and
  * B's patch marker. An old build restarting afterwards does not take the
- * deployment back.
+ * deployment back; the operator's `set-current-version` does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,7 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256, tree, writeAll } from '../support/objects.js';
 import { activityReport, historyChain } from '../support/history.js';
+import { temporalCli } from '../support/temporal-cli.js';
 import { ROLLING_UPGRADE_PATCH } from '../support/upgrade-workflows.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
@@ -177,21 +178,32 @@ describe('rolling upgrade with Worker Versioning', () => {
         expect(decodeVersioningBehavior(e.workflowTaskCompletedEventAttributes.versioningBehavior)).toBe('AUTO_UPGRADE');
   });
 
-  it('an old build restarting after the rollout does not take the deployment back; new runs go to the current build only', async () => {
-    expect(b).toBeDefined();
-    const oldReplica = await startBuild('A');
-    expect(oldReplica.output()).toContain('a newer build is current');
-    expect(await currentBuild()).toBe('B');
-
-    const added = await seed(40, 1000);
+  /** Adds `count` files, syncs them, checks the lake, and says which builds ran the job's workflow tasks and which workers its batches. */
+  const syncNewFiles = async (count: number, from: number) => {
+    const added = await seed(count, from);
     const jobId = (await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {})).body.jobId as string;
     const { job } = await waitForJob(ls.url, bucket, sourceId, jobId, 120_000);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 40, objectsProcessed: 40, objectsFailed: 0 });
+    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: count, objectsProcessed: count, objectsFailed: 0 });
     const lake = await tree(join((ls.lake as { dir: string }).dir, bucket, 'up'));
     for (const [key, body] of added) expect(lake.get(key)).toBe(sha256(body));
     const events = await historyChain(ls.runtime.temporal, `lakesync-job-${jobId}`, (await jobRow(jobId))!.run_id as string);
-    expect(taskBuilds(events)).toEqual(['B']);
-    const batches = [...activityReport(events).batchesByIdentity.keys()].map((who) => who.split('@')[0] + '@');
-    expect(new Set(batches)).toEqual(new Set([identity(b)]));
+    return { builds: taskBuilds(events), batchWorkers: new Set([...activityReport(events).batchesByIdentity.keys()].map((who) => who.split('@')[0] + '@')) };
+  };
+  let oldReplica: WorkerProcess;
+
+  it('an old build restarting after the rollout does not take the deployment back; new runs go to the current build only', async () => {
+    expect(b).toBeDefined();
+    oldReplica = await startBuild('A');
+    expect(oldReplica.output()).toContain('a newer build is current');
+    expect(await currentBuild()).toBe('B');
+    expect(await syncNewFiles(40, 1000)).toEqual({ builds: ['B'], batchWorkers: new Set([identity(b)]) });
+  });
+
+  it("an operator's `temporal worker deployment set-current-version` moves the deployment, and new runs follow it", async () => {
+    expect(oldReplica).toBeDefined();
+    // Back to A: safe here, since no open workflow has run code that only B has (B's patch is in closed runs only).
+    await temporalCli('worker', 'deployment', 'set-current-version', '--deployment-name', deploymentName, '--build-id', 'A', '--yes');
+    expect(await currentBuild()).toBe('A');
+    expect(await syncNewFiles(30, 2000)).toEqual({ builds: ['A'], batchWorkers: new Set([identity(oldReplica)]) });
   });
 });
