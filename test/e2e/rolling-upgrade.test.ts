@@ -103,8 +103,8 @@ describe('rolling upgrade with Worker Versioning', () => {
   it('a sync started on build A finishes on build B after A stops: the lake and the counters exact, both builds in its history', async () => {
     const files = await seed(600, 0);
     const bytes = [...files.values()].reduce((n, b) => n + b.length, 0);
-    // 10 copies/s: A alone would need a minute, so B starts and A stops with the sync in flight.
-    const a = await startBuild('A', { WORKER_MAX_OBJECTS_PER_SECOND: '10', WORKER_SHUTDOWN_GRACE_SECONDS: '60' });
+    // 5 copies/s: A alone would need two minutes, so B starts and A stops with the sync in flight even on a slow machine.
+    const a = await startBuild('A', { WORKER_MAX_OBJECTS_PER_SECOND: '5', WORKER_SHUTDOWN_GRACE_SECONDS: '60' });
     expect(await currentBuild()).toBe('A');
     const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
       name: 'upgraded',
