@@ -32,13 +32,13 @@ export async function makeCurrent(o: {
       const versions = info?.versionSummaries ?? [];
       const current = info?.routingConfig?.currentDeploymentVersion?.buildId || undefined;
       if (current === buildId) return 'already-current';
-      const registered = (id: string | undefined) => optionalTsToMs(versions.find((v) => v.deploymentVersion?.buildId === id)?.createTime);
+      const registered = (id: string) => optionalTsToMs(versions.find((v) => v.deploymentVersion?.buildId === id)?.createTime);
       const mine = registered(buildId);
       if (mine === undefined) {
         lastProblem = `the server has not seen build ${buildId}'s pollers yet`;
       } else {
-        const currentSince = registered(current);
-        if (current !== undefined && currentSince !== undefined && currentSince > mine) {
+        const currentRegistered = current === undefined ? undefined : registered(current);
+        if (currentRegistered !== undefined && currentRegistered > mine) {
           o.log.warn(
             { deploymentName, buildId, current },
             'a newer build is current: leaving it so (roll back with `temporal worker deployment set-current-version`)',
