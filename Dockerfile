@@ -1,6 +1,6 @@
 # lakesync API and worker image (the same image runs either role).
 # Build stage: dev dependencies, TypeScript, the workflow bundle.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --include=dev --ignore-scripts=false
@@ -8,7 +8,7 @@ COPY . .
 RUN npm run build
 
 # Runtime: production dependencies and dist/ only; no TypeScript, no bundler work at start.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from 'express';
-import { pipeline } from 'node:stream/promises';
+import { sendBody } from '../send-body.js';
 import { eq } from 'drizzle-orm';
 import { buckets } from '../../db/schema.js';
 import { lakeKeyProblem } from '../../lake/keys.js';
@@ -143,14 +143,11 @@ export function bytePlaneRoutes(deps: ApiDeps, shadowedBy: (key: string) => stri
     if (!withBody) return void res.end();
     const got = await deps.lake.get(bucket.name, key, range);
     if (!got) throw ApiError.notFound(`object ${key}`);
-    try {
-      await pipeline(got.body, res);
-    } catch (err) {
-      // Headers are out, so there is no error to answer: pipeline has closed both sides and the client sees a short body.
-      if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
-        deps.log.info({ ...logFields(res), key }, 'the client closed the connection mid-download');
-      else deps.log.warn({ err, ...logFields(res), key }, 'reading the object failed mid-download; the response was cut short');
-    }
+    const sent = await sendBody(got.body, res);
+    // Headers are out, so there is no error to answer: the client sees a short body.
+    if (sent.ended === 'client-gone') deps.log.info({ ...logFields(res), key }, 'the client closed the connection mid-download');
+    else if (sent.ended === 'source-failed')
+      deps.log.warn({ err: sent.err, ...logFields(res), key }, 'reading the object failed mid-download; the response was cut short');
   };
 
   r.on('head', (req, res) => read(req, res, false));

@@ -1,6 +1,6 @@
 // GetObject and HeadObject: Range, conditional headers and response-* overrides, as S3 answers them; the
 // bytes stream from the lake.
-import { pipeline } from 'node:stream/promises';
+import { sendBody } from '../../send-body.js';
 import { textProblem } from '../../../domain/text.js';
 import { conditionalRead, requestedRange } from '../../object-conditions.js';
 import { setObjectHeaders } from '../../object-metadata.js';
@@ -28,7 +28,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   // A whole-object GET asks the lake once (the answer carries the head); a HEAD or a ranged GET heads first.
   const whole = withBody && !req.headers.range ? await deps.lake.get(bucket.name, key) : null;
   // Until the bytes are piped (after a query below) an error opening them (the file deleted meanwhile, EMFILE) must not
-  // go unheard: the stream keeps it, and the pipeline below answers it.
+  // go unheard: the stream keeps it, and sendBody below answers it.
   whole?.body.on('error', () => undefined);
   const found = whole?.head ?? (await deps.lake.head(bucket.name, key));
   if (!found) throw S3Error.noSuchKey(key);
@@ -73,13 +73,10 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   if (!withBody) return void res.end();
   const got = whole ?? (await deps.lake.get(bucket.name, key, range));
   if (!got) throw S3Error.noSuchKey(key);
-  try {
-    await pipeline(got.body, res);
-  } catch (err) {
-    // Headers are out: the client sees a short body, which S3 clients detect by Content-Length and retry.
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
-      deps.log.warn({ err, requestId: ctx.requestId }, 'reading the object failed mid-download; the response was cut short');
-  }
+  const sent = await sendBody(got.body, res);
+  // Headers are out: the client sees a short body, which S3 clients detect by Content-Length and retry.
+  if (sent.ended === 'source-failed')
+    deps.log.warn({ err: sent.err, requestId: ctx.requestId }, 'reading the object failed mid-download; the response was cut short');
 }
 
 export const getObject = (ctx: S3Context) => readObject(ctx, true);
