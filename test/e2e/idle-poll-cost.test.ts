@@ -18,6 +18,7 @@ import { historyChain } from '../support/history.js';
 import { restingRun } from '../support/controller.js';
 import { countActions } from '../support/billable.js';
 import { discoveryLagReader } from '../../metrics/discovery-lag.js';
+import { recordIdlePoll } from '../../catalog/index.js';
 import { syncRunWorkflowId } from '../../workflows/shared.js';
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
@@ -32,6 +33,7 @@ interface JobJson {
   trigger: string;
   status: string;
   objectsListed: number;
+  objectsChanged: number;
   objectsDiscovered: number;
   objectsProcessed: number;
   objectsDeleted: number;
@@ -50,6 +52,8 @@ describe('the cost of an idle poll', () => {
     dir = await mkdtemp(join(tmpdir(), 'lakesync-idle-'));
     for (let i = 0; i < 10; i++) await writeFile(join(dir, `f-${i}.txt`), `content ${i}`);
   });
+  const jobsOfSource = async (sourceId: string): Promise<JobJson[]> =>
+    (await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}&page_size=1000`)).body.jobs;
   afterAll(async () => {
     await ls?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -186,4 +190,58 @@ describe('the cost of an idle poll', () => {
       expect((await client.workflow.getHandle(syncRunWorkflowId(busy.jobId)).describe()).status.name).toBe('COMPLETED');
     },
   );
+
+  it('runs a job when a poll finds a changed or a deleted object', { timeout: 120_000 }, async () => {
+    const d = await mkdtemp(join(tmpdir(), 'lakesync-idle-'));
+    try {
+      for (let i = 0; i < 3; i++) await writeFile(join(d, `g-${i}.txt`), `content ${i}`);
+      const src = (await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'moving', kind: 'filesystem', filesystem: { path: d }, syncIntervalSeconds: 5 }))
+        .body as { sourceId: string };
+      const jobWith = (what: string, match: (j: JobJson) => boolean) =>
+        waitFor(what, async () => (await jobsOfSource(src.sourceId)).find((j) => j.finishedAt && match(j)), 45_000, 500);
+      await jobWith('the first poll copying three objects', (j) => j.objectsProcessed === 3);
+      await jobWith('an idle poll', (j) => j.objectsListed === 3 && j.objectsDiscovered === 0);
+
+      await writeFile(join(d, 'g-0.txt'), 'content 0, longer now');
+      const changed = await jobWith('a poll finding the change', (j) => j.objectsChanged === 1);
+      expect(changed).toMatchObject({ trigger: 'schedule', status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: 1 });
+      await rm(join(d, 'g-1.txt'));
+      const deleted = await jobWith('a poll finding the deletion', (j) => j.objectsDeleted === 1);
+      expect(deleted).toMatchObject({ trigger: 'schedule', status: 'JOB_STATUS_SUCCEEDED' });
+      // Both ran as job workflows, as every poll that finds work does.
+      for (const job of [changed, deleted])
+        expect((await ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(job.jobId)).describe()).status.name).toBe('COMPLETED');
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('records an idle poll once, however often its activity is retried', async () => {
+    const src = (
+      await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'retried', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 86400 })
+    ).body as { sourceId: string; workflowId: string };
+    // Its controller has recorded its state and waits a day: nothing else writes the source meanwhile.
+    await restingRun(ls.runtime.temporal, src.workflowId);
+    const poll = {
+      jobId: `job_${unique('retry').replace(/-/g, '')}`,
+      sourceId: src.sourceId,
+      startedAt: new Date(),
+      listed: 10,
+      pages: 1,
+      syncIntervalSeconds: 86400,
+    };
+    const run = { workflowId: 'w', runId: 'r' };
+    const at = await recordIdlePoll(ls.runtime.db, poll, run);
+    const source = async () => (await call(ls.url, 'GET', `/${bucket}/sources/${src.sourceId}`)).body;
+    const first = await source();
+    expect(first).toMatchObject({ lastJobId: poll.jobId, lastSyncAt: new Date(at).toISOString(), lastSuccessAt: new Date(at).toISOString() });
+    expect(first.nextSyncAt).toBe(new Date(at + 86_400_000).toISOString());
+    // The retry answers the recorded time and changes nothing.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await recordIdlePoll(ls.runtime.db, { ...poll, startedAt: new Date() }, run)).toBe(at);
+    expect(await source()).toEqual(first);
+    const rows = (await jobsOfSource(src.sourceId)).filter((j) => j.jobId === poll.jobId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ trigger: 'schedule', status: 'JOB_STATUS_SUCCEEDED', objectsListed: 10, objectsDiscovered: 0 });
+  });
 });
