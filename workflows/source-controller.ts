@@ -128,7 +128,8 @@ interface IngestAsk {
 /**
  * The entity workflow behind one source: owns its schedule, runs one job at a
  * time, takes pause/resume/trigger from the API or the `temporal` CLI, and
- * continues as new after every run so its history stays small.
+ * continues as new after every job (and, between jobs, after idle polls when
+ * Temporal suggests it or every IDLE_POLLS_PER_RUN) so its history stays small.
  *
  * Signal and update handlers only change state (decided in controller/logic.ts);
  * the workflow's own code does the I/O: the request loop below creates queued
