@@ -3,29 +3,34 @@ import { buckets, sources } from '../db/schema.js';
 import type { ControllerSnapshot, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import type { ActivityDeps } from './deps.js';
 
+/** A source's settings as the controller reads them (every cycle, and with every idle poll); null once deleted. */
+export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchConcurrency'>, sourceId: string): Promise<SourceSettings | null> {
+  const [row] = await deps.db
+    .select({ s: sources, bucketName: buckets.name })
+    .from(sources)
+    .innerJoin(buckets, eq(buckets.id, sources.bucketId))
+    .where(eq(sources.id, sourceId));
+  if (!row) return null;
+  const { s, bucketName } = row;
+  return {
+    name: s.name,
+    kind: s.kind,
+    bucketName,
+    suspendAfterFailures: s.suspendAfterFailures,
+    syncMode: s.syncMode,
+    syncIntervalSeconds: s.syncIntervalSeconds,
+    batchSize: s.batchSize,
+    batchConcurrency: deps.batchConcurrency,
+    lastSuccessAt: s.lastSuccessAt?.getTime() ?? null,
+  };
+}
+
 export function controllerStateActivities(deps: ActivityDeps) {
   const { db } = deps;
   return {
     /** Read every cycle, so a PATCH takes effect on the next poll without a restart. Null once deleted. */
     async getSourceSettings(input: { sourceId: string }): Promise<SourceSettings | null> {
-      const [row] = await db
-        .select({ s: sources, bucketName: buckets.name })
-        .from(sources)
-        .innerJoin(buckets, eq(buckets.id, sources.bucketId))
-        .where(eq(sources.id, input.sourceId));
-      if (!row) return null;
-      const { s, bucketName } = row;
-      return {
-        name: s.name,
-        kind: s.kind,
-        bucketName,
-        suspendAfterFailures: s.suspendAfterFailures,
-        syncMode: s.syncMode,
-        syncIntervalSeconds: s.syncIntervalSeconds,
-        batchSize: s.batchSize,
-        batchConcurrency: deps.batchConcurrency,
-        lastSuccessAt: s.lastSuccessAt?.getTime() ?? null,
-      };
+      return readSourceSettings(deps, input.sourceId);
     },
 
     /** Mirrors the controller's state into the database, which answers when Temporal can't. */

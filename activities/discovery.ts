@@ -11,6 +11,9 @@ import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
+import { readSourceSettings } from './controller-state.js';
+import { errorDetail } from '../domain/error-text.js';
+import type { PollInput, PollResult } from '../domain/messages/controller-state/v1.js';
 
 export interface ScanInput {
   jobId: string;
@@ -99,7 +102,78 @@ export function discoveryActivities(deps: ActivityDeps) {
     return candidates.reduce((a, b) => (b.listed > a.listed ? b : a));
   }
 
+  /**
+   * A scheduled poll's read-only look: lists the source page by page and diffs
+   * each page as a dry run does, stopping at the first sign of work (new,
+   * changed, deleted or drifted objects, objects still owed, processing left
+   * owed). Writes nothing, so a retry simply looks again.
+   */
+  async function probe(input: PollInput): Promise<{ owed: string | null; listed: number; pages: number }> {
+    const actx = Context.current();
+    if (await catalog.owesProcessing(sql, input.sourceId)) return { owed: 'processing left owed by an earlier job', listed: 0, pages: 0 };
+    const { source, reader } = await loadSource(deps, input.sourceId);
+    const matches = compileFilters(source.filters);
+    const reconcile = reconcileWithDefaults(source.reconcile);
+    let afterKey: string | null = null;
+    let listed = 0;
+    let pages = 0;
+    for (;;) {
+      // Heartbeats reach the server (and are billed) only when the listing takes more than one page.
+      if (pages > 0) actx.heartbeat({ listed });
+      const page = await reader.listPage(afterKey, deps.listPageSize);
+      pages++;
+      listed += page.objects.length;
+      recorded.listed(input.sourceId, page.objects.length);
+      const p = await catalog.previewPage(
+        sql,
+        { jobId: input.jobId, sourceId: input.sourceId, fullSync: false },
+        page.objects.filter(matches),
+        page.objects.filter((o) => !matches(o)),
+        afterKey,
+        page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
+        reconcile.onUpdate,
+        reconcile.onFilterDrift,
+      );
+      if (p.fresh + p.changed + p.gone + p.drifted > 0)
+        return { owed: `${p.fresh} new, ${p.changed} changed or owed, ${p.gone} deleted, ${p.drifted} drifted out of the filters`, listed, pages };
+      if (page.nextAfterKey === null) return { owed: null, listed, pages };
+      afterKey = page.nextAfterKey;
+      if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('poll cancelled');
+    }
+  }
+
   return {
+    /**
+     * A scheduled poll, the cheap way: one activity instead of a job workflow.
+     * It lists and diffs the source; if nothing is owed it records the poll
+     * (catalog.recordIdlePoll) and answers idle, else it answers work and the
+     * controller runs a job, whose scan lists again and does the work. A
+     * listing that fails is work too: the job fails it and counts it, as any
+     * poll's did. Idempotent: a retry after the poll was recorded answers the
+     * recorded time; one that finds work after all answers work.
+     */
+    async pollSource(input: PollInput): Promise<PollResult> {
+      const actx = Context.current();
+      const settings = await readSourceSettings(deps, input.sourceId);
+      if (!settings) return { outcome: 'gone' };
+      const startedAt = new Date();
+      let look: Awaited<ReturnType<typeof probe>>;
+      try {
+        look = await probe(input);
+      } catch (err) {
+        actx.log.info('scheduled poll could not list the source: a job will', { sourceId: input.sourceId, error: errorDetail(err) });
+        return { outcome: 'work', reason: 'the listing failed' };
+      }
+      if (look.owed !== null) return { outcome: 'work', reason: look.owed };
+      const run = actx.info.workflowExecution;
+      const at = await catalog.recordIdlePoll(
+        deps.db,
+        { ...input, startedAt, listed: look.listed, pages: look.pages, syncIntervalSeconds: settings.syncIntervalSeconds },
+        { workflowId: run?.workflowId ?? null, runId: run?.runId ?? null },
+      );
+      return { outcome: 'idle', at, settings };
+    },
+
     /**
      * Lists the whole source page by page, heartbeating the cursor after each
      * page; a retry after a crash reads the heartbeat and resumes there.

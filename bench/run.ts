@@ -31,6 +31,7 @@ import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, rcloneSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
+import { temporalCost } from './temporal-cost.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -271,8 +272,12 @@ async function main() {
     maxObjectsPerRun: 10_000_000,
     syncIntervalSeconds: 86400,
   });
+  /** The jobs lakesync ran, one per scenario, for their Temporal cost. */
+  const lakesyncJobs: { scenario: string; jobId: string }[] = [];
+  let scenarioNow = '';
   const lakesync = async () => {
     const started = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, {});
+    lakesyncJobs.push({ scenario: scenarioNow, jobId: String(started.jobId) });
     const job = await waitJob(String(started.jobId));
     if (job.status !== JOB_STATUS.succeeded) throw new Error(`lakesync job ${String(started.jobId)} ended ${job.status}`);
     const [t] = await sql`select j.created_at, j.started_at, j.finished_at, min(so.ingested_at) as first_copy, max(so.ingested_at) as last_copy
@@ -298,6 +303,7 @@ async function main() {
 
   const rows: Row[] = [];
   const measure = async (scenario: string, objects: number) => {
+    scenarioNow = scenario;
     for (const tool of tools) {
       log(`${tool.name}: ${scenario}`);
       const before = await cpuSnapshot(worker.child.pid);
@@ -335,6 +341,8 @@ async function main() {
   await measure(`${args['changed-percent']}%-changed resync`, total);
 
   printTable(rows);
+  // What Temporal Cloud would bill: each job's actions, and an idle poll's once the source polls every 5 s.
+  await temporalCost({ client: api.temporal, sql, sourceId: String(source.sourceId), jobs: lakesyncJobs, objects: total, callApi, log });
   await writeResults('sync', { objects: count, size, large, largeSize: Number(args['large-size']), concurrency, changed: changed.length }, rows);
 }
 

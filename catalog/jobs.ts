@@ -136,3 +136,52 @@ export async function finishAbandonedJob(
 export async function runningJobs(db: Db): Promise<{ jobId: string; sourceId: string; workflowId: string | null }[]> {
   return db.select({ jobId: jobs.id, sourceId: jobs.sourceId, workflowId: jobs.workflowId }).from(jobs).where(eq(jobs.status, JOB_STATUS.running));
 }
+
+/**
+ * Records a scheduled poll that found nothing owed, once: a finished discovery
+ * job (SUCCEEDED, trigger `schedule`, nothing owed, what it listed) and the
+ * source's sync as a successful job's end records it, with the next poll one
+ * interval after it. A retry finds the row and answers when it was recorded,
+ * changing nothing. Returns that time (epoch ms).
+ */
+export async function recordIdlePoll(
+  db: Db,
+  input: { jobId: string; sourceId: string; startedAt: Date; listed: number; pages: number; syncIntervalSeconds: number },
+  run: { workflowId: string | null; runId: string | null },
+): Promise<number> {
+  return db.transaction(async (tx) => {
+    const [source] = await tx.select({ bucketId: sources.bucketId }).from(sources).where(eq(sources.id, input.sourceId)).for('update');
+    const [existing] = await tx.select({ finishedAt: jobs.finishedAt }).from(jobs).where(eq(jobs.id, input.jobId));
+    if (existing?.finishedAt) return existing.finishedAt.getTime();
+    const at = new Date();
+    if (!source) return at.getTime();
+    await tx.insert(jobs).values({
+      id: input.jobId,
+      bucketId: source.bucketId,
+      sourceId: input.sourceId,
+      kind: 'discovery',
+      trigger: 'schedule',
+      fullSync: false,
+      retryFailed: false,
+      status: JOB_STATUS.succeeded,
+      objectsListed: input.listed,
+      pagesListed: input.pages,
+      workflowId: run.workflowId,
+      runId: run.runId,
+      startedAt: input.startedAt,
+      finishedAt: at,
+    });
+    await tx
+      .update(sources)
+      .set({
+        lastJobId: input.jobId,
+        lastSyncAt: at,
+        lastSuccessAt: at,
+        consecutiveFailures: 0,
+        lastError: null,
+        nextSyncAt: new Date(at.getTime() + input.syncIntervalSeconds * 1000),
+      })
+      .where(eq(sources.id, input.sourceId));
+    return at.getTime();
+  });
+}

@@ -113,3 +113,11 @@ export async function recordProcessed(
     return ok;
   });
 }
+
+/** Whether stored objects of the source are still owed processing an earlier job left unfinished (what the next job adopts). */
+export async function owesProcessing(sql: ISql, sourceId: string): Promise<boolean> {
+  const [row] = await sql<{ owed: boolean }[]>`
+        select exists (select 1 from source_objects
+          where source_id = ${sourceId} and status = ${lit(sql, S.ingested)} and pending_job_id is null and process_job_id is not null) as owed`;
+  return row?.owed ?? false;
+}

@@ -1,4 +1,5 @@
 import {
+  type ActivityOptions,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
@@ -10,6 +11,7 @@ import {
   proxyActivities,
   setHandler,
   uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ControllerInput, ControllerState, IngestAccepted, IngestRequest, QueuedRun } from '../domain/messages/workflows/v1.js';
@@ -30,6 +32,7 @@ import {
 import {
   applyPause,
   childEnd,
+  continueAfterIdlePoll,
   discoverMessage,
   discoverRequest,
   enqueue,
@@ -40,9 +43,11 @@ import {
   initialControllerState,
   nextSyncAt,
   objectsArrivedRequest,
+  pollsCheaply,
   runnable,
   scheduleWaitMs,
   scheduledRequest,
+  settleIdlePoll,
   settleRun,
   snapshot,
   status,
@@ -79,6 +84,19 @@ export const POLL_WAITS_FOR_JOB_ROW = 'controller-poll-waits-for-job-row';
  */
 export const CHILD_END_FINISHES_JOB = 'controller-child-end-finishes-job';
 
+/**
+ * A scheduled poll used to be a job: createJob, a child workflow of six
+ * activities, then continue-as-new — 16 billable actions and 94 history
+ * events to learn that nothing changed. Runs with this marker poll with one
+ * activity (pollSource: list, diff, record the poll if nothing is owed) and
+ * stay in the same run after an idle poll, continuing as new when Temporal
+ * suggests it or every IDLE_POLLS_PER_RUN polls; a poll that finds work runs
+ * its job as before. Runs without the marker replay on the old path and
+ * continue as new after their next poll, so once every controller open at
+ * the deploy has polled (or been resumed), this becomes `deprecatePatch`.
+ */
+export const IDLE_POLLS_STAY_IN_RUN = 'controller-idle-polls-stay-in-run';
+
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -89,6 +107,14 @@ const { previewRuleRun } = proxyActivities<Activities>({
   startToCloseTimeout: '15 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
+
+// Lists the whole source when nothing changed, so as long as a scan; its pages after the first heartbeat.
+const POLL: ActivityOptions = {
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+const { pollSource } = proxyActivities<Activities>(POLL);
 
 const newJobId = (): string => `job_${uuid4().replace(/-/g, '')}`;
 
@@ -102,7 +128,8 @@ interface IngestAsk {
 /**
  * The entity workflow behind one source: owns its schedule, runs one job at a
  * time, takes pause/resume/trigger from the API or the `temporal` CLI, and
- * continues as new after every run so its history stays small.
+ * continues as new after every job (and, between jobs, after idle polls when
+ * Temporal suggests it or every IDLE_POLLS_PER_RUN) so its history stays small.
  *
  * Signal and update handlers only change state (decided in controller/logic.ts);
  * the workflow's own code does the I/O: the request loop below creates queued
@@ -113,6 +140,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   const { sourceId } = input;
   // Decided before any handler is set: a signal that started the workflow is delivered by setHandler.
   const handlersDoIo = !patched(HANDLERS_SET_STATE_ONLY);
+  const idlePollsStay = patched(IDLE_POLLS_STAY_IN_RUN);
   const state: ControllerState = input.state ?? initialControllerState();
   let currentJobId: string | null = null;
   let stopping = false;
@@ -276,9 +304,12 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
   return Promise.race([cycle(), requestFailed()]);
 
-  /** One cycle: read the settings, wait for work or the schedule, run one job, continue as new. */
+  /**
+   * One cycle: read the settings, wait for work or the schedule, run one job,
+   * continue as new. Idle polls (new runs only) loop back to the wait instead.
+   */
   async function cycle(): Promise<void> {
-    const settings = await acts.getSourceSettings({ sourceId });
+    let settings = await acts.getSourceSettings({ sourceId });
     if (!settings) {
       log.info('source is gone: controller ends', fields());
       return;
@@ -287,14 +318,42 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     state.nextSyncAt = nextSyncAt(settings, state, Date.now());
     await record();
 
-    // Wait for a queued request, the schedule, a config change, or deletion.
-    const waitMs = scheduleWaitMs(state, Date.now());
-    const wake = () => runnable(state) || stopping || reconsider;
-    const woke = await (waitMs === undefined
-      ? condition(wake).then(() => true)
-      : condition(wake, waitMs, { summary: `next scheduled poll (every ${settings.syncIntervalSeconds} s)` }));
+    let idlePolls = 0;
+    let woke: boolean;
+    for (;;) {
+      // Wait for a queued request, the schedule, a config change, or deletion.
+      const waitMs = scheduleWaitMs(state, Date.now());
+      const wake = () => runnable(state) || stopping || reconsider;
+      woke = await (waitMs === undefined
+        ? condition(wake).then(() => true)
+        : condition(wake, waitMs, { summary: `next scheduled poll (every ${settings.syncIntervalSeconds} s)` }));
+      if (stopping) return;
+      if (woke || !idlePollsStay || !pollsCheaply(state)) break;
 
-    if (stopping) return;
+      // The schedule is due: look cheaply, and only run a job if there is work.
+      const poll = await pollSource.executeWithOptions({ ...POLL, summary: 'scheduled poll: list and diff; record it if nothing is owed' }, [
+        { sourceId, jobId: newJobId() },
+      ]);
+      if (poll.outcome === 'gone') {
+        log.info('source is gone: controller ends', fields());
+        return;
+      }
+      if (poll.outcome === 'work') {
+        log.info('scheduled poll found work', fields({ reason: poll.reason }));
+        break;
+      }
+      settings = poll.settings;
+      bucket = settings.bucketName;
+      // The poll recorded the sync and the next poll time; only a status it cannot know (initial_only completed) needs recording.
+      if (settleIdlePoll(state, settings, poll.at)) await record();
+      if (stopping) return;
+      if (continueAfterIdlePoll(++idlePolls, workflowInfo().continueAsNewSuggested)) {
+        log.info('continuing as new after idle polls', fields({ idlePolls }));
+        await condition(() => allHandlersFinished() && requestsSettled());
+        return continueAsNew<typeof sourceController>({ ...input, state });
+      }
+    }
+
     if (!woke) {
       // The schedule is due: queue a scheduled discovery unless one is waiting.
       const { run, fresh } = enqueue(state.queue, scheduledRequest(), newJobId);

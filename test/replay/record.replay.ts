@@ -65,6 +65,32 @@ describe('record workflow histories', () => {
     const rule = await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'md', pipelineIds: [pipeline.body.pipelineId], match: { includePatterns: ['*.md'] } });
     expect(rule.status).toBe(201);
 
+    // Quiet sources polled every 5 s while the steps below run: the first poll of `quiet` finds work, later ones
+    // find nothing and stay in the run (a poll that finds a late file runs its job from there) until Temporal
+    // suggests continuing as new (this server does at 400 events: some 35 idle polls); `once` (initial_only, empty)
+    // completes on an idle first poll.
+    step('Quiet sources: idle polls, a busy one among them, continue-as-new when suggested.');
+    const jobsOf = async (id: string) =>
+      (await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${id}&page_size=1000`)).body.jobs as { objectsDiscovered: number; finishedAt: string | null }[];
+    const quietDir = await makeDir(3);
+    const quiet = (
+      await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'quiet', kind: 'filesystem', filesystem: { path: quietDir }, syncIntervalSeconds: 5 })
+    ).body;
+    const once = (
+      await call(ls.url, 'POST', `/${bucket}/sources`, {
+        name: 'once',
+        kind: 'filesystem',
+        filesystem: { path: await makeDir(0) },
+        syncMode: 'initial_only',
+        syncIntervalSeconds: 5,
+      })
+    ).body;
+    const idlePolls = async () => (await jobsOf(quiet.sourceId)).filter((j) => j.objectsDiscovered === 0 && j.finishedAt).length;
+    await waitFor('two idle polls of the quiet source', async () => (await idlePolls()) >= 2, 60_000);
+    await writeFile(join(quietDir, 'd0', 'late.md'), '# late');
+    await waitFor('the late file', async () => (await jobsOf(quiet.sourceId)).some((j) => j.objectsDiscovered === 1 && j.finishedAt), 60_000);
+    await waitFor('the initial_only source completed', async () => (await sync(once.sourceId)).status === 'SOURCE_STATUS_COMPLETED', 60_000);
+
     // A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).
     step("A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).");
     const dir = await makeDir(120);
@@ -185,6 +211,22 @@ describe('record workflow histories', () => {
     await temporalCli('workflow', 'cancel', '--workflow-id', syncRunWorkflowId(cancelled.body.jobId));
     const after = await call(slow.url, 'POST', `/${bucket}/sources/${doomed.sourceId}/discover`, {});
     await waitForJob(slow.url, bucket, doomed.sourceId, after.body.jobId);
+
+    // The quiet controller's run that continued as new after idle polls alone, as Temporal suggested.
+    step('The quiet source continues as new after idle polls.');
+    await waitFor(
+      'a run of idle polls continued as new',
+      async () => {
+        for await (const wf of client.workflow.list({ query: `WorkflowId="${quiet.workflowId}" AND ExecutionStatus="ContinuedAsNew"` })) {
+          const events = (await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory()).events ?? [];
+          const polls = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollSource').length;
+          if (polls > 2 && !events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)) return true;
+        }
+        return false;
+      },
+      420_000,
+      5_000,
+    );
 
     // Every run of every workflow on both task queues, written as the temporal CLI writes histories.
     step('Every run of every workflow on this task queue, written as the temporal CLI writes histories.');

@@ -10,7 +10,9 @@ import {
   CANCELED,
   FAILED,
   applyPause,
+  IDLE_POLLS_PER_RUN,
   childEnd,
+  continueAfterIdlePoll,
   discoverMessage,
   discoverRequest,
   enqueue,
@@ -20,10 +22,12 @@ import {
   nextSyncAt,
   objectsArrivedRequest,
   phase,
+  pollsCheaply,
   runnable,
   scheduleWaitMs,
   scheduled,
   scheduledRequest,
+  settleIdlePoll,
   settleRun,
   snapshot,
   sourceStatus,
@@ -243,6 +247,38 @@ describe("a run's outcome", () => {
     const c = state();
     settleRun(c, discovery, ok, continuous, T);
     expect(c.completed).toBe(false);
+  });
+});
+
+describe('idle polls', () => {
+  it('polls cheaply unless a discovery is already queued, which the due poll merges into', () => {
+    expect(pollsCheaply(state())).toBe(true);
+    const s = state();
+    enqueue(s.queue, objectsArrivedRequest(), ids());
+    enqueue(s.queue, discoverRequest({ dryRun: true }), ids());
+    expect(pollsCheaply(s)).toBe(true);
+    enqueue(s.queue, triggerRequest({ fullSync: true }), ids());
+    expect(pollsCheaply(s)).toBe(false);
+  });
+
+  it('settles as a successful discovery at the time the poll was recorded, without a status change to record', () => {
+    const s = state({ consecutiveFailures: 2, nextSyncAt: T - 5, runs: 3 });
+    expect(settleIdlePoll(s, continuous, T)).toBe(false);
+    expect(s).toMatchObject({ consecutiveFailures: 0, runs: 4, lastSyncAt: T, nextSyncAt: T + 60_000, completed: false });
+  });
+
+  it('completes an initial-only source, a status change the poll itself does not record', () => {
+    const s = state();
+    expect(settleIdlePoll(s, initialOnly, T)).toBe(true);
+    expect(s).toMatchObject({ completed: true, nextSyncAt: null });
+    expect(sourceStatus(s)).toBe('SOURCE_STATUS_COMPLETED');
+  });
+
+  it('continues as new when Temporal suggests it or after IDLE_POLLS_PER_RUN polls, not before', () => {
+    expect(continueAfterIdlePoll(1, false)).toBe(false);
+    expect(continueAfterIdlePoll(IDLE_POLLS_PER_RUN - 1, false)).toBe(false);
+    expect(continueAfterIdlePoll(IDLE_POLLS_PER_RUN, false)).toBe(true);
+    expect(continueAfterIdlePoll(1, true)).toBe(true);
   });
 });
 

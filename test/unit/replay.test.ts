@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { recordedHistories, type RecordedHistory } from '../replay/histories.js';
 import * as workflows from '../../workflows/index.js';
-import { CHILD_END_FINISHES_JOB, HANDLERS_SET_STATE_ONLY } from '../../workflows/source-controller.js';
+import { CHILD_END_FINISHES_JOB, HANDLERS_SET_STATE_ONLY, IDLE_POLLS_STAY_IN_RUN } from '../../workflows/source-controller.js';
 import { END_HANDLER_SETS_STATE_ONLY } from '../../workflows/upload-sync.js';
 
 describe('replay of recorded histories', () => {
@@ -45,6 +45,19 @@ describe('replay of recorded histories', () => {
     );
     expect(childEnded.some((h) => patchesOf(h).includes(CHILD_END_FINISHES_JOB))).toBe(true);
     expect(childEnded.some((h) => !patchesOf(h).includes(CHILD_END_FINISHES_JOB))).toBe(true);
+
+    // Controllers on either side of the idle-poll patch; marked ones that looped over idle polls in one run, that
+    // continued as new after idle polls alone (Temporal suggested it), and whose poll found work and ran a job.
+    const idle = controllers.filter((h) => patchesOf(h).includes(IDLE_POLLS_STAY_IN_RUN));
+    expect(idle.length).toBeGreaterThan(0);
+    expect(controllers.length - idle.length).toBeGreaterThan(0);
+    const events = (h: RecordedHistory) => h.history.events ?? [];
+    const polls = (h: RecordedHistory) => events(h).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pollSource').length;
+    const startsChild = (h: RecordedHistory) => events(h).some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+    const continued = (h: RecordedHistory) => events(h).some((e) => e.workflowExecutionContinuedAsNewEventAttributes);
+    expect(idle.some((h) => polls(h) >= 2)).toBe(true);
+    expect(idle.some((h) => polls(h) >= 2 && continued(h) && !startsChild(h))).toBe(true);
+    expect(idle.some((h) => polls(h) >= 1 && startsChild(h))).toBe(true);
 
     // Upload syncs ended on either side of the end-handler patch.
     const ended = (await recordedHistories()).filter(

@@ -216,6 +216,38 @@ export function settleRun(
   return suspended;
 }
 
+// ---- idle polls --------------------------------------------------------------
+
+/**
+ * Idle polls one controller run takes before it continues as new on its own:
+ * about 11 history events each, so a quiet source's run stays near 1,100
+ * events even on a server that never suggests continuing as new. Changing it
+ * moves a command (continue-as-new) in running histories: that needs a patch.
+ */
+export const IDLE_POLLS_PER_RUN = 100;
+
+/**
+ * A due poll may take the cheap path (one activity that lists, diffs and, if
+ * nothing is owed, records the poll) unless a discovery is already queued:
+ * then the poll merges into it as it always did, and that run's scan lists.
+ */
+export const pollsCheaply = (state: Pick<ControllerState, 'queue'>): boolean => !state.queue.some((q) => sameSlot(q, scheduledRequest()));
+
+/**
+ * Folds a scheduled poll that found nothing owed into the state: a successful
+ * discovery run (the failure count resets, an initial_only source completes,
+ * the schedule restarts from `at`, when the poll was recorded). Returns
+ * whether the source's status changed, which the poll did not write.
+ */
+export function settleIdlePoll(state: ControllerState, settings: ScheduleSettings & Pick<SourceSettings, 'suspendAfterFailures'>, at: number): boolean {
+  const before = sourceStatus(state);
+  settleRun(state, scheduledRequest(), { status: JOB_STATUS.succeeded, consecutiveFailures: 0 }, settings, at);
+  return sourceStatus(state) !== before;
+}
+
+/** After an idle poll: continue as new when Temporal suggests it, or once this run has taken IDLE_POLLS_PER_RUN polls. */
+export const continueAfterIdlePoll = (pollsThisRun: number, suggested: boolean): boolean => suggested || pollsThisRun >= IDLE_POLLS_PER_RUN;
+
 // ---- what the controller reports --------------------------------------------
 
 export function phase(state: ControllerState, currentJobId: string | null, stopping: boolean): ControllerPhase {

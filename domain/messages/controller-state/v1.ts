@@ -28,3 +28,17 @@ export interface ControllerSnapshot {
   consecutiveFailures?: number;
   lastError?: string | null;
 }
+
+/** A scheduled poll's cheap path: the job id its row takes if it finds nothing owed. */
+export interface PollInput {
+  sourceId: string;
+  jobId: string;
+}
+
+/**
+ * What the poll found: the source is gone; something is owed (new, changed or
+ * deleted objects, objects or processing left owed, or a listing that failed),
+ * so the controller runs a job as for any poll; or nothing, and the poll is
+ * recorded at `at` (epoch ms) as a finished job, with the settings it read.
+ */
+export type PollResult = { outcome: 'gone' } | { outcome: 'work'; reason: string } | { outcome: 'idle'; at: number; settings: SourceSettings };
