@@ -3,6 +3,8 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# postinstall patches the Postgres driver (infra/patch-postgres-driver.mjs says why).
+COPY infra/patch-postgres-driver.mjs infra/
 RUN npm ci --include=dev --ignore-scripts=false
 COPY . .
 RUN npm run build
@@ -12,6 +14,7 @@ FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
+COPY infra/patch-postgres-driver.mjs infra/
 RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node

@@ -11,8 +11,9 @@ import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
+import { serverDown } from './net/outage.js';
+import { errorDetail, storedErrorText } from '../domain/error-text.js';
 import { readSourceSettings } from './controller-state.js';
-import { errorDetail } from '../domain/error-text.js';
 import type { PollInput, PollResult } from '../domain/messages/controller-state/v1.js';
 
 export interface ScanInput {
@@ -142,6 +143,98 @@ export function discoveryActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * One pass at the listing, from where the job's checkpoint says; `seen`
+   * tells the caller whether the source answered and where the scan stands.
+   */
+  async function scanOnce(input: ScanInput, seen: ScanProgress): Promise<ScanResult> {
+    const actx = Context.current();
+    const ctx = await loadSource(deps, input.sourceId);
+    const { source, reader } = ctx;
+    const matches = compileFilters(source.filters);
+    const reconcile = reconcileWithDefaults(source.reconcile);
+    const cp = await resumePoint(input.jobId, seen.checkpoint ?? (actx.info.heartbeatDetails as ScanCheckpoint | undefined), () =>
+      catalog.nextScanPass(sql, input.sourceId),
+    );
+    seen.checkpoint = cp;
+    // Where this attempt began, even when it went on after an outage.
+    const resumedFrom = seen.resumedFrom === undefined ? (seen.resumedFrom = cp.afterKey) : seen.resumedFrom;
+    const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
+    for (;;) {
+      const from = cp.afterKey;
+      const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch((err: unknown) => {
+        seen.sourceDown = serverDown(err);
+        throw (
+          destinationFailure(err, deps.egress, (detail) =>
+            actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail }),
+          ) ?? asPermanent(ctx.kind, err)
+        );
+      });
+      seen.answered = true;
+      const matched = page.objects.filter(matches);
+      const unmatched = page.objects.filter((o) => !matches(o));
+      if (input.dryRun) {
+        const p = await catalog.previewPage(
+          sql,
+          input,
+          matched,
+          unmatched,
+          from,
+          page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
+          reconcile.onUpdate,
+          reconcile.onFilterDrift,
+        );
+        preview.fresh += p.fresh;
+        preview.changed += p.changed;
+        preview.gone += p.gone;
+        preview.drifted += p.drifted;
+      } else {
+        await recordUnmatched(ctx, input, cp.pass, unmatched, reconcile.onFilterDrift);
+      }
+      const listed = cp.listed + page.objects.length;
+      const afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
+      // The page's diff, marks and the cursor commit together: ingestion may take every owed key up to
+      // scan_cursor while the scan goes on, and a page re-listed after a crash finds nothing half-done.
+      await sql.begin(async (tx) => {
+        if (!(await catalog.advanceScanCursor(tx, input.jobId, { pass: cp.pass, from, to: afterKey, listed })))
+          throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
+        if (!input.dryRun) {
+          await catalog.oweListed(tx, input, cp.pass, matched, reconcile.onUpdate);
+          await catalog.deferExcess(tx, input, source.maxObjectsPerRun);
+          await catalog.markMissing(
+            tx,
+            input.sourceId,
+            cp.pass,
+            from,
+            page.nextAfterKey,
+            page.objects.map((o) => o.key),
+          );
+        }
+      });
+      recorded.listed(input.sourceId, page.objects.length);
+      cp.listed = listed;
+      cp.afterKey = afterKey;
+      actx.heartbeat(cp);
+      if (page.nextAfterKey === null) break;
+      if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
+    }
+    if (input.dryRun) {
+      await catalog.recordPreview(sql, input.jobId, {
+        fresh: preview.fresh,
+        changed: preview.changed,
+        discovered: Math.min(preview.fresh + preview.changed, source.maxObjectsPerRun),
+        deleted: preview.gone,
+        removed: preview.drifted + (reconcile.onDelete ? preview.gone : 0),
+      });
+      return { listed: cp.listed, discovered: preview.fresh + preview.changed, deleted: preview.gone, resumedFrom };
+    }
+    if (reconcile.onDelete) await checkDeleteLimit(input, cp.pass, reconcile);
+    const deleted = await sweep(ctx, input, cp, reconcile.onDelete);
+    const discovered = await catalog.readOwedCount(sql, input.jobId);
+    actx.log.info('scan complete', { sourceId: input.sourceId, jobId: input.jobId, listed: cp.listed, discovered, deleted });
+    return { listed: cp.listed, discovered, deleted, resumedFrom };
+  }
+
   return {
     /**
      * A scheduled poll, the cheap way: one activity instead of a job workflow.
@@ -177,90 +270,44 @@ export function discoveryActivities(deps: ActivityDeps) {
     /**
      * Lists the whole source page by page, heartbeating the cursor after each
      * page; a retry after a crash reads the heartbeat and resumes there.
+     *
+     * A server that goes down once the source has answered this attempt
+     * (Postgres, the source, the lake) is waited for, with backoff, and the
+     * scan goes on from its last committed page: the scan's retry policy gives
+     * up within seconds, and an outage is not the run's failure. A source that
+     * never answered fails the attempt at once, as before.
      */
     async scanSource(input: ScanInput): Promise<ScanResult> {
       const actx = Context.current();
-      const ctx = await loadSource(deps, input.sourceId);
-      const { source, reader } = ctx;
-      const matches = compileFilters(source.filters);
-      const reconcile = reconcileWithDefaults(source.reconcile);
-      const cp = await resumePoint(input.jobId, actx.info.heartbeatDetails as ScanCheckpoint | undefined, () => catalog.nextScanPass(sql, input.sourceId));
-      const resumedFrom = cp.afterKey;
-      const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
-      for (;;) {
-        const from = cp.afterKey;
-        const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch((err: unknown) => {
-          throw (
-            destinationFailure(err, deps.egress, (detail) =>
-              actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail }),
-            ) ?? asPermanent(ctx.kind, err)
-          );
-        });
-        const matched = page.objects.filter(matches);
-        const unmatched = page.objects.filter((o) => !matches(o));
-        if (input.dryRun) {
-          const p = await catalog.previewPage(
-            sql,
-            input,
-            matched,
-            unmatched,
-            from,
-            page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
-            reconcile.onUpdate,
-            reconcile.onFilterDrift,
-          );
-          preview.fresh += p.fresh;
-          preview.changed += p.changed;
-          preview.gone += p.gone;
-          preview.drifted += p.drifted;
-        } else {
-          await recordUnmatched(ctx, input, cp.pass, unmatched, reconcile.onFilterDrift);
+      const seen: ScanProgress = { answered: false, sourceDown: false };
+      const giveUpAt = Date.now() + SCAN_OUTAGE_PATIENCE_MS;
+      for (let waitMs = 1000; ; waitMs = Math.min(waitMs * 2, 10_000)) {
+        try {
+          return await scanOnce(input, seen);
+        } catch (err) {
+          const down = seen.sourceDown || serverDown(err);
+          if (!seen.answered || !down || input.dryRun || Date.now() + waitMs > giveUpAt || actx.cancellationSignal.aborted) throw err;
+          actx.log.warn('a server is down; the scan waits and goes on from its last page', { jobId: input.jobId, error: storedErrorText(err) });
+          seen.sourceDown = false;
+          actx.heartbeat(seen.checkpoint);
+          await actx.sleep(waitMs); // rejects when the activity is cancelled (the worker shutting down)
         }
-        const listed = cp.listed + page.objects.length;
-        const afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
-        // The page's diff, marks and the cursor commit together: ingestion may take every owed key up to
-        // scan_cursor while the scan goes on, and a page re-listed after a crash finds nothing half-done.
-        await sql.begin(async (tx) => {
-          if (!(await catalog.advanceScanCursor(tx, input.jobId, { pass: cp.pass, from, to: afterKey, listed })))
-            throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
-          if (!input.dryRun) {
-            await catalog.oweListed(tx, input, cp.pass, matched, reconcile.onUpdate);
-            await catalog.deferExcess(tx, input, source.maxObjectsPerRun);
-            await catalog.markMissing(
-              tx,
-              input.sourceId,
-              cp.pass,
-              from,
-              page.nextAfterKey,
-              page.objects.map((o) => o.key),
-            );
-          }
-        });
-        recorded.listed(input.sourceId, page.objects.length);
-        cp.listed = listed;
-        cp.afterKey = afterKey;
-        actx.heartbeat(cp);
-        if (page.nextAfterKey === null) break;
-        if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
       }
-      if (input.dryRun) {
-        await catalog.recordPreview(sql, input.jobId, {
-          fresh: preview.fresh,
-          changed: preview.changed,
-          discovered: Math.min(preview.fresh + preview.changed, source.maxObjectsPerRun),
-          deleted: preview.gone,
-          removed: preview.drifted + (reconcile.onDelete ? preview.gone : 0),
-        });
-        return { listed: cp.listed, discovered: preview.fresh + preview.changed, deleted: preview.gone, resumedFrom };
-      }
-      if (reconcile.onDelete) await checkDeleteLimit(input, cp.pass, reconcile);
-      const deleted = await sweep(ctx, input, cp, reconcile.onDelete);
-      const discovered = await catalog.readOwedCount(sql, input.jobId);
-      actx.log.info('scan complete', { sourceId: input.sourceId, jobId: input.jobId, listed: cp.listed, discovered, deleted });
-      return { listed: cp.listed, discovered, deleted, resumedFrom };
     },
   };
 }
+
+interface ScanProgress {
+  /** The source answered a listing in this attempt: it was reachable, so an error now is an outage. */
+  answered: boolean;
+  /** The last listing failed because the source's server is down. */
+  sourceDown: boolean;
+  checkpoint?: ScanCheckpoint;
+  resumedFrom?: string | null;
+}
+
+/** How long a scan waits out an outage within one attempt (heartbeating) before it fails the attempt. */
+const SCAN_OUTAGE_PATIENCE_MS = 5 * 60_000;
 
 /** Errors that retrying within this run cannot fix, as the source's kind tells them; the controller tries again on its next poll. */
 function asPermanent(kind: SourceKind, err: unknown): never {

@@ -12,6 +12,7 @@ import { storedErrorText } from '../domain/error-text.js';
 import { findEgressDenied } from './net/egress.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { publicDestinationError } from './net/public-error.js';
+import { OUTAGE_BATCH_ATTEMPTS, serverDown } from './net/outage.js';
 
 export interface BatchResult {
   ingested: number;
@@ -113,11 +114,14 @@ export function ingestionActivities(deps: ActivityDeps) {
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
       // A refused destination fails the whole batch for good; objects not yet started are left owed.
       let refused = false;
+      // A server down (source, lake, Postgres) fails this attempt of the batch once its copies in flight end; nothing is charged.
+      let outage: unknown = undefined;
+      const patient = actx.info.attempt < OUTAGE_BATCH_ATTEMPTS;
       try {
         await Promise.all(
           owed.map((obj) =>
             limit(async () => {
-              if (actx.cancellationSignal.aborted || refused) return; // left owed: the retried batch copies it
+              if (actx.cancellationSignal.aborted || refused || outage !== undefined) return; // left owed: the retried batch copies it
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {
                   if (isPushed(ctx.kind)) {
@@ -143,6 +147,10 @@ export function ingestionActivities(deps: ActivityDeps) {
                     );
                   }
                   const permanent = err instanceof ApplicationFailure && err.nonRetryable === true;
+                  if (!permanent && patient && serverDown(err)) {
+                    outage ??= err;
+                    return; // left owed, its attempts untouched
+                  }
                   actx.log.warn('object copy failed', { jobId: input.jobId, key: obj.key, attempt: attempt + 1, permanent, error: storedErrorText(err) });
                   // What the tenant sees (dead letters, failed objects); strict mode hides how a connection failed.
                   const message = publicDestinationError(err, deps.egress.mode === 'strict') ?? storedErrorText(err);
@@ -158,6 +166,11 @@ export function ingestionActivities(deps: ActivityDeps) {
         );
         await recorder.close();
         actx.cancellationSignal.throwIfAborted(); // cancelled (worker shutting down): fail this attempt so the batch is retried now, not after a heartbeat timeout
+        if (outage !== undefined) {
+          // What was copied is recorded; the rest waits for the batch's retry, with the policy's backoff.
+          actx.log.warn('a server is down; the batch is retried', { jobId: input.jobId, recorded: recorder.recorded, error: storedErrorText(outage) });
+          throw destinationFailure(outage, deps.egress, () => undefined) ?? outage;
+        }
       } finally {
         clearInterval(heartbeat);
       }

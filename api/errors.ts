@@ -6,6 +6,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../domain/failures.js';
 import { logFields } from './log-fields.js';
 import { isClientGone } from './client-gone.js';
+import { RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from './unavailable.js';
+
+const DEPENDENCY_NAMES: Record<Dependency, string> = { postgres: 'Postgres', temporal: 'Temporal' };
 
 export interface ErrorDetail {
   field: string;
@@ -34,6 +37,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details: ErrorDetail[] = [],
+    /** Sent as Retry-After: the request may well succeed when asked again then. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -45,6 +50,10 @@ export class ApiError extends Error {
   }
   static notFound(what: string): ApiError {
     return new ApiError('NOT_FOUND', `${what} not found`);
+  }
+  /** Postgres or Temporal is out of reach: nothing is wrong with the request, which may be sent again shortly. */
+  static unavailable(dependency: Dependency, what = 'the request cannot be served now'): ApiError {
+    return new ApiError('UNAVAILABLE', `${what}: ${DEPENDENCY_NAMES[dependency]} is unavailable; retry shortly`, [], RETRY_AFTER_SECONDS);
   }
   /** A source, pipeline or rule name another of the bucket's already holds. */
   /** Bucket names are global, as in S3: a taken name is a conflict whoever holds it. */
@@ -92,8 +101,13 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     let apiError: ApiError;
+    const down = err instanceof ApiError ? null : unavailableDependency(err);
     if (err instanceof ApiError) apiError = err;
-    else if (err instanceof z.ZodError) apiError = fromZod(err);
+    else if (down) {
+      // Expected while a dependency restarts: the pool and the client reconnect by themselves.
+      log.warn({ err, ...logFields(res), dependency: down }, 'a dependency is unavailable; answered 503');
+      apiError = ApiError.unavailable(down);
+    } else if (err instanceof z.ZodError) apiError = fromZod(err);
     else if (err instanceof WorkflowNotFoundError) apiError = new ApiError('NOT_FOUND', 'workflow not found');
     else if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) apiError = lakeRefusal(err);
     else if (err?.type === 'entity.parse.failed') apiError = ApiError.invalid('body', 'is not valid JSON');
@@ -104,6 +118,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       log.error({ err, ...logFields(res) }, 'unhandled error');
       apiError = new ApiError('INTERNAL', 'internal error');
     }
+    if (apiError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
     res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });
   };
 }

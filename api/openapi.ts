@@ -37,6 +37,8 @@ function operationObject(op: Operation): ZodOpenApiOperationObject {
       : {}),
     '404': { description: 'Not found (also: another organisation’s resource)', ...errorContent },
   });
+  // Any route may meet Postgres or Temporal down; /healthz describes its own 503.
+  responses['503'] ??= { description: 'Postgres or Temporal is unavailable (named in the message); retry after Retry-After seconds', ...errorContent };
   return {
     summary: op.summary,
     ...(op.scope ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope } : { security: [] }),

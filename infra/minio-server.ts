@@ -21,15 +21,18 @@ interface MinioOptions {
   binary: string;
   dataDir: string;
   persistent?: boolean;
+  /** A fixed port and root credentials, to start a stopped server again as the same endpoint (outage tests). */
+  port?: number;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
   log: (m: string) => void;
 }
 
 async function startOnce(opts: MinioOptions): Promise<MinioServer> {
   await mkdir(opts.dataDir, { recursive: true });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const consolePort = await freePort();
-  const accessKeyId = `lakesync${randomBytes(4).toString('hex')}`;
-  const secretAccessKey = randomBytes(24).toString('base64url');
+  const accessKeyId = opts.credentials?.accessKeyId ?? `lakesync${randomBytes(4).toString('hex')}`;
+  const secretAccessKey = opts.credentials?.secretAccessKey ?? randomBytes(24).toString('base64url');
   const child = spawn(opts.binary, ['server', opts.dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CI_CD: '1' },

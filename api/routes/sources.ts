@@ -132,7 +132,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       // Nothing half-created: a source without its controller is rolled back.
       await deps.db.delete(sources).where(eq(sources.id, id));
       deps.log.error({ err, sourceId: id }, 'could not start source controller');
-      throw new ApiError('UNAVAILABLE', 'could not start the source workflow; Temporal is unavailable');
+      throw ApiError.unavailable('temporal', 'could not start the source workflow');
     }
     res.status(201).json(sourceJson(row, bucket.name));
   });

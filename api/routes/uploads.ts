@@ -138,7 +138,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
     } catch (err) {
       await deps.db.delete(uploadSyncs).where(eq(uploadSyncs.id, id));
       deps.log.error({ err }, 'could not start the upload sync workflow');
-      throw new ApiError('UNAVAILABLE', 'could not start the upload sync; Temporal is unavailable');
+      throw ApiError.unavailable('temporal', 'could not start the upload sync');
     }
     res.status(201).json({ syncId: id });
   });

@@ -12,6 +12,7 @@ import { asS3Error, S3Error } from './errors.js';
 import { refuseUnsupportedHeaders, s3Operation } from './operations.js';
 import { signedRequestForm, splitRequestUrl, verifySigV4 } from './sigv4/index.js';
 import { xmlDocument } from './xml.js';
+import { RETRY_AFTER_SECONDS, unavailableDependency } from '../unavailable.js';
 
 export interface S3EndpointOptions {
   /** The region clients sign for (the credential scope must name it). */
@@ -47,6 +48,13 @@ export function s3Endpoint(deps: ApiDeps, options: S3EndpointOptions): RequestHa
     res.setHeader('x-amz-id-2', requestId);
     const resource = rawPath;
     serve(deps, options, req, res, requestId, rawPath, rawQuery).catch((err: unknown) => {
+      const down = unavailableDependency(err);
+      if (down && !res.headersSent) {
+        // S3 clients retry a 503 on their own, after Retry-After when they read it.
+        deps.log.warn({ err, requestId, dependency: down }, 'a dependency is unavailable; answered 503');
+        res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+        return sendError(req, res, new S3Error('ServiceUnavailable', `${down} is unavailable; retry shortly.`), requestId, resource);
+      }
       const s3 = asS3Error(err);
       if (!s3) deps.log.error({ err, requestId }, 'S3 request failed');
       sendError(req, res, s3 ?? new S3Error('InternalError', 'We encountered an internal error. Please try again.'), requestId, resource);

@@ -19,6 +19,8 @@ import { workflowsPath } from '../../workers/create-worker.js';
 export interface TestInfra {
   temporalAddress: string;
   temporalCli: string;
+  /** The MinIO binary, for tests that run a server of their own. */
+  minioBinary: string;
   postgresAdminUrl: string;
   minio: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string };
   workflowBundlePath: string;
@@ -78,6 +80,7 @@ export default async function setup(project: TestProject) {
   project.provide('infra', {
     temporalAddress: temporal.address,
     temporalCli,
+    minioBinary: minioBin,
     postgresAdminUrl: postgres.url,
     minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, region: minio.region },
     workflowBundlePath,

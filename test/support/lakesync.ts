@@ -13,6 +13,7 @@ import { ensureDatabase } from '../../infra/postgres-server.js';
 import { startRuntime, type Runtime as LakesyncRuntime } from '../../workers/app-runtime.js';
 import type { ActivityDeps } from '../../activities/index.js';
 import { createS3Client } from '../../activities/storage/s3-client.js';
+import type { TestInfra } from './global-setup.js';
 
 export interface TestLakesync {
   url: string;
@@ -40,8 +41,8 @@ function quietTemporalLogs(): void {
 
 export const unique = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
 
-export function minioClient(): S3Client {
-  const { minio } = inject('infra');
+/** A client of the suite's MinIO, or of the one given (an outage test's own). */
+export function minioClient(minio: TestInfra['minio'] = inject('infra').minio): S3Client {
   return createS3Client({ ...minio, forcePathStyle: true });
 }
 
@@ -55,9 +56,11 @@ export async function startTestLakesync(o: {
   env?: Record<string, string>;
   worker?: 'in-process' | 'separate';
   log?: Logger;
+  /** Servers of the test's own to run on instead of the suite's (outage tests stop and start them). */
+  infra?: Partial<Pick<TestInfra, 'temporalAddress' | 'postgresAdminUrl' | 'minio'>>;
 }): Promise<TestLakesync> {
   quietTemporalLogs();
-  const infra = inject('infra');
+  const infra = { ...inject('infra'), ...o.infra };
   const dbName = unique('lakesync_test').replace(/-/g, '_');
   await ensureDatabase(infra.postgresAdminUrl, dbName);
   const databaseUrl = infra.postgresAdminUrl.replace(/\/postgres$/, `/${dbName}`);
@@ -75,7 +78,7 @@ export async function startTestLakesync(o: {
   };
   if (o.lake === 's3') {
     const bucket = unique('lake');
-    await minioClient().send(new CreateBucketCommand({ Bucket: bucket }));
+    await minioClient(infra.minio).send(new CreateBucketCommand({ Bucket: bucket }));
     Object.assign(vars, {
       LAKE_STORAGE: 's3',
       LAKE_S3_ENDPOINT: infra.minio.endpoint,
