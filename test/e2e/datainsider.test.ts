@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -16,6 +18,8 @@ import { DataInsiderHistory, DataInsiderSyncList } from '../../api/contract/data
 import { call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles as files } from '../support/objects.js';
+import { decodedPayloads } from '../support/payloads.js';
+import { temporalCli } from '../support/temporal-cli.js';
 
 const run = promisify(execFile);
 
@@ -79,6 +83,9 @@ describe('DataInsider upload syncs', () => {
   /** Our service-account key, written as DataInsider's api_key. */
   let apiKey: string;
   let accessKeyId: string;
+  /** Every log line of the API and worker, and every answer a DataInsider call got: no secret may be in either. */
+  let logs = '';
+  const answers: string[] = [];
 
   const newKey = async (body: unknown, token?: string) => {
     const res = await call(ls.url, 'POST', '/admin/keys', body, token ? { authorization: `Bearer ${token}` } : {});
@@ -103,6 +110,7 @@ describe('DataInsider upload syncs', () => {
     if (!sample.includes('api_key')) args.push('--header', `Authorization: Bearer ${key}`);
     const { stdout } = await run('curl', [...args, '--silent', '--show-error', '--write-out', '\n%{http_code}']);
     const at = stdout.lastIndexOf('\n');
+    answers.push(stdout);
     return { status: Number(stdout.slice(at + 1)), body: JSON.parse(stdout.slice(0, at)) as any, raw: stdout };
   };
 
@@ -113,6 +121,7 @@ describe('DataInsider upload syncs', () => {
     if (o.json !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(ls.url + path, { method, headers, body: o.form ?? (o.json === undefined ? undefined : JSON.stringify(o.json)) });
     const text = await res.text();
+    answers.push(text);
     return { status: res.status, body: JSON.parse(text) as any };
   };
   const start = async (body: Record<string, unknown>, key = apiKey) => {
@@ -131,7 +140,8 @@ describe('DataInsider upload syncs', () => {
   const counts = async () => (await sql`select (select count(*) from upload_syncs)::int s, (select count(*) from upload_files)::int f`)[0];
 
   beforeAll(async () => {
-    ls = await startTestLakesync({ lake: 'filesystem' });
+    const sink = new Writable({ write: (chunk, _enc, done) => ((logs += chunk.toString()), done()) });
+    ls = await startTestLakesync({ lake: 'filesystem', log: pino({ level: 'debug' }, sink) });
     sql = postgres(ls.databaseUrl, { max: 1, onnotice: () => undefined });
     lake = join((ls.lake as { dir: string }).dir, bucket);
     dir = await mkdtemp(join(tmpdir(), 'di-samples-'));
@@ -328,5 +338,29 @@ describe('DataInsider upload syncs', () => {
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ sync_id: 1, sync_status: 'Syncing', total_files: 0 });
     expect(await counts()).toEqual(before);
+  });
+
+  it('never puts an api_key’s secret in a log line, an answer or a sync’s workflow history', async () => {
+    const secret = apiKey.split('.')[1]!;
+    const syncs = (await call(ls.url, 'GET', `/${bucket}/uploads?size=100`)).body as { syncId: string }[];
+    expect(syncs.length).toBeGreaterThan(3);
+    const payloads: string[] = [];
+    let histories = '';
+    for (const { syncId } of syncs) {
+      const shown = await temporalCli('workflow', 'show', '--workflow-id', `lakesync-upload-${syncId}`, '--output', 'json');
+      histories += shown;
+      payloads.push(...decodedPayloads(shown));
+    }
+    expect(histories).toContain('uploadSync');
+    expect(payloads.join('\n')).toContain(syncs[0]!.syncId);
+    expect(logs).toContain('/api/ingestion/file/sync/start');
+    expect(answers.length).toBeGreaterThan(20);
+    for (const [where, text] of [
+      ['log', logs],
+      ['answers', answers.join('\n')],
+      ['histories', histories],
+      ['payloads', payloads.join('\n')],
+    ] as const)
+      expect(text.includes(secret), where).toBe(false);
   });
 });
