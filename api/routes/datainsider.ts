@@ -4,7 +4,7 @@
  * rows, same workflows; snake_case, integer ids, `{ code, msg }` errors, and
  * an `api_key` (api/api-key.ts) instead of a bearer token.
  */
-import type { Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { and, asc, eq, isNotNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
@@ -12,8 +12,10 @@ import { uploadFiles, uploadSyncs } from '../../db/schema.js';
 import { lakeKeyProblem } from '../../lake/keys.js';
 import { TRASH_PREFIX } from '../../lake/trash.js';
 import { apiKeyCaller } from '../api-key.js';
+import type { Scope } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
+import { logFields } from '../log-fields.js';
 import { endUploadSync, orgNumber, receiveFiles, startUploadSync } from '../upload-syncs.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { defineRoutes, routesOf } from '../route.js';
@@ -110,28 +112,36 @@ export function dataInsiderRoutes(deps: ApiDeps): Router {
   const r = routesOf(DATAINSIDER_ROUTES);
   const S = DATAINSIDER_ROUTES;
 
+  /** The api_key's organisation and bucket; the request's log line names the bucket, as on lakesync's own routes. */
+  const caller = async (req: Request, res: Response, scope: Scope) => {
+    const found = await apiKeyCaller(deps, req, scope);
+    logFields(res).bucket = found.bucket.name;
+    return found;
+  };
+
   /** Another organisation's or bucket's sync_id is not found, exactly like one never handed out. */
-  const findSync = async (org: string, bucketId: string, syncNumber: number) => {
+  const findSync = async (res: Response, org: string, bucketId: string, syncNumber: number) => {
     const [sync] = await deps.db
       .select()
       .from(uploadSyncs)
       .where(and(eq(uploadSyncs.orgId, org), eq(uploadSyncs.syncNumber, syncNumber), eq(uploadSyncs.bucketId, bucketId)));
     if (!sync) throw new ApiError('NOT_FOUND', `sync_id: sync ${syncNumber} not found`, [{ field: 'sync_id', problem: 'not found' }]);
+    Object.assign(logFields(res), { syncId: sync.id, workflowId: sync.workflowId });
     return sync;
   };
 
   // Each handler authenticates first: nothing else about the request is looked at for a caller without a good key.
   r.on('start', async (req, res) => {
-    const { bucket } = await apiKeyCaller(deps, req, S.start.apiKey);
+    const { bucket } = await caller(req, res, S.start.apiKey);
     const body = parseBody(StartDi, req);
     const { syncNumber } = await startUploadSync(deps, bucket, { ...body, syncType: FROM_SYNC_TYPE[body.sync_type], ttlSeconds: 86_400 });
     res.json({ sync_id: syncNumber });
   });
 
   r.on('upload', async (req, res) => {
-    const { org, bucket } = await apiKeyCaller(deps, req, S.upload.apiKey);
+    const { org, bucket } = await caller(req, res, S.upload.apiKey);
     const q = parseQuery(UploadQuery, req);
-    const sync = await findSync(org, bucket.id, q.sync_id);
+    const sync = await findSync(res, org, bucket.id, q.sync_id);
     const files = await receiveFiles(deps, req, res, bucket, sync, q.path, 'sync_id');
     if (!files) return;
     const failed = files.filter((f) => f.syncStatus === 'Failed').length;
@@ -139,13 +149,13 @@ export function dataInsiderRoutes(deps: ApiDeps): Router {
   });
 
   r.on('end', async (req, res) => {
-    const { org, bucket } = await apiKeyCaller(deps, req, S.end.apiKey);
+    const { org, bucket } = await caller(req, res, S.end.apiKey);
     const body = parseBody(EndDi, req);
-    res.json(await endUploadSync(deps, await findSync(org, bucket.id, body.sync_id), 'sync_id'));
+    res.json(await endUploadSync(deps, await findSync(res, org, bucket.id, body.sync_id), 'sync_id'));
   });
 
   r.on('list', async (req, res) => {
-    const { org, bucket } = await apiKeyCaller(deps, req, S.list.apiKey);
+    const { org, bucket } = await caller(req, res, S.list.apiKey);
     const q = parseQuery(ListQuery, req);
     const orgId = (await orgNumber(deps, org)) ?? 0;
     const rows = await deps.db
@@ -173,7 +183,7 @@ export function dataInsiderRoutes(deps: ApiDeps): Router {
   });
 
   r.on('history', async (req, res) => {
-    const { org, bucket } = await apiKeyCaller(deps, req, S.history.apiKey);
+    const { org, bucket } = await caller(req, res, S.history.apiKey);
     const q = parseQuery(ListQuery, req);
     const orgId = (await orgNumber(deps, org)) ?? 0;
     const rows = await deps.db

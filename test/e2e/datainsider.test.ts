@@ -354,6 +354,13 @@ describe('DataInsider upload syncs', () => {
     expect(histories).toContain('uploadSync');
     expect(payloads.join('\n')).toContain(syncs[0]!.syncId);
     expect(logs).toContain('/api/ingestion/file/sync/start');
+    // Request lines name the bucket and the sync's workflow, as on lakesync's own routes.
+    const uploadLine = logs
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { req?: { url?: string }; res?: { statusCode?: number }; bucket?: string; workflowId?: string })
+      .find((l) => l.req?.url?.startsWith('/api/lake/file/upload') && l.res?.statusCode === 200);
+    expect(uploadLine).toMatchObject({ bucket, workflowId: expect.stringMatching(/^lakesync-upload-sync_/) });
     expect(answers.length).toBeGreaterThan(20);
     for (const [where, text] of [
       ['log', logs],
