@@ -34,14 +34,22 @@ const lock = await startStep('state directory', () =>
 // the worker, but leaves the lock: it then names a pid that is gone, which the next start takes over, while the servers' tethers stop them. The lock is released only
 // once the servers are known stopped.
 const stopRequested = new AbortController();
+/**
+ * The tsx CLI (our parent, over an IPC channel) relays a Ctrl-C it got itself when dev has not acknowledged it within 30 ms, as on a loaded machine: the same
+ * Ctrl-C a second time, not a second one.
+ */
+const RELAYED_WITHIN_MS = 2000;
+let firstSignalAt = 0;
 const onSignal = (signal: NodeJS.Signals) => {
   if (stopRequested.signal.aborted) {
+    if (process.channel && Date.now() - firstSignalAt < RELAYED_WITHIN_MS) return;
     writeAllSync(2, `\n${signal} again: exiting now; the servers lakesync dev started stop by themselves within seconds\n`);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.kill(process.pid, signal);
     return;
   }
+  firstSignalAt = Date.now();
   log.info(`${signal}: stopping`);
   // A start waiting on the lock now knows it will be free soon.
   lock.markStopping();
