@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   /** The Web UI's port as configured (TEMPORAL_UI_PORT); else 8233 when free. */
   uiPort?: number;
   log: (m: string) => void;
+  /** Aborted (Ctrl-C during start-up): no further server is started, those already started are stopped, and this throws. */
+  signal?: AbortSignal;
 }
 
 export interface EmbeddedServices {
@@ -29,6 +31,11 @@ export interface EmbeddedServices {
   stop(): Promise<void>;
 }
 
+/** Stops the servers last started first; `stops` itself is left in its order, so a second call stops them in the same order. */
+async function stopAll(stops: readonly (() => Promise<void>)[]): Promise<void> {
+  for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
+}
+
 /**
  * The embedded defaults: whatever is not configured (TEMPORAL_ADDRESS,
  * DATABASE_URL) is started here, persisting under the state directory so a
@@ -37,6 +44,7 @@ export interface EmbeddedServices {
 export async function startEmbeddedServices(o: EmbeddedOptions): Promise<EmbeddedServices> {
   const stops: (() => Promise<void>)[] = [];
   try {
+    o.signal?.throwIfAborted();
     let temporalAddress = o.temporalAddress;
     let temporalUiUrl: string | undefined;
     let temporalExited: Promise<void> | undefined;
@@ -58,11 +66,13 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
       temporalExited = server.exited;
+      o.signal?.throwIfAborted();
     }
     let databaseUrl = o.databaseUrl;
     if (!databaseUrl) {
       const pg = await startStep('embedded Postgres', () => startEmbeddedPostgres({ dataDir: join(o.stateDir, 'postgres'), persistent: true, log: o.log }));
       stops.push(pg.stop);
+      o.signal?.throwIfAborted();
       await startStep('embedded Postgres', () => ensureDatabase(pg.url, 'lakesync'));
       databaseUrl = pg.urlFor('lakesync');
     }
@@ -71,12 +81,10 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
       temporalUiUrl,
       temporalExited,
       databaseUrl,
-      stop: async () => {
-        for (const stop of stops.reverse()) await stop().catch(() => undefined);
-      },
+      stop: () => stopAll(stops),
     };
   } catch (err) {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll(stops);
     throw err;
   }
 }

@@ -2,15 +2,19 @@
  * One `npm run dev` per state directory: a second one would otherwise wait,
  * silently, on the embedded Postgres and Temporal files the first holds.
  *
- * The lock is a file created with O_EXCL holding the owner's pid, its start
- * time and whether it is stopping. An owner killed with `kill -9` leaves the
+ * The lock is a file holding the owner's pid, its start time and whether it is
+ * stopping. It is written in full to a file of its own first, then linked to
+ * `lock` (a hard link fails with EEXIST when taken), so no start ever reads a
+ * half-written lock. A lock that does not parse all the same (left by an
+ * older version, or a disk that filled up) is removed once it is a couple of
+ * seconds old, and every wait has a deadline that ends in a message. An owner killed with `kill -9` leaves the
  * file behind; its pid is then gone (or reused by another program, which the
  * start time tells apart), and the next start takes the lock over at once.
  * proper-lockfile was the alternative: it judges a lock stale by its age, so
  * a lock left by `kill -9` would hold every restart for its stale window, it
  * needs a refresh timer, and it keeps no pid to name to the user.
  */
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -61,19 +65,74 @@ function isAlive(owner: LockOwner): boolean {
   return owner.started === undefined || now === undefined || now === owner.started;
 }
 
-/** The owner the lock file names; undefined while it is being written, or when it is gone. */
-function readOwner(path: string): { owner?: LockOwner; text?: string } {
+/** The owner the lock file names, and its text; neither when it is gone, only `text` when it does not parse, `error` when it cannot be read. */
+function readOwner(path: string): { owner?: LockOwner; text?: string; error?: string } {
+  let text: string;
   try {
-    const text = readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? {} : { error: `${code ?? ''} ${(err as Error).message}`.trim() };
+  }
+  try {
     const parsed = Owner.safeParse(JSON.parse(text));
     return { owner: parsed.success ? parsed.data : undefined, text };
   } catch {
-    return {};
+    return { text };
   }
 }
 
-/** Unreadable for this long, a lock file is not one being written but a broken one. */
+/** Unparsable for this long (by its mtime, or as long as this start has seen it so), a lock file is not one being written but a broken one. */
 const BROKEN_AFTER_MS = 2000;
+/** How long a start waits on a lock it can neither parse nor remove, on top of any wait for a stopping owner. */
+const DEADLINE_SLACK_MS = 5000;
+
+/** Writes `owner` to `target` in full, replacing it (`w`) or only when it does not exist (`wx`). */
+function writeOwner(target: string, owner: LockOwner, flag: 'w' | 'wx'): void {
+  const fd = openSync(target, flag, 0o644);
+  try {
+    writeSync(fd, JSON.stringify(owner));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates `path` holding `owner`, complete or not at all; false when it exists. */
+function createLock(path: string, owner: LockOwner): boolean {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeOwner(tmp, owner, 'w');
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A filesystem without hard links: an exclusive create, which a crash can leave empty (then removed as broken).
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    try {
+      writeOwner(path, owner, 'wx');
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** How old the file at `path` is by its mtime; 0 when it cannot be told. */
+function ageOf(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Takes `<dir>/lock`. A live owner that is running makes this throw
@@ -84,38 +143,33 @@ export async function lockStateDir(dir: string, o: { waitForStoppingMs: number; 
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'lock');
   const me: LockOwner = { pid: process.pid, started: startTime(process.pid), state: 'running' };
-  const write = (flag: 'wx' | 'w', target: string, owner: LockOwner) => {
-    const fd = openSync(target, flag, 0o644);
-    try {
-      writeSync(fd, JSON.stringify(owner));
-    } finally {
-      closeSync(fd);
-    }
-  };
   let waitingSince: number | undefined;
+  let brokenSince: number | undefined;
+  const deadline = Date.now() + Math.max(o.waitForStoppingMs, BROKEN_AFTER_MS) + DEADLINE_SLACK_MS;
   for (;;) {
-    try {
-      write('wx', path, me);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const { owner, text } = readOwner(path);
+    if (createLock(path, me)) break;
+    const { owner, text, error } = readOwner(path);
     if (!owner) {
-      const age = (() => {
-        try {
-          return Date.now() - statSync(path).mtimeMs;
-        } catch {
-          return 0;
-        }
-      })();
-      if (text !== undefined && age > BROKEN_AFTER_MS) removeIfUnchanged(path, text);
+      if (text !== undefined) {
+        // Not a lock being written (those are linked in whole), unless an older version is writing it: removed once it is clearly not that.
+        brokenSince ??= Date.now();
+        if (ageOf(path) > BROKEN_AFTER_MS || Date.now() - brokenSince > BROKEN_AFTER_MS) removeIfUnchanged(path, text);
+      }
+      if (Date.now() > deadline)
+        throw new Error(
+          error !== undefined
+            ? `${path} cannot be read (${error}): remove it if no \`npm run dev\` is running there`
+            : `${path} is not a lock this version can read, and could not be removed: remove it if no \`npm run dev\` is running there`,
+        );
       await sleep(50);
       continue;
     }
+    brokenSince = undefined;
     if (!isAlive(owner)) {
       // Left by an owner that died. Two starts taking it over at the same instant could both win; re-reading first narrows that to a few microseconds.
-      removeIfUnchanged(path, text!);
+      if (removeIfUnchanged(path, text!)) continue;
+      if (Date.now() > deadline) throw new Error(`${path} names process ${owner.pid}, which is gone, but cannot be removed: remove it by hand`);
+      await sleep(50);
       continue;
     }
     if (owner.state !== 'stopping') throw new StateDirLocked(dir, owner);
@@ -132,20 +186,27 @@ export async function lockStateDir(dir: string, o: { waitForStoppingMs: number; 
     markStopping: () => {
       if (!ours()) return;
       // Replaced by rename, so a start reading it meanwhile sees the old or the new owner record, never a half-written one.
-      const tmp = `${path}.${process.pid}`;
-      write('w', tmp, { ...me, state: 'stopping' });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeOwner(tmp, { ...me, state: 'stopping' }, 'w');
       renameSync(tmp, path);
     },
     release: () => {
-      if (ours()) unlinkSync(path);
+      try {
+        if (ours()) unlinkSync(path);
+      } catch {
+        // Called from exit handlers: a lock that cannot be removed names a pid that is about to be gone, which the next start takes over.
+      }
     },
   };
 }
 
-function removeIfUnchanged(path: string, text: string): void {
+/** Removes `path` if it still holds `text`; false only when it does and cannot be removed. */
+function removeIfUnchanged(path: string, text: string): boolean {
   try {
     if (readFileSync(path, 'utf8') === text) unlinkSync(path);
-  } catch {
-    // Gone already: another start took it over.
+    return true;
+  } catch (err) {
+    // Gone already (another start took it over), or not ours to remove.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }

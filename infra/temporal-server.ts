@@ -103,6 +103,8 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
       if (child.exitCode !== null) throw new GaveUp(`exited with ${child.exitCode}: ${exitReason(stderr)}`);
       // Another server may answer on a conventional port this one failed to bind: only ours answers on its drawn HTTP port.
       const own = await fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces/${encodeURIComponent(namespace)}`, { signal: AbortSignal.timeout(1000) });
+      // Only the status matters: the body is dropped, so its connection is not held until garbage collection.
+      await own.body?.cancel().catch(() => undefined);
       if (!own.ok) throw new Error(`HTTP API answered ${own.status}`);
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {

@@ -2,15 +2,37 @@ import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { describeStartupFailure } from '../infra/startup-failure.js';
 
+/** Writes all of `text` to `fd` now, waiting out EAGAIN (a non-blocking pipe that is full); gives up quietly on any other error. */
+export function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let off = 0;
+  for (let tries = 0; off < buf.length;) {
+    try {
+      off += writeSync(fd, buf, off);
+      tries = 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 5000) return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
 /**
- * Prints why `what` could not start and exits 1. The text is written to
- * stderr synchronously: a logger's transport (dev's pretty printer runs in a
- * thread) loses whatever is still queued when the process exits. A JSON
- * logger (`npm start`, `npm run worker`) gets the line too, for collectors.
+ * Prints why `what` could not start, at once. The text is written to stderr
+ * synchronously, before anything else is tried: a logger's transport (dev's
+ * pretty printer runs in a thread) loses whatever is still queued when the
+ * process exits, and stopping what did start can take a while or hang. A
+ * JSON logger (`npm start`, `npm run worker`) gets the line too, for collectors.
  */
-export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): never {
+export function reportStartupFailure(what: string, err: unknown, log?: Logger): void {
   const { summary, detail } = describeStartupFailure(err);
+  writeAllSync(2, `\n${what} failed to start: ${summary}\n${detail ? `\n${detail}\n` : ''}`);
   log?.fatal({ err }, `${what} failed to start: ${summary}`);
-  writeSync(2, `\n${what} failed to start: ${summary}\n${detail ? `\n${detail}\n` : ''}`);
+}
+
+/** reportStartupFailure, then exit 1: for a start that has nothing running to stop. */
+export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): never {
+  reportStartupFailure(what, err, log);
   process.exit(1);
 }

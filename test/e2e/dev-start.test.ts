@@ -4,8 +4,10 @@
  * started while the previous is still stopping waits for it, saying so; Ctrl-C
  * and an immediate restart comes up, again and again, each start on its own
  * Temporal (7233 only when free) with the `temporal` CLI's address printed;
- * a port taken by another program fails the start with the reason; and the
- * log a newcomer reads carries no bundler listing.
+ * a port taken by another program fails the start with the reason; the
+ * log a newcomer reads carries no bundler listing; and, run through the tsx
+ * CLI as `npm run dev` runs it, a signal during start-up stops what has
+ * started before dev exits and frees the lock.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +29,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  * load): with the old probe-then-bind failing 2 starts in 12, 10 starts catch
  * it 84 % of the time, and the bind-or-retry itself is unit-tested.
  */
-const STARTS = 10;
+const STARTS = 20;
 
 interface Dev {
   child: ChildProcess;
@@ -56,9 +58,14 @@ describe('npm run dev beside another stack', () => {
   let besideUrl: string;
   const running = new Set<ChildProcess>();
 
-  /** `npm run dev` in its own process group, as a terminal runs it. */
-  function spawnDev(stateDir: string, port: number): Dev {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/dev.ts'], {
+  /**
+   * `npm run dev` in its own process group, as a terminal runs it: through the tsx CLI as package.json does (which runs dev in a child of its own, so the
+   * lock's owner is not `child`: see lockOwner), or with tsx as a loader in the process itself.
+   */
+  function spawnDev(stateDir: string, port: number, how: 'tsx CLI' | 'loader' = 'loader'): Dev {
+    const [command, args] =
+      how === 'tsx CLI' ? [join(repoRoot, 'node_modules', '.bin', 'tsx'), ['workers/dev.ts']] : [process.execPath, ['--import', 'tsx', 'workers/dev.ts']];
+    const child = spawn(command, args, {
       cwd: repoRoot,
       env: { ...baseEnv, LAKESYNC_STATE_DIR: stateDir, PORT: String(port) },
       detached: true,
@@ -93,6 +100,16 @@ describe('npm run dev beside another stack', () => {
         100,
       ),
     ]);
+  }
+
+  /** The pid the state directory's lock names: the process that runs dev. */
+  async function lockOwner(stateDir: string): Promise<number> {
+    let pid: number | undefined;
+    await waitFor('the lock to name its owner', async () => {
+      pid = (JSON.parse(await readFile(join(stateDir, 'lock'), 'utf8').catch(() => '{}')) as { pid?: number }).pid;
+      return pid !== undefined;
+    });
+    return pid!;
   }
 
   /** The address the dev printed for Temporal, checked against what it tells the `temporal` CLI. */
@@ -206,12 +223,31 @@ describe('npm run dev beside another stack', () => {
     expect(await second.exited).toEqual({ code: 0, signal: null });
   });
 
+  it('run as npm run dev runs it (the tsx CLI), a SIGTERM during start-up stops what has started, then frees the lock and exits 0', async () => {
+    const stateDir = join(work, 'interrupted', '.lakesync');
+    const dev = spawnDev(stateDir, await freePort(), 'tsx CLI');
+    const died = dev.exited.then((e) => {
+      throw new Error(`lakesync dev exited (${e.code ?? e.signal}) before its Temporal was up:\n${dev.output()}`);
+    });
+    died.catch(() => undefined);
+    await Promise.race([died, waitFor('the Temporal dev server to be up', async () => dev.output().includes('temporal: dev server on'), 180_000, 20)]);
+    const owner = await lockOwner(stateDir);
+    expect(owner).not.toBe(dev.child.pid);
+    // To dev alone: the Temporal dev server gets no signal, so only dev can stop it.
+    process.kill(owner, 'SIGTERM');
+    expect(await exit(dev, 'the interrupted start')).toEqual({ code: 0, signal: null });
+    expect(dev.output()).toContain('SIGTERM: stopping');
+    expect(dev.output()).not.toContain('lakesync API');
+    expect(await processesMentioning(join(work, 'interrupted'))).toEqual([]);
+    expect(existsSync(join(stateDir, 'lock'))).toBe(false);
+  });
+
   it(`Ctrl-C and a start within 200 ms comes up, ${STARTS} times in a row, each on its own Temporal with no bundler listing`, async () => {
     const stateDir = join(work, 'restarted', '.lakesync');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const besideTemporal = temporalAddress(beside);
-    let dev = spawnDev(stateDir, port);
+    let dev = spawnDev(stateDir, port, 'tsx CLI');
     await serving(dev, url);
     for (let i = 1; i <= STARTS; i++) {
       expect(temporalAddress(dev)).not.toBe(besideTemporal);
@@ -219,7 +255,7 @@ describe('npm run dev beside another stack', () => {
       const previous = dev;
       ctrlC(previous);
       if (i === STARTS) break;
-      dev = spawnDev(stateDir, port);
+      dev = spawnDev(stateDir, port, 'tsx CLI');
       expect(await exit(previous, `start ${i}`)).toEqual({ code: 0, signal: null });
       await serving(dev, url);
     }

@@ -1,8 +1,24 @@
 /** What the terminal says when lakesync cannot start: the component and why in a line, the detail after. */
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { describeStartupFailure, StartupFailure, startStep } from '../../infra/startup-failure.js';
 import { exitReason } from '../../infra/temporal-server.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A Node process running `code` (ESM, TypeScript imports allowed) from the repository root, its stderr collected. */
+function node(code: string) {
+  const child = spawn(process.execPath, ['--no-warnings', '--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
 
 const listen = (port: number) =>
   new Promise<Server>((resolve, reject) => {
@@ -47,4 +63,28 @@ describe('start-up failures', () => {
     expect(other.summary).toBe('something odd');
     expect(other.detail).toContain('more lines');
   });
+
+  it('the reason reaches stderr at once, before whatever runs next (a stop that hangs), and a report larger than the pipe arrives whole', async () => {
+    const hung = node(`
+      import { reportStartupFailure } from './workers/fatal.ts';
+      reportStartupFailure('lakesync dev', new Error('the reason'));
+      setInterval(() => undefined, 1000); // a stop of the servers that never ends
+    `);
+    try {
+      await expect.poll(() => hung.stderr(), { timeout: 30_000 }).toContain('lakesync dev failed to start: the reason');
+      expect(hung.child.exitCode).toBeNull();
+    } finally {
+      hung.child.kill('SIGKILL');
+    }
+    // Several times a pipe's 64 KiB: a non-blocking stderr answers EAGAIN while the reader catches up, and the rest is written after it.
+    const big = node(`
+      import { exitOnStartupFailure } from './workers/fatal.ts';
+      process.stderr; // opens fd 2 as a stream: a pipe becomes non-blocking
+      exitOnStartupFailure('lakesync dev', new Error('first line\\n' + 'x'.repeat(1024 * 1024) + '\\nthe end'));
+    `);
+    expect(await big.exited).toBe(1);
+    expect(big.stderr()).toContain('lakesync dev failed to start: first line');
+    expect(big.stderr()).toContain('x'.repeat(1024 * 1024));
+    expect(big.stderr()).toContain('the end');
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 /** The state directory's lock, on a real directory with real processes as owners. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,4 +66,38 @@ describe('the state directory lock', () => {
     await expect(lockStateDir(dir, { waitForStoppingMs: 300, onWait: () => undefined })).rejects.toThrow(/held by process \d+, which has been stopping/);
     first.release();
   });
+
+  it('is written whole: the directory holds the lock and nothing else while taken', async () => {
+    const lock = await lockStateDir(dir, noWait);
+    expect(await readdir(dir)).toEqual(['lock']);
+    lock.markStopping();
+    expect(await readdir(dir)).toEqual(['lock']);
+    lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('an empty lock file (a crash between create and write) is removed as broken and the start proceeds', async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'lock'), '');
+    const lock = await lockStateDir(dir, noWait);
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, state: 'running' });
+    lock.release();
+  }, 30_000);
+
+  it('a garbage lock file left long ago is removed at once, one written just now after its grace', async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'lock'), '{"pid": 12');
+    const past = new Date(Date.now() - 60_000);
+    await utimes(join(dir, 'lock'), past, past);
+    (await lockStateDir(dir, noWait)).release();
+    await writeFile(join(dir, 'lock'), 'not json at all');
+    (await lockStateDir(dir, { waitForStoppingMs: 60_000, onWait: () => expect.fail('a broken lock has no owner to wait for') })).release();
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 'twelve' }));
+    (await lockStateDir(dir, noWait)).release();
+  }, 30_000);
+
+  it('a lock it can neither read nor remove ends the wait with a message naming it', async () => {
+    await mkdir(join(dir, 'lock'), { recursive: true });
+    await expect(lockStateDir(dir, noWait)).rejects.toThrow(`${join(dir, 'lock')} cannot be read (EISDIR`);
+  }, 30_000);
 });
