@@ -7,7 +7,7 @@
 import { loadEnv, stateDir } from '../config/env.js';
 import { lockStateDir } from '../infra/state-lock.js';
 import { StartupFailure, startStep } from '../infra/startup-failure.js';
-import { exitOnStartupFailure, writeAllSync } from './fatal.js';
+import { exitOnStartupFailure, handleUncaughtExceptions, writeAllSync } from './fatal.js';
 import { createLogger } from './logger.js';
 
 /** A stop that was asked for (Ctrl-C) but takes longer than this makes a start waiting for it give up. */
@@ -21,6 +21,7 @@ const env = (() => {
   }
 })();
 const log = createLogger(env.LOG_LEVEL, true);
+handleUncaughtExceptions('lakesync dev', log);
 const dir = stateDir(env);
 const lock = await startStep('state directory', () =>
   lockStateDir(dir, {
@@ -29,20 +30,22 @@ const lock = await startStep('state directory', () =>
   }),
 ).catch((err: unknown) => exitOnStartupFailure('lakesync dev', err));
 
-// From here on, a signal stops dev in order: `npm run dev` runs the tsx CLI, whose child exits at once on a signal nobody else listens for, which would leave the
-// servers running with the lock gone. The first one marks the lock stopping and stops whatever has started. A second one ends dev at once, as it does the API and
-// the worker, but leaves the lock: it then names a pid that is gone, which the next start takes over, while the servers' tethers stop them. The lock is released only
-// once the servers are known stopped.
+// From here on, a signal stops dev in order: the first one marks the lock stopping and stops whatever has started. A second one ends dev at once, as it does the
+// API and the worker, but leaves the lock: it then names a pid that is gone, which the next start takes over, while the servers' tethers stop them. The lock is
+// released only once the servers are known stopped.
 const stopRequested = new AbortController();
 /**
- * The tsx CLI (our parent, over an IPC channel) relays a Ctrl-C it got itself when dev has not acknowledged it within 30 ms, as on a loaded machine: the same
- * Ctrl-C a second time, not a second one.
+ * package.json runs dev as `exec node --import tsx workers/dev.ts`: with `exec`, npm's child is dev itself, so npm waits for dev's stop and exits with its
+ * code (otherwise sh dies at Ctrl-C, and npm with it, handing the terminal back while dev still stops); tsx is a loader, not the tsx CLI, which SIGKILLs
+ * its child when the child's event loop has not acknowledged a signal within 2 × 30 ms, as a busy or loaded dev does not. npm forwards every SIGINT and
+ * SIGTERM it gets to dev, and a terminal's Ctrl-C reaches both: dev gets the same Ctrl-C twice, a few milliseconds apart on a quiet machine, later on a
+ * loaded one. A repeat within this long is that one, not a second Ctrl-C.
  */
 const RELAYED_WITHIN_MS = 2000;
 let firstSignalAt = 0;
 const onSignal = (signal: NodeJS.Signals) => {
   if (stopRequested.signal.aborted) {
-    if (process.channel && Date.now() - firstSignalAt < RELAYED_WITHIN_MS) return;
+    if (Date.now() - firstSignalAt < RELAYED_WITHIN_MS) return;
     writeAllSync(2, `\n${signal} again: exiting now; the servers lakesync dev started stop by themselves within seconds\n`);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
