@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   /** The Web UI's port as configured (TEMPORAL_UI_PORT); else 8233 when free. */
   uiPort?: number;
   log: (m: string) => void;
+  /** Told each server's pid as it starts (dev records them in its lock). */
+  onServer?: (pid: number) => void;
   /** Aborted (Ctrl-C during start-up): no further server is started, those already started are stopped, and this throws. */
   signal?: AbortSignal;
 }
@@ -63,6 +65,7 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
         }),
       );
       stops.push(server.stop);
+      o.onServer?.(server.pid);
       temporalAddress = server.address;
       temporalUiUrl = server.uiUrl;
       temporalExited = server.exited;
@@ -72,6 +75,7 @@ export async function startEmbeddedServices(o: EmbeddedOptions): Promise<Embedde
     if (!databaseUrl) {
       const pg = await startStep('embedded Postgres', () => startEmbeddedPostgres({ dataDir: join(o.stateDir, 'postgres'), persistent: true, log: o.log }));
       stops.push(pg.stop);
+      o.onServer?.(pg.pid);
       o.signal?.throwIfAborted();
       await startStep('embedded Postgres', () => ensureDatabase(pg.url, 'lakesync'));
       databaseUrl = pg.urlFor('lakesync');

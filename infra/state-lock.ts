@@ -9,7 +9,8 @@
  * older version, or a disk that filled up) is removed once it is a couple of
  * seconds old, and every wait has a deadline that ends in a message. An owner killed with `kill -9` leaves the
  * file behind; its pid is then gone (or reused by another program, which the
- * start time tells apart), and the next start takes the lock over at once.
+ * start time tells apart), and the next start takes the lock over as soon as
+ * the servers it names (those the dead owner started) are gone too.
  * proper-lockfile was the alternative: it judges a lock stale by its age, so
  * a lock left by `kill -9` would hold every restart for its stale window, it
  * needs a refresh timer, and it keeps no pid to name to the user.
@@ -20,7 +21,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 
-const Owner = z.object({ pid: z.number().int().positive(), started: z.string().optional(), state: z.enum(['running', 'stopping']) });
+const Process = z.object({ pid: z.number().int().positive(), started: z.string().optional() });
+const Owner = Process.extend({
+  state: z.enum(['running', 'stopping']),
+  /** The servers the owner started (Temporal, Postgres), which outlive it by seconds when it is killed: their tethers stop them. */
+  servers: z.array(Process).optional(),
+});
 export type LockOwner = z.infer<typeof Owner>;
 
 export class StateDirLocked extends Error {
@@ -40,6 +46,8 @@ export class StateDirLocked extends Error {
 export interface StateDirLock {
   /** Tells a start waiting for this directory that it will be free soon. */
   markStopping(): void;
+  /** Records a server started on this directory's files, so a start taking over after this owner died waits for it to be gone. */
+  addServer(pid: number): void;
   /** Removes the lock if it is still ours; synchronous, so an `exit` handler can call it. */
   release(): void;
 }
@@ -55,14 +63,14 @@ function startTime(pid: number): string | undefined {
   }
 }
 
-function isAlive(owner: LockOwner): boolean {
+function isAlive(p: z.infer<typeof Process>): boolean {
   try {
-    process.kill(owner.pid, 0);
+    process.kill(p.pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const now = startTime(owner.pid);
-  return owner.started === undefined || now === undefined || now === owner.started;
+  const now = startTime(p.pid);
+  return p.started === undefined || now === undefined || now === p.started;
 }
 
 /** The owner the lock file names, and its text; neither when it is gone, only `text` when it does not parse, `error` when it cannot be read. */
@@ -135,15 +143,27 @@ function ageOf(path: string): number {
 }
 
 /**
+ * A dead owner's servers are stopped by their tethers: within a second of its death, and killed 10 s later if they have not stopped. A start waits this
+ * long for them before it gives up naming them.
+ */
+const SERVERS_GONE_MS = 15_000;
+
+/**
  * Takes `<dir>/lock`. A live owner that is running makes this throw
  * StateDirLocked at once; one that is stopping is waited for, up to
- * `waitForStoppingMs` (`onWait` says so once).
+ * `waitForStoppingMs`. A dead owner's servers still running are waited for,
+ * up to SERVERS_GONE_MS: a Postgres of ours started on the data directory
+ * theirs still holds would fail. `onWait` says which wait, once each.
  */
-export async function lockStateDir(dir: string, o: { waitForStoppingMs: number; onWait: (owner: LockOwner) => void }): Promise<StateDirLock> {
+export async function lockStateDir(
+  dir: string,
+  o: { waitForStoppingMs: number; onWait: (owner: LockOwner, servers?: readonly number[]) => void },
+): Promise<StateDirLock> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'lock');
   const me: LockOwner = { pid: process.pid, started: startTime(process.pid), state: 'running' };
   let waitingSince: number | undefined;
+  let serversSince: number | undefined;
   let brokenSince: number | undefined;
   const deadline = Date.now() + Math.max(o.waitForStoppingMs, BROKEN_AFTER_MS) + DEADLINE_SLACK_MS;
   for (;;) {
@@ -166,6 +186,19 @@ export async function lockStateDir(dir: string, o: { waitForStoppingMs: number; 
     }
     brokenSince = undefined;
     if (!isAlive(owner)) {
+      const left = (owner.servers ?? []).filter(isAlive).map((p) => p.pid);
+      if (left.length > 0) {
+        if (serversSince === undefined) {
+          serversSince = Date.now();
+          o.onWait(owner, left);
+        }
+        if (Date.now() - serversSince > SERVERS_GONE_MS)
+          throw new Error(
+            `${path} names process ${owner.pid}, which is gone, but the servers it started are still running after ${SERVERS_GONE_MS / 1000} s: stop them (kill ${left.join(' ')})`,
+          );
+        await sleep(100);
+        continue;
+      }
       // Left by an owner that died. Two starts taking it over at the same instant could both win; re-reading first narrows that to a few microseconds.
       if (removeIfUnchanged(path, text!)) continue;
       if (Date.now() > deadline) throw new Error(`${path} names process ${owner.pid}, which is gone, but cannot be removed: remove it by hand`);
@@ -182,13 +215,22 @@ export async function lockStateDir(dir: string, o: { waitForStoppingMs: number; 
     await sleep(100);
   }
   const ours = () => readOwner(path).owner?.pid === process.pid;
+  const record: LockOwner = { ...me, servers: [] };
+  const rewrite = () => {
+    if (!ours()) return;
+    // Replaced by rename, so a start reading it meanwhile sees the old or the new owner record, never a half-written one.
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeOwner(tmp, record, 'w');
+    renameSync(tmp, path);
+  };
   return {
     markStopping: () => {
-      if (!ours()) return;
-      // Replaced by rename, so a start reading it meanwhile sees the old or the new owner record, never a half-written one.
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeOwner(tmp, { ...me, state: 'stopping' }, 'w');
-      renameSync(tmp, path);
+      record.state = 'stopping';
+      rewrite();
+    },
+    addServer: (pid) => {
+      record.servers!.push({ pid, started: startTime(pid) });
+      rewrite();
     },
     release: () => {
       try {

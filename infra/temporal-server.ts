@@ -8,6 +8,7 @@ import { stopProcess, tetherToThisProcess } from './tether.js';
 
 export interface TemporalServer {
   address: string;
+  pid: number;
   uiUrl?: string;
   namespace: string;
   /** Resolves when the server process has exited, however it was stopped. */
@@ -121,6 +122,7 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
   opts.log(`temporal: dev server on ${address}${ui ? `, Web UI http://127.0.0.1:${uiPort}` : ''}`);
   return {
     address,
+    pid: child.pid!,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
     namespace,
     exited,

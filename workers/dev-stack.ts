@@ -28,7 +28,7 @@ interface Started {
 /** A start that fails stops what it started within this long (Postgres alone may take 15 s); past it, dev exits and the servers' tethers stop them. */
 const FAILED_START_STOP_MS = 45_000;
 
-async function start(env: Env, log: Logger, stopRequested: AbortSignal, started: Started): Promise<void> {
+async function start(env: Env, log: Logger, lock: StateDirLock, stopRequested: AbortSignal, started: Started): Promise<void> {
   const dir = stateDir(env);
   const services = await startEmbeddedServices({
     stateDir: dir,
@@ -39,6 +39,8 @@ async function start(env: Env, log: Logger, stopRequested: AbortSignal, started:
     databaseUrl: env.DATABASE_URL,
     uiPort: env.TEMPORAL_UI_PORT,
     log: (m) => log.info(m),
+    // Should dev be killed, a start taking its lock over waits for these: their tethers stop them within seconds, and they hold this directory's files.
+    onServer: (pid) => lock.addServer(pid),
     signal: stopRequested,
   });
   started.services = services;
@@ -101,7 +103,7 @@ export async function runDev(env: Env, log: Logger, lock: StateDirLock, stopRequ
   installTemporalLogging(log, temporalMetricsBridge().buffer);
   const started: Started = {};
   try {
-    await start(env, log, stopRequested, started);
+    await start(env, log, lock, stopRequested, started);
   } catch (err) {
     if (!stopRequested.aborted) {
       // The reason first, at once: stopping what did start may take long or hang.

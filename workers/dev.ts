@@ -26,7 +26,12 @@ const dir = stateDir(env);
 const lock = await startStep('state directory', () =>
   lockStateDir(dir, {
     waitForStoppingMs: WAIT_FOR_STOPPING_MS,
-    onWait: (owner) => log.info(`${dir} is held by process ${owner.pid}, which is stopping: waiting for it to exit (up to ${WAIT_FOR_STOPPING_MS / 1000} s)`),
+    onWait: (owner, servers) =>
+      log.info(
+        servers
+          ? `${dir} was held by process ${owner.pid}, which is gone: waiting for the servers it started (process ${servers.join(', ')}) to stop`
+          : `${dir} is held by process ${owner.pid}, which is stopping: waiting for it to exit (up to ${WAIT_FOR_STOPPING_MS / 1000} s)`,
+      ),
   }),
 ).catch((err: unknown) => exitOnStartupFailure('lakesync dev', err));
 

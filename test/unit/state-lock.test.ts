@@ -67,6 +67,37 @@ describe('the state directory lock', () => {
     first.release();
   });
 
+  it("records the servers its owner starts, and a start taking a dead owner's lock over waits for those still running, saying so once", async () => {
+    // A server the dead owner started, which its tether has not stopped yet.
+    const server = spawn('sleep', ['60']);
+    const serverExited = new Promise((resolve) => server.once('exit', resolve));
+    try {
+      const first = await lockStateDir(dir, noWait);
+      first.addServer(server.pid!);
+      const recorded = JSON.parse(await readFile(join(dir, 'lock'), 'utf8')) as LockOwner;
+      expect(recorded.servers).toEqual([{ pid: server.pid, started: expect.stringMatching(/^\d+$/) }]);
+      // The owner dies (kill -9) with its server still running.
+      await writeFile(join(dir, 'lock'), JSON.stringify({ ...recorded, pid: await deadPid(), started: undefined }));
+      const waitedFor: (readonly number[] | undefined)[] = [];
+      const second = lockStateDir(dir, { waitForStoppingMs: 0, onWait: (_, servers) => waitedFor.push(servers) });
+      let taken = false;
+      void second.then(() => (taken = true));
+      await expect.poll(() => waitedFor).toEqual([[server.pid]]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(taken).toBe(false);
+      server.kill('SIGTERM');
+      await serverExited;
+      const lock = await second;
+      const taker = JSON.parse(await readFile(join(dir, 'lock'), 'utf8')) as LockOwner;
+      expect(taker.pid).toBe(process.pid);
+      expect(taker.servers ?? []).toEqual([]);
+      expect(waitedFor).toHaveLength(1);
+      lock.release();
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
+
   it('is written whole: the directory holds the lock and nothing else while taken', async () => {
     const lock = await lockStateDir(dir, noWait);
     expect(await readdir(dir)).toEqual(['lock']);
