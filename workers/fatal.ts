@@ -41,20 +41,30 @@ export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): 
  * postgres.js (3.4.9) sends a small write on the next turn of the event loop, and when the connection has closed meanwhile, writes to a socket that is
  * gone: a TypeError thrown from its setImmediate, out of reach of any query's promise (upstream issues porsager/postgres 1066, 1154, 1208; no release fixes
  * it yet). In dev, Ctrl-C reaches the embedded Postgres too, which closes every connection at once, perhaps while start-up's sweeps or the heal pass are
- * mid-transaction, whose ROLLBACK is then that write. The queries involved have already failed with CONNECTION_CLOSED, so it is no reason to die.
+ * mid-transaction, whose ROLLBACK is then that write. The queries involved have already failed with CONNECTION_CLOSED.
  */
-export function isClosedPostgresWrite(err: unknown): boolean {
+function isClosedPostgresWrite(err: unknown): boolean {
   return err instanceof TypeError && /reading 'write'/.test(err.message) && /nextWrite \(.*[\\/]postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
 }
 
 /**
- * An uncaught exception ends `what` as Node's default would (the error on stderr, exit 1), written synchronously; postgres.js's write to a closed
- * connection (isClosedPostgresWrite) is logged and passed over instead.
+ * A connection reset or broken under a socket whose owner has stopped listening for its errors: seen in dev as an uncaught `read ECONNRESET` when Ctrl-C
+ * stops the embedded Postgres under live connections (the owner's queries fail on their own, with the same error).
+ */
+function isDroppedConnection(err: unknown): boolean {
+  const { code, syscall } = err as NodeJS.ErrnoException;
+  return err instanceof Error && (code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write');
+}
+
+/**
+ * An uncaught exception ends `what` as Node's default would (the error on stderr, exit 1), written synchronously. A connection the other end dropped
+ * (isDroppedConnection, isClosedPostgresWrite) is logged and passed over instead: the work on it has failed already, with the same cause, so it is no
+ * reason to end a process whose servers stop with it, as dev's embedded Postgres does at Ctrl-C.
  */
 export function handleUncaughtExceptions(what: string, log: Logger): void {
   process.on('uncaughtException', (err) => {
-    if (isClosedPostgresWrite(err)) {
-      log.warn('a Postgres connection closed under a query (the server stopped or restarted): that query failed; carrying on');
+    if (isClosedPostgresWrite(err) || isDroppedConnection(err)) {
+      log.warn({ err }, 'a connection was dropped under work in progress (its server stopped or restarted): that work failed; carrying on');
       return;
     }
     writeAllSync(2, `\n${what}: uncaught exception\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

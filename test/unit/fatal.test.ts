@@ -1,6 +1,7 @@
 /**
- * What ends dev on an uncaught exception and what does not: postgres.js's write to a connection that closed under a transaction (the embedded Postgres
- * stopping at Ctrl-C) is passed over; anything else still exits 1 with the error. Run in child processes against the suite's real Postgres.
+ * What ends dev on an uncaught exception and what does not: a connection dropped by the other end (postgres.js's write to a connection that closed under a
+ * transaction, as when the embedded Postgres stops at Ctrl-C; a reset on a socket nobody listens to) is passed over; anything else still exits 1 with the
+ * error. Run in child processes, against the suite's real Postgres.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,25 @@ describe("dev's uncaught exceptions", () => {
     const { code, output } = await node(closedUnderTransaction(`handleUncaughtExceptions('probe', log);`));
     expect(code, output).toBe(0);
     expect(output).toContain('transaction: CONNECTION_CLOSED');
-    expect(output).toContain('a Postgres connection closed under a query');
+    expect(output).toContain('a connection was dropped under work in progress');
+    expect(output).toContain('still running');
+  });
+
+  it('handled, a connection reset on a socket with no error listener is a warning too', async () => {
+    const { code, output } = await node(`
+      import { connect, createServer } from 'node:net';
+      import pino from 'pino';
+      import { handleUncaughtExceptions } from './workers/fatal.ts';
+      handleUncaughtExceptions('probe', pino({ base: null }, pino.destination(2)));
+      // The server resets the connection once the client has used it: the client's next read fails.
+      const server = createServer((s) => s.once('data', () => s.resetAndDestroy())).listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      const socket = connect(server.address().port, '127.0.0.1', () => socket.write('hello'));
+      socket.on('close', () => setTimeout(() => { console.error('still running'); process.exit(0); }, 200));
+    `);
+    expect(code, output).toBe(0);
+    expect(output).toContain('read ECONNRESET');
+    expect(output).toContain('a connection was dropped under work in progress');
     expect(output).toContain('still running');
   });
 
