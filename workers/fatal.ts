@@ -47,17 +47,23 @@ function isClosedPostgresWrite(err: unknown): boolean {
   return err instanceof TypeError && /reading 'write'/.test(err.message) && /nextWrite \(.*[\\/]postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
 }
 
+/** postgres.js's codes for a connection that went away, and Postgres's for a server shutting down (admin, crash, cannot connect now). */
+const POSTGRES_GONE = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', '57P01', '57P02', '57P03']);
+
 /**
- * A connection reset or broken under a socket whose owner has stopped listening for its errors: seen in dev as an uncaught `read ECONNRESET` when Ctrl-C
- * stops the embedded Postgres under live connections (the owner's queries fail on their own, with the same error).
+ * A connection its server dropped: a reset or broken socket whose owner has stopped listening for its errors (seen in dev as an uncaught
+ * `read ECONNRESET`), or a postgres.js query failing because its server went away with nobody awaiting it (seen as an unhandled `write CONNECTION_CLOSED`
+ * from postgres.js's own transaction code). In dev both follow Ctrl-C, which stops the embedded Postgres under live connections; the work that was
+ * awaited fails on its own, with the same cause.
  */
 function isDroppedConnection(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
   const { code, syscall } = err as NodeJS.ErrnoException;
-  return err instanceof Error && (code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write');
+  return ((code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write')) || (code !== undefined && POSTGRES_GONE.has(code));
 }
 
 /**
- * An uncaught exception ends `what` as Node's default would (the error on stderr, exit 1), written synchronously. A connection the other end dropped
+ * An uncaught exception (or unhandled rejection) ends `what` as Node's default would (the error on stderr, exit 1), written synchronously. A connection the other end dropped
  * (isDroppedConnection, isClosedPostgresWrite) is logged and passed over instead: the work on it has failed already, with the same cause, so it is no
  * reason to end a process whose servers stop with it, as dev's embedded Postgres does at Ctrl-C.
  */

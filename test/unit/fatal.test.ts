@@ -1,7 +1,7 @@
 /**
  * What ends dev on an uncaught exception and what does not: a connection dropped by the other end (postgres.js's write to a connection that closed under a
- * transaction, as when the embedded Postgres stops at Ctrl-C; a reset on a socket nobody listens to) is passed over; anything else still exits 1 with the
- * error. Run in child processes, against the suite's real Postgres.
+ * transaction, as when the embedded Postgres stops at Ctrl-C; a reset on a socket nobody listens to; a query nobody awaits whose server went away) is
+ * passed over; anything else still exits 1 with the error. Run in child processes, against the suite's real Postgres.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,30 @@ describe("dev's uncaught exceptions", () => {
     `);
     expect(code, output).toBe(0);
     expect(output).toContain('read ECONNRESET');
+    expect(output).toContain('a connection was dropped under work in progress');
+    expect(output).toContain('still running');
+  });
+
+  it('handled, a query nobody awaits that fails because its server went away is a warning too', async () => {
+    const { code, output } = await node(`
+      import pino from 'pino';
+      import postgres from 'postgres';
+      import { handleUncaughtExceptions } from './workers/fatal.ts';
+      handleUncaughtExceptions('probe', pino({ base: null }, pino.destination(2)));
+      const sql = postgres(process.env.PG_URL, { max: 1, onnotice: () => undefined });
+      const killer = postgres(process.env.PG_URL, { max: 1 });
+      const pid = (await sql\`select pg_backend_pid() as pid\`)[0].pid;
+      // Started, and its failure left unhandled.
+      void sql\`select pg_sleep(10)\`.then(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      await killer\`select pg_terminate_backend(\${pid})\`;
+      await new Promise((r) => setTimeout(r, 500));
+      await killer.end();
+      console.error('still running');
+      process.exit(0);
+    `);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/terminating connection due to administrator command|CONNECTION_CLOSED/);
     expect(output).toContain('a connection was dropped under work in progress');
     expect(output).toContain('still running');
   });
