@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadEnv, workerForceSeconds, workerVersion, type Env } from '../config/env.js';
-import { errorMessage } from '../domain/error-text.js';
+import { StartupFailure } from '../infra/startup-failure.js';
+import { exitOnStartupFailure } from './fatal.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { fsAccessFromEnv } from './fs-access.js';
@@ -26,8 +27,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
   try {
     env = loadEnv();
   } catch (err) {
-    console.error(errorMessage(err));
-    process.exit(1);
+    exitOnStartupFailure(`lakesync ${role}`, new StartupFailure('configuration', err));
   }
   const log = createLogger(env.LOG_LEVEL);
   // Node's own warnings (deprecations, the AWS SDK's engine notice) as log lines too; run with --no-warnings so they are not printed twice.
@@ -40,8 +40,11 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     role === 'api' && !env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL && 'LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL',
   ].filter(Boolean);
   if (missing.length) {
-    log.fatal(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`);
-    process.exit(1);
+    exitOnStartupFailure(
+      `lakesync ${role}`,
+      new StartupFailure('configuration', new Error(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`)),
+      log,
+    );
   }
   try {
     const bundle = role === 'worker' ? await workflowBundle(env) : undefined;
@@ -82,7 +85,6 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (err) {
-    log.fatal({ err }, `lakesync ${role} failed to start`);
-    process.exit(1);
+    exitOnStartupFailure(`lakesync ${role}`, err, log);
   }
 }
