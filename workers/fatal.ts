@@ -37,16 +37,6 @@ export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): 
   process.exit(1);
 }
 
-/**
- * postgres.js (3.4.9) sends a small write on the next turn of the event loop, and when the connection has closed meanwhile, writes to a socket that is
- * gone: a TypeError thrown from its setImmediate, out of reach of any query's promise (upstream issues porsager/postgres 1066, 1154, 1208; no release fixes
- * it yet). In dev, Ctrl-C reaches the embedded Postgres too, which closes every connection at once, perhaps while start-up's sweeps or the heal pass are
- * mid-transaction, whose ROLLBACK is then that write. The queries involved have already failed with CONNECTION_CLOSED.
- */
-function isClosedPostgresWrite(err: unknown): boolean {
-  return err instanceof TypeError && /reading 'write'/.test(err.message) && /nextWrite \(.*[\\/]postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '');
-}
-
 /** postgres.js's codes for a connection that went away, and Postgres's for a server shutting down (admin, crash, cannot connect now). */
 const POSTGRES_GONE = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', '57P01', '57P02', '57P03']);
 
@@ -64,12 +54,12 @@ function isDroppedConnection(err: unknown): boolean {
 
 /**
  * An uncaught exception (or unhandled rejection) ends `what` as Node's default would (the error on stderr, exit 1), written synchronously. A connection the other end dropped
- * (isDroppedConnection, isClosedPostgresWrite) is logged and passed over instead: the work on it has failed already, with the same cause, so it is no
- * reason to end a process whose servers stop with it, as dev's embedded Postgres does at Ctrl-C.
+ * (isDroppedConnection) is logged and passed over instead: the work on it has failed already, with the same cause, so it is no
+ * reason to end the process: Postgres restarting under the API or a worker, or dev's embedded Postgres stopping at Ctrl-C.
  */
 export function handleUncaughtExceptions(what: string, log: Logger): void {
   process.on('uncaughtException', (err) => {
-    if (isClosedPostgresWrite(err) || isDroppedConnection(err)) {
+    if (isDroppedConnection(err)) {
       log.warn({ err }, 'a connection was dropped under work in progress (its server stopped or restarted): that work failed; carrying on');
       return;
     }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadEnv, workerForceSeconds, workerVersion, type Env } from '../config/env.js';
 import { StartupFailure } from '../infra/startup-failure.js';
-import { exitOnStartupFailure } from './fatal.js';
+import { exitOnStartupFailure, handleUncaughtExceptions } from './fatal.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { fsAccessFromEnv } from './fs-access.js';
@@ -30,6 +30,8 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     exitOnStartupFailure(`lakesync ${role}`, new StartupFailure('configuration', err));
   }
   const log = createLogger(env.LOG_LEVEL);
+  // A connection Postgres or a peer dropped (a restart, a reset) fails the work on it; it is no reason to end the process.
+  handleUncaughtExceptions(`lakesync ${role}`, log);
   // Node's own warnings (deprecations, the AWS SDK's engine notice) as log lines too; run with --no-warnings so they are not printed twice.
   process.on('warning', (warning) => log.warn({ warning: { name: warning.name, message: warning.message } }, 'node warning'));
   if (role === 'worker') installTemporalLogging(log, temporalMetricsBridge().buffer);
