@@ -12,7 +12,8 @@ import type { ListedObject } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
-import { errorDetail, storedErrorText } from '../domain/error-text.js';
+import { postgresUnreachable } from '../domain/unreachable.js';
+import { storedErrorText } from '../domain/error-text.js';
 import { readSourceSettings } from './controller-state.js';
 import type { PollInput, PollResult } from '../domain/messages/controller-state/v1.js';
 
@@ -254,7 +255,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       try {
         look = await probe(input);
       } catch (err) {
-        actx.log.info('scheduled poll could not list the source: a job will', { sourceId: input.sourceId, error: errorDetail(err) });
+        actx.log.info('scheduled poll could not list the source: a job will', { sourceId: input.sourceId, error: storedErrorText(err) });
         return { outcome: 'work', reason: 'the listing failed' };
       }
       if (look.owed !== null) return { outcome: 'work', reason: look.owed };
@@ -275,7 +276,8 @@ export function discoveryActivities(deps: ActivityDeps) {
      * (Postgres, the source, the lake) is waited for, with backoff, and the
      * scan goes on from its last committed page: the scan's retry policy gives
      * up within seconds, and an outage is not the run's failure. A source that
-     * never answered fails the attempt at once, as before.
+     * never answered fails the attempt at once, as before, unless it is
+     * Postgres that is down (the checkpoint is read before the first page).
      */
     async scanSource(input: ScanInput): Promise<ScanResult> {
       const actx = Context.current();
@@ -286,7 +288,9 @@ export function discoveryActivities(deps: ActivityDeps) {
           return await scanOnce(input, seen);
         } catch (err) {
           const down = seen.sourceDown || serverDown(err);
-          if (!seen.answered || !down || input.dryRun || Date.now() + waitMs > giveUpAt || actx.cancellationSignal.aborted) throw err;
+          // Postgres down says nothing about the source, so it is waited for even before the source has answered.
+          const waitable = down && (seen.answered || postgresUnreachable(err));
+          if (!waitable || input.dryRun || Date.now() + waitMs > giveUpAt || actx.cancellationSignal.aborted) throw err;
           actx.log.warn('a server is down; the scan waits and goes on from its last page', { jobId: input.jobId, error: storedErrorText(err) });
           seen.sourceDown = false;
           actx.heartbeat(seen.checkpoint);

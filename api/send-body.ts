@@ -12,6 +12,11 @@ export type SendOutcome = { ended: 'sent' } | { ended: 'client-gone' } | { ended
  * with `aborted`, which pipeline then reports instead of the premature close.
  */
 export async function sendBody(source: Readable, res: ServerResponse): Promise<SendOutcome> {
+  // Gone while the source was being opened: its 'close' has been and gone.
+  if (res.destroyed) {
+    source.destroy();
+    return { ended: 'client-gone' };
+  }
   let clientLeftFirst = false;
   let sourceFailedFirst = false;
   const onClose = () => {

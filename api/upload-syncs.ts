@@ -41,12 +41,24 @@ export const syncEnded = (field: string, status: string): ApiError =>
  * so numbers are never handed out twice.
  */
 async function nextSyncNumber(deps: ApiDeps, org: string): Promise<number> {
-  const [row] = await deps.db
+  // UPDATE first: an INSERT … ON CONFLICT would draw the `number` identity (org_id) on every start, leaving gaps.
+  const bump = () =>
+    deps.db
+      .update(uploadSyncOrgs)
+      .set({ lastSyncNumber: sql`${uploadSyncOrgs.lastSyncNumber} + 1` })
+      .where(eq(uploadSyncOrgs.orgId, org))
+      .returning({ n: uploadSyncOrgs.lastSyncNumber });
+  const [bumped] = await bump();
+  if (bumped) return bumped.n;
+  // The organisation's first sync; a concurrent first start inserts too, and the loser bumps.
+  const [inserted] = await deps.db
     .insert(uploadSyncOrgs)
     .values({ orgId: org, lastSyncNumber: 1 })
-    .onConflictDoUpdate({ target: uploadSyncOrgs.orgId, set: { lastSyncNumber: sql`${uploadSyncOrgs.lastSyncNumber} + 1` } })
+    .onConflictDoNothing()
     .returning({ n: uploadSyncOrgs.lastSyncNumber });
-  return row!.n;
+  if (inserted) return inserted.n;
+  const [again] = await bump();
+  return again!.n;
 }
 
 /** DataInsider's integer `org_id` for an organisation (handed out with its first sync; null before). */

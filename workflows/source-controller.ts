@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   executeChild,
   getExternalWorkflowHandle,
   log,
@@ -112,7 +113,8 @@ const { previewRuleRun } = proxyActivities<Activities>({
 const POLL: ActivityOptions = {
   startToCloseTimeout: '24 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  // Bounded: a poll that keeps failing hands over to a job, whose failure is counted toward suspension.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 };
 const { pollSource } = proxyActivities<Activities>(POLL);
 
@@ -331,9 +333,14 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       if (woke || !idlePollsStay || !pollsCheaply(state)) break;
 
       // The schedule is due: look cheaply, and only run a job if there is work.
-      const poll = await pollSource.executeWithOptions({ ...POLL, summary: 'scheduled poll: list and diff; record it if nothing is owed' }, [
-        { sourceId, jobId: newJobId() },
-      ]);
+      const poll = await pollSource
+        .executeWithOptions({ ...POLL, summary: 'scheduled poll: list and diff; record it if nothing is owed' }, [{ sourceId, jobId: newJobId() }])
+        .catch((err: unknown) => {
+          if (isCancellation(err)) throw err;
+          return { outcome: 'work' as const, reason: `the poll failed: ${err instanceof Error ? err.message : String(err)}` };
+        });
+      // Deleted while the poll listed: no job for a source that is going.
+      if (stopping) return;
       if (poll.outcome === 'gone') {
         log.info('source is gone: controller ends', fields());
         return;

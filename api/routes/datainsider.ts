@@ -125,7 +125,7 @@ export function dataInsiderRoutes(deps: ApiDeps): Router {
       .select()
       .from(uploadSyncs)
       .where(and(eq(uploadSyncs.orgId, org), eq(uploadSyncs.syncNumber, syncNumber), eq(uploadSyncs.bucketId, bucketId)));
-    if (!sync) throw new ApiError('NOT_FOUND', `sync_id: sync ${syncNumber} not found`, [{ field: 'sync_id', problem: 'not found' }]);
+    if (!sync) throw new ApiError('NOT_FOUND', 'sync_id: no such sync', [{ field: 'sync_id', problem: 'not found' }]);
     Object.assign(logFields(res), { syncId: sync.id, workflowId: sync.workflowId });
     return sync;
   };

@@ -330,13 +330,17 @@ describe('DataInsider upload syncs', () => {
     const before = await counts();
     const up = await upload(theirs, ['stolen.csv'], c.apiKey);
     expect(up.status).toBe(404);
-    expect(up.body).toEqual({ code: 404, msg: 'sync_id: sync 1 not found' });
+    expect(up.body).toEqual({ code: 404, msg: 'sync_id: no such sync' });
     expect((await end(theirs, c.apiKey)).status).toBe(404);
     expect((await di('GET', '/api/ingestion/file/sync/list', { key: c.apiKey })).body).toEqual([]);
     expect((await di('GET', '/api/ingestion/file/sync/history', { key: c.apiKey })).body).toEqual([]);
     const listed = (await di('GET', '/api/ingestion/file/sync/list', { key: b.apiKey })).body;
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ sync_id: 1, sync_status: 'Syncing', total_files: 0 });
+    // org_id is handed out once per organisation, however many syncs the first one started: org-b's is the next.
+    const first = (await di('GET', '/api/ingestion/file/sync/list', { key: apiKey })).body as { org_id: number }[];
+    expect(first.length).toBeGreaterThan(1);
+    expect(listed[0].org_id).toBe(first[0]!.org_id + 1);
     expect(await counts()).toEqual(before);
   });
 

@@ -91,6 +91,19 @@ describe('sendBody', () => {
     expect((await outcome).ended).toBe('client-gone');
   });
 
+  it('a client gone before the body starts (while the lake was opening it) is client-gone, and the source is let go', async () => {
+    let settle!: (o: SendOutcome) => void;
+    const outcome = new Promise<SendOutcome>((r) => (settle = r));
+    const source = Readable.from([Buffer.from('never sent')]);
+    const port = await listen((res) => res.once('close', () => void sendBody(source, res).then(settle)));
+    const socket = connect(port, '127.0.0.1');
+    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    expect((await outcome).ended).toBe('client-gone');
+    expect(source.destroyed).toBe(true);
+  });
+
   it('the source breaking mid-body is source-failed, with its error', async () => {
     let sent = 0;
     const { port, outcome } = await serving(
