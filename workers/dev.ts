@@ -43,6 +43,7 @@ async function main() {
     runWorker: true,
   });
   log.info(`lakesync API      ${runtime.url}`);
+  log.info(`lakesync gRPC     ${runtime.grpcAddress} (grpcurl -plaintext ${runtime.grpcAddress} list)`);
   log.info(`worker metrics    ${runtime.metricsUrl}`);
   log.info(`dev token         ${auth.tokenFile} (org "dev", scopes read write admin):\n${auth.token}`);
   if (services.temporalUiUrl) log.info(`Temporal Web UI   ${services.temporalUiUrl}`);
