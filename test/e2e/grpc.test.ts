@@ -15,7 +15,9 @@ import { inject } from 'vitest';
 import { Client, Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { connect } from 'node:net';
 import { loadIngestProto } from '../../api/grpc/server.js';
+import { startApiProcess } from '../../infra/worker-process.js';
 
 const SERVICE = 'dodil.k3.ingest.v1.IngestService';
 
@@ -239,6 +241,58 @@ describe('K3 over gRPC', () => {
         source_id: sourceId,
       });
     });
+  });
+
+  it('an API sent SIGTERM finishes the gRPC call in flight, refuses new connections and exits 0', async () => {
+    // An API process on a task queue no worker polls: its sources' controllers never answer, so each
+    // GetSyncStatus waits out its 3 s status query before it answers from the database.
+    const api = await startApiProcess({ ...ls.workerEnv, TEMPORAL_TASK_QUEUE: unique('grpc-idle'), LAKESYNC_AUTH_SECRET: ls.authSecret });
+    try {
+      const slowBucket = unique('grpc-drain');
+      const auth = { authorization: `Bearer ${token}` };
+      expect((await call(api.url, 'POST', '/admin/buckets', { name: slowBucket }, auth)).status).toBe(201);
+      const src = await call(api.url, 'POST', `/${slowBucket}/sources`, { name: 'idle', kind: 'filesystem', filesystem: { path: dir } }, auth);
+      expect(src.status).toBe(201);
+      const client = new Client(api.grpcAddress, credentials.createInsecure());
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${token}`);
+      const getStatus = loadIngestProto()[SERVICE] as unknown as Record<
+        string,
+        { path: string; requestSerialize: (o: object) => Buffer; responseDeserialize: (b: Buffer) => object }
+      >;
+      const m = getStatus.GetSyncStatus!;
+      const answered = new Promise<Record<string, unknown>>((resolve, reject) =>
+        client.makeUnaryRequest(
+          m.path,
+          m.requestSerialize,
+          m.responseDeserialize,
+          { bucket: slowBucket, source_id: src.body.sourceId },
+          metadata,
+          (err, value) => (err ? reject(err) : resolve(value as Record<string, unknown>)),
+        ),
+      );
+      // The call is in its status query (3 s) when the signal comes.
+      await new Promise((r) => setTimeout(r, 1000));
+      api.child.kill('SIGTERM');
+      const [host, port] = [api.grpcAddress.slice(0, api.grpcAddress.lastIndexOf(':')), Number(api.grpcAddress.split(':').pop())];
+      await waitFor(
+        'new gRPC connections refused',
+        () =>
+          new Promise<boolean>((resolve) => {
+            const socket = connect(port, host);
+            socket.once('connect', () => (socket.destroy(), resolve(false)));
+            socket.once('error', () => resolve(true));
+          }),
+        30_000,
+        20,
+      );
+      expect(await answered).toMatchObject({ bucket: slowBucket, source_id: src.body.sourceId, live: false });
+      client.close();
+      expect(await api.exited).toEqual({ code: 0, signal: null });
+      expect(api.output()).toContain('lakesync api stopped gracefully');
+    } finally {
+      await api.kill('SIGKILL');
+    }
   });
 
   it('stops with the API', async () => {
