@@ -14,8 +14,11 @@ import { asApiError } from '../errors.js';
 import { DiscoverBody, IngestBody } from '../routes/source-schemas.js';
 import { SYNC_ROUTES, syncStatus, triggerDiscovery, triggerIngestion } from '../routes/sync.js';
 
-/** Proto field names are the HTTP JSON names in snake_case (test/unit/grpc-proto.test.ts holds them to it). */
-const camel = (name: string): string => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/**
+ * Proto field names are the HTTP JSON names in snake_case (test/unit/grpc-proto.test.ts holds them to it); this is
+ * protobuf's own JSON name of a field: each letter after an underscore upper-cased.
+ */
+export const camel = (name: string): string => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const rekey = (o: object, to: (name: string) => string): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, v]) => [to(k), v]));
 

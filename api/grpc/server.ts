@@ -11,7 +11,7 @@ import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { IDescriptorProto } from 'protobufjs/ext/descriptor.js';
 import type { ApiDeps } from '../deps.js';
-import { ingestService } from './ingest-service.js';
+import { camel, ingestService } from './ingest-service.js';
 
 /** proto/ from the sources, dist/proto from a build (infra/build-assets.ts copies it there). */
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
@@ -34,9 +34,6 @@ export const loadIngestProto = () => loadSync(INGEST_PROTO, { includeDirs: [PROT
 // CommonJS, and its message types are built at load: require gives them whole.
 const { FileDescriptorProto } = createRequire(import.meta.url)('protobufjs/ext/descriptor') as typeof import('protobufjs/ext/descriptor.js');
 
-/** protobuf's JSON name of a field: each letter after an underscore upper-cased. */
-const jsonName = (name: string): string => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /**
  * The definition reflection serves, with each field's json_name filled in:
  * proto-loader's descriptors leave it out, and grpcurl then renders responses
@@ -46,7 +43,7 @@ function forReflection(definition: PackageDefinition): PackageDefinition {
   const named = (bin: Buffer): Buffer => {
     const file = FileDescriptorProto.decode(bin);
     const visit = (m: IDescriptorProto): void => {
-      for (const f of m.field ?? []) if (f.name && !f.jsonName) f.jsonName = jsonName(f.name);
+      for (const f of m.field ?? []) if (f.name && !f.jsonName) f.jsonName = camel(f.name);
       m.nestedType?.forEach(visit);
     };
     file.messageType?.forEach(visit);
