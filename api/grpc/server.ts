@@ -35,15 +35,22 @@ export const loadIngestProto = () => loadSync(INGEST_PROTO, { includeDirs: [PROT
 const { FileDescriptorProto } = createRequire(import.meta.url)('protobufjs/ext/descriptor') as typeof import('protobufjs/ext/descriptor.js');
 
 /**
- * The definition reflection serves, with each field's json_name filled in:
- * proto-loader's descriptors leave it out, and grpcurl then renders responses
- * in snake_case, where K3's Conventions (and the HTTP API) have camelCase.
+ * The definition reflection serves, with what proto-loader's descriptors
+ * leave out put back: each field's json_name (without it grpcurl renders
+ * responses in snake_case, where K3's Conventions and the HTTP API have
+ * camelCase) and proto3_optional (without it an `optional` field shows as a
+ * oneof of its own, the `_<name>` one protobufjs makes for it).
  */
 function forReflection(definition: PackageDefinition): PackageDefinition {
   const named = (bin: Buffer): Buffer => {
     const file = FileDescriptorProto.decode(bin);
     const visit = (m: IDescriptorProto): void => {
-      for (const f of m.field ?? []) if (f.name && !f.jsonName) f.jsonName = camel(f.name);
+      const oneofs = (m.oneofDecl ?? []).map((o) => o.name);
+      for (const f of m.field ?? []) {
+        if (f.name && !f.jsonName) f.jsonName = camel(f.name);
+        // Decoded messages answer 0 for an unset oneof_index: only one on the wire counts.
+        if (Object.hasOwn(f, 'oneofIndex') && oneofs[f.oneofIndex!] === `_${f.name}`) f.proto3Optional = true;
+      }
       m.nestedType?.forEach(visit);
     };
     file.messageType?.forEach(visit);

@@ -103,6 +103,8 @@ describe('K3 over gRPC', () => {
     // K3's field names: the proto's own, snake_case.
     expect(described.stdout).toContain('string source_id = 2;');
     expect(described.stdout).toContain('bool full_sync = 3;');
+    const ingest = await grpcurl(['describe', 'dodil.k3.ingest.v1.TriggerIngestionRequest']);
+    expect(ingest.stdout).toContain('optional string rule_id = 5;');
   });
 
   it('GetSyncStatus answers what GET …/sync answers', async () => {
