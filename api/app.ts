@@ -5,7 +5,7 @@ import { authMiddleware } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { ApiError, errorHandler } from './errors.js';
 import { isSignedRequest } from './routes/byte-plane.js';
-import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, isBytePlaneRead, requiredScope } from './route-table.js';
+import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, isBytePlaneRead, matchOperation, requiredScope } from './route-table.js';
 import { routesOf } from './route.js';
 import { bodyTextGuard, textGuard } from './text-guard.js';
 import { healthRoutes } from './routes/health.js';
@@ -48,6 +48,7 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(meta.router());
   // Authentication comes first: without a valid token nothing about the request is looked at.
+  // DataInsider's routes (scope null, `apiKey` set) pass here and check their api_key in their handlers: it may sit in the body.
   // A signed URL stands in for a token only on the byte-plane reads it was made for.
   app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || (isSignedRequest(req) && isBytePlaneRead(req.method, req.path)), requiredScope));
   app.use(textGuard());
@@ -58,6 +59,6 @@ export function createApp(deps: ApiDeps): Express {
   // In the route table's order: the byte plane last.
   for (const { router } of API_ROUTERS) app.use(withLogFields(router(deps)));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, (req) => matchOperation(req.method, req.path)?.op.apiKey !== undefined));
   return app;
 }

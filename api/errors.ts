@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -119,7 +119,11 @@ export function asApiError(err: unknown, log: Logger, fields: object): ApiError 
   return new ApiError('INTERNAL', 'internal error');
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+/**
+ * `dataInsider(req)`: the request is one of DataInsider's routes, whose clients
+ * read `{ code, msg }` (code 0 is success there; an error's code is its HTTP status).
+ */
+export function errorHandler(log: Logger, dataInsider: (req: Request) => boolean = () => false): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (isClientGone(req, err)) {
       log.info({ ...logFields(res), method: req.method }, 'the client closed the connection before its request ended');
@@ -133,6 +137,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     const apiError = asApiError(err, log, logFields(res));
     if (apiError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
-    res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });
+    if (dataInsider(req)) res.status(apiError.status).json({ code: apiError.status, msg: apiError.message });
+    else res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });
   };
 }

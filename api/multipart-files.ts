@@ -26,6 +26,22 @@ export interface IncomingFile {
   body: Readable;
 }
 
+const BOUNDARY_PARAM = /^\s*boundary\s*=/i;
+
+/**
+ * The content type with only the boundary the body is written with. curl given
+ * both a `Content-Type: multipart/form-data; boundary=…` header and `--form`
+ * (as DataInsider's own upload sample is written) keeps the header's boundary
+ * and appends the one it writes the body with: of several, the last is the
+ * body's (busboy would take the first and find no part).
+ */
+export function bodyBoundary(contentType: string | undefined): string | undefined {
+  const params = contentType?.split(';') ?? [];
+  const boundaries = params.filter((p) => BOUNDARY_PARAM.test(p));
+  if (boundaries.length < 2) return contentType;
+  return params.filter((p) => !BOUNDARY_PARAM.test(p) || p === boundaries.at(-1)).join(';');
+}
+
 /**
  * Reads a multipart body one file at a time, handing each to `store` and
  * waiting for it before the next is stored. Resolves when the body was whole
@@ -40,7 +56,7 @@ export async function eachMultipartFile(req: IncomingMessage, limits: MultipartL
   let parser: busboy.Busboy;
   try {
     parser = busboy({
-      headers: req.headers,
+      headers: { ...req.headers, 'content-type': bodyBoundary(req.headers['content-type']) },
       defParamCharset: 'utf8',
       limits: { files: limits.maxFiles, fields: limits.maxFields, fieldSize: limits.maxFieldBytes },
     });

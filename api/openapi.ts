@@ -8,6 +8,7 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObj
 import { z } from 'zod';
 import { text } from '../domain/text.js';
 import { ErrorBody } from './contract/common.js';
+import { DataInsiderError } from './contract/datainsider.js';
 import { ROUTES, type Operation } from './route-table.js';
 import type { ResponseSpec } from './route.js';
 
@@ -19,6 +20,7 @@ const PARAMS: Record<string, z.ZodType> = {
 const SUCCESS: Record<number, string> = { 200: 'Success', 201: 'Created', 202: 'Accepted', 204: 'No content' };
 
 const errorContent = { content: { 'application/json': { schema: ErrorBody } } };
+const dataInsiderErrorContent = { content: { 'application/json': { schema: DataInsiderError } } };
 
 function response(status: number, r: ResponseSpec) {
   const description = r.description ?? SUCCESS[status] ?? 'Success';
@@ -30,18 +32,28 @@ function response(status: number, r: ResponseSpec) {
 function operationObject(op: Operation): ZodOpenApiOperationObject {
   const responses: ZodOpenApiResponsesObject = {};
   for (const [status, r] of Object.entries(op.responses)) responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = response(Number(status), r);
+  const errors = op.apiKey ? dataInsiderErrorContent : errorContent;
   Object.assign(responses, {
-    '400': { description: 'Invalid input: the field and the problem are named', ...errorContent },
+    '400': { description: 'Invalid input: the field and the problem are named', ...errors },
     ...(op.scope
-      ? { '401': { description: 'Missing or invalid bearer token', ...errorContent }, '403': { description: 'Token lacks the scope', ...errorContent } }
-      : {}),
-    '404': { description: 'Not found (also: another organisation’s resource)', ...errorContent },
+      ? { '401': { description: 'Missing or invalid bearer token', ...errors }, '403': { description: 'Token lacks the scope', ...errors } }
+      : op.apiKey
+        ? {
+            '401': { description: 'Missing, unknown or revoked api_key', ...errors },
+            '403': { description: 'api_key lacks the scope or one bucket', ...errors },
+          }
+        : {}),
+    '404': { description: 'Not found (also: another organisation’s resource)', ...errors },
   });
   // Any route may meet Postgres or Temporal down; /healthz describes its own 503.
-  responses['503'] ??= { description: 'Postgres or Temporal is unavailable (named in the message); retry after Retry-After seconds', ...errorContent };
+  responses['503'] ??= { description: 'Postgres or Temporal is unavailable (named in the message); retry after Retry-After seconds', ...errors };
   return {
     summary: op.summary,
-    ...(op.scope ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope } : { security: [] }),
+    ...(op.scope
+      ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope }
+      : op.apiKey
+        ? { security: [{ apiKey: [op.apiKey] }], 'x-api-key-scope': op.apiKey }
+        : { security: [] }),
     requestParams: {
       ...(op.params.length > 0 ? { path: z.object(Object.fromEntries(op.params.map((name) => [name, PARAMS[name] ?? text()]))) } : {}),
       ...(op.query ? { query: op.query } : {}),
@@ -57,7 +69,17 @@ export function openApiDocument(): Record<string, unknown> {
   return createDocument({
     openapi: '3.1.0',
     info: { title: 'lakesync', version: '0.1.0', description: 'Durable sync orchestrator: sources, discovery, ingestion and sync status (K3 conventions).' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'DataInsider routes: a service-account key limited to one bucket, `<accessKeyId>.<secret>`, as `api_key` in the JSON body or as the bearer token',
+        },
+      },
+    },
     paths,
   }) as unknown as Record<string, unknown>;
 }

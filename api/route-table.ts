@@ -10,6 +10,7 @@ import type { ApiDeps } from './deps.js';
 import { defineRoutes, type RouteSpec, type RouteSpecs } from './route.js';
 import { BUCKET_ROUTES, bucketRoutes } from './routes/buckets.js';
 import { BYTE_PLANE_ROUTES, bytePlaneRoutes } from './routes/byte-plane.js';
+import { DATAINSIDER_ROUTES, dataInsiderRoutes } from './routes/datainsider.js';
 import { DEAD_LETTER_ROUTES, deadLetterRoutes } from './routes/dead-letters.js';
 import { HEALTH_ROUTES } from './routes/health.js';
 import { JOB_ROUTES, jobRoutes } from './routes/jobs.js';
@@ -49,6 +50,7 @@ const PUBLIC: RouteSpecs[] = [HEALTH_ROUTES, META_ROUTES];
  */
 export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Router }[] = [
   { routes: BUCKET_ROUTES, router: bucketRoutes },
+  { routes: DATAINSIDER_ROUTES, router: dataInsiderRoutes },
   { routes: KEY_ROUTES, router: keyRoutes },
   { routes: JOB_ROUTES, router: jobRoutes },
   { routes: SYNC_ROUTES, router: syncRoutes },
@@ -81,7 +83,7 @@ const operation = (spec: RouteSpec): Operation => ({
 /** Every operation, in the order Express tries them. */
 export const ROUTES: Operation[] = [...PUBLIC, ...API_ROUTERS.map((g) => g.routes)].flatMap((specs) => Object.values(specs).map(operation));
 
-/** Routes that need no bearer token, by their exact path. */
+/** Routes that need no bearer token, by their exact path (DataInsider's check an api_key themselves). */
 export const PUBLIC_PATHS = new Set(ROUTES.filter((op) => op.scope === null).map((op) => op.path));
 
 /** Express matches routes case-insensitively and with an optional trailing slash; so do these. */

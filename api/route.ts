@@ -26,8 +26,14 @@ export interface RouteSpec {
   /** The Express route as registered: `:name` for one segment, `*name` for every remaining one. */
   route: string;
   summary: string;
-  /** What the bearer token must hold (`admin` holds every scope); null for a public route. */
+  /** What the bearer token must hold (`admin` holds every scope); null for a public route, or one authenticated by `apiKey`. */
   scope: Scope | null;
+  /**
+   * A DataInsider route (with `scope: null`): authenticated by its handler with
+   * an `api_key` holding this scope instead of a bearer token, and answering
+   * errors in DataInsider's `{ code, msg }` envelope.
+   */
+  apiKey?: Scope;
   query?: z.ZodObject;
   body?: z.ZodType;
   /** By status: the successes; the errors every route shares are added to the document. */

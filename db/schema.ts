@@ -195,9 +195,20 @@ export const uploadSyncs = pgTable(
     workflowId: text().notNull(),
     startTime: createdAt(),
     endTime: timestamp({ withTimezone: true, precision: 3 }),
+    /** The bucket's organisation, so DataInsider's integer `sync_id` is looked up per organisation. */
+    orgId: text(),
+    /** DataInsider's `sync_id`: 1, 2, 3 … per organisation (upload_sync_orgs hands them out); `id` stays the workflow's id. */
+    syncNumber: integer(),
   },
-  (t) => [index('upload_syncs_bucket_idx').on(t.bucketId, t.startTime)],
+  (t) => [index('upload_syncs_bucket_idx').on(t.bucketId, t.startTime), uniqueIndex('upload_syncs_org_number_idx').on(t.orgId, t.syncNumber)],
 );
+
+/** Per organisation: its DataInsider `org_id` (an integer, as DataInsider shows it) and the last `sync_id` handed out. */
+export const uploadSyncOrgs = pgTable('upload_sync_orgs', {
+  orgId: text().primaryKey(),
+  number: integer().generatedAlwaysAsIdentity().notNull().unique(),
+  lastSyncNumber: integer().notNull().default(0),
+});
 
 export const uploadFiles = pgTable(
   'upload_files',
@@ -214,6 +225,8 @@ export const uploadFiles = pgTable(
     message: text().notNull().default(''),
     startTime: createdAt(),
     endTime: timestamp({ withTimezone: true, precision: 3 }),
+    /** DataInsider's integer `history_id` (one sequence for all organisations); `id` stays lakesync's. */
+    historyNumber: bigint({ mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
   },
   (t) => [index('upload_files_sync_idx').on(t.syncId, t.startTime), index('upload_files_bucket_idx').on(t.bucketId, t.startTime)],
 );

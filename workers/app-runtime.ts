@@ -30,6 +30,7 @@ import { closeGracefully } from './close-server.js';
 import { reportDiscoveryLag } from '../metrics/registry.js';
 import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
+import { startStep } from '../infra/startup-failure.js';
 
 const STALE_TEMP_MS = 3600 * 1000;
 
@@ -76,10 +77,10 @@ export interface Runtime {
 export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   // Whoever built the logger: errors are logged without query parameters.
   const log = withSafeSerializers(o.log);
-  await runMigrations(o.databaseUrl);
+  await startStep('Postgres (database migrations)', () => runMigrations(o.databaseUrl));
   const db = createDb(o.databaseUrl, 20);
   const secrets = new SecretBox(o.secretKey);
-  const connection = await clientConnection(o.env, o.temporalAddress);
+  const connection = await startStep(`Temporal at ${o.temporalAddress}`, () => clientConnection(o.env, o.temporalAddress));
   const temporal = new Client({ connection, namespace: o.env.TEMPORAL_NAMESPACE });
 
   let worker: Worker | undefined;
@@ -100,7 +101,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let workerDone: Promise<void> | undefined;
   let workerConn: Awaited<ReturnType<typeof workerConnection>> | undefined;
   if (o.runWorker) {
-    workerConn = await workerConnection(o.env, o.temporalAddress);
+    workerConn = await startStep(`Temporal at ${o.temporalAddress}`, () => workerConnection(o.env, o.temporalAddress));
     const deps: ActivityDeps = {
       db,
       lake,
@@ -143,7 +144,13 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let stopLagReport: (() => void) | undefined;
   if (o.runWorker) {
     stopLagReport = reportDiscoveryLag(discoveryLagReader(db, log));
-    if (o.env.WORKER_METRICS_PORT !== undefined) metrics = await startMetricsServer(o.env.WORKER_METRICS_HOST, o.env.WORKER_METRICS_PORT);
+    const metricsPort = o.env.WORKER_METRICS_PORT;
+    if (metricsPort !== undefined)
+      metrics = await startStep(
+        'worker metrics endpoint',
+        () => startMetricsServer(o.env.WORKER_METRICS_HOST, metricsPort),
+        'WORKER_METRICS_HOST / WORKER_METRICS_PORT',
+      );
   }
 
   // Controllers that are missing (terminated by hand, lost with a cluster) come back at start-up and periodically.
@@ -202,16 +209,23 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       log,
     };
     const app = createApp(apiDeps);
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(o.env.PORT, o.env.HOST, () => resolve(s));
-      s.once('error', reject);
-    });
+    // Express 5 calls the listen callback with the error when the bind fails: resolving on it would run on without an API.
+    server = await startStep(
+      'API',
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = app.listen(o.env.PORT, o.env.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+        }),
+      'set PORT to use another',
+    );
     const http = server;
     // GRPC_PORT taken: leave no HTTP server listening behind the failed start.
-    grpc = await startGrpcServer(apiDeps, o.env.HOST, o.env.GRPC_PORT).catch((err: unknown) => {
-      http.close();
-      throw err;
-    });
+    grpc = await startStep('gRPC API', () => startGrpcServer(apiDeps, o.env.HOST, o.env.GRPC_PORT), 'set GRPC_PORT to use another').catch(
+      (err: unknown) => {
+        http.close();
+        throw err;
+      },
+    );
     const addr = server.address();
     url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
   }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import type { WorkerDeploymentVersion } from '@temporalio/common';
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import type { Logger, WorkerDeploymentVersion } from '@temporalio/common';
+import { Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { activityLogContext } from './activity-log-context.js';
 import { activityFailureScrub } from './activity-failure-scrub.js';
@@ -29,6 +29,19 @@ export const workflowsPath = fileURLToPath(new URL(compiled ? '../workflows/inde
 /** Where `npm run build` writes the workflow bundle (dist/workflow-bundle.js); none when running the sources. */
 export const prebuiltBundlePath: string | undefined = compiled ? fileURLToPath(new URL('../workflow-bundle.js', import.meta.url)) : undefined;
 
+/** The SDK's logger with info demoted to debug: the bundler logs webpack's module listing at info, a page of noise at start. */
+function bundlerLogger(): Logger {
+  const sdk = Runtime.instance().logger;
+  return {
+    log: (level, message, meta) => sdk.log(level === 'INFO' ? 'DEBUG' : level, message, meta),
+    trace: (message, meta) => sdk.trace(message, meta),
+    debug: (message, meta) => sdk.debug(message, meta),
+    info: (message, meta) => sdk.debug(message, meta),
+    warn: (message, meta) => sdk.warn(message, meta),
+    error: (message, meta) => sdk.error(message, meta),
+  };
+}
+
 /** One worker runs lakesync's workflows and activities on one task queue. */
 export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -36,7 +49,7 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     activities: createActivities(o.deps),
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath }),
+    workflowBundle: o.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: bundlerLogger() })),
     maxConcurrentActivityTaskExecutions: Math.max(8, o.deps.batchConcurrency * 2 + 4),
     shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
     shutdownForceTime: o.shutdownForceTime,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadEnv, workerForceSeconds, workerVersion, type Env } from '../config/env.js';
-import { errorMessage } from '../domain/error-text.js';
+import { StartupFailure } from '../infra/startup-failure.js';
+import { exitOnStartupFailure, handleUncaughtExceptions } from './fatal.js';
 import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { fsAccessFromEnv } from './fs-access.js';
@@ -26,10 +27,11 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
   try {
     env = loadEnv();
   } catch (err) {
-    console.error(errorMessage(err));
-    process.exit(1);
+    exitOnStartupFailure(`lakesync ${role}`, new StartupFailure('configuration', err));
   }
   const log = createLogger(env.LOG_LEVEL);
+  // A connection Postgres or a peer dropped (a restart, a reset) fails the work on it; it is no reason to end the process.
+  handleUncaughtExceptions(`lakesync ${role}`, log);
   // Node's own warnings (deprecations, the AWS SDK's engine notice) as log lines too; run with --no-warnings so they are not printed twice.
   process.on('warning', (warning) => log.warn({ warning: { name: warning.name, message: warning.message } }, 'node warning'));
   if (role === 'worker') installTemporalLogging(log, temporalMetricsBridge().buffer);
@@ -40,8 +42,11 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     role === 'api' && !env.LAKESYNC_AUTH_SECRET && !env.LAKESYNC_AUTH_JWKS_URL && 'LAKESYNC_AUTH_SECRET or LAKESYNC_AUTH_JWKS_URL',
   ].filter(Boolean);
   if (missing.length) {
-    log.fatal(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`);
-    process.exit(1);
+    exitOnStartupFailure(
+      `lakesync ${role}`,
+      new StartupFailure('configuration', new Error(`set ${missing.join(', ')} (or use \`npm run dev\` for the embedded defaults)`)),
+      log,
+    );
   }
   try {
     const bundle = role === 'worker' ? await workflowBundle(env) : undefined;
@@ -82,7 +87,6 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (err) {
-    log.fatal({ err }, `lakesync ${role} failed to start`);
-    process.exit(1);
+    exitOnStartupFailure(`lakesync ${role}`, err, log);
   }
 }

@@ -6,6 +6,7 @@ export * from './sources.js';
 export * from './jobs.js';
 export * from './objects.js';
 export * from './uploads.js';
+export * from './datainsider.js';
 export * from './pipelines.js';
 export * from './search.js';
 export * from './health.js';

@@ -18,6 +18,8 @@ export const UploadRestored = z.object({ success: z.boolean(), restored: z.numbe
 export const UploadSyncList = z.array(
   z.object({
     syncId: z.string(),
+    /** DataInsider's integer `sync_id` of the same sync (per organisation); null only for a sync started before it existed. */
+    syncNumber: z.number().int().nullable(),
     name: z.string(),
     path: z.string(),
     syncType: z.enum(['FULL', 'INCREMENTAL']),

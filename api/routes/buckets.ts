@@ -18,8 +18,8 @@ export const BucketName = text()
   .min(3, 'must be 3 to 63 characters')
   .max(63, 'must be 3 to 63 characters')
   .regex(/^[a-z0-9][a-z0-9-]*[a-z0-9]$/, 'must be lowercase letters, digits and hyphens, starting and ending with a letter or digit')
-  // `/admin/…` is the API's own; a bucket of that name would shadow it.
-  .refine((n) => n !== 'admin', 'is reserved');
+  // `/admin/…` and `/api/…` (DataInsider's routes) are the API's own; a bucket of either name would shadow them.
+  .refine((n) => n !== 'admin' && n !== 'api', 'is reserved');
 
 const CreateBucket = z.object({ name: BucketName }).strict();
 

@@ -1,23 +1,15 @@
 import type { Request, Router } from 'express';
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { escapeControl, text, textProblem } from '../../domain/text.js';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { text } from '../../domain/text.js';
 import { uploadFiles, uploadSyncs } from '../../db/schema.js';
-import { newId } from '../../domain/ids.js';
 import { lakeKeyProblem } from '../../lake/keys.js';
 import { TRASH_PREFIX, trashKey } from '../../lake/trash.js';
-import { endUploadUpdate, uploadSyncWorkflowId } from '../../workflows/shared.js';
-import type { PutResult } from '../../lake/types.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { recordArrival } from '../push-source.js';
-import { metadataToCatalog } from '../object-metadata.js';
-import { logFields } from '../log-fields.js';
-import { ClientGoneError } from '../client-gone.js';
-import { eachMultipartFile } from '../multipart-files.js';
-import { countUploadedFiles, discardUploadRequest, type CreatedFile } from '../upload-rollback.js';
+import { endUploadSync, receiveFiles, startUploadSync } from '../upload-syncs.js';
 import { parseBody, parseQuery } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { defineRoutes, routesOf } from '../route.js';
@@ -117,29 +109,11 @@ export function uploadRoutes(deps: ApiDeps): Router {
     if (!sync) throw ApiError.notFound(`sync ${String(req.params.syncId)}`);
     return { bucket, sync };
   };
-  const ended = (status: string) =>
-    new ApiError('FAILED_PRECONDITION', `syncId: the sync is ${status}; start a new one`, [{ field: 'syncId', problem: `is ${status}` }]);
 
   r.on('start', async (req, res) => {
     const body = parseBody(StartBody, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
-    const id = newId('sync');
-    const path = body.path === '' ? '' : `${body.path}/`;
-    await deps.db
-      .insert(uploadSyncs)
-      .values({ id, bucketId: bucket.id, name: body.name, path, syncType: body.syncType, ttlSeconds: body.ttlSeconds, workflowId: uploadSyncWorkflowId(id) });
-    try {
-      await deps.temporal.workflow.start('uploadSync', {
-        workflowId: uploadSyncWorkflowId(id),
-        taskQueue: deps.taskQueue,
-        args: [{ syncId: id, ttlSeconds: body.ttlSeconds }],
-        memo: { bucket: bucket.name, name: body.name },
-      });
-    } catch (err) {
-      await deps.db.delete(uploadSyncs).where(eq(uploadSyncs.id, id));
-      deps.log.error({ err }, 'could not start the upload sync workflow');
-      throw ApiError.unavailable('temporal', 'could not start the upload sync');
-    }
+    const { id } = await startUploadSync(deps, bucket, body);
     res.status(201).json({ syncId: id });
   });
 
@@ -150,86 +124,14 @@ export function uploadRoutes(deps: ApiDeps): Router {
    */
   r.on('files', async (req, res) => {
     const { bucket, sync } = await findSync(req, callerOf(res).org);
-    if (sync.syncStatus !== 'Syncing') throw ended(sync.syncStatus);
-    if (!req.headers['content-type']?.startsWith('multipart/form-data'))
-      throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'body: must be multipart/form-data', [{ field: 'body', problem: 'must be multipart/form-data' }]);
-    const results: { fileName: string; key: string; syncStatus: string; message: string }[] = [];
-    const created: CreatedFile[] = [];
-    try {
-      await eachMultipartFile(req, deps.uploadLimits, async (file) => {
-        // Only the base name of a client's file name counts (busboy drops any path in it).
-        const rawName = file.fileName;
-        // A name with control characters is refused, and recorded with them written out: no row can hold NUL.
-        const nameProblem = textProblem(rawName);
-        const fileName = nameProblem ? escapeControl(rawName) : rawName;
-        const key = sync.path + fileName;
-        const keyProblem = nameProblem ?? lakeKeyProblem(key);
-        const problem = !fileName ? 'the file has no name' : keyProblem ? `file name ${keyProblem}` : null;
-        const historyId = newId('file');
-        await deps.db.insert(uploadFiles).values({ id: historyId, syncId: sync.id, bucketId: bucket.id, fileName, key: problem ? fileName : key });
-        const entry: CreatedFile = { historyId, key, stored: null };
-        created.push(entry);
-        if (problem) {
-          await deps.db
-            .update(uploadFiles)
-            .set({ syncStatus: 'Failed', endTime: sql`now()`, message: problem })
-            .where(eq(uploadFiles.id, historyId));
-          results.push({ fileName, key, syncStatus: 'Failed', message: problem });
-          return;
-        }
-        let put: PutResult;
-        try {
-          put = await deps.lake.put(bucket.name, key, file.body, { contentType: file.mimeType });
-        } catch (err) {
-          const message = (err as Error).message.slice(0, 500);
-          await deps.db
-            .update(uploadFiles)
-            .set({ syncStatus: 'Failed', endTime: sql`now()`, message })
-            .where(eq(uploadFiles.id, historyId));
-          results.push({ fileName, key, syncStatus: 'Failed', message });
-          return;
-        }
-        entry.stored = put.writeId ?? put.etag;
-        await deps.db
-          .update(uploadFiles)
-          .set({ syncStatus: 'Finished', endTime: sql`now()`, size: put.size })
-          .where(eq(uploadFiles.id, historyId));
-        await recordArrival(deps, bucket, key, put, metadataToCatalog(deps, { contentType: file.mimeType }));
-        results.push({ fileName, key, syncStatus: 'Finished', message: '' });
-      });
-    } catch (err) {
-      const gone = err instanceof ClientGoneError;
-      const reason = gone
-        ? 'not kept: the client disconnected before the request ended'
-        : err instanceof ApiError
-          ? `not kept: the request was refused (${err.message})`
-          : 'not kept: the request failed';
-      await discardUploadRequest(deps, bucket, sync, created, reason);
-      deps.log.warn({ ...logFields(res), files: created.length, reason }, 'an upload request did not complete; none of its files were kept');
-      // Nobody is left to answer.
-      if (gone) return;
-      if (err instanceof ApiError && created.length > 0)
-        throw new ApiError(err.code, `${err.message}; none of the request's ${created.length} files were kept`, err.details);
-      throw err;
-    }
-    if (results.length === 0) throw ApiError.invalid('file', 'no file was sent');
-    await countUploadedFiles(deps, sync, results.length, results.filter((f) => f.syncStatus === 'Failed').length);
-    res.json({ code: 0, msg: null, files: results });
+    const files = await receiveFiles(deps, req, res, bucket, sync, '', 'syncId');
+    if (files) res.json({ code: 0, msg: null, files });
   });
 
   r.on('end', async (req, res) => {
     parseBody(EndBody, req);
     const { sync } = await findSync(req, callerOf(res).org);
-    if (sync.syncStatus === 'Failed') throw ended('Failed');
-    // Ending again is harmless: the sync (and its workflow) already finished.
-    if (sync.syncStatus === 'Finished') return void res.json({ success: true });
-    try {
-      const result = await deps.temporal.workflow.getHandle(sync.workflowId).executeUpdate(endUploadUpdate);
-      res.json(result);
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw ended('Failed');
-      throw err;
-    }
+    res.json(await endUploadSync(deps, sync, 'syncId'));
   });
 
   /** Brings back what ending a FULL sync moved to trash. */
@@ -266,6 +168,7 @@ export function uploadRoutes(deps: ApiDeps): Router {
     res.json(
       rows.map((s) => ({
         syncId: s.id,
+        syncNumber: s.syncNumber,
         name: s.name,
         path: s.path,
         syncType: s.syncType,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, withFreshPorts } from '../../infra/ports.js';
+import { freePort, preferredPort, withFreshPorts } from '../../infra/ports.js';
 
 const listen = (port: number) =>
   new Promise<Server>((resolve, reject) => {
@@ -43,5 +43,15 @@ describe('ports for the servers tests and dev start', () => {
       }),
     ).rejects.toThrow('bad flag');
     expect(calls).toBe(1);
+  });
+
+  it('tries a conventional port first when it is free, draws one when it is taken, and draws on every retry', async () => {
+    const conventional = await freePort();
+    expect(await preferredPort(conventional, 1)).toBe(conventional);
+    expect(await preferredPort(conventional, 2)).not.toBe(conventional);
+    servers.push(await listen(conventional));
+    const drawn = await preferredPort(conventional, 1);
+    expect(drawn).not.toBe(conventional);
+    servers.push(await listen(drawn));
   });
 });
