@@ -220,12 +220,10 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     );
     const http = server;
     // GRPC_PORT taken: leave no HTTP server listening behind the failed start.
-    grpc = await startStep('gRPC API', () => startGrpcServer(apiDeps, o.env.HOST, o.env.GRPC_PORT), 'set GRPC_PORT to use another').catch(
-      (err: unknown) => {
-        http.close();
-        throw err;
-      },
-    );
+    grpc = await startStep('gRPC API', () => startGrpcServer(apiDeps, o.env.HOST, o.env.GRPC_PORT), 'set GRPC_PORT to use another').catch((err: unknown) => {
+      http.close();
+      throw err;
+    });
     const addr = server.address();
     url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
   }
