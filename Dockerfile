@@ -18,6 +18,7 @@ COPY infra/patch-postgres-driver.mjs infra/
 RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 8080
+# The HTTP API and its gRPC server (GRPC_PORT); dist/ carries the .proto files the gRPC server loads.
+EXPOSE 8080 9090
 # node runs as PID 1 with no npm or shell in between: `docker stop`'s SIGTERM reaches it and starts the graceful shutdown.
 CMD ["node", "--enable-source-maps", "--no-warnings", "dist/workers/api.js"]

@@ -93,26 +93,36 @@ function unauthenticated(problem: string): ApiError {
   return new ApiError('UNAUTHENTICATED', `authorization: ${problem}`, [{ field: 'authorization', problem }]);
 }
 
+/** The token of an `Authorization` value (an HTTP header or gRPC metadata), or the refusal to answer with. */
+export function bearerToken(value: string | undefined): string {
+  // RFC 6750: "Bearer", one or more spaces (no other whitespace), a b64token.
+  const match = value ? /^Bearer +([A-Za-z0-9\-_.~+/]+=*)$/i.exec(value) : null;
+  if (!match) throw unauthenticated(value ? 'must be "Bearer <token>"' : 'missing bearer token');
+  return match[1]!;
+}
+
+/** Refuses a caller without the scope (`admin` implies all). */
+export function requireScope(caller: Caller, need: Scope): void {
+  if (!caller.scopes.has(need) && !caller.scopes.has('admin')) {
+    throw new ApiError('PERMISSION_DENIED', `authorization: token lacks the ${need} scope`, [{ field: 'authorization', problem: `lacks the ${need} scope` }]);
+  }
+}
+
 /** Bearer auth on every route but the public ones, each needing the scope `scopeOf` names; the caller lands in `res.locals.caller`. */
 export function authMiddleware(auth: Authenticator, isPublic: (req: Request) => boolean, scopeOf: (req: Request) => Scope): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (isPublic(req)) return next();
-    const header = req.headers.authorization;
-    // RFC 6750: "Bearer", one or more spaces (no other whitespace), a b64token.
-    const match = header ? /^Bearer +([A-Za-z0-9\-_.~+/]+=*)$/i.exec(header) : null;
-    if (!match) {
+    let token: string;
+    try {
+      token = bearerToken(req.headers.authorization);
+    } catch (err) {
       res.setHeader('WWW-Authenticate', 'Bearer');
-      return next(unauthenticated(header ? 'must be "Bearer <token>"' : 'missing bearer token'));
+      return next(err);
     }
     auth
-      .verify(match[1]!)
+      .verify(token)
       .then((caller) => {
-        const need = scopeOf(req);
-        if (!caller.scopes.has(need) && !caller.scopes.has('admin')) {
-          throw new ApiError('PERMISSION_DENIED', `authorization: token lacks the ${need} scope`, [
-            { field: 'authorization', problem: `lacks the ${need} scope` },
-          ]);
-        }
+        requireScope(caller, scopeOf(req));
         res.locals.caller = caller;
         next();
       })

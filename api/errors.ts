@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { status as grpc } from '@grpc/grpc-js';
 import { FAILURE } from '../domain/failures.js';
 import { logFields } from './log-fields.js';
 import { isClientGone } from './client-gone.js';
@@ -15,19 +16,20 @@ export interface ErrorDetail {
   problem: string;
 }
 
+/** Each code's HTTP status and gRPC status: the one mapping both surfaces answer with (the message is the same on both). */
 const STATUS = {
-  INVALID_ARGUMENT: 400,
-  UNAUTHENTICATED: 401,
-  PERMISSION_DENIED: 403,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  FAILED_PRECONDITION: 409,
-  PRECONDITION_FAILED: 412,
-  RANGE_NOT_SATISFIABLE: 416,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  UNAVAILABLE: 503,
-  INTERNAL: 500,
+  INVALID_ARGUMENT: { http: 400, grpc: grpc.INVALID_ARGUMENT },
+  UNAUTHENTICATED: { http: 401, grpc: grpc.UNAUTHENTICATED },
+  PERMISSION_DENIED: { http: 403, grpc: grpc.PERMISSION_DENIED },
+  NOT_FOUND: { http: 404, grpc: grpc.NOT_FOUND },
+  ALREADY_EXISTS: { http: 409, grpc: grpc.ALREADY_EXISTS },
+  FAILED_PRECONDITION: { http: 409, grpc: grpc.FAILED_PRECONDITION },
+  PRECONDITION_FAILED: { http: 412, grpc: grpc.FAILED_PRECONDITION },
+  RANGE_NOT_SATISFIABLE: { http: 416, grpc: grpc.OUT_OF_RANGE },
+  PAYLOAD_TOO_LARGE: { http: 413, grpc: grpc.RESOURCE_EXHAUSTED },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, grpc: grpc.INVALID_ARGUMENT },
+  UNAVAILABLE: { http: 503, grpc: grpc.UNAVAILABLE },
+  INTERNAL: { http: 500, grpc: grpc.INTERNAL },
 } as const;
 export type ErrorCode = keyof typeof STATUS;
 
@@ -43,7 +45,10 @@ export class ApiError extends Error {
     super(message);
   }
   get status(): number {
-    return STATUS[this.code];
+    return STATUS[this.code].http;
+  }
+  get grpcStatus(): grpc {
+    return STATUS[this.code].grpc;
   }
   static invalid(field: string, problem: string): ApiError {
     return new ApiError('INVALID_ARGUMENT', `${field}: ${problem}`, [{ field, problem }]);
@@ -89,6 +94,32 @@ function lakeRefusal(err: ApplicationFailure): ApiError {
 }
 
 /**
+ * Any error a request ended in, as the ApiError its client is answered with
+ * (HTTP and gRPC alike); what the client cannot be told is logged here, with
+ * the request's log fields.
+ */
+export function asApiError(err: unknown, log: Logger, fields: object): ApiError {
+  if (err instanceof ApiError) return err;
+  const down = unavailableDependency(err);
+  if (down) {
+    // Expected while a dependency restarts: the pool and the client reconnect by themselves.
+    log.warn({ err, ...fields, dependency: down }, 'a dependency is unavailable; answered 503');
+    return ApiError.unavailable(down);
+  }
+  if (err instanceof z.ZodError) return fromZod(err);
+  if (err instanceof WorkflowNotFoundError) return new ApiError('NOT_FOUND', 'workflow not found');
+  if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) return lakeRefusal(err);
+  // body-parser's refusals (HTTP only).
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === 'entity.parse.failed') return ApiError.invalid('body', 'is not valid JSON');
+  if (type === 'entity.too.large')
+    return new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return ApiError.invalid('body', 'has an unsupported encoding');
+  log.error({ err, ...fields }, 'unhandled error');
+  return new ApiError('INTERNAL', 'internal error');
+}
+
+/**
  * `dataInsider(req)`: the request is one of DataInsider's routes, whose clients
  * read `{ code, msg }` (code 0 is success there; an error's code is its HTTP status).
  */
@@ -104,24 +135,7 @@ export function errorHandler(log: Logger, dataInsider: (req: Request) => boolean
       res.destroy();
       return;
     }
-    let apiError: ApiError;
-    const down = err instanceof ApiError ? null : unavailableDependency(err);
-    if (err instanceof ApiError) apiError = err;
-    else if (down) {
-      // Expected while a dependency restarts: the pool and the client reconnect by themselves.
-      log.warn({ err, ...logFields(res), dependency: down }, 'a dependency is unavailable; answered 503');
-      apiError = ApiError.unavailable(down);
-    } else if (err instanceof z.ZodError) apiError = fromZod(err);
-    else if (err instanceof WorkflowNotFoundError) apiError = new ApiError('NOT_FOUND', 'workflow not found');
-    else if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) apiError = lakeRefusal(err);
-    else if (err?.type === 'entity.parse.failed') apiError = ApiError.invalid('body', 'is not valid JSON');
-    else if (err?.type === 'entity.too.large')
-      apiError = new ApiError('PAYLOAD_TOO_LARGE', 'body: is larger than the limit', [{ field: 'body', problem: 'is larger than the limit' }]);
-    else if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') apiError = ApiError.invalid('body', 'has an unsupported encoding');
-    else {
-      log.error({ err, ...logFields(res) }, 'unhandled error');
-      apiError = new ApiError('INTERNAL', 'internal error');
-    }
+    const apiError = asApiError(err, log, logFields(res));
     if (apiError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
     if (dataInsider(req)) res.status(apiError.status).json({ code: apiError.status, msg: apiError.message });
     else res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });

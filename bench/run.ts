@@ -118,6 +118,7 @@ async function main() {
     WORKFLOW_BUNDLE_PATH: bundlePath,
     LOG_LEVEL: 'info',
     PORT: '0',
+    GRPC_PORT: '0',
     // A production worker runs with a capped heap (README: "Scaling workers"); V8 otherwise grows lazily toward gigabytes.
     NODE_OPTIONS: `--max-old-space-size=${args['worker-heap-mb']}`,
   };

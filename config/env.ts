@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8080),
+  /** The API's gRPC server (K3's IngestService), on HOST too: 0 picks a free port (logged). */
+  GRPC_PORT: int(0, 65535).default(9090),
   LAKESYNC_STATE_DIR: z.string().min(1).default('.lakesync'),
   LAKESYNC_CACHE_DIR: z
     .string()
@@ -52,6 +54,8 @@ const EnvSchema = z.object({
   LAKESYNC_BOTO3_PYTHON: z.string().optional(),
   LAKESYNC_S5CMD_PATH: z.string().optional(),
   LAKESYNC_RCLONE_PATH: z.string().optional(),
+  /** grpcurl for the gRPC tests (infra/grpcurl.ts builds a pinned one when unset). */
+  LAKESYNC_GRPCURL_PATH: z.string().optional(),
   LAKE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
   LAKE_DIR: z.string().optional(),
   LAKE_S3_ENDPOINT: z.string().url().optional(),

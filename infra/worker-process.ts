@@ -27,6 +27,8 @@ export interface WorkerProcess extends LakesyncProcess {
 
 export interface ApiProcess extends LakesyncProcess {
   url: string;
+  /** host:port of its gRPC server. */
+  grpcAddress: string;
 }
 
 export interface ProcessOptions {
@@ -102,5 +104,5 @@ export async function startWorkerProcess(env: Record<string, string>, o: Process
 /** `npm start` as its own OS process. */
 export async function startApiProcess(env: Record<string, string>, o: ProcessOptions = {}): Promise<ApiProcess> {
   const p = await startProcess('api', env, o, 'lakesync API listening on');
-  return { ...p, url: String(p.ready.msg).replace('lakesync API listening on ', '') };
+  return { ...p, url: String(p.ready.msg).replace('lakesync API listening on ', ''), grpcAddress: String(p.ready.grpcAddress) };
 }

@@ -9,6 +9,8 @@ import { closeDb, createDb, type Db } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { SecretBox } from '../domain/secrets.js';
 import { createApp } from '../api/app.js';
+import type { ApiDeps } from '../api/deps.js';
+import { startGrpcServer, type GrpcServer } from '../api/grpc/server.js';
 import { PageTokens } from '../api/pagination.js';
 import type { MultipartLimits } from '../api/multipart-files.js';
 import { Authenticator } from '../api/auth.js';
@@ -52,6 +54,8 @@ const uploadLimits = (env: Env): MultipartLimits => ({ maxFiles: env.UPLOAD_MAX_
 
 export interface Runtime {
   url?: string;
+  /** host:port of the API's gRPC server (K3's IngestService). */
+  grpcAddress?: string;
   /** The worker's Prometheus endpoint, when WORKER_METRICS_PORT turns it on. */
   metricsUrl?: string;
   db: Db;
@@ -172,6 +176,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   }
 
   let server: Server | undefined;
+  let grpc: GrpcServer | undefined;
   if (o.runApi) {
     const pageTokens = new PageTokens(createHash('sha256').update('page-tokens:').update(o.secretKey).digest());
     const auth = new Authenticator({
@@ -185,7 +190,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       // Without either, signed URLs carry the address this process listens on, which clients behind NAT or a proxy cannot reach.
       log.warn('LAKESYNC_PUBLIC_URL is not set: signed object URLs will point at the address the API listens on');
     }
-    const app = createApp({
+    const apiDeps: ApiDeps = {
       db,
       temporal,
       taskQueue: o.env.TEMPORAL_TASK_QUEUE,
@@ -202,7 +207,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       uploadLimits: uploadLimits(o.env),
       s3: { region: o.env.LAKESYNC_S3_REGION, domain: o.env.LAKESYNC_S3_DOMAIN },
       log,
-    });
+    };
+    const app = createApp(apiDeps);
     // Express 5 calls the listen callback with the error when the bind fails: resolving on it would run on without an API.
     server = await startStep(
       'API',
@@ -212,6 +218,12 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         }),
       'set PORT to use another',
     );
+    const http = server;
+    // GRPC_PORT taken: leave no HTTP server listening behind the failed start.
+    grpc = await startStep('gRPC API', () => startGrpcServer(apiDeps, o.env.HOST, o.env.GRPC_PORT), 'set GRPC_PORT to use another').catch((err: unknown) => {
+      http.close();
+      throw err;
+    });
     const addr = server.address();
     url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
   }
@@ -230,6 +242,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
 
   return {
     url,
+    grpcAddress: grpc?.address,
     metricsUrl: metrics?.url,
     db,
     temporal,
@@ -237,7 +250,13 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     stop: async () => {
       clearInterval(healTimer);
       clearInterval(multipartTimer);
-      const [apiClean, workerClean] = await Promise.all([server ? closeGracefully(server, o.env.API_SHUTDOWN_GRACE_SECONDS * 1000) : true, stopWorker()]);
+      // gRPC calls in flight get the same grace as HTTP requests.
+      const graceMs = o.env.API_SHUTDOWN_GRACE_SECONDS * 1000;
+      const [apiClean, grpcClean, workerClean] = await Promise.all([
+        server ? closeGracefully(server, graceMs) : true,
+        grpc ? grpc.stop(graceMs) : true,
+        stopWorker(),
+      ]);
       stopLagReport?.();
       // Scrapeable until the work is done, so the last counts are not lost.
       await metrics?.close();
@@ -247,7 +266,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         await connection.close();
         await closeDb(db);
       }
-      return apiClean && workerClean;
+      return apiClean && grpcClean && workerClean;
     },
   };
 }

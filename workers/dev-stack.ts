@@ -62,6 +62,7 @@ async function start(env: Env, log: Logger, lock: StateDirLock, stopRequested: A
   started.runtime = runtime;
   stopRequested.throwIfAborted();
   log.info(`lakesync API      ${runtime.url}`);
+  log.info(`lakesync gRPC     ${runtime.grpcAddress} (grpcurl -plaintext ${runtime.grpcAddress} list)`);
   log.info(`worker metrics    ${runtime.metricsUrl}`);
   log.info(`dev token         ${auth.tokenFile} (org "dev", scopes read write admin):\n${auth.token}`);
   if (!env.TEMPORAL_ADDRESS) log.info(temporalLine(services.temporalAddress));

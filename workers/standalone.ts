@@ -60,7 +60,7 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
       runWorker: role === 'worker',
       workflowBundle: bundle,
     });
-    if (role === 'api') log.info(`lakesync API listening on ${runtime.url}`);
+    if (role === 'api') log.info({ grpcAddress: runtime.grpcAddress }, `lakesync API listening on ${runtime.url}`);
     else
       log.info(
         { metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start', workerVersion: workerVersion(env) ?? 'unversioned' },

@@ -16,6 +16,7 @@ import { findSource } from './lookup.js';
 import { DiscoverBody, IngestBody } from './source-schemas.js';
 import { defineRoutes, routesOf } from '../route.js';
 import { DiscoverResult, IngestResult, SyncStatus } from '../contract/sources.js';
+import type { z } from 'zod';
 
 /** The body may repeat the path's bucket and sourceId (as K3's examples do); they must agree. */
 function checkEcho(body: { bucket?: string; sourceId?: string }, bucket: string, sourceId: string): void {
@@ -53,21 +54,102 @@ export const SYNC_ROUTES = defineRoutes({
   status: { method: 'get', route: '/:bucket/sources/:sourceId/sync', summary: 'GetSyncStatus', scope: 'read', responses: { 200: { body: SyncStatus } } },
 });
 
+/** What a trigger's request says beyond the source it names (the HTTP body; the gRPC request's other fields). */
+type DiscoverOptions = Pick<z.infer<typeof DiscoverBody>, 'fullSync' | 'dryRun'>;
+type IngestOptions = Pick<z.infer<typeof IngestBody>, 'retryFailed' | 'sourceObjectId' | 'ruleId'>;
+
+/**
+ * K3 TriggerDiscovery, as HTTP and gRPC serve it (api/grpc/ingest-service.ts):
+ * each surface authenticates and validates its request, then calls this.
+ */
+export async function triggerDiscovery(
+  deps: ApiDeps,
+  org: string,
+  bucketName: string,
+  sourceId: string,
+  o: DiscoverOptions,
+): Promise<z.infer<typeof DiscoverResult>> {
+  const { bucket, source } = await findSource(deps, bucketName, sourceId, org);
+  if (isPushed(source.kind))
+    throw new ApiError('FAILED_PRECONDITION', `sourceId: ${source.kind} sources are push-only; their objects are ingested as they arrive`, [
+      { field: 'sourceId', problem: `is a push-only ${source.kind} source` },
+    ]);
+  return deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, {
+    args: [{ fullSync: o.fullSync, dryRun: o.dryRun }],
+    startWorkflowOperation: withStart(deps, source, bucket.name),
+  });
+}
+
+/** K3 TriggerIngestion, as HTTP and gRPC serve it. */
+export async function triggerIngestion(
+  deps: ApiDeps,
+  org: string,
+  bucketName: string,
+  sourceId: string,
+  o: IngestOptions,
+): Promise<z.infer<typeof IngestResult>> {
+  const { bucket, source } = await findSource(deps, bucketName, sourceId, org);
+  if (o.ruleId) {
+    const [rule] = await deps.db
+      .select({ id: rules.id })
+      .from(rules)
+      .where(and(eq(rules.bucketId, bucket.id), eq(rules.id, o.ruleId)));
+    if (!rule) throw ApiError.invalid('ruleId', `rule ${o.ruleId} does not exist in bucket ${bucket.name}`);
+    if (o.retryFailed || o.sourceObjectId) throw ApiError.invalid('ruleId', 'cannot be combined with retryFailed or sourceObjectId');
+  }
+  return deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
+    args: [{ retryFailed: o.retryFailed, sourceObjectId: o.sourceObjectId, ruleId: o.ruleId }],
+    startWorkflowOperation: withStart(deps, source, bucket.name),
+  });
+}
+
+/** K3 GetSyncStatus, as HTTP and gRPC serve it: live from the controller, falling back to the database when it can't answer. */
+export async function syncStatus(deps: ApiDeps, org: string, bucketName: string, sourceId: string): Promise<SyncStatus> {
+  const { bucket, source } = await findSource(deps, bucketName, sourceId, org);
+  const live = await queryWithin<ControllerStatus>(deps.temporal.workflow.getHandle(source.workflowId).query(statusQuery), 3000);
+  const currentJobId = live ? live.currentJobId : source.currentJobId;
+  const jobId = currentJobId ?? source.lastJobId;
+  const [job] = jobId ? await deps.db.select().from(jobs).where(eq(jobs.id, jobId)) : [];
+  // The controller names the status itself (workflows/controller/logic.ts sourceStatus); controllers started before it did are mapped from their phase.
+  const status = live
+    ? (live.status ??
+      (live.phase === 'suspended'
+        ? SOURCE_STATUS.suspended
+        : live.paused
+          ? SOURCE_STATUS.paused
+          : live.phase === 'completed'
+            ? SOURCE_STATUS.completed
+            : SOURCE_STATUS.active))
+    : source.status;
+  return {
+    bucket: bucket.name,
+    sourceId: source.id,
+    status,
+    lastSyncAt: millis(source.lastSyncAt),
+    lastSuccessAt: millis(source.lastSuccessAt),
+    nextSyncAt: live ? millis(live.nextSyncAt) : millis(source.nextSyncAt),
+    objectsDiscovered: String(job?.objectsDiscovered ?? 0),
+    objectsProcessed: String(job?.objectsProcessed ?? 0),
+    objectsIndexed: String(job?.objectsIndexed ?? 0),
+    objectsFailed: String(job?.objectsFailed ?? 0),
+    currentJobId: currentJobId ?? undefined,
+    lastJobId: source.lastJobId ?? undefined,
+    queuedJobId: live?.queuedJobId ?? undefined,
+    paused: live ? live.paused : source.paused,
+    pauseReason: (live ? live.pauseReason : source.pauseReason) ?? undefined,
+    consecutiveFailures: live ? live.consecutiveFailures : source.consecutiveFailures,
+    lastError: source.lastError ?? undefined,
+    live: live !== null,
+  };
+}
+
 export function syncRoutes(deps: ApiDeps): Router {
   const r = routesOf(SYNC_ROUTES);
 
   r.on('discover', async (req, res) => {
     const body = parseBody(DiscoverBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    if (isPushed(source.kind))
-      throw new ApiError('FAILED_PRECONDITION', `sourceId: ${source.kind} sources are push-only; their objects are ingested as they arrive`, [
-        { field: 'sourceId', problem: `is a push-only ${source.kind} source` },
-      ]);
-    const result = await deps.temporal.workflow.executeUpdateWithStart(discoverUpdate, {
-      args: [{ fullSync: body.fullSync, dryRun: body.dryRun }],
-      startWorkflowOperation: withStart(deps, source, bucket.name),
-    });
+    const result = await triggerDiscovery(deps, callerOf(res).org, req.params.bucket, req.params.sourceId, body);
     logFields(res).jobId = result.jobId;
     res.json(result);
   });
@@ -75,61 +157,13 @@ export function syncRoutes(deps: ApiDeps): Router {
   r.on('ingest', async (req, res) => {
     const body = parseBody(IngestBody, req);
     checkEcho(body, req.params.bucket, req.params.sourceId);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    if (body.ruleId) {
-      const [rule] = await deps.db
-        .select({ id: rules.id })
-        .from(rules)
-        .where(and(eq(rules.bucketId, bucket.id), eq(rules.id, body.ruleId)));
-      if (!rule) throw ApiError.invalid('ruleId', `rule ${body.ruleId} does not exist in bucket ${bucket.name}`);
-      if (body.retryFailed || body.sourceObjectId) throw ApiError.invalid('ruleId', 'cannot be combined with retryFailed or sourceObjectId');
-    }
-    const result = await deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
-      args: [{ retryFailed: body.retryFailed, sourceObjectId: body.sourceObjectId, ruleId: body.ruleId }],
-      startWorkflowOperation: withStart(deps, source, bucket.name),
-    });
+    const result = await triggerIngestion(deps, callerOf(res).org, req.params.bucket, req.params.sourceId, body);
     if (result.jobId) logFields(res).jobId = result.jobId;
     res.json(result);
   });
 
-  /** K3 GetSyncStatus: live from the controller, falling back to the database when it can't answer. */
   r.on('status', async (req, res) => {
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    const live = await queryWithin<ControllerStatus>(deps.temporal.workflow.getHandle(source.workflowId).query(statusQuery), 3000);
-    const currentJobId = live ? live.currentJobId : source.currentJobId;
-    const jobId = currentJobId ?? source.lastJobId;
-    const [job] = jobId ? await deps.db.select().from(jobs).where(eq(jobs.id, jobId)) : [];
-    // The controller names the status itself (workflows/controller/logic.ts sourceStatus); controllers started before it did are mapped from their phase.
-    const status = live
-      ? (live.status ??
-        (live.phase === 'suspended'
-          ? SOURCE_STATUS.suspended
-          : live.paused
-            ? SOURCE_STATUS.paused
-            : live.phase === 'completed'
-              ? SOURCE_STATUS.completed
-              : SOURCE_STATUS.active))
-      : source.status;
-    res.json({
-      bucket: bucket.name,
-      sourceId: source.id,
-      status,
-      lastSyncAt: millis(source.lastSyncAt),
-      lastSuccessAt: millis(source.lastSuccessAt),
-      nextSyncAt: live ? millis(live.nextSyncAt) : millis(source.nextSyncAt),
-      objectsDiscovered: String(job?.objectsDiscovered ?? 0),
-      objectsProcessed: String(job?.objectsProcessed ?? 0),
-      objectsIndexed: String(job?.objectsIndexed ?? 0),
-      objectsFailed: String(job?.objectsFailed ?? 0),
-      currentJobId: currentJobId ?? undefined,
-      lastJobId: source.lastJobId ?? undefined,
-      queuedJobId: live?.queuedJobId ?? undefined,
-      paused: live ? live.paused : source.paused,
-      pauseReason: (live ? live.pauseReason : source.pauseReason) ?? undefined,
-      consecutiveFailures: live ? live.consecutiveFailures : source.consecutiveFailures,
-      lastError: source.lastError ?? undefined,
-      live: live !== null,
-    });
+    res.json(await syncStatus(deps, callerOf(res).org, req.params.bucket, req.params.sourceId));
   });
 
   return r.router();

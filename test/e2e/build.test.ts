@@ -88,6 +88,9 @@ describe('production build', () => {
     expect(migrations.length).toBeGreaterThan(0);
     for (const m of migrations) expect(await readFile(join(out, 'db/migrations', m), 'utf8')).toBe(await readFile(join(root, 'db/migrations', m), 'utf8'));
     expect(await readFile(join(out, 'workflow-bundle.js'), 'utf8')).toContain('syncRun');
+    // The gRPC server loads its .proto from beside the compiled code (the image keeps only dist/).
+    const proto = 'proto/dodil/k3/ingest/v1/ingest.proto';
+    expect(await readFile(join(out, proto), 'utf8')).toBe(await readFile(join(root, proto), 'utf8'));
   });
 
   it('runs the built API and worker with plain node through a sync, and both exit 0 on SIGTERM', async () => {

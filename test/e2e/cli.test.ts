@@ -165,6 +165,7 @@ describe('lakesync CLI against the dev stack', () => {
         LAKESYNC_STATE_DIR: stateDir,
         HOST: '127.0.0.1',
         PORT: String(port),
+        GRPC_PORT: '0',
         // Given Temporal and Postgres, dev starts neither of its own.
         TEMPORAL_ADDRESS: infra.temporalAddress,
         DATABASE_URL: infra.postgresAdminUrl.replace(/\/postgres$/, `/${dbName}`),

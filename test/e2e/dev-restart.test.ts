@@ -121,6 +121,8 @@ describe('npm run dev killed with kill -9 and started again', () => {
       LAKESYNC_STATE_DIR: stateDir,
       HOST: '127.0.0.1',
       PORT: new URL(url).port,
+      // Any free port: the default 9090 would clash with another dev stack's.
+      GRPC_PORT: '0',
       // No TEMPORAL_ADDRESS or DATABASE_URL: dev starts its own Temporal dev server and embedded Postgres under the state dir.
       TEMPORAL_CLI_PATH: infra.temporalCli,
       TEMPORAL_UI_PORT: String(await freePort()),

@@ -61,7 +61,8 @@ describe('npm run dev beside another stack', () => {
     const [command, args] = how === 'npm run dev' ? ['npm', ['run', 'dev']] : [process.execPath, ['--import', 'tsx', 'workers/dev.ts']];
     const child = spawn(command, args, {
       cwd: repoRoot,
-      env: { ...baseEnv, LAKESYNC_STATE_DIR: stateDir, PORT: String(port) },
+      // GRPC_PORT any free one: two dev stacks run side by side here.
+      env: { ...baseEnv, LAKESYNC_STATE_DIR: stateDir, PORT: String(port), GRPC_PORT: '0' },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

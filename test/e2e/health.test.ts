@@ -61,6 +61,7 @@ describe('/healthz', () => {
     api = await startApiProcess({
       HOST: '127.0.0.1',
       PORT: '0',
+      GRPC_PORT: '0',
       LOG_LEVEL: 'info',
       DATABASE_URL: pg.urlFor('lakesync'),
       TEMPORAL_ADDRESS: temporal.address,

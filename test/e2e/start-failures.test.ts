@@ -59,6 +59,8 @@ describe('npm start and npm run worker failing to start', () => {
       LAKESYNC_SECRET_KEY: randomBytes(32).toString('base64'),
       LAKESYNC_AUTH_SECRET: randomBytes(24).toString('base64url'),
       HOST: '127.0.0.1',
+      // Any free port: the default 9090 would clash with another test's API.
+      GRPC_PORT: '0',
       WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath,
     };
   });

@@ -12,6 +12,7 @@ import { loadEnv } from '../../config/env.js';
 import { findMinio, findTemporalCli } from '../../infra/binaries.js';
 import { startMinio } from '../../infra/minio-server.js';
 import { installS3Clients, type S3ClientTools } from '../../infra/s3-clients.js';
+import { installGrpcurl } from '../../infra/grpcurl.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 import { workflowsPath } from '../../workers/create-worker.js';
@@ -26,6 +27,8 @@ export interface TestInfra {
   workflowBundlePath: string;
   /** The real S3 clients (aws CLI, boto3, s5cmd, rclone) to drive with test/support/s3-clients.ts. */
   s3Clients: S3ClientTools;
+  /** grpcurl (infra/grpcurl.ts), for the gRPC tests. */
+  grpcurl: string;
 }
 
 declare module 'vitest' {
@@ -47,8 +50,10 @@ export default async function setup(project: TestProject) {
     overrides: { aws: env.LAKESYNC_AWS_CLI_PATH, python: env.LAKESYNC_BOTO3_PYTHON, s5cmd: env.LAKESYNC_S5CMD_PATH, rclone: env.LAKESYNC_RCLONE_PATH },
     log,
   });
+  const grpcurlInstall = installGrpcurl({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_GRPCURL_PATH, log });
   // Settled below; until then a failure must not surface as an unhandled rejection.
   s3ClientsInstall.catch(() => undefined);
+  grpcurlInstall.catch(() => undefined);
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
@@ -60,20 +65,22 @@ export default async function setup(project: TestProject) {
     startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
     s3ClientsInstall,
+    grpcurlInstall,
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
     // Leave nothing running behind a failed setup.
-    await Promise.allSettled(started.map((r) => (r.status === 'fulfilled' && 'stop' in r.value ? r.value.stop() : undefined)));
+    await Promise.allSettled(started.map((r) => (r.status === 'fulfilled' && typeof r.value === 'object' && 'stop' in r.value ? r.value.stop() : undefined)));
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle, s3Clients] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients, grpcurl] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
     Awaited<ReturnType<typeof bundleWorkflowCode>>,
     S3ClientTools,
+    string,
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -85,6 +92,7 @@ export default async function setup(project: TestProject) {
     minio: { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, region: minio.region },
     workflowBundlePath,
     s3Clients,
+    grpcurl,
   });
   return async () => {
     await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop()]);

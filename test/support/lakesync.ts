@@ -69,6 +69,7 @@ export async function startTestLakesync(o: {
   let lakeDir: string | undefined;
   const vars: Record<string, string> = {
     PORT: '0',
+    GRPC_PORT: '0',
     HOST: '127.0.0.1',
     TEMPORAL_TASK_QUEUE: taskQueue,
     LOG_LEVEL: 'silent',
@@ -112,6 +113,7 @@ export async function startTestLakesync(o: {
     ...vars,
     ...o.env,
     PORT: '0',
+    GRPC_PORT: '0',
     LAKESYNC_PUBLIC_URL: runtime.url!,
     TEMPORAL_ADDRESS: infra.temporalAddress,
     DATABASE_URL: databaseUrl,
