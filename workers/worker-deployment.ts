@@ -4,15 +4,17 @@ import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import type { Logger } from 'pino';
 
-export type MakeCurrentOutcome = 'set' | 'already-current' | 'newer-is-current';
+export type MakeCurrentOutcome = 'set' | 'already-current' | 'newer-is-current' | 'chosen-since';
 
 /**
  * `LAKESYNC_WORKER_SET_CURRENT`: makes this worker's build the current version
  * of its worker deployment, as `temporal worker deployment set-current-version`
  * would, so every workflow moves to it at its next task. It waits until the
  * server has seen this build's pollers (the server refuses a version without
- * them), and never takes over from a build registered after this one: an old
- * replica restarting in the middle of a rollout must not roll it back.
+ * them), and never takes over from a build registered after this one (an old
+ * replica restarting in the middle of a rollout must not roll it back) nor
+ * from one made current after this build was registered (a replica of the
+ * newer build restarting after an operator's rollback must not undo it).
  * Rolling back is the operator's `set-current-version`.
  */
 export async function makeCurrent(o: {
@@ -44,6 +46,16 @@ export async function makeCurrent(o: {
             'a newer build is current: leaving it so (roll back with `temporal worker deployment set-current-version`)',
           );
           return 'newer-is-current';
+        }
+        // Made current after this build was registered: someone chose it knowing this build (an operator's rollback), so a replica
+        // of this build restarting must not undo that.
+        const chosenAt = optionalTsToMs(info?.routingConfig?.currentVersionChangedTime);
+        if (current !== undefined && chosenAt !== undefined && chosenAt > mine) {
+          o.log.warn(
+            { deploymentName, buildId, current },
+            'the current build was chosen after this one was registered: leaving it so (an operator roll back; move on with `temporal worker deployment set-current-version`)',
+          );
+          return 'chosen-since';
         }
         await service.setWorkerDeploymentCurrentVersion({
           namespace: o.namespace,

@@ -204,6 +204,14 @@ describe('rolling upgrade with Worker Versioning', () => {
     // Back to A: safe here, since no open workflow has run code that only B has (B's patch is in closed runs only).
     await temporalCli('worker', 'deployment', 'set-current-version', '--deployment-name', deploymentName, '--build-id', 'A', '--yes');
     expect(await currentBuild()).toBe('A');
+    // A replica of B restarting now must not undo the operator's choice.
+    const bAgain = await startBuild('B', { WORKFLOW_BUNDLE_PATH: bundleB });
+    await waitFor(
+      'the restarted B replica to look at the deployment',
+      async () => bAgain.output().includes('the current build was chosen after this one'),
+      60_000,
+    );
+    expect(await currentBuild()).toBe('A');
     expect(await syncNewFiles(30, 2000)).toEqual({ builds: ['A'], batchWorkers: new Set([identity(oldReplica)]) });
   });
 });
