@@ -12,7 +12,7 @@ import { minioClient, startTestLakesync, unique, type TestLakesync } from '../su
 import { putAll } from '../support/objects.js';
 import { startGatedProxy } from '../support/gated-proxy.js';
 import { activityReport, historyChain } from '../support/history.js';
-import { expectExactSync, lakeContents, OUTAGE_MS, ownMinio, sleep, smallCorpus, type OwnServer } from '../support/outage.js';
+import { expectExactSync, lakeContents, OUTAGE_MS, ownMinio, sleep, smallCorpus, startSteadySync, type OwnServer } from '../support/outage.js';
 
 describe('a MinIO outage under a running sync', () => {
   let minio: OwnServer<{ minio: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string } }>;
@@ -43,20 +43,10 @@ describe('a MinIO outage under a running sync', () => {
     await s3.send(new CreateBucketCommand({ Bucket: srcBucket }));
     await putAll(s3, srcBucket, '', files);
     const { endpoint, accessKeyId, secretAccessKey } = minio.info.minio;
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: 'steady',
+    const { sourceId, jobId, job } = await startSteadySync(ls, bucket, {
       kind: 's3',
       s3: { endpoint, bucket: srcBucket, accessKeyId, secretAccessKey },
-      batchSize: 20,
-      targetPrefix: 'steady/',
-      syncIntervalSeconds: 86400,
     });
-    expect(src.status).toBe(201);
-    const sourceId = src.body.sourceId as string;
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    expect(started.status).toBe(200);
-    const jobId = started.body.jobId as string;
-    const job = async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body;
     // Mid-ingestion: the listing is done, copies are going on.
     await waitFor(
       'the listing done and 400 objects copied',

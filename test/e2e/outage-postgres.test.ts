@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { call, waitFor } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
-import { expectExactSync, lakeContents, OUTAGE_MS, ownPostgres, sleep, smallCorpus, type OwnServer } from '../support/outage.js';
+import { expectExactSync, lakeContents, OUTAGE_MS, ownPostgres, sleep, smallCorpus, startSteadySync, type OwnServer } from '../support/outage.js';
 
 describe('a Postgres outage under a running sync', () => {
   let pg: OwnServer<{ adminUrl: string }>;
@@ -36,20 +36,10 @@ describe('a Postgres outage under a running sync', () => {
   it('finishes a 2,000-object sync exactly, with 503s naming Postgres while it is down', async () => {
     const { files, expected, bytes } = smallCorpus(2000);
     await writeAll(dir, files);
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: 'steady',
+    const { sourceId, jobId, job } = await startSteadySync(ls, bucket, {
       kind: 'filesystem',
       filesystem: { path: dir },
-      batchSize: 20,
-      targetPrefix: 'steady/',
-      syncIntervalSeconds: 86400,
     });
-    expect(src.status).toBe(201);
-    const sourceId = src.body.sourceId as string;
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    expect(started.status).toBe(200);
-    const jobId = started.body.jobId as string;
-    const job = async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body;
     // Mid-ingestion: the listing is done, copies are going on.
     await waitFor(
       'the listing done and 400 objects copied',

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { call, waitFor } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
-import { expectExactSync, lakeContents, OUTAGE_MS, ownTemporal, sleep, smallCorpus, type OwnServer } from '../support/outage.js';
+import { expectExactSync, lakeContents, OUTAGE_MS, ownTemporal, sleep, smallCorpus, startSteadySync, type OwnServer } from '../support/outage.js';
 
 describe('a Temporal outage under a running sync', () => {
   let temporal: OwnServer<{ address: string }>;
@@ -35,20 +35,11 @@ describe('a Temporal outage under a running sync', () => {
   it('finishes a 2,000-object sync exactly, with 503s naming Temporal while it is down', async () => {
     const { files, expected, bytes } = smallCorpus(2000);
     await writeAll(dir, files);
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: 'steady',
+    const { sourceId, jobId, job } = await startSteadySync(ls, bucket, {
       kind: 'filesystem',
       filesystem: { path: dir },
-      batchSize: 20,
-      targetPrefix: 'steady/',
-      syncIntervalSeconds: 86400,
     });
-    expect(src.status).toBe(201);
-    const sourceId = src.body.sourceId as string;
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    expect(started.status).toBe(200);
-    const jobId = started.body.jobId as string;
-    await waitFor('400 objects copied', async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body.objectsProcessed >= 400, 60_000, 50);
+    await waitFor('400 objects copied', async () => (await job()).objectsProcessed >= 400, 60_000, 50);
 
     await temporal.down();
     const downSince = Date.now();

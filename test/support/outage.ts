@@ -181,3 +181,27 @@ export async function expectExactSync(
   expect(report.failed, report.retries.join('\n')).toBe(0);
   return job;
 }
+
+/**
+ * Creates the outage tests' source (batches of 20 into `steady/`, no schedule
+ * of its own) and starts its discovery: its id, its job's and a job reader.
+ */
+export async function startSteadySync(
+  ls: TestLakesync,
+  bucket: string,
+  source: Record<string, unknown>,
+): Promise<{ sourceId: string; jobId: string; job: () => Promise<Record<string, any>> }> {
+  const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+    name: 'steady',
+    batchSize: 20,
+    targetPrefix: 'steady/',
+    syncIntervalSeconds: 86400,
+    ...source,
+  });
+  expect(src.status).toBe(201);
+  const sourceId = src.body.sourceId as string;
+  const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
+  expect(started.status).toBe(200);
+  const jobId = started.body.jobId as string;
+  return { sourceId, jobId, job: async () => (await call(ls.url, 'GET', `/${bucket}/jobs/${jobId}`)).body as Record<string, any> };
+}
