@@ -3,7 +3,7 @@
  * (`npm run replay:record`; not part of `npm test`). It drives each workflow
  * type through the paths running executions take in production — schedules,
  * signals from the API and the `temporal` CLI, merged triggers, dry runs,
- * failing objects, jobs an operator terminates or cancels, continue-as-new,
+ * failing objects, a source suspended after failed runs and resumed, jobs an operator terminates or cancels, continue-as-new,
  * upload syncs ended and expired, purges —
  * then writes every run's history to test/replay/histories/<commit>/ as the `temporal`
  * CLI's JSON. Record on the code that is deployed, before changing workflows.
@@ -139,6 +139,27 @@ describe('record workflow histories', () => {
     if (retry.body.jobId) await waitForJob(ls.url, bucket, src.sourceId, retry.body.jobId);
     const byRule = await call(ls.url, 'POST', `/${bucket}/sources/${src.sourceId}/ingest`, { ruleId: rule.body.ruleId });
     if (byRule.body.jobId) await waitForJob(ls.url, bucket, src.sourceId, byRule.body.jobId);
+
+    // A source whose folder is gone: failed runs count, the second suspends it; resumed once the folder is back.
+    step('A source that fails twice suspends; resumed, it syncs.');
+    const flakyDir = await makeDir(4);
+    const flaky = (
+      await call(ls.url, 'POST', `/${bucket}/sources`, {
+        name: 'flaky',
+        kind: 'filesystem',
+        filesystem: { path: flakyDir },
+        suspendAfterFailures: 2,
+        syncIntervalSeconds: 3600,
+      })
+    ).body;
+    await rm(flakyDir, { recursive: true, force: true });
+    for (let n = 0; n < 2; n++) await finished((await call(ls.url, 'POST', `/${bucket}/sources/${flaky.sourceId}/discover`, {})).body.jobId);
+    await waitFor('suspended', async () => (await sync(flaky.sourceId)).status === 'SOURCE_STATUS_SUSPENDED');
+    await mkdir(flakyDir, { recursive: true });
+    await writeFile(join(flakyDir, 'back.md'), '# back');
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${flaky.sourceId}/resume`, {})).status).toBe(200);
+    const recovered = await call(ls.url, 'POST', `/${bucket}/sources/${flaky.sourceId}/discover`, {});
+    await waitForJob(ls.url, bucket, flaky.sourceId, recovered.body.jobId);
 
     // A direct PUT wakes the bucket's push-only source.
     step("A direct PUT wakes the bucket's push-only source.");

@@ -18,7 +18,7 @@ describe('replay of recorded histories', () => {
     expect([...recorded].sort()).toEqual(Object.keys(workflows).sort());
   });
 
-  it('holds runs from before and after each recorded patch, so both of its paths replay', async () => {
+  it('holds runs from before and after each recorded patch, and each controller phase, so every path replays', async () => {
     const patchesOf = (h: RecordedHistory) =>
       (h.history.events ?? []).flatMap((e) => {
         const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
@@ -58,6 +58,17 @@ describe('replay of recorded histories', () => {
     expect(idle.some((h) => polls(h) >= 2)).toBe(true);
     expect(idle.some((h) => polls(h) >= 2 && continued(h) && !startsChild(h))).toBe(true);
     expect(idle.some((h) => polls(h) >= 1 && startsChild(h))).toBe(true);
+
+    // A controller that suspended after failed runs (its state carried on with suspended: true), so the suspended phase replays.
+    const carried = (h: RecordedHistory) =>
+      events(h)
+        .flatMap((e) => [
+          ...(e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []),
+          ...(e.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads ?? []),
+          ...(e.activityTaskScheduledEventAttributes?.input?.payloads ?? []),
+        ])
+        .map((pl) => Buffer.from(pl.data ?? []).toString('utf8'));
+    expect(controllers.some((h) => carried(h).some((text) => /"suspended":true/.test(text)))).toBe(true);
 
     // Upload syncs ended on either side of the end-handler patch.
     const ended = (await recordedHistories()).filter(
