@@ -19,6 +19,7 @@ import { OBJECT_ROUTES, objectRoutes } from './routes/objects.js';
 import { PIPELINE_ROUTES, pipelineRoutes } from './routes/pipelines.js';
 import { RULE_ROUTES, ruleRoutes } from './routes/rules.js';
 import { SEARCH_ROUTES, searchRoutes } from './routes/search.js';
+import { SOURCE_OBJECT_ROUTES, sourceObjectRoutes } from './routes/source-objects.js';
 import { SOURCE_ROUTES, sourceRoutes } from './routes/sources.js';
 import { SYNC_ROUTES, syncRoutes } from './routes/sync.js';
 import { UPLOAD_ROUTES, uploadRoutes } from './routes/uploads.js';
@@ -55,6 +56,7 @@ export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Route
   { routes: JOB_ROUTES, router: jobRoutes },
   { routes: SYNC_ROUTES, router: syncRoutes },
   { routes: DEAD_LETTER_ROUTES, router: deadLetterRoutes },
+  { routes: SOURCE_OBJECT_ROUTES, router: sourceObjectRoutes },
   { routes: SOURCE_ROUTES, router: sourceRoutes },
   { routes: OBJECT_ROUTES, router: objectRoutes },
   { routes: UPLOAD_ROUTES, router: uploadRoutes },

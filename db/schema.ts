@@ -111,7 +111,8 @@ export const sourceObjects = pgTable(
     index('source_objects_pending_idx')
       .on(t.pendingJobId, t.key)
       .where(sql`${t.pendingJobId} is not null`),
-    index('source_objects_status_idx').on(t.sourceId, t.status),
+    // With the key: a source's objects of one status list in key order, a page at a time (GET …/objects, dead letters).
+    index('source_objects_status_key_idx').on(t.sourceId, t.status, t.key),
     index('source_objects_process_idx')
       .on(t.processJobId, t.key)
       .where(sql`${t.processJobId} is not null`),

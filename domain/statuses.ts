@@ -23,6 +23,24 @@ export const OBJECT_STATUS = {
 export const OBJECT_STATUSES = Object.values(OBJECT_STATUS) as [ObjectStatus, ...ObjectStatus[]];
 export type ObjectStatus = (typeof OBJECT_STATUS)[keyof typeof OBJECT_STATUS];
 
+/**
+ * How the API names an object's status, in K3's enum style (the enum's name,
+ * then the value, as `JOB_STATUS_PENDING`): one name per stored status, so a
+ * new status does not compile until it has one.
+ */
+export const SOURCE_OBJECT_STATUS = {
+  pending: 'SOURCE_OBJECT_STATUS_OWED',
+  ingested: 'SOURCE_OBJECT_STATUS_INGESTED',
+  dead: 'SOURCE_OBJECT_STATUS_DEAD_LETTERED',
+  deleted: 'SOURCE_OBJECT_STATUS_DELETED',
+  filtered: 'SOURCE_OBJECT_STATUS_FILTERED',
+} as const satisfies Record<ObjectStatus, `SOURCE_OBJECT_STATUS_${string}`>;
+export const SOURCE_OBJECT_STATUSES = Object.values(SOURCE_OBJECT_STATUS) as [SourceObjectStatus, ...SourceObjectStatus[]];
+export type SourceObjectStatus = (typeof SOURCE_OBJECT_STATUS)[ObjectStatus];
+/** The stored status an API status name stands for. */
+export const objectStatusNamed = (name: SourceObjectStatus): ObjectStatus =>
+  (Object.keys(SOURCE_OBJECT_STATUS) as ObjectStatus[]).find((s) => SOURCE_OBJECT_STATUS[s] === name)!;
+
 /** A job's lifecycle. */
 export const JOB_STATUS = {
   pending: 'JOB_STATUS_PENDING',

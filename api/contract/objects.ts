@@ -52,6 +52,8 @@ export const ObjectInfo = z.object({
   userMetadata: z.record(z.string(), z.string()),
   lastModified: Millis,
   source: z.object({ sourceId: z.string(), name: z.string(), kind: z.string(), sourceKey: z.string(), sourceEtag: z.string() }).nullable(),
+  /** The catalog row it came from: what `POST …/sources/:sourceId/ingest` `{ sourceObjectId }` names. */
+  sourceObjectId: z.string().nullable(),
   jobId: z.string().nullable(),
   ingestionStatus: z.enum(['INGESTED', 'PENDING', 'FAILED', 'UNKNOWN']),
   ingestedAt: Millis,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema } from '../../domain/source-config.js';
 import { SOURCE_KIND_NAMES } from '../../domain/kinds.js';
-import { SOURCE_STATUSES } from '../../domain/statuses.js';
+import { SOURCE_OBJECT_STATUSES, SOURCE_STATUSES } from '../../domain/statuses.js';
 import { Instant, Millis, PageFields } from './common.js';
 
 /** A source as the API shows it: settings and state, never credentials. */
@@ -93,3 +93,21 @@ export const DeadLetter = z.object({
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
 export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter), ...PageFields });
+
+/** One object a source holds, as the catalog knows it: what `ingest` with `sourceObjectId` names. */
+export const SourceObject = z.object({
+  sourceObjectId: z.string(),
+  key: z.string(),
+  etag: z.string(),
+  size: z.number().int(),
+  status: z.enum(SOURCE_OBJECT_STATUSES),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  /** Where it is (or was last) stored in the bucket; null until it has been. */
+  lakeKey: z.string().nullable(),
+  lastJobId: z.string().nullable(),
+  updatedAt: z.string(),
+});
+export type SourceObject = z.infer<typeof SourceObject>;
+/** `totalCount` is -1 (K3: too costly to count) past 10,000 matching objects. */
+export const SourceObjectList = z.object({ objects: z.array(SourceObject), ...PageFields });

@@ -161,6 +161,7 @@ export function objectRoutes(deps: ApiDeps): Router {
       source: origin
         ? { sourceId: origin.source.id, name: origin.source.name, kind: origin.source.kind, sourceKey: origin.object.key, sourceEtag: origin.object.etag }
         : null,
+      sourceObjectId: origin?.object.id ?? null,
       jobId: origin?.object.lastJobId ?? null,
       ingestionStatus: status === S.ingested ? 'INGESTED' : status === S.pending ? 'PENDING' : status === S.dead ? 'FAILED' : 'UNKNOWN',
       ingestedAt: origin?.object.ingestedAt ? millis(origin.object.ingestedAt) : null,

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { and, eq } from 'drizzle-orm';
-import { jobs, rules } from '../../db/schema.js';
+import { jobs, rules, sourceObjects } from '../../db/schema.js';
 import type { ControllerStatus } from '../../domain/messages/workflows/v1.js';
 import { discoverUpdate, ingestUpdate, statusQuery } from '../../workflows/shared.js';
 import { isPushed } from '../../domain/kinds.js';
@@ -96,6 +96,14 @@ export async function triggerIngestion(
       .where(and(eq(rules.bucketId, bucket.id), eq(rules.id, o.ruleId)));
     if (!rule) throw ApiError.invalid('ruleId', `rule ${o.ruleId} does not exist in bucket ${bucket.name}`);
     if (o.retryFailed || o.sourceObjectId) throw ApiError.invalid('ruleId', 'cannot be combined with retryFailed or sourceObjectId');
+  }
+  if (o.sourceObjectId) {
+    // An object of another source (or none) would dispatch nothing: say so, as a ruleId that is not there is refused.
+    const [object] = await deps.db
+      .select({ id: sourceObjects.id })
+      .from(sourceObjects)
+      .where(and(eq(sourceObjects.sourceId, source.id), eq(sourceObjects.id, o.sourceObjectId)));
+    if (!object) throw ApiError.notFound(`source object ${o.sourceObjectId}`);
   }
   return deps.temporal.workflow.executeUpdateWithStart(ingestUpdate, {
     args: [{ retryFailed: o.retryFailed, sourceObjectId: o.sourceObjectId, ruleId: o.ruleId }],

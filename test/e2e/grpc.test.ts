@@ -151,6 +151,13 @@ describe('K3 over gRPC', () => {
     expect(empty.code).toBe('InvalidArgument');
     expect(empty.message).toMatch(/^sourceObjectId: /);
 
+    // A sourceObjectId the source does not hold: NOT_FOUND naming it, as HTTP answers 404.
+    const noObject = await refusal('TriggerIngestion', { bucket, source_id: sourceId, source_object_id: 'sobj_nope' });
+    const httpNoObject = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/ingest`, { sourceObjectId: 'sobj_nope' });
+    expect(httpNoObject.status).toBe(404);
+    expect(noObject).toEqual({ code: 'NotFound', message: httpNoObject.body.message });
+    expect(noObject.message).toContain('sobj_nope');
+
     const nul = await refusal('GetSyncStatus', { bucket: `${bucket}\u0000x`, source_id: sourceId });
     expect(nul).toEqual({ code: 'InvalidArgument', message: `bucket: must not contain control characters (U+0000 NUL at character ${bucket.length})` });
     const esc = await refusal('TriggerDiscovery', { bucket, source_id: `${sourceId}\u001b[2J` });

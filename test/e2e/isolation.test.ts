@@ -299,6 +299,7 @@ describe('tenant isolation', () => {
     inVictimBucket('list jobs', 'GET', (b) => `/${b}/jobs?source_id=${v.sourceId}`),
     inVictimBucket('get a job', 'GET', (b) => `/${b}/jobs/${v.jobId}`),
     inVictimBucket('dead letters', 'GET', (b) => `/${b}/sources/${v.sourceId}/dead-letters`),
+    inVictimBucket('source objects', 'GET', (b) => `/${b}/sources/${v.sourceId}/objects`),
 
     // The victim's ids inside the attacker's own bucket.
     inOwnBucket(
@@ -406,11 +407,18 @@ describe('tenant isolation', () => {
       404,
     ),
     inOwnBucket(
+      'their source objects',
+      'GET',
+      (id) => `/${attackerBucket}/sources/${id}/objects`,
+      () => v.sourceId,
+      404,
+    ),
+    inOwnBucket(
       'ingest their object',
       'POST',
       () => `/${attackerBucket}/sources/${a.sourceId}/ingest`,
       () => v.objectId,
-      200,
+      404,
       (id) => ({ sourceObjectId: id }),
     ),
     inOwnBucket(
