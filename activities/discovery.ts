@@ -8,7 +8,7 @@ import { removeFromLake } from './lake-removal.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SOURCE_READERS, errorCode } from './storage/source-readers.js';
 import type { SourceKind } from '../domain/kinds.js';
-import type { ListedObject } from './storage/types.js';
+import type { ListedObject, ListedPage } from './storage/types.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
@@ -105,6 +105,29 @@ export function discoveryActivities(deps: ActivityDeps) {
   }
 
   /**
+   * A listed page diffed against the checkpoint without writing (a dry run's or
+   * a poll's look): how many of its keys are new, changed, gone or drifted.
+   */
+  function previewListed(
+    ref: catalog.ScanRef,
+    page: ListedPage,
+    from: string | null,
+    matches: (o: ListedObject) => boolean,
+    reconcile: ReturnType<typeof reconcileWithDefaults>,
+  ) {
+    return catalog.previewPage(
+      sql,
+      ref,
+      page.objects.filter(matches),
+      page.objects.filter((o) => !matches(o)),
+      from,
+      page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
+      reconcile.onUpdate,
+      reconcile.onFilterDrift,
+    );
+  }
+
+  /**
    * A scheduled poll's read-only look: lists the source page by page and diffs
    * each page as a dry run does, stopping at the first sign of work (new,
    * changed, deleted or drifted objects, objects still owed, processing left
@@ -126,16 +149,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       pages++;
       listed += page.objects.length;
       recorded.listed(input.sourceId, page.objects.length);
-      const p = await catalog.previewPage(
-        sql,
-        { jobId: input.jobId, sourceId: input.sourceId, fullSync: false },
-        page.objects.filter(matches),
-        page.objects.filter((o) => !matches(o)),
-        afterKey,
-        page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
-        reconcile.onUpdate,
-        reconcile.onFilterDrift,
-      );
+      const p = await previewListed({ jobId: input.jobId, sourceId: input.sourceId, fullSync: false }, page, afterKey, matches, reconcile);
       if (p.fresh + p.changed + p.gone + p.drifted > 0)
         return { owed: `${p.fresh} new, ${p.changed} changed or owed, ${p.gone} deleted, ${p.drifted} drifted out of the filters`, listed, pages };
       if (page.nextAfterKey === null) return { owed: null, listed, pages };
@@ -175,16 +189,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       const matched = page.objects.filter(matches);
       const unmatched = page.objects.filter((o) => !matches(o));
       if (input.dryRun) {
-        const p = await catalog.previewPage(
-          sql,
-          input,
-          matched,
-          unmatched,
-          from,
-          page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
-          reconcile.onUpdate,
-          reconcile.onFilterDrift,
-        );
+        const p = await previewListed(input, page, from, matches, reconcile);
         preview.fresh += p.fresh;
         preview.changed += p.changed;
         preview.gone += p.gone;
