@@ -35,6 +35,9 @@ const POSTGRES_JS_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CON
  */
 const DOWN_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 
+/** A code postgres.js or Postgres gives when the connection or the server went away (or is not up yet). */
+export const postgresGoneCode = (code: string): boolean => POSTGRES_JS_CODES.has(code) || DOWN_SQLSTATES.has(code);
+
 const codeOf = (e: object): string | undefined => {
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' ? code : undefined;

@@ -1,6 +1,7 @@
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { describeStartupFailure } from '../infra/startup-failure.js';
+import { postgresGoneCode } from '../domain/unreachable.js';
 
 /** Writes all of `text` to `fd` now, waiting out EAGAIN (a non-blocking pipe that is full); gives up quietly on any other error. */
 export function writeAllSync(fd: number, text: string): void {
@@ -37,9 +38,6 @@ export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): 
   process.exit(1);
 }
 
-/** postgres.js's codes for a connection that went away, and Postgres's for a server shutting down (admin, crash, cannot connect now). */
-const POSTGRES_GONE = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', '57P01', '57P02', '57P03']);
-
 /**
  * A connection its server dropped: a reset or broken socket whose owner has stopped listening for its errors (seen in dev as an uncaught
  * `read ECONNRESET`), or a postgres.js query failing because its server went away with nobody awaiting it (seen as an unhandled `write CONNECTION_CLOSED`
@@ -49,7 +47,7 @@ const POSTGRES_GONE = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CON
 function isDroppedConnection(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const { code, syscall } = err as NodeJS.ErrnoException;
-  return ((code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write')) || (code !== undefined && POSTGRES_GONE.has(code));
+  return ((code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write')) || (code !== undefined && postgresGoneCode(code));
 }
 
 /**
