@@ -7,6 +7,7 @@
  * a reader, classifying errors) is `activities/storage/source-readers.ts`.
  */
 import { z } from 'zod';
+import { AzureConnectionSchema, AzureCreateInput, AzurePatchInput, applyAzurePatch, splitAzureCreate, type AzureConnection, type AzureCredentials } from './azure-config.js';
 import { assertNever, type SourceKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
@@ -44,6 +45,7 @@ interface SourceKindTypeTable {
   s3: { settings: S3Connection; credentials: S3Credentials; create: z.output<typeof S3CreateInput>; patch: z.output<typeof S3PatchInput> };
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
+  azure: { settings: AzureConnection; credentials: AzureCredentials; create: z.output<typeof AzureCreateInput>; patch: z.output<typeof AzurePatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -131,6 +133,18 @@ export const SOURCE_KINDS = {
     json: () => ({}),
     check: async () => null,
   },
+  azure: {
+    settings: AzureConnectionSchema,
+    create: { input: AzureCreateInput, split: splitAzureCreate },
+    patch: { input: AzurePatchInput, apply: applyAzurePatch },
+    json: (settings, credentialsSet) => ({ azure: { ...settings, credentialsSet } }),
+    // The endpoint is checked whenever this part sets it, directly or through a connection string.
+    check: async (given, merged, edge) => {
+      if (given.endpoint === undefined && given.connectionString === undefined) return null;
+      const problem = merged.endpoint === undefined ? null : edge.urlProblem(merged.endpoint);
+      return problem ? { field: given.endpoint === undefined ? 'azure.connectionString' : 'azure.endpoint', problem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 // The registry seen per kind, so a function generic in the kind can index it.
@@ -146,6 +160,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('s3' in connection) return 's3';
   if ('filesystem' in connection) return 'filesystem';
   if ('upload' in connection) return 'upload';
+  if ('azure' in connection) return 'azure';
   return assertNever(connection, 'source connection');
 }
 
