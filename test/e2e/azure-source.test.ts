@@ -7,7 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
@@ -18,6 +22,7 @@ import { seededRandom } from '../support/seed.js';
 import type { AzuriteServer } from '../../infra/azurite-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const digests = (files: Map<string, Buffer>) => new Map([...files].map(([k, v]) => [k, sha256(v)]));
 
 describe('Azure Blob Storage sources', () => {
@@ -201,6 +206,49 @@ describe('Azure Blob Storage sources', () => {
     for (const secret of [wrongKey, azurite.accountKey]) expect(JSON.stringify([source, job])).not.toContain(secret);
     // Scans of this kind fail for good on the first refusal: no retry hides it.
     expect(job.error).toBe(source.lastError);
+  });
+
+  it('is created from a YAML file, synced and shown by the CLI, which never prints the key', async () => {
+    const container = await azureContainer(azurite, unique('cli'));
+    await uploadAll(container, 'in/', new Map([['x/a.txt', Buffer.from('a')]]));
+    const bucket = await ownBucket();
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-azure-cli-'));
+    const file = join(dir, 'azure.yaml');
+    await writeFile(
+      file,
+      [
+        'name: from-yaml',
+        'kind: azure',
+        'azure:',
+        `  account: ${azurite.account}`,
+        `  endpoint: ${azurite.endpoint}`,
+        `  container: ${container.containerName}`,
+        '  prefix: in/',
+        `  accountKey: ${azurite.accountKey}`,
+        'syncIntervalSeconds: 3600',
+      ].join('\n'),
+    );
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: ls.url, LAKESYNC_TOKEN: await ls.token() };
+    const cli = async (...args: string[]) => {
+      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'lakesync.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(out).not.toContain(azurite.accountKey);
+      return { code, out };
+    };
+    const created = await cli('sources', 'create', bucket, '--file', file, '--json');
+    expect(created.code, created.out).toBe(0);
+    const sourceId = (JSON.parse(created.out) as { sourceId: string }).sourceId;
+    const synced = await cli('sync', bucket, sourceId, '--quiet');
+    expect(synced.code, synced.out).toBe(0);
+    expect(synced.out).toMatch(/processed:\s+1\b/);
+    const shown = await cli('sources', 'get', bucket, sourceId);
+    expect(shown.out).toContain(`azure://${azurite.account}/${container.containerName}/in/ (${azurite.endpoint})`);
+    expect(shown.out).toMatch(/credentials:\s+set/);
+    expect(await lakeTree(bucket)).toEqual(new Map([['x/a.txt', sha256(Buffer.from('a'))]]));
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('resumes a scan killed mid-way from its checkpoint, not from the first page', async () => {
