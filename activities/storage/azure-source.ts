@@ -27,6 +27,8 @@ export class AzureStorageError extends Error {
     message: string,
     readonly code: string,
     readonly status: number | undefined,
+    /** An HTTP answer without Azure's request id: some other server answered (public-error.ts hides it in strict mode). */
+    readonly foreignAnswer: boolean,
   ) {
     super(message);
     this.name = 'AzureStorageError';
@@ -38,7 +40,8 @@ function normalized(err: unknown, host: string): Error {
   if (!isRestError(err)) return err as Error;
   if (err.code === 'EGRESS_DENIED') return new EgressDeniedError(host, []);
   const firstLine = err.message.split('\n')[0] ?? '';
-  return new AzureStorageError(firstLine, err.code ?? `HTTP_${err.statusCode ?? 'ERROR'}`, err.statusCode);
+  const foreign = err.statusCode !== undefined && !err.response?.headers.get('x-ms-request-id');
+  return new AzureStorageError(firstLine, err.code ?? `HTTP_${err.statusCode ?? 'ERROR'}`, err.statusCode, foreign);
 }
 
 /** Azure's answers that retrying within a run cannot fix: refused or wrong credentials, a missing container or account. */
