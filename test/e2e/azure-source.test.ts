@@ -171,6 +171,41 @@ describe('Azure Blob Storage sources', () => {
     }
   });
 
+  it("retries blobs it cannot read, dead-letters them with Azure's reason, and replays them once the SAS may read", async () => {
+    const container = await azureContainer(azurite, unique('dl'));
+    const files = new Map([0, 1, 2].map((i) => [`f${i}.txt`, Buffer.from(`file ${i}`)] as [string, Buffer]));
+    await uploadAll(container, '', files);
+    const sas = (permissions: string) =>
+      generateBlobSASQueryParameters(
+        { containerName: container.containerName, permissions: ContainerSASPermissions.parse(permissions), expiresOn: new Date(Date.now() + 3600_000) },
+        new StorageSharedKeyCredential(azurite.account, azurite.accountKey),
+      ).toString();
+    const bucket = await ownBucket();
+    // List but not read: the scan finds every blob, every copy is refused.
+    const { sourceId } = await createSource(bucket, {
+      account: azurite.account,
+      endpoint: azurite.endpoint,
+      container: container.containerName,
+      sasToken: sas('l'),
+    });
+    const { job } = await discover(bucket, sourceId);
+    expect(job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsListed: 3, objectsDiscovered: 3, objectsProcessed: 0, objectsFailed: 3 });
+    expect(job.failedObjects.map((o: { key: string }) => o.key)).toEqual([...files.keys()]);
+    for (const failed of job.failedObjects) {
+      expect(failed.attempts).toBe(3);
+      expect(failed.error).toMatch(/^AuthorizationPermissionMismatch|not authorized/);
+    }
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.totalCount).toBe(3);
+
+    expect((await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { azure: { sasToken: sas('rl') } })).status).toBe(200);
+    const replay = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/ingest`, { retryFailed: true });
+    expect(replay.body).toMatchObject({ accepted: true, dispatched: 3 });
+    const done = await waitForJob(ls.url, bucket, sourceId, replay.body.jobId);
+    expect(done.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: 3, objectsFailed: 0 });
+    expect(await lakeTree(bucket)).toEqual(digests(files));
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.totalCount).toBe(0);
+  });
+
   it('refuses a create part without exactly one credential, naming the field, and creates nothing', async () => {
     const bucket = await ownBucket();
     const cases: [Record<string, unknown>, string][] = [
