@@ -89,6 +89,9 @@ export class AzureSourceReader implements SourceReader {
         .byPage({ maxPageSize: want + (after === null ? 0 : 1) });
       return (await pages.next()).value as ListBlobsFlatSegmentResponse;
     });
+    // A service that ignored startFrom would hand back the first page for ever: fail instead of looping.
+    if (after !== null && page.segment.blobItems.some((b) => b.name < after))
+      throw new AzureStorageError("the blob service ignored List Blobs' startFrom parameter", 'StartFromIgnored', undefined, false);
     const listed = page.segment.blobItems.filter((b) => b.name !== after);
     const kept = listed.slice(0, want);
     const more = !!page.continuationToken || listed.length > want;
