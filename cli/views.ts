@@ -49,7 +49,13 @@ export const keyFields = (k: ServiceAccountKey & { secretAccessKey?: string }): 
 function where(s: Source): string {
   if (s.filesystem) return s.filesystem.path;
   if (s.s3) return `s3://${s.s3.bucket}/${s.s3.prefix ?? ''}${s.s3.endpoint ? ` (${s.s3.endpoint})` : ''}`;
+  if (s.azure) return `azure://${s.azure.account}/${s.azure.container}/${s.azure.prefix ?? ''}${s.azure.endpoint ? ` (${s.azure.endpoint})` : ''}`;
   return '-';
+}
+
+function credentials(s: Source): string | undefined {
+  const part = s.s3 ?? s.azure;
+  return part ? (part.credentialsSet ? 'set' : 'not set') : undefined;
 }
 
 export const sourceTable = (rows: Source[]): string =>
@@ -70,7 +76,7 @@ export const sourceFields = (s: Source): string =>
     ['name', s.name],
     ['kind', s.kind],
     ['location', where(s)],
-    ['credentials', s.s3 ? (s.s3.credentialsSet ? 'set' : 'not set') : undefined],
+    ['credentials', credentials(s)],
     ['status', shortStatus(s.status)],
     ['paused', s.paused ? `yes${s.pauseReason ? ` (${s.pauseReason})` : ''}` : 'no'],
     ['sync mode', s.syncMode],

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { text } from './text.js';
 import { globProblem } from './filters.js';
+import { S3_PROVIDERS } from './s3-presets.js';
 
 /** A glob, checked for syntax when it arrives. */
 export const Glob = text()
@@ -28,6 +29,12 @@ export const S3ConnectionSchema = z
       .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be a valid S3 bucket name'),
     prefix: text().max(1024).default(''),
     forcePathStyle: z.boolean().default(true),
+    /** A preset (domain/s3-presets.ts) that filled the endpoint, region and addressing style. */
+    provider: z.enum(S3_PROVIDERS).optional(),
+    /** Cloudflare R2's account, part of its endpoint. */
+    accountId: text()
+      .regex(/^[0-9a-f]{32}$/, 'must be a Cloudflare account id (32 hex digits)')
+      .optional(),
   })
   .strict();
 

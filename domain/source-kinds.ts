@@ -7,8 +7,18 @@
  * a reader, classifying errors) is `activities/storage/source-readers.ts`.
  */
 import { z } from 'zod';
+import {
+  AzureConnectionSchema,
+  AzureCreateInput,
+  AzurePatchInput,
+  applyAzurePatch,
+  splitAzureCreate,
+  type AzureConnection,
+  type AzureCredentials,
+} from './azure-config.js';
 import { assertNever, type SourceKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
+import { presetProblem, resolveS3Addressing } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
 import { text } from './text.js';
 
@@ -17,6 +27,9 @@ const SessionToken = text().min(1).max(8192);
 
 /** An s3 source's create part: its settings and the credentials sealed apart from them. */
 export const S3CreateInput = S3ConnectionSchema.extend({
+  // Without their defaults here: a provider's preset fills what is not given.
+  region: S3ConnectionSchema.shape.region.unwrap().optional(),
+  forcePathStyle: z.boolean().optional(),
   accessKeyId: text().min(1).max(256),
   secretAccessKey: text().min(1).max(512),
   sessionToken: SessionToken.optional(),
@@ -44,6 +57,7 @@ interface SourceKindTypeTable {
   s3: { settings: S3Connection; credentials: S3Credentials; create: z.output<typeof S3CreateInput>; patch: z.output<typeof S3PatchInput> };
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
+  azure: { settings: AzureConnection; credentials: AzureCredentials; create: z.output<typeof AzureCreateInput>; patch: z.output<typeof AzurePatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -95,22 +109,24 @@ export const SOURCE_KINDS = {
     settings: S3ConnectionSchema,
     create: {
       input: S3CreateInput,
-      split: ({ accessKeyId, secretAccessKey, sessionToken, ...settings }) => ({
-        settings,
+      split: ({ accessKeyId, secretAccessKey, sessionToken, ...given }) => ({
+        settings: { ...given, ...resolveS3Addressing(given) },
         credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
       }),
     },
     patch: {
       input: S3PatchInput,
       apply: (current, { accessKeyId, secretAccessKey, sessionToken, ...rest }) => ({
-        settings: { ...current, ...rest },
+        settings: { ...current, ...rest, ...represet(current, rest) },
         // New keys replace the old ones whole: a session token not given again is dropped.
         credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : null,
       }),
     },
     json: (settings, credentialsSet) => ({ s3: { ...settings, credentialsSet } }),
-    check: async (given, _merged, edge) => {
-      const problem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
+    check: async (given, merged, edge) => {
+      const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
+      if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
+      const problem = merged.endpoint === undefined || (given.endpoint === undefined && given.provider === undefined) ? null : edge.urlProblem(merged.endpoint);
       return problem ? { field: 's3.endpoint', problem } : null;
     },
   },
@@ -131,7 +147,41 @@ export const SOURCE_KINDS = {
     json: () => ({}),
     check: async () => null,
   },
+  azure: {
+    settings: AzureConnectionSchema,
+    create: { input: AzureCreateInput, split: splitAzureCreate },
+    patch: { input: AzurePatchInput, apply: applyAzurePatch },
+    json: (settings, credentialsSet) => ({ azure: { ...settings, credentialsSet } }),
+    // The endpoint is checked whenever this part sets it, directly or through a connection string.
+    check: async (given, merged, edge) => {
+      if (given.endpoint === undefined && given.connectionString === undefined) return null;
+      const problem = merged.endpoint === undefined ? null : edge.urlProblem(merged.endpoint);
+      return problem ? { field: given.endpoint === undefined ? 'azure.connectionString' : 'azure.endpoint', problem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
+
+/**
+ * A PATCH that names a provider or an account id addresses the source anew
+ * from the preset, keeping what the part itself sets (and the region, when
+ * the provider stays the same); any other PATCH changes only what it names.
+ */
+function represet(current: S3Connection, part: z.output<typeof S3PatchInput>): Partial<S3Connection> {
+  if (part.provider === undefined && part.accountId === undefined) return {};
+  const provider = part.provider ?? current.provider;
+  const sameProvider = provider === current.provider;
+  // An endpoint the preset does not fill (AWS's) is the SDK's, not the old one.
+  return {
+    endpoint: undefined,
+    ...resolveS3Addressing({
+      provider,
+      accountId: part.accountId ?? current.accountId,
+      endpoint: part.endpoint,
+      region: part.region ?? (sameProvider ? current.region : undefined),
+      forcePathStyle: part.forcePathStyle,
+    }),
+  };
+}
 
 // The registry seen per kind, so a function generic in the kind can index it.
 const SPECS: { [K in SourceKind]: SourceKindSpec<K> } = SOURCE_KINDS;
@@ -146,6 +196,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('s3' in connection) return 's3';
   if ('filesystem' in connection) return 'filesystem';
   if ('upload' in connection) return 'upload';
+  if ('azure' in connection) return 'azure';
   return assertNever(connection, 'source connection');
 }
 

@@ -10,6 +10,7 @@ import { FAILURE } from '../../domain/failures.js';
 import type { SourceKind } from '../../domain/kinds.js';
 import type { KindedConnection, SourceCredentials, SourceSettings } from '../../domain/source-kinds.js';
 import type { ActivityDeps } from '../deps.js';
+import { azurePermanent, openAzureReader } from './azure-source.js';
 import { credentialIdentity } from './credential-identity.js';
 import { FilesystemSourceReader } from './fs-source.js';
 import { createS3Client } from './s3-client.js';
@@ -87,6 +88,10 @@ export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
     open: async () => PUSH_ONLY,
     // Its reader's only errors are permanent failures already.
     permanent: () => false,
+  },
+  azure: {
+    open: async (deps, source, settings) => openAzureReader(deps, source, settings),
+    permanent: azurePermanent,
   },
 };
 

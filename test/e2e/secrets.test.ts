@@ -18,6 +18,8 @@ import { minioClient, startTestLakesync, unique, type TestLakesync } from '../su
 import { temporalCli } from '../support/temporal-cli.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
+import type { AzuriteServer } from '../../infra/azurite-server.js';
+import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
 
 describe('secrets stay secret', () => {
   let ls: TestLakesync;
@@ -35,17 +37,20 @@ describe('secrets stay secret', () => {
 
   const WEBHOOK_SECRET = 'webhook-signing-secret-7f3a9c';
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let azurite: AzuriteServer;
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver(WEBHOOK_SECRET);
     const sink = new Writable({ write: (chunk, _enc, done) => ((apiLogs += chunk.toString()), done()) });
     ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate', log: pino({ level: 'debug' }, sink) });
     worker = await startWorkerProcess({ ...ls.workerEnv, LOG_LEVEL: 'debug' });
+    azurite = await startTestAzurite();
   });
   afterAll(async () => {
     await worker?.kill('SIGTERM');
     await ls?.stop();
     await receiver?.stop();
+    await azurite?.stop();
   });
 
   it('never puts source credentials in a payload, a log line or a response', async () => {
@@ -127,6 +132,58 @@ describe('secrets stay secret', () => {
       ).toBe(false);
       expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds a credential in clear').toBe(false);
       expect(pipe!.sealed_secret.includes(secret) || pipe!.config.includes(secret), 'the database holds a webhook secret in clear').toBe(false);
+    }
+  });
+
+  it("never puts an azure source's key, SAS token or connection string in a payload, a log line or a response", async () => {
+    const container = await azureContainer(azurite, unique('secret-az'));
+    await uploadAll(container, '', new Map([0, 1, 2].map((i) => [`k${i}.txt`, Buffer.from(`v${i}`)])));
+    const azBucket = unique('kb');
+    await record('POST', '/admin/buckets', { name: azBucket });
+    const connectionString = `BlobEndpoint=${azurite.endpoint};AccountName=${azurite.account};AccountKey=${azurite.accountKey}`;
+    const created = await record('POST', `/${azBucket}/sources`, {
+      name: 'guarded-azure',
+      kind: 'azure',
+      azure: { container: container.containerName, connectionString },
+      syncIntervalSeconds: 3600,
+    });
+    const sourceId = created.body.sourceId as string;
+    const run = await record('POST', `/${azBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, azBucket, sourceId, run.body.jobId)).job).toMatchObject({ objectsProcessed: 3 });
+    // A failing run too: a SAS token Azure refuses, rotated in by PATCH.
+    const wrongSas = 'sv=2025-01-05&sp=rl&se=2099-01-01T00%3A00%3A00Z&sr=c&sig=d3JvbmctYXp1cmUtc2FzLXNpZ25hdHVyZQ%3D%3D';
+    expect((await record('PATCH', `/${azBucket}/sources/${sourceId}`, { azure: { sasToken: wrongSas } })).status).toBe(200);
+    const failing = await record('POST', `/${azBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, azBucket, sourceId, failing.body.jobId)).job.status).toBe('JOB_STATUS_FAILED');
+    for (const path of [`/${azBucket}/sources/${sourceId}`, `/${azBucket}/sources/${sourceId}/sync`, `/${azBucket}/jobs/${failing.body.jobId}`])
+      await record('GET', path);
+
+    const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl')).trim().split('\n');
+    expect(executions.length).toBeGreaterThanOrEqual(3);
+    let histories = '';
+    for (const line of executions) {
+      const { execution } = JSON.parse(line) as { execution: { workflowId: string; runId: string } };
+      const shown = await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+      histories += shown + decodedPayloads(shown).join('\n');
+    }
+    // A canary only a decoded payload holds: the search reads payloads decoded.
+    expect(histories).toContain(`"bucket":"${azBucket}"`);
+    const sql = postgres(ls.databaseUrl, { max: 1 });
+    const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
+    await sql.end();
+    expect(row!.sealed_credentials).toMatch(/^v1\./);
+    const workerLogs = worker.output();
+    expect(workerLogs).toContain(sourceId);
+    const sig = decodeURIComponent(wrongSas.split('sig=')[1]!);
+    for (const secret of [azurite.accountKey, connectionString, wrongSas, sig]) {
+      expect(histories.includes(secret), 'a Temporal history holds an azure credential').toBe(false);
+      expect(workerLogs.includes(secret), 'the worker log holds an azure credential').toBe(false);
+      expect(apiLogs.includes(secret), 'the API log holds an azure credential').toBe(false);
+      expect(
+        responses.some((r) => r.includes(secret)),
+        'an API response holds an azure credential',
+      ).toBe(false);
+      expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds an azure credential in clear').toBe(false);
     }
   });
 });

@@ -69,7 +69,12 @@ describe('the registries cover every kind', () => {
 
   it('a stored connection or config names its kind; an unknown one is refused, never taken for another kind', () => {
     // Settings each kind's schema accepts (a new kind adds its own).
-    const sourceSettings: { [K in SourceKind]: unknown } = { s3: { bucket: 'data' }, filesystem: { path: '/srv' }, upload: {} };
+    const sourceSettings: { [K in SourceKind]: unknown } = {
+      s3: { bucket: 'data' },
+      filesystem: { path: '/srv' },
+      upload: {},
+      azure: { account: 'acct', container: 'data' },
+    };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
       const stored = { [kind]: SOURCE_KINDS[kind].settings.parse(sourceSettings[kind]) };
