@@ -1,5 +1,14 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { assignOwed, countBatch, owedInRange, previewOwed, recordDuplicate, recordFailedAttempt, storedWithContent, type OwedObject } from '../catalog/index.js';
+import {
+  assignOwed,
+  countBatch,
+  owedInRange,
+  previewOwed,
+  recordDuplicate,
+  recordFailedAttempt,
+  storedWithContent,
+  type OwedObject,
+} from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';

@@ -59,7 +59,6 @@ export type Source = z.infer<typeof Source>;
 
 export const SourceList = z.object({ sources: z.array(Source), ...PageFields });
 
-
 /** DELETE with purge=true: the workflow that removes the source's lake objects, and how many it owes. */
 export const SourcePurge = z.object({ sourceId: z.string(), purge: z.object({ workflowId: z.string(), objects: z.number().int() }) });
 

@@ -202,11 +202,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       signal: resumeSignal,
       signalArgs: [],
     });
-    const [row] = await deps.db
-      .update(sources)
-      .set(resumedSet())
-      .where(eq(sources.id, source.id))
-      .returning();
+    const [row] = await deps.db.update(sources).set(resumedSet()).where(eq(sources.id, source.id)).returning();
     res.json(sourceJson(row ?? source, bucket.name, await runningScan(deps.db, row ?? source)));
   });
 

@@ -84,7 +84,14 @@ describe("Mixpeek's sync fields", () => {
       await as('creator@example.com'),
     );
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ createdBy: 'creator@example.com', pausedAt: null, pausedBy: null, runCounter: 0, batchesCreated: 0, resumeCursor: null });
+    expect(created.body).toMatchObject({
+      createdBy: 'creator@example.com',
+      pausedAt: null,
+      pausedBy: null,
+      runCounter: 0,
+      batchesCreated: 0,
+      resumeCursor: null,
+    });
     const { sourceId, workflowId } = created.body;
 
     const paused = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/pause`, { reason: 'audit' }, await as('alice'));
