@@ -19,6 +19,8 @@ import { listFiles } from '../support/objects.js';
 import { controllerStatus } from '../support/controller.js';
 import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { Source } from '../../api/contract/sources.js';
+import { closeDb, createDb } from '../../db/client.js';
+import { countBatch, createJob, finishJob, startJob } from '../../catalog/index.js';
 
 describe("Mixpeek's sync fields", () => {
   let ls: TestLakesync;
@@ -206,6 +208,44 @@ describe("Mixpeek's sync fields", () => {
     // Two sync executions; a batch per object copied (batches of 1), each counted once.
     const src = await getSource(sourceId);
     expect(src).toMatchObject({ runCounter: 2, batchesCreated: 3, resumeCursor: null, resumeObjectsProcessed: 0 });
+  });
+
+  it('counts a sync execution once per job start and a batch once per (job, last key), whatever the retries', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-mx-'));
+    dirs.push(dir);
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: unique('count'),
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      syncIntervalSeconds: 3600,
+    });
+    const { sourceId } = created.body;
+    // The activities' own calls, made as a retried attempt would make them, on the real database.
+    const db = createDb(ls.databaseUrl, 1);
+    try {
+      const ref = { jobId: `job_${unique('retry').replace(/-/g, '')}`, sourceId };
+      const run = { workflowId: 'wf', runId: 'run' };
+      await createJob(db, { ...ref, kind: 'discovery', trigger: 'api', fullSync: false, retryFailed: false });
+      await startJob(db, { ...ref, fullSync: false, retryFailed: false }, run);
+      await startJob(db, { ...ref, fullSync: false, retryFailed: false }, run);
+      expect(await countBatch(db.$client, ref, 'a')).toBe(true);
+      expect(await countBatch(db.$client, ref, 'a')).toBe(false);
+      expect(await countBatch(db.$client, ref, 'b')).toBe(true);
+      expect(await getSource(sourceId)).toMatchObject({ runCounter: 1, batchesCreated: 2 });
+      await finishJob(db, { ...ref, failed: false });
+      // A stray attempt after the job ended counts nothing, and the job's batch keys are gone.
+      expect(await countBatch(db.$client, ref, 'c')).toBe(false);
+      expect(await countBatch(db.$client, ref, 'a')).toBe(false);
+      expect(Number((await db.$client`select count(*) as n from job_batches where job_id = ${ref.jobId}`)[0]!.n)).toBe(0);
+      // A dry run is not a sync execution.
+      const dry = { jobId: `job_${unique('dry').replace(/-/g, '')}`, sourceId };
+      await createJob(db, { ...dry, kind: 'discovery', trigger: 'api', fullSync: false, retryFailed: false, dryRun: true });
+      await startJob(db, { ...dry, fullSync: false, retryFailed: false }, run);
+      await finishJob(db, { ...dry, failed: false, dryRun: true });
+      expect(await getSource(sourceId)).toMatchObject({ runCounter: 1, batchesCreated: 2 });
+    } finally {
+      await closeDb(db);
+    }
   });
 
   it("shows the running scan's cursor while it lists, and none once it has listed everything", async () => {
