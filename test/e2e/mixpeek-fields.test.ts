@@ -210,6 +210,35 @@ describe("Mixpeek's sync fields", () => {
     expect(src).toMatchObject({ runCounter: 2, batchesCreated: 3, resumeCursor: null, resumeObjectsProcessed: 0 });
   });
 
+  it('filters a directory by the content type its extensions imply; its files have no user metadata', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-mx-'));
+    dirs.push(dir);
+    for (const f of ['a.json', 'b.txt', 'c.json']) await writeFile(join(dir, f), f);
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: unique('fsmeta'),
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      syncIntervalSeconds: 3600,
+      targetPrefix: 'fsmeta/',
+      fileFilters: {
+        metadataFilters: [
+          { field: 'contentType', operator: 'equals', value: 'application/json' },
+          { field: 'metadata.owner', operator: 'exists', value: false },
+        ],
+      },
+    });
+    expect(created.status).toBe(201);
+    const { job } = await discover(created.body.sourceId);
+    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 3, objectsDiscovered: 2 });
+    expect(await listFiles(join(lakeRoot, 'fsmeta'))).toEqual(['a.json', 'c.json']);
+    // A rule on user metadata a file cannot have excludes everything; the drift leaves the lake.
+    await call(ls.url, 'PATCH', `/${bucket}/sources/${created.body.sourceId}`, {
+      fileFilters: { metadataFilters: [{ field: 'metadata.owner', operator: 'exists' }] },
+    });
+    expect((await discover(created.body.sourceId)).job).toMatchObject({ objectsDiscovered: 0, objectsRemoved: 2 });
+    expect(await listFiles(join(lakeRoot, 'fsmeta'))).toEqual([]);
+  });
+
   it('counts a sync execution once per job start and a batch once per (job, last key), whatever the retries', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lakesync-mx-'));
     dirs.push(dir);
