@@ -175,18 +175,20 @@ export function discoveryActivities(deps: ActivityDeps) {
     // Where this attempt began, even when it went on after an outage.
     const resumedFrom = seen.resumedFrom === undefined ? (seen.resumedFrom = cp.afterKey) : seen.resumedFrom;
     const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
+    /** A listing or a HEAD the source refused or could not answer: an outage is waited for, a permanent refusal fails the run. */
+    const sourceFailed = (what: string) => (err: unknown) => {
+      seen.sourceDown = serverDown(err);
+      throw (
+        destinationFailure(err, deps.egress, (detail) => actx.log.warn(`source ${what} failed`, { sourceId: input.sourceId, jobId: input.jobId, ...detail })) ??
+        asPermanent(ctx.kind, err)
+      );
+    };
     for (;;) {
       const from = cp.afterKey;
-      const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch((err: unknown) => {
-        seen.sourceDown = serverDown(err);
-        throw (
-          destinationFailure(err, deps.egress, (detail) =>
-            actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail }),
-          ) ?? asPermanent(ctx.kind, err)
-        );
-      });
+      const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(sourceFailed('listing'));
       seen.answered = true;
-      const filtered = await filter(page.objects);
+      // Metadata filters HEAD the objects: the source's answers, like its listing's.
+      const filtered = await filter(page.objects).catch(sourceFailed('HEAD'));
       const { matched, unmatched } = filtered;
       if (input.dryRun) {
         const p = await previewListed(input, page, filtered, from, reconcile);
