@@ -42,6 +42,8 @@ export function controllerStateActivities(deps: ActivityDeps) {
           paused: input.paused,
           pauseReason: input.pauseReason,
           pausedAt: input.paused ? sql`coalesce(${sources.pausedAt}, now())` : null,
+          // Left as the pause route wrote it when this controller does not know who paused (undefined).
+          ...(input.pausedBy !== undefined ? { pausedBy: input.pausedBy } : {}),
           nextSyncAt: input.nextSyncAt === null ? null : new Date(input.nextSyncAt),
           ...(input.consecutiveFailures !== undefined ? { consecutiveFailures: input.consecutiveFailures } : {}),
           ...(input.lastError !== undefined ? { lastError: input.lastError } : {}),

@@ -1,6 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { FAILURE } from '../domain/failures.js';
-import { compileFilters } from '../domain/filters.js';
 import { reconcileWithDefaults, type ReconcileSettings } from '../domain/source-config.js';
 import * as catalog from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
@@ -9,6 +8,7 @@ import { loadSource, type SourceContext } from './source-context.js';
 import { SOURCE_READERS, errorCode } from './storage/source-readers.js';
 import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject, ListedPage } from './storage/types.js';
+import { pageFilter, type FilteredPage } from './page-filter.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
@@ -111,15 +111,15 @@ export function discoveryActivities(deps: ActivityDeps) {
   function previewListed(
     ref: catalog.ScanRef,
     page: ListedPage,
+    filtered: FilteredPage,
     from: string | null,
-    matches: (o: ListedObject) => boolean,
     reconcile: ReturnType<typeof reconcileWithDefaults>,
   ) {
     return catalog.previewPage(
       sql,
       ref,
-      page.objects.filter(matches),
-      page.objects.filter((o) => !matches(o)),
+      filtered.matched,
+      filtered.unmatched,
       from,
       page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
       reconcile.onUpdate,
@@ -137,7 +137,7 @@ export function discoveryActivities(deps: ActivityDeps) {
     const actx = Context.current();
     if (await catalog.owesProcessing(sql, input.sourceId)) return { owed: 'processing left owed by an earlier job', listed: 0, pages: 0 };
     const { source, reader } = await loadSource(deps, input.sourceId);
-    const matches = compileFilters(source.filters);
+    const filter = pageFilter(source.filters, reader);
     const reconcile = reconcileWithDefaults(source.reconcile);
     let afterKey: string | null = null;
     let listed = 0;
@@ -149,7 +149,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       pages++;
       listed += page.objects.length;
       recorded.listed(input.sourceId, page.objects.length);
-      const p = await previewListed({ jobId: input.jobId, sourceId: input.sourceId, fullSync: false }, page, afterKey, matches, reconcile);
+      const p = await previewListed({ jobId: input.jobId, sourceId: input.sourceId, fullSync: false }, page, await filter(page.objects), afterKey, reconcile);
       if (p.fresh + p.changed + p.gone + p.drifted > 0)
         return { owed: `${p.fresh} new, ${p.changed} changed or owed, ${p.gone} deleted, ${p.drifted} drifted out of the filters`, listed, pages };
       if (page.nextAfterKey === null) return { owed: null, listed, pages };
@@ -166,7 +166,7 @@ export function discoveryActivities(deps: ActivityDeps) {
     const actx = Context.current();
     const ctx = await loadSource(deps, input.sourceId);
     const { source, reader } = ctx;
-    const matches = compileFilters(source.filters);
+    const filter = pageFilter(source.filters, reader);
     const reconcile = reconcileWithDefaults(source.reconcile);
     const cp = await resumePoint(input.jobId, seen.checkpoint ?? (actx.info.heartbeatDetails as ScanCheckpoint | undefined), () =>
       catalog.nextScanPass(sql, input.sourceId),
@@ -175,21 +175,23 @@ export function discoveryActivities(deps: ActivityDeps) {
     // Where this attempt began, even when it went on after an outage.
     const resumedFrom = seen.resumedFrom === undefined ? (seen.resumedFrom = cp.afterKey) : seen.resumedFrom;
     const preview = { fresh: 0, changed: 0, gone: 0, drifted: 0 };
+    /** A listing or a HEAD the source refused or could not answer: an outage is waited for, a permanent refusal fails the run. */
+    const sourceFailed = (what: string) => (err: unknown) => {
+      seen.sourceDown = serverDown(err);
+      throw (
+        destinationFailure(err, deps.egress, (detail) => actx.log.warn(`source ${what} failed`, { sourceId: input.sourceId, jobId: input.jobId, ...detail })) ??
+        asPermanent(ctx.kind, err)
+      );
+    };
     for (;;) {
       const from = cp.afterKey;
-      const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch((err: unknown) => {
-        seen.sourceDown = serverDown(err);
-        throw (
-          destinationFailure(err, deps.egress, (detail) =>
-            actx.log.warn('source listing failed', { sourceId: input.sourceId, jobId: input.jobId, ...detail }),
-          ) ?? asPermanent(ctx.kind, err)
-        );
-      });
+      const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(sourceFailed('listing'));
       seen.answered = true;
-      const matched = page.objects.filter(matches);
-      const unmatched = page.objects.filter((o) => !matches(o));
+      // Metadata filters HEAD the objects: the source's answers, like its listing's.
+      const filtered = await filter(page.objects).catch(sourceFailed('HEAD'));
+      const { matched, unmatched } = filtered;
       if (input.dryRun) {
-        const p = await previewListed(input, page, from, matches, reconcile);
+        const p = await previewListed(input, page, filtered, from, reconcile);
         preview.fresh += p.fresh;
         preview.changed += p.changed;
         preview.gone += p.gone;
@@ -213,7 +215,8 @@ export function discoveryActivities(deps: ActivityDeps) {
             cp.pass,
             from,
             page.nextAfterKey,
-            page.objects.map((o) => o.key),
+            // An object gone by the time of its HEAD is as good as unlisted: marked missing, swept as deleted.
+            [...matched, ...unmatched].map((o) => o.key),
           );
         }
       });
@@ -232,10 +235,12 @@ export function discoveryActivities(deps: ActivityDeps) {
         deleted: preview.gone,
         removed: preview.drifted + (reconcile.onDelete ? preview.gone : 0),
       });
+      await catalog.finishScan(sql, input.jobId);
       return { listed: cp.listed, discovered: preview.fresh + preview.changed, deleted: preview.gone, resumedFrom };
     }
     if (reconcile.onDelete) await checkDeleteLimit(input, cp.pass, reconcile);
     const deleted = await sweep(ctx, input, cp, reconcile.onDelete);
+    await catalog.finishScan(sql, input.jobId);
     const discovered = await catalog.readOwedCount(sql, input.jobId);
     actx.log.info('scan complete', { sourceId: input.sourceId, jobId: input.jobId, listed: cp.listed, discovered, deleted });
     return { listed: cp.listed, discovered, deleted, resumedFrom };

@@ -1,5 +1,14 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { assignOwed, owedInRange, previewOwed, recordDuplicate, recordFailedAttempt, storedWithContent, type OwedObject } from '../catalog/index.js';
+import {
+  assignOwed,
+  countBatch,
+  owedInRange,
+  previewOwed,
+  recordDuplicate,
+  recordFailedAttempt,
+  storedWithContent,
+  type OwedObject,
+} from '../catalog/index.js';
 import type { ActivityDeps } from './deps.js';
 import { loadSource, type SourceContext } from './source-context.js';
 import { SuccessRecorder } from './success-recorder.js';
@@ -105,6 +114,7 @@ export function ingestionActivities(deps: ActivityDeps) {
     async ingestBatch(input: { jobId: string; sourceId: string; afterKey: string | null; lastKey: string }): Promise<BatchResult> {
       const actx = Context.current();
       const ctx = await loadSource(deps, input.sourceId);
+      await countBatch(sql, input, input.lastKey);
       const routing = await loadRouting(deps, ctx.source.bucketId);
       const routed = (lakeKey: string) => !routing.empty && routing.route({ sourceId: input.sourceId, lakeKey }).length > 0;
       const owed = await owedInRange(sql, input.jobId, input.afterKey, input.lastKey);

@@ -6,6 +6,7 @@ import type { Job } from './contract/jobs.js';
 import type { ServiceAccountKey } from './contract/keys.js';
 import type { Pipeline, Rule } from './contract/pipelines.js';
 import type { Source } from './contract/sources.js';
+import type { RunningScan } from './running-scans.js';
 
 type JobRow = typeof jobs.$inferSelect;
 type BucketRow = typeof buckets.$inferSelect;
@@ -17,8 +18,8 @@ export const millis = (d: Date | number | null): string | null => (d === null ? 
 
 export const bucketJson = (b: BucketRow): Bucket => ({ bucketId: b.id, name: b.name, createdAt: iso(b.createdAt) });
 
-/** A source as the API shows it: settings and state, never credentials. */
-export function sourceJson(s: SourceRow, bucketName: string): Source {
+/** A source as the API shows it: settings and state, never credentials. `scan` is its running scan (api/running-scans.ts), if any. */
+export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan | null): Source {
   return {
     sourceId: s.id,
     bucket: bucketName,
@@ -36,6 +37,9 @@ export function sourceJson(s: SourceRow, bucketName: string): Source {
     status: s.status,
     paused: s.paused,
     pauseReason: s.pauseReason,
+    pausedAt: iso(s.pausedAt),
+    pausedBy: s.pausedBy,
+    createdBy: s.createdBy,
     workflowId: s.workflowId,
     currentJobId: s.currentJobId,
     lastJobId: s.lastJobId,
@@ -49,6 +53,10 @@ export function sourceJson(s: SourceRow, bucketName: string): Source {
     totalObjectsSynced: s.totalObjectsSynced,
     totalObjectsFailed: s.totalObjectsFailed,
     totalBytesSynced: s.totalBytesSynced,
+    runCounter: s.runCounter,
+    batchesCreated: s.batchesCreated,
+    resumeCursor: scan?.cursor ?? null,
+    resumeObjectsProcessed: scan?.listed ?? 0,
     createdAt: iso(s.createdAt),
     updatedAt: iso(s.updatedAt),
   };

@@ -51,6 +51,11 @@ export async function advanceScanCursor(
   return moved.count > 0;
 }
 
+/** The scan has listed everything (and swept): its cursor stops being a running scan's resume point. */
+export async function finishScan(sql: ISql, jobId: string): Promise<void> {
+  await sql`update jobs set scan_finished_at = coalesce(scan_finished_at, now()) where id = ${jobId}`;
+}
+
 /** A dry run's report: what the scan would have changed. */
 export async function recordPreview(
   sql: ISql,
@@ -110,4 +115,19 @@ export async function readScanCheckpoint(sql: ISql, jobId: string): Promise<{ pa
 export async function readOwedCount(sql: ISql, jobId: string): Promise<number> {
   const [job] = await sql<{ n: string }[]>`select objects_discovered as n from jobs where id = ${jobId}`;
   return Number(job?.n ?? 0);
+}
+
+/**
+ * One ingestion batch dispatched, counted once by its (job, last key) row,
+ * and only while its job runs: a retried batch, or a stray attempt after the
+ * job ended, counts nothing. Returns whether this call counted it.
+ */
+export async function countBatch(sql: ISql, ref: JobRef, lastKey: string): Promise<boolean> {
+  // One statement: the row and the count land together or not at all.
+  const counted = await sql`with added as (
+      insert into job_batches (job_id, last_key)
+      select ${ref.jobId}, ${lastKey} where exists (select 1 from jobs where id = ${ref.jobId} and finished_at is null)
+      on conflict do nothing returning 1)
+    update sources set batches_created = batches_created + 1 where id = ${ref.sourceId} and exists (select 1 from added)`;
+  return counted.count > 0;
 }

@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { jobs, sources } from '../db/schema.js';
+import { jobBatches, jobs, sources } from '../db/schema.js';
 import { failuresAfterFailedRun, madeProgress } from '../domain/failure-budget.js';
 import { JOB_STATUS, type JobOutcome } from './status.js';
 
@@ -46,6 +46,13 @@ export async function startJob(
   run: { workflowId: string | null; runId: string | null },
 ): Promise<void> {
   await db.transaction(async (tx) => {
+    // The job row, locked, says whether this is its start or a retry's: only a start counts as a sync execution.
+    const [job] = await tx.select({ status: jobs.status, dryRun: jobs.dryRun }).from(jobs).where(eq(jobs.id, input.jobId)).for('update');
+    if (job?.status === JOB_STATUS.pending && !job.dryRun)
+      await tx
+        .update(sources)
+        .set({ runCounter: sql`${sources.runCounter} + 1` })
+        .where(eq(sources.id, input.sourceId));
     await tx
       .update(jobs)
       .set({
@@ -84,6 +91,8 @@ export async function finishJob(
       .update(jobs)
       .set({ status, finishedAt: sql`now()`, error: input.error?.slice(0, 1000) ?? null })
       .where(eq(jobs.id, input.jobId));
+    // Its batches are counted; their keys are needed no longer.
+    await tx.delete(jobBatches).where(eq(jobBatches.jobId, input.jobId));
     // A dry run reports; it is not a sync of the source.
     if (input.dryRun) {
       await tx.update(sources).set({ currentJobId: null }).where(eq(sources.id, input.sourceId));
@@ -179,6 +188,8 @@ export async function recordIdlePoll(
         lastSuccessAt: at,
         consecutiveFailures: 0,
         lastError: null,
+        // An idle poll is a sync execution too, counted once: a retry returned above.
+        runCounter: sql`${sources.runCounter} + 1`,
         nextSyncAt: new Date(at.getTime() + input.syncIntervalSeconds * 1000),
       })
       .where(eq(sources.id, input.sourceId));

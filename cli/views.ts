@@ -79,6 +79,9 @@ export const sourceFields = (s: Source): string =>
     ['credentials', credentials(s)],
     ['status', shortStatus(s.status)],
     ['paused', s.paused ? `yes${s.pauseReason ? ` (${s.pauseReason})` : ''}` : 'no'],
+    ['paused at', s.pausedAt ?? undefined],
+    ['paused by', s.pausedBy ?? undefined],
+    ['created by', s.createdBy ?? undefined],
     ['sync mode', s.syncMode],
     ['interval', `${s.syncIntervalSeconds}s`],
     ['batch size', String(s.batchSize)],
@@ -95,6 +98,9 @@ export const sourceFields = (s: Source): string =>
     ['objects synced', String(s.totalObjectsSynced)],
     ['objects failed', String(s.totalObjectsFailed)],
     ['bytes synced', formatBytes(s.totalBytesSynced)],
+    ['sync runs', String(s.runCounter)],
+    ['batches', String(s.batchesCreated)],
+    ['scan cursor', s.resumeCursor === null ? undefined : `${s.resumeCursor} (${s.resumeObjectsProcessed} listed)`],
   ]);
 
 export const syncStatusFields = (s: SyncStatus): string =>

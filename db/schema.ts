@@ -48,6 +48,10 @@ export const sources = pgTable(
     paused: boolean().notNull().default(false),
     pauseReason: text(),
     pausedAt: timestamp({ withTimezone: true }),
+    /** The token subject that paused it (null when suspended after failures, or the token had no subject). */
+    pausedBy: text(),
+    /** The token subject that created it. */
+    createdBy: text(),
     lastSyncAt: timestamp({ withTimezone: true }),
     lastSuccessAt: timestamp({ withTimezone: true }),
     nextSyncAt: timestamp({ withTimezone: true }),
@@ -64,6 +68,10 @@ export const sources = pgTable(
     totalObjectsSynced: counter(),
     totalObjectsFailed: counter(),
     totalBytesSynced: counter(),
+    /** Sync executions: jobs started (dry runs aside) and idle polls recorded, each counted once by its job row. */
+    runCounter: counter(),
+    /** Ingestion batches dispatched, each counted once by its job_batches row. */
+    batchesCreated: counter(),
     createdAt: createdAt(),
     updatedAt: createdAt(),
   },
@@ -143,6 +151,8 @@ export const jobs = pgTable(
     /** The scan's durable checkpoint, written with every page: its pass and the last key listed. */
     scanPass: integer(),
     scanCursor: text(),
+    /** When the scan listed its last page and swept: from then on its cursor is no running scan's. */
+    scanFinishedAt: timestamp({ withTimezone: true }),
     /** Listing pages fetched, retries included: shows whether a resumed scan re-listed. */
     pagesListed: counter(),
     objectsNew: counter(),
@@ -173,6 +183,22 @@ export const jobs = pgTable(
       .on(t.status)
       .where(sql.raw(`status = '${JOB_STATUS.running}'`)),
   ],
+);
+
+/**
+ * The ingestion batches a running job has dispatched, by the last key of each
+ * (a job's batch ranges never overlap): a retried batch finds its row and
+ * counts nothing twice. A job's rows are dropped when it ends.
+ */
+export const jobBatches = pgTable(
+  'job_batches',
+  {
+    jobId: text()
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    lastKey: byteOrderedText().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.lastKey] })],
 );
 
 /** DataInsider upload syncs: start, upload files into, end (FULL replaces what it did not upload). */

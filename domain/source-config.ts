@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { text } from './text.js';
 import { globProblem } from './filters.js';
 import { S3_PROVIDERS } from './s3-presets.js';
+import { MetadataFilterSchema } from './metadata-filters.js';
 
 /** A glob, checked for syntax when it arrives. */
 export const Glob = text()
@@ -65,6 +66,8 @@ export const FileFiltersSchema = z
     modifiedAfter: text().datetime({ offset: true }).optional(),
     modifiedBefore: text().datetime({ offset: true }).optional(),
     mimeTypes: z.array(MimePattern).max(100).optional(),
+    /** All must hold; checked with a HEAD of each object the other filters let through (see activities/page-filter.ts). */
+    metadataFilters: z.array(MetadataFilterSchema).max(50).optional(),
   })
   .strict();
 export type FileFilters = z.infer<typeof FileFiltersSchema>;

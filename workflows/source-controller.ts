@@ -33,6 +33,7 @@ import {
 import {
   applyPause,
   childEnd,
+  completedButContinuous,
   continueAfterIdlePoll,
   discoverMessage,
   discoverRequest,
@@ -97,6 +98,17 @@ export const CHILD_END_FINISHES_JOB = 'controller-child-end-finishes-job';
  * the deploy has polled (or been resumed), this becomes `deprecatePatch`.
  */
 export const IDLE_POLLS_STAY_IN_RUN = 'controller-idle-polls-stay-in-run';
+
+/**
+ * An initial_only source that completed stayed COMPLETED after a PATCH to
+ * continuous, though it polled again. Runs with this marker clear `completed`
+ * when the settings they read say continuous, so the source shows ACTIVE.
+ * The marker is asked for only when that case arises, so histories that never
+ * met it replay unchanged, and one that met it without the marker replays as
+ * it ran. Becomes `deprecatePatch` once no controller open at the deploy still
+ * carries a completed state under continuous settings.
+ */
+export const COMPLETED_FOLLOWS_SYNC_MODE = 'controller-completed-follows-sync-mode';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -206,9 +218,9 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
   };
 
-  const setPaused = (paused: boolean, reason: string | null) => {
-    log.info(paused ? 'source paused' : 'source resumed', fields({ reason, jobId: currentJobId }));
-    applyPause(state, paused, reason);
+  const setPaused = (paused: boolean, reason: string | null, by: string | null = null) => {
+    log.info(paused ? 'source paused' : 'source resumed', fields({ reason, by, jobId: currentJobId }));
+    applyPause(state, paused, reason, by);
     if (handlersDoIo) return pushPause(paused);
     pauseChanged = true;
     reconsider = true;
@@ -222,7 +234,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     if (stopping) throw new Error('source is being deleted');
   };
 
-  setHandler(pauseSignal, (req) => setPaused(true, req?.reason ?? null));
+  setHandler(pauseSignal, (req) => setPaused(true, req?.reason ?? null, req?.by ?? null));
   setHandler(resumeSignal, () => setPaused(false, null));
   setHandler(configChangedSignal, () => void (reconsider = true));
   setHandler(stopSignal, () => void (stopping = true));
@@ -317,6 +329,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       return;
     }
     bucket = settings.bucketName;
+    if (completedButContinuous(state, settings) && patched(COMPLETED_FOLLOWS_SYNC_MODE)) {
+      log.info('source switched to continuous after completing: active again', fields());
+      state.completed = false;
+    }
     state.nextSyncAt = nextSyncAt(settings, state, Date.now());
     await record();
 

@@ -15,6 +15,7 @@ import {
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Readable } from 'node:stream';
 import type { SourceRow } from '../../db/schema.js';
+import type { ObjectHead } from '../../domain/metadata-filters.js';
 import { azureDefaultEndpoint, type AzureConnection, type AzureCredentials } from '../../domain/azure-config.js';
 import { FAILURE } from '../../domain/failures.js';
 import type { ActivityDeps } from '../deps.js';
@@ -113,6 +114,18 @@ export class AzureSourceReader implements SourceReader {
     const res = await this.call(() => this.container.getBlobClient(this.prefix + key).download(0, undefined, { maxRetryRequests: 3 }));
     if (!res.readableStreamBody) throw new Error('Azure answered a download without a body');
     return { body: res.readableStreamBody as Readable, contentType: res.contentType };
+  }
+
+  /** What metadata filters read: the blob's properties (Azure keeps user metadata with lower-cased names). */
+  async head(key: string): Promise<ObjectHead | null> {
+    try {
+      const props = await this.call(() => this.container.getBlobClient(this.prefix + key).getProperties());
+      const metadata = Object.fromEntries(Object.entries(props.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+      return { contentType: props.contentType ?? null, metadata };
+    } catch (err) {
+      if (err instanceof AzureStorageError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   /** Azure keeps an MD5 for blobs uploaded whole (and for others when the uploader set it). */

@@ -6,6 +6,7 @@ import { HashingStream } from '../../lake/hashing.js';
 import { DirWalk, type ReadDir } from '../../lake/dir-walk.js';
 import { openBeneath } from './safe-open.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
+import type { ObjectHead } from '../../domain/metadata-filters.js';
 
 export interface FilesystemSourceOptions {
   /** The allowed roots and forbidden areas, resolved: listing prunes forbidden areas, opening re-checks. */
@@ -57,6 +58,11 @@ export class FilesystemSourceReader implements SourceReader {
     const hasher = new HashingStream();
     await pipeline(handle.createReadStream(), hasher, new Writable({ write: (_c, _e, done) => done() }));
     return hasher.contentHash();
+  }
+
+  /** A file has no user metadata; its content type is what its extension implies, as the copy stores it. */
+  async head(key: string): Promise<ObjectHead | null> {
+    return { contentType: lookup(key) || null, metadata: {} };
   }
 
   async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {

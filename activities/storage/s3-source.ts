@@ -1,8 +1,9 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { S3Connection } from '../../domain/source-config.js';
 import { contentHashFromEtag } from '../../lake/hashing.js';
 import type { ListedPage, SourceReader } from './types.js';
+import type { ObjectHead } from '../../domain/metadata-filters.js';
 import type { S3Location } from '../../lake/types.js';
 
 /** A key from a listing made with `EncodingType: 'url'` (form encoding: `+` is a space). */
@@ -48,6 +49,19 @@ export class S3SourceReader implements SourceReader {
   async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.conn.bucket, Key: this.conn.prefix + key }));
     return { body: res.Body as Readable, contentType: res.ContentType };
+  }
+
+  /** ListObjectsV2 carries neither Content-Type nor user metadata: one HEAD per object asked about. */
+  async head(key: string): Promise<ObjectHead | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.conn.bucket, Key: this.conn.prefix + key }));
+      // The SDK strips `x-amz-meta-` and lower-cases the keys.
+      const metadata = Object.fromEntries(Object.entries(res.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+      return { contentType: res.ContentType ?? null, metadata };
+    } catch (err) {
+      if (err instanceof NotFound || (err as { name?: string }).name === 'NotFound') return null;
+      throw err;
+    }
   }
 
   async contentHash(_key: string, etag: string): Promise<string | null> {

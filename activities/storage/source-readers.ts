@@ -45,6 +45,7 @@ const PUSH_ONLY: SourceReader = {
     throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'upload sources are push-only', nonRetryable: true });
   },
   contentHash: async () => null,
+  head: async () => null,
 };
 
 // S3 readers keep their HTTP connection pools between activities of the same source.

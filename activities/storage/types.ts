@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { S3Location } from '../../lake/types.js';
+import type { ObjectHead } from '../../domain/metadata-filters.js';
 
 /** One object as a source lists it. `key` is relative to the source's prefix or root. */
 export interface ListedObject {
@@ -19,6 +20,8 @@ export interface SourceReader {
   /** Lists keys strictly after `afterKey` in byte order, one page at a time. */
   listPage(afterKey: string | null, pageSize: number): Promise<ListedPage>;
   openRead(key: string): Promise<{ body: Readable; contentType?: string }>;
+  /** What metadata filters read (a HEAD for S3); null when the object has gone since it was listed. */
+  head(key: string): Promise<ObjectHead | null>;
   /** The content identity (`md5:<hex>`) without copying, or null when it can't be known cheaply. */
   contentHash(key: string, etag: string): Promise<string | null>;
   /** Where the object lives, when it is in S3, so the lake can copy it server-side. */

@@ -26,6 +26,12 @@ export const Source = z
     status: z.enum(SOURCE_STATUSES),
     paused: z.boolean(),
     pauseReason: z.string().nullable(),
+    /** When the source was paused or suspended (null while it runs). */
+    pausedAt: Instant,
+    /** The subject of the token that asked for the pause in force; null when suspended after failures or unknown. */
+    pausedBy: z.string().nullable(),
+    /** The subject of the token that created the source (null for tokens without one, and sources from before it was kept). */
+    createdBy: z.string().nullable(),
     workflowId: z.string(),
     currentJobId: z.string().nullable(),
     lastJobId: z.string().nullable(),
@@ -39,6 +45,14 @@ export const Source = z
     totalObjectsSynced: z.number().int(),
     totalObjectsFailed: z.number().int(),
     totalBytesSynced: z.number().int(),
+    /** Sync executions: every job started (dry runs aside) and every idle scheduled poll. */
+    runCounter: z.number().int(),
+    /** Ingestion batches dispatched, across all runs. */
+    batchesCreated: z.number().int(),
+    /** The running scan's cursor (the last key it committed); null when no scan runs or it has not listed a page. */
+    resumeCursor: z.string().nullable(),
+    /** Objects the running scan has listed so far; 0 when no scan runs. */
+    resumeObjectsProcessed: z.number().int(),
     createdAt: Instant,
     updatedAt: Instant,
   })
@@ -46,9 +60,6 @@ export const Source = z
 export type Source = z.infer<typeof Source>;
 
 export const SourceList = z.object({ sources: z.array(Source), ...PageFields });
-
-/** What pause and resume answer. */
-export const PauseState = z.object({ sourceId: z.string(), paused: z.boolean(), status: z.enum(SOURCE_STATUSES) });
 
 /** DELETE with purge=true: the workflow that removes the source's lake objects, and how many it owes. */
 export const SourcePurge = z.object({ sourceId: z.string(), purge: z.object({ workflowId: z.string(), objects: z.number().int() }) });

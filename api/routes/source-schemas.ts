@@ -66,6 +66,7 @@ export const UpdateSource = z
         includePatterns: FileFiltersSchema.shape.includePatterns,
         excludePatterns: FileFiltersSchema.shape.excludePatterns,
         mimeTypes: FileFiltersSchema.shape.mimeTypes,
+        metadataFilters: FileFiltersSchema.shape.metadataFilters,
         minSizeBytes: z.number().int().min(0).nullable().optional(),
         maxSizeBytes: z.number().int().min(0).nullable().optional(),
         modifiedAfter: text().datetime({ offset: true }).nullable().optional(),

@@ -3,7 +3,6 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import { SOURCE_STATUS } from '../../domain/statuses.js';
 import { createConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import {
   configChangedSignal,
@@ -26,7 +25,9 @@ import { CreateSource, PauseBody, UpdateSource } from './source-schemas.js';
 import { applyUpdate } from './source-update.js';
 import { z } from 'zod';
 import { defineRoutes, routesOf } from '../route.js';
-import { PauseState, Source, SourceList, SourcePurge } from '../contract/sources.js';
+import { Source, SourceList, SourcePurge } from '../contract/sources.js';
+import { runningScan, runningScans } from '../running-scans.js';
+import { pausedSet, resumedSet } from '../pause-state.js';
 
 /**
  * The kind's checks of settings sent: a literal IP or a name the egress policy refuses is turned away here (names that
@@ -68,18 +69,18 @@ export const SOURCE_ROUTES = defineRoutes({
   pause: {
     method: 'post',
     route: '/:bucket/sources/:sourceId/pause',
-    summary: 'Pause a source',
+    summary: 'Pause a source; answers the whole source, paused',
     scope: 'write',
     body: PauseBody,
-    responses: { 200: { body: PauseState } },
+    responses: { 200: { body: Source } },
   },
   resume: {
     method: 'post',
     route: '/:bucket/sources/:sourceId/resume',
-    summary: 'Resume a paused or suspended source',
+    summary: 'Resume a paused or suspended source; answers the whole source, resumed',
     scope: 'write',
     body: ResumeBody,
-    responses: { 200: { body: PauseState } },
+    responses: { 200: { body: Source } },
   },
   delete: {
     method: 'delete',
@@ -121,6 +122,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
         filters: body.fileFilters,
         reconcile: body.reconcile,
         suspendAfterFailures: body.suspendAfterFailures,
+        createdBy: callerOf(res).subject,
         workflowId: controllerWorkflowId(id),
       })
       .onConflictDoNothing()
@@ -134,19 +136,20 @@ export function sourceRoutes(deps: ApiDeps): Router {
       deps.log.error({ err, sourceId: id }, 'could not start source controller');
       throw ApiError.unavailable('temporal', 'could not start the source workflow');
     }
-    res.status(201).json(sourceJson(row, bucket.name));
+    res.status(201).json(sourceJson(row, bucket.name, null));
   });
 
   r.on('list', async (req, res) => {
     const q = parseQuery(PaginationQuery, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
     const { page, ...rest } = await pageOwnedBy(deps, sources, sources.bucketId, bucket.id, 'sources', q);
-    res.json({ sources: page.map((s) => sourceJson(s, bucket.name)), ...rest });
+    const scans = await runningScans(deps.db, page);
+    res.json({ sources: page.map((s) => sourceJson(s, bucket.name, scans.get(s.id) ?? null)), ...rest });
   });
 
   r.on('get', async (req, res) => {
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    res.json(sourceJson(source, bucket.name));
+    res.json(sourceJson(source, bucket.name, await runningScan(deps.db, source)));
   });
 
   r.on('update', async (req, res) => {
@@ -170,18 +173,25 @@ export function sourceRoutes(deps: ApiDeps): Router {
     await deps.temporal.workflow
       .signalWithStart('sourceController', { ...controllerStartOptions(deps, row!, bucket.name), signal: configChangedSignal, signalArgs: [] })
       .catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not signal the controller; it will pick the change up on its next cycle'));
-    res.json(sourceJson(row!, bucket.name));
+    res.json(sourceJson(row!, bucket.name, await runningScan(deps.db, row!)));
   });
 
+  // The controller mirrors its state into the row when it takes the signal; the row is written here too, so the answer shows the change.
   r.on('pause', async (req, res) => {
     const body = parseBody(PauseBody, req);
-    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
+    const caller = callerOf(res);
+    const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, caller.org);
     await deps.temporal.workflow.signalWithStart('sourceController', {
       ...controllerStartOptions(deps, source, bucket.name),
       signal: pauseSignal,
-      signalArgs: [{ reason: body.reason }],
+      signalArgs: [{ reason: body.reason, by: caller.subject }],
     });
-    res.json({ sourceId: source.id, paused: true, status: SOURCE_STATUS.paused });
+    const [row] = await deps.db
+      .update(sources)
+      .set(pausedSet(body.reason ?? null, caller.subject))
+      .where(eq(sources.id, source.id))
+      .returning();
+    res.json(sourceJson(row ?? source, bucket.name, await runningScan(deps.db, row ?? source)));
   });
 
   r.on('resume', async (req, res) => {
@@ -192,7 +202,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
       signal: resumeSignal,
       signalArgs: [],
     });
-    res.json({ sourceId: source.id, paused: false, status: SOURCE_STATUS.active });
+    const [row] = await deps.db.update(sources).set(resumedSet()).where(eq(sources.id, source.id)).returning();
+    res.json(sourceJson(row ?? source, bucket.name, await runningScan(deps.db, row ?? source)));
   });
 
   /** Deletes a source; its lake objects stay unless `purge=true`, which removes them durably in a workflow. */

@@ -1,8 +1,8 @@
 /**
  * The azure reader on its own, against Azurite: pages resume strictly after
  * the key they are given (List Blobs' startFrom is inclusive), keys are
- * relative to the prefix, folder markers are skipped, and Content-MD5 is the
- * content hash.
+ * relative to the prefix, folder markers are skipped, Content-MD5 is the
+ * content hash, and a HEAD gives what metadata filters read.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,5 +66,16 @@ describe('AzureSourceReader', () => {
     expect(Buffer.concat(chunks).toString()).toBe('body of b/d e.txt');
     expect(await reader.contentHash('b/d e.txt')).toBe(`md5:${createHash('md5').update('body of b/d e.txt').digest('hex')}`);
     await expect(reader.openRead('missing.txt')).rejects.toMatchObject({ name: 'AzureStorageError', code: 'BlobNotFound', status: 404, foreignAnswer: false });
+  });
+
+  it('heads a blob for metadata filters: its Content-Type and user metadata, null once it is gone', async () => {
+    await container.getBlockBlobClient('in/meta.csv').upload('a,b', 3, {
+      blobHTTPHeaders: { blobContentType: 'text/csv' },
+      metadata: { Team: 'finance', tier: '2' },
+    });
+    const reader = new AzureSourceReader(container, 'in/');
+    expect(await reader.head('meta.csv')).toEqual({ contentType: 'text/csv', metadata: { team: 'finance', tier: '2' } });
+    await container.getBlobClient('in/meta.csv').delete();
+    expect(await reader.head('meta.csv')).toBeNull();
   });
 });

@@ -405,7 +405,8 @@ describe('lakesync CLI against the dev stack', () => {
     expect(synced).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: 2 });
     await settled(bucket, sourceId, synced.jobId);
     const paused = await cliJson(['sources', 'pause', bucket, sourceId, '--reason', 'maintenance']);
-    expect(paused).toEqual({ sourceId, paused: true, status: 'SOURCE_STATUS_PAUSED' });
+    // The whole source, already paused.
+    expect(paused).toMatchObject({ sourceId, bucket, paused: true, pauseReason: 'maintenance', status: 'SOURCE_STATUS_PAUSED', syncIntervalSeconds: 3600 });
     const whilePaused = await waitFor(
       'the pause to show',
       async () => {

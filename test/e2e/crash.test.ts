@@ -89,7 +89,15 @@ describe('crash safety', () => {
     });
     expect(sync).toMatchObject({ objectsDiscovered: '3000', objectsProcessed: '3000', objectsIndexed: '3000' });
     const source = (await call(ls.url, 'GET', `/${bucket}/sources/${src.body.sourceId}`)).body;
-    expect(source).toMatchObject({ totalObjectsDiscovered: 3000, totalObjectsSynced: 3000, totalObjectsFailed: 0, totalBytesSynced: bytes });
+    // Mixpeek's counters too: one sync execution, and 150 batches of 20 each counted once, however many attempts they took.
+    expect(source).toMatchObject({
+      totalObjectsDiscovered: 3000,
+      totalObjectsSynced: 3000,
+      totalObjectsFailed: 0,
+      totalBytesSynced: bytes,
+      runCounter: 1,
+      batchesCreated: 150,
+    });
     const [states] =
       await sql`select count(*) filter (where status = 'ingested')::int as ingested, count(*)::int as total from source_objects where source_id = ${src.body.sourceId}`;
     expect(states).toEqual({ ingested: 3000, total: 3000 });

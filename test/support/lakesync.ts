@@ -17,8 +17,8 @@ import type { TestInfra } from './global-setup.js';
 
 export interface TestLakesync {
   url: string;
-  /** Mints a bearer token for this lakesync (default: org `test-org`, every scope). */
-  token(claims?: { org?: string; scope?: string; expiresIn?: string }): Promise<string>;
+  /** Mints a bearer token for this lakesync (default: org `test-org`, every scope, subject `test`). */
+  token(claims?: { org?: string; scope?: string; expiresIn?: string; sub?: string }): Promise<string>;
   /** The HS256 secret its tokens are signed with, for tests that forge odd ones. */
   authSecret: string;
   /** Everything a separate worker process needs to join this lakesync. */
@@ -121,10 +121,10 @@ export async function startTestLakesync(o: {
     WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath,
     LOG_LEVEL: 'info',
   };
-  const token = (claims: { org?: string; scope?: string; expiresIn?: string } = {}) =>
+  const token = (claims: { org?: string; scope?: string; expiresIn?: string; sub?: string } = {}) =>
     new SignJWT({ org: claims.org ?? 'test-org', scope: claims.scope ?? 'read write admin' })
       .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('test')
+      .setSubject(claims.sub ?? 'test')
       .setIssuedAt()
       .setExpirationTime(claims.expiresIn ?? '1h')
       .sign(new TextEncoder().encode(authSecret));

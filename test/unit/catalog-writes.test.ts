@@ -29,6 +29,7 @@ const CATALOG_TABLES: Record<string, string> = {
   object_pipeline_runs: 'objectPipelineRuns',
   fulltext_documents: 'fulltextDocuments',
   lake_purges: 'lakePurges',
+  job_batches: 'jobBatches',
 };
 const SKIP = new Set(['node_modules', 'dist', 'test', join('db', 'migrations')]);
 const SOURCE_FILE = /\.(ts|mts|cts|js|mjs|cjs|sql)$/;

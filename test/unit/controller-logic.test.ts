@@ -12,6 +12,7 @@ import {
   applyPause,
   IDLE_POLLS_PER_RUN,
   childEnd,
+  completedButContinuous,
   continueAfterIdlePoll,
   discoverMessage,
   discoverRequest,
@@ -171,6 +172,16 @@ describe('pause and resume', () => {
     expect(s).toMatchObject({ suspended: false, consecutiveFailures: 0, paused: false });
   });
 
+  it('keeps who asked for the pause in force, and forgets it on resume', () => {
+    const s = state();
+    applyPause(s, true, 'audit', 'alice');
+    expect(s).toMatchObject({ paused: true, pauseReason: 'audit', pausedBy: 'alice' });
+    applyPause(s, true, null, 'bob');
+    expect(s).toMatchObject({ paused: true, pauseReason: null, pausedBy: 'bob' });
+    applyPause(s, false, null, 'carol');
+    expect(s).toMatchObject({ paused: false, pauseReason: null, pausedBy: null });
+  });
+
   it('keeps the failure count when resuming a source that was not suspended', () => {
     const s = state({ paused: true, consecutiveFailures: 2 });
     applyPause(s, false, null);
@@ -193,6 +204,12 @@ describe('the schedule', () => {
     expect(nextSyncAt(continuous, { completed: false, nextSyncAt: null, lastSyncAt: null }, T)).toBe(T + 60_000);
     expect(nextSyncAt(initialOnly, { completed: true, nextSyncAt: T + 5, lastSyncAt: T }, T)).toBeNull();
     expect(nextSyncAt({ ...continuous, kind: 'upload' as const }, { completed: false, nextSyncAt: T, lastSyncAt: T }, T)).toBeNull();
+  });
+
+  it('is COMPLETED only while initial_only: a completed source switched to continuous is to be cleared', () => {
+    expect(completedButContinuous(state({ completed: true }), continuous)).toBe(true);
+    expect(completedButContinuous(state({ completed: true }), initialOnly)).toBe(false);
+    expect(completedButContinuous(state({ completed: false }), continuous)).toBe(false);
   });
 
   it('waits until the due time, at once when overdue, and without a timer when unscheduled or held', () => {
@@ -360,14 +377,25 @@ describe('what the controller reports', () => {
   });
 
   it('mirrors a suspended source as paused, with the extras given', () => {
-    expect(snapshot(state({ suspended: true, nextSyncAt: T }))).toEqual({ status: 'SOURCE_STATUS_SUSPENDED', paused: true, pauseReason: null, nextSyncAt: T });
-    expect(snapshot(state({ paused: true, pauseReason: 'x' }), { consecutiveFailures: 0 })).toEqual({
+    expect(snapshot(state({ suspended: true, nextSyncAt: T }))).toEqual({
+      status: 'SOURCE_STATUS_SUSPENDED',
+      paused: true,
+      pauseReason: null,
+      pausedBy: null,
+      nextSyncAt: T,
+    });
+    expect(snapshot(state({ paused: true, pauseReason: 'x', pausedBy: 'alice' }), { consecutiveFailures: 0 })).toEqual({
       status: 'SOURCE_STATUS_PAUSED',
       paused: true,
       pauseReason: 'x',
+      pausedBy: 'alice',
       nextSyncAt: null,
       consecutiveFailures: 0,
     });
+    // A pause carried over from before pausedBy was kept: unknown, so the row keeps what the route wrote; nobody's once resumed.
+    const carried: ControllerState = { ...state({ paused: true }), pausedBy: undefined };
+    expect(snapshot(carried).pausedBy).toBeUndefined();
+    expect(snapshot({ ...carried, paused: false }).pausedBy).toBeNull();
   });
 
   it('answers the status query with the head of the queue', () => {

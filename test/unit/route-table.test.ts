@@ -128,10 +128,14 @@ describe('serialisers answer in the documented shapes, and nothing more', () => 
       totalObjectsSynced: 1,
       totalObjectsFailed: 0,
       totalBytesSynced: 3,
+      pausedBy: null,
+      createdBy: 'alice',
+      runCounter: 2,
+      batchesCreated: 1,
       createdAt: at,
       updatedAt: at,
     };
-    expect(Source.strict().parse(sourceJson(source, 'kb')).s3).toEqual({
+    expect(Source.strict().parse(sourceJson(source, 'kb', null)).s3).toEqual({
       region: 'us-east-1',
       bucket: 'abc',
       prefix: '',

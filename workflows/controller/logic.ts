@@ -33,6 +33,7 @@ export const CANCELED = JOB_STATUS.canceled;
 export const initialControllerState = (): ControllerState => ({
   paused: false,
   pauseReason: null,
+  pausedBy: null,
   suspended: false,
   completed: false,
   consecutiveFailures: 0,
@@ -131,10 +132,15 @@ export function discoverMessage(run: Pick<QueuedRun, 'dryRun'>, currentJobId: st
 
 // ---- pause, resume ----------------------------------------------------------
 
-/** Pauses or resumes; resuming also lifts a suspension and forgets the failures that caused it. */
-export function applyPause(state: ControllerState, paused: boolean, reason: string | null): void {
+/**
+ * Pauses or resumes; resuming also lifts a suspension and forgets the failures
+ * that caused it. `by` (the asking token's subject) follows the reason: both
+ * say who asked for the pause in force, and why.
+ */
+export function applyPause(state: ControllerState, paused: boolean, reason: string | null, by: string | null = null): void {
   state.paused = paused;
   state.pauseReason = paused ? reason : null;
+  state.pausedBy = paused ? by : null;
   if (!paused && state.suspended) {
     state.suspended = false;
     state.consecutiveFailures = 0;
@@ -142,6 +148,15 @@ export function applyPause(state: ControllerState, paused: boolean, reason: stri
 }
 
 // ---- the schedule -----------------------------------------------------------
+
+/**
+ * COMPLETED belongs to initial_only: a source switched to continuous after
+ * its initial sync completed polls again, so it must show ACTIVE again (the
+ * caller clears `completed`). Switched back, it completes after its next
+ * discovery.
+ */
+export const completedButContinuous = (state: Pick<ControllerState, 'completed'>, settings: Pick<ScheduleSettings, 'syncMode'>): boolean =>
+  state.completed && settings.syncMode === 'continuous';
 
 /** Push-only sources have nothing to poll; an initial-only source stops polling once its first discovery completes. */
 export const scheduled = (settings: ScheduleSettings, completed: boolean): boolean =>
@@ -272,6 +287,8 @@ export const snapshot = (state: ControllerState, extra: Pick<ControllerSnapshot,
   status: sourceStatus(state),
   paused: held(state),
   pauseReason: state.pauseReason,
+  // Unknown (undefined) for a pause carried over from before it was recorded; nobody's once nothing holds the source.
+  pausedBy: held(state) ? state.pausedBy : null,
   nextSyncAt: state.nextSyncAt,
   ...extra,
 });

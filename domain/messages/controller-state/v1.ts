@@ -24,6 +24,8 @@ export interface ControllerSnapshot {
   status: SourceStatus;
   paused: boolean;
   pauseReason: string | null;
+  /** Who asked for the pause; undefined when the controller does not know (a pause from before it was recorded). */
+  pausedBy?: string | null;
   nextSyncAt: number | null;
   consecutiveFailures?: number;
   lastError?: string | null;

@@ -19,6 +19,8 @@ export interface TriggerRequest {
 }
 export interface PauseRequest {
   reason?: string;
+  /** The subject of the token that asked (absent from pauses sent before it was added, or by the `temporal` CLI). */
+  by?: string | null;
 }
 export interface DiscoverRequest {
   fullSync?: boolean;
@@ -79,6 +81,8 @@ export interface QueuedRun {
 export interface ControllerState {
   paused: boolean;
   pauseReason: string | null;
+  /** Who asked for the pause in force; absent from states carried over from before it was added. */
+  pausedBy?: string | null;
   suspended: boolean;
   completed: boolean;
   consecutiveFailures: number;
