@@ -16,12 +16,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
 import { SignJWT } from 'jose';
 import pLimit from 'p-limit';
 import postgres from 'postgres';
 import { call, setDefaultToken, waitFor, waitForJob } from '../support/http.js';
 import { minioClient, unique } from '../support/lakesync.js';
 import { putAll, s3Sha, sha256 } from '../support/objects.js';
+import { activityReport, historyChain } from '../support/history.js';
 import { ensureDatabase } from '../../infra/postgres-server.js';
 import { startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster.js';
 import { startApiProcess, startWorkerProcess, type ApiProcess, type WorkerProcess } from '../../infra/worker-process.js';
@@ -170,9 +172,11 @@ describe('lakesync on a Temporal cluster', () => {
     const atKill = await processed();
     await waitFor(`${atKill + 500} objects copied`, async () => (await processed()) >= atKill + 500, 180_000, 100);
     expect(await processed()).toBeLessThan(COUNT);
+    const historyPid = cluster.services.history.pid();
     await cluster.services.history.down();
     log(`history down at ${await processed()} objects`);
     await cluster.services.history.up();
+    expect(cluster.services.history.pid()).not.toBe(historyPid);
 
     const done = await waitForJob(b.url, bucket, sourceId, jobId, 300_000);
     expect(done.job).toMatchObject({
@@ -197,6 +201,18 @@ describe('lakesync on a Temporal cluster', () => {
       await sql`select count(*) filter (where status = 'ingested')::int as ingested, count(*)::int as total from source_objects where source_id = ${sourceId}`;
     expect(states).toEqual({ ingested: COUNT, total: COUNT });
     expect(await lakeContents()).toEqual(new Map([...files].map(([k, f]) => [k, sha256(f)])));
+
+    // From the cluster's history: both workers completed batches, each batch completed once, none failed.
+    const connection = await Connection.connect({ address: cluster.address });
+    try {
+      const history = await historyChain(new Client({ connection, namespace: cluster.namespace }), done.job.workflowId, done.job.runId);
+      const report = activityReport(history);
+      expect(report.failed, report.retries.join('\n')).toBe(0);
+      expect(report.completed.get('ingestBatch')).toBe(COUNT / 50);
+      for (const w of workers) expect([...report.batchesByIdentity.keys()].some((id) => id.startsWith(`${w.child.pid}@`))).toBe(true);
+    } finally {
+      await connection.close();
+    }
 
     // The README's visibility queries, answered by the cluster's SQL visibility store.
     const bySource = await listWorkflows(`LakesyncSourceId="${sourceId}"`);

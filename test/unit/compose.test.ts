@@ -81,7 +81,7 @@ describe('docker-compose.yml', async () => {
     expect(servers.map((s) => /--service (\w+)/.exec(s.command!.join(' '))?.[1]).sort()).toEqual([...clusterServiceNames].sort());
     const template = await readFile(clusterConfigFile, 'utf8');
     const read = new Set([...template.matchAll(/env "([A-Z_]+)"/g)].map((m) => m[1]));
-    const required = [...template.matchAll(/env "([A-Z_]+)" \| required/g)].map((m) => m[1]!);
+    const required = [.../range list ((?:"[A-Z_]+" ?)+)/.exec(template)![1]!.matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]!);
     expect(required.length).toBeGreaterThan(0);
     for (const s of servers) {
       expect(s.image).toBe(`temporalio/server:${version}`);
