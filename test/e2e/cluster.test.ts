@@ -26,6 +26,7 @@ import { putAll, s3Sha, sha256 } from '../support/objects.js';
 import { activityReport, historyChain } from '../support/history.js';
 import { ensureDatabase } from '../../infra/postgres-server.js';
 import { startTemporalCluster, type TemporalCluster } from '../../infra/temporal-cluster.js';
+import { TEMPORAL_SERVER_VERSION } from '../../infra/temporal-server-build.js';
 import { startApiProcess, startWorkerProcess, type ApiProcess, type WorkerProcess } from '../../infra/worker-process.js';
 import { controllerWorkflowId, syncRunWorkflowId } from '../../workflows/shared.js';
 
@@ -114,6 +115,11 @@ describe('lakesync on a Temporal cluster', () => {
     await cluster?.stop();
   });
 
+  it('runs the pinned server version, which the README names', async () => {
+    const { stdout } = await run(infra.temporalCli, ['operator', 'cluster', 'system', '--address', cluster.address, '--output', 'json'], { timeout: 60_000 });
+    expect(JSON.parse(stdout).serverVersion).toBe(TEMPORAL_SERVER_VERSION.replace(/^v/, ''));
+  });
+
   it('syncs 5,000 S3 objects exactly through a pause, a SIGKILLed worker and a history restart', async () => {
     expect(a.url).not.toBe(b.url);
     expect((await call(a.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
@@ -151,8 +157,12 @@ describe('lakesync on a Temporal cluster', () => {
     await waitFor(
       'the batches in flight to finish',
       async () => {
+        const runPaused = JSON.parse(await temporal('workflow', 'query', '--workflow-id', syncRunWorkflowId(jobId), '--name', 'paused', '--output', 'json'));
+        if (runPaused.queryResult?.[0] !== true) return false;
         const described = JSON.parse(await temporal('workflow', 'describe', '--workflow-id', syncRunWorkflowId(jobId), '--output', 'json'));
-        return !(described.pendingActivities ?? []).some((p: { activityType?: { name?: string } }) => p.activityType?.name === 'ingestBatch');
+        return !(described.pendingActivities ?? []).some((p: { activityType?: { name?: string } }) =>
+          ['ingestBatch', 'processBatch'].includes(p.activityType?.name ?? ''),
+        );
       },
       90_000,
       250,
