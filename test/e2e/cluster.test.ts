@@ -76,6 +76,9 @@ describe('lakesync on a Temporal cluster', () => {
     sql = postgres(databaseUrl, { max: 2, onnotice: () => undefined });
     const authSecret = randomBytes(32).toString('base64url');
     const env = {
+      // As production runs: strict egress, which admits the loopback MinIO source only when told.
+      NODE_ENV: 'production',
+      LAKESYNC_EGRESS_ALLOW: '127.0.0.1/32',
       HOST: '127.0.0.1',
       PORT: '0',
       GRPC_PORT: '0',
