@@ -24,6 +24,8 @@ const run = promisify(execFile);
 
 /** The one server config for the tests and docker-compose. */
 export const clusterConfigFile = fileURLToPath(new URL('../config/temporal-server.yaml', import.meta.url));
+/** The schema script docker-compose's schema job runs. */
+export const clusterSchemaScript = fileURLToPath(new URL('../config/temporal-schema.sh', import.meta.url));
 /** Its dynamic config, mounted by docker-compose too. */
 export const clusterDynamicConfigFile = fileURLToPath(new URL('../config/temporal-dynamic-config.yaml', import.meta.url));
 
@@ -120,18 +122,22 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
 
 type Pg = { host: string; port: string; user: string; password: string };
 
-/** `temporal-sql-tool` as an operator runs it: create each database, set up versioning, then apply every versioned schema. */
+/** config/temporal-schema.sh, the script docker-compose's schema job runs, with the built schema tool. */
 async function createSchemas(sqlTool: string, pg: Pg, databases: TemporalCluster['databases']): Promise<void> {
-  const schemaOf = { persistence: 'postgresql/v12/temporal', visibility: 'postgresql/v12/visibility' } as const;
-  for (const kind of ['persistence', 'visibility'] as const) {
-    const base = ['--plugin', 'postgres12', '--endpoint', pg.host, '--port', pg.port, '--user', pg.user, '--database', databases[kind]];
-    for (const command of [['create-database'], ['setup-schema', '--version', '0.0'], ['update-schema', '--schema-name', schemaOf[kind]]]) {
-      // The password goes through the environment, not argv, where `ps` would show it.
-      await run(sqlTool, [...base, ...command], { env: { PATH: process.env.PATH, SQL_PASSWORD: pg.password }, timeout: 120_000 }).catch((err: unknown) => {
-        throw new Error(`temporal-sql-tool ${command[0]} on ${databases[kind]} failed: ${describe(err)}`);
-      });
-    }
-  }
+  const env = {
+    PATH: process.env.PATH ?? '',
+    TEMPORAL_SQL_TOOL: sqlTool,
+    SQL_HOST: pg.host,
+    SQL_PORT: pg.port,
+    SQL_USER: pg.user,
+    // Through the environment, not argv, where `ps` would show it.
+    SQL_PASSWORD: pg.password,
+    DBNAME: databases.persistence,
+    VISIBILITY_DBNAME: databases.visibility,
+  };
+  await run('/bin/sh', [clusterSchemaScript], { env, timeout: 180_000 }).catch((err: unknown) => {
+    throw new Error(`config/temporal-schema.sh failed: ${describe(err)}`);
+  });
 }
 
 const grpcPortVar = {

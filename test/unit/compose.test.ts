@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
-import { clusterConfigFile, clusterDynamicConfigFile, clusterServiceNames } from '../../infra/temporal-cluster.js';
+import { clusterConfigFile, clusterDynamicConfigFile, clusterSchemaScript, clusterServiceNames } from '../../infra/temporal-cluster.js';
 import { TEMPORAL_SERVER_VERSION } from '../../infra/temporal-server-build.js';
 import { searchAttributes } from '../../workflows/shared.js';
 
@@ -94,6 +94,11 @@ describe('docker-compose.yml', async () => {
       for (const key of required) expect(s.environment).toHaveProperty(key);
     }
     for (const job of ['temporal-schema', 'temporal-setup']) expect(doc.services[job].image).toBe(`temporalio/admin-tools:${version}`);
+    // The schemas are made by the script the test cluster's are, in the databases the servers use.
+    const schema = doc.services['temporal-schema'] as Service & { entrypoint: string[] };
+    const script = schema.volumes!.find((v) => resolve(root, v.split(':')[0]!) === clusterSchemaScript)?.split(':')[1];
+    expect(schema.entrypoint).toEqual(['/bin/sh', script]);
+    for (const s of servers) for (const key of ['DBNAME', 'VISIBILITY_DBNAME']) expect(schema.environment![key], key).toBe(s.environment![key]);
     // The setup job registers the search attributes the code sets.
     for (const key of Object.values(searchAttributes)) expect(doc.services['temporal-setup'].command.join('\n')).toContain(key.name);
   });
