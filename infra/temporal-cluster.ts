@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { searchAttributeCliTypes, searchAttributes } from '../workflows/shared.js';
 import { describe } from './binaries.js';
-import { freePort, GaveUp, waitUntil } from './ports.js';
+import { freePort, GaveUp, waitUntil, withFreshPorts } from './ports.js';
 import { exitReason } from './temporal-server.js';
 import type { TemporalServerTools } from './temporal-server-build.js';
 import { stopProcess, tetherToThisProcess } from './tether.js';
@@ -86,11 +86,20 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
     const started = performance.now();
     await createSchemas(opts.tools.sqlTool, pg, databases);
     opts.log(`temporal cluster: schemas in ${databases.persistence} and ${databases.visibility}`);
-    const env = await serviceEnv(pg, databases);
-    for (const name of clusterServiceNames) {
-      services[name] = serviceProcess(opts.tools.server, name, env, Number(env[grpcPortVar[name]]));
-      await services[name].up();
-    }
+    // A port drawn can be taken before the service binds it: then every service starts again on new ones.
+    const env = await withFreshPorts(async () => {
+      const drawn = await serviceEnv(pg, databases);
+      try {
+        for (const name of clusterServiceNames) {
+          services[name] = serviceProcess(opts.tools.server, name, drawn, Number(drawn[grpcPortVar[name]]));
+          await services[name].up();
+        }
+      } catch (err) {
+        await stopAll();
+        throw err;
+      }
+      return drawn;
+    });
     const address = `127.0.0.1:${env.FRONTEND_GRPC_PORT}`;
     const cli = (...args: string[]) => run(opts.temporalCli, args, { env: { ...process.env, TEMPORAL_ADDRESS: address }, timeout: 60_000 });
     await waitUntil(
