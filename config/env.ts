@@ -56,6 +56,9 @@ const EnvSchema = z.object({
   LAKESYNC_RCLONE_PATH: z.string().optional(),
   /** grpcurl for the gRPC tests (infra/grpcurl.ts builds a pinned one when unset). */
   LAKESYNC_GRPCURL_PATH: z.string().optional(),
+  /** The Temporal server and its schema tool for the cluster tests (infra/temporal-server-build.ts builds pinned ones when unset). */
+  LAKESYNC_TEMPORAL_SERVER_PATH: z.string().optional(),
+  LAKESYNC_TEMPORAL_SQL_TOOL_PATH: z.string().optional(),
   LAKE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
   LAKE_DIR: z.string().optional(),
   LAKE_S3_ENDPOINT: z.string().url().optional(),

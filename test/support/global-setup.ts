@@ -13,6 +13,7 @@ import { findMinio, findTemporalCli } from '../../infra/binaries.js';
 import { startMinio } from '../../infra/minio-server.js';
 import { installS3Clients, type S3ClientTools } from '../../infra/s3-clients.js';
 import { installGrpcurl } from '../../infra/grpcurl.js';
+import { installTemporalServer, type TemporalServerTools } from '../../infra/temporal-server-build.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 import { workflowsPath } from '../../workers/create-worker.js';
@@ -29,6 +30,8 @@ export interface TestInfra {
   s3Clients: S3ClientTools;
   /** grpcurl (infra/grpcurl.ts), for the gRPC tests. */
   grpcurl: string;
+  /** The Temporal server and its schema tool (infra/temporal-server-build.ts), for the cluster tests. */
+  temporalServer: TemporalServerTools;
 }
 
 declare module 'vitest' {
@@ -51,9 +54,15 @@ export default async function setup(project: TestProject) {
     log,
   });
   const grpcurlInstall = installGrpcurl({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_GRPCURL_PATH, log });
+  const temporalServerInstall = installTemporalServer({
+    cacheDir: env.LAKESYNC_CACHE_DIR,
+    explicit: { server: env.LAKESYNC_TEMPORAL_SERVER_PATH, sqlTool: env.LAKESYNC_TEMPORAL_SQL_TOOL_PATH },
+    log,
+  });
   // Settled below; until then a failure must not surface as an unhandled rejection.
   s3ClientsInstall.catch(() => undefined);
   grpcurlInstall.catch(() => undefined);
+  temporalServerInstall.catch(() => undefined);
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
@@ -66,6 +75,7 @@ export default async function setup(project: TestProject) {
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
     s3ClientsInstall,
     grpcurlInstall,
+    temporalServerInstall,
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -74,13 +84,14 @@ export default async function setup(project: TestProject) {
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle, s3Clients, grpcurl] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
     Awaited<ReturnType<typeof bundleWorkflowCode>>,
     S3ClientTools,
     string,
+    TemporalServerTools,
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -93,6 +104,7 @@ export default async function setup(project: TestProject) {
     workflowBundlePath,
     s3Clients,
     grpcurl,
+    temporalServer,
   });
   return async () => {
     await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop()]);
