@@ -46,9 +46,12 @@ export const keyFields = (k: ServiceAccountKey & { secretAccessKey?: string }): 
     ['secret access key', k.secretAccessKey],
   ]);
 
+const credentials = (c: { credentialsSet: boolean } | undefined): string | undefined => (c ? (c.credentialsSet ? 'set' : 'not set') : undefined);
+
 function where(s: Source): string {
   if (s.filesystem) return s.filesystem.path;
   if (s.s3) return `s3://${s.s3.bucket}/${s.s3.prefix ?? ''}${s.s3.endpoint ? ` (${s.s3.endpoint})` : ''}`;
+  if (s.gcs) return `gs://${s.gcs.bucket}/${s.gcs.prefix ?? ''}${s.gcs.endpoint ? ` (${s.gcs.endpoint})` : ''}`;
   return '-';
 }
 
@@ -70,7 +73,7 @@ export const sourceFields = (s: Source): string =>
     ['name', s.name],
     ['kind', s.kind],
     ['location', where(s)],
-    ['credentials', s.s3 ? (s.s3.credentialsSet ? 'set' : 'not set') : undefined],
+    ['credentials', credentials(s.s3 ?? s.gcs)],
     ['status', shortStatus(s.status)],
     ['paused', s.paused ? `yes${s.pauseReason ? ` (${s.pauseReason})` : ''}` : 'no'],
     ['sync mode', s.syncMode],

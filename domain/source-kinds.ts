@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { assertNever, type SourceKind } from './kinds.js';
+import { GcsConnectionSchema, GcsCreateInput, GcsPatchInput, gcsCredentials, GOOGLE_TOKEN_URI, type GcsConnection, type GcsCredentials } from './gcs-source.js';
 import { patchOf } from './patch-of.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
 import { text } from './text.js';
@@ -44,6 +45,7 @@ interface SourceKindTypeTable {
   s3: { settings: S3Connection; credentials: S3Credentials; create: z.output<typeof S3CreateInput>; patch: z.output<typeof S3PatchInput> };
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
+  gcs: { settings: GcsConnection; credentials: GcsCredentials; create: z.output<typeof GcsCreateInput>; patch: z.output<typeof GcsPatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -131,6 +133,27 @@ export const SOURCE_KINDS = {
     json: () => ({}),
     check: async () => null,
   },
+  gcs: {
+    settings: GcsConnectionSchema,
+    create: {
+      input: GcsCreateInput,
+      split: ({ serviceAccount, ...settings }) => ({ settings, credentials: gcsCredentials(serviceAccount) }),
+    },
+    patch: {
+      input: GcsPatchInput,
+      apply: (current, { serviceAccount, ...rest }) => ({ settings: { ...current, ...rest }, credentials: gcsCredentials(serviceAccount) }),
+    },
+    json: (settings, credentialsSet) => ({ gcs: { ...settings, credentialsSet } }),
+    check: async (given, _merged, edge) => {
+      const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
+      if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
+      const tokenUri = given.serviceAccount?.token_uri;
+      if (tokenUri === undefined) return null;
+      // Never echoed: the problem names the endpoint the client uses, not what was sent.
+      const tokenProblem = tokenUri === GOOGLE_TOKEN_URI ? edge.urlProblem(tokenUri) : `must be ${GOOGLE_TOKEN_URI}, the token endpoint the Google client uses`;
+      return tokenProblem ? { field: 'gcs.serviceAccount.token_uri', problem: tokenProblem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 // The registry seen per kind, so a function generic in the kind can index it.
@@ -146,6 +169,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('s3' in connection) return 's3';
   if ('filesystem' in connection) return 'filesystem';
   if ('upload' in connection) return 'upload';
+  if ('gcs' in connection) return 'gcs';
   return assertNever(connection, 'source connection');
 }
 

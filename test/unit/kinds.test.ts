@@ -69,7 +69,12 @@ describe('the registries cover every kind', () => {
 
   it('a stored connection or config names its kind; an unknown one is refused, never taken for another kind', () => {
     // Settings each kind's schema accepts (a new kind adds its own).
-    const sourceSettings: { [K in SourceKind]: unknown } = { s3: { bucket: 'data' }, filesystem: { path: '/srv' }, upload: {} };
+    const sourceSettings: { [K in SourceKind]: unknown } = {
+      s3: { bucket: 'data' },
+      filesystem: { path: '/srv' },
+      upload: {},
+      gcs: { bucket: 'data', prefix: 'in/' },
+    };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
       const stored = { [kind]: SOURCE_KINDS[kind].settings.parse(sourceSettings[kind]) };
@@ -79,7 +84,7 @@ describe('the registries cover every kind', () => {
       const stored = { [kind]: PIPELINE_KINDS[kind].config.parse(pipelineSettings[kind]) };
       expect(pipelineKindOf(stored as never)).toBe(kind);
     }
-    expect(() => sourceKindOf({ gcs: {} } as never)).toThrow(/unhandled source connection/);
+    expect(() => sourceKindOf({ dropbox: {} } as never)).toThrow(/unhandled source connection/);
     expect(() => pipelineKindOf({ embedding: {} } as never)).toThrow(/unhandled pipeline config/);
     expect(() => assertNever('x' as never)).toThrow('unhandled kind: "x"');
   });

@@ -1,0 +1,141 @@
+/**
+ * A reading client of the Cloud Storage JSON API: list a bucket's objects and
+ * stream one. Every request goes through an undici dispatcher that obeys the
+ * egress policy (the @google-cloud/storage client takes no agent, so its
+ * sockets could not be held to it). Service-account keys sign self-signed
+ * JWTs with google-auth-library: no token endpoint is called, so no token
+ * request can leak or go where the policy does not allow; an emulator
+ * endpoint without a key is called without credentials.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { JWT } from 'google-auth-library';
+import { fetch, type Agent } from 'undici';
+import type { EgressPolicy } from '../../domain/egress-policy.js';
+import type { GcsCredentials } from '../../domain/gcs-source.js';
+import { egressDispatcher } from '../net/egress.js';
+
+const GOOGLE_STORAGE = 'https://storage.googleapis.com';
+const READ_ONLY_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
+/** Bounds a listing or the wait for a download's first byte; a download's body is bounded by the copy's own progress checks. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** An error answer of the API (or a key that cannot sign). `code` is what logs and lastError show first. */
+export class GcsError extends Error {
+  constructor(
+    /** The HTTP status; 0 when no request was made. */
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GcsError';
+  }
+}
+
+/** The names the API gives its statuses, so lastError reads `NotFound: …` like an S3 error code. */
+const STATUS_CODES: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  408: 'RequestTimeout',
+  412: 'PreconditionFailed',
+  429: 'TooManyRequests',
+};
+
+export interface GcsObject {
+  name: string;
+  size: string;
+  generation: string;
+  md5Hash?: string;
+  updated?: string;
+  contentType?: string;
+}
+
+interface ListAnswer {
+  items?: GcsObject[];
+  nextPageToken?: string;
+}
+
+// One connection pool per policy (per worker), every connection checked against it.
+const dispatchers = new WeakMap<EgressPolicy, Agent>();
+function dispatcherFor(policy: EgressPolicy): Agent {
+  let d = dispatchers.get(policy);
+  if (!d) dispatchers.set(policy, (d = egressDispatcher(policy)));
+  return d;
+}
+
+export class GcsClient {
+  private readonly base: string;
+  private readonly auth: JWT | null;
+  private readonly dispatcher: Agent;
+
+  constructor(o: { endpoint?: string; credentials: GcsCredentials | null; egress: EgressPolicy }) {
+    this.base = (o.endpoint ?? GOOGLE_STORAGE).replace(/\/+$/, '');
+    this.dispatcher = dispatcherFor(o.egress);
+    const c = o.credentials;
+    this.auth = c
+      ? new JWT({
+          email: c.clientEmail,
+          key: c.privateKey,
+          keyId: c.privateKeyId,
+          scopes: [READ_ONLY_SCOPE],
+          // Should the library ever make a request of its own, it too obeys the policy.
+          transporterOptions: { fetchImplementation: ((url: string, init: object) => fetch(url, { ...init, dispatcher: this.dispatcher })) as never },
+        })
+      : null;
+    // Signs the scoped JWT itself instead of trading it for a token.
+    if (this.auth) this.auth.useJWTAccessWithScope = true;
+  }
+
+  /** One page of the bucket's objects under `prefix`, from `startOffset` (inclusive) in name order. */
+  async list(bucket: string, q: { prefix: string; startOffset: string | null; maxResults: number }): Promise<ListAnswer> {
+    const params = new URLSearchParams({ maxResults: String(q.maxResults), fields: 'items(name,size,generation,md5Hash,updated,contentType),nextPageToken' });
+    if (q.prefix) params.set('prefix', q.prefix);
+    if (q.startOffset !== null) params.set('startOffset', q.startOffset);
+    const res = await this.request(`${this.bucketPath(bucket)}/o?${params}`);
+    return (await res.json()) as ListAnswer;
+  }
+
+  /** The object's current content, streamed. */
+  async download(bucket: string, name: string): Promise<{ body: Readable; contentType?: string }> {
+    const res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?alt=media`, true);
+    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    return { body, contentType: res.headers.get('content-type') ?? undefined };
+  }
+
+  private bucketPath(bucket: string): string {
+    return `${this.base}/storage/v1/b/${encodeURIComponent(bucket)}`;
+  }
+
+  private async request(url: string, streamed = false) {
+    const headers: Record<string, string> = { 'user-agent': 'lakesync' };
+    if (this.auth) {
+      let signed: Headers;
+      try {
+        signed = await this.auth.getRequestHeaders(url);
+      } catch {
+        // The library's message may quote the key; ours does not.
+        throw new GcsError(0, 'InvalidServiceAccountKey', 'the service-account key cannot sign requests');
+      }
+      signed.forEach((v, k) => (headers[k] = v));
+    }
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const res = await fetch(url, { headers, dispatcher: this.dispatcher, redirect: 'error', signal: streamed ? undefined : timeout });
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    let message = text.slice(0, 300);
+    try {
+      const body = JSON.parse(text) as { error?: { message?: string } };
+      if (body.error?.message) message = body.error.message;
+    } catch {
+      // Not JSON: the start of the text is the message.
+    }
+    throw new GcsError(
+      res.status,
+      STATUS_CODES[res.status] ?? (res.status >= 500 ? 'ServerError' : `Http${res.status}`),
+      `HTTP ${res.status}: ${message.replace(/\s+/g, ' ').trim()}`,
+    );
+  }
+}
