@@ -56,6 +56,8 @@ const EnvSchema = z.object({
   LAKESYNC_RCLONE_PATH: z.string().optional(),
   /** grpcurl for the gRPC tests (infra/grpcurl.ts builds a pinned one when unset). */
   LAKESYNC_GRPCURL_PATH: z.string().optional(),
+  /** fake-gcs-server for the gcs source's tests (infra/fake-gcs-server.ts builds a pinned one when unset). */
+  LAKESYNC_FAKE_GCS_PATH: z.string().optional(),
   LAKE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
   LAKE_DIR: z.string().optional(),
   LAKE_S3_ENDPOINT: z.string().url().optional(),

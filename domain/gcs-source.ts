@@ -46,12 +46,12 @@ const ServiceAccountKey = z.object({
     .max(16_384)
     .refine((pem) => {
       try {
-        createPrivateKey(pem);
-        return true;
+        // Service-account keys sign RS256.
+        return createPrivateKey(pem).asymmetricKeyType === 'rsa';
       } catch {
         return false;
       }
-    }, 'must be a PEM private key'),
+    }, 'must be a PEM RSA private key'),
   private_key_id: text().max(256).optional(),
   token_uri: text().max(2048).optional(),
 });

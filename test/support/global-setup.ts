@@ -13,6 +13,7 @@ import { findMinio, findTemporalCli } from '../../infra/binaries.js';
 import { startMinio } from '../../infra/minio-server.js';
 import { installS3Clients, type S3ClientTools } from '../../infra/s3-clients.js';
 import { installGrpcurl } from '../../infra/grpcurl.js';
+import { installFakeGcsServer, startFakeGcsServer } from '../../infra/fake-gcs-server.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 import { workflowsPath } from '../../workers/create-worker.js';
@@ -29,6 +30,8 @@ export interface TestInfra {
   s3Clients: S3ClientTools;
   /** grpcurl (infra/grpcurl.ts), for the gRPC tests. */
   grpcurl: string;
+  /** fake-gcs-server (infra/fake-gcs-server.ts), the Cloud Storage emulator gcs sources are tested against. */
+  gcs: { endpoint: string };
 }
 
 declare module 'vitest' {
@@ -54,6 +57,10 @@ export default async function setup(project: TestProject) {
   // Settled below; until then a failure must not surface as an unhandled rejection.
   s3ClientsInstall.catch(() => undefined);
   grpcurlInstall.catch(() => undefined);
+  const fakeGcs = installFakeGcsServer({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_FAKE_GCS_PATH, log }).then((binary) =>
+    startFakeGcsServer({ binary, log }),
+  );
+  fakeGcs.catch(() => undefined);
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
@@ -66,6 +73,7 @@ export default async function setup(project: TestProject) {
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
     s3ClientsInstall,
     grpcurlInstall,
+    fakeGcs,
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -74,13 +82,14 @@ export default async function setup(project: TestProject) {
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle, s3Clients, grpcurl] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, gcs] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
     Awaited<ReturnType<typeof bundleWorkflowCode>>,
     S3ClientTools,
     string,
+    Awaited<typeof fakeGcs>,
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -93,9 +102,10 @@ export default async function setup(project: TestProject) {
     workflowBundlePath,
     s3Clients,
     grpcurl,
+    gcs: { endpoint: gcs.endpoint },
   });
   return async () => {
-    await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop()]);
+    await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop(), gcs.stop()]);
     await rm(scratch, { recursive: true, force: true });
   };
 }
