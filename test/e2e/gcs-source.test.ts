@@ -105,6 +105,15 @@ describe('gcs source', () => {
     const swept = await discover(bucket, sourceId);
     expect(swept.job).toMatchObject({ objectsListed: 300, objectsDiscovered: 0, objectsDeleted: 2 });
     expect(await tree(lakeRoot)).toEqual(hashes(files));
+
+    // More deletions than reconcile.maxDeletes allows: the run deletes nothing.
+    expect((await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { reconcile: { maxDeletes: 2 } })).status).toBe(200);
+    const doomed = [...files.keys()].filter((k) => k.startsWith('dir1/')).slice(0, 3);
+    for (const key of doomed) await storage.bucket(src).file(`in/${key}`).delete();
+    const refused = await discover(bucket, sourceId);
+    expect(refused.job.status).toBe('JOB_STATUS_FAILED');
+    expect(refused.job.error).toMatch(/refusing to delete 3 of 300 objects.*maxDeletes=2.*nothing was deleted/);
+    expect(await tree(lakeRoot)).toEqual(hashes(files));
   });
 
   it('syncs only what its filters name, and an emulator needs no key', async () => {
