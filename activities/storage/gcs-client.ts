@@ -17,7 +17,7 @@ import { egressDispatcher } from '../net/egress.js';
 
 const GOOGLE_STORAGE = 'https://storage.googleapis.com';
 const READ_ONLY_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
-/** Bounds a listing or the wait for a download's first byte; a download's body is bounded by the copy's own progress checks. */
+/** Bounds a listing; a download waits on undici's own header and body timeouts, since a large body may take long. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** An error answer of the API (or a key that cannot sign). `code` is what logs and lastError show first. */
@@ -43,6 +43,20 @@ const STATUS_CODES: Record<number, string> = {
   412: 'PreconditionFailed',
   429: 'TooManyRequests',
 };
+
+/**
+ * The API's own error message (`{"error":{"message":…}}`), or nothing: the
+ * body of an answer from some other kind of server is not repeated, so errors
+ * cannot be used to read what answers at an address.
+ */
+function apiMessage(body: string): string {
+  try {
+    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === 'string' && message.trim() ? `: ${message.replace(/\s+/g, ' ').trim().slice(0, 300)}` : '';
+  } catch {
+    return '';
+  }
+}
 
 export interface GcsObject {
   name: string;
@@ -95,7 +109,12 @@ export class GcsClient {
     if (q.prefix) params.set('prefix', q.prefix);
     if (q.startOffset !== null) params.set('startOffset', q.startOffset);
     const res = await this.request(`${this.bucketPath(bucket)}/o?${params}`);
-    return (await res.json()) as ListAnswer;
+    try {
+      return (await res.json()) as ListAnswer;
+    } catch {
+      // JSON.parse's message quotes the text: say only that it was not an answer of the API.
+      throw new GcsError(res.status, 'BadResponse', 'the endpoint did not answer as Cloud Storage does');
+    }
   }
 
   /** The object's current content, streamed. */
@@ -124,18 +143,7 @@ export class GcsClient {
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const res = await fetch(url, { headers, dispatcher: this.dispatcher, redirect: 'error', signal: streamed ? undefined : timeout });
     if (res.ok) return res;
-    const text = await res.text().catch(() => '');
-    let message = text.slice(0, 300);
-    try {
-      const body = JSON.parse(text) as { error?: { message?: string } };
-      if (body.error?.message) message = body.error.message;
-    } catch {
-      // Not JSON: the start of the text is the message.
-    }
-    throw new GcsError(
-      res.status,
-      STATUS_CODES[res.status] ?? (res.status >= 500 ? 'ServerError' : `Http${res.status}`),
-      `HTTP ${res.status}: ${message.replace(/\s+/g, ' ').trim()}`,
-    );
+    const code = STATUS_CODES[res.status] ?? (res.status >= 500 ? 'ServerError' : `Http${res.status}`);
+    throw new GcsError(res.status, code, `HTTP ${res.status}${apiMessage(await res.text().catch(() => ''))}`);
   }
 }

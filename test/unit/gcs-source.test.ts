@@ -4,6 +4,8 @@
  * real emulator: readable through a policy that allows it, refused by one
  * that does not.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { EGRESS_DENIED_MESSAGE, EgressPolicy, parseEgressList, type EgressMode } from '../../domain/egress-policy.js';
 import { createConnection, patchConnection, SOURCE_KINDS, type EdgeChecks, type SourceConnection } from '../../domain/source-kinds.js';
@@ -98,6 +100,26 @@ describe('gcs client on the emulator', () => {
     expect(Buffer.concat(await body.toArray()).toString()).toBe('a/z z');
     const missing = await reader.openRead('nope').catch((e: unknown) => e);
     expect(missing).toMatchObject({ status: 404, code: 'NotFound' });
+  });
+
+  it('repeats the API’s own error message, never the body of another kind of server’s answer', async () => {
+    const foreign = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html' }).end('<html>internal admin console v1.2</html>');
+    });
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+    try {
+      const at = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
+      const err = await new GcsClient({ endpoint: at, credentials: null, egress: policy('dev') })
+        .list('b', { prefix: '', startOffset: null, maxResults: 1 })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 404, code: 'NotFound', message: 'HTTP 404' });
+      const missing = await new GcsClient({ endpoint, credentials: null, egress: policy('dev') })
+        .list(unique('none'), { prefix: '', startOffset: null, maxResults: 1 })
+        .catch((e: unknown) => e);
+      expect((missing as Error).message).toMatch(/^HTTP 404: .+/);
+    } finally {
+      foreign.close();
+    }
   });
 
   it('connects only where the egress policy allows', async () => {
