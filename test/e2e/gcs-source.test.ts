@@ -191,11 +191,11 @@ describe('gcs source', () => {
     const src = unique('gcs-scan');
     await gcsBucket(storage, src);
     const files = new Map<string, Buffer>();
-    for (let i = 0; i < 4000; i++) files.set(`d${String(i % 40).padStart(2, '0')}/f${String(i).padStart(5, '0')}.txt`, Buffer.from(`object ${i}`));
+    for (let i = 0; i < 2400; i++) files.set(`d${String(i % 40).padStart(2, '0')}/f${String(i).padStart(5, '0')}.txt`, Buffer.from(`object ${i}`));
     await gcsPutAll(storage, src, '', files);
-    // 50 keys a page: 80 pages.
+    // 30 keys a page: 80 pages.
     await worker!.kill('SIGTERM');
-    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '50' });
+    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '30' });
     const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
       name: 'long-scan',
       kind: 'gcs',
@@ -211,15 +211,15 @@ describe('gcs source', () => {
     await worker!.kill('SIGKILL');
     const pagesAtKill = await pages();
     expect(pagesAtKill).toBeLessThan(80);
-    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '50' });
+    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '30' });
 
     const { job } = await waitForJob(ls.url, bucket, sourceId, jobId, 240_000);
     expect(job).toMatchObject({
       status: 'JOB_STATUS_SUCCEEDED',
-      objectsListed: 4000,
-      objectsDiscovered: 4000,
-      objectsNew: 4000,
-      objectsProcessed: 4000,
+      objectsListed: 2400,
+      objectsDiscovered: 2400,
+      objectsNew: 2400,
+      objectsProcessed: 2400,
       objectsFailed: 0,
     });
     // From page one again it would have listed pagesAtKill + 80 pages; resumed, at most the pages in flight repeat.
