@@ -82,7 +82,7 @@ describe('gcs client on the emulator', () => {
     const storage = gcsStorage();
     const bucket = unique('gcs-unit');
     await gcsBucket(storage, bucket);
-    const keys = ['a/1', 'a/2', 'a/ä', 'a/b/3', 'a/z z', 'b/out'];
+    const keys = ['a/1', 'a/2', 'a/ä', 'a/b/3', 'a/z z', 'a/p+q%2F#?&=.txt', 'b/out'];
     await gcsPutAll(storage, bucket, '', new Map(keys.map((k) => [k, Buffer.from(k)])));
     const reader = new GcsSourceReader(new GcsClient({ endpoint, credentials: null, egress: policy('dev') }), { bucket, prefix: 'a/' });
     const seen: string[] = [];
@@ -94,10 +94,12 @@ describe('gcs client on the emulator', () => {
       after = page.nextAfterKey;
       pages++;
     } while (after !== null);
-    expect(seen).toEqual(['1', '2', 'b/3', 'z z', 'ä']);
+    expect(seen).toEqual(['1', '2', 'b/3', 'p+q%2F#?&=.txt', 'z z', 'ä']);
     expect(pages).toBe(3);
     const { body } = await reader.openRead('z z');
     expect(Buffer.concat(await body.toArray()).toString()).toBe('a/z z');
+    const odd = await reader.openRead('p+q%2F#?&=.txt');
+    expect(Buffer.concat(await odd.body.toArray()).toString()).toBe('a/p+q%2F#?&=.txt');
     const missing = await reader.openRead('nope').catch((e: unknown) => e);
     expect(missing).toMatchObject({ status: 404, code: 'NotFound' });
   });
