@@ -48,11 +48,20 @@ export interface FakeGcsServer {
   stop(): Promise<void>;
 }
 
-/** An emulator on loopback over plain HTTP, holding its objects in memory (gone when it stops). */
-export function startFakeGcsServer(opts: { binary: string; log: (m: string) => void }): Promise<FakeGcsServer> {
+interface FakeGcsOptions {
+  binary: string;
+  /** A fixed port and a directory to keep objects in, to start a stopped emulator again as the same one (outage tests); else a drawn port and memory. */
+  port?: number;
+  dataDir?: string;
+  log: (m: string) => void;
+}
+
+/** An emulator on loopback over plain HTTP. */
+export function startFakeGcsServer(opts: FakeGcsOptions): Promise<FakeGcsServer> {
   return withFreshPorts(async () => {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const endpoint = `http://127.0.0.1:${port}`;
+    const backend = opts.dataDir ? ['-backend', 'filesystem', '-filesystem-root', opts.dataDir] : ['-backend', 'memory'];
     const child = spawn(
       opts.binary,
       [
@@ -62,8 +71,7 @@ export function startFakeGcsServer(opts: { binary: string; log: (m: string) => v
         '127.0.0.1',
         '-port',
         String(port),
-        '-backend',
-        'memory',
+        ...backend,
         '-public-host',
         `127.0.0.1:${port}`,
         '-external-url',

@@ -31,7 +31,7 @@ export interface TestInfra {
   /** grpcurl (infra/grpcurl.ts), for the gRPC tests. */
   grpcurl: string;
   /** fake-gcs-server (infra/fake-gcs-server.ts), the Cloud Storage emulator gcs sources are tested against. */
-  gcs: { endpoint: string };
+  gcs: { endpoint: string; binary: string };
 }
 
 declare module 'vitest' {
@@ -57,9 +57,11 @@ export default async function setup(project: TestProject) {
   // Settled below; until then a failure must not surface as an unhandled rejection.
   s3ClientsInstall.catch(() => undefined);
   grpcurlInstall.catch(() => undefined);
-  const fakeGcs = installFakeGcsServer({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_FAKE_GCS_PATH, log }).then((binary) =>
-    startFakeGcsServer({ binary, log }),
-  );
+  // Built (once per cache) and started while the other servers start.
+  const fakeGcs = installFakeGcsServer({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_FAKE_GCS_PATH, log }).then(async (binary) => ({
+    ...(await startFakeGcsServer({ binary, log })),
+    binary,
+  }));
   fakeGcs.catch(() => undefined);
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
@@ -102,7 +104,7 @@ export default async function setup(project: TestProject) {
     workflowBundlePath,
     s3Clients,
     grpcurl,
-    gcs: { endpoint: gcs.endpoint },
+    gcs: { endpoint: gcs.endpoint, binary: gcs.binary },
   });
   return async () => {
     await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop(), gcs.stop()]);
