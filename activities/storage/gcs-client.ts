@@ -7,10 +7,9 @@
  * request can leak or go where the policy does not allow; an emulator
  * endpoint without a key is called without credentials.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Readable } from 'node:stream';
 import { JWT } from 'google-auth-library';
-import { fetch, type Agent } from 'undici';
+import { fetch, request, type Agent, type Dispatcher } from 'undici';
 import type { EgressPolicy } from '../../domain/egress-policy.js';
 import type { GcsCredentials } from '../../domain/gcs-source.js';
 import { egressDispatcher } from '../net/egress.js';
@@ -18,7 +17,7 @@ import { egressDispatcher } from '../net/egress.js';
 const GOOGLE_STORAGE = 'https://storage.googleapis.com';
 const READ_ONLY_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_only';
 /** Bounds a listing; a download waits on undici's own header and body timeouts, since a large body may take long. */
-const REQUEST_TIMEOUT_MS = 60_000;
+const LIST_TIMEOUT_MS = 60_000;
 
 /** An error answer of the API (or a key that cannot sign). `code` is what logs and lastError show first. */
 export class GcsError extends Error {
@@ -108,28 +107,33 @@ export class GcsClient {
     const params = new URLSearchParams({ maxResults: String(q.maxResults), fields: 'items(name,size,generation,md5Hash,updated,contentType),nextPageToken' });
     if (q.prefix) params.set('prefix', q.prefix);
     if (q.startOffset !== null) params.set('startOffset', q.startOffset);
-    const res = await this.request(`${this.bucketPath(bucket)}/o?${params}`);
+    const res = await this.request(`${this.bucketPath(bucket)}/o?${params}`, AbortSignal.timeout(LIST_TIMEOUT_MS));
     try {
-      return (await res.json()) as ListAnswer;
+      return (await res.body.json()) as ListAnswer;
     } catch {
       // JSON.parse's message quotes the text: say only that it was not an answer of the API.
-      throw new GcsError(res.status, 'BadResponse', 'the endpoint did not answer as Cloud Storage does');
+      throw new GcsError(res.statusCode, 'BadResponse', 'the endpoint did not answer as Cloud Storage does');
     }
   }
 
-  /** The object's current content, streamed. */
+  /**
+   * The object's bytes as stored, streamed. An object stored gzip-encoded is
+   * asked for as it is (Google would otherwise decompress it on the way) and
+   * not decoded here, so the lake holds exactly the bytes its MD5 is of.
+   */
   async download(bucket: string, name: string): Promise<{ body: Readable; contentType?: string }> {
-    const res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?alt=media`, true);
-    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-    return { body, contentType: res.headers.get('content-type') ?? undefined };
+    const res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?alt=media`, undefined, { 'accept-encoding': 'gzip' });
+    const type = res.headers['content-type'];
+    return { body: res.body, contentType: typeof type === 'string' ? type : undefined };
   }
 
   private bucketPath(bucket: string): string {
     return `${this.base}/storage/v1/b/${encodeURIComponent(bucket)}`;
   }
 
-  private async request(url: string, streamed = false) {
-    const headers: Record<string, string> = { 'user-agent': 'lakesync' };
+  /** undici's request, not fetch: it follows no redirect and decodes no content-encoding. */
+  private async request(url: string, signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { 'user-agent': 'lakesync', ...extra };
     if (this.auth) {
       let signed: Headers;
       try {
@@ -140,10 +144,10 @@ export class GcsClient {
       }
       signed.forEach((v, k) => (headers[k] = v));
     }
-    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const res = await fetch(url, { headers, dispatcher: this.dispatcher, redirect: 'error', signal: streamed ? undefined : timeout });
-    if (res.ok) return res;
-    const code = STATUS_CODES[res.status] ?? (res.status >= 500 ? 'ServerError' : `Http${res.status}`);
-    throw new GcsError(res.status, code, `HTTP ${res.status}${apiMessage(await res.text().catch(() => ''))}`);
+    const res = await request(url, { headers, dispatcher: this.dispatcher, signal });
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    const status = res.statusCode;
+    const code = STATUS_CODES[status] ?? (status >= 500 ? 'ServerError' : `Http${status}`);
+    throw new GcsError(status, code, `HTTP ${status}${apiMessage(await res.body.text().catch(() => ''))}`);
   }
 }

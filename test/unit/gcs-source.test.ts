@@ -4,7 +4,9 @@
  * real emulator: readable through a policy that allows it, refused by one
  * that does not.
  */
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { EGRESS_DENIED_MESSAGE, EgressPolicy, parseEgressList, type EgressMode } from '../../domain/egress-policy.js';
@@ -102,6 +104,22 @@ describe('gcs client on the emulator', () => {
     expect(Buffer.concat(await odd.body.toArray()).toString()).toBe('a/p+q%2F#?&=.txt');
     const missing = await reader.openRead('nope').catch((e: unknown) => e);
     expect(missing).toMatchObject({ status: 404, code: 'NotFound' });
+  });
+
+  it('reads a gzip-encoded object as stored: the bytes its MD5 is of, not decompressed', async () => {
+    const storage = gcsStorage();
+    const bucket = unique('gcs-gzip');
+    await gcsBucket(storage, bucket);
+    const stored = gzipSync(Buffer.from('hello, compressed world\n'.repeat(100)));
+    await storage
+      .bucket(bucket)
+      .file('log.txt.gz')
+      .save(stored, { resumable: false, metadata: { contentEncoding: 'gzip', contentType: 'text/plain' } });
+    const reader = new GcsSourceReader(new GcsClient({ endpoint, credentials: null, egress: policy('dev') }), { bucket, prefix: '' });
+    const [listed] = (await reader.listPage(null, 10)).objects;
+    expect(listed).toMatchObject({ key: 'log.txt.gz', size: stored.length, etag: createHash('md5').update(stored).digest('hex') });
+    const { body } = await reader.openRead('log.txt.gz');
+    expect(Buffer.concat(await body.toArray()).equals(stored)).toBe(true);
   });
 
   it('repeats the API’s own error message, never the body of another kind of server’s answer', async () => {
