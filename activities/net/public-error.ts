@@ -85,10 +85,15 @@ function isNetworkError(err: unknown): boolean {
   });
 }
 
-/** An AWS SDK error from an HTTP exchange whose answer was not a known S3 error (another kind of server answered). */
+/**
+ * An AWS SDK error from an HTTP exchange whose answer was not a known S3 error
+ * (another kind of server answered), or an error a source reader marked
+ * `foreignAnswer` (an answer its service never gives).
+ */
 function isForeignAnswer(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: unknown } | null;
-  return !!e && typeof e === 'object' && '$metadata' in e && !S3_CODES.has(e.name ?? '');
+  const e = err as { name?: string; $metadata?: unknown; foreignAnswer?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  return e.foreignAnswer === true || ('$metadata' in e && !S3_CODES.has(e.name ?? ''));
 }
 
 /**

@@ -26,6 +26,8 @@ export class GcsError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The answer was not one the API gives (no JSON error of its own): strict egress mode shows it as unreachable. */
+    readonly foreignAnswer = false,
   ) {
     super(message);
     this.name = 'GcsError';
@@ -44,16 +46,16 @@ const STATUS_CODES: Record<number, string> = {
 };
 
 /**
- * The API's own error message (`{"error":{"message":…}}`), or nothing: the
- * body of an answer from some other kind of server is not repeated, so errors
+ * The API's own error message (`{"error":{"message":…}}`), or null: the body
+ * of an answer from some other kind of server is not repeated, so errors
  * cannot be used to read what answers at an address.
  */
-function apiMessage(body: string): string {
+function apiMessage(body: string): string | null {
   try {
     const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
-    return typeof message === 'string' && message.trim() ? `: ${message.replace(/\s+/g, ' ').trim().slice(0, 300)}` : '';
+    return typeof message === 'string' && message.trim() ? message.replace(/\s+/g, ' ').trim().slice(0, 300) : null;
   } catch {
-    return '';
+    return null;
   }
 }
 
@@ -112,7 +114,7 @@ export class GcsClient {
       return (await res.body.json()) as ListAnswer;
     } catch {
       // JSON.parse's message quotes the text: say only that it was not an answer of the API.
-      throw new GcsError(res.statusCode, 'BadResponse', 'the endpoint did not answer as Cloud Storage does');
+      throw new GcsError(res.statusCode, 'BadResponse', 'the endpoint did not answer as Cloud Storage does', true);
     }
   }
 
@@ -148,6 +150,7 @@ export class GcsClient {
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     const status = res.statusCode;
     const code = STATUS_CODES[status] ?? (status >= 500 ? 'ServerError' : `Http${status}`);
-    throw new GcsError(status, code, `HTTP ${status}${apiMessage(await res.body.text().catch(() => ''))}`);
+    const message = apiMessage(await res.body.text().catch(() => ''));
+    throw new GcsError(status, code, `HTTP ${status}${message ? `: ${message}` : ''}`, message === null);
   }
 }

@@ -12,6 +12,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { EGRESS_DENIED_MESSAGE, EgressPolicy, parseEgressList, type EgressMode } from '../../domain/egress-policy.js';
 import { createConnection, patchConnection, SOURCE_KINDS, type EdgeChecks, type SourceConnection } from '../../domain/source-kinds.js';
 import { findEgressDenied } from '../../activities/net/egress.js';
+import { publicDestinationError, UNREACHABLE_MESSAGE } from '../../activities/net/public-error.js';
 import { GcsClient, GcsError } from '../../activities/storage/gcs-client.js';
 import { gcsEtag, GcsSourceReader } from '../../activities/storage/gcs-source.js';
 import { SOURCE_READERS } from '../../activities/storage/source-readers.js';
@@ -132,11 +133,14 @@ describe('gcs client on the emulator', () => {
       const err = await new GcsClient({ endpoint: at, credentials: null, egress: policy('dev') })
         .list('b', { prefix: '', startOffset: null, maxResults: 1 })
         .catch((e: unknown) => e);
-      expect(err).toMatchObject({ status: 404, code: 'NotFound', message: 'HTTP 404' });
+      expect(err).toMatchObject({ status: 404, code: 'NotFound', message: 'HTTP 404', foreignAnswer: true });
+      // Strict mode tells a tenant no more than that the endpoint could not be reached.
+      expect(publicDestinationError(err, true)).toBe(UNREACHABLE_MESSAGE);
       const missing = await new GcsClient({ endpoint, credentials: null, egress: policy('dev') })
         .list(unique('none'), { prefix: '', startOffset: null, maxResults: 1 })
         .catch((e: unknown) => e);
-      expect((missing as Error).message).toMatch(/^HTTP 404: .+/);
+      expect(missing).toMatchObject({ foreignAnswer: false, message: expect.stringMatching(/^HTTP 404: .+/) });
+      expect(publicDestinationError(missing, true)).toBeNull();
     } finally {
       foreign.close();
     }
