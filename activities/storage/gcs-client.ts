@@ -30,7 +30,8 @@ export class GcsError extends Error {
     readonly foreignAnswer = false,
   ) {
     super(message);
-    this.name = 'GcsError';
+    // Stored errors read `<name>: <message>`, as an S3 error's code does.
+    this.name = code;
   }
 }
 
@@ -109,7 +110,7 @@ export class GcsClient {
     const params = new URLSearchParams({ maxResults: String(q.maxResults), fields: 'items(name,size,generation,md5Hash,updated,contentType),nextPageToken' });
     if (q.prefix) params.set('prefix', q.prefix);
     if (q.startOffset !== null) params.set('startOffset', q.startOffset);
-    const res = await this.request(`${this.bucketPath(bucket)}/o?${params}`, AbortSignal.timeout(LIST_TIMEOUT_MS));
+    const res = await this.request(`${this.bucketPath(bucket)}/o?${params}`, { signal: AbortSignal.timeout(LIST_TIMEOUT_MS) });
     try {
       return (await res.body.json()) as ListAnswer;
     } catch {
@@ -124,7 +125,9 @@ export class GcsClient {
    * not decoded here, so the lake holds exactly the bytes its MD5 is of.
    */
   async download(bucket: string, name: string): Promise<{ body: Readable; contentType?: string }> {
-    const res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?alt=media`, undefined, { 'accept-encoding': 'gzip' });
+    // Media errors need not be JSON (the emulator's are plain text): only a listing, which always is, can tell a foreign answer, and
+    // a download happens only after a listing succeeded.
+    const res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?alt=media`, { media: true, extra: { 'accept-encoding': 'gzip' } });
     const type = res.headers['content-type'];
     return { body: res.body, contentType: typeof type === 'string' ? type : undefined };
   }
@@ -134,8 +137,8 @@ export class GcsClient {
   }
 
   /** undici's request, not fetch: it follows no redirect and decodes no content-encoding. */
-  private async request(url: string, signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { 'user-agent': 'lakesync', ...extra };
+  private async request(url: string, o: { signal?: AbortSignal; media?: boolean; extra?: Record<string, string> }): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { 'user-agent': 'lakesync', ...o.extra };
     if (this.auth) {
       let signed: Headers;
       try {
@@ -146,11 +149,11 @@ export class GcsClient {
       }
       signed.forEach((v, k) => (headers[k] = v));
     }
-    const res = await request(url, { headers, dispatcher: this.dispatcher, signal });
+    const res = await request(url, { headers, dispatcher: this.dispatcher, signal: o.signal });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     const status = res.statusCode;
     const code = STATUS_CODES[status] ?? (status >= 500 ? 'ServerError' : `Http${status}`);
     const message = apiMessage(await res.body.text().catch(() => ''));
-    throw new GcsError(status, code, `HTTP ${status}${message ? `: ${message}` : ''}`, message === null);
+    throw new GcsError(status, code, `HTTP ${status}${message ? `: ${message}` : ''}`, message === null && !o.media);
   }
 }

@@ -13,6 +13,7 @@ import { startTestLakesync, unique, type TestLakesync } from '../support/lakesyn
 import { corpus, sha256, tree } from '../support/objects.js';
 import { gcsBucket, gcsPutAll, gcsStorage, serviceAccountKey } from '../support/gcs.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
+import { startGatedProxy } from '../support/gated-proxy.js';
 
 const hashes = (files: Map<string, Buffer>, prefix = '') => new Map([...files].map(([k, v]) => [prefix + k, sha256(v)]));
 
@@ -139,6 +140,48 @@ describe('gcs source', () => {
     const r = await discover(bucket, created.body.sourceId);
     expect(r.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 2, objectsProcessed: 2 });
     expect(await tree(lakeRoot)).toEqual(hashes(new Map([...files].filter(([k]) => k.endsWith('keep.txt') || k.endsWith('keep 2.txt')))));
+  });
+
+  it('retries an object it cannot read, dead-letters it after 3 attempts, and replays it with retryFailed', async () => {
+    const { bucket, lakeRoot } = await ownBucket();
+    const src = unique('gcs-dead');
+    await gcsBucket(storage, src);
+    const files = new Map(['a.txt', 'b.txt', 'vanishing.txt'].map((k) => [k, Buffer.from(`content of ${k}`)]));
+    await gcsPutAll(storage, src, '', files);
+    // The source is reached through a gate that holds the copy of vanishing.txt until it is gone from the bucket.
+    const proxy = await startGatedProxy(gcs.endpoint);
+    try {
+      proxy.close((req) => (req.url ?? '').includes('vanishing.txt') && (req.url ?? '').includes('alt=media'));
+      const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+        name: 'vanishing',
+        kind: 'gcs',
+        gcs: { endpoint: proxy.endpoint, bucket: src },
+        syncIntervalSeconds: 86400,
+      });
+      const sourceId = created.body.sourceId as string;
+      const run = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
+      await waitFor('the copy of vanishing.txt held', async () => proxy.held() > 0, 60_000, 50);
+      await storage.bucket(src).file('vanishing.txt').delete();
+      proxy.open();
+      const { job } = await waitForJob(ls.url, bucket, sourceId, run.body.jobId);
+      expect(job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsDiscovered: 3, objectsProcessed: 2, objectsFailed: 1 });
+      const dead = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.deadLetters;
+      expect(dead).toEqual([expect.objectContaining({ key: 'vanishing.txt', attempts: 3, lastError: 'NotFound: HTTP 404' })]);
+
+      // Back at the source, the dead letter comes in.
+      await gcsPutAll(storage, src, '', new Map([['vanishing.txt', files.get('vanishing.txt')!]]));
+      const retry = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/ingest`, { retryFailed: true });
+      expect(retry.body).toMatchObject({ accepted: true, dispatched: 1 });
+      expect((await waitForJob(ls.url, bucket, sourceId, retry.body.jobId)).job).toMatchObject({
+        status: 'JOB_STATUS_SUCCEEDED',
+        objectsProcessed: 1,
+        objectsFailed: 0,
+      });
+      expect(await tree(lakeRoot)).toEqual(hashes(files));
+      expect((await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.deadLetters).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses a key that is not a service-account RSA key at the edge, naming the field, and creates nothing', async () => {
