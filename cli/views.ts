@@ -1,5 +1,6 @@
 /** How each API resource reads in a terminal. `--json` bypasses all of this. */
 import type { Bucket, DeadLetter, Job, Page, ServiceAccountKey, Source, SyncStatus } from './api-types.js';
+import { assertNever } from '../domain/kinds.js';
 import { formatBytes, fromMillis, inert, orDash, renderFields, renderTable } from './output.js';
 
 const shortStatus = (s: string): string => s.replace(/^(JOB|SOURCE)_STATUS_/, '');
@@ -46,15 +47,27 @@ export const keyFields = (k: ServiceAccountKey & { secretAccessKey?: string }): 
     ['secret access key', k.secretAccessKey],
   ]);
 
+/** Where a source reads from, per kind (the compiler lists a new kind here). */
 function where(s: Source): string {
-  if (s.filesystem) return s.filesystem.path;
-  if (s.s3) return `s3://${s.s3.bucket}/${s.s3.prefix ?? ''}${s.s3.endpoint ? ` (${s.s3.endpoint})` : ''}`;
-  if (s.azure) return `azure://${s.azure.account}/${s.azure.container}/${s.azure.prefix ?? ''}${s.azure.endpoint ? ` (${s.azure.endpoint})` : ''}`;
-  return '-';
+  const kind = s.kind;
+  switch (kind) {
+    case 'filesystem':
+      return s.filesystem?.path ?? '-';
+    case 's3':
+      return s.s3 ? `s3://${s.s3.bucket}/${s.s3.prefix ?? ''}${s.s3.endpoint ? ` (${s.s3.endpoint})` : ''}` : '-';
+    case 'azure':
+      return s.azure ? `azure://${s.azure.account}/${s.azure.container}/${s.azure.prefix ?? ''}${s.azure.endpoint ? ` (${s.azure.endpoint})` : ''}` : '-';
+    case 'gcs':
+      return s.gcs ? `gs://${s.gcs.bucket}/${s.gcs.prefix ?? ''}${s.gcs.endpoint ? ` (${s.gcs.endpoint})` : ''}` : '-';
+    case 'upload':
+      return '-';
+    default:
+      return assertNever(kind);
+  }
 }
 
 function credentials(s: Source): string | undefined {
-  const part = s.s3 ?? s.azure;
+  const part = s.s3 ?? s.azure ?? s.gcs;
   return part ? (part.credentialsSet ? 'set' : 'not set') : undefined;
 }
 

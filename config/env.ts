@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   /** The Temporal server and its schema tool for the cluster tests (infra/temporal-server-build.ts builds pinned ones when unset). */
   LAKESYNC_TEMPORAL_SERVER_PATH: z.string().optional(),
   LAKESYNC_TEMPORAL_SQL_TOOL_PATH: z.string().optional(),
+  /** fake-gcs-server for the gcs source's tests (infra/fake-gcs-server.ts builds a pinned one when unset). */
+  LAKESYNC_FAKE_GCS_PATH: z.string().optional(),
   LAKE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
   LAKE_DIR: z.string().optional(),
   LAKE_S3_ENDPOINT: z.string().url().optional(),

@@ -17,6 +17,7 @@ import {
   type AzureCredentials,
 } from './azure-config.js';
 import { assertNever, type SourceKind } from './kinds.js';
+import { GcsConnectionSchema, GcsCreateInput, GcsPatchInput, gcsCredentials, GOOGLE_TOKEN_URI, type GcsConnection, type GcsCredentials } from './gcs-source.js';
 import { patchOf } from './patch-of.js';
 import { presetProblem, resolveS3Addressing } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
@@ -58,6 +59,7 @@ interface SourceKindTypeTable {
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
   azure: { settings: AzureConnection; credentials: AzureCredentials; create: z.output<typeof AzureCreateInput>; patch: z.output<typeof AzurePatchInput> };
+  gcs: { settings: GcsConnection; credentials: GcsCredentials; create: z.output<typeof GcsCreateInput>; patch: z.output<typeof GcsPatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -159,6 +161,27 @@ export const SOURCE_KINDS = {
       return problem ? { field: given.endpoint === undefined ? 'azure.connectionString' : 'azure.endpoint', problem } : null;
     },
   },
+  gcs: {
+    settings: GcsConnectionSchema,
+    create: {
+      input: GcsCreateInput,
+      split: ({ serviceAccount, ...settings }) => ({ settings, credentials: gcsCredentials(serviceAccount) }),
+    },
+    patch: {
+      input: GcsPatchInput,
+      apply: (current, { serviceAccount, ...rest }) => ({ settings: { ...current, ...rest }, credentials: gcsCredentials(serviceAccount) }),
+    },
+    json: (settings, credentialsSet) => ({ gcs: { ...settings, credentialsSet } }),
+    check: async (given, _merged, edge) => {
+      const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
+      if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
+      const tokenUri = given.serviceAccount?.token_uri;
+      if (tokenUri === undefined) return null;
+      // Never echoed: the problem names the endpoint the client uses, not what was sent.
+      const tokenProblem = tokenUri === GOOGLE_TOKEN_URI ? edge.urlProblem(tokenUri) : `must be ${GOOGLE_TOKEN_URI}, the token endpoint the Google client uses`;
+      return tokenProblem ? { field: 'gcs.serviceAccount.token_uri', problem: tokenProblem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 /**
@@ -197,6 +220,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('filesystem' in connection) return 'filesystem';
   if ('upload' in connection) return 'upload';
   if ('azure' in connection) return 'azure';
+  if ('gcs' in connection) return 'gcs';
   return assertNever(connection, 'source connection');
 }
 

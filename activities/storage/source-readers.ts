@@ -13,6 +13,8 @@ import type { ActivityDeps } from '../deps.js';
 import { azurePermanent, openAzureReader } from './azure-source.js';
 import { credentialIdentity } from './credential-identity.js';
 import { FilesystemSourceReader } from './fs-source.js';
+import { GcsClient, GcsError } from './gcs-client.js';
+import { GcsSourceReader } from './gcs-source.js';
 import { createS3Client } from './s3-client.js';
 import { S3SourceReader } from './s3-source.js';
 import type { SourceReader } from './types.js';
@@ -65,6 +67,18 @@ function cachedS3Reader(deps: ActivityDeps, source: SourceRow, settings: SourceS
   return reader;
 }
 
+/** A refused key, a missing bucket, a request the API calls malformed: the same answer every time. */
+const GCS_PERMANENT_STATUSES = new Set([400, 401, 403, 404]);
+const gcsPermanent = (err: unknown): boolean => err instanceof GcsError && (err.status === 0 || GCS_PERMANENT_STATUSES.has(err.status));
+
+function openGcsReader(deps: ActivityDeps, source: SourceRow, settings: SourceSettings<'gcs'>): SourceReader {
+  const credentials = source.sealedCredentials ? deps.secrets.open<SourceCredentials<'gcs'>>(source.sealedCredentials) : null;
+  // Only an emulator (or a private endpoint that wants none) is read without a key.
+  if (!credentials && settings.endpoint === undefined)
+    throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'source has no service-account key', nonRetryable: true });
+  return new GcsSourceReader(new GcsClient({ endpoint: settings.endpoint, credentials, egress: deps.egress }), settings);
+}
+
 export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
   s3: {
     open: async (deps, source, settings) => cachedS3Reader(deps, source, settings),
@@ -84,6 +98,10 @@ export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
       return new FilesystemSourceReader(checked.real, { access: checked.access });
     },
     permanent: (err) => FS_PERMANENT.has(errorCode(err)),
+  },
+  gcs: {
+    open: async (deps, source, settings) => openGcsReader(deps, source, settings),
+    permanent: gcsPermanent,
   },
   upload: {
     open: async () => PUSH_ONLY,

@@ -15,6 +15,7 @@ import { stopProcess, tetherToThisProcess } from '../../infra/tether.js';
 import { waitFor } from '../support/http.js';
 import { unique } from '../support/lakesync.js';
 import { corpus, sha256, tree, writeAll } from '../support/objects.js';
+import { gcsBucket, gcsPutAll, gcsStorage } from '../support/gcs.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const launcher = join(repoRoot, 'bin', 'lakesync.mjs');
@@ -290,6 +291,37 @@ describe('lakesync CLI against the dev stack', () => {
     expect(code, screen).toBe(0);
     expect(screen).toMatch(/█+ 100% \| processed 6\/6 \| discovered 6 \| indexed 6 \| failed 0 \| succeeded/);
     expect(screen).toMatch(/status: +SUCCEEDED/);
+  });
+
+  it('creates a gcs source from a YAML file, syncs it and shows where it reads', async () => {
+    const bucket = await ownBucket();
+    const { endpoint } = inject('infra').gcs;
+    const storage = gcsStorage();
+    const src = unique('gcs-cli');
+    await gcsBucket(storage, src);
+    await gcsPutAll(storage, src, 'docs/', new Map(['a.txt', 'sub/b c.txt'].map((k) => [k, Buffer.from(k)])));
+    const def = join(work, 'gcs.yaml');
+    await writeFile(
+      def,
+      [
+        'name: gcs',
+        'kind: gcs',
+        'gcs:',
+        `  endpoint: ${JSON.stringify(endpoint)}`,
+        `  bucket: ${src}`,
+        '  prefix: docs/',
+        'syncIntervalSeconds: 3600',
+        '',
+      ].join('\n'),
+    );
+    const source = await cliJson(['sources', 'create', bucket, '--file', def]);
+    expect(source).toMatchObject({ kind: 'gcs', gcs: { endpoint, bucket: src, prefix: 'docs/', credentialsSet: false } });
+    const run = await cli(['sync', bucket, source.sourceId, '--json', '--quiet']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: 2, objectsProcessed: 2 });
+    const shown = await cli(['sources', 'get', bucket, source.sourceId]);
+    expect(shown.stdout).toContain(`gs://${src}/docs/ (${endpoint})`);
+    expect(shown.stdout).toMatch(/^credentials: +not set$/m);
   });
 
   it('exits 1 when the job fails, after printing it', async () => {

@@ -20,6 +20,7 @@ import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 import type { AzuriteServer } from '../../infra/azurite-server.js';
 import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
+import { gcsBucket, gcsPutAll, gcsStorage, serviceAccountKey } from '../support/gcs.js';
 
 describe('secrets stay secret', () => {
   let ls: TestLakesync;
@@ -33,6 +34,23 @@ describe('secrets stay secret', () => {
     const res = await call(ls.url, method, path, body);
     responses.push(JSON.stringify(res.body ?? ''));
     return res;
+  };
+
+  /** Every Temporal history of the source as the CLI shows it, and its payloads decoded. */
+  const historiesOf = async (sourceId: string) => {
+    const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { execution: { workflowId: string; runId: string } });
+    expect(executions.length).toBeGreaterThanOrEqual(3); // controller runs and both job runs
+    let histories = '';
+    const payloads: string[] = [];
+    for (const { execution } of executions) {
+      const shown = await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+      histories += shown;
+      payloads.push(...decodedPayloads(shown));
+    }
+    return { histories, payloads };
   };
 
   const WEBHOOK_SECRET = 'webhook-signing-secret-7f3a9c';
@@ -88,18 +106,9 @@ describe('secrets stay secret', () => {
     ])
       await record('GET', path);
 
-    const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl'))
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { execution: { workflowId: string; runId: string } });
-    expect(executions.length).toBeGreaterThanOrEqual(3); // controller runs and both job runs
-    let histories = '';
-    const payloads: string[] = [];
-    for (const { execution } of executions) {
-      const shown = await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
-      histories += shown;
-      payloads.push(...decodedPayloads(shown));
-    }
+    const shown = await historiesOf(sourceId);
+    const payloads = shown.payloads;
+    let histories = shown.histories;
     expect(histories).toContain(sourceId);
     expect(histories).toContain('scanSource');
     // The CLI prints payloads as base64; the search must read them decoded. A canary only a payload holds (the job's
@@ -184,6 +193,52 @@ describe('secrets stay secret', () => {
         'an API response holds an azure credential',
       ).toBe(false);
       expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds an azure credential in clear').toBe(false);
+    }
+  });
+
+  it('never puts a gcs service-account key in a payload, a log line or a response', async () => {
+    const storage = gcsStorage();
+    const src = unique('gcs-secret');
+    await gcsBucket(storage, src);
+    await gcsPutAll(storage, src, '', new Map([0, 1, 2, 3, 4].map((i) => [`k${i}.txt`, Buffer.from(`v${i}`)])));
+    const key = serviceAccountKey();
+    const rotated = serviceAccountKey();
+    const created = await record('POST', `/${bucket}/sources`, {
+      name: 'guarded-gcs',
+      kind: 'gcs',
+      gcs: { endpoint: inject('infra').gcs.endpoint, bucket: src, serviceAccount: key },
+      syncIntervalSeconds: 3600,
+    });
+    expect(created.status).toBe(201);
+    const sourceId = created.body.sourceId as string;
+    const run = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, bucket, sourceId, run.body.jobId)).job).toMatchObject({ objectsProcessed: 5 });
+    // A failing run too: a rotated key, and a bucket the server does not have.
+    await record('PATCH', `/${bucket}/sources/${sourceId}`, { gcs: { bucket: unique('gone'), serviceAccount: rotated } });
+    const failing = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, bucket, sourceId, failing.body.jobId)).job.status).toBe('JOB_STATUS_FAILED');
+    for (const path of [`/${bucket}/sources/${sourceId}`, `/${bucket}/sources/${sourceId}/sync`, `/${bucket}/jobs/${failing.body.jobId}`])
+      await record('GET', path);
+
+    const { histories, payloads } = await historiesOf(sourceId);
+    const sql = postgres(ls.databaseUrl, { max: 1 });
+    const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
+    await sql.end();
+    expect(row!.sealed_credentials).toMatch(/^v1\./);
+    const workerLogs = worker.output();
+    expect(workerLogs).toContain(sourceId);
+    // Each line of the keys' PEM bodies: a leak escaped into JSON still holds them whole.
+    const secrets = [key, rotated].flatMap((k) => k.private_key!.split('\n').filter((l) => l.length > 0 && !l.startsWith('-----')));
+    expect(secrets.length).toBeGreaterThan(40);
+    for (const secret of secrets) {
+      expect(histories.includes(secret) || payloads.some((p) => p.includes(secret)), 'a Temporal history holds the key').toBe(false);
+      expect(workerLogs.includes(secret), 'worker log holds the key').toBe(false);
+      expect(apiLogs.includes(secret), 'API log holds the key').toBe(false);
+      expect(
+        responses.some((r) => r.includes(secret)),
+        'an API response holds the key',
+      ).toBe(false);
+      expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds the key in clear').toBe(false);
     }
   });
 });

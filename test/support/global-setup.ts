@@ -14,6 +14,7 @@ import { startMinio } from '../../infra/minio-server.js';
 import { installS3Clients, type S3ClientTools } from '../../infra/s3-clients.js';
 import { installGrpcurl } from '../../infra/grpcurl.js';
 import { installTemporalServer, type TemporalServerTools } from '../../infra/temporal-server-build.js';
+import { installFakeGcsServer, startFakeGcsServer } from '../../infra/fake-gcs-server.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 import { workflowsPath } from '../../workers/create-worker.js';
@@ -32,6 +33,8 @@ export interface TestInfra {
   grpcurl: string;
   /** The Temporal server and its schema tool (infra/temporal-server-build.ts), for the cluster tests. */
   temporalServer: TemporalServerTools;
+  /** fake-gcs-server (infra/fake-gcs-server.ts), the Cloud Storage emulator gcs sources are tested against. */
+  gcs: { endpoint: string; binary: string };
 }
 
 declare module 'vitest' {
@@ -63,6 +66,12 @@ export default async function setup(project: TestProject) {
   s3ClientsInstall.catch(() => undefined);
   grpcurlInstall.catch(() => undefined);
   temporalServerInstall.catch(() => undefined);
+  // Built (once per cache) and started while the other servers start.
+  const fakeGcs = installFakeGcsServer({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_FAKE_GCS_PATH, log }).then(async (binary) => ({
+    ...(await startFakeGcsServer({ binary, log })),
+    binary,
+  }));
+  fakeGcs.catch(() => undefined);
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
@@ -76,6 +85,7 @@ export default async function setup(project: TestProject) {
     s3ClientsInstall,
     grpcurlInstall,
     temporalServerInstall,
+    fakeGcs,
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -84,7 +94,7 @@ export default async function setup(project: TestProject) {
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer, gcs] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
@@ -92,6 +102,7 @@ export default async function setup(project: TestProject) {
     S3ClientTools,
     string,
     TemporalServerTools,
+    Awaited<typeof fakeGcs>,
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -105,9 +116,10 @@ export default async function setup(project: TestProject) {
     s3Clients,
     grpcurl,
     temporalServer,
+    gcs: { endpoint: gcs.endpoint, binary: gcs.binary },
   });
   return async () => {
-    await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop()]);
+    await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop(), gcs.stop()]);
     await rm(scratch, { recursive: true, force: true });
   };
 }

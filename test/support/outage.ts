@@ -18,6 +18,7 @@ import { s3Sha, sha256, tree } from './objects.js';
 import { freePort } from '../../infra/ports.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startMinio } from '../../infra/minio-server.js';
+import { startFakeGcsServer } from '../../infra/fake-gcs-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 
 export interface OwnServer<T> {
@@ -111,6 +112,15 @@ export async function ownMinio(): Promise<OwnServer<{ minio: { endpoint: string;
       return m;
     },
     (m) => ({ minio: { endpoint: m.endpoint, accessKeyId: m.accessKeyId, secretAccessKey: m.secretAccessKey, region: m.region } }),
+  );
+}
+
+/** A fake-gcs-server that keeps its buckets and objects (on disk) across restarts. */
+export function ownFakeGcs(): Promise<OwnServer<{ endpoint: string }>> {
+  return ownServer(
+    'gcs',
+    (port, dir) => startFakeGcsServer({ binary: inject('infra').gcs.binary, port, dataDir: join(dir, 'data'), log }),
+    (g) => ({ endpoint: g.endpoint }),
   );
 }
 

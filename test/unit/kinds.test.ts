@@ -74,6 +74,7 @@ describe('the registries cover every kind', () => {
       filesystem: { path: '/srv' },
       upload: {},
       azure: { account: 'acct', container: 'data' },
+      gcs: { bucket: 'data', prefix: 'in/' },
     };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
@@ -84,7 +85,7 @@ describe('the registries cover every kind', () => {
       const stored = { [kind]: PIPELINE_KINDS[kind].config.parse(pipelineSettings[kind]) };
       expect(pipelineKindOf(stored as never)).toBe(kind);
     }
-    expect(() => sourceKindOf({ gcs: {} } as never)).toThrow(/unhandled source connection/);
+    expect(() => sourceKindOf({ dropbox: {} } as never)).toThrow(/unhandled source connection/);
     expect(() => pipelineKindOf({ embedding: {} } as never)).toThrow(/unhandled pipeline config/);
     expect(() => assertNever('x' as never)).toThrow('unhandled kind: "x"');
   });
