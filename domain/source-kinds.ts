@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import {
   AzureConnectionSchema,
+  azureDefaultEndpoint,
   AzureCreateInput,
   AzurePatchInput,
   applyAzurePatch,
@@ -102,6 +103,13 @@ export interface SourceKindSpec<K extends SourceKind> {
   };
   /** The kind's fields in the API's view of a source (never credentials). */
   json(settings: SourceSettings<K>, credentialsSet: boolean): object;
+  /**
+   * Where the sealed credentials may be sent: a PATCH that moves it must give
+   * them again (`field` names the one to give), or a tenant could point a
+   * source's stored secret at a server of its own. Null when the kind has no
+   * credentials, or when what reaches the server is bound to it anyway.
+   */
+  credentialsBoundTo: null | { field: string; destination(settings: SourceSettings<K>): string };
   /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
   check(given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'], merged: SourceSettings<K>, edge: EdgeChecks): Promise<FieldProblem | null>;
 }
@@ -125,6 +133,8 @@ export const SOURCE_KINDS = {
       }),
     },
     json: (settings, credentialsSet) => ({ s3: { ...settings, credentialsSet } }),
+    // SigV4 signs the Host header: a request signed for another endpoint is good nowhere else, and the secret never travels.
+    credentialsBoundTo: null,
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
@@ -137,6 +147,7 @@ export const SOURCE_KINDS = {
     create: { input: FilesystemConnectionSchema, split: (settings) => ({ settings, credentials: null }) },
     patch: { input: FilesystemPatchInput, apply: (current, part) => ({ settings: { ...current, ...part }, credentials: null }) },
     json: (settings) => ({ filesystem: settings }),
+    credentialsBoundTo: null,
     check: async (_given, merged, edge) => {
       const problem = await edge.sourceDirProblem(merged.path);
       return problem ? { field: 'filesystem.path', problem } : null;
@@ -147,6 +158,7 @@ export const SOURCE_KINDS = {
     create: null,
     patch: null,
     json: () => ({}),
+    credentialsBoundTo: null,
     check: async () => null,
   },
   azure: {
@@ -154,6 +166,8 @@ export const SOURCE_KINDS = {
     create: { input: AzureCreateInput, split: splitAzureCreate },
     patch: { input: AzurePatchInput, apply: applyAzurePatch },
     json: (settings, credentialsSet) => ({ azure: { ...settings, credentialsSet } }),
+    // A SAS travels in the URL, and Shared Key signs the account's path but not the host.
+    credentialsBoundTo: { field: 'azure.accountKey', destination: (s) => s.endpoint ?? azureDefaultEndpoint(s.account) },
     // The endpoint is checked whenever this part sets it, directly or through a connection string.
     check: async (given, merged, edge) => {
       if (given.endpoint === undefined && given.connectionString === undefined) return null;
@@ -172,6 +186,8 @@ export const SOURCE_KINDS = {
       apply: (current, { serviceAccount, ...rest }) => ({ settings: { ...current, ...rest }, credentials: gcsCredentials(serviceAccount) }),
     },
     json: (settings, credentialsSet) => ({ gcs: { ...settings, credentialsSet } }),
+    // The self-signed JWT names a scope, not an audience: any endpoint it reaches could use it on Google.
+    credentialsBoundTo: { field: 'gcs.serviceAccount', destination: (s) => s.endpoint ?? '' },
     check: async (given, _merged, edge) => {
       const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
       if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
@@ -262,6 +278,24 @@ function change<K extends SourceKind>(
     check: (edge) => SPECS[kind].check(given, out.settings, edge),
   };
 }
+
+/**
+ * The problem with a PATCH that keeps a source's sealed credentials but moves
+ * where they are sent (the kind's `credentialsBoundTo`), or null.
+ */
+export function movedCredentialsProblem(before: SourceConnection, after: ChangedConnection): FieldProblem | null {
+  return movedFor(kindedConnection(before), after);
+}
+
+function movedFor<K extends SourceKind>(own: KindedConnection<K>, after: ChangedConnection): FieldProblem | null {
+  const bound = SPECS[own.kind].credentialsBoundTo as SourceKindSpec<K>['credentialsBoundTo'];
+  if (!bound || after.credentials !== null) return null;
+  const next = kindedConnection(after.connection) as KindedConnection<K>;
+  if (bound.destination(next.settings) === bound.destination(own.settings)) return null;
+  return { field: bound.field, problem: 'give the credentials again to send them to a new endpoint or account' };
+}
+
+type ChangedConnection = Pick<ConnectionChange, 'connection' | 'credentials'>;
 
 /** A create body's connection: its kind's part, split into settings and credentials. */
 export function createConnection<K extends SourceKind>(kind: K, parts: CreateParts): ConnectionChange {

@@ -1,6 +1,6 @@
 import type { SourceRow } from '../../db/schema.js';
 import type { FileFilters } from '../../domain/source-config.js';
-import { patchConnection, type ConnectionChange } from '../../domain/source-kinds.js';
+import { movedCredentialsProblem, patchConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import type { SecretBox } from '../../domain/secrets.js';
 import { ApiError } from '../errors.js';
 import type { UpdateSourceInput } from './source-schemas.js';
@@ -36,6 +36,9 @@ export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets:
   const connection = patchConnection(source.connection, body);
   if (connection && 'wrongKind' in connection) throw ApiError.invalid(connection.wrongKind, `only applies to ${connection.wrongKind} sources`);
   if (connection) {
+    // Only a source that has credentials has any to send elsewhere.
+    const moved = source.sealedCredentials === null ? null : movedCredentialsProblem(source.connection, connection);
+    if (moved) throw ApiError.invalid(moved.field, moved.problem);
     set.connection = connection.connection;
     if (connection.credentials) set.sealedCredentials = secrets.seal(connection.credentials);
   }

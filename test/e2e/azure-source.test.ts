@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -222,6 +224,56 @@ describe('Azure Blob Storage sources', () => {
       expect(JSON.stringify(res.body)).not.toContain(azurite.accountKey);
     }
     expect((await call(ls.url, 'GET', `/${bucket}/sources`)).body.sources).toEqual([]);
+  });
+
+  it('never sends its sealed SAS to a new endpoint or account: a PATCH that moves them must give a credential again', async () => {
+    const container = await azureContainer(azurite, unique('moved'));
+    await uploadAll(container, '', new Map([['a.txt', Buffer.from('a')]]));
+    const bucket = await ownBucket();
+    const oldSas = generateBlobSASQueryParameters(
+      { containerName: container.containerName, permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3600_000) },
+      new StorageSharedKeyCredential(azurite.account, azurite.accountKey),
+    ).toString();
+    const { sourceId } = await createSource(bucket, {
+      account: azurite.account,
+      endpoint: azurite.endpoint,
+      container: container.containerName,
+      sasToken: oldSas,
+    });
+    // A server of the tenant's own, which records every request line it is sent.
+    const seen: string[] = [];
+    const recorder = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+      res
+        .writeHead(403, { 'content-type': 'application/xml', 'x-ms-request-id': 'r', 'x-ms-error-code': 'AuthenticationFailed' })
+        .end('<Error><Code>AuthenticationFailed</Code></Error>');
+    });
+    await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+    const elsewhere = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}/${azurite.account}`;
+    try {
+      for (const azure of [{ endpoint: elsewhere }, { endpoint: elsewhere, prefix: 'p/' }]) {
+        const res = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { azure });
+        expect(res.status, JSON.stringify(azure)).toBe(400);
+        expect(res.body.details[0].field).toBe('azure.accountKey');
+      }
+      const kept = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
+      expect(kept.azure).toMatchObject({ account: azurite.account, endpoint: azurite.endpoint, prefix: '' });
+      // Same endpoint given again, or a change that does not move it: nothing to refuse.
+      expect((await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { azure: { endpoint: azurite.endpoint, prefix: '' } })).status).toBe(200);
+      // With a credential of its own the move is the tenant's to make; the old SAS still never leaves.
+      const moved = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { azure: { endpoint: elsewhere, sasToken: 'sv=2025-01-05&sp=rl&sig=bmV3' } });
+      expect(moved.status).toBe(200);
+      expect((await discover(bucket, sourceId)).job.status).toBe('JOB_STATUS_FAILED');
+      expect(seen.length).toBeGreaterThan(0);
+      const sig = new URLSearchParams(oldSas).get('sig')!;
+      for (const line of seen) {
+        expect(line).toContain('sig=bmV3');
+        expect(line).not.toContain(encodeURIComponent(sig));
+        expect(line).not.toContain(sig);
+      }
+    } finally {
+      await new Promise((r) => recorder.close(r));
+    }
   });
 
   it('suspends a source whose key is wrong, with a clear lastError that holds no secret', async () => {

@@ -203,6 +203,28 @@ describe('gcs source', () => {
     expect((await call(ls.url, 'GET', `/${bucket}/sources`)).body.sources).toEqual([]);
   });
 
+  it('keeps its sealed key to its endpoint: moving the endpoint needs the key again, a keyless source moves freely', async () => {
+    const { bucket } = await ownBucket();
+    const keyed = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'keyed',
+      kind: 'gcs',
+      gcs: { endpoint: gcs.endpoint, bucket: 'some-bucket', serviceAccount: serviceAccountKey() },
+    });
+    expect(keyed.status).toBe(201);
+    const elsewhere = 'http://127.0.0.1:9/';
+    const refused = await call(ls.url, 'PATCH', `/${bucket}/sources/${keyed.body.sourceId}`, { gcs: { endpoint: elsewhere } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.details[0].field).toBe('gcs.serviceAccount');
+    expect((await call(ls.url, 'GET', `/${bucket}/sources/${keyed.body.sourceId}`)).body.gcs.endpoint).toBe(gcs.endpoint);
+    const rekeyed = await call(ls.url, 'PATCH', `/${bucket}/sources/${keyed.body.sourceId}`, {
+      gcs: { endpoint: elsewhere, serviceAccount: serviceAccountKey() },
+    });
+    expect(rekeyed.status).toBe(200);
+    const keyless = await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'keyless', kind: 'gcs', gcs: { endpoint: gcs.endpoint, bucket: 'some-bucket' } });
+    expect(keyless.status).toBe(201);
+    expect((await call(ls.url, 'PATCH', `/${bucket}/sources/${keyless.body.sourceId}`, { gcs: { endpoint: elsewhere } })).status).toBe(200);
+  });
+
   it('suspends a source whose bucket the server refuses, with a clear lastError and no secret in it', async () => {
     const { bucket } = await ownBucket();
     const key = serviceAccountKey();

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { CreateSource, UpdateSource } from '../../api/routes/source-schemas.js';
 import { parseConnectionString } from '../../domain/azure-config.js';
-import { connectionJson, createConnection, kindedConnection, patchConnection, SOURCE_KINDS, type EdgeChecks } from '../../domain/source-kinds.js';
+import {
+  connectionJson,
+  createConnection,
+  kindedConnection,
+  movedCredentialsProblem,
+  patchConnection,
+  SOURCE_KINDS,
+  type ConnectionChange,
+  type EdgeChecks,
+  type SourceConnection,
+} from '../../domain/source-kinds.js';
 
 const KEY = 'c2VjcmV0LWtleS1ieXRlcw==';
 const SAS = 'sv=2025-01-05&sp=rl&sig=abc%2Bdef';
@@ -80,6 +90,18 @@ describe('azure source settings', () => {
     });
     expect(patchConnection(stored, { azure: { sasToken: SAS } })).toMatchObject({ connection: stored, credentials: { sasToken: SAS } });
     expect(patchConnection(stored, { s3: { prefix: 'x' } })).toEqual({ wrongKind: 's3' });
+  });
+
+  it('a PATCH that moves where the sealed credential goes (endpoint, or account under the default endpoint) must give one again', () => {
+    const moved = (stored: SourceConnection, part: object) => movedCredentialsProblem(stored, patchConnection(stored, { azure: part }) as ConnectionChange);
+    const byDefault: SourceConnection = { azure: { account: 'acct', container: 'data', prefix: '' } };
+    const refused = { field: 'azure.accountKey', problem: expect.stringContaining('credentials again') };
+    expect(moved(byDefault, { account: 'other' })).toEqual(refused);
+    expect(moved(byDefault, { endpoint: 'https://evil.example' })).toEqual(refused);
+    expect(moved(byDefault, { endpoint: 'https://acct.blob.core.windows.net' })).toBeNull();
+    expect(moved(byDefault, { prefix: 'p/', container: 'other' })).toBeNull();
+    expect(moved(byDefault, { account: 'other', accountKey: KEY })).toBeNull();
+    expect(moved(byDefault, { connectionString: `AccountName=other;AccountKey=${KEY}` })).toBeNull();
   });
 
   it('checks the endpoint when the part sets it, directly or through a connection string', async () => {
