@@ -102,6 +102,8 @@ export interface SourceKindSpec<K extends SourceKind> {
   };
   /** The kind's fields in the API's view of a source (never credentials). */
   json(settings: SourceSettings<K>, credentialsSet: boolean): object;
+  /** Where the source reads from, as Mixpeek's `source_path` writes it (s3 `bucket/prefix`). */
+  sourcePath(settings: SourceSettings<K>): string;
   /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
   check(given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'], merged: SourceSettings<K>, edge: EdgeChecks): Promise<FieldProblem | null>;
 }
@@ -125,6 +127,7 @@ export const SOURCE_KINDS = {
       }),
     },
     json: (settings, credentialsSet) => ({ s3: { ...settings, credentialsSet } }),
+    sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
@@ -137,6 +140,7 @@ export const SOURCE_KINDS = {
     create: { input: FilesystemConnectionSchema, split: (settings) => ({ settings, credentials: null }) },
     patch: { input: FilesystemPatchInput, apply: (current, part) => ({ settings: { ...current, ...part }, credentials: null }) },
     json: (settings) => ({ filesystem: settings }),
+    sourcePath: (settings) => settings.path,
     check: async (_given, merged, edge) => {
       const problem = await edge.sourceDirProblem(merged.path);
       return problem ? { field: 'filesystem.path', problem } : null;
@@ -147,6 +151,8 @@ export const SOURCE_KINDS = {
     create: null,
     patch: null,
     json: () => ({}),
+    // Pushed by clients: no outside place it reads from.
+    sourcePath: () => '',
     check: async () => null,
   },
   azure: {
@@ -154,6 +160,7 @@ export const SOURCE_KINDS = {
     create: { input: AzureCreateInput, split: splitAzureCreate },
     patch: { input: AzurePatchInput, apply: applyAzurePatch },
     json: (settings, credentialsSet) => ({ azure: { ...settings, credentialsSet } }),
+    sourcePath: (settings) => joinPath(settings.container, settings.prefix),
     // The endpoint is checked whenever this part sets it, directly or through a connection string.
     check: async (given, merged, edge) => {
       if (given.endpoint === undefined && given.connectionString === undefined) return null;
@@ -214,6 +221,8 @@ export const CREATABLE_SOURCE_KINDS = (Object.keys(SPECS) as SourceKind[]).filte
 /** The kinds with a part in a PATCH body, in the registry's order. */
 export const PATCHABLE_SOURCE_KINDS = (Object.keys(SPECS) as SourceKind[]).filter((k) => SPECS[k].patch !== null);
 
+const joinPath = (root: string, prefix: string) => (prefix === '' ? root : `${root}/${prefix}`);
+
 /** The kind a stored connection is: the one place that reads it off the JSON's shape. */
 export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('s3' in connection) return 's3';
@@ -237,6 +246,11 @@ export function storedConnection<K extends SourceKind>(kind: K, settings: Source
 /** The kind's fields of the API's source view. */
 export function connectionJson<K extends SourceKind>(c: KindedConnection<K>, credentialsSet: boolean): object {
   return SPECS[c.kind].json(c.settings, credentialsSet);
+}
+
+/** The place a source reads from: Mixpeek's `source_path`. */
+export function sourcePathOf<K extends SourceKind>(c: KindedConnection<K>): string {
+  return SPECS[c.kind].sourcePath(c.settings);
 }
 
 /** The kind parts of a create or PATCH body: each under its kind's name. */
