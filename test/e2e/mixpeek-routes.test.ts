@@ -170,6 +170,8 @@ describe("Mixpeek's sync routes", () => {
     const resumed = await curl({ token: await ls.token({ sub: 'bob' }) });
     expect(resumed.status, JSON.stringify(resumed.body)).toBe(200);
     expect(shapeProblems(seed.example, resumed.body, '', (p) => seed.nullable.has(p))).toEqual([]);
+    // Settings, never credentials.
+    expect(JSON.stringify(resumed.body)).not.toContain(inject('infra').minio.secretAccessKey);
     expect(MixpeekSync.strict().parse(resumed.body)).toMatchObject({
       sync_config_id: sourceId,
       paused: false,
