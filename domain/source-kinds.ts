@@ -102,7 +102,7 @@ export interface SourceKindSpec<K extends SourceKind> {
   };
   /** The kind's fields in the API's view of a source (never credentials). */
   json(settings: SourceSettings<K>, credentialsSet: boolean): object;
-  /** Where the source reads from, as Mixpeek's `source_path` writes it (s3 `bucket/prefix`). */
+  /** Where the source reads from, as Mixpeek's `source_path` writes it (s3, gcs `bucket/prefix`). */
   sourcePath(settings: SourceSettings<K>): string;
   /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
   check(given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'], merged: SourceSettings<K>, edge: EdgeChecks): Promise<FieldProblem | null>;
@@ -179,6 +179,7 @@ export const SOURCE_KINDS = {
       apply: (current, { serviceAccount, ...rest }) => ({ settings: { ...current, ...rest }, credentials: gcsCredentials(serviceAccount) }),
     },
     json: (settings, credentialsSet) => ({ gcs: { ...settings, credentialsSet } }),
+    sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     check: async (given, _merged, edge) => {
       const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
       if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
