@@ -5,7 +5,7 @@ import { authMiddleware } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { ApiError, errorHandler } from './errors.js';
 import { isSignedRequest } from './routes/byte-plane.js';
-import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, isBytePlaneRead, matchOperation, requiredScope } from './route-table.js';
+import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, envelopeOf, isBytePlaneRead, matchOperation, requiredScope } from './route-table.js';
 import { routesOf } from './route.js';
 import { bodyTextGuard, textGuard } from './text-guard.js';
 import { healthRoutes } from './routes/health.js';
@@ -59,6 +59,6 @@ export function createApp(deps: ApiDeps): Express {
   // In the route table's order: the byte plane last.
   for (const { router } of API_ROUTERS) app.use(withLogFields(router(deps)));
   app.use((req, _res, next) => next(new ApiError('NOT_FOUND', `route ${req.method} ${req.path} not found`)));
-  app.use(errorHandler(deps.log, (req) => matchOperation(req.method, req.path)?.op.apiKey !== undefined));
+  app.use(errorHandler(deps.log, (req) => envelopeOf(matchOperation(req.method, req.path)?.op)));
   return app;
 }

@@ -5,6 +5,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { status as grpc } from '@grpc/grpc-js';
 import { FAILURE } from '../domain/failures.js';
+import { assertNever } from '../domain/kinds.js';
 import { logFields } from './log-fields.js';
 import { isClientGone } from './client-gone.js';
 import { RETRY_AFTER_SECONDS, unavailableDependency, type Dependency } from './unavailable.js';
@@ -119,11 +120,41 @@ export function asApiError(err: unknown, log: Logger, fields: object): ApiError 
   return new ApiError('INTERNAL', 'internal error');
 }
 
-/**
- * `dataInsider(req)`: the request is one of DataInsider's routes, whose clients
- * read `{ code, msg }` (code 0 is success there; an error's code is its HTTP status).
- */
-export function errorHandler(log: Logger, dataInsider: (req: Request) => boolean = () => false): ErrorRequestHandler {
+/** The error shape a route's clients read: lakesync's, DataInsider's or Mixpeek's. */
+export type ErrorEnvelope = 'lakesync' | 'datainsider' | 'mixpeek';
+
+/** Mixpeek's `error.type` for each code (its documented classes; 401 and 403 are both its UnauthorizedError). */
+const MIXPEEK_TYPE: Record<ErrorCode, string> = {
+  INVALID_ARGUMENT: 'BadRequestError',
+  UNAUTHENTICATED: 'UnauthorizedError',
+  PERMISSION_DENIED: 'UnauthorizedError',
+  NOT_FOUND: 'NotFoundError',
+  ALREADY_EXISTS: 'AlreadyExistsError',
+  FAILED_PRECONDITION: 'BadRequestError',
+  PRECONDITION_FAILED: 'BadRequestError',
+  RANGE_NOT_SATISFIABLE: 'BadRequestError',
+  PAYLOAD_TOO_LARGE: 'BadRequestError',
+  UNSUPPORTED_MEDIA_TYPE: 'BadRequestError',
+  UNAVAILABLE: 'UnavailableError',
+  INTERNAL: 'InternalServerError',
+};
+
+function errorBody(envelope: ErrorEnvelope, e: ApiError): object {
+  switch (envelope) {
+    case 'lakesync':
+      return { code: e.code, message: e.message, details: e.details };
+    // DataInsider's clients read `{ code, msg }` (code 0 is success there; an error's code is its HTTP status).
+    case 'datainsider':
+      return { code: e.status, msg: e.message };
+    case 'mixpeek':
+      return { success: false, status: e.status, error: { message: e.message, type: MIXPEEK_TYPE[e.code], details: { fields: e.details } } };
+    default:
+      return assertNever(envelope, 'error envelope');
+  }
+}
+
+/** `envelopeOf(req)`: the error shape the request's route answers in. */
+export function errorHandler(log: Logger, envelopeOf: (req: Request) => ErrorEnvelope = () => 'lakesync'): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (isClientGone(req, err)) {
       log.info({ ...logFields(res), method: req.method }, 'the client closed the connection before its request ended');
@@ -137,7 +168,6 @@ export function errorHandler(log: Logger, dataInsider: (req: Request) => boolean
     }
     const apiError = asApiError(err, log, logFields(res));
     if (apiError.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
-    if (dataInsider(req)) res.status(apiError.status).json({ code: apiError.status, msg: apiError.message });
-    else res.status(apiError.status).json({ code: apiError.code, message: apiError.message, details: apiError.details });
+    res.status(apiError.status).json(errorBody(envelopeOf(req), apiError));
   };
 }

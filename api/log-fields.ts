@@ -23,14 +23,24 @@ const WORKFLOW_OF: Partial<Record<keyof LogFields, (id: string) => string>> = {
   syncId: uploadSyncWorkflowId,
 };
 
+/** Route parameters and the field each is logged as (Mixpeek's routes name the bucket and source their way). */
+const PARAMS: [string, keyof Omit<LogFields, 'workflowId'>][] = [
+  ['bucket', 'bucket'],
+  ['sourceId', 'sourceId'],
+  ['jobId', 'jobId'],
+  ['syncId', 'syncId'],
+  ['bucket_id', 'bucket'],
+  ['sync_config_id', 'sourceId'],
+];
+
 /**
  * Route parameters are known only inside the router that matched them, and
  * express puts the outer ones back when a handler passes an error on: record
  * them as they are matched instead.
  */
 export function withLogFields(router: Router): Router {
-  for (const name of ['bucket', 'sourceId', 'jobId', 'syncId'] as const) {
-    router.param(name, (_req, res, next, value: unknown) => {
+  for (const [param, name] of PARAMS) {
+    router.param(param, (_req, res, next, value: unknown) => {
       const fields = logFields(res);
       fields[name] = String(value);
       const workflowOf = WORKFLOW_OF[name];

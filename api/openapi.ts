@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { text } from '../domain/text.js';
 import { ErrorBody } from './contract/common.js';
 import { DataInsiderError } from './contract/datainsider.js';
+import { MixpeekError } from './contract/mixpeek.js';
 import { ROUTES, type Operation } from './route-table.js';
 import type { ResponseSpec } from './route.js';
 
@@ -21,6 +22,7 @@ const SUCCESS: Record<number, string> = { 200: 'Success', 201: 'Created', 202: '
 
 const errorContent = { content: { 'application/json': { schema: ErrorBody } } };
 const dataInsiderErrorContent = { content: { 'application/json': { schema: DataInsiderError } } };
+const mixpeekErrorContent = { content: { 'application/json': { schema: MixpeekError } } };
 
 function response(status: number, r: ResponseSpec) {
   const description = r.description ?? SUCCESS[status] ?? 'Success';
@@ -32,7 +34,7 @@ function response(status: number, r: ResponseSpec) {
 function operationObject(op: Operation): ZodOpenApiOperationObject {
   const responses: ZodOpenApiResponsesObject = {};
   for (const [status, r] of Object.entries(op.responses)) responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = response(Number(status), r);
-  const errors = op.apiKey ? dataInsiderErrorContent : errorContent;
+  const errors = op.apiKey ? dataInsiderErrorContent : op.errors === 'mixpeek' ? mixpeekErrorContent : errorContent;
   Object.assign(responses, {
     '400': { description: 'Invalid input: the field and the problem are named', ...errors },
     ...(op.scope

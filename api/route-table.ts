@@ -6,6 +6,7 @@
  */
 import type { Request, Router } from 'express';
 import type { Scope } from './auth.js';
+import type { ErrorEnvelope } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { defineRoutes, type RouteSpec, type RouteSpecs } from './route.js';
 import { BUCKET_ROUTES, bucketRoutes } from './routes/buckets.js';
@@ -15,6 +16,7 @@ import { DEAD_LETTER_ROUTES, deadLetterRoutes } from './routes/dead-letters.js';
 import { HEALTH_ROUTES } from './routes/health.js';
 import { JOB_ROUTES, jobRoutes } from './routes/jobs.js';
 import { KEY_ROUTES, keyRoutes } from './routes/keys.js';
+import { MIXPEEK_ROUTES, mixpeekRoutes } from './routes/mixpeek.js';
 import { OBJECT_ROUTES, objectRoutes } from './routes/objects.js';
 import { PIPELINE_ROUTES, pipelineRoutes } from './routes/pipelines.js';
 import { RULE_ROUTES, ruleRoutes } from './routes/rules.js';
@@ -52,6 +54,7 @@ const PUBLIC: RouteSpecs[] = [HEALTH_ROUTES, META_ROUTES];
 export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Router }[] = [
   { routes: BUCKET_ROUTES, router: bucketRoutes },
   { routes: DATAINSIDER_ROUTES, router: dataInsiderRoutes },
+  { routes: MIXPEEK_ROUTES, router: mixpeekRoutes },
   { routes: KEY_ROUTES, router: keyRoutes },
   { routes: JOB_ROUTES, router: jobRoutes },
   { routes: SYNC_ROUTES, router: syncRoutes },
@@ -137,6 +140,12 @@ export const isBytePlaneRead = (method: string, path: string): boolean => {
   const match = matchOperation(method, path);
   return match !== null && match.op.rest && (match.op.method === 'get' || match.op.method === 'head');
 };
+
+/** The error shape a route answers in (a path no route serves: lakesync's). */
+export function envelopeOf(op: RouteSpec | undefined): ErrorEnvelope {
+  if (op?.apiKey !== undefined) return 'datainsider';
+  return op?.errors ?? 'lakesync';
+}
 
 /** The scope a request needs: its route's, from the table. `admin` implies all. */
 export function requiredScope(req: Pick<Request, 'method' | 'path'>): Scope {

@@ -34,6 +34,8 @@ export interface RouteSpec {
    * errors in DataInsider's `{ code, msg }` envelope.
    */
   apiKey?: Scope;
+  /** A Mixpeek route: errors answer in Mixpeek's `{ success, status, error }` envelope. */
+  errors?: 'mixpeek';
   query?: z.ZodObject;
   body?: z.ZodType;
   /** By status: the successes; the errors every route shares are added to the document. */

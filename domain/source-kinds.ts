@@ -110,6 +110,8 @@ export interface SourceKindSpec<K extends SourceKind> {
    * credentials, or when what reaches the server is bound to it anyway.
    */
   credentialsBoundTo: null | { field: string; destination(settings: SourceSettings<K>): string };
+  /** Where the source reads from, as Mixpeek's `source_path` writes it (s3, gcs `bucket/prefix`). */
+  sourcePath(settings: SourceSettings<K>): string;
   /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
   check(given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'], merged: SourceSettings<K>, edge: EdgeChecks): Promise<FieldProblem | null>;
 }
@@ -135,6 +137,7 @@ export const SOURCE_KINDS = {
     json: (settings, credentialsSet) => ({ s3: { ...settings, credentialsSet } }),
     // SigV4 signs the Host header: a request signed for another endpoint is good nowhere else, and the secret never travels.
     credentialsBoundTo: null,
+    sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
@@ -148,6 +151,7 @@ export const SOURCE_KINDS = {
     patch: { input: FilesystemPatchInput, apply: (current, part) => ({ settings: { ...current, ...part }, credentials: null }) },
     json: (settings) => ({ filesystem: settings }),
     credentialsBoundTo: null,
+    sourcePath: (settings) => settings.path,
     check: async (_given, merged, edge) => {
       const problem = await edge.sourceDirProblem(merged.path);
       return problem ? { field: 'filesystem.path', problem } : null;
@@ -159,6 +163,8 @@ export const SOURCE_KINDS = {
     patch: null,
     json: () => ({}),
     credentialsBoundTo: null,
+    // Pushed by clients: no outside place it reads from.
+    sourcePath: () => '',
     check: async () => null,
   },
   azure: {
@@ -168,6 +174,7 @@ export const SOURCE_KINDS = {
     json: (settings, credentialsSet) => ({ azure: { ...settings, credentialsSet } }),
     // A SAS travels in the URL, and Shared Key signs the account's path but not the host.
     credentialsBoundTo: { field: 'azure.accountKey', destination: (s) => s.endpoint ?? azureDefaultEndpoint(s.account) },
+    sourcePath: (settings) => joinPath(settings.container, settings.prefix),
     // The endpoint is checked whenever this part sets it, directly or through a connection string.
     check: async (given, merged, edge) => {
       if (given.endpoint === undefined && given.connectionString === undefined) return null;
@@ -188,6 +195,7 @@ export const SOURCE_KINDS = {
     json: (settings, credentialsSet) => ({ gcs: { ...settings, credentialsSet } }),
     // The self-signed JWT names a scope, not an audience: any endpoint it reaches could use it on Google.
     credentialsBoundTo: { field: 'gcs.serviceAccount', destination: (s) => s.endpoint ?? '' },
+    sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     check: async (given, _merged, edge) => {
       const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
       if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
@@ -230,6 +238,8 @@ export const CREATABLE_SOURCE_KINDS = (Object.keys(SPECS) as SourceKind[]).filte
 /** The kinds with a part in a PATCH body, in the registry's order. */
 export const PATCHABLE_SOURCE_KINDS = (Object.keys(SPECS) as SourceKind[]).filter((k) => SPECS[k].patch !== null);
 
+const joinPath = (root: string, prefix: string) => (prefix === '' ? root : `${root}/${prefix}`);
+
 /** The kind a stored connection is: the one place that reads it off the JSON's shape. */
 export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('s3' in connection) return 's3';
@@ -253,6 +263,11 @@ export function storedConnection<K extends SourceKind>(kind: K, settings: Source
 /** The kind's fields of the API's source view. */
 export function connectionJson<K extends SourceKind>(c: KindedConnection<K>, credentialsSet: boolean): object {
   return SPECS[c.kind].json(c.settings, credentialsSet);
+}
+
+/** The place a source reads from: Mixpeek's `source_path`. */
+export function sourcePathOf<K extends SourceKind>(c: KindedConnection<K>): string {
+  return SPECS[c.kind].sourcePath(c.settings);
 }
 
 /** The kind parts of a create or PATCH body: each under its kind's name. */

@@ -10,3 +10,4 @@ export * from './datainsider.js';
 export * from './pipelines.js';
 export * from './search.js';
 export * from './health.js';
+export * from './mixpeek.js';

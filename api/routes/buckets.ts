@@ -13,13 +13,15 @@ import { buckets } from '../../db/schema.js';
 import { findBucket } from './lookup.js';
 import { createBucket, deleteEmptyBucket } from '../bucket-lifecycle.js';
 
+const RESERVED_BUCKET_NAMES = new Set(['admin', 'api', 'v1']);
+
 /** Bucket names follow S3's rules so a lake bucket can map onto any S3 store. */
 export const BucketName = text()
   .min(3, 'must be 3 to 63 characters')
   .max(63, 'must be 3 to 63 characters')
   .regex(/^[a-z0-9][a-z0-9-]*[a-z0-9]$/, 'must be lowercase letters, digits and hyphens, starting and ending with a letter or digit')
-  // `/admin/…` and `/api/…` (DataInsider's routes) are the API's own; a bucket of either name would shadow them.
-  .refine((n) => n !== 'admin' && n !== 'api', 'is reserved');
+  // `/admin/…`, `/api/…` (DataInsider's routes) and `/v1/…` (Mixpeek's) are the API's own; a bucket of such a name would shadow them.
+  .refine((n) => !RESERVED_BUCKET_NAMES.has(n), 'is reserved');
 
 const CreateBucket = z.object({ name: BucketName }).strict();
 

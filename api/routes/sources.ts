@@ -4,15 +4,7 @@ import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
 import { createConnection, type ConnectionChange } from '../../domain/source-kinds.js';
-import {
-  configChangedSignal,
-  controllerWorkflowId,
-  pauseSignal,
-  purgeWorkflowId,
-  resumeSignal,
-  stopSignal,
-  syncRunWorkflowId,
-} from '../../workflows/shared.js';
+import { configChangedSignal, controllerWorkflowId, purgeWorkflowId, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { startController, controllerStartOptions, startPurge } from '../controllers.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -27,7 +19,7 @@ import { z } from 'zod';
 import { defineRoutes, routesOf } from '../route.js';
 import { Source, SourceList, SourcePurge } from '../contract/sources.js';
 import { runningScan, runningScans } from '../running-scans.js';
-import { pausedSet, resumedSet } from '../pause-state.js';
+import { pauseSource, resumeSource } from '../source-pause.js';
 
 /**
  * The kind's checks of settings sent: a literal IP or a name the egress policy refuses is turned away here (names that
@@ -176,34 +168,20 @@ export function sourceRoutes(deps: ApiDeps): Router {
     res.json(sourceJson(row!, bucket.name, await runningScan(deps.db, row!)));
   });
 
-  // The controller mirrors its state into the row when it takes the signal; the row is written here too, so the answer shows the change.
+  // The controller mirrors its state into the row when it takes the signal; api/source-pause.ts writes the row too, so the answer shows the change.
   r.on('pause', async (req, res) => {
     const body = parseBody(PauseBody, req);
     const caller = callerOf(res);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, caller.org);
-    await deps.temporal.workflow.signalWithStart('sourceController', {
-      ...controllerStartOptions(deps, source, bucket.name),
-      signal: pauseSignal,
-      signalArgs: [{ reason: body.reason, by: caller.subject }],
-    });
-    const [row] = await deps.db
-      .update(sources)
-      .set(pausedSet(body.reason ?? null, caller.subject))
-      .where(eq(sources.id, source.id))
-      .returning();
-    res.json(sourceJson(row ?? source, bucket.name, await runningScan(deps.db, row ?? source)));
+    const row = await pauseSource(deps, source, bucket.name, body.reason, caller.subject);
+    res.json(sourceJson(row, bucket.name, await runningScan(deps.db, row)));
   });
 
   r.on('resume', async (req, res) => {
     parseBody(ResumeBody, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    await deps.temporal.workflow.signalWithStart('sourceController', {
-      ...controllerStartOptions(deps, source, bucket.name),
-      signal: resumeSignal,
-      signalArgs: [],
-    });
-    const [row] = await deps.db.update(sources).set(resumedSet()).where(eq(sources.id, source.id)).returning();
-    res.json(sourceJson(row ?? source, bucket.name, await runningScan(deps.db, row ?? source)));
+    const row = await resumeSource(deps, source, bucket.name);
+    res.json(sourceJson(row, bucket.name, await runningScan(deps.db, row)));
   });
 
   /** Deletes a source; its lake objects stay unless `purge=true`, which removes them durably in a workflow. */

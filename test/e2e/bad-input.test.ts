@@ -44,6 +44,7 @@ describe('bad input', () => {
     { name: 'bucket name with capitals', method: 'POST', path: () => '/admin/buckets', body: { name: 'Bad_Name' }, status: 400, field: 'name' },
     { name: 'bucket name reserved for the API', method: 'POST', path: () => '/admin/buckets', body: { name: 'admin' }, status: 400, field: 'name' },
     { name: 'bucket name reserved for DataInsider’s routes', method: 'POST', path: () => '/admin/buckets', body: { name: 'api' }, status: 400, field: 'name' },
+    { name: 'bucket name reserved for Mixpeek’s routes', method: 'POST', path: () => '/admin/buckets', body: { name: 'v1' }, status: 400, field: 'name' },
     { name: 'bucket body not an object', method: 'POST', path: () => '/admin/buckets', body: '[1,2]', status: 400, field: 'body' },
     { name: 'unknown bucket field', method: 'POST', path: () => '/admin/buckets', body: { name: 'fine-name', owner: 'x' }, status: 400, field: 'owner' },
     { name: 'duplicate bucket', method: 'POST', path: () => '/admin/buckets', body: { name: bucket }, status: 409, field: 'name' },

@@ -15,6 +15,8 @@ import { ROUTES, requiredScope } from '../../api/route-table.js';
 import { defineRoutes, routesOf } from '../../api/route.js';
 import { Bucket, Job, Pipeline, Rule, Source } from '../../api/contract/index.js';
 import { bucketJson, jobJson, pipelineJson, ruleJson, sourceJson } from '../../api/serialize.js';
+import { MixpeekSync } from '../../api/contract/mixpeek.js';
+import { mixpeekSyncJson } from '../../api/mixpeek-sync.js';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -93,7 +95,7 @@ describe('route table', () => {
 
 describe('serialisers answer in the documented shapes, and nothing more', () => {
   const at = new Date('2024-01-02T03:04:05.678Z');
-  it('bucket, source, job, pipeline and rule', () => {
+  it('bucket, source (lakesync’s and Mixpeek’s views), job, pipeline and rule', () => {
     expect(Bucket.strict().parse(bucketJson({ id: 'bkt_1', orgId: 'o', name: 'kb', createdAt: at }))).toMatchObject({ createdAt: at.toISOString() });
     const source = {
       id: 'src_1',
@@ -141,6 +143,29 @@ describe('serialisers answer in the documented shapes, and nothing more', () => 
       prefix: '',
       forcePathStyle: true,
       credentialsSet: true,
+    });
+    // Mixpeek's view of the same row: its status names, the source's place as bucket/prefix, defaults where lakesync keeps nothing.
+    expect(MixpeekSync.strict().parse(mixpeekSyncJson({ ...source, status: 'SOURCE_STATUS_PAUSED', paused: true }, 'kb', 'o', null))).toMatchObject({
+      bucket_id: 'kb',
+      internal_id: 'o',
+      source_path: 'abc',
+      status: 'SUSPENDED',
+      is_active: false,
+      created_by_user_id: 'alice',
+      last_sync_at: null,
+      sync_run_counter: 2,
+      file_filters: { include_patterns: [], min_size_bytes: null, metadata_filters: [] },
+      reconcile: { on_delete: true, on_update: true, on_filter_drift: true },
+    });
+    const gcs = { ...source, kind: 'gcs' as const, connection: { gcs: { bucket: 'photos', prefix: '2024/' } }, status: 'SOURCE_STATUS_COMPLETED' as const };
+    expect(mixpeekSyncJson(gcs, 'kb', 'o', { cursor: '2024/b.jpg', listed: 7 })).toMatchObject({
+      source_path: 'photos/2024/',
+      source_type: 'gcs',
+      status: 'COMPLETED',
+      is_active: true,
+      resume_cursor: '2024/b.jpg',
+      current_cursor: '2024/b.jpg',
+      resume_objects_processed: 7,
     });
     const counters = Object.fromEntries(
       'objectsListed pagesListed objectsNew objectsChanged objectsDeferred objectsDiscovered objectsProcessed objectsIndexed objectsFailed objectsSkipped objectsDeleted objectsRemoved bytesTransferred'
