@@ -17,6 +17,16 @@ import {
   type AzureCredentials,
 } from './azure-config.js';
 import { assertNever, type SourceKind } from './kinds.js';
+import {
+  PostgresTableConnectionSchema,
+  PostgresTableCreateInput,
+  PostgresTablePatchInput,
+  applyPostgresTablePatch,
+  postgresHostUrl,
+  splitPostgresTableCreate,
+  type PostgresTableConnection,
+  type PostgresTableCredentials,
+} from './postgres-table-config.js';
 import { patchOf } from './patch-of.js';
 import { presetProblem, resolveS3Addressing } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
@@ -58,6 +68,12 @@ interface SourceKindTypeTable {
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
   azure: { settings: AzureConnection; credentials: AzureCredentials; create: z.output<typeof AzureCreateInput>; patch: z.output<typeof AzurePatchInput> };
+  postgres: {
+    settings: PostgresTableConnection;
+    credentials: PostgresTableCredentials;
+    create: z.output<typeof PostgresTableCreateInput>;
+    patch: z.output<typeof PostgresTablePatchInput>;
+  };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -159,6 +175,17 @@ export const SOURCE_KINDS = {
       return problem ? { field: given.endpoint === undefined ? 'azure.connectionString' : 'azure.endpoint', problem } : null;
     },
   },
+  postgres: {
+    settings: PostgresTableConnectionSchema,
+    create: { input: PostgresTableCreateInput, split: splitPostgresTableCreate },
+    patch: { input: PostgresTablePatchInput, apply: applyPostgresTablePatch },
+    json: (settings, credentialsSet) => ({ postgres: { ...settings, credentialsSet } }),
+    check: async (given, merged, edge) => {
+      if (given.host === undefined && given.port === undefined) return null;
+      const problem = edge.urlProblem(postgresHostUrl(merged));
+      return problem ? { field: 'postgres.host', problem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 /**
@@ -197,6 +224,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('filesystem' in connection) return 'filesystem';
   if ('upload' in connection) return 'upload';
   if ('azure' in connection) return 'azure';
+  if ('postgres' in connection) return 'postgres';
   return assertNever(connection, 'source connection');
 }
 

@@ -74,6 +74,7 @@ describe('the registries cover every kind', () => {
       filesystem: { path: '/srv' },
       upload: {},
       azure: { account: 'acct', container: 'data' },
+      postgres: { host: 'db.example.com', database: 'app', user: 'reader', table: 'docs' },
     };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
