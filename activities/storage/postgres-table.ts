@@ -145,7 +145,7 @@ export class PostgresTableDialect implements TableDialect {
     const { columns } = this.settings;
     if (columns === undefined) return this.sql`to_jsonb(t)`;
     return this.sql`(select jsonb_object_agg(e.key, e.value) from jsonb_each(to_jsonb(t)) e
-      where e.key in (select jsonb_array_elements_text(${JSON.stringify(columns)}::jsonb)))`;
+      where e.key in (select jsonb_array_elements_text(${JSON.stringify(columns)}::text::jsonb)))`;
   }
 
   async page(afterKey: string | null, limit: number): Promise<TableRow[]> {
