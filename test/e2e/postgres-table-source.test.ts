@@ -39,7 +39,14 @@ describe('Postgres table sources', () => {
     ...extra,
   });
   const createSource = async (bucket: string, pg: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('pg'), kind: 'postgres', postgres: pg, syncIntervalSeconds: 3600, batchSize: 25, ...extra });
+    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: unique('pg'),
+      kind: 'postgres',
+      postgres: pg,
+      syncIntervalSeconds: 3600,
+      batchSize: 25,
+      ...extra,
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body as { sourceId: string; postgres: Record<string, unknown> };
   };
@@ -124,7 +131,8 @@ describe('Postgres table sources', () => {
     expect((await discover(bucket, sourceId)).job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 300, objectsDiscovered: 0 });
 
     // Change 3 (their version moves on), add 2: exactly 5 go out.
-    const changed = await db.sql`update docs set title = title || ' (edited)', version = version + 1 where path like 'dir2/%' and n in (select n from docs where path like 'dir2/%' order by n limit 3) returning path`;
+    const changed =
+      await db.sql`update docs set title = title || ' (edited)', version = version + 1 where path like 'dir2/%' and n in (select n from docs where path like 'dir2/%' order by n limit 3) returning path`;
     expect(changed).toHaveLength(3);
     await db.sql`insert into docs (path, title, body, n) values ('new/one', 'one', '[]', 1001), ('new/two', 'two', '[]', 1002)`;
     const delta = await discover(bucket, sourceId);
@@ -144,15 +152,18 @@ describe('Postgres table sources', () => {
   it('without a version column finds changes by a hash of the row, and leaves out what a filter names', async () => {
     await makeTable('hashed', 60);
     const bucket = await ownBucket();
-    const { sourceId } = await createSource(
-      bucket,
-      connection('hashed', { columns: ['path', 'title', 'body', 'n', 'version'] }),
-      { fileFilters: { excludePatterns: ['dir1/**'] } },
-    );
+    const { sourceId } = await createSource(bucket, connection('hashed', { columns: ['path', 'title', 'body', 'n', 'version'] }), {
+      fileFilters: { excludePatterns: ['dir1/**'] },
+    });
     const kept = () => expected('hashed').then((all) => new Map([...all].filter(([k]) => !k.startsWith('dir1/'))));
     let files = await kept();
     expect(files.size).toBeLessThan(60 - 5);
-    expect((await discover(bucket, sourceId)).job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 60, objectsDiscovered: files.size, objectsProcessed: files.size });
+    expect((await discover(bucket, sourceId)).job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsListed: 60,
+      objectsDiscovered: files.size,
+      objectsProcessed: files.size,
+    });
     expect(await lakeTree(bucket)).toEqual(digests(files));
     // Content changes without a version: the hash sees them; a change to an unselected column is no change.
     await db.sql`update hashed set title = 'retitled' where path = 'dir0/sub1/doc-0010'`;
