@@ -6,7 +6,11 @@
  * source, and a worker killed mid-scan resuming from the last key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
@@ -14,6 +18,8 @@ import { sha256, tree } from '../support/objects.js';
 import { seededRandom } from '../support/seed.js';
 import { createTableDb, type TableDb } from '../support/table-db.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('Postgres table sources', () => {
   let ls: TestLakesync;
@@ -206,6 +212,47 @@ describe('Postgres table sources', () => {
     expect(source.lastError).toBe(`AuthenticationFailed: password authentication failed for user "${db.user}"`);
     for (const secret of [wrong, db.password]) expect(JSON.stringify([source, job])).not.toContain(secret);
     expect(job.error).toBe(source.lastError);
+  });
+
+  it('is created from a YAML file, synced and shown by the CLI, which never prints the password', async () => {
+    await db.sql`create table cli_docs (id int primary key, title text)`;
+    await db.sql`insert into cli_docs values (7, 'seven')`;
+    await db.grant('cli_docs');
+    const bucket = await ownBucket();
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-pg-cli-'));
+    const file = join(dir, 'postgres.yaml');
+    const yaml = [
+      'name: from-yaml',
+      'kind: postgres',
+      'postgres:',
+      `  host: ${db.host}`,
+      `  port: ${db.port}`,
+      `  database: ${db.database}`,
+      `  user: ${db.user}`,
+    ];
+    yaml.push(`  password: "${db.password}"`, '  table: cli_docs', '  ssl: disable', 'syncIntervalSeconds: 3600');
+    await writeFile(file, yaml.join('\n'));
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: ls.url, LAKESYNC_TOKEN: await ls.token() };
+    const cli = async (...args: string[]) => {
+      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'lakesync.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(out).not.toContain(db.password);
+      return { code, out };
+    };
+    const created = await cli('sources', 'create', bucket, '--file', file, '--json');
+    expect(created.code, created.out).toBe(0);
+    const sourceId = (JSON.parse(created.out) as { sourceId: string }).sourceId;
+    const synced = await cli('sync', bucket, sourceId, '--quiet');
+    expect(synced.code, synced.out).toBe(0);
+    expect(synced.out).toMatch(/processed:\s+1\b/);
+    const shown = await cli('sources', 'get', bucket, sourceId);
+    expect(shown.out).toContain(`postgres://${db.user}@${db.host}:${db.port}/${db.database} public.cli_docs`);
+    expect(shown.out).toMatch(/credentials:\s+set/);
+    expect(await lakeTree(bucket)).toEqual(new Map([['7.json', sha256(Buffer.from('{"id": 7, "title": "seven"}'))]]));
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('resumes a scan killed mid-way from the last key it committed, not from the first row', async () => {
