@@ -16,6 +16,7 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256, tree } from '../support/objects.js';
 import { seededRandom } from '../support/seed.js';
+import { activityReport, historyChain } from '../support/history.js';
 import { createTableDb, type TableDb } from '../support/table-db.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
@@ -253,6 +254,27 @@ describe('Postgres table sources', () => {
     expect(shown.out).toMatch(/credentials:\s+set/);
     expect(await lakeTree(bucket)).toEqual(new Map([['7.json', sha256(Buffer.from('{"id": 7, "title": "seven"}'))]]));
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('retries a scan the server cancels after statementTimeoutMs, and syncs once the table is free', async () => {
+    await db.sql`create table locked (id int primary key, title text)`;
+    await db.sql`insert into locked select i, 'row ' || i from generate_series(1, 3) i`;
+    await db.grant('locked');
+    const bucket = await ownBucket();
+    const { sourceId } = await createSource(bucket, connection('locked', { statementTimeoutMs: 1000 }));
+    // Another session holds the table: the source's reads wait, and the server cancels them.
+    const holder = await db.sql.reserve();
+    await holder`begin`;
+    await holder`lock table locked in access exclusive mode`;
+    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    const jobId = started.body.jobId as string;
+    await waitFor('a scan cancelled by the statement timeout', async () => worker!.output().includes('canceling statement due to statement timeout'), 60_000);
+    await holder`rollback`;
+    holder.release();
+    const { job } = await waitForJob(ls.url, bucket, sourceId, jobId);
+    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 3, objectsProcessed: 3 });
+    const report = activityReport(await historyChain(ls.runtime.temporal, job.workflowId, job.runId));
+    expect(report.retries.some((r) => r.includes('statement timeout'))).toBe(true);
   });
 
   it('resumes a scan killed mid-way from the last key it committed, not from the first row', async () => {
