@@ -46,10 +46,17 @@ const PERMANENT = new Set([
 ]);
 export const postgresTablePermanent = (err: unknown): boolean => PERMANENT.has((err as { code?: string } | null)?.code ?? '');
 
-/** A server's error as a TableSourceError (its message names users and tables, never a password); anything else as it came. */
+/**
+ * A server's error as a TableSourceError (its message names users and tables,
+ * never a password). The driver's own connection errors (closed, timed out:
+ * what any server that is not Postgres causes) are marked as foreign answers,
+ * which strict egress mode reports as unreachable rather than describe.
+ */
 function normalized(err: unknown): unknown {
-  if (!(err instanceof postgres.PostgresError)) return err;
-  return new TableSourceError(err.message, SQLSTATE[err.code] ?? `SQLSTATE_${err.code}`);
+  if (err instanceof postgres.PostgresError) return new TableSourceError(err.message, SQLSTATE[err.code] ?? `SQLSTATE_${err.code}`);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('CONNECT')) return Object.assign(err, { foreignAnswer: true });
+  return err;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
