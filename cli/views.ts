@@ -59,6 +59,10 @@ function where(s: Source): string {
       return s.azure ? `azure://${s.azure.account}/${s.azure.container}/${s.azure.prefix ?? ''}${s.azure.endpoint ? ` (${s.azure.endpoint})` : ''}` : '-';
     case 'gcs':
       return s.gcs ? `gs://${s.gcs.bucket}/${s.gcs.prefix ?? ''}${s.gcs.endpoint ? ` (${s.gcs.endpoint})` : ''}` : '-';
+    case 'postgres':
+      return s.postgres
+        ? `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${s.postgres.database} ${s.postgres.schema}.${s.postgres.table}`
+        : '-';
     case 'upload':
       return '-';
     default:
@@ -67,7 +71,7 @@ function where(s: Source): string {
 }
 
 function credentials(s: Source): string | undefined {
-  const part = s.s3 ?? s.azure ?? s.gcs;
+  const part = s.s3 ?? s.azure ?? s.gcs ?? s.postgres;
   return part ? (part.credentialsSet ? 'set' : 'not set') : undefined;
 }
 

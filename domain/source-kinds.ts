@@ -19,6 +19,16 @@ import {
 } from './azure-config.js';
 import { assertNever, type SourceKind } from './kinds.js';
 import { GcsConnectionSchema, GcsCreateInput, GcsPatchInput, gcsCredentials, GOOGLE_TOKEN_URI, type GcsConnection, type GcsCredentials } from './gcs-source.js';
+import {
+  PostgresTableConnectionSchema,
+  PostgresTableCreateInput,
+  PostgresTablePatchInput,
+  applyPostgresTablePatch,
+  postgresHostUrl,
+  splitPostgresTableCreate,
+  type PostgresTableConnection,
+  type PostgresTableCredentials,
+} from './postgres-table-config.js';
 import { patchOf } from './patch-of.js';
 import { presetProblem, resolveS3Addressing } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
@@ -61,6 +71,12 @@ interface SourceKindTypeTable {
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
   azure: { settings: AzureConnection; credentials: AzureCredentials; create: z.output<typeof AzureCreateInput>; patch: z.output<typeof AzurePatchInput> };
   gcs: { settings: GcsConnection; credentials: GcsCredentials; create: z.output<typeof GcsCreateInput>; patch: z.output<typeof GcsPatchInput> };
+  postgres: {
+    settings: PostgresTableConnection;
+    credentials: PostgresTableCredentials;
+    create: z.output<typeof PostgresTableCreateInput>;
+    patch: z.output<typeof PostgresTablePatchInput>;
+  };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -206,6 +222,20 @@ export const SOURCE_KINDS = {
       return tokenProblem ? { field: 'gcs.serviceAccount.token_uri', problem: tokenProblem } : null;
     },
   },
+  postgres: {
+    settings: PostgresTableConnectionSchema,
+    create: { input: PostgresTableCreateInput, split: splitPostgresTableCreate },
+    patch: { input: PostgresTablePatchInput, apply: applyPostgresTablePatch },
+    json: (settings, credentialsSet) => ({ postgres: { ...settings, credentialsSet } }),
+    // A server may ask for the password in clear (password / md5 auth): it goes only to the host it was given for.
+    credentialsBoundTo: { field: 'postgres.password', destination: (s) => `${s.host}:${s.port}` },
+    sourcePath: (s) => `${s.database}.${s.schema}.${s.table}`,
+    check: async (given, merged, edge) => {
+      if (given.host === undefined && given.port === undefined) return null;
+      const problem = edge.urlProblem(postgresHostUrl(merged));
+      return problem ? { field: 'postgres.host', problem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 /**
@@ -247,6 +277,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('upload' in connection) return 'upload';
   if ('azure' in connection) return 'azure';
   if ('gcs' in connection) return 'gcs';
+  if ('postgres' in connection) return 'postgres';
   return assertNever(connection, 'source connection');
 }
 

@@ -15,6 +15,7 @@ import { credentialIdentity } from './credential-identity.js';
 import { FilesystemSourceReader } from './fs-source.js';
 import { GcsClient, GcsError } from './gcs-client.js';
 import { GcsSourceReader } from './gcs-source.js';
+import { openPostgresTableReader, postgresTablePermanent } from './postgres-table.js';
 import { createS3Client } from './s3-client.js';
 import { S3SourceReader } from './s3-source.js';
 import type { SourceReader } from './types.js';
@@ -111,6 +112,10 @@ export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
   azure: {
     open: async (deps, source, settings) => openAzureReader(deps, source, settings),
     permanent: azurePermanent,
+  },
+  postgres: {
+    open: async (deps, source, settings) => openPostgresTableReader(deps, source, settings),
+    permanent: postgresTablePermanent,
   },
 };
 

@@ -29,6 +29,7 @@ export const CreateSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('filesystem'), filesystem: SOURCE_KINDS.filesystem.create.input, ...common }).strict(),
   z.object({ kind: z.literal('azure'), azure: SOURCE_KINDS.azure.create.input, ...common }).strict(),
   z.object({ kind: z.literal('gcs'), gcs: SOURCE_KINDS.gcs.create.input, ...common }).strict(),
+  z.object({ kind: z.literal('postgres'), postgres: SOURCE_KINDS.postgres.create.input, ...common }).strict(),
 ]);
 
 export const DiscoverBody = z
@@ -80,6 +81,7 @@ export const UpdateSource = z
     filesystem: SOURCE_KINDS.filesystem.patch.input.optional(),
     azure: SOURCE_KINDS.azure.patch.input.optional(),
     gcs: SOURCE_KINDS.gcs.patch.input.optional(),
+    postgres: SOURCE_KINDS.postgres.patch.input.optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),
   })
   .strict();

@@ -21,6 +21,7 @@ import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-proce
 import type { AzuriteServer } from '../../infra/azurite-server.js';
 import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
 import { gcsBucket, gcsPutAll, gcsStorage, serviceAccountKey } from '../support/gcs.js';
+import { createTableDb, type TableDb } from '../support/table-db.js';
 
 describe('secrets stay secret', () => {
   let ls: TestLakesync;
@@ -56,6 +57,7 @@ describe('secrets stay secret', () => {
   const WEBHOOK_SECRET = 'webhook-signing-secret-7f3a9c';
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   let azurite: AzuriteServer;
+  let tableDb: TableDb;
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver(WEBHOOK_SECRET);
@@ -63,12 +65,14 @@ describe('secrets stay secret', () => {
     ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate', log: pino({ level: 'debug' }, sink) });
     worker = await startWorkerProcess({ ...ls.workerEnv, LOG_LEVEL: 'debug' });
     azurite = await startTestAzurite();
+    tableDb = await createTableDb('secretpg');
   });
   afterAll(async () => {
     await worker?.kill('SIGTERM');
     await ls?.stop();
     await receiver?.stop();
     await azurite?.stop();
+    await tableDb?.drop();
   });
 
   it('never puts source credentials in a payload, a log line or a response', async () => {
@@ -239,6 +243,57 @@ describe('secrets stay secret', () => {
         'an API response holds the key',
       ).toBe(false);
       expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds the key in clear').toBe(false);
+    }
+  });
+
+  it("never puts a postgres source's password in a payload, a log line or a response", async () => {
+    await tableDb.sql`create table docs (id int primary key, title text)`;
+    await tableDb.sql`insert into docs select i, 'title ' || i from generate_series(1, 3) i`;
+    await tableDb.grant('docs');
+    const pgBucket = unique('kb');
+    await record('POST', '/admin/buckets', { name: pgBucket });
+    const settings = { host: tableDb.host, port: tableDb.port, database: tableDb.database, user: tableDb.user, table: 'docs', ssl: 'disable' };
+    const created = await record('POST', `/${pgBucket}/sources`, {
+      name: 'guarded-postgres',
+      kind: 'postgres',
+      postgres: { ...settings, password: tableDb.password },
+      syncIntervalSeconds: 3600,
+    });
+    const sourceId = created.body.sourceId as string;
+    const run = await record('POST', `/${pgBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, pgBucket, sourceId, run.body.jobId)).job).toMatchObject({ objectsProcessed: 3 });
+    // A failing run too: a password the server refuses, rotated in by PATCH.
+    const wrongPassword = 'wrong-postgres-password-5e1d';
+    expect((await record('PATCH', `/${pgBucket}/sources/${sourceId}`, { postgres: { password: wrongPassword } })).status).toBe(200);
+    const failing = await record('POST', `/${pgBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, pgBucket, sourceId, failing.body.jobId)).job.status).toBe('JOB_STATUS_FAILED');
+    for (const path of [`/${pgBucket}/sources/${sourceId}`, `/${pgBucket}/sources/${sourceId}/sync`, `/${pgBucket}/jobs/${failing.body.jobId}`])
+      await record('GET', path);
+
+    const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl')).trim().split('\n');
+    expect(executions.length).toBeGreaterThanOrEqual(3);
+    let histories = '';
+    for (const line of executions) {
+      const { execution } = JSON.parse(line) as { execution: { workflowId: string; runId: string } };
+      const shown = await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+      histories += shown + decodedPayloads(shown).join('\n');
+    }
+    expect(histories).toContain(`"bucket":"${pgBucket}"`);
+    const sql = postgres(ls.databaseUrl, { max: 1 });
+    const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
+    await sql.end();
+    expect(row!.sealed_credentials).toMatch(/^v1\./);
+    const workerLogs = worker.output();
+    expect(workerLogs).toContain(sourceId);
+    for (const secret of [tableDb.password, wrongPassword]) {
+      expect(histories.includes(secret), 'a Temporal history holds a postgres password').toBe(false);
+      expect(workerLogs.includes(secret), 'the worker log holds a postgres password').toBe(false);
+      expect(apiLogs.includes(secret), 'the API log holds a postgres password').toBe(false);
+      expect(
+        responses.some((r) => r.includes(secret)),
+        'an API response holds a postgres password',
+      ).toBe(false);
+      expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds a postgres password in clear').toBe(false);
     }
   });
 });

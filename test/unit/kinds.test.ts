@@ -75,6 +75,7 @@ describe('the registries cover every kind', () => {
       upload: {},
       azure: { account: 'acct', container: 'data' },
       gcs: { bucket: 'data', prefix: 'in/' },
+      postgres: { host: 'db.example.com', database: 'app', user: 'reader', table: 'docs' },
     };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
