@@ -59,8 +59,13 @@ export function compileMetadataFilters(rules: readonly MetadataFilter[]): (head:
   return (head) => rules.every((r) => holds(r, read(head, r.field)));
 }
 
-const read = (head: ObjectHead, field: string): string | undefined =>
-  field === 'contentType' ? (head.contentType ?? undefined) : head.metadata[field.slice('metadata.'.length).toLowerCase()];
+function read(head: ObjectHead, field: string): string | undefined {
+  if (field === 'contentType') return head.contentType ?? undefined;
+  const key = field.slice('metadata.'.length).toLowerCase();
+  // Own keys only: `metadata.constructor` must not find Object.prototype's.
+  const value: unknown = Object.hasOwn(head.metadata, key) ? head.metadata[key] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
 
 /**
  * One rule against one value (undefined when the object has no such field).

@@ -30,7 +30,7 @@ import {
   type PostgresTableCredentials,
 } from './postgres-table-config.js';
 import { patchOf } from './patch-of.js';
-import { presetProblem, resolveS3Addressing } from './s3-presets.js';
+import { presetProblem, resolveS3Addressing, S3_PRESETS } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
 import { text } from './text.js';
 
@@ -157,6 +157,9 @@ export const SOURCE_KINDS = {
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
+      // The region is defaulted by then, so only the endpoint tells whether the preset had what it needs.
+      const needs = merged.provider === undefined ? undefined : S3_PRESETS[merged.provider].needs;
+      if (needs !== undefined && merged.endpoint === undefined) return { field: `s3.${needs}`, problem: `is required with provider "${merged.provider}"` };
       const problem = merged.endpoint === undefined || (given.endpoint === undefined && given.provider === undefined) ? null : edge.urlProblem(merged.endpoint);
       return problem ? { field: 's3.endpoint', problem } : null;
     },

@@ -42,7 +42,9 @@ function normalized(err: unknown, host: string): Error {
   if (err.code === 'EGRESS_DENIED') return new EgressDeniedError(host, []);
   const firstLine = err.message.split('\n')[0] ?? '';
   const foreign = err.statusCode !== undefined && !err.response?.headers.get('x-ms-request-id');
-  return new AzureStorageError(firstLine, err.code ?? `HTTP_${err.statusCode ?? 'ERROR'}`, err.statusCode, foreign);
+  // A HEAD's answer has no body: its code is only in the x-ms-error-code header.
+  const code = err.code ?? err.response?.headers.get('x-ms-error-code') ?? `HTTP_${err.statusCode ?? 'ERROR'}`;
+  return new AzureStorageError(firstLine, code, err.statusCode, foreign);
 }
 
 /** Azure's answers that retrying within a run cannot fix: refused or wrong credentials, a missing container or account. */
@@ -90,8 +92,8 @@ export class AzureSourceReader implements SourceReader {
         .byPage({ maxPageSize: want + (after === null ? 0 : 1) });
       return (await pages.next()).value as ListBlobsFlatSegmentResponse;
     });
-    // A service that ignored startFrom would hand back the first page for ever: fail instead of looping.
-    if (after !== null && page.segment.blobItems.some((b) => b.name < after))
+    // A service that ignored startFrom would hand back the first page for ever: fail instead of looping (compared in byte order, as keys are).
+    if (after !== null && page.segment.blobItems.some((b) => Buffer.compare(Buffer.from(b.name), Buffer.from(after)) < 0))
       throw new AzureStorageError("the blob service ignored List Blobs' startFrom parameter", 'StartFromIgnored', undefined, false);
     const listed = page.segment.blobItems.filter((b) => b.name !== after);
     const kept = listed.slice(0, want);
@@ -123,7 +125,8 @@ export class AzureSourceReader implements SourceReader {
       const metadata = Object.fromEntries(Object.entries(props.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
       return { contentType: props.contentType ?? null, metadata };
     } catch (err) {
-      if (err instanceof AzureStorageError && err.status === 404) return null;
+      // Only the blob gone: a missing container is a failure, not every key deleted.
+      if (err instanceof AzureStorageError && err.code === 'BlobNotFound') return null;
       throw err;
     }
   }

@@ -121,14 +121,19 @@ export class GcsClient {
 
   /** What metadata filters read (the object's resource, two fields of it); null when the object is gone. */
   async stat(bucket: string, name: string): Promise<{ contentType?: string; metadata?: Record<string, string> } | null> {
+    let res: Dispatcher.ResponseData;
     try {
-      const res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?fields=contentType,metadata`, {
+      res = await this.request(`${this.bucketPath(bucket)}/o/${encodeURIComponent(name)}?fields=contentType,metadata`, {
         signal: AbortSignal.timeout(LIST_TIMEOUT_MS),
       });
-      return (await res.body.json()) as { contentType?: string; metadata?: Record<string, string> };
     } catch (err) {
       if (err instanceof GcsError && err.status === 404) return null;
       throw err;
+    }
+    try {
+      return (await res.body.json()) as { contentType?: string; metadata?: Record<string, string> };
+    } catch {
+      throw new GcsError(res.statusCode, 'BadResponse', 'the endpoint did not answer as Cloud Storage does', true);
     }
   }
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { AzureSourceReader } from '../../activities/storage/azure-source.js';
 import type { AzuriteServer } from '../../infra/azurite-server.js';
 import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
@@ -74,8 +74,12 @@ describe('AzureSourceReader', () => {
       metadata: { Team: 'finance', tier: '2' },
     });
     const reader = new AzureSourceReader(container, 'in/');
+    const azure = new BlobServiceClient(container.url.replace(/\/[^/]+$/, ''), container.credential);
     expect(await reader.head('meta.csv')).toEqual({ contentType: 'text/csv', metadata: { team: 'finance', tier: '2' } });
     await container.getBlobClient('in/meta.csv').delete();
     expect(await reader.head('meta.csv')).toBeNull();
+    // A missing container is a failure of the run, not every key gone.
+    const orphan = new AzureSourceReader(azure.getContainerClient('no-such-container'), '');
+    await expect(orphan.head('meta.csv')).rejects.toMatchObject({ name: 'AzureStorageError', code: 'ContainerNotFound', status: 404 });
   });
 });

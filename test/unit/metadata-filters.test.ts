@@ -37,6 +37,15 @@ describe("Mixpeek's metadata filters", () => {
     expect(holds({ field: 'contentType', operator: 'exists' }, { contentType: null, metadata: {} })).toBe(false);
   });
 
+  it("reads the object's own metadata keys only, never Object.prototype's", () => {
+    for (const field of ['metadata.constructor', 'metadata.tostring', 'metadata.__proto__', 'metadata.hasownproperty'] as const) {
+      expect(holds({ field, operator: 'exists' }), field).toBe(false);
+      expect(holds({ field, operator: 'contains', value: 'x' }), field).toBe(false);
+      expect(holds({ field, operator: 'not_contains', value: 'x' }), field).toBe(true);
+    }
+    expect(holds({ field: 'metadata.constructor', operator: 'equals', value: 'x' }, { contentType: null, metadata: { constructor: 'x' } })).toBe(true);
+  });
+
   it('needs every rule to hold; none matches everything', () => {
     const a = { field: 'metadata.classification', operator: 'equals', value: 'public' } as const;
     const b = { field: 'metadata.pages', operator: 'lt', value: 5 } as const;

@@ -68,6 +68,9 @@ describe('S3 provider presets', () => {
     });
     expect(r2.credentials).toEqual(keys);
     expect(await create({ provider: 'r2' }).check(allow)).toEqual({ field: 's3.accountId', problem: 'is required with provider "r2"' });
+    // b2 has no default region: the check must not be fooled by the plain S3 default filled in by then.
+    expect(await create({ provider: 'b2' }).check(allow)).toEqual({ field: 's3.region', problem: 'is required with provider "b2"' });
+    expect(await create({ provider: 'b2', region: 'us-west-004' }).check(allow)).toBeNull();
     // Without a provider nothing changes: the defaults are the ones S3 sources always had.
     expect(create({}).connection).toEqual({ s3: { bucket: 'data', prefix: '', region: 'us-east-1', forcePathStyle: true } });
     // The filled endpoint is held to the destination policy like a given one.
