@@ -1,9 +1,13 @@
 /**
  * Pausing and resuming a source, for lakesync's routes and Mixpeek's alike:
- * the controller is signalled (started if it is not running), and the row is
- * written at once (api/pause-state.ts) so the answer shows the change.
+ * the row is written at once (api/pause-state.ts) so the answer shows the
+ * change, and then the controller is signalled (started if it is not
+ * running). In that order, the controller's own mirror of the signal always
+ * lands after the route's write: of two racing requests, the row ends as the
+ * workflow does, whichever order their writes and signals interleave in.
  */
 import { eq } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { sources, type SourceRow } from '../db/schema.js';
 import { pauseSignal, resumeSignal } from '../workflows/shared.js';
 import { controllerStartOptions } from './controllers.js';
@@ -11,25 +15,51 @@ import type { ApiDeps } from './deps.js';
 import { pausedSet, resumedSet } from './pause-state.js';
 
 export async function pauseSource(deps: ApiDeps, source: SourceRow, bucketName: string, reason: string | undefined, by: string | null): Promise<SourceRow> {
-  await deps.temporal.workflow.signalWithStart('sourceController', {
-    ...controllerStartOptions(deps, source, bucketName),
-    signal: pauseSignal,
-    signalArgs: [{ reason, by }],
-  });
-  const [row] = await deps.db
-    .update(sources)
-    .set(pausedSet(reason ?? null, by))
-    .where(eq(sources.id, source.id))
-    .returning();
-  return row ?? source;
+  const row = await write(deps, source, pausedSet(reason ?? null, by));
+  await signalOrUndo(deps, source, () =>
+    deps.temporal.workflow.signalWithStart('sourceController', {
+      ...controllerStartOptions(deps, source, bucketName),
+      signal: pauseSignal,
+      signalArgs: [{ reason, by }],
+    }),
+  );
+  return row;
 }
 
 export async function resumeSource(deps: ApiDeps, source: SourceRow, bucketName: string): Promise<SourceRow> {
-  await deps.temporal.workflow.signalWithStart('sourceController', {
-    ...controllerStartOptions(deps, source, bucketName),
-    signal: resumeSignal,
-    signalArgs: [],
-  });
-  const [row] = await deps.db.update(sources).set(resumedSet()).where(eq(sources.id, source.id)).returning();
+  const row = await write(deps, source, resumedSet());
+  await signalOrUndo(deps, source, () =>
+    deps.temporal.workflow.signalWithStart('sourceController', {
+      ...controllerStartOptions(deps, source, bucketName),
+      signal: resumeSignal,
+      signalArgs: [],
+    }),
+  );
+  return row;
+}
+
+async function write(deps: ApiDeps, source: SourceRow, set: PgUpdateSetSource<typeof sources>): Promise<SourceRow> {
+  const [row] = await deps.db.update(sources).set(set).where(eq(sources.id, source.id)).returning();
   return row ?? source;
+}
+
+/** A signal that did not reach the controller changed nothing: the row goes back to what it showed. */
+async function signalOrUndo(deps: ApiDeps, source: SourceRow, signal: () => Promise<unknown>): Promise<void> {
+  try {
+    await signal();
+  } catch (err) {
+    await deps.db
+      .update(sources)
+      .set({
+        paused: source.paused,
+        pauseReason: source.pauseReason,
+        pausedBy: source.pausedBy,
+        pausedAt: source.pausedAt,
+        status: source.status,
+        consecutiveFailures: source.consecutiveFailures,
+      })
+      .where(eq(sources.id, source.id))
+      .catch(() => undefined);
+    throw err;
+  }
 }
