@@ -35,8 +35,8 @@ export type ClusterServiceName = (typeof clusterServiceNames)[number];
 
 export interface ClusterService {
   readonly name: ClusterServiceName;
-  /** Stops the process gracefully (SIGTERM). */
-  down(): Promise<void>;
+  /** Stops the process: gracefully (SIGTERM, the default), or as a crash (SIGKILL). */
+  down(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same ports, and resolves once it listens. */
   up(): Promise<void>;
   /** The running process's id, if it runs. */
@@ -198,8 +198,8 @@ function serviceProcess(binary: string, name: ClusterServiceName, env: Record<st
     name,
     pid: () => child?.pid,
     output: () => output,
-    down: async () => {
-      if (child) await stopProcess(child, 'SIGTERM', 30_000);
+    down: async (signal = 'SIGTERM') => {
+      if (child) await stopProcess(child, signal, 30_000);
       child = undefined;
     },
     up: async () => {

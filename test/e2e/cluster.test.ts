@@ -180,13 +180,13 @@ describe('lakesync on a Temporal cluster', () => {
     await workers[0]!.kill('SIGKILL');
     log(`worker ${workers[0]!.child.pid} SIGKILLed at ${await processed()} objects`);
 
-    // The history service, which owns every workflow's state, goes down and comes back.
+    // The history service, which owns every workflow's state, crashes and comes back.
     const atKill = await processed();
     await waitFor(`${atKill + 500} objects copied`, async () => (await processed()) >= atKill + 500, 180_000, 100);
     expect(await processed()).toBeLessThan(COUNT);
     const historyPid = cluster.services.history.pid();
-    await cluster.services.history.down();
-    log(`history down at ${await processed()} objects`);
+    await cluster.services.history.down('SIGKILL');
+    log(`history SIGKILLed at ${await processed()} objects`);
     await cluster.services.history.up();
     expect(cluster.services.history.pid()).not.toBe(historyPid);
 
@@ -207,6 +207,9 @@ describe('lakesync on a Temporal cluster', () => {
       totalObjectsSynced: COUNT,
       totalObjectsFailed: 0,
       totalBytesSynced: bytes,
+      // One run, and each of its 100 batches counted once though some ran twice.
+      runCounter: 1,
+      batchesCreated: COUNT / 50,
     });
     expect((await call(b.url, 'GET', `/${bucket}/sources/${sourceId}/dead-letters`)).body.deadLetters).toEqual([]);
     const [states] =
