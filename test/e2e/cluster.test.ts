@@ -122,7 +122,7 @@ describe('lakesync on a Temporal cluster', () => {
     expect(JSON.parse(stdout).serverVersion).toBe(TEMPORAL_SERVER_VERSION.replace(/^v/, ''));
   });
 
-  it('syncs 5,000 S3 objects exactly through a pause, a SIGKILLed worker and a history restart', async () => {
+  it('syncs 5,000 S3 objects exactly through a pause, a SIGKILLed worker and a SIGKILLed history service', async () => {
     expect(a.url).not.toBe(b.url);
     expect((await call(a.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     const src = await call(a.url, 'POST', `/${bucket}/sources`, {

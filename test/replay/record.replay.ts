@@ -90,6 +90,9 @@ describe('record workflow histories', () => {
     await writeFile(join(quietDir, 'd0', 'late.md'), '# late');
     await waitFor('the late file', async () => (await jobsOf(quiet.sourceId)).some((j) => j.objectsDiscovered === 1 && j.finishedAt), 60_000);
     await waitFor('the initial_only source completed', async () => (await sync(once.sourceId)).status === 'SOURCE_STATUS_COMPLETED', 60_000);
+    // Switched to continuous once completed: the controller polls again and is ACTIVE (the completed-follows-sync-mode patch).
+    expect((await call(ls.url, 'PATCH', `/${bucket}/sources/${once.sourceId}`, { syncMode: 'continuous' })).status).toBe(200);
+    await waitFor('the switched source active again', async () => (await sync(once.sourceId)).status === 'SOURCE_STATUS_ACTIVE', 60_000);
 
     // A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).
     step("A source whose runs are long enough to continue as new (the suite's server suggests it at 400 events).");

@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { recordedHistories, type RecordedHistory } from '../replay/histories.js';
 import * as workflows from '../../workflows/index.js';
-import { CHILD_END_FINISHES_JOB, HANDLERS_SET_STATE_ONLY, IDLE_POLLS_STAY_IN_RUN } from '../../workflows/source-controller.js';
+import { CHILD_END_FINISHES_JOB, COMPLETED_FOLLOWS_SYNC_MODE, HANDLERS_SET_STATE_ONLY, IDLE_POLLS_STAY_IN_RUN } from '../../workflows/source-controller.js';
 import { END_HANDLER_SETS_STATE_ONLY } from '../../workflows/upload-sync.js';
 
 describe('replay of recorded histories', () => {
@@ -58,6 +58,10 @@ describe('replay of recorded histories', () => {
     expect(idle.some((h) => polls(h) >= 2)).toBe(true);
     expect(idle.some((h) => polls(h) >= 2 && continued(h) && !startsChild(h))).toBe(true);
     expect(idle.some((h) => polls(h) >= 1 && startsChild(h))).toBe(true);
+
+    // A completed initial_only controller switched to continuous (the patch is only reached on that path; the unmarked side is
+    // every completed initial_only controller recorded before it, whose settings never reached it).
+    expect(controllers.some((h) => patchesOf(h).includes(COMPLETED_FOLLOWS_SYNC_MODE))).toBe(true);
 
     // A controller that suspended after failed runs (its state carried on with suspended: true), so the suspended phase replays.
     const carried = (h: RecordedHistory) =>
