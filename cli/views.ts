@@ -50,11 +50,12 @@ function where(s: Source): string {
   if (s.filesystem) return s.filesystem.path;
   if (s.s3) return `s3://${s.s3.bucket}/${s.s3.prefix ?? ''}${s.s3.endpoint ? ` (${s.s3.endpoint})` : ''}`;
   if (s.azure) return `azure://${s.azure.account}/${s.azure.container}/${s.azure.prefix ?? ''}${s.azure.endpoint ? ` (${s.azure.endpoint})` : ''}`;
+  if (s.sftp) return `sftp://${s.sftp.username}@${s.sftp.host.includes(':') ? `[${s.sftp.host}]` : s.sftp.host}:${s.sftp.port}${s.sftp.path}`;
   return '-';
 }
 
 function credentials(s: Source): string | undefined {
-  const part = s.s3 ?? s.azure;
+  const part = s.s3 ?? s.azure ?? s.sftp;
   return part ? (part.credentialsSet ? 'set' : 'not set') : undefined;
 }
 

@@ -5,7 +5,7 @@
  * place that must handle it. Imports nothing: workflow code may import it.
  */
 
-export type SourceKind = 's3' | 'filesystem' | 'upload' | 'azure';
+export type SourceKind = 's3' | 'filesystem' | 'upload' | 'azure' | 'sftp';
 export type PipelineKind = 'fulltext' | 'webhook';
 
 /**
@@ -14,7 +14,7 @@ export type PipelineKind = 'fulltext' | 'webhook';
  * nothing to list or copy and the built-in source of that kind holds no bucket.
  */
 export type Arrival = 'listed' | 'pushed';
-export const SOURCE_ARRIVAL: { readonly [K in SourceKind]: Arrival } = { s3: 'listed', filesystem: 'listed', upload: 'pushed', azure: 'listed' };
+export const SOURCE_ARRIVAL: { readonly [K in SourceKind]: Arrival } = { s3: 'listed', filesystem: 'listed', upload: 'pushed', azure: 'listed', sftp: 'listed' };
 
 export const SOURCE_KIND_NAMES = Object.keys(SOURCE_ARRIVAL) as SourceKind[];
 /** Kinds whose objects are pushed: the built-in push source of each bucket is one of them. */

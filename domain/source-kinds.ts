@@ -18,6 +18,16 @@ import {
 } from './azure-config.js';
 import { assertNever, type SourceKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
+import {
+  SftpConnectionSchema,
+  SftpCreateInput,
+  SftpPatchInput,
+  applySftpPatch,
+  sftpUrl,
+  splitSftpCreate,
+  type SftpConnection,
+  type SftpCredentials,
+} from './sftp-config.js';
 import { presetProblem, resolveS3Addressing } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
 import { text } from './text.js';
@@ -58,6 +68,7 @@ interface SourceKindTypeTable {
   filesystem: { settings: FilesystemConnection; credentials: never; create: FilesystemConnection; patch: z.output<typeof FilesystemPatchInput> };
   upload: { settings: Record<string, never>; credentials: never; create: never; patch: never };
   azure: { settings: AzureConnection; credentials: AzureCredentials; create: z.output<typeof AzureCreateInput>; patch: z.output<typeof AzurePatchInput> };
+  sftp: { settings: SftpConnection; credentials: SftpCredentials; create: z.output<typeof SftpCreateInput>; patch: z.output<typeof SftpPatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -159,6 +170,18 @@ export const SOURCE_KINDS = {
       return problem ? { field: given.endpoint === undefined ? 'azure.connectionString' : 'azure.endpoint', problem } : null;
     },
   },
+  sftp: {
+    settings: SftpConnectionSchema,
+    create: { input: SftpCreateInput, split: splitSftpCreate },
+    patch: { input: SftpPatchInput, apply: applySftpPatch },
+    json: (settings, credentialsSet) => ({ sftp: { ...settings, credentialsSet } }),
+    // The host is checked whenever this part sets it (or the port); names that resolve to refused addresses are caught when connecting.
+    check: async (given, merged, edge) => {
+      if (given.host === undefined && given.port === undefined) return null;
+      const problem = edge.urlProblem(sftpUrl(merged.host, merged.port));
+      return problem ? { field: 'sftp.host', problem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 /**
@@ -197,6 +220,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('filesystem' in connection) return 'filesystem';
   if ('upload' in connection) return 'upload';
   if ('azure' in connection) return 'azure';
+  if ('sftp' in connection) return 'sftp';
   return assertNever(connection, 'source connection');
 }
 

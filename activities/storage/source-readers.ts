@@ -15,6 +15,7 @@ import { credentialIdentity } from './credential-identity.js';
 import { FilesystemSourceReader } from './fs-source.js';
 import { createS3Client } from './s3-client.js';
 import { S3SourceReader } from './s3-source.js';
+import { openSftpReader, sftpPermanent } from './sftp-source.js';
 import type { SourceReader } from './types.js';
 
 export interface SourceReaderKind<K extends SourceKind> {
@@ -93,6 +94,10 @@ export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
   azure: {
     open: async (deps, source, settings) => openAzureReader(deps, source, settings),
     permanent: azurePermanent,
+  },
+  sftp: {
+    open: async (deps, source, settings) => openSftpReader(deps, source, settings),
+    permanent: sftpPermanent,
   },
 };
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema } from '../../domain/source-config.js';
 import { AzureConnectionSchema } from '../../domain/azure-config.js';
+import { SftpConnectionSchema } from '../../domain/sftp-config.js';
 import { SOURCE_KIND_NAMES } from '../../domain/kinds.js';
 import { SOURCE_OBJECT_STATUSES, SOURCE_STATUSES } from '../../domain/statuses.js';
 import { Instant, Millis, PageFields } from './common.js';
@@ -15,6 +16,7 @@ export const Source = z
     s3: S3ConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
     filesystem: FilesystemConnectionSchema.optional(),
     azure: AzureConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
+    sftp: SftpConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
     syncMode: z.enum(['initial_only', 'continuous']),
     syncIntervalSeconds: z.number().int(),
     batchSize: z.number().int(),

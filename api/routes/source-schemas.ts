@@ -28,6 +28,7 @@ export const CreateSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('s3'), s3: SOURCE_KINDS.s3.create.input, ...common }).strict(),
   z.object({ kind: z.literal('filesystem'), filesystem: SOURCE_KINDS.filesystem.create.input, ...common }).strict(),
   z.object({ kind: z.literal('azure'), azure: SOURCE_KINDS.azure.create.input, ...common }).strict(),
+  z.object({ kind: z.literal('sftp'), sftp: SOURCE_KINDS.sftp.create.input, ...common }).strict(),
 ]);
 
 export const DiscoverBody = z
@@ -78,6 +79,7 @@ export const UpdateSource = z
     s3: SOURCE_KINDS.s3.patch.input.optional(),
     filesystem: SOURCE_KINDS.filesystem.patch.input.optional(),
     azure: SOURCE_KINDS.azure.patch.input.optional(),
+    sftp: SOURCE_KINDS.sftp.patch.input.optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),
   })
   .strict();

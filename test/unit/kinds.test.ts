@@ -74,6 +74,7 @@ describe('the registries cover every kind', () => {
       filesystem: { path: '/srv' },
       upload: {},
       azure: { account: 'acct', container: 'data' },
+      sftp: { host: 'sftp.example.com', username: 'reader', hostKey: `SHA256:${'A'.repeat(43)}` },
     };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
