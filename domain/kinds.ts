@@ -14,7 +14,13 @@ export type PipelineKind = 'fulltext' | 'webhook';
  * nothing to list or copy and the built-in source of that kind holds no bucket.
  */
 export type Arrival = 'listed' | 'pushed';
-export const SOURCE_ARRIVAL: { readonly [K in SourceKind]: Arrival } = { s3: 'listed', filesystem: 'listed', upload: 'pushed', azure: 'listed', sftp: 'listed' };
+export const SOURCE_ARRIVAL: { readonly [K in SourceKind]: Arrival } = {
+  s3: 'listed',
+  filesystem: 'listed',
+  upload: 'pushed',
+  azure: 'listed',
+  sftp: 'listed',
+};
 
 export const SOURCE_KIND_NAMES = Object.keys(SOURCE_ARRIVAL) as SourceKind[];
 /** Kinds whose objects are pushed: the built-in push source of each bucket is one of them. */
