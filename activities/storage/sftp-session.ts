@@ -17,6 +17,8 @@ export class SftpError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** Whatever answered did not speak SSH (public-error.ts hides it in strict mode, as it does a closed port). */
+    readonly foreignAnswer = false,
   ) {
     super(message);
     this.name = 'SftpError';
@@ -37,6 +39,9 @@ function normalized(err: unknown, hostKeyRefused: boolean, settings: SftpConnect
     return new SftpError(`the server at ${settings.host}:${settings.port} showed a host key other than the pinned ${settings.hostKey}`, 'HostKeyMismatch');
   if (e.level === 'client-authentication') return new SftpError(`the server refused the credentials of user ${settings.username}`, 'AuthenticationFailed');
   if (e.level === 'client-timeout') return Object.assign(new SftpError('the SSH handshake timed out', 'ETIMEDOUT'), { cause: err });
+  // A socket error without a system code is ssh2's own (the peer closed before speaking SSH).
+  if (e.level === 'protocol' || e.level === 'handshake' || (e.level === 'client-socket' && !e.code))
+    return Object.assign(new SftpError('the server did not complete an SSH handshake', 'SshHandshakeFailed', true), { cause: err });
   if (typeof e.message === 'string' && e.message.startsWith('Cannot parse privateKey'))
     return new SftpError('the private key cannot be read (wrong format or passphrase)', 'InvalidPrivateKey');
   return err as Error;
