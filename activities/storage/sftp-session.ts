@@ -130,8 +130,9 @@ export class SftpSession {
         }),
       );
       const sock = netConnect({ host, port, lookup: egressLookup(this.egress) });
-      // An idle connection never keeps the worker's process alive.
-      sock.unref();
+      // An idle connection never keeps the worker's process alive; and SFTP's small requests, each waiting for
+      // its answer, would otherwise stall on Nagle + delayed ACK (40 ms a round trip: 1.4 MiB/s measured).
+      sock.unref().setNoDelay(true);
       try {
         client.connect({
           sock,
