@@ -63,8 +63,8 @@ export class SftpSourceReader implements SourceReader {
       throw statusError(err, dir, 'directory');
     }
     const entries: Entry[] = [];
-    // A directory holds each name once, but ssh2's readdir(path) now and then hands back its whole listing twice
-    // (seen in about 1 run in 6 of sftp-reader.test.ts, the first listing on a fresh connection): keep the first.
+    // A directory holds each name once, but a listing now and then comes back with its whole batch twice (ssh2's
+    // readdir(path) against OpenSSH 9.2, about 1 run in 6 of sftp-reader.test.ts; not root-caused): keep the first.
     const seen = new Set<string>();
     for (const e of list) {
       if (e.filename === '.' || e.filename === '..' || e.filename.includes('/') || seen.has(e.filename)) continue;
