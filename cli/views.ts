@@ -63,6 +63,8 @@ function where(s: Source): string {
       return s.postgres
         ? `postgres://${s.postgres.user}@${s.postgres.host}:${s.postgres.port}/${s.postgres.database} ${s.postgres.schema}.${s.postgres.table}`
         : '-';
+    case 'sftp':
+      return s.sftp ? `sftp://${s.sftp.username}@${s.sftp.host.includes(':') ? `[${s.sftp.host}]` : s.sftp.host}:${s.sftp.port}${s.sftp.path}` : '-';
     case 'upload':
       return '-';
     default:
@@ -71,7 +73,7 @@ function where(s: Source): string {
 }
 
 function credentials(s: Source): string | undefined {
-  const part = s.s3 ?? s.azure ?? s.gcs ?? s.postgres;
+  const part = s.s3 ?? s.azure ?? s.gcs ?? s.postgres ?? s.sftp;
   return part ? (part.credentialsSet ? 'set' : 'not set') : undefined;
 }
 

@@ -5,7 +5,7 @@
  * place that must handle it. Imports nothing: workflow code may import it.
  */
 
-export type SourceKind = 's3' | 'filesystem' | 'upload' | 'azure' | 'gcs' | 'postgres';
+export type SourceKind = 's3' | 'filesystem' | 'upload' | 'azure' | 'gcs' | 'postgres' | 'sftp';
 export type PipelineKind = 'fulltext' | 'webhook';
 
 /**
@@ -21,6 +21,7 @@ export const SOURCE_ARRIVAL: { readonly [K in SourceKind]: Arrival } = {
   azure: 'listed',
   gcs: 'listed',
   postgres: 'listed',
+  sftp: 'listed',
 };
 
 export const SOURCE_KIND_NAMES = Object.keys(SOURCE_ARRIVAL) as SourceKind[];

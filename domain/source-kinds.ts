@@ -30,6 +30,16 @@ import {
   type PostgresTableCredentials,
 } from './postgres-table-config.js';
 import { patchOf } from './patch-of.js';
+import {
+  SftpConnectionSchema,
+  SftpCreateInput,
+  SftpPatchInput,
+  applySftpPatch,
+  sftpUrl,
+  splitSftpCreate,
+  type SftpConnection,
+  type SftpCredentials,
+} from './sftp-config.js';
 import { presetProblem, resolveS3Addressing, S3_PRESETS } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
 import { text } from './text.js';
@@ -77,6 +87,7 @@ interface SourceKindTypeTable {
     create: z.output<typeof PostgresTableCreateInput>;
     patch: z.output<typeof PostgresTablePatchInput>;
   };
+  sftp: { settings: SftpConnection; credentials: SftpCredentials; create: z.output<typeof SftpCreateInput>; patch: z.output<typeof SftpPatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in SourceKind]: unknown } = {} as SourceKindTypeTable;
@@ -239,6 +250,21 @@ export const SOURCE_KINDS = {
       return problem ? { field: 'postgres.host', problem } : null;
     },
   },
+  sftp: {
+    settings: SftpConnectionSchema,
+    create: { input: SftpCreateInput, split: splitSftpCreate },
+    patch: { input: SftpPatchInput, apply: applySftpPatch },
+    json: (settings, credentialsSet) => ({ sftp: { ...settings, credentialsSet } }),
+    // Pinning stops another host only while the pin stays: a password goes to whichever host answers to the pinned key.
+    credentialsBoundTo: { field: 'sftp.password', destination: (s) => `${s.host}:${s.port} ${s.hostKey}` },
+    sourcePath: (s) => s.path,
+    // The host is checked whenever this part sets it (or the port); names that resolve to refused addresses are caught when connecting.
+    check: async (given, merged, edge) => {
+      if (given.host === undefined && given.port === undefined) return null;
+      const problem = edge.urlProblem(sftpUrl(merged.host, merged.port));
+      return problem ? { field: 'sftp.host', problem } : null;
+    },
+  },
 } satisfies { [K in SourceKind]: SourceKindSpec<K> };
 
 /**
@@ -281,6 +307,7 @@ export function sourceKindOf(connection: SourceConnection): SourceKind {
   if ('azure' in connection) return 'azure';
   if ('gcs' in connection) return 'gcs';
   if ('postgres' in connection) return 'postgres';
+  if ('sftp' in connection) return 'sftp';
   return assertNever(connection, 'source connection');
 }
 

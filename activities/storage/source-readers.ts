@@ -18,6 +18,7 @@ import { GcsSourceReader } from './gcs-source.js';
 import { openPostgresTableReader, postgresTablePermanent } from './postgres-table.js';
 import { createS3Client } from './s3-client.js';
 import { S3SourceReader } from './s3-source.js';
+import { openSftpReader, sftpPermanent } from './sftp-source.js';
 import type { SourceReader } from './types.js';
 
 export interface SourceReaderKind<K extends SourceKind> {
@@ -116,6 +117,10 @@ export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
   postgres: {
     open: async (deps, source, settings) => openPostgresTableReader(deps, source, settings),
     permanent: postgresTablePermanent,
+  },
+  sftp: {
+    open: async (deps, source, settings) => openSftpReader(deps, source, settings),
+    permanent: sftpPermanent,
   },
 };
 

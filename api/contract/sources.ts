@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FileFiltersSchema, FilesystemConnectionSchema, ReconcileSchema, S3ConnectionSchema } from '../../domain/source-config.js';
 import { AzureConnectionSchema } from '../../domain/azure-config.js';
 import { PostgresTableConnectionSchema } from '../../domain/postgres-table-config.js';
+import { SftpConnectionSchema } from '../../domain/sftp-config.js';
 import { SOURCE_KIND_NAMES } from '../../domain/kinds.js';
 import { GcsConnectionSchema } from '../../domain/gcs-source.js';
 import { SOURCE_OBJECT_STATUSES, SOURCE_STATUSES } from '../../domain/statuses.js';
@@ -19,6 +20,7 @@ export const Source = z
     azure: AzureConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
     gcs: GcsConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
     postgres: PostgresTableConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
+    sftp: SftpConnectionSchema.extend({ credentialsSet: z.boolean() }).optional(),
     syncMode: z.enum(['initial_only', 'continuous']),
     syncIntervalSeconds: z.number().int(),
     batchSize: z.number().int(),

@@ -30,6 +30,7 @@ export const CreateSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('azure'), azure: SOURCE_KINDS.azure.create.input, ...common }).strict(),
   z.object({ kind: z.literal('gcs'), gcs: SOURCE_KINDS.gcs.create.input, ...common }).strict(),
   z.object({ kind: z.literal('postgres'), postgres: SOURCE_KINDS.postgres.create.input, ...common }).strict(),
+  z.object({ kind: z.literal('sftp'), sftp: SOURCE_KINDS.sftp.create.input, ...common }).strict(),
 ]);
 
 export const DiscoverBody = z
@@ -82,6 +83,7 @@ export const UpdateSource = z
     azure: SOURCE_KINDS.azure.patch.input.optional(),
     gcs: SOURCE_KINDS.gcs.patch.input.optional(),
     postgres: SOURCE_KINDS.postgres.patch.input.optional(),
+    sftp: SOURCE_KINDS.sftp.patch.input.optional(),
     kind: z.never({ message: 'cannot be changed' }).optional(),
   })
   .strict();

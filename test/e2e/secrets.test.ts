@@ -22,6 +22,8 @@ import type { AzuriteServer } from '../../infra/azurite-server.js';
 import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
 import { gcsBucket, gcsPutAll, gcsStorage, serviceAccountKey } from '../support/gcs.js';
 import { createTableDb, type TableDb } from '../support/table-db.js';
+import type { SshdServer } from '../../infra/sshd-server.js';
+import { startTestSshd, writeTree } from '../support/sshd.js';
 
 describe('secrets stay secret', () => {
   let ls: TestLakesync;
@@ -58,6 +60,7 @@ describe('secrets stay secret', () => {
   let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
   let azurite: AzuriteServer;
   let tableDb: TableDb;
+  let sshd: SshdServer;
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver(WEBHOOK_SECRET);
@@ -66,6 +69,7 @@ describe('secrets stay secret', () => {
     worker = await startWorkerProcess({ ...ls.workerEnv, LOG_LEVEL: 'debug' });
     azurite = await startTestAzurite();
     tableDb = await createTableDb('secretpg');
+    sshd = await startTestSshd();
   });
   afterAll(async () => {
     await worker?.kill('SIGTERM');
@@ -73,6 +77,7 @@ describe('secrets stay secret', () => {
     await receiver?.stop();
     await azurite?.stop();
     await tableDb?.drop();
+    await sshd?.stop();
   });
 
   it('never puts source credentials in a payload, a log line or a response', async () => {
@@ -294,6 +299,62 @@ describe('secrets stay secret', () => {
         'an API response holds a postgres password',
       ).toBe(false);
       expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds a postgres password in clear').toBe(false);
+    }
+  });
+
+  it("never puts an sftp source's password or private key in a payload, a log line or a response", async () => {
+    const dir = `${sshd.home}/secret-sftp`;
+    await writeTree(dir, new Map([0, 1, 2].map((i) => [`k${i}.txt`, Buffer.from(`v${i}`)])));
+    const sfBucket = unique('kb');
+    await record('POST', '/admin/buckets', { name: sfBucket });
+    const at = { host: sshd.host, port: sshd.port, username: sshd.username, path: dir, hostKey: sshd.hostKey };
+    const created = await record('POST', `/${sfBucket}/sources`, {
+      name: 'guarded-sftp',
+      kind: 'sftp',
+      sftp: { ...at, privateKey: sshd.privateKey },
+      syncIntervalSeconds: 3600,
+    });
+    const sourceId = created.body.sourceId as string;
+    const run = await record('POST', `/${sfBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, sfBucket, sourceId, run.body.jobId)).job).toMatchObject({ objectsProcessed: 3 });
+    // The password works too; then a wrong one, rotated in by PATCH, fails a run.
+    expect((await record('PATCH', `/${sfBucket}/sources/${sourceId}`, { sftp: { password: sshd.password } })).status).toBe(200);
+    await writeTree(dir, new Map([['k3.txt', Buffer.from('v3')]]));
+    const byPassword = await record('POST', `/${sfBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, sfBucket, sourceId, byPassword.body.jobId)).job).toMatchObject({ objectsProcessed: 1 });
+    const wrongPassword = 'wrong-sftp-password-5d1e8a';
+    expect((await record('PATCH', `/${sfBucket}/sources/${sourceId}`, { sftp: { password: wrongPassword } })).status).toBe(200);
+    const failing = await record('POST', `/${sfBucket}/sources/${sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, sfBucket, sourceId, failing.body.jobId)).job.status).toBe('JOB_STATUS_FAILED');
+    for (const path of [`/${sfBucket}/sources/${sourceId}`, `/${sfBucket}/sources/${sourceId}/sync`, `/${sfBucket}/jobs/${failing.body.jobId}`])
+      await record('GET', path);
+
+    const executions = (await temporalCli('workflow', 'list', '--query', `LakesyncSourceId="${sourceId}"`, '--output', 'jsonl')).trim().split('\n');
+    expect(executions.length).toBeGreaterThanOrEqual(4);
+    let histories = '';
+    for (const line of executions) {
+      const { execution } = JSON.parse(line) as { execution: { workflowId: string; runId: string } };
+      const shown = await temporalCli('workflow', 'show', '--workflow-id', execution.workflowId, '--run-id', execution.runId, '--output', 'json');
+      histories += shown + decodedPayloads(shown).join('\n');
+    }
+    expect(histories).toContain(`"bucket":"${sfBucket}"`);
+    const sql = postgres(ls.databaseUrl, { max: 1 });
+    const [row] = await sql`select sealed_credentials, connection::text as connection from sources where id = ${sourceId}`;
+    await sql.end();
+    expect(row!.sealed_credentials).toMatch(/^v1\./);
+    const workerLogs = worker.output();
+    expect(workerLogs).toContain(sourceId);
+    // The key's base64 body, line by line: no fragment of it may show anywhere.
+    const keyLines = sshd.privateKey.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
+    for (const secret of [sshd.password, wrongPassword, sshd.privateKey, ...keyLines]) {
+      expect(histories.includes(secret), 'a Temporal history holds an sftp credential').toBe(false);
+      expect(workerLogs.includes(secret), 'the worker log holds an sftp credential').toBe(false);
+      expect(apiLogs.includes(secret), 'the API log holds an sftp credential').toBe(false);
+      expect(
+        responses.some((r) => r.includes(secret)),
+        'an API response holds an sftp credential',
+      ).toBe(false);
+      expect(row!.sealed_credentials.includes(secret) || row!.connection.includes(secret), 'the database holds an sftp credential in clear').toBe(false);
     }
   });
 });

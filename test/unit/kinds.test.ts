@@ -76,6 +76,7 @@ describe('the registries cover every kind', () => {
       azure: { account: 'acct', container: 'data' },
       gcs: { bucket: 'data', prefix: 'in/' },
       postgres: { host: 'db.example.com', database: 'app', user: 'reader', table: 'docs' },
+      sftp: { host: 'sftp.example.com', username: 'reader', hostKey: `SHA256:${'A'.repeat(43)}` },
     };
     const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
     for (const kind of SOURCE_KIND_NAMES) {
