@@ -46,9 +46,10 @@ export function ingestionActivities(deps: ActivityDeps) {
       const copied = await deps.lake.copyFrom(ctx.bucketName, lakeKey, location, obj.size);
       if (copied) return { lakeKey, put: copied };
     }
-    const { body, contentType } = await ctx.reader.openRead(obj.key);
+    const { body, contentType, size } = await ctx.reader.openRead(obj.key);
     try {
-      const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: obj.size });
+      // A reader that knows the size of what it opened (a row read whole) says so: the listing's may be older.
+      const put = await deps.lake.put(ctx.bucketName, lakeKey, body, { contentType, size: size ?? obj.size });
       return { lakeKey, put, metadata: deps.lake.keepsMetadata ? undefined : { contentType } };
     } catch (err) {
       // A put refused before reading (a clash in the directory lake) must not leave the source stream open.

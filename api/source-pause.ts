@@ -6,7 +6,9 @@
  * lands after the route's write: of two racing requests, the row ends as the
  * workflow does, whichever order their writes and signals interleave in.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
+import { isGrpcServiceError } from '@temporalio/client';
+import { causes } from '../domain/unreachable.js';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { sources, type SourceRow } from '../db/schema.js';
 import { pauseSignal, resumeSignal } from '../workflows/shared.js';
@@ -16,7 +18,7 @@ import { pausedSet, resumedSet } from './pause-state.js';
 
 export async function pauseSource(deps: ApiDeps, source: SourceRow, bucketName: string, reason: string | undefined, by: string | null): Promise<SourceRow> {
   const row = await write(deps, source, pausedSet(reason ?? null, by));
-  await signalOrUndo(deps, source, () =>
+  await signalOrUndo(deps, source, true, () =>
     deps.temporal.workflow.signalWithStart('sourceController', {
       ...controllerStartOptions(deps, source, bucketName),
       signal: pauseSignal,
@@ -28,7 +30,7 @@ export async function pauseSource(deps: ApiDeps, source: SourceRow, bucketName: 
 
 export async function resumeSource(deps: ApiDeps, source: SourceRow, bucketName: string): Promise<SourceRow> {
   const row = await write(deps, source, resumedSet());
-  await signalOrUndo(deps, source, () =>
+  await signalOrUndo(deps, source, false, () =>
     deps.temporal.workflow.signalWithStart('sourceController', {
       ...controllerStartOptions(deps, source, bucketName),
       signal: resumeSignal,
@@ -43,23 +45,22 @@ async function write(deps: ApiDeps, source: SourceRow, set: PgUpdateSetSource<ty
   return row ?? source;
 }
 
-/** A signal that did not reach the controller changed nothing: the row goes back to what it showed. */
-async function signalOrUndo(deps: ApiDeps, source: SourceRow, signal: () => Promise<unknown>): Promise<void> {
+/**
+ * A signal that did not reach the controller changed nothing: the pause columns go back to what they showed, if they
+ * still hold what this request wrote. Only when the server surely did not take it (UNAVAILABLE: never connected); after a
+ * deadline or an unknown error it may have, and then the controller's mirror is what the row must end with.
+ */
+async function signalOrUndo(deps: ApiDeps, source: SourceRow, wrote: boolean, signal: () => Promise<unknown>): Promise<void> {
   try {
     await signal();
   } catch (err) {
-    await deps.db
-      .update(sources)
-      .set({
-        paused: source.paused,
-        pauseReason: source.pauseReason,
-        pausedBy: source.pausedBy,
-        pausedAt: source.pausedAt,
-        status: source.status,
-        consecutiveFailures: source.consecutiveFailures,
-      })
-      .where(eq(sources.id, source.id))
-      .catch(() => undefined);
+    const grpc = causes(err).find((e) => isGrpcServiceError(e));
+    if (grpc && isGrpcServiceError(grpc) && grpc.code === 14)
+      await deps.db
+        .update(sources)
+        .set({ paused: source.paused, pauseReason: source.pauseReason, pausedBy: source.pausedBy, pausedAt: source.pausedAt, status: source.status })
+        .where(and(eq(sources.id, source.id), eq(sources.paused, wrote)))
+        .catch(() => undefined);
     throw err;
   }
 }

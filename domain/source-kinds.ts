@@ -139,6 +139,8 @@ export interface SourceKindSpec<K extends SourceKind> {
   credentialsBoundTo: null | { field: string; destination(settings: SourceSettings<K>): string };
   /** Where the source reads from, as Mixpeek's `source_path` writes it (s3, gcs `bucket/prefix`). */
   sourcePath(settings: SourceSettings<K>): string;
+  /** Whether listed objects carry a modification time (`fileFilters.modifiedAfter` / `modifiedBefore` need one). */
+  listsModifiedTimes: boolean;
   /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
   check(given: SourceKindTypes[K]['create'] | SourceKindTypes[K]['patch'], merged: SourceSettings<K>, edge: EdgeChecks): Promise<FieldProblem | null>;
 }
@@ -165,6 +167,7 @@ export const SOURCE_KINDS = {
     // SigV4 signs the Host header: a request signed for another endpoint is good nowhere else, and the secret never travels.
     credentialsBoundTo: null,
     sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
+    listsModifiedTimes: true,
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
@@ -182,6 +185,7 @@ export const SOURCE_KINDS = {
     json: (settings) => ({ filesystem: settings }),
     credentialsBoundTo: null,
     sourcePath: (settings) => settings.path,
+    listsModifiedTimes: true,
     check: async (_given, merged, edge) => {
       const problem = await edge.sourceDirProblem(merged.path);
       return problem ? { field: 'filesystem.path', problem } : null;
@@ -195,6 +199,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: null,
     // Pushed by clients: no outside place it reads from.
     sourcePath: () => '',
+    listsModifiedTimes: true,
     check: async () => null,
   },
   azure: {
@@ -205,6 +210,7 @@ export const SOURCE_KINDS = {
     // A SAS travels in the URL, and Shared Key signs the account's path but not the host.
     credentialsBoundTo: { field: 'azure.accountKey', destination: (s) => s.endpoint ?? azureDefaultEndpoint(s.account) },
     sourcePath: (settings) => joinPath(settings.container, settings.prefix),
+    listsModifiedTimes: true,
     // The endpoint is checked whenever this part sets it, directly or through a connection string.
     check: async (given, merged, edge) => {
       if (given.endpoint === undefined && given.connectionString === undefined) return null;
@@ -226,6 +232,7 @@ export const SOURCE_KINDS = {
     // The self-signed JWT names a scope, not an audience: any endpoint it reaches could use it on Google.
     credentialsBoundTo: { field: 'gcs.serviceAccount', destination: (s) => s.endpoint ?? '' },
     sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
+    listsModifiedTimes: true,
     check: async (given, _merged, edge) => {
       const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
       if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
@@ -242,8 +249,10 @@ export const SOURCE_KINDS = {
     patch: { input: PostgresTablePatchInput, apply: applyPostgresTablePatch },
     json: (settings, credentialsSet) => ({ postgres: { ...settings, credentialsSet } }),
     // A server may ask for the password in clear (password / md5 auth): it goes only to the host it was given for.
-    credentialsBoundTo: { field: 'postgres.password', destination: (s) => `${s.host}:${s.port}` },
+    credentialsBoundTo: { field: 'postgres.password', destination: (s) => `${s.host}:${s.port} ${s.ssl}` },
     sourcePath: (s) => `${s.database}.${s.schema}.${s.table}`,
+    // Rows carry no modification time: a date filter would drop every one of them.
+    listsModifiedTimes: false,
     check: async (given, merged, edge) => {
       if (given.host === undefined && given.port === undefined) return null;
       const problem = edge.urlProblem(postgresHostUrl(merged));
@@ -258,6 +267,7 @@ export const SOURCE_KINDS = {
     // Pinning stops another host only while the pin stays: a password goes to whichever host answers to the pinned key.
     credentialsBoundTo: { field: 'sftp.password', destination: (s) => `${s.host}:${s.port} ${s.hostKey}` },
     sourcePath: (s) => s.path,
+    listsModifiedTimes: true,
     // The host is checked whenever this part sets it (or the port); names that resolve to refused addresses are caught when connecting.
     check: async (given, merged, edge) => {
       if (given.host === undefined && given.port === undefined) return null;
@@ -353,6 +363,13 @@ function change<K extends SourceKind>(
     credentials: out.credentials,
     check: (edge) => SPECS[kind].check(given, out.settings, edge),
   };
+}
+
+/** The filters a kind cannot apply (a date filter where listings carry no modification time), or null. */
+export function filtersProblem(kind: SourceKind, filters: { modifiedAfter?: unknown; modifiedBefore?: unknown } | undefined): FieldProblem | null {
+  if (SPECS[kind].listsModifiedTimes || !filters) return null;
+  const field = filters.modifiedAfter ? 'modifiedAfter' : filters.modifiedBefore ? 'modifiedBefore' : null;
+  return field ? { field: `fileFilters.${field}`, problem: `${kind} sources list no modification times to compare` } : null;
 }
 
 /**

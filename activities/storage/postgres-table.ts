@@ -36,6 +36,7 @@ const PERMANENT = new Set([
   'ColumnNotFound',
   'PermissionDenied',
   'NoUniqueKey',
+  'UnsupportedEncoding',
   // A certificate that does not verify is refused for good, never retried until it happens to pass.
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -117,6 +118,10 @@ export class PostgresTableDialect implements TableDialect {
 
   private async lookUp(): Promise<Resolved> {
     const { schema, table, keyColumn, versionColumn, columns } = this.settings;
+    // Keys are compared in UTF-8 byte order everywhere else: under another encoding "C" order differs, and a resumed scan could skip keys.
+    const [enc] = await this.sql<{ encoding: string }[]>`select current_setting('server_encoding') as encoding`;
+    if (enc?.encoding !== 'UTF8')
+      throw new TableSourceError(`the database's encoding is ${enc?.encoding ?? 'unknown'}; only UTF8 databases are read`, 'UnsupportedEncoding');
     const rows = await this.sql<{ name: string; pk: boolean; unique: boolean }[]>`
       select a.attname as name,
         exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary and i.indnkeyatts = 1 and i.indkey[0] = a.attnum) as pk,

@@ -30,6 +30,10 @@ export const hostKeyFingerprint = (key: Buffer): string => `SHA256:${createHash(
 
 const IDLE_CLOSE_MS = 60_000;
 const READY_TIMEOUT_MS = 20_000;
+/** A request without an answer this long means a dead channel: the session is dropped, and the next use opens another. */
+const OP_TIMEOUT_MS = 60_000;
+/** SSH keepalives find a silently dead link (dropped NAT state, a vanished peer) within about a minute. */
+const KEEPALIVE_MS = 15_000;
 
 /** What ssh2 threw, as a code and a message of our own (ssh2's can quote a key parser's detail). */
 function normalized(err: unknown, hostKeyRefused: boolean, settings: SftpConnection): Error {
@@ -61,9 +65,20 @@ export class SftpSession {
   /** Runs `op` on the channel, counted as in use until the promise it returns settles. */
   async use<T>(op: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
     this.hold();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await op(await this.channel());
+      const sftp = await this.channel();
+      const open = this.open;
+      // ssh2 never answers a request sent on a channel the server closed: bound every operation.
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          if (this.open === open) this.close();
+          reject(new SftpError(`the server did not answer within ${OP_TIMEOUT_MS / 1000} s`, 'ETIMEDOUT'));
+        }, OP_TIMEOUT_MS).unref();
+      });
+      return await Promise.race([op(sftp), stalled]);
     } finally {
+      clearTimeout(timer);
       this.release();
     }
   }
@@ -112,20 +127,28 @@ export class SftpSession {
         client.end();
         reject(normalized(err, hostKeyRefused, this.settings));
       };
+      // A connection (or its channel) that fails or closes later is dropped, if it is still the current one: the next use opens another.
+      const drop = () => {
+        if (this.opened !== client) return;
+        this.opened = null;
+        this.open = null;
+        client.end();
+      };
       client.on('error', (err) => {
         if (!settled) return fail(err);
-        // A connection that fails later is dropped: the next use opens a new one.
-        this.close();
+        drop();
       });
       client.on('close', () => {
         if (!settled) return fail(new SftpError('the server closed the connection during the handshake', 'ECONNRESET'));
-        if (this.open && this.opened === client) this.open = null;
+        drop();
       });
       client.on('ready', () =>
         client.sftp((err, sftp) => {
           if (err) return fail(err);
           settled = true;
           this.opened = client;
+          sftp.on('close', drop);
+          sftp.on('error', drop);
           resolve({ client, sftp });
         }),
       );
@@ -139,6 +162,8 @@ export class SftpSession {
           username: this.settings.username,
           ...this.creds,
           readyTimeout: READY_TIMEOUT_MS,
+          keepaliveInterval: KEEPALIVE_MS,
+          keepaliveCountMax: 3,
           hostVerifier: (key: Buffer) => {
             if (hostKeyFingerprint(key) === this.settings.hostKey) return true;
             hostKeyRefused = true;

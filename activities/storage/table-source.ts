@@ -55,10 +55,10 @@ export class TableSourceReader implements SourceReader {
     };
   }
 
-  async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {
+  async openRead(key: string): Promise<{ body: Readable; contentType?: string; size?: number }> {
     const content = await this.dialect.content(key);
     if (content === null) throw new TableSourceError('the row is no longer in the table', 'RowNotFound');
-    return { body: Readable.from([content]), contentType: 'application/json' };
+    return { body: Readable.from([content]), contentType: 'application/json', size: content.length };
   }
 
   /**

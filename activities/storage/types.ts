@@ -19,7 +19,8 @@ export interface ListedPage {
 export interface SourceReader {
   /** Lists keys strictly after `afterKey` in byte order, one page at a time. */
   listPage(afterKey: string | null, pageSize: number): Promise<ListedPage>;
-  openRead(key: string): Promise<{ body: Readable; contentType?: string }>;
+  /** `size` when the reader knows the size of what it opened (it may differ from the listing's). */
+  openRead(key: string): Promise<{ body: Readable; contentType?: string; size?: number }>;
   /** What metadata filters read (a HEAD for S3); null when the object has gone since it was listed. */
   head(key: string): Promise<ObjectHead | null>;
   /** The content identity (`md5:<hex>`) without copying, or null when it can't be known cheaply. */

@@ -1,6 +1,6 @@
 import type { SourceRow } from '../../db/schema.js';
 import type { FileFilters } from '../../domain/source-config.js';
-import { movedCredentialsProblem, patchConnection, type ConnectionChange } from '../../domain/source-kinds.js';
+import { filtersProblem, movedCredentialsProblem, patchConnection, type ConnectionChange } from '../../domain/source-kinds.js';
 import type { SecretBox } from '../../domain/secrets.js';
 import { ApiError } from '../errors.js';
 import type { UpdateSourceInput } from './source-schemas.js';
@@ -30,6 +30,8 @@ export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets:
       if (v === null || (Array.isArray(v) && v.length === 0)) delete filters[k];
       else filters[k] = v;
     }
+    const refused = filtersProblem(source.kind, filters);
+    if (refused) throw ApiError.invalid(refused.field, refused.problem);
     set.filters = filters as FileFilters;
   }
   if (body.reconcile) set.reconcile = { ...source.reconcile, ...body.reconcile };

@@ -3,7 +3,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { owePurge } from '../../catalog/index.js';
 import { sources } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import { createConnection, type ConnectionChange } from '../../domain/source-kinds.js';
+import { createConnection, filtersProblem, type ConnectionChange } from '../../domain/source-kinds.js';
 import { configChangedSignal, controllerWorkflowId, purgeWorkflowId, stopSignal, syncRunWorkflowId } from '../../workflows/shared.js';
 import { startController, controllerStartOptions, startPurge } from '../controllers.js';
 import { callerOf } from '../auth.js';
@@ -93,6 +93,8 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.on('create', async (req, res) => {
     const body = parseBody(CreateSource, req);
     const bucket = await findBucket(deps, req.params.bucket, callerOf(res).org);
+    const refused = filtersProblem(body.kind, body.fileFilters);
+    if (refused) throw ApiError.invalid(refused.field, refused.problem);
     const { connection, credentials, check } = createConnection(body.kind, body);
     await checkConnection(deps, check);
     const id = newId('src');
@@ -156,16 +158,18 @@ export function sourceRoutes(deps: ApiDeps): Router {
         .where(and(eq(sources.bucketId, bucket.id), eq(sources.name, set.name), ne(sources.id, source.id)));
       if (clash) throw ApiError.nameTaken('source', set.name, bucket.name);
     }
+    // Only onto the row this PATCH was checked against: a PATCH in between (new credentials for a new host, say) must not be half undone.
     const [row] = await deps.db
       .update(sources)
       .set({ ...set, updatedAt: sql`now()` })
-      .where(eq(sources.id, source.id))
+      .where(and(eq(sources.id, source.id), eq(sources.updatedAt, source.updatedAt)))
       .returning();
+    if (!row) throw new ApiError('FAILED_PRECONDITION', 'the source was changed by another request meanwhile; read it and send the PATCH again');
     // The controller re-reads settings on its next cycle; this wakes it to re-arm its timer now.
     await deps.temporal.workflow
-      .signalWithStart('sourceController', { ...controllerStartOptions(deps, row!, bucket.name), signal: configChangedSignal, signalArgs: [] })
+      .signalWithStart('sourceController', { ...controllerStartOptions(deps, row, bucket.name), signal: configChangedSignal, signalArgs: [] })
       .catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not signal the controller; it will pick the change up on its next cycle'));
-    res.json(sourceJson(row!, bucket.name, await runningScan(deps.db, row!)));
+    res.json(sourceJson(row, bucket.name, await runningScan(deps.db, row)));
   });
 
   // The controller mirrors its state into the row when it takes the signal; api/source-pause.ts writes the row too, so the answer shows the change.

@@ -7,7 +7,7 @@ import {
   postgresHostUrl,
   splitPostgresTableCreate,
 } from '../../domain/postgres-table-config.js';
-import { movedCredentialsProblem, patchConnection, type ConnectionChange, type SourceConnection } from '../../domain/source-kinds.js';
+import { filtersProblem, movedCredentialsProblem, patchConnection, type ConnectionChange, type SourceConnection } from '../../domain/source-kinds.js';
 
 describe('postgres table source settings', () => {
   const base = { host: 'db.example.com', database: 'app', user: 'reader', table: 'docs', password: 'pw' };
@@ -70,5 +70,15 @@ describe('postgres source credentials', () => {
     expect(moved({ port: 6543 })).toMatchObject({ field: 'postgres.password' });
     expect(moved({ host: 'evil.example.com', password: 'new-one' })).toBeNull();
     expect(moved({ table: 'other', columns: ['id'] })).toBeNull();
+  });
+});
+
+describe('filters a postgres source cannot apply', () => {
+  it('refuses date filters (rows carry no modification time) and lets the others through; other kinds keep them', () => {
+    expect(filtersProblem('postgres', { modifiedAfter: '2026-01-01T00:00:00Z' })).toMatchObject({ field: 'fileFilters.modifiedAfter' });
+    expect(filtersProblem('postgres', { modifiedBefore: '2026-01-01T00:00:00Z' })).toMatchObject({ field: 'fileFilters.modifiedBefore' });
+    expect(filtersProblem('postgres', {})).toBeNull();
+    expect(filtersProblem('s3', { modifiedAfter: '2026-01-01T00:00:00Z' })).toBeNull();
+    expect(filtersProblem('sftp', { modifiedBefore: '2026-01-01T00:00:00Z' })).toBeNull();
   });
 });
