@@ -5,6 +5,8 @@
  * worker killed mid-scan that resumes from its checkpoint.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectScanResumesAfterKill } from '../support/scan-crash.js';
+import { seededRandom } from '../support/seed.js';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { inject } from 'vitest';
@@ -269,27 +271,17 @@ describe('gcs source', () => {
       syncIntervalSeconds: 86400,
     });
     const sourceId = created.body.sourceId as string;
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const jobId = started.body.jobId as string;
-    const pages = async () => Number((await sql`select pages_listed from jobs where id = ${jobId}`)[0]?.pages_listed ?? 0);
-    await waitFor('a quarter of the scan', async () => (await pages()) >= 20, 120_000, 20);
-    await worker!.kill('SIGKILL');
-    const pagesAtKill = await pages();
-    expect(pagesAtKill).toBeLessThan(80);
-    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '30' });
-
-    const { job } = await waitForJob(ls.url, bucket, sourceId, jobId, 240_000);
-    expect(job).toMatchObject({
-      status: 'JOB_STATUS_SUCCEEDED',
-      objectsListed: 2400,
-      objectsDiscovered: 2400,
-      objectsNew: 2400,
-      objectsProcessed: 2400,
-      objectsFailed: 0,
+    await expectScanResumesAfterKill({
+      url: ls.url,
+      bucket,
+      sourceId,
+      sql,
+      random: seededRandom('gcs-source.test.ts'),
+      objects: 2400,
+      pageSize: 30,
+      killWorker: async () => void (await worker!.kill('SIGKILL')),
+      startWorker: async () => void (worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '30' })),
     });
-    // From page one again it would have listed pagesAtKill + 80 pages; resumed, at most the pages in flight repeat.
-    expect(job.pagesListed).toBeGreaterThanOrEqual(80);
-    expect(job.pagesListed).toBeLessThanOrEqual(82);
     expect(await tree(lakeRoot)).toEqual(hashes(files));
   });
 });

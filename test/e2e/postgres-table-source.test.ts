@@ -16,6 +16,7 @@ import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256, tree } from '../support/objects.js';
 import { seededRandom } from '../support/seed.js';
+import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import { activityReport, historyChain } from '../support/history.js';
 import { createTableDb, type TableDb } from '../support/table-db.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
@@ -286,24 +287,17 @@ describe('Postgres table sources', () => {
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '10' });
     const bucket = await ownBucket();
     const { sourceId } = await createSource(bucket, connection('crash', { columns: ['path', 'title', 'body', 'n', 'version'] }), { batchSize: 200 });
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const jobId = started.body.jobId as string;
-    const killAt = random.int(20, 60);
-    await waitFor(
-      `${killAt} pages listed (LAKESYNC_TEST_SEED=${random.seed})`,
-      async () => Number((await sql`select pages_listed from jobs where id = ${jobId}`)[0]?.pages_listed ?? 0) >= killAt,
-      120_000,
-      20,
-    );
-    await worker!.kill('SIGKILL');
-    const pagesAtKill = Number((await sql`select pages_listed from jobs where id = ${jobId}`)[0]!.pages_listed);
-    expect(pagesAtKill).toBeLessThan(150);
-    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '10' });
-    const { job } = await waitForJob(ls.url, bucket, sourceId, jobId);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 1500, objectsDiscovered: 1500, objectsNew: 1500, objectsProcessed: 1500 });
-    // From the first row again it would have listed pagesAtKill + 150 pages; resumed, at most the pages in flight repeat.
-    expect(job.pagesListed).toBeGreaterThanOrEqual(150);
-    expect(job.pagesListed).toBeLessThanOrEqual(152);
+    await expectScanResumesAfterKill({
+      url: ls.url,
+      bucket,
+      sourceId,
+      sql,
+      random,
+      objects: 1500,
+      pageSize: 10,
+      killWorker: async () => void (await worker!.kill('SIGKILL')),
+      startWorker: async () => void (worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '10' })),
+    });
     expect(await lakeTree(bucket)).toEqual(digests(await expected('crash')));
   });
 });

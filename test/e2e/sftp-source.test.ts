@@ -19,6 +19,7 @@ import { startTestLakesync, unique, type TestLakesync } from '../support/lakesyn
 import { corpus, sha256, tree } from '../support/objects.js';
 import { startTestSshd, writeTree } from '../support/sshd.js';
 import { seededRandom } from '../support/seed.js';
+import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import type { SshdServer } from '../../infra/sshd-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
@@ -262,24 +263,17 @@ describe('SFTP sources', () => {
     worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '10' });
     const bucket = await ownBucket();
     const { sourceId } = await createSource(bucket, sftp, { batchSize: 200 });
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const jobId = started.body.jobId as string;
-    const killAt = random.int(20, 60);
-    await waitFor(
-      `${killAt} pages listed (LAKESYNC_TEST_SEED=${random.seed})`,
-      async () => Number((await sql`select pages_listed from jobs where id = ${jobId}`)[0]?.pages_listed ?? 0) >= killAt,
-      120_000,
-      20,
-    );
-    await worker!.kill('SIGKILL');
-    const pagesAtKill = Number((await sql`select pages_listed from jobs where id = ${jobId}`)[0]!.pages_listed);
-    expect(pagesAtKill).toBeLessThan(150);
-    worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '10' });
-    const { job } = await waitForJob(ls.url, bucket, sourceId, jobId);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 1500, objectsDiscovered: 1500, objectsNew: 1500, objectsProcessed: 1500 });
-    // From page one again it would have listed pagesAtKill + 150 pages; resumed, at most the pages in flight repeat.
-    expect(job.pagesListed).toBeGreaterThanOrEqual(150);
-    expect(job.pagesListed).toBeLessThanOrEqual(152);
+    await expectScanResumesAfterKill({
+      url: ls.url,
+      bucket,
+      sourceId,
+      sql,
+      random,
+      objects: 1500,
+      pageSize: 10,
+      killWorker: async () => void (await worker!.kill('SIGKILL')),
+      startWorker: async () => void (worker = await startWorkerProcess({ ...ls.workerEnv, WORKER_LIST_PAGE_SIZE: '10' })),
+    });
     expect(await lakeTree(bucket)).toEqual(digests(files));
   });
 });
