@@ -7,25 +7,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { corpus, sha256, tree } from '../support/objects.js';
 import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
+import { cliAgainst } from '../support/cli-run.js';
 import { seededRandom } from '../support/seed.js';
 import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import type { AzuriteServer } from '../../infra/azurite-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const digests = (files: Map<string, Buffer>) => new Map([...files].map(([k, v]) => [k, sha256(v)]));
 
 describe('Azure Blob Storage sources', () => {
@@ -316,16 +314,7 @@ describe('Azure Blob Storage sources', () => {
         'syncIntervalSeconds: 3600',
       ].join('\n'),
     );
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: ls.url, LAKESYNC_TOKEN: await ls.token() };
-    const cli = async (...args: string[]) => {
-      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'lakesync.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(out).not.toContain(azurite.accountKey);
-      return { code, out };
-    };
+    const cli = await cliAgainst(ls, azurite.accountKey);
     const created = await cli('sources', 'create', bucket, '--file', file, '--json');
     expect(created.code, created.out).toBe(0);
     const sourceId = (JSON.parse(created.out) as { sourceId: string }).sourceId;

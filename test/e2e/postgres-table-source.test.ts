@@ -6,22 +6,19 @@
  * source, and a worker killed mid-scan resuming from the last key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256, tree } from '../support/objects.js';
+import { cliAgainst } from '../support/cli-run.js';
 import { seededRandom } from '../support/seed.js';
 import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import { activityReport, historyChain } from '../support/history.js';
 import { createTableDb, type TableDb } from '../support/table-db.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
-
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('Postgres table sources', () => {
   let ls: TestLakesync;
@@ -234,16 +231,7 @@ describe('Postgres table sources', () => {
     ];
     yaml.push(`  password: "${db.password}"`, '  table: cli_docs', '  ssl: disable', 'syncIntervalSeconds: 3600');
     await writeFile(file, yaml.join('\n'));
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: ls.url, LAKESYNC_TOKEN: await ls.token() };
-    const cli = async (...args: string[]) => {
-      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'lakesync.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(out).not.toContain(db.password);
-      return { code, out };
-    };
+    const cli = await cliAgainst(ls, db.password);
     const created = await cli('sources', 'create', bucket, '--file', file, '--json');
     expect(created.code, created.out).toBe(0);
     const sourceId = (JSON.parse(created.out) as { sourceId: string }).sourceId;

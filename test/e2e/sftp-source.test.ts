@@ -8,22 +8,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { corpus, sha256, tree } from '../support/objects.js';
 import { startTestSshd, writeTree } from '../support/sshd.js';
+import { cliAgainst } from '../support/cli-run.js';
 import { seededRandom } from '../support/seed.js';
 import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import type { SshdServer } from '../../infra/sshd-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const digests = (files: Map<string, Buffer>) => new Map([...files].map(([k, v]) => [k, sha256(v)]));
 
 describe('SFTP sources', () => {
@@ -230,16 +228,7 @@ describe('SFTP sources', () => {
         'syncIntervalSeconds: 3600',
       ].join('\n'),
     );
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LAKESYNC_URL: ls.url, LAKESYNC_TOKEN: await ls.token() };
-    const cli = async (...args: string[]) => {
-      const child = spawn(process.execPath, [join(repoRoot, 'bin', 'lakesync.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(out).not.toContain(sshd.password);
-      return { code, out };
-    };
+    const cli = await cliAgainst(ls, sshd.password);
     const created = await cli('sources', 'create', bucket, '--file', file, '--json');
     expect(created.code, created.out).toBe(0);
     const sourceId = (JSON.parse(created.out) as { sourceId: string }).sourceId;
