@@ -16,9 +16,10 @@ import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedK
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { corpus, sha256, tree } from '../support/objects.js';
+import { corpus, sha256 } from '../support/objects.js';
 import { azureContainer, startTestAzurite, uploadAll } from '../support/azurite.js';
 import { cliAgainst } from '../support/cli-run.js';
+import { sourceKindApi } from '../support/source-kind.js';
 import { seededRandom } from '../support/seed.js';
 import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import type { AzuriteServer } from '../../infra/azurite-server.js';
@@ -33,24 +34,7 @@ describe('Azure Blob Storage sources', () => {
   let worker: WorkerProcess | undefined;
   const random = seededRandom('azure-source.test.ts');
 
-  const ownBucket = async () => {
-    const name = unique('kb');
-    expect((await call(ls.url, 'POST', '/admin/buckets', { name })).status).toBe(201);
-    return name;
-  };
-  const lakeTree = (bucket: string) => tree(join((ls.lake as { dir: string }).dir, bucket));
-  const createSource = async (bucket: string, azure: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: unique('az'),
-      kind: 'azure',
-      azure,
-      syncIntervalSeconds: 3600,
-      batchSize: 25,
-      ...extra,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body as { sourceId: string; workflowId: string; azure: Record<string, unknown> };
-  };
+  const { ownBucket, lakeTree, createSource, discover } = sourceKindApi(() => ls, 'azure');
   const withKey = (container: string, prefix = '') => ({
     account: azurite.account,
     endpoint: azurite.endpoint,
@@ -58,12 +42,6 @@ describe('Azure Blob Storage sources', () => {
     prefix,
     accountKey: azurite.accountKey,
   });
-  const discover = async (bucket: string, sourceId: string, body: Record<string, unknown> = {}) => {
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, body);
-    expect(started.status).toBe(200);
-    return waitForJob(ls.url, bucket, sourceId, started.body.jobId);
-  };
-
   beforeAll(async () => {
     [ls, azurite] = await Promise.all([startTestLakesync({ lake: 'filesystem', worker: 'separate' }), startTestAzurite()]);
     worker = await startWorkerProcess(ls.workerEnv);

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { call, waitFor, waitForJob } from '../support/http.js';
-import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { sha256, tree } from '../support/objects.js';
+import { startTestLakesync, type TestLakesync } from '../support/lakesync.js';
+import { sha256 } from '../support/objects.js';
 import { cliAgainst } from '../support/cli-run.js';
+import { sourceKindApi } from '../support/source-kind.js';
 import { seededRandom } from '../support/seed.js';
 import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import { activityReport, historyChain } from '../support/history.js';
@@ -27,12 +28,7 @@ describe('Postgres table sources', () => {
   let worker: WorkerProcess | undefined;
   const random = seededRandom('postgres-table-source.test.ts');
 
-  const ownBucket = async () => {
-    const name = unique('kb');
-    expect((await call(ls.url, 'POST', '/admin/buckets', { name })).status).toBe(201);
-    return name;
-  };
-  const lakeTree = (bucket: string) => tree(join((ls.lake as { dir: string }).dir, bucket));
+  const { ownBucket, lakeTree, createSource, discover } = sourceKindApi(() => ls, 'postgres');
   const connection = (table: string, extra: Record<string, unknown> = {}) => ({
     host: db.host,
     port: db.port,
@@ -43,23 +39,6 @@ describe('Postgres table sources', () => {
     ssl: 'disable',
     ...extra,
   });
-  const createSource = async (bucket: string, pg: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: unique('pg'),
-      kind: 'postgres',
-      postgres: pg,
-      syncIntervalSeconds: 3600,
-      batchSize: 25,
-      ...extra,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body as { sourceId: string; postgres: Record<string, unknown> };
-  };
-  const discover = async (bucket: string, sourceId: string) => {
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    expect(started.status).toBe(200);
-    return waitForJob(ls.url, bucket, sourceId, started.body.jobId);
-  };
   /** What the lake must hold: each row's selected columns as Postgres writes the JSON, under `<path>.json`. */
   const expected = async (table: string) => {
     const rows = await db.sql<{ key: string; doc: string }[]>`

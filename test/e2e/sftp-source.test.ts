@@ -12,11 +12,12 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { call, waitFor, waitForJob } from '../support/http.js';
-import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { corpus, sha256, tree } from '../support/objects.js';
+import { call } from '../support/http.js';
+import { startTestLakesync, type TestLakesync } from '../support/lakesync.js';
+import { corpus, sha256 } from '../support/objects.js';
 import { startTestSshd, writeTree } from '../support/sshd.js';
 import { cliAgainst } from '../support/cli-run.js';
+import { sourceKindApi } from '../support/source-kind.js';
 import { seededRandom } from '../support/seed.js';
 import { expectScanResumesAfterKill } from '../support/scan-crash.js';
 import type { SshdServer } from '../../infra/sshd-server.js';
@@ -31,40 +32,12 @@ describe('SFTP sources', () => {
   let worker: WorkerProcess | undefined;
   const random = seededRandom('sftp-source.test.ts');
 
-  const ownBucket = async () => {
-    const name = unique('kb');
-    expect((await call(ls.url, 'POST', '/admin/buckets', { name })).status).toBe(201);
-    return name;
-  };
-  const lakeTree = (bucket: string) => tree(join((ls.lake as { dir: string }).dir, bucket));
-  const createSource = async (bucket: string, sftp: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-    const res = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: unique('sf'),
-      kind: 'sftp',
-      sftp,
-      syncIntervalSeconds: 3600,
-      batchSize: 25,
-      ...extra,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body as { sourceId: string; workflowId: string; sftp: Record<string, unknown> };
-  };
+  const { ownBucket, lakeTree, createSource, discover, suspended } = sourceKindApi(() => ls, 'sftp');
   /** A fresh directory in the server's home, and the settings that reach it with the password. */
   const place = (name: string) => {
     const dir = join(sshd.home, name);
     return { dir, sftp: { host: sshd.host, port: sshd.port, username: sshd.username, path: dir, hostKey: sshd.hostKey, password: sshd.password } };
   };
-  const discover = async (bucket: string, sourceId: string, body: Record<string, unknown> = {}) => {
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, body);
-    expect(started.status).toBe(200);
-    return waitForJob(ls.url, bucket, sourceId, started.body.jobId);
-  };
-  const suspended = (bucket: string, sourceId: string) =>
-    waitFor('the source to be suspended', async () => {
-      const s = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
-      return s.status === 'SOURCE_STATUS_SUSPENDED' && s;
-    });
-
   beforeAll(async () => {
     [ls, sshd] = await Promise.all([startTestLakesync({ lake: 'filesystem', worker: 'separate' }), startTestSshd()]);
     worker = await startWorkerProcess(ls.workerEnv);
