@@ -6,12 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
-import { sources } from '../../db/schema.js';
-import { EGRESS_DENIED_MESSAGE } from '../../domain/egress-policy.js';
-import { call, waitForJob } from '../support/http.js';
+import { call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { activityReport, historyChain } from '../support/history.js';
+import { expectRefusedWhenConnecting } from '../support/source-kind.js';
 import { createTableDb, type TableDb } from '../support/table-db.js';
 
 describe('postgres table sources under the egress policy in production', () => {
@@ -58,18 +55,6 @@ describe('postgres table sources under the egress policy in production', () => {
     const created = await call(ls.url, 'POST', `/${bucket}/sources`, { name: unique('pg'), kind: 'postgres', postgres: settings('db.example.com') });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const sourceId = created.body.sourceId as string;
-    const [row] = await ls.runtime.db.select().from(sources).where(eq(sources.id, sourceId));
-    const connection = { postgres: { ...(row!.connection as { postgres: Record<string, unknown> }).postgres, host: 'localhost' } };
-    await ls.runtime.db
-      .update(sources)
-      .set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() })
-      .where(eq(sources.id, sourceId));
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const { job, sync } = await waitForJob(ls.url, bucket, sourceId, started.body.jobId);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_FAILED', error: EGRESS_DENIED_MESSAGE, objectsListed: 0 });
-    expect(sync.lastError).toBe(EGRESS_DENIED_MESSAGE);
-    const report = activityReport(await historyChain(ls.runtime.temporal, job.workflowId, job.runId));
-    expect(report.failed).toBe(1);
-    expect(report.retries).toEqual([]);
+    await expectRefusedWhenConnecting(ls, bucket, sourceId, 'postgres');
   });
 });

@@ -8,14 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
-import { sources } from '../../db/schema.js';
-import { EGRESS_DENIED_MESSAGE } from '../../domain/egress-policy.js';
 import { UNREACHABLE_MESSAGE } from '../../activities/net/public-error.js';
 import type { SshdServer } from '../../infra/sshd-server.js';
 import { call, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { activityReport, historyChain } from '../support/history.js';
+import { expectRefusedWhenConnecting } from '../support/source-kind.js';
 import { startTestSshd, writeTree } from '../support/sshd.js';
 
 const production = (extra: Record<string, string> = {}) => ({
@@ -59,19 +56,7 @@ describe('sftp sources under the egress policy in production', () => {
     const created = await call(ls.url, 'POST', `/${bucket}/sources`, source(settings('sftp.example.com')));
     expect(created.status).toBe(201);
     const sourceId = created.body.sourceId as string;
-    const [row] = await ls.runtime.db.select().from(sources).where(eq(sources.id, sourceId));
-    const connection = { sftp: { ...(row!.connection as { sftp: Record<string, unknown> }).sftp, host: 'localhost' } };
-    await ls.runtime.db
-      .update(sources)
-      .set({ connection: connection as (typeof sources.$inferSelect)['connection'], updatedAt: new Date() })
-      .where(eq(sources.id, sourceId));
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const { job, sync } = await waitForJob(ls.url, bucket, sourceId, started.body.jobId);
-    expect(job).toMatchObject({ status: 'JOB_STATUS_FAILED', error: EGRESS_DENIED_MESSAGE, objectsListed: 0 });
-    expect(sync.lastError).toBe(EGRESS_DENIED_MESSAGE);
-    const report = activityReport(await historyChain(ls.runtime.temporal, job.workflowId, job.runId));
-    expect(report.failed).toBe(1);
-    expect(report.retries).toEqual([]);
+    await expectRefusedWhenConnecting(ls, bucket, sourceId, 'sftp');
   });
 });
 
