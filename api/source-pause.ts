@@ -7,14 +7,13 @@
  * workflow does, whichever order their writes and signals interleave in.
  */
 import { and, eq } from 'drizzle-orm';
-import { isGrpcServiceError } from '@temporalio/client';
-import { causes } from '../domain/unreachable.js';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { sources, type SourceRow } from '../db/schema.js';
 import { pauseSignal, resumeSignal } from '../workflows/shared.js';
 import { controllerStartOptions } from './controllers.js';
 import type { ApiDeps } from './deps.js';
 import { pausedSet, resumedSet } from './pause-state.js';
+import { grpcStatusOf } from './unavailable.js';
 
 export async function pauseSource(deps: ApiDeps, source: SourceRow, bucketName: string, reason: string | undefined, by: string | null): Promise<SourceRow> {
   const row = await write(deps, source, pausedSet(reason ?? null, by));
@@ -54,8 +53,7 @@ async function signalOrUndo(deps: ApiDeps, source: SourceRow, wrote: boolean, si
   try {
     await signal();
   } catch (err) {
-    const grpc = causes(err).find((e) => isGrpcServiceError(e));
-    if (grpc && isGrpcServiceError(grpc) && grpc.code === 14)
+    if (grpcStatusOf(err) === 14)
       await deps.db
         .update(sources)
         .set({ paused: source.paused, pauseReason: source.pauseReason, pausedBy: source.pausedBy, pausedAt: source.pausedAt, status: source.status })

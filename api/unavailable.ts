@@ -18,6 +18,12 @@ const GRPC_DOWN = new Set<number>([14, 4]);
 
 export function unavailableDependency(err: unknown): Dependency | null {
   if (postgresUnreachable(err)) return 'postgres';
+  const code = grpcStatusOf(err);
+  return code !== null && GRPC_DOWN.has(code) ? 'temporal' : null;
+}
+
+/** The gRPC status of the Temporal call an error came from, or null when it did not come from one. */
+export function grpcStatusOf(err: unknown): number | null {
   const grpc = causes(err).find((e) => isGrpcServiceError(e));
-  return grpc && isGrpcServiceError(grpc) && GRPC_DOWN.has(grpc.code) ? 'temporal' : null;
+  return grpc && isGrpcServiceError(grpc) ? grpc.code : null;
 }
