@@ -37,11 +37,11 @@ export function printTable(rows: Row[]): void {
   console.table(lines);
 }
 
-export async function writeResults(kind: string, params: Record<string, number>, rows: Row[]): Promise<string> {
+export async function writeResults(kind: string, params: Record<string, number>, rows: Row[], extra: Record<string, unknown> = {}): Promise<string> {
   const dir = new URL('./results/', import.meta.url).pathname;
   await mkdir(dir, { recursive: true });
   const file = join(dir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, JSON.stringify({ kind, at: new Date().toISOString(), node: process.version, params, rows }, null, 2) + '\n');
+  await writeFile(file, JSON.stringify({ kind, at: new Date().toISOString(), node: process.version, params, rows, ...extra }, null, 2) + '\n');
   console.log(`results written to ${file}`);
   return file;
 }

@@ -3,7 +3,9 @@
  * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
  * `npm run bench -- --discovery-only` lists a million keys instead;
  * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
- * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run).
+ * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run);
+ * `npm run bench -- --capacity` measures the per-key costs of the capacity
+ * model (bench/capacity.ts; `--capacity-keys 100000`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +34,7 @@ import { awsSync, copyLoop, rcloneSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
 import { temporalCost } from './temporal-cost.js';
+import { capacityModel } from './capacity.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,6 +45,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'changed-percent': { type: 'string', default: '1' },
     'discovery-only': { type: 'boolean', default: false },
+    capacity: { type: 'boolean', default: false },
+    'capacity-keys': { type: 'string', default: '100000' },
     keys: { type: 'string', default: '1000000' },
     'skip-peers': { type: 'boolean', default: false },
     'worker-heap-mb': { type: 'string', default: '192' },
@@ -74,7 +79,7 @@ async function main() {
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
   ]);
   // The same pinned clients the tests use, never whatever is on PATH.
-  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args['skip-peers']);
+  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args.capacity && !args['skip-peers']);
   const clients = clientsWanted
     ? installS3Clients({
         cacheDir: env.LAKESYNC_CACHE_DIR,
@@ -85,7 +90,13 @@ async function main() {
   clients?.catch(() => undefined); // awaited where used; a failure must not crash before the cleanups run
   const [temporal, pg, minio, bundle] = await Promise.all([
     startTemporalDevServer({ binary: temporalCli, ui: false, log }),
-    startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), persistent: false, log }),
+    startEmbeddedPostgres({
+      dataDir: join(scratch, 'postgres'),
+      persistent: false,
+      // The capacity model reads each statement's time and blocks from pg_stat_statements.
+      settings: args.capacity ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {},
+      log,
+    }),
     startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
     bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
   ]);
@@ -188,6 +199,22 @@ async function main() {
     // Only the full size is a result; a smoke run (smaller knobs) is for trying the harness.
     if (params.files === 5000 && params.fileKiB === 64 && params.bigMiB === 1024) await writeResults('s3-endpoint', params, rows);
     else log('smoke run (not 5000 × 64 KiB and 1024 MiB): results not written');
+    return;
+  }
+
+  if (args.capacity) {
+    const keys = Number(args['capacity-keys']);
+    const { sizes, phases } = await capacityModel({
+      keys,
+      dir: join(scratch, 'capacity'),
+      sql,
+      client: api.temporal,
+      workerPid: worker.child.pid,
+      callApi,
+      log,
+    });
+    const rows: Row[] = phases.map((p) => ({ tool: 'lakesync', scenario: p.phase, seconds: p.seconds, objects: p.objectsListed, cpuSeconds: p.cpuSeconds }));
+    await writeResults('capacity', { keys, concurrency }, rows, { sizes, phases });
     return;
   }
 

@@ -24,6 +24,8 @@ export interface PostgresServerOptions {
   /** Keep data across restarts (dev) or delete it on stop (tests). */
   persistent: boolean;
   port?: number;
+  /** Extra server settings (`-c name=value`): the capacity benchmark loads pg_stat_statements. */
+  settings?: Record<string, string>;
   log: (message: string) => void;
 }
 
@@ -90,7 +92,15 @@ async function startCluster(EmbeddedPostgres: EmbeddedPostgresClass, opts: Postg
     persistent: opts.persistent,
     createPostgresUser: true,
     authMethod: 'scram-sha-256',
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=' + (opts.persistent ? 'on' : 'off')],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'fsync=' + (opts.persistent ? 'on' : 'off'),
+      ...Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: (m) => (logTail = (logTail + String(m)).slice(-2000)),
     onError: (e) => opts.log(`postgres: ${String(e)}`),
   });
