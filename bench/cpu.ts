@@ -5,10 +5,11 @@ const TICKS = 100;
 
 /**
  * CPU seconds used so far, by component: every live process grouped by its
- * command name (the lakesync worker by its pid), plus the children this
+ * command name (the lakesync worker, and any process in `named`, by its pid), plus the children this
  * process has reaped (rclone and aws runs, which exit before a snapshot).
  */
-export async function cpuSnapshot(workerPid: number | undefined): Promise<Map<string, number>> {
+export async function cpuSnapshot(workerPid: number | undefined, named: Record<string, number | undefined> = {}): Promise<Map<string, number>> {
+  const byPid = new Map(Object.entries(named).flatMap(([name, pid]) => (pid === undefined ? [] : [[pid, name] as const])));
   const out = new Map<string, number>();
   const add = (k: string, v: number) => out.set(k, (out.get(k) ?? 0) + v);
   for (const entry of await readdir('/proc')) {
@@ -20,6 +21,7 @@ export async function cpuSnapshot(workerPid: number | undefined): Promise<Map<st
     // Fields after the command: utime and stime are the 12th and 13th, cutime and cstime the 14th and 15th.
     const own = (Number(f[11]) + Number(f[12])) / TICKS;
     if (Number(entry) === workerPid) add('lakesync worker', own);
+    else if (byPid.has(Number(entry))) add(byPid.get(Number(entry))!, own);
     else if (Number(entry) === process.pid) {
       add('bench + API', own);
       add('exited children', (Number(f[13]) + Number(f[14])) / TICKS);

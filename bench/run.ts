@@ -7,7 +7,9 @@
  * `npm run bench -- --capacity` measures the per-key costs of the capacity
  * model (bench/capacity.ts; `--capacity-keys 100000`).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +52,8 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '1000000' },
     'skip-peers': { type: 'boolean', default: false },
     'worker-heap-mb': { type: 'string', default: '192' },
+    /** NODE_OPTIONS of the S3 endpoint's API process, e.g. `--max-old-space-size=256` to trade CPU for RSS. */
+    'api-node-options': { type: 'string', default: '' },
     's3-endpoint': { type: 'boolean', default: false },
     files: { type: 'string', default: '5000' },
     'file-kib': { type: 'string', default: '64' },
@@ -74,6 +78,8 @@ async function main() {
   const { chmod } = await import('node:fs/promises');
   await chmod(scratch, 0o755);
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
+  log('building dist/ (npm run build): the processes run the compiled code');
+  await promisify(execFile)('npm', ['run', 'build'], { cwd: new URL('..', import.meta.url).pathname });
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
@@ -150,7 +156,8 @@ async function main() {
     runWorker: false,
   });
   cleanups.push(() => api.stop());
-  const worker: WorkerProcess = await startWorkerProcess(vars);
+  // The processes run the compiled build, as `npm start` and `npm run worker` do in production.
+  const worker: WorkerProcess = await startWorkerProcess(vars, { built: true });
   cleanups.push(() => worker.kill('SIGTERM'));
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
   cleanups.push(() => sql.end());
@@ -177,7 +184,8 @@ async function main() {
   if (args['s3-endpoint'] && clients) {
     await s3.send(new CreateBucketCommand({ Bucket: 'bench-s3' }));
     // lakesync's S3 endpoint in an API process of its own, so its peak RSS is the API's alone; the worker ingests behind it.
-    const apiProcess = await startApiProcess({ ...vars, LAKESYNC_AUTH_SECRET: authSecret });
+    // The worker's heap cap is the worker's (README: "Scaling workers"); the API runs with V8's defaults.
+    const apiProcess = await startApiProcess({ ...vars, NODE_OPTIONS: args['api-node-options'], LAKESYNC_AUTH_SECRET: authSecret }, { built: true });
     cleanups.push(() => apiProcess.kill('SIGTERM'));
     const key = (await callApi('POST', '/admin/keys', { scopes: ['read', 'write'] })) as { accessKeyId: string; secretAccessKey: string };
     const targets: S3BenchTarget[] = [
@@ -194,7 +202,8 @@ async function main() {
       },
     ];
     const params = { files: Number(args.files), fileKiB: Number(args['file-kib']), bigMiB: Number(args['big-mib']), concurrency };
-    const rows = await s3EndpointBench({ ...params, targets, tools: await clients, scratch: join(scratch, 's3-endpoint'), log });
+    const cpu = () => cpuSnapshot(worker.child.pid, { 'lakesync API': apiProcess.child.pid });
+    const rows = await s3EndpointBench({ ...params, targets, tools: await clients, scratch: join(scratch, 's3-endpoint'), cpu, log });
     printS3Table(rows);
     // Only the full size is a result; a smoke run (smaller knobs) is for trying the harness.
     if (params.files === 5000 && params.fileKiB === 64 && params.bigMiB === 1024) await writeResults('s3-endpoint', params, rows);

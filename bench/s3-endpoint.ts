@@ -12,6 +12,7 @@ import pLimit from 'p-limit';
 import type { S3ClientTools } from '../infra/s3-clients.js';
 import { s3Clients, type S3Endpoint } from '../test/support/s3-clients.js';
 import { peakRssSince, resetPeakRss } from './rss.js';
+import { cpuSpent } from './cpu.js';
 import type { Row } from './report.js';
 
 export interface S3BenchTarget {
@@ -32,6 +33,8 @@ export interface S3BenchOptions {
   bigMiB: number;
   /** Requests each tool keeps in flight (s5cmd workers, the aws CLI's max_concurrent_requests). */
   concurrency: number;
+  /** CPU seconds used so far by each component (bench/cpu.ts), to print what each run cost them. */
+  cpu?: () => Promise<Map<string, number>>;
   log: (m: string) => void;
 }
 
@@ -123,11 +126,13 @@ export async function s3EndpointBench(o: S3BenchOptions): Promise<Row[]> {
       const measure = async (scenario: string, objects: number, bytes: number, fn: () => Promise<unknown>) => {
         o.log(`${target.name} · ${tool.name} · ${scenario}`);
         if (target.pid) await resetPeakRss(target.pid);
+        const cpuBefore = await o.cpu?.();
         const started = performance.now();
         await fn();
         const seconds = (performance.now() - started) / 1000;
+        const cpuSeconds = cpuBefore && o.cpu ? cpuSpent(cpuBefore, await o.cpu()) : undefined;
         const peakRssMiB = target.pid ? (await peakRssSince(target.pid)) / MiB : undefined;
-        rows.push({ target: target.name, tool: tool.name, scenario, seconds, objects, bytes, peakRssMiB });
+        rows.push({ target: target.name, tool: tool.name, scenario, seconds, objects, bytes, peakRssMiB, cpuSeconds });
       };
       await rm(out, { recursive: true, force: true });
       await mkdir(out, { recursive: true });
@@ -164,6 +169,12 @@ export function printS3Table(rows: Row[]): void {
         'MiB/s': ((r.bytes ?? 0) / MiB / r.seconds).toFixed(1),
         [`rate vs ${first}`]: ref && r.target !== first ? `${((ref / r.seconds) * 100).toFixed(0)} %` : '',
         'peak RSS': r.peakRssMiB ? `${r.peakRssMiB.toFixed(0)} MiB` : '',
+        // The client's own CPU is in 'exited children'.
+        'CPU s': r.cpuSeconds
+          ? Object.entries(r.cpuSeconds)
+              .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+              .join(', ')
+          : '',
       };
     }),
   );
