@@ -54,6 +54,8 @@ const { values: args } = parseArgs({
     'worker-heap-mb': { type: 'string', default: '192' },
     /** NODE_OPTIONS of the S3 endpoint's API process, e.g. `--max-old-space-size=256` to trade CPU for RSS. */
     'api-node-options': { type: 'string', default: '' },
+    /** Write V8 CPU profiles of the worker and API processes (open them in Chrome DevTools) under bench/profiles/. */
+    profile: { type: 'boolean', default: false },
     's3-endpoint': { type: 'boolean', default: false },
     files: { type: 'string', default: '5000' },
     'file-kib': { type: 'string', default: '64' },
@@ -116,6 +118,10 @@ async function main() {
   const bundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(bundlePath, bundle.code);
 
+  const profile = args.profile
+    ? ` --cpu-prof --cpu-prof-dir=${new URL(`./profiles/${new Date().toISOString().replace(/[:.]/g, '-')}`, import.meta.url).pathname}`
+    : '';
+  if (profile) log(`CPU profiles go to${profile.split('=')[1]}`);
   const s3 = createS3Client({ ...minio, forcePathStyle: true, maxSockets: 256 });
   const concurrency = Number(args.concurrency);
   const batchConcurrency = 4;
@@ -137,7 +143,7 @@ async function main() {
     PORT: '0',
     GRPC_PORT: '0',
     // A production worker runs with a capped heap (README: "Scaling workers"); V8 otherwise grows lazily toward gigabytes.
-    NODE_OPTIONS: `--max-old-space-size=${args['worker-heap-mb']}`,
+    NODE_OPTIONS: `--max-old-space-size=${args['worker-heap-mb']}${profile}`,
   };
   for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-aws', 'dst-copy']) await s3.send(new CreateBucketCommand({ Bucket: b }));
   const authSecret = randomBytes(32).toString('base64url');
@@ -185,7 +191,7 @@ async function main() {
     await s3.send(new CreateBucketCommand({ Bucket: 'bench-s3' }));
     // lakesync's S3 endpoint in an API process of its own, so its peak RSS is the API's alone; the worker ingests behind it.
     // The worker's heap cap is the worker's (README: "Scaling workers"); the API runs with V8's defaults.
-    const apiProcess = await startApiProcess({ ...vars, NODE_OPTIONS: args['api-node-options'], LAKESYNC_AUTH_SECRET: authSecret }, { built: true });
+    const apiProcess = await startApiProcess({ ...vars, NODE_OPTIONS: args['api-node-options'] + profile, LAKESYNC_AUTH_SECRET: authSecret }, { built: true });
     cleanups.push(() => apiProcess.kill('SIGTERM'));
     const key = (await callApi('POST', '/admin/keys', { scopes: ['read', 'write'] })) as { accessKeyId: string; secretAccessKey: string };
     const targets: S3BenchTarget[] = [
