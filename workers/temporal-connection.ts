@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { Env } from '../config/env.js';
 
 async function tls(env: Env) {
@@ -27,5 +27,7 @@ export async function clientConnection(env: Env, address: string): Promise<Conne
 }
 
 export async function workerConnection(env: Env, address: string): Promise<NativeConnection> {
+  // Loaded only where a worker runs: the API process never needs the worker SDK in memory.
+  const { NativeConnection } = await import('@temporalio/worker');
   return NativeConnection.connect({ address, tls: await tls(env), apiKey: env.TEMPORAL_API_KEY });
 }
