@@ -12,7 +12,12 @@ const pending = new Map<string, NodeJS.Timeout>();
  * costs a few signals and a few coalesced runs. (Should this process die
  * before signalling, the periodic controller check signals for what waits.)
  */
-export function wakeControllerSoon(deps: Pick<ApiDeps, 'temporal' | 'taskQueue' | 'log'>, source: SourceRow, bucketName: string, signal: SignalDefinition<[]>): void {
+export function wakeControllerSoon(
+  deps: Pick<ApiDeps, 'temporal' | 'taskQueue' | 'log'>,
+  source: SourceRow,
+  bucketName: string,
+  signal: SignalDefinition<[]>,
+): void {
   const slot = `${source.id} ${signal.name}`;
   if (pending.has(slot)) return;
   pending.set(

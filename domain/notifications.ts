@@ -31,27 +31,17 @@ export const NotificationsInput = z
   .refine((v) => !v.rotateToken || v.mode === 'webhook', { message: 'only a webhook has a token to rotate', path: ['rotateToken'] });
 export type NotificationsInputValue = z.infer<typeof NotificationsInput>;
 
-export const NOTIFICATIONS_OFF: NotificationSettings = { mode: 'off' };
-
 /** What the events route answers and what a PATCH shows once: the route an S3 webhook target POSTs to. */
-export const eventsPath = (bucket: string, sourceId: string): string =>
-  `/${encodeURIComponent(bucket)}/sources/${encodeURIComponent(sourceId)}/events`;
+export const eventsPath = (bucket: string, sourceId: string): string => `/${encodeURIComponent(bucket)}/sources/${encodeURIComponent(sourceId)}/events`;
 
 /**
- * Orders S3 sequencers: hex strings whose value grows per key, compared after
- * padding to one length (AWS says so; MinIO's are of one length anyway).
- * Positive when `a` is newer.
+ * A sequencer as stored: S3 sequencers are hex strings that grow per key and
+ * compare after padding to one length (AWS says so; MinIO's are of one
+ * length anyway), so padded to a fixed width Postgres compares them as text.
  */
-export function compareSequencers(a: string, b: string): number {
-  const n = Math.max(a.length, b.length);
-  const pa = a.toUpperCase().padStart(n, '0');
-  const pb = b.toUpperCase().padStart(n, '0');
-  return pa < pb ? -1 : pa > pb ? 1 : 0;
-}
-
-/** A sequencer as stored: padded to a fixed width so that Postgres compares it as text the way compareSequencers does. */
 export const storedSequencer = (s: string | null): string | null => (s === null ? null : s.toUpperCase().padStart(SEQUENCER_WIDTH, '0'));
-const SEQUENCER_WIDTH = 32;
+// The longest sequencer the events route accepts (domain/s3-events.ts).
+const SEQUENCER_WIDTH = 64;
 
 /**
  * Where a source's webhook events may point: its S3 bucket and prefix. Null

@@ -6,6 +6,7 @@
  * event claims (size, etag) is not trusted: the targeted run HEADs the key.
  */
 import { z } from 'zod';
+import { text } from './text.js';
 
 export interface ChangeEvent {
   bucket: string;
@@ -15,18 +16,17 @@ export interface ChangeEvent {
   removed: boolean;
 }
 
-const Sequencer = z
-  .string()
+const Sequencer = text()
   .max(64)
   .regex(/^[0-9A-Fa-f]*$/, 'must be hexadecimal');
 // Keys arrive URL-encoded, so printable ASCII; S3 keys are at most 1024 bytes, encoded at most three times that.
-const EncodedKey = z.string().min(1).max(3072);
+const EncodedKey = text().min(1).max(3072);
 
 const S3Record = z.object({
-  eventName: z.string().max(256),
+  eventName: text().max(256),
   s3: z.object({
-    bucket: z.object({ name: z.string().min(1).max(255) }),
-    object: z.object({ key: EncodedKey, size: z.number().optional(), eTag: z.string().max(256).optional(), sequencer: Sequencer.optional() }),
+    bucket: z.object({ name: text().min(1).max(255) }),
+    object: z.object({ key: EncodedKey, size: z.number().optional(), eTag: text().max(256).optional(), sequencer: Sequencer.optional() }),
   }),
 });
 
@@ -36,12 +36,12 @@ const EventBridge = z.object({
   source: z.literal('aws.s3'),
   'detail-type': z.enum(['Object Created', 'Object Deleted']),
   detail: z.object({
-    bucket: z.object({ name: z.string().min(1).max(255) }),
+    bucket: z.object({ name: text().min(1).max(255) }),
     object: z.object({ key: EncodedKey, sequencer: Sequencer.optional() }),
   }),
 });
 
-const SnsNotification = z.object({ Type: z.literal('Notification'), Message: z.string().max(256 * 1024) });
+const SnsNotification = z.object({ Type: z.literal('Notification'), Message: text('multiline').max(256 * 1024) });
 
 /** S3 sends one when a notification configuration is saved: nothing changed. */
 const TestEvent = z.object({ Event: z.literal('s3:TestEvent') });
@@ -62,7 +62,9 @@ const decodeKey = (key: string): string | null => {
  * The change events a parsed body holds; `undecodable` counts records whose
  * key is not valid percent-encoding (ignored: no object can be named so).
  */
-export function changeEvents(body: z.output<typeof S3EventBody>): { events: ChangeEvent[]; undecodable: number } | { problem: { field: string; problem: string } } {
+export function changeEvents(
+  body: z.output<typeof S3EventBody>,
+): { events: ChangeEvent[]; undecodable: number } | { problem: { field: string; problem: string } } {
   if ('Event' in body) return { events: [], undecodable: 0 };
   if ('Type' in body) {
     let inner: unknown;

@@ -152,7 +152,6 @@ export class SourceWatchers {
     if (w.flush) clearTimeout(w.flush);
     w.watcher.close();
     this.deps.log.info({ sourceId }, 'stopped watching filesystem source');
-    if (release)
-      await this.deps.db.$client`delete from source_watch_leases where source_id = ${sourceId} and owner = ${this.owner}`.catch(() => undefined);
+    if (release) await this.deps.db.$client`delete from source_watch_leases where source_id = ${sourceId} and owner = ${this.owner}`.catch(() => undefined);
   }
 }

@@ -142,7 +142,9 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     expect((await postEvents(record('s3:ObjectCreated:Put', `${prefix}x.txt`, '1'), token, `/${bucket}/sources/src_nosuchsource/events`)).status).toBe(404);
     // The right token for another bucket's path is no key to this source.
     expect((await postEvents(record('s3:ObjectCreated:Put', `${prefix}x.txt`, '1'), token, `/not-${bucket}/sources/${sourceId}/events`)).status).toBe(404);
-    const bad = await postEvents({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: srcBucket }, object: { key: 'k', sequencer: 'xyz!' } } }] });
+    const bad = await postEvents({
+      Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: srcBucket }, object: { key: 'k', sequencer: 'xyz!' } } }],
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('sequencer');
   });
@@ -178,7 +180,10 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     const before = (await jobs()).length;
     // An older PUT event (a low sequencer, v1's etag) and an older removal, delivered late.
     const late = await postEvents({
-      Records: [...record('s3:ObjectCreated:Put', `${prefix}o.txt`, '0001', 'v1etag').Records, ...record('s3:ObjectRemoved:Delete', `${prefix}o.txt`, '0002').Records],
+      Records: [
+        ...record('s3:ObjectCreated:Put', `${prefix}o.txt`, '0001', 'v1etag').Records,
+        ...record('s3:ObjectRemoved:Delete', `${prefix}o.txt`, '0002').Records,
+      ],
     });
     expect(late.status).toBe(202);
     expect(late.body.accepted).toBe(2);

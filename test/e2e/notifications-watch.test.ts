@@ -13,6 +13,7 @@ import postgres from 'postgres';
 import { call, waitFor } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
+import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 interface JobView {
   trigger: string;
@@ -116,4 +117,54 @@ describe('watched filesystem sources', () => {
     expect(webhook.status).toBe(400);
     expect(webhook.body.details).toEqual([{ field: 'notifications.mode', problem: 'filesystem sources take "watch"' }]);
   });
+});
+
+describe('a watched source whose worker is killed', () => {
+  let ls: TestLakesync;
+  let sql: postgres.Sql;
+  let worker: WorkerProcess | undefined;
+  let dir: string;
+
+  beforeAll(async () => {
+    ls = await startTestLakesync({ lake: 'filesystem', worker: 'separate' });
+    sql = postgres(ls.databaseUrl, { max: 2, onnotice: () => undefined });
+    dir = await mkdtemp(join(tmpdir(), 'lakesync-watched-'));
+  });
+  afterAll(async () => {
+    await worker?.kill('SIGTERM');
+    await sql?.end();
+    await ls?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is watched again by the worker that takes over its lease', async () => {
+    worker = await startWorkerProcess(ls.workerEnv);
+    const bucket = unique('wk');
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+    const lakeRoot = join((ls.lake as { dir: string }).dir, bucket);
+    const created = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'watched',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      syncIntervalSeconds: 3600,
+      notifications: { mode: 'watch' },
+    });
+    expect(created.status).toBe(201);
+    const sourceId = created.body.sourceId as string;
+    const owner = async () => (await sql<{ owner: string }[]>`select owner from source_watch_leases where source_id = ${sourceId}`)[0]?.owner;
+    const first = worker.child.pid!;
+    await waitFor('the first worker holds the lease', async () => (await owner())?.includes(`:${first}:`), 30_000);
+    await writeFile(join(dir, 'one.txt'), '1');
+    await waitFor('one.txt in the lake', async () => (await readFile(join(lakeRoot, 'one.txt'), 'utf8').catch(() => null)) === '1', 60_000);
+
+    await worker.kill('SIGKILL');
+    worker = await startWorkerProcess(ls.workerEnv);
+    const second = worker.child.pid!;
+    // The dead worker's lease expires (20 s) and the new one takes the source over.
+    await waitFor('the new worker holds the lease', async () => (await owner())?.includes(`:${second}:`), 60_000);
+    await writeFile(join(dir, 'two.txt'), '2');
+    await waitFor('two.txt in the lake', async () => (await readFile(join(lakeRoot, 'two.txt'), 'utf8').catch(() => null)) === '2', 60_000);
+    const jobs = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}`);
+    expect((jobs.body.jobs as { trigger: string }[]).every((j) => j.trigger === 'event')).toBe(true);
+  }, 240_000);
 });
