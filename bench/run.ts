@@ -3,7 +3,9 @@
  * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
  * `npm run bench -- --discovery-only` lists a million keys instead;
  * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
- * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run).
+ * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run);
+ * `npm run bench -- --freshness` measures PUT → readable in the lake with
+ * change notifications (bench/freshness.ts; `--puts 50`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -30,6 +32,7 @@ import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, rcloneSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
+import { freshnessBench } from './freshness.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
 import { temporalCost } from './temporal-cost.js';
 
@@ -46,6 +49,8 @@ const { values: args } = parseArgs({
     'skip-peers': { type: 'boolean', default: false },
     'worker-heap-mb': { type: 'string', default: '192' },
     's3-endpoint': { type: 'boolean', default: false },
+    freshness: { type: 'boolean', default: false },
+    puts: { type: 'string', default: '50' },
     files: { type: 'string', default: '5000' },
     'file-kib': { type: 'string', default: '64' },
     'big-mib': { type: 'string', default: '1024' },
@@ -74,7 +79,7 @@ async function main() {
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
   ]);
   // The same pinned clients the tests use, never whatever is on PATH.
-  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args['skip-peers']);
+  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args.freshness && !args['skip-peers']);
   const clients = clientsWanted
     ? installS3Clients({
         cacheDir: env.LAKESYNC_CACHE_DIR,
@@ -188,6 +193,35 @@ async function main() {
     // Only the full size is a result; a smoke run (smaller knobs) is for trying the harness.
     if (params.files === 5000 && params.fileKiB === 64 && params.bigMiB === 1024) await writeResults('s3-endpoint', params, rows);
     else log('smoke run (not 5000 × 64 KiB and 1024 MiB): results not written');
+    return;
+  }
+
+  if (args.freshness) {
+    const pollIntervalSeconds = 3600;
+    const fresh = await freshnessBench({
+      minioBinary: minioBin,
+      credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      apiUrl: api.url!,
+      callApi,
+      lake: { s3, bucket: 'lake-bench', prefix: 'bench' },
+      puts: Number(args.puts),
+      pollIntervalSeconds,
+      log,
+      cleanups,
+    });
+    const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+    console.table([
+      { notifications: 'webhook (MinIO → events route)', PUTs: fresh.samples.length, p50: ms(fresh.p50), p99: ms(fresh.p99), max: ms(fresh.max) },
+      {
+        notifications: `off (poll every ${pollIntervalSeconds} s)`,
+        PUTs: '',
+        p50: `${pollIntervalSeconds / 2} s`,
+        p99: `${pollIntervalSeconds * 0.99} s`,
+        max: `${pollIntervalSeconds} s`,
+      },
+    ]);
+    const rows: Row[] = fresh.samples.map((seconds, i) => ({ tool: 'lakesync', scenario: `freshness PUT ${i}`, seconds, objects: 1 }));
+    await writeResults('freshness', { puts: fresh.samples.length, p50: fresh.p50, p99: fresh.p99, max: fresh.max }, rows);
     return;
   }
 
