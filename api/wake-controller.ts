@@ -25,13 +25,18 @@ export function wakeControllerSoon(
   if (pending.has(slot)) return;
   pending.set(
     slot,
-    setTimeout(() => {
-      pending.delete(slot);
-      lastSent.set(slot, Date.now());
-      // Wrapped so a client already closed (the API shutting down) rejects here rather than throwing in a timer.
-      Promise.resolve()
-        .then(() => deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucketName), signal, signalArgs: [] }))
-        .catch((err) => deps.log.warn({ err, sourceId: source.id, signal: signal.name }, 'could not wake the controller; the periodic check will'));
-    }, Math.max(0, (lastSent.get(slot) ?? 0) + SPACING_MS - Date.now())),
+    setTimeout(
+      () => {
+        pending.delete(slot);
+        lastSent.set(slot, Date.now());
+        // Wrapped so a client already closed (the API shutting down) rejects here rather than throwing in a timer.
+        Promise.resolve()
+          .then(() =>
+            deps.temporal.workflow.signalWithStart('sourceController', { ...controllerStartOptions(deps, source, bucketName), signal, signalArgs: [] }),
+          )
+          .catch((err) => deps.log.warn({ err, sourceId: source.id, signal: signal.name }, 'could not wake the controller; the periodic check will'));
+      },
+      Math.max(0, (lastSent.get(slot) ?? 0) + SPACING_MS - Date.now()),
+    ),
   );
 }

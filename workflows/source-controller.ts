@@ -242,7 +242,9 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   setHandler(stopSignal, () => void (stopping = true));
   setHandler(triggerSignal, (req) => request(triggerRequest(req)));
   setHandler(objectsArrivedSignal, () => request(objectsArrivedRequest()));
-  // Only sets state, like every handler here: the request loop creates the job, the cycle runs it.
+  // Only sets state, like every handler here: the request loop creates the job, the cycle runs it. It needs no
+  // patch: a history that never took this signal replays the same commands, and only runs it queued carry `events`
+  // into their sync run (whose applyEvents activity is reached only then).
   setHandler(objectsChangedSignal, () => request(objectsChangedRequest()));
   setHandler(
     discoverUpdate,
