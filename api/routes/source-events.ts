@@ -1,20 +1,15 @@
 import type { Router } from 'express';
 import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { recordEvents } from '../../catalog/index.js';
 import { buckets, sources } from '../../db/schema.js';
-import { keyFilter } from '../../domain/filters.js';
-import { webhookScope } from '../../domain/notifications.js';
 import { changeEvents, S3EventBody } from '../../domain/s3-events.js';
-import { kindedConnection } from '../../domain/source-kinds.js';
-import { objectsChangedSignal } from '../../workflows/shared.js';
 import { bearerToken } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { defineRoutes, routesOf } from '../route.js';
 import { tokenMatches } from '../source-notifications.js';
 import { parseBody } from '../validate.js';
-import { wakeControllerSoon } from '../wake-controller.js';
+import { acceptChangeEvents } from '../change-events.js';
 
 const EventsAccepted = z
   .object({
@@ -54,17 +49,7 @@ export function sourceEventRoutes(deps: ApiDeps): Router {
     if (!tokenMatches(source, presented, deps.secrets)) throw unauthenticated('is not the webhook token of this source');
     const parsed = changeEvents(parseBody(S3EventBody, req));
     if ('problem' in parsed) throw ApiError.invalid(parsed.problem.field, parsed.problem.problem);
-    const scope = webhookScope(kindedConnection(source.connection));
-    if (!scope) throw unauthenticated('this source takes no webhook');
-    const passes = keyFilter(source.filters);
-    const keys = parsed.events
-      .filter((e) => e.bucket === scope.bucket && e.key.startsWith(scope.prefix))
-      .map((e) => ({ key: e.key.slice(scope.prefix.length), sequencer: e.sequencer }))
-      // Directory markers are no objects (listings skip them too).
-      .filter((e) => e.key !== '' && !e.key.endsWith('/') && passes(e.key));
-    const moved = await recordEvents(deps.db.$client, source.id, keys);
-    if (moved > 0) wakeControllerSoon(deps, source, bucketName, objectsChangedSignal);
-    res.status(202).json({ accepted: keys.length, ignored: parsed.events.length + parsed.undecodable - keys.length });
+    res.status(202).json(await acceptChangeEvents(deps, source, bucketName, parsed.events, parsed.undecodable));
   });
 
   return r.router();
