@@ -1,6 +1,7 @@
 import { controllerStateActivities } from './controller-state.js';
 import type { ActivityDeps } from './deps.js';
 import { discoveryActivities } from './discovery.js';
+import { eventActivities } from './events.js';
 import { ingestionActivities } from './ingestion.js';
 import { jobActivities } from './jobs.js';
 import { processingActivities } from './processing.js';
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...jobActivities(deps),
     ...discoveryActivities(deps),
+    ...eventActivities(deps),
     ...ingestionActivities(deps),
     ...processingActivities(deps),
     ...purgeActivities(deps),

@@ -5,7 +5,7 @@ import { authMiddleware } from './auth.js';
 import { openApiDocument } from './openapi.js';
 import { ApiError, errorHandler } from './errors.js';
 import { isSignedRequest } from './routes/byte-plane.js';
-import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, envelopeOf, isBytePlaneRead, matchOperation, requiredScope } from './route-table.js';
+import { API_ROUTERS, META_ROUTES, PUBLIC_PATHS, envelopeOf, isBytePlaneRead, isSourceTokenRoute, matchOperation, requiredScope } from './route-table.js';
 import { routesOf } from './route.js';
 import { bodyTextGuard, textGuard } from './text-guard.js';
 import { healthRoutes } from './routes/health.js';
@@ -50,7 +50,14 @@ export function createApp(deps: ApiDeps): Express {
   // Authentication comes first: without a valid token nothing about the request is looked at.
   // DataInsider's routes (scope null, `apiKey` set) pass here and check their api_key in their handlers: it may sit in the body.
   // A signed URL stands in for a token only on the byte-plane reads it was made for.
-  app.use(authMiddleware(deps.auth, (req) => PUBLIC_PATHS.has(req.path) || (isSignedRequest(req) && isBytePlaneRead(req.method, req.path)), requiredScope));
+  // Change notifications carry their source's webhook token, which their handler checks (api/routes/source-events.ts).
+  app.use(
+    authMiddleware(
+      deps.auth,
+      (req) => PUBLIC_PATHS.has(req.path) || isSourceTokenRoute(req.method, req.path) || (isSignedRequest(req) && isBytePlaneRead(req.method, req.path)),
+      requiredScope,
+    ),
+  );
   app.use(textGuard());
   // PUT is the byte plane: its body is the object, streamed, never parsed.
   const json = express.json({ limit: '1mb', strict: false });

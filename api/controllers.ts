@@ -1,10 +1,10 @@
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type WorkflowStartOptions } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { and, eq, inArray, isNull } from 'drizzle-orm';
-import { OBJECT_STATUS, finishAbandonedJob, runningJobs } from '../catalog/index.js';
+import { OBJECT_STATUS, finishAbandonedJob, runningJobs, sourcesWithEvents } from '../catalog/index.js';
 import { buckets, lakePurges, sourceObjects, sources, type SourceRow } from '../db/schema.js';
 import { PUSHED_SOURCE_KINDS } from '../domain/kinds.js';
-import { controllerWorkflowId, objectsArrivedSignal, purgeWorkflowId, searchAttributes, syncRunWorkflowId } from '../workflows/shared.js';
+import { controllerWorkflowId, objectsArrivedSignal, objectsChangedSignal, purgeWorkflowId, searchAttributes, syncRunWorkflowId } from '../workflows/shared.js';
 import type { sourceController } from '../workflows/source-controller.js';
 import type { ApiDeps } from './deps.js';
 
@@ -58,8 +58,16 @@ export async function healControllers(deps: Pick<ApiDeps, 'taskQueue' | 'tempora
         .where(and(inArray(sources.kind, PUSHED_SOURCE_KINDS), eq(sourceObjects.status, OBJECT_STATUS.pending), isNull(sourceObjects.pendingJobId)))
     ).map((r) => r.id),
   );
+  const withEvents = new Set(await sourcesWithEvents(deps.db.$client));
   for (const { source, bucketName } of rows) {
     try {
+      // Change notifications still waiting (their wake-up was lost): a targeted run applies them.
+      if (withEvents.has(source.id))
+        await deps.temporal.workflow.signalWithStart('sourceController', {
+          ...controllerStartOptions(deps, source, bucketName),
+          signal: objectsChangedSignal,
+          signalArgs: [],
+        });
       // Pushed objects still waiting (their arrival signal was lost): wake the controller for them.
       if (owed.has(source.id))
         await deps.temporal.workflow.signalWithStart('sourceController', {

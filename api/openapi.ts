@@ -44,7 +44,9 @@ function operationObject(op: Operation): ZodOpenApiOperationObject {
             '401': { description: 'Missing, unknown or revoked api_key', ...errors },
             '403': { description: 'api_key lacks the scope or one bucket', ...errors },
           }
-        : {}),
+        : op.sourceToken
+          ? { '401': { description: 'Missing or wrong webhook token for this source', ...errors } }
+          : {}),
     '404': { description: 'Not found (also: another organisation’s resource)', ...errors },
   });
   // Any route may meet Postgres or Temporal down; /healthz describes its own 503.
@@ -55,7 +57,9 @@ function operationObject(op: Operation): ZodOpenApiOperationObject {
       ? { security: [{ bearer: [op.scope] }], 'x-required-scope': op.scope }
       : op.apiKey
         ? { security: [{ apiKey: [op.apiKey] }], 'x-api-key-scope': op.apiKey }
-        : { security: [] }),
+        : op.sourceToken
+          ? { security: [{ sourceToken: [] }] }
+          : { security: [] }),
     requestParams: {
       ...(op.params.length > 0 ? { path: z.object(Object.fromEntries(op.params.map((name) => [name, PARAMS[name] ?? text()]))) } : {}),
       ...(op.query ? { query: op.query } : {}),
@@ -79,6 +83,11 @@ export function openApiDocument(): Record<string, unknown> {
           scheme: 'bearer',
           description:
             'DataInsider routes: a service-account key limited to one bucket, `<accessKeyId>.<secret>`, as `api_key` in the JSON body or as the bearer token',
+        },
+        sourceToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: "Change notifications: the source's webhook token, issued once when its notifications mode became webhook (or rotateToken)",
         },
       },
     },

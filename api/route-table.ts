@@ -23,6 +23,7 @@ import { RULE_ROUTES, ruleRoutes } from './routes/rules.js';
 import { SEARCH_ROUTES, searchRoutes } from './routes/search.js';
 import { SOURCE_OBJECT_ROUTES, sourceObjectRoutes } from './routes/source-objects.js';
 import { SOURCE_ROUTES, sourceRoutes } from './routes/sources.js';
+import { SOURCE_EVENT_ROUTES, sourceEventRoutes } from './routes/source-events.js';
 import { SYNC_ROUTES, syncRoutes } from './routes/sync.js';
 import { UPLOAD_ROUTES, uploadRoutes } from './routes/uploads.js';
 
@@ -61,6 +62,7 @@ export const API_ROUTERS: { routes: RouteSpecs; router: (deps: ApiDeps) => Route
   { routes: DEAD_LETTER_ROUTES, router: deadLetterRoutes },
   { routes: SOURCE_OBJECT_ROUTES, router: sourceObjectRoutes },
   { routes: SOURCE_ROUTES, router: sourceRoutes },
+  { routes: SOURCE_EVENT_ROUTES, router: sourceEventRoutes },
   { routes: OBJECT_ROUTES, router: objectRoutes },
   { routes: UPLOAD_ROUTES, router: uploadRoutes },
   { routes: PIPELINE_ROUTES, router: pipelineRoutes },
@@ -90,6 +92,9 @@ export const ROUTES: Operation[] = [...PUBLIC, ...API_ROUTERS.map((g) => g.route
 
 /** Routes that need no bearer token, by their exact path (DataInsider's check an api_key themselves). */
 export const PUBLIC_PATHS = new Set(ROUTES.filter((op) => op.scope === null).map((op) => op.path));
+
+/** A route whose handler checks a source's webhook token in place of an API token. */
+export const isSourceTokenRoute = (method: string, path: string): boolean => matchOperation(method, path)?.op.sourceToken === true;
 
 /** Express matches routes case-insensitively and with an optional trailing slash; so do these. */
 const COMPILED = ROUTES.map((op) => ({

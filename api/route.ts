@@ -34,6 +34,11 @@ export interface RouteSpec {
    * errors in DataInsider's `{ code, msg }` envelope.
    */
   apiKey?: Scope;
+  /**
+   * A change-notification route (with `scope: null`): authenticated by its
+   * handler with the source's own webhook token as the bearer, not an API token.
+   */
+  sourceToken?: true;
   /** A Mixpeek route: errors answer in Mixpeek's `{ success, status, error }` envelope. */
   errors?: 'mixpeek';
   query?: z.ZodObject;

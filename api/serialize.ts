@@ -1,3 +1,4 @@
+import { eventsPath } from '../domain/notifications.js';
 import type { buckets, jobs, PipelineRow, rules, ServiceAccountKeyRow, SourceRow } from '../db/schema.js';
 import { configJson, kindedConfig } from '../domain/pipeline-kinds.js';
 import { connectionJson, kindedConnection } from '../domain/source-kinds.js';
@@ -19,7 +20,8 @@ export const millis = (d: Date | number | null): string | null => (d === null ? 
 export const bucketJson = (b: BucketRow): Bucket => ({ bucketId: b.id, name: b.name, createdAt: iso(b.createdAt) });
 
 /** A source as the API shows it: settings and state, never credentials. `scan` is its running scan (api/running-scans.ts), if any. */
-export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan | null): Source {
+/** `issuedToken`: a webhook token this very request issued, shown this once. */
+export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan | null, issuedToken?: string): Source {
   return {
     sourceId: s.id,
     bucket: bucketName,
@@ -34,6 +36,12 @@ export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan |
     skipDuplicates: s.skipDuplicates,
     fileFilters: s.filters,
     reconcile: s.reconcile,
+    notifications: {
+      mode: s.notifications.mode,
+      ...(s.notifications.mode === 'webhook' ? { endpoint: eventsPath(bucketName, s.id) } : {}),
+      tokenSet: s.sealedNotificationToken !== null,
+      ...(issuedToken ? { token: issuedToken } : {}),
+    },
     status: s.status,
     paused: s.paused,
     pauseReason: s.pauseReason,

@@ -6,6 +6,8 @@
  * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run);
  * `npm run bench -- --capacity` measures the per-key costs of the capacity
  * model (bench/capacity.ts; `--capacity-keys 100000`).
+ * `npm run bench -- --freshness` measures PUT → readable in the lake with
+ * change notifications (bench/freshness.ts; `--puts 50`).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +36,7 @@ import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, rcloneSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
+import { freshnessBench } from './freshness.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
 import { temporalCost } from './temporal-cost.js';
 import { capacityModel } from './capacity.js';
@@ -57,6 +60,8 @@ const { values: args } = parseArgs({
     /** Write V8 CPU profiles of the worker and API processes (open them in Chrome DevTools) under bench/profiles/. */
     profile: { type: 'boolean', default: false },
     's3-endpoint': { type: 'boolean', default: false },
+    freshness: { type: 'boolean', default: false },
+    puts: { type: 'string', default: '50' },
     files: { type: 'string', default: '5000' },
     'file-kib': { type: 'string', default: '64' },
     'big-mib': { type: 'string', default: '1024' },
@@ -87,7 +92,7 @@ async function main() {
     findMinio({ ...lookup, explicitPath: env.MINIO_PATH }),
   ]);
   // The same pinned clients the tests use, never whatever is on PATH.
-  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args.capacity && !args['skip-peers']);
+  const clientsWanted = args['s3-endpoint'] || (!args['discovery-only'] && !args.capacity && !args.freshness && !args['skip-peers']);
   const clients = clientsWanted
     ? installS3Clients({
         cacheDir: env.LAKESYNC_CACHE_DIR,
@@ -230,6 +235,35 @@ async function main() {
     });
     const rows: Row[] = phases.map((p) => ({ tool: 'lakesync', scenario: p.phase, seconds: p.seconds, objects: p.objectsListed, cpuSeconds: p.cpuSeconds }));
     await writeResults('capacity', { keys, concurrency }, rows, { sizes, phases });
+    return;
+  }
+
+  if (args.freshness) {
+    const pollIntervalSeconds = 3600;
+    const fresh = await freshnessBench({
+      minioBinary: minioBin,
+      credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      apiUrl: api.url!,
+      callApi,
+      lake: { s3, bucket: 'lake-bench', prefix: 'bench' },
+      puts: Number(args.puts),
+      pollIntervalSeconds,
+      log,
+      cleanups,
+    });
+    const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+    console.table([
+      { notifications: 'webhook (MinIO → events route)', PUTs: fresh.samples.length, p50: ms(fresh.p50), p99: ms(fresh.p99), max: ms(fresh.max) },
+      {
+        notifications: `off (poll every ${pollIntervalSeconds} s)`,
+        PUTs: '',
+        p50: `${pollIntervalSeconds / 2} s`,
+        p99: `${pollIntervalSeconds * 0.99} s`,
+        max: `${pollIntervalSeconds} s`,
+      },
+    ]);
+    const rows: Row[] = fresh.samples.map((seconds, i) => ({ tool: 'lakesync', scenario: `freshness PUT ${i}`, seconds, objects: 1 }));
+    await writeResults('freshness', { puts: fresh.samples.length, p50: fresh.p50, p99: fresh.p99, max: fresh.max }, rows);
     return;
   }
 

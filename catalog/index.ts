@@ -60,3 +60,4 @@ export * from './objects.js';
 export * from './processing.js';
 export * from './fulltext.js';
 export * from './purges.js';
+export * from './events.js';

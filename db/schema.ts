@@ -1,12 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, boolean, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { FileFilters, ReconcileSettings } from '../domain/source-config.js';
+import type { NotificationSettings } from '../domain/notifications.js';
 import type { SourceConnection } from '../domain/source-kinds.js';
 import type { PipelineConfig } from '../domain/pipeline-kinds.js';
 import type { PipelineKind, SourceKind } from '../domain/kinds.js';
 import type { RuleMatch } from '../domain/pipelines.js';
 import { JOB_STATUS, OBJECT_STATUS, SOURCE_STATUS, type JobStatus, type ObjectStatus, type RunStatus, type SourceStatus } from '../domain/statuses.js';
 import type { ObjectMetadata } from '../lake/types.js';
+import type { RunTrigger } from '../domain/messages/workflows/v1.js';
 
 /** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
 const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
@@ -44,6 +46,10 @@ export const sources = pgTable(
     skipDuplicates: boolean().notNull().default(false),
     filters: jsonb().$type<FileFilters>().notNull().default({}),
     reconcile: jsonb().$type<ReconcileSettings>().notNull().default({}),
+    /** How the source tells lakesync of changes (domain/notifications.ts); `off`: the schedule alone. */
+    notifications: jsonb().$type<NotificationSettings>().notNull().default({ mode: 'off' }),
+    /** The sealed secret a webhook's events must bear (domain/secrets.ts); null unless the mode is webhook. */
+    sealedNotificationToken: text(),
     status: text().$type<SourceStatus>().notNull().default(SOURCE_STATUS.active),
     paused: boolean().notNull().default(false),
     pauseReason: text(),
@@ -139,7 +145,7 @@ export const jobs = pgTable(
       .notNull()
       .references(() => sources.id, { onDelete: 'cascade' }),
     kind: text().$type<'discovery' | 'ingestion'>().notNull(),
-    trigger: text().$type<'schedule' | 'api' | 'direct_put'>().notNull(),
+    trigger: text().$type<RunTrigger>().notNull(),
     status: text().$type<JobStatus>().notNull().default(JOB_STATUS.pending),
     fullSync: boolean().notNull().default(false),
     retryFailed: boolean().notNull().default(false),
@@ -438,3 +444,34 @@ export const multipartParts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] }), check('multipart_parts_number_check', sql`${t.partNumber} between 1 and 10000`)],
 );
+
+/**
+ * Change notifications not yet applied (S3 events, a watcher's changes): one
+ * row per source and key, whatever the event said, since the run that takes it
+ * HEADs the key and diffs it against the checkpoint. `rev` grows with every
+ * event that lands on a waiting row, so a run removes only the rows it read.
+ */
+export const sourceEvents = pgTable(
+  'source_events',
+  {
+    sourceId: text()
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    /** Relative to the source's prefix or root, as its listing names it. */
+    key: byteOrderedText().notNull(),
+    /** The newest S3 sequencer seen for the key (hex, compared by length then value); null for a watcher's. */
+    sequencer: text(),
+    rev: integer().notNull().default(0),
+    receivedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sourceId, t.key] })],
+);
+
+/** Which worker watches a filesystem source: one lease per source, renewed while it watches. */
+export const sourceWatchLeases = pgTable('source_watch_leases', {
+  sourceId: text()
+    .primaryKey()
+    .references(() => sources.id, { onDelete: 'cascade' }),
+  owner: text().notNull(),
+  expiresAt: timestamp({ withTimezone: true }).notNull(),
+});

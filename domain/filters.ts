@@ -32,6 +32,16 @@ export function compileFilters(f: FileFilters): (o: FilterableObject) => boolean
   };
 }
 
+/**
+ * The name-only part of the filters (include and exclude globs): what the
+ * edge can check of a change notification before anything is read.
+ */
+export function keyFilter(f: Pick<FileFilters, 'includePatterns' | 'excludePatterns'>): (key: string) => boolean {
+  const include = f.includePatterns?.length ? globs(f.includePatterns) : null;
+  const exclude = f.excludePatterns?.length ? globs(f.excludePatterns) : null;
+  return (key) => (!include || include(key)) && !(exclude && exclude(key));
+}
+
 /** The content type a key's extension implies: listings carry none, so filters and rules go by this. */
 export const contentTypeOf = (key: string): string => (lookup(key) || 'application/octet-stream').toLowerCase();
 

@@ -43,6 +43,7 @@ import {
 import { presetProblem, resolveS3Addressing, S3_PRESETS } from './s3-presets.js';
 import { FilesystemConnectionSchema, S3ConnectionSchema, type FilesystemConnection, type S3Connection, type S3Credentials } from './source-config.js';
 import { text } from './text.js';
+import type { NotificationMode } from './notifications.js';
 
 /** Temporary (STS) credentials carry a session token; it is sealed with the keys. */
 const SessionToken = text().min(1).max(8192);
@@ -139,6 +140,8 @@ export interface SourceKindSpec<K extends SourceKind> {
   credentialsBoundTo: null | { field: string; destination(settings: SourceSettings<K>): string };
   /** Where the source reads from, as Mixpeek's `source_path` writes it (s3, gcs `bucket/prefix`). */
   sourcePath(settings: SourceSettings<K>): string;
+  /** The change-notification modes besides `off` it takes (domain/notifications.ts): a targeted run needs the reader's `stat`. */
+  notifications: readonly Exclude<NotificationMode, 'off'>[];
   /** Whether listed objects carry a modification time (`fileFilters.modifiedAfter` / `modifiedBefore` need one). */
   listsModifiedTimes: boolean;
   /** `given`: the part the caller sent; `merged`: the settings that will be stored. */
@@ -168,6 +171,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: null,
     sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     listsModifiedTimes: true,
+    notifications: ['webhook'],
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };
@@ -186,6 +190,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: null,
     sourcePath: (settings) => settings.path,
     listsModifiedTimes: true,
+    notifications: ['watch'],
     check: async (_given, merged, edge) => {
       const problem = await edge.sourceDirProblem(merged.path);
       return problem ? { field: 'filesystem.path', problem } : null;
@@ -200,6 +205,7 @@ export const SOURCE_KINDS = {
     // Pushed by clients: no outside place it reads from.
     sourcePath: () => '',
     listsModifiedTimes: true,
+    notifications: [],
     check: async () => null,
   },
   azure: {
@@ -211,6 +217,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: { field: 'azure.accountKey', destination: (s) => s.endpoint ?? azureDefaultEndpoint(s.account) },
     sourcePath: (settings) => joinPath(settings.container, settings.prefix),
     listsModifiedTimes: true,
+    notifications: [],
     // The endpoint is checked whenever this part sets it, directly or through a connection string.
     check: async (given, merged, edge) => {
       if (given.endpoint === undefined && given.connectionString === undefined) return null;
@@ -233,6 +240,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: { field: 'gcs.serviceAccount', destination: (s) => s.endpoint ?? '' },
     sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     listsModifiedTimes: true,
+    notifications: [],
     check: async (given, _merged, edge) => {
       const endpointProblem = given.endpoint === undefined ? null : edge.urlProblem(given.endpoint);
       if (endpointProblem) return { field: 'gcs.endpoint', problem: endpointProblem };
@@ -253,6 +261,7 @@ export const SOURCE_KINDS = {
     sourcePath: (s) => `${s.database}.${s.schema}.${s.table}`,
     // Rows carry no modification time: a date filter would drop every one of them.
     listsModifiedTimes: false,
+    notifications: [],
     check: async (given, merged, edge) => {
       if (given.host === undefined && given.port === undefined) return null;
       const problem = edge.urlProblem(postgresHostUrl(merged));
@@ -268,6 +277,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: { field: 'sftp.password', destination: (s) => `${s.host}:${s.port} ${s.hostKey}` },
     sourcePath: (s) => s.path,
     listsModifiedTimes: true,
+    notifications: [],
     // The host is checked whenever this part sets it (or the port); names that resolve to refused addresses are caught when connecting.
     check: async (given, merged, edge) => {
       if (given.host === undefined && given.port === undefined) return null;
@@ -370,6 +380,14 @@ export function filtersProblem(kind: SourceKind, filters: { modifiedAfter?: unkn
   if (SPECS[kind].listsModifiedTimes || !filters) return null;
   const field = filters.modifiedAfter ? 'modifiedAfter' : filters.modifiedBefore ? 'modifiedBefore' : null;
   return field ? { field: `fileFilters.${field}`, problem: `${kind} sources list no modification times to compare` } : null;
+}
+
+/** The problem with a notifications mode the kind cannot take, or null. */
+export function notificationsProblem(kind: SourceKind, mode: NotificationMode): FieldProblem | null {
+  const modes: readonly NotificationMode[] = SPECS[kind].notifications;
+  if (mode === 'off' || modes.includes(mode)) return null;
+  const takes = modes.length === 0 ? 'take no change notifications' : `take ${modes.map((m) => `"${m}"`).join(' or ')}`;
+  return { field: 'notifications.mode', problem: `${kind} sources ${takes}` };
 }
 
 /**

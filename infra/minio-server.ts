@@ -24,6 +24,8 @@ interface MinioOptions {
   /** A fixed port and root credentials, to start a stopped server again as the same endpoint (outage tests). */
   port?: number;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** More MINIO_* settings, read at start (notification targets: MINIO_NOTIFY_WEBHOOK_*). */
+  env?: Record<string, string>;
   log: (m: string) => void;
 }
 
@@ -35,7 +37,15 @@ async function startOnce(opts: MinioOptions): Promise<MinioServer> {
   const secretAccessKey = opts.credentials?.secretAccessKey ?? randomBytes(24).toString('base64url');
   const child = spawn(opts.binary, ['server', opts.dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MINIO_ROOT_USER: accessKeyId, MINIO_ROOT_PASSWORD: secretAccessKey, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off', MINIO_CI_CD: '1' },
+    env: {
+      ...process.env,
+      ...opts.env,
+      MINIO_ROOT_USER: accessKeyId,
+      MINIO_ROOT_PASSWORD: secretAccessKey,
+      MINIO_BROWSER: 'off',
+      MINIO_UPDATE: 'off',
+      MINIO_CI_CD: '1',
+    },
   });
   tetherToThisProcess(child.pid!, 'TERM');
   let stderr = '';

@@ -23,6 +23,7 @@ import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
 import { removeAbandonedUploads } from '../api/s3/multipart-state.js';
 import { createLake } from './lake.js';
+import { SourceWatchers } from './source-watchers.js';
 import { fsAccessFromEnv } from './fs-access.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
 import { closeGracefully } from './close-server.js';
@@ -177,6 +178,13 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     multipartTimer = setInterval(() => void sweep(), o.env.LAKESYNC_S3_MULTIPART_SWEEP_SECONDS * 1000);
   }
 
+  // Filesystem sources with notifications.mode = watch: each watched by the worker holding its lease.
+  let watchers: SourceWatchers | undefined;
+  if (o.runWorker) {
+    watchers = new SourceWatchers({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, fsAccess, log });
+    watchers.start();
+  }
+
   let server: Server | undefined;
   let grpc: GrpcServer | undefined;
   if (o.runApi) {
@@ -252,6 +260,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     stop: async () => {
       clearInterval(healTimer);
       clearInterval(multipartTimer);
+      await watchers?.stop();
       // gRPC calls in flight get the same grace as HTTP requests.
       const graceMs = o.env.API_SHUTDOWN_GRACE_SECONDS * 1000;
       const [apiClean, grpcClean, workerClean] = await Promise.all([

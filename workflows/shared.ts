@@ -41,6 +41,8 @@ export const configChangedSignal = defineSignal<[]>('configChanged');
 export const stopSignal = defineSignal<[]>('stop');
 /** Objects were pushed into the lake (direct PUTs, uploads): ingest them. */
 export const objectsArrivedSignal = defineSignal<[]>('objectsArrived');
+/** Change notifications for the source wait in `source_events`: apply them in a targeted run. */
+export const objectsChangedSignal = defineSignal<[]>('objectsChanged');
 export const statusQuery = defineQuery<ControllerStatus>('status');
 export const discoverUpdate = defineUpdate<DiscoverAccepted, [DiscoverRequest]>('discover');
 export const ingestUpdate = defineUpdate<IngestAccepted, [IngestRequest]>('ingest');

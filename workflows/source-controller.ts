@@ -29,6 +29,7 @@ import {
   syncRunWorkflowId,
   triggerSignal,
   objectsArrivedSignal,
+  objectsChangedSignal,
 } from './shared.js';
 import {
   applyPause,
@@ -45,6 +46,7 @@ import {
   initialControllerState,
   nextSyncAt,
   objectsArrivedRequest,
+  objectsChangedRequest,
   pollsCheaply,
   runnable,
   scheduleWaitMs,
@@ -240,6 +242,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   setHandler(stopSignal, () => void (stopping = true));
   setHandler(triggerSignal, (req) => request(triggerRequest(req)));
   setHandler(objectsArrivedSignal, () => request(objectsArrivedRequest()));
+  // Only sets state, like every handler here: the request loop creates the job, the cycle runs it. It needs no
+  // patch: a history that never took this signal replays the same commands, and only runs it queued carry `events`
+  // into their sync run (whose applyEvents activity is reached only then).
+  setHandler(objectsChangedSignal, () => request(objectsChangedRequest()));
   setHandler(
     discoverUpdate,
     async (req) => {
@@ -407,6 +413,8 @@ export async function sourceController(input: ControllerInput): Promise<void> {
           dryRun: run.dryRun,
           sourceObjectId: run.sourceObjectId,
           ruleId: run.ruleId ?? null,
+          // Absent, not false, on every other run: their inputs stay as recorded histories hold them.
+          ...(run.events ? { events: true } : {}),
           batchSize: settings.batchSize,
           batchConcurrency: settings.batchConcurrency,
           paused: state.paused,

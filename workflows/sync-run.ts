@@ -45,6 +45,8 @@ const COPY: ActivityOptions = {
 };
 
 const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(COPY);
+// A targeted run HEADs the keys change notifications named (at most 20,000), heartbeating each page of them.
+const { applyEvents } = proxyActivities<Activities>(SCAN);
 
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
@@ -106,6 +108,12 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         );
       } else if (input.ruleId) {
         await longBookkeeping.prepareRuleRun({ jobId: input.jobId, sourceId: input.sourceId, ruleId: input.ruleId });
+      } else if (input.events) {
+        // Only runs started with events carry the flag: recorded histories never reach this command.
+        await adopt();
+        await applyEvents.executeWithOptions({ ...SCAN, summary: 'look at the keys change notifications named and diff them against the checkpoint' }, [
+          { jobId: input.jobId, sourceId: input.sourceId },
+        ]);
       } else {
         await bookkeeping.prepareIngestion({
           jobId: input.jobId,

@@ -1,9 +1,11 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { lookup } from 'mime-types';
 import type { ResolvedFsAccess } from '../../domain/fs-roots.js';
 import { HashingStream } from '../../lake/hashing.js';
-import { DirWalk, type ReadDir } from '../../lake/dir-walk.js';
+import { DirWalk, fileEtag, type ReadDir } from '../../lake/dir-walk.js';
 import { openBeneath } from './safe-open.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
 import type { ObjectHead } from '../../domain/metadata-filters.js';
@@ -50,6 +52,24 @@ export class FilesystemSourceReader implements SourceReader {
     const nextAfterKey = objects.at(-1)!.key;
     this.paused = { walk, afterKey: nextAfterKey };
     return { objects, nextAfterKey };
+  }
+
+  /**
+   * One file as the listing would show it: a regular file reached through no
+   * symlink and outside the forbidden areas, else null (as the walk skips it).
+   */
+  async stat(key: string): Promise<ListedObject | null> {
+    const parts = key.split('/');
+    if (parts.some((p) => p === '' || p === '.' || p === '..')) return null;
+    let path = this.root;
+    for (const [i, part] of parts.entries()) {
+      path = join(path, part);
+      if (this.o.access?.forbiddenReason(path)) return null;
+      const st = await lstat(path, { bigint: true }).catch(() => null);
+      if (!st || (i < parts.length - 1 ? !st.isDirectory() : !st.isFile())) return null;
+      if (i === parts.length - 1) return { key, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
+    }
+    return null;
   }
 
   /** Local reads are cheap: hash the file itself (opened as safely as a copy). */

@@ -2,7 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NotFound, ty
 import type { Readable } from 'node:stream';
 import type { S3Connection } from '../../domain/source-config.js';
 import { contentHashFromEtag } from '../../lake/hashing.js';
-import type { ListedPage, SourceReader } from './types.js';
+import type { ListedObject, ListedPage, SourceReader } from './types.js';
 import type { ObjectHead } from '../../domain/metadata-filters.js';
 import type { S3Location } from '../../lake/types.js';
 
@@ -58,6 +58,18 @@ export class S3SourceReader implements SourceReader {
       // The SDK strips `x-amz-meta-` and lower-cases the keys.
       const metadata = Object.fromEntries(Object.entries(res.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
       return { contentType: res.ContentType ?? null, metadata };
+    } catch (err) {
+      if (err instanceof NotFound || (err as { name?: string }).name === 'NotFound') return null;
+      throw err;
+    }
+  }
+
+  /** HEAD: the etag and size a listing shows (a directory marker, as in listings, is no object). */
+  async stat(key: string): Promise<ListedObject | null> {
+    if (key === '' || key.endsWith('/')) return null;
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.conn.bucket, Key: this.conn.prefix + key }));
+      return { key, etag: (res.ETag ?? '').replace(/"/g, ''), size: res.ContentLength ?? 0, lastModified: res.LastModified ?? null };
     } catch (err) {
       if (err instanceof NotFound || (err as { name?: string }).name === 'NotFound') return null;
       throw err;

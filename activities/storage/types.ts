@@ -25,6 +25,12 @@ export interface SourceReader {
   head(key: string): Promise<ObjectHead | null>;
   /** The content identity (`md5:<hex>`) without copying, or null when it can't be known cheaply. */
   contentHash(key: string, etag: string): Promise<string | null>;
+  /**
+   * One key as a listing would show it, or null when it is not there (a
+   * targeted run after a change notification). Only kinds whose registry
+   * entry takes notifications have it.
+   */
+  stat?(key: string): Promise<ListedObject | null>;
   /** Where the object lives, when it is in S3, so the lake can copy it server-side. */
   s3Location?(key: string): S3Location;
 }

@@ -9,7 +9,7 @@ export const Job = z
     bucket: z.string(),
     sourceId: z.string(),
     kind: z.enum(['discovery', 'ingestion']),
-    trigger: z.enum(['schedule', 'api', 'direct_put']),
+    trigger: z.enum(['schedule', 'api', 'direct_put', 'event']),
     status: z.enum(JOB_STATUSES),
     fullSync: z.boolean(),
     retryFailed: z.boolean(),

@@ -7,6 +7,7 @@ import { SOURCE_KIND_NAMES } from '../../domain/kinds.js';
 import { GcsConnectionSchema } from '../../domain/gcs-source.js';
 import { SOURCE_OBJECT_STATUSES, SOURCE_STATUSES } from '../../domain/statuses.js';
 import { Instant, Millis, PageFields } from './common.js';
+import { NOTIFICATION_MODES } from '../../domain/notifications.js';
 
 /** A source as the API shows it: settings and state, never credentials. */
 export const Source = z
@@ -29,6 +30,15 @@ export const Source = z
     skipDuplicates: z.boolean(),
     fileFilters: FileFiltersSchema,
     reconcile: ReconcileSchema,
+    /** Change notifications (README "Change notifications"): the token only in the answer that issued it. */
+    notifications: z.object({
+      mode: z.enum(NOTIFICATION_MODES),
+      /** A webhook's route: where the S3 event notifications go, with `Authorization: Bearer <token>`. */
+      endpoint: z.string().optional(),
+      tokenSet: z.boolean(),
+      /** Shown once, when issued (enabling the webhook, or rotateToken); sealed at rest, never shown again. */
+      token: z.string().optional(),
+    }),
     status: z.enum(SOURCE_STATUSES),
     paused: z.boolean(),
     pauseReason: z.string().nullable(),

@@ -3,6 +3,7 @@ import { text } from '../../domain/text.js';
 import { BATCH_SIZE, FileFiltersSchema, ReconcileSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
 import { SOURCE_KINDS } from '../../domain/source-kinds.js';
 import { lakePrefixProblem } from '../../lake/keys.js';
+import { NotificationsInput } from '../../domain/notifications.js';
 
 const TargetPrefix = text()
   .max(512)
@@ -22,6 +23,7 @@ const common = {
   fileFilters: FileFiltersSchema.default({}),
   reconcile: ReconcileSchema.default({}),
   suspendAfterFailures: z.number().int().min(1).max(100).default(5),
+  notifications: NotificationsInput.optional(),
 };
 
 export const CreateSource = z.discriminatedUnion('kind', [
@@ -78,6 +80,7 @@ export const UpdateSource = z
       .strict()
       .optional(),
     reconcile: ReconcileSchema.optional(),
+    notifications: NotificationsInput.optional(),
     s3: SOURCE_KINDS.s3.patch.input.optional(),
     filesystem: SOURCE_KINDS.filesystem.patch.input.optional(),
     azure: SOURCE_KINDS.azure.patch.input.optional(),

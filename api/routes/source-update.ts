@@ -4,13 +4,20 @@ import { filtersProblem, movedCredentialsProblem, patchConnection, type Connecti
 import type { SecretBox } from '../../domain/secrets.js';
 import { ApiError } from '../errors.js';
 import type { UpdateSourceInput } from './source-schemas.js';
+import { notificationsChange } from '../source-notifications.js';
 
 /**
  * Applies a PATCH body to a source row: the columns to write, and the change
  * of connection (whose edge checks the caller runs), if the body makes one.
  */
-export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets: SecretBox): { set: Partial<SourceRow>; connection: ConnectionChange | null } {
+export function applyUpdate(
+  source: SourceRow,
+  body: UpdateSourceInput,
+  secrets: SecretBox,
+): { set: Partial<SourceRow>; connection: ConnectionChange | null; issuedToken?: string } {
   const set: Partial<SourceRow> = {};
+  const notifications = body.notifications ? notificationsChange(source, body.notifications, secrets) : null;
+  if (notifications) Object.assign(set, notifications.set);
   for (const k of [
     'name',
     'syncMode',
@@ -44,5 +51,5 @@ export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets:
     set.connection = connection.connection;
     if (connection.credentials) set.sealedCredentials = secrets.seal(connection.credentials);
   }
-  return { set, connection };
+  return { set, connection, issuedToken: notifications?.token };
 }

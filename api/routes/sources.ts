@@ -15,6 +15,7 @@ import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
 import { CreateSource, PauseBody, UpdateSource } from './source-schemas.js';
 import { applyUpdate } from './source-update.js';
+import { notificationsChange } from '../source-notifications.js';
 import { z } from 'zod';
 import { defineRoutes, routesOf } from '../route.js';
 import { Source, SourceList, SourcePurge } from '../contract/sources.js';
@@ -96,6 +97,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
     const refused = filtersProblem(body.kind, body.fileFilters);
     if (refused) throw ApiError.invalid(refused.field, refused.problem);
     const { connection, credentials, check } = createConnection(body.kind, body);
+    const notifications = body.notifications ? notificationsChange({ kind: body.kind }, body.notifications, deps.secrets) : null;
     await checkConnection(deps, check);
     const id = newId('src');
     const [row] = await deps.db
@@ -115,6 +117,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
         skipDuplicates: body.skipDuplicates,
         filters: body.fileFilters,
         reconcile: body.reconcile,
+        ...notifications?.set,
         suspendAfterFailures: body.suspendAfterFailures,
         createdBy: callerOf(res).subject,
         workflowId: controllerWorkflowId(id),
@@ -130,7 +133,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
       deps.log.error({ err, sourceId: id }, 'could not start source controller');
       throw ApiError.unavailable('temporal', 'could not start the source workflow');
     }
-    res.status(201).json(sourceJson(row, bucket.name, null));
+    res.status(201).json(sourceJson(row, bucket.name, null, notifications?.token));
   });
 
   r.on('list', async (req, res) => {
@@ -149,7 +152,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.on('update', async (req, res) => {
     const body = parseBody(UpdateSource, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    const { set, connection } = applyUpdate(source, body, deps.secrets);
+    const { set, connection, issuedToken } = applyUpdate(source, body, deps.secrets);
     if (connection) await checkConnection(deps, connection.check);
     if (set.name !== undefined) {
       const [clash] = await deps.db
@@ -169,7 +172,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
     await deps.temporal.workflow
       .signalWithStart('sourceController', { ...controllerStartOptions(deps, row, bucket.name), signal: configChangedSignal, signalArgs: [] })
       .catch((err) => deps.log.warn({ err, sourceId: source.id }, 'could not signal the controller; it will pick the change up on its next cycle'));
-    res.json(sourceJson(row, bucket.name, await runningScan(deps.db, row)));
+    res.json(sourceJson(row, bucket.name, await runningScan(deps.db, row), issuedToken));
   });
 
   // The controller mirrors its state into the row when it takes the signal; api/source-pause.ts writes the row too, so the answer shows the change.

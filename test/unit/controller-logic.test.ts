@@ -22,6 +22,7 @@ import {
   initialControllerState,
   nextSyncAt,
   objectsArrivedRequest,
+  objectsChangedRequest,
   phase,
   pollsCheaply,
   runnable,
@@ -98,6 +99,20 @@ describe('queueing and merging requests', () => {
     // A plain ingest joins the pushed-objects run, not a rule's.
     expect(enqueue(queue, ingestRequest({}), next).run).toBe(queue[2]);
     expect(enqueue(queue, ingestRequest({ ruleId: 'r2' }), next).run).toBe(queue[4]);
+  });
+
+  it('gives change notifications a slot of their own: a burst during a run is one follow-up', () => {
+    const queue: QueuedRun[] = [];
+    const next = ids();
+    const plain = enqueue(queue, ingestRequest({}), next).run;
+    const first = enqueue(queue, objectsChangedRequest(), next);
+    expect(first.fresh).toBe(true);
+    expect(first.run).not.toBe(plain);
+    expect(first.run).toMatchObject({ kind: 'ingestion', trigger: 'event', events: true });
+    for (let i = 0; i < 2000; i++) expect(enqueue(queue, objectsChangedRequest(), next)).toEqual({ run: first.run, fresh: false });
+    expect(queue).toHaveLength(2);
+    // An ingest request never joins the event run: it would take objects the notifications never named.
+    expect(enqueue(queue, ingestRequest({ retryFailed: true }), next).run).toBe(plain);
   });
 
   it('narrows to one object only while every merged request names the same one', () => {

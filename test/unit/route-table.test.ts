@@ -112,6 +112,8 @@ describe('serialisers answer in the documented shapes, and nothing more', () => 
       skipDuplicates: false,
       filters: {},
       reconcile: {},
+      notifications: { mode: 'off' as const },
+      sealedNotificationToken: null,
       status: 'SOURCE_STATUS_ACTIVE' as const,
       paused: false,
       pauseReason: null,

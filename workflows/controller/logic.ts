@@ -63,6 +63,17 @@ export const objectsArrivedRequest = (): RunRequest => ({
   sourceObjectId: null,
 });
 
+/** Change notifications arrived (S3 events, a watcher): a targeted run over the keys they name. */
+export const objectsChangedRequest = (): RunRequest => ({
+  kind: 'ingestion',
+  trigger: 'event',
+  fullSync: false,
+  retryFailed: false,
+  dryRun: false,
+  sourceObjectId: null,
+  events: true,
+});
+
 export const scheduledRequest = (): RunRequest => ({
   kind: 'discovery',
   trigger: 'schedule',
@@ -94,8 +105,13 @@ export const ingestRequest = (req: IngestRequest): RunRequest =>
         sourceObjectId: req.sourceObjectId ?? null,
       };
 
-/** Runs share a queue slot when kind, dry-run-ness and rule agree; the trigger does not count. */
-const sameSlot = (a: RunRequest, b: RunRequest): boolean => a.kind === b.kind && a.dryRun === b.dryRun && (a.ruleId ?? null) === (b.ruleId ?? null);
+/**
+ * Runs share a queue slot when kind, dry-run-ness, rule and events agree; the
+ * trigger does not count. Event runs keep a slot of their own: however many
+ * notifications arrive during a run, they make one follow-up.
+ */
+const sameSlot = (a: RunRequest, b: RunRequest): boolean =>
+  a.kind === b.kind && a.dryRun === b.dryRun && (a.ruleId ?? null) === (b.ruleId ?? null) && (a.events ?? false) === (b.events ?? false);
 
 /**
  * Queues a run, or merges into the queued one of the same slot: one follow-up,

@@ -61,7 +61,7 @@ export interface ControllerStatus {
 }
 
 export type RunKind = 'discovery' | 'ingestion';
-export type RunTrigger = 'schedule' | 'api' | 'direct_put';
+export type RunTrigger = 'schedule' | 'api' | 'direct_put' | 'event';
 
 /** A run waiting to start; requests that arrive meanwhile merge into it. */
 export interface QueuedRun {
@@ -74,6 +74,8 @@ export interface QueuedRun {
   sourceObjectId: string | null;
   /** Re-runs this rule's pipelines; runs for different rules never merge. */
   ruleId?: string | null;
+  /** Applies the source's waiting change notifications first (a run merged with an event's). */
+  events?: boolean;
   /** Its job row exists: only then may it start. */
   created: boolean;
 }
@@ -113,6 +115,8 @@ export interface SyncRunInput {
   sourceObjectId?: string | null;
   /** Re-run one rule's pipelines over the stored objects it selects, copying nothing. */
   ruleId?: string | null;
+  /** Apply the source's waiting change notifications (HEAD each key, diff it) before dispatching what is owed. */
+  events?: boolean;
   batchSize: number;
   batchConcurrency: number;
   paused?: boolean;
