@@ -3,7 +3,9 @@
  * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
  * `npm run bench -- --discovery-only` lists a million keys instead;
  * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
- * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run).
+ * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run);
+ * `npm run bench -- --vector [--chunks 10000]` measures the local embedding
+ * model and the exact-scan vector index (bench/vector.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +34,7 @@ import { awsSync, copyLoop, rcloneSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
 import { temporalCost } from './temporal-cost.js';
+import { vectorBench } from './vector.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,6 +52,8 @@ const { values: args } = parseArgs({
     files: { type: 'string', default: '5000' },
     'file-kib': { type: 'string', default: '64' },
     'big-mib': { type: 'string', default: '1024' },
+    vector: { type: 'boolean', default: false },
+    chunks: { type: 'string', default: '10000' },
   },
 });
 
@@ -68,6 +73,7 @@ async function main() {
   cleanups.push(() => rm(scratch, { recursive: true, force: true }));
   const { chmod } = await import('node:fs/promises');
   await chmod(scratch, 0o755);
+  if (args.vector) return vectorBench({ scratch, chunks: Number(args.chunks), log, cleanups });
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
   const [temporalCli, minioBin] = await Promise.all([
     findTemporalCli({ ...lookup, explicitPath: env.TEMPORAL_CLI_PATH }),

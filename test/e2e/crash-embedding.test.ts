@@ -79,7 +79,7 @@ describe('embedding through worker crashes', () => {
     const chunks = await sql<{ key: string; seq: number; start_offset: number; end_offset: number; body: string; etag: string; ingested: string }[]>`
       select c.lake_key as key, c.seq, c.start_offset, c.end_offset, c.body, c.etag, so.ingested_etag as ingested
       from embedding_chunks c join source_objects so on so.id = c.object_id where c.pipeline_id = ${pipelineId} order by c.lake_key, c.seq`;
-    const byKey = new Map<string, typeof chunks>();
+    const byKey = new Map<string, (typeof chunks)[number][]>();
     for (const c of chunks) byKey.set(c.key, [...(byKey.get(c.key) ?? []), c]);
     expect([...byKey.keys()].sort()).toEqual([...corpus.keys()].sort());
     for (const [key, rows] of byKey) {
@@ -96,5 +96,6 @@ describe('embedding through worker crashes', () => {
     expect(runs).toEqual({ indexed: N, total: N });
     const found = await call(ls.url, 'POST', `/${bucket}/vector/search`, { query: 'soccer championship game', topK: 5 });
     expect(found.body.results.map((r: { key: string }) => r.key.split('/')[0])).toEqual(Array(5).fill('football'));
-  });
+    // Three model loads and a thousand objects: longer than the default on a busy machine.
+  }, 600_000);
 });

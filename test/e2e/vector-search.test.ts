@@ -24,6 +24,15 @@ interface VectorResult {
   etag: string;
 }
 
+/** A search's answer, or the error a refused one gets. */
+interface VectorAnswer {
+  query: string;
+  results: VectorResult[];
+  nextPageToken: string;
+  message: string;
+  details: { field: string; problem: string }[];
+}
+
 const corpus = topicCorpus(20);
 
 describe('embedding pipelines and vector search', () => {
@@ -37,7 +46,7 @@ describe('embedding pipelines and vector search', () => {
   let ruleId: string;
 
   const vsearch = (body: Record<string, unknown>, path = 'vector/search', headers?: Record<string, string>) =>
-    call<{ results: VectorResult[]; nextPageToken: string; query: string }>(ls.url, 'POST', `/${bucket}/${path}`, body, headers);
+    call<VectorAnswer>(ls.url, 'POST', `/${bucket}/${path}`, body, headers);
   const keys = async (body: Record<string, unknown>) => {
     const res = await vsearch(body);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
