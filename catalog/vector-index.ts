@@ -82,7 +82,11 @@ const exact: VectorIndex = {
 };
 
 function dot(query: Float32Array, stored: Buffer): number {
-  const v = new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
+  // A view when the bytes sit at a float-aligned offset of their buffer, else a copy.
+  const v =
+    stored.byteOffset % 4 === 0
+      ? new Float32Array(stored.buffer, stored.byteOffset, stored.byteLength >> 2)
+      : new Float32Array(stored.buffer.slice(stored.byteOffset, stored.byteOffset + stored.byteLength));
   if (v.length !== query.length) return -Infinity;
   let s = 0;
   for (let d = 0; d < v.length; d++) s += query[d]! * v[d]!;
