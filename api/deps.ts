@@ -9,6 +9,7 @@ import type { LakeStore } from '../lake/types.js';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { FsAccess } from '../domain/fs-roots.js';
 import type { MultipartLimits } from './multipart-files.js';
+import type { VectorIndexKind } from '../domain/embeddings/kinds.js';
 
 /** What routers are built from (injected, so tests hand in real services). */
 export interface ApiDeps {
@@ -26,6 +27,8 @@ export interface ApiDeps {
   trustProxy?: string[];
   /** Searches: Postgres statement timeout, and how many run at once (defaults: 5000 ms, 4). */
   search?: { timeoutMs: number; concurrency: number };
+  /** The vector index searches use, chosen at start (catalog/vector-index.ts); exact scan when unset. */
+  vectorIndex?: VectorIndexKind;
   /** Refuses tenant-given endpoints and webhook URLs that are denied literally (IPs, `localhost`, metadata names). */
   egress: EgressPolicy;
   /** Where filesystem sources may read (the worker checks again against its own). */

@@ -8,6 +8,8 @@
  * model (bench/capacity.ts; `--capacity-keys 100000`).
  * `npm run bench -- --freshness` measures PUT → readable in the lake with
  * change notifications (bench/freshness.ts; `--puts 50`).
+ * `npm run bench -- --vector [--chunks 10000]` measures the local embedding
+ * model and the exact-scan vector index (bench/vector.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +42,7 @@ import { freshnessBench } from './freshness.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
 import { temporalCost } from './temporal-cost.js';
 import { capacityModel } from './capacity.js';
+import { vectorBench } from './vector.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +68,8 @@ const { values: args } = parseArgs({
     files: { type: 'string', default: '5000' },
     'file-kib': { type: 'string', default: '64' },
     'big-mib': { type: 'string', default: '1024' },
+    vector: { type: 'boolean', default: false },
+    chunks: { type: 'string', default: '10000' },
   },
 });
 
@@ -84,6 +89,7 @@ async function main() {
   cleanups.push(() => rm(scratch, { recursive: true, force: true }));
   const { chmod } = await import('node:fs/promises');
   await chmod(scratch, 0o755);
+  if (args.vector) return vectorBench({ scratch, chunks: Number(args.chunks), log, cleanups });
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
   log('building dist/ (npm run build): the processes run the compiled code');
   await promisify(execFile)('npm', ['run', 'build'], { cwd: new URL('..', import.meta.url).pathname });

@@ -2,7 +2,7 @@
  * The catalog: what lakesync knows of every object its sources hold. The only
  * module that writes `source_objects`, the `jobs` rows and counters (with the
  * source totals that move with them), the derived-data tables
- * (`object_pipeline_runs`, `fulltext_documents`) and `lake_purges`;
+ * (`object_pipeline_runs`, `fulltext_documents`, `embedding_chunks`) and `lake_purges`;
  * test/unit/catalog-writes.test.ts fails on a write anywhere else.
  *
  * A source object's state machine (`source_objects.status`, ObjectStatus).
@@ -59,5 +59,6 @@ export * from './scan.js';
 export * from './objects.js';
 export * from './processing.js';
 export * from './fulltext.js';
+export * from './embedding.js';
 export * from './purges.js';
 export * from './events.js';

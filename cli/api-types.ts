@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { JobDetail } from '../api/contract/jobs.js';
 
 export type { Bucket } from '../api/contract/buckets.js';
+import type { SearchResults as SearchResultsSchema, VectorSearchResults as VectorSearchResultsSchema } from '../api/contract/search.js';
+export type SearchResults = z.infer<typeof SearchResultsSchema>;
+export type VectorSearchResults = z.infer<typeof VectorSearchResultsSchema>;
 export type { Page } from '../api/contract/common.js';
 export type { CreatedServiceAccountKey, ServiceAccountKey } from '../api/contract/keys.js';
 export type { DeadLetter, Source, SyncStatus } from '../api/contract/sources.js';

@@ -4,6 +4,7 @@ import { registerBuckets } from './commands/buckets.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerKeys } from './commands/keys.js';
 import { registerSources } from './commands/sources.js';
+import { registerSearch } from './commands/search.js';
 import { registerStatus } from './commands/status.js';
 import { registerSync } from './commands/sync.js';
 import { DEFAULT_URL, DEV_TOKEN_FILE } from './config.js';
@@ -44,6 +45,7 @@ function buildProgram(io: Io): Command {
   registerSync(program, io);
   registerStatus(program, io);
   registerJobs(program, io);
+  registerSearch(program, io);
   return program;
 }
 

@@ -13,6 +13,7 @@ import type { RunTrigger } from '../domain/messages/workflows/v1.js';
 /** Keys compare bytewise (UTF-8 code point order), as S3 lists them and as the scan cursor assumes. */
 const byteOrderedText = customType<{ data: string }>({ dataType: () => 'text collate "C"' });
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
 
 // Millisecond precision, so a timestamp round-trips through JS and keyset cursors exactly.
 const createdAt = () => timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow();
@@ -349,6 +350,35 @@ export const fulltextDocuments = pgTable(
     index('fulltext_documents_tsv_idx').using('gin', t.tsv),
     index('fulltext_documents_bucket_key_idx').on(t.bucketId, t.lakeKey),
   ],
+);
+
+/**
+ * The chunks an embedding pipeline cut from one object's text and their
+ * vectors: unit-length float32s, little-endian (the exact-scan index scores
+ * them by dot product). `signature` is the pipeline settings they were made
+ * under (domain/embeddings/config.ts); an object's chunks are replaced whole.
+ */
+export const embeddingChunks = pgTable(
+  'embedding_chunks',
+  {
+    objectId: text()
+      .notNull()
+      .references(() => sourceObjects.id, { onDelete: 'cascade' }),
+    pipelineId: text()
+      .notNull()
+      .references(() => pipelines.id, { onDelete: 'cascade' }),
+    seq: integer().notNull(),
+    bucketId: text().notNull(),
+    lakeKey: byteOrderedText().notNull(),
+    etag: text().notNull(),
+    signature: text().notNull(),
+    startOffset: integer().notNull(),
+    endOffset: integer().notNull(),
+    body: text().notNull(),
+    embedding: bytea().notNull(),
+    updatedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.objectId, t.pipelineId, t.seq] }), index('embedding_chunks_bucket_key_idx').on(t.bucketId, t.lakeKey)],
 );
 
 /** Lake objects owed removal after their source was deleted with `purge=true`; a purge workflow works the list off. */

@@ -6,7 +6,7 @@
  */
 
 export type SourceKind = 's3' | 'filesystem' | 'upload' | 'azure' | 'gcs' | 'postgres' | 'sftp';
-export type PipelineKind = 'fulltext' | 'webhook';
+export type PipelineKind = 'fulltext' | 'webhook' | 'embedding';
 
 /**
  * How a kind's objects reach the lake: listed and copied from the source by

@@ -11,15 +11,18 @@ import { assertNever, type PipelineKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
 import { FulltextConfigSchema, WebhookConfigSchema, WebhookSecret, type FulltextConfig, type WebhookConfig } from './pipelines.js';
 import type { FieldProblem } from './source-kinds.js';
+import { EmbeddingConfigSchema, embeddingSignature, type EmbeddingConfig } from './embeddings/config.js';
 
 export const WebhookCreateInput = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
 export const FulltextPatchInput = patchOf(FulltextConfigSchema).strict();
+export const EmbeddingPatchInput = patchOf(EmbeddingConfigSchema).strict();
 export const WebhookPatchInput = patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict();
 
 /** Per kind: settings as stored, and the kind's part of a create and a PATCH body. */
 interface PipelineKindTypeTable {
   fulltext: { config: FulltextConfig; create: FulltextConfig; patch: z.output<typeof FulltextPatchInput> };
   webhook: { config: WebhookConfig; create: z.output<typeof WebhookCreateInput>; patch: z.output<typeof WebhookPatchInput> };
+  embedding: { config: EmbeddingConfig; create: EmbeddingConfig; patch: z.output<typeof EmbeddingPatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in PipelineKind]: unknown } = {} as PipelineKindTypeTable;
@@ -103,6 +106,17 @@ export const PIPELINE_KINDS = {
     // Deliveries leave nothing behind here: the receiver keeps what it makes of them.
     derivedTables: [],
   },
+  embedding: {
+    config: EmbeddingConfigSchema,
+    create: { input: EmbeddingConfigSchema, required: false, split: (input) => ({ config: input ?? EmbeddingConfigSchema.parse({}), secret: null }) },
+    // A chunking part replaces the whole chunking (its defaults fill what it leaves out).
+    patch: { input: EmbeddingPatchInput, apply: (current, part) => ({ config: EmbeddingConfigSchema.parse({ ...current, ...part }), secret: null }) },
+    json: (config) => ({ embedding: config }),
+    check: () => null,
+    // Other text, other chunks or another model: the vectors are made again.
+    rerunsOnChange: (before, after) => embeddingSignature(before) !== embeddingSignature(after),
+    derivedTables: [{ table: 'embedding_chunks', lakeKeyed: true }],
+  },
 } satisfies { [K in PipelineKind]: PipelineKindSpec<K> };
 
 // The registry seen per kind, so a function generic in the kind can index it.
@@ -114,6 +128,7 @@ export const PIPELINE_KIND_NAMES = Object.keys(SPECS) as PipelineKind[];
 export function pipelineKindOf(config: PipelineConfig): PipelineKind {
   if ('fulltext' in config) return 'fulltext';
   if ('webhook' in config) return 'webhook';
+  if ('embedding' in config) return 'embedding';
   return assertNever(config, 'pipeline config');
 }
 

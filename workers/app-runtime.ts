@@ -31,6 +31,7 @@ import { reportDiscoveryLag } from '../metrics/registry.js';
 import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 import { startStep } from '../infra/startup-failure.js';
+import { chooseVectorIndex } from '../catalog/vector-index.js';
 
 const STALE_TEMP_MS = 3600 * 1000;
 
@@ -214,6 +215,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       fsAccess,
       egress,
       search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY },
+      vectorIndex: chooseVectorIndex(),
       uploadLimits: uploadLimits(o.env),
       s3: { region: o.env.LAKESYNC_S3_REGION, domain: o.env.LAKESYNC_S3_DOMAIN },
       log,

@@ -6,7 +6,8 @@ import { extractText, looksBinary, textFormatOf } from '../../domain/text-extrac
 import type { ActivityDeps } from '../deps.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
-async function readAll(body: Readable, limit: number): Promise<Buffer> {
+/** Up to `limit` bytes of a body, then the body closed. */
+export async function readAll(body: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {

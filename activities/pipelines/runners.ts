@@ -10,6 +10,7 @@ import { storedErrorText } from '../../domain/error-text.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
 import { kindedConfig, type KindedConfig, type PipelineSettings } from '../../domain/pipeline-kinds.js';
 import type { ActivityDeps } from '../deps.js';
+import { runEmbedding } from './embedding.js';
 import { runFulltext } from './fulltext.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 import { runWebhook } from './webhook.js';
@@ -29,25 +30,28 @@ export type PipelineRunner<K extends PipelineKind> = (
 ) => Promise<PipelineOutcome>;
 
 export const PIPELINE_RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
-  // Fulltext failures are the lake's or Postgres's, and transient: a few tries with backoff.
-  fulltext: async (deps, p, config, obj) => {
-    let attempt = 0;
-    try {
-      const outcome = await backOff(
-        () => {
-          attempt++;
-          return runFulltext(deps, p.id, config, obj);
-        },
-        { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none' },
-      );
-      return { ...outcome, attempts: attempt };
-    } catch (err) {
-      return { status: RUN_STATUS.failed, error: storedErrorText(err), attempts: deps.maxAttempts };
-    }
-  },
+  // Fulltext and embedding failures are the lake's or Postgres's, and transient: a few tries with backoff.
+  fulltext: (deps, p, config, obj) => withRetries(deps, () => runFulltext(deps, p.id, config, obj)),
+  embedding: (deps, p, config, obj) => withRetries(deps, () => runEmbedding(deps, p.id, config, obj)),
   // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run is a new delivery.
   webhook: (deps, p, config, obj, run) => runWebhook(deps, p.id, config, p.sealedSecret, obj, run.rerun ? run.jobId : ''),
 };
+
+async function withRetries(deps: ActivityDeps, run: () => Promise<Omit<PipelineOutcome, 'attempts'>>): Promise<PipelineOutcome> {
+  let attempt = 0;
+  try {
+    const outcome = await backOff(
+      () => {
+        attempt++;
+        return run();
+      },
+      { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none' },
+    );
+    return { ...outcome, attempts: attempt };
+  } catch (err) {
+    return { status: RUN_STATUS.failed, error: storedErrorText(err), attempts: deps.maxAttempts };
+  }
+}
 
 function runAs<K extends PipelineKind>(deps: ActivityDeps, p: PipelineRow, c: KindedConfig<K>, obj: StoredObject, run: PipelineRun): Promise<PipelineOutcome> {
   return PIPELINE_RUNNERS[c.kind](deps, p, c.config, obj, run);

@@ -41,7 +41,7 @@ export function healthRoutes(deps: ApiDeps): Router {
     ]);
     const [postgres, temporal] = checks;
     const ok = checks.every((c) => c === 'ok');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres, temporal });
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', postgres, temporal, vectorIndex: deps.vectorIndex ?? 'exact' });
   });
   return r.router();
 }

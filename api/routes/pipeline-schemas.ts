@@ -17,6 +17,7 @@ export const CreatePipeline = z
     kind: z.enum(PIPELINE_KIND_NAMES as [PipelineKind, ...PipelineKind[]]),
     fulltext: PIPELINE_KINDS.fulltext.create.input.optional(),
     webhook: PIPELINE_KINDS.webhook.create.input.optional(),
+    embedding: PIPELINE_KINDS.embedding.create.input.optional(),
     enabled: z.boolean().default(true),
   })
   .strict()
@@ -34,6 +35,7 @@ export const UpdatePipeline = z
     enabled: z.boolean().optional(),
     fulltext: PIPELINE_KINDS.fulltext.patch.input.optional(),
     webhook: PIPELINE_KINDS.webhook.patch.input.optional(),
+    embedding: PIPELINE_KINDS.embedding.patch.input.optional(),
   })
   .strict();
 

@@ -35,7 +35,7 @@ export const PIPELINE_ROUTES = defineRoutes({
   create: {
     method: 'post',
     route: '/:bucket/pipelines',
-    summary: 'Create a pipeline (fulltext or webhook)',
+    summary: 'Create a pipeline (fulltext, webhook or embedding)',
     scope: 'write',
     body: CreatePipeline,
     responses: { 201: { body: Pipeline } },
@@ -58,7 +58,7 @@ export const PIPELINE_ROUTES = defineRoutes({
   update: {
     method: 'patch',
     route: '/:bucket/pipelines/:pipelineId',
-    summary: 'Update a pipeline; re-enabling or changing fulltext settings back-fills',
+    summary: 'Update a pipeline; re-enabling or changing fulltext or embedding settings back-fills',
     scope: 'write',
     body: UpdatePipeline,
     responses: { 200: { body: PipelineWithBackfill } },

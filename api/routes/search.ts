@@ -9,9 +9,12 @@ import { parseBody } from '../validate.js';
 import { findBucket } from './lookup.js';
 import { SearchBody } from './pipeline-schemas.js';
 import { defineRoutes, routesOf } from '../route.js';
-import { SearchResults } from '../contract/search.js';
+import { SearchResults, VectorSearchResults } from '../contract/search.js';
+import { VectorSearchBody } from './vector-schemas.js';
+import { vectorSearchHandler } from './vector-search.js';
+import { SearchSlots } from '../search-slots.js';
 
-interface Hit {
+export interface Hit {
   key: string;
   score: number;
   snippet: string;
@@ -36,6 +39,22 @@ export const SEARCH_ROUTES = defineRoutes({
     body: SearchBody,
     responses: { 200: { body: SearchResults } },
   },
+  vectorSearch: {
+    method: 'post',
+    route: '/:bucket/vector/search',
+    summary: 'Vector search over embedding pipelines: objects by their chunk nearest the query (K3)',
+    scope: 'read',
+    body: VectorSearchBody,
+    responses: { 200: { body: VectorSearchResults } },
+  },
+  vectorSearchAlias: {
+    method: 'post',
+    route: '/:bucket/search/vector',
+    summary: 'Vector search (K3 compatibility alias of POST /:bucket/vector/search)',
+    scope: 'read',
+    body: VectorSearchBody,
+    responses: { 200: { body: VectorSearchResults } },
+  },
 });
 
 /**
@@ -47,10 +66,10 @@ export const SEARCH_ROUTES = defineRoutes({
 export function searchRoutes(deps: ApiDeps): Router {
   const r = routesOf(SEARCH_ROUTES);
   const { timeoutMs, concurrency } = deps.search ?? { timeoutMs: 5000, concurrency: 4 };
-  let running = 0;
-  // One organisation may hold at most half the slots (at least one), so it cannot turn everyone else's searches away.
-  const perOrg = Math.max(1, Math.floor(concurrency / 2));
-  const runningByOrg = new Map<string, number>();
+  const slots = new SearchSlots(concurrency, timeoutMs);
+  const vector = vectorSearchHandler(deps, slots);
+  r.on('vectorSearch', vector);
+  r.on('vectorSearchAlias', vector);
   r.on('search', async (req, res) => {
     const org = callerOf(res).org;
     const body = parseBody(SearchBody, req);
@@ -69,33 +88,13 @@ export function searchRoutes(deps: ApiDeps): Router {
     if (body.pipelineId && indexes.length === 0) throw ApiError.invalid('pipelineId', `is not an enabled fulltext pipeline of bucket ${bucket.name}`);
     if (indexes.length === 0) return void res.json({ query: body.query, results: [], nextPageToken: '' });
 
-    // A few searches at a time, answered at once when busy: the rest of the API keeps its database connections.
-    if (running >= concurrency || (runningByOrg.get(org) ?? 0) >= perOrg) {
-      res.setHeader('Retry-After', '1');
-      throw new ApiError('UNAVAILABLE', 'query: cannot be searched now: too many searches are running; retry shortly', [
-        { field: 'query', problem: 'cannot be searched now: too many searches are running; retry shortly' },
-      ]);
-    }
-    running++;
-    runningByOrg.set(org, (runningByOrg.get(org) ?? 0) + 1);
-    let hits: Hit[];
-    try {
-      hits = await sql.begin(async (tx) => {
+    const hits = await slots.run(org, res, () =>
+      sql.begin(async (tx) => {
         // Local to this transaction: the pooled connection goes back without it.
-        await tx`select set_config('statement_timeout', ${String(timeoutMs)}, true)`;
+        await tx`select set_config('statement_timeout', ${String(slots.timeoutMs)}, true)`;
         return search(tx, bucket.id, body.query, body.prefix, indexes, offset, body.page_size + 1);
-      });
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== QUERY_CANCELED) throw err;
-      throw new ApiError('UNAVAILABLE', `query: took more than ${timeoutMs} ms to search; narrow it`, [
-        { field: 'query', problem: `took more than ${timeoutMs} ms to search; narrow it` },
-      ]);
-    } finally {
-      running--;
-      const left = (runningByOrg.get(org) ?? 1) - 1;
-      if (left > 0) runningByOrg.set(org, left);
-      else runningByOrg.delete(org);
-    }
+      }),
+    );
     const page = hits.slice(0, body.page_size);
     res.json({
       query: body.query,
@@ -113,11 +112,8 @@ export function searchRoutes(deps: ApiDeps): Router {
   return r.router();
 }
 
-/** Postgres' SQLSTATE for a statement cancelled by statement_timeout. */
-const QUERY_CANCELED = '57014';
-
 /** One branch per text-search language, so each can use the GIN index with a constant query. */
-async function search(
+export async function search(
   sql: Sql | TransactionSql,
   bucketId: string,
   query: string,

@@ -76,7 +76,7 @@ describe('/healthz', () => {
   });
 
   it('answers 200 with both dependencies up', async () => {
-    expect(await health()).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok' } });
+    expect(await health()).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok', vectorIndex: 'exact' } });
   });
 
   it('answers 503 naming Postgres while it is down, and 200 again once it is back', async () => {
@@ -90,7 +90,7 @@ describe('/healthz', () => {
     expect(JSON.stringify(down.body)).not.toContain(password);
 
     pg = await startPostgres();
-    expect(await healthWhen(200)).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok' } });
+    expect(await healthWhen(200)).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok', vectorIndex: 'exact' } });
     expect(api!.child.exitCode).toBeNull();
   });
 
@@ -103,7 +103,7 @@ describe('/healthz', () => {
     expect(down.body.temporal.length).toBeGreaterThan(0);
 
     temporal = await startTemporal();
-    expect(await healthWhen(200)).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok' } });
+    expect(await healthWhen(200)).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok', vectorIndex: 'exact' } });
     expect(api!.child.exitCode).toBeNull();
   });
 

@@ -241,6 +241,14 @@ describe('hostile text', () => {
       },
       { name: 'search query with NUL', method: 'POST', path: () => `/${bucket}/search`, body: () => ({ query: 'find\u0000me' }), field: 'query' },
       { name: 'search prefix with NUL', method: 'POST', path: () => `/${bucket}/search`, body: () => ({ query: 'x', prefix: 'a\u0000' }), field: 'prefix' },
+      { name: 'vector search query with NUL', method: 'POST', path: () => `/${bucket}/vector/search`, body: () => ({ query: 'find\u0000me' }), field: 'query' },
+      {
+        name: 'vector search source id with NUL',
+        method: 'POST',
+        path: () => `/${bucket}/search/vector`,
+        body: () => ({ query: 'x', sourceIds: ['src\u0000'] }),
+        field: 'sourceIds.0',
+      },
       {
         name: 'upload sync name with NUL',
         method: 'POST',

@@ -28,6 +28,7 @@ const CATALOG_TABLES: Record<string, string> = {
   jobs: 'jobs',
   object_pipeline_runs: 'objectPipelineRuns',
   fulltext_documents: 'fulltextDocuments',
+  embedding_chunks: 'embeddingChunks',
   lake_purges: 'lakePurges',
   job_batches: 'jobBatches',
 };

@@ -36,6 +36,8 @@ async function seed(): Promise<void> {
     ('p2', 'b1', 'two', 'fulltext', '{"fulltext":{"maxBytes":10,"language":"simple"}}')`);
   await db.execute(sql`insert into fulltext_documents (object_id, pipeline_id, bucket_id, lake_key, etag, body, tsv)
     select o.id, p.id, 'b1', o.lake_key, 'e', 'text', to_tsvector('simple', 'text') from source_objects o cross join pipelines p`);
+  await db.execute(sql`insert into embedding_chunks (object_id, pipeline_id, seq, bucket_id, lake_key, etag, signature, start_offset, end_offset, body, embedding)
+    select o.id, p.id, 0, 'b1', o.lake_key, 'e', 's', 0, 4, 'text', '\\x0000803f'::bytea from source_objects o cross join pipelines p`);
   await db.execute(sql`insert into object_pipeline_runs (object_id, pipeline_id, status, etag, attempts, job_id)
     select o.id, p.id, 'indexed', 'e', 1, null from source_objects o cross join pipelines p`);
 }
@@ -43,6 +45,9 @@ async function seed(): Promise<void> {
 async function remaining(): Promise<string[]> {
   const rows = await db.$client<{ pair: string }[]>`select object_id || '/' || pipeline_id as pair from fulltext_documents order by 1`;
   const runs = await db.$client<{ pair: string }[]>`select object_id || '/' || pipeline_id as pair from object_pipeline_runs order by 1`;
+  const chunks = await db.$client<{ pair: string }[]>`select object_id || '/' || pipeline_id as pair from embedding_chunks order by 1`;
+  // Chunks are keyed like the documents: they go wherever the documents go.
+  expect(chunks.map((r) => r.pair)).toEqual(rows.map((r) => r.pair));
   // Run state goes with the documents, except by lake key (the lake removal's own update clears the object's runs).
   return rows.map((r) => r.pair).concat(runs.map((r) => `run:${r.pair}`));
 }
@@ -60,8 +65,9 @@ describe('dropping derived data', () => {
     expect(Object.fromEntries(PIPELINE_KIND_NAMES.map((k) => [k, PIPELINE_KINDS[k].derivedTables]))).toEqual({
       fulltext: [{ table: 'fulltext_documents', lakeKeyed: true }],
       webhook: [],
+      embedding: [{ table: 'embedding_chunks', lakeKeyed: true }],
     });
-    expect(DERIVED_TABLES.map((t) => t.table)).toEqual(['object_pipeline_runs', 'fulltext_documents']);
+    expect(DERIVED_TABLES.map((t) => t.table)).toEqual(['object_pipeline_runs', 'fulltext_documents', 'embedding_chunks']);
   });
 
   it('drops what was derived from objects gone', async () => {

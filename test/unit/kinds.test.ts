@@ -78,7 +78,7 @@ describe('the registries cover every kind', () => {
       postgres: { host: 'db.example.com', database: 'app', user: 'reader', table: 'docs' },
       sftp: { host: 'sftp.example.com', username: 'reader', hostKey: `SHA256:${'A'.repeat(43)}` },
     };
-    const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' } };
+    const pipelineSettings: { [K in PipelineKind]: unknown } = { fulltext: {}, webhook: { url: 'https://example.com/hook' }, embedding: {} };
     for (const kind of SOURCE_KIND_NAMES) {
       const stored = { [kind]: SOURCE_KINDS[kind].settings.parse(sourceSettings[kind]) };
       expect(sourceKindOf(stored as SourceConnection)).toBe(kind);
@@ -88,7 +88,7 @@ describe('the registries cover every kind', () => {
       expect(pipelineKindOf(stored as never)).toBe(kind);
     }
     expect(() => sourceKindOf({ dropbox: {} } as never)).toThrow(/unhandled source connection/);
-    expect(() => pipelineKindOf({ embedding: {} } as never)).toThrow(/unhandled pipeline config/);
+    expect(() => pipelineKindOf({ ocr: {} } as never)).toThrow(/unhandled pipeline config/);
     expect(() => assertNever('x' as never)).toThrow('unhandled kind: "x"');
   });
 });

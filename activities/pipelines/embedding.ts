@@ -1,0 +1,59 @@
+import { alreadyEmbedded, removeEmbeddingChunks, replaceEmbeddingChunks } from '../../catalog/index.js';
+import { chunkText } from '../../domain/embeddings/chunking.js';
+import { embeddingSignature, type EmbeddingConfig } from '../../domain/embeddings/config.js';
+import { embedderFor } from '../../domain/embeddings/providers.js';
+import { RUN_STATUS } from '../../domain/statuses.js';
+import { extractText, looksBinary, textFormatOf } from '../../domain/text-extract.js';
+import type { ActivityDeps } from '../deps.js';
+import { readAll } from './fulltext.js';
+import type { PipelineOutcome, StoredObject } from './types.js';
+
+/** Chunks kept per object: small chunks over a large object would otherwise mean millions of rows. */
+const MAX_CHUNKS = 10_000;
+
+/**
+ * Extracts an object's text as the fulltext pipeline does, cuts it into
+ * chunks and stores each chunk's vector. Content and settings it has already
+ * embedded are not embedded again; a re-run replaces the object's chunks whole.
+ */
+export async function runEmbedding(
+  deps: ActivityDeps,
+  pipelineId: string,
+  config: EmbeddingConfig,
+  obj: StoredObject,
+): Promise<Omit<PipelineOutcome, 'attempts'>> {
+  const sql = deps.db.$client;
+  const owner = { objectId: obj.id, pipelineId, bucketId: obj.bucketId, lakeKey: obj.lakeKey, etag: obj.etag, signature: embeddingSignature(config) };
+  if (await alreadyEmbedded(sql, owner)) return { status: RUN_STATUS.indexed, detail: 'already embedded: same content and settings' };
+  const truncated = obj.size > config.maxBytes;
+  const got = await deps.lake.get(obj.bucketName, obj.lakeKey, truncated ? { start: 0, end: config.maxBytes - 1 } : undefined);
+  if (!got) throw new Error(`object ${obj.lakeKey} is not in the lake`);
+  const format = textFormatOf(obj.lakeKey, got.head.contentType);
+  if (!format) {
+    got.body.destroy();
+    await removeEmbeddingChunks(sql, obj.id, pipelineId);
+    return { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
+  }
+  const bytes = await readAll(got.body, config.maxBytes);
+  if (looksBinary(bytes)) {
+    await removeEmbeddingChunks(sql, obj.id, pipelineId);
+    return { status: RUN_STATUS.skipped, detail: 'content is binary' };
+  }
+  const text = extractText(bytes, format).replace(/\0/g, '');
+  const embedder = await embedderFor(config);
+  const all = chunkText(text, config.chunking, embedder.tokens);
+  const chunks = all.slice(0, MAX_CHUNKS);
+  const vectors = await embedder.embed(chunks.map((c) => c.text));
+  await replaceEmbeddingChunks(
+    sql,
+    owner,
+    chunks.map((c, i) => ({ ...c, vector: vectors[i]! })),
+  );
+  return {
+    status: RUN_STATUS.indexed,
+    detail:
+      `${format}: ${chunks.length} chunks of ${text.length} characters by ${embedder.model}` +
+      (truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : '') +
+      (all.length > MAX_CHUNKS ? `; the first ${MAX_CHUNKS} of ${all.length} chunks` : ''),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The embedding provider registry: per provider kind, how to get an embedder
+ * for a pipeline's settings. The worker embeds chunks with it and the API
+ * embeds queries with the same one, so both sides agree on the vectors.
+ */
+import type { EmbeddingConfig } from './config.js';
+import { embedText, GLOVE_DIMENSIONS, gloveVectors, wordsOf } from './glove.js';
+import type { EmbeddingProviderKind, LocalModel } from './kinds.js';
+import type { TokenSpan } from './chunking.js';
+
+export interface Embedder {
+  /** Names provider and model, as results and statuses show them. */
+  readonly model: string;
+  readonly dimensions: number;
+  /** Unit-length vectors, one per text, in order; all zeros for a text with nothing the model knows. */
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /** What the provider counts as a token, for chunking by tokens. */
+  tokens(text: string): Iterable<TokenSpan>;
+}
+
+const LOCAL_MODELS: { [M in LocalModel]: () => Promise<Embedder> } = {
+  'glove-6b-100d': async () => {
+    const vectors = await gloveVectors();
+    return {
+      model: 'local/glove-6b-100d',
+      dimensions: GLOVE_DIMENSIONS,
+      embed: (texts) => Promise.resolve(texts.map((t) => embedText(vectors, t))),
+      tokens: wordsOf,
+    };
+  },
+};
+
+export const EMBEDDING_PROVIDERS: { [K in EmbeddingProviderKind]: (config: EmbeddingConfig) => Promise<Embedder> } = {
+  local: (config) => LOCAL_MODELS[config.model](),
+};
+
+export function embedderFor(config: EmbeddingConfig): Promise<Embedder> {
+  return EMBEDDING_PROVIDERS[config.provider](config);
+}
