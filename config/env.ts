@@ -75,6 +75,8 @@ const EnvSchema = z.object({
     .optional(),
   WORKER_BATCH_CONCURRENCY: int(1, 64).default(4),
   WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
+  /** The most of a worker's copy slots one source holds while another source's copies wait (README "Tenant fairness"). */
+  WORKER_SOURCE_MAX_SLOT_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   WORKER_LIST_PAGE_SIZE: int(1, 1000).default(1000),
   /**
    * Worker Versioning (README "Upgrading lakesync"): the Temporal worker
