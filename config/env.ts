@@ -54,6 +54,8 @@ const EnvSchema = z.object({
   LAKESYNC_BOTO3_PYTHON: z.string().optional(),
   LAKESYNC_S5CMD_PATH: z.string().optional(),
   LAKESYNC_RCLONE_PATH: z.string().optional(),
+  /** s3sync for the benchmark (infra/s3sync.ts builds a pinned one when unset). */
+  LAKESYNC_S3SYNC_PATH: z.string().optional(),
   /** grpcurl for the gRPC tests (infra/grpcurl.ts builds a pinned one when unset). */
   LAKESYNC_GRPCURL_PATH: z.string().optional(),
   /** The Temporal server and its schema tool for the cluster tests (infra/temporal-server-build.ts builds pinned ones when unset). */
