@@ -2,16 +2,17 @@ import { eq, sql } from 'drizzle-orm';
 import { buckets, sources } from '../db/schema.js';
 import type { ControllerSnapshot, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import type { ActivityDeps } from './deps.js';
+import { fairnessKeyOf } from '../domain/fairness-key.js';
 
 /** A source's settings as the controller reads them (every cycle, and with every idle poll); null once deleted. */
 export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchConcurrency'>, sourceId: string): Promise<SourceSettings | null> {
   const [row] = await deps.db
-    .select({ s: sources, bucketName: buckets.name })
+    .select({ s: sources, bucketName: buckets.name, orgId: buckets.orgId })
     .from(sources)
     .innerJoin(buckets, eq(buckets.id, sources.bucketId))
     .where(eq(sources.id, sourceId));
   if (!row) return null;
-  const { s, bucketName } = row;
+  const { s, bucketName, orgId } = row;
   return {
     name: s.name,
     kind: s.kind,
@@ -22,6 +23,7 @@ export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchC
     batchSize: s.batchSize,
     batchConcurrency: deps.batchConcurrency,
     lastSuccessAt: s.lastSuccessAt?.getTime() ?? null,
+    fairnessKey: fairnessKeyOf(orgId),
   };
 }
 

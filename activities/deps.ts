@@ -3,7 +3,7 @@ import type { SecretBox } from '../domain/secrets.js';
 import type { LakeStore } from '../lake/types.js';
 import type { Throttle } from './throttle.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
-import type { LimitFunction } from 'p-limit';
+import type { CopySlots } from './copy-slots.js';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { FsAccess } from '../domain/fs-roots.js';
 
@@ -20,9 +20,10 @@ export interface ActivityDeps {
   /**
    * The worker's copy slots (batch × object concurrency), shared by every
    * batch it runs: a batch's slow tail never leaves slots idle while the
-   * workflow dispatches the next one.
+   * workflow dispatches the next one, and no source holds more than its
+   * share while another source's copies wait.
    */
-  copySlots: LimitFunction;
+  copySlots: CopySlots;
   /** Batches a sync run keeps in flight. */
   batchConcurrency: number;
   /** Objects per listing page; one bulk statement each. */

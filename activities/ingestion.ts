@@ -121,7 +121,7 @@ export function ingestionActivities(deps: ActivityDeps) {
       const owed = await owedInRange(sql, input.jobId, input.afterKey, input.lastKey);
       const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0, toProcess: 0 };
       const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
-      const limit = deps.copySlots;
+      const slots = deps.copySlots;
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
       // A refused destination fails the whole batch for good; objects not yet started are left owed.
       let refused = false;
@@ -131,7 +131,7 @@ export function ingestionActivities(deps: ActivityDeps) {
       try {
         await Promise.all(
           owed.map((obj) =>
-            limit(async () => {
+            slots.run(input.sourceId, async () => {
               if (actx.cancellationSignal.aborted || refused || outage !== undefined) return; // left owed: the retried batch copies it
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {

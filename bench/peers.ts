@@ -1,7 +1,8 @@
 /**
  * The tools a user would otherwise pick, run on the same data at the same
  * concurrency: rclone (one remote for both buckets, so it copies server-side),
- * `aws s3 sync`, and a raw CopyObject loop as the ceiling.
+ * s3sync (server-side copies too), `aws s3 sync`, and a raw CopyObject loop
+ * as the ceiling.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -78,4 +79,30 @@ export async function copyLoop(client: S3Client, from: string, to: string, concu
   } while (token);
   await Promise.all(copies);
   return copies.length;
+}
+
+/**
+ * s3sync between two buckets of the same endpoint, copying server-side with
+ * `concurrency` workers; credentials and endpoints go in through its
+ * environment variables, never the command line. `--auto-chunksize` copies
+ * a multipart object in its source's part sizes, so s3sync's own ETag check
+ * of the copy passes; `--check-etag` (in `extra`) compares ETags, not just
+ * sizes and modification times, to decide what to copy.
+ */
+export async function s3syncSync(s3sync: string, s3: S3Endpoint, from: string, to: string, concurrency: number, extra: string[] = []): Promise<void> {
+  await run(s3sync, ['--worker-size', String(concurrency), '--server-side-copy', '--auto-chunksize', ...extra, `s3://${from}`, `s3://${to}`], {
+    maxBuffer: 64 << 20,
+    env: peerEnv({
+      SOURCE_ENDPOINT_URL: s3.endpoint,
+      TARGET_ENDPOINT_URL: s3.endpoint,
+      SOURCE_REGION: s3.region,
+      TARGET_REGION: s3.region,
+      SOURCE_ACCESS_KEY: s3.accessKeyId,
+      TARGET_ACCESS_KEY: s3.accessKeyId,
+      SOURCE_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      TARGET_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      SOURCE_FORCE_PATH_STYLE: 'true',
+      TARGET_FORCE_PATH_STYLE: 'true',
+    }),
+  });
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: lakesync side by side with rclone, `aws s3 sync` and a raw
- * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
+ * `npm run bench`: lakesync side by side with rclone, s3sync, `aws s3 sync` and
+ * a raw CopyObject loop, on the same MinIO data at the same concurrency, in one run.
  * `npm run bench -- --discovery-only` lists a million keys instead;
  * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
  * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run);
@@ -29,6 +29,7 @@ import { JOB_STATUS } from '../domain/statuses.js';
 import { createS3Client } from '../activities/storage/s3-client.js';
 import { findMinio, findTemporalCli } from '../infra/binaries.js';
 import { installS3Clients } from '../infra/s3-clients.js';
+import { installS3sync } from '../infra/s3sync.js';
 import { startMinio } from '../infra/minio-server.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
 import { startTemporalDevServer } from '../infra/temporal-server.js';
@@ -36,7 +37,7 @@ import { startApiProcess, startWorkerProcess, type WorkerProcess } from '../infr
 import { cpuSnapshot, cpuSpent } from './cpu.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
-import { awsSync, copyLoop, rcloneSync } from './peers.js';
+import { awsSync, copyLoop, rcloneSync, s3syncSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
 import { freshnessBench } from './freshness.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
@@ -107,6 +108,14 @@ async function main() {
       })
     : undefined;
   clients?.catch(() => undefined); // awaited where used; a failure must not crash before the cleanups run
+  // s3sync is built (minutes, once per cache) while everything else starts; a sync benchmark without it says why.
+  const s3syncWanted = !args['s3-endpoint'] && !args['discovery-only'] && !args['skip-peers'];
+  const s3sync = s3syncWanted
+    ? installS3sync({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_S3SYNC_PATH, log }).catch((err: unknown) => {
+        log(`s3sync: skipped, it could not be installed: ${err instanceof Error ? err.message : String(err)}`);
+        return null;
+      })
+    : null;
   const [temporal, pg, minio, bundle] = await Promise.all([
     startTemporalDevServer({ binary: temporalCli, ui: false, log }),
     startEmbeddedPostgres({
@@ -156,7 +165,8 @@ async function main() {
     // A production worker runs with a capped heap (README: "Scaling workers"); V8 otherwise grows lazily toward gigabytes.
     NODE_OPTIONS: `--max-old-space-size=${args['worker-heap-mb']}${profile}`,
   };
-  for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-aws', 'dst-copy']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-s3sync', 'dst-s3sync-etag', 'dst-aws', 'dst-copy'])
+    await s3.send(new CreateBucketCommand({ Bucket: b }));
   const authSecret = randomBytes(32).toString('base64url');
   const token = await new SignJWT({ org: 'bench', scope: 'read write admin' })
     .setProtectedHeader({ alg: 'HS256' })
@@ -373,12 +383,19 @@ async function main() {
 
   const rclone = clients ? (await clients).rclone : null;
   const aws = clients ? (await clients).aws : null;
+  const s3syncBin = await s3sync;
   const tools: { name: string; run: () => Promise<unknown> }[] = [
     { name: 'lakesync', run: lakesync },
     ...(rclone
       ? [
           { name: 'rclone sync', run: () => rcloneSync(rclone, minio, 'src', 'dst-rclone', concurrency) },
           { name: 'rclone sync --checksum', run: () => rcloneSync(rclone, minio, 'src', 'dst-rclone-checksum', concurrency, ['--checksum']) },
+        ]
+      : []),
+    ...(s3syncBin
+      ? [
+          { name: 's3sync', run: () => s3syncSync(s3syncBin, minio, 'src', 'dst-s3sync', concurrency) },
+          { name: 's3sync --check-etag', run: () => s3syncSync(s3syncBin, minio, 'src', 'dst-s3sync-etag', concurrency, ['--check-etag']) },
         ]
       : []),
     ...(aws ? [{ name: 'aws s3 sync', run: () => awsSync(aws, minio, 'src', 'dst-aws', concurrency) }] : []),

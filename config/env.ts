@@ -54,6 +54,8 @@ const EnvSchema = z.object({
   LAKESYNC_BOTO3_PYTHON: z.string().optional(),
   LAKESYNC_S5CMD_PATH: z.string().optional(),
   LAKESYNC_RCLONE_PATH: z.string().optional(),
+  /** s3sync for the benchmark (infra/s3sync.ts builds a pinned one when unset). */
+  LAKESYNC_S3SYNC_PATH: z.string().optional(),
   /** grpcurl for the gRPC tests (infra/grpcurl.ts builds a pinned one when unset). */
   LAKESYNC_GRPCURL_PATH: z.string().optional(),
   /** The Temporal server and its schema tool for the cluster tests (infra/temporal-server-build.ts builds pinned ones when unset). */
@@ -75,6 +77,8 @@ const EnvSchema = z.object({
     .optional(),
   WORKER_BATCH_CONCURRENCY: int(1, 64).default(4),
   WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
+  /** The most of a worker's copy slots one source holds while another source's copies wait (README "Tenant fairness"). */
+  WORKER_SOURCE_MAX_SLOT_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   WORKER_LIST_PAGE_SIZE: int(1, 1000).default(1000),
   /**
    * Worker Versioning (README "Upgrading lakesync"): the Temporal worker

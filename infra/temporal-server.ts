@@ -85,7 +85,9 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
     args.push('--db-filename', opts.dbFilename);
   }
   // A worker shutting down asks the server to complete its long polls instead of cutting them, so no task in transit is lost.
-  const dynamicConfig = { 'frontend.enableCancelWorkerPollsOnShutdown': true, ...opts.dynamicConfig };
+  // Fairness keys (an organisation's) are honoured only with fairness on: off by default in server 1.32 (README "Tenant fairness").
+  // The same values as config/temporal-dynamic-config.yaml, which the cluster and docker-compose read.
+  const dynamicConfig = { 'frontend.enableCancelWorkerPollsOnShutdown': true, 'matching.enableFairness': true, ...opts.dynamicConfig };
   for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=${searchAttributeCliTypes[key.type]}`);
 

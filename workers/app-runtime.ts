@@ -17,7 +17,7 @@ import { Authenticator } from '../api/auth.js';
 import { UrlSigner } from '../domain/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
-import pLimit from 'p-limit';
+import { CopySlots } from '../activities/copy-slots.js';
 import { makeCurrent } from './worker-deployment.js';
 import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
@@ -108,7 +108,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       lake,
       secrets,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
-      copySlots: pLimit(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY),
+      copySlots: new CopySlots(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY, o.env.WORKER_SOURCE_MAX_SLOT_SHARE),
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
       listPageSize: o.env.WORKER_LIST_PAGE_SIZE,
       maxAttempts: 3,

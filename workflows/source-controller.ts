@@ -15,7 +15,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { Priority } from '@temporalio/common';
 import type { ControllerInput, ControllerState, IngestAccepted, IngestRequest, QueuedRun } from '../domain/messages/workflows/v1.js';
+import type { PollResult, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import {
   configChangedSignal,
   discoverUpdate,
@@ -133,6 +135,13 @@ const POLL: ActivityOptions = {
 const { pollSource } = proxyActivities<Activities>(POLL);
 
 const newJobId = (): string => `job_${uuid4().replace(/-/g, '')}`;
+
+/**
+ * A source's heavy work (its polls, its sync runs) is dispatched under its
+ * organisation's fairness key (README "Tenant fairness"). Settings recorded
+ * before the key existed carry none, and their replay schedules as it ran.
+ */
+const fairness = (settings: SourceSettings): { priority?: Priority } => (settings.fairnessKey ? { priority: { fairnessKey: settings.fairnessKey } } : {});
 
 /** An ingest request waiting for its preview and job; its update handler waits for the outcome. */
 interface IngestAsk {
@@ -355,8 +364,10 @@ export async function sourceController(input: ControllerInput): Promise<void> {
       if (woke || !idlePollsStay || !pollsCheaply(state)) break;
 
       // The schedule is due: look cheaply, and only run a job if there is work.
-      const poll = await pollSource
-        .executeWithOptions({ ...POLL, summary: 'scheduled poll: list and diff; record it if nothing is owed' }, [{ sourceId, jobId: newJobId() }])
+      const poll: PollResult = await pollSource
+        .executeWithOptions({ ...POLL, ...fairness(settings), summary: 'scheduled poll: list and diff; record it if nothing is owed' }, [
+          { sourceId, jobId: newJobId() },
+        ])
         .catch((err: unknown) => {
           if (isCancellation(err)) throw err;
           return { outcome: 'work' as const, reason: `the poll failed: ${err instanceof Error ? err.message : String(err)}` };
@@ -418,8 +429,11 @@ export async function sourceController(input: ControllerInput): Promise<void> {
           batchSize: settings.batchSize,
           batchConcurrency: settings.batchConcurrency,
           paused: state.paused,
+          fairnessKey: settings.fairnessKey,
         },
       ],
+      // The run's own workflow tasks take turns with other organisations' too.
+      ...fairness(settings),
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       typedSearchAttributes: [
         { key: searchAttributes.bucket, value: settings.bucketName },

@@ -16,16 +16,16 @@ import type { Activities } from '../activities/index.js';
 import type { SyncRunInput, SyncRunResult } from '../domain/messages/workflows/v1.js';
 import { runPausedQuery, runPauseSignal } from './shared.js';
 
-const bookkeeping = proxyActivities<Activities>({
+const BOOKKEEPING: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+};
 
 // Walks every stored object of a source: minutes for millions.
-const longBookkeeping = proxyActivities<Activities>({
+const LONG_BOOKKEEPING: ActivityOptions = {
   startToCloseTimeout: '1 hour',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+};
 
 const PERMANENT = ['SourceNotFound', 'BadSourceConfig', 'SourceUnreachable', 'DeleteLimitExceeded'];
 
@@ -44,9 +44,26 @@ const COPY: ActivityOptions = {
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes: PERMANENT },
 };
 
-const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(COPY);
-// A targeted run HEADs the keys change notifications named (at most 20,000), heartbeating each page of them.
-const { applyEvents } = proxyActivities<Activities>(SCAN);
+/**
+ * Every activity of a run carries its organisation's fairness key, so Temporal
+ * hands out one organisation's backlog in turn with the others' (README
+ * "Tenant fairness"). Runs started without a key schedule as they always did.
+ */
+const fair = (input: SyncRunInput, options: ActivityOptions): ActivityOptions =>
+  input.fairnessKey ? { ...options, priority: { fairnessKey: input.fairnessKey } } : options;
+
+function runActivities(input: SyncRunInput) {
+  const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(fair(input, COPY));
+  return {
+    bookkeeping: proxyActivities<Activities>(fair(input, BOOKKEEPING)),
+    longBookkeeping: proxyActivities<Activities>(fair(input, LONG_BOOKKEEPING)),
+    scanSource,
+    ingestBatch,
+    processBatch,
+    // A targeted run HEADs the keys change notifications named (at most 20,000), heartbeating each page of them.
+    applyEvents: proxyActivities<Activities>(SCAN).applyEvents,
+  };
+}
 
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
@@ -61,6 +78,7 @@ const MAX_SCAN_POLL_MS = 15_000;
 export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
   // The SDK adds workflowId, runId and workflowType to every line.
   const fields = { bucket: input.bucket, sourceId: input.sourceId, jobId: input.jobId };
+  const { bookkeeping, longBookkeeping, scanSource, ingestBatch, processBatch, applyEvents } = runActivities(input);
   const finished = (outcome: SyncRunResult): SyncRunResult => {
     log.info('job finished', { ...fields, status: outcome.status });
     return outcome;
@@ -91,7 +109,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       if (input.kind === 'discovery') {
         if (!input.dryRun) await adopt();
         const scan = scanSource.executeWithOptions(
-          { ...SCAN, summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` },
+          { ...fair(input, SCAN), summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` },
           [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun }],
         );
         if (input.dryRun) {
@@ -111,9 +129,10 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       } else if (input.events) {
         // Only runs started with events carry the flag: recorded histories never reach this command.
         await adopt();
-        await applyEvents.executeWithOptions({ ...SCAN, summary: 'look at the keys change notifications named and diff them against the checkpoint' }, [
-          { jobId: input.jobId, sourceId: input.sourceId },
-        ]);
+        await applyEvents.executeWithOptions(
+          { ...fair(input, SCAN), summary: 'look at the keys change notifications named and diff them against the checkpoint' },
+          [{ jobId: input.jobId, sourceId: input.sourceId }],
+        );
       } else {
         await bookkeeping.prepareIngestion({
           jobId: input.jobId,
@@ -149,13 +168,15 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         const range = `${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}`;
         const args = { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey };
         const process = () =>
-          processBatch.executeWithOptions({ ...COPY, summary: `process batch ${range}${input.ruleId ? ` for rule ${input.ruleId}` : ''}` }, [
+          processBatch.executeWithOptions({ ...fair(input, COPY), summary: `process batch ${range}${input.ruleId ? ` for rule ${input.ruleId}` : ''}` }, [
             { ...args, ruleId: input.ruleId ?? null },
           ]);
         // Stored objects go through their pipelines right after their batch lands.
         const batch: Promise<unknown> = input.ruleId
           ? process()
-          : ingestBatch.executeWithOptions({ ...COPY, summary: `copy batch ${range}` }, [args]).then(async (r) => (r.toProcess > 0 ? await process() : null));
+          : ingestBatch
+              .executeWithOptions({ ...fair(input, COPY), summary: `copy batch ${range}` }, [args])
+              .then(async (r) => (r.toProcess > 0 ? await process() : null));
         const tracked: Promise<unknown> = batch.then(
           () => inFlight.delete(tracked),
           (err) => {

@@ -17,6 +17,8 @@ export interface SourceSettings {
   batchSize: number;
   batchConcurrency: number;
   lastSuccessAt: number | null;
+  /** The source's organisation as a Temporal fairness key; absent in results recorded before it existed. */
+  fairnessKey?: string;
 }
 
 /** The controller's state as mirrored into the database, which answers when Temporal can't. */

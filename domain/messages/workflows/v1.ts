@@ -120,6 +120,12 @@ export interface SyncRunInput {
   batchSize: number;
   batchConcurrency: number;
   paused?: boolean;
+  /**
+   * The source's organisation as a Temporal fairness key: every activity the run
+   * schedules carries it, so one organisation's backlog cannot starve another's.
+   * Absent in runs started before it existed: their activities carry none.
+   */
+  fairnessKey?: string;
   /** Set when continuing as new: the scan is done and dispatch resumes after this key. */
   resume?: { afterKey: string | null };
 }
