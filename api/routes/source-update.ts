@@ -18,6 +18,7 @@ export function applyUpdate(source: SourceRow, body: UpdateSourceInput, secrets:
     'batchSize',
     'targetPrefix',
     'maxObjectsPerRun',
+    'shards',
     'skipDuplicates',
     'suspendAfterFailures',
   ] as const) {
