@@ -169,8 +169,10 @@ export function discoveryActivities(deps: ActivityDeps) {
     const { source, reader } = ctx;
     const filter = pageFilter(source.filters, reader);
     const reconcile = reconcileWithDefaults(source.reconcile);
-    const cp = await resumePoint(input.jobId, (seen.checkpoint as ScanCheckpoint | undefined) ?? (actx.info.heartbeatDetails as ScanCheckpoint | undefined), () =>
-      catalog.nextScanPass(sql, input.sourceId),
+    const cp = await resumePoint(
+      input.jobId,
+      (seen.checkpoint as ScanCheckpoint | undefined) ?? (actx.info.heartbeatDetails as ScanCheckpoint | undefined),
+      () => catalog.nextScanPass(sql, input.sourceId),
     );
     seen.checkpoint = cp;
     // Where this attempt began, even when it went on after an outage.

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import * as catalog from '../catalog/index.js';
 import { FAILURE } from '../domain/failures.js';
+import { storedErrorText } from '../domain/error-text.js';
 import { autoShardCount, cutsAtGroups, rangesFromCuts, withinShard } from '../domain/shards.js';
 import { kindedConnection, type KindedConnection } from '../domain/source-kinds.js';
 import { reconcileWithDefaults, type ReconcileSettings } from '../domain/source-config.js';
@@ -30,10 +31,21 @@ export interface ShardScanInput {
   shard: number;
 }
 
-/** Where the kind lets a first scan cut (its registry entry), when the catalog cannot yet. */
-async function groupStarts<K extends SourceKind>(deps: ActivityDeps, source: SourceRow, c: KindedConnection<K>): Promise<string[] | null> {
+/**
+ * Where the kind lets a first scan cut (its registry entry), when the catalog
+ * cannot yet. A fan-out the source refuses or cannot answer leaves one shard:
+ * the scan then meets the same error and fails the run as a single scan would,
+ * instead of this bookkeeping step retrying it.
+ */
+async function groupStarts<K extends SourceKind>(deps: ActivityDeps, source: SourceRow, c: KindedConnection<K>, actx: Context): Promise<string[]> {
   const sharding = SOURCE_READERS[c.kind].sharding;
-  return sharding.split === 'ranges' ? sharding.groups(deps, source, c.settings) : null;
+  if (sharding.split === 'one') return [];
+  try {
+    return await sharding.groups(deps, source, c.settings);
+  } catch (err) {
+    actx.log.warn('could not list where the source could be cut: one shard', { sourceId: source.id, error: storedErrorText(err) });
+    return [];
+  }
 }
 
 export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
@@ -46,7 +58,8 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     const filter = pageFilter(source.filters, reader);
     const reconcile = reconcileWithDefaults(source.reconcile);
     const shard = await catalog.readShard(sql, input.jobId, input.shard);
-    if (!shard) throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: `job ${input.jobId} has no shard ${input.shard}`, nonRetryable: true });
+    if (!shard)
+      throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: `job ${input.jobId} has no shard ${input.shard}`, nonRetryable: true });
     const sourceFailed = (what: string) => (err: unknown) => {
       seen.sourceDown = serverDown(err);
       throw (
@@ -69,7 +82,14 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       const { matched, unmatched } = await filter(page.objects).catch(sourceFailed('HEAD'));
       await steps.recordUnmatched(ctx, input, shard.pass, unmatched, reconcile.onFilterDrift);
       await sql.begin(async (tx) => {
-        if (!(await catalog.advanceShardCursor(tx, input.jobId, input.shard, { from: cursor, to: to ?? page.objects.at(-1)?.key ?? from, listed: page.objects.length, last })))
+        if (
+          !(await catalog.advanceShardCursor(tx, input.jobId, input.shard, {
+            from: cursor,
+            to: to ?? page.objects.at(-1)?.key ?? from,
+            listed: page.objects.length,
+            last,
+          }))
+        )
           throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this shard has moved its cursor on' });
         await catalog.oweListed(tx, input, shard.pass, matched, reconcile.onUpdate);
         await catalog.deferExcess(tx, input, source.maxObjectsPerRun, { after: from, upTo: to });
@@ -101,22 +121,24 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
      * from the catalog when it holds the source's keys, else where the kind
      * says top-level groups begin. One shard means the single scan
      * (scanSource). Idempotent: a retry returns the shards the first made.
+     * Sampling reads the source's catalogued keys in order: seconds for a
+     * million, minutes for a hundred million (a long bookkeeping step).
      */
     async planScan(input: { jobId: string; sourceId: string }): Promise<{ shards: number }> {
+      const actx = Context.current();
       const made = await catalog.readShards(sql, input.jobId);
       if (made.length > 0) return { shards: made.length };
       const { source } = await findSourceRow(deps, input.sourceId);
       const connection = kindedConnection(source.connection);
       const count = source.shards ?? autoShardCount(await catalog.lastScanListed(sql, input.sourceId));
       if (count < 2) return { shards: 1 };
-      const starts = await groupStarts(deps, source, connection);
-      if (starts === null) return { shards: 1 };
+      if (SOURCE_READERS[connection.kind].sharding.split === 'one') return { shards: 1 };
       const sampled = await catalog.sampleCuts(sql, input.sourceId, count);
-      const cuts = sampled.length === count - 1 ? sampled : cutsAtGroups(starts, count);
+      const cuts = sampled.length === count - 1 ? sampled : cutsAtGroups(await groupStarts(deps, source, connection, actx), count);
       const ranges = rangesFromCuts(cuts);
       if (ranges.length < 2) return { shards: 1 };
       const { shards } = await catalog.planShards(deps.db.$client, input.jobId, input.sourceId, ranges);
-      Context.current().log.info('scan split into shards', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, sampled: cuts === sampled });
+      actx.log.info('scan split into shards', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, sampled: cuts === sampled });
       return { shards: shards.length };
     },
 
@@ -135,7 +157,11 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       const shards = await catalog.readShards(sql, input.jobId);
       const open = shards.filter((s) => !s.finished).map((s) => s.shard);
       if (shards.length === 0 || open.length > 0)
-        throw ApplicationFailure.create({ type: FAILURE.scanIncomplete, message: `the scan is incomplete (shards ${open.join(', ')} still listing): nothing swept`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: FAILURE.scanIncomplete,
+          message: `the scan is incomplete (shards ${open.join(', ')} still listing): nothing swept`,
+          nonRetryable: true,
+        });
       const shard = await catalog.readShard(sql, input.jobId, 0);
       const ctx = await loadSource(deps, input.sourceId);
       const reconcile = reconcileWithDefaults(ctx.source.reconcile);

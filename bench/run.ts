@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: lakesync side by side with rclone, `aws s3 sync` and a raw
  * CopyObject loop, on the same MinIO data at the same concurrency, in one run.
- * `npm run bench -- --discovery-only` lists a million keys instead;
+ * `npm run bench -- --discovery-only` lists a million keys instead (with
+ * `--s3-shards 1,4`, S3 keys in 1 and in 4 shards, bench/discovery-shards.ts);
  * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
  * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run).
  */
@@ -26,6 +27,7 @@ import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.
 import { startTemporalDevServer } from '../infra/temporal-server.js';
 import { startApiProcess, startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
 import { cpuSnapshot, cpuSpent } from './cpu.js';
+import { s3ShardBench } from './discovery-shards.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, rcloneSync } from './peers.js';
@@ -43,6 +45,8 @@ const { values: args } = parseArgs({
     'changed-percent': { type: 'string', default: '1' },
     'discovery-only': { type: 'boolean', default: false },
     keys: { type: 'string', default: '1000000' },
+    /** With --discovery-only: list S3 keys on MinIO with each of these shard counts, beside a raw ListObjectsV2 loop (bench/discovery-shards.ts). */
+    's3-shards': { type: 'string' },
     'skip-peers': { type: 'boolean', default: false },
     'worker-heap-mb': { type: 'string', default: '192' },
     's3-endpoint': { type: 'boolean', default: false },
@@ -188,6 +192,15 @@ async function main() {
     // Only the full size is a result; a smoke run (smaller knobs) is for trying the harness.
     if (params.files === 5000 && params.fileKiB === 64 && params.bigMiB === 1024) await writeResults('s3-endpoint', params, rows);
     else log('smoke run (not 5000 × 64 KiB and 1024 MiB): results not written');
+    return;
+  }
+
+  if (args['discovery-only'] && args['s3-shards']) {
+    const keys = Number(args.keys);
+    const counts = args['s3-shards'].split(',').map(Number);
+    const rows = await s3ShardBench({ s3, sql, minio, callApi, waitJob, log }, keys, counts);
+    printTable(rows);
+    await writeResults('discovery-shards', { keys, concurrency }, rows);
     return;
   }
 

@@ -76,7 +76,11 @@ export function inRange(range: ShardRange, key: string): boolean {
  * next shard (a listing cannot be told where to stop, so its last page may
  * run over). `nextAfterKey` null: the shard has listed its whole range.
  */
-export function withinShard<T extends { key: string }>(objects: readonly T[], nextAfterKey: string | null, upTo: string | null): { objects: T[]; nextAfterKey: string | null } {
+export function withinShard<T extends { key: string }>(
+  objects: readonly T[],
+  nextAfterKey: string | null,
+  upTo: string | null,
+): { objects: T[]; nextAfterKey: string | null } {
   if (upTo === null) return { objects: [...objects], nextAfterKey };
   const kept = objects.filter((o) => compareKeys(o.key, upTo) <= 0);
   const done = nextAfterKey === null || compareKeys(nextAfterKey, upTo) >= 0;

@@ -104,7 +104,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       if (input.kind === 'discovery') {
         if (!input.dryRun) await adopt();
-        const split = !input.dryRun && patched(SHARDED_SCAN) ? (await bookkeeping.planScan({ jobId: input.jobId, sourceId: input.sourceId })).shards : 1;
+        const split = !input.dryRun && patched(SHARDED_SCAN) ? (await longBookkeeping.planScan({ jobId: input.jobId, sourceId: input.sourceId })).shards : 1;
         if (split > 1) {
           const all = Array.from({ length: split }, (_, shard) => ({ shard, afterKey: null }));
           shards = all;
@@ -166,6 +166,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, scanning: wasScanning });
       return chained(afterKey, ends, (lastKey) => void (afterKey = lastKey));
     };
+    // Shards list concurrently, so there is no one job-wide cursor: each shard's range is planned on its own, up to
+    // that shard's committed cursor (keys above it may still be owed by pages not yet listed), and batches never
+    // straddle two ranges (see planShardBatches).
     const planSharded = async (cursors: { shard: number; afterKey: string | null }[]): Promise<Planned[]> => {
       const plans = await bookkeeping.planShardBatches({ jobId: input.jobId, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, shards: cursors });
       return plans.flatMap(({ shard, from, ends }) => chained(from, ends, (lastKey) => void (cursors.find((c) => c.shard === shard)!.afterKey = lastKey)));
