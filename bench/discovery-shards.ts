@@ -28,7 +28,9 @@ export async function s3ShardBench(d: ShardBenchDeps, keys: number, shardCounts:
   const put = pLimit(64);
   await Promise.all(
     Array.from({ length: keys }, (_, i) =>
-      put(() => d.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `keys/p${String(i % GROUPS).padStart(3, '0')}/k${String(i).padStart(8, '0')}`, Body: '' }))),
+      put(() =>
+        d.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `keys/p${String(i % GROUPS).padStart(3, '0')}/k${String(i).padStart(8, '0')}`, Body: '' })),
+      ),
     ),
   );
   const groups = Array.from({ length: GROUPS }, (_, g) => `p${String(g).padStart(3, '0')}/`);
@@ -70,7 +72,9 @@ async function rawList(s3: S3Client, ranges: ShardRange[]): Promise<number> {
     ranges.map(async (r) => {
       let after = r.after;
       for (;;) {
-        const res = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'keys/', StartAfter: after === null ? undefined : `keys/${after}`, MaxKeys: 1000 }));
+        const res = await s3.send(
+          new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'keys/', StartAfter: after === null ? undefined : `keys/${after}`, MaxKeys: 1000 }),
+        );
         const objects = (res.Contents ?? []).map((o) => ({ key: o.Key!.slice('keys/'.length) }));
         const page = withinShard(objects, res.IsTruncated ? (objects.at(-1)?.key ?? null) : null, r.upTo);
         if (page.nextAfterKey === null) break;
