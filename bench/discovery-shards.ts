@@ -59,6 +59,9 @@ export async function s3ShardBench(d: ShardBenchDeps, keys: number, shardCounts:
     await d.waitJob(jobId);
     const [job] = await d.sql`select started_at from jobs where id = ${jobId}`;
     const seconds = (scanned.getTime() - (job!.started_at as Date).getTime()) / 1000;
+    const [made] = await d.sql`select count(*)::int as n from scan_shards where job_id = ${jobId}`;
+    // A job that resolved to one shard scanned with scanSource and wrote no shard rows.
+    d.log(`lakesync scanned ${keys} keys in ${Math.max(1, Number(made?.n ?? 0))} shard(s) in ${seconds.toFixed(2)} s`);
     rows.push({ tool: 'lakesync', scenario: `list ${keys} S3 keys, ${ranges.length} shard(s)`, seconds, objects: keys });
   }
   return rows;
