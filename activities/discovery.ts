@@ -16,6 +16,7 @@ import { postgresUnreachable } from '../domain/unreachable.js';
 import { storedErrorText } from '../domain/error-text.js';
 import { readSourceSettings } from './controller-state.js';
 import type { PollInput, PollResult } from '../domain/messages/controller-state/v1.js';
+import { shardedScanActivities } from './sharded-scan.js';
 
 export interface ScanInput {
   jobId: string;
@@ -32,7 +33,7 @@ export interface ScanResult {
 }
 
 /** What a scan heartbeats: enough to resume exactly where it stopped. */
-interface ScanCheckpoint {
+export interface ScanCheckpoint {
   pass: number;
   afterKey: string | null;
   listed: number;
@@ -168,8 +169,10 @@ export function discoveryActivities(deps: ActivityDeps) {
     const { source, reader } = ctx;
     const filter = pageFilter(source.filters, reader);
     const reconcile = reconcileWithDefaults(source.reconcile);
-    const cp = await resumePoint(input.jobId, seen.checkpoint ?? (actx.info.heartbeatDetails as ScanCheckpoint | undefined), () =>
-      catalog.nextScanPass(sql, input.sourceId),
+    const cp = await resumePoint(
+      input.jobId,
+      (seen.checkpoint as ScanCheckpoint | undefined) ?? (actx.info.heartbeatDetails as ScanCheckpoint | undefined),
+      () => catalog.nextScanPass(sql, input.sourceId),
     );
     seen.checkpoint = cp;
     // Where this attempt began, even when it went on after an outage.
@@ -290,33 +293,44 @@ export function discoveryActivities(deps: ActivityDeps) {
      * Postgres that is down (the checkpoint is read before the first page).
      */
     async scanSource(input: ScanInput): Promise<ScanResult> {
-      const actx = Context.current();
       const seen: ScanProgress = { answered: false, sourceDown: false };
-      const giveUpAt = Date.now() + SCAN_OUTAGE_PATIENCE_MS;
-      for (let waitMs = 1000; ; waitMs = Math.min(waitMs * 2, 10_000)) {
-        try {
-          return await scanOnce(input, seen);
-        } catch (err) {
-          const down = seen.sourceDown || serverDown(err);
-          // Postgres down says nothing about the source, so it is waited for even before the source has answered.
-          const waitable = down && (seen.answered || postgresUnreachable(err));
-          if (!waitable || input.dryRun || Date.now() + waitMs > giveUpAt || actx.cancellationSignal.aborted) throw err;
-          actx.log.warn('a server is down; the scan waits and goes on from its last page', { jobId: input.jobId, error: storedErrorText(err) });
-          seen.sourceDown = false;
-          actx.heartbeat(seen.checkpoint);
-          await actx.sleep(waitMs); // rejects when the activity is cancelled (the worker shutting down)
-        }
-      }
+      return withOutagePatience(input, seen, () => scanOnce(input, seen));
     },
+
+    ...shardedScanActivities(deps, { recordUnmatched, checkDeleteLimit, sweep }),
   };
 }
 
-interface ScanProgress {
+/**
+ * Runs one pass at a listing again while a server it needs is down: waited
+ * for, with backoff, once the source has answered this attempt (or when it is
+ * Postgres that is down), and only up to SCAN_OUTAGE_PATIENCE_MS.
+ */
+export async function withOutagePatience<T>(input: { jobId: string; dryRun?: boolean }, seen: ScanProgress, once: () => Promise<T>): Promise<T> {
+  const actx = Context.current();
+  const giveUpAt = Date.now() + SCAN_OUTAGE_PATIENCE_MS;
+  for (let waitMs = 1000; ; waitMs = Math.min(waitMs * 2, 10_000)) {
+    try {
+      return await once();
+    } catch (err) {
+      const down = seen.sourceDown || serverDown(err);
+      // Postgres down says nothing about the source, so it is waited for even before the source has answered.
+      const waitable = down && (seen.answered || postgresUnreachable(err));
+      if (!waitable || input.dryRun || Date.now() + waitMs > giveUpAt || actx.cancellationSignal.aborted) throw err;
+      actx.log.warn('a server is down; the scan waits and goes on from its last page', { jobId: input.jobId, error: storedErrorText(err) });
+      seen.sourceDown = false;
+      actx.heartbeat(seen.checkpoint);
+      await actx.sleep(waitMs); // rejects when the activity is cancelled (the worker shutting down)
+    }
+  }
+}
+
+export interface ScanProgress {
   /** The source answered a listing in this attempt: it was reachable, so an error now is an outage. */
   answered: boolean;
   /** The last listing failed because the source's server is down. */
   sourceDown: boolean;
-  checkpoint?: ScanCheckpoint;
+  checkpoint?: unknown;
   resumedFrom?: string | null;
 }
 
@@ -324,7 +338,7 @@ interface ScanProgress {
 const SCAN_OUTAGE_PATIENCE_MS = 5 * 60_000;
 
 /** Errors that retrying within this run cannot fix, as the source's kind tells them; the controller tries again on its next poll. */
-function asPermanent(kind: SourceKind, err: unknown): never {
+export function asPermanent(kind: SourceKind, err: unknown): never {
   if (SOURCE_READERS[kind].permanent(err)) {
     const message = (err as { message?: string } | null)?.message;
     throw ApplicationFailure.create({ type: FAILURE.sourceUnreachable, message: `${errorCode(err)}: ${message ?? 'source unreachable'}`, nonRetryable: true });

@@ -33,6 +33,7 @@ export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan |
     batchSize: s.batchSize,
     targetPrefix: s.targetPrefix,
     maxObjectsPerRun: s.maxObjectsPerRun,
+    shards: s.shards,
     skipDuplicates: s.skipDuplicates,
     fileFilters: s.filters,
     reconcile: s.reconcile,

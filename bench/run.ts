@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: lakesync side by side with rclone, s3sync, `aws s3 sync` and
  * a raw CopyObject loop, on the same MinIO data at the same concurrency, in one run.
- * `npm run bench -- --discovery-only` lists a million keys instead;
+ * `npm run bench -- --discovery-only` lists a million keys instead (with
+ * `--s3-shards 1,4`, S3 keys in 1 and in 4 shards, bench/discovery-shards.ts);
  * `npm run bench -- --s3-endpoint` measures S3 clients against S3 endpoints
  * (bench/s3-endpoint.ts; `--files 200 --big-mib 64` for a quick smoke run);
  * `npm run bench -- --capacity` measures the per-key costs of the capacity
@@ -35,6 +36,7 @@ import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.
 import { startTemporalDevServer } from '../infra/temporal-server.js';
 import { startApiProcess, startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
 import { cpuSnapshot, cpuSpent } from './cpu.js';
+import { s3ShardBench } from './discovery-shards.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, rcloneSync, s3syncSync } from './peers.js';
@@ -57,6 +59,8 @@ const { values: args } = parseArgs({
     capacity: { type: 'boolean', default: false },
     'capacity-keys': { type: 'string', default: '100000' },
     keys: { type: 'string', default: '1000000' },
+    /** With --discovery-only: list S3 keys on MinIO with each of these shard counts, beside a raw ListObjectsV2 loop (bench/discovery-shards.ts). */
+    's3-shards': { type: 'string' },
     'skip-peers': { type: 'boolean', default: false },
     'worker-heap-mb': { type: 'string', default: '192' },
     /** NODE_OPTIONS of the S3 endpoint's API process, e.g. `--max-old-space-size=256` to trade CPU for RSS. */
@@ -280,6 +284,15 @@ async function main() {
     ]);
     const rows: Row[] = fresh.samples.map((seconds, i) => ({ tool: 'lakesync', scenario: `freshness PUT ${i}`, seconds, objects: 1 }));
     await writeResults('freshness', { puts: fresh.samples.length, p50: fresh.p50, p99: fresh.p99, max: fresh.max }, rows);
+    return;
+  }
+
+  if (args['discovery-only'] && args['s3-shards']) {
+    const keys = Number(args.keys);
+    const counts = args['s3-shards'].split(',').map(Number);
+    const rows = await s3ShardBench({ s3, sql, minio, callApi, waitJob, log }, keys, counts);
+    printTable(rows);
+    await writeResults('discovery-shards', { keys, concurrency }, rows);
     return;
   }
 

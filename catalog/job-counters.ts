@@ -51,6 +51,11 @@ export async function advanceScanCursor(
   return moved.count > 0;
 }
 
+/** A shard's page listed: counted last in the page's transaction, so shards hold the job row only while they commit. */
+export async function countListed(tx: ISql, jobId: string, listed: number): Promise<void> {
+  await tx`update jobs set objects_listed = objects_listed + ${listed}, pages_listed = pages_listed + 1 where id = ${jobId}`;
+}
+
 /** The scan has listed everything (and swept): its cursor stops being a running scan's resume point. */
 export async function finishScan(sql: ISql, jobId: string): Promise<void> {
   await sql`update jobs set scan_finished_at = coalesce(scan_finished_at, now()) where id = ${jobId}`;

@@ -126,15 +126,22 @@ export async function recordFiltered(sql: Sql, ref: JobRef, pass: number, page: 
 /**
  * maxObjectsPerRun, page by page: once the job owes more than the cap, the
  * excess (the highest keys, all on this page, not yet dispatched) stays
- * pending for the next run. Part of the page's transaction, so a re-listed
+ * pending for the next run. A shard's page passes its range: shards' pages
+ * commit one at a time per job (countOwed locks the job row), so the owed
+ * count before the page was within the cap and the excess is this page's. Part of the page's transaction, so a re-listed
  * page never defers twice.
  */
-export async function deferExcess(tx: ISql, ref: JobRef, max: number): Promise<void> {
+export async function deferExcess(tx: ISql, ref: JobRef, max: number, page?: { after: string | null; upTo: string | null }): Promise<void> {
   const excess = (await readOwedCount(tx, ref.jobId)) - max;
   if (excess <= 0) return;
+  // A shard's page: the highest keys owed may be another shard's, already dispatched; this page's own range is not.
+  const after = page?.after ?? null;
+  const upTo = page?.upTo ?? null;
   const released = await tx`
       update source_objects set pending_job_id = null
-      where id in (select id from source_objects where pending_job_id = ${ref.jobId} and status = ${lit(tx, S.pending)} order by key desc limit ${excess})
+      where id in (select id from source_objects where pending_job_id = ${ref.jobId} and status = ${lit(tx, S.pending)}
+        and (${after}::text is null or key > ${after}) and (${upTo}::text is null or key <= ${upTo})
+        order by key desc limit ${excess})
       returning id`;
   if (released.count === 0) return;
   await countDeferred(tx, ref, released.count);

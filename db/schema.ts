@@ -44,6 +44,8 @@ export const sources = pgTable(
     batchSize: integer().notNull().default(50),
     targetPrefix: text().notNull().default(''),
     maxObjectsPerRun: integer().notNull().default(100000),
+    /** Key-range shards a scan splits into; null: automatic (domain/shards.ts autoShardCount). */
+    shards: integer(),
     skipDuplicates: boolean().notNull().default(false),
     filters: jsonb().$type<FileFilters>().notNull().default({}),
     reconcile: jsonb().$type<ReconcileSettings>().notNull().default({}),
@@ -206,6 +208,29 @@ export const jobBatches = pgTable(
     lastKey: byteOrderedText().notNull(),
   },
   (t) => [primaryKey({ columns: [t.jobId, t.lastKey] })],
+);
+
+/**
+ * A sharded scan's key ranges, one row per shard of a job: each lists the keys
+ * in (after_key, up_to] (null: unbounded) with its own checkpoint, `cursor`
+ * (the last key it committed), so a shard lost with its worker resumes there.
+ * All shards of a job mark missing objects with the job's one scan pass.
+ */
+export const scanShards = pgTable(
+  'scan_shards',
+  {
+    jobId: text()
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    shard: integer().notNull(),
+    afterKey: byteOrderedText(),
+    upTo: byteOrderedText(),
+    cursor: byteOrderedText(),
+    listed: counter(),
+    pages: counter(),
+    finishedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.shard] })],
 );
 
 /** DataInsider upload syncs: start, upload files into, end (FULL replaces what it did not upload). */

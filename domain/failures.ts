@@ -6,6 +6,8 @@ export const FAILURE = {
   deleteLimitExceeded: 'DeleteLimitExceeded',
   /** A scan attempt that another, newer attempt overtook: it stops; the newer one goes on. */
   scanSuperseded: 'ScanSuperseded',
+  /** A sweep asked of a sharded scan some of whose shards have not listed their range: nothing is swept. */
+  scanIncomplete: 'ScanIncomplete',
   /** Postgres refused a value as data (SQLSTATE class 22: NUL in text, too long, out of range): the same input fails every time. */
   unstorableValue: 'UnstorableValue',
   /** A tenant-given destination the egress policy refuses: retrying cannot help. */

@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -53,17 +54,30 @@ const fair = (input: SyncRunInput, options: ActivityOptions): ActivityOptions =>
   input.fairnessKey ? { ...options, priority: { fairnessKey: input.fairnessKey } } : options;
 
 function runActivities(input: SyncRunInput) {
-  const { scanSource, ingestBatch, processBatch } = proxyActivities<Activities>(fair(input, COPY));
+  const { scanSource, scanShard, ingestBatch, processBatch } = proxyActivities<Activities>(fair(input, COPY));
   return {
     bookkeeping: proxyActivities<Activities>(fair(input, BOOKKEEPING)),
     longBookkeeping: proxyActivities<Activities>(fair(input, LONG_BOOKKEEPING)),
     scanSource,
+    scanShard,
     ingestBatch,
     processBatch,
     // A targeted run HEADs the keys change notifications named (at most 20,000), heartbeating each page of them.
     applyEvents: proxyActivities<Activities>(SCAN).applyEvents,
   };
 }
+
+/**
+ * A discovery's scan used to be one scanSource activity. Runs with this
+ * marker first ask planScan how the scan splits: into key-range shards (one
+ * scanShard activity each, listing concurrently on any workers, each with its
+ * own checkpoint, then one sweepShardedScan once all have finished), or into
+ * one, which is the scanSource of before. Dispatch then plans per shard range.
+ * Runs without the marker replay on the single-scan path; once no sync run
+ * started before the deploy is open (a paused one can wait for ever: list
+ * them first), this becomes `deprecatePatch`.
+ */
+export const SHARDED_SCAN = 'sync-run-sharded-scan';
 
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
@@ -78,7 +92,7 @@ const MAX_SCAN_POLL_MS = 15_000;
 export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
   // The SDK adds workflowId, runId and workflowType to every line.
   const fields = { bucket: input.bucket, sourceId: input.sourceId, jobId: input.jobId };
-  const { bookkeeping, longBookkeeping, scanSource, ingestBatch, processBatch, applyEvents } = runActivities(input);
+  const { bookkeeping, longBookkeeping, scanSource, scanShard, ingestBatch, processBatch, applyEvents } = runActivities(input);
   const finished = (outcome: SyncRunResult): SyncRunResult => {
     log.info('job finished', { ...fields, status: outcome.status });
     return outcome;
@@ -89,12 +103,15 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
 
   try {
     let afterKey: string | null;
+    /** A sharded scan's dispatch cursors, one per shard (null: a single scan, dispatched with afterKey). */
+    let shards: { shard: number; afterKey: string | null }[] | null = null;
     // A discovery's scan runs alongside its copies: batches go out for every key up to the scan's committed cursor.
     let scanning = false;
     let failure: unknown = null;
     let scanSettled: Promise<void> = Promise.resolve();
     if (input.resume) {
       afterKey = input.resume.afterKey;
+      shards = input.resume.shards ?? null;
     } else {
       log.info('job started', { ...fields, kind: input.kind, fullSync: input.fullSync, retryFailed: input.retryFailed, dryRun: input.dryRun ?? false });
       await bookkeeping.startJob({
@@ -108,22 +125,45 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       if (input.kind === 'discovery') {
         if (!input.dryRun) await adopt();
-        const scan = scanSource.executeWithOptions(
-          { ...fair(input, SCAN), summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` },
-          [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun }],
-        );
-        if (input.dryRun) {
-          await scan;
-          return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true }));
+        const split = !input.dryRun && patched(SHARDED_SCAN) ? (await longBookkeeping.planScan({ jobId: input.jobId, sourceId: input.sourceId })).shards : 1;
+        if (split > 1) {
+          const all = Array.from({ length: split }, (_, shard) => ({ shard, afterKey: null }));
+          shards = all;
+          scanning = true;
+          const listed = all.map(({ shard }) =>
+            scanShard.executeWithOptions(
+              { ...fair(input, SCAN), summary: `list key-range shard ${shard + 1} of ${split} and diff it against the etag checkpoint` },
+              [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, shard }],
+            ),
+          );
+          // Only a complete scan sweeps: the sweep waits for every shard, and a shard that fails fails the job unswept.
+          scanSettled = Promise.all(listed)
+            .then(() => longBookkeeping.sweepShardedScan({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync }))
+            .then(
+              () => void (scanning = false),
+              (err) => {
+                scanning = false;
+                failure ??= err;
+              },
+            );
+        } else {
+          const scan = scanSource.executeWithOptions(
+            { ...fair(input, SCAN), summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` },
+            [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun }],
+          );
+          if (input.dryRun) {
+            await scan;
+            return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false, dryRun: true }));
+          }
+          scanning = true;
+          scanSettled = scan.then(
+            () => void (scanning = false),
+            (err) => {
+              scanning = false;
+              failure ??= err;
+            },
+          );
         }
-        scanning = true;
-        scanSettled = scan.then(
-          () => void (scanning = false),
-          (err) => {
-            scanning = false;
-            failure ??= err;
-          },
-        );
       } else if (input.ruleId) {
         await longBookkeeping.prepareRuleRun({ jobId: input.jobId, sourceId: input.sourceId, ruleId: input.ruleId });
       } else if (input.events) {
@@ -147,11 +187,26 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
 
     const inFlight = new Set<Promise<unknown>>();
     let idlePollMs = SCAN_POLL_MS;
+    /** The batches to dispatch next: each from where the one before it in its range ended; `dispatched` moves that range's cursor. */
+    type Planned = { after: string | null; lastKey: string; dispatched: () => void };
+    const chained = (from: string | null, ends: string[], moved: (lastKey: string) => void): Planned[] =>
+      ends.map((lastKey, i) => ({ after: i === 0 ? from : ends[i - 1]!, lastKey, dispatched: () => moved(lastKey) }));
+    const planSingle = async (wasScanning: boolean): Promise<Planned[]> => {
+      const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, scanning: wasScanning });
+      return chained(afterKey, ends, (lastKey) => void (afterKey = lastKey));
+    };
+    // Shards list concurrently, so there is no one job-wide cursor: each shard's range is planned on its own, up to
+    // that shard's committed cursor (keys above it may still be owed by pages not yet listed), and batches never
+    // straddle two ranges (see planShardBatches).
+    const planSharded = async (cursors: { shard: number; afterKey: string | null }[]): Promise<Planned[]> => {
+      const plans = await bookkeeping.planShardBatches({ jobId: input.jobId, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, shards: cursors });
+      return plans.flatMap(({ shard, from, ends }) => chained(from, ends, (lastKey) => void (cursors.find((c) => c.shard === shard)!.afterKey = lastKey)));
+    };
     for (;;) {
       if (failure !== null) throw failure;
       const wasScanning = scanning;
-      const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, scanning: wasScanning });
-      if (ends.length === 0) {
+      const batches = shards === null ? await planSingle(wasScanning) : await planSharded(shards);
+      if (batches.length === 0) {
         if (!wasScanning) break;
         // Nothing owed past the cursor yet: look again later, less often the longer nothing comes, and
         // not at all once the history is long (a quiet scan of millions of keys must not fill it).
@@ -161,12 +216,12 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         continue;
       }
       idlePollMs = SCAN_POLL_MS;
-      for (const lastKey of ends) {
+      for (const { after, lastKey, dispatched } of batches) {
         // Twice the worker's batch concurrency in flight: the next batches wait in the worker's copy slots, so no slot idles between batches.
         await condition(() => (!paused && inFlight.size < input.batchConcurrency * 2) || failure !== null);
         if (failure !== null) throw failure;
-        const range = `${afterKey === null ? '(start)' : JSON.stringify(afterKey).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}`;
-        const args = { jobId: input.jobId, sourceId: input.sourceId, afterKey, lastKey };
+        const range = `${after === null ? '(start)' : JSON.stringify(after).slice(0, 60)} … ${JSON.stringify(lastKey).slice(0, 60)}`;
+        const args = { jobId: input.jobId, sourceId: input.sourceId, afterKey: after, lastKey };
         const process = () =>
           processBatch.executeWithOptions({ ...fair(input, COPY), summary: `process batch ${range}${input.ruleId ? ` for rule ${input.ruleId}` : ''}` }, [
             { ...args, ruleId: input.ruleId ?? null },
@@ -185,7 +240,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
           },
         );
         inFlight.add(tracked);
-        afterKey = lastKey;
+        dispatched();
       }
       // Planning reads what is owed after the cursor, so batches in flight
       // need not finish first; history is bounded by continuing as new.
@@ -196,7 +251,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         if (failure !== null) throw failure;
         await condition(allHandlersFinished);
         log.info('continuing as new to keep the history small', { ...fields, afterKey });
-        return await continueAsNew<typeof syncRun>({ ...input, paused, resume: { afterKey } });
+        return await continueAsNew<typeof syncRun>({ ...input, paused, resume: { afterKey, ...(shards === null ? {} : { shards }) } });
       }
     }
     await scanSettled;

@@ -1,11 +1,11 @@
+import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { lookup } from 'mime-types';
 import type { ResolvedFsAccess } from '../../domain/fs-roots.js';
 import { HashingStream } from '../../lake/hashing.js';
-import { DirWalk, fileEtag, type ReadDir } from '../../lake/dir-walk.js';
+import { DirWalk, fileEtag, readDirEntries, type ReadDir } from '../../lake/dir-walk.js';
 import { openBeneath } from './safe-open.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
 import type { ObjectHead } from '../../domain/metadata-filters.js';
@@ -70,6 +70,12 @@ export class FilesystemSourceReader implements SourceReader {
       if (i === parts.length - 1) return { key, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
     }
     return null;
+  }
+
+  /** Where a sharded scan may cut (domain/shards.ts): the root's directories, as `name/` (their files' keys sort after it). */
+  async topLevelDirectories(): Promise<string[]> {
+    const entries = await (this.o.readDir ?? readDirEntries)(this.root);
+    return entries.filter((e) => e.kind === 'dir' && this.o.access?.forbiddenReason(join(this.root, e.name)) == null).map((e) => `${e.name}/`);
   }
 
   /** Local reads are cheap: hash the file itself (opened as safely as a copy). */

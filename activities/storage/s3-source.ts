@@ -46,6 +46,27 @@ export class S3SourceReader implements SourceReader {
     return { objects, nextAfterKey: res.IsTruncated && lastRaw ? lastRaw.slice(prefix.length) : null };
   }
 
+  /**
+   * Where a sharded scan may cut (domain/shards.ts): the prefix's first-level
+   * common prefixes (`dir/`), from a delimiter listing of at most `maxPages`
+   * pages. Cuts past the pages read are not offered: the last shard takes the rest.
+   */
+  async topLevelPrefixes(maxPages = 5): Promise<string[]> {
+    const prefix = this.conn.prefix;
+    const out: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.conn.bucket, Prefix: prefix || undefined, Delimiter: '/', ContinuationToken: token, EncodingType: 'url' }),
+      );
+      const encoded = res.EncodingType === 'url';
+      for (const p of res.CommonPrefixes ?? []) if (p.Prefix) out.push((encoded ? urlDecodedKey(p.Prefix) : p.Prefix).slice(prefix.length));
+      if (!res.IsTruncated || !res.NextContinuationToken) break;
+      token = res.NextContinuationToken;
+    }
+    return out;
+  }
+
   async openRead(key: string): Promise<{ body: Readable; contentType?: string }> {
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.conn.bucket, Key: this.conn.prefix + key }));
     return { body: res.Body as Readable, contentType: res.ContentType };

@@ -29,7 +29,25 @@ export interface SourceReaderKind<K extends SourceKind> {
    * fails for good and the controller tries again on its next poll.
    */
   permanent(err: unknown): boolean;
+  /**
+   * How a scan of this kind splits into key-range shards (domain/shards.ts).
+   * `ranges`: its reader lists from any key (a shard starts after its lower
+   * bound and stops past its upper), and `groups` names where top-level
+   * groups begin, for a first cut before the catalog knows the keys. `one`:
+   * the kind scans as one stream.
+   */
+  sharding: { split: 'ranges'; groups(deps: ActivityDeps, source: SourceRow, settings: SourceSettings<K>): Promise<string[]> } | { split: 'one' };
 }
+
+/**
+ * One stream: an SFTP walk holds a session per listing (servers cap them,
+ * OpenSSH at 10), a table is read as one keyset query stream, and upload
+ * sources are never listed.
+ */
+const ONE_SHARD = { split: 'one' } as const;
+
+/** Azure and GCS list from any key (startFrom, startOffset) but this reader asks for no delimiter fan-out: cuts come from the catalog's keys once a scan has listed them. */
+const RANGES_FROM_CATALOG = { split: 'ranges', groups: async () => [] } as const;
 
 /** An error's code as the SDKs name it (`NoSuchBucket`) or Node does (`ENOENT`). */
 export const errorCode = (err: unknown): string => {
@@ -53,9 +71,9 @@ const PUSH_ONLY: SourceReader = {
 };
 
 // S3 readers keep their HTTP connection pools between activities of the same source.
-const s3Readers = new WeakMap<ActivityDeps, Map<string, { version: number; reader: SourceReader }>>();
+const s3Readers = new WeakMap<ActivityDeps, Map<string, { version: number; reader: S3SourceReader }>>();
 
-function cachedS3Reader(deps: ActivityDeps, source: SourceRow, settings: SourceSettings<'s3'>): SourceReader {
+function cachedS3Reader(deps: ActivityDeps, source: SourceRow, settings: SourceSettings<'s3'>): S3SourceReader {
   let cache = s3Readers.get(deps);
   if (!cache) s3Readers.set(deps, (cache = new Map()));
   const version = source.updatedAt.getTime();
@@ -81,46 +99,55 @@ function openGcsReader(deps: ActivityDeps, source: SourceRow, settings: SourceSe
   return new GcsSourceReader(new GcsClient({ endpoint: settings.endpoint, credentials, egress: deps.egress }), settings);
 }
 
+// The API checked the path when it was set; the worker checks again, against its own roots, before reading,
+// and reads under the real path it checked, so a link swapped in later is refused when a file is opened.
+async function openFilesystemReader(deps: ActivityDeps, settings: SourceSettings<'filesystem'>): Promise<FilesystemSourceReader> {
+  const checked = await deps.fsAccess.checkSourceDir(settings.path);
+  if ('problem' in checked)
+    throw ApplicationFailure.create({
+      type: checked.notFound ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig,
+      message: `filesystem.path ${checked.problem}`,
+      nonRetryable: true,
+    });
+  return new FilesystemSourceReader(checked.real, { access: checked.access });
+}
+
 export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
   s3: {
     open: async (deps, source, settings) => cachedS3Reader(deps, source, settings),
     permanent: (err) => S3_PERMANENT.has(errorCode(err)),
+    sharding: { split: 'ranges', groups: async (deps, source, settings) => cachedS3Reader(deps, source, settings).topLevelPrefixes() },
   },
   filesystem: {
-    // The API checked the path when it was set; the worker checks again, against its own roots, before reading,
-    // and reads under the real path it checked, so a link swapped in later is refused when a file is opened.
-    open: async (deps, _source, settings) => {
-      const checked = await deps.fsAccess.checkSourceDir(settings.path);
-      if ('problem' in checked)
-        throw ApplicationFailure.create({
-          type: checked.notFound ? FAILURE.sourceUnreachable : FAILURE.badSourceConfig,
-          message: `filesystem.path ${checked.problem}`,
-          nonRetryable: true,
-        });
-      return new FilesystemSourceReader(checked.real, { access: checked.access });
-    },
+    open: async (deps, _source, settings) => openFilesystemReader(deps, settings),
     permanent: (err) => FS_PERMANENT.has(errorCode(err)),
+    sharding: { split: 'ranges', groups: async (deps, _source, settings) => (await openFilesystemReader(deps, settings)).topLevelDirectories() },
   },
   gcs: {
     open: async (deps, source, settings) => openGcsReader(deps, source, settings),
     permanent: gcsPermanent,
+    sharding: RANGES_FROM_CATALOG,
   },
   upload: {
     open: async () => PUSH_ONLY,
     // Its reader's only errors are permanent failures already.
     permanent: () => false,
+    sharding: ONE_SHARD,
   },
   azure: {
     open: async (deps, source, settings) => openAzureReader(deps, source, settings),
     permanent: azurePermanent,
+    sharding: RANGES_FROM_CATALOG,
   },
   postgres: {
     open: async (deps, source, settings) => openPostgresTableReader(deps, source, settings),
     permanent: postgresTablePermanent,
+    sharding: ONE_SHARD,
   },
   sftp: {
     open: async (deps, source, settings) => openSftpReader(deps, source, settings),
     permanent: sftpPermanent,
+    sharding: ONE_SHARD,
   },
 };
 

@@ -27,6 +27,8 @@ export const Source = z
     batchSize: z.number().int(),
     targetPrefix: z.string(),
     maxObjectsPerRun: z.number().int(),
+    /** Key-range shards a scan splits into; null: automatic (one per 10,000 keys the last scan listed, 1 to 8). */
+    shards: z.number().int().nullable(),
     skipDuplicates: z.boolean(),
     fileFilters: FileFiltersSchema,
     reconcile: ReconcileSchema,

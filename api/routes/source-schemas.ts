@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { text } from '../../domain/text.js';
 import { BATCH_SIZE, FileFiltersSchema, ReconcileSchema, SYNC_INTERVAL } from '../../domain/source-config.js';
+import { ShardsSetting } from '../../domain/shards.js';
 import { SOURCE_KINDS } from '../../domain/source-kinds.js';
 import { lakePrefixProblem } from '../../lake/keys.js';
 import { NotificationsInput } from '../../domain/notifications.js';
@@ -19,6 +20,8 @@ const common = {
   batchSize: z.number().int().min(BATCH_SIZE.min).max(BATCH_SIZE.max).default(50),
   targetPrefix: TargetPrefix.default(''),
   maxObjectsPerRun: z.number().int().min(1).max(10_000_000).default(100_000),
+  /** Key-range shards a scan splits into (domain/shards.ts); absent: automatic. */
+  shards: ShardsSetting.optional(),
   skipDuplicates: z.boolean().default(false),
   fileFilters: FileFiltersSchema.default({}),
   reconcile: ReconcileSchema.default({}),
@@ -64,6 +67,8 @@ export const UpdateSource = z
     batchSize: z.number().int().min(BATCH_SIZE.min).max(BATCH_SIZE.max).optional(),
     targetPrefix: TargetPrefix.optional(),
     maxObjectsPerRun: z.number().int().min(1).max(10_000_000).optional(),
+    // null: back to the automatic count.
+    shards: ShardsSetting.nullable().optional(),
     skipDuplicates: z.boolean().optional(),
     suspendAfterFailures: z.number().int().min(1).max(100).optional(),
     fileFilters: z

@@ -25,6 +25,7 @@ export function applyUpdate(
     'batchSize',
     'targetPrefix',
     'maxObjectsPerRun',
+    'shards',
     'skipDuplicates',
     'suspendAfterFailures',
   ] as const) {

@@ -114,6 +114,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
         batchSize: body.batchSize,
         targetPrefix: body.targetPrefix,
         maxObjectsPerRun: body.maxObjectsPerRun,
+        shards: body.shards ?? null,
         skipDuplicates: body.skipDuplicates,
         filters: body.fileFilters,
         reconcile: body.reconcile,

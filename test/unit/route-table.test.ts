@@ -109,6 +109,7 @@ describe('serialisers answer in the documented shapes, and nothing more', () => 
       batchSize: 10,
       targetPrefix: '',
       maxObjectsPerRun: 100,
+      shards: null,
       skipDuplicates: false,
       filters: {},
       reconcile: {},

@@ -127,7 +127,11 @@ export interface SyncRunInput {
    */
   fairnessKey?: string;
   /** Set when continuing as new: the scan is done and dispatch resumes after this key. */
-  resume?: { afterKey: string | null };
+  resume?: {
+    afterKey: string | null;
+    /** A sharded scan's dispatch: where each shard's batches stand (the shard's lower bound when null). */
+    shards?: { shard: number; afterKey: string | null }[];
+  };
 }
 
 export interface SyncRunResult {
