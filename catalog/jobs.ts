@@ -111,7 +111,10 @@ export async function finishJob(
             }
           : input.canceled
             ? {}
-            : { consecutiveFailures: 0, lastSuccessAt: sql`now()`, lastError: null }),
+            : // An event run looks at a few named keys: its success says nothing of a failing listing.
+              job.trigger === 'event'
+              ? { lastSuccessAt: sql`now()` }
+              : { consecutiveFailures: 0, lastSuccessAt: sql`now()`, lastError: null }),
       })
       .where(eq(sources.id, input.sourceId))
       .returning({ consecutiveFailures: sources.consecutiveFailures });

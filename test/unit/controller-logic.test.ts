@@ -253,6 +253,16 @@ describe("a run's outcome", () => {
     expect(s).toMatchObject({ consecutiveFailures: 3, suspended: true, runs: 2, lastSyncAt: T + 1, nextSyncAt: T + 1 + 60_000 });
   });
 
+  it('leaves the schedule and the failure count to reconciling runs when an event run ends', () => {
+    const event = { kind: 'ingestion' as const, dryRun: false, events: true };
+    const s = state({ consecutiveFailures: 2, nextSyncAt: T - 5, lastSyncAt: T - 100, runs: 1 });
+    expect(settleRun(s, event, { status: 'JOB_STATUS_SUCCEEDED', consecutiveFailures: 2 }, continuous, T)).toBe(false);
+    // The overdue scheduled scan stays due, and a success here does not wipe the listing's failures.
+    expect(s).toMatchObject({ consecutiveFailures: 2, runs: 2, lastSyncAt: T - 100, nextSyncAt: T - 5 });
+    expect(settleRun(s, event, { status: FAILED, consecutiveFailures: 3 }, continuous, T + 1)).toBe(true);
+    expect(s).toMatchObject({ consecutiveFailures: 3, suspended: true, nextSyncAt: T - 5 });
+  });
+
   it('counts a run whose workflow itself failed as one more failure', () => {
     expect(failedRun(state({ consecutiveFailures: 2 }))).toEqual({ status: FAILED, consecutiveFailures: 3 });
     const s = state({ consecutiveFailures: 2 });

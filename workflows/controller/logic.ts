@@ -224,13 +224,12 @@ export const failedRun = (state: Pick<ControllerState, 'consecutiveFailures'>): 
  */
 export function settleRun(
   state: ControllerState,
-  run: Pick<QueuedRun, 'kind' | 'dryRun'>,
+  run: Pick<QueuedRun, 'kind' | 'dryRun' | 'events'>,
   result: SyncRunResult,
   settings: ScheduleSettings & Pick<SourceSettings, 'suspendAfterFailures'>,
   now: number,
 ): boolean {
   state.runs++;
-  state.lastSyncAt = now;
   let suspended = false;
   if (result.status === FAILED) {
     state.consecutiveFailures = result.consecutiveFailures;
@@ -238,7 +237,13 @@ export function settleRun(
       state.suspended = true;
       suspended = true;
     }
-  } else if (result.status !== CANCELED) {
+  }
+  // An event run looked only at the keys notifications named: it reconciles nothing, so the scheduled scan
+  // (which catches lost events and sweeps deletes) keeps its time, and its success says nothing of the
+  // listing's health. Event runs are new, so no recorded history settles one: no patch is needed.
+  if (run.events) return suspended;
+  state.lastSyncAt = now;
+  if (result.status !== FAILED && result.status !== CANCELED) {
     state.consecutiveFailures = 0;
     if (settings.syncMode === 'initial_only' && run.kind === 'discovery' && !run.dryRun) state.completed = true;
   }
