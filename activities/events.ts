@@ -5,6 +5,9 @@ import { FAILURE } from '../domain/failures.js';
 import { reconcileWithDefaults } from '../domain/source-config.js';
 import type { ActivityDeps } from './deps.js';
 import { removeFromLake } from './lake-removal.js';
+import { findEgressDenied } from './net/egress.js';
+import { serverDown } from './net/outage.js';
+import { storedErrorText } from '../domain/error-text.js';
 import { pageFilter } from './page-filter.js';
 import { loadSource } from './source-context.js';
 import type { ListedObject } from './storage/types.js';
@@ -54,40 +57,71 @@ export function eventActivities(deps: ActivityDeps) {
       const [{ scan_pass: pass } = { scan_pass: 0 }] = await sql<{ scan_pass: number }[]>`select scan_pass from sources where id = ${input.sourceId}`;
       const limit = pLimit(deps.objectConcurrency);
       const result: ApplyEventsResult = { looked: 0, owed: 0, deleted: 0 };
-      while (result.looked < EVENTS_PER_RUN) {
-        const taken = await catalog.waitingEvents(sql, input.sourceId, EVENTS_PAGE);
-        if (taken.length === 0) break;
-        const seen = await Promise.all(taken.map((e) => limit(() => stat(e.key))));
-        const present = seen.filter((o): o is ListedObject => o !== null);
-        const gone = taken.filter((_, i) => seen[i] === null).map((e) => e.key);
-        const { matched, unmatched } = await filter(present);
-        await sql.begin(async (tx) => {
-          const { fresh, changed } = await catalog.oweListed(tx, ref, pass, matched, reconcile.onUpdate);
-          result.owed += fresh + changed;
-          await catalog.deferExcess(tx, ref, source.maxObjectsPerRun);
-        });
-        if (unmatched.length > 0) {
-          if (reconcile.onFilterDrift) await removeFromLake(deps, ctx.bucketName, await catalog.driftedLakeKeys(sql, input.sourceId, unmatched));
-          await catalog.recordFiltered(sql, ref, pass, unmatched, reconcile.onFilterDrift);
-        }
-        const rows = await catalog.objectsAtKeys(sql, input.sourceId, gone);
-        if (rows.length > 0) {
-          if (reconcile.onDelete)
-            await removeFromLake(
-              deps,
-              ctx.bucketName,
-              rows.filter((r) => r.stored).map((r) => r.lakeKey!),
-            );
-          result.deleted += await catalog.sweepDeleted(
-            sql,
-            ref,
-            rows.map((r) => r.id),
-            reconcile.onDelete,
+      // Every 2 s, as batches do: a page of HEADs on a slow source can outlast the 20 s heartbeat timeout.
+      const heartbeat = setInterval(() => actx.heartbeat(result), 2000);
+      try {
+        while (result.looked < EVENTS_PER_RUN) {
+          const taken = await catalog.waitingEvents(sql, input.sourceId, EVENTS_PAGE);
+          if (taken.length === 0) break;
+          // A key the source will not describe (refused, SSE-C, too long) must not hold up every event after it:
+          // its event is dropped and the scheduled scan, which lists rather than HEADs, deals with it. A server
+          // that is down, or a destination the policy refuses, is the source's problem: the attempt fails.
+          let unreadable = 0;
+          let firstError: unknown;
+          const seen = await Promise.all(
+            taken.map((e) =>
+              limit(async (): Promise<ListedObject | null | undefined> => {
+                try {
+                  return await stat(e.key);
+                } catch (err) {
+                  if (serverDown(err) || findEgressDenied(err)) throw err;
+                  unreadable++;
+                  firstError ??= err;
+                  return undefined;
+                }
+              }),
+            ),
           );
+          if (unreadable > 0)
+            actx.log.warn('change notifications for keys the source would not describe were dropped; the scheduled scan covers them', {
+              sourceId: input.sourceId,
+              jobId: input.jobId,
+              keys: unreadable,
+              error: storedErrorText(firstError),
+            });
+          const present = seen.filter((o): o is ListedObject => o != null);
+          const gone = taken.filter((_, i) => seen[i] === null).map((e) => e.key);
+          const { matched, unmatched } = await filter(present);
+          await sql.begin(async (tx) => {
+            const { fresh, changed } = await catalog.oweListed(tx, ref, pass, matched, reconcile.onUpdate);
+            result.owed += fresh + changed;
+            await catalog.deferExcess(tx, ref, source.maxObjectsPerRun);
+          });
+          if (unmatched.length > 0) {
+            if (reconcile.onFilterDrift) await removeFromLake(deps, ctx.bucketName, await catalog.driftedLakeKeys(sql, input.sourceId, unmatched));
+            await catalog.recordFiltered(sql, ref, pass, unmatched, reconcile.onFilterDrift);
+          }
+          const rows = await catalog.objectsAtKeys(sql, input.sourceId, gone);
+          if (rows.length > 0) {
+            if (reconcile.onDelete)
+              await removeFromLake(
+                deps,
+                ctx.bucketName,
+                rows.filter((r) => r.stored).map((r) => r.lakeKey!),
+              );
+            result.deleted += await catalog.sweepDeleted(
+              sql,
+              ref,
+              rows.map((r) => r.id),
+              reconcile.onDelete,
+            );
+          }
+          await catalog.consumeEvents(sql, input.sourceId, taken);
+          result.looked += taken.length;
+          actx.heartbeat(result);
         }
-        await catalog.consumeEvents(sql, input.sourceId, taken);
-        result.looked += taken.length;
-        actx.heartbeat(result);
+      } finally {
+        clearInterval(heartbeat);
       }
       actx.log.info('change notifications applied', { sourceId: input.sourceId, jobId: input.jobId, ...result });
       return result;

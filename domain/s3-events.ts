@@ -49,10 +49,14 @@ const TestEvent = z.object({ Event: z.literal('s3:TestEvent') });
 /** The body schema the route documents: any of the accepted forms. */
 export const S3EventBody = z.union([S3Records, EventBridge, SnsNotification, TestEvent]);
 
-/** S3 event keys are form-encoded: `+` is a space. */
+/** Control characters no lake key holds; the encoded key passed the edge's text check, the decoded one must too. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** S3 event keys are form-encoded: `+` is a space. A key that decodes to control characters names nothing storable. */
 const decodeKey = (key: string): string | null => {
   try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
+    const decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+    return CONTROL.test(decoded) ? null : decoded;
   } catch {
     return null;
   }

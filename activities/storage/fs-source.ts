@@ -65,7 +65,12 @@ export class FilesystemSourceReader implements SourceReader {
     for (const [i, part] of parts.entries()) {
       path = join(path, part);
       if (this.o.access?.forbiddenReason(path)) return null;
-      const st = await lstat(path, { bigint: true }).catch(() => null);
+      // Only a missing path is a deleted file; anything else (EACCES, a hung mount's EIO) fails the look, as
+      // the listing's walk does, rather than having an unreadable directory's files swept as deleted.
+      const st = await lstat(path, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw err;
+      });
       if (!st || (i < parts.length - 1 ? !st.isDirectory() : !st.isFile())) return null;
       if (i === parts.length - 1) return { key, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
     }

@@ -23,6 +23,12 @@ describe('S3 event notifications', () => {
     });
   });
 
+  it('counts keys that decode to NUL or other control characters as undecodable', () => {
+    expect(
+      parse({ Records: [record('s3:ObjectCreated:Put', 'a%00b'), record('s3:ObjectCreated:Put', 'c%0Ad'), record('s3:ObjectCreated:Put', 'ok')] }),
+    ).toMatchObject({ undecodable: 2, events: [{ key: 'ok' }] });
+  });
+
   it('counts keys that are not valid percent-encoding instead of guessing', () => {
     expect(parse({ Records: [record('s3:ObjectCreated:Put', 'bad%E0%A4%A'), record('s3:ObjectCreated:Put', 'ok')] })).toMatchObject({
       undecodable: 1,
