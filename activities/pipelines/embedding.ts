@@ -41,8 +41,8 @@ export async function runEmbedding(
   }
   const text = extractText(bytes, format).replace(/\0/g, '');
   const embedder = await embedderFor(config);
-  const all = chunkText(text, config.chunking, embedder.tokens);
-  const chunks = all.slice(0, MAX_CHUNKS);
+  // Stops at MAX_CHUNKS while cutting: a 16 MiB text with a one-character step must not build millions first.
+  const { chunks, truncated: cut } = chunkText(text, config.chunking, embedder.tokens, MAX_CHUNKS);
   const vectors = await embedder.embed(chunks.map((c) => c.text));
   await replaceEmbeddingChunks(
     sql,
@@ -54,6 +54,6 @@ export async function runEmbedding(
     detail:
       `${format}: ${chunks.length} chunks of ${text.length} characters by ${embedder.model}` +
       (truncated ? `, first ${config.maxBytes} bytes of ${obj.size}` : '') +
-      (all.length > MAX_CHUNKS ? `; the first ${MAX_CHUNKS} of ${all.length} chunks` : ''),
+      (cut ? `; the first ${MAX_CHUNKS} chunks` : ''),
   };
 }

@@ -27,7 +27,13 @@ let loading: Promise<WordVectors> | undefined;
 
 /** The package's vectors, parsed once per process (about two seconds; JSON.parse would take ten and a gigabyte). */
 export function gloveVectors(): Promise<WordVectors> {
-  loading ??= readFile(createRequire(import.meta.url).resolve(PACKAGE)).then(parseWinkVectors);
+  // A failed load (memory, a broken install) is not kept: the next embedding or search tries again.
+  loading ??= readFile(createRequire(import.meta.url).resolve(PACKAGE))
+    .then(parseWinkVectors)
+    .catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    });
   return loading;
 }
 

@@ -14,7 +14,7 @@ const chunking = (c: object) => ChunkingSchema.parse(c);
 describe('chunking', () => {
   it('cuts characters into overlapping windows whose offsets give back their text', () => {
     const text = 'abcdefghijklmnopqrstuvwxyz'.repeat(3);
-    const chunks = chunkText(text, chunking({ size: 20, overlap: 5 }), wordsOf);
+    const chunks = chunkText(text, chunking({ size: 20, overlap: 5 }), wordsOf, 1000).chunks;
     expect(chunks.map((c) => [c.start, c.end])).toEqual([
       [0, 20],
       [15, 35],
@@ -27,16 +27,36 @@ describe('chunking', () => {
 
   it('cuts tokens into windows of whole words, offsets spanning first to last word', () => {
     const text = 'one two, three; four five six seven';
-    const chunks = chunkText(text, chunking({ unit: 'tokens', size: 4, overlap: 1 }), wordsOf);
+    const chunks = chunkText(text, chunking({ unit: 'tokens', size: 4, overlap: 1 }), wordsOf, 1000).chunks;
     expect(chunks.map((c) => c.text)).toEqual(['one two, three; four', 'four five six seven']);
     for (const c of chunks) expect(text.slice(c.start, c.end)).toBe(c.text);
   });
 
   it('never splits a surrogate pair and leaves out chunks of only punctuation', () => {
     const text = `${'a'.repeat(15)}😀${'b'.repeat(10)}`;
-    const chunks = chunkText(text, chunking({ size: 16, overlap: 0 }), wordsOf);
+    const chunks = chunkText(text, chunking({ size: 16, overlap: 0 }), wordsOf, 1000).chunks;
     expect(chunks.map((c) => c.text)).toEqual(['a'.repeat(15), `😀${'b'.repeat(10)}`]);
-    expect(chunkText('.....  ,,,, ;;;;', chunking({ size: 16, overlap: 0 }), wordsOf)).toEqual([]);
+    expect(chunkText('.....  ,,,, ;;;;', chunking({ size: 16, overlap: 0 }), wordsOf, 1000).chunks).toEqual([]);
+  });
+
+  it('ends a token window at the last word when the text stops inside one, and after n words when it fits exactly', () => {
+    const w = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
+    const cut = (n: number) => chunkText(w(n), chunking({ unit: 'tokens', size: 4, overlap: 1 }), wordsOf, 1000).chunks.map((c) => c.text);
+    expect(cut(7)).toEqual(['w0 w1 w2 w3', 'w3 w4 w5 w6']);
+    expect(cut(8)).toEqual(['w0 w1 w2 w3', 'w3 w4 w5 w6', 'w6 w7']);
+    expect(cut(3)).toEqual(['w0 w1 w2']);
+    expect(cut(0)).toEqual([]);
+  });
+
+  it('stops at the chunk limit while cutting, and says so', () => {
+    const text = 'word '.repeat(100_000);
+    const byChars = chunkText(text, chunking({ size: 10, overlap: 9 }), wordsOf, 50);
+    expect(byChars.chunks).toHaveLength(50);
+    expect(byChars.truncated).toBe(true);
+    const byTokens = chunkText(text, chunking({ unit: 'tokens', size: 10, overlap: 9 }), wordsOf, 50);
+    expect(byTokens.chunks).toHaveLength(50);
+    expect(byTokens.truncated).toBe(true);
+    expect(chunkText('a b c', chunking({ size: 10, overlap: 0 }), wordsOf, 50).truncated).toBe(false);
   });
 
   it('refuses an overlap as large as the chunk, naming it', () => {
