@@ -1,7 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { and, eq, sql as dsql } from 'drizzle-orm';
+import { and, eq, ne, sql as dsql } from 'drizzle-orm';
+import { SOURCE_STATUS } from '../domain/statuses.js';
 import type { Logger } from 'pino';
 import type { Client } from '@temporalio/client';
 import { recordEvents } from '../catalog/index.js';
@@ -56,8 +57,15 @@ export class SourceWatchers {
   constructor(private readonly deps: SourceWatcherDeps) {}
 
   start(): void {
+    let running = false;
+    // A tick slower than TICK_MS (a slow database, a hung directory check) must not overlap the next: two
+    // ticks could both find a source unwatched and open two watchers, one of them never closed.
     const tick = () => {
-      this.ticking = this.tick().catch((err: unknown) => this.deps.log.warn({ err }, 'source watchers: tick failed'));
+      if (running) return;
+      running = true;
+      this.ticking = this.tick()
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'source watchers: tick failed'))
+        .finally(() => (running = false));
     };
     tick();
     this.timer = setInterval(tick, TICK_MS);
@@ -76,7 +84,15 @@ export class SourceWatchers {
       .select({ source: sources, bucketName: buckets.name })
       .from(sources)
       .innerJoin(buckets, eq(buckets.id, sources.bucketId))
-      .where(and(eq(sources.kind, 'filesystem'), eq(sources.paused, false), dsql`${sources.notifications}->>'mode' = 'watch'`));
+      .where(
+        and(
+          eq(sources.kind, 'filesystem'),
+          eq(sources.paused, false),
+          // A suspended source takes no runs until resumed: its changes would only pile up.
+          ne(sources.status, SOURCE_STATUS.suspended),
+          dsql`${sources.notifications}->>'mode' = 'watch'`,
+        ),
+      );
     const wanted = new Map(rows.map((r) => [r.source.id, r]));
     for (const id of [...this.watched.keys()]) if (!wanted.has(id)) await this.unwatch(id, true);
     if (rows.length === 0) return;
@@ -117,6 +133,11 @@ export class SourceWatchers {
       this.deps.log.warn({ err, sourceId: source.id }, 'source watcher could not start; tried again at the next tick');
       return;
     }
+    const earlier = this.watched.get(source.id);
+    if (earlier) {
+      if (earlier.flush) clearTimeout(earlier.flush);
+      earlier.watcher.close();
+    }
     const w: Watched = { watcher, path, version: source.updatedAt.getTime(), changed: new Set(), flush: null };
     const flush = () => {
       w.flush = null;
@@ -134,7 +155,8 @@ export class SourceWatchers {
     };
     w.watcher.on('change', (_event, filename) => {
       if (typeof filename !== 'string' || filename === '') return;
-      w.changed.add(filename.split('\\').join('/'));
+      // Linux reports paths with '/': a backslash is part of a file's name.
+      w.changed.add(filename);
       w.flush ??= setTimeout(flush, FLUSH_MS);
     });
     w.watcher.on('error', (err) => {
