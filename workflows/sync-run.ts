@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   type ActivityOptions,
   ApplicationFailure,
   CancellationScope,
@@ -130,15 +131,30 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
           const all = Array.from({ length: split }, (_, shard) => ({ shard, afterKey: null }));
           shards = all;
           scanning = true;
+          const shardScope = new CancellationScope();
           const listed = all.map(({ shard }) =>
-            scanShard.executeWithOptions(
-              { ...fair(input, SCAN), summary: `list key-range shard ${shard + 1} of ${split} and diff it against the etag checkpoint` },
-              [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, shard }],
+            shardScope.run(() =>
+              scanShard.executeWithOptions(
+                {
+                  ...fair(input, SCAN),
+                  // A cancelled shard settles when its worker has stopped it, not when the cancel is sent.
+                  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                  summary: `list key-range shard ${shard + 1} of ${split} and diff it against the etag checkpoint`,
+                },
+                [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, shard }],
+              ),
             ),
           );
           // Only a complete scan sweeps: the sweep waits for every shard, and a shard that fails fails the job unswept.
           scanSettled = Promise.all(listed)
             .then(() => longBookkeeping.sweepShardedScan({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync }))
+            .catch(async (err: unknown) => {
+              // One shard failed: the others are cancelled, and the job fails only once none of them can still
+              // commit a page to it (a finished job's counters must not move, nor a next run's keys be taken back).
+              shardScope.cancel();
+              await Promise.allSettled(listed);
+              throw err;
+            })
             .then(
               () => void (scanning = false),
               (err) => {
