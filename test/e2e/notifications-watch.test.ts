@@ -162,6 +162,8 @@ describe('a watched source whose worker is killed', () => {
     const second = worker.child.pid!;
     // The dead worker's lease expires (20 s) and the new one takes the source over.
     await waitFor('the new worker holds the lease', async () => (await owner())?.includes(`:${second}:`), 60_000);
+    // The lease is taken a moment before the watch is set up; a change in between is left to the scheduled scan.
+    await waitFor('the new worker watches the source', async () => worker!.output().includes('watching filesystem source'), 30_000);
     await writeFile(join(dir, 'two.txt'), '2');
     await waitFor('two.txt in the lake', async () => (await readFile(join(lakeRoot, 'two.txt'), 'utf8').catch(() => null)) === '2', 60_000);
     const jobs = await call(ls.url, 'GET', `/${bucket}/jobs?source_id=${sourceId}`);

@@ -169,6 +169,6 @@ describe('S3 source into an S3 lake', () => {
 
   it('answers health once Postgres and Temporal are reachable', async () => {
     const res = await call(ls.url, 'GET', '/healthz');
-    expect(res).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok' } });
+    expect(res).toEqual({ status: 200, body: { status: 'ok', postgres: 'ok', temporal: 'ok', vectorIndex: 'exact' } });
   });
 });
