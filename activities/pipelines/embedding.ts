@@ -3,9 +3,8 @@ import { chunkText } from '../../domain/embeddings/chunking.js';
 import { embeddingSignature, type EmbeddingConfig } from '../../domain/embeddings/config.js';
 import { embedderFor } from '../../domain/embeddings/providers.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
-import { extractText, looksBinary, textFormatOf } from '../../domain/text-extract.js';
 import type { ActivityDeps } from '../deps.js';
-import { readAll } from './fulltext.js';
+import { readStoredText } from './stored-text.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
 /** Chunks kept per object: small chunks over a large object would otherwise mean millions of rows. */
@@ -25,21 +24,10 @@ export async function runEmbedding(
   const sql = deps.db.$client;
   const owner = { objectId: obj.id, pipelineId, bucketId: obj.bucketId, lakeKey: obj.lakeKey, etag: obj.etag, signature: embeddingSignature(config) };
   if (await alreadyEmbedded(sql, owner)) return { status: RUN_STATUS.indexed, detail: 'already embedded: same content and settings' };
-  const truncated = obj.size > config.maxBytes;
-  const got = await deps.lake.get(obj.bucketName, obj.lakeKey, truncated ? { start: 0, end: config.maxBytes - 1 } : undefined);
-  if (!got) throw new Error(`object ${obj.lakeKey} is not in the lake`);
-  const format = textFormatOf(obj.lakeKey, got.head.contentType);
-  if (!format) {
-    got.body.destroy();
-    await removeEmbeddingChunks(sql, obj.id, pipelineId);
-    return { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
-  }
-  const bytes = await readAll(got.body, config.maxBytes);
-  if (looksBinary(bytes)) {
-    await removeEmbeddingChunks(sql, obj.id, pipelineId);
-    return { status: RUN_STATUS.skipped, detail: 'content is binary' };
-  }
-  const text = extractText(bytes, format).replace(/\0/g, '');
+  const read = await readStoredText(deps, obj, config.maxBytes, () => removeEmbeddingChunks(sql, obj.id, pipelineId));
+  if ('skipped' in read) return read.skipped;
+  const { format, truncated } = read;
+  const text = read.text.replace(/\0/g, '');
   const embedder = await embedderFor(config);
   // Stops at MAX_CHUNKS while cutting: a 16 MiB text with a one-character step must not build millions first.
   const { chunks, truncated: cut } = chunkText(text, config.chunking, embedder.tokens, MAX_CHUNKS);

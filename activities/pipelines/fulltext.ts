@@ -1,23 +1,9 @@
-import type { Readable } from 'node:stream';
 import { removeFulltextDocument, storeFulltextDocument } from '../../catalog/index.js';
 import type { FulltextConfig } from '../../domain/pipelines.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
-import { extractText, looksBinary, textFormatOf } from '../../domain/text-extract.js';
 import type { ActivityDeps } from '../deps.js';
+import { readStoredText } from './stored-text.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
-
-/** Up to `limit` bytes of a body, then the body closed. */
-export async function readAll(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    n += chunk.length;
-    if (n >= limit) break;
-  }
-  body.destroy();
-  return Buffer.concat(chunks).subarray(0, limit);
-}
 
 /**
  * Extracts an object's text and upserts it into the bucket's full-text index.
@@ -30,23 +16,12 @@ export async function runFulltext(
   obj: StoredObject,
 ): Promise<Omit<PipelineOutcome, 'attempts'>> {
   const sql = deps.db.$client;
-  const truncated = obj.size > config.maxBytes;
-  const got = await deps.lake.get(obj.bucketName, obj.lakeKey, truncated ? { start: 0, end: config.maxBytes - 1 } : undefined);
-  if (!got) throw new Error(`object ${obj.lakeKey} is not in the lake`);
-  const format = textFormatOf(obj.lakeKey, got.head.contentType);
-  if (!format) {
-    got.body.destroy();
-    await removeFulltextDocument(sql, obj.id, pipelineId);
-    return { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` };
-  }
-  const bytes = await readAll(got.body, config.maxBytes);
-  if (looksBinary(bytes)) {
-    await removeFulltextDocument(sql, obj.id, pipelineId);
-    return { status: RUN_STATUS.skipped, detail: 'content is binary' };
-  }
+  const read = await readStoredText(deps, obj, config.maxBytes, () => removeFulltextDocument(sql, obj.id, pipelineId));
+  if ('skipped' in read) return read.skipped;
+  const { format, truncated } = read;
   // Postgres rejects NUL in text and caps a tsvector near 1 MiB of lexemes; long documents index their start.
   // U+E000/U+E001 mark matches in search snippets: the document's own are dropped.
-  const text = extractText(bytes, format).replace(/[\0\uE000\uE001]/g, '');
+  const text = read.text.replace(/[\0\uE000\uE001]/g, '');
   // A tsvector holds at most 1 MB of lexemes: text dense with distinct words indexes a shorter start.
   for (let chars = 900_000; ; chars = Math.floor(chars / 4)) {
     try {
