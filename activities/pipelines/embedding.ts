@@ -25,7 +25,7 @@ export async function runEmbedding(
   const owner = { objectId: obj.id, pipelineId, bucketId: obj.bucketId, lakeKey: obj.lakeKey, etag: obj.etag, signature: embeddingSignature(config) };
   if (await alreadyEmbedded(sql, owner)) return { status: RUN_STATUS.indexed, detail: 'already embedded: same content and settings' };
   const read = await readStoredText(deps, obj, config.maxBytes, () => removeEmbeddingChunks(sql, obj.id, pipelineId));
-  if ('skipped' in read) return read.skipped;
+  if ('skip' in read) return read.skip;
   const { format, truncated } = read;
   const text = read.text.replace(/\0/g, '');
   const embedder = await embedderFor(config);

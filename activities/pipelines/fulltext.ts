@@ -17,7 +17,7 @@ export async function runFulltext(
 ): Promise<Omit<PipelineOutcome, 'attempts'>> {
   const sql = deps.db.$client;
   const read = await readStoredText(deps, obj, config.maxBytes, () => removeFulltextDocument(sql, obj.id, pipelineId));
-  if ('skipped' in read) return read.skipped;
+  if ('skip' in read) return read.skip;
   const { format, truncated } = read;
   // Postgres rejects NUL in text and caps a tsvector near 1 MiB of lexemes; long documents index their start.
   // U+E000/U+E001 mark matches in search snippets: the document's own are dropped.

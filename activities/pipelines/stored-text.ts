@@ -28,7 +28,7 @@ export async function readStoredText(
   obj: StoredObject,
   maxBytes: number,
   drop: () => Promise<unknown>,
-): Promise<{ text: string; truncated: boolean; format: string } | { skipped: Omit<PipelineOutcome, 'attempts'> }> {
+): Promise<{ text: string; truncated: boolean; format: string } | { skip: Omit<PipelineOutcome, 'attempts'> }> {
   const truncated = obj.size > maxBytes;
   const got = await deps.lake.get(obj.bucketName, obj.lakeKey, truncated ? { start: 0, end: maxBytes - 1 } : undefined);
   if (!got) throw new Error(`object ${obj.lakeKey} is not in the lake`);
@@ -36,12 +36,12 @@ export async function readStoredText(
   if (!format) {
     got.body.destroy();
     await drop();
-    return { skipped: { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` } };
+    return { skip: { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` } };
   }
   const bytes = await readAll(got.body, maxBytes);
   if (looksBinary(bytes)) {
     await drop();
-    return { skipped: { status: RUN_STATUS.skipped, detail: 'content is binary' } };
+    return { skip: { status: RUN_STATUS.skipped, detail: 'content is binary' } };
   }
   return { text: extractText(bytes, format), truncated, format };
 }
