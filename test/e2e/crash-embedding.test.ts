@@ -8,12 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { call, waitFor, waitForJob } from '../support/http.js';
+import { call } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
 import { seededRandom } from '../support/seed.js';
 import { topicCorpus } from '../support/topic-corpus.js';
-import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
+import type { WorkerProcess } from '../../infra/worker-process.js';
+import { syncThroughTwoKills } from '../support/pipeline-crash.js';
 
 const PER_TOPIC = 120;
 const N = PER_TOPIC * 10;
@@ -21,7 +22,7 @@ const N = PER_TOPIC * 10;
 describe('embedding through worker crashes', () => {
   let ls: TestLakesync;
   let sql: postgres.Sql;
-  let worker: WorkerProcess | undefined;
+  const workers: { current?: WorkerProcess } = {};
   let dir: string;
   const random = seededRandom('crash-embedding.test.ts');
 
@@ -31,7 +32,7 @@ describe('embedding through worker crashes', () => {
     dir = await mkdtemp(join(tmpdir(), 'lakesync-crash-embed-'));
   });
   afterAll(async () => {
-    await worker?.kill('SIGKILL');
+    await workers.current?.kill('SIGKILL');
     await sql?.end();
     await ls?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -52,26 +53,7 @@ describe('embedding through worker crashes', () => {
     const pipelineId = pipeline.body.pipelineId as string;
     expect((await call(ls.url, 'POST', `/${bucket}/rules`, { name: 'all', pipelineIds: [pipelineId] })).status).toBe(201);
 
-    worker = await startWorkerProcess(ls.workerEnv);
-    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
-      name: 'docs',
-      kind: 'filesystem',
-      filesystem: { path: dir },
-      batchSize: 25,
-      syncIntervalSeconds: 86400,
-    });
-    const started = await call(ls.url, 'POST', `/${bucket}/sources/${src.body.sourceId}/discover`, {});
-    const jobId = started.body.jobId as string;
-    const processed = async () => Number((await sql`select objects_processed from jobs where id = ${jobId}`)[0]?.objects_processed ?? 0);
-    const killAt = async (n: number) => {
-      await waitFor(`${n} processed (LAKESYNC_TEST_SEED=${random.seed})`, async () => (await processed()) >= n, 120_000, 10);
-      await worker!.kill('SIGKILL');
-      worker = await startWorkerProcess(ls.workerEnv);
-    };
-    await killAt(random.int(100, 400));
-    await killAt(random.int(600, 900));
-
-    const { job, sync } = await waitForJob(ls.url, bucket, src.body.sourceId, jobId, 240_000);
+    const { job, sync } = await syncThroughTwoKills({ ls, sql, bucket, name: 'docs', dir, random, workers, pollMs: 10 });
     expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: N, objectsProcessed: N, objectsIndexed: N, objectsFailed: 0 });
     expect(sync).toMatchObject({ objectsProcessed: String(N), objectsIndexed: String(N) });
 
