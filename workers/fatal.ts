@@ -40,14 +40,19 @@ export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): 
 
 /**
  * A connection its server dropped: a reset or broken socket whose owner has stopped listening for its errors (seen in dev as an uncaught
- * `read ECONNRESET`), or a postgres.js query failing because its server went away with nobody awaiting it (seen as an unhandled `write CONNECTION_CLOSED`
+ * `read ECONNRESET`) or refused on reconnecting (`connect ECONNREFUSED`), or a postgres.js query failing because its server went away with nobody awaiting it (seen as an unhandled `write CONNECTION_CLOSED`
  * from postgres.js's own transaction code). In dev both follow Ctrl-C, which stops the embedded Postgres under live connections; the work that was
  * awaited fails on its own, with the same cause.
  */
 function isDroppedConnection(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const { code, syscall } = err as NodeJS.ErrnoException;
-  return ((code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write')) || (code !== undefined && postgresGoneCode(code));
+  return (
+    ((code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write')) ||
+    // A reconnect to a server that has gone (seen in dev after Ctrl-C stopped the embedded Postgres under a query in flight).
+    (code === 'ECONNREFUSED' && syscall === 'connect') ||
+    (code !== undefined && postgresGoneCode(code))
+  );
 }
 
 /**

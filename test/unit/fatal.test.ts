@@ -76,6 +76,26 @@ describe("dev's uncaught exceptions", () => {
     expect(output).toContain('still running');
   });
 
+  it('handled, a reconnect refused by a server that has gone is a warning too', async () => {
+    const { code, output } = await node(`
+      import { connect, createServer } from 'node:net';
+      import pino from 'pino';
+      import { handleUncaughtExceptions } from './workers/fatal.ts';
+      handleUncaughtExceptions('probe', pino({ base: null }, pino.destination(2)));
+      // A port that was just listening and is closed: nothing answers there any more.
+      const server = createServer().listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      const { port } = server.address();
+      await new Promise((r) => server.close(r));
+      const socket = connect(port, '127.0.0.1');
+      socket.on('close', () => setTimeout(() => { console.error('still running'); process.exit(0); }, 200));
+    `);
+    expect(code, output).toBe(0);
+    expect(output).toContain('connect ECONNREFUSED');
+    expect(output).toContain('a connection was dropped under work in progress');
+    expect(output).toContain('still running');
+  });
+
   it('handled, a query nobody awaits that fails because its server went away is a warning too', async () => {
     const { code, output } = await node(`
       import pino from 'pino';
