@@ -43,7 +43,34 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * Each vitest project (vitest.config.ts: the suite, then the quiet group) calls
+ * this in the same process: the first call starts the services, every call
+ * provides them to its project, and the last teardown stops them.
+ */
+interface Shared {
+  started: Promise<{ infra: TestInfra; stop: () => Promise<void> }>;
+  users: number;
+}
+const shared = globalThis as typeof globalThis & { lakesyncTestInfra?: Shared };
+
 export default async function setup(project: TestProject) {
+  const s = (shared.lakesyncTestInfra ??= { started: startInfra(), users: 0 });
+  s.users++;
+  try {
+    project.provide('infra', (await s.started).infra);
+  } catch (err) {
+    s.users--;
+    throw err;
+  }
+  return async () => {
+    if (--s.users > 0) return;
+    delete shared.lakesyncTestInfra;
+    await (await s.started).stop();
+  };
+}
+
+async function startInfra(): Promise<{ infra: TestInfra; stop: () => Promise<void> }> {
   const env = loadEnv();
   const log = (m: string) => process.stderr.write(`[test-infra] ${m}\n`);
   const scratch = await mkdtemp(join(tmpdir(), 'lakesync-test-'));
@@ -106,7 +133,7 @@ export default async function setup(project: TestProject) {
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
-  project.provide('infra', {
+  const infra: TestInfra = {
     temporalAddress: temporal.address,
     temporalCli,
     minioBinary: minioBin,
@@ -117,9 +144,10 @@ export default async function setup(project: TestProject) {
     grpcurl,
     temporalServer,
     gcs: { endpoint: gcs.endpoint, binary: gcs.binary },
-  });
-  return async () => {
+  };
+  const stop = async () => {
     await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop(), gcs.stop()]);
     await rm(scratch, { recursive: true, force: true });
   };
+  return { infra, stop };
 }
