@@ -1,3 +1,4 @@
+import { beginDiscoveryActivities } from './begin-discovery.js';
 import { controllerStateActivities } from './controller-state.js';
 import type { ActivityDeps } from './deps.js';
 import { discoveryActivities } from './discovery.js';
@@ -12,7 +13,7 @@ export type { ActivityDeps } from './deps.js';
 
 /** The activity factory: workflows import its type only. */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const parts = {
     ...jobActivities(deps),
     ...discoveryActivities(deps),
     ...eventActivities(deps),
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...controllerStateActivities(deps),
     ...uploadActivities(deps),
   };
+  return { ...parts, ...beginDiscoveryActivities(parts) };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

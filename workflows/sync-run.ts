@@ -80,6 +80,15 @@ function runActivities(input: SyncRunInput) {
  */
 export const SHARDED_SCAN = 'sync-run-sharded-scan';
 
+/**
+ * A discovery used to start with three activities in turn: startJob,
+ * adoptOwedProcessing, planScan. Runs with this marker ask beginDiscovery,
+ * which does all three in one (activities/begin-discovery.ts): two round trips
+ * fewer, most of an unchanged resync's fixed cost. Runs without it replay the
+ * three. Becomes `deprecatePatch` as SHARDED_SCAN does.
+ */
+export const ONE_STEP_START = 'sync-run-one-step-start';
+
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
 const SCAN_POLL_MS = 500;
@@ -115,18 +124,25 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       shards = input.resume.shards ?? null;
     } else {
       log.info('job started', { ...fields, kind: input.kind, fullSync: input.fullSync, retryFailed: input.retryFailed, dryRun: input.dryRun ?? false });
-      await bookkeeping.startJob({
+      const start = {
         jobId: input.jobId,
         sourceId: input.sourceId,
         fullSync: input.fullSync,
         retryFailed: input.retryFailed,
         sourceObjectId: input.sourceObjectId,
-      });
+      };
+      const oneStep = input.kind === 'discovery' && patched(ONE_STEP_START);
+      const begun = oneStep ? await longBookkeeping.beginDiscovery({ ...start, dryRun: input.dryRun }) : null;
+      if (!oneStep) await bookkeeping.startJob(start);
       // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
       const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
       if (input.kind === 'discovery') {
-        if (!input.dryRun) await adopt();
-        const split = !input.dryRun && patched(SHARDED_SCAN) ? (await longBookkeeping.planScan({ jobId: input.jobId, sourceId: input.sourceId })).shards : 1;
+        if (!input.dryRun && !begun) await adopt();
+        const split = begun
+          ? begun.shards
+          : !input.dryRun && patched(SHARDED_SCAN)
+            ? (await longBookkeeping.planScan({ jobId: input.jobId, sourceId: input.sourceId })).shards
+            : 1;
         if (split > 1) {
           const all = Array.from({ length: split }, (_, shard) => ({ shard, afterKey: null }));
           shards = all;

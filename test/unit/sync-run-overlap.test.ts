@@ -32,10 +32,11 @@ describe('sync run: copies overlap the scan', () => {
     const scanMayEnd = new Promise<void>((resolve) => (releaseScan = resolve));
     let scanDone = false;
     const activities = {
-      startJob: async () => void calls.push('startJob'),
-      adoptOwedProcessing: async () => 0,
-      // One shard: the single-scan path this test is about.
-      planScan: async () => ({ shards: 1 }),
+      // Job started, owed processing adopted, and one shard: the single-scan path this test is about.
+      beginDiscovery: async () => {
+        calls.push('beginDiscovery');
+        return { shards: 1 };
+      },
       // The scan lists until a batch has been copied: a run that waited for the scan would never get there.
       scanSource: async () => {
         calls.push('scan:start');
