@@ -194,13 +194,25 @@ describe('record workflow histories', () => {
       60_000,
     );
 
+    // A sharded discovery: one scanShard per top-level directory, then sweepShardedScan.
+    const client = ls.runtime.temporal;
+    step('A sharded discovery: one scanShard per top-level directory, then sweepShardedScan.');
+    const sharded = (
+      await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'sharded', kind: 'filesystem', filesystem: { path: await makeDir(9) }, shards: 3 })
+    ).body;
+    const shardedRun = await call(ls.url, 'POST', `/${bucket}/sources/${sharded.sourceId}/discover`, {});
+    expect(await waitForJob(ls.url, bucket, sharded.sourceId, shardedRun.body.jobId)).toMatchObject({ objectsDiscovered: 9 });
+    const shardScans = (await client.workflow.getHandle(`lakesync-job-${shardedRun.body.jobId}`).fetchHistory()).events?.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scanShard',
+    );
+    expect(shardScans?.length).toBe(3);
+
     // Delete a source with purge: stops its controller and runs purgeLake.
     step('Delete a source with purge: stops its controller and runs purgeLake.');
     const other = (await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'other', kind: 'filesystem', filesystem: { path: await makeDir(3) } })).body;
     const otherRun = await call(ls.url, 'POST', `/${bucket}/sources/${other.sourceId}/discover`, {});
     await waitForJob(ls.url, bucket, other.sourceId, otherRun.body.jobId);
     expect((await call(ls.url, 'DELETE', `/${bucket}/sources/${other.sourceId}?purge=true`)).status).toBe(202);
-    const client = ls.runtime.temporal;
     await waitFor(
       'the purge to finish',
       async () => {
