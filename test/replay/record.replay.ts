@@ -201,7 +201,7 @@ describe('record workflow histories', () => {
       await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'sharded', kind: 'filesystem', filesystem: { path: await makeDir(9) }, shards: 3 })
     ).body;
     const shardedRun = await call(ls.url, 'POST', `/${bucket}/sources/${sharded.sourceId}/discover`, {});
-    expect(await waitForJob(ls.url, bucket, sharded.sourceId, shardedRun.body.jobId)).toMatchObject({ objectsDiscovered: 9 });
+    expect((await waitForJob(ls.url, bucket, sharded.sourceId, shardedRun.body.jobId)).job).toMatchObject({ objectsDiscovered: 9 });
     const shardScans = (await client.workflow.getHandle(`lakesync-job-${shardedRun.body.jobId}`).fetchHistory()).events?.filter(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scanShard',
     );
