@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../domain/embeddings/chunking.js';
 import { ChunkingSchema, EmbeddingConfigSchema } from '../../domain/embeddings/config.js';
-import { embedderFor } from '../../domain/embeddings/providers.js';
+import { localEmbedder } from '../../domain/embeddings/providers.js';
 import { wordsOf } from '../../domain/embeddings/glove.js';
 import { createPipelineConfig, patchPipelineConfig } from '../../domain/pipeline-kinds.js';
 
@@ -83,7 +83,7 @@ describe('embedding pipeline settings', () => {
 
 describe('the local model', () => {
   it('gives unit vectors that put texts about the same thing closer than texts about others', async () => {
-    const model = await embedderFor(EmbeddingConfigSchema.parse({}));
+    const model = await localEmbedder('glove-6b-100d');
     const [cats, kitten, stocks, nothing] = await model.embed([
       'The cat purred on the sofa.',
       'A kitten chased the mouse.',
