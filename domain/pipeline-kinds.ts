@@ -134,7 +134,8 @@ export const PIPELINE_KINDS = {
     },
     json: (config, secretSet) => ({ embedding: config.provider === 'openai-compatible' ? { ...config, apiKeySet: secretSet } : config }),
     check: (given, edge) => {
-      if ('apiKey' in given && given.apiKey !== undefined && given.provider === 'local') return { field: 'embedding.apiKey', problem: 'does not apply to the local provider' };
+      if ('apiKey' in given && given.apiKey !== undefined && given.provider === 'local')
+        return { field: 'embedding.apiKey', problem: 'does not apply to the local provider' };
       const problem = 'baseUrl' in given && given.baseUrl !== undefined ? edge.urlProblem(given.baseUrl) : null;
       return problem ? { field: 'embedding.baseUrl', problem } : null;
     },

@@ -47,7 +47,13 @@ async function withRetries(deps: ActivityDeps, run: () => Promise<Omit<PipelineO
         return run();
       },
       // A refused request (a bad key, a model the server lacks) is refused again: it fails at once.
-      { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none', retry: (err) => !(err instanceof EmbeddingRefused) },
+      {
+        numOfAttempts: deps.maxAttempts,
+        startingDelay: deps.retryBackoffMs,
+        timeMultiple: 2,
+        jitter: 'none',
+        retry: (err) => !(err instanceof EmbeddingRefused),
+      },
     );
     return { ...outcome, attempts: attempt };
   } catch (err) {

@@ -64,7 +64,8 @@ const OpenAiSettings = z
 export const EmbeddingApiKey = text().min(1).max(4096);
 
 /** `provider` may be left out: it is `local`. */
-const defaultProvider = (v: unknown): unknown => (v !== null && typeof v === 'object' && !Array.isArray(v) && !('provider' in v) ? { ...v, provider: 'local' } : v);
+const defaultProvider = (v: unknown): unknown =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !('provider' in v) ? { ...v, provider: 'local' } : v;
 
 export const EmbeddingConfigSchema = z.preprocess(defaultProvider, z.discriminatedUnion('provider', [LocalSettings, OpenAiSettings]));
 

@@ -91,7 +91,8 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
       });
       const answer = await res.text();
       if (res.ok) return vectorsOf(answer, texts.length, config.dimensions, who);
-      if (res.status === 429 || res.status >= 500) failure = new Unavailable(`${who} answered HTTP ${res.status}`, retryAfterMs(res.headers.get('retry-after')));
+      if (res.status === 429 || res.status >= 500)
+        failure = new Unavailable(`${who} answered HTTP ${res.status}`, retryAfterMs(res.headers.get('retry-after')));
       else if (res.status === 401 || res.status === 403) throw new EmbeddingRefused(`${who} refused the API key (HTTP ${res.status})`);
       else throw new EmbeddingRefused(`${who} answered HTTP ${res.status}${serverMessage(answer, ctx.apiKey)}`);
     } catch (err) {
@@ -133,7 +134,9 @@ function vectorsOf(answer: string, count: number, dimensions: number | undefined
     const v = byIndex.get(i);
     if (!v) throw new EmbeddingRefused(`${who} answered no vector for input ${i}`);
     if (v.length !== expected || v.length === 0)
-      throw new EmbeddingRefused(`${who} answered ${v.length}-dimensional vectors, expected ${dimensions === undefined ? expected : `${expected} (dimensions)`}`);
+      throw new EmbeddingRefused(
+        `${who} answered ${v.length}-dimensional vectors, expected ${dimensions === undefined ? expected : `${expected} (dimensions)`}`,
+      );
     return unit(v);
   });
 }

@@ -106,7 +106,12 @@ describe('openai-compatible embeddings against a real server', () => {
     const front = await proxy({ apiKey: API_KEY });
     const run = await indexed({ baseUrl: front.baseUrl, apiKey: API_KEY });
     clean = { ...run, front };
-    expect(run.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsDiscovered: corpus.size, objectsProcessed: corpus.size, objectsIndexed: corpus.size });
+    expect(run.job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsDiscovered: corpus.size,
+      objectsProcessed: corpus.size,
+      objectsIndexed: corpus.size,
+    });
     const chunks = await chunksOf(run.pipelineId);
     expect(new Set(chunks.map((c) => c.key)).size).toBe(corpus.size);
     const batches = await batchesFor(run.pipelineId);
@@ -127,7 +132,10 @@ describe('openai-compatible embeddings against a real server', () => {
       apiKeySet: true,
     });
     const info = await record('GET', `/${run.bucket}/objects/${encodeURIComponent('cooking/doc-000.txt')}/info`);
-    expect(info.body.indexStatus[run.pipelineId]).toMatchObject({ status: 'indexed', detail: expect.stringContaining(`by openai-compatible/${EMBEDDINGS_SERVER_MODEL}`) });
+    expect(info.body.indexStatus[run.pipelineId]).toMatchObject({
+      status: 'indexed',
+      detail: expect.stringContaining(`by openai-compatible/${EMBEDDINGS_SERVER_MODEL}`),
+    });
 
     // Each topic's queries share no word with its documents; the best hit is on topic for nearly all.
     let right = 0;
@@ -144,6 +152,7 @@ describe('openai-compatible embeddings against a real server', () => {
         total++;
         if (topicOfKey(res.body.results[0].key) === topic.name) right++;
       }
+    process.stderr.write(`[openai-embeddings] ${right} of ${total} queries found their topic first\n`);
     expect(right / total, `${right} of ${total} queries found their topic first`).toBeGreaterThanOrEqual(0.8);
   });
 
@@ -168,6 +177,10 @@ describe('openai-compatible embeddings against a real server', () => {
     expect(counts.byStatus[429]).toBeGreaterThan(0);
     expect(counts.byStatus[500]).toBeGreaterThan(0);
     expect(counts.requests).toBe(batches + counts.byStatus[429]! + counts.byStatus[500]!);
+    // Each batch answered 429 came back no sooner than its Retry-After (1 s) asked.
+    const waits = flaky.resentAfter429();
+    expect(waits).toHaveLength(counts.byStatus[429]!);
+    for (const ms of waits) expect(ms).toBeGreaterThanOrEqual(1000);
     // The same chunks as the run that met no fault, each once.
     const strip = (cs: { key: string; seq: number; body: string }[]) => cs.map(({ key, seq, body }) => ({ key, seq, body }));
     expect(strip(await chunksOf(run.pipelineId))).toEqual(strip(await chunksOf(clean.pipelineId)));

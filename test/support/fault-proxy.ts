@@ -12,6 +12,8 @@ export interface FaultProxy {
   counts(): { requests: number; passed: number; byStatus: Record<number, number> };
   /** When each passed request arrived (ms since the epoch), in order. */
   passedAt(): number[];
+  /** For each body answered 429, how long (ms) until the same body came again. */
+  resentAfter429(): number[];
   /** Every Authorization header value it was sent, for the tests to check the key went only here. */
   authorizations(): string[];
   stop(): Promise<void>;
@@ -40,6 +42,8 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
   const byStatus: Record<number, number> = {};
   const passedAt: number[] = [];
   const authorizations: string[] = [];
+  const refusedAt = new Map<string, number>();
+  const resentAfter429: number[] = [];
   let requests = 0;
   const answer = (res: import('node:http').ServerResponse, status: number, body: object, headers: Record<string, string> = {}) => {
     byStatus[status] = (byStatus[status] ?? 0) + 1;
@@ -64,13 +68,26 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
         const key = digest.toString('hex');
         const n = (sends.get(key) ?? 0) + 1;
         sends.set(key, n);
+        const refused = refusedAt.get(key);
+        if (refused !== undefined) {
+          resentAfter429.push(Date.now() - refused);
+          refusedAt.delete(key);
+        }
         const fault = o.fault?.(n, digest.readUInt32BE(0));
-        if (fault?.status === 429) return answer(res, 429, { error: { message: 'Rate limit reached', type: 'requests' } }, { 'retry-after': String(fault.retryAfterSeconds) });
+        if (fault?.status === 429) refusedAt.set(key, Date.now());
+        if (fault?.status === 429)
+          return answer(res, 429, { error: { message: 'Rate limit reached', type: 'requests' } }, { 'retry-after': String(fault.retryAfterSeconds) });
         if (fault?.status === 500) return answer(res, 500, { error: { message: 'The server had an error', type: 'server_error' } });
         passedAt.push(Date.now());
       }
       const out = request(
-        { host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: { ...req.headers, 'content-length': String(body.length) } },
+        {
+          host: target.hostname,
+          port: Number(target.port),
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, 'content-length': String(body.length) },
+        },
         (up) => {
           if (embeddings) byStatus[up.statusCode ?? 502] = (byStatus[up.statusCode ?? 502] ?? 0) + 1;
           res.writeHead(up.statusCode ?? 502, up.headers);
@@ -86,6 +103,7 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}${target.pathname.replace(/\/+$/, '')}`,
     counts: () => ({ requests, passed: passedAt.length, byStatus: { ...byStatus } }),
     passedAt: () => [...passedAt],
+    resentAfter429: () => [...resentAfter429],
     authorizations: () => [...authorizations],
     stop: () =>
       new Promise<void>((resolve) => {
