@@ -30,9 +30,11 @@ export async function runEmbedding(
   if ('skip' in read) return read.skip;
   const { format, truncated } = read;
   const text = read.text.replace(/\0/g, '');
-  const embedder = await pipelineEmbedder({ pipelineId, config, sealedSecret }, deps, (retry) =>
-    Context.current().log.warn('embedding request will be retried', { ...retry, objectId: obj.id }),
-  );
+  const activity = Context.current();
+  const embedder = await pipelineEmbedder({ pipelineId, config, sealedSecret }, deps, {
+    onRetry: (retry) => activity.log.warn('embedding request will be retried', { ...retry, objectId: obj.id }),
+    signal: activity.cancellationSignal,
+  });
   // Stops at MAX_CHUNKS while cutting: a 16 MiB text with a one-character step must not build millions first.
   const { chunks, truncated: cut } = chunkText(text, config.chunking, embedder.tokens, MAX_CHUNKS);
   const vectors = await embedder.embed(chunks.map((c) => c.text));

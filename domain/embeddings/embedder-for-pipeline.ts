@@ -19,8 +19,8 @@ interface PipelineEmbedding {
 export function pipelineEmbedder(
   p: PipelineEmbedding,
   deps: { secrets: SecretBox; egress: EgressPolicy },
-  onRetry?: OpenAiContext['onRetry'],
+  calls: Pick<OpenAiContext, 'onRetry' | 'signal'> = {},
 ): Promise<Embedder> {
   const apiKey = p.sealedSecret ? deps.secrets.open<string>(p.sealedSecret) : null;
-  return embedderFor(p.config, { pipelineId: p.pipelineId, apiKey, dispatcher: egressPool(deps.egress), ...(onRetry ? { onRetry } : {}) });
+  return embedderFor(p.config, { pipelineId: p.pipelineId, apiKey, dispatcher: egressPool(deps.egress), ...calls });
 }

@@ -8,7 +8,7 @@
  * the settings, fail at once: trying again would get the same answer.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fetch, type Dispatcher } from 'undici';
+import { fetch, type Dispatcher, type Response } from 'undici';
 import { z } from 'zod';
 import { findEgressDenied } from '../../activities/net/egress.js';
 import { Throttle } from '../../activities/throttle.js';
@@ -22,6 +22,9 @@ const MAX_DELAY_MS = 30_000;
 /** A longer Retry-After is waited this long: the try after it is one of the bounded tries. */
 const MAX_RETRY_AFTER_MS = 60_000;
 const REQUEST_TIMEOUT_MS = 120_000;
+/** Characters a float of an answer may take (`-0.012345678901234567,` and some room); beyond that an answer is refused. */
+const BYTES_PER_FLOAT = 32;
+const MAX_DIMENSIONS = 8192;
 
 export interface OpenAiContext {
   /** Names the pipeline in failures, and keys its rate limit. */
@@ -32,6 +35,8 @@ export interface OpenAiContext {
   dispatcher: Dispatcher;
   /** Told of each retry, for the log (the caller's logger carries its own fields). */
   onRetry?: (retry: { pipelineId: string; host: string; attempt: number; delayMs: number; reason: string }) => void;
+  /** Ends the requests and the waits between them (the activity was cancelled). */
+  signal?: AbortSignal;
 }
 
 /** A failure trying again cannot fix: a refused request, or vectors that do not fit the settings. */
@@ -78,7 +83,9 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
   if (ctx.apiKey) headers.authorization = `Bearer ${ctx.apiKey}`;
   const pacer = pacerFor(ctx.pipelineId, config.requestsPerMinute);
   for (let attempt = 1; ; attempt++) {
-    await pacer?.take();
+    ctx.signal?.throwIfAborted();
+    await pacer?.take(ctx.signal);
+    ctx.signal?.throwIfAborted();
     let failure: Unavailable;
     try {
       const res = await fetch(url, {
@@ -86,17 +93,17 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
         headers,
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: ctx.signal ? AbortSignal.any([ctx.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) : AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         dispatcher: ctx.dispatcher,
       });
-      const answer = await res.text();
+      const answer = await boundedText(res, texts.length * (config.dimensions ?? MAX_DIMENSIONS) * BYTES_PER_FLOAT + (1 << 20), who);
       if (res.ok) return vectorsOf(answer, texts.length, config.dimensions, who);
       if (res.status === 429 || res.status >= 500)
         failure = new Unavailable(`${who} answered HTTP ${res.status}`, retryAfterMs(res.headers.get('retry-after')));
       else if (res.status === 401 || res.status === 403) throw new EmbeddingRefused(`${who} refused the API key (HTTP ${res.status})`);
       else throw new EmbeddingRefused(`${who} answered HTTP ${res.status}${serverMessage(answer, ctx.apiKey)}`);
     } catch (err) {
-      if (err instanceof EmbeddingRefused) throw err;
+      if (err instanceof EmbeddingRefused || ctx.signal?.aborted) throw err;
       const denied = findEgressDenied(err);
       if (denied) throw new EmbeddingRefused(`${who}: ${denied.message}`);
       // fetch's own message is "fetch failed": the cause says what happened.
@@ -108,8 +115,20 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
     const backoff = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     const delayMs = Math.round(Math.max(backoff, failure.retryAfterMs ?? 0));
     ctx.onRetry?.({ pipelineId: ctx.pipelineId, host, attempt, delayMs, reason: failure.message });
-    await sleep(delayMs);
+    await sleep(delayMs, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
   }
+}
+
+/** The answer's text, refused past `max` bytes rather than held in memory whatever its size. */
+async function boundedText(res: Response, max: number, who: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += (chunk as Uint8Array).byteLength;
+    if (size > max) throw new EmbeddingRefused(`${who} answered more than ${max} bytes`);
+    parts.push(Buffer.from(chunk as Uint8Array));
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds (capped); null when absent or unreadable. */
