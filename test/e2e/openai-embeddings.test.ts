@@ -118,7 +118,7 @@ describe('openai-compatible embeddings against a real server', () => {
     // Several chunks per object, sent in batches: exactly one request per batch, nothing sent twice.
     expect(chunks.length).toBeGreaterThan(corpus.size);
     expect(batches).toBeLessThan(chunks.length);
-    expect(front.counts()).toEqual({ requests: batches, passed: batches, byStatus: { 200: batches } });
+    expect(front.counts()).toEqual({ requests: batches, passed: batches, resets: 0, byStatus: { 200: batches } });
     expect(front.authorizations().every((a) => a === `Bearer ${API_KEY}`)).toBe(true);
 
     const shown = await record('GET', `/${run.bucket}/pipelines/${run.pipelineId}`);
@@ -156,14 +156,16 @@ describe('openai-compatible embeddings against a real server', () => {
     expect(right / total, `${right} of ${total} queries found their topic first`).toBeGreaterThanOrEqual(0.8);
   });
 
-  it('retries 429 (after Retry-After) and 500 answers until every batch is through: the job ends exact, no chunk doubled', async () => {
-    // Per batch: 429 on the first send of one in three, 500 on the first send of another one in three and on the second send of one in six.
+  it('retries 429 (after Retry-After), 500 and dropped connections until every batch is through: the job ends exact, no chunk doubled', async () => {
+    // Per batch: 429 on the first send of one in three, 500 on the first send of another one in three and on the second
+    // send of one in six, the connection dropped on the first send of one in six.
     const flaky = await proxy({
       apiKey: API_KEY,
       fault: (sends, h) => {
         if (sends === 1 && h % 3 === 0) return { status: 429, retryAfterSeconds: 1 };
         if (sends === 1 && h % 3 === 1) return { status: 500 };
         if (sends === 2 && h % 6 === 1) return { status: 500 };
+        if (sends === 1 && h % 6 === 2) return 'reset';
         return null;
       },
     });
@@ -171,12 +173,14 @@ describe('openai-compatible embeddings against a real server', () => {
     expect(run.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: corpus.size, objectsIndexed: corpus.size, objectsFailed: 0 });
     const batches = await batchesFor(run.pipelineId);
     const counts = flaky.counts();
+    process.stderr.write(`[openai-embeddings] ${batches} batches through the faulty proxy: ${JSON.stringify(counts)}\n`);
     // Every batch passed once and only once; the faults were answered and retried.
     expect(counts.passed).toBe(batches);
     expect(counts.byStatus[200]).toBe(batches);
     expect(counts.byStatus[429]).toBeGreaterThan(0);
     expect(counts.byStatus[500]).toBeGreaterThan(0);
-    expect(counts.requests).toBe(batches + counts.byStatus[429]! + counts.byStatus[500]!);
+    expect(counts.resets).toBeGreaterThan(0);
+    expect(counts.requests).toBe(batches + counts.byStatus[429]! + counts.byStatus[500]! + counts.resets);
     // Each batch answered 429 came back no sooner than its Retry-After (1 s) asked.
     const waits = flaky.resentAfter429();
     expect(waits).toHaveLength(counts.byStatus[429]!);
@@ -199,7 +203,7 @@ describe('openai-compatible embeddings against a real server', () => {
       expect(f.error).toContain('refused the API key (HTTP 401)');
     }
     // One request per object, none retried.
-    expect(guarded.counts()).toEqual({ requests: corpus.size, passed: 0, byStatus: { 401: corpus.size } });
+    expect(guarded.counts()).toEqual({ requests: corpus.size, passed: 0, resets: 0, byStatus: { 401: corpus.size } });
     const search = await record('POST', `/${run.bucket}/vector/search`, { query: 'gourmet cuisine' });
     expect(search.status).toBe(409);
     expect(search.body.message).toContain('refused the API key (HTTP 401)');

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** What the proxy answers instead of the server; null passes the request through. */
-export type Fault = { status: 429; retryAfterSeconds: number } | { status: 500 } | null;
+/** What the proxy answers instead of the server (`reset`: it drops the connection unanswered); null passes the request through. */
+export type Fault = { status: 429; retryAfterSeconds: number } | { status: 500 } | 'reset' | null;
 
 export interface FaultProxy {
   /** The API root clients use instead of the server's: `http://127.0.0.1:<port>/v1`. */
   baseUrl: string;
   /** Requests to the embeddings route, by what they got: `passed` went to the server. */
-  counts(): { requests: number; passed: number; byStatus: Record<number, number> };
+  counts(): { requests: number; passed: number; resets: number; byStatus: Record<number, number> };
   /** When each passed request arrived (ms since the epoch), in order. */
   passedAt(): number[];
   /** For each body answered 429, how long (ms) until the same body came again. */
@@ -45,6 +45,7 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
   const refusedAt = new Map<string, number>();
   const resentAfter429: number[] = [];
   let requests = 0;
+  let resets = 0;
   const answer = (res: import('node:http').ServerResponse, status: number, body: object, headers: Record<string, string> = {}) => {
     byStatus[status] = (byStatus[status] ?? 0) + 1;
     res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
@@ -74,6 +75,10 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
           refusedAt.delete(key);
         }
         const fault = o.fault?.(n, digest.readUInt32BE(0));
+        if (fault === 'reset') {
+          resets++;
+          return void res.socket?.destroy();
+        }
         if (fault?.status === 429) refusedAt.set(key, Date.now());
         if (fault?.status === 429)
           return answer(res, 429, { error: { message: 'Rate limit reached', type: 'requests' } }, { 'retry-after': String(fault.retryAfterSeconds) });
@@ -101,7 +106,7 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}${target.pathname.replace(/\/+$/, '')}`,
-    counts: () => ({ requests, passed: passedAt.length, byStatus: { ...byStatus } }),
+    counts: () => ({ requests, passed: passedAt.length, resets, byStatus: { ...byStatus } }),
     passedAt: () => [...passedAt],
     resentAfter429: () => [...resentAfter429],
     authorizations: () => [...authorizations],
