@@ -52,7 +52,8 @@ export function vectorSearchHandler(deps: ApiDeps, slots: SearchSlots) {
     const pipelines = await Promise.all(
       rows.map(async (p) => {
         const config = EmbeddingConfigSchema.parse((p.config as { embedding: unknown }).embedding);
-        const embedder = await pipelineEmbedder({ pipelineId: p.id, config, sealedSecret: p.sealed_secret }, deps).catch((err: unknown) => {
+        // Two sends at most: a busy server is answered with 503 and Retry-After rather than a search left waiting.
+        const embedder = await pipelineEmbedder({ pipelineId: p.id, config, sealedSecret: p.sealed_secret }, deps, { tries: 2 }).catch((err: unknown) => {
           throw queryNotEmbedded(p.id, err);
         });
         const [vector] = await embedder.embed([body.query]).catch((err: unknown) => {

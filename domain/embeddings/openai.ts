@@ -15,7 +15,7 @@ import { Throttle } from '../../activities/throttle.js';
 import { errorMessage } from '../error-text.js';
 import type { OpenAiEmbeddingConfig } from './config.js';
 
-/** Requests per batch before it fails as unavailable (the runner may try the object again later). */
+/** Sends of a batch before it fails as unavailable (the runner may try the object again later). */
 const TRIES = 6;
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
@@ -35,6 +35,8 @@ export interface OpenAiContext {
   dispatcher: Dispatcher;
   /** Told of each retry, for the log (the caller's logger carries its own fields). */
   onRetry?: (retry: { pipelineId: string; host: string; attempt: number; delayMs: number; reason: string }) => void;
+  /** Sends of one batch before it fails as unavailable (default 6); a search, whose caller waits, tries fewer. */
+  tries?: number;
   /** Ends the requests and the waits between them (the activity was cancelled). */
   signal?: AbortSignal;
 }
@@ -110,7 +112,7 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
       const cause = (err as { cause?: unknown }).cause ?? err;
       failure = new Unavailable(`${who} could not be reached: ${scrub(errorMessage(cause), ctx.apiKey)}`, null);
     }
-    if (attempt >= TRIES) throw new Error(`${failure.message} (${attempt} tries)`);
+    if (attempt >= (ctx.tries ?? TRIES)) throw new Error(`${failure.message} (${attempt} tries)`);
     // Full backoff with jitter, so workers that failed together do not come back together; never sooner than the server asked.
     const backoff = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     const delayMs = Math.round(Math.max(backoff, failure.retryAfterMs ?? 0));

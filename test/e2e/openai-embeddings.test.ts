@@ -17,7 +17,7 @@ import { EMBEDDINGS_SERVER_DIMENSIONS, EMBEDDINGS_SERVER_MODEL, type EmbeddingsS
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 import { startTestEmbeddingsServer } from '../support/embeddings-server.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { call, waitForJob } from '../support/http.js';
+import { authHeader, call, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
 import { decodedPayloads } from '../support/payloads.js';
@@ -26,8 +26,8 @@ import { TOPICS, topicCorpus, topicOfKey } from '../support/topic-corpus.js';
 
 const API_KEY = 'sk-lakesync-test-4f1c8e2a9b7d';
 const WRONG_KEY = 'sk-wrong-key-0a9e7c3d51';
-/** Chunks of about a sentence, sent two to a request: each document takes several batched requests. */
-const CHUNKING = { unit: 'characters', size: 120, overlap: 20 };
+/** Chunks of half a sentence, sent two to a request: each document takes several batched requests. */
+const CHUNKING = { unit: 'characters', size: 60, overlap: 10 };
 const BATCH = 2;
 const corpus = topicCorpus(3);
 
@@ -118,6 +118,7 @@ describe('openai-compatible embeddings against a real server', () => {
     // Several chunks per object, sent in batches: exactly one request per batch, nothing sent twice.
     expect(chunks.length).toBeGreaterThan(corpus.size);
     expect(batches).toBeLessThan(chunks.length);
+    expect(batches).toBeGreaterThan(corpus.size);
     expect(front.counts()).toEqual({ requests: batches, passed: batches, resets: 0, byStatus: { 200: batches } });
     expect(front.authorizations().every((a) => a === `Bearer ${API_KEY}`)).toBe(true);
 
@@ -207,6 +208,28 @@ describe('openai-compatible embeddings against a real server', () => {
     const search = await record('POST', `/${run.bucket}/vector/search`, { query: 'gourmet cuisine' });
     expect(search.status).toBe(409);
     expect(search.body.message).toContain('refused the API key (HTTP 401)');
+  });
+
+  it('answers a search 503 with Retry-After when the server stays busy, after one retry', async () => {
+    const busy = await proxy({ fault: () => ({ status: 429, retryAfterSeconds: 1 }) });
+    const bucket = unique('oai');
+    await record('POST', '/admin/buckets', { name: bucket });
+    const p = await record('POST', `/${bucket}/pipelines`, {
+      name: 'busy',
+      kind: 'embedding',
+      embedding: { provider: 'openai-compatible', baseUrl: busy.baseUrl, model: EMBEDDINGS_SERVER_MODEL },
+    });
+    expect(p.status).toBe(201);
+    const res = await fetch(`${ls.url}/${bucket}/vector/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeader(ls.url) },
+      body: JSON.stringify({ query: 'gourmet cuisine' }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(((await res.json()) as { message: string }).message).toContain(`pipeline ${p.body.pipelineId}`);
+    expect(busy.counts()).toMatchObject({ requests: 2, passed: 0, byStatus: { 429: 2 } });
+    expect(busy.resentAfter429()[0]).toBeGreaterThanOrEqual(1000);
   });
 
   it('fails vectors of other dimensions than asked for, and re-embeds when the model settings change', async () => {
