@@ -127,6 +127,8 @@ export const PIPELINE_KINDS = {
         const switching = part.provider !== undefined && part.provider !== current.provider;
         const base = switching ? { maxBytes: current.maxBytes, chunking: current.chunking } : current;
         const config = EmbeddingConfigSchema.parse({ ...base, ...part });
+        if (apiKey !== undefined && config.provider === 'local')
+          throw new z.ZodError([{ code: 'custom', path: ['apiKey'], message: 'does not apply to the local provider', input: apiKey }]);
         // The key goes only where it was given for: a new server, or another provider, without a new key drops it.
         const movedAway = current.provider === 'openai-compatible' && (config.provider !== 'openai-compatible' || config.baseUrl !== current.baseUrl);
         return { config, secret: apiKey ?? null, dropSecret: apiKey === undefined && movedAway };

@@ -313,6 +313,13 @@ describe('openai-compatible embeddings against a real server', () => {
     const patch = await record('PATCH', `/${bucket}/pipelines/${ok.body.pipelineId}`, { embedding: { provider: 'local', model: 'nope' } });
     expect(patch.status).toBe(400);
     expect(patch.body.details.map((d: { field: string }) => d.field)).toEqual(['embedding.model']);
+    const local = await record('POST', `/${bucket}/pipelines`, { name: 'local', kind: 'embedding' });
+    const keyed = await record('PATCH', `/${bucket}/pipelines/${local.body.pipelineId}`, { embedding: { apiKey: 'sk-nowhere' } });
+    expect(keyed.status).toBe(400);
+    expect(keyed.body.details.map((d: { field: string }) => d.field)).toEqual(['embedding.apiKey']);
+    expect((await record('GET', `/${bucket}/pipelines/${local.body.pipelineId}`)).body.embedding).toEqual(
+      expect.not.objectContaining({ apiKeySet: expect.anything() }),
+    );
   });
 
   it('keeps the key out of every Temporal history, log line and response, and drops it when the server changes', async () => {

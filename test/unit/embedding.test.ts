@@ -113,6 +113,8 @@ describe('openai-compatible settings', () => {
     expect(change({ baseUrl: 'https://other.example.com/v1', apiKey: 'sk-other' })).toMatchObject({ dropSecret: false, secret: 'sk-other' });
     expect(change({ provider: 'local', model: 'glove-6b-100d' })).toMatchObject({ dropSecret: true });
     expect(change({ model: 'text-embedding-3-large' })).toMatchObject({ dropSecret: false, secret: null });
+    // The local provider has no key to keep.
+    expect(() => patchPipelineConfig(createPipelineConfig('embedding', {}).config, { embedding: { apiKey: 'sk-1' } })).toThrow(/local provider/);
   });
 
   it('switching provider keeps only what every provider has', () => {
