@@ -340,6 +340,7 @@ describe('openai-compatible embeddings against a real server', () => {
     expect(payloads.join('\n')).toContain(`"bucket":"${clean.bucket}"`);
     const workerLogs = worker.output();
     expect(workerLogs).toContain('embedding request will be retried');
+    expect(apiLogs).toContain(`/${clean.bucket}/pipelines`);
     for (const key of [API_KEY, WRONG_KEY]) {
       expect(histories.includes(key) || payloads.some((p) => p.includes(key)), 'a Temporal history holds the key').toBe(false);
       expect(workerLogs.includes(key), 'the worker log holds the key').toBe(false);
