@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import { VECTOR_INDEXES } from '../catalog/vector-index.js';
 import { runMigrations } from '../db/migrate.js';
 import { EmbeddingConfigSchema, embeddingSignature } from '../domain/embeddings/config.js';
-import { embedderFor } from '../domain/embeddings/providers.js';
+import { localEmbedder } from '../domain/embeddings/providers.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
 import { TOPICS, topicCorpus } from '../test/support/topic-corpus.js';
 import { seedVectorBucket } from '../test/support/vector-seed.js';
@@ -23,7 +23,7 @@ const percentile = (sorted: readonly number[], p: number): number => sorted[Math
 export async function vectorBench(o: { scratch: string; chunks: number; log: (m: string) => void; cleanups: (() => Promise<unknown>)[] }): Promise<void> {
   const config = EmbeddingConfigSchema.parse({});
   const started = performance.now();
-  const embedder = await embedderFor(config);
+  const embedder = await localEmbedder('glove-6b-100d');
   o.log(`local model loaded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   // Chunks of about 1000 characters (the default chunk size): seven short documents of one topic each.

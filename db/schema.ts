@@ -302,7 +302,7 @@ export const pipelines = pgTable(
     kind: text().$type<PipelineKind>().notNull(),
     /** Kind-specific settings without secrets. */
     config: jsonb().$type<PipelineConfig>().notNull(),
-    /** AES-256-GCM sealed webhook signing secret; read only inside activities. */
+    /** AES-256-GCM sealed webhook signing secret or embedding API key; opened only inside activities and to embed a search query. */
     sealedSecret: text(),
     enabled: boolean().notNull().default(true),
     createdAt: createdAt(),

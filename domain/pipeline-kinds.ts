@@ -11,18 +11,17 @@ import { assertNever, type PipelineKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
 import { FulltextConfigSchema, WebhookConfigSchema, WebhookSecret, type FulltextConfig, type WebhookConfig } from './pipelines.js';
 import type { FieldProblem } from './source-kinds.js';
-import { EmbeddingConfigSchema, embeddingSignature, type EmbeddingConfig } from './embeddings/config.js';
+import { EmbeddingConfigSchema, EmbeddingCreateInput, EmbeddingPatchInput, embeddingSignature, type EmbeddingConfig } from './embeddings/config.js';
 
 export const WebhookCreateInput = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
 export const FulltextPatchInput = patchOf(FulltextConfigSchema).strict();
-export const EmbeddingPatchInput = patchOf(EmbeddingConfigSchema).strict();
 export const WebhookPatchInput = patchOf(WebhookConfigSchema).extend({ secret: WebhookSecret.optional() }).strict();
 
 /** Per kind: settings as stored, and the kind's part of a create and a PATCH body. */
 interface PipelineKindTypeTable {
   fulltext: { config: FulltextConfig; create: FulltextConfig; patch: z.output<typeof FulltextPatchInput> };
   webhook: { config: WebhookConfig; create: z.output<typeof WebhookCreateInput>; patch: z.output<typeof WebhookPatchInput> };
-  embedding: { config: EmbeddingConfig; create: EmbeddingConfig; patch: z.output<typeof EmbeddingPatchInput> };
+  embedding: { config: EmbeddingConfig; create: z.output<typeof EmbeddingCreateInput>; patch: z.output<typeof EmbeddingPatchInput> };
 }
 // A kind missing from the table is one error here, not one at every use of the table.
 const _everyKindTyped: { [K in PipelineKind]: unknown } = {} as PipelineKindTypeTable;
@@ -48,8 +47,11 @@ export interface PipelineKindSpec<K extends PipelineKind> {
   };
   patch: {
     input: z.ZodType<PipelineKindTypes[K]['patch']>;
-    /** The settings after the change, and a new secret to seal when the part carries one. */
-    apply(current: PipelineSettings<K>, part: PipelineKindTypes[K]['patch']): { config: PipelineSettings<K>; secret: string | null };
+    /**
+     * The settings after the change, a new secret to seal when the part carries
+     * one, and `dropSecret` when the stored one must go (it was given for a destination the change replaces).
+     */
+    apply(current: PipelineSettings<K>, part: PipelineKindTypes[K]['patch']): { config: PipelineSettings<K>; secret: string | null; dropSecret?: boolean };
   };
   /** The kind's fields in the API's view of a pipeline (never its secret). */
   json(config: PipelineSettings<K>, secretSet: boolean): object;
@@ -108,12 +110,38 @@ export const PIPELINE_KINDS = {
   },
   embedding: {
     config: EmbeddingConfigSchema,
-    create: { input: EmbeddingConfigSchema, required: false, split: (input) => ({ config: input ?? EmbeddingConfigSchema.parse({}), secret: null }) },
-    // A chunking part replaces the whole chunking (its defaults fill what it leaves out).
-    patch: { input: EmbeddingPatchInput, apply: (current, part) => ({ config: EmbeddingConfigSchema.parse({ ...current, ...part }), secret: null }) },
-    json: (config) => ({ embedding: config }),
-    check: () => null,
-    // Other text, other chunks or another model: the vectors are made again.
+    create: {
+      input: EmbeddingCreateInput,
+      required: false,
+      split: (input) => {
+        if (!input) return { config: EmbeddingConfigSchema.parse({}), secret: null };
+        if (input.provider === 'local') return { config: input, secret: null };
+        const { apiKey, ...config } = input;
+        return { config, secret: apiKey ?? null };
+      },
+    },
+    patch: {
+      input: EmbeddingPatchInput,
+      apply: (current, { apiKey, ...part }) => {
+        // Another provider: only what every provider has carries over. A chunking part replaces the whole chunking.
+        const switching = part.provider !== undefined && part.provider !== current.provider;
+        const base = switching ? { maxBytes: current.maxBytes, chunking: current.chunking } : current;
+        const config = EmbeddingConfigSchema.parse({ ...base, ...part });
+        if (apiKey !== undefined && config.provider === 'local')
+          throw new z.ZodError([{ code: 'custom', path: ['apiKey'], message: 'does not apply to the local provider', input: apiKey }]);
+        // The key goes only where it was given for: a new server, or another provider, without a new key drops it.
+        const movedAway = current.provider === 'openai-compatible' && (config.provider !== 'openai-compatible' || config.baseUrl !== current.baseUrl);
+        return { config, secret: apiKey ?? null, dropSecret: apiKey === undefined && movedAway };
+      },
+    },
+    json: (config, secretSet) => ({ embedding: config.provider === 'openai-compatible' ? { ...config, apiKeySet: secretSet } : config }),
+    check: (given, edge) => {
+      if ('apiKey' in given && given.apiKey !== undefined && given.provider === 'local')
+        return { field: 'embedding.apiKey', problem: 'does not apply to the local provider' };
+      const problem = 'baseUrl' in given && given.baseUrl !== undefined ? edge.urlProblem(given.baseUrl) : null;
+      return problem ? { field: 'embedding.baseUrl', problem } : null;
+    },
+    // Other text, other chunks, another model or server: the vectors are made again.
     rerunsOnChange: (before, after) => embeddingSignature(before) !== embeddingSignature(after),
     derivedTables: [{ table: 'embedding_chunks', lakeKeyed: true }],
   },
@@ -156,6 +184,8 @@ type UrlCheck = { urlProblem(url: string): string | null };
 export interface PipelineConfigChange {
   config: PipelineConfig;
   secret: string | null;
+  /** The stored secret is removed (and no new one given). */
+  dropSecret: boolean;
   /** Whether the change re-runs the pipeline over what its rules select. */
   reruns: boolean;
   /** Null when the checks pass. */
@@ -169,6 +199,7 @@ export function createPipelineConfig<K extends PipelineKind>(kind: K, parts: Cre
   return {
     config: storedConfig({ kind, config } as KindedConfig<K>),
     secret,
+    dropSecret: false,
     reruns: false,
     check: (edge) => (part === undefined ? null : SPECS[kind].check(part, edge)),
   };
@@ -189,10 +220,11 @@ function patchOwn<K extends PipelineKind>(own: KindedConfig<K>, parts: PatchPart
   const part = parts[own.kind] as PipelineKindTypes[K]['patch'] | undefined;
   if (part === undefined) return null;
   const spec = SPECS[own.kind];
-  const { config, secret } = spec.patch.apply(own.config, part);
+  const { config, secret, dropSecret } = spec.patch.apply(own.config, part);
   return {
     config: storedConfig({ kind: own.kind, config } as KindedConfig<K>),
     secret,
+    dropSecret: dropSecret ?? false,
     reruns: spec.rerunsOnChange(own.config, config),
     check: (edge) => spec.check(part, edge),
   };

@@ -1,7 +1,8 @@
 import { alreadyEmbedded, removeEmbeddingChunks, replaceEmbeddingChunks } from '../../catalog/index.js';
 import { chunkText } from '../../domain/embeddings/chunking.js';
 import { embeddingSignature, type EmbeddingConfig } from '../../domain/embeddings/config.js';
-import { embedderFor } from '../../domain/embeddings/providers.js';
+import { Context } from '@temporalio/activity';
+import { pipelineEmbedder } from '../../domain/embeddings/embedder-for-pipeline.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
 import type { ActivityDeps } from '../deps.js';
 import { readStoredText } from './stored-text.js';
@@ -19,6 +20,7 @@ export async function runEmbedding(
   deps: ActivityDeps,
   pipelineId: string,
   config: EmbeddingConfig,
+  sealedSecret: string | null,
   obj: StoredObject,
 ): Promise<Omit<PipelineOutcome, 'attempts'>> {
   const sql = deps.db.$client;
@@ -28,7 +30,11 @@ export async function runEmbedding(
   if ('skip' in read) return read.skip;
   const { format, truncated } = read;
   const text = read.text.replace(/\0/g, '');
-  const embedder = await embedderFor(config);
+  const activity = Context.current();
+  const embedder = await pipelineEmbedder({ pipelineId, config, sealedSecret }, deps, {
+    onRetry: (retry) => activity.log.warn('embedding request will be retried', { ...retry, objectId: obj.id }),
+    signal: activity.cancellationSignal,
+  });
   // Stops at MAX_CHUNKS while cutting: a 16 MiB text with a one-character step must not build millions first.
   const { chunks, truncated: cut } = chunkText(text, config.chunking, embedder.tokens, MAX_CHUNKS);
   const vectors = await embedder.embed(chunks.map((c) => c.text));

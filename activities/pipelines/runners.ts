@@ -10,6 +10,7 @@ import { storedErrorText } from '../../domain/error-text.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
 import { kindedConfig, type KindedConfig, type PipelineSettings } from '../../domain/pipeline-kinds.js';
 import type { ActivityDeps } from '../deps.js';
+import { EmbeddingRefused } from '../../domain/embeddings/openai.js';
 import { runEmbedding } from './embedding.js';
 import { runFulltext } from './fulltext.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
@@ -32,7 +33,7 @@ export type PipelineRunner<K extends PipelineKind> = (
 export const PIPELINE_RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
   // Fulltext and embedding failures are the lake's or Postgres's, and transient: a few tries with backoff.
   fulltext: (deps, p, config, obj) => withRetries(deps, () => runFulltext(deps, p.id, config, obj)),
-  embedding: (deps, p, config, obj) => withRetries(deps, () => runEmbedding(deps, p.id, config, obj)),
+  embedding: (deps, p, config, obj) => withRetries(deps, () => runEmbedding(deps, p.id, config, p.sealedSecret, obj)),
   // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run is a new delivery.
   webhook: (deps, p, config, obj, run) => runWebhook(deps, p.id, config, p.sealedSecret, obj, run.rerun ? run.jobId : ''),
 };
@@ -45,11 +46,18 @@ async function withRetries(deps: ActivityDeps, run: () => Promise<Omit<PipelineO
         attempt++;
         return run();
       },
-      { numOfAttempts: deps.maxAttempts, startingDelay: deps.retryBackoffMs, timeMultiple: 2, jitter: 'none' },
+      // A refused request (a bad key, a model the server lacks) is refused again: it fails at once.
+      {
+        numOfAttempts: deps.maxAttempts,
+        startingDelay: deps.retryBackoffMs,
+        timeMultiple: 2,
+        jitter: 'none',
+        retry: (err) => !(err instanceof EmbeddingRefused),
+      },
     );
     return { ...outcome, attempts: attempt };
   } catch (err) {
-    return { status: RUN_STATUS.failed, error: storedErrorText(err), attempts: deps.maxAttempts };
+    return { status: RUN_STATUS.failed, error: storedErrorText(err), attempts: attempt };
   }
 }
 

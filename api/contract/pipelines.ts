@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { FulltextConfigSchema, RuleMatchSchema, WebhookConfigSchema } from '../../domain/pipelines.js';
 import { PIPELINE_KIND_NAMES } from '../../domain/pipeline-kinds.js';
-import { EmbeddingConfigSchema } from '../../domain/embeddings/config.js';
+import { EmbeddingView } from '../../domain/embeddings/config.js';
 import { Instant, PageFields } from './common.js';
 
-/** A pipeline as the API shows it: its settings, never its signing secret. */
+/** A pipeline as the API shows it: its settings, never its signing secret or API key. */
 export const Pipeline = z
   .object({
     pipelineId: z.string(),
@@ -13,7 +13,7 @@ export const Pipeline = z
     kind: z.enum(PIPELINE_KIND_NAMES),
     fulltext: FulltextConfigSchema.optional(),
     webhook: WebhookConfigSchema.extend({ secretSet: z.boolean() }).optional(),
-    embedding: EmbeddingConfigSchema.optional(),
+    embedding: EmbeddingView.optional(),
     enabled: z.boolean(),
     createdAt: Instant,
     updatedAt: Instant,

@@ -1,12 +1,14 @@
 import type { Router } from 'express';
+import { z } from 'zod';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { pipelines, rules } from '../../db/schema.js';
 import { newId } from '../../domain/ids.js';
-import { createPipelineConfig, patchPipelineConfig, type PipelineConfigChange } from '../../domain/pipeline-kinds.js';
+import { createPipelineConfig, patchPipelineConfig, type PipelineConfig, type PipelineConfigChange } from '../../domain/pipeline-kinds.js';
+import type { PipelineKind } from '../../domain/kinds.js';
 import { callerOf } from '../auth.js';
 import { backfillRule } from '../backfill.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError } from '../errors.js';
+import { ApiError, fromZod } from '../errors.js';
 import { PaginationQuery, pageOwnedBy } from '../pagination.js';
 import { pipelineJson } from '../serialize.js';
 import { parseBody, parseQuery } from '../validate.js';
@@ -20,6 +22,16 @@ import { Pipeline, PipelineList, PipelineWithBackfill } from '../contract/pipeli
 function checkConfig(deps: ApiDeps, change: PipelineConfigChange): void {
   const refused = change.check(deps.egress);
   if (refused) throw ApiError.invalid(refused.field, refused.problem);
+}
+
+/** The PATCH's settings merged into the current ones; merged settings a kind refuses are a 400 naming the field under the kind. */
+function patchedConfig(current: PipelineConfig, kind: PipelineKind, body: Parameters<typeof patchPipelineConfig>[1]): ReturnType<typeof patchPipelineConfig> {
+  try {
+    return patchPipelineConfig(current, body);
+  } catch (err) {
+    if (err instanceof z.ZodError) throw fromZod(err, kind);
+    throw err;
+  }
 }
 
 export async function findPipeline(deps: ApiDeps, bucketId: string, pipelineId: string) {
@@ -117,12 +129,13 @@ export function pipelineRoutes(deps: ApiDeps): Router {
       set.name = body.name;
     }
     if (body.enabled !== undefined) set.enabled = body.enabled;
-    const change = patchPipelineConfig(current.config, body);
+    const change = patchedConfig(current.config, current.kind, body);
     if (change && 'wrongKind' in change) throw ApiError.invalid(change.wrongKind, `does not apply to a ${current.kind} pipeline`);
     if (change) {
       checkConfig(deps, change);
       set.config = change.config;
       if (change.secret) set.sealedSecret = deps.secrets.seal(change.secret);
+      else if (change.dropSecret) set.sealedSecret = null;
     }
     const [row] = await deps.db
       .update(pipelines)

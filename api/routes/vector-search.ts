@@ -9,7 +9,9 @@ import type { Request, Response } from 'express';
 import type { Sql, TransactionSql } from 'postgres';
 import { VECTOR_INDEXES, type VectorHit } from '../../catalog/vector-index.js';
 import { EmbeddingConfigSchema, embeddingSignature } from '../../domain/embeddings/config.js';
-import { embedderFor } from '../../domain/embeddings/providers.js';
+import { pipelineEmbedder } from '../../domain/embeddings/embedder-for-pipeline.js';
+import { EmbeddingRefused } from '../../domain/embeddings/openai.js';
+import { errorMessage } from '../../domain/error-text.js';
 import type { PipelineConfig } from '../../domain/pipeline-kinds.js';
 import { callerOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -40,8 +42,8 @@ export function vectorSearchHandler(deps: ApiDeps, slots: SearchSlots) {
     const scope = `vector:${bucket.id}:${createHash('sha256').update(JSON.stringify(filters)).digest('base64url')}`;
     const offset = Number(deps.pageTokens.decode(scope, body.page_token) ?? 0);
 
-    const rows = await sql<{ id: string; config: PipelineConfig }[]>`
-      select id, config from pipelines
+    const rows = await sql<{ id: string; config: PipelineConfig; sealed_secret: string | null }[]>`
+      select id, config, sealed_secret from pipelines
       where bucket_id = ${bucket.id} and kind = 'embedding' and enabled
         and (${body.pipelineId ?? null}::text is null or id = ${body.pipelineId ?? null})`;
     if (body.pipelineId && rows.length === 0) throw ApiError.invalid('pipelineId', `is not an enabled embedding pipeline of bucket ${bucket.name}`);
@@ -50,11 +52,18 @@ export function vectorSearchHandler(deps: ApiDeps, slots: SearchSlots) {
     const pipelines = await Promise.all(
       rows.map(async (p) => {
         const config = EmbeddingConfigSchema.parse((p.config as { embedding: unknown }).embedding);
-        const [vector] = await (await embedderFor(config)).embed([body.query]);
-        return { id: p.id, signature: embeddingSignature(config), vector: vector! };
+        // Two sends at most: a busy server is answered with 503 and Retry-After rather than a search left waiting.
+        const embedder = await pipelineEmbedder({ pipelineId: p.id, config, sealedSecret: p.sealed_secret }, deps, { tries: 2 }).catch((err: unknown) => {
+          throw queryNotEmbedded(p.id, err);
+        });
+        const [vector] = await embedder.embed([body.query]).catch((err: unknown) => {
+          throw queryNotEmbedded(p.id, err);
+        });
+        return { id: p.id, model: embedder.model, signature: embeddingSignature(config), vector: vector! };
       }),
     );
 
+    const models = new Map(pipelines.map((p) => [p.id, p.model]));
     const index = VECTOR_INDEXES[deps.vectorIndex ?? 'exact'];
     const query = {
       bucketId: bucket.id,
@@ -84,11 +93,18 @@ export function vectorSearchHandler(deps: ApiDeps, slots: SearchSlots) {
         chunk,
         sourceId: hit.sourceId,
         pipelineId: hit.pipelineId,
+        model: models.get(hit.pipelineId),
         etag: `"${hit.etag}"`,
       })),
       nextPageToken: page.length > body.topK ? deps.pageTokens.encode(scope, String(offset + body.topK)) : '',
     });
   };
+}
+
+/** The query could not be embedded by the pipeline's provider: a refusal is the pipeline's settings', anything else may pass. */
+function queryNotEmbedded(pipelineId: string, err: unknown): ApiError {
+  const message = `the query could not be embedded for pipeline ${pipelineId}: ${errorMessage(err)}`;
+  return err instanceof EmbeddingRefused ? new ApiError('FAILED_PRECONDITION', message) : new ApiError('UNAVAILABLE', message, [], 5);
 }
 
 /**

