@@ -32,6 +32,7 @@ import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 import { startStep } from '../infra/startup-failure.js';
 import { chooseVectorIndex } from '../catalog/vector-index.js';
+import { LOCAL_MODEL_DIMENSIONS } from '../domain/embeddings/providers.js';
 
 const STALE_TEMP_MS = 3600 * 1000;
 
@@ -215,7 +216,11 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       fsAccess,
       egress,
       search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY },
-      vectorIndex: chooseVectorIndex(),
+      vectorIndex: await startStep(
+        'vector index',
+        () => chooseVectorIndex(db.$client, o.env.LAKESYNC_VECTOR_INDEX, Object.values(LOCAL_MODEL_DIMENSIONS), log),
+        'LAKESYNC_VECTOR_INDEX',
+      ),
       uploadLimits: uploadLimits(o.env),
       s3: { region: o.env.LAKESYNC_S3_REGION, domain: o.env.LAKESYNC_S3_DOMAIN },
       log,

@@ -30,6 +30,9 @@ const LOCAL_MODELS: { [M in LocalModel]: () => Promise<Embedder> } = {
   },
 };
 
+/** The local models' dimensions, known without loading them: the hnsw index builds one HNSW index per dimension at start. */
+export const LOCAL_MODEL_DIMENSIONS: { [M in LocalModel]: number } = { 'glove-6b-100d': GLOVE_DIMENSIONS };
+
 export const EMBEDDING_PROVIDERS: { [K in EmbeddingProviderKind]: (config: EmbeddingConfig) => Promise<Embedder> } = {
   local: (config) => LOCAL_MODELS[config.model](),
 };
