@@ -61,8 +61,17 @@ export function byScore(a: VectorHit, b: VectorHit): number {
   return b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-/** Keeps each object's best chunk: `best` maps object id to its hit so far. */
+/**
+ * Keeps each object's best chunk: `best` maps object id to its hit so far.
+ * Equal scores (repeated text) go to the first chunk by pipeline and
+ * position, so the chunk shown does not depend on the order rows were read.
+ */
 export function keepBest(best: Map<string, VectorHit>, hit: VectorHit): void {
   const held = best.get(hit.objectId);
-  if (!held || hit.score > held.score) best.set(hit.objectId, hit);
+  if (
+    !held ||
+    hit.score > held.score ||
+    (hit.score === held.score && (hit.pipelineId < held.pipelineId || (hit.pipelineId === held.pipelineId && hit.seq < held.seq)))
+  )
+    best.set(hit.objectId, hit);
 }
