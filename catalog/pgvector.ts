@@ -5,7 +5,8 @@
  *
  * `embedding_chunks.embedding` (float32, little-endian) stays the one copy
  * both indexes score by. Beside it, `embedding_vectors` holds each chunk's
- * vector as pgvector's type, written by triggers on `embedding_chunks` in
+ * vector as pgvector's type (and its lake key, so a prefix filters inside
+ * the index scan; chunks are never re-keyed, only replaced), written by triggers on `embedding_chunks` in
  * the writer's own transaction (so whichever process writes chunks, however
  * it was started, the vectors follow) and removed with its chunk by a
  * cascading foreign key (so deleting objects, rules or pipelines removes
@@ -75,6 +76,7 @@ async function createSideTable(tx: TransactionSql): Promise<void> {
     object_id text not null,
     pipeline_id text not null,
     seq integer not null,
+    lake_key text collate "C" not null,
     dims integer not null,
     embedding vector not null,
     primary key (object_id, pipeline_id, seq),
@@ -96,9 +98,9 @@ async function createSideTable(tx: TransactionSql): Promise<void> {
   await tx`create or replace function lakesync_embedding_vectors_sync() returns trigger
     language plpgsql as $$
     begin
-      insert into embedding_vectors (object_id, pipeline_id, seq, dims, embedding)
-      select object_id, pipeline_id, seq, length(embedding) / 4, lakesync_f32le_vector(embedding) from written where length(embedding) >= 4
-      on conflict (object_id, pipeline_id, seq) do update set dims = excluded.dims, embedding = excluded.embedding;
+      insert into embedding_vectors (object_id, pipeline_id, seq, lake_key, dims, embedding)
+      select object_id, pipeline_id, seq, lake_key, length(embedding) / 4, lakesync_f32le_vector(embedding) from written where length(embedding) >= 4
+      on conflict (object_id, pipeline_id, seq) do update set lake_key = excluded.lake_key, dims = excluded.dims, embedding = excluded.embedding;
       return null;
     end $$`;
   await tx`create or replace trigger embedding_chunks_vectors_insert after insert on embedding_chunks
@@ -106,8 +108,8 @@ async function createSideTable(tx: TransactionSql): Promise<void> {
   await tx`create or replace trigger embedding_chunks_vectors_update after update on embedding_chunks
     referencing new table as written for each statement execute function lakesync_embedding_vectors_sync()`;
   // Chunks written before the extension was there (or while another Postgres served).
-  await tx`insert into embedding_vectors (object_id, pipeline_id, seq, dims, embedding)
-    select c.object_id, c.pipeline_id, c.seq, length(c.embedding) / 4, lakesync_f32le_vector(c.embedding)
+  await tx`insert into embedding_vectors (object_id, pipeline_id, seq, lake_key, dims, embedding)
+    select c.object_id, c.pipeline_id, c.seq, c.lake_key, length(c.embedding) / 4, lakesync_f32le_vector(c.embedding)
     from embedding_chunks c
     where length(c.embedding) >= 4
       and not exists (select 1 from embedding_vectors v where v.object_id = c.object_id and v.pipeline_id = c.pipeline_id and v.seq = c.seq)`;

@@ -19,9 +19,9 @@ export function liveChunkFilter(sql: Sql | TransactionSql, q: VectorQuery) {
     and (${q.sourceIds as string[] | null}::text[] is null or so.source_id = any(${q.sourceIds as string[] | null}::text[]))`;
 }
 
-/** Whether a candidate passes the filters SQL does not apply (the key's content type). */
-export function passesMime(q: VectorQuery, c: Candidate): boolean {
-  return !q.mimeTypes || mimeMatches(q.mimeTypes, contentTypeOf(c.lake_key));
+/** Whether a key passes the filter SQL does not apply (its content type). */
+export function passesMime(q: VectorQuery, lakeKey: string): boolean {
+  return !q.mimeTypes || mimeMatches(q.mimeTypes, contentTypeOf(lakeKey));
 }
 
 export function hitOf(c: Candidate, score: number): VectorHit {
@@ -44,7 +44,7 @@ export const exact: VectorIndex = {
       where ${liveChunkFilter(sql, q)}`;
     for await (const batch of rows.cursor(CURSOR_ROWS)) {
       for (const c of batch) {
-        if (!passesMime(q, c)) continue;
+        if (!passesMime(q, c.lake_key)) continue;
         const score = dot(vectors.get(c.pipeline_id)!, c.embedding);
         if (score >= q.minScore) keepBest(best, hitOf(c, score));
       }
