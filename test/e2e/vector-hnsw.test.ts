@@ -61,8 +61,8 @@ describe('the hnsw vector index (pgvector)', () => {
     );
     return (await call(url, 'GET', `/${bucketName}/jobs/${jobId}`, undefined, headers)).body;
   };
-  /** A bucket with an embedding pipeline (small token chunks: several per document) over `dirs`, synced; its source ids. */
-  const embeddedBucket = async (name: string, dirs: string[], token?: string): Promise<string[]> => {
+  /** A bucket with an embedding pipeline (small token chunks: several per document) over `dirs`, synced: its source, rule and pipeline ids. */
+  const embeddedBucket = async (name: string, dirs: string[], token?: string): Promise<{ sources: string[]; ruleId: string; pipelineId: string }> => {
     const h = token ? { authorization: `Bearer ${token}` } : undefined;
     expect((await call(ls.url, 'POST', '/admin/buckets', { name }, h)).status).toBe(201);
     const p = await call(
@@ -96,7 +96,7 @@ describe('the hnsw vector index (pgvector)', () => {
       expect(job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED' });
       expect(job.objectsIndexed).toBe(job.objectsProcessed);
     }
-    return ids;
+    return { sources: ids, ruleId: rule.body.ruleId, pipelineId: p.body.pipelineId };
   };
   const hnswScans = async () =>
     Number((await sql`select coalesce(sum(idx_scan), 0)::int as n from pg_stat_user_indexes where indexrelname = 'embedding_vectors_hnsw_100'`)[0]!.n);
@@ -117,7 +117,7 @@ describe('the hnsw vector index (pgvector)', () => {
     await writeAll(dirA, new Map(entries.filter((e) => e.n < 20).map((e) => [fileKey(e.key, e.n), Buffer.from(e.text)])));
     await writeAll(dirB, new Map(entries.filter((e) => e.n >= 20).map((e) => [`more/${e.key}`, Buffer.from(e.text)])));
     bucket = unique('hnsw');
-    [sourceA, sourceB] = (await embeddedBucket(bucket, [dirA, dirB])) as [string, string];
+    [sourceA, sourceB] = (await embeddedBucket(bucket, [dirA, dirB])).sources as [string, string];
 
     // A second API on the same database, forced to exact scan: the reference every hnsw answer is compared with.
     const authSecret = randomBytes(32).toString('base64url');
@@ -205,14 +205,15 @@ describe('the hnsw vector index (pgvector)', () => {
     await expect.poll(hnswScans, { timeout: 30_000, interval: 500 }).toBeGreaterThan(scansBefore + QUERIES.length);
   });
 
-  it('keeps tenants apart on the index they share', async () => {
+  it('keeps tenants apart on the index they share; a deleted rule takes its vectors out of it', async () => {
     const token = await ls.token({ org: 'other-org' });
     const dirC = await mkdtemp(join(tmpdir(), 'lakesync-hnsw-c-'));
     try {
-      // Enough chunks that the other tenant's searches are answered by the index.
+      // More chunks than a first index read (200), so the other tenant's searches go through the index, past this tenant's vectors.
       await writeAll(dirC, new Map([...topicCorpus(6, 7)].map(([k, t]) => [`tenant-b/${k}`, Buffer.from(t)])));
       const theirs = unique('hnsw-b');
-      const [sourceC] = await embeddedBucket(theirs, [dirC], token);
+      const made = await embeddedBucket(theirs, [dirC], token);
+      const [sourceC] = made.sources;
       for (const query of QUERIES.slice(0, 10)) {
         const mine = await search(ls.url, { query, topK: 100 });
         expect(mine.body.results.length).toBeGreaterThan(0);
@@ -223,6 +224,13 @@ describe('the hnsw vector index (pgvector)', () => {
         expect(other.body.results.every((r) => r.key.startsWith('tenant-b/') && r.sourceId === sourceC)).toBe(true);
       }
       expect((await search(ls.url, { query: QUERIES[0]! }, token)).status).toBe(404);
+      // Deleting the rule drops the pipeline's chunks, and their vectors leave the shared index with them.
+      const vectorsOf = async (pipelineId: string) =>
+        Number((await sql`select count(*)::int as n from embedding_vectors where pipeline_id = ${pipelineId}`)[0]!.n);
+      expect(await vectorsOf(made.pipelineId)).toBeGreaterThan(44);
+      expect((await call(ls.url, 'DELETE', `/${theirs}/rules/${made.ruleId}`, undefined, { authorization: `Bearer ${token}` })).status).toBe(200);
+      expect(await vectorsOf(made.pipelineId)).toBe(0);
+      expect((await search(ls.url, { query: QUERIES[0]!, topK: 100 }, token, theirs)).body.results).toEqual([]);
     } finally {
       await rm(dirC, { recursive: true, force: true });
     }
