@@ -9,8 +9,8 @@
  * model (bench/capacity.ts; `--capacity-keys 100000`).
  * `npm run bench -- --freshness` measures PUT → readable in the lake with
  * change notifications (bench/freshness.ts; `--puts 50`).
- * `npm run bench -- --vector [--chunks 10000]` measures the local embedding
- * model and the exact-scan vector index (bench/vector.ts).
+ * `npm run bench -- --vector [--chunks 100000]` measures the local embedding
+ * model and both vector indexes, exact scan and pgvector HNSW (bench/vector.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -74,7 +74,7 @@ const { values: args } = parseArgs({
     'file-kib': { type: 'string', default: '64' },
     'big-mib': { type: 'string', default: '1024' },
     vector: { type: 'boolean', default: false },
-    chunks: { type: 'string', default: '10000' },
+    chunks: { type: 'string', default: '100000' },
   },
 });
 
@@ -94,7 +94,7 @@ async function main() {
   cleanups.push(() => rm(scratch, { recursive: true, force: true }));
   const { chmod } = await import('node:fs/promises');
   await chmod(scratch, 0o755);
-  if (args.vector) return vectorBench({ scratch, chunks: Number(args.chunks), log, cleanups });
+  if (args.vector) return vectorBench({ scratch, chunks: Number(args.chunks), cacheDir: env.LAKESYNC_CACHE_DIR, log, cleanups });
   const lookup = { searchPath: env.PATH, cacheDir: env.LAKESYNC_CACHE_DIR, log };
   log('building dist/ (npm run build): the processes run the compiled code');
   await promisify(execFile)('npm', ['run', 'build'], { cwd: new URL('..', import.meta.url).pathname });

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseEgressList, type EgressMode } from '../domain/egress-policy.js';
+import { VECTOR_INDEX_NAMES } from '../domain/embeddings/kinds.js';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 /** Comma-separated egress entries; every bad one is named. */
@@ -161,6 +162,8 @@ const EnvSchema = z.object({
   LAKESYNC_SEARCH_TIMEOUT_MS: int(1, 600_000).default(5000),
   /** Searches one API process runs at once; more are answered 503 with Retry-After, so searches never starve the pool. */
   LAKESYNC_SEARCH_CONCURRENCY: int(1, 64).default(4),
+  /** The vector index: `auto` (pgvector's HNSW where the database has or can create the `vector` extension, else exact scan), `exact`, or `hnsw` (start fails without pgvector). */
+  LAKESYNC_VECTOR_INDEX: z.enum(['auto', ...VECTOR_INDEX_NAMES]).default('auto'),
   /** Destinations tenant-given S3 endpoints and webhook URLs may always reach (CIDRs, hostnames, *.domain). */
   LAKESYNC_EGRESS_ALLOW: egressList.optional(),
   /** Destinations they may never reach; see domain/egress-policy.ts for precedence. */

@@ -32,6 +32,7 @@ import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
 import { startStep } from '../infra/startup-failure.js';
 import { chooseVectorIndex } from '../catalog/vector-index.js';
+import { LOCAL_MODEL_DIMENSIONS } from '../domain/embeddings/providers.js';
 
 const STALE_TEMP_MS = 3600 * 1000;
 
@@ -80,6 +81,17 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const log = withSafeSerializers(o.log);
   await startStep('Postgres (database migrations)', () => runMigrations(o.databaseUrl));
   const db = createDb(o.databaseUrl, 20);
+  // Chosen before anything starts that a failure here would leave running.
+  const vectorIndex = o.runApi
+    ? await startStep(
+        'vector index',
+        () => chooseVectorIndex(db.$client, o.env.LAKESYNC_VECTOR_INDEX, Object.values(LOCAL_MODEL_DIMENSIONS), log),
+        'LAKESYNC_VECTOR_INDEX',
+      ).catch(async (err: unknown) => {
+        await db.$client.end();
+        throw err;
+      })
+    : undefined;
   const secrets = new SecretBox(o.secretKey);
   const connection = await startStep(`Temporal at ${o.temporalAddress}`, () => clientConnection(o.env, o.temporalAddress));
   const temporal = new Client({ connection, namespace: o.env.TEMPORAL_NAMESPACE });
@@ -215,7 +227,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       fsAccess,
       egress,
       search: { timeoutMs: o.env.LAKESYNC_SEARCH_TIMEOUT_MS, concurrency: o.env.LAKESYNC_SEARCH_CONCURRENCY },
-      vectorIndex: chooseVectorIndex(),
+      vectorIndex,
       uploadLimits: uploadLimits(o.env),
       s3: { region: o.env.LAKESYNC_S3_REGION, domain: o.env.LAKESYNC_S3_DOMAIN },
       log,

@@ -15,6 +15,6 @@ export type EmbeddingProviderKind = (typeof EMBEDDING_PROVIDER_NAMES)[number];
 export const LOCAL_MODELS = ['glove-6b-100d'] as const;
 export type LocalModel = (typeof LOCAL_MODELS)[number];
 
-/** `exact`: every candidate chunk scored, in plain Postgres. */
-export const VECTOR_INDEX_NAMES = ['exact'] as const;
+/** `exact`: every candidate chunk scored, in plain Postgres; `hnsw`: pgvector's HNSW index finds the candidates. */
+export const VECTOR_INDEX_NAMES = ['exact', 'hnsw'] as const;
 export type VectorIndexKind = (typeof VECTOR_INDEX_NAMES)[number];

@@ -52,6 +52,9 @@ export const EMBEDDING_PROVIDERS: { [K in EmbeddingProviderKind]: (config: Provi
     }),
 };
 
+/** The local models' dimensions, known without loading them: the hnsw index builds one HNSW index per dimension at start. */
+export const LOCAL_MODEL_DIMENSIONS: { [M in LocalModel]: number } = { 'glove-6b-100d': GLOVE_DIMENSIONS };
+
 export function embedderFor(config: EmbeddingConfig, ctx: EmbedderContext): Promise<Embedder> {
   return (EMBEDDING_PROVIDERS[config.provider] as (c: EmbeddingConfig, x: EmbedderContext) => Promise<Embedder>)(config, ctx);
 }
