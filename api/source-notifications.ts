@@ -32,7 +32,10 @@ export function notificationsChange(
       // The schema requires the queue URL with this mode.
       const queueUrl = input.queueUrl!;
       const notifications = { mode, queueUrl, ...(input.region ? { region: input.region } : {}), ...(input.endpoint ? { endpoint: input.endpoint } : {}) };
-      const destinations = [{ field: 'notifications.queueUrl', url: queueUrl }, ...(input.endpoint ? [{ field: 'notifications.endpoint', url: input.endpoint }] : [])];
+      const destinations = [
+        { field: 'notifications.queueUrl', url: queueUrl },
+        ...(input.endpoint ? [{ field: 'notifications.endpoint', url: input.endpoint }] : []),
+      ];
       return { set: { notifications, sealedNotificationToken: input.credentials ? secrets.seal(input.credentials) : null }, destinations };
     }
     case 'webhook': {

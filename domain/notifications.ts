@@ -21,10 +21,7 @@ export const NOTIFICATION_MODES = ['off', 'webhook', 'watch', 'sqs'] as const;
 export type NotificationMode = (typeof NOTIFICATION_MODES)[number];
 
 /** An SQS queue's URL, e.g. `https://sqs.eu-west-1.amazonaws.com/123456789012/lake-events`: the queue is its last path segment. */
-const QueueUrl = text()
-  .url()
-  .max(2048)
-  .refine(isQueueUrl, 'must be an http(s) SQS queue URL (…/account/queue-name)');
+const QueueUrl = text().url().max(2048).refine(isQueueUrl, 'must be an http(s) SQS queue URL (…/account/queue-name)');
 function isQueueUrl(u: string): boolean {
   try {
     const url = new URL(u);

@@ -78,7 +78,8 @@ export class QueuePollers implements SourceFollower {
     const p = this.polled.get(sourceId);
     if (!p) return;
     this.polled.delete(sourceId);
-    // Cuts the long poll short; messages already received are stored and deleted first.
+    // Cuts the long poll short; messages already received are stored and deleted first. A message the queue hands to
+    // the cut poll in the moment it ends is not lost: it is delivered again after the queue's visibility timeout.
     p.abort.abort();
     await p.done;
     p.client?.destroy();
@@ -100,7 +101,10 @@ export class QueuePollers implements SourceFollower {
       region: settings.region ?? queueUrlRegion(settings.queueUrl) ?? (c.kind === 's3' ? c.settings.region : 'us-east-1'),
       credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken },
       // A long poll holds its request for WAIT_SECONDS: the timeout must outlast it.
-      requestHandler: new NodeHttpHandler({ ...egressAgents(this.deps.egress, { keepAlive: true, maxSockets: 2 }), requestTimeout: (WAIT_SECONDS + 10) * 1000 }),
+      requestHandler: new NodeHttpHandler({
+        ...egressAgents(this.deps.egress, { keepAlive: true, maxSockets: 2 }),
+        requestTimeout: (WAIT_SECONDS + 10) * 1000,
+      }),
       maxAttempts: 1,
     });
   }
@@ -111,7 +115,9 @@ export class QueuePollers implements SourceFollower {
     let reported = true;
     while (!signal.aborted) {
       try {
-        const res = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: WAIT_SECONDS }), {
+        // While a problem may be on show, the first answer comes at once, so a queue that is back clears it at once.
+        const wait = reported ? 0 : WAIT_SECONDS;
+        const res = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: wait }), {
           abortSignal: signal,
         });
         if (reported) await this.clearReport(source.id);

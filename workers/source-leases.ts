@@ -84,8 +84,7 @@ export class SourceLeases {
     const wanted = new Map(rows.map((r) => [r.source.id, r]));
     // A source no longer wanted, or wanted by another mode, is let go by the follower that has it.
     for (const mode of modes)
-      for (const id of [...this.followers[mode].following()])
-        if (wanted.get(id)?.source.notifications.mode !== mode) await this.let(mode, id, true);
+      for (const id of [...this.followers[mode].following()]) if (wanted.get(id)?.source.notifications.mode !== mode) await this.let(mode, id, true);
     if (rows.length === 0) return;
     // Takes or renews the lease of every wanted source that is free, expired or already ours.
     const ids = JSON.stringify([...wanted.keys()]);

@@ -100,7 +100,9 @@ export default async function setup(project: TestProject) {
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer, gcs, elasticMqDir] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer, gcs, elasticMqDir] = started.map(
+    (r) => (r as PromiseFulfilledResult<unknown>).value,
+  ) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
