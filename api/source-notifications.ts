@@ -32,10 +32,8 @@ export function notificationsChange(
       // The schema requires the queue URL with this mode.
       const queueUrl = input.queueUrl!;
       const notifications = { mode, queueUrl, ...(input.region ? { region: input.region } : {}), ...(input.endpoint ? { endpoint: input.endpoint } : {}) };
-      const destinations = [
-        { field: 'notifications.queueUrl', url: queueUrl },
-        ...(input.endpoint ? [{ field: 'notifications.endpoint', url: input.endpoint }] : []),
-      ];
+      // Where the poller connects: the endpoint when given (the queue URL then only names the queue), else the queue URL's host.
+      const destinations = [input.endpoint ? { field: 'notifications.endpoint', url: input.endpoint } : { field: 'notifications.queueUrl', url: queueUrl }];
       return { set: { notifications, sealedNotificationToken: input.credentials ? secrets.seal(input.credentials) : null }, destinations };
     }
     case 'webhook': {

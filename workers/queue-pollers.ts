@@ -78,8 +78,9 @@ export class QueuePollers implements SourceFollower {
     const p = this.polled.get(sourceId);
     if (!p) return;
     this.polled.delete(sourceId);
-    // Cuts the long poll short; messages already received are stored and deleted first. A message the queue hands to
-    // the cut poll in the moment it ends is not lost: it is delivered again after the queue's visibility timeout.
+    // Cuts the long poll (and a delete in flight) short; messages already received are stored first. A message not
+    // deleted, or handed to the cut poll in the moment it ends, is not lost: it comes again after the queue's
+    // visibility timeout, to whichever worker polls the queue then.
     p.abort.abort();
     await p.done;
     p.client?.destroy();
@@ -124,7 +125,7 @@ export class QueuePollers implements SourceFollower {
         reported = false;
         failures = 0;
         const messages = res.Messages ?? [];
-        if (messages.length > 0) await this.take(source, bucketName, queueUrl, client, messages);
+        if (messages.length > 0) await this.take(source, bucketName, queueUrl, client, messages, signal);
       } catch (err) {
         if (signal.aborted) return;
         failures++;
@@ -140,7 +141,7 @@ export class QueuePollers implements SourceFollower {
   }
 
   /** Stores the messages' events, then deletes the messages: a failure before the delete leaves them to be delivered again. */
-  private async take(source: SourceRow, bucketName: string, queueUrl: string, client: SQSClient, messages: Message[]): Promise<void> {
+  private async take(source: SourceRow, bucketName: string, queueUrl: string, client: SQSClient, messages: Message[], signal: AbortSignal): Promise<void> {
     const events: ChangeEvent[] = [];
     let undecodable = 0;
     for (const m of messages) {
@@ -157,7 +158,8 @@ export class QueuePollers implements SourceFollower {
       this.deps.log.debug({ sourceId: source.id, accepted, ignored }, 'SQS messages stored');
     }
     const entries = messages.flatMap((m, i) => (m.ReceiptHandle ? [{ Id: String(i), ReceiptHandle: m.ReceiptHandle }] : []));
-    const res = await client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    // A stop does not wait on a slow delete: the messages, stored already, come again and change nothing.
+    const res = await client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }), { abortSignal: signal });
     // Not deleted: delivered again once visible, and stored again, which changes nothing.
     if (res.Failed?.length) this.deps.log.warn({ sourceId: source.id, failed: res.Failed.length }, 'some SQS messages could not be deleted; they come again');
   }

@@ -232,11 +232,18 @@ describe('S3 change notifications through an SQS queue (ElasticMQ)', () => {
     });
     expect(fs.status).toBe(400);
     expect(fs.body.details).toEqual([{ field: 'notifications.mode', problem: 'filesystem sources take "watch"' }]);
-    // The queue's own credentials: sealed at rest, never shown.
+    // The queue's own credentials: sealed at rest, never shown. With an endpoint given, the poller connects there only
+    // (the queue URL, whose host here is one the policy refuses, then just names the queue).
     const secret = `queue-secret-${unique('s')}`;
-    const withCreds = await patch({ mode: 'sqs', queueUrl, credentials: { accessKeyId: 'queue-key', secretAccessKey: secret } });
+    const namedOnly = queueUrl.replace(/^http:\/\/[^/]+/, 'http://169.254.169.254');
+    const withCreds = await patch({
+      mode: 'sqs',
+      queueUrl: namedOnly,
+      endpoint: emq.endpoint,
+      credentials: { accessKeyId: 'queue-key', secretAccessKey: secret },
+    });
     expect(withCreds.status).toBe(200);
-    expect(withCreds.body.notifications).toEqual({ mode: 'sqs', queueUrl, tokenSet: false, credentialsSet: true });
+    expect(withCreds.body.notifications).toEqual({ mode: 'sqs', queueUrl: namedOnly, endpoint: emq.endpoint, tokenSet: false, credentialsSet: true });
     expect(JSON.stringify(withCreds.body)).not.toContain(secret);
     const [row] = await sql<
       { n: string; t: string }[]
@@ -298,10 +305,11 @@ describe('an SQS poller killed between storing and deleting', () => {
     proxy = await startGatedProxy(emq.endpoint);
   }, 180_000);
   afterAll(async () => {
+    // The gate first: a delete it still holds would hold up the worker's shutdown.
+    await proxy?.stop();
     await worker?.kill('SIGTERM');
     await sql?.end();
     await ls?.stop();
-    await proxy?.stop();
     await emq?.stop();
   });
 
@@ -321,10 +329,10 @@ describe('an SQS poller killed between storing and deleting', () => {
     await src.put(sqs, 'two.txt', '2');
     // The delete is sent only once the events are stored: by then the targeted run has them.
     await waitFor('a delete held at the gate', async () => proxy.held() > 0, 60_000);
-    const [stored] = await sql<{ n: number }[]>`select count(*)::int as n from source_events where source_id = ${src.sourceId}`;
-    const copied = (await src.lakeText('one.txt')) !== null || (await src.lakeText('two.txt')) !== null;
-    // Stored as a waiting event, or already applied by the run it woke.
-    expect(stored!.n > 0 || copied).toBe(true);
+    // Stored as a waiting event, or already taken into the catalog by the targeted run it woke.
+    const [stored] = await sql<{ n: number }[]>`
+      select (select count(*) from source_events where source_id = ${src.sourceId}) + (select count(*) from source_objects where source_id = ${src.sourceId}) as n`;
+    expect(Number(stored!.n)).toBeGreaterThan(0);
 
     await worker.kill('SIGKILL');
     // The dead worker's held deletes never reach the queue (the gate stays shut; stopping it drops them), and the
