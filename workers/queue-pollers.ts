@@ -68,9 +68,10 @@ export class QueuePollers implements SourceFollower {
     const abort = new AbortController();
     const client = this.client(source, settings);
     const p: Polled = { version: source.updatedAt.getTime(), abort, client, done: Promise.resolve() };
-    if (client) p.done = this.poll(source, bucketName, settings.queueUrl, client, abort.signal);
-    else await this.report(source.id, 'the queue has no credentials: give notifications.credentials, or the source its S3 credentials');
+    // Kept without a client too: a source with nothing to poll with is set up again only once its settings change.
     this.polled.set(source.id, p);
+    if (!client) return this.report(source.id, 'the queue has no credentials: give notifications.credentials, or the source its S3 credentials');
+    p.done = this.poll(source, bucketName, settings.queueUrl, client, abort.signal);
     this.deps.log.info({ sourceId: source.id }, 'polling the SQS queue of the source');
   }
 
