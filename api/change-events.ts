@@ -10,7 +10,7 @@ import { wakeControllerSoon } from './wake-controller.js';
 
 /**
  * The one entry point for S3 change events of a source, whoever received them
- * (the webhook route; an SQS poller would call it too): events for its bucket
+ * (the webhook route, the SQS queue poller): events for its bucket
  * under its prefix that its filters' globs let through are recorded in
  * source_events and its controller is woken for a targeted run; the rest are
  * ignored. `undecodable`: events already dropped by the caller, counted as ignored.

@@ -1,4 +1,5 @@
 import { eventsPath } from '../domain/notifications.js';
+import { assertNever } from '../domain/kinds.js';
 import type { buckets, jobs, PipelineRow, rules, ServiceAccountKeyRow, SourceRow } from '../db/schema.js';
 import { configJson, kindedConfig } from '../domain/pipeline-kinds.js';
 import { connectionJson, kindedConnection } from '../domain/source-kinds.js';
@@ -37,12 +38,7 @@ export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan |
     skipDuplicates: s.skipDuplicates,
     fileFilters: s.filters,
     reconcile: s.reconcile,
-    notifications: {
-      mode: s.notifications.mode,
-      ...(s.notifications.mode === 'webhook' ? { endpoint: eventsPath(bucketName, s.id) } : {}),
-      tokenSet: s.sealedNotificationToken !== null,
-      ...(issuedToken ? { token: issuedToken } : {}),
-    },
+    notifications: notificationsJson(s, bucketName, issuedToken),
     status: s.status,
     paused: s.paused,
     pauseReason: s.pauseReason,
@@ -69,6 +65,23 @@ export function sourceJson(s: SourceRow, bucketName: string, scan: RunningScan |
     createdAt: iso(s.createdAt),
     updatedAt: iso(s.updatedAt),
   };
+}
+
+/** A source's notifications as the API shows them: never its webhook token (but the once it is issued) nor its queue's credentials. */
+function notificationsJson(s: SourceRow, bucketName: string, issuedToken?: string): Source['notifications'] {
+  const n = s.notifications;
+  const secretSet = s.sealedNotificationToken !== null;
+  switch (n.mode) {
+    case 'off':
+    case 'watch':
+      return { mode: n.mode, tokenSet: false };
+    case 'webhook':
+      return { mode: n.mode, endpoint: eventsPath(bucketName, s.id), tokenSet: secretSet, ...(issuedToken ? { token: issuedToken } : {}) };
+    case 'sqs':
+      return { mode: n.mode, queueUrl: n.queueUrl, region: n.region, endpoint: n.endpoint, tokenSet: false, credentialsSet: secretSet };
+    default:
+      return assertNever(n);
+  }
 }
 
 export function jobJson(j: JobRow, bucketName: string): Job {

@@ -51,7 +51,7 @@ export const sources = pgTable(
     reconcile: jsonb().$type<ReconcileSettings>().notNull().default({}),
     /** How the source tells lakesync of changes (domain/notifications.ts); `off`: the schedule alone. */
     notifications: jsonb().$type<NotificationSettings>().notNull().default({ mode: 'off' }),
-    /** The sealed secret a webhook's events must bear (domain/secrets.ts); null unless the mode is webhook. */
+    /** The notifications' sealed secret (domain/secrets.ts): the token a webhook's events must bear, or an SQS queue's own credentials; null otherwise. */
     sealedNotificationToken: text(),
     status: text().$type<SourceStatus>().notNull().default(SOURCE_STATUS.active),
     paused: boolean().notNull().default(false),
@@ -522,7 +522,7 @@ export const sourceEvents = pgTable(
   (t) => [primaryKey({ columns: [t.sourceId, t.key] })],
 );
 
-/** Which worker watches a filesystem source: one lease per source, renewed while it watches. */
+/** Which worker follows a source's notifications (watches its directory, polls its SQS queue): one lease per source, renewed while it follows. */
 export const sourceWatchLeases = pgTable('source_watch_leases', {
   sourceId: text()
     .primaryKey()

@@ -92,3 +92,22 @@ export function changeEvents(
   else for (const r of body.Records) add(r.s3.bucket.name, r.s3.object.key, r.s3.object.sequencer, /ObjectRemoved/.test(r.eventName));
   return { events, undecodable };
 }
+
+/**
+ * An SQS message's body as the queue poller reads it: S3's own message
+ * (`Records[]`, or `s3:TestEvent` when a notification configuration is
+ * saved), the same wrapped by SNS, or an EventBridge event. A body that is
+ * none of them is a problem, described without quoting it.
+ */
+export function queuedChangeEvents(body: string): { events: ChangeEvent[]; undecodable: number } | { problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { problem: 'the body is not JSON' };
+  }
+  const parsed = S3EventBody.safeParse(json);
+  if (!parsed.success) return { problem: `the body is no S3 event notification (${parsed.error.issues[0]?.path.join('.') || 'body'} does not match)` };
+  const events = changeEvents(parsed.data);
+  return 'problem' in events ? { problem: `${events.problem.field} ${events.problem.problem}` } : events;
+}

@@ -171,7 +171,7 @@ export const SOURCE_KINDS = {
     credentialsBoundTo: null,
     sourcePath: (settings) => joinPath(settings.bucket, settings.prefix),
     listsModifiedTimes: true,
-    notifications: ['webhook'],
+    notifications: ['webhook', 'sqs'],
     check: async (given, merged, edge) => {
       const missing = given.provider !== undefined || given.accountId !== undefined ? presetProblem({ ...merged, endpoint: given.endpoint }) : null;
       if (missing) return { field: `s3.${missing.field}`, problem: missing.problem };

@@ -24,6 +24,8 @@ import { healControllers } from '../api/controllers.js';
 import { removeAbandonedUploads } from '../api/s3/multipart-state.js';
 import { createLake } from './lake.js';
 import { SourceWatchers } from './source-watchers.js';
+import { QueuePollers } from './queue-pollers.js';
+import { SourceLeases } from './source-leases.js';
 import { fsAccessFromEnv } from './fs-access.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
 import { closeGracefully } from './close-server.js';
@@ -191,11 +193,15 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     multipartTimer = setInterval(() => void sweep(), o.env.LAKESYNC_S3_MULTIPART_SWEEP_SECONDS * 1000);
   }
 
-  // Filesystem sources with notifications.mode = watch: each watched by the worker holding its lease.
-  let watchers: SourceWatchers | undefined;
+  // Sources whose notifications a worker carries out (a watched directory, an SQS queue): each followed by the worker holding its lease.
+  let followers: SourceLeases | undefined;
   if (o.runWorker) {
-    watchers = new SourceWatchers({ db, temporal, taskQueue: o.env.TEMPORAL_TASK_QUEUE, fsAccess, log });
-    watchers.start();
+    const taskQueue = o.env.TEMPORAL_TASK_QUEUE;
+    followers = new SourceLeases(
+      { db, log },
+      { watch: new SourceWatchers({ db, temporal, taskQueue, fsAccess, log }), sqs: new QueuePollers({ db, temporal, taskQueue, secrets, egress, log }) },
+    );
+    followers.start();
   }
 
   let server: Server | undefined;
@@ -274,7 +280,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     stop: async () => {
       clearInterval(healTimer);
       clearInterval(multipartTimer);
-      await watchers?.stop();
+      await followers?.stop();
       // gRPC calls in flight get the same grace as HTTP requests.
       const graceMs = o.env.API_SHUTDOWN_GRACE_SECONDS * 1000;
       const [apiClean, grpcClean, workerClean] = await Promise.all([

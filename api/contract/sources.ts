@@ -35,8 +35,13 @@ export const Source = z
     /** Change notifications (README "Change notifications"): the token only in the answer that issued it. */
     notifications: z.object({
       mode: z.enum(NOTIFICATION_MODES),
-      /** A webhook's route: where the S3 event notifications go, with `Authorization: Bearer <token>`. */
+      /** A webhook's route: where the S3 event notifications go, with `Authorization: Bearer <token>`; for `sqs`, the SQS API endpoint if one was given. */
       endpoint: z.string().optional(),
+      /** `sqs`: the queue the bucket's event notifications go to, and the region requests to it are signed for if one was given. */
+      queueUrl: z.string().optional(),
+      region: z.string().optional(),
+      /** `sqs`: whether the queue has credentials of its own (else the source's S3 credentials read it); never shown. */
+      credentialsSet: z.boolean().optional(),
       tokenSet: z.boolean(),
       /** Shown once, when issued (enabling the webhook, or rotateToken); sealed at rest, never shown again. */
       token: z.string().optional(),

@@ -14,7 +14,7 @@ export function applyUpdate(
   source: SourceRow,
   body: UpdateSourceInput,
   secrets: SecretBox,
-): { set: Partial<SourceRow>; connection: ConnectionChange | null; issuedToken?: string } {
+): { set: Partial<SourceRow>; connection: ConnectionChange | null; issuedToken?: string; notificationDestinations: { field: string; url: string }[] } {
   const set: Partial<SourceRow> = {};
   const notifications = body.notifications ? notificationsChange(source, body.notifications, secrets) : null;
   if (notifications) Object.assign(set, notifications.set);
@@ -52,5 +52,5 @@ export function applyUpdate(
     set.connection = connection.connection;
     if (connection.credentials) set.sealedCredentials = secrets.seal(connection.credentials);
   }
-  return { set, connection, issuedToken: notifications?.token };
+  return { set, connection, issuedToken: notifications?.token, notificationDestinations: notifications?.destinations ?? [] };
 }

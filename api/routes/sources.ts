@@ -15,7 +15,7 @@ import { parseBody, parseQuery } from '../validate.js';
 import { findBucket, findSource } from './lookup.js';
 import { CreateSource, PauseBody, UpdateSource } from './source-schemas.js';
 import { applyUpdate } from './source-update.js';
-import { notificationsChange } from '../source-notifications.js';
+import { checkNotificationDestinations, notificationsChange } from '../source-notifications.js';
 import { z } from 'zod';
 import { defineRoutes, routesOf } from '../route.js';
 import { Source, SourceList, SourcePurge } from '../contract/sources.js';
@@ -99,6 +99,7 @@ export function sourceRoutes(deps: ApiDeps): Router {
     const { connection, credentials, check } = createConnection(body.kind, body);
     const notifications = body.notifications ? notificationsChange({ kind: body.kind }, body.notifications, deps.secrets) : null;
     await checkConnection(deps, check);
+    if (notifications) checkNotificationDestinations(deps.egress, notifications.destinations);
     const id = newId('src');
     const [row] = await deps.db
       .insert(sources)
@@ -153,8 +154,9 @@ export function sourceRoutes(deps: ApiDeps): Router {
   r.on('update', async (req, res) => {
     const body = parseBody(UpdateSource, req);
     const { bucket, source } = await findSource(deps, req.params.bucket, req.params.sourceId, callerOf(res).org);
-    const { set, connection, issuedToken } = applyUpdate(source, body, deps.secrets);
+    const { set, connection, issuedToken, notificationDestinations } = applyUpdate(source, body, deps.secrets);
     if (connection) await checkConnection(deps, connection.check);
+    checkNotificationDestinations(deps.egress, notificationDestinations);
     if (set.name !== undefined) {
       const [clash] = await deps.db
         .select({ id: sources.id })

@@ -215,7 +215,7 @@ describe('S3 change notifications (MinIO webhook target)', () => {
   it('refuses a notifications mode the kind does not take, naming the field', async () => {
     const res = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { notifications: { mode: 'watch' } });
     expect(res.status).toBe(400);
-    expect(res.body.details).toEqual([{ field: 'notifications.mode', problem: 's3 sources take "webhook"' }]);
+    expect(res.body.details).toEqual([{ field: 'notifications.mode', problem: 's3 sources take "webhook" or "sqs"' }]);
     // Rotating issues a new token once; the old one stops working at once.
     const rotated = await call(ls.url, 'PATCH', `/${bucket}/sources/${sourceId}`, { notifications: { mode: 'webhook', rotateToken: true } });
     expect(rotated.status).toBe(200);

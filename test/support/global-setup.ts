@@ -15,6 +15,7 @@ import { installS3Clients, type S3ClientTools } from '../../infra/s3-clients.js'
 import { installGrpcurl } from '../../infra/grpcurl.js';
 import { installTemporalServer, type TemporalServerTools } from '../../infra/temporal-server-build.js';
 import { installFakeGcsServer, startFakeGcsServer } from '../../infra/fake-gcs-server.js';
+import { installElasticMq } from '../../infra/elasticmq-server.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
 import { workflowsPath } from '../../workers/create-worker.js';
@@ -35,6 +36,8 @@ export interface TestInfra {
   temporalServer: TemporalServerTools;
   /** fake-gcs-server (infra/fake-gcs-server.ts), the Cloud Storage emulator gcs sources are tested against. */
   gcs: { endpoint: string; binary: string };
+  /** ElasticMQ's install (infra/elasticmq-server.ts): tests start an SQS server of their own from it. */
+  elasticMqDir: string;
 }
 
 declare module 'vitest' {
@@ -93,6 +96,8 @@ async function startInfra(): Promise<{ infra: TestInfra; stop: () => Promise<voi
   s3ClientsInstall.catch(() => undefined);
   grpcurlInstall.catch(() => undefined);
   temporalServerInstall.catch(() => undefined);
+  const elasticMqInstall = installElasticMq({ cacheDir: env.LAKESYNC_CACHE_DIR, log });
+  elasticMqInstall.catch(() => undefined);
   // Built (once per cache) and started while the other servers start.
   const fakeGcs = installFakeGcsServer({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_FAKE_GCS_PATH, log }).then(async (binary) => ({
     ...(await startFakeGcsServer({ binary, log })),
@@ -113,6 +118,7 @@ async function startInfra(): Promise<{ infra: TestInfra; stop: () => Promise<voi
     grpcurlInstall,
     temporalServerInstall,
     fakeGcs,
+    elasticMqInstall,
   ] as const);
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
@@ -121,7 +127,9 @@ async function startInfra(): Promise<{ infra: TestInfra; stop: () => Promise<voi
     await rm(scratch, { recursive: true, force: true });
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer, gcs] = started.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+  const [temporal, postgres, minio, bundle, s3Clients, grpcurl, temporalServer, gcs, elasticMqDir] = started.map(
+    (r) => (r as PromiseFulfilledResult<unknown>).value,
+  ) as [
     Awaited<ReturnType<typeof startTemporalDevServer>>,
     Awaited<ReturnType<typeof startEmbeddedPostgres>>,
     Awaited<ReturnType<typeof startMinio>>,
@@ -130,6 +138,7 @@ async function startInfra(): Promise<{ infra: TestInfra; stop: () => Promise<voi
     string,
     TemporalServerTools,
     Awaited<typeof fakeGcs>,
+    string,
   ];
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
   await writeFile(workflowBundlePath, bundle.code);
@@ -144,6 +153,7 @@ async function startInfra(): Promise<{ infra: TestInfra; stop: () => Promise<voi
     grpcurl,
     temporalServer,
     gcs: { endpoint: gcs.endpoint, binary: gcs.binary },
+    elasticMqDir,
   };
   const stop = async () => {
     await Promise.allSettled([temporal.stop(), postgres.stop(), minio.stop(), gcs.stop()]);
