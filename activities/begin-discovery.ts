@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { discoveryActivities } from './discovery.js';
 import type { jobActivities } from './jobs.js';
 import type { processingActivities } from './processing.js';
@@ -25,10 +26,17 @@ export interface BeginDiscoveryInput {
 export function beginDiscoveryActivities(parts: Parts) {
   return {
     async beginDiscovery(input: BeginDiscoveryInput): Promise<{ shards: number }> {
-      await parts.startJob(input);
-      if (input.dryRun) return { shards: 1 };
-      await parts.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
-      return parts.planScan({ jobId: input.jobId, sourceId: input.sourceId });
+      // Alive while any part runs (planScan may list the source's top level), so only a lost worker misses the heartbeat timeout.
+      const actx = Context.current();
+      const beat = setInterval(() => actx.heartbeat(), 10_000);
+      try {
+        await parts.startJob(input);
+        if (input.dryRun) return { shards: 1 };
+        await parts.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });
+        return await parts.planScan({ jobId: input.jobId, sourceId: input.sourceId });
+      } finally {
+        clearInterval(beat);
+      }
     },
   };
 }

@@ -21,7 +21,9 @@ const env = (() => {
   }
 })();
 const log = createLogger(env.LOG_LEVEL, true);
-handleUncaughtExceptions('lakesync dev', log);
+// Aborted by the first SIGINT/SIGTERM once the lock is held (below); a refused connection after it is the stopped embedded Postgres.
+const stopRequested = new AbortController();
+handleUncaughtExceptions('lakesync dev', log, () => stopRequested.signal.aborted);
 const dir = stateDir(env);
 const lock = await startStep('state directory', () =>
   lockStateDir(dir, {
@@ -38,7 +40,6 @@ const lock = await startStep('state directory', () =>
 // From here on, a signal stops dev in order: the first one marks the lock stopping and stops whatever has started. A second one ends dev at once, as it does the
 // API and the worker, but leaves the lock: it then names a pid that is gone, which the next start takes over, while the servers' tethers stop them. The lock is
 // released only once the servers are known stopped.
-const stopRequested = new AbortController();
 /**
  * package.json runs dev as `exec node --import tsx workers/dev.ts`: with `exec`, npm's child is dev itself, so npm waits for dev's stop and exits with its
  * code (otherwise sh dies at Ctrl-C, and npm with it, handing the terminal back while dev still stops); tsx is a loader, not the tsx CLI, which SIGKILLs

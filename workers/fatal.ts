@@ -44,13 +44,14 @@ export function exitOnStartupFailure(what: string, err: unknown, log?: Logger): 
  * from postgres.js's own transaction code). In dev both follow Ctrl-C, which stops the embedded Postgres under live connections; the work that was
  * awaited fails on its own, with the same cause.
  */
-function isDroppedConnection(err: unknown): boolean {
+function isDroppedConnection(err: unknown, stopping: boolean): boolean {
   if (!(err instanceof Error)) return false;
   const { code, syscall } = err as NodeJS.ErrnoException;
   return (
     ((code === 'ECONNRESET' || code === 'EPIPE') && (syscall === 'read' || syscall === 'write')) ||
-    // A reconnect to a server that has gone (seen in dev after Ctrl-C stopped the embedded Postgres under a query in flight).
-    (code === 'ECONNREFUSED' && syscall === 'connect') ||
+    // A reconnect to a server that has gone, once stopping (dev's Ctrl-C stops the embedded Postgres under queries in flight); before
+    // that, an uncaught refusal is a missing error handler on some socket, and ends the process as any other bug does.
+    (stopping && code === 'ECONNREFUSED' && syscall === 'connect') ||
     (code !== undefined && postgresGoneCode(code))
   );
 }
@@ -59,10 +60,11 @@ function isDroppedConnection(err: unknown): boolean {
  * An uncaught exception (or unhandled rejection) ends `what` as Node's default would (the error on stderr, exit 1), written synchronously. A connection the other end dropped
  * (isDroppedConnection) is logged and passed over instead: the work on it has failed already, with the same cause, so it is no
  * reason to end the process: Postgres restarting under the API or a worker, or dev's embedded Postgres stopping at Ctrl-C.
+ * `stopping` says whether the process is stopping (dev: from the first signal on).
  */
-export function handleUncaughtExceptions(what: string, log: Logger): void {
+export function handleUncaughtExceptions(what: string, log: Logger, stopping: () => boolean = () => false): void {
   process.on('uncaughtException', (err) => {
-    if (isDroppedConnection(err)) {
+    if (isDroppedConnection(err, stopping())) {
       log.warn({ err }, 'a connection was dropped under work in progress (its server stopped or restarted): that work failed; carrying on');
       return;
     }

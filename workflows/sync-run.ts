@@ -23,6 +23,14 @@ const BOOKKEEPING: ActivityOptions = {
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 };
 
+// A discovery's start (beginDiscovery): bookkeeping, then planScan, which may list the source's top level to cut shards.
+// It heartbeats while it runs, so a worker lost in it is noticed within the minute rather than at the timeout.
+const BEGIN: ActivityOptions = {
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+
 // Walks every stored object of a source: minutes for millions.
 const LONG_BOOKKEEPING: ActivityOptions = {
   startToCloseTimeout: '1 hour',
@@ -59,6 +67,7 @@ function runActivities(input: SyncRunInput) {
   return {
     bookkeeping: proxyActivities<Activities>(fair(input, BOOKKEEPING)),
     longBookkeeping: proxyActivities<Activities>(fair(input, LONG_BOOKKEEPING)),
+    begin: proxyActivities<Activities>(fair(input, BEGIN)),
     scanSource,
     scanShard,
     ingestBatch,
@@ -102,7 +111,7 @@ const MAX_SCAN_POLL_MS = 15_000;
 export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
   // The SDK adds workflowId, runId and workflowType to every line.
   const fields = { bucket: input.bucket, sourceId: input.sourceId, jobId: input.jobId };
-  const { bookkeeping, longBookkeeping, scanSource, scanShard, ingestBatch, processBatch, applyEvents } = runActivities(input);
+  const { bookkeeping, longBookkeeping, begin, scanSource, scanShard, ingestBatch, processBatch, applyEvents } = runActivities(input);
   const finished = (outcome: SyncRunResult): SyncRunResult => {
     log.info('job finished', { ...fields, status: outcome.status });
     return outcome;
@@ -132,7 +141,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         sourceObjectId: input.sourceObjectId,
       };
       const oneStep = input.kind === 'discovery' && patched(ONE_STEP_START);
-      const begun = oneStep ? await longBookkeeping.beginDiscovery({ ...start, dryRun: input.dryRun }) : null;
+      const begun = oneStep ? await begin.beginDiscovery({ ...start, dryRun: input.dryRun }) : null;
       if (!oneStep) await bookkeeping.startJob(start);
       // Processing an earlier run left owed (or, retrying, that failed) is finished by this one.
       const adopt = () => bookkeeping.adoptOwedProcessing({ jobId: input.jobId, sourceId: input.sourceId, retryFailed: input.retryFailed });

@@ -76,12 +76,13 @@ describe("dev's uncaught exceptions", () => {
     expect(output).toContain('still running');
   });
 
-  it('handled, a reconnect refused by a server that has gone is a warning too', async () => {
-    const { code, output } = await node(`
+  /** A reconnect refused by a server that has gone: an uncaught `connect ECONNREFUSED` on a socket with no error listener. */
+  const refusedReconnect = (stopping: boolean) =>
+    node(`
       import { connect, createServer } from 'node:net';
       import pino from 'pino';
       import { handleUncaughtExceptions } from './workers/fatal.ts';
-      handleUncaughtExceptions('probe', pino({ base: null }, pino.destination(2)));
+      handleUncaughtExceptions('probe', pino({ base: null }, pino.destination(2)), () => ${stopping});
       // A port that was just listening and is closed: nothing answers there any more.
       const server = createServer().listen(0, '127.0.0.1');
       await new Promise((r) => server.once('listening', r));
@@ -90,10 +91,20 @@ describe("dev's uncaught exceptions", () => {
       const socket = connect(port, '127.0.0.1');
       socket.on('close', () => setTimeout(() => { console.error('still running'); process.exit(0); }, 200));
     `);
+
+  it('handled while stopping, a reconnect refused by a server that has gone is a warning too', async () => {
+    const { code, output } = await refusedReconnect(true);
     expect(code, output).toBe(0);
     expect(output).toContain('connect ECONNREFUSED');
     expect(output).toContain('a connection was dropped under work in progress');
     expect(output).toContain('still running');
+  });
+
+  it('not stopping, an uncaught refused connection is a bug like any other: exit 1', async () => {
+    const { code, output } = await refusedReconnect(false);
+    expect(code, output).toBe(1);
+    expect(output).toContain('probe: uncaught exception\nError: connect ECONNREFUSED');
+    expect(output).not.toContain('still running');
   });
 
   it('handled, a query nobody awaits that fails because its server went away is a warning too', async () => {
