@@ -30,7 +30,10 @@ export async function chooseVectorIndex(
 ): Promise<VectorIndexKind> {
   if (setting === 'exact') return 'exact';
   // `auto` never fails the start over the index: whatever goes wrong setting pgvector up, the exact scan still works.
-  const setup = await preparePgvector(sql, dimensions).catch((err: unknown) => ({ ok: false as const, reason: `setting pgvector up failed: ${(err as Error).message}` }));
+  const setup = await preparePgvector(sql, dimensions).catch((err: unknown) => ({
+    ok: false as const,
+    reason: `setting pgvector up failed: ${(err as Error).message}`,
+  }));
   if (setup.ok) {
     log.info({ pgvector: setup.version, dimensions: setup.dimensions }, 'vector index: hnsw (pgvector)');
     return 'hnsw';

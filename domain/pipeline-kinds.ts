@@ -11,7 +11,14 @@ import { assertNever, type PipelineKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
 import { FulltextConfigSchema, WebhookConfigSchema, WebhookSecret, type FulltextConfig, type WebhookConfig } from './pipelines.js';
 import type { FieldProblem } from './source-kinds.js';
-import { EmbeddingConfigSchema, EmbeddingCreateInput, OpenAiEdgeCheck, EmbeddingPatchInput, embeddingSignature, type EmbeddingConfig } from './embeddings/config.js';
+import {
+  EmbeddingConfigSchema,
+  EmbeddingCreateInput,
+  OpenAiEdgeCheck,
+  EmbeddingPatchInput,
+  embeddingSignature,
+  type EmbeddingConfig,
+} from './embeddings/config.js';
 
 export const WebhookCreateInput = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
 export const FulltextPatchInput = patchOf(FulltextConfigSchema).strict();

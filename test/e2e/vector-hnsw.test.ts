@@ -264,7 +264,8 @@ describe('the hnsw vector index (pgvector)', () => {
       select object_id, pipeline_id, seq from embedding_chunks order by object_id, seq limit 1`;
     // float32 NaN (0x7fc00000, little-endian) in the first component, as a vector written before vectors were checked holds it.
     const bad = Buffer.concat([Buffer.from([0, 0, 0xc0, 0x7f]), Buffer.alloc(4 * 99)]);
-    const restore = await sql`select embedding from embedding_chunks where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
+    const restore =
+      await sql`select embedding from embedding_chunks where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
     try {
       // The trigger skips it: the writer's transaction goes through, and the index holds nothing for the chunk.
       await sql`update embedding_chunks set embedding = ${bad} where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
