@@ -361,9 +361,18 @@ describe('openai-compatible embeddings against a real server', () => {
     const front = await proxy({ fault: () => (slow ? { delayMs: 4000 } : null) });
     const run = await started({ baseUrl: front.baseUrl });
     await waitFor('a request at the server', async () => front.counts().requests > 0, 120_000);
+    const mark = worker.output().length;
     await temporalCli('workflow', 'cancel', '--workflow-id', syncRunWorkflowId(run.jobId));
     const { job } = await waitForJob(ls.url, run.bucket, run.sourceId, run.jobId);
     expect(job.status).toBe('JOB_STATUS_CANCELED');
+    // The job ends before its batch activity has stopped: what that activity recorded is read once the worker says it ended.
+    await waitFor('the cancelled batch activity to end', async () =>
+      worker
+        .output()
+        .slice(mark)
+        .split('\n')
+        .some((line) => line.includes(run.jobId) && line.includes('processBatch') && /Activity (completed|failed)/.test(line)),
+    );
     const runs = await sql<{ status: string }[]>`select status from object_pipeline_runs where pipeline_id = ${run.pipelineId}`;
     expect(runs.filter((r) => r.status === 'failed')).toEqual([]);
     expect((await chunksOf(run.pipelineId)).length).toBe(0);
