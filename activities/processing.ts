@@ -87,7 +87,14 @@ export function processingActivities(deps: ActivityDeps) {
               };
               const outcomes = new Map<string, PipelineOutcome>();
               for (const pipelineId of todo) {
-                const outcome = await runPipeline(deps, routing.pipelines.get(pipelineId)!, stored, { jobId: input.jobId, rerun: Boolean(input.ruleId) });
+                const outcome = await runPipeline(deps, routing.pipelines.get(pipelineId)!, stored, { jobId: input.jobId, rerun: Boolean(input.ruleId) }).catch(
+                  (err: unknown) => {
+                    if (actx.cancellationSignal.aborted) return null;
+                    throw err;
+                  },
+                );
+                // Cancelled while it ran: nothing is recorded, the object stays owed and the retried batch (or a later job) runs it.
+                if (outcome === null || actx.cancellationSignal.aborted) return;
                 if (outcome.status === RUN_STATUS.failed)
                   actx.log.warn('pipeline failed', { jobId: input.jobId, key: obj.lake_key, pipelineId, error: outcome.error });
                 outcomes.set(pipelineId, outcome);

@@ -94,12 +94,21 @@ async function createSideTable(tx: TransactionSql): Promise<void> {
                    ((get_byte(b, 4 * i + 2) & 127) << 16) | (get_byte(b, 4 * i + 1) << 8) | get_byte(b, 4 * i) as m
             from generate_series(0, length(b) / 4 - 1) as i) f
     $$`;
+  // Whether every float32 of the bytes is finite (exponent not all ones): pgvector refuses NaN and infinities,
+  // and one such row (written before vectors were checked) must not fail the setup or a writer's transaction.
+  await tx`create or replace function lakesync_f32le_finite(b bytea) returns boolean
+    language sql immutable strict parallel safe as $$
+      select not exists (
+        select 1 from generate_series(0, length(b) / 4 - 1) as i
+        where (get_byte(b, 4 * i + 3) & 127) = 127 and (get_byte(b, 4 * i + 2) >> 7) = 1)
+    $$`;
   // One statement per insert or update of chunks (transition tables), however many rows it wrote.
   await tx`create or replace function lakesync_embedding_vectors_sync() returns trigger
     language plpgsql as $$
     begin
       insert into embedding_vectors (object_id, pipeline_id, seq, lake_key, dims, embedding)
-      select object_id, pipeline_id, seq, lake_key, length(embedding) / 4, lakesync_f32le_vector(embedding) from written where length(embedding) >= 4
+      select object_id, pipeline_id, seq, lake_key, length(embedding) / 4, lakesync_f32le_vector(embedding) from written
+      where length(embedding) >= 4 and lakesync_f32le_finite(embedding)
       on conflict (object_id, pipeline_id, seq) do update set lake_key = excluded.lake_key, dims = excluded.dims, embedding = excluded.embedding;
       return null;
     end $$`;
@@ -111,6 +120,6 @@ async function createSideTable(tx: TransactionSql): Promise<void> {
   await tx`insert into embedding_vectors (object_id, pipeline_id, seq, lake_key, dims, embedding)
     select c.object_id, c.pipeline_id, c.seq, c.lake_key, length(c.embedding) / 4, lakesync_f32le_vector(c.embedding)
     from embedding_chunks c
-    where length(c.embedding) >= 4
+    where length(c.embedding) >= 4 and lakesync_f32le_finite(c.embedding)
       and not exists (select 1 from embedding_vectors v where v.object_id = c.object_id and v.pipeline_id = c.pipeline_id and v.seq = c.seq)`;
 }

@@ -29,7 +29,11 @@ export async function chooseVectorIndex(
   log: { info(o: object, m: string): void },
 ): Promise<VectorIndexKind> {
   if (setting === 'exact') return 'exact';
-  const setup = await preparePgvector(sql, dimensions);
+  // `auto` never fails the start over the index: whatever goes wrong setting pgvector up, the exact scan still works.
+  const setup = await preparePgvector(sql, dimensions).catch((err: unknown) => ({
+    ok: false as const,
+    reason: `setting pgvector up failed: ${(err as Error).message}`,
+  }));
   if (setup.ok) {
     log.info({ pgvector: setup.version, dimensions: setup.dimensions }, 'vector index: hnsw (pgvector)');
     return 'hnsw';

@@ -11,7 +11,14 @@ import { assertNever, type PipelineKind } from './kinds.js';
 import { patchOf } from './patch-of.js';
 import { FulltextConfigSchema, WebhookConfigSchema, WebhookSecret, type FulltextConfig, type WebhookConfig } from './pipelines.js';
 import type { FieldProblem } from './source-kinds.js';
-import { EmbeddingConfigSchema, EmbeddingCreateInput, EmbeddingPatchInput, embeddingSignature, type EmbeddingConfig } from './embeddings/config.js';
+import {
+  EmbeddingConfigSchema,
+  EmbeddingCreateInput,
+  OpenAiEdgeCheck,
+  EmbeddingPatchInput,
+  embeddingSignature,
+  type EmbeddingConfig,
+} from './embeddings/config.js';
 
 export const WebhookCreateInput = WebhookConfigSchema.extend({ secret: WebhookSecret }).strict();
 export const FulltextPatchInput = patchOf(FulltextConfigSchema).strict();
@@ -127,6 +134,7 @@ export const PIPELINE_KINDS = {
         const switching = part.provider !== undefined && part.provider !== current.provider;
         const base = switching ? { maxBytes: current.maxBytes, chunking: current.chunking } : current;
         const config = EmbeddingConfigSchema.parse({ ...base, ...part });
+        if (config.provider === 'openai-compatible') OpenAiEdgeCheck.parse(config);
         if (apiKey !== undefined && config.provider === 'local')
           throw new z.ZodError([{ code: 'custom', path: ['apiKey'], message: 'does not apply to the local provider', input: apiKey }]);
         // The key goes only where it was given for: a new server, or another provider, without a new key drops it.

@@ -1,15 +1,13 @@
 import { alreadyEmbedded, removeEmbeddingChunks, replaceEmbeddingChunks } from '../../catalog/index.js';
 import { chunkText } from '../../domain/embeddings/chunking.js';
-import { embeddingSignature, type EmbeddingConfig } from '../../domain/embeddings/config.js';
+import { embeddingSignature, MAX_CHUNKS, OBJECT_BUDGET_MS, type EmbeddingConfig } from '../../domain/embeddings/config.js';
+import { EmbeddingDeadline, EmbeddingRefused } from '../../domain/embeddings/openai.js';
 import { Context } from '@temporalio/activity';
 import { pipelineEmbedder } from '../../domain/embeddings/embedder-for-pipeline.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
 import type { ActivityDeps } from '../deps.js';
 import { readStoredText } from './stored-text.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
-
-/** Chunks kept per object: small chunks over a large object would otherwise mean millions of rows. */
-const MAX_CHUNKS = 10_000;
 
 /**
  * Extracts an object's text as the fulltext pipeline does, cuts it into
@@ -34,10 +32,16 @@ export async function runEmbedding(
   const embedder = await pipelineEmbedder({ pipelineId, config, sealedSecret }, deps, {
     onRetry: (retry) => activity.log.warn('embedding request will be retried', { ...retry, objectId: obj.id }),
     signal: activity.cancellationSignal,
+    deadline: Date.now() + OBJECT_BUDGET_MS,
   });
   // Stops at MAX_CHUNKS while cutting: a 16 MiB text with a one-character step must not build millions first.
   const { chunks, truncated: cut } = chunkText(text, config.chunking, embedder.tokens, MAX_CHUNKS);
-  const vectors = await embedder.embed(chunks.map((c) => c.text));
+  const vectors = await embedder.embed(chunks.map((c) => c.text)).catch((err: unknown) => {
+    // Out of time: trying again would spend the batch's hours on this one object.
+    throw err instanceof EmbeddingDeadline
+      ? new EmbeddingRefused(`embedding took longer than the ${OBJECT_BUDGET_MS / 60_000} minutes an object may take: ${err.message}`)
+      : err;
+  });
   await replaceEmbeddingChunks(
     sql,
     owner,

@@ -3,6 +3,7 @@
  * half is domain/pipeline-kinds.ts): per kind, how one object runs through a
  * pipeline of that kind.
  */
+import { Context } from '@temporalio/activity';
 import { backOff } from 'exponential-backoff';
 import type { PipelineRow } from '../../db/schema.js';
 import type { PipelineKind } from '../../domain/kinds.js';
@@ -38,7 +39,9 @@ export const PIPELINE_RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
   webhook: (deps, p, config, obj, run) => runWebhook(deps, p.id, config, p.sealedSecret, obj, run.rerun ? run.jobId : ''),
 };
 
+/** Throws only when the activity was cancelled: the object is left owed, not failed, and the retried batch runs it. */
 async function withRetries(deps: ActivityDeps, run: () => Promise<Omit<PipelineOutcome, 'attempts'>>): Promise<PipelineOutcome> {
+  const cancelled = Context.current().cancellationSignal;
   let attempt = 0;
   try {
     const outcome = await backOff(
@@ -52,11 +55,12 @@ async function withRetries(deps: ActivityDeps, run: () => Promise<Omit<PipelineO
         startingDelay: deps.retryBackoffMs,
         timeMultiple: 2,
         jitter: 'none',
-        retry: (err) => !(err instanceof EmbeddingRefused),
+        retry: (err) => !(err instanceof EmbeddingRefused) && !cancelled.aborted,
       },
     );
     return { ...outcome, attempts: attempt };
   } catch (err) {
+    if (cancelled.aborted) throw err;
     return { status: RUN_STATUS.failed, error: storedErrorText(err), attempts: attempt };
   }
 }

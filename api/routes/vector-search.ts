@@ -10,7 +10,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { VECTOR_INDEXES, type VectorHit } from '../../catalog/vector-index.js';
 import { EmbeddingConfigSchema, embeddingSignature } from '../../domain/embeddings/config.js';
 import { pipelineEmbedder } from '../../domain/embeddings/embedder-for-pipeline.js';
-import { EmbeddingRefused } from '../../domain/embeddings/openai.js';
+import { EmbeddingDeadline, EmbeddingRefused } from '../../domain/embeddings/openai.js';
 import { errorMessage } from '../../domain/error-text.js';
 import type { PipelineConfig } from '../../domain/pipeline-kinds.js';
 import { callerOf } from '../auth.js';
@@ -48,12 +48,16 @@ export function vectorSearchHandler(deps: ApiDeps, slots: SearchSlots) {
         and (${body.pipelineId ?? null}::text is null or id = ${body.pipelineId ?? null})`;
     if (body.pipelineId && rows.length === 0) throw ApiError.invalid('pipelineId', `is not an enabled embedding pipeline of bucket ${bucket.name}`);
     if (rows.length === 0) return void res.json({ query: body.query, results: [], nextPageToken: '' });
+    // The query is embedded within the search timeout, and no longer than the client waits.
+    const gone = new AbortController();
+    res.once('close', () => gone.abort(new Error('the client closed the connection')));
+    const calls = { tries: 2, signal: gone.signal, deadline: Date.now() + slots.timeoutMs };
     // Each pipeline's model embeds the query: pipelines with different models are searched each with its own vector.
     const pipelines = await Promise.all(
       rows.map(async (p) => {
         const config = EmbeddingConfigSchema.parse((p.config as { embedding: unknown }).embedding);
         // Two sends at most: a busy server is answered with 503 and Retry-After rather than a search left waiting.
-        const embedder = await pipelineEmbedder({ pipelineId: p.id, config, sealedSecret: p.sealed_secret }, deps, { tries: 2 }).catch((err: unknown) => {
+        const embedder = await pipelineEmbedder({ pipelineId: p.id, config, sealedSecret: p.sealed_secret }, deps, calls).catch((err: unknown) => {
           throw queryNotEmbedded(p.id, err);
         });
         const [vector] = await embedder.embed([body.query]).catch((err: unknown) => {
@@ -101,10 +105,16 @@ export function vectorSearchHandler(deps: ApiDeps, slots: SearchSlots) {
   };
 }
 
-/** The query could not be embedded by the pipeline's provider: a refusal is the pipeline's settings', anything else may pass. */
+/**
+ * The query could not be embedded by the pipeline's provider: a refusal is
+ * the pipeline's settings', anything else may pass (after the server's
+ * Retry-After, or the rate limit's next turn, when known).
+ */
 function queryNotEmbedded(pipelineId: string, err: unknown): ApiError {
   const message = `the query could not be embedded for pipeline ${pipelineId}: ${errorMessage(err)}`;
-  return err instanceof EmbeddingRefused ? new ApiError('FAILED_PRECONDITION', message) : new ApiError('UNAVAILABLE', message, [], 5);
+  if (err instanceof EmbeddingRefused) return new ApiError('FAILED_PRECONDITION', message);
+  const after = err instanceof EmbeddingDeadline && err.retryAfterMs !== null ? Math.max(1, Math.ceil(err.retryAfterMs / 1000)) : 5;
+  return new ApiError('UNAVAILABLE', message, [], after);
 }
 
 /**

@@ -38,6 +38,26 @@ const LocalSettings = z
   })
   .strict();
 
+/** Chunks kept per object: small chunks over a large object would otherwise mean millions of rows. */
+export const MAX_CHUNKS = 10_000;
+/**
+ * How long one object's embedding may take before it fails for good: its
+ * activity (a batch of objects) has 6 hours, and unbounded retries of a slow
+ * server must not spend them on one object.
+ */
+export const OBJECT_BUDGET_MS = 60 * 60_000;
+/** Inputs × dimensions per request: an answer of floats as text stays within the 64 MiB a provider answer may take. */
+const MAX_BATCH_FLOATS = 2 * 1024 * 1024;
+const MAX_DIMENSIONS = 8192;
+
+const parsedUrl = (u: string): URL | null => {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
+};
+
 export const EmbeddingBaseUrl = text()
   .max(2048)
   .url()
@@ -52,16 +72,57 @@ const OpenAiSettings = z
     model: text().min(1).max(256),
     /** Asked of the server (models that can shorten their vectors) and checked against every vector it returns. */
     dimensions: z.number().int().min(1).max(8192).optional(),
-    /** Inputs per request. */
-    batchSize: z.number().int().min(1).max(2048).default(64),
+    /** Inputs per request; 32 is text-embeddings-inference's default limit. A server answering 413 gets halves. */
+    batchSize: z.number().int().min(1).max(2048).default(32),
     /** Requests per minute this pipeline sends from one worker (or one API process), shared by all its activities there. */
     requestsPerMinute: z.number().int().min(1).max(1_000_000).optional(),
     ...common,
   })
   .strict();
 
+/**
+ * What the edge checks of new settings (a create, a PATCH's merged result)
+ * beyond their shape, so settings stored before these checks still load:
+ * the address parsed as fetch parses it (`https:///a:b@host` carries
+ * credentials a pattern on the text misses; `/embeddings` is appended to the
+ * path, so a query or fragment would build a wrong address); answers too
+ * large to hold; an object of MAX_CHUNKS chunks that the rate limit alone
+ * keeps past half its budget.
+ */
+function checkOpenAiSettings(
+  c: { baseUrl: string; batchSize: number; dimensions?: number | undefined; requestsPerMinute?: number | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const url = parsedUrl(c.baseUrl);
+  if (url && (url.username !== '' || url.password !== ''))
+    ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: 'must not carry credentials (send apiKey)' });
+  if (/[?#]/.test(c.baseUrl)) ctx.addIssue({ code: 'custom', path: ['baseUrl'], message: 'must not have a query or fragment' });
+  if (c.batchSize * (c.dimensions ?? MAX_DIMENSIONS) > MAX_BATCH_FLOATS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['batchSize'],
+      message: `times dimensions (${c.dimensions ?? `${MAX_DIMENSIONS} when not set`}) must be at most ${MAX_BATCH_FLOATS}`,
+    });
+  if (c.requestsPerMinute !== undefined) {
+    const minutes = Math.ceil(MAX_CHUNKS / c.batchSize) / c.requestsPerMinute;
+    if (minutes * 60_000 > OBJECT_BUDGET_MS / 2)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requestsPerMinute'],
+        message: `is too low for batchSize ${c.batchSize}: an object of ${MAX_CHUNKS} chunks would take ${Math.ceil(minutes)} minutes, more than ${OBJECT_BUDGET_MS / 120_000}`,
+      });
+  }
+}
+
+/** A PATCH's merged settings, checked as a create's are. */
+export const OpenAiEdgeCheck = z.custom<OpenAiEmbeddingConfig>().superRefine(checkOpenAiSettings);
+
 /** The API key a create or PATCH body may carry for an `openai-compatible` pipeline: write-only, sealed like source credentials. */
-export const EmbeddingApiKey = text().min(1).max(4096);
+export const EmbeddingApiKey = text()
+  .min(1)
+  .max(4096)
+  // Sent in a header: fetch throws on anything else, which would look like an unreachable server.
+  .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters only');
 
 /** `provider` may be left out: it is `local`. */
 const defaultProvider = (v: unknown): unknown =>
@@ -72,7 +133,7 @@ export const EmbeddingConfigSchema = z.preprocess(defaultProvider, z.discriminat
 /** A create body's settings: the stored ones, plus the API key for `openai-compatible`. */
 export const EmbeddingCreateInput = z.preprocess(
   defaultProvider,
-  z.discriminatedUnion('provider', [LocalSettings, OpenAiSettings.extend({ apiKey: EmbeddingApiKey.optional() }).strict()]),
+  z.discriminatedUnion('provider', [LocalSettings, OpenAiSettings.extend({ apiKey: EmbeddingApiKey.optional() }).strict().superRefine(checkOpenAiSettings)]),
 );
 
 /** The settings as the API shows them: the key never, only whether one is set. */

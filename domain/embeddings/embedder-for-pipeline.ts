@@ -19,7 +19,7 @@ interface PipelineEmbedding {
 export function pipelineEmbedder(
   p: PipelineEmbedding,
   deps: { secrets: SecretBox; egress: EgressPolicy },
-  calls: Pick<OpenAiContext, 'onRetry' | 'signal' | 'tries'> = {},
+  calls: Pick<OpenAiContext, 'onRetry' | 'signal' | 'tries' | 'deadline'> = {},
 ): Promise<Embedder> {
   const apiKey = p.sealedSecret ? deps.secrets.open<string>(p.sealedSecret) : null;
   return embedderFor(p.config, { pipelineId: p.pipelineId, apiKey, dispatcher: egressPool(deps.egress), ...calls });

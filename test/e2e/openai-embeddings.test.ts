@@ -22,6 +22,8 @@ import { startTestLakesync, unique, type TestLakesync } from '../support/lakesyn
 import { writeAll } from '../support/objects.js';
 import { decodedPayloads } from '../support/payloads.js';
 import { temporalCli } from '../support/temporal-cli.js';
+import { syncRunWorkflowId } from '../../workflows/shared.js';
+import { waitFor } from '../support/http.js';
 import { TOPICS, topicCorpus, topicOfKey } from '../support/topic-corpus.js';
 
 const API_KEY = 'sk-lakesync-test-4f1c8e2a9b7d';
@@ -54,6 +56,13 @@ describe('openai-compatible embeddings against a real server', () => {
   };
   /** A bucket whose one rule runs an openai-compatible pipeline with `settings` over the corpus; its first sync's job. */
   const indexed = async (settings: Record<string, unknown>) => {
+    const run = await started(settings);
+    const { job } = await waitForJob(ls.url, run.bucket, run.sourceId, run.jobId);
+    await record('GET', `/${run.bucket}/jobs/${run.jobId}`);
+    return { ...run, job };
+  };
+  /** As `indexed`, without waiting for the job. */
+  const started = async (settings: Record<string, unknown>) => {
     const bucket = unique('oai');
     expect((await record('POST', '/admin/buckets', { name: bucket })).status).toBe(201);
     const created = await record('POST', `/${bucket}/pipelines`, {
@@ -67,10 +76,26 @@ describe('openai-compatible embeddings against a real server', () => {
     const src = await record('POST', `/${bucket}/sources`, { name: 'docs', kind: 'filesystem', filesystem: { path: dir }, syncIntervalSeconds: 86400 });
     const sourceId = src.body.sourceId as string;
     sources.push(sourceId);
-    const started = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
-    const { job } = await waitForJob(ls.url, bucket, sourceId, started.body.jobId);
-    await record('GET', `/${bucket}/jobs/${started.body.jobId}`);
-    return { bucket, pipelineId, sourceId, job };
+    const discover = await record('POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    return { bucket, pipelineId, sourceId, jobId: discover.body.jobId as string };
+  };
+  const searchRaw = (bucket: string, body: object) =>
+    fetch(`${ls.url}/${bucket}/vector/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeader(ls.url) },
+      body: JSON.stringify(body),
+    });
+  /** A bucket with one openai-compatible pipeline and nothing to index, for searches. */
+  const searchable = async (embedding: Record<string, unknown>) => {
+    const bucket = unique('oai');
+    await record('POST', '/admin/buckets', { name: bucket });
+    const p = await record('POST', `/${bucket}/pipelines`, {
+      name: 'q',
+      kind: 'embedding',
+      embedding: { provider: 'openai-compatible', model: EMBEDDINGS_SERVER_MODEL, ...embedding },
+    });
+    expect(p.status, JSON.stringify(p.body)).toBe(201);
+    return { bucket, pipelineId: p.body.pipelineId as string };
   };
   const chunksOf = (pipelineId: string) =>
     sql<{ key: string; seq: number; body: string; signature: string }[]>`
@@ -300,6 +325,15 @@ describe('openai-compatible embeddings against a real server', () => {
     await refused({ provider: 'openai-compatible', model: 'm' }, 'embedding.baseUrl');
     await refused({ ...base, baseUrl: 'ftp://example.com/v1' }, 'embedding.baseUrl');
     await refused({ ...base, baseUrl: 'http://user:pw@example.com/v1' }, 'embedding.baseUrl');
+    // Parsed as fetch parses it: these carry credentials too; a query or fragment would come before /embeddings.
+    await refused({ ...base, baseUrl: 'http:///user:pw@example.com/v1' }, 'embedding.baseUrl');
+    await refused({ ...base, baseUrl: 'http://example.com/v1?api-version=1' }, 'embedding.baseUrl');
+    await refused({ ...base, baseUrl: 'http://example.com/v1#x' }, 'embedding.baseUrl');
+    // Nothing fetch cannot send in a header.
+    await refused({ ...base, apiKey: 'sk-\u00e9t\u00e9' }, 'embedding.apiKey');
+    // Answers too large to hold; a rate at which an object of 10,000 chunks would outlast its budget.
+    await refused({ ...base, batchSize: 1024 }, 'embedding.batchSize');
+    await refused({ ...base, requestsPerMinute: 1 }, 'embedding.requestsPerMinute');
     await refused({ ...base, dimensions: 0 }, 'embedding.dimensions');
     await refused({ ...base, batchSize: 5000 }, 'embedding.batchSize');
     await refused({ ...base, apiKey: 'a\u0000b' }, 'embedding.apiKey');
@@ -320,6 +354,99 @@ describe('openai-compatible embeddings against a real server', () => {
     expect((await record('GET', `/${bucket}/pipelines/${local.body.pipelineId}`)).body.embedding).toEqual(
       expect.not.objectContaining({ apiKeySet: expect.anything() }),
     );
+  });
+
+  it('leaves objects owed, not failed, when their job is cancelled while they embed; the next job embeds them', async () => {
+    let slow = true;
+    const front = await proxy({ fault: () => (slow ? { delayMs: 4000 } : null) });
+    const run = await started({ baseUrl: front.baseUrl });
+    await waitFor('a request at the server', async () => front.counts().requests > 0, 120_000);
+    const mark = worker.output().length;
+    await temporalCli('workflow', 'cancel', '--workflow-id', syncRunWorkflowId(run.jobId));
+    const { job } = await waitForJob(ls.url, run.bucket, run.sourceId, run.jobId);
+    expect(job.status).toBe('JOB_STATUS_CANCELED');
+    // The job ends before its batch activity has stopped: what that activity recorded is read once the worker says it ended.
+    await waitFor('the cancelled batch activity to end', async () =>
+      worker
+        .output()
+        .slice(mark)
+        .split('\n')
+        .some((line) => line.includes(run.jobId) && line.includes('processBatch') && /Activity (completed|failed)/.test(line)),
+    );
+    const runs = await sql<{ status: string }[]>`select status from object_pipeline_runs where pipeline_id = ${run.pipelineId}`;
+    expect(runs.filter((r) => r.status === 'failed')).toEqual([]);
+    expect((await chunksOf(run.pipelineId)).length).toBe(0);
+    // The next job takes them over and embeds every one.
+    slow = false;
+    const again = await record('POST', `/${run.bucket}/sources/${run.sourceId}/discover`, {});
+    const next = await waitForJob(ls.url, run.bucket, run.sourceId, again.body.jobId);
+    expect(next.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsFailed: 0 });
+    expect(new Set((await chunksOf(run.pipelineId)).map((c) => c.key)).size).toBe(corpus.size);
+  });
+
+  it('halves a batch the server answers 413 until it passes, and fails an input too large alone at once', async () => {
+    const halving = await proxy({ fault: (_sends, _h, inputs) => (inputs > 1 ? { status: 413 } : null) });
+    const run = await indexed({ baseUrl: halving.baseUrl });
+    expect(run.job).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsIndexed: corpus.size, objectsFailed: 0 });
+    const chunks = await chunksOf(run.pipelineId);
+    const counts = halving.counts();
+    // Every batch of two was refused once, then sent as two single inputs: each chunk passed once.
+    expect(counts.passed).toBe(chunks.length);
+    const perObject = new Map<string, number>();
+    for (const c of chunks) perObject.set(c.key, (perObject.get(c.key) ?? 0) + 1);
+    expect(counts.byStatus[413]).toBe([...perObject.values()].reduce((sum, n) => sum + Math.floor(n / BATCH), 0));
+    const strip = (cs: { key: string; seq: number; body: string }[]) => cs.map(({ key, seq, body }) => ({ key, seq, body }));
+    expect(strip(chunks)).toEqual(strip(await chunksOf(clean.pipelineId)));
+
+    const never = await proxy({ fault: () => ({ status: 413 }) });
+    const refused = await indexed({ baseUrl: never.baseUrl });
+    expect(refused.job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsIndexed: 0 });
+    for (const f of refused.job.failedObjects) {
+      expect(f).toMatchObject({ attempts: 1 });
+      expect(f.error).toContain('HTTP 413');
+    }
+  });
+
+  it('fails an object at once when the server answers vectors that are not finite as float32', async () => {
+    const broken = await proxy({ fault: () => 'non-finite' });
+    const run = await indexed({ baseUrl: broken.baseUrl });
+    expect(run.job).toMatchObject({ status: 'JOB_STATUS_PARTIAL', objectsIndexed: 0 });
+    expect(run.job.failedObjects).toHaveLength(corpus.size);
+    for (const f of run.job.failedObjects) {
+      expect(f).toMatchObject({ attempts: 1 });
+      expect(f.error).toContain('not finite as float32');
+    }
+    expect((await chunksOf(run.pipelineId)).length).toBe(0);
+    // One request per object, none retried.
+    expect(broken.counts().requests).toBe(corpus.size);
+  });
+
+  it('answers a search 503 with the wait when the rate limit’s next turn or the server’s Retry-After is past the search timeout', async () => {
+    const front = await proxy({});
+    const paced = await searchable({ baseUrl: front.baseUrl, requestsPerMinute: 1, batchSize: 2048, dimensions: EMBEDDINGS_SERVER_DIMENSIONS });
+    expect((await searchRaw(paced.bucket, { query: 'gourmet cuisine' })).status).toBe(200);
+    // The next turn is a minute away: answered now, not after a minute.
+    const waiting = await searchRaw(paced.bucket, { query: 'gourmet cuisine' });
+    expect(waiting.status).toBe(503);
+    expect(Number(waiting.headers.get('retry-after'))).toBeGreaterThan(5);
+    expect(Number(waiting.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(((await waiting.json()) as { message: string }).message).toContain('rate limit');
+    expect(front.counts().requests).toBe(1);
+
+    const busy = await proxy({ fault: () => ({ status: 429, retryAfterSeconds: 30 }) });
+    const b = await searchable({ baseUrl: busy.baseUrl });
+    const res = await searchRaw(b.bucket, { query: 'gourmet cuisine' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('30');
+    expect(busy.counts().requests).toBe(1);
+
+    // A server slower than the search timeout (5 s): the search ends at the deadline with 503.
+    const slow = await proxy({ fault: () => ({ delayMs: 15_000 }) });
+    const s = await searchable({ baseUrl: slow.baseUrl });
+    const late = await searchRaw(s.bucket, { query: 'gourmet cuisine' });
+    expect(late.status).toBe(503);
+    expect(((await late.json()) as { message: string }).message).toContain('deadline');
+    expect(slow.counts().requests).toBe(1);
   });
 
   it('keeps the key out of every Temporal history, log line and response, and drops it when the server changes', async () => {

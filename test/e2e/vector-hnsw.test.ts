@@ -19,6 +19,8 @@ import { loadEnv } from '../../config/env.js';
 import { installPgvectorPostgres, startPgvectorPostgres } from '../../infra/pgvector-postgres.js';
 import type { PostgresServer } from '../../infra/postgres-server.js';
 import { startRuntime, type Runtime } from '../../workers/app-runtime.js';
+import { preparePgvector } from '../../catalog/pgvector.js';
+import { chooseVectorIndex } from '../../catalog/vector-index.js';
 import { call, waitFor, waitForJob } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { writeAll } from '../support/objects.js';
@@ -255,6 +257,49 @@ describe('the hnsw vector index (pgvector)', () => {
     // A second sync brings nothing back.
     await sync(ls.url, bucket, sourceA);
     expect((await search(ls.url, { query: 'jazz musicians', topK: 100, prefix: 'music/' })).body.results.map((r) => r.key)).not.toContain(gone);
+  });
+
+  it('leaves out of the index a stored vector that is not finite, at write and at setup, and keeps the rest', async () => {
+    const [chunk] = await sql<{ object_id: string; pipeline_id: string; seq: number }[]>`
+      select object_id, pipeline_id, seq from embedding_chunks order by object_id, seq limit 1`;
+    // float32 NaN (0x7fc00000, little-endian) in the first component, as a vector written before vectors were checked holds it.
+    const bad = Buffer.concat([Buffer.from([0, 0, 0xc0, 0x7f]), Buffer.alloc(4 * 99)]);
+    const restore =
+      await sql`select embedding from embedding_chunks where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
+    try {
+      // The trigger skips it: the writer's transaction goes through, and the index holds nothing for the chunk.
+      await sql`update embedding_chunks set embedding = ${bad} where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
+      // Set up again with its mirror gone (as before the extension came): the backfill skips it too.
+      await sql`delete from embedding_vectors where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
+      const before = (await sql<{ n: number }[]>`select count(*)::int as n from embedding_vectors`)[0]!.n;
+      const setup = await preparePgvector(sql, []);
+      expect(setup.ok).toBe(true);
+      const [after] = await sql<{ n: number; chunks: number }[]>`
+        select (select count(*)::int from embedding_vectors) as n, (select count(*)::int from embedding_chunks where length(embedding) >= 4) as chunks`;
+      expect(after!.n).toBe(before);
+      expect(after!.chunks).toBe(before + 1);
+    } finally {
+      await sql`update embedding_chunks set embedding = ${restore[0]!.embedding} where object_id = ${chunk!.object_id} and pipeline_id = ${chunk!.pipeline_id} and seq = ${chunk!.seq}`;
+    }
+    expect((await sql`select 1 from embedding_vectors where object_id = ${chunk!.object_id} and seq = ${chunk!.seq}`).length).toBe(1);
+  });
+
+  it('falls back to the exact scan, saying why, when setting pgvector up fails under auto', async () => {
+    // A database with pgvector but none of lakesync's tables: the setup fails part way.
+    const admin = postgres(pg.url, { max: 1, onnotice: () => undefined });
+    const name = `bare_${randomBytes(4).toString('hex')}`;
+    await admin.unsafe(`create database ${name}`);
+    const bare = postgres(pg.urlFor(name), { max: 1, onnotice: () => undefined });
+    try {
+      const said: object[] = [];
+      expect(await chooseVectorIndex(bare, 'auto', [100], { info: (o) => said.push(o) })).toBe('exact');
+      expect(JSON.stringify(said)).toContain('setting pgvector up failed');
+      await expect(chooseVectorIndex(bare, 'hnsw', [100], { info: () => undefined })).rejects.toThrow(/LAKESYNC_VECTOR_INDEX=hnsw/);
+    } finally {
+      await bare.end();
+      await admin.unsafe(`drop database ${name}`);
+      await admin.end();
+    }
   });
 
   it('refuses to start with LAKESYNC_VECTOR_INDEX=hnsw where the database has no pgvector', async () => {

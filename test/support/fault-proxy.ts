@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** What the proxy answers instead of the server (`reset`: it drops the connection unanswered); null passes the request through. */
-export type Fault = { status: 429; retryAfterSeconds: number } | { status: 500 } | 'reset' | null;
+/**
+ * What the proxy answers instead of the server (`reset`: it drops the
+ * connection unanswered; `non-finite`: 200 with vectors whose first component
+ * overflows float32; `delayMs`: the request passes after that wait); null
+ * passes the request through.
+ */
+export type Fault = { status: 429; retryAfterSeconds: number } | { status: 500 } | { status: 413 } | { delayMs: number } | 'reset' | 'non-finite' | null;
 
 export interface FaultProxy {
   /** The API root clients use instead of the server's: `http://127.0.0.1:<port>/v1`. */
@@ -27,7 +32,7 @@ interface FaultOptions {
    * been sent (1 the first time): faults keyed on the body hit each batch a
    * bounded number of times, however requests interleave.
    */
-  fault?: (sends: number, bodyHash: number) => Fault;
+  fault?: (sends: number, bodyHash: number, inputs: number) => Fault;
 }
 
 /**
@@ -74,17 +79,35 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
           resentAfter429.push(Date.now() - refused);
           refusedAt.delete(key);
         }
-        const fault = o.fault?.(n, digest.readUInt32BE(0));
+        const inputs = ((JSON.parse(body.toString('utf8')) as { input?: unknown[] }).input ?? []).length;
+        const fault = o.fault?.(n, digest.readUInt32BE(0), inputs);
         if (fault === 'reset') {
           resets++;
           return void res.socket?.destroy();
         }
-        if (fault?.status === 429) refusedAt.set(key, Date.now());
-        if (fault?.status === 429)
-          return answer(res, 429, { error: { message: 'Rate limit reached', type: 'requests' } }, { 'retry-after': String(fault.retryAfterSeconds) });
-        if (fault?.status === 500) return answer(res, 500, { error: { message: 'The server had an error', type: 'server_error' } });
+        if (fault === 'non-finite') {
+          const embedding = Array.from({ length: 8 }, (_, i) => (i === 0 ? 1e39 : 0.5));
+          return answer(res, 200, { object: 'list', data: Array.from({ length: inputs }, (_, index) => ({ object: 'embedding', index, embedding })) });
+        }
+        if (fault !== null && fault !== undefined && 'status' in fault) {
+          if (fault.status === 429) refusedAt.set(key, Date.now());
+          if (fault.status === 429)
+            return answer(res, 429, { error: { message: 'Rate limit reached', type: 'requests' } }, { 'retry-after': String(fault.retryAfterSeconds) });
+          if (fault.status === 413) return answer(res, 413, { error: { message: 'batch size too large', type: 'validation' } });
+          return answer(res, 500, { error: { message: 'The server had an error', type: 'server_error' } });
+        }
+        // A client that gave up while it waited is not passed on (its request was never sent to the server).
+        if (fault)
+          return void setTimeout(() => {
+            if (req.socket.destroyed) return;
+            passedAt.push(Date.now());
+            pass(body, embeddings);
+          }, fault.delayMs);
         passedAt.push(Date.now());
       }
+      pass(body, embeddings);
+    });
+    function pass(body: Buffer, embeddings: boolean | undefined): void {
       const out = request(
         {
           host: target.hostname,
@@ -101,7 +124,7 @@ export async function startFaultProxy(serverBaseUrl: string, o: FaultOptions = {
       );
       out.once('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
       out.end(body);
-    });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -90,7 +90,7 @@ describe('openai-compatible settings', () => {
     const change = created({ ...server, apiKey: 'sk-123', dimensions: 512 });
     expect(change.secret).toBe('sk-123');
     expect(change.config).toEqual({
-      embedding: { ...server, dimensions: 512, batchSize: 64, maxBytes: 1024 * 1024, chunking: { unit: 'characters', size: 1000, overlap: 100 } },
+      embedding: { ...server, dimensions: 512, batchSize: 32, maxBytes: 1024 * 1024, chunking: { unit: 'characters', size: 1000, overlap: 100 } },
     });
     expect(JSON.stringify(change.config)).not.toContain('sk-123');
   });
@@ -126,6 +126,43 @@ describe('openai-compatible settings', () => {
     // A server needs its address and model: nothing of the local settings stands in for them.
     const local = createPipelineConfig('embedding', {}).config;
     expect(() => patchPipelineConfig(local, { embedding: { provider: 'openai-compatible', model: 'm' } })).toThrow(/baseUrl/);
+  });
+
+  /** The fields a create body's settings are refused for. */
+  const refusedFields = (embedding: object): string[] => [
+    ...new Set(EmbeddingCreateInput.safeParse(embedding).error?.issues.map((i) => i.path.join('.')) ?? []),
+  ];
+
+  it('refuses an address carrying credentials however they are spelled, or with a query or fragment', () => {
+    expect(refusedFields({ ...server, baseUrl: 'https:///a:b@embed.example.com/v1' })).toEqual(['baseUrl']);
+    expect(refusedFields({ ...server, baseUrl: 'https://a@embed.example.com/v1' })).toEqual(['baseUrl']);
+    expect(refusedFields({ ...server, baseUrl: 'https://embed.example.com/v1?x=1' })).toEqual(['baseUrl']);
+    expect(refusedFields({ ...server, baseUrl: 'https://embed.example.com/v1#f' })).toEqual(['baseUrl']);
+    expect(refusedFields({ ...server, baseUrl: 'https://embed.example.com/v1?' })).toEqual(['baseUrl']);
+    expect(refusedFields(server)).toEqual([]);
+    // A PATCH's merged settings are checked as a create's are.
+    const current = created(server).config;
+    expect(() => patchPipelineConfig(current, { embedding: { baseUrl: 'https:///a:b@embed.example.com/v1' } })).toThrow(/credentials/);
+  });
+
+  it('refuses an API key of anything but visible ASCII (fetch cannot send it in a header)', () => {
+    expect(refusedFields({ ...server, apiKey: 'sk-ключ' })).toEqual(['apiKey']);
+    expect(refusedFields({ ...server, apiKey: 'sk 123' })).toEqual(['apiKey']);
+    expect(refusedFields({ ...server, apiKey: 'sk-' + '\u2028' })).toEqual(['apiKey']);
+    expect(refusedFields({ ...server, apiKey: 'sk-Az09_-.~!' })).toEqual([]);
+  });
+
+  it('refuses batches whose answers would be too large, and rates too low for an object of 10,000 chunks', () => {
+    // Without dimensions a vector may have 8192: 256 inputs fit, 257 do not.
+    expect(refusedFields({ ...server, batchSize: 256 })).toEqual([]);
+    expect(refusedFields({ ...server, batchSize: 257 })).toEqual(['batchSize']);
+    expect(refusedFields({ ...server, batchSize: 2048, dimensions: 1024 })).toEqual([]);
+    expect(refusedFields({ ...server, batchSize: 2048, dimensions: 1025 })).toEqual(['batchSize']);
+    // 10,000 chunks 32 to a request are 313 requests: 11 a minute take under 30 minutes, 10 take more.
+    expect(refusedFields({ ...server, requestsPerMinute: 11 })).toEqual([]);
+    expect(refusedFields({ ...server, requestsPerMinute: 10 })).toEqual(['requestsPerMinute']);
+    const current = created(server).config;
+    expect(() => patchPipelineConfig(current, { embedding: { batchSize: 1, requestsPerMinute: 60 } })).toThrow(/requestsPerMinute/);
   });
 });
 
