@@ -1,8 +1,8 @@
 /**
  * The tools a user would otherwise pick, run on the same data at the same
  * concurrency: rclone (one remote for both buckets, so it copies server-side),
- * s3sync (server-side copies too), `aws s3 sync`, and a raw CopyObject loop
- * as the ceiling.
+ * s3sync and s5cmd (server-side copies too), `aws s3 sync`, and a raw
+ * CopyObject loop as the ceiling.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -60,6 +60,20 @@ export async function awsSync(aws: string[], s3: S3Endpoint, from: string, to: s
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       AWS_DEFAULT_REGION: s3.region,
     }),
+  });
+}
+
+/**
+ * `s5cmd sync` between two buckets of the same endpoint: both sides listed,
+ * objects compared by size and modification time, copied server-side by
+ * `workers` workers (s5cmd's own default is 256). Credentials go in through
+ * its environment, never the command line. `s5cmd` is an argv prefix from
+ * infra/s3-clients.ts.
+ */
+export async function s5cmdSync(s5cmd: string[], s3: S3Endpoint, from: string, to: string, workers: number): Promise<void> {
+  await run(s5cmd[0]!, [...s5cmd.slice(1), '--endpoint-url', s3.endpoint, '--numworkers', String(workers), 'sync', `s3://${from}/*`, `s3://${to}/`], {
+    maxBuffer: 256 << 20,
+    env: peerEnv({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region }),
   });
 }
 

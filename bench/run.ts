@@ -39,7 +39,7 @@ import { cpuSnapshot, cpuSpent } from './cpu.js';
 import { s3ShardBench } from './discovery-shards.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { workflowsPath } from '../workers/create-worker.js';
-import { awsSync, copyLoop, rcloneSync, s3syncSync } from './peers.js';
+import { awsSync, copyLoop, rcloneSync, s3syncSync, s5cmdSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
 import { freshnessBench } from './freshness.js';
 import { printS3Table, s3EndpointBench, type S3BenchTarget } from './s3-endpoint.js';
@@ -169,7 +169,18 @@ async function main() {
     // A production worker runs with a capped heap (README: "Scaling workers"); V8 otherwise grows lazily toward gigabytes.
     NODE_OPTIONS: `--max-old-space-size=${args['worker-heap-mb']}${profile}`,
   };
-  for (const b of ['src', 'lake-bench', 'dst-rclone', 'dst-rclone-checksum', 'dst-s3sync', 'dst-s3sync-etag', 'dst-aws', 'dst-copy'])
+  for (const b of [
+    'src',
+    'lake-bench',
+    'dst-rclone',
+    'dst-rclone-checksum',
+    'dst-s3sync',
+    'dst-s3sync-etag',
+    'dst-s5cmd',
+    'dst-s5cmd-256',
+    'dst-aws',
+    'dst-copy',
+  ])
     await s3.send(new CreateBucketCommand({ Bucket: b }));
   const authSecret = randomBytes(32).toString('base64url');
   const token = await new SignJWT({ org: 'bench', scope: 'read write admin' })
@@ -396,6 +407,7 @@ async function main() {
 
   const rclone = clients ? (await clients).rclone : null;
   const aws = clients ? (await clients).aws : null;
+  const s5cmd = clients ? (await clients).s5cmd : null;
   const s3syncBin = await s3sync;
   const tools: { name: string; run: () => Promise<unknown> }[] = [
     { name: 'lakesync', run: lakesync },
@@ -409,6 +421,12 @@ async function main() {
       ? [
           { name: 's3sync', run: () => s3syncSync(s3syncBin, minio, 'src', 'dst-s3sync', concurrency) },
           { name: 's3sync --check-etag', run: () => s3syncSync(s3syncBin, minio, 'src', 'dst-s3sync-etag', concurrency, ['--check-etag']) },
+        ]
+      : []),
+    ...(s5cmd
+      ? [
+          { name: 's5cmd sync', run: () => s5cmdSync(s5cmd, minio, 'src', 'dst-s5cmd', concurrency) },
+          { name: 's5cmd sync (256)', run: () => s5cmdSync(s5cmd, minio, 'src', 'dst-s5cmd-256', 256) },
         ]
       : []),
     ...(aws ? [{ name: 'aws s3 sync', run: () => awsSync(aws, minio, 'src', 'dst-aws', concurrency) }] : []),
