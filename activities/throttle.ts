@@ -8,11 +8,6 @@ export class Throttle {
   private next = 0;
   constructor(private readonly perSecond: number) {}
 
-  /** How long a take now would wait (ms). */
-  wait(): number {
-    return this.perSecond <= 0 ? 0 : Math.max(0, this.next - Date.now());
-  }
-
   /**
    * Waits for this copy's turn. False when `signal` aborted the wait (the
    * batch was cancelled): at a low rate a batch's queued copies would

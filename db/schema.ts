@@ -530,3 +530,15 @@ export const sourceWatchLeases = pgTable('source_watch_leases', {
   owner: text().notNull(),
   expiresAt: timestamp({ withTimezone: true }).notNull(),
 });
+
+/**
+ * An embedding pipeline's next free turn at its server under its
+ * `requestsPerMinute`: every worker and API process takes turns from this one
+ * row (catalog/rate-turns.ts), so the limit holds for the whole deployment.
+ */
+export const pipelineRateTurns = pgTable('pipeline_rate_turns', {
+  pipelineId: text()
+    .primaryKey()
+    .references(() => pipelines.id, { onDelete: 'cascade' }),
+  nextAt: timestamp({ withTimezone: true }).notNull(),
+});

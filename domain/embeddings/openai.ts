@@ -13,7 +13,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fetch, type Dispatcher, type Response } from 'undici';
 import { z } from 'zod';
 import { findEgressDenied } from '../../activities/net/egress.js';
-import { Throttle } from '../../activities/throttle.js';
 import { errorMessage } from '../error-text.js';
 import type { OpenAiEmbeddingConfig } from './config.js';
 
@@ -49,6 +48,14 @@ export interface OpenAiContext {
   signal?: AbortSignal;
   /** When (ms since the epoch) the embedding must be done: a wait past it fails with EmbeddingDeadline. */
   deadline?: number;
+  /** The pipeline's turns under `requestsPerMinute`, shared by every process (catalog/rate-turns.ts); absent: no limit. */
+  turns?: RateTurns;
+}
+
+/** Turns at the server under a rate limit: how long until the next free one, and reserving one (answering the wait for it). */
+export interface RateTurns {
+  next(): Promise<number>;
+  take(): Promise<number>;
 }
 
 /** A failure trying again cannot fix: a refused request, or vectors that do not fit the settings. */
@@ -85,15 +92,6 @@ const EmbeddingsResponse = z.object({
   data: z.array(z.object({ index: z.number().int().min(0), embedding: z.array(z.number()) })),
 });
 
-// One pacer per pipeline in this process, shared by every activity (or API request) that embeds for it.
-const pacers = new Map<string, { perMinute: number; throttle: Throttle }>();
-function pacerFor(pipelineId: string, perMinute: number | undefined): Throttle | null {
-  if (perMinute === undefined) return null;
-  let p = pacers.get(pipelineId);
-  if (p?.perMinute !== perMinute) pacers.set(pipelineId, (p = { perMinute, throttle: new Throttle(perMinute / 60) }));
-  return p.throttle;
-}
-
 /** Vectors for `texts`, in order, each scaled to unit length. */
 export async function openAiEmbed(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, texts: readonly string[]): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
@@ -120,13 +118,14 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
   const body = JSON.stringify({ model: config.model, input: texts, encoding_format: 'float', ...(config.dimensions ? { dimensions: config.dimensions } : {}) });
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'lakesync-embeddings/1' };
   if (ctx.apiKey) headers.authorization = `Bearer ${ctx.apiKey}`;
-  const pacer = pacerFor(ctx.pipelineId, config.requestsPerMinute);
+  const turns = config.requestsPerMinute === undefined ? undefined : ctx.turns;
   const left = (): number => (ctx.deadline === undefined ? Infinity : ctx.deadline - Date.now());
   for (let attempt = 1; ; attempt++) {
     ctx.signal?.throwIfAborted();
-    const turn = pacer?.wait() ?? 0;
+    const turn = turns ? await turns.next() : 0;
     if (turn > left()) throw new EmbeddingDeadline(`${who}: the rate limit's next turn is in ${Math.ceil(turn / 1000)} s, past the deadline`, turn);
-    await pacer?.take(ctx.signal);
+    const wait = turns ? await turns.take() : 0;
+    if (wait > 0) await sleep(wait, undefined, ctx.signal ? { signal: ctx.signal } : undefined).catch(() => undefined);
     ctx.signal?.throwIfAborted();
     if (left() <= 0) throw new EmbeddingDeadline(`${who}: the deadline passed`, null);
     let failure: Unavailable;
