@@ -15,22 +15,11 @@ import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigur
 import { freePort } from '../../infra/ports.js';
 import { startMinio, type MinioServer } from '../../infra/minio-server.js';
 import { createS3Client } from '../../activities/storage/s3-client.js';
-import { call, waitFor } from '../support/http.js';
+import { call, waitFor, type JobView } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-
-interface JobView {
-  jobId: string;
-  trigger: string;
-  kind: string;
-  status: string;
-  objectsDiscovered: number;
-  objectsProcessed: number;
-  objectsDeleted: number;
-  objectsRemoved: number;
-}
 
 describe('S3 change notifications (MinIO webhook target)', () => {
   let ls: TestLakesync;

@@ -18,19 +18,11 @@ import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Clie
 import { ReceiveMessageCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startElasticMq, type ElasticMqServer } from '../../infra/elasticmq-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
-import { call, waitFor } from '../support/http.js';
+import { call, waitFor, type JobView } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
 import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { createQueue, queueDepth, s3EventMessage, s3TestEventMessage, sendMessage, sendMessages, sqsClient } from '../support/sqs.js';
-
-interface JobView {
-  trigger: string;
-  status: string;
-  objectsDiscovered: number;
-  objectsProcessed: number;
-  objectsDeleted: number;
-}
 
 const quiet = () => undefined;
 

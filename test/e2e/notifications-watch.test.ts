@@ -10,18 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { call, waitFor } from '../support/http.js';
+import { call, waitFor, type JobView } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
-
-interface JobView {
-  trigger: string;
-  status: string;
-  objectsDiscovered: number;
-  objectsProcessed: number;
-  objectsDeleted: number;
-}
 
 describe('watched filesystem sources', () => {
   let ls: TestLakesync;

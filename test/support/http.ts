@@ -61,3 +61,15 @@ export async function waitForJob(base: string, bucket: string, sourceId: string,
   const sync = await call(base, 'GET', `/${bucket}/sources/${sourceId}/sync`);
   return { job: job.body, sync: sync.body };
 }
+
+/** A job as GET /:bucket/jobs lists it, the fields the change-notification tests read. */
+export interface JobView {
+  jobId: string;
+  trigger: string;
+  kind: string;
+  status: string;
+  objectsDiscovered: number;
+  objectsProcessed: number;
+  objectsDeleted: number;
+  objectsRemoved: number;
+}
