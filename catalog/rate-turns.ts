@@ -8,14 +8,15 @@
  */
 import type { Sql } from 'postgres';
 
-/** Reserves the pipeline's next turn, `gapMs` after the previous one; answers how long to wait for it. */
-export async function takeRateTurn(sql: Sql, pipelineId: string, gapMs: number): Promise<number> {
-  const [row] = await sql<{ wait_ms: number }[]>`
+/** Reserves the pipeline's next turn, `gapMs` after the previous one; answers how long to wait for it and when it is (the server's clock). */
+export async function takeRateTurn(sql: Sql, pipelineId: string, gapMs: number): Promise<{ waitMs: number; turnAt: Date }> {
+  const [row] = await sql<{ wait_ms: number; turn_at: Date }[]>`
     insert into pipeline_rate_turns as t (pipeline_id, next_at)
     values (${pipelineId}, clock_timestamp() + make_interval(secs => ${gapMs / 1000}))
     on conflict (pipeline_id) do update set next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => ${gapMs / 1000})
-    returning greatest(0, extract(epoch from (t.next_at - clock_timestamp())) * 1000 - ${gapMs})::float8 as wait_ms`;
-  return row!.wait_ms;
+    returning greatest(0, extract(epoch from (t.next_at - clock_timestamp())) * 1000 - ${gapMs})::float8 as wait_ms,
+      t.next_at - make_interval(secs => ${gapMs / 1000}) as turn_at`;
+  return { waitMs: row!.wait_ms, turnAt: row!.turn_at };
 }
 
 /** How long until the pipeline's next free turn, without taking it. */

@@ -20,6 +20,8 @@ export async function runEmbedding(
   config: EmbeddingConfig,
   sealedSecret: string | null,
   obj: StoredObject,
+  /** When the object's budget (OBJECT_BUDGET_MS, counted from its first try) runs out. */
+  deadline: number,
 ): Promise<Omit<PipelineOutcome, 'attempts'>> {
   const sql = deps.db.$client;
   const owner = { objectId: obj.id, pipelineId, bucketId: obj.bucketId, lakeKey: obj.lakeKey, etag: obj.etag, signature: embeddingSignature(config) };
@@ -32,7 +34,7 @@ export async function runEmbedding(
   const embedder = await pipelineEmbedder({ pipelineId, config, sealedSecret }, deps, {
     onRetry: (retry) => activity.log.warn('embedding request will be retried', { ...retry, objectId: obj.id }),
     signal: activity.cancellationSignal,
-    deadline: Date.now() + OBJECT_BUDGET_MS,
+    deadline,
   });
   // Stops at MAX_CHUNKS while cutting: a 16 MiB text with a one-character step must not build millions first.
   const { chunks, truncated: cut } = chunkText(text, config.chunking, embedder.tokens, MAX_CHUNKS);

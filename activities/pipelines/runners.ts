@@ -11,6 +11,7 @@ import { storedErrorText } from '../../domain/error-text.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
 import { kindedConfig, type KindedConfig, type PipelineSettings } from '../../domain/pipeline-kinds.js';
 import type { ActivityDeps } from '../deps.js';
+import { OBJECT_BUDGET_MS } from '../../domain/embeddings/config.js';
 import { EmbeddingRefused } from '../../domain/embeddings/openai.js';
 import { runEmbedding } from './embedding.js';
 import { runFulltext } from './fulltext.js';
@@ -34,7 +35,11 @@ export type PipelineRunner<K extends PipelineKind> = (
 export const PIPELINE_RUNNERS: { [K in PipelineKind]: PipelineRunner<K> } = {
   // Fulltext and embedding failures are the lake's or Postgres's, and transient: a few tries with backoff.
   fulltext: (deps, p, config, obj) => withRetries(deps, () => runFulltext(deps, p.id, config, obj)),
-  embedding: (deps, p, config, obj) => withRetries(deps, () => runEmbedding(deps, p.id, config, p.sealedSecret, obj)),
+  // One budget for the object across its tries: a retry after 55 minutes gets the 5 left, not a fresh hour.
+  embedding: (deps, p, config, obj) => {
+    const deadline = Date.now() + OBJECT_BUDGET_MS;
+    return withRetries(deps, () => runEmbedding(deps, p.id, config, p.sealedSecret, obj, deadline));
+  },
   // A delivery's key survives retries and crash recovery by a later job; only a deliberate re-run is a new delivery.
   webhook: (deps, p, config, obj, run) => runWebhook(deps, p.id, config, p.sealedSecret, obj, run.rerun ? run.jobId : ''),
 };

@@ -27,6 +27,8 @@ export function pipelineEmbedder(
   const perMinute = p.config.provider === 'openai-compatible' ? p.config.requestsPerMinute : undefined;
   const sql = deps.db.$client;
   const turns: RateTurns | undefined =
-    perMinute === undefined ? undefined : { next: () => nextRateTurn(sql, p.pipelineId), take: () => takeRateTurn(sql, p.pipelineId, 60_000 / perMinute) };
+    perMinute === undefined
+      ? undefined
+      : { next: () => nextRateTurn(sql, p.pipelineId), take: async () => (await takeRateTurn(sql, p.pipelineId, 60_000 / perMinute)).waitMs };
   return embedderFor(p.config, { pipelineId: p.pipelineId, apiKey, dispatcher: egressPool(deps.egress), ...calls, ...(turns ? { turns } : {}) });
 }

@@ -125,6 +125,8 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
     const turn = turns ? await turns.next() : 0;
     if (turn > left()) throw new EmbeddingDeadline(`${who}: the rate limit's next turn is in ${Math.ceil(turn / 1000)} s, past the deadline`, turn);
     const wait = turns ? await turns.take() : 0;
+    // Another process took the free turn first: this one is past the deadline (and is given up, which only makes the limit stricter).
+    if (wait > left()) throw new EmbeddingDeadline(`${who}: the rate limit's next turn is in ${Math.ceil(wait / 1000)} s, past the deadline`, wait);
     if (wait > 0) await sleep(wait, undefined, ctx.signal ? { signal: ctx.signal } : undefined).catch(() => undefined);
     ctx.signal?.throwIfAborted();
     if (left() <= 0) throw new EmbeddingDeadline(`${who}: the deadline passed`, null);
@@ -163,9 +165,14 @@ async function embedBatch(config: OpenAiEmbeddingConfig, ctx: OpenAiContext, tex
     // Full backoff with jitter, so workers that failed together do not come back together; never sooner than the server asked.
     const backoff = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
     const delayMs = Math.round(Math.max(backoff, Math.min(failure.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS)));
-    if ((failure.retryAfterMs ?? 0) > left())
-      throw new EmbeddingDeadline(`${failure.message}, asking to wait ${Math.ceil(failure.retryAfterMs! / 1000)} s, past the deadline`, failure.retryAfterMs);
-    if (delayMs > left()) throw new EmbeddingDeadline(`${failure.message}; the next try would be past the deadline`, failure.retryAfterMs);
+    // The wait actually slept (Retry-After capped) decides; the server's own ask goes on as the hint a search passes to its client.
+    if (delayMs > left())
+      throw new EmbeddingDeadline(
+        failure.retryAfterMs
+          ? `${failure.message}, asking to wait ${Math.ceil(failure.retryAfterMs / 1000)} s, past the deadline`
+          : `${failure.message}; the next try would be past the deadline`,
+        failure.retryAfterMs,
+      );
     ctx.onRetry?.({ pipelineId: ctx.pipelineId, host, attempt, delayMs, reason: failure.message });
     await sleep(delayMs, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
   }

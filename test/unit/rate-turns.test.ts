@@ -34,26 +34,25 @@ describe('pipeline rate turns', () => {
     const procs = Array.from({ length: 4 }, () => postgres(url, { max: 1, onnotice: () => undefined }));
     clients.push(...procs);
     const gap = 100;
-    const turns = await Promise.all(
-      procs.flatMap((sql) =>
-        Array.from({ length: 5 }, async () => {
-          const asked = Date.now();
-          return asked + (await takeRateTurn(sql, 'pl_rate', gap));
-        }),
-      ),
-    );
+    const turns = await Promise.all(procs.flatMap((sql) => Array.from({ length: 5 }, async () => (await takeRateTurn(sql, 'pl_rate', gap)).turnAt.getTime())));
     const sorted = turns.sort((a, b) => a - b);
-    // 20 turns: the schedule spans 19 gaps, each at least one gap (a few ms of clock between client and server aside).
-    for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(gap - 15);
-    expect(sorted.at(-1)! - sorted[0]!).toBeGreaterThanOrEqual(19 * gap - 50);
+    // 20 turns on the server's clock: each exactly a gap after the one before (no two processes got the same turn).
+    for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(gap - 1);
+    expect(sorted.at(-1)! - sorted[0]!).toBeGreaterThanOrEqual(19 * (gap - 1));
     // The next free turn is after the last one taken, and a turn reserved is not free again.
     expect(await nextRateTurn(procs[0]!, 'pl_rate')).toBeGreaterThan(0);
   });
 
-  it('a pipeline never limited has its turn now; deleting the pipeline removes its schedule', async () => {
+  it("a pipeline's first turn is now, its second a gap later; deleting the pipeline removes its schedule", async () => {
     const sql = clients[0]!;
-    expect(await nextRateTurn(sql, 'pl_other')).toBe(0);
-    await sql`delete from pipelines where id = 'pl_rate'`;
-    expect(await sql`select 1 from pipeline_rate_turns where pipeline_id = 'pl_rate'`).toHaveLength(0);
+    await sql`insert into pipelines (id, bucket_id, name, kind, config) values ('pl_fresh', 'bkt_rate', 'fresh', 'embedding', '{}'::jsonb)`;
+    expect(await nextRateTurn(sql, 'pl_fresh')).toBe(0);
+    expect((await takeRateTurn(sql, 'pl_fresh', 60_000)).waitMs).toBe(0);
+    // A minute apart: the second waits nearly all of it (less only the time between the two statements).
+    const second = (await takeRateTurn(sql, 'pl_fresh', 60_000)).waitMs;
+    expect(second).toBeGreaterThan(59_000);
+    expect(second).toBeLessThanOrEqual(60_000);
+    await sql`delete from pipelines where id = 'pl_fresh'`;
+    expect(await sql`select 1 from pipeline_rate_turns where pipeline_id = 'pl_fresh'`).toHaveLength(0);
   });
 });
