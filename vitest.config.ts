@@ -8,22 +8,20 @@ import { defineConfig } from 'vitest/config';
  */
 const QUIET = ['test/e2e/fairness.test.ts'];
 
-const shared = {
-  globalSetup: ['test/support/global-setup.ts'],
-  testTimeout: 180_000,
-  hookTimeout: 600_000,
-  teardownTimeout: 60_000,
-};
-
 export default defineConfig({
   test: {
     // Temporal's native worker needs process isolation, not threads.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // Called once per project; the servers start once (test/support/global-setup.ts).
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 180_000,
+    hookTimeout: 600_000,
+    teardownTimeout: 60_000,
     reporters: ['default'],
     projects: [
-      { extends: true, test: { ...shared, name: 'suite', include: ['test/**/*.test.ts'], exclude: QUIET } },
-      { extends: true, test: { ...shared, name: 'quiet', include: QUIET, poolOptions: { forks: { singleFork: true } }, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: QUIET } },
+      { extends: true, test: { name: 'quiet', include: QUIET, poolOptions: { forks: { singleFork: true } }, sequence: { groupOrder: 1 } } },
     ],
   },
 });

@@ -1,15 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+// The suite's settings without its projects, whose includes would override this one.
+const { projects: _projects, ...settings } = base.test!;
 
 /** `npm run replay:record`: drives the workflows and writes test/replay/histories/ (not part of `npm test`). */
-export default defineConfig({
-  test: {
-    include: ['test/replay/**/*.replay.ts'],
-    // Temporal's native worker needs process isolation, not threads.
-    pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 180_000,
-    hookTimeout: 600_000,
-    teardownTimeout: 60_000,
-  },
-});
+export default defineConfig({ ...base, test: { ...settings, include: ['test/replay/**/*.replay.ts'] } });

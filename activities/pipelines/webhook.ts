@@ -1,12 +1,12 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { backOff } from 'exponential-backoff';
-import { fetch, type Agent } from 'undici';
-import type { EgressPolicy } from '../../domain/egress-policy.js';
+import { fetch } from 'undici';
 import type { WebhookConfig } from '../../domain/pipelines.js';
 import { RUN_STATUS } from '../../domain/statuses.js';
 import type { ActivityDeps } from '../deps.js';
-import { egressDispatcher, findEgressDenied } from '../net/egress.js';
+import { findEgressDenied } from '../net/egress.js';
+import { egressPool } from '../net/egress-pool.js';
 import { errorDetail, errorMessage } from '../../domain/error-text.js';
 import { publicDestinationError } from '../net/public-error.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
@@ -29,14 +29,6 @@ const signDelivery = (secret: string, timestamp: string, body: string): string =
 
 /** A delivery another attempt may fix: an answer that is not a 2xx, or a connection that failed. */
 class DeliveryFailed extends Error {}
-
-// One connection pool per policy (per worker), every connection checked against it.
-const dispatchers = new WeakMap<EgressPolicy, Agent>();
-function dispatcherFor(policy: EgressPolicy): Agent {
-  let d = dispatchers.get(policy);
-  if (!d) dispatchers.set(policy, (d = egressDispatcher(policy)));
-  return d;
-}
 
 /**
  * POSTs the object's metadata and a signed URL to the pipeline's endpoint,
@@ -85,7 +77,7 @@ export async function runWebhook(
         body,
         signal: AbortSignal.timeout(config.timeoutSeconds * 1000),
         redirect: 'manual',
-        dispatcher: dispatcherFor(deps.egress),
+        dispatcher: egressPool(deps.egress),
       });
       await res.body?.cancel();
       if (res.status >= 200 && res.status < 300) return { status: RUN_STATUS.indexed, detail: `delivered (HTTP ${res.status})`, attempts: attempt };

@@ -47,9 +47,10 @@ declare module 'vitest' {
 }
 
 /**
- * Each vitest project (vitest.config.ts: the suite, then the quiet group) calls
- * this in the same process: the first call starts the services, every call
- * provides them to its project, and the last teardown stops them.
+ * vitest calls this for the root config and for each project (vitest.config.ts:
+ * the suite, then the quiet group), in one process: the first call starts the
+ * services, every call provides them to its project, and the last teardown
+ * stops them.
  */
 interface Shared {
   started: Promise<{ infra: TestInfra; stop: () => Promise<void> }>;

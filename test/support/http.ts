@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 export interface JsonResponse<T = any> {
   status: number;
   body: T;
@@ -72,4 +73,17 @@ export interface JobView {
   objectsProcessed: number;
   objectsDeleted: number;
   objectsRemoved: number;
+}
+
+/**
+ * A burst of `objects` change events became a few event runs, not one per
+ * event (each run takes every event waiting when it starts), every one
+ * succeeded, and together they counted each object exactly once.
+ */
+export function expectCoalescedEventRuns(runs: JobView[], objects: number): void {
+  expect(runs.every((j) => j.trigger === 'event' && j.status === 'JOB_STATUS_SUCCEEDED')).toBe(true);
+  expect(runs.length).toBeGreaterThan(0);
+  expect(runs.length).toBeLessThan(40);
+  expect(runs.reduce((n, j) => n + j.objectsDiscovered, 0)).toBe(objects);
+  expect(runs.reduce((n, j) => n + j.objectsProcessed, 0)).toBe(objects);
 }
