@@ -4,6 +4,7 @@ import type { LakeStore } from '../lake/types.js';
 import type { Throttle } from './throttle.js';
 import type { UrlSigner } from '../domain/signed-urls.js';
 import type { CopySlots } from './copy-slots.js';
+import type { TenantShare } from './tenant-share.js';
 import type { EgressPolicy } from '../domain/egress-policy.js';
 import type { FsAccess } from '../domain/fs-roots.js';
 
@@ -24,6 +25,8 @@ export interface ActivityDeps {
    * share while another source's copies wait.
    */
   copySlots: CopySlots;
+  /** Holds each organisation to a few copies and scan pages at once while another one has work on this worker. */
+  tenants: TenantShare;
   /** Batches a sync run keeps in flight. */
   batchConcurrency: number;
   /** Objects per listing page; one bulk statement each. */

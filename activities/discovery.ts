@@ -186,7 +186,9 @@ export function discoveryActivities(deps: ActivityDeps) {
         asPermanent(ctx.kind, err)
       );
     };
+    const org = actx.info.priority?.fairnessKey;
     for (;;) {
+      const began = performance.now();
       const from = cp.afterKey;
       const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(sourceFailed('listing'));
       seen.answered = true;
@@ -228,6 +230,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       cp.afterKey = afterKey;
       actx.heartbeat(cp);
       if (page.nextAfterKey === null) break;
+      await deps.tenants.pace(org, performance.now() - began);
       if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
     }
     if (input.dryRun) {

@@ -121,7 +121,10 @@ export function ingestionActivities(deps: ActivityDeps) {
       const owed = await owedInRange(sql, input.jobId, input.afterKey, input.lastKey);
       const result: BatchResult = { ingested: 0, skipped: 0, deadLettered: 0, bytes: 0, toProcess: 0 };
       const recorder = new SuccessRecorder(sql, input.jobId, input.sourceId);
-      const slots = deps.copySlots;
+      // A copy takes its organisation's turn (the tenant share) before its source's copy slot: a held-back
+      // organisation's queued copies hold no slot a newcomer's could use.
+      const org = actx.info.priority?.fairnessKey;
+      const turn = <T>(fn: () => Promise<T>) => deps.tenants.run(org, () => deps.copySlots.run(input.sourceId, fn), actx.cancellationSignal);
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
       // A refused destination fails the whole batch for good; objects not yet started are left owed.
       let refused = false;
@@ -131,7 +134,7 @@ export function ingestionActivities(deps: ActivityDeps) {
       try {
         await Promise.all(
           owed.map((obj) =>
-            slots.run(input.sourceId, async () => {
+            turn(async () => {
               if (actx.cancellationSignal.aborted || refused || outage !== undefined) return; // left owed: the retried batch copies it
               for (let attempt = obj.attempts; attempt < deps.maxAttempts; attempt++) {
                 try {

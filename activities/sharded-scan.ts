@@ -71,7 +71,9 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     let cursor = shard.cursor;
     let listed = shard.listed;
     let finished = shard.finished;
+    const org = actx.info.priority?.fairnessKey;
     while (!finished) {
+      const began = performance.now();
       const from = cursor ?? shard.after;
       const raw = await reader.listPage(from, deps.listPageSize).catch(sourceFailed('listing'));
       seen.answered = true;
@@ -110,6 +112,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       listed += page.objects.length;
       finished = last;
       actx.heartbeat({ shard: input.shard, cursor, listed });
+      await deps.tenants.pace(org, performance.now() - began);
       if (!finished && actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
     }
     return { listed };

@@ -80,6 +80,15 @@ const EnvSchema = z.object({
   WORKER_OBJECT_CONCURRENCY: int(1, 256).default(8),
   /** The most of a worker's copy slots one source holds while another source's copies wait (README "Tenant fairness"). */
   WORKER_SOURCE_MAX_SLOT_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  /**
+   * Tenant fairness in the worker (README "Tenant fairness"): an organisation
+   * that has used a quantum of activity time is held to this many copies at
+   * once, its scans paced, while one that has not is present.
+   */
+  WORKER_TENANT_HELD_UNITS: int(1, 256).default(1),
+  WORKER_TENANT_QUANTUM_SECONDS: z.coerce.number().gt(0).max(86_400).default(10),
+  /** How long an organisation counts as present after its last step. */
+  WORKER_TENANT_LINGER_SECONDS: z.coerce.number().min(0).max(600).default(3),
   WORKER_LIST_PAGE_SIZE: int(1, 1000).default(1000),
   /**
    * Worker Versioning (README "Upgrading lakesync"): the Temporal worker

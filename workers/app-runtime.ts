@@ -18,6 +18,7 @@ import { UrlSigner } from '../domain/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import { CopySlots } from '../activities/copy-slots.js';
+import { TenantShare } from '../activities/tenant-share.js';
 import { makeCurrent } from './worker-deployment.js';
 import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
@@ -123,6 +124,12 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       secrets,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
       copySlots: new CopySlots(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY, o.env.WORKER_SOURCE_MAX_SLOT_SHARE),
+      tenants: new TenantShare({
+        heldUnits: o.env.WORKER_TENANT_HELD_UNITS,
+        lingerMs: o.env.WORKER_TENANT_LINGER_SECONDS * 1000,
+        quantumMs: o.env.WORKER_TENANT_QUANTUM_SECONDS * 1000,
+        scanPause: 3,
+      }),
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
       listPageSize: o.env.WORKER_LIST_PAGE_SIZE,
       maxAttempts: 3,

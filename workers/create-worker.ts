@@ -5,6 +5,7 @@ import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { activityLogContext } from './activity-log-context.js';
 import { activityFailureScrub } from './activity-failure-scrub.js';
 import { dataExceptionFailures } from './data-exception-failures.js';
+import { tenantPresence, tenantSinks } from './tenant-presence.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -50,11 +51,15 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     activities: createActivities(o.deps),
     workflowBundle: o.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: bundlerLogger() })),
-    maxConcurrentActivityTaskExecutions: Math.max(8, o.deps.batchConcurrency * 2 + 4),
+    // Room beyond one run's batches (twice its concurrency in flight) and its scan: a large organisation's batches held
+    // back by the tenant share (activities/tenant-share.ts) must not take every slot, or the worker stops polling and
+    // another organisation's steps wait in the queue Temporal's fairness keys share out.
+    maxConcurrentActivityTaskExecutions: Math.max(16, o.deps.batchConcurrency * 4 + 8),
     shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
     shutdownForceTime: o.shutdownForceTime,
     // Outermost first: data exceptions become non-retryable failures, then every failure loses its query parameters.
-    interceptors: { activity: [activityLogContext(o.deps.db), activityFailureScrub, dataExceptionFailures()] },
+    interceptors: { activity: [tenantPresence(o.deps.tenants), activityLogContext(o.deps.db), activityFailureScrub, dataExceptionFailures()] },
+    sinks: tenantSinks(o.deps.tenants),
     // Heartbeats carry scan cursors and batch progress: send them every few seconds, not every 30–60.
     maxHeartbeatThrottleInterval: '5 seconds',
     defaultHeartbeatThrottleInterval: '5 seconds',

@@ -5,7 +5,7 @@
  * SDK packages, so the API, the worker and workflow code can all load it.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate, proxySinks, type Sinks } from '@temporalio/workflow';
 import type {
   ControllerStatus,
   DiscoverAccepted,
@@ -55,3 +55,19 @@ export const runPauseSignal = defineSignal<[boolean]>('setPaused');
 export const filesUploadedSignal = defineSignal<[FilesUploaded]>('filesUploaded');
 export const endUploadUpdate = defineUpdate<UploadEnded, []>('end');
 export const uploadStatusQuery = defineQuery<UploadStatus>('uploadStatus');
+
+/**
+ * Workflows tell the worker an organisation has a sync under way (workers/
+ * tenant-presence.ts): its controller as it starts a run, the run at each
+ * step. A sink, not an activity: it leaves no trace in the history, and the
+ * worker holds a large organisation back from the run's first step on, not
+ * only while one of its activities runs.
+ */
+export interface TenantSinks extends Sinks {
+  tenants: { present(org: string): void };
+}
+
+/** Marks `org` present on this worker; nothing for runs without a fairness key. */
+export function tenantPresent(org: string | undefined): void {
+  if (org) proxySinks<TenantSinks>().tenants.present(org);
+}

@@ -32,6 +32,7 @@ import {
   triggerSignal,
   objectsArrivedSignal,
   objectsChangedSignal,
+  tenantPresent,
 } from './shared.js';
 import {
   applyPause,
@@ -410,6 +411,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
 
     const run = state.queue.shift()!;
     currentJobId = run.jobId;
+    tenantPresent(settings.fairnessKey);
     log.info('running job', fields({ jobId: run.jobId, kind: run.kind, trigger: run.trigger }));
     const result = await executeChild(syncRun, {
       workflowId: syncRunWorkflowId(run.jobId),

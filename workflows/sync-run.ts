@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { SyncRunInput, SyncRunResult } from '../domain/messages/workflows/v1.js';
-import { runPausedQuery, runPauseSignal } from './shared.js';
+import { runPausedQuery, runPauseSignal, tenantPresent } from './shared.js';
 
 const BOOKKEEPING: ActivityOptions = {
   startToCloseTimeout: '1 minute',
@@ -116,6 +116,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     log.info('job finished', { ...fields, status: outcome.status });
     return outcome;
   };
+  tenantPresent(input.fairnessKey);
   let paused = input.paused ?? false;
   setHandler(runPauseSignal, (value) => void (paused = value));
   setHandler(runPausedQuery, () => paused);
@@ -245,6 +246,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     };
     for (;;) {
       if (failure !== null) throw failure;
+      tenantPresent(input.fairnessKey);
       const wasScanning = scanning;
       const batches = shards === null ? await planSingle(wasScanning) : await planSharded(shards);
       if (batches.length === 0) {

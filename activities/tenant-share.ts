@@ -1,0 +1,205 @@
+export interface TenantShareOptions {
+  /** Units (object copies) a held-back organisation may run at once. */
+  heldUnits: number;
+  /** How long an organisation counts as present after its last step. */
+  lingerMs: number;
+  /** Activity time an organisation may use, while present, before it is held back for newcomers. */
+  quantumMs: number;
+  /** While held back, a scan waits this many times as long as its last page took before listing the next. */
+  scanPause: number;
+}
+
+interface Presence {
+  /** Activities running, and the sum of their start times. */
+  running: number;
+  startSum: number;
+  /** When it stops counting as present once none runs. */
+  until: number;
+  /** Activity time of the ones that ended. */
+  usedMs: number;
+}
+
+/**
+ * Tenant fairness inside one worker (README "Tenant fairness"). Temporal's
+ * fairness keys take the task queue in turns between organisations, but once
+ * a large sync's activities run, their copies and scan pages fill the
+ * worker's one event loop, and each step of another organisation's small
+ * sync waits behind them. So, as a multilevel feedback queue does, an
+ * organisation that has used more than a quantum of activity time here is
+ * held back while one that has not (a newcomer) is present: its copies to
+ * `heldUnits` at once, its scans paced. Newcomers run at full speed; two
+ * large syncs, or one alone, are not held back at all.
+ *
+ * An organisation is present while one of its activities runs here, and for
+ * `lingerMs` after its last step (an activity ending, or a workflow task
+ * telling through the `tenants` sink): a sync's steps are separated by
+ * workflow tasks and its jobs by its controller's, and those gaps must not
+ * let a large sync fill the loop again. Its used time starts over once it
+ * has been absent that long.
+ */
+export class TenantShare {
+  private readonly present = new Map<string, Presence>();
+  private readonly units = new Map<string, number>();
+  /** Units waiting for admission, per organisation, in arrival order. */
+  private readonly waiting = new Map<string, (() => void)[]>();
+  private wake: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly options: TenantShareOptions,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** An activity of `org` started on this worker: pass what this returns to `leave` when it ends. */
+  enter(org: string): number {
+    const p = this.presence(org);
+    const t = this.now();
+    p.running++;
+    p.startSum += t;
+    return t;
+  }
+
+  leave(org: string, startedAt: number): void {
+    const p = this.present.get(org);
+    if (!p) return;
+    p.running--;
+    p.startSum -= startedAt;
+    const t = this.now();
+    p.usedMs += t - startedAt;
+    p.until = Math.max(p.until, t + this.options.lingerMs);
+    this.admit();
+  }
+
+  /** Activity time `org` has used while present, its running activities' so far included: a long first batch counts before it ends. */
+  private used(p: Presence, t: number): number {
+    return p.usedMs + p.running * t - p.startSum;
+  }
+
+  /** A step of `org` outside any activity (a workflow task): present for the linger from now. */
+  touch(org: string): void {
+    const p = this.presence(org);
+    p.until = Math.max(p.until, this.now() + this.options.lingerMs);
+  }
+
+  /**
+   * Runs `fn` as one unit of `org`'s copying once it is admitted; work of no
+   * organisation runs at once, and so does a unit whose activity is cancelled
+   * while it waits (it finds the signal aborted and leaves its object owed).
+   */
+  async run<T>(org: string | undefined, fn: () => Promise<T>, cancelled?: AbortSignal): Promise<T> {
+    if (org === undefined) return await fn();
+    if (this.waiting.size > 0 || !this.admissible(org)) await this.wait(org, cancelled);
+    else this.units.set(org, this.inFlight(org) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = this.inFlight(org) - 1;
+      if (n > 0) this.units.set(org, n);
+      else this.units.delete(org);
+      this.admit();
+    }
+  }
+
+  /**
+   * After `busyMs` of one of `org`'s scan pages: while it is held back, waits
+   * `scanPause` times as long (at most `maxPauseMs`). A scan holds no unit:
+   * its pages must not wait behind its own sync's copies.
+   */
+  async pace(org: string | undefined, busyMs: number, maxPauseMs = 2000): Promise<void> {
+    if (org === undefined || !this.heldBack(org)) return;
+    await new Promise((r) => setTimeout(r, Math.min(busyMs * this.options.scanPause, maxPauseMs)));
+  }
+
+  /** Whether `org` has used its quantum while a newcomer is present. */
+  heldBack(org: string): boolean {
+    const t = this.now();
+    let mine: Presence | undefined;
+    let newcomer = false;
+    for (const [other, p] of this.present) {
+      if (p.running === 0 && p.until <= t) {
+        this.present.delete(other);
+        continue;
+      }
+      if (other === org) mine = p;
+      else if (this.used(p, t) < this.options.quantumMs) newcomer = true;
+    }
+    return newcomer && mine !== undefined && this.used(mine, t) >= this.options.quantumMs;
+  }
+
+  /** Units `org` runs now (for tests and metrics). */
+  inFlight(org: string): number {
+    return this.units.get(org) ?? 0;
+  }
+
+  private presence(org: string): Presence {
+    let p = this.present.get(org);
+    if (!p || (p.running === 0 && p.until <= this.now())) {
+      // Absent for the linger: its used time starts over.
+      p = { running: 0, startSum: 0, until: 0, usedMs: 0 };
+      this.present.set(org, p);
+    }
+    return p;
+  }
+
+  private admissible(org: string): boolean {
+    return this.inFlight(org) < this.options.heldUnits || !this.heldBack(org);
+  }
+
+  private wait(org: string, cancelled: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const admitted = () => {
+        cancelled?.removeEventListener('abort', jump);
+        resolve();
+      };
+      const jump = () => {
+        const q = this.waiting.get(org);
+        const i = q?.indexOf(admitted) ?? -1;
+        if (i < 0) return; // admitted already
+        q!.splice(i, 1);
+        if (q!.length === 0) this.waiting.delete(org);
+        this.units.set(org, this.inFlight(org) + 1);
+        resolve();
+      };
+      if (cancelled?.aborted) {
+        this.units.set(org, this.inFlight(org) + 1);
+        return resolve();
+      }
+      cancelled?.addEventListener('abort', jump, { once: true });
+      const q = this.waiting.get(org);
+      if (q) q.push(admitted);
+      else this.waiting.set(org, [admitted]);
+      this.admit();
+    });
+  }
+
+  /** Admits waiting units, organisations in turn; units still held back are looked at again when a newcomer's presence may have ended. */
+  private admit(): void {
+    let admitted = true;
+    while (admitted && this.waiting.size > 0) {
+      admitted = false;
+      for (const [org, q] of this.waiting) {
+        if (!this.admissible(org)) continue;
+        const resolve = q.shift()!;
+        // Back of the line: the Map's order is the turn.
+        this.waiting.delete(org);
+        if (q.length > 0) this.waiting.set(org, q);
+        this.units.set(org, this.inFlight(org) + 1);
+        resolve();
+        admitted = true;
+        break;
+      }
+    }
+    if (this.waiting.size > 0 && this.wake === undefined) {
+      const t = this.now();
+      const ends = [...this.present.values()].filter((p) => p.running === 0 && p.until > t).map((p) => p.until);
+      if (ends.length === 0) return; // a running activity's end calls admit
+      this.wake = setTimeout(
+        () => {
+          this.wake = undefined;
+          this.admit();
+        },
+        Math.max(1, Math.min(...ends) - t),
+      );
+      this.wake.unref();
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
+import type { TenantSinks } from '../workflows/shared.js';
+import type { TenantShare } from '../activities/tenant-share.js';
+
+/**
+ * Tells the worker's tenant share which organisations have work here: each
+ * activity counts for the organisation its fairness key names (the key its
+ * workflow scheduled it with) while it runs. Activities without one are
+ * nobody's, as they are to Temporal's matching.
+ */
+export function tenantPresence(share: TenantShare): ActivityInterceptorsFactory {
+  return (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const org = ctx.info.priority?.fairnessKey;
+        if (!org) return next(input);
+        const startedAt = share.enter(org);
+        try {
+          return await next(input);
+        } finally {
+          share.leave(org, startedAt);
+        }
+      },
+    },
+  });
+}
+
+/** The sink workflows mark their organisation present through; never called on replay, so old tasks mark nobody. */
+export function tenantSinks(share: TenantShare): InjectedSinks<TenantSinks> {
+  return { tenants: { present: { fn: (_info, org) => share.touch(org), callDuringReplay: false } } };
+}
