@@ -25,7 +25,7 @@ export interface ActivityDeps {
    * share while another source's copies wait.
    */
   copySlots: CopySlots;
-  /** Holds each organisation to a few copies and scan pages at once while another one has work on this worker. */
+  /** Holds an organisation past its quantum of activity time to one copy at a time, its scans paced, while a newcomer has a sync under way here. */
   tenants: TenantShare;
   /** Batches a sync run keeps in flight. */
   batchConcurrency: number;

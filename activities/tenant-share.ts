@@ -1,6 +1,14 @@
 export interface TenantShareOptions {
-  /** Units (object copies) a held-back organisation may run at once. */
+  /** Units (object copies) an organisation may run at once: the worker's copy slots. */
+  units: number;
+  /** Units a held-back organisation may run at once. */
   heldUnits: number;
+  /**
+   * The worker's activity slots, less a few kept free: with this many
+   * activities running, nobody is held back, since held work that fills every
+   * slot would stop the worker polling for the newcomer's next step.
+   */
+  activityLimit: number;
   /** How long an organisation counts as present after its last step. */
   lingerMs: number;
   /** Activity time an organisation may use, while present, before it is held back for newcomers. */
@@ -42,7 +50,7 @@ export class TenantShare {
   private readonly units = new Map<string, number>();
   /** Units waiting for admission, per organisation, in arrival order. */
   private readonly waiting = new Map<string, (() => void)[]>();
-  private wake: NodeJS.Timeout | undefined;
+  private wake: { at: number; timer: NodeJS.Timeout } | undefined;
 
   constructor(
     readonly options: TenantShareOptions,
@@ -114,15 +122,17 @@ export class TenantShare {
     const t = this.now();
     let mine: Presence | undefined;
     let newcomer = false;
+    let running = 0;
     for (const [other, p] of this.present) {
       if (p.running === 0 && p.until <= t) {
         this.present.delete(other);
         continue;
       }
+      running += p.running;
       if (other === org) mine = p;
       else if (this.used(p, t) < this.options.quantumMs) newcomer = true;
     }
-    return newcomer && mine !== undefined && this.used(mine, t) >= this.options.quantumMs;
+    return newcomer && mine !== undefined && this.used(mine, t) >= this.options.quantumMs && running < this.options.activityLimit;
   }
 
   /** Units `org` runs now (for tests and metrics). */
@@ -140,8 +150,10 @@ export class TenantShare {
     return p;
   }
 
+  /** Every organisation's units wait here beyond the copy slots, not in them: a hold then takes effect within one copy. */
   private admissible(org: string): boolean {
-    return this.inFlight(org) < this.options.heldUnits || !this.heldBack(org);
+    const n = this.inFlight(org);
+    return n < this.options.heldUnits || (n < this.options.units && !this.heldBack(org));
   }
 
   private wait(org: string, cancelled: AbortSignal | undefined): Promise<void> {
@@ -188,18 +200,26 @@ export class TenantShare {
         break;
       }
     }
-    if (this.waiting.size > 0 && this.wake === undefined) {
-      const t = this.now();
-      const ends = [...this.present.values()].filter((p) => p.running === 0 && p.until > t).map((p) => p.until);
-      if (ends.length === 0) return; // a running activity's end calls admit
-      this.wake = setTimeout(
-        () => {
-          this.wake = undefined;
-          this.admit();
-        },
-        Math.max(1, Math.min(...ends) - t),
-      );
-      this.wake.unref();
-    }
+    if (this.waiting.size === 0) return;
+    // A hold ends when a newcomer's presence lapses or when, still running, it uses up its quantum: look again at the first.
+    const t = this.now();
+    const ends = [...this.present.values()].flatMap((p) => {
+      if (p.running === 0) return p.until > t ? [p.until] : [];
+      const used = this.used(p, t);
+      return used < this.options.quantumMs ? [t + (this.options.quantumMs - used) / p.running] : [];
+    });
+    if (ends.length === 0) return;
+    const at = Math.min(...ends);
+    if (this.wake && this.wake.at <= at) return;
+    if (this.wake) clearTimeout(this.wake.timer);
+    const timer = setTimeout(
+      () => {
+        this.wake = undefined;
+        this.admit();
+      },
+      Math.max(1, at - t),
+    );
+    timer.unref();
+    this.wake = { at, timer };
   }
 }

@@ -19,6 +19,7 @@ import type { ActivityDeps } from '../activities/index.js';
 import { Throttle } from '../activities/throttle.js';
 import { CopySlots } from '../activities/copy-slots.js';
 import { TenantShare } from '../activities/tenant-share.js';
+import { activitySlots } from './activity-slots.js';
 import { makeCurrent } from './worker-deployment.js';
 import { withSafeSerializers } from './logger.js';
 import { healControllers } from '../api/controllers.js';
@@ -118,13 +119,16 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   let workerConn: Awaited<ReturnType<typeof workerConnection>> | undefined;
   if (o.runWorker) {
     workerConn = await startStep(`Temporal at ${o.temporalAddress}`, () => workerConnection(o.env, o.temporalAddress));
+    const copySlots = new CopySlots(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY, o.env.WORKER_SOURCE_MAX_SLOT_SHARE);
     const deps: ActivityDeps = {
       db,
       lake,
       secrets,
       objectConcurrency: o.env.WORKER_OBJECT_CONCURRENCY,
-      copySlots: new CopySlots(o.env.WORKER_OBJECT_CONCURRENCY * o.env.WORKER_BATCH_CONCURRENCY, o.env.WORKER_SOURCE_MAX_SLOT_SHARE),
+      copySlots,
       tenants: new TenantShare({
+        units: copySlots.size,
+        activityLimit: activitySlots(o.env.WORKER_BATCH_CONCURRENCY) - 4,
         heldUnits: o.env.WORKER_TENANT_HELD_UNITS,
         lingerMs: o.env.WORKER_TENANT_LINGER_SECONDS * 1000,
         quantumMs: o.env.WORKER_TENANT_QUANTUM_SECONDS * 1000,

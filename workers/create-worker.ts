@@ -6,6 +6,7 @@ import { activityLogContext } from './activity-log-context.js';
 import { activityFailureScrub } from './activity-failure-scrub.js';
 import { dataExceptionFailures } from './data-exception-failures.js';
 import { tenantPresence, tenantSinks } from './tenant-presence.js';
+import { activitySlots } from './activity-slots.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -51,10 +52,7 @@ export async function createWorker(o: CreateWorkerOptions): Promise<Worker> {
     taskQueue: o.taskQueue,
     activities: createActivities(o.deps),
     workflowBundle: o.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: bundlerLogger() })),
-    // Room beyond one run's batches (twice its concurrency in flight) and its scan: a large organisation's batches held
-    // back by the tenant share (activities/tenant-share.ts) must not take every slot, or the worker stops polling and
-    // another organisation's steps wait in the queue Temporal's fairness keys share out.
-    maxConcurrentActivityTaskExecutions: Math.max(16, o.deps.batchConcurrency * 4 + 8),
+    maxConcurrentActivityTaskExecutions: activitySlots(o.deps.batchConcurrency),
     shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
     shutdownForceTime: o.shutdownForceTime,
     // Outermost first: data exceptions become non-retryable failures, then every failure loses its query parameters.

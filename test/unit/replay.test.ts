@@ -89,7 +89,12 @@ describe('replay of recorded histories', () => {
     expect(histories.length).toBeGreaterThan(10);
     const failures: string[] = [];
     const results = Worker.runReplayHistories(
-      { workflowBundle: { codePath: inject('infra').workflowBundlePath }, replayName: 'lakesync-replay' },
+      // The worker's sinks, doing nothing: the code calls them (never on replay), and an unregistered one logs an error.
+      {
+        workflowBundle: { codePath: inject('infra').workflowBundlePath },
+        replayName: 'lakesync-replay',
+        sinks: { tenants: { present: { fn: () => undefined } } },
+      },
       histories.map((h) => ({ workflowId: h.file, history: h.history })),
     );
     for await (const r of results) if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);

@@ -10,10 +10,10 @@ function gate() {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-/** A share on a clock the test moves: quantum 10 s, linger 3 s, one unit when held back. */
+/** A share on a clock the test moves: 8 copy slots, one unit when held back, quantum 10 s, linger 3 s, 20 activities. */
 function share() {
   const clock = { t: 0 };
-  const s = new TenantShare({ heldUnits: 1, lingerMs: 3000, quantumMs: 10_000, scanPause: 3 }, () => clock.t);
+  const s = new TenantShare({ units: 8, heldUnits: 1, activityLimit: 20, lingerMs: 3000, quantumMs: 10_000, scanPause: 3 }, () => clock.t);
   return { s, clock };
 }
 
@@ -160,6 +160,60 @@ describe('tenant share', () => {
     first.open();
     await running;
     expect(s.inFlight('a')).toBe(0);
+    s.leave('a', a);
+  });
+
+  it("keeps an organisation's units beyond the copy slots waiting in the share, where a hold reaches them within one copy", async () => {
+    const { s, clock } = share();
+    const a = s.enter('a');
+    const queued = units(s, 'a', 12);
+    await settle();
+    expect(s.inFlight('a')).toBe(8);
+    clock.t = 11_000;
+    s.touch('b');
+    // Two copies end: the hold takes effect, nothing more is admitted until A is down to its one unit.
+    queued.gates[0]!.open();
+    queued.gates[1]!.open();
+    await settle();
+    expect(s.inFlight('a')).toBe(6);
+    for (const g of queued.gates.slice(2, 7)) g.open();
+    await settle();
+    expect(s.inFlight('a')).toBe(1);
+    clock.t = 14_001;
+    for (const g of queued.gates.slice(7)) g.open();
+    await Promise.all(queued.runs);
+    s.leave('a', a);
+  });
+
+  it("holds nobody back once the running activities come near the worker's slots", () => {
+    const { s, clock } = share();
+    const started = Array.from({ length: 19 }, () => ['a', s.enter('a')] as const);
+    clock.t = 11_000;
+    const b = s.enter('b');
+    // 20 running: at the limit, so held batches cannot be what keeps B's next step from a slot.
+    expect(s.heldBack('a')).toBe(false);
+    s.leave('a', started.pop()![1]);
+    expect(s.heldBack('a')).toBe(true);
+    s.leave('b', b);
+    for (const [org, at] of started) s.leave(org, at);
+  });
+
+  it('lets held units go when a newcomer still running uses up its quantum', async () => {
+    const { s, clock } = share();
+    const a = s.enter('a');
+    clock.t = 10_000;
+    const b = s.enter('b');
+    clock.t = 19_900;
+    const held = units(s, 'a', 3);
+    await settle();
+    expect(s.inFlight('a')).toBe(1);
+    // B reaches its quantum 100 ms on, still running: a timer looks again then.
+    clock.t = 20_001;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.inFlight('a')).toBe(3);
+    for (const g of held.gates) g.open();
+    await Promise.all(held.runs);
+    s.leave('b', b);
     s.leave('a', a);
   });
 
