@@ -1,4 +1,5 @@
-import { eq, sql } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { buckets, sources } from '../db/schema.js';
 import type { ControllerSnapshot, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import type { ActivityDeps } from './deps.js';
@@ -35,17 +36,27 @@ export function controllerStateActivities(deps: ActivityDeps) {
       return readSourceSettings(deps, input.sourceId);
     },
 
-    /** Mirrors the controller's state into the database, which answers when Temporal can't. */
+    /**
+     * Mirrors the controller's state into the database, which answers when
+     * Temporal can't. A snapshot taken before the signal of the API's latest
+     * pause or resume (its pause sequence is older than the row's) leaves the
+     * pause columns as the API wrote them: the mirror of that signal, still
+     * to come, writes them. Snapshots without a sequence write them as before.
+     */
     async recordControllerState(input: { sourceId: string } & ControllerSnapshot): Promise<void> {
+      const seq = input.pauseSeq;
+      /** `value` where the snapshot is current; the column as it stands where the API has written a newer pause. */
+      const pause = <T>(value: T | SQL, column: AnyPgColumn): T | SQL =>
+        seq === undefined ? value : sql`case when ${sources.pauseSeq} <= ${seq} then ${value} else ${column} end`;
       await db
         .update(sources)
         .set({
-          status: input.status,
-          paused: input.paused,
-          pauseReason: input.pauseReason,
-          pausedAt: input.paused ? sql`coalesce(${sources.pausedAt}, now())` : null,
+          status: pause(input.status, sources.status),
+          paused: pause(input.paused, sources.paused),
+          pauseReason: pause(input.pauseReason, sources.pauseReason),
+          pausedAt: pause(input.paused ? sql`coalesce(${sources.pausedAt}, now())` : null, sources.pausedAt),
           // Left as the pause route wrote it when this controller does not know who paused (undefined).
-          ...(input.pausedBy !== undefined ? { pausedBy: input.pausedBy } : {}),
+          ...(input.pausedBy !== undefined ? { pausedBy: pause(input.pausedBy, sources.pausedBy) } : {}),
           nextSyncAt: input.nextSyncAt === null ? null : new Date(input.nextSyncAt),
           ...(input.consecutiveFailures !== undefined ? { consecutiveFailures: input.consecutiveFailures } : {}),
           ...(input.lastError !== undefined ? { lastError: input.lastError } : {}),

@@ -153,7 +153,8 @@ export function discoverMessage(run: Pick<QueuedRun, 'dryRun'>, currentJobId: st
  * that caused it. `by` (the asking token's subject) follows the reason: both
  * say who asked for the pause in force, and why.
  */
-export function applyPause(state: ControllerState, paused: boolean, reason: string | null, by: string | null = null): void {
+export function applyPause(state: ControllerState, paused: boolean, reason: string | null, by: string | null = null, seq?: number): void {
+  if (seq !== undefined) state.pauseSeq = Math.max(state.pauseSeq ?? 0, seq);
   state.paused = paused;
   state.pauseReason = paused ? reason : null;
   state.pausedBy = paused ? by : null;
@@ -311,6 +312,8 @@ export const snapshot = (state: ControllerState, extra: Pick<ControllerSnapshot,
   // Unknown (undefined) for a pause carried over from before it was recorded; nobody's once nothing holds the source.
   pausedBy: held(state) ? state.pausedBy : null,
   nextSyncAt: state.nextSyncAt,
+  // Absent, not undefined, until an API signal carried one: snapshots stay as recorded histories hold them.
+  ...(state.pauseSeq !== undefined ? { pauseSeq: state.pauseSeq } : {}),
   ...extra,
 });
 

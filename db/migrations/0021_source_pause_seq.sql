@@ -1,0 +1,1 @@
+ALTER TABLE "sources" ADD COLUMN "pause_seq" integer DEFAULT 0 NOT NULL;
