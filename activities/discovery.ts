@@ -9,6 +9,7 @@ import { SOURCE_READERS, errorCode } from './storage/source-readers.js';
 import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject, ListedPage } from './storage/types.js';
 import { pageFilter, type FilteredPage } from './page-filter.js';
+import { prefetch } from './storage/prefetch.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
@@ -187,11 +188,13 @@ export function discoveryActivities(deps: ActivityDeps) {
       );
     };
     const org = actx.info.priority?.fairnessKey;
+    let listing = prefetch(reader, cp.afterKey, deps.listPageSize);
     for (;;) {
       const began = performance.now();
       const from = cp.afterKey;
-      const page = await reader.listPage(cp.afterKey, deps.listPageSize).catch(sourceFailed('listing'));
+      const page = await listing.catch(sourceFailed('listing'));
       seen.answered = true;
+      if (page.nextAfterKey !== null) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       // Metadata filters HEAD the objects: the source's answers, like its listing's.
       const filtered = await filter(page.objects).catch(sourceFailed('HEAD'));
       const { matched, unmatched } = filtered;

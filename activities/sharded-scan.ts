@@ -12,6 +12,7 @@ import type { ActivityDeps } from './deps.js';
 import { asPermanent, withOutagePatience, type ScanCheckpoint, type ScanInput, type ScanProgress } from './discovery.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
+import { prefetch } from './storage/prefetch.js';
 import { pageFilter } from './page-filter.js';
 import { findSourceRow, loadSource, type SourceContext } from './source-context.js';
 import { SOURCE_READERS } from './storage/source-readers.js';
@@ -72,13 +73,15 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     let listed = shard.listed;
     let finished = shard.finished;
     const org = actx.info.priority?.fairnessKey;
+    let listing = finished ? null : prefetch(reader, cursor ?? shard.after, deps.listPageSize);
     while (!finished) {
       const began = performance.now();
       const from = cursor ?? shard.after;
-      const raw = await reader.listPage(from, deps.listPageSize).catch(sourceFailed('listing'));
+      const raw = await listing!.catch(sourceFailed('listing'));
       seen.answered = true;
       const page = withinShard(raw.objects, raw.nextAfterKey, shard.upTo);
       const last = page.nextAfterKey === null;
+      if (!last) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       // The range this page covers: to the next page's start, or to the shard's end.
       const to = last ? shard.upTo : page.nextAfterKey;
       const { matched, unmatched } = await filter(page.objects).catch(sourceFailed('HEAD'));
