@@ -38,16 +38,18 @@ export function controllerStateActivities(deps: ActivityDeps) {
 
     /**
      * Mirrors the controller's state into the database, which answers when
-     * Temporal can't. A snapshot taken before the signal of the API's latest
-     * pause or resume (its pause sequence is older than the row's) leaves the
-     * pause columns as the API wrote them: the mirror of that signal, still
-     * to come, writes them. Snapshots without a sequence write them as before.
+     * Temporal can't. A snapshot the controller took before the API last
+     * wrote a pause or resume into the row (one that reached the activity
+     * after the write) leaves the pause columns as the API wrote them: the
+     * mirror of the API's signal, taken later, writes them.
      */
     async recordControllerState(input: { sourceId: string } & ControllerSnapshot): Promise<void> {
-      const seq = input.pauseSeq;
-      /** `value` where the snapshot is current; the column as it stands where the API has written a newer pause. */
+      const takenAt = input.takenAt === undefined ? null : new Date(input.takenAt);
+      /** `value` unless the API changed the pause after the snapshot was taken; then the column as it stands. */
       const pause = <T>(value: T | SQL, column: AnyPgColumn): T | SQL =>
-        seq === undefined ? value : sql`case when ${sources.pauseSeq} <= ${seq} then ${value} else ${column} end`;
+        takenAt === null
+          ? value
+          : sql`case when ${sources.pauseChangedAt} is null or ${sources.pauseChangedAt} <= ${takenAt.toISOString()}::timestamptz then ${value} else ${column} end`;
       await db
         .update(sources)
         .set({

@@ -194,7 +194,9 @@ export function discoveryActivities(deps: ActivityDeps) {
       const from = cp.afterKey;
       const page = await listing.catch(sourceFailed('listing'));
       seen.answered = true;
-      if (page.nextAfterKey !== null) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
+      // Listed ahead, while this page commits; a scan the tenant share holds back lists only after its pause.
+      const ahead = !(org !== undefined && deps.tenants.heldBack(org));
+      if (page.nextAfterKey !== null && ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       // Metadata filters HEAD the objects: the source's answers, like its listing's.
       const filtered = await filter(page.objects).catch(sourceFailed('HEAD'));
       const { matched, unmatched } = filtered;
@@ -234,6 +236,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       actx.heartbeat(cp);
       if (page.nextAfterKey === null) break;
       await deps.tenants.pace(org, performance.now() - began);
+      if (!ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
     }
     if (input.dryRun) {

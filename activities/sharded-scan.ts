@@ -81,7 +81,9 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       seen.answered = true;
       const page = withinShard(raw.objects, raw.nextAfterKey, shard.upTo);
       const last = page.nextAfterKey === null;
-      if (!last) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
+      // Listed ahead, while this page commits; a scan the tenant share holds back lists only after its pause.
+      const ahead = !(org !== undefined && deps.tenants.heldBack(org));
+      if (!last && ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       // The range this page covers: to the next page's start, or to the shard's end.
       const to = last ? shard.upTo : page.nextAfterKey;
       const { matched, unmatched } = await filter(page.objects).catch(sourceFailed('HEAD'));
@@ -115,7 +117,8 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       listed += page.objects.length;
       finished = last;
       actx.heartbeat({ shard: input.shard, cursor, listed });
-      await deps.tenants.pace(org, performance.now() - began);
+      if (!last) await deps.tenants.pace(org, performance.now() - began);
+      if (!last && !ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       if (!finished && actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
     }
     return { listed };

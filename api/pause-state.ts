@@ -15,7 +15,7 @@ type SourceSet = PgUpdateSetSource<typeof sources>;
 /** Paused by `by` for `reason`; a suspension stays the status shown, and pausedAt stays when it was first held. */
 export const pausedSet = (reason: string | null, by: string | null): SourceSet => ({
   paused: true,
-  pauseSeq: sql`${sources.pauseSeq} + 1`,
+  pauseChangedAt: sql`now()`,
   pauseReason: reason,
   pausedBy: by,
   pausedAt: sql`coalesce(${sources.pausedAt}, now())`,
@@ -28,7 +28,7 @@ export const pausedSet = (reason: string | null, by: string | null): SourceSet =
  */
 export const resumedSet = (): SourceSet => ({
   paused: false,
-  pauseSeq: sql`${sources.pauseSeq} + 1`,
+  pauseChangedAt: sql`now()`,
   pauseReason: null,
   pausedBy: null,
   pausedAt: null,

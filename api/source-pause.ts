@@ -4,7 +4,9 @@
  * change, and then the controller is signalled (started if it is not
  * running). In that order, the controller's own mirror of the signal always
  * lands after the route's write: of two racing requests, the row ends as the
- * workflow does, whichever order their writes and signals interleave in.
+ * workflow does, whichever order their writes and signals interleave in. The
+ * write records when it happened (pauseChangedAt), so a mirror of a state the
+ * controller took before it, landing after it, leaves it alone.
  */
 import { and, eq } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
@@ -17,11 +19,11 @@ import { grpcStatusOf } from './unavailable.js';
 
 export async function pauseSource(deps: ApiDeps, source: SourceRow, bucketName: string, reason: string | undefined, by: string | null): Promise<SourceRow> {
   const row = await write(deps, source, pausedSet(reason ?? null, by));
-  await signalOrUndo(deps, source, row, true, () =>
+  await signalOrUndo(deps, source, true, () =>
     deps.temporal.workflow.signalWithStart('sourceController', {
       ...controllerStartOptions(deps, source, bucketName),
       signal: pauseSignal,
-      signalArgs: [{ reason, by, seq: row.pauseSeq }],
+      signalArgs: [{ reason, by }],
     }),
   );
   return row;
@@ -29,11 +31,11 @@ export async function pauseSource(deps: ApiDeps, source: SourceRow, bucketName: 
 
 export async function resumeSource(deps: ApiDeps, source: SourceRow, bucketName: string): Promise<SourceRow> {
   const row = await write(deps, source, resumedSet());
-  await signalOrUndo(deps, source, row, false, () =>
+  await signalOrUndo(deps, source, false, () =>
     deps.temporal.workflow.signalWithStart('sourceController', {
       ...controllerStartOptions(deps, source, bucketName),
       signal: resumeSignal,
-      signalArgs: [{ seq: row.pauseSeq }],
+      signalArgs: [],
     }),
   );
   return row;
@@ -49,23 +51,15 @@ async function write(deps: ApiDeps, source: SourceRow, set: PgUpdateSetSource<ty
  * still hold what this request wrote. Only when the server surely did not take it (UNAVAILABLE: never connected); after a
  * deadline or an unknown error it may have, and then the controller's mirror is what the row must end with.
  */
-async function signalOrUndo(deps: ApiDeps, source: SourceRow, row: SourceRow, wrote: boolean, signal: () => Promise<unknown>): Promise<void> {
+async function signalOrUndo(deps: ApiDeps, source: SourceRow, wrote: boolean, signal: () => Promise<unknown>): Promise<void> {
   try {
     await signal();
   } catch (err) {
-    // The sequence goes back too: a controller that never heard of this write must still mirror its own pauses.
     if (grpcStatusOf(err) === 14)
       await deps.db
         .update(sources)
-        .set({
-          paused: source.paused,
-          pauseReason: source.pauseReason,
-          pausedBy: source.pausedBy,
-          pausedAt: source.pausedAt,
-          status: source.status,
-          pauseSeq: source.pauseSeq,
-        })
-        .where(and(eq(sources.id, source.id), eq(sources.paused, wrote), eq(sources.pauseSeq, row.pauseSeq)))
+        .set({ paused: source.paused, pauseReason: source.pauseReason, pausedBy: source.pausedBy, pausedAt: source.pausedAt, status: source.status })
+        .where(and(eq(sources.id, source.id), eq(sources.paused, wrote)))
         .catch(() => undefined);
     throw err;
   }

@@ -60,12 +60,12 @@ export const sources = pgTable(
     /** The token subject that paused it (null when suspended after failures, or the token had no subject). */
     pausedBy: text(),
     /**
-     * Bumped by every pause and resume the API writes, and carried in its
-     * signal: the controller's mirror of an older pause state (one it took
-     * before the signal arrived, landing after the API's write) leaves the
-     * pause columns alone (activities/controller-state.ts).
+     * When the API last wrote a pause or resume into the row: the controller's
+     * mirror of a state it took before then (a snapshot from before the
+     * signal arrived, landing after the write) leaves the pause columns alone
+     * (activities/controller-state.ts).
      */
-    pauseSeq: integer().notNull().default(0),
+    pauseChangedAt: timestamp({ withTimezone: true }),
     /** The token subject that created it. */
     createdBy: text(),
     lastSyncAt: timestamp({ withTimezone: true }),

@@ -14,7 +14,6 @@ import type {
   IngestAccepted,
   IngestRequest,
   PauseRequest,
-  ResumeRequest,
   TriggerRequest,
   UploadEnded,
   UploadStatus,
@@ -36,7 +35,7 @@ export const purgeWorkflowId = (purgeId: string): string => `lakesync-purge-${pu
 
 /** Operators send these by name from the `temporal` CLI: keep the names stable. */
 export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
-export const resumeSignal = defineSignal<[ResumeRequest?]>('resume');
+export const resumeSignal = defineSignal<[]>('resume');
 export const triggerSignal = defineSignal<[TriggerRequest?]>('trigger');
 export const configChangedSignal = defineSignal<[]>('configChanged');
 export const stopSignal = defineSignal<[]>('stop');

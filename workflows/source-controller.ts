@@ -180,7 +180,7 @@ export async function sourceController(input: ControllerInput): Promise<void> {
   let pauseChanged = false;
 
   const record = (extra: { consecutiveFailures?: number; lastError?: string | null } = {}) =>
-    acts.recordControllerState({ sourceId, ...snapshot(state, extra) });
+    acts.recordControllerState({ sourceId, ...snapshot(state, extra), takenAt: Date.now() });
 
   const createQueued = async (run: QueuedRun): Promise<void> => {
     creating.add(run.jobId);
@@ -230,9 +230,9 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     return { jobId: run.jobId, accepted: true, message: `Dispatched ${dispatched} objects`, dispatched };
   };
 
-  const setPaused = (paused: boolean, reason: string | null, by: string | null = null, seq?: number) => {
+  const setPaused = (paused: boolean, reason: string | null, by: string | null = null) => {
     log.info(paused ? 'source paused' : 'source resumed', fields({ reason, by, jobId: currentJobId }));
-    applyPause(state, paused, reason, by, seq);
+    applyPause(state, paused, reason, by);
     if (handlersDoIo) return pushPause(paused);
     pauseChanged = true;
     reconsider = true;
@@ -246,8 +246,8 @@ export async function sourceController(input: ControllerInput): Promise<void> {
     if (stopping) throw new Error('source is being deleted');
   };
 
-  setHandler(pauseSignal, (req) => setPaused(true, req?.reason ?? null, req?.by ?? null, req?.seq));
-  setHandler(resumeSignal, (req) => setPaused(false, null, null, req?.seq));
+  setHandler(pauseSignal, (req) => setPaused(true, req?.reason ?? null, req?.by ?? null));
+  setHandler(resumeSignal, () => setPaused(false, null));
   setHandler(configChangedSignal, () => void (reconsider = true));
   setHandler(stopSignal, () => void (stopping = true));
   setHandler(triggerSignal, (req) => request(triggerRequest(req)));

@@ -1,9 +1,9 @@
 /**
  * The controller's mirror of its state against the API's pause writes, on
  * the real Postgres: a snapshot the controller took before the API's pause
- * (or resume) reached it, landing after the API's write, must not undo it;
- * the mirror of the signal itself, and snapshots without a sequence (older
- * controllers), write as they always did.
+ * (or resume), landing after the API's write, must not undo it; the mirror of
+ * the signal itself, and snapshots without a time (older controllers), write
+ * as they always did.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -43,14 +43,14 @@ async function newSource(): Promise<string> {
   return id;
 }
 
-/** What the pause route writes (api/source-pause.ts), returning the row's new sequence. */
-async function apiWrite(id: string, paused: boolean, by = 'alice'): Promise<{ seq: number; pausedAt: Date | null }> {
+/** What the pause route writes (api/source-pause.ts): when the write happened, by Postgres' clock. */
+async function apiWrite(id: string, paused: boolean, by = 'alice'): Promise<{ at: number; pausedAt: Date | null }> {
   const [row] = await db
     .update(sources)
     .set(paused ? pausedSet('audit', by) : resumedSet())
     .where(eq(sources.id, id))
     .returning();
-  return { seq: row!.pauseSeq, pausedAt: row!.pausedAt };
+  return { at: row!.pauseChangedAt!.getTime(), pausedAt: row!.pausedAt };
 }
 
 const read = async (id: string) => (await db.select().from(sources).where(eq(sources.id, id)))[0]!;
@@ -58,45 +58,42 @@ const active = { status: SOURCE_STATUS.active, paused: false, pauseReason: null,
 const paused = (by: string) => ({ status: SOURCE_STATUS.paused, paused: true, pauseReason: 'audit', pausedBy: by, nextSyncAt: null });
 
 describe("the controller's mirror of a pause", () => {
-  it("leaves the API's pause alone when a snapshot from before it lands after it, and takes the signal's own mirror", async () => {
+  it("leaves the source's first pause alone when a snapshot taken before it lands after it, and takes the signal's own mirror", async () => {
     const id = await newSource();
-    // The controller has seen no API pause yet (sequence 0) and is about to mirror that it is active.
+    // The controller took its snapshot (active) a moment before the API's write; the activity lands after it.
+    const before = Date.now() - 50;
     const pause = await apiWrite(id, true);
-    expect(pause.seq).toBe(1);
-    await record({ sourceId: id, ...active, pauseSeq: 0 });
+    await record({ sourceId: id, ...active, takenAt: before });
     const afterStale = await read(id);
-    expect(afterStale).toMatchObject({ paused: true, status: SOURCE_STATUS.paused, pauseReason: 'audit', pausedBy: 'alice', pauseSeq: 1 });
+    expect(afterStale).toMatchObject({ paused: true, status: SOURCE_STATUS.paused, pauseReason: 'audit', pausedBy: 'alice' });
     expect(afterStale.pausedAt).toEqual(pause.pausedAt);
     // The columns that are not the pause's still follow the controller.
     expect(afterStale.nextSyncAt).toEqual(new Date(active.nextSyncAt));
 
-    // The signal's mirror: the same pause, the time the API wrote kept.
-    await record({ sourceId: id, ...paused('alice'), pauseSeq: 1 });
+    // The signal's mirror, from a task after the write: the same pause, the time the API wrote kept.
+    await record({ sourceId: id, ...paused('alice'), takenAt: pause.at + 5 });
     const mirrored = await read(id);
     expect(mirrored).toMatchObject({ paused: true, status: SOURCE_STATUS.paused, pausedBy: 'alice' });
     expect(mirrored.pausedAt).toEqual(pause.pausedAt);
   });
 
-  it('leaves a resume alone when a paused snapshot from before it lands after it', async () => {
+  it('leaves a resume alone when a paused snapshot from before it lands after it; a later snapshot writes again', async () => {
     const id = await newSource();
-    await apiWrite(id, true);
-    await record({ sourceId: id, ...paused('alice'), pauseSeq: 1 });
+    const pause = await apiWrite(id, true);
+    await record({ sourceId: id, ...paused('alice'), takenAt: pause.at + 1 });
     const resume = await apiWrite(id, false);
-    expect(resume.seq).toBe(2);
-    await record({ sourceId: id, ...paused('alice'), pauseSeq: 1 });
+    await record({ sourceId: id, ...paused('alice'), takenAt: resume.at - 1 });
     expect(await read(id)).toMatchObject({ paused: false, status: SOURCE_STATUS.active, pausedAt: null, pausedBy: null, pauseReason: null });
-    await record({ sourceId: id, ...active, pauseSeq: 2 });
-    expect(await read(id)).toMatchObject({ paused: false, status: SOURCE_STATUS.active });
+    // A pause the CLI sent after the resume: the controller's snapshot of it is later than the API's write, so it lands.
+    await record({ sourceId: id, ...paused('cli'), takenAt: resume.at + 10 });
+    expect(await read(id)).toMatchObject({ paused: true, pausedBy: 'cli', status: SOURCE_STATUS.paused });
   });
 
-  it('mirrors a pause the CLI sent (no sequence in the signal) once the controller is current, and every pause of a controller that has no sequence', async () => {
+  it('writes every snapshot of a controller from before the guard (no time in it), and every snapshot of a source the API never paused', async () => {
     const id = await newSource();
-    await apiWrite(id, true);
-    await apiWrite(id, false);
-    // The CLI's pause: the controller's sequence stays at the API's last, which is the row's.
-    await record({ sourceId: id, ...paused('cli'), pauseSeq: 2 });
+    await record({ sourceId: id, ...paused('cli'), takenAt: 1 });
     expect(await read(id)).toMatchObject({ paused: true, pausedBy: 'cli' });
-    // A controller from before sequences (none in its snapshot) writes the pause columns unconditionally.
+    await apiWrite(id, true);
     await record({ sourceId: id, ...active });
     expect(await read(id)).toMatchObject({ paused: false, status: SOURCE_STATUS.active, pausedAt: null });
   });

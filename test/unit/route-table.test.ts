@@ -134,7 +134,7 @@ describe('serialisers answer in the documented shapes, and nothing more', () => 
       totalObjectsFailed: 0,
       totalBytesSynced: 3,
       pausedBy: null,
-      pauseSeq: 0,
+      pauseChangedAt: null,
       createdBy: 'alice',
       runCounter: 2,
       batchesCreated: 1,

@@ -153,8 +153,7 @@ export function discoverMessage(run: Pick<QueuedRun, 'dryRun'>, currentJobId: st
  * that caused it. `by` (the asking token's subject) follows the reason: both
  * say who asked for the pause in force, and why.
  */
-export function applyPause(state: ControllerState, paused: boolean, reason: string | null, by: string | null = null, seq?: number): void {
-  if (seq !== undefined) state.pauseSeq = Math.max(state.pauseSeq ?? 0, seq);
+export function applyPause(state: ControllerState, paused: boolean, reason: string | null, by: string | null = null): void {
   state.paused = paused;
   state.pauseReason = paused ? reason : null;
   state.pausedBy = paused ? by : null;
@@ -312,8 +311,6 @@ export const snapshot = (state: ControllerState, extra: Pick<ControllerSnapshot,
   // Unknown (undefined) for a pause carried over from before it was recorded; nobody's once nothing holds the source.
   pausedBy: held(state) ? state.pausedBy : null,
   nextSyncAt: state.nextSyncAt,
-  // Absent, not undefined, until an API signal carried one: snapshots stay as recorded histories hold them.
-  ...(state.pauseSeq !== undefined ? { pauseSeq: state.pauseSeq } : {}),
   ...extra,
 });
 

@@ -29,8 +29,8 @@ export interface ControllerSnapshot {
   /** Who asked for the pause; undefined when the controller does not know (a pause from before it was recorded). */
   pausedBy?: string | null;
   nextSyncAt: number | null;
-  /** The controller's pause sequence when it took this snapshot; absent, the pause columns are written as before. */
-  pauseSeq?: number;
+  /** Workflow time (epoch ms) of the task that took this snapshot; absent, the pause columns are written unconditionally. */
+  takenAt?: number;
   consecutiveFailures?: number;
   lastError?: string | null;
 }

@@ -21,12 +21,6 @@ export interface PauseRequest {
   reason?: string;
   /** The subject of the token that asked (absent from pauses sent before it was added, or by the `temporal` CLI). */
   by?: string | null;
-  /** The source row's pause sequence after the API's write (absent from the CLI's and older signals). */
-  seq?: number;
-}
-export interface ResumeRequest {
-  /** As PauseRequest's. */
-  seq?: number;
 }
 export interface DiscoverRequest {
   fullSync?: boolean;
@@ -91,8 +85,6 @@ export interface ControllerState {
   pauseReason: string | null;
   /** Who asked for the pause in force; absent from states carried over from before it was added. */
   pausedBy?: string | null;
-  /** The highest pause sequence an API signal carried (db/schema.ts sources.pauseSeq); absent until one did. */
-  pauseSeq?: number;
   suspended: boolean;
   completed: boolean;
   consecutiveFailures: number;

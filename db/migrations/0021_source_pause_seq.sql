@@ -1,1 +1,0 @@
-ALTER TABLE "sources" ADD COLUMN "pause_seq" integer DEFAULT 0 NOT NULL;
