@@ -1,23 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { ensureDatabase } from '../../infra/postgres-server.js';
-import { runMigrations } from '../../db/migrate.js';
 import { closeDb, createDb, type Db } from '../../db/client.js';
+import { migratedDatabase } from '../support/migrated-db.js';
 import { PIPELINE_KINDS, PIPELINE_KIND_NAMES } from '../../domain/pipeline-kinds.js';
 import { DERIVED_TABLES, dropDerivedData, type DerivedScope } from '../../catalog/derived.js';
-import { unique } from '../support/lakesync.js';
 
 /** catalog's one drop of derived data, over every table the pipeline kinds declare, run against the real schema. */
 let db: Db;
 
 beforeAll(async () => {
-  const infra = inject('infra');
-  const name = unique('kinds_test').replace(/-/g, '_');
-  await ensureDatabase(infra.postgresAdminUrl, name);
-  const url = infra.postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
-  await runMigrations(url);
-  db = createDb(url, 2);
+  db = createDb(await migratedDatabase('kinds_test'), 2);
 });
 afterAll(() => closeDb(db));
 

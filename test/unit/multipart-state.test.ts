@@ -5,14 +5,12 @@
  * directory lake holding the parts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ensureDatabase } from '../../infra/postgres-server.js';
-import { runMigrations } from '../../db/migrate.js';
 import { closeDb, createDb, type Db } from '../../db/client.js';
+import { migratedDatabase } from '../support/migrated-db.js';
 import { FilesystemLake } from '../../lake/fs-lake.js';
 import type { StoredPart } from '../../lake/types.js';
 import {
@@ -28,19 +26,13 @@ import {
   removeAbandonedUploads,
   renewClaim,
 } from '../../api/s3/multipart-state.js';
-import { unique } from '../support/lakesync.js';
 
 let db: Db;
 let dir: string;
 const BUCKET = 'b1';
 
 beforeAll(async () => {
-  const infra = inject('infra');
-  const name = unique('multipart_state').replace(/-/g, '_');
-  await ensureDatabase(infra.postgresAdminUrl, name);
-  const url = infra.postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
-  await runMigrations(url);
-  db = createDb(url, 8);
+  db = createDb(await migratedDatabase('multipart_state'), 8);
   await db.$client`insert into buckets (id, name) values (${BUCKET}, 'bucket-one'), ('b2', 'bucket-two')`;
   dir = await mkdtemp(join(tmpdir(), 'lakesync-mpstate-'));
 });

@@ -6,11 +6,9 @@
  * as they always did.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { ensureDatabase } from '../../infra/postgres-server.js';
-import { runMigrations } from '../../db/migrate.js';
 import { closeDb, createDb, type Db } from '../../db/client.js';
+import { migratedDatabase } from '../support/migrated-db.js';
 import { sources } from '../../db/schema.js';
 import { pausedSet, resumedSet } from '../../api/pause-state.js';
 import { controllerStateActivities } from '../../activities/controller-state.js';
@@ -22,12 +20,7 @@ let db: Db;
 let record: ReturnType<typeof controllerStateActivities>['recordControllerState'];
 
 beforeAll(async () => {
-  const infra = inject('infra');
-  const name = unique('pause_mirror').replace(/-/g, '_');
-  await ensureDatabase(infra.postgresAdminUrl, name);
-  const url = infra.postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
-  await runMigrations(url);
-  db = createDb(url, 2);
+  db = createDb(await migratedDatabase('pause_mirror'), 2);
   await db.$client`insert into buckets (id, name) values ('b1', 'bucket-one')`;
   record = controllerStateActivities({ db, batchConcurrency: 4 } as unknown as ActivityDeps).recordControllerState;
 });
