@@ -24,6 +24,12 @@ function units(s: TenantShare, org: string, n: number) {
   return { gates, runs };
 }
 
+/** Ends every queued unit and waits for them all. */
+async function drain(u: ReturnType<typeof units>): Promise<void> {
+  for (const g of u.gates) g.open();
+  await Promise.all(u.runs);
+}
+
 describe('tenant share', () => {
   it('never holds back an organisation alone, however long it has run', async () => {
     const { s, clock } = share();
@@ -33,8 +39,7 @@ describe('tenant share', () => {
     await settle();
     expect(s.heldBack('a')).toBe(false);
     expect(s.inFlight('a')).toBe(8);
-    for (const g of a.gates) g.open();
-    await Promise.all(a.runs);
+    await drain(a);
     s.leave('a', started);
   });
 
@@ -52,8 +57,7 @@ describe('tenant share', () => {
     expect(s.inFlight('a')).toBe(1);
     // The newcomer is not held back: every unit it asks for runs.
     expect(s.inFlight('b')).toBe(4);
-    for (const g of b.gates) g.open();
-    await Promise.all(b.runs);
+    await drain(b);
     s.leave('b', bStarted);
     // Still present for the linger after its last step.
     a.gates[0]!.open();
@@ -64,8 +68,7 @@ describe('tenant share', () => {
     await new Promise((r) => setTimeout(r, 3100));
     expect(s.heldBack('a')).toBe(false);
     expect(s.inFlight('a')).toBe(3);
-    for (const g of a.gates) g.open();
-    await Promise.all(a.runs);
+    await drain(a);
     s.leave('a', aStarted);
   });
 
@@ -120,8 +123,7 @@ describe('tenant share', () => {
     await settle();
     expect(s.heldBack('a')).toBe(false);
     expect(s.inFlight('a')).toBe(3);
-    for (const g of held.gates) g.open();
-    await Promise.all(held.runs);
+    await drain(held);
     s.leave('a', a);
   });
 
@@ -211,8 +213,7 @@ describe('tenant share', () => {
     clock.t = 20_001;
     await new Promise((r) => setTimeout(r, 200));
     expect(s.inFlight('a')).toBe(3);
-    for (const g of held.gates) g.open();
-    await Promise.all(held.runs);
+    await drain(held);
     s.leave('b', b);
     s.leave('a', a);
   });
