@@ -62,7 +62,7 @@ const { values: args } = parseArgs({
     /** With --discovery-only: list S3 keys on MinIO with each of these shard counts, beside a raw ListObjectsV2 loop (bench/discovery-shards.ts). */
     's3-shards': { type: 'string' },
     'skip-peers': { type: 'boolean', default: false },
-    'worker-heap-mb': { type: 'string', default: '192' },
+    'worker-heap-mb': { type: 'string', default: '384' },
     /** NODE_OPTIONS of the S3 endpoint's API process, e.g. `--max-old-space-size=256` to trade CPU for RSS. */
     'api-node-options': { type: 'string', default: '' },
     /** Write V8 CPU profiles of the worker and API processes (open them in Chrome DevTools) under bench/profiles/. */

@@ -8,6 +8,7 @@ import { fsAccessFromEnv } from './fs-access.js';
 import { installTemporalLogging } from './temporal-logging.js';
 import { prebuiltBundlePath } from './create-worker.js';
 import { temporalMetricsBridge } from '../metrics/temporal-sdk.js';
+import { heapLimitWarning } from './heap-limit.js';
 
 /** The workflow bundle to run: the one configured, else the one `npm run build` wrote beside the compiled code. */
 async function workflowBundle(env: Env): Promise<{ code: string; path: string } | undefined> {
@@ -66,6 +67,8 @@ export async function runStandalone(role: 'api' | 'worker'): Promise<void> {
         { metricsUrl: runtime.metricsUrl, workflowBundle: bundle?.path ?? 'bundled at start', workerVersion: workerVersion(env) ?? 'unversioned' },
         `lakesync worker polling task queue ${env.TEMPORAL_TASK_QUEUE}${runtime.metricsUrl ? `, metrics on ${runtime.metricsUrl}` : ''}`,
       );
+    const heapWarning = role === 'worker' ? heapLimitWarning() : undefined;
+    if (heapWarning) log.warn(heapWarning);
     log.info(`filesystem roots: ${fsAccessFromEnv(env).describe()}`);
     const stop = async (signal: NodeJS.Signals) => {
       // A second signal finds no handler and ends the process at once: the operator's way to force it.
