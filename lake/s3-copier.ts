@@ -2,6 +2,7 @@ import aws4 from 'aws4';
 import { backOff } from 'exponential-backoff';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
+import { S3ResponseError, encodePath, encodeSegment, retryableS3Failure, xmlValue } from './s3-wire.js';
 
 export interface CopierOptions {
   endpoint: string;
@@ -10,33 +11,6 @@ export interface CopierOptions {
   secretAccessKey: string;
   connections: number;
 }
-
-/** An S3 error answer, named like the SDK names them (`AccessDenied`, `NoSuchKey`, …). */
-export class S3CopyError extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-  }
-}
-
-/** RFC 3986 encoding of one path segment, as S3 signs it. */
-const encodeSegment = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-const encodePath = (key: string): string => key.split('/').map(encodeSegment).join('/');
-/** XML has five named entities and numeric references; S3 stores use both (`&quot;`, `&#34;`). */
-const NAMED: Record<string, string> = { quot: '"', amp: '&', lt: '<', gt: '>', apos: "'" };
-const unescapeXml = (s: string): string =>
-  s.replace(/&(#x[0-9a-fA-F]+|#\d+|quot|amp|lt|gt|apos);/g, (_, e: string) =>
-    e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : NAMED[e]!,
-  );
-const xmlValue = (xml: string, tag: string): string | undefined => {
-  const raw = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(xml)?.[1];
-  return raw === undefined ? undefined : unescapeXml(raw);
-};
-
-const RETRYABLE = new Set(['InternalError', 'SlowDown', 'ServiceUnavailable', 'RequestTimeout']);
 
 /**
  * Server-side CopyObject on the hot path of a full sync: a signed PUT over a
@@ -64,7 +38,7 @@ export class S3Copier {
       startingDelay: 100,
       timeMultiple: 2,
       jitter: 'none',
-      retry: (err) => (err instanceof S3CopyError ? RETRYABLE.has(err.name) || err.status >= 500 : true),
+      retry: retryableS3Failure,
     });
   }
 
@@ -83,7 +57,7 @@ export class S3Copier {
     const code = xmlValue(body, 'Code');
     if (res.statusCode !== 200 || code) {
       const name = code ?? (res.statusCode === 403 ? 'AccessDenied' : res.statusCode === 404 ? 'NoSuchKey' : `HTTP${res.statusCode}`);
-      throw new S3CopyError(name, xmlValue(body, 'Message') ?? `CopyObject answered ${res.statusCode}`, res.statusCode);
+      throw new S3ResponseError(name, xmlValue(body, 'Message') ?? `CopyObject answered ${res.statusCode}`, res.statusCode);
     }
     return (xmlValue(body, 'ETag') ?? '').replace(/"/g, '');
   }
@@ -115,7 +89,7 @@ export class S3Copier {
     const text = await res.body.text();
     if (res.statusCode !== 200) {
       const code = xmlValue(text, 'Code') ?? `HTTP${res.statusCode}`;
-      throw new S3CopyError(code, xmlValue(text, 'Message') ?? `PutObject answered ${res.statusCode}`, res.statusCode);
+      throw new S3ResponseError(code, xmlValue(text, 'Message') ?? `PutObject answered ${res.statusCode}`, res.statusCode);
     }
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }

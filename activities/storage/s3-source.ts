@@ -1,4 +1,5 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NotFound, type S3Client } from '@aws-sdk/client-s3';
+import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import type { S3Connection } from '../../domain/source-config.js';
 import { contentHashFromEtag } from '../../lake/hashing.js';
@@ -6,44 +7,51 @@ import type { ListedObject, ListedPage, SourceReader } from './types.js';
 import type { ObjectHead } from '../../domain/metadata-filters.js';
 import type { S3Location } from '../../lake/types.js';
 
-/** A key from a listing made with `EncodingType: 'url'` (form encoding: `+` is a space). */
-const urlDecodedKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));
+import { S3Lister, urlDecodedKey } from './s3-listing.js';
+import type { S3Credentials } from '../../domain/source-config.js';
 
 /** Lists and reads an S3-compatible bucket under a prefix; keys are relative to the prefix. */
 export class S3SourceReader implements SourceReader {
+  /** Pages are listed on the lean path (s3-listing.ts); everything else goes through the SDK. */
+  private readonly lister: S3Lister;
+
   constructor(
     private readonly client: S3Client,
     private readonly conn: S3Connection,
+    creds: S3Credentials,
     /** `credentialIdentity` of what this reader reads with. */
     private readonly credentials: string,
-  ) {}
+    dispatcher: Dispatcher,
+  ) {
+    // Where and how the SDK would send a request for this bucket: its endpoint rules pick the addressing style and signing region.
+    const endpoint = client.config.endpointProvider({
+      Bucket: conn.bucket,
+      Region: conn.region,
+      ForcePathStyle: conn.forcePathStyle,
+      Endpoint: conn.endpoint,
+      UseFIPS: false,
+      UseDualStack: false,
+      Accelerate: false,
+    });
+    const scheme = endpoint.properties?.authSchemes as { signingRegion?: string }[] | undefined;
+    this.lister = new S3Lister({ url: endpoint.url, region: scheme?.[0]?.signingRegion ?? conn.region, ...creds, dispatcher });
+  }
 
   async listPage(afterKey: string | null, pageSize: number): Promise<ListedPage> {
     const prefix = this.conn.prefix;
-    const res = await this.client.send(
-      new ListObjectsV2Command({
-        Bucket: this.conn.bucket,
-        Prefix: prefix || undefined,
-        StartAfter: afterKey === null ? undefined : prefix + afterKey,
-        MaxKeys: Math.min(pageSize, 1000),
-        // XML cannot carry control characters: without this, a key holding one comes back altered and can never be read.
-        EncodingType: 'url',
-      }),
-    );
-    // A store that ignores EncodingType answers raw keys (and says so by leaving it out): decode only what was encoded.
-    const encoded = res.EncodingType === 'url';
-    const contents = (res.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ ...o, Key: encoded ? urlDecodedKey(o.Key!) : o.Key! }));
-    const objects = contents
-      .filter((o) => !o.Key.endsWith('/'))
+    // URL-encoded keys (EncodingType url): XML cannot carry control characters, so a key holding one would come back altered.
+    const res = await this.lister.page({ prefix, startAfter: afterKey === null ? undefined : prefix + afterKey, maxKeys: Math.min(pageSize, 1000) });
+    const objects = res.contents
+      .filter((o) => !o.key.endsWith('/'))
       .map((o) => ({
-        key: o.Key.slice(prefix.length),
+        key: o.key.slice(prefix.length),
         // S3 quotes etags; the quotes carry no information.
-        etag: (o.ETag ?? '').replace(/"/g, ''),
-        size: o.Size ?? 0,
-        lastModified: o.LastModified ?? null,
+        etag: o.etag.replace(/"/g, ''),
+        size: o.size,
+        lastModified: o.lastModified,
       }));
-    const lastRaw = contents.at(-1)?.Key;
-    return { objects, nextAfterKey: res.IsTruncated && lastRaw ? lastRaw.slice(prefix.length) : null };
+    const lastRaw = res.contents.at(-1)?.key;
+    return { objects, nextAfterKey: res.truncated && lastRaw ? lastRaw.slice(prefix.length) : null };
   }
 
   /**

@@ -18,6 +18,7 @@ import { GcsSourceReader } from './gcs-source.js';
 import { openPostgresTableReader, postgresTablePermanent } from './postgres-table.js';
 import { createS3Client } from './s3-client.js';
 import { S3SourceReader } from './s3-source.js';
+import { egressPool } from '../net/egress-pool.js';
 import { openSftpReader, sftpPermanent } from './sftp-source.js';
 import type { SourceReader } from './types.js';
 
@@ -82,7 +83,7 @@ function cachedS3Reader(deps: ActivityDeps, source: SourceRow, settings: SourceS
   const creds = source.sealedCredentials ? deps.secrets.open<SourceCredentials<'s3'>>(source.sealedCredentials) : null;
   if (!creds) throw ApplicationFailure.create({ type: FAILURE.badSourceConfig, message: 'source has no credentials', nonRetryable: true });
   const client = createS3Client({ ...settings, ...creds, maxSockets: deps.objectConcurrency * deps.batchConcurrency * 2, egress: deps.egress });
-  const reader = new S3SourceReader(client, settings, credentialIdentity(creds));
+  const reader = new S3SourceReader(client, settings, creds, credentialIdentity(creds), egressPool(deps.egress));
   cache.set(source.id, { version, reader });
   return reader;
 }

@@ -4,7 +4,8 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { inject } from 'vitest';
-import { S3Copier, S3CopyError } from '../../lake/s3-copier.js';
+import { S3Copier } from '../../lake/s3-copier.js';
+import { S3ResponseError } from '../../lake/s3-wire.js';
 import { minioClient, unique } from '../support/lakesync.js';
 
 /**
@@ -71,10 +72,10 @@ describe('S3Copier', () => {
 
   it("names S3's errors as the SDK does", async () => {
     const missing = await copier.copy(dst, 'x', src, 'no/such/key').catch((e: unknown) => e);
-    expect(missing).toBeInstanceOf(S3CopyError);
-    expect((missing as S3CopyError).name).toBe('NoSuchKey');
+    expect(missing).toBeInstanceOf(S3ResponseError);
+    expect((missing as S3ResponseError).name).toBe('NoSuchKey');
     const noBucket = await copier.copy(unique('absent'), 'x', src, 'plain.txt').catch((e: unknown) => e);
-    expect((noBucket as S3CopyError).name).toBe('NoSuchBucket');
+    expect((noBucket as S3ResponseError).name).toBe('NoSuchBucket');
     const { minio } = inject('infra');
     const wrong = new S3Copier({
       endpoint: minio.endpoint,
@@ -84,7 +85,7 @@ describe('S3Copier', () => {
       connections: 1,
     });
     const denied = await wrong.copy(dst, 'x', src, 'plain.txt').catch((e: unknown) => e);
-    expect((denied as S3CopyError).name).toBe('SignatureDoesNotMatch');
+    expect((denied as S3ResponseError).name).toBe('SignatureDoesNotMatch');
     await wrong.close();
   });
 
@@ -117,10 +118,10 @@ describe('S3Copier', () => {
     // Failing every time: three tries, then the last error.
     const down = await through(10, 500, 'InternalError');
     expect(down.requests).toBe(3);
-    expect((down.outcome as S3CopyError).name).toBe('InternalError');
+    expect((down.outcome as S3ResponseError).name).toBe('InternalError');
     // Not something a retry fixes: one try.
     const denied = await through(10, 403, 'AccessDenied');
     expect(denied.requests).toBe(1);
-    expect((denied.outcome as S3CopyError).name).toBe('AccessDenied');
+    expect((denied.outcome as S3ResponseError).name).toBe('AccessDenied');
   });
 });
