@@ -9,7 +9,7 @@ import { SOURCE_READERS, errorCode } from './storage/source-readers.js';
 import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject, ListedPage } from './storage/types.js';
 import { pageFilter, type FilteredPage } from './page-filter.js';
-import { prefetch } from './storage/prefetch.js';
+import { PagedListing } from './storage/prefetch.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
@@ -187,16 +187,11 @@ export function discoveryActivities(deps: ActivityDeps) {
         asPermanent(ctx.kind, err)
       );
     };
-    const org = actx.info.priority?.fairnessKey;
-    let listing = prefetch(reader, cp.afterKey, deps.listPageSize);
+    const listing = new PagedListing(reader, deps.listPageSize, deps.tenants, actx.info.priority?.fairnessKey, cp.afterKey);
     for (;;) {
-      const began = performance.now();
       const from = cp.afterKey;
-      const page = await listing.catch(sourceFailed('listing'));
+      const page = await listing.take().catch(sourceFailed('listing'));
       seen.answered = true;
-      // Listed ahead, while this page commits; a scan the tenant share holds back lists only after its pause.
-      const ahead = !(org !== undefined && deps.tenants.heldBack(org));
-      if (page.nextAfterKey !== null && ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       // Metadata filters HEAD the objects: the source's answers, like its listing's.
       const filtered = await filter(page.objects).catch(sourceFailed('HEAD'));
       const { matched, unmatched } = filtered;
@@ -235,8 +230,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       cp.afterKey = afterKey;
       actx.heartbeat(cp);
       if (page.nextAfterKey === null) break;
-      await deps.tenants.pace(org, performance.now() - began);
-      if (!ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
+      await listing.committed(page.nextAfterKey);
       if (actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
     }
     if (input.dryRun) {

@@ -12,7 +12,7 @@ import type { ActivityDeps } from './deps.js';
 import { asPermanent, withOutagePatience, type ScanCheckpoint, type ScanInput, type ScanProgress } from './discovery.js';
 import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
-import { prefetch } from './storage/prefetch.js';
+import { PagedListing } from './storage/prefetch.js';
 import { pageFilter } from './page-filter.js';
 import { findSourceRow, loadSource, type SourceContext } from './source-context.js';
 import { SOURCE_READERS } from './storage/source-readers.js';
@@ -72,18 +72,12 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     let cursor = shard.cursor;
     let listed = shard.listed;
     let finished = shard.finished;
-    const org = actx.info.priority?.fairnessKey;
-    let listing = finished ? null : prefetch(reader, cursor ?? shard.after, deps.listPageSize);
+    const listing = finished ? null : new PagedListing(reader, deps.listPageSize, deps.tenants, actx.info.priority?.fairnessKey, cursor ?? shard.after);
     while (!finished) {
-      const began = performance.now();
       const from = cursor ?? shard.after;
-      const raw = await listing!.catch(sourceFailed('listing'));
+      const page = await listing!.take((raw) => withinShard(raw.objects, raw.nextAfterKey, shard.upTo)).catch(sourceFailed('listing'));
       seen.answered = true;
-      const page = withinShard(raw.objects, raw.nextAfterKey, shard.upTo);
       const last = page.nextAfterKey === null;
-      // Listed ahead, while this page commits; a scan the tenant share holds back lists only after its pause.
-      const ahead = !(org !== undefined && deps.tenants.heldBack(org));
-      if (!last && ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
       // The range this page covers: to the next page's start, or to the shard's end.
       const to = last ? shard.upTo : page.nextAfterKey;
       const { matched, unmatched } = await filter(page.objects).catch(sourceFailed('HEAD'));
@@ -117,8 +111,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       listed += page.objects.length;
       finished = last;
       actx.heartbeat({ shard: input.shard, cursor, listed });
-      if (!last) await deps.tenants.pace(org, performance.now() - began);
-      if (!last && !ahead) listing = prefetch(reader, page.nextAfterKey, deps.listPageSize);
+      await listing!.committed(page.nextAfterKey);
       if (!finished && actx.cancellationSignal.aborted) throw actx.cancellationSignal.reason ?? new Error('scan cancelled');
     }
     return { listed };
