@@ -21,4 +21,4 @@ USER node
 # The HTTP API and its gRPC server (GRPC_PORT); dist/ carries the .proto files the gRPC server loads.
 EXPOSE 8080 9090
 # node runs as PID 1 with no npm or shell in between: `docker stop`'s SIGTERM reaches it and starts the graceful shutdown.
-CMD ["node", "--enable-source-maps", "--no-warnings", "dist/workers/api.js"]
+CMD ["node", "--max-semi-space-size=16", "--enable-source-maps", "--no-warnings", "dist/workers/api.js"]

@@ -61,8 +61,8 @@ function logLine(out: string, prefix: string): Record<string, unknown> | undefin
 async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess> {
   // The flags `npm start` / `npm run worker` use; warnings reach the JSON log instead of stderr.
   const args = o.built
-    ? ['--enable-source-maps', '--no-warnings', `${o.distDir ?? 'dist'}/workers/${role}.js`]
-    : ['--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
+    ? ['--max-semi-space-size=16', '--enable-source-maps', '--no-warnings', `${o.distDir ?? 'dist'}/workers/${role}.js`]
+    : ['--max-semi-space-size=16', '--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';

@@ -1,19 +1,21 @@
-import { getHeapStatistics } from 'node:v8';
-
 /**
- * The smallest V8 heap limit a worker copies at full speed with: 512 MB,
- * which `--max-old-space-size=320` gives (V8 adds 192 MB of young generation).
- * A busy worker holds about 80 MB live, but V8 commits about 230 MB around it;
- * under a tighter limit it collects every ~100 ms and spends most of the CPU
- * there (bench full sync, worker CPU: 61 s at 192, 10 s at 320, the same peak
- * RSS either way).
+ * The smallest old-space cap (`--max-old-space-size`, MB) a worker copies at
+ * full speed with. A busy worker holds about 80 MB live, but V8 commits much
+ * more around it; under a tighter cap it collects every ~100 ms and spends
+ * most of the CPU there (bench full sync, worker CPU: 61 s at 192, 10 s at
+ * 320, the same peak RSS either way).
  */
-const MIN_HEAP_LIMIT_MB = 512;
+const MIN_OLD_SPACE_MB = 320;
 
-/** A warning to log when the process's heap limit is below MIN_HEAP_LIMIT_MB, else undefined. */
-export function heapLimitWarning(limitBytes = getHeapStatistics().heap_size_limit): string | undefined {
-  const mb = Math.round(limitBytes / 2 ** 20);
-  return mb < MIN_HEAP_LIMIT_MB
-    ? `V8 heap limit ${mb} MB is below ${MIN_HEAP_LIMIT_MB} MB (--max-old-space-size below 320): garbage collection will take most of the CPU while copying (README: Scaling workers)`
+/** The `--max-old-space-size` the process was started with (flags, then NODE_OPTIONS, the last one wins), if any. */
+export function oldSpaceCap(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): number | undefined {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].flatMap((a) => /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(a)?.[1] ?? []);
+  return given.length ? Number(given.at(-1)) : undefined;
+}
+
+/** A warning to log when the old space is capped below MIN_OLD_SPACE_MB, else undefined. */
+export function heapLimitWarning(capMb = oldSpaceCap()): string | undefined {
+  return capMb !== undefined && capMb < MIN_OLD_SPACE_MB
+    ? `--max-old-space-size=${capMb} is below ${MIN_OLD_SPACE_MB}: garbage collection will take most of the CPU while copying (README: Scaling workers)`
     : undefined;
 }

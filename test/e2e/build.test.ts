@@ -101,8 +101,14 @@ describe('production build', () => {
     running.push(worker);
     const api = await startApiProcess(env, { built: true, distDir: dist });
     running.push(api);
-    for (const p of [worker, api]) {
-      expect(p.child.spawnargs.slice(1)).toEqual(['--enable-source-maps', '--no-warnings', `${dist}/workers/${p === worker ? 'worker' : 'api'}.js`]);
+    // The flags `npm start` and `npm run worker` give node, against this build's directory.
+    const scripts = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const [p, script] of [
+      [worker, scripts.worker!],
+      [api, scripts.start!],
+    ] as const) {
+      expect(['node', ...p.child.spawnargs.slice(1)].join(' ')).toBe(script.replace(' dist/', ` ${dist}/`));
+      expect(p.child.spawnargs).toContain('--max-semi-space-size=16');
     }
     expect(worker.ready.workflowBundle).toBe(join(out, 'workflow-bundle.js'));
     setDefaultToken(api.url, await ls.token());

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { heapLimitWarning } from '../../workers/heap-limit.js';
+import { heapLimitWarning, oldSpaceCap } from '../../workers/heap-limit.js';
 
-describe('heapLimitWarning', () => {
-  it('warns below a 512 MB heap limit and names the flag', () => {
-    expect(heapLimitWarning(384 * 2 ** 20)).toMatch(/384 MB is below 512 MB.*--max-old-space-size/);
-    expect(heapLimitWarning(511 * 2 ** 20)).toContain('511 MB');
+describe('worker heap cap', () => {
+  it('reads --max-old-space-size from the flags and NODE_OPTIONS, the last one winning', () => {
+    expect(oldSpaceCap(['--enable-source-maps'], '')).toBeUndefined();
+    expect(oldSpaceCap(['--max-old-space-size=256'], '')).toBe(256);
+    expect(oldSpaceCap(['--max-old-space-size=256'], '--max-semi-space-size=16 --max_old_space_size=192')).toBe(192);
   });
 
-  it('is quiet at 512 MB and above', () => {
-    expect(heapLimitWarning(512 * 2 ** 20)).toBeUndefined();
-    expect(heapLimitWarning(4288 * 2 ** 20)).toBeUndefined();
+  it('warns below 320 MB and names the flag, and is quiet at 320 and above or uncapped', () => {
+    expect(heapLimitWarning(192)).toMatch(/--max-old-space-size=192 is below 320/);
+    expect(heapLimitWarning(320)).toBeUndefined();
+    expect(heapLimitWarning(undefined)).toBeUndefined();
   });
 });
