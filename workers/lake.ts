@@ -17,6 +17,7 @@ export function createLake(env: Env): LakeStore {
       accessKeyId: env.LAKE_S3_ACCESS_KEY_ID!,
       secretAccessKey: env.LAKE_S3_SECRET_ACCESS_KEY!,
       maxSockets: 256,
+      checksumsOnlyWhenRequired: true,
     });
     // Path-style endpoints (MinIO, most S3-compatible stores) get the lean copy path.
     const copier =
