@@ -15,8 +15,9 @@ export interface CopierOptions {
 /**
  * Server-side CopyObject on the hot path of a full sync: a signed PUT over a
  * keep-alive pool, a fraction of the CPU the SDK's middleware stack spends per
- * request — and on a small machine the copies are CPU-bound. Everything else
- * (multipart copies, listings, uploads) stays with the SDK.
+ * request — and on a small machine the copies are CPU-bound. Single-part
+ * uploads and reads (the S3 endpoint's PUT and GET) take the same path;
+ * multipart copies and uploads, and listings, stay with the SDK.
  */
 export class S3Copier {
   private readonly agent: Agent;
@@ -92,6 +93,40 @@ export class S3Copier {
       throw new S3ResponseError(code, xmlValue(text, 'Message') ?? `PutObject answered ${res.statusCode}`, res.statusCode);
     }
     return String(res.headers.etag ?? '').replace(/"/g, '');
+  }
+
+  /**
+   * GetObject, the whole object or a byte range, streamed: null when the key is not there. The request is
+   * retried as copies are; once the body flows, a failure is the reader's. Headers come lower-cased, as sent.
+   */
+  async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ headers: Record<string, string>; body: Readable } | null> {
+    const path = `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
+    return backOff(() => this.getOnce(path, range), { numOfAttempts: 3, startingDelay: 100, timeMultiple: 2, jitter: 'none', retry: retryableS3Failure });
+  }
+
+  private async getOnce(path: string, range?: { start: number; end: number }): Promise<{ headers: Record<string, string>; body: Readable } | null> {
+    const signed = aws4.sign(
+      {
+        host: this.url.host,
+        path,
+        method: 'GET',
+        service: 's3',
+        region: this.o.region,
+        headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
+        doNotEncodePath: true,
+      },
+      { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
+    );
+    const res = await request(`${this.url.protocol}//${this.url.host}${path}`, { headers: signed.headers as Record<string, string>, dispatcher: this.agent });
+    if (res.statusCode === 200 || res.statusCode === 206) {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers[name] = value;
+      return { headers, body: res.body };
+    }
+    const text = await res.body.text();
+    const code = xmlValue(text, 'Code') ?? `HTTP${res.statusCode}`;
+    if (code === 'NoSuchKey') return null;
+    throw new S3ResponseError(code, xmlValue(text, 'Message') ?? `GetObject answered ${res.statusCode}`, res.statusCode);
   }
 
   close(): Promise<void> {
