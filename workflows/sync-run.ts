@@ -98,6 +98,18 @@ export const SHARDED_SCAN = 'sync-run-sharded-scan';
  */
 export const ONE_STEP_START = 'sync-run-one-step-start';
 
+/**
+ * Once Temporal suggested continuing as new, a run used to stop dispatching
+ * until its scan had finished (it can only continue as new between scans):
+ * a long scan's copies stalled mid-scan. Runs with this marker go on copying
+ * while the scan lists, up to HISTORY_BOUND. Runs without it replay as they
+ * were; becomes `deprecatePatch` as SHARDED_SCAN does.
+ */
+export const COPY_THROUGH_SCAN = 'sync-run-copy-through-scan';
+
+/** How long a history may grow past the suggestion while a scan still lists: well inside Temporal's 51,200 events and 50 MB. */
+const HISTORY_BOUND = { events: 20_000, bytes: 20 * 1024 * 1024 };
+
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
 const SCAN_POLL_MS = 500;
@@ -288,7 +300,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       // Planning reads what is owed after the cursor, so batches in flight
       // need not finish first; history is bounded by continuing as new.
       if (workflowInfo().continueAsNewSuggested) {
-        // A run continues as new only between scans: copying waits for a long scan to finish first.
+        // A run continues as new only between scans: while its scan lists, it goes on copying up to the bound.
+        const { historyLength, historySize } = workflowInfo();
+        if (scanning && failure === null && historyLength < HISTORY_BOUND.events && historySize < HISTORY_BOUND.bytes && patched(COPY_THROUGH_SCAN)) continue;
         await scanSettled;
         await condition(() => inFlight.size === 0);
         if (failure !== null) throw failure;
