@@ -34,6 +34,7 @@ function timeline(events: HistoryEvent[]) {
     scanScheduled: scheduled('scanSource'),
     scanCompleted: events.flatMap((e, i) => (typeOf.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === 'scanSource' ? [i] : [])),
     suggested: events.findIndex((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew === true),
+    plans: scheduled('planBatches'),
     batches: scheduled('ingestBatch'),
     timers: events.flatMap((e, i) => (e.timerStartedEventAttributes ? [i] : [])),
     patches: events.flatMap((e) => {
@@ -119,8 +120,12 @@ describe('copying through a long scan', () => {
     // Temporal suggested continuing as new while the scan was still listing…
     expect(t.suggested).toBeGreaterThan(t.scanScheduled[0]!);
     expect(t.suggested).toBeLessThan(scanDone);
-    // …and the run went on copying what the scan committed after that, before the scan ended.
-    expect(t.batches.filter((i) => i > t.suggested && i < scanDone).length).toBeGreaterThan(0);
+    // …and the run went on planning and copying what the scan committed after that, before the scan ended (before
+    // COPY_THROUGH_SCAN it dispatched the batches it had already planned, then planned nothing until the scan ended).
+    const replanned = t.plans.find((i) => i > t.suggested);
+    expect(replanned).toBeDefined();
+    expect(replanned).toBeLessThan(scanDone);
+    expect(t.batches.filter((i) => i > replanned! && i < scanDone).length).toBeGreaterThan(0);
     expect(t.patches).toContain(COPY_THROUGH_SCAN);
     await expectReplays(history, job.workflowId);
   });
