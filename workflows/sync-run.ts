@@ -98,6 +98,19 @@ export const SHARDED_SCAN = 'sync-run-sharded-scan';
  */
 export const ONE_STEP_START = 'sync-run-one-step-start';
 
+/**
+ * Once Temporal suggested continuing as new, a run used to stop dispatching
+ * (and stop looking for newly listed keys) until its scan had finished, since
+ * it can only continue as new between scans: a long scan's copies stalled
+ * mid-scan. Runs with this marker go on planning and copying while the scan
+ * lists, up to HISTORY_BOUND, then wait for the scan as before. Runs without
+ * it replay as they were; becomes `deprecatePatch` as SHARDED_SCAN does.
+ */
+export const COPY_THROUGH_SCAN = 'sync-run-copy-through-scan';
+
+/** How long a history may grow past the suggestion while a scan still lists: well inside Temporal's 51,200 events and 50 MB. */
+const HISTORY_BOUND = { events: 20_000, bytes: 20 * 1024 * 1024 };
+
 const PLAN_AHEAD = 16;
 /** How often dispatch looks past a running scan's cursor when it has caught up. */
 const SCAN_POLL_MS = 500;
@@ -244,6 +257,16 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const plans = await bookkeeping.planShardBatches({ jobId: input.jobId, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, shards: cursors });
       return plans.flatMap(({ shard, from, ends }) => chained(from, ends, (lastKey) => void (cursors.find((c) => c.shard === shard)!.afterKey = lastKey)));
     };
+    /**
+     * Past the continue-as-new suggestion, whether the run goes on copying rather than waiting for its scan:
+     * only while the scan lists, nothing failed and the history is inside the bound. Every condition is read
+     * from the history (workflowInfo follows each workflow task's started event), and patched() comes last,
+     * so replay asks for the marker at the very point the run wrote it.
+     */
+    const copyThroughScan = (): boolean => {
+      const { historyLength, historySize } = workflowInfo();
+      return scanning && failure === null && historyLength < HISTORY_BOUND.events && historySize < HISTORY_BOUND.bytes && patched(COPY_THROUGH_SCAN);
+    };
     for (;;) {
       if (failure !== null) throw failure;
       tenantPresent(input.fairnessKey);
@@ -251,9 +274,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const batches = shards === null ? await planSingle(wasScanning) : await planSharded(shards);
       if (batches.length === 0) {
         if (!wasScanning) break;
-        // Nothing owed past the cursor yet: look again later, less often the longer nothing comes, and
-        // not at all once the history is long (a quiet scan of millions of keys must not fill it).
-        if (workflowInfo().continueAsNewSuggested) await scanSettled;
+        // Nothing owed past the cursor yet: look again later, less often the longer nothing comes (at most
+        // every 15 s, a few events each), and not at all once the history is past the bound.
+        if (workflowInfo().continueAsNewSuggested && !copyThroughScan()) await scanSettled;
         else await condition(() => !scanning || failure !== null, idlePollMs);
         idlePollMs = Math.min(idlePollMs * 2, MAX_SCAN_POLL_MS);
         continue;
@@ -288,7 +311,10 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       // Planning reads what is owed after the cursor, so batches in flight
       // need not finish first; history is bounded by continuing as new.
       if (workflowInfo().continueAsNewSuggested) {
-        // A run continues as new only between scans: copying waits for a long scan to finish first.
+        // A run continues as new only between scans: while its scan lists, it goes on copying up to the bound
+        // (the next plan is an activity, so this loop always waits on something).
+        if (copyThroughScan()) continue;
+        if (scanning) log.info('copying waits for the scan to end before continuing as new', { ...fields, historyLength: workflowInfo().historyLength });
         await scanSettled;
         await condition(() => inFlight.size === 0);
         if (failure !== null) throw failure;

@@ -1,0 +1,194 @@
+/**
+ * A long scan keeps its copies going once Temporal suggests continuing as new
+ * (issue #17): the suite's dev server suggests it at 400 history events
+ * (test/support/global-setup.ts), and a scan listing one key a page over
+ * thousands of objects is still listing long after that. Behind
+ * COPY_THROUGH_SCAN the run goes on dispatching batches while the scan lists,
+ * and keeps looking for newly listed keys when it has caught up with the scan;
+ * the lake and the counters come out exact.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
+import { call, waitFor, waitForJob } from '../support/http.js';
+import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { putAll, sha256, tree, writeAll } from '../support/objects.js';
+import { COPY_THROUGH_SCAN } from '../../workflows/sync-run.js';
+import { syncRunWorkflowId } from '../../workflows/shared.js';
+
+type History = Awaited<ReturnType<ReturnType<TestLakesync['runtime']['temporal']['workflow']['getHandle']>['fetchHistory']>>;
+type HistoryEvent = NonNullable<History['events']>[number];
+
+/** Where, in one run's events, its scan was open, Temporal first suggested continuing as new, and copies and timers were scheduled. */
+function timeline(events: HistoryEvent[]) {
+  const typeOf = new Map<string, string>();
+  for (const e of events)
+    if (e.activityTaskScheduledEventAttributes) typeOf.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+  const scheduled = (type: string) => events.flatMap((e, i) => (e.activityTaskScheduledEventAttributes?.activityType?.name === type ? [i] : []));
+  return {
+    scanScheduled: scheduled('scanSource'),
+    scanCompleted: events.flatMap((e, i) => (typeOf.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === 'scanSource' ? [i] : [])),
+    suggested: events.findIndex((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew === true),
+    plans: scheduled('planBatches'),
+    batches: scheduled('ingestBatch'),
+    timers: events.flatMap((e, i) => (e.timerStartedEventAttributes ? [i] : [])),
+    patches: events.flatMap((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? [JSON.parse(Buffer.from(data).toString('utf8')).id as string] : [];
+    }),
+  };
+}
+
+describe('copying through a long scan', () => {
+  let ls: TestLakesync;
+  let proxy: GatedProxy;
+  const dirs: string[] = [];
+  const bucket = unique('kb');
+  const fetchHistory = (workflowId: string, runId?: string) => ls.runtime.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+  const discover = async (sourceId: string) => {
+    const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
+    expect(started.status).toBe(200);
+    return started.body.jobId as string;
+  };
+  /** The job succeeded with every object listed, discovered and copied once, and the lake holds exactly the source's bytes. */
+  const expectExact = async (sourceId: string, jobId: string, prefix: string, files: Map<string, Buffer>) => {
+    const { job } = await waitForJob(ls.url, bucket, sourceId, jobId, 480_000);
+    expect(job).toMatchObject({
+      status: 'JOB_STATUS_SUCCEEDED',
+      objectsListed: files.size,
+      objectsDiscovered: files.size,
+      objectsNew: files.size,
+      objectsProcessed: files.size,
+      objectsFailed: 0,
+      objectsDeleted: 0,
+    });
+    expect(await tree(join((ls.lake as { dir: string }).dir, bucket, prefix))).toEqual(new Map([...files].map(([k, b]) => [k, sha256(b)])));
+    return job as { workflowId: string; runId: string };
+  };
+  /** The first run replays on this code: patched() is asked for its marker at the very points the run wrote it. */
+  const expectReplays = (history: History, workflowId: string) =>
+    Worker.runReplayHistory(
+      {
+        workflowBundle: { codePath: inject('infra').workflowBundlePath },
+        replayName: 'copy-through-scan',
+        sinks: { tenants: { present: { fn: () => undefined } } },
+      },
+      history,
+      workflowId,
+    );
+
+  beforeAll(async () => {
+    // One key a listing page: each page is its own commit of the scan cursor, so listing a few thousand keys is long.
+    ls = await startTestLakesync({ lake: 'filesystem', env: { WORKER_LIST_PAGE_SIZE: '1' } });
+    proxy = await startGatedProxy(inject('infra').minio.endpoint);
+    expect((await call(ls.url, 'POST', '/admin/buckets', { name: bucket })).status).toBe(201);
+  });
+  afterAll(async () => {
+    proxy?.open();
+    await proxy?.stop();
+    await ls?.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('goes on copying what the scan commits after Temporal suggests continuing as new', { timeout: 600_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-long-scan-'));
+    dirs.push(dir);
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 3000; i++) files.set(`d${i % 4}/f${String(i).padStart(5, '0')}.bin`, randomBytes(1 + (i % 300)));
+    await writeAll(dir, files);
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'long-fs-scan',
+      kind: 'filesystem',
+      filesystem: { path: dir },
+      batchSize: 10,
+      targetPrefix: 'fs/',
+      syncIntervalSeconds: 86400,
+    });
+    expect(src.status).toBe(201);
+    const job = await expectExact(src.body.sourceId as string, await discover(src.body.sourceId as string), 'fs', files);
+
+    const history = await fetchHistory(job.workflowId, job.runId);
+    const t = timeline(history.events ?? []);
+    expect(t.scanScheduled).toHaveLength(1);
+    expect(t.scanCompleted).toHaveLength(1);
+    const [scanDone] = t.scanCompleted as [number];
+    // Temporal suggested continuing as new while the scan was still listing…
+    expect(t.suggested).toBeGreaterThan(t.scanScheduled[0]!);
+    expect(t.suggested).toBeLessThan(scanDone);
+    // …and the run went on planning and copying what the scan committed after that, before the scan ended. Before
+    // COPY_THROUGH_SCAN it looked at the suggestion before every plan, so at most the plan already under way when the
+    // suggestion came went out after it, and nothing was planned again until the scan ended.
+    const replans = t.plans.filter((i) => i > t.suggested && i < scanDone);
+    expect(replans.length).toBeGreaterThanOrEqual(2);
+    expect(t.batches.filter((i) => i > replans[1]! && i < scanDone).length).toBeGreaterThan(0);
+    expect(t.patches).toContain(COPY_THROUGH_SCAN);
+    await expectReplays(history, job.workflowId);
+  });
+
+  it('keeps looking for newly listed keys when it has caught up with the scan after the suggestion', { timeout: 600_000 }, async () => {
+    const { minio } = inject('infra');
+    const s3 = minioClient();
+    const sourceBucket = unique('long-scan');
+    await s3.send(new CreateBucketCommand({ Bucket: sourceBucket }));
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 2500; i++) files.set(`k${String(i).padStart(5, '0')}`, randomBytes(1 + (i % 200)));
+    await putAll(s3, sourceBucket, 'feed/', files);
+    // Read through a gate, so the test can hold the scan's listings while its copies catch up with it.
+    const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+      name: 'long-s3-scan',
+      kind: 's3',
+      s3: {
+        endpoint: proxy.endpoint,
+        region: minio.region,
+        bucket: sourceBucket,
+        prefix: 'feed/',
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+        forcePathStyle: true,
+      },
+      batchSize: 10,
+      targetPrefix: 's3/',
+      syncIntervalSeconds: 86400,
+    });
+    expect(src.status).toBe(201);
+    const sourceId = src.body.sourceId as string;
+    const jobId = await discover(sourceId);
+
+    // Once Temporal has suggested continuing as new, listing stops at the gate (the scan still open) until the
+    // run, having copied everything listed, sets a timer to look again, as it does before the suggestion.
+    const suggested = await waitFor('Temporal suggesting continue-as-new', async () => {
+      const t = timeline((await fetchHistory(syncRunWorkflowId(jobId))).events ?? []);
+      return t.suggested >= 0 && t;
+    });
+    expect(suggested.scanCompleted).toEqual([]);
+    proxy.close((req) => req.method === 'GET' && (req.url ?? '').includes('list-type=2'));
+    const polling = await waitFor(
+      'a timer after the suggestion',
+      async () => {
+        const t = timeline((await fetchHistory(syncRunWorkflowId(jobId))).events ?? []);
+        return t.timers.some((i) => i > t.suggested) && t;
+      },
+      120_000,
+      50,
+    );
+    expect(proxy.held()).toBeGreaterThan(0);
+    expect(polling.scanCompleted).toEqual([]);
+    proxy.open();
+
+    const job = await expectExact(sourceId, jobId, 's3', files);
+    const history = await fetchHistory(job.workflowId, job.runId);
+    const t = timeline(history.events ?? []);
+    const [scanDone] = t.scanCompleted as [number];
+    const timer = t.timers.find((i) => i > t.suggested)!;
+    // The look-again found what the scan listed once the gate opened, and copied it while the scan went on.
+    expect(timer).toBeLessThan(scanDone);
+    expect(t.batches.filter((i) => i > timer && i < scanDone).length).toBeGreaterThan(0);
+    expect(t.patches).toContain(COPY_THROUGH_SCAN);
+    await expectReplays(history, job.workflowId);
+  });
+});
