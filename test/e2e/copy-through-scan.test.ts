@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { call, waitFor, waitForJob } from '../support/http.js';
-import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { minioClient, minioS3Settings, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { putAll, sha256, tree, writeAll } from '../support/objects.js';
 import { COPY_THROUGH_SCAN } from '../../workflows/sync-run.js';
 import { syncRunWorkflowId } from '../../workflows/shared.js';
@@ -131,7 +131,6 @@ describe('copying through a long scan', () => {
   });
 
   it('keeps looking for newly listed keys when it has caught up with the scan after the suggestion', { timeout: 600_000 }, async () => {
-    const { minio } = inject('infra');
     const s3 = minioClient();
     const sourceBucket = unique('long-scan');
     await s3.send(new CreateBucketCommand({ Bucket: sourceBucket }));
@@ -142,15 +141,7 @@ describe('copying through a long scan', () => {
     const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
       name: 'long-s3-scan',
       kind: 's3',
-      s3: {
-        endpoint: proxy.endpoint,
-        region: minio.region,
-        bucket: sourceBucket,
-        prefix: 'feed/',
-        accessKeyId: minio.accessKeyId,
-        secretAccessKey: minio.secretAccessKey,
-        forcePathStyle: true,
-      },
+      s3: minioS3Settings({ endpoint: proxy.endpoint, bucket: sourceBucket, prefix: 'feed/' }),
       batchSize: 10,
       targetPrefix: 's3/',
       syncIntervalSeconds: 86400,

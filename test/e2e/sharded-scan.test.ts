@@ -16,7 +16,7 @@ import postgres from 'postgres';
 import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { activityReport, historyChain } from '../support/history.js';
 import { call, waitFor, waitForJob } from '../support/http.js';
-import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
+import { minioClient, minioS3Settings, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { sha256, tree } from '../support/objects.js';
 import { seededRandom } from '../support/seed.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
@@ -148,7 +148,6 @@ describe('sharded discovery', () => {
     { timeout: 900_000 },
     async () => {
       for (const w of workers.splice(0)) await w.kill('SIGKILL');
-      const { minio } = inject('infra');
       const sourceBucket = unique('shards');
       await s3.send(new CreateBucketCommand({ Bucket: sourceBucket }));
       const files = new Map<string, Buffer>();
@@ -160,15 +159,7 @@ describe('sharded discovery', () => {
       const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
         name: 's3-sharded',
         kind: 's3',
-        s3: {
-          endpoint: proxy.endpoint,
-          region: minio.region,
-          bucket: sourceBucket,
-          prefix: 'feed/',
-          accessKeyId: minio.accessKeyId,
-          secretAccessKey: minio.secretAccessKey,
-          forcePathStyle: true,
-        },
+        s3: minioS3Settings({ endpoint: proxy.endpoint, bucket: sourceBucket, prefix: 'feed/' }),
         batchSize: 200,
         targetPrefix: 's3/',
         syncIntervalSeconds: 86400,

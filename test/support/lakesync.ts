@@ -46,6 +46,20 @@ export function minioClient(minio: TestInfra['minio'] = inject('infra').minio): 
   return createS3Client({ ...minio, forcePathStyle: true });
 }
 
+/** An `s3` source's settings for a bucket of the suite's MinIO, read at `endpoint` (MinIO's own, or a proxy in front of it). */
+export function minioS3Settings(o: { bucket: string; prefix?: string; endpoint?: string }) {
+  const minio = inject('infra').minio;
+  return {
+    endpoint: o.endpoint ?? minio.endpoint,
+    region: minio.region,
+    bucket: o.bucket,
+    ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
+    accessKeyId: minio.accessKeyId,
+    secretAccessKey: minio.secretAccessKey,
+    forcePathStyle: true,
+  };
+}
+
 /**
  * One lakesync (API + worker) per test file, on its own database and task
  * queue, against the suite's real Temporal, Postgres and MinIO.
