@@ -21,6 +21,8 @@ export interface CopierOptions {
  */
 export class S3Copier {
   private readonly agent: Agent;
+  /** Reads have a pool of their own: a client reading slowly holds its connection, and must not hold up copies. */
+  private readonly readAgent: Agent;
   private readonly url: URL;
 
   constructor(private readonly o: CopierOptions) {
@@ -28,6 +30,7 @@ export class S3Copier {
     // A store answers CopyObject only once the copy is done, which for gigabytes takes as long as it takes
     // (the SDK sets no timeout either); the batch's heartbeat is what notices a worker that is stuck.
     this.agent = new Agent({ connections: o.connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+    this.readAgent = new Agent({ connections: o.connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   }
 
   /** Copies `sourceBucket/sourceKey` to `bucket/key` (path-style); returns the new object's ETag without quotes. */
@@ -117,7 +120,10 @@ export class S3Copier {
       },
       { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
     );
-    const res = await request(`${this.url.protocol}//${this.url.host}${path}`, { headers: signed.headers as Record<string, string>, dispatcher: this.agent });
+    const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
+      headers: signed.headers as Record<string, string>,
+      dispatcher: this.readAgent,
+    });
     if (res.statusCode === 200 || res.statusCode === 206) {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers[name] = value;
@@ -129,7 +135,7 @@ export class S3Copier {
     throw new S3ResponseError(code, xmlValue(text, 'Message') ?? `GetObject answered ${res.statusCode}`, res.statusCode);
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.readAgent.close()]);
   }
 }

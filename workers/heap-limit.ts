@@ -7,10 +7,16 @@
  */
 const MIN_OLD_SPACE_MB = 320;
 
-/** The `--max-old-space-size` the process was started with (flags, then NODE_OPTIONS, the last one wins), if any. */
+/** The `--max-old-space-size` the process was started with, if any: NODE_OPTIONS first, then the command line, which wins. */
 export function oldSpaceCap(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): number | undefined {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].flatMap((a) => /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(a)?.[1] ?? []);
-  return given.length ? Number(given.at(-1)) : undefined;
+  const args = [...nodeOptions.split(/\s+/), ...execArgv];
+  const given = args.flatMap((a, i) => {
+    const flag = /^--max[-_]old[-_]space[-_]size(?:=(\d+))?$/.exec(a);
+    if (!flag) return [];
+    const value = flag[1] ?? args[i + 1];
+    return value !== undefined && /^\d+$/.test(value) ? [Number(value)] : [];
+  });
+  return given.at(-1);
 }
 
 /** A warning to log when the old space is capped below MIN_OLD_SPACE_MB, else undefined. */

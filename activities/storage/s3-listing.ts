@@ -41,6 +41,18 @@ export const urlDecodedKey = (key: string): string => decodeURIComponent(key.rep
  * mostly pages.
  */
 export function parseListing(xml: string): ListingAnswer {
+  try {
+    return readListing(xml);
+  } catch (err) {
+    if (err instanceof S3ResponseError) throw err;
+    // A key whose encoding does not decode, an entity out of range: not an answer an S3 service gives.
+    throw new S3ResponseError('MalformedListing', `the listing does not read: ${(err as Error).message}`, 200, true);
+  }
+}
+
+const malformed = (what: string) => new S3ResponseError('MalformedListing', `the listing has ${what}`, 200, true);
+
+function readListing(xml: string): ListingAnswer {
   const truncated = rawXmlValue(xml, 'IsTruncated');
   if (truncated === undefined || !xml.includes('<ListBucketResult'))
     throw new S3ResponseError('MalformedListing', 'the answer is not a ListObjectsV2 result', 200, true);
@@ -54,12 +66,11 @@ export function parseListing(xml: string): ListingAnswer {
     if (rawKey !== undefined) {
       const key = unescapeXml(rawKey);
       const modified = rawXmlValue(xml, 'LastModified', at, end);
-      contents.push({
-        key: encoded ? urlDecodedKey(key) : key,
-        etag: unescapeXml(rawXmlValue(xml, 'ETag', at, end) ?? ''),
-        size: Number(rawXmlValue(xml, 'Size', at, end) ?? 0),
-        lastModified: modified === undefined ? null : new Date(modified),
-      });
+      const size = Number(rawXmlValue(xml, 'Size', at, end) ?? 0);
+      const lastModified = modified === undefined ? null : new Date(modified);
+      if (!Number.isSafeInteger(size) || size < 0) throw malformed('a size that is not a byte count');
+      if (lastModified !== null && Number.isNaN(lastModified.getTime())) throw malformed('a modification time that is not a date');
+      contents.push({ key: encoded ? urlDecodedKey(key) : key, etag: unescapeXml(rawXmlValue(xml, 'ETag', at, end) ?? ''), size, lastModified });
     }
     at = xml.indexOf('<Contents>', end);
   }

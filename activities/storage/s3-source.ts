@@ -13,34 +13,43 @@ import type { S3Credentials } from '../../domain/source-config.js';
 /** Lists and reads an S3-compatible bucket under a prefix; keys are relative to the prefix. */
 export class S3SourceReader implements SourceReader {
   /** Pages are listed on the lean path (s3-listing.ts); everything else goes through the SDK. */
-  private readonly lister: S3Lister;
+  private lister: S3Lister | undefined;
 
   constructor(
     private readonly client: S3Client,
     private readonly conn: S3Connection,
-    creds: S3Credentials,
+    private readonly creds: S3Credentials,
     /** `credentialIdentity` of what this reader reads with. */
     private readonly credentials: string,
-    dispatcher: Dispatcher,
-  ) {
+    private readonly dispatcher: Dispatcher,
+  ) {}
+
+  /** Resolved at the first listing, so settings the SDK's endpoint rules refuse fail the listing, as the SDK's own would. */
+  private listing(): S3Lister {
+    if (this.lister) return this.lister;
     // Where and how the SDK would send a request for this bucket: its endpoint rules pick the addressing style and signing region.
-    const endpoint = client.config.endpointProvider({
-      Bucket: conn.bucket,
-      Region: conn.region,
-      ForcePathStyle: conn.forcePathStyle,
-      Endpoint: conn.endpoint,
+    const endpoint = this.client.config.endpointProvider({
+      Bucket: this.conn.bucket,
+      Region: this.conn.region,
+      ForcePathStyle: this.conn.forcePathStyle,
+      Endpoint: this.conn.endpoint,
       UseFIPS: false,
       UseDualStack: false,
       Accelerate: false,
     });
     const scheme = endpoint.properties?.authSchemes as { signingRegion?: string }[] | undefined;
-    this.lister = new S3Lister({ url: endpoint.url, region: scheme?.[0]?.signingRegion ?? conn.region, ...creds, dispatcher });
+    return (this.lister = new S3Lister({
+      url: endpoint.url,
+      region: scheme?.[0]?.signingRegion ?? this.conn.region,
+      ...this.creds,
+      dispatcher: this.dispatcher,
+    }));
   }
 
   async listPage(afterKey: string | null, pageSize: number): Promise<ListedPage> {
     const prefix = this.conn.prefix;
     // URL-encoded keys (EncodingType url): XML cannot carry control characters, so a key holding one would come back altered.
-    const res = await this.lister.page({ prefix, startAfter: afterKey === null ? undefined : prefix + afterKey, maxKeys: Math.min(pageSize, 1000) });
+    const res = await this.listing().page({ prefix, startAfter: afterKey === null ? undefined : prefix + afterKey, maxKeys: Math.min(pageSize, 1000) });
     const objects = res.contents
       .filter((o) => !o.key.endsWith('/'))
       .map((o) => ({

@@ -41,6 +41,24 @@ describe('parseListing (ListObjectsV2 answers)', () => {
     expect(() => parseListing('<html><body>proxy error</body></html>')).toThrow(S3ResponseError);
     expect(() => parseListing(answer(entry('k1')).replace('</Contents>', ''))).toThrow(/cut short/);
   });
+
+  it('refuses entries no S3 service answers, as a foreign answer', () => {
+    for (const [bad, message] of [
+      [answer(entry('k1', '"e"', -1)), /size/],
+      [answer(entry('k1').replace('2026-11-28T06:56:59.041Z', 'yesterday')), /modification time/],
+      [answer(entry('bad%E0%A4%A')), /does not read/],
+      [answer(entry('k&#x110000;1'), { encoded: false }), /does not read/],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        parseListing(bad);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(S3ResponseError);
+      expect(thrown).toMatchObject({ name: 'MalformedListing', foreignAnswer: true, message: expect.stringMatching(message) });
+    }
+  });
 });
 
 describe('s3ErrorAnswer', () => {
