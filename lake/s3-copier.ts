@@ -2,7 +2,7 @@ import aws4 from 'aws4';
 import { backOff } from 'exponential-backoff';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
-import { S3ResponseError, encodePath, encodeSegment, retryableS3Failure, xmlValue } from './s3-wire.js';
+import { S3ResponseError, S3_RETRY, encodePath, encodeSegment, s3ErrorAnswer, xmlValue } from './s3-wire.js';
 
 export interface CopierOptions {
   endpoint: string;
@@ -29,21 +29,20 @@ export class S3Copier {
     this.url = new URL(o.endpoint);
     // A store answers CopyObject only once the copy is done, which for gigabytes takes as long as it takes
     // (the SDK sets no timeout either); the batch's heartbeat is what notices a worker that is stuck.
-    this.agent = new Agent({ connections: o.connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
-    this.readAgent = new Agent({ connections: o.connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+    const pool = () => new Agent({ connections: o.connections, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+    this.agent = pool();
+    this.readAgent = pool();
+  }
+
+  /** The path-style path of `bucket/key` at the endpoint. */
+  private objectPath(bucket: string, key: string): string {
+    return `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
   }
 
   /** Copies `sourceBucket/sourceKey` to `bucket/key` (path-style); returns the new object's ETag without quotes. */
   async copy(bucket: string, key: string, sourceBucket: string, sourceKey: string): Promise<string> {
-    const path = `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
-    // Three tries, 100 then 200 ms apart, for what may pass: a network error, a 5xx, a throttling or timeout code.
-    return backOff(() => this.once(path, `${sourceBucket}/${encodePath(sourceKey)}`), {
-      numOfAttempts: 3,
-      startingDelay: 100,
-      timeMultiple: 2,
-      jitter: 'none',
-      retry: retryableS3Failure,
-    });
+    // A network error, a 5xx, a throttling or timeout code may pass on another try.
+    return backOff(() => this.once(this.objectPath(bucket, key), `${sourceBucket}/${encodePath(sourceKey)}`), S3_RETRY);
   }
 
   private async once(path: string, copySource: string): Promise<string> {
@@ -71,7 +70,7 @@ export class S3Copier {
    * not buffered to hash it); the ETag without quotes. Not retried: a stream cannot be sent twice.
    */
   async put(bucket: string, key: string, body: Readable, length: number, headers: Record<string, string>): Promise<string> {
-    const path = `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
+    const path = this.objectPath(bucket, key);
     const signed = aws4.sign(
       {
         host: this.url.host,
@@ -91,10 +90,7 @@ export class S3Copier {
       dispatcher: this.agent,
     });
     const text = await res.body.text();
-    if (res.statusCode !== 200) {
-      const code = xmlValue(text, 'Code') ?? `HTTP${res.statusCode}`;
-      throw new S3ResponseError(code, xmlValue(text, 'Message') ?? `PutObject answered ${res.statusCode}`, res.statusCode);
-    }
+    if (res.statusCode !== 200) throw s3ErrorAnswer(res.statusCode, text, 'PutObject');
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }
 
@@ -103,8 +99,7 @@ export class S3Copier {
    * retried as copies are; once the body flows, a failure is the reader's. Headers come lower-cased, as sent.
    */
   async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ headers: Record<string, string>; body: Readable } | null> {
-    const path = `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
-    return backOff(() => this.getOnce(path, range), { numOfAttempts: 3, startingDelay: 100, timeMultiple: 2, jitter: 'none', retry: retryableS3Failure });
+    return backOff(() => this.getOnce(this.objectPath(bucket, key), range), S3_RETRY);
   }
 
   private async getOnce(path: string, range?: { start: number; end: number }): Promise<{ headers: Record<string, string>; body: Readable } | null> {
@@ -129,10 +124,9 @@ export class S3Copier {
       for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers[name] = value;
       return { headers, body: res.body };
     }
-    const text = await res.body.text();
-    const code = xmlValue(text, 'Code') ?? `HTTP${res.statusCode}`;
-    if (code === 'NoSuchKey') return null;
-    throw new S3ResponseError(code, xmlValue(text, 'Message') ?? `GetObject answered ${res.statusCode}`, res.statusCode);
+    const err = s3ErrorAnswer(res.statusCode, await res.body.text(), 'GetObject');
+    if (err.name === 'NoSuchKey') return null;
+    throw err;
   }
 
   async close(): Promise<void> {

@@ -30,6 +30,9 @@ export const RETRYABLE_S3_CODES = new Set(['InternalError', 'SlowDown', 'Service
 /** Whether a failed lean request may pass on a retry: a 5xx or throttling answer, or no answer at all (a socket error). */
 export const retryableS3Failure = (err: unknown): boolean => (err instanceof S3ResponseError ? RETRYABLE_S3_CODES.has(err.name) || err.status >= 500 : true);
 
+/** The lean paths' retries (exponential-backoff options): three tries, 100 then 200 ms apart, for what may pass. */
+export const S3_RETRY = { numOfAttempts: 3, startingDelay: 100, timeMultiple: 2, jitter: 'none', retry: retryableS3Failure } as const;
+
 /** RFC 3986 encoding of one path segment or query value, as S3 signs it. */
 export const encodeSegment = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 export const encodePath = (key: string): string => key.split('/').map(encodeSegment).join('/');

@@ -2,7 +2,7 @@ import aws4 from 'aws4';
 import { backOff } from 'exponential-backoff';
 import { request, type Dispatcher } from 'undici';
 import { findEgressDenied } from '../net/egress.js';
-import { S3ResponseError, encodeSegment, rawXmlValue, retryableS3Failure, s3ErrorAnswer, unescapeXml } from '../../lake/s3-wire.js';
+import { S3ResponseError, S3_RETRY, encodeSegment, rawXmlValue, s3ErrorAnswer, unescapeXml } from '../../lake/s3-wire.js';
 
 export interface ListingTarget {
   /** The bucket's base URL as the SDK's endpoint rules resolve it (virtual-host or path style). */
@@ -96,12 +96,7 @@ export class S3Lister {
       ...(q.startAfter !== undefined ? [`start-after=${encodeSegment(q.startAfter)}`] : []),
     ].join('&');
     const path = `${this.t.url.pathname}${this.t.url.pathname.endsWith('/') ? '' : '/'}?${query}`;
-    return backOff(() => this.once(path), {
-      numOfAttempts: 3,
-      startingDelay: 100,
-      timeMultiple: 2,
-      retry: (err) => findEgressDenied(err) === null && retryableS3Failure(err),
-    });
+    return backOff(() => this.once(path), { ...S3_RETRY, retry: (err) => findEgressDenied(err) === null && S3_RETRY.retry(err) });
   }
 
   private async once(path: string): Promise<ListingAnswer> {
