@@ -158,11 +158,15 @@ describe('copying through a long scan', () => {
     });
     expect(suggested.scanCompleted).toEqual([]);
     proxy.close((req) => req.method === 'GET' && (req.url ?? '').includes('list-type=2'));
+    // A run that copies faster than its scan lists already sets such timers; only one set once the gate holds a
+    // listing (and so while the scan cannot go on) shows the run looking again for keys the scan has not listed.
+    await waitFor('the gate holding a listing', async () => proxy.held() > 0, 120_000, 20);
+    const heldFrom = (await fetchHistory(syncRunWorkflowId(jobId))).events?.length ?? 0;
     const polling = await waitFor(
-      'a timer after the suggestion',
+      'a timer while the gate holds the scan',
       async () => {
         const t = timeline((await fetchHistory(syncRunWorkflowId(jobId))).events ?? []);
-        return t.timers.some((i) => i > t.suggested) && t;
+        return t.timers.some((i) => i >= heldFrom) && t;
       },
       120_000,
       50,
@@ -175,7 +179,8 @@ describe('copying through a long scan', () => {
     const history = await fetchHistory(job.workflowId, job.runId);
     const t = timeline(history.events ?? []);
     const [scanDone] = t.scanCompleted as [number];
-    const timer = t.timers.find((i) => i > t.suggested)!;
+    const timer = t.timers.find((i) => i >= heldFrom)!;
+    expect(timer).toBeGreaterThan(t.suggested);
     // The look-again found what the scan listed once the gate opened, and copied it while the scan went on.
     expect(timer).toBeLessThan(scanDone);
     expect(t.batches.filter((i) => i > timer && i < scanDone).length).toBeGreaterThan(0);
