@@ -92,18 +92,20 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
           }))
         )
           throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this shard has moved its cursor on' });
-        // Only this shard's range is marked: the ranges of a job's shards partition the keys, so the sweep after the last shard sees every mark once.
-        // Marks first: shards' pages take the job row (countOwed, countListed) last, so they wait for one another only briefly.
-        await catalog.markMissing(
-          tx,
-          input.sourceId,
-          shard.pass,
-          from,
-          to,
-          [...matched, ...unmatched].map((o) => o.key),
-        );
-        await catalog.oweListed(tx, input, shard.pass, matched, reconcile.onUpdate);
-        await catalog.deferExcess(tx, input, source.maxObjectsPerRun, { after: from, upTo: to });
+        if (!(await catalog.pageUnchanged(tx, input, shard.pass, { from, to }, matched, unmatched))) {
+          // Only this shard's range is marked: the ranges of a job's shards partition the keys, so the sweep after the last shard sees every mark once.
+          // Marks first: shards' pages take the job row (countOwed, countListed) last, so they wait for one another only briefly.
+          await catalog.markMissing(
+            tx,
+            input.sourceId,
+            shard.pass,
+            from,
+            to,
+            [...matched, ...unmatched].map((o) => o.key),
+          );
+          await catalog.oweListed(tx, input, shard.pass, matched, reconcile.onUpdate);
+          await catalog.deferExcess(tx, input, source.maxObjectsPerRun, { after: from, upTo: to });
+        }
         await catalog.countListed(tx, input.jobId, page.objects.length);
       });
       recorded.listed(input.sourceId, page.objects.length);

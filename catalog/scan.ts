@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ISql, Sql } from 'postgres';
 import { dropDerivedData } from './derived.js';
 import { countDeferred, countDeleted, countOwed, countRemoved, readOwedCount, type JobRef } from './job-counters.js';
@@ -168,6 +169,44 @@ export async function markMissing(
       where so.source_id = ${sourceId} and so.status <> ${lit(tx, S.deleted)}
         and (${from}::text is null or so.key > ${from}) and (${to}::text is null or so.key <= ${to})
         and (case when so.key in (select key from listed) then so.missing_pass = ${pass} else so.missing_pass is distinct from ${pass} end)`;
+}
+
+/**
+ * Whether a page of a scan that is not a full sync would write nothing: its
+ * range of the checkpoint holds exactly the listed objects, with the same
+ * etags, sizes and times, none owed, filtered or marked missing by this pass.
+ * Then oweListed and markMissing (which would each send the page and probe
+ * every listed key) are skipped. Both sides reduce to one digest, computed
+ * the same way here and in Postgres, so only a hash crosses the wire; any
+ * difference, even one only of encoding, just takes the full diff.
+ */
+export async function pageUnchanged(
+  tx: ISql,
+  ref: ScanRef,
+  pass: number,
+  range: { from: string | null; to: string | null },
+  matched: readonly Listed[],
+  unmatched: readonly Listed[],
+): Promise<boolean> {
+  // A full sync owes every object; objects outside the filters are recordFiltered's.
+  if (ref.fullSync || unmatched.length > 0) return false;
+  const { from, to } = range;
+  // Each field is length-prefixed or numeric, so two different listings never encode to the same text.
+  let text = '';
+  for (const o of matched)
+    text += `${Buffer.byteLength(o.key)}:${o.key}${Buffer.byteLength(o.etag)}:${o.etag}${o.size},${o.lastModified ? o.lastModified.getTime() : '-'};`;
+  const [row] = await tx<{ digest: string | null; owed: boolean | null }[]>`
+      select encode(sha256(convert_to(coalesce(string_agg(
+               octet_length(key) || ':' || key
+               || coalesce(octet_length(etag) || ':' || etag, '~')
+               || coalesce(size::text, '~') || ','
+               || coalesce(floor(extract(epoch from last_modified) * 1000)::text, '-') || ';',
+               '' order by key), ''), 'UTF8')), 'hex') as digest,
+             bool_or(status in (${lit(tx, S.pending, S.filtered)}) or missing_pass = ${pass}) as owed
+      from source_objects
+      where source_id = ${ref.sourceId} and status <> ${lit(tx, S.deleted)}
+        and (${from}::text is null or key > ${from}) and (${to}::text is null or key <= ${to})`;
+  return row?.owed !== true && row?.digest === createHash('sha256').update(text).digest('hex');
 }
 
 /** How many objects this pass found missing, of how many the source holds: what reconcile.maxDeletes is checked against. */

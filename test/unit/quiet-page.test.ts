@@ -1,0 +1,139 @@
+/**
+ * A scan page's quiet check (catalog pageUnchanged) on the real Postgres: it
+ * says "unchanged" only when the full diff (oweListed, markMissing) would
+ * write nothing, which each case checks by running the full diff after it and
+ * reading the rows' versions; every difference the diff acts on makes it say
+ * "changed".
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sql } from 'postgres';
+import { closeDb, createDb, type Db } from '../../db/client.js';
+import { markMissing, oweListed, pageUnchanged, type Listed, type ScanRef } from '../../catalog/scan.js';
+import { migratedDatabase } from '../support/migrated-db.js';
+import { unique } from '../support/lakesync.js';
+
+let db: Db;
+let sql: Sql;
+const PASS = 7;
+
+beforeAll(async () => {
+  // The application's client: drizzle sets how it sends JSON and reads times.
+  db = createDb(await migratedDatabase('quiet_page'), 2);
+  sql = db.$client;
+  await sql`insert into buckets (id, name) values ('b1', 'bucket-one')`;
+});
+afterAll(async () => {
+  await closeDb(db);
+});
+
+/** A source whose catalog holds `page` as ingested by an earlier job, and a job of this scan. */
+async function catalogued(page: Listed[]): Promise<ScanRef> {
+  const sourceId = unique('src');
+  const jobId = unique('job');
+  await sql`insert into sources (id, bucket_id, name, kind, workflow_id, connection) values (${sourceId}, 'b1', ${sourceId}, 's3', ${`c-${sourceId}`}, ${JSON.stringify({})})`;
+  for (const id of ['job-before', jobId])
+    await sql`insert into jobs (id, bucket_id, source_id, kind, trigger) values (${id === jobId ? jobId : `${id}-${sourceId}`}, 'b1', ${sourceId}, 'discovery', 'manual')`;
+  await oweListed(sql, { jobId: `job-before-${sourceId}`, sourceId, fullSync: false }, PASS - 1, page, true);
+  await sql`update source_objects set status = 'ingested', pending_job_id = null where source_id = ${sourceId}`;
+  return { jobId, sourceId, fullSync: false };
+}
+
+const versions = async (sourceId: string) =>
+  new Map((await sql<{ key: string; xmin: string }[]>`select key, xmin::text from source_objects where source_id = ${sourceId}`).map((r) => [r.key, r.xmin]));
+
+/** What the full diff of the page changed: the keys whose rows it wrote. */
+async function fullDiffWrites(ref: ScanRef, range: { from: string | null; to: string | null }, page: Listed[]): Promise<string[]> {
+  const before = await versions(ref.sourceId);
+  await sql.begin(async (tx) => {
+    await markMissing(
+      tx,
+      ref.sourceId,
+      PASS,
+      range.from,
+      range.to,
+      page.map((o) => o.key),
+    );
+    await oweListed(tx, ref, PASS, page, true);
+  });
+  const after = await versions(ref.sourceId);
+  return [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
+}
+
+const at = new Date('2026-11-01T10:20:30.123Z');
+// Byte order, as S3 lists and the catalog sorts (collate "C"); keys with separators, multi-byte and astral characters.
+const page: Listed[] = [
+  { key: 'A:1', etag: '"e1"', size: 1, lastModified: at },
+  { key: 'a', etag: '1:"e2"', size: 22, lastModified: null },
+  { key: 'a:1', etag: '"e3"', size: 0 },
+  { key: 'dir/ü/é.txt', etag: '"e4"', size: 4096, lastModified: at },
+  { key: 'dir/😀', etag: '"e5"', size: 5, lastModified: at },
+];
+const whole = { from: null, to: null };
+
+describe('a scan page with nothing to write', () => {
+  it('is unchanged when the catalog holds exactly the listing, and the full diff then writes nothing', async () => {
+    const ref = await catalogued(page);
+    expect(await pageUnchanged(sql, ref, PASS, whole, page, [])).toBe(true);
+    expect(await pageUnchanged(sql, ref, PASS, { from: 'a', to: 'dir/ü/é.txt' }, page.slice(2, 4), [])).toBe(true);
+    expect(await fullDiffWrites(ref, whole, page)).toEqual([]);
+  });
+
+  it('is unchanged for an empty page over an empty range, and changed for one over catalogued keys', async () => {
+    const ref = await catalogued(page);
+    expect(await pageUnchanged(sql, ref, PASS, { from: 'dir/😀', to: null }, [], [])).toBe(true);
+    expect(await pageUnchanged(sql, ref, PASS, { from: 'a:1', to: null }, [], [])).toBe(false);
+  });
+
+  const changes: [string, (p: Listed[]) => Listed[]][] = [
+    ['an etag changed', (p) => p.map((o, i) => (i === 1 ? { ...o, etag: '"other"' } : o))],
+    ['a size changed', (p) => p.map((o, i) => (i === 3 ? { ...o, size: 4097 } : o))],
+    ['a time changed', (p) => p.map((o, i) => (i === 0 ? { ...o, lastModified: new Date(at.getTime() + 1) } : o))],
+    ['a time appeared', (p) => p.map((o, i) => (i === 1 ? { ...o, lastModified: at } : o))],
+    ['a new key', (p) => [...p.slice(0, 2), { key: 'b', etag: '"n"', size: 1 }, ...p.slice(2)]],
+    ['a key gone', (p) => p.filter((_, i) => i !== 2)],
+  ];
+  for (const [what, change] of changes)
+    it(`is changed when ${what}, and the full diff writes`, async () => {
+      const ref = await catalogued(page);
+      const listed = change(page);
+      expect(await pageUnchanged(sql, ref, PASS, whole, listed, [])).toBe(false);
+      expect((await fullDiffWrites(ref, whole, listed)).length).toBeGreaterThan(0);
+    });
+
+  it('tells apart listings whose keys and etags only join to the same text', async () => {
+    // Without the length prefixes both would read x:1:"e" with size 1.
+    const ref = await catalogued([{ key: 'x:1', etag: '"e"', size: 1 }]);
+    const shifted = [{ key: 'x', etag: '1:"e"', size: 1 }];
+    expect(await pageUnchanged(sql, ref, PASS, whole, shifted, [])).toBe(false);
+    expect(await fullDiffWrites(ref, whole, shifted)).toEqual(['x:1', 'x']);
+  });
+
+  it('is changed when a listed object is owed, filtered, deleted or marked missing by this pass', async () => {
+    for (const [column, value] of [
+      ['status', 'pending'],
+      ['status', 'filtered'],
+      ['status', 'deleted'],
+      ['missing_pass', PASS],
+    ] as const) {
+      const ref = await catalogued(page);
+      await sql`update source_objects set ${sql(column)} = ${value} where source_id = ${ref.sourceId} and key = 'a'`;
+      expect(await pageUnchanged(sql, ref, PASS, whole, page, []), `${column} = ${value}`).toBe(false);
+      expect(await fullDiffWrites(ref, whole, page), `${column} = ${value}`).toContain('a');
+    }
+  });
+
+  it('is unchanged beside a deleted object outside the listing, and an earlier pass its mark', async () => {
+    const ref = await catalogued(page);
+    await oweListed(sql, { ...ref, jobId: `job-before-${ref.sourceId}` }, PASS - 1, [{ key: 'c', etag: '"gone"', size: 1 }], true);
+    await sql`update source_objects set status = 'deleted' where source_id = ${ref.sourceId} and key = 'c'`;
+    await sql`update source_objects set missing_pass = ${PASS - 1} where source_id = ${ref.sourceId} and key = 'a'`;
+    expect(await pageUnchanged(sql, ref, PASS, whole, page, [])).toBe(true);
+    expect(await fullDiffWrites(ref, whole, page)).toEqual([]);
+  });
+
+  it('leaves full syncs and pages with objects outside the filters to the full diff', async () => {
+    const ref = await catalogued(page);
+    expect(await pageUnchanged(sql, { ...ref, fullSync: true }, PASS, whole, page, [])).toBe(false);
+    expect(await pageUnchanged(sql, ref, PASS, whole, page.slice(1), page.slice(0, 1))).toBe(false);
+  });
+});
