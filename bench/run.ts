@@ -113,7 +113,7 @@ async function main() {
     : undefined;
   clients?.catch(() => undefined); // awaited where used; a failure must not crash before the cleanups run
   // s3sync is built (minutes, once per cache) while everything else starts; a sync benchmark without it says why.
-  const s3syncWanted = !args['s3-endpoint'] && !args['discovery-only'] && !args['skip-peers'];
+  const s3syncWanted = !args['s3-endpoint'] && !args['discovery-only'] && !args.capacity && !args.freshness && !args['skip-peers'];
   const s3sync = s3syncWanted
     ? installS3sync({ cacheDir: env.LAKESYNC_CACHE_DIR, explicitPath: env.LAKESYNC_S3SYNC_PATH, log }).catch((err: unknown) => {
         log(`s3sync: skipped, it could not be installed: ${err instanceof Error ? err.message : String(err)}`);

@@ -176,7 +176,8 @@ export async function markMissing(
  * range of the checkpoint holds exactly the listed objects, with the same
  * etags, sizes and times, none owed, filtered or marked missing by this pass.
  * Then oweListed and markMissing (which would each send the page and probe
- * every listed key) are skipped. Both sides reduce to one digest, computed
+ * every listed key) are skipped, and deferExcess: a page that owes nothing
+ * adds no excess. Both sides reduce to one digest, computed
  * the same way here and in Postgres, so only a hash crosses the wire; any
  * difference, even one only of encoding, just takes the full diff.
  */
@@ -195,18 +196,24 @@ export async function pageUnchanged(
   let text = '';
   for (const o of matched)
     text += `${Buffer.byteLength(o.key)}:${o.key}${Buffer.byteLength(o.etag)}:${o.etag}${o.size},${o.lastModified ? o.lastModified.getTime() : '-'};`;
-  const [row] = await tx<{ digest: string | null; owed: boolean | null }[]>`
-      select encode(sha256(convert_to(coalesce(string_agg(
+  // At most one row more than the page: a range far larger (an emptied source, a mass delete) is told apart by
+  // its count without reading it. A time finer than the millisecond a listing gives counts as a difference.
+  const [row] = await tx<{ rows: string; digest: string; owed: boolean | null }[]>`
+      select count(*) as rows,
+             encode(sha256(convert_to(coalesce(string_agg(
                octet_length(key) || ':' || key
                || coalesce(octet_length(etag) || ':' || etag, '~')
                || coalesce(size::text, '~') || ','
-               || coalesce(floor(extract(epoch from last_modified) * 1000)::text, '-') || ';',
+               || coalesce(round(extract(epoch from last_modified) * 1000)::bigint::text, '-') || ';',
                '' order by key), ''), 'UTF8')), 'hex') as digest,
-             bool_or(status in (${lit(tx, S.pending, S.filtered)}) or missing_pass = ${pass}) as owed
-      from source_objects
-      where source_id = ${ref.sourceId} and status <> ${lit(tx, S.deleted)}
-        and (${from}::text is null or key > ${from}) and (${to}::text is null or key <= ${to})`;
-  return row?.owed !== true && row?.digest === createHash('sha256').update(text).digest('hex');
+             bool_or(status in (${lit(tx, S.pending, S.filtered)}) or missing_pass = ${pass}
+               or last_modified <> date_trunc('milliseconds', last_modified)) as owed
+      from (select key, etag, size, last_modified, status, missing_pass from source_objects
+            where source_id = ${ref.sourceId} and status <> ${lit(tx, S.deleted)}
+              and (${from}::text is null or key > ${from}) and (${to}::text is null or key <= ${to})
+            order by key limit ${matched.length + 1}) range`;
+  if (Number(row?.rows) !== matched.length || row?.owed === true) return false;
+  return row?.digest === createHash('sha256').update(text).digest('hex');
 }
 
 /** How many objects this pass found missing, of how many the source holds: what reconcile.maxDeletes is checked against. */

@@ -10,6 +10,8 @@ export interface GatedProxy {
   close(holds: (req: IncomingMessage) => boolean): void;
   /** Lets the held requests, and every later one, through to the upstream. */
   open(): void;
+  /** Forwards every later request that `delays` selects only after `ms`, as a slow link would (null: none). */
+  slow(delays: ((req: IncomingMessage) => boolean) | null, ms?: number): void;
   stop(): Promise<void>;
 }
 
@@ -24,6 +26,8 @@ export interface GatedProxy {
 export async function startGatedProxy(upstream: string): Promise<GatedProxy> {
   const target = new URL(upstream);
   let holds: ((req: IncomingMessage) => boolean) | null = null;
+  let delays: ((req: IncomingMessage) => boolean) | null = null;
+  let delayMs = 0;
   const waiting: (() => void)[] = [];
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const out = request({ host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: req.headers }, (up) => {
@@ -41,6 +45,9 @@ export async function startGatedProxy(upstream: string): Promise<GatedProxy> {
       // Paused until the gate opens; the body (none for the requests held here) waits in the socket meanwhile.
       req.pause();
       waiting.push(() => forward(req, res));
+    } else if (delays?.(req)) {
+      req.pause();
+      setTimeout(() => forward(req, res), delayMs);
     } else forward(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -48,6 +55,10 @@ export async function startGatedProxy(upstream: string): Promise<GatedProxy> {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     held: () => waiting.length,
     close: (select) => void (holds = select),
+    slow: (select, ms = 0) => {
+      delays = select;
+      delayMs = ms;
+    },
     open: () => {
       holds = null;
       for (const go of waiting.splice(0)) go();

@@ -42,7 +42,7 @@ const versions = async (sourceId: string) =>
   new Map((await sql<{ key: string; xmin: string }[]>`select key, xmin::text from source_objects where source_id = ${sourceId}`).map((r) => [r.key, r.xmin]));
 
 /** What the full diff of the page changed: the keys whose rows it wrote. */
-async function fullDiffWrites(ref: ScanRef, range: { from: string | null; to: string | null }, page: Listed[]): Promise<string[]> {
+async function fullDiffWrites(ref: ScanRef, range: { from: string | null; to: string | null }, page: Listed[], onUpdate = true): Promise<string[]> {
   const before = await versions(ref.sourceId);
   await sql.begin(async (tx) => {
     await markMissing(
@@ -53,7 +53,7 @@ async function fullDiffWrites(ref: ScanRef, range: { from: string | null; to: st
       range.to,
       page.map((o) => o.key),
     );
-    await oweListed(tx, ref, PASS, page, true);
+    await oweListed(tx, ref, PASS, page, onUpdate);
   });
   const after = await versions(ref.sourceId);
   return [...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k);
@@ -129,6 +129,50 @@ describe('a scan page with nothing to write', () => {
     await sql`update source_objects set missing_pass = ${PASS - 1} where source_id = ${ref.sourceId} and key = 'a'`;
     expect(await pageUnchanged(sql, ref, PASS, whole, page, [])).toBe(true);
     expect(await fullDiffWrites(ref, whole, page)).toEqual([]);
+  });
+
+  it('is unchanged for a dead object and a size past 32 bits, as the full diff writes neither', async () => {
+    const big = [...page, { key: 'e', etag: '"big"', size: 5 * 2 ** 40, lastModified: at }];
+    const ref = await catalogued(big);
+    await sql`update source_objects set status = 'dead' where source_id = ${ref.sourceId} and key = 'a'`;
+    expect(await pageUnchanged(sql, ref, PASS, whole, big, [])).toBe(true);
+    expect(await fullDiffWrites(ref, whole, big)).toEqual([]);
+  });
+
+  it('is changed for an etag changed without onUpdate (the full diff records the etag, owing nothing)', async () => {
+    const ref = await catalogued(page);
+    const listed = page.map((o, i) => (i === 0 ? { ...o, etag: '"new"' } : o));
+    expect(await pageUnchanged(sql, ref, PASS, whole, listed, [])).toBe(false);
+    expect(await fullDiffWrites(ref, whole, listed, false)).toEqual(['A:1']);
+  });
+
+  it('is changed when the catalog holds a time finer than the millisecond a listing gives', async () => {
+    const ref = await catalogued(page);
+    await sql`update source_objects set last_modified = last_modified + interval '0.4 milliseconds' where source_id = ${ref.sourceId} and key = 'A:1'`;
+    expect(await pageUnchanged(sql, ref, PASS, whole, page, [])).toBe(false);
+    expect(await fullDiffWrites(ref, whole, page)).toEqual(['A:1']);
+  });
+
+  it('is changed by an unlisted object in its range, owed or not, and by a range far larger than the page', async () => {
+    const ref = await catalogued([...page, { key: 'b', etag: '"owed"', size: 1 }]);
+    await sql`update source_objects set status = 'pending' where source_id = ${ref.sourceId} and key = 'b'`;
+    expect(await pageUnchanged(sql, ref, PASS, whole, page, [])).toBe(false);
+    // The page's own keys are unchanged; only the rest of its range tells.
+    expect(await pageUnchanged(sql, ref, PASS, { from: null, to: 'a:1' }, page.slice(0, 3), [])).toBe(true);
+    expect(await pageUnchanged(sql, ref, PASS, { from: null, to: null }, page.slice(0, 1), [])).toBe(false);
+    expect(await fullDiffWrites(ref, whole, page)).toEqual(['b']);
+  });
+
+  it('takes a page in another order than the catalog for changed: the full diff, which writes nothing', async () => {
+    // U+FF01 sorts before an astral character in UTF-8 bytes, after it in UTF-16 code units.
+    const bytes = [
+      { key: '\uFF01', etag: '"x"', size: 1, lastModified: at },
+      { key: '😀', etag: '"y"', size: 1, lastModified: at },
+    ];
+    const ref = await catalogued(bytes);
+    expect(await pageUnchanged(sql, ref, PASS, whole, bytes, [])).toBe(true);
+    expect(await pageUnchanged(sql, ref, PASS, whole, [bytes[1]!, bytes[0]!], [])).toBe(false);
+    expect(await fullDiffWrites(ref, whole, [bytes[1]!, bytes[0]!])).toEqual([]);
   });
 
   it('leaves full syncs and pages with objects outside the filters to the full diff', async () => {
