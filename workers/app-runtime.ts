@@ -13,6 +13,7 @@ import type { ApiDeps } from '../api/deps.js';
 import { startGrpcServer, type GrpcServer } from '../api/grpc/server.js';
 import { PageTokens } from '../api/pagination.js';
 import type { MultipartLimits } from '../api/multipart-files.js';
+import { settleControllerWakes } from '../api/wake-controller.js';
 import { Authenticator } from '../api/auth.js';
 import { UrlSigner } from '../domain/signed-urls.js';
 import type { ActivityDeps } from '../activities/index.js';
@@ -184,9 +185,11 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
 
   // Controllers that are missing (terminated by hand, lost with a cluster) come back at start-up and periodically.
   let healTimer: NodeJS.Timeout | undefined;
+  // The check under way, if any: stop waits for it before the connection closes.
+  let healing: Promise<unknown> = Promise.resolve();
   if (o.runWorker || o.runApi) {
     const heal = () =>
-      healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log }).catch((err) => log.warn({ err }, 'controller check failed'));
+      (healing = healControllers({ taskQueue: o.env.TEMPORAL_TASK_QUEUE, temporal, db, log }).catch((err) => log.warn({ err }, 'controller check failed')));
     void heal();
     healTimer = setInterval(() => void heal(), o.env.LAKESYNC_HEAL_INTERVAL_SECONDS * 1000);
   }
@@ -269,6 +272,12 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
   }
 
+  const settled = async (p: Promise<unknown>, ms: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  };
+
   const stopWorker = async (): Promise<boolean> => {
     if (!worker) return true;
     if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -304,6 +313,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       await metrics?.close();
       // Activities that never drained still hold connections: leave them to the process exit.
       if (workerClean) {
+        // Nothing may be on its way through the client when its channel shuts down.
+        // At most a few seconds: with Temporal down, a check could otherwise keep retrying past any grace.
+        await Promise.all([settleControllerWakes(temporal), settled(healing, 5000)]);
         await workerConn?.close();
         await connection.close();
         await closeDb(db);
