@@ -48,12 +48,12 @@ export function wakeControllerSoon(
 
 /**
  * Before `client`'s connection closes: wake-ups not yet sent are dropped (the
- * periodic controller check signals for what waits) and those on their way
- * are awaited, up to `graceMs`. A call still in flight when the channel shuts
- * down is retried by the Temporal client from a timer, which then throws on
- * the closed channel where nothing can catch it.
+ * periodic controller check signals for what waits); resolves once those on
+ * their way are done. A call still in flight when the channel shuts down is
+ * retried by the Temporal client from a timer, which then throws on the
+ * closed channel where nothing can catch it.
  */
-export async function settleControllerWakes(client: Client, graceMs = 5000): Promise<void> {
+export async function settleControllerWakes(client: Client): Promise<void> {
   for (const [slot, p] of pending)
     if (p.client === client) {
       clearTimeout(p.timer);
@@ -61,7 +61,5 @@ export async function settleControllerWakes(client: Client, graceMs = 5000): Pro
     }
   const mine = [...(sending.get(client) ?? [])];
   sending.delete(client);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(mine), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-  clearTimeout(timer);
+  await Promise.all(mine);
 }

@@ -315,7 +315,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       if (workerClean) {
         // Nothing may be on its way through the client when its channel shuts down.
         // At most a few seconds: with Temporal down, a check could otherwise keep retrying past any grace.
-        await Promise.all([settleControllerWakes(temporal), settled(healing, 5000)]);
+        await settled(Promise.all([settleControllerWakes(temporal), healing]), 5000);
         await workerConn?.close();
         await connection.close();
         await closeDb(db);
