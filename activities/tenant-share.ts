@@ -13,9 +13,12 @@ export interface TenantShareOptions {
   lingerMs: number;
   /** Activity time an organisation may use, while present, before it is held back for newcomers. */
   quantumMs: number;
-  /** While held back, a scan waits this many times as long as its last page took before listing the next. */
+  /** While held back, a scan waits this many times as long as its last page took before listing the next, and a copy's unit stays taken this many times its copy. */
   scanPause: number;
 }
+
+/** The longest a held-back scan page or copy waits before the next. */
+const MAX_PAUSE_MS = 2000;
 
 interface Presence {
   /** Activities running, and the sum of their start times. */
@@ -35,7 +38,7 @@ interface Presence {
  * sync waits behind them. So, as a multilevel feedback queue does, an
  * organisation that has used more than a quantum of activity time here is
  * held back while one that has not (a newcomer) is present: its copies to
- * `heldUnits` at once, its scans paced. Newcomers run at full speed; two
+ * `heldUnits` at once and paced, its scans paced. Newcomers run at full speed; two
  * large syncs, or one alone, are not held back at all.
  *
  * An organisation is present while one of its activities runs here, and for
@@ -97,14 +100,23 @@ export class TenantShare {
     if (org === undefined) return await fn();
     if (this.waiting.size > 0 || !this.admissible(org)) await this.wait(org, cancelled);
     else this.units.set(org, this.inFlight(org) + 1);
+    const began = this.now();
     try {
       return await fn();
     } finally {
-      const n = this.inFlight(org) - 1;
-      if (n > 0) this.units.set(org, n);
-      else this.units.delete(org);
-      this.admit();
+      // A held-back unit stays taken for scanPause times its copy before the next starts: one unit of
+      // back-to-back small copies would otherwise still fill most of the event loop. The result is not delayed.
+      const pause = this.heldBack(org) && !cancelled?.aborted ? Math.min((this.now() - began) * this.options.scanPause, MAX_PAUSE_MS) : 0;
+      if (pause > 0) setTimeout(() => this.release(org), pause).unref();
+      else this.release(org);
     }
+  }
+
+  private release(org: string): void {
+    const n = this.inFlight(org) - 1;
+    if (n > 0) this.units.set(org, n);
+    else this.units.delete(org);
+    this.admit();
   }
 
   /**
@@ -112,7 +124,7 @@ export class TenantShare {
    * `scanPause` times as long (at most `maxPauseMs`). A scan holds no unit:
    * its pages must not wait behind its own sync's copies.
    */
-  async pace(org: string | undefined, busyMs: number, maxPauseMs = 2000): Promise<void> {
+  async pace(org: string | undefined, busyMs: number, maxPauseMs = MAX_PAUSE_MS): Promise<void> {
     if (org === undefined || !this.heldBack(org)) return;
     await new Promise((r) => setTimeout(r, Math.min(busyMs * this.options.scanPause, maxPauseMs)));
   }

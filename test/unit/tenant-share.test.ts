@@ -168,18 +168,22 @@ describe('tenant share', () => {
   it("keeps an organisation's units beyond the copy slots waiting in the share, where a hold reaches them within one copy", async () => {
     const { s, clock } = share();
     const a = s.enter('a');
+    clock.t = 10_990;
     const queued = units(s, 'a', 12);
     await settle();
     expect(s.inFlight('a')).toBe(8);
     clock.t = 11_000;
     s.touch('b');
-    // Two copies end: the hold takes effect, nothing more is admitted until A is down to its one unit.
+    // Two 10 ms copies end: held back, each unit stays taken 30 ms, then the hold keeps the next from starting.
     queued.gates[0]!.open();
     queued.gates[1]!.open();
     await settle();
+    expect(s.inFlight('a')).toBe(8);
+    const paused = () => new Promise((r) => setTimeout(r, 60));
+    await paused();
     expect(s.inFlight('a')).toBe(6);
     for (const g of queued.gates.slice(2, 7)) g.open();
-    await settle();
+    await paused();
     expect(s.inFlight('a')).toBe(1);
     clock.t = 14_001;
     for (const g of queued.gates.slice(7)) g.open();
@@ -236,6 +240,37 @@ describe('tenant share', () => {
     expect(capped).toBeGreaterThanOrEqual(95);
     // Under the default 2 s cap, far under 3 × 5 s: the cap given applied.
     expect(capped).toBeLessThan(1900);
+    s.leave('a', a);
+  });
+  it("keeps a held-back organisation's unit taken for scanPause times its copy, without delaying the copy's result", async () => {
+    const { s, clock } = share();
+    const a = s.enter('a');
+    clock.t = 11_000;
+    s.touch('b');
+    expect(s.heldBack('a')).toBe(true);
+    // The copy takes 20 ms on the share's clock; the next may start 60 ms of real time after it.
+    const first = s.run('a', async () => {
+      clock.t += 20;
+      return 'copied';
+    });
+    let secondStarted = 0;
+    const second = s.run('a', async () => {
+      secondStarted = performance.now();
+    });
+    const t0 = performance.now();
+    expect(await first).toBe('copied');
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(s.inFlight('a')).toBe(1);
+    await second;
+    expect(secondStarted - t0).toBeGreaterThanOrEqual(55);
+    // Not held back (the newcomer lingered out), a unit is free the moment its copy ends.
+    clock.t += 3001;
+    await new Promise((r) => setTimeout(r, 70));
+    expect(s.heldBack('a')).toBe(false);
+    await s.run('a', async () => {
+      clock.t += 20;
+    });
+    expect(s.inFlight('a')).toBe(0);
     s.leave('a', a);
   });
 });
