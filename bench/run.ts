@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import pLimit from 'p-limit';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
@@ -38,7 +37,6 @@ import { startApiProcess, startWorkerProcess, type WorkerProcess } from '../infr
 import { cpuSnapshot, cpuSpent } from './cpu.js';
 import { s3ShardBench } from './discovery-shards.js';
 import { startRuntime } from '../workers/app-runtime.js';
-import { workflowsPath } from '../workers/create-worker.js';
 import { awsSync, copyLoop, rcloneSync, s3syncSync, s5cmdSync } from './peers.js';
 import { printTable, writeResults, type Row } from './report.js';
 import { freshnessBench } from './freshness.js';
@@ -120,7 +118,7 @@ async function main() {
         return null;
       })
     : null;
-  const [temporal, pg, minio, bundle] = await Promise.all([
+  const [temporal, pg, minio] = await Promise.all([
     startTemporalDevServer({ binary: temporalCli, ui: false, log }),
     startEmbeddedPostgres({
       dataDir: join(scratch, 'postgres'),
@@ -130,7 +128,6 @@ async function main() {
       log,
     }),
     startMinio({ binary: minioBin, dataDir: join(scratch, 'minio'), log }),
-    bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: log, debug() {}, trace() {}, log() {} } as never }),
   ]);
   cleanups.push(
     () => temporal.stop(),
@@ -139,8 +136,6 @@ async function main() {
   );
   await ensureDatabase(pg.url, 'bench');
   const databaseUrl = pg.urlFor('bench');
-  const bundlePath = join(scratch, 'workflow-bundle.js');
-  await writeFile(bundlePath, bundle.code);
 
   const profile = args.profile
     ? ` --cpu-prof --cpu-prof-dir=${new URL(`./profiles/${new Date().toISOString().replace(/[:.]/g, '-')}`, import.meta.url).pathname}`
@@ -162,7 +157,6 @@ async function main() {
     LAKE_S3_SECRET_ACCESS_KEY: minio.secretAccessKey,
     WORKER_BATCH_CONCURRENCY: String(batchConcurrency),
     WORKER_OBJECT_CONCURRENCY: String(Math.max(1, Math.round(concurrency / batchConcurrency))),
-    WORKFLOW_BUNDLE_PATH: bundlePath,
     LOG_LEVEL: 'info',
     PORT: '0',
     GRPC_PORT: '0',

@@ -8,9 +8,8 @@ import { EgressPolicy } from '../domain/egress-policy.js';
 import { closeDb, createDb, type Db } from '../db/client.js';
 import { runMigrations } from '../db/migrate.js';
 import { SecretBox } from '../domain/secrets.js';
-import { createApp } from '../api/app.js';
 import type { ApiDeps } from '../api/deps.js';
-import { startGrpcServer, type GrpcServer } from '../api/grpc/server.js';
+import type { GrpcServer } from '../api/grpc/server.js';
 import { PageTokens } from '../api/pagination.js';
 import type { MultipartLimits } from '../api/multipart-files.js';
 import { settleControllerWakes } from '../api/wake-controller.js';
@@ -252,24 +251,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       s3: { region: o.env.LAKESYNC_S3_REGION, domain: o.env.LAKESYNC_S3_DOMAIN },
       log,
     };
-    const app = createApp(apiDeps);
-    // Express 5 calls the listen callback with the error when the bind fails: resolving on it would run on without an API.
-    server = await startStep(
-      'API',
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const s = app.listen(o.env.PORT, o.env.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
-        }),
-      'set PORT to use another',
-    );
-    const http = server;
-    // GRPC_PORT taken: leave no HTTP server listening behind the failed start.
-    grpc = await startStep('gRPC API', () => startGrpcServer(apiDeps, o.env.HOST, o.env.GRPC_PORT), 'set GRPC_PORT to use another').catch((err: unknown) => {
-      http.close();
-      throw err;
-    });
-    const addr = server.address();
-    url = typeof addr === 'object' && addr ? `http://${o.env.HOST}:${addr.port}` : undefined;
+    const { startApiServers } = await import('./start-api.js');
+    ({ server, grpc, url } = await startApiServers(apiDeps, o.env.HOST, o.env.PORT, o.env.GRPC_PORT));
   }
 
   const settled = async (p: Promise<unknown>, ms: number) => {

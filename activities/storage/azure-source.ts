@@ -21,20 +21,7 @@ import { FAILURE } from '../../domain/failures.js';
 import type { ActivityDeps } from '../deps.js';
 import { EgressDeniedError, egressAgents } from '../net/egress.js';
 import type { ListedObject, ListedPage, SourceReader } from './types.js';
-
-/** An Azure error as the rest of lakesync reads errors: a code, an HTTP status, one line of message, and no request (it holds the SAS). */
-export class AzureStorageError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly status: number | undefined,
-    /** An HTTP answer without Azure's request id: some other server answered (public-error.ts hides it in strict mode). */
-    readonly foreignAnswer: boolean,
-  ) {
-    super(message);
-    this.name = 'AzureStorageError';
-  }
-}
+import { AzureStorageError } from './azure-errors.js';
 
 /** Rethrows what the SDK threw in the form lakesync classifies: a refused destination, a network code, or an Azure error code. */
 function normalized(err: unknown, host: string): Error {
@@ -46,24 +33,6 @@ function normalized(err: unknown, host: string): Error {
   const code = err.code ?? err.response?.headers.get('x-ms-error-code') ?? `HTTP_${err.statusCode ?? 'ERROR'}`;
   return new AzureStorageError(firstLine, code, err.statusCode, foreign);
 }
-
-/** Azure's answers that retrying within a run cannot fix: refused or wrong credentials, a missing container or account. */
-const PERMANENT = new Set([
-  'AuthenticationFailed',
-  'AuthorizationFailure',
-  'AuthorizationPermissionMismatch',
-  'AuthorizationResourceTypeMismatch',
-  'AuthorizationSourceIPMismatch',
-  'AuthorizationProtocolMismatch',
-  'InvalidAuthenticationInfo',
-  'NoAuthenticationInformation',
-  'AccountIsDisabled',
-  'ContainerNotFound',
-  'ContainerBeingDeleted',
-  'ResourceNotFound',
-  'InvalidResourceName',
-]);
-export const azurePermanent = (err: unknown): boolean => err instanceof AzureStorageError && PERMANENT.has(err.code);
 
 export class AzureSourceReader implements SourceReader {
   private readonly host: string;

@@ -10,7 +10,7 @@ import { FAILURE } from '../../domain/failures.js';
 import type { SourceKind } from '../../domain/kinds.js';
 import type { KindedConnection, SourceCredentials, SourceSettings } from '../../domain/source-kinds.js';
 import type { ActivityDeps } from '../deps.js';
-import { azurePermanent, openAzureReader } from './azure-source.js';
+import { azurePermanent } from './azure-errors.js';
 import { credentialIdentity } from './credential-identity.js';
 import { FilesystemSourceReader } from './fs-source.js';
 import { GcsClient, GcsError } from './gcs-client.js';
@@ -136,7 +136,8 @@ export const SOURCE_READERS: { [K in SourceKind]: SourceReaderKind<K> } = {
     sharding: ONE_SHARD,
   },
   azure: {
-    open: async (deps, source, settings) => openAzureReader(deps, source, settings),
+    // The SDK loads with the first Azure source this worker reads.
+    open: async (deps, source, settings) => (await import('./azure-source.js')).openAzureReader(deps, source, settings),
     permanent: azurePermanent,
     sharding: RANGES_FROM_CATALOG,
   },
