@@ -63,7 +63,8 @@ async function startProcess(role: 'api' | 'worker', env: Record<string, string>,
   const args = o.built
     ? ['--max-semi-space-size=16', '--enable-source-maps', '--no-warnings', `${o.distDir ?? 'dist'}/workers/${role}.js`]
     : ['--max-semi-space-size=16', '--no-warnings', '--import', 'tsx', `workers/${role}.ts`];
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The malloc arenas `npm start` / `npm run worker` and the image allow (README "Scaling workers"), unless told otherwise.
+  const child = spawn(process.execPath, args, { cwd: root, env: { MALLOC_ARENA_MAX: '2', ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));

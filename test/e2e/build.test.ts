@@ -107,8 +107,12 @@ describe('production build', () => {
       [worker, scripts.worker!],
       [api, scripts.start!],
     ] as const) {
-      expect(['node', ...p.child.spawnargs.slice(1)].join(' ')).toBe(script.replace(' dist/', ` ${dist}/`));
+      const arenas = 'MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} exec ';
+      expect(script.startsWith(arenas)).toBe(true);
+      expect(['node', ...p.child.spawnargs.slice(1)].join(' ')).toBe(script.slice(arenas.length).replace(' dist/', ` ${dist}/`));
       expect(p.child.spawnargs).toContain('--max-semi-space-size=16');
+      // The environment glibc read at the start, as the script gives it.
+      expect((await readFile(`/proc/${p.child.pid}/environ`, 'utf8')).split('\0')).toContain('MALLOC_ARENA_MAX=2');
     }
     expect(worker.ready.workflowBundle).toBe(join(out, 'workflow-bundle.js'));
     setDefaultToken(api.url, await ls.token());
