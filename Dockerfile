@@ -12,7 +12,7 @@ RUN npm run build
 # Runtime: production dependencies and dist/ only; no TypeScript, no bundler work at start.
 FROM node:24-bookworm-slim
 WORKDIR /app
-# Two malloc arenas, not eight per core: the same memory in far fewer pages (README "Scaling workers").
+# Two malloc arenas, not eight per core: fewer arenas holding freed pages (README "Scaling workers").
 ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 COPY infra/patch-postgres-driver.mjs infra/

@@ -124,7 +124,16 @@ export function ingestionActivities(deps: ActivityDeps) {
       // A copy takes its organisation's turn (the tenant share) before its source's copy slot: a held-back
       // organisation's queued copies hold no slot a newcomer's could use.
       const org = actx.info.priority?.fairnessKey;
-      const turn = <T>(fn: () => Promise<T>) => deps.tenants.run(org, () => deps.copySlots.run(input.sourceId, fn), actx.cancellationSignal);
+      const turn = <T>(fn: () => Promise<T>) =>
+        deps.tenants.run(
+          org,
+          (started) =>
+            deps.copySlots.run(input.sourceId, () => {
+              started();
+              return fn();
+            }),
+          actx.cancellationSignal,
+        );
       const heartbeat = setInterval(() => actx.heartbeat({ ...result, ingested: recorder.recorded }), 2000);
       // A refused destination fails the whole batch for good; objects not yet started are left owed.
       let refused = false;

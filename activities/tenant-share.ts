@@ -14,7 +14,7 @@ export interface TenantShareOptions {
   /** Activity time an organisation may use, while present, before it is held back for newcomers. */
   quantumMs: number;
   /** While held back, a scan waits this many times as long as its last page took before listing the next, and a copy's unit stays taken this many times its copy. */
-  scanPause: number;
+  heldPause: number;
 }
 
 /** The longest a held-back scan page or copy waits before the next. */
@@ -96,17 +96,18 @@ export class TenantShare {
    * organisation runs at once, and so does a unit whose activity is cancelled
    * while it waits (it finds the signal aborted and leaves its object owed).
    */
-  async run<T>(org: string | undefined, fn: () => Promise<T>, cancelled?: AbortSignal): Promise<T> {
-    if (org === undefined) return await fn();
+  async run<T>(org: string | undefined, fn: (started: () => void) => Promise<T>, cancelled?: AbortSignal): Promise<T> {
+    if (org === undefined) return await fn(() => undefined);
     if (this.waiting.size > 0 || !this.admissible(org)) await this.wait(org, cancelled);
     else this.units.set(org, this.inFlight(org) + 1);
-    const began = this.now();
+    // The copy's time runs from when `fn` says it started (past a copy slot it waited for), else from admission.
+    let began = this.now();
     try {
-      return await fn();
+      return await fn(() => void (began = this.now()));
     } finally {
-      // A held-back unit stays taken for scanPause times its copy before the next starts: one unit of
+      // A held-back unit stays taken for heldPause times its copy before the next starts: one unit of
       // back-to-back small copies would otherwise still fill most of the event loop. The result is not delayed.
-      const pause = this.heldBack(org) && !cancelled?.aborted ? Math.min((this.now() - began) * this.options.scanPause, MAX_PAUSE_MS) : 0;
+      const pause = this.heldBack(org) && !cancelled?.aborted ? Math.min((this.now() - began) * this.options.heldPause, MAX_PAUSE_MS) : 0;
       if (pause > 0) setTimeout(() => this.release(org), pause).unref();
       else this.release(org);
     }
@@ -121,12 +122,12 @@ export class TenantShare {
 
   /**
    * After `busyMs` of one of `org`'s scan pages: while it is held back, waits
-   * `scanPause` times as long (at most `maxPauseMs`). A scan holds no unit:
+   * `heldPause` times as long (at most `maxPauseMs`). A scan holds no unit:
    * its pages must not wait behind its own sync's copies.
    */
   async pace(org: string | undefined, busyMs: number, maxPauseMs = MAX_PAUSE_MS): Promise<void> {
     if (org === undefined || !this.heldBack(org)) return;
-    await new Promise((r) => setTimeout(r, Math.min(busyMs * this.options.scanPause, maxPauseMs)));
+    await new Promise((r) => setTimeout(r, Math.min(busyMs * this.options.heldPause, maxPauseMs)));
   }
 
   /** Whether `org` has used its quantum while a newcomer is present. */

@@ -157,6 +157,8 @@ async function main() {
     LAKE_S3_SECRET_ACCESS_KEY: minio.secretAccessKey,
     WORKER_BATCH_CONCURRENCY: String(batchConcurrency),
     WORKER_OBJECT_CONCURRENCY: String(Math.max(1, Math.round(concurrency / batchConcurrency))),
+    // The bundle `npm run build` just wrote, as `npm run worker` runs it, whatever this shell exports.
+    WORKFLOW_BUNDLE_PATH: join(new URL('..', import.meta.url).pathname, 'dist', 'workflow-bundle.js'),
     LOG_LEVEL: 'info',
     PORT: '0',
     GRPC_PORT: '0',

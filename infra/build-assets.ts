@@ -8,7 +8,7 @@
 import { cp, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { prebuiltBundlePath, workflowsPath } from '../workers/create-worker.js';
+import { prebuiltBundlePath, workflowsPath } from '../workers/bundle-paths.js';
 
 if (!prebuiltBundlePath) throw new Error('run build-assets compiled, from dist/ (npm run build)');
 const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });

@@ -132,7 +132,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
         heldUnits: o.env.WORKER_TENANT_HELD_UNITS,
         lingerMs: o.env.WORKER_TENANT_LINGER_SECONDS * 1000,
         quantumMs: o.env.WORKER_TENANT_QUANTUM_SECONDS * 1000,
-        scanPause: 3,
+        heldPause: 3,
       }),
       batchConcurrency: o.env.WORKER_BATCH_CONCURRENCY,
       listPageSize: o.env.WORKER_LIST_PAGE_SIZE,

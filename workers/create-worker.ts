@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { Logger, WorkerDeploymentVersion } from '@temporalio/common';
 import { Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
@@ -7,6 +6,7 @@ import { activityFailureScrub } from './activity-failure-scrub.js';
 import { dataExceptionFailures } from './data-exception-failures.js';
 import { tenantPresence, tenantSinks } from './tenant-presence.js';
 import { activitySlots } from './activity-slots.js';
+import { workflowsPath } from './bundle-paths.js';
 
 export interface CreateWorkerOptions {
   connection: NativeConnection;
@@ -22,14 +22,6 @@ export interface CreateWorkerOptions {
   /** Worker Versioning: the deployment version this worker's build is; unversioned without it. */
   version?: WorkerDeploymentVersion;
 }
-
-/** Compiled (dist/, plain node) or the TypeScript sources (tsx, tests): the workflows sit beside us either way. */
-const compiled = import.meta.url.endsWith('.js');
-
-export const workflowsPath = fileURLToPath(new URL(compiled ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url));
-
-/** Where `npm run build` writes the workflow bundle (dist/workflow-bundle.js); none when running the sources. */
-export const prebuiltBundlePath: string | undefined = compiled ? fileURLToPath(new URL('../workflow-bundle.js', import.meta.url)) : undefined;
 
 /** The SDK's logger with info demoted to debug: the bundler logs webpack's module listing at info, a page of noise at start. */
 function bundlerLogger(): Logger {

@@ -6,7 +6,7 @@ import { createLogger } from './logger.js';
 import { startRuntime } from './app-runtime.js';
 import { fsAccessFromEnv } from './fs-access.js';
 import { installTemporalLogging } from './temporal-logging.js';
-import { prebuiltBundlePath } from './create-worker.js';
+import { prebuiltBundlePath } from './bundle-paths.js';
 import { temporalMetricsBridge } from '../metrics/temporal-sdk.js';
 import { heapLimitWarning } from './heap-limit.js';
 

@@ -111,8 +111,14 @@ describe('production build', () => {
       expect(script.startsWith(arenas)).toBe(true);
       expect(['node', ...p.child.spawnargs.slice(1)].join(' ')).toBe(script.slice(arenas.length).replace(' dist/', ` ${dist}/`));
       expect(p.child.spawnargs).toContain('--max-semi-space-size=16');
-      // The environment glibc read at the start, as the script gives it.
-      expect((await readFile(`/proc/${p.child.pid}/environ`, 'utf8')).split('\0')).toContain('MALLOC_ARENA_MAX=2');
+      // The spawned processes run with the same arenas (infra/worker-process.ts), unless this environment says otherwise.
+      expect((await readFile(`/proc/${p.child.pid}/environ`, 'utf8')).split('\0')).toContain(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}`);
+      // The script's prefix, run by the shell npm runs scripts with: 2 unless the variable is set already.
+      const { MALLOC_ARENA_MAX: _set, ...unset } = process.env;
+      const exported = async (extra: Record<string, string>) =>
+        (await run('sh', ['-c', `${arenas}env`], { env: { ...unset, ...extra } })).stdout.split('\n').filter((l) => l.startsWith('MALLOC_ARENA_MAX='));
+      expect(await exported({})).toEqual(['MALLOC_ARENA_MAX=2']);
+      expect(await exported({ MALLOC_ARENA_MAX: '4' })).toEqual(['MALLOC_ARENA_MAX=4']);
     }
     expect(worker.ready.workflowBundle).toBe(join(out, 'workflow-bundle.js'));
     setDefaultToken(api.url, await ls.token());

@@ -18,7 +18,7 @@ import { installFakeGcsServer, startFakeGcsServer } from '../../infra/fake-gcs-s
 import { installElasticMq } from '../../infra/elasticmq-server.js';
 import { startEmbeddedPostgres } from '../../infra/postgres-server.js';
 import { startTemporalDevServer } from '../../infra/temporal-server.js';
-import { workflowsPath } from '../../workers/create-worker.js';
+import { workflowsPath } from '../../workers/bundle-paths.js';
 
 export interface TestInfra {
   temporalAddress: string;
