@@ -31,6 +31,7 @@ import { SourceLeases } from './source-leases.js';
 import { fsAccessFromEnv } from './fs-access.js';
 import { clientConnection, workerConnection } from './temporal-connection.js';
 import { closeGracefully } from './close-server.js';
+import { within } from './within.js';
 import { reportDiscoveryLag } from '../metrics/registry.js';
 import { discoveryLagReader } from '../metrics/discovery-lag.js';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
@@ -255,12 +256,6 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     ({ server, grpc, url } = await startApiServers(apiDeps, o.env.HOST, o.env.PORT, o.env.GRPC_PORT));
   }
 
-  const settled = async (p: Promise<unknown>, ms: number) => {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
-  };
-
   const stopWorker = async (): Promise<boolean> => {
     if (!worker) return true;
     if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -298,7 +293,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       if (workerClean) {
         // Nothing may be on its way through the client when its channel shuts down.
         // At most a few seconds: with Temporal down, a check could otherwise keep retrying past any grace.
-        await settled(Promise.all([settleControllerWakes(temporal), healing]), 5000);
+        await within(Promise.all([settleControllerWakes(temporal), healing]), 5000);
         await workerConn?.close();
         await connection.close();
         await closeDb(db);

@@ -5,6 +5,7 @@ import { lakeDir, stateDir, type Env } from '../config/env.js';
 import { fsAccessFromEnv } from './fs-access.js';
 import { startEmbeddedServices, TEMPORAL_CONVENTIONAL_PORT, type EmbeddedServices } from '../infra/embedded.js';
 import type { StateDirLock } from '../infra/state-lock.js';
+import { within } from './within.js';
 import { reportStartupFailure } from './fatal.js';
 import { startRuntime } from './app-runtime.js';
 import { installTemporalLogging } from './temporal-logging.js';
@@ -82,16 +83,6 @@ async function stopStarted(log: Logger, { services, runtime }: Started): Promise
   await Promise.race([stopped, temporalGone ?? stopped]);
   await services?.stop();
 }
-
-/** true once `work` settles, false when `ms` pass first. */
-const within = (work: Promise<unknown>, ms: number) =>
-  new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void work.finally(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 
 /**
  * Starts everything, then runs until `stopRequested` is aborted (dev.ts does
