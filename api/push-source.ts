@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { buckets, sources } from '../db/schema.js';
+import { buckets, sources, type SourceRow } from '../db/schema.js';
 import { newId } from '../domain/ids.js';
 import { owePushed, recordRemovedFromLake } from '../catalog/index.js';
 import { controllerWorkflowId, objectsArrivedSignal } from '../workflows/shared.js';
@@ -12,7 +12,9 @@ type Bucket = typeof buckets.$inferSelect;
 /** Objects pushed into a bucket (direct PUTs) belong to its built-in `upload` source. */
 export const PUSH_SOURCE_NAME = 'direct-puts';
 
-export async function ensurePushSource(deps: ApiDeps, bucket: Bucket) {
+/** The bucket's push source, created on its first push; `known` is one the caller already looked up (an S3 request's). */
+export async function ensurePushSource(deps: ApiDeps, bucket: Bucket, known?: SourceRow | null) {
+  if (known && known.bucketId === bucket.id && known.name === PUSH_SOURCE_NAME) return known;
   const [existing] = await deps.db
     .select()
     .from(sources)
@@ -45,8 +47,9 @@ export async function recordArrival(
   key: string,
   put: { etag: string; size: number; contentHash: string | null },
   metadata?: ObjectMetadata | null,
+  knownSource?: SourceRow | null,
 ): Promise<void> {
-  const source = await ensurePushSource(deps, bucket);
+  const source = await ensurePushSource(deps, bucket, knownSource);
   await owePushed(deps.db, { id: newId('sobj'), sourceId: source.id, key, etag: put.etag, size: put.size, contentHash: put.contentHash, metadata });
   wakeControllerSoon(deps, source, bucket.name, objectsArrivedSignal);
 }

@@ -38,6 +38,26 @@ export interface ActiveKey {
   buckets: string[] | null;
 }
 
+type KeyRow = typeof serviceAccountKeys.$inferSelect;
+
+/** Opened secrets by sealed form: a request's lookup still reads the row (revocation is at once), only the decryption is saved. */
+const opened = new Map<string, SealedKey>();
+const MAX_OPENED = 1024;
+
+/** The active key a row holds, or null when it holds no secret or one sealed for another key id. */
+export function activeKeyOf(secrets: SecretBox, row: KeyRow): ActiveKey | null {
+  if (!row.sealedSecret) return null;
+  let sealed = opened.get(row.sealedSecret);
+  if (!sealed) {
+    sealed = secrets.open<SealedKey>(row.sealedSecret);
+    // Oldest first out: a Map iterates in insertion order.
+    if (opened.size >= MAX_OPENED) opened.delete(opened.keys().next().value!);
+    opened.set(row.sealedSecret, sealed);
+  }
+  if (sealed.id !== row.id) return null;
+  return { accessKeyId: row.id, secret: sealed.secret, org: row.orgId, scopes: row.scopes, buckets: row.buckets };
+}
+
 /**
  * The key with this access key id, unless it does not exist or was revoked
  * (null). A malformed id is null without a query, so text from a request's
@@ -49,8 +69,5 @@ export async function findActiveKey(deps: { db: Db; secrets: SecretBox }, access
     .select()
     .from(serviceAccountKeys)
     .where(and(eq(serviceAccountKeys.id, accessKeyId), isNull(serviceAccountKeys.revokedAt)));
-  if (!row?.sealedSecret) return null;
-  const sealed = deps.secrets.open<SealedKey>(row.sealedSecret);
-  if (sealed.id !== row.id) return null;
-  return { accessKeyId: row.id, secret: sealed.secret, org: row.orgId, scopes: row.scopes, buckets: row.buckets };
+  return row ? activeKeyOf(deps.secrets, row) : null;
 }

@@ -1,14 +1,16 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 /**
  * Seals source credentials with AES-256-GCM. The sealed form is
  * `v1.<iv>.<tag>.<ciphertext>` (base64url), so a key rotation can add v2.
  */
 export class SecretBox {
-  private readonly key: Buffer;
+  /** A KeyObject, made once: a raw Buffer is turned into one on every cipher made with it. */
+  private readonly key: KeyObject;
   constructor(keyBase64: string) {
-    this.key = Buffer.from(keyBase64, 'base64');
-    if (this.key.length !== 32) throw new Error('secret key must be 32 bytes');
+    const raw = Buffer.from(keyBase64, 'base64');
+    if (raw.length !== 32) throw new Error('secret key must be 32 bytes');
+    this.key = createSecretKey(raw);
   }
   seal(value: unknown): string {
     const iv = randomBytes(12);

@@ -129,6 +129,35 @@ export class S3Copier {
     throw err;
   }
 
+  /** HeadObject: the answer's headers (lower-cased), null when the key is not there. Retried as reads are. */
+  async head(bucket: string, key: string): Promise<Record<string, string> | null> {
+    const path = this.objectPath(bucket, key);
+    return backOff(async () => {
+      const signed = aws4.sign(
+        { host: this.url.host, path, method: 'HEAD', service: 's3', region: this.o.region, doNotEncodePath: true },
+        { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
+      );
+      const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
+        method: 'HEAD',
+        headers: signed.headers as Record<string, string>,
+        dispatcher: this.readAgent,
+      });
+      await res.body.dump();
+      if (res.statusCode === 404) return null;
+      // A HEAD answer has no body to name its error: the status does, as the SDK names it.
+      if (res.statusCode !== 200)
+        throw new S3ResponseError(
+          res.statusCode === 403 ? 'Forbidden' : `HTTP${res.statusCode}`,
+          `HeadObject answered ${res.statusCode}`,
+          res.statusCode,
+          true,
+        );
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers[name] = value;
+      return headers;
+    }, S3_RETRY);
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.agent.close(), this.readAgent.close()]);
   }

@@ -64,6 +64,24 @@ function metadataOf(res: {
   };
 }
 
+/** An object's head from a GET or HEAD answer's headers (lower-cased): the whole size even for a range, without the write id. */
+function headOfHeaders(h: Record<string, string>): LakeObjectHead {
+  const user: Record<string, string> = {};
+  for (const [name, value] of Object.entries(h)) if (name.startsWith('x-amz-meta-')) user[name.slice('x-amz-meta-'.length)] = value;
+  const total = h['content-range'] ? Number(h['content-range'].split('/')[1]) : Number(h['content-length'] ?? 0);
+  const meta = metadataOf({
+    ContentType: h['content-type'],
+    CacheControl: h['cache-control'],
+    ContentDisposition: h['content-disposition'],
+    ContentEncoding: h['content-encoding'],
+    ContentLanguage: h['content-language'],
+    ExpiresString: h.expires,
+    Metadata: user,
+  });
+  const lastModified = h['last-modified'] ? new Date(h['last-modified']) : new Date(0);
+  return { size: total, etag: (h.etag ?? '').replace(/"/g, ''), lastModified, ...meta };
+}
+
 /** Passes chunks on one behind, releasing the last only once the source has ended cleanly. */
 function holdLastChunk(): Transform {
   let held: Buffer | null = null;
@@ -319,6 +337,11 @@ export class S3Lake implements LakeStore {
   }
 
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
+    // A ranged GET heads first: on the copier's path that costs a signed HEAD, not the SDK's middleware stack.
+    if (this.copier) {
+      const h = await this.copier.head(this.physicalBucket, this.key(bucket, key));
+      return h && { ...headOfHeaders(h), writeId: h[`x-amz-meta-${WRITE_ID}`] };
+    }
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.physicalBucket, Key: this.key(bucket, key) }));
       return {
@@ -354,22 +377,7 @@ export class S3Lake implements LakeStore {
   /** get() on the copier's path: a third less CPU per byte served than the SDK's stream (GET of 256 MiB: ~285 against ~430 ms). */
   private async leanGet(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {
     const res = await this.copier!.get(this.physicalBucket, this.key(bucket, key), range);
-    if (!res) return null;
-    const h = res.headers;
-    const user: Record<string, string> = {};
-    for (const [name, value] of Object.entries(h)) if (name.startsWith('x-amz-meta-')) user[name.slice('x-amz-meta-'.length)] = value;
-    const total = h['content-range'] ? Number(h['content-range'].split('/')[1]) : Number(h['content-length'] ?? 0);
-    const meta = metadataOf({
-      ContentType: h['content-type'],
-      CacheControl: h['cache-control'],
-      ContentDisposition: h['content-disposition'],
-      ContentEncoding: h['content-encoding'],
-      ContentLanguage: h['content-language'],
-      ExpiresString: h.expires,
-      Metadata: user,
-    });
-    const lastModified = h['last-modified'] ? new Date(h['last-modified']) : new Date(0);
-    return { body: res.body, head: { size: total, etag: (h.etag ?? '').replace(/"/g, ''), lastModified, ...meta } };
+    return res && { body: res.body, head: headOfHeaders(res.headers) };
   }
 
   async list(

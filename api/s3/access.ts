@@ -14,12 +14,15 @@ export const keyReaches = (ctx: Pick<S3Context, 'caller'>, bucketName: string): 
   ctx.caller.buckets === null || ctx.caller.buckets.includes(bucketName);
 
 /** The request's bucket, for an operation needing `scope`: NoSuchBucket when it is not the caller's organisation's, AccessDenied beyond the key's reach. */
-export async function requestBucket(ctx: S3Context, scope: Scope): Promise<BucketRow> {
+export async function requestBucket(ctx: Pick<S3Context, 'deps' | 'bucket' | 'named' | 'caller'>, scope: Scope): Promise<BucketRow> {
   const name = ctx.bucket!;
-  const [bucket] = await ctx.deps.db
-    .select()
-    .from(buckets)
-    .where(and(eq(buckets.name, name), eq(buckets.orgId, ctx.caller.org)));
+  const [bucket] =
+    ctx.named?.name === name
+      ? [ctx.named.bucket]
+      : await ctx.deps.db
+          .select()
+          .from(buckets)
+          .where(and(eq(buckets.name, name), eq(buckets.orgId, ctx.caller.org)));
   if (!bucket) throw S3Error.noSuchBucket(name);
   if (!keyReaches(ctx, name) || !keyMay(ctx, scope)) throw S3Error.accessDenied();
   return bucket;

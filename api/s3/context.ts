@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps.js';
 import type { ActiveKey } from '../service-keys.js';
+import type { NamedBucket } from './caller.js';
 
 export interface S3Context {
   deps: ApiDeps;
@@ -13,6 +14,8 @@ export interface S3Context {
   caller: Omit<ActiveKey, 'secret'>;
   /** The bucket the request names (path or virtual host), null for the service (ListBuckets). */
   bucket: string | null;
+  /** That bucket as looked up with the key (null when the request names none): requestBucket's answer without a query. */
+  named: NamedBucket | null;
   /** The object key, decoded; null when the request names no key. */
   key: string | null;
   /** The decoded query parameters (a parameter given twice keeps its first value, as S3 does). */

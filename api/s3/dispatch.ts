@@ -2,11 +2,12 @@
 // presigned query) is an S3 request whatever its path, so S3 clients reach every key, `sources/…` and `jobs`
 // included; every other request goes on to the K3 routes (bearer tokens), which keep their meaning.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { randomBytes } from 'node:crypto';
 import type { ApiDeps } from '../deps.js';
-import { findActiveKey, type ActiveKey } from '../service-keys.js';
+import { randomHex } from '../../domain/random-pool.js';
+import type { ActiveKey } from '../service-keys.js';
 import { s3Address, s3Query } from './addressing.js';
 import { verifiedBody } from './body.js';
+import { findCaller, type NamedBucket } from './caller.js';
 import type { S3Context } from './context.js';
 import { asS3Error, S3Error } from './errors.js';
 import { refuseUnsupportedHeaders, s3Operation } from './operations.js';
@@ -41,7 +42,7 @@ export function s3Endpoint(deps: ApiDeps, options: S3EndpointOptions): RequestHa
     const virtualHost =
       options.domain !== undefined && (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').endsWith(`.${options.domain.toLowerCase()}`);
     if (form === null && !virtualHost) return next();
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const requestId = randomHex(8).toUpperCase();
     // The metrics label until the operation is known (refused before it was: bad signature, NotImplemented).
     res.locals.s3Operation = 'Unresolved';
     res.setHeader('x-amz-request-id', requestId);
@@ -64,9 +65,24 @@ export function s3Endpoint(deps: ApiDeps, options: S3EndpointOptions): RequestHa
 
 async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, res: Response, requestId: string, rawPath: string, rawQuery: string) {
   let key: ActiveKey | null = null;
+  let named: NamedBucket | null = null;
+  // The bucket is looked up with the key; a path that does not parse is refused below, once the signature is checked.
+  const bucketName = (() => {
+    try {
+      return s3Address(rawPath, req.headers.host, options.domain).bucket;
+    } catch {
+      return null;
+    }
+  })();
+  const secretFor = async (id: string) => {
+    const found = await findCaller(deps, id, bucketName);
+    key = found?.key ?? null;
+    named = found?.named ?? null;
+    return key?.secret ?? null;
+  };
   const verified = await verifySigV4(
     { method: req.method, rawPath, rawQuery, headers: req.headers, rawHeaders: req.rawHeaders },
-    { secretFor: async (id) => (key = await findActiveKey(deps, id))?.secret ?? null, region: options.region },
+    { secretFor, region: options.region },
   );
   if (!verified.ok) throw new S3Error(verified.code, verified.message);
   const { secret: _secret, ...caller } = key!;
@@ -89,6 +105,7 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
     res,
     caller,
     bucket: address.bucket,
+    named,
     key: address.key,
     query,
     requestId,

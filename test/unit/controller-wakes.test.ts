@@ -2,7 +2,9 @@
  * Controller wake-ups when the API stops (api/wake-controller.ts), against the
  * suite's real Temporal: one not yet sent is dropped rather than sent on a
  * closing client, and one on its way is awaited before settle returns, so the
- * connection never closes under a call.
+ * connection never closes under a call. And the spacing: a burst of wake-ups
+ * becomes signals ever further apart (200 ms doubling to 1.6 s), while one
+ * after a quiet spell goes at once.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -50,6 +52,45 @@ describe('controller wake-ups at shutdown', () => {
     await new Promise((r) => setTimeout(r, 5)); // after the wake-up's timer (due at once): the signal is on its way
     await settleControllerWakes(temporal);
     expect(await controllerExists(s.id)).toBe(true);
+    await temporal.workflow.getHandle(controllerWorkflowId(s.id)).terminate('test done');
+  });
+});
+
+const signalTimes = async (id: string): Promise<number[]> => {
+  const history = await temporal.workflow.getHandle(controllerWorkflowId(id)).fetchHistory();
+  return (history.events ?? [])
+    .filter((e) => e.workflowExecutionSignaledEventAttributes)
+    .map((e) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6));
+};
+
+describe('controller wake-up spacing', () => {
+  it('spaces a sustained burst ever further apart, and wakes at once after a quiet spell', async () => {
+    const s = source();
+    const wake = () => wakeControllerSoon({ temporal, taskQueue, log }, s, 'bucket', objectsArrivedSignal);
+    // A wake-up every 50 ms for 4 s: 80 calls. At a fixed 200 ms that is about 20 signals; doubling to 1.6 s,
+    // they go at about 0, 0.2, 0.6, 1.4, 3.0 and 4.6 s.
+    for (let i = 0; i < 80; i++) {
+      wake();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1700));
+    const burst = await signalTimes(s.id);
+    expect(burst.length).toBeGreaterThanOrEqual(4);
+    expect(burst.length).toBeLessThanOrEqual(7);
+    const gaps = burst.slice(1).map((t, i) => t - burst[i]!);
+    // Each gap at least the one before, give or take a loaded machine's timer and RPC delays; the last near the 1.6 s cap.
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThanOrEqual(gaps[i - 1]! - 200);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(150);
+    expect(gaps.at(-1)!).toBeGreaterThanOrEqual(1400);
+    // Quiet for longer than the spacing: the next wake-up is signalled at once.
+    await new Promise((r) => setTimeout(r, 1000));
+    const asked = Date.now();
+    wake();
+    await new Promise((r) => setTimeout(r, 600));
+    const after = await signalTimes(s.id);
+    expect(after.length).toBe(burst.length + 1);
+    expect(after.at(-1)! - asked).toBeLessThan(400);
+    await settleControllerWakes(temporal);
     await temporal.workflow.getHandle(controllerWorkflowId(s.id)).terminate('test done');
   });
 });

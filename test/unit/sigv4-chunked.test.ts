@@ -1,7 +1,7 @@
 // aws-chunked bodies beyond AWS's worked examples: signed chunks and signed trailers for every checksum
 // (the seed and chunk signatures made with @smithy/signature-v4's signing key), unsigned trailers, and
 // broken framing, which must end in an S3 error, never a hang or unbounded buffering.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -202,7 +202,7 @@ describe('broken framing ends in an error, never a hang', () => {
   it('a signed decoder refuses a chunk without its signature', async () => {
     const seed = { kind: 'aws-chunked', trailers: false, trailerChecksum: null, decodedLength: 5 } as const;
     const { ChunkSigning } = await import('../../api/s3/sigv4/payload.js');
-    const decoder = new AwsChunkedDecoder({ ...seed, signing: new ChunkSigning(Buffer.alloc(32), '20260101T000000Z', 's', '0'.repeat(64)) });
+    const decoder = new AwsChunkedDecoder({ ...seed, signing: new ChunkSigning(createSecretKey(Buffer.alloc(32)), '20260101T000000Z', 's', '0'.repeat(64)) });
     await expect(decodeAll(decoder, Buffer.from('5\r\nhello\r\n0\r\n\r\n'))).rejects.toMatchObject({ code: 'InvalidRequest' });
   });
 });

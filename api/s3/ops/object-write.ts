@@ -66,7 +66,14 @@ export async function storeArrival(
 ): Promise<string> {
   const etag = s3EtagOf(ctx, put);
   const catalogMetadata = metadataToCatalog(ctx.deps, metadata);
-  await recordArrival(ctx.deps, bucket, key, put, catalogMetadata && put.s3Etag ? { ...catalogMetadata, etag: put.s3Etag } : catalogMetadata);
+  await recordArrival(
+    ctx.deps,
+    bucket,
+    key,
+    put,
+    catalogMetadata && put.s3Etag ? { ...catalogMetadata, etag: put.s3Etag } : catalogMetadata,
+    ctx.named?.pushSource,
+  );
   return etag;
 }
 

@@ -2,6 +2,7 @@
 import { EMPTY_SHA256 } from './canonical.js';
 import { checksumAlgorithmOfHeader, type ChecksumAlgorithm } from './checksums.js';
 import { fail, type SigV4Failure } from './errors.js';
+import type { KeyObject } from 'node:crypto';
 import { signHex } from './signing-key.js';
 
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
@@ -15,9 +16,9 @@ const STREAMING_UNSIGNED_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
  * never prints it.
  */
 export class ChunkSigning {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   constructor(
-    key: Buffer,
+    key: KeyObject,
     readonly amzDate: string,
     readonly scope: string,
     readonly seedSignature: string,

@@ -1,24 +1,25 @@
 // The SigV4 signing key: HMAC chain over date, region, service and "aws4_request", cached per
-// (secret, date, region, service). The cache is keyed by a hash so secrets do not sit in map keys.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+// (secret, date, region, service). The cache is keyed by a hash so secrets do not sit in map keys, and holds
+// KeyObjects: an HMAC keyed by a raw Buffer makes one on every call, which cost more than the HMAC itself.
+import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const MAX_CACHED = 1024;
-const cache = new Map<string, Buffer>();
+const cache = new Map<string, KeyObject>();
 
 const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+export function signingKey(secret: string, date: string, region: string, service: string): KeyObject {
   const id = createHash('sha256').update(`${secret}\0${date}\0${region}\0${service}`).digest('base64');
   const hit = cache.get(id);
   if (hit) return hit;
-  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
+  const key = createSecretKey(hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request'));
   // Oldest first out: a Map iterates in insertion order.
   if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
   cache.set(id, key);
   return key;
 }
 
-export function signHex(key: Buffer, stringToSign: string): string {
+export function signHex(key: KeyObject, stringToSign: string): string {
   return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
 }
 
