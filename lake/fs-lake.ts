@@ -96,7 +96,7 @@ export class FilesystemLake implements LakeStore {
     }
   }
 
-  async put(bucket: string, key: string, body: Readable, _meta: ObjectMetadata): Promise<PutResult> {
+  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { contentMd5?: string }): Promise<PutResult> {
     const target = this.path(bucket, key);
     // Refused before the body is read: a key whose folder is a stored object, or that is a folder of others.
     const existing = await stat(target).catch((err) => {
@@ -108,7 +108,7 @@ export class FilesystemLake implements LakeStore {
     const tmpDir = join(this.root, '.tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, randomBytes(12).toString('hex'));
-    const hasher = new HashingStream();
+    const hasher = new HashingStream(meta.contentMd5);
     const out = createWriteStream(tmp, { flags: 'wx' });
     let st: BigIntStats;
     try {
@@ -142,11 +142,11 @@ export class FilesystemLake implements LakeStore {
   }
 
   /** A file of its own per stored part (a part stored again is a new file): the caller's state names the one that counts. */
-  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number): Promise<StoredPart> {
+  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, contentMd5?: string): Promise<StoredPart> {
     this.path(bucket, key);
     const name = `${partNumber}-${randomBytes(8).toString('hex')}`;
     const file = this.staging(handle, name);
-    const hasher = new HashingStream();
+    const hasher = new HashingStream(contentMd5);
     // Never creates the folder: a part arriving after abort or complete fails instead of leaving a stray file.
     const out = createWriteStream(file, { flags: 'wx' });
     try {

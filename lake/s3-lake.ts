@@ -130,8 +130,8 @@ export class S3Lake implements LakeStore {
     return `${bucket}/${key}`;
   }
 
-  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number }): Promise<PutResult> {
-    const hasher = new HashingStream();
+  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number; contentMd5?: string }): Promise<PutResult> {
+    const hasher = new HashingStream(meta.contentMd5);
     // The ETag of equal bytes is equal: a nonce in the metadata tells one write from another.
     const writeId = randomUUID();
     // A small body of known length goes as one lean PutObject: the SDK's upload machinery costs more CPU than the bytes.
@@ -230,18 +230,19 @@ export class S3Lake implements LakeStore {
     return `${writeId}/${res.UploadId!}`;
   }
 
-  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number): Promise<StoredPart> {
+  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, contentMd5?: string): Promise<StoredPart> {
     const { uploadId } = splitHandle(handle);
     // Our own MD5 is the part's ETag: the physical one is not an MD5 under some server-side encryptions.
-    const hasher = new HashingStream();
+    const hasher = new HashingStream(contentMd5);
+    const held = holdLastChunk();
     // The SDK re-emits a body's error on streams nobody listens to (an uncaught exception), and a pipe passes no
     // error on: the SDK gets a stream that only ever ends or closes, and a failed body aborts the request itself.
     const wire = new PassThrough();
-    hasher.pipe(wire);
+    held.pipe(wire);
     const abort = new AbortController();
-    // As in leanPut, the last chunk waits for the body's clean end: a body failing its digest or signature check
-    // at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
-    const feeding = pipeline(body, new ExactLength(size), holdLastChunk(), hasher).catch((err: unknown) => {
+    // As in leanPut, the last chunk waits for the body's clean end and the hasher's check: a body failing its digest
+    // or signature check at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
+    const feeding = pipeline(body, new ExactLength(size), hasher, held).catch((err: unknown) => {
       abort.abort(err);
       wire.destroy();
       throw err;
@@ -259,8 +260,8 @@ export class S3Lake implements LakeStore {
         { abortSignal: abort.signal },
       )
       .catch((err: unknown) => {
-        // S3 refused: stop feeding a hasher nobody reads any more, or the body hangs paused.
-        hasher.destroy();
+        // S3 refused: stop feeding a stream nobody reads any more, or the body hangs paused.
+        held.destroy();
         throw err;
       });
     const [fed, sent] = await Promise.allSettled([feeding, sending]);
@@ -484,8 +485,14 @@ export class S3Lake implements LakeStore {
     }
   }
 
-  private async leanPut(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size: number }, writeId: string): Promise<PutResult> {
-    const hasher = new HashingStream();
+  private async leanPut(
+    bucket: string,
+    key: string,
+    body: Readable,
+    meta: ObjectMetadata & { size: number; contentMd5?: string },
+    writeId: string,
+  ): Promise<PutResult> {
+    const hasher = new HashingStream(meta.contentMd5);
     const headers: Record<string, string> = {};
     const set = (name: string, value: string | undefined) => value !== undefined && (headers[name] = value);
     set('content-type', meta.contentType);
@@ -496,11 +503,12 @@ export class S3Lake implements LakeStore {
     set('expires', meta.expires);
     for (const [name, value] of Object.entries({ ...meta.user, [WRITE_ID]: writeId })) headers[`x-amz-meta-${name}`] = value;
     // The body errors or ends short: the hasher fails, so does the request, and S3 stores nothing (a short body is refused by length).
-    // The last chunk waits for the body's end: a body that fails its checks at the end (a digest, a signature) fails
-    // before S3 has every byte, so S3 never completes the object.
-    const feeding = pipeline(body, holdLastChunk(), hasher);
-    const sending = this.copier!.put(this.physicalBucket, this.key(bucket, key), hasher, meta.size, headers).catch((err: unknown) => {
-      hasher.destroy();
+    // The last chunk waits for the body's end and the hasher's check: a body that fails its checks at the end (a digest,
+    // a signature) fails before S3 has every byte, so S3 never completes the object.
+    const held = holdLastChunk();
+    const feeding = pipeline(body, hasher, held);
+    const sending = this.copier!.put(this.physicalBucket, this.key(bucket, key), held, meta.size, headers).catch((err: unknown) => {
+      held.destroy();
       throw err;
     });
     const [fed, sent] = await Promise.allSettled([feeding, sending]);

@@ -7,12 +7,20 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { S3Error } from './errors.js';
 import { CHECKSUM_ALGORITHMS, checksumCheck, payloadStream, SigV4Error, type PayloadMode } from './sigv4/index.js';
 
-/** Content-MD5: base64 of 16 bytes, else InvalidDigest; a body with another MD5 fails with BadDigest. */
-function contentMd5Check(header: string): Transform {
+/** The request's Content-MD5 as hex, undefined when it has none; InvalidDigest unless it is base64 of 16 bytes. */
+export function declaredContentMd5(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['content-md5'];
+  if (typeof header !== 'string') return undefined;
   const expected = Buffer.from(header, 'base64');
   if (expected.length !== 16 || expected.toString('base64') !== header.trim()) {
     throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was an invalid.');
   }
+  return expected.toString('hex');
+}
+
+/** A body with another MD5 than the Content-MD5 declared fails with BadDigest. */
+function contentMd5Check(expectedHex: string): Transform {
+  const expected = Buffer.from(expectedHex, 'hex');
   const hash = createHash('md5');
   return new Transform({
     transform(chunk: Buffer, _enc, callback: TransformCallback) {
@@ -39,10 +47,15 @@ function headerChecksum(headers: IncomingHttpHeaders): Transform | null {
  * the x-amz-checksum-* header's). Errors travel down the chain, so the
  * reader sees the first one (and a client that goes away mid-body is an error too, never a short object).
  */
-export function verifiedBody(req: Readable & { headers: IncomingHttpHeaders }, mode: PayloadMode, options: { headerChecksum?: boolean } = {}): Readable {
+export function verifiedBody(
+  req: Readable & { headers: IncomingHttpHeaders },
+  mode: PayloadMode,
+  options: { headerChecksum?: boolean; contentMd5?: boolean } = {},
+): Readable {
   const stages: Transform[] = [payloadStream(mode)];
-  const md5 = req.headers['content-md5'];
-  if (typeof md5 === 'string') stages.push(contentMd5Check(md5));
+  // A lake write given the Content-MD5 checks it with the MD5 it computes anyway (`contentMd5: false` here).
+  const md5 = declaredContentMd5(req.headers);
+  if (md5 !== undefined && options.contentMd5 !== false) stages.push(contentMd5Check(md5));
   // With a trailer the decoder already checks the checksum it announces; an operation whose x-amz-checksum-*
   // header is the object's (CompleteMultipartUpload's composite) opts out, for it is not this body's.
   const checksum = options.headerChecksum === false || (mode.kind === 'aws-chunked' && mode.trailerChecksum) ? null : headerChecksum(req.headers);

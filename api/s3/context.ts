@@ -23,9 +23,10 @@ export interface S3Context {
   /**
    * The request's body, checked while it streams against what was signed (payload hash, chunk
    * signatures, trailing checksum) and against any Content-MD5 / x-amz-checksum-* header: it errors with
-   * the S3 code instead of ending when the bytes break them. Read it once.
+   * the S3 code instead of ending when the bytes break them. Read it once. `contentMd5: false` leaves the
+   * Content-MD5 to the lake write the body goes to (given declaredContentMd5, it fails with BadDigestError).
    */
-  body(): Readable;
+  body(options?: { contentMd5?: boolean }): Readable;
   /** The body's length in bytes as the client declared it (decoded length for aws-chunked); undefined when unknown. */
   bodyLength: number | undefined;
   requestId: string;

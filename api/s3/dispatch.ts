@@ -111,10 +111,10 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
     requestId,
     region: options.region,
     bodyLength: declared,
-    body: () => {
+    body: (o) => {
       if (bodyTaken) throw new Error('the request body was read twice');
       bodyTaken = true;
-      return verifiedBody(req, verified.payload, { headerChecksum: !op.objectChecksumHeader });
+      return verifiedBody(req, verified.payload, { headerChecksum: !op.objectChecksumHeader, contentMd5: o?.contentMd5 });
     },
   };
   await op.handler(ctx);

@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../../domain/failures.js';
 import { SIGV4_ERROR_STATUS, SigV4Error } from './sigv4/index.js';
+import { BadDigestError } from '../../lake/hashing.js';
 
 export const S3_ERROR_STATUS = {
   ...SIGV4_ERROR_STATUS,
@@ -73,6 +74,7 @@ export class S3Error extends Error {
 export function asS3Error(err: unknown): S3Error | null {
   if (err instanceof S3Error) return err;
   if (err instanceof SigV4Error) return new S3Error(err.code, err.message);
+  if (err instanceof BadDigestError) return new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
   if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) {
     const problem = String(err.details?.[0] ?? err.message);
     return err.type === FAILURE.lakeKeyConflict
