@@ -15,7 +15,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { contentHashFromEtag, HashingStream } from './hashing.js';
+import { BadDigestError, contentHashFromEtag, HashingStream } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
 import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
 import { ExactLength, multipartEtag, MultipartPartInvalid, MultipartUploadGone } from './multipart.js';
@@ -33,6 +33,11 @@ const unquote = (etag: string | undefined): string => (etag ?? '').replace(/"/g,
 /** The physical upload is gone: the caller's state is stale. */
 function goneOr(err: unknown): unknown {
   return (err as { name?: string }).name === 'NoSuchUpload' ? new MultipartUploadGone() : err;
+}
+
+/** The store refused the body's Content-MD5. */
+function badDigestOr(err: unknown): unknown {
+  return (err as { name?: string }).name === 'BadDigest' ? new BadDigestError() : err;
 }
 
 /** A multipart handle: the write id (fixed at create, with the rest of the metadata) and the physical upload id. */
@@ -232,8 +237,9 @@ export class S3Lake implements LakeStore {
 
   async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, contentMd5?: string): Promise<StoredPart> {
     const { uploadId } = splitHandle(handle);
-    // Our own MD5 is the part's ETag: the physical one is not an MD5 under some server-side encryptions.
-    const hasher = new HashingStream(contentMd5);
+    // The part's ETag is its MD5, not the physical one (not an MD5 under some server-side encryptions): the writer's,
+    // which the store checks (Content-MD5), else our own.
+    const hasher = contentMd5 === undefined ? new HashingStream() : null;
     const held = holdLastChunk();
     // The SDK re-emits a body's error on streams nobody listens to (an uncaught exception), and a pipe passes no
     // error on: the SDK gets a stream that only ever ends or closes, and a failed body aborts the request itself.
@@ -242,7 +248,7 @@ export class S3Lake implements LakeStore {
     const abort = new AbortController();
     // As in leanPut, the last chunk waits for the body's clean end and the hasher's check: a body failing its digest
     // or signature check at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
-    const feeding = pipeline(body, new ExactLength(size), hasher, held).catch((err: unknown) => {
+    const feeding = (hasher ? pipeline(body, new ExactLength(size), hasher, held) : pipeline(body, new ExactLength(size), held)).catch((err: unknown) => {
       abort.abort(err);
       wire.destroy();
       throw err;
@@ -256,6 +262,7 @@ export class S3Lake implements LakeStore {
           PartNumber: partNumber,
           Body: wire,
           ContentLength: size,
+          ContentMD5: contentMd5 === undefined ? undefined : Buffer.from(contentMd5, 'hex').toString('base64'),
         }),
         { abortSignal: abort.signal },
       )
@@ -266,8 +273,9 @@ export class S3Lake implements LakeStore {
       });
     const [fed, sent] = await Promise.allSettled([feeding, sending]);
     if (fed.status === 'rejected') throw fed.reason;
-    if (sent.status === 'rejected') throw goneOr(sent.reason);
-    return { partNumber, etag: hasher.contentHash().slice('md5:'.length), size: hasher.bytes, lakePart: unquote(sent.value.ETag) };
+    if (sent.status === 'rejected') throw badDigestOr(goneOr(sent.reason));
+    // ExactLength passed exactly `size` bytes.
+    return { partNumber, etag: hasher ? hasher.contentHash().slice('md5:'.length) : contentMd5!, size, lakePart: unquote(sent.value.ETag) };
   }
 
   /** Server-side; streamed through `uploadPart` only when the copy's ETag is not the range's MD5. */
@@ -492,9 +500,11 @@ export class S3Lake implements LakeStore {
     meta: ObjectMetadata & { size: number; contentMd5?: string },
     writeId: string,
   ): Promise<PutResult> {
-    const hasher = new HashingStream(meta.contentMd5);
+    // Given the writer's MD5 the store checks it (Content-MD5) and it is the content hash: no MD5 pass here.
+    const hasher = meta.contentMd5 === undefined ? new HashingStream() : null;
     const headers: Record<string, string> = {};
     const set = (name: string, value: string | undefined) => value !== undefined && (headers[name] = value);
+    set('content-md5', meta.contentMd5 === undefined ? undefined : Buffer.from(meta.contentMd5, 'hex').toString('base64'));
     set('content-type', meta.contentType);
     set('cache-control', meta.cacheControl);
     set('content-disposition', meta.contentDisposition);
@@ -506,14 +516,15 @@ export class S3Lake implements LakeStore {
     // The last chunk waits for the body's end and the hasher's check: a body that fails its checks at the end (a digest,
     // a signature) fails before S3 has every byte, so S3 never completes the object.
     const held = holdLastChunk();
-    const feeding = pipeline(body, hasher, held);
+    const feeding = hasher ? pipeline(body, hasher, held) : pipeline(body, held);
     const sending = this.copier!.put(this.physicalBucket, this.key(bucket, key), held, meta.size, headers).catch((err: unknown) => {
       held.destroy();
       throw err;
     });
     const [fed, sent] = await Promise.allSettled([feeding, sending]);
-    if (sent.status === 'rejected') throw sent.reason;
+    if (sent.status === 'rejected') throw badDigestOr(sent.reason);
     if (fed.status === 'rejected') throw fed.reason;
-    return { etag: sent.value, size: hasher.bytes, contentHash: hasher.contentHash(), writeId };
+    // The store took exactly Content-Length bytes.
+    return { etag: sent.value, size: meta.size, contentHash: hasher ? hasher.contentHash() : `md5:${meta.contentMd5!}`, writeId };
   }
 }
