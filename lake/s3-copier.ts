@@ -16,8 +16,9 @@ export interface CopierOptions {
  * Server-side CopyObject on the hot path of a full sync: a signed PUT over a
  * keep-alive pool, a fraction of the CPU the SDK's middleware stack spends per
  * request — and on a small machine the copies are CPU-bound. Single-part
- * uploads and reads (the S3 endpoint's PUT and GET) take the same path;
- * multipart copies and uploads, and listings, stay with the SDK.
+ * uploads, part uploads and reads (the S3 endpoint's PUT, UploadPart and
+ * GET) take the same path; multipart copies, the multipart upload's other
+ * calls, and listings, stay with the SDK.
  */
 export class S3Copier {
   private readonly agent: Agent;
@@ -69,8 +70,17 @@ export class S3Copier {
    * PutObject of a body whose length is known, streamed as it arrives (UNSIGNED-PAYLOAD: the body is
    * not buffered to hash it); the ETag without quotes. Not retried: a stream cannot be sent twice.
    */
-  async put(bucket: string, key: string, body: Readable, length: number, headers: Record<string, string>): Promise<string> {
-    const path = this.objectPath(bucket, key);
+  async put(
+    bucket: string,
+    key: string,
+    body: Readable,
+    length: number,
+    headers: Record<string, string>,
+    part?: { uploadId: string; partNumber: number },
+  ): Promise<string> {
+    // UploadPart is the same PUT with the part named in the query (sorted by name, as SigV4 signs it).
+    const query = part ? `?partNumber=${part.partNumber}&uploadId=${encodeSegment(part.uploadId)}` : '';
+    const path = this.objectPath(bucket, key) + query;
     const signed = aws4.sign(
       {
         host: this.url.host,
@@ -90,7 +100,7 @@ export class S3Copier {
       dispatcher: this.agent,
     });
     const text = await res.body.text();
-    if (res.statusCode !== 200) throw s3ErrorAnswer(res.statusCode, text, 'PutObject');
+    if (res.statusCode !== 200) throw s3ErrorAnswer(res.statusCode, text, part ? 'UploadPart' : 'PutObject');
     return String(res.headers.etag ?? '').replace(/"/g, '');
   }
 

@@ -35,6 +35,17 @@ function goneOr(err: unknown): unknown {
   return (err as { name?: string }).name === 'NoSuchUpload' ? new MultipartUploadGone() : err;
 }
 
+/** A part on its way to the store. */
+interface PartWrite {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  size: number;
+  /** Content-MD5 (base64), when the writer declared one. */
+  md5Header: string | undefined;
+}
+
 /** The store refused the body's Content-MD5. */
 function badDigestOr(err: unknown): unknown {
   return (err as { name?: string }).name === 'BadDigest' ? new BadDigestError() : err;
@@ -241,14 +252,42 @@ export class S3Lake implements LakeStore {
     // which the store checks (Content-MD5), else our own.
     const hasher = contentMd5 === undefined ? new HashingStream() : null;
     const held = holdLastChunk();
+    const md5Header = contentMd5 === undefined ? undefined : Buffer.from(contentMd5, 'hex').toString('base64');
+    // As in leanPut, the last chunk waits for the body's clean end and the hasher's check: a body failing its digest
+    // or signature check at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
+    const checked = hasher ? pipeline(body, new ExactLength(size), hasher, held) : pipeline(body, new ExactLength(size), held);
+    const [fed, sent] = await Promise.allSettled(
+      this.copier
+        ? this.leanPart(held, checked, { bucket, key, uploadId, partNumber, size, md5Header })
+        : this.sdkPart(held, checked, { bucket, key, uploadId, partNumber, size, md5Header }),
+    );
+    if (fed.status === 'rejected') throw fed.reason;
+    if (sent.status === 'rejected') throw badDigestOr(goneOr(sent.reason));
+    // ExactLength passed exactly `size` bytes.
+    return { partNumber, etag: hasher ? hasher.contentHash().slice('md5:'.length) : contentMd5!, size, lakePart: unquote(sent.value) };
+  }
+
+  /** A part's bytes as one signed PUT on the copier's pool: a third less CPU per byte than the SDK's stream. */
+  private leanPart(held: Transform, feeding: Promise<void>, p: PartWrite): [Promise<void>, Promise<string>] {
+    const headers: Record<string, string> = p.md5Header === undefined ? {} : { 'content-md5': p.md5Header };
+    const sending = this.copier!.put(this.physicalBucket, this.key(p.bucket, p.key), held, p.size, headers, {
+      uploadId: p.uploadId,
+      partNumber: p.partNumber,
+    }).catch((err: unknown) => {
+      // S3 refused: stop feeding a stream nobody reads any more, or the body hangs paused.
+      held.destroy();
+      throw err;
+    });
+    return [feeding, sending];
+  }
+
+  private sdkPart(held: Transform, checked: Promise<void>, p: PartWrite): [Promise<void>, Promise<string>] {
     // The SDK re-emits a body's error on streams nobody listens to (an uncaught exception), and a pipe passes no
     // error on: the SDK gets a stream that only ever ends or closes, and a failed body aborts the request itself.
     const wire = new PassThrough();
     held.pipe(wire);
     const abort = new AbortController();
-    // As in leanPut, the last chunk waits for the body's clean end and the hasher's check: a body failing its digest
-    // or signature check at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
-    const feeding = (hasher ? pipeline(body, new ExactLength(size), hasher, held) : pipeline(body, new ExactLength(size), held)).catch((err: unknown) => {
+    const feeding = checked.catch((err: unknown) => {
       abort.abort(err);
       wire.destroy();
       throw err;
@@ -257,25 +296,24 @@ export class S3Lake implements LakeStore {
       .send(
         new UploadPartCommand({
           Bucket: this.physicalBucket,
-          Key: this.key(bucket, key),
-          UploadId: uploadId,
-          PartNumber: partNumber,
+          Key: this.key(p.bucket, p.key),
+          UploadId: p.uploadId,
+          PartNumber: p.partNumber,
           Body: wire,
-          ContentLength: size,
-          ContentMD5: contentMd5 === undefined ? undefined : Buffer.from(contentMd5, 'hex').toString('base64'),
+          ContentLength: p.size,
+          ContentMD5: p.md5Header,
         }),
         { abortSignal: abort.signal },
       )
-      .catch((err: unknown) => {
-        // S3 refused: stop feeding a stream nobody reads any more, or the body hangs paused.
-        held.destroy();
-        throw err;
-      });
-    const [fed, sent] = await Promise.allSettled([feeding, sending]);
-    if (fed.status === 'rejected') throw fed.reason;
-    if (sent.status === 'rejected') throw badDigestOr(goneOr(sent.reason));
-    // ExactLength passed exactly `size` bytes.
-    return { partNumber, etag: hasher ? hasher.contentHash().slice('md5:'.length) : contentMd5!, size, lakePart: unquote(sent.value.ETag) };
+      .then(
+        (res) => res.ETag ?? '',
+        (err: unknown) => {
+          // S3 refused: stop feeding a stream nobody reads any more, or the body hangs paused.
+          held.destroy();
+          throw err;
+        },
+      );
+    return [feeding, sending];
   }
 
   /** Server-side; streamed through `uploadPart` only when the copy's ETag is not the range's MD5. */
