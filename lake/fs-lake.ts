@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { lookup } from 'mime-types';
-import { HashingStream } from './hashing.js';
+import { DigestCheck, HashingStream, type BodyDigests } from './hashing.js';
 import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstorableKey } from './keys.js';
 import { compareUtf8, DirWalk, fileEtag, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
 import { ExactLength, multipartEtag, MultipartPartInvalid, MultipartUploadGone } from './multipart.js';
@@ -33,6 +33,9 @@ export interface FilesystemLakeOptions {
   readDir?: ReadDir;
   settledMs?: number;
 }
+
+/** The declared SHA-256's check, when there is one (a file has no store to check it). */
+const sha256Check = (digests: BodyDigests | undefined): DigestCheck[] => (digests?.sha256 === undefined ? [] : [new DigestCheck('sha256', digests.sha256)]);
 
 /**
  * The embedded lake: one directory per bucket. Writes land in a temp file and
@@ -96,7 +99,7 @@ export class FilesystemLake implements LakeStore {
     }
   }
 
-  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { contentMd5?: string }): Promise<PutResult> {
+  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { digests?: BodyDigests }): Promise<PutResult> {
     const target = this.path(bucket, key);
     // Refused before the body is read: a key whose folder is a stored object, or that is a folder of others.
     const existing = await stat(target).catch((err) => {
@@ -108,12 +111,12 @@ export class FilesystemLake implements LakeStore {
     const tmpDir = join(this.root, '.tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmp = join(tmpDir, randomBytes(12).toString('hex'));
-    const hasher = new HashingStream(meta.contentMd5);
+    const hasher = new HashingStream(meta.digests?.md5);
     const out = createWriteStream(tmp, { flags: 'wx' });
     let st: BigIntStats;
     try {
-      // pipeline also fails on a body that ended early (an aborted request): never a half file in place.
-      await pipeline(body, hasher, out);
+      // pipeline also fails on a body that ended early (an aborted request) or failed a digest: never a half file in place.
+      await pipeline([body, ...sha256Check(meta.digests), hasher, out]);
       // The rename keeps inode and mtime: what this file says is what HEAD will say until another write replaces it.
       st = await stat(tmp, { bigint: true });
       await this.place(bucket, key, tmp);
@@ -142,15 +145,15 @@ export class FilesystemLake implements LakeStore {
   }
 
   /** A file of its own per stored part (a part stored again is a new file): the caller's state names the one that counts. */
-  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, contentMd5?: string): Promise<StoredPart> {
+  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, digests?: BodyDigests): Promise<StoredPart> {
     this.path(bucket, key);
     const name = `${partNumber}-${randomBytes(8).toString('hex')}`;
     const file = this.staging(handle, name);
-    const hasher = new HashingStream(contentMd5);
+    const hasher = new HashingStream(digests?.md5);
     // Never creates the folder: a part arriving after abort or complete fails instead of leaving a stray file.
     const out = createWriteStream(file, { flags: 'wx' });
     try {
-      await pipeline(body, new ExactLength(size), hasher, out);
+      await pipeline([body, new ExactLength(size), ...sha256Check(digests), hasher, out]);
     } catch (err) {
       if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await unlink(file).catch(() => undefined);

@@ -1,11 +1,36 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
-/** The bytes' MD5 is not the one the writer declared (Content-MD5): the write fails and stores nothing. */
+/** Digests a writer may declare for a body it sends: hex MD5 (Content-MD5) and hex SHA-256 (x-amz-content-sha256). */
+export interface BodyDigests {
+  md5?: string;
+  sha256?: string;
+}
+
+/** The bytes' digest is not the one the writer declared: the write fails and stores nothing. */
 export class BadDigestError extends Error {
   override readonly name = 'BadDigest';
-  constructor() {
-    super('the MD5 of the bytes received does not match the declared Content-MD5');
+  constructor(readonly digest: keyof BodyDigests) {
+    super(`the ${digest === 'md5' ? 'MD5' : 'SHA-256'} of the bytes received does not match the declared one`);
+  }
+}
+
+/** Passes the bytes through and fails at their end (BadDigestError) when their digest is not `expectedHex`. */
+export class DigestCheck extends Transform {
+  private readonly hash;
+  constructor(
+    private readonly digest: keyof BodyDigests,
+    private readonly expectedHex: string,
+  ) {
+    super();
+    this.hash = createHash(digest);
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+  override _flush(done: TransformCallback): void {
+    done(this.hash.digest('hex') === this.expectedHex ? null : new BadDigestError(this.digest));
   }
 }
 
@@ -30,7 +55,7 @@ export class HashingStream extends Transform {
   }
   override _flush(done: TransformCallback): void {
     if (this.expectedMd5Hex === undefined) return done();
-    done(this.md5Hex() === this.expectedMd5Hex ? null : new BadDigestError());
+    done(this.md5Hex() === this.expectedMd5Hex ? null : new BadDigestError('md5'));
   }
   private md5Hex(): string {
     return (this.digest ??= this.hash.digest('hex'));

@@ -88,7 +88,8 @@ export class S3Copier {
         method: 'PUT',
         service: 's3',
         region: this.o.region,
-        headers: { ...headers, 'content-length': String(length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+        // A declared x-amz-content-sha256 among `headers` is signed and sent instead: the store then checks the bytes against it.
+        headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers, 'content-length': String(length) },
         doNotEncodePath: true,
       },
       { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },

@@ -15,7 +15,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BadDigestError, contentHashFromEtag, HashingStream } from './hashing.js';
+import { BadDigestError, contentHashFromEtag, DigestCheck, HashingStream, type BodyDigests } from './hashing.js';
 import type { S3Copier } from './s3-copier.js';
 import { compareKeys, lakeKeyProblem, unstorableKey } from './keys.js';
 import { ExactLength, multipartEtag, MultipartPartInvalid, MultipartUploadGone } from './multipart.js';
@@ -43,12 +43,21 @@ interface PartWrite {
   partNumber: number;
   size: number;
   /** Content-MD5 (base64), when the writer declared one. */
-  md5Header: string | undefined;
+  digests: BodyDigests | undefined;
 }
 
 /** The store refused the body's Content-MD5. */
 function badDigestOr(err: unknown): unknown {
-  return (err as { name?: string }).name === 'BadDigest' ? new BadDigestError() : err;
+  const name = (err as { name?: string }).name;
+  return name === 'BadDigest' ? new BadDigestError('md5') : name === 'XAmzContentSHA256Mismatch' ? new BadDigestError('sha256') : err;
+}
+
+/** The headers that hand a write's declared digests to the store, which refuses bytes that break them. */
+function digestHeaders(digests: BodyDigests | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (digests?.md5 !== undefined) headers['content-md5'] = Buffer.from(digests.md5, 'hex').toString('base64');
+  if (digests?.sha256 !== undefined) headers['x-amz-content-sha256'] = digests.sha256;
+  return headers;
 }
 
 /** A multipart handle: the write id (fixed at create, with the rest of the metadata) and the physical upload id. */
@@ -146,13 +155,15 @@ export class S3Lake implements LakeStore {
     return `${bucket}/${key}`;
   }
 
-  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number; contentMd5?: string }): Promise<PutResult> {
-    const hasher = new HashingStream(meta.contentMd5);
+  async put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number; digests?: BodyDigests }): Promise<PutResult> {
     // The ETag of equal bytes is equal: a nonce in the metadata tells one write from another.
     const writeId = randomUUID();
     // A small body of known length goes as one lean PutObject: the SDK's upload machinery costs more CPU than the bytes.
     if (this.copier && meta.size !== undefined && meta.size <= UPLOAD_PART)
       return this.leanPut(bucket, key, body, meta as ObjectMetadata & { size: number }, writeId);
+    // Parts of the upload below are not the body the digests describe: both are checked here, before the upload completes.
+    const hasher = new HashingStream(meta.digests?.md5);
+    const sha256Here = meta.digests?.sha256 === undefined ? [] : [new DigestCheck('sha256', meta.digests.sha256)];
     // lib-storage streams in bounded parts (queueSize × partSize in memory at most).
     const upload = new Upload({
       client: this.client,
@@ -168,8 +179,8 @@ export class S3Lake implements LakeStore {
       // A failed upload aborts its multipart upload: no incomplete parts stay behind.
       leavePartsOnError: false,
     });
-    // pipeline fails the hasher, and so the upload, when the body ends early (an aborted request) or errors.
-    const feeding = pipeline(body, hasher);
+    // pipeline fails the hasher, and so the upload, when the body ends early (an aborted request), errors or breaks a digest.
+    const feeding = pipeline([body, ...sha256Here, hasher]);
     const uploading = upload.done().catch((err: unknown) => {
       // S3 refused: stop feeding a hasher nobody reads any more, or the body hangs paused.
       hasher.destroy();
@@ -246,31 +257,28 @@ export class S3Lake implements LakeStore {
     return `${writeId}/${res.UploadId!}`;
   }
 
-  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, contentMd5?: string): Promise<StoredPart> {
+  async uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, digests?: BodyDigests): Promise<StoredPart> {
     const { uploadId } = splitHandle(handle);
     // The part's ETag is its MD5, not the physical one (not an MD5 under some server-side encryptions): the writer's,
     // which the store checks (Content-MD5), else our own.
-    const hasher = contentMd5 === undefined ? new HashingStream() : null;
+    const hasher = digests?.md5 === undefined ? new HashingStream() : null;
+    // The lean path hands both declared digests to the store; the SDK's signs no declared SHA-256, so it is checked here.
+    const sha256Here = !this.copier && digests?.sha256 !== undefined ? [new DigestCheck('sha256', digests.sha256)] : [];
     const held = holdLastChunk();
-    const md5Header = contentMd5 === undefined ? undefined : Buffer.from(contentMd5, 'hex').toString('base64');
-    // As in leanPut, the last chunk waits for the body's clean end and the hasher's check: a body failing its digest
-    // or signature check at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
-    const checked = hasher ? pipeline(body, new ExactLength(size), hasher, held) : pipeline(body, new ExactLength(size), held);
-    const [fed, sent] = await Promise.allSettled(
-      this.copier
-        ? this.leanPart(held, checked, { bucket, key, uploadId, partNumber, size, md5Header })
-        : this.sdkPart(held, checked, { bucket, key, uploadId, partNumber, size, md5Header }),
-    );
+    // As in leanPut, the last chunk waits for the body's clean end and the checks: a body failing its digest or
+    // signature check at the end fails before S3 has every byte, so S3 never stores it over a good part of the same number.
+    const checked = pipeline([body, new ExactLength(size), ...sha256Here, ...(hasher ? [hasher] : []), held]);
+    const part = { bucket, key, uploadId, partNumber, size, digests };
+    const [fed, sent] = await Promise.allSettled(this.copier ? this.leanPart(held, checked, part) : this.sdkPart(held, checked, part));
     if (fed.status === 'rejected') throw fed.reason;
     if (sent.status === 'rejected') throw badDigestOr(goneOr(sent.reason));
     // ExactLength passed exactly `size` bytes.
-    return { partNumber, etag: hasher ? hasher.contentHash().slice('md5:'.length) : contentMd5!, size, lakePart: unquote(sent.value) };
+    return { partNumber, etag: hasher ? hasher.contentHash().slice('md5:'.length) : digests!.md5!, size, lakePart: unquote(sent.value) };
   }
 
   /** A part's bytes as one signed PUT on the copier's pool: a third less CPU per byte than the SDK's stream. */
   private leanPart(held: Transform, feeding: Promise<void>, p: PartWrite): [Promise<void>, Promise<string>] {
-    const headers: Record<string, string> = p.md5Header === undefined ? {} : { 'content-md5': p.md5Header };
-    const sending = this.copier!.put(this.physicalBucket, this.key(p.bucket, p.key), held, p.size, headers, {
+    const sending = this.copier!.put(this.physicalBucket, this.key(p.bucket, p.key), held, p.size, digestHeaders(p.digests), {
       uploadId: p.uploadId,
       partNumber: p.partNumber,
     }).catch((err: unknown) => {
@@ -301,7 +309,7 @@ export class S3Lake implements LakeStore {
           PartNumber: p.partNumber,
           Body: wire,
           ContentLength: p.size,
-          ContentMD5: p.md5Header,
+          ContentMD5: digestHeaders(p.digests)['content-md5'],
         }),
         { abortSignal: abort.signal },
       )
@@ -535,14 +543,14 @@ export class S3Lake implements LakeStore {
     bucket: string,
     key: string,
     body: Readable,
-    meta: ObjectMetadata & { size: number; contentMd5?: string },
+    meta: ObjectMetadata & { size: number; digests?: BodyDigests },
     writeId: string,
   ): Promise<PutResult> {
-    // Given the writer's MD5 the store checks it (Content-MD5) and it is the content hash: no MD5 pass here.
-    const hasher = meta.contentMd5 === undefined ? new HashingStream() : null;
-    const headers: Record<string, string> = {};
+    // The store checks the writer's declared digests (Content-MD5, x-amz-content-sha256), and the MD5 is the content
+    // hash: a write that declares both hashes nothing here.
+    const hasher = meta.digests?.md5 === undefined ? new HashingStream() : null;
+    const headers: Record<string, string> = digestHeaders(meta.digests);
     const set = (name: string, value: string | undefined) => value !== undefined && (headers[name] = value);
-    set('content-md5', meta.contentMd5 === undefined ? undefined : Buffer.from(meta.contentMd5, 'hex').toString('base64'));
     set('content-type', meta.contentType);
     set('cache-control', meta.cacheControl);
     set('content-disposition', meta.contentDisposition);
@@ -563,6 +571,6 @@ export class S3Lake implements LakeStore {
     if (sent.status === 'rejected') throw badDigestOr(sent.reason);
     if (fed.status === 'rejected') throw fed.reason;
     // The store took exactly Content-Length bytes.
-    return { etag: sent.value, size: meta.size, contentHash: hasher ? hasher.contentHash() : `md5:${meta.contentMd5!}`, writeId };
+    return { etag: sent.value, size: meta.size, contentHash: hasher ? hasher.contentHash() : `md5:${meta.digests!.md5!}`, writeId };
   }
 }

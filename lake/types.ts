@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BodyDigests } from './hashing.js';
 
 export interface S3Location {
   endpoint: string | undefined;
@@ -75,10 +76,10 @@ export interface LakeMultipart {
    * Streams a part of exactly `size` bytes into the lake (a body of another
    * length, or one that errors, rejects and is destroyed). A part stored
    * again under its number is a new stored part: the caller keeps which one
-   * counts. Given `contentMd5` (hex, the writer's Content-MD5), a body with
-   * another MD5 rejects with BadDigestError and stores nothing.
+   * counts. Given the writer's declared `digests`, a body with other ones
+   * rejects with BadDigestError and stores nothing.
    */
-  uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, contentMd5?: string): Promise<StoredPart>;
+  uploadPart(bucket: string, key: string, handle: string, partNumber: number, body: Readable, size: number, digests?: BodyDigests): Promise<StoredPart>;
   /** A part copied from bytes `range` (inclusive) of a lake object of this lake; null when that object is not there. */
   uploadPartCopy(
     bucket: string,
@@ -107,11 +108,12 @@ export interface LakeStore extends LakeMultipart {
   /**
    * Streams `body` into place whole, or not at all: a body that errors or ends
    * early (an aborted request) rejects, leaves no temp file or incomplete
-   * multipart upload, and is destroyed. Given `contentMd5` (hex, the
-   * writer's Content-MD5), a body with another MD5 rejects with
-   * BadDigestError and stores nothing: the one MD5 the write computes anyway.
+   * multipart upload, and is destroyed. Given the writer's declared
+   * `digests` (checked with the MD5 the write computes anyway, or by the
+   * store itself), a body with other ones rejects with BadDigestError and
+   * stores nothing.
    */
-  put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number; contentMd5?: string }): Promise<PutResult>;
+  put(bucket: string, key: string, body: Readable, meta: ObjectMetadata & { size?: number; digests?: BodyDigests }): Promise<PutResult>;
   /** Server-side copy; resolves null when this lake cannot reach the source. */
   copyFrom(bucket: string, key: string, from: S3Location, size: number): Promise<PutResult | null>;
   head(bucket: string, key: string): Promise<LakeObjectHead | null>;

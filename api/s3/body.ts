@@ -1,11 +1,11 @@
 // A request body on its way to the lake: the SigV4 payload check (payload hash, chunk signatures, trailing
 // checksum), then any Content-MD5 or x-amz-checksum-* header. Each fails the stream with S3's code, so a
 // lake write of it rejects and leaves nothing behind.
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { DigestCheck, type BodyDigests } from '../../lake/hashing.js';
 import { S3Error } from './errors.js';
-import { CHECKSUM_ALGORITHMS, checksumCheck, payloadStream, SigV4Error, type PayloadMode } from './sigv4/index.js';
+import { CHECKSUM_ALGORITHMS, checksumCheck, payloadStream, type PayloadMode } from './sigv4/index.js';
 
 /** The request's Content-MD5 as hex, undefined when it has none; InvalidDigest unless it is base64 of 16 bytes. */
 export function declaredContentMd5(headers: IncomingHttpHeaders): string | undefined {
@@ -16,21 +16,6 @@ export function declaredContentMd5(headers: IncomingHttpHeaders): string | undef
     throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was an invalid.');
   }
   return expected.toString('hex');
-}
-
-/** A body with another MD5 than the Content-MD5 declared fails with BadDigest. */
-function contentMd5Check(expectedHex: string): Transform {
-  const expected = Buffer.from(expectedHex, 'hex');
-  const hash = createHash('md5');
-  return new Transform({
-    transform(chunk: Buffer, _enc, callback: TransformCallback) {
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-    flush(callback: TransformCallback) {
-      callback(hash.digest().equals(expected) ? null : new SigV4Error('BadDigest', 'The Content-MD5 you specified did not match what we received.'));
-    },
-  });
 }
 
 /** The x-amz-checksum-* header a request carries with the checksum as a header (not a trailer). */
@@ -50,12 +35,13 @@ function headerChecksum(headers: IncomingHttpHeaders): Transform | null {
 export function verifiedBody(
   req: Readable & { headers: IncomingHttpHeaders },
   mode: PayloadMode,
-  options: { headerChecksum?: boolean; contentMd5?: boolean } = {},
+  options: { headerChecksum?: boolean; leaveToLake?: BodyDigests } = {},
 ): Readable {
-  const stages: Transform[] = [payloadStream(mode)];
-  // A lake write given the Content-MD5 checks it with the MD5 it computes anyway (`contentMd5: false` here).
+  // Digests a lake write takes over (lakeDigests) are checked there: by the MD5 it computes anyway, or by its store.
+  const leave = options.leaveToLake ?? {};
+  const stages: Transform[] = [mode.kind === 'sha256' && leave.sha256 !== undefined ? new PassThrough() : payloadStream(mode)];
   const md5 = declaredContentMd5(req.headers);
-  if (md5 !== undefined && options.contentMd5 !== false) stages.push(contentMd5Check(md5));
+  if (md5 !== undefined && leave.md5 === undefined) stages.push(new DigestCheck('md5', md5));
   // With a trailer the decoder already checks the checksum it announces; an operation whose x-amz-checksum-*
   // header is the object's (CompleteMultipartUpload's composite) opts out, for it is not this body's.
   const checksum = options.headerChecksum === false || (mode.kind === 'aws-chunked' && mode.trailerChecksum) ? null : headerChecksum(req.headers);
@@ -74,4 +60,10 @@ export function verifiedBody(
     upstream.destroy(new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.')),
   );
   return upstream;
+}
+
+/** The digests a request declares for its whole body, which a lake write can check itself (LakeStore.put's `digests`). */
+export function lakeDigests(headers: IncomingHttpHeaders, mode: PayloadMode): BodyDigests {
+  const md5 = declaredContentMd5(headers);
+  return { ...(md5 === undefined ? {} : { md5 }), ...(mode.kind === 'sha256' ? { sha256: mode.sha256 } : {}) };
 }

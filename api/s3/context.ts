@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps.js';
 import type { ActiveKey } from '../service-keys.js';
 import type { NamedBucket } from './caller.js';
+import type { BodyDigests } from '../../lake/hashing.js';
 
 export interface S3Context {
   deps: ApiDeps;
@@ -23,10 +24,14 @@ export interface S3Context {
   /**
    * The request's body, checked while it streams against what was signed (payload hash, chunk
    * signatures, trailing checksum) and against any Content-MD5 / x-amz-checksum-* header: it errors with
-   * the S3 code instead of ending when the bytes break them. Read it once. `contentMd5: false` leaves the
-   * Content-MD5 to the lake write the body goes to (given declaredContentMd5, it fails with BadDigestError).
+   * the S3 code instead of ending when the bytes break them. Read it once.
    */
-  body(options?: { contentMd5?: boolean }): Readable;
+  body(): Readable;
+  /**
+   * body() for a lake write that checks the body's declared whole-body digests itself (Content-MD5, a hex
+   * x-amz-content-sha256): the stream without those two checks, and the digests to hand the write.
+   */
+  bodyForLake(): { body: Readable; digests: BodyDigests };
   /** The body's length in bytes as the client declared it (decoded length for aws-chunked); undefined when unknown. */
   bodyLength: number | undefined;
   requestId: string;

@@ -6,7 +6,8 @@ import type { ApiDeps } from '../deps.js';
 import { randomHex } from '../../domain/random-pool.js';
 import type { ActiveKey } from '../service-keys.js';
 import { s3Address, s3Query } from './addressing.js';
-import { verifiedBody } from './body.js';
+import { lakeDigests, verifiedBody } from './body.js';
+import type { BodyDigests } from '../../lake/hashing.js';
 import { findCaller, type NamedBucket } from './caller.js';
 import type { S3Context } from './context.js';
 import { asS3Error, S3Error } from './errors.js';
@@ -99,6 +100,11 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
         ? Number(req.headers['content-length'])
         : undefined;
   let bodyTaken = false;
+  const takeBody = (leaveToLake?: BodyDigests) => {
+    if (bodyTaken) throw new Error('the request body was read twice');
+    bodyTaken = true;
+    return verifiedBody(req, verified.payload, { headerChecksum: !op.objectChecksumHeader, leaveToLake });
+  };
   const ctx: S3Context = {
     deps,
     req,
@@ -111,10 +117,10 @@ async function serve(deps: ApiDeps, options: S3EndpointOptions, req: Request, re
     requestId,
     region: options.region,
     bodyLength: declared,
-    body: (o) => {
-      if (bodyTaken) throw new Error('the request body was read twice');
-      bodyTaken = true;
-      return verifiedBody(req, verified.payload, { headerChecksum: !op.objectChecksumHeader, contentMd5: o?.contentMd5 });
+    body: () => takeBody(),
+    bodyForLake: () => {
+      const digests = lakeDigests(req.headers, verified.payload);
+      return { body: takeBody(digests), digests };
     },
   };
   await op.handler(ctx);

@@ -74,7 +74,10 @@ export class S3Error extends Error {
 export function asS3Error(err: unknown): S3Error | null {
   if (err instanceof S3Error) return err;
   if (err instanceof SigV4Error) return new S3Error(err.code, err.message);
-  if (err instanceof BadDigestError) return new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+  if (err instanceof BadDigestError)
+    return err.digest === 'md5'
+      ? new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.')
+      : new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   if (err instanceof ApplicationFailure && (err.type === FAILURE.lakeKeyConflict || err.type === FAILURE.unstorableKey)) {
     const problem = String(err.details?.[0] ?? err.message);
     return err.type === FAILURE.lakeKeyConflict

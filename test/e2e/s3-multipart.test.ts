@@ -31,6 +31,7 @@ import { createKey, lakesyncS3, s3Error } from '../support/s3-endpoint.js';
 
 const MiB = 1024 ** 2;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const md5OfMd5s = (parts: Buffer[]) =>
   `"${createHash('md5')
     .update(Buffer.concat(parts.map(md5)))
@@ -346,6 +347,16 @@ describe.each(['filesystem', 's3'] as const)('S3 multipart uploads over a %s lak
     expect(
       await s3Error(s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 1, Body: bad, ContentMD5: badMd5 }))),
     ).toMatchObject({ name: 'BadDigest', status: 400 });
+    // Signed with another payload SHA-256 than its bytes have (the lake's store checks it on the S3 lake).
+    const lying = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 1, Body: bad });
+    lying.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = sha256Hex(randomBytes(8));
+        return next(args);
+      },
+      { step: 'build' },
+    );
+    expect(await s3Error(s3.send(lying))).toMatchObject({ name: 'XAmzContentSHA256Mismatch', status: 400 });
     // The good part is still the one that counts, in the state and in the lake: Complete joins its bytes.
     expect((await complete(key, id, [{ PartNumber: 1, ETag: e1 }])).ETag).toBe(md5OfMd5s([good]));
     expect((await read(key)).equals(good)).toBe(true);

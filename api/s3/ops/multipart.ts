@@ -6,7 +6,6 @@ import { MAX_PART_NUMBER, MAX_PART_SIZE, MIN_PART_NUMBER, MIN_PART_SIZE, Multipa
 import type { StoredPart } from '../../../lake/types.js';
 import { quoted } from '../../object-conditions.js';
 import { requestBucket, type BucketRow } from '../access.js';
-import { declaredContentMd5 } from '../body.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
 import { s3ObjectKey } from '../keys.js';
@@ -118,11 +117,11 @@ export async function uploadPart(ctx: S3Context): Promise<void> {
       ProposedSize: String(size),
       MaxSizeAllowed: String(MAX_PART_SIZE),
     });
-  // As PutObject: the part's own MD5 (its ETag) checks the Content-MD5.
-  const contentMd5 = declaredContentMd5(ctx.req.headers);
-  const stored = await keepPart(ctx, upload, () =>
-    ctx.deps.lake.uploadPart(bucket.name, key, upload.lakeHandle, partNumber, ctx.body({ contentMd5: false }), size, contentMd5),
-  );
+  // As PutObject: the lake checks the part's declared digests.
+  const stored = await keepPart(ctx, upload, () => {
+    const { body, digests } = ctx.bodyForLake();
+    return ctx.deps.lake.uploadPart(bucket.name, key, upload.lakeHandle, partNumber, body, size, digests);
+  });
   ctx.res.setHeader('ETag', quoted(stored!.etag));
   ctx.res.status(200).end();
 }

@@ -7,7 +7,6 @@ import { metadataFromHeaders, metadataToCatalog } from '../../object-metadata.js
 import { recordArrival, recordRemoval } from '../../push-source.js';
 import type { ObjectMetadata, PutResult } from '../../../lake/types.js';
 import { requestBucket, type BucketRow } from '../access.js';
-import { declaredContentMd5 } from '../body.js';
 import type { S3Context } from '../context.js';
 import { S3Error } from '../errors.js';
 import { s3ExistingKey, s3ObjectKey } from '../keys.js';
@@ -90,9 +89,9 @@ export async function putObject(ctx: S3Context): Promise<void> {
       MaxSizeAllowed: String(MAX_PUT_BYTES),
     });
   await checkWriteConditions(ctx, bucket, key);
-  // The lake checks the Content-MD5 with the MD5 it computes for the ETag: one MD5 pass over the bytes, not two.
-  const contentMd5 = declaredContentMd5(ctx.req.headers);
-  const put = await ctx.deps.lake.put(bucket.name, key, ctx.body({ contentMd5: false }), { ...metadata, size, contentMd5 });
+  // The lake checks the declared digests with the MD5 it computes for the ETag, or has its store check them.
+  const { body, digests } = ctx.bodyForLake();
+  const put = await ctx.deps.lake.put(bucket.name, key, body, { ...metadata, size, digests });
   const etag = await storeArrival(ctx, bucket, key, put, metadata);
   ctx.res.setHeader('ETag', quoted(etag));
   ctx.res.status(200).end();
