@@ -40,21 +40,29 @@ export interface ActiveKey {
 
 type KeyRow = typeof serviceAccountKeys.$inferSelect;
 
-/** Opened secrets by sealed form: a request's lookup still reads the row (revocation is at once), only the decryption is saved. */
-const opened = new Map<string, SealedKey>();
+/**
+ * Opened secrets by box and sealed form: a request's lookup still reads the row (revocation is at once), only the
+ * decryption is saved. Per box, so a sealed form only ever opens with the key that sealed it.
+ */
+const opened = new WeakMap<SecretBox, Map<string, SealedKey>>();
 const MAX_OPENED = 1024;
 
 /** The active key a row holds, or null when it holds no secret or one sealed for another key id. */
 export function activeKeyOf(secrets: SecretBox, row: KeyRow): ActiveKey | null {
   if (!row.sealedSecret) return null;
-  let sealed = opened.get(row.sealedSecret);
+  let mine = opened.get(secrets);
+  if (!mine) opened.set(secrets, (mine = new Map()));
+  let sealed = mine.get(row.sealedSecret);
   if (!sealed) {
     sealed = secrets.open<SealedKey>(row.sealedSecret);
     // Oldest first out: a Map iterates in insertion order.
-    if (opened.size >= MAX_OPENED) opened.delete(opened.keys().next().value!);
-    opened.set(row.sealedSecret, sealed);
+    if (mine.size >= MAX_OPENED) mine.delete(mine.keys().next().value!);
+    mine.set(row.sealedSecret, sealed);
   }
-  if (sealed.id !== row.id) return null;
+  if (sealed.id !== row.id) {
+    mine.delete(row.sealedSecret);
+    return null;
+  }
   return { accessKeyId: row.id, secret: sealed.secret, org: row.orgId, scopes: row.scopes, buckets: row.buckets };
 }
 

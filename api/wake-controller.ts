@@ -31,6 +31,8 @@ export function wakeControllerSoon(
   const slot = `${source.id} ${signal.name}`;
   if (pending.has(slot)) return;
   const client = deps.temporal;
+  // A slot whose spacing is up is as good as none: dropped once there are many, so sources come and go without the map growing.
+  if (lastSent.size > 1024) for (const [s, l] of lastSent) if (l.at + l.spacing <= Date.now()) lastSent.delete(s);
   const last = lastSent.get(slot);
   const wait = last ? Math.max(0, last.at + last.spacing - Date.now()) : 0;
   const timer = setTimeout(() => {

@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 
 /**
- * Random bytes for ids (row ids, request ids, temp names), drawn from a
+ * Random bytes for ids (row ids, request ids), drawn from a
  * buffer refilled 4 KiB at a time, as Node's randomUUID does: on this kind of
  * VM each getrandom call costs ~15 µs, and a ULID drew one per character.
  * Still the OS's CSPRNG; secrets and keys take randomBytes directly.

@@ -157,12 +157,7 @@ export class S3Copier {
       if (res.statusCode === 404) return null;
       // A HEAD answer has no body to name its error: the status does, as the SDK names it.
       if (res.statusCode !== 200)
-        throw new S3ResponseError(
-          res.statusCode === 403 ? 'Forbidden' : `HTTP${res.statusCode}`,
-          `HeadObject answered ${res.statusCode}`,
-          res.statusCode,
-          true,
-        );
+        throw new S3ResponseError(res.statusCode === 403 ? 'Forbidden' : `HTTP${res.statusCode}`, `HeadObject answered ${res.statusCode}`, res.statusCode);
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers[name] = value;
       return headers;

@@ -42,14 +42,17 @@ interface PartWrite {
   uploadId: string;
   partNumber: number;
   size: number;
-  /** Content-MD5 (base64), when the writer declared one. */
+  /** The writer's declared digests, handed to the store on the lean path. */
   digests: BodyDigests | undefined;
 }
 
-/** The store refused the body's Content-MD5. */
-function badDigestOr(err: unknown): unknown {
+/** The store refused a digest we handed it (digestHeaders) as the writer's: that is the writer's BadDigest; any other refusal stays what it is. */
+function badDigestOr(err: unknown, sent: BodyDigests | undefined): unknown {
+  if (err instanceof BadDigestError) return err;
   const name = (err as { name?: string }).name;
-  return name === 'BadDigest' ? new BadDigestError('md5') : name === 'XAmzContentSHA256Mismatch' ? new BadDigestError('sha256') : err;
+  if (name === 'BadDigest' && sent?.md5 !== undefined) return new BadDigestError('md5');
+  if (name === 'XAmzContentSHA256Mismatch' && sent?.sha256 !== undefined) return new BadDigestError('sha256');
+  return err;
 }
 
 /** The headers that hand a write's declared digests to the store, which refuses bytes that break them. */
@@ -270,8 +273,11 @@ export class S3Lake implements LakeStore {
     const checked = pipeline([body, new ExactLength(size), ...sha256Here, ...(hasher ? [hasher] : []), held]);
     const part = { bucket, key, uploadId, partNumber, size, digests };
     const [fed, sent] = await Promise.allSettled(this.copier ? this.leanPart(held, checked, part) : this.sdkPart(held, checked, part));
-    if (fed.status === 'rejected') throw fed.reason;
-    if (sent.status === 'rejected') throw badDigestOr(goneOr(sent.reason));
+    // What the store was handed to check: both digests on the lean path, the MD5 alone on the SDK's.
+    const handed = this.copier ? digests : digests?.md5 === undefined ? undefined : { md5: digests.md5 };
+    // A store that refuses early fails the feed with its own error (held.destroy below), so the feed's error comes first either way.
+    if (fed.status === 'rejected') throw badDigestOr(goneOr(fed.reason), handed);
+    if (sent.status === 'rejected') throw badDigestOr(goneOr(sent.reason), handed);
     // ExactLength passed exactly `size` bytes.
     return { partNumber, etag: hasher ? hasher.contentHash().slice('md5:'.length) : digests!.md5!, size, lakePart: unquote(sent.value) };
   }
@@ -282,8 +288,8 @@ export class S3Lake implements LakeStore {
       uploadId: p.uploadId,
       partNumber: p.partNumber,
     }).catch((err: unknown) => {
-      // S3 refused: stop feeding a stream nobody reads any more, or the body hangs paused.
-      held.destroy();
+      // S3 refused: stop feeding a stream nobody reads any more (or the body hangs paused), with S3's reason.
+      held.destroy(err as Error);
       throw err;
     });
     return [feeding, sending];
@@ -316,8 +322,8 @@ export class S3Lake implements LakeStore {
       .then(
         (res) => res.ETag ?? '',
         (err: unknown) => {
-          // S3 refused: stop feeding a stream nobody reads any more, or the body hangs paused.
-          held.destroy();
+          // S3 refused: stop feeding a stream nobody reads any more (or the body hangs paused), with S3's reason.
+          held.destroy(err as Error);
           throw err;
         },
       );
@@ -392,7 +398,7 @@ export class S3Lake implements LakeStore {
   }
 
   async head(bucket: string, key: string): Promise<LakeObjectHead | null> {
-    // A ranged GET heads first: on the copier's path that costs a signed HEAD, not the SDK's middleware stack.
+    // On the copier's path a HEAD (a ranged GET's, a conditional write's, a copy's) is one signed request, not the SDK's middleware stack.
     if (this.copier) {
       const h = await this.copier.head(this.physicalBucket, this.key(bucket, key));
       return h && { ...headOfHeaders(h), writeId: h[`x-amz-meta-${WRITE_ID}`] };
@@ -568,9 +574,9 @@ export class S3Lake implements LakeStore {
       throw err;
     });
     const [fed, sent] = await Promise.allSettled([feeding, sending]);
-    if (sent.status === 'rejected') throw badDigestOr(sent.reason);
+    if (sent.status === 'rejected') throw badDigestOr(sent.reason, meta.digests);
     if (fed.status === 'rejected') throw fed.reason;
-    // The store took exactly Content-Length bytes.
+    // The store took exactly Content-Length bytes (undici refuses a body longer or shorter than the length it was given).
     return { etag: sent.value, size: meta.size, contentHash: hasher ? hasher.contentHash() : `md5:${meta.digests!.md5!}`, writeId };
   }
 }

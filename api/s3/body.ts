@@ -1,6 +1,7 @@
 // A request body on its way to the lake: the SigV4 payload check (payload hash, chunk signatures, trailing
 // checksum), then any Content-MD5 or x-amz-checksum-* header. Each fails the stream with S3's code, so a
-// lake write of it rejects and leaves nothing behind.
+// lake write of it rejects and leaves nothing behind. A lake write can take over the whole-body digests
+// (lakeDigests, leaveToLake): it checks them with the MD5 it computes anyway, or has its store check them.
 import type { IncomingHttpHeaders } from 'node:http';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { DigestCheck, type BodyDigests } from '../../lake/hashing.js';
@@ -39,6 +40,7 @@ export function verifiedBody(
 ): Readable {
   // Digests a lake write takes over (lakeDigests) are checked there: by the MD5 it computes anyway, or by its store.
   const leave = options.leaveToLake ?? {};
+  // Never the request itself: a stage of our own is what an aborted request is failed on (below).
   const stages: Transform[] = [mode.kind === 'sha256' && leave.sha256 !== undefined ? new PassThrough() : payloadStream(mode)];
   const md5 = declaredContentMd5(req.headers);
   if (md5 !== undefined && leave.md5 === undefined) stages.push(new DigestCheck('md5', md5));

@@ -81,15 +81,22 @@ describe('controller wake-up spacing', () => {
     // Each gap at least the one before, give or take a loaded machine's timer and RPC delays; the last near the 1.6 s cap.
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThanOrEqual(gaps[i - 1]! - 200);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100);
+    // It starts at 200 ms, not at the cap.
+    expect(gaps[0]!).toBeLessThan(400);
     expect(gaps.at(-1)!).toBeGreaterThanOrEqual(1400);
     // Quiet for longer than the spacing: the next wake-up is signalled at once.
     await new Promise((r) => setTimeout(r, 1000));
     const asked = Date.now();
     wake();
-    await new Promise((r) => setTimeout(r, 600));
+    // And the spacing is back at 200 ms: a second wake-up 50 ms later goes about 200 ms after the first, not 1.6 s.
+    await new Promise((r) => setTimeout(r, 50));
+    wake();
+    await new Promise((r) => setTimeout(r, 700));
     const after = await signalTimes(s.id);
-    expect(after.length).toBe(burst.length + 1);
-    expect(after.at(-1)! - asked).toBeLessThan(400);
+    expect(after.length).toBe(burst.length + 2);
+    expect(after.at(-2)! - asked).toBeLessThan(400);
+    expect(after.at(-1)! - after.at(-2)!).toBeGreaterThanOrEqual(100);
+    expect(after.at(-1)! - after.at(-2)!).toBeLessThan(450);
     await settleControllerWakes(temporal);
     await temporal.workflow.getHandle(controllerWorkflowId(s.id)).terminate('test done');
   });

@@ -35,8 +35,9 @@ export async function createBucket(ctx: S3Context): Promise<void> {
   }
   const row = await createBucketRow(ctx.deps, ctx.caller.org, name);
   if (!row) {
-    // Whose it is tells nothing more than S3 tells: its own bucket, or a name someone holds.
-    const own = await requestBucket(ctx, 'read').then(
+    // Whose it is tells nothing more than S3 tells: its own bucket, or a name someone holds. Looked up again, not
+    // from the request's first lookup: a create racing this one may have made it since.
+    const own = await requestBucket({ ...ctx, named: null }, 'read').then(
       () => true,
       () => false,
     );
