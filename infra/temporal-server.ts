@@ -91,19 +91,25 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
   for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=${searchAttributeCliTypes[key.type]}`);
 
-  const child = spawn(opts.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // stdout too: the Web UI, which binds its port after the CLI has checked it, reports that port taken there alone, then exits 1.
+  const child = spawn(opts.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Unlike 'exit', 'close' comes once the output has been read to its end, with the reason in it.
+  let closed = false;
+  child.once('close', () => (closed = true));
   tetherToThisProcess(child.pid!, 'TERM');
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
+  let output = '';
+  const keep = (chunk: Buffer) => {
     // Enough to keep the reason line when the server prints a page after it.
-    stderr = (stderr + chunk.toString()).slice(-64_000);
-  });
+    output = (output + chunk.toString()).slice(-64_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const address = `127.0.0.1:${port}`;
   await waitUntil(
     'Temporal dev server',
     async () => {
-      if (child.exitCode !== null) throw new GaveUp(`exited with ${child.exitCode}: ${exitReason(stderr)}`);
+      if (closed) throw new GaveUp(`exited with ${child.exitCode ?? child.signalCode}: ${exitReason(output)}`);
       // Another server may answer on a conventional port this one failed to bind: only ours answers on its drawn HTTP port.
       const own = await fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces/${encodeURIComponent(namespace)}`, { signal: AbortSignal.timeout(1000) });
       // Only the status matters: the body is dropped, so its connection is not held until garbage collection.

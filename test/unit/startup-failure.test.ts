@@ -54,6 +54,11 @@ describe('start-up failures', () => {
     );
     const { summary } = describeStartupFailure(new StartupFailure('Temporal dev server', new Error(`exited with 1: ${exitReason(page)}`)));
     expect(summary).toBe('Temporal dev server: port 7239 on 127.0.0.1 is already in use by another program');
+    // The CLI's Web UI says it in a JSON line on stdout.
+    const ui = '{"level":"FATAL","prefix":"echo","message":"listen tcp 127.0.0.1:18982: bind: address already in use"}';
+    expect(describeStartupFailure(new StartupFailure('Temporal dev server', new Error(`exited with 1: ${exitReason(ui)}`))).summary).toBe(
+      'Temporal dev server: port 18982 on 127.0.0.1 is already in use by another program',
+    );
   });
 
   it('an invalid environment: its first problems in the summary; an unknown error: its first line', () => {
