@@ -202,7 +202,10 @@ describe('the cost of an idle poll', () => {
         500,
       );
       expect(busy).toMatchObject({ trigger: 'schedule', status: 'JOB_STATUS_SUCCEEDED', objectsProcessed: 1 });
-      expect((await client.workflow.getHandle(syncRunWorkflowId(busy.jobId)).describe()).status.name).toBe('COMPLETED');
+      // The job row is finished by the run's last activity, a workflow task before the run itself completes.
+      const run = client.workflow.getHandle(syncRunWorkflowId(busy.jobId));
+      await run.result();
+      expect((await run.describe()).status.name).toBe('COMPLETED');
     },
   );
 
@@ -224,8 +227,12 @@ describe('the cost of an idle poll', () => {
       const deleted = await jobWith('a poll finding the deletion', (j) => j.objectsDeleted === 1);
       expect(deleted).toMatchObject({ trigger: 'schedule', status: 'JOB_STATUS_SUCCEEDED' });
       // Both ran as job workflows, as every poll that finds work does.
-      for (const job of [changed, deleted])
-        expect((await ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(job.jobId)).describe()).status.name).toBe('COMPLETED');
+      for (const job of [changed, deleted]) {
+        // Finished in the database by the run's last activity, a workflow task before the run itself completes.
+        const run = ls.runtime.temporal.workflow.getHandle(syncRunWorkflowId(job.jobId));
+        await run.result();
+        expect((await run.describe()).status.name).toBe('COMPLETED');
+      }
     } finally {
       await rm(d, { recursive: true, force: true });
     }
