@@ -9,6 +9,7 @@ import type { Db } from '../db/client.js';
 import { serviceAccountKeys } from '../db/schema.js';
 import type { SecretBox } from '../domain/secrets.js';
 import type { Scope } from './auth.js';
+import { setBounded } from '../domain/bounded-map.js';
 
 /** A recognisable prefix (as AWS's `AKIA`), then 16 of A-Z0-9: 20 characters, about 83 random bits. */
 const PREFIX = 'LKSA';
@@ -55,9 +56,7 @@ export function activeKeyOf(secrets: SecretBox, row: KeyRow): ActiveKey | null {
   let sealed = mine.get(row.sealedSecret);
   if (!sealed) {
     sealed = secrets.open<SealedKey>(row.sealedSecret);
-    // Oldest first out: a Map iterates in insertion order.
-    if (mine.size >= MAX_OPENED) mine.delete(mine.keys().next().value!);
-    mine.set(row.sealedSecret, sealed);
+    setBounded(mine, row.sealedSecret, sealed, MAX_OPENED);
   }
   if (sealed.id !== row.id) {
     mine.delete(row.sealedSecret);

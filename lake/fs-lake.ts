@@ -10,6 +10,7 @@ import { compareKeys, lakeKeyConflict, lakeKeyProblem, listPrefixProblem, unstor
 import { compareUtf8, DirWalk, fileEtag, readDirEntries, type ReadDir, type WalkStart } from './dir-walk.js';
 import { ExactLength, multipartEtag, MultipartPartInvalid, MultipartUploadGone } from './multipart.js';
 import type { DelimitedEntry, LakeObjectHead, LakeStore, ObjectMetadata, PutResult, S3Location, StoredPart } from './types.js';
+import { setBounded } from '../domain/bounded-map.js';
 
 /** The folder a listing prefix names; never one outside its bucket (`../other/` is another bucket, or the host). */
 function listFolder(prefix: string): string {
@@ -280,8 +281,7 @@ export class FilesystemLake implements LakeStore {
       });
       if (!o || !o.key.startsWith(prefix)) return { objects, more: false };
       if (objects.length === limit) {
-        if (this.paused.size >= MAX_PAUSED) this.paused.delete(this.paused.keys().next().value!);
-        this.paused.set(slot, { walk, afterKey: objects.at(-1)!.key, at: now });
+        setBounded(this.paused, slot, { walk, afterKey: objects.at(-1)!.key, at: now }, MAX_PAUSED);
         return { objects, more: true };
       }
       await walk.next();

@@ -2,6 +2,7 @@
 // (secret, date, region, service). The cache is keyed by a hash so secrets do not sit in map keys, and holds
 // KeyObjects: an HMAC keyed by a raw Buffer makes one on every call, which cost more than the HMAC itself.
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { setBounded } from '../../../domain/bounded-map.js';
 
 const MAX_CACHED = 1024;
 const cache = new Map<string, KeyObject>();
@@ -13,9 +14,7 @@ export function signingKey(secret: string, date: string, region: string, service
   const hit = cache.get(id);
   if (hit) return hit;
   const key = createSecretKey(hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request'));
-  // Oldest first out: a Map iterates in insertion order.
-  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
-  cache.set(id, key);
+  setBounded(cache, id, key, MAX_CACHED);
   return key;
 }
 
