@@ -58,6 +58,31 @@ function logLine(out: string, prefix: string): Record<string, unknown> | undefin
   return undefined;
 }
 
+/**
+ * The last `limit` characters (about) of a process's output. Chunks are kept as they come and joined only when
+ * read: re-slicing one growing string on every chunk copied megabytes per log line, which cost the benchmark's
+ * own process more CPU than the API it was measuring.
+ */
+function outputTail(limit: number): { add: (chunk: string) => void; text: () => string } {
+  let chunks: string[] = [];
+  let length = 0;
+  return {
+    add: (chunk) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      // Drop whole chunks from the front while what is left still covers the limit.
+      let drop = 0;
+      while (drop < chunks.length - 1 && length - chunks[drop]!.length >= limit) length -= chunks[drop++]!.length;
+      if (drop) chunks.splice(0, drop);
+    },
+    text: () => {
+      const joined = chunks.join('');
+      chunks = [joined];
+      return joined;
+    },
+  };
+}
+
 async function startProcess(role: 'api' | 'worker', env: Record<string, string>, o: ProcessOptions, ready: string): Promise<LakesyncProcess> {
   // The flags `npm start` / `npm run worker` use; warnings reach the JSON log instead of stderr.
   const args = o.built
@@ -66,9 +91,11 @@ async function startProcess(role: 'api' | 'worker', env: Record<string, string>,
   // The malloc arenas `npm start` / `npm run worker` and the image allow (README "Scaling workers"), unless told otherwise.
   const child = spawn(process.execPath, args, { cwd: root, env: { MALLOC_ARENA_MAX: '2', ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   tetherToThisProcess(child.pid!, 'KILL');
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
-  child.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-4_000_000)));
+  const tail = outputTail(4_000_000);
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.setEncoding('utf8');
+    stream.on('data', tail.add);
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -76,8 +103,8 @@ async function startProcess(role: 'api' | 'worker', env: Record<string, string>,
   await waitUntil(
     `${role} process`,
     async () => {
-      if (child.exitCode !== null) throw new Error(`${role} exited ${child.exitCode}: ${out.slice(-2000)}`);
-      readyLine = logLine(out, ready);
+      if (child.exitCode !== null) throw new Error(`${role} exited ${child.exitCode}: ${tail.text().slice(-2000)}`);
+      readyLine = logLine(tail.text(), ready);
       if (!readyLine) throw new Error('not ready yet');
     },
     90_000,
@@ -92,7 +119,7 @@ async function startProcess(role: 'api' | 'worker', env: Record<string, string>,
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
-    output: () => out,
+    output: tail.text,
   };
 }
 

@@ -11,11 +11,13 @@ import { minioClient, unique } from '../support/lakesync.js';
 /**
  * A loopback hop in front of MinIO that answers the first `failures` requests
  * with the given S3 error itself and forwards the rest untouched (Host
- * included, so the signature still verifies); it counts what it was sent.
+ * included, so the signature still verifies); it counts what it was sent and
+ * the connections it was sent on.
  */
 async function failingHop(upstream: string, failures: number, status: number, code: string) {
   const target = new URL(upstream);
   let requests = 0;
+  let connections = 0;
   const server = createServer((req, res) => {
     requests++;
     if (requests <= failures) {
@@ -29,10 +31,12 @@ async function failingHop(upstream: string, failures: number, status: number, co
     });
     req.pipe(out);
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests: () => requests,
+    connections: () => connections,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -87,6 +91,32 @@ describe('S3Copier', () => {
     const denied = await wrong.copy(dst, 'x', src, 'plain.txt').catch((e: unknown) => e);
     expect((denied as S3ResponseError).name).toBe('SignatureDoesNotMatch');
     await wrong.close();
+  });
+
+  it('keeps one connection across HEADs and GETs, one after another', async () => {
+    const { minio } = inject('infra');
+    await s3.send(new PutObjectCommand({ Bucket: src, Key: 'kept.txt', Body: 'kept alive' }));
+    const hop = await failingHop(minio.endpoint, 0, 200, '');
+    const c = new S3Copier({
+      endpoint: hop.endpoint,
+      region: 'us-east-1',
+      accessKeyId: minio.accessKeyId,
+      secretAccessKey: minio.secretAccessKey,
+      connections: 1,
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await c.head(src, 'kept.txt'))?.['content-length']).toBe('10');
+        expect(await c.head(src, 'no/such/key')).toBeNull();
+        const got = await c.get(src, 'kept.txt', { start: 0, end: 3 });
+        expect(await got!.body.toArray().then((b) => Buffer.concat(b).toString())).toBe('kept');
+      }
+      expect(hop.requests()).toBe(9);
+      expect(hop.connections()).toBe(1);
+    } finally {
+      await c.close();
+      await hop.stop();
+    }
   });
 
   it('tries a transient failure three times in all, and a permanent one once', async () => {

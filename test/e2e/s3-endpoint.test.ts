@@ -71,6 +71,22 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
       name: 'InvalidRange',
       status: 416,
     });
+    // An explicit range is read in one ask of the lake: past the end it is cut to the object, wholly past it is refused.
+    const clipped = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', Range: 'bytes=299990-400000' }));
+    expect(clipped.ContentRange).toBe('bytes 299990-299999/300000');
+    expect(clipped.ContentLength).toBe(10);
+    expect(Buffer.from(await clipped.Body!.transformToByteArray()).equals(body.subarray(299990))).toBe(true);
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', Range: 'bytes=300000-300009' })))).toMatchObject({
+      name: 'InvalidRange',
+      status: 416,
+    });
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/a b+c.bin', Range: 'bytes=0-9', IfNoneMatch: `"${md5}"` })))).toMatchObject({
+      status: 304,
+    });
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/nothing', Range: 'bytes=0-9' })))).toMatchObject({
+      name: 'NoSuchKey',
+      status: 404,
+    });
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'top.txt', Body: 'hello' }));
     const empty = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/empty', Body: '' }));
     expect(empty.ETag).toBe(`"${createHash('md5').update('').digest('hex')}"`);

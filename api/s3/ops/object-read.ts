@@ -20,20 +20,45 @@ const OVERRIDES = {
   'response-content-encoding': 'Content-Encoding',
 } as const;
 
+/** The one explicit range `bytes=a-b` that S3 clients' ranged downloads send; anything else is read after a head. */
+function explicitRange(header: string | undefined): { start: number; end: number } | undefined {
+  const m = header === undefined ? null : /^bytes=(\d{1,15})-(\d{1,15})$/.exec(header);
+  if (!m) return undefined;
+  const range = { start: Number(m[1]), end: Number(m[2]) };
+  return range.start <= range.end ? range : undefined;
+}
+
+/**
+ * A GET's bytes in one ask of the lake, whose answer carries the head: the whole object, or an explicit range (the
+ * lake serves what of it the object has). Undefined when the request needs the head first (a HEAD, another Range
+ * form) or the range lies past the end (the head then names the size in the error).
+ */
+async function askOnce(ctx: S3Context, bucket: string, key: string, withBody: boolean) {
+  const header = ctx.req.headers.range;
+  const range = explicitRange(header);
+  if (!withBody || (header !== undefined && !range)) return undefined;
+  try {
+    const got = await ctx.deps.lake.get(bucket, key, range);
+    return got && { ...got, range };
+  } catch (err) {
+    if ((err as { name?: string }).name === 'InvalidRange') return undefined;
+    throw err;
+  }
+}
+
 async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   const bucket = await requestBucket(ctx, 'read');
   const key = s3ExistingKey(ctx);
   if (key === null) throw S3Error.noSuchKey(ctx.key!);
   const { deps, req, res } = ctx;
-  // A whole-object GET asks the lake once (the answer carries the head); a HEAD or a ranged GET heads first.
-  const whole = withBody && !req.headers.range ? await deps.lake.get(bucket.name, key) : null;
+  const once = await askOnce(ctx, bucket.name, key, withBody);
   // Until the bytes are piped (after a query below) an error opening them (the file deleted meanwhile, EMFILE) must not
   // go unheard: the stream keeps it, and sendBody below answers it.
-  whole?.body.on('error', () => undefined);
-  const found = whole?.head ?? (await deps.lake.head(bucket.name, key));
+  once?.body.on('error', () => undefined);
+  const found = once?.head ?? (await deps.lake.head(bucket.name, key));
   if (!found) throw S3Error.noSuchKey(key);
   // Whatever answers before the bytes do (an error, a 304) lets go of the lake's stream.
-  res.once('close', () => whole?.body.destroy());
+  res.once('close', () => once?.body.destroy());
   const head = await s3Head(deps, bucket.id, key, found);
   const partNumber = ctx.query.get('partNumber');
   if (partNumber !== undefined && partNumber !== '1')
@@ -71,7 +96,10 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
     res.setHeader('Content-Length', String(head.size));
   }
   if (!withBody) return void res.end();
-  const got = whole ?? (await deps.lake.get(bucket.name, key, range));
+  // What the one ask brought is exactly what is answered: the same start, and the end the object allows.
+  const served = once && (once.range ? range?.start === once.range.start && range.end === Math.min(once.range.end, head.size - 1) : !range);
+  if (once && !served) once.body.destroy();
+  const got = served ? once : await deps.lake.get(bucket.name, key, range);
   if (!got) throw S3Error.noSuchKey(key);
   const sent = await sendBody(got.body, res);
   // Headers are out: the client sees a short body, which S3 clients detect by Content-Length and retry.
