@@ -4,6 +4,13 @@ import { buckets, sources } from '../db/schema.js';
 import type { ControllerSnapshot, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import type { ActivityDeps } from './deps.js';
 import { fairnessKeyOf } from '../domain/fairness-key.js';
+import { isPushed } from '../domain/kinds.js';
+
+/**
+ * Objects per batch of a pushed source at the least. Its batches copy nothing (the objects are in the lake already):
+ * each catalogs its objects in a few statements, so small batches cost far more in activities than in work.
+ */
+export const PUSHED_BATCH_SIZE = 1000;
 
 /** A source's settings as the controller reads them (every cycle, and with every idle poll); null once deleted. */
 export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchConcurrency'>, sourceId: string): Promise<SourceSettings | null> {
@@ -21,7 +28,7 @@ export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchC
     suspendAfterFailures: s.suspendAfterFailures,
     syncMode: s.syncMode,
     syncIntervalSeconds: s.syncIntervalSeconds,
-    batchSize: s.batchSize,
+    batchSize: isPushed(s.kind) ? Math.max(s.batchSize, PUSHED_BATCH_SIZE) : s.batchSize,
     batchConcurrency: deps.batchConcurrency,
     lastSuccessAt: s.lastSuccessAt?.getTime() ?? null,
     fairnessKey: fairnessKeyOf(orgId),

@@ -23,7 +23,7 @@ import { Agent } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from '../support/http.js';
+import { call, waitFor } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { createKey, lakesyncS3, s3Error } from '../support/s3-endpoint.js';
 
@@ -159,6 +159,43 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     expect(
       await s3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy/x', CopySource: `${bucket}/copy/src.txt`, CopySourceIfMatch: '"nope"' }))),
     ).toMatchObject({ name: 'PreconditionFailed', status: 412 });
+  });
+
+  it('catalogs what a burst of PUTs pushed in one batch per run, with exact counters', async () => {
+    const source = async () => {
+      const listed = (await call(ls.url, 'GET', `/${bucket}/sources`)).body.sources as { sourceId: string; name: string }[];
+      const push = listed.find((src) => src.name === 'direct-puts')!;
+      return (await call(ls.url, 'GET', `/${bucket}/sources/${push.sourceId}`)).body as {
+        sourceId: string;
+        currentJobId: string | null;
+        batchesCreated: number;
+        runCounter: number;
+        totalObjectsSynced: number;
+      };
+    };
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'burst/first', Body: 'x' }));
+    // At rest first: nothing the push source owes, and no run in flight.
+    const { sourceId } = await source();
+    const owed = async () =>
+      (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}/objects?status=SOURCE_OBJECT_STATUS_OWED`)).body.objects.length as number;
+    const idle = await waitFor('the push source at rest', async () => {
+      const src = await source();
+      return src.currentJobId === null && (await owed()) === 0 && src;
+    });
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/pause`, { reason: 'gathering a burst' })).status).toBe(200);
+    const keys = Array.from({ length: 120 }, (_, i) => `burst/k${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < keys.length; i += 20)
+      await Promise.all(keys.slice(i, i + 20).map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
+    const before = await source();
+    expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/resume`, {})).status).toBe(200);
+    const after = await waitFor('the burst cataloged', async () => {
+      const src = await source();
+      return src.currentJobId === null && src.totalObjectsSynced >= before.totalObjectsSynced + 120 && src;
+    });
+    expect(after.totalObjectsSynced).toBe(before.totalObjectsSynced + 120);
+    // One run took the whole burst, in one batch (a pushed batch copies nothing: 1000 a batch, not the source's 50).
+    expect(after.runCounter - before.runCounter).toBe(1);
+    expect(after.batchesCreated - before.batchesCreated).toBe(1);
   });
 
   it('answers NoSuchKey, refuses unstorable keys, and creates and deletes buckets', async () => {
