@@ -1,8 +1,8 @@
-import aws4 from 'aws4';
 import { backOff } from 'exponential-backoff';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { S3ResponseError, S3_RETRY, encodePath, encodeSegment, s3ErrorAnswer, xmlValue } from './s3-wire.js';
+import { signS3 } from './s3-signer.js';
 
 export interface CopierOptions {
   endpoint: string;
@@ -35,6 +35,10 @@ export class S3Copier {
     this.readAgent = pool();
   }
 
+  private sign(method: string, path: string, headers: Record<string, string>): Record<string, string> {
+    return signS3(this.o, this.o.region, { method, host: this.url.host, path, headers });
+  }
+
   /** The path-style path of `bucket/key` at the endpoint. */
   private objectPath(bucket: string, key: string): string {
     return `${this.url.pathname.replace(/\/$/, '')}/${encodeSegment(bucket)}/${encodePath(key)}`;
@@ -47,13 +51,9 @@ export class S3Copier {
   }
 
   private async once(path: string, copySource: string): Promise<string> {
-    const signed = aws4.sign(
-      { host: this.url.host, path, method: 'PUT', service: 's3', region: this.o.region, headers: { 'x-amz-copy-source': copySource }, doNotEncodePath: true },
-      { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
-    );
     const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
       method: 'PUT',
-      headers: signed.headers as Record<string, string>,
+      headers: this.sign('PUT', path, { 'x-amz-copy-source': copySource }),
       dispatcher: this.agent,
     });
     const body = await res.body.text();
@@ -81,22 +81,10 @@ export class S3Copier {
     // UploadPart is the same PUT with the part named in the query (sorted by name, as SigV4 signs it).
     const query = part ? `?partNumber=${part.partNumber}&uploadId=${encodeSegment(part.uploadId)}` : '';
     const path = this.objectPath(bucket, key) + query;
-    const signed = aws4.sign(
-      {
-        host: this.url.host,
-        path,
-        method: 'PUT',
-        service: 's3',
-        region: this.o.region,
-        // A declared x-amz-content-sha256 among `headers` is signed and sent instead: the store then checks the bytes against it.
-        headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers, 'content-length': String(length) },
-        doNotEncodePath: true,
-      },
-      { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
-    );
     const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
       method: 'PUT',
-      headers: signed.headers as Record<string, string>,
+      // A declared x-amz-content-sha256 among `headers` is signed and sent instead: the store then checks the bytes against it.
+      headers: this.sign('PUT', path, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers, 'content-length': String(length) }),
       body,
       dispatcher: this.agent,
     });
@@ -114,20 +102,8 @@ export class S3Copier {
   }
 
   private async getOnce(path: string, range?: { start: number; end: number }): Promise<{ headers: Record<string, string>; body: Readable } | null> {
-    const signed = aws4.sign(
-      {
-        host: this.url.host,
-        path,
-        method: 'GET',
-        service: 's3',
-        region: this.o.region,
-        headers: range ? { range: `bytes=${range.start}-${range.end}` } : {},
-        doNotEncodePath: true,
-      },
-      { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
-    );
     const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
-      headers: signed.headers as Record<string, string>,
+      headers: this.sign('GET', path, range ? { range: `bytes=${range.start}-${range.end}` } : {}),
       dispatcher: this.readAgent,
     });
     if (res.statusCode === 200 || res.statusCode === 206) {
@@ -144,13 +120,9 @@ export class S3Copier {
   async head(bucket: string, key: string): Promise<Record<string, string> | null> {
     const path = this.objectPath(bucket, key);
     return backOff(async () => {
-      const signed = aws4.sign(
-        { host: this.url.host, path, method: 'HEAD', service: 's3', region: this.o.region, doNotEncodePath: true },
-        { accessKeyId: this.o.accessKeyId, secretAccessKey: this.o.secretAccessKey },
-      );
       const res = await request(`${this.url.protocol}//${this.url.host}${path}`, {
         method: 'HEAD',
-        headers: signed.headers as Record<string, string>,
+        headers: this.sign('HEAD', path, {}),
         dispatcher: this.readAgent,
         // undici closes a connection after a HEAD unless told not to (a guard against servers that answer HEAD with a
         // body); S3 stores don't, and a fresh connection per HEAD cost more CPU than the request.

@@ -1,8 +1,8 @@
-import aws4 from 'aws4';
 import { backOff } from 'exponential-backoff';
 import { request, type Dispatcher } from 'undici';
 import { findEgressDenied } from '../net/egress.js';
 import { S3ResponseError, S3_RETRY, encodeSegment, rawXmlValue, s3ErrorAnswer, unescapeXml } from '../../lake/s3-wire.js';
+import { signS3 } from '../../lake/s3-signer.js';
 
 export interface ListingTarget {
   /** The bucket's base URL as the SDK's endpoint rules resolve it (virtual-host or path style). */
@@ -101,12 +101,8 @@ export class S3Lister {
 
   private async once(path: string): Promise<ListingAnswer> {
     const { url } = this.t;
-    const signed = aws4.sign(
-      { host: url.host, path, method: 'GET', service: 's3', region: this.t.region },
-      { accessKeyId: this.t.accessKeyId, secretAccessKey: this.t.secretAccessKey, sessionToken: this.t.sessionToken },
-    );
     const res = await request(`${url.protocol}//${url.host}${path}`, {
-      headers: signed.headers as Record<string, string>,
+      headers: signS3(this.t, this.t.region, { method: 'GET', host: url.host, path }),
       dispatcher: this.t.dispatcher,
     });
     const body = await res.body.text();

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { AwsChunkedDecoder, payloadStream, verifySigV4, type SigV4Request, type SigV4Result } from '../../api/s3/sigv4/index.js';
 import { ChunkSigning } from '../../api/s3/sigv4/payload.js';
 import { canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri, headerValues, parseQuery, stringToSign } from '../../api/s3/sigv4/canonical.js';
-import { signHex, signingKey } from '../../api/s3/sigv4/signing-key.js';
+import { signHex, signingKey } from '../../domain/sigv4-key.js';
 
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

@@ -1,6 +1,7 @@
 // SigV4 verification of requests signed by real signers (@smithy/signature-v4, the AWS SDK's own, and
 // aws4) and sent over real HTTP to a loopback server, so the verifier sees exactly what Node receives.
 // No expected signature is computed here: the signers produce them, the verifier must agree.
+import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Sha256 } from '@aws-sdk/checksums/sha';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -9,6 +10,7 @@ import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CLOCK_SKEW_MS, MAX_PRESIGN_EXPIRES_SECONDS, signedRequestForm } from '../../api/s3/sigv4/index.js';
 import { startLoopbackS3, type LoopbackS3, type Outcome } from '../support/loopback-s3.js';
+import { signS3 } from '../../lake/s3-signer.js';
 
 const KEY = { accessKeyId: 'LSAKTESTKEY0000001', secretAccessKey: 'test/secret+with=odd chars~%' };
 const OTHER = { accessKeyId: 'LSAKTESTKEY0000002', secretAccessKey: 'another-secret' };
@@ -272,6 +274,70 @@ describe('@smithy/signature-v4, presigned URLs', () => {
     } finally {
       clockOffsetMs = 0;
     }
+  });
+});
+
+describe("lakesync's own signer (lake/s3-signer.ts, the lean paths' requests)", () => {
+  const host = () => `127.0.0.1:${s3.port}`;
+
+  it.each(KEYS)('GET, and PUT of key %j with a part query, verify; a hex payload hash checks the body', async (key) => {
+    const path = s3Path('bucket', key);
+    const get = await sendRaw({
+      method: 'GET',
+      path,
+      headers: signS3(KEY, 'us-east-1', { method: 'GET', host: host(), path, headers: { range: 'bytes=0-9' } }),
+    });
+    expect(get.outcome.result).toMatchObject({ ok: true, form: 'header', accessKeyId: KEY.accessKeyId });
+    const body = `own signer body ${key}`;
+    const partPath = `${path}?partNumber=3&uploadId=${strict('up/load+id=x')}`;
+    const hash = createHash('sha256').update(body).digest('hex');
+    const headers = {
+      'Content-Type': 'text/plain',
+      'X-Amz-Meta-Note': '  spaced   out  ',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-amz-content-sha256': hash,
+    };
+    const put = await sendRaw({
+      method: 'PUT',
+      path: partPath,
+      headers: signS3(KEY, 'us-east-1', { method: 'PUT', host: host(), path: partPath, headers }),
+      body,
+    });
+    expect(put.outcome.result).toMatchObject({ ok: true, payload: { kind: 'sha256' } });
+    expect(put.outcome.bodyError).toBeUndefined();
+    expect(put.outcome.body?.toString()).toBe(body);
+    const other = await sendRaw({
+      method: 'PUT',
+      path: partPath,
+      headers: signS3(KEY, 'us-east-1', { method: 'PUT', host: host(), path: partPath, headers }),
+      body: body.replace(/.$/, '#'),
+    });
+    expect(code(other.outcome)).toBe('XAmzContentSHA256Mismatch');
+  });
+
+  it('signs exactly as @smithy/signature-v4 does for the same request and instant', async () => {
+    const now = new Date('2026-11-29T12:34:56.789Z');
+    for (const key of KEYS) {
+      const path = s3Path('bucket', key);
+      const query = { 'list-type': '2', prefix: 'a b+c/ü&=?', 'start-after': key, 'max-keys': '1000' };
+      const qs = Object.entries(query)
+        .map(([n, v]) => `${n}=${strict(v)}`)
+        .join('&');
+      const ours = signS3(KEY, 'us-east-1', { method: 'GET', host: host(), path: `${path}?${qs}` }, now);
+      const theirs = await smithySigner().sign(
+        smithyRequest({ method: 'GET', path, query, headers: { 'x-amz-content-sha256': ours['x-amz-content-sha256']!, 'x-amz-date': ours['x-amz-date']! } }),
+        { signingDate: now },
+      );
+      expect(ours.authorization).toBe(theirs.headers.authorization);
+    }
+  });
+
+  it('a tampered query or another secret is refused', async () => {
+    const path = `${s3Path('bucket', 'k')}?partNumber=1&uploadId=abc`;
+    const headers = signS3(KEY, 'us-east-1', { method: 'GET', host: host(), path });
+    expect(code((await sendRaw({ method: 'GET', path: path.replace('partNumber=1', 'partNumber=2'), headers })).outcome)).toBe('SignatureDoesNotMatch');
+    const wrong = signS3({ ...KEY, secretAccessKey: 'not-it' }, 'us-east-1', { method: 'GET', host: host(), path });
+    expect(code((await sendRaw({ method: 'GET', path, headers: wrong })).outcome)).toBe('SignatureDoesNotMatch');
   });
 });
 

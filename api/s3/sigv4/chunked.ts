@@ -8,7 +8,7 @@ import { sha256Hex } from './canonical.js';
 import { checksumAlgorithmOfHeader, checksumDisplayName, createChecksum, type ChecksumAlgorithm, type RunningChecksum } from './checksums.js';
 import { SIGNATURE_MISMATCH_MESSAGE, SigV4Error } from './errors.js';
 import type { ChunkSigning, PayloadMode } from './payload.js';
-import { signaturesEqual } from './signing-key.js';
+import { signaturesEqual } from '../../../domain/sigv4-key.js';
 
 /** A chunk-size line is "<hex>;chunk-signature=<64 hex>": far below this. Trailer lines too. */
 const MAX_LINE_BYTES = 4096;

@@ -3,7 +3,7 @@ import { EMPTY_SHA256 } from './canonical.js';
 import { checksumAlgorithmOfHeader, type ChecksumAlgorithm } from './checksums.js';
 import { fail, type SigV4Failure } from './errors.js';
 import type { KeyObject } from 'node:crypto';
-import { signHex } from './signing-key.js';
+import { signHex } from '../../../domain/sigv4-key.js';
 
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 const STREAMING_SIGNED = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';

@@ -4,7 +4,7 @@ import { canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri, heade
 import { fail, SIGNATURE_MISMATCH_MESSAGE, type SigV4Failure } from './errors.js';
 import { ALGORITHM, formatAmzDate, parseAmzDate, parseAuthorizationHeader, parsePresignedQuery, sigV4Form, type ParsedAuth } from './parse.js';
 import { ChunkSigning, payloadMode, UNSIGNED_PAYLOAD, type PayloadMode } from './payload.js';
-import { signaturesEqual, signHex, signingKey } from './signing-key.js';
+import { signaturesEqual, signHex, signingKey } from '../../../domain/sigv4-key.js';
 
 /** S3 refuses a header-signed request whose time is further than this from the server's. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;

@@ -2,7 +2,7 @@
 // (secret, date, region, service). The cache is keyed by a hash so secrets do not sit in map keys, and holds
 // KeyObjects: an HMAC keyed by a raw Buffer makes one on every call, which cost more than the HMAC itself.
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { setBounded } from '../../../domain/bounded-map.js';
+import { setBounded } from './bounded-map.js';
 
 const MAX_CACHED = 1024;
 const cache = new Map<string, KeyObject>();
