@@ -1,26 +1,33 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import { buckets, sources } from '../db/schema.js';
+import { buckets, rules, sources } from '../db/schema.js';
 import type { ControllerSnapshot, SourceSettings } from '../domain/messages/controller-state/v1.js';
 import type { ActivityDeps } from './deps.js';
 import { fairnessKeyOf } from '../domain/fairness-key.js';
 import { isPushed } from '../domain/kinds.js';
 
 /**
- * Objects per batch of a pushed source at the least. Its batches copy nothing (the objects are in the lake already):
- * each catalogs its objects in a few statements, so small batches cost far more in activities than in work.
+ * Objects per batch of a pushed source at the least, while no rule of its bucket routes objects to pipelines. Its
+ * batches then copy nothing (the objects are in the lake already) and run nothing: each catalogs its objects in a
+ * few statements, so small batches cost far more in activities than in work. With pipelines, the source's own
+ * size keeps their processing spread over as many batches as before.
  */
 export const PUSHED_BATCH_SIZE = 1000;
 
 /** A source's settings as the controller reads them (every cycle, and with every idle poll); null once deleted. */
 export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchConcurrency'>, sourceId: string): Promise<SourceSettings | null> {
   const [row] = await deps.db
-    .select({ s: sources, bucketName: buckets.name, orgId: buckets.orgId })
+    .select({
+      s: sources,
+      bucketName: buckets.name,
+      orgId: buckets.orgId,
+      routes: sql<boolean>`exists (select 1 from ${rules} where ${rules.bucketId} = ${sources.bucketId} and ${rules.enabled})`,
+    })
     .from(sources)
     .innerJoin(buckets, eq(buckets.id, sources.bucketId))
     .where(eq(sources.id, sourceId));
   if (!row) return null;
-  const { s, bucketName, orgId } = row;
+  const { s, bucketName, orgId, routes } = row;
   return {
     name: s.name,
     kind: s.kind,
@@ -28,7 +35,7 @@ export async function readSourceSettings(deps: Pick<ActivityDeps, 'db' | 'batchC
     suspendAfterFailures: s.suspendAfterFailures,
     syncMode: s.syncMode,
     syncIntervalSeconds: s.syncIntervalSeconds,
-    batchSize: isPushed(s.kind) ? Math.max(s.batchSize, PUSHED_BATCH_SIZE) : s.batchSize,
+    batchSize: isPushed(s.kind) && !routes ? Math.max(s.batchSize, PUSHED_BATCH_SIZE) : s.batchSize,
     batchConcurrency: deps.batchConcurrency,
     lastSuccessAt: s.lastSuccessAt?.getTime() ?? null,
     fairnessKey: fairnessKeyOf(orgId),

@@ -76,8 +76,9 @@ function outputTail(limit: number): { add: (chunk: string) => void; text: () => 
       if (drop) chunks.splice(0, drop);
     },
     text: () => {
-      const joined = chunks.join('');
+      const joined = chunks.join('').slice(-limit);
       chunks = [joined];
+      length = joined.length;
       return joined;
     },
   };

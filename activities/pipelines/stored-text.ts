@@ -4,6 +4,15 @@ import { extractText, looksBinary, textFormatOf } from '../../domain/text-extrac
 import type { ActivityDeps } from '../deps.js';
 import type { PipelineOutcome, StoredObject } from './types.js';
 
+/**
+ * Lets go of a lake body unread. An S3 lake's body (undici's) errors when destroyed before its end, and an
+ * 'error' nobody listens to is an uncaught exception that takes the worker down.
+ */
+function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** Up to `limit` bytes of a body, then the body closed. */
 async function readAll(body: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -13,7 +22,7 @@ async function readAll(body: Readable, limit: number): Promise<Buffer> {
     n += chunk.length;
     if (n >= limit) break;
   }
-  body.destroy();
+  discard(body);
   return Buffer.concat(chunks).subarray(0, limit);
 }
 
@@ -34,7 +43,7 @@ export async function readStoredText(
   if (!got) throw new Error(`object ${obj.lakeKey} is not in the lake`);
   const format = textFormatOf(obj.lakeKey, got.head.contentType);
   if (!format) {
-    got.body.destroy();
+    discard(got.body);
     await drop();
     return { skip: { status: RUN_STATUS.skipped, detail: `not a text-like object (${got.head.contentType ?? 'unknown type'})` } };
   }

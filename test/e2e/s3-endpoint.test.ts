@@ -161,7 +161,7 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     ).toMatchObject({ name: 'PreconditionFailed', status: 412 });
   });
 
-  it('catalogs what a burst of PUTs pushed in one batch per run, with exact counters', async () => {
+  it('catalogs a burst of PUTs in one batch while no pipeline is routed, in batches of the source size once one is', async () => {
     const source = async () => {
       const listed = (await call(ls.url, 'GET', `/${bucket}/sources`)).body.sources as { sourceId: string; name: string }[];
       const push = listed.find((src) => src.name === 'direct-puts')!;
@@ -169,7 +169,6 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
         sourceId: string;
         currentJobId: string | null;
         batchesCreated: number;
-        runCounter: number;
         totalObjectsSynced: number;
       };
     };
@@ -182,20 +181,41 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
       const src = await source();
       return src.currentJobId === null && (await owed()) === 0 && src;
     });
-    expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/pause`, { reason: 'gathering a burst' })).status).toBe(200);
-    const keys = Array.from({ length: 120 }, (_, i) => `burst/k${String(i).padStart(3, '0')}`);
-    for (let i = 0; i < keys.length; i += 20)
-      await Promise.all(keys.slice(i, i + 20).map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
-    const before = await source();
-    expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/resume`, {})).status).toBe(200);
-    const after = await waitFor('the burst cataloged', async () => {
-      const src = await source();
-      return src.currentJobId === null && src.totalObjectsSynced >= before.totalObjectsSynced + 120 && src;
+    // A burst of 120 PUTs gathered while the source is paused, then cataloged once it resumes: the batches it took.
+    const burst = async (prefix: string) => {
+      expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/pause`, { reason: 'gathering a burst' })).status).toBe(200);
+      const keys = Array.from({ length: 120 }, (_, i) => `${prefix}/k${String(i).padStart(3, '0')}`);
+      for (let i = 0; i < keys.length; i += 20)
+        await Promise.all(keys.slice(i, i + 20).map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));
+      const before = await source();
+      expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/resume`, {})).status).toBe(200);
+      const after = await waitFor('the burst cataloged', async () => {
+        const src = await source();
+        return src.currentJobId === null && src.totalObjectsSynced >= before.totalObjectsSynced + 120 && src;
+      });
+      expect(after.totalObjectsSynced).toBe(before.totalObjectsSynced + 120);
+      // A late wake-up may start another run, which finds nothing owed and makes no batch.
+      return after.batchesCreated - before.batchesCreated;
+    };
+    // A pushed batch copies nothing: 1000 objects a batch, not the source's 50.
+    expect(await burst('burst')).toBe(1);
+    // Once a rule routes the bucket's objects to a pipeline, the source's own size spreads their processing again.
+    const text = await call(ls.url, 'POST', `/${bucket}/pipelines`, { name: 'burst-text', kind: 'fulltext' });
+    const rule = await call(ls.url, 'POST', `/${bucket}/rules`, {
+      name: 'burst-rule',
+      pipelineIds: [text.body.pipelineId],
+      match: { includePatterns: ['routed/**'] },
     });
-    expect(after.totalObjectsSynced).toBe(before.totalObjectsSynced + 120);
-    // One run took the whole burst, in one batch (a pushed batch copies nothing: 1000 a batch, not the source's 50).
-    expect(after.runCounter - before.runCounter).toBe(1);
-    expect(after.batchesCreated - before.batchesCreated).toBe(1);
+    expect(rule.status).toBe(201);
+    try {
+      // Their keys name no text format: the pipeline skips them, letting go of each lake body unread (an S3 lake's
+      // body errors as it is destroyed, which once went unheard and would take the worker down).
+      // However the 120 fall into runs (a late wake-up of the first burst's may take some), 50 a batch is 3 or more.
+      expect(await burst('routed')).toBeGreaterThanOrEqual(3);
+    } finally {
+      expect((await call(ls.url, 'DELETE', `/${bucket}/rules/${rule.body.ruleId}`)).status).toBeLessThan(300);
+      expect((await call(ls.url, 'DELETE', `/${bucket}/pipelines/${text.body.pipelineId}`)).status).toBeLessThan(300);
+    }
   });
 
   it('answers NoSuchKey, refuses unstorable keys, and creates and deletes buckets', async () => {

@@ -41,7 +41,9 @@ async function askOnce(ctx: S3Context, bucket: string, key: string, withBody: bo
     const got = await ctx.deps.lake.get(bucket, key, range);
     return got && { ...got, range };
   } catch (err) {
-    if ((err as { name?: string }).name === 'InvalidRange') return undefined;
+    // S3's code, or a bare 416 from a store or proxy that sends no error document.
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'InvalidRange' || e.$metadata?.httpStatusCode === 416) return undefined;
     throw err;
   }
 }
@@ -59,6 +61,8 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<void> {
   if (!found) throw S3Error.noSuchKey(key);
   // Whatever answers before the bytes do (an error, a 304) lets go of the lake's stream.
   res.once('close', () => once?.body.destroy());
+  // The client may have gone while the lake was asked: its 'close' is past.
+  if (res.destroyed) once?.body.destroy();
   const head = await s3Head(deps, bucket.id, key, found);
   const partNumber = ctx.query.get('partNumber');
   if (partNumber !== undefined && partNumber !== '1')
