@@ -41,6 +41,12 @@ async function failingHop(upstream: string, failures: number, status: number, co
   };
 }
 
+/** A copier with MinIO's credentials and one connection, sending to `endpoint` (a hop in front of MinIO). */
+function copierThrough(endpoint: string): S3Copier {
+  const { minio } = inject('infra');
+  return new S3Copier({ endpoint, region: 'us-east-1', accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, connections: 1 });
+}
+
 describe('S3Copier', () => {
   const s3 = minioClient();
   const src = unique('copier-src');
@@ -97,13 +103,7 @@ describe('S3Copier', () => {
     const { minio } = inject('infra');
     await s3.send(new PutObjectCommand({ Bucket: src, Key: 'kept.txt', Body: 'kept alive' }));
     const hop = await failingHop(minio.endpoint, 0, 200, '');
-    const c = new S3Copier({
-      endpoint: hop.endpoint,
-      region: 'us-east-1',
-      accessKeyId: minio.accessKeyId,
-      secretAccessKey: minio.secretAccessKey,
-      connections: 1,
-    });
+    const c = copierThrough(hop.endpoint);
     try {
       for (let i = 0; i < 3; i++) {
         expect((await c.head(src, 'kept.txt'))?.['content-length']).toBe('10');
@@ -124,13 +124,7 @@ describe('S3Copier', () => {
     await s3.send(new PutObjectCommand({ Bucket: src, Key: 'retry.txt', Body: 'retried body' }));
     const through = async (failures: number, status: number, code: string) => {
       const hop = await failingHop(minio.endpoint, failures, status, code);
-      const c = new S3Copier({
-        endpoint: hop.endpoint,
-        region: 'us-east-1',
-        accessKeyId: minio.accessKeyId,
-        secretAccessKey: minio.secretAccessKey,
-        connections: 1,
-      });
+      const c = copierThrough(hop.endpoint);
       try {
         const outcome = await c.copy(dst, `retry/${code}-${failures}`, src, 'retry.txt').catch((e: unknown) => e);
         return { outcome, requests: hop.requests() };
