@@ -245,8 +245,10 @@ export class FilesystemLake implements LakeStore {
   async get(bucket: string, key: string, range?: { start: number; end: number }): Promise<{ body: Readable; head: LakeObjectHead } | null> {
     const head = await this.head(bucket, key);
     if (!head) return null;
-    // A range is cut to the size the head says, as S3 cuts it: never more bytes than the answer's Content-Length.
-    return { body: createReadStream(this.path(bucket, key), range ? { start: range.start, end: Math.min(range.end, head.size - 1) } : {}), head };
+    // A range is cut to the size the head says, as S3 cuts it: never more bytes than the answer's Content-Length. One
+    // wholly past the end reads nothing (the caller answers InvalidRange), and a read stream's end may not precede its start.
+    const end = range && Math.max(range.start, Math.min(range.end, head.size - 1));
+    return { body: createReadStream(this.path(bucket, key), range ? { start: range.start, end } : {}), head };
   }
 
   /**
