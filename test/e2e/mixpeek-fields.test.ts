@@ -289,7 +289,12 @@ describe("Mixpeek's sync fields", () => {
     proxy.close((req) => countHeads(req) || (req.method === 'GET' && /[?&]start-after=k4\.txt/.test(req.url ?? '')));
     const started = await call(ls.url, 'POST', `/${bucket}/sources/${sourceId}/discover`, {});
     await waitFor('the third listing held', async () => proxy.held() > 0, 60_000, 100);
-    const mid = await getSource(sourceId);
+    // The third page is asked for while the second is still being committed (listing runs a page ahead): the cursor
+    // reaches k4.txt then, and stays there while the third is held.
+    const mid = await waitFor('the second page committed', async () => {
+      const s = await getSource(sourceId);
+      return s.resumeCursor === 'k4.txt' && s;
+    });
     expect(mid).toMatchObject({ currentJobId: started.body.jobId, resumeCursor: 'k4.txt', resumeObjectsProcessed: 4 });
     // The list shows the same.
     const listed = (await call(ls.url, 'GET', `/${bucket}/sources`)).body.sources.find((s: { sourceId: string }) => s.sourceId === sourceId);
