@@ -27,3 +27,9 @@ export function signaturesEqual(expectedHex: string, givenHex: string): boolean 
   if (!/^[0-9a-fA-F]{64}$/.test(givenHex)) return false;
   return timingSafeEqual(Buffer.from(expectedHex, 'hex'), Buffer.from(givenHex, 'hex'));
 }
+
+/** The SHA-256 of an empty payload, which SigV4 signs for a request without a body. */
+export const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+
+/** SigV4 sorts names and values by byte value (all ASCII once encoded), not by locale. */
+export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -3,7 +3,7 @@
 // Buffer on every request, and that conversion plus its general-purpose request parsing was a fifth of the worker's
 // CPU during a full sync of small objects.
 import { createHash } from 'node:crypto';
-import { signHex, signingKey } from '../domain/sigv4-key.js';
+import { EMPTY_SHA256, byCodeUnit, signHex, signingKey } from '../domain/sigv4-key.js';
 import { encodeSegment } from './s3-wire.js';
 
 export interface S3Credentials {
@@ -20,9 +20,6 @@ export interface SignedRequest {
   /** Extra headers to send and sign (any case). */
   headers?: Record<string, string>;
 }
-
-const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Query pairs re-encoded strictly and sorted by name then value, as SigV4 signs them. */
 function canonicalQuery(query: string): string {

@@ -4,8 +4,9 @@
 // whitespace collapsed.
 import { createHash } from 'node:crypto';
 import { percentDecode, uriEncodeBytes } from './encoding.js';
+import { byCodeUnit } from '../../../domain/sigv4-key.js';
 
-export const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+export { EMPTY_SHA256 } from '../../../domain/sigv4-key.js';
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -50,9 +51,6 @@ export function parseQuery(rawQuery: string): QueryParam[] | null {
   }
   return params;
 }
-
-// Sorted by byte value of the encoded strings (all ASCII), not by locale.
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function canonicalQuery(params: QueryParam[], excludeName?: string): string {
   return params
