@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import * as catalog from '../catalog/index.js';
 import { FAILURE } from '../domain/failures.js';
 import { storedErrorText } from '../domain/error-text.js';
-import { autoShardCount, cutsAtGroups, rangesFromCuts, withinShard } from '../domain/shards.js';
+import { autoShardCount, cutsAtGroups, keptSplit, rangesFromCuts, withinShard, type ShardRange } from '../domain/shards.js';
 import { kindedConnection, type KindedConnection } from '../domain/source-kinds.js';
 import { reconcileWithDefaults, type ReconcileSettings } from '../domain/source-config.js';
 import type { SourceKind } from '../domain/kinds.js';
@@ -122,12 +122,14 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
   return {
     /**
      * How the job's scan splits: the source's `shards` setting, or the
-     * automatic count (domain/shards.ts autoShardCount); cut at keys sampled
-     * from the catalog when it holds the source's keys, else where the kind
-     * says top-level groups begin. One shard means the single scan
+     * automatic count (domain/shards.ts autoShardCount); the last complete
+     * scan's ranges while they stay balanced (keptSplit), else cut at keys
+     * sampled from the catalog when it holds the source's keys, else where the
+     * kind says top-level groups begin. One shard means the single scan
      * (scanSource). Idempotent: a retry returns the shards the first made.
      * Sampling reads the source's catalogued keys in order: seconds for a
-     * million, minutes for a hundred million (a long bookkeeping step).
+     * million, minutes for a hundred million (a long bookkeeping step), which
+     * is why a balanced split is kept.
      */
     async planScan(input: { jobId: string; sourceId: string }): Promise<{ shards: number }> {
       const actx = Context.current();
@@ -135,15 +137,21 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       if (made.length > 0) return { shards: made.length };
       const { source } = await findSourceRow(deps, input.sourceId);
       const connection = kindedConnection(source.connection);
-      const count = source.shards ?? autoShardCount(await catalog.lastScanListed(sql, input.sourceId));
+      const last = await catalog.lastScan(sql, input.sourceId);
+      const count = source.shards ?? autoShardCount(last.listed);
       if (count < 2) return { shards: 1 };
       if (SOURCE_READERS[connection.kind].sharding.split === 'one') return { shards: 1 };
-      const sampled = await catalog.sampleCuts(sql, input.sourceId, count);
-      const cuts = sampled.length === count - 1 ? sampled : cutsAtGroups(await groupStarts(deps, source, connection, actx), count);
-      const ranges = rangesFromCuts(cuts);
+      const split = async (): Promise<{ ranges: ShardRange[]; cut: 'kept' | 'sampled' | 'groups' }> => {
+        const kept = keptSplit(last.shards, count);
+        if (kept) return { ranges: kept, cut: 'kept' };
+        const sampled = await catalog.sampleCuts(sql, input.sourceId, count);
+        if (sampled.length === count - 1) return { ranges: rangesFromCuts(sampled), cut: 'sampled' };
+        return { ranges: rangesFromCuts(cutsAtGroups(await groupStarts(deps, source, connection, actx), count)), cut: 'groups' };
+      };
+      const { ranges, cut } = await split();
       if (ranges.length < 2) return { shards: 1 };
       const { shards } = await catalog.planShards(deps.db.$client, input.jobId, input.sourceId, ranges);
-      actx.log.info('scan split into shards', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, sampled: cuts === sampled });
+      actx.log.info('scan split into shards', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, cut });
       return { shards: shards.length };
     },
 

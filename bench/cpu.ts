@@ -39,3 +39,21 @@ export function cpuSpent(before: Map<string, number>, after: Map<string, number>
   }
   return spent;
 }
+
+/**
+ * Waits until the services are quiet: less than `busy` CPU seconds spent by all
+ * of them over a half-second window (MinIO alone idles near 0.04), at most
+ * `capMs`. A run that starts while MinIO is still settling the last tool's
+ * writes or Postgres is vacuuming would be charged for their work. Returns the
+ * seconds waited.
+ */
+export async function settle(workerPid: number | undefined, busy = 0.1, capMs = 15_000): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const before = await cpuSnapshot(workerPid);
+    await new Promise((r) => setTimeout(r, 500));
+    const spent = Object.values(cpuSpent(before, await cpuSnapshot(workerPid))).reduce((a, b) => a + b, 0);
+    const waited = performance.now() - start;
+    if (spent < busy || waited >= capMs) return waited / 1000;
+  }
+}

@@ -7,6 +7,8 @@ export interface Row {
   tool: string;
   scenario: string;
   seconds: number;
+  /** Every run's seconds, when the scenario was repeated (`seconds` is their median). */
+  runs?: number[];
   objects: number;
   bytes?: number;
   peakRssMiB?: number;

@@ -34,7 +34,7 @@ import { startMinio } from '../infra/minio-server.js';
 import { ensureDatabase, startEmbeddedPostgres } from '../infra/postgres-server.js';
 import { startTemporalDevServer } from '../infra/temporal-server.js';
 import { startApiProcess, startWorkerProcess, type WorkerProcess } from '../infra/worker-process.js';
-import { cpuSnapshot, cpuSpent } from './cpu.js';
+import { cpuSnapshot, cpuSpent, settle } from './cpu.js';
 import { s3ShardBench } from './discovery-shards.js';
 import { startRuntime } from '../workers/app-runtime.js';
 import { awsSync, copyLoop, rcloneSync, s3syncSync, s5cmdSync } from './peers.js';
@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
     'large-size': { type: 'string', default: String(64 * 1024 * 1024) },
     concurrency: { type: 'string', default: '32' },
     'changed-percent': { type: 'string', default: '1' },
+    /** Runs of each tool in each resync scenario; the table shows the median (the full sync runs once). */
+    reps: { type: 'string', default: '3' },
     'discovery-only': { type: 'boolean', default: false },
     capacity: { type: 'boolean', default: false },
     'capacity-keys': { type: 'string', default: '100000' },
@@ -214,7 +216,7 @@ async function main() {
     for (;;) {
       const [job] = await sql`select status, finished_at, started_at, objects_listed, objects_discovered from jobs where id = ${jobId}`;
       if (job?.finished_at) return job;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 10));
     }
   };
   await callApi('POST', '/admin/buckets', { name: 'bench' });
@@ -390,7 +392,8 @@ async function main() {
   let scenarioNow = '';
   const lakesync = async () => {
     const started = await callApi('POST', `/bench/sources/${source.sourceId}/discover`, {});
-    lakesyncJobs.push({ scenario: scenarioNow, jobId: String(started.jobId) });
+    // The Temporal cost is the scenario's first job's (the repetitions of a resync cost the same).
+    if (!lakesyncJobs.some((j) => j.scenario === scenarioNow)) lakesyncJobs.push({ scenario: scenarioNow, jobId: String(started.jobId) });
     const job = await waitJob(String(started.jobId));
     if (job.status !== JOB_STATUS.succeeded) throw new Error(`lakesync job ${String(started.jobId)} ended ${job.status}`);
     const [t] = await sql`select j.created_at, j.started_at, j.finished_at, min(so.ingested_at) as first_copy, max(so.ingested_at) as last_copy
@@ -429,29 +432,48 @@ async function main() {
   ];
 
   const rows: Row[] = [];
-  const measure = async (scenario: string, objects: number) => {
+  const reps = Number(args.reps);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps ${args.reps}: give a whole number of runs, at least 1`);
+  /**
+   * Each tool once per repetition, on a settled machine, starting one tool
+   * later each time so no tool always runs first after the heavy scenario
+   * before; the row is the median run (its CPU with it), every run listed.
+   */
+  const measure = async (scenario: string, objects: number, repetitions: number, beforeRep: (rep: number) => Promise<void> = async () => {}) => {
     scenarioNow = scenario;
+    const runs = new Map<string, { seconds: number; cpu: Record<string, number> }[]>();
+    for (let rep = 0; rep < repetitions; rep++) {
+      await beforeRep(rep);
+      for (const tool of tools.map((_, i) => tools[(i + rep) % tools.length]!)) {
+        const waited = await settle(worker.child.pid);
+        log(`${tool.name}: ${scenario}${repetitions > 1 ? ` (run ${rep + 1} of ${repetitions})` : ''}, after ${waited.toFixed(1)} s settling`);
+        const before = await cpuSnapshot(worker.child.pid);
+        const seconds = await timed(tool.run);
+        const cpu = cpuSpent(before, await cpuSnapshot(worker.child.pid));
+        log(
+          `${tool.name}: ${seconds.toFixed(2)} s; CPU seconds: ${Object.entries(cpu)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
+        runs.set(tool.name, [...(runs.get(tool.name) ?? []), { seconds, cpu }]);
+      }
+    }
     for (const tool of tools) {
-      log(`${tool.name}: ${scenario}`);
-      const before = await cpuSnapshot(worker.child.pid);
-      const seconds = await timed(tool.run);
-      const cpu = cpuSpent(before, await cpuSnapshot(worker.child.pid));
-      log(
-        `${tool.name} CPU seconds: ${Object.entries(cpu)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', ')}`,
-      );
+      const all = runs.get(tool.name)!;
+      const median = [...all].sort((a, b) => a.seconds - b.seconds)[Math.floor(all.length / 2)]!;
       rows.push({
         tool: tool.name,
         scenario,
-        seconds,
+        seconds: median.seconds,
+        ...(all.length > 1 ? { runs: all.map((r) => Math.round(r.seconds * 1000) / 1000) } : {}),
         objects,
         peakRssMiB: tool.name === 'lakesync' ? (await worker.peakRss()) / MiB : undefined,
-        cpuSeconds: cpu,
+        cpuSeconds: median.cpu,
       });
     }
   };
-  await measure('full sync', total);
+  await measure('full sync', total, 1);
+  await settle(worker.child.pid);
   log('CopyObject loop: full sync (ceiling)');
   const loopBefore = await cpuSnapshot(worker.child.pid);
   const loopSeconds = await timed(() => copyLoop(s3, 'src', 'dst-copy', concurrency));
@@ -462,15 +484,20 @@ async function main() {
     objects: total,
     cpuSeconds: cpuSpent(loopBefore, await cpuSnapshot(worker.child.pid)),
   });
-  await measure('no-change resync', total);
-  const changed = keys.filter((_, i) => i % Math.round(100 / Number(args['changed-percent'])) === 0);
-  await Promise.all(changed.map((key) => put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })))));
-  await measure(`${args['changed-percent']}%-changed resync`, total);
+  await measure('no-change resync', total, reps);
+  // Each repetition changes its own slice of the keys (every step-th key, shifted by one per repetition), for every tool alike.
+  const step = Math.round(100 / Number(args['changed-percent']));
+  let changed = 0;
+  await measure(`${args['changed-percent']}%-changed resync`, total, reps, async (rep) => {
+    const slice = keys.filter((_, i) => i % step === rep % step);
+    await Promise.all(slice.map((key) => put(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key: key, Body: randomBytes(size) })))));
+    changed = slice.length;
+  });
 
   printTable(rows);
   // What Temporal Cloud would bill: each job's actions, and an idle poll's once the source polls every 5 s.
   await temporalCost({ client: api.temporal, sql, sourceId: String(source.sourceId), jobs: lakesyncJobs, objects: total, callApi, log });
-  await writeResults('sync', { objects: count, size, large, largeSize: Number(args['large-size']), concurrency, changed: changed.length }, rows);
+  await writeResults('sync', { objects: count, size, large, largeSize: Number(args['large-size']), concurrency, changed, reps }, rows);
 }
 
 main()

@@ -48,12 +48,21 @@ export async function countRuleRunOwed(sql: ISql, jobId: string): Promise<number
  */
 export async function adoptOwedProcessing(sql: Sql, input: { jobId: string; sourceId: string; retryFailed: boolean }): Promise<number> {
   const adopted = await sql.begin(async (tx) => {
-    const rows = await tx`
+    // Two statements, not one with the flag as a parameter: without failed runs to retry, the owed rows are
+    // found through the partial index on process_job_id (a run that owes nothing reads nothing), where the
+    // flag's OR made every run read all of the source's objects.
+    const rows = input.retryFailed
+      ? await tx`
           update source_objects so set process_job_id = ${input.jobId}, updated_at = now()
           where so.source_id = ${input.sourceId} and so.status = ${lit(tx, S.ingested)} and so.pending_job_id is null
             and so.process_job_id is distinct from ${input.jobId}
             and (so.process_job_id is not null
-                 or (${input.retryFailed}::boolean and exists (select 1 from object_pipeline_runs r where r.object_id = so.id and r.status = ${lit(tx, RUN_STATUS.failed)})))
+                 or exists (select 1 from object_pipeline_runs r where r.object_id = so.id and r.status = ${lit(tx, RUN_STATUS.failed)}))
+          returning so.id`
+      : await tx`
+          update source_objects so set process_job_id = ${input.jobId}, updated_at = now()
+          where so.process_job_id is not null and so.process_job_id <> ${input.jobId}
+            and so.source_id = ${input.sourceId} and so.status = ${lit(tx, S.ingested)} and so.pending_job_id is null
           returning so.id`;
     await countAdopted(tx, input.jobId, rows.count);
     return rows;

@@ -1,5 +1,5 @@
 import type { ISql, Sql } from 'postgres';
-import type { ShardRange } from '../domain/shards.js';
+import type { ListedShard, ShardRange } from '../domain/shards.js';
 import { nextScanPass } from './scan.js';
 import { lit, OBJECT_STATUS as S } from './status.js';
 
@@ -85,13 +85,20 @@ export async function advanceShardCursor(
   return moved.count > 0;
 }
 
-/** How many keys the source's last complete scan listed: what the automatic shard count reads. */
-export async function lastScanListed(sql: ISql, sourceId: string): Promise<number> {
-  const [row] = await sql<{ n: string }[]>`
-    select objects_listed as n from jobs
+/**
+ * The source's last complete scan: how many keys it listed (what the
+ * automatic shard count reads) and, when it was sharded, each shard's range
+ * and count (what a next scan may keep, domain/shards.ts keptSplit).
+ */
+export async function lastScan(sql: ISql, sourceId: string): Promise<{ listed: number; shards: ListedShard[] }> {
+  const [job] = await sql<{ id: string; n: string }[]>`
+    select id, objects_listed as n from jobs
     where source_id = ${sourceId} and kind = 'discovery' and not dry_run and scan_finished_at is not null
     order by created_at desc limit 1`;
-  return Number(row?.n ?? 0);
+  if (!job) return { listed: 0, shards: [] };
+  const shards = await sql<{ after_key: string | null; up_to: string | null; listed: string }[]>`
+    select after_key, up_to, listed from scan_shards where job_id = ${job.id} order by shard`;
+  return { listed: Number(job.n), shards: shards.map((s) => ({ after: s.after_key, upTo: s.up_to, listed: Number(s.listed) })) };
 }
 
 /**

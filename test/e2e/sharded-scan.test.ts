@@ -65,7 +65,7 @@ describe('sharded discovery', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('cuts a filesystem source at its top-level directories, then at keys sampled from the catalog, sweeping only what a complete scan missed', async () => {
+  it('cuts a filesystem source at its top-level directories, keeps that split while it balances, then cuts at keys sampled from the catalog, sweeping only what a complete scan missed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lakesync-shards-'));
     dirs.push(dir);
     const expected = new Map<string, string>();
@@ -107,16 +107,17 @@ describe('sharded discovery', () => {
       objectsDeleted: 0,
     });
     // A first scan knows no keys: it cuts where the kind says groups begin, 12 directories into 4 shards of 3.
-    expect(await shardsOf(first)).toEqual([
+    const groupCuts = [
       { shard: 0, after_key: null, up_to: 't03/', listed: 301, pages: expect.any(Number), finished: true },
       { shard: 1, after_key: 't03/', up_to: 't06/', listed: 300, pages: expect.any(Number), finished: true },
       { shard: 2, after_key: 't06/', up_to: 't09/', listed: 300, pages: expect.any(Number), finished: true },
       { shard: 3, after_key: 't09/', up_to: null, listed: 301, pages: expect.any(Number), finished: true },
-    ]);
+    ];
+    expect(await shardsOf(first)).toEqual(groupCuts);
     expect(job.pagesListed).toBe((await shardsOf(first)).reduce((n, s) => n + s.pages, 0));
     expect(await lakeTree('fs')).toEqual(expected);
 
-    // Gone at the source: a whole directory of shard 1 and a key of shard 0.
+    // Gone at the source: a whole directory of shard 1 and a key of shard 0; 700 new keys in shard 3.
     for (let f = 0; f < 100; f++) {
       const key = `t04/f${String(f).padStart(3, '0')}.bin`;
       await unlink(join(dir, key));
@@ -124,11 +125,24 @@ describe('sharded discovery', () => {
     }
     await unlink(join(dir, 'README'));
     expected.delete('README');
+    for (let f = 100; f < 800; f++) await put(`t10/f${String(f).padStart(3, '0')}.bin`);
     const second = await discover(sourceId);
     const { job: job2 } = await waitForJob(ls.url, bucket, sourceId, second);
-    expect(job2).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 1101, objectsDiscovered: 0, objectsDeleted: 101 });
-    // Now the catalog knows the keys: the cuts are keys sampled from it, balanced by count.
-    const sampled = await shardsOf(second);
+    expect(job2).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 1801, objectsDiscovered: 700, objectsDeleted: 101 });
+    // The first scan's shards listed evenly: the second keeps its ranges instead of sampling the catalog, and lists them unevenly.
+    expect((await shardsOf(second)).map((s) => [s.after_key, s.up_to, s.listed])).toEqual([
+      [null, 't03/', 300],
+      ['t03/', 't06/', 200],
+      ['t06/', 't09/', 300],
+      ['t09/', null, 1001],
+    ]);
+    expect(await lakeTree('fs')).toEqual(expected);
+
+    // That split no longer balances: the third scan cuts at keys sampled from the catalog, balanced by count.
+    const third = await discover(sourceId);
+    const { job: job3 } = await waitForJob(ls.url, bucket, sourceId, third);
+    expect(job3).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 1801, objectsDiscovered: 0, objectsDeleted: 0 });
+    const sampled = await shardsOf(third);
     expect(sampled).toHaveLength(4);
     expect(sampled.every((s) => s.finished)).toBe(true);
     expect(sampled.slice(0, 3).map((s) => s.up_to)).toEqual([
@@ -136,11 +150,11 @@ describe('sharded discovery', () => {
       expect.stringMatching(/\.bin$/),
       expect.stringMatching(/\.bin$/),
     ]);
-    expect(sampled.reduce((n, s) => n + s.listed, 0)).toBe(1101);
+    expect(sampled.map((s) => s.listed)).toEqual([451, 450, 450, 450]);
     expect(await lakeTree('fs')).toEqual(expected);
     const [states] = await sql`select count(*) filter (where status = 'deleted')::int as deleted, count(*) filter (where status = 'ingested')::int as ingested
       from source_objects where source_id = ${sourceId}`;
-    expect(states).toEqual({ deleted: 101, ingested: 1101 });
+    expect(states).toEqual({ deleted: 101, ingested: 1801 });
   });
 
   it(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoShardCount, compareKeys, cutsAtGroups, inRange, rangesFromCuts, ShardsSetting, withinShard } from '../../domain/shards.js';
+import { autoShardCount, compareKeys, cutsAtGroups, inRange, keptSplit, rangesFromCuts, ShardsSetting, withinShard } from '../../domain/shards.js';
 import { seededRandom } from '../support/seed.js';
 
 describe('shard boundaries', () => {
@@ -50,6 +50,24 @@ describe('shard boundaries', () => {
     expect(withinShard(objs('a', 'b'), 'b', null)).toEqual({ objects: objs('a', 'b'), nextAfterKey: 'b' });
     // A listing can end its page on a key it does not return (an S3 folder marker): past the bound, the shard is done.
     expect(withinShard(objs('a'), 'd/', 'c')).toEqual({ objects: objs('a'), nextAfterKey: null });
+  });
+
+  it("keep the last scan's split only for as many shards, each within half to one and a half times their mean", () => {
+    const split = (...listed: number[]) =>
+      listed.map((n, i) => ({ after: i === 0 ? null : `k${i}`, upTo: i === listed.length - 1 ? null : `k${i + 1}`, listed: n }));
+    expect(keptSplit(split(10_000, 10_003), 2)).toEqual([
+      { after: null, upTo: 'k1' },
+      { after: 'k1', upTo: null },
+    ]);
+    // The bounds themselves pass: mean 100, so 50 and 150 do, 49 and 151 do not.
+    expect(keptSplit(split(50, 150, 100), 3)).not.toBeNull();
+    expect(keptSplit(split(49, 151, 100), 3)).toBeNull();
+    expect(keptSplit(split(100, 100, 100, 151, 49), 5)).toBeNull();
+    // Another count wanted, no sharded scan before, an empty one, or a single shard: sample instead.
+    expect(keptSplit(split(100, 100), 4)).toBeNull();
+    expect(keptSplit([], 2)).toBeNull();
+    expect(keptSplit(split(0, 0), 2)).toBeNull();
+    expect(keptSplit(split(100), 1)).toBeNull();
   });
 
   it('count automatically: one shard per 10,000 keys the last scan listed, 1 to 8', () => {
