@@ -49,8 +49,8 @@ export async function countRuleRunOwed(sql: ISql, jobId: string): Promise<number
 export async function adoptOwedProcessing(sql: Sql, input: { jobId: string; sourceId: string; retryFailed: boolean }): Promise<number> {
   const adopted = await sql.begin(async (tx) => {
     // Two statements, not one with the flag as a parameter: without failed runs to retry, the owed rows are
-    // found through the partial index on process_job_id (a run that owes nothing reads nothing), where the
-    // flag's OR made every run read all of the source's objects.
+    // found through the partial index on process_job_id (only rows owed processing, of any source, are read),
+    // where the flag's OR made every run read all of the source's objects.
     const rows = input.retryFailed
       ? await tx`
           update source_objects so set process_job_id = ${input.jobId}, updated_at = now()

@@ -88,7 +88,9 @@ export async function advanceShardCursor(
 /**
  * The source's last complete scan: how many keys it listed (what the
  * automatic shard count reads) and, when it was sharded, each shard's range
- * and count (what a next scan may keep, domain/shards.ts keptSplit).
+ * and count (what a next scan may keep, domain/shards.ts keptSplit). By
+ * creation: a source runs one discovery at a time, so the latest created is
+ * the latest finished, and the (source_id, created_at) index answers.
  */
 export async function lastScan(sql: ISql, sourceId: string): Promise<{ listed: number; shards: ListedShard[] }> {
   const [job] = await sql<{ id: string; n: string }[]>`

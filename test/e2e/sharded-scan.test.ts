@@ -107,17 +107,17 @@ describe('sharded discovery', () => {
       objectsDeleted: 0,
     });
     // A first scan knows no keys: it cuts where the kind says groups begin, 12 directories into 4 shards of 3.
-    const groupCuts = [
+    expect(await shardsOf(first)).toEqual([
       { shard: 0, after_key: null, up_to: 't03/', listed: 301, pages: expect.any(Number), finished: true },
       { shard: 1, after_key: 't03/', up_to: 't06/', listed: 300, pages: expect.any(Number), finished: true },
       { shard: 2, after_key: 't06/', up_to: 't09/', listed: 300, pages: expect.any(Number), finished: true },
       { shard: 3, after_key: 't09/', up_to: null, listed: 301, pages: expect.any(Number), finished: true },
-    ];
-    expect(await shardsOf(first)).toEqual(groupCuts);
+    ]);
     expect(job.pagesListed).toBe((await shardsOf(first)).reduce((n, s) => n + s.pages, 0));
     expect(await lakeTree('fs')).toEqual(expected);
 
-    // Gone at the source: a whole directory of shard 1 and a key of shard 0; 700 new keys in shard 3.
+    // Gone at the source: a whole directory of shard 1 and a key of shard 0; 700 new keys in shard 0, in a
+    // directory that sorts first, so cuts at the 13 directories would now fall elsewhere (t02/, t05/, t08/).
     for (let f = 0; f < 100; f++) {
       const key = `t04/f${String(f).padStart(3, '0')}.bin`;
       await unlink(join(dir, key));
@@ -125,16 +125,17 @@ describe('sharded discovery', () => {
     }
     await unlink(join(dir, 'README'));
     expected.delete('README');
-    for (let f = 100; f < 800; f++) await put(`t10/f${String(f).padStart(3, '0')}.bin`);
+    await mkdir(join(dir, 'a00'));
+    for (let f = 100; f < 800; f++) await put(`a00/f${String(f).padStart(3, '0')}.bin`);
     const second = await discover(sourceId);
     const { job: job2 } = await waitForJob(ls.url, bucket, sourceId, second);
     expect(job2).toMatchObject({ status: 'JOB_STATUS_SUCCEEDED', objectsListed: 1801, objectsDiscovered: 700, objectsDeleted: 101 });
     // The first scan's shards listed evenly: the second keeps its ranges instead of sampling the catalog, and lists them unevenly.
     expect((await shardsOf(second)).map((s) => [s.after_key, s.up_to, s.listed])).toEqual([
-      [null, 't03/', 300],
+      [null, 't03/', 1000],
       ['t03/', 't06/', 200],
       ['t06/', 't09/', 300],
-      ['t09/', null, 1001],
+      ['t09/', null, 301],
     ]);
     expect(await lakeTree('fs')).toEqual(expected);
 
@@ -285,6 +286,13 @@ describe('sharded discovery', () => {
         objectsFailed: 0,
       });
       expect(await lakeTree('s3')).toEqual(expected);
+      // Its split is the last complete scan's, kept: the failed scan's partial counts are no scan to go by (keys sampled from the catalog would cut at g04/…, g09/…, g14/…).
+      expect((await shardsOf(last)).map((s) => [s.after_key, s.up_to])).toEqual([
+        [null, 'g05/'],
+        ['g05/', 'g10/'],
+        ['g10/', 'g15/'],
+        ['g15/', null],
+      ]);
       const [states] = await sql`select count(*) filter (where status = 'deleted')::int as deleted, count(*) filter (where status = 'ingested')::int as ingested
       from source_objects where source_id = ${sourceId}`;
       expect(states).toEqual({ deleted: 300, ingested: 19_700 });

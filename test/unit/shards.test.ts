@@ -52,17 +52,19 @@ describe('shard boundaries', () => {
     expect(withinShard(objs('a'), 'd/', 'c')).toEqual({ objects: objs('a'), nextAfterKey: null });
   });
 
-  it("keep the last scan's split only for as many shards, each within half to one and a half times their mean", () => {
+  it("keep the last scan's split only for as many shards, none of which listed more than 1.1 times their mean", () => {
     const split = (...listed: number[]) =>
       listed.map((n, i) => ({ after: i === 0 ? null : `k${i}`, upTo: i === listed.length - 1 ? null : `k${i + 1}`, listed: n }));
     expect(keptSplit(split(10_000, 10_003), 2)).toEqual([
       { after: null, upTo: 'k1' },
       { after: 'k1', upTo: null },
     ]);
-    // The bounds themselves pass: mean 100, so 50 and 150 do, 49 and 151 do not.
-    expect(keptSplit(split(50, 150, 100), 3)).not.toBeNull();
-    expect(keptSplit(split(49, 151, 100), 3)).toBeNull();
-    expect(keptSplit(split(100, 100, 100, 151, 49), 5)).toBeNull();
+    // The bound itself passes: mean 100, so 110 does and 111 does not; a small shard beside them costs no time.
+    expect(keptSplit(split(90, 110, 100), 3)).not.toBeNull();
+    expect(keptSplit(split(89, 111, 100), 3)).toBeNull();
+    expect(keptSplit(split(110, 110, 110, 110, 60), 5)).not.toBeNull();
+    // Keys appended past the last cut: the last shard outgrows the others.
+    expect(keptSplit(split(100, 100, 100, 150), 4)).toBeNull();
     // Another count wanted, no sharded scan before, an empty one, or a single shard: sample instead.
     expect(keptSplit(split(100, 100), 4)).toBeNull();
     expect(keptSplit([], 2)).toBeNull();
