@@ -42,7 +42,7 @@ export function cpuSpent(before: Map<string, number>, after: Map<string, number>
 
 /**
  * Waits until the services are quiet: less than `busy` CPU seconds spent by all
- * of them over a half-second window (MinIO alone idles near 0.04), at most
+ * of them over a half-second window (MinIO alone idles near 0.04 s of it), at most
  * `capMs`. A run that starts while MinIO is still settling the last tool's
  * writes or Postgres is vacuuming would be charged for their work. Returns the
  * seconds waited.

@@ -37,7 +37,7 @@ export interface ListedShard extends ShardRange {
 }
 
 /** How much more than the mean the largest shard of a kept split may have listed: a scan takes as long as its largest shard. */
-export const KEPT_SPLIT_SLACK = 1.1;
+const KEPT_SPLIT_SLACK = 1.1;
 
 /**
  * The last complete scan's split, kept when it still fits: as many shards as
