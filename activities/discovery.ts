@@ -212,7 +212,7 @@ export function discoveryActivities(deps: ActivityDeps) {
         if (!(await catalog.advanceScanCursor(tx, input.jobId, { pass: cp.pass, from, to: afterKey, listed })))
           throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
         if (!input.dryRun && !(await catalog.pageUnchanged(tx, input, cp.pass, { from, to: page.nextAfterKey }, matched, unmatched))) {
-          await catalog.oweListed(tx, input, cp.pass, matched, reconcile.onUpdate);
+          await catalog.oweListed(tx, input, cp.pass, matched, reconcile.onUpdate, source.maxObjectsPerRun);
           await catalog.deferExcess(tx, input, source.maxObjectsPerRun);
           await catalog.markMissing(
             tx,

@@ -93,7 +93,7 @@ export function eventActivities(deps: ActivityDeps) {
           const gone = taken.filter((_, i) => seen[i] === null).map((e) => e.key);
           const { matched, unmatched } = await filter(present);
           await sql.begin(async (tx) => {
-            const { fresh, changed } = await catalog.oweListed(tx, ref, pass, matched, reconcile.onUpdate);
+            const { fresh, changed } = await catalog.oweListed(tx, ref, pass, matched, reconcile.onUpdate, source.maxObjectsPerRun);
             result.owed += fresh + changed;
             await catalog.deferExcess(tx, ref, source.maxObjectsPerRun);
           });

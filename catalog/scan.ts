@@ -36,56 +36,102 @@ export async function nextScanPass(sql: ISql, sourceId: string): Promise<number>
  * new, came back, its etag or size changed (and onUpdate is on), it was
  * still owed from an earlier run, or this is a full sync. Only rows not
  * already owed to this job are counted, so a re-processed page adds nothing.
+ *
+ * With `cap` (maxObjectsPerRun), objects past what the job may still owe
+ * (the page's highest keys) are written pending but owed to no job, counted
+ * deferred: deferred in the same write, not owed and then released by a
+ * second one (deferExcess), which on a first scan of a source larger than the
+ * cap doubled its writes. The job's owed count is read without a lock, so a
+ * concurrent shard's page can still leave an excess: deferExcess, after,
+ * settles that exactly.
  */
-export async function oweListed(tx: ISql, ref: ScanRef, pass: number, page: readonly Listed[], onUpdate: boolean): Promise<{ fresh: number; changed: number }> {
+export async function oweListed(
+  tx: ISql,
+  ref: ScanRef,
+  pass: number,
+  page: readonly Listed[],
+  onUpdate: boolean,
+  cap?: number,
+): Promise<{ fresh: number; changed: number }> {
   if (page.length === 0) return { fresh: 0, changed: 0 };
-  const needs = tx`(${ref.fullSync}::boolean or so.status in (${lit(tx, S.pending, S.deleted, S.filtered)})
-      or ((so.etag <> excluded.etag or so.size <> excluded.size) and (${onUpdate}::boolean or so.status <> ${lit(tx, S.ingested)})))`;
-  const [row] = await tx<{ fresh: string; changed: string; adopted: string }[]>`
+  /** Whether an object must be (re)owed, from its catalog row and the listing: `row` and `listed` name the two. */
+  const needs = (rowName: string, listedName: string) => {
+    const [r, l] = [tx.unsafe(rowName), tx.unsafe(listedName)];
+    return tx`(${ref.fullSync}::boolean or ${r}.status in (${lit(tx, S.pending, S.deleted, S.filtered)})
+      or ((${r}.etag <> ${l}.etag or ${r}.size <> ${l}.size) and (${onUpdate}::boolean or ${r}.status <> ${lit(tx, S.ingested)})))`;
+  };
+  const limit = cap ?? null;
+  const [row] = await tx<{ fresh: string; changed: string; adopted: string; deferred: string }[]>`
         with input as (
           select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint, last_modified timestamptz)
         ),
+        -- Each listed key looked up by the unique index: lateral with a limit (so not flattened into a join), as the
+        -- planner otherwise scans the whole source while its statistics still think it small (a first scan: quadratic).
         prev as (
-          select so.key, so.status, so.pending_job_id, so.process_job_id from source_objects so
-          join input i on so.key = i.key collate "C"
-          where so.source_id = ${ref.sourceId}
+          select p.* from input i cross join lateral (
+            select so.key, so.status, so.etag, so.size, so.pending_job_id, so.process_job_id from source_objects so
+            where so.source_id = ${ref.sourceId} and so.key = i.key collate "C" limit 1) p
+        ),
+        -- Which listed objects this page newly owes, in key order: past the job's room, they are deferred.
+        owing as (
+          select i.*, row_number() over (order by i.key collate "C") as nth
+          from input i left join prev p on p.key = i.key collate "C"
+          where (p.key is null or ${needs('p', 'i')}) and p.pending_job_id is distinct from ${ref.jobId}
+        ),
+        deferring as (
+          select o.key from owing o
+          where ${limit}::bigint is not null
+            and o.nth > greatest(0, ${limit}::bigint - (select objects_discovered from jobs where id = ${ref.jobId}))
         ),
         up as (
           insert into source_objects as so (id, source_id, key, etag, size, last_modified, status, seen_pass, pending_job_id, last_job_id)
-          select 'sobj_' || replace(gen_random_uuid()::text, '-', ''), ${ref.sourceId}, i.key, i.etag, i.size, i.last_modified, ${lit(tx, S.pending)}, ${pass}, ${ref.jobId}, ${ref.jobId}
-          from input i
+          select 'sobj_' || replace(gen_random_uuid()::text, '-', ''), ${ref.sourceId}, i.key, i.etag, i.size, i.last_modified, ${lit(tx, S.pending)}, ${pass},
+            case when d.key is null then ${ref.jobId} end, ${ref.jobId}
+          from input i left join deferring d on d.key = i.key collate "C"
           on conflict (source_id, key) do update set
             seen_pass = excluded.seen_pass,
             etag = excluded.etag,
             size = excluded.size,
             last_modified = excluded.last_modified,
             updated_at = now(),
-            attempts = case when so.pending_job_id is distinct from ${ref.jobId} and ${needs} then 0 else so.attempts end,
-            status = case when ${needs} then ${lit(tx, S.pending)} else so.status end,
-            pending_job_id = case when ${needs} then ${ref.jobId} else so.pending_job_id end
+            attempts = case when so.pending_job_id is distinct from ${ref.jobId} and ${needs('so', 'excluded')} then 0 else so.attempts end,
+            status = case when ${needs('so', 'excluded')} then ${lit(tx, S.pending)} else so.status end,
+            -- excluded.pending_job_id is null for a deferred object.
+            pending_job_id = case when ${needs('so', 'excluded')} then excluded.pending_job_id else so.pending_job_id end
           -- An unchanged object costs no write: scans of a quiet source only read.
-          where ${needs} or so.etag <> excluded.etag or so.size <> excluded.size or so.last_modified is distinct from excluded.last_modified
-          returning so.key, so.pending_job_id
+          where ${needs('so', 'excluded')} or so.etag <> excluded.etag or so.size <> excluded.size or so.last_modified is distinct from excluded.last_modified
+          returning so.key, so.status, so.pending_job_id
+        ),
+        -- Owed now, or owed but deferred: counted new or changed as if owed, then deferred.
+        counted as (
+          select up.key, prev.key as prev_key, prev.status as prev_status, prev.pending_job_id as prev_job, prev.process_job_id as prev_process,
+            up.pending_job_id is null and d.key is not null as deferred
+          from up left join prev on prev.key = up.key collate "C" left join deferring d on d.key = up.key collate "C"
+          where (up.pending_job_id = ${ref.jobId} or (up.pending_job_id is null and d.key is not null and up.status = ${lit(tx, S.pending)}))
+            and prev.pending_job_id is distinct from ${ref.jobId}
         )
         select
-          count(*) filter (where up.pending_job_id = ${ref.jobId} and (prev.key is null or (prev.status in (${lit(tx, S.deleted, S.filtered)}) and prev.pending_job_id is distinct from ${ref.jobId}))) as fresh,
-          count(*) filter (where up.pending_job_id = ${ref.jobId} and prev.key is not null and prev.status not in (${lit(tx, S.deleted, S.filtered)}) and prev.pending_job_id is distinct from ${ref.jobId}) as changed,
+          count(*) filter (where prev_key is null or prev_status in (${lit(tx, S.deleted, S.filtered)})) as fresh,
+          count(*) filter (where prev_key is not null and prev_status not in (${lit(tx, S.deleted, S.filtered)})) as changed,
           -- Adopted for processing before the scan: already counted as discovered by this job.
-          count(*) filter (where up.pending_job_id = ${ref.jobId} and prev.process_job_id = ${ref.jobId} and prev.pending_job_id is distinct from ${ref.jobId}) as adopted
-        from up left join prev on prev.key = up.key collate "C"`;
+          count(*) filter (where prev_process = ${ref.jobId}) as adopted,
+          count(*) filter (where deferred) as deferred
+        from counted`;
   const fresh = Number(row?.fresh ?? 0);
   const changed = Number(row?.changed ?? 0);
   const adopted = Number(row?.adopted ?? 0);
+  const deferred = Number(row?.deferred ?? 0);
   await countOwed(tx, ref, { fresh, changed, adopted });
+  if (deferred > 0) await countDeferred(tx, ref, deferred);
   return { fresh, changed };
 }
 
 /** The lake keys of stored objects on this page (listed outside the filters): what filter drift removes from the lake. */
 export async function driftedLakeKeys(sql: ISql, sourceId: string, page: readonly Listed[]): Promise<string[]> {
   const drifted = await sql<{ lake_key: string }[]>`
-        select so.lake_key from source_objects so
-        join jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text) on so.key = t.key collate "C"
-        where so.source_id = ${sourceId} and so.status = ${lit(sql, S.ingested)} and so.lake_key is not null`;
+        select so.lake_key from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text) cross join lateral (
+          select so.lake_key, so.status from source_objects so where so.source_id = ${sourceId} and so.key = t.key collate "C" limit 1) so
+        where so.status = ${lit(sql, S.ingested)} and so.lake_key is not null`;
   return drifted.map((d) => d.lake_key);
 }
 
@@ -100,9 +146,8 @@ export async function recordFiltered(sql: Sql, ref: JobRef, pass: number, page: 
   await sql.begin(async (tx) => {
     const [row] = await tx<{ removed: string }[]>`
         with prev as (
-          select so.key, so.status from source_objects so
-          join jsonb_to_recordset(${json}::jsonb) as t(key text) on so.key = t.key collate "C"
-          where so.source_id = ${ref.sourceId}
+          select so.key, so.status from jsonb_to_recordset(${json}::jsonb) as t(key text) cross join lateral (
+            select so.key, so.status from source_objects so where so.source_id = ${ref.sourceId} and so.key = t.key collate "C" limit 1) so
         ),
         up as (
           insert into source_objects as so (id, source_id, key, etag, size, last_modified, status, seen_pass)
@@ -125,12 +170,15 @@ export async function recordFiltered(sql: Sql, ref: JobRef, pass: number, page: 
 }
 
 /**
- * maxObjectsPerRun, page by page: once the job owes more than the cap, the
- * excess (the highest keys, all on this page, not yet dispatched) stays
- * pending for the next run. A shard's page passes its range: shards' pages
- * commit one at a time per job (countOwed locks the job row), so the owed
- * count before the page was within the cap and the excess is this page's. Part of the page's transaction, so a re-listed
- * page never defers twice.
+ * maxObjectsPerRun, exactly: oweListed defers past the cap as it writes, from
+ * an owed count read without a lock, so shards committing pages at once can
+ * overshoot it; this settles the excess once the job row is locked (by
+ * countOwed), and finds none otherwise. The excess (the highest keys owed on
+ * this page, not yet dispatched) stays pending for the next run. A shard's
+ * page passes its range: shards' pages commit one at a time per job, so the
+ * owed count before the page was within the cap and the excess is this
+ * page's. Part of the page's transaction, so a re-listed page never defers
+ * twice.
  */
 export async function deferExcess(tx: ISql, ref: JobRef, max: number, page?: { after: string | null; upTo: string | null }): Promise<void> {
   const excess = (await readOwedCount(tx, ref.jobId)) - max;
@@ -284,17 +332,22 @@ export async function previewPage(
       outside as (
         select * from jsonb_to_recordset(${asJson(unmatched)}::jsonb) as t(key text)
       ),
-      listed as (select key from input union all select key from outside)
+      listed as (select key from input union all select key from outside),
+      -- Each key looked up once by the unique index (lateral with a limit: see oweListed).
+      probed as (
+        select i.etag, i.size, so.status, so.etag as so_etag, so.size as so_size from input i left join lateral (
+          select so.status, so.etag, so.size from source_objects so where so.source_id = ${ref.sourceId} and so.key = i.key collate "C" limit 1) so on true
+      )
       select
-        (select count(*) from input i left join source_objects so on so.source_id = ${ref.sourceId} and so.key = i.key collate "C"
-          where so.id is null or so.status in (${lit(sql, S.deleted, S.filtered)})) as fresh,
-        (select count(*) from input i join source_objects so on so.source_id = ${ref.sourceId} and so.key = i.key collate "C"
-          where so.status not in (${lit(sql, S.deleted, S.filtered)}) and (${ref.fullSync}::boolean or so.status = ${lit(sql, S.pending)}
-            or ((so.etag <> i.etag or so.size <> i.size) and (${onUpdate}::boolean or so.status <> ${lit(sql, S.ingested)})))) as changed,
+        (select count(*) from probed where status is null or status in (${lit(sql, S.deleted, S.filtered)})) as fresh,
+        (select count(*) from probed
+          where status not in (${lit(sql, S.deleted, S.filtered)}) and (${ref.fullSync}::boolean or status = ${lit(sql, S.pending)}
+            or ((so_etag <> etag or so_size <> size) and (${onUpdate}::boolean or status <> ${lit(sql, S.ingested)})))) as changed,
         (select count(*) from source_objects so where so.source_id = ${ref.sourceId} and so.status <> ${lit(sql, S.deleted)}
           and (${fromKey}::text is null or so.key > ${fromKey}) and (${toKey}::text is null or so.key <= ${toKey})
           and not exists (select 1 from listed l where l.key = so.key collate "C")) as gone,
-        (select count(*) from outside o join source_objects so on so.source_id = ${ref.sourceId} and so.key = o.key collate "C"
+        (select count(*) from outside o cross join lateral (
+          select so.status from source_objects so where so.source_id = ${ref.sourceId} and so.key = o.key collate "C" limit 1) so
           where ${onFilterDrift}::boolean and so.status = ${lit(sql, S.ingested)}) as drifted`;
   return { fresh: Number(row?.fresh ?? 0), changed: Number(row?.changed ?? 0), gone: Number(row?.gone ?? 0), drifted: Number(row?.drifted ?? 0) };
 }

@@ -1,3 +1,4 @@
+import { lstat as lstatCallback, type BigIntStats } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -84,6 +85,18 @@ function notDirectory(path: string, top: boolean): false {
   return false;
 }
 
+/**
+ * How many of a directory's files a walk stats at once. One at a time, each
+ * lstat is a round trip through libuv's thread pool (about 27 µs of CPU a
+ * file here); 32 in flight overlap on the pool's threads and share the
+ * hops (about 6 µs), while leaving the pool room for other work.
+ */
+const STAT_BATCH = 32;
+
+/** A file's lstat, or null when it cannot be read (gone, unreadable): the walk leaves it out. The callback form costs less than fs/promises'. */
+const lstatOrNull = (path: string): Promise<BigIntStats | null> =>
+  new Promise((resolve) => lstatCallback(path, { bigint: true }, (err, st) => resolve(err ? null : st)));
+
 const stampOf = (st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
 
 /**
@@ -97,6 +110,8 @@ const stampOf = (st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st
 export class DirWalk {
   private readonly stack: Frame[] = [];
   private peeked: WalkedFile | null | undefined;
+  /** Files already statted, in walk order, ahead of the one asked for next. */
+  private readonly ready: WalkedFile[] = [];
   private started = false;
   private readonly start: string | null;
   private readonly inclusive: boolean;
@@ -174,23 +189,33 @@ export class DirWalk {
       if (!(await this.push(this.base, true))) return null;
     }
     for (;;) {
+      const file = this.ready.shift();
+      if (file) return file;
       const top = this.stack.at(-1);
       if (!top) return null;
-      const e = top.entries[top.next++];
+      const e = top.entries[top.next];
       if (!e) {
         this.stack.pop();
         continue;
       }
       if (e.dir) {
+        top.next++;
         // Entered directories below the cursor's path start at their first entry.
         await this.push(e.sortKey, false);
         continue;
       }
-      const path = join(this.root, e.sortKey);
-      if (this.o.skip?.(path)) continue;
-      const st = await lstat(path, { bigint: true }).catch(() => null);
-      if (!st || !st.isFile()) continue;
-      return { key: e.sortKey, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) };
+      await this.statFiles(top);
+    }
+  }
+
+  /** Stats the run of files at the top frame's position (up to STAT_BATCH, up to the next directory) at once, in order onto `ready`. */
+  private async statFiles(top: Frame): Promise<void> {
+    const batch: string[] = [];
+    while (batch.length < STAT_BATCH && top.next < top.entries.length && !top.entries[top.next]!.dir) batch.push(top.entries[top.next++]!.sortKey);
+    const keys = batch.filter((key) => !this.o.skip?.(join(this.root, key)));
+    const stats = await Promise.all(keys.map((key) => lstatOrNull(join(this.root, key))));
+    for (const [i, st] of stats.entries()) {
+      if (st?.isFile()) this.ready.push({ key: keys[i]!, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) });
     }
   }
 }
