@@ -314,7 +314,13 @@ export async function closeScanPass(sql: ISql, sourceId: string, pass: number): 
   await sql`update sources set scan_pass = greatest(scan_pass, ${pass}) where id = ${sourceId}`;
 }
 
-/** A dry run's page: counts what would change with reads only. */
+/**
+ * A dry run's page (or a scheduled poll's look): counts what would change with
+ * reads only. The page's keys all lie in its range (fromKey, toKey], so one
+ * read of that range joined to the listing by key tells new, changed, gone and
+ * drifted objects apart, instead of an index probe per listed key and a second
+ * read of the range for what is gone.
+ */
 export async function previewPage(
   sql: ISql,
   ref: ScanRef,
@@ -325,29 +331,28 @@ export async function previewPage(
   onUpdate: boolean,
   onFilterDrift: boolean,
 ): Promise<{ fresh: number; changed: number; gone: number; drifted: number }> {
+  const listed = JSON.stringify([
+    ...page.map((o) => ({ key: o.key, etag: o.etag, size: o.size, matched: true })),
+    ...unmatched.map((o) => ({ key: o.key, matched: false })),
+  ]);
   const [row] = await sql<{ fresh: string; changed: string; gone: string; drifted: string }[]>`
-      with input as (
-        select * from jsonb_to_recordset(${asJson(page)}::jsonb) as t(key text, etag text, size bigint)
+      with listed as (
+        select * from jsonb_to_recordset(${listed}::jsonb) as t(key text, etag text, size bigint, matched boolean)
       ),
-      outside as (
-        select * from jsonb_to_recordset(${asJson(unmatched)}::jsonb) as t(key text)
+      range as (
+        select so.key, so.status, so.etag, so.size from source_objects so
+        where so.source_id = ${ref.sourceId} and (${fromKey}::text is null or so.key > ${fromKey}) and (${toKey}::text is null or so.key <= ${toKey})
       ),
-      listed as (select key from input union all select key from outside),
-      -- Each key looked up once by the unique index (lateral with a limit: see oweListed).
-      probed as (
-        select i.etag, i.size, so.status, so.etag as so_etag, so.size as so_size from input i left join lateral (
-          select so.status, so.etag, so.size from source_objects so where so.source_id = ${ref.sourceId} and so.key = i.key collate "C" limit 1) so on true
+      joined as (
+        select l.key is not null as is_listed, l.matched, l.etag, l.size, r.status, r.etag as so_etag, r.size as so_size
+        from listed l full join range r on r.key = l.key collate "C"
       )
       select
-        (select count(*) from probed where status is null or status in (${lit(sql, S.deleted, S.filtered)})) as fresh,
-        (select count(*) from probed
-          where status not in (${lit(sql, S.deleted, S.filtered)}) and (${ref.fullSync}::boolean or status = ${lit(sql, S.pending)}
-            or ((so_etag <> etag or so_size <> size) and (${onUpdate}::boolean or status <> ${lit(sql, S.ingested)})))) as changed,
-        (select count(*) from source_objects so where so.source_id = ${ref.sourceId} and so.status <> ${lit(sql, S.deleted)}
-          and (${fromKey}::text is null or so.key > ${fromKey}) and (${toKey}::text is null or so.key <= ${toKey})
-          and not exists (select 1 from listed l where l.key = so.key collate "C")) as gone,
-        (select count(*) from outside o cross join lateral (
-          select so.status from source_objects so where so.source_id = ${ref.sourceId} and so.key = o.key collate "C" limit 1) so
-          where ${onFilterDrift}::boolean and so.status = ${lit(sql, S.ingested)}) as drifted`;
+        count(*) filter (where matched and (status is null or status in (${lit(sql, S.deleted, S.filtered)}))) as fresh,
+        count(*) filter (where matched and status not in (${lit(sql, S.deleted, S.filtered)}) and (${ref.fullSync}::boolean or status = ${lit(sql, S.pending)}
+          or ((so_etag <> etag or so_size <> size) and (${onUpdate}::boolean or status <> ${lit(sql, S.ingested)})))) as changed,
+        count(*) filter (where not is_listed and status <> ${lit(sql, S.deleted)}) as gone,
+        count(*) filter (where ${onFilterDrift}::boolean and not matched and status = ${lit(sql, S.ingested)}) as drifted
+      from joined`;
   return { fresh: Number(row?.fresh ?? 0), changed: Number(row?.changed ?? 0), gone: Number(row?.gone ?? 0), drifted: Number(row?.drifted ?? 0) };
 }
