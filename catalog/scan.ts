@@ -41,9 +41,10 @@ export async function nextScanPass(sql: ISql, sourceId: string): Promise<number>
  * (the page's highest keys) are written pending but owed to no job, counted
  * deferred: deferred in the same write, not owed and then released by a
  * second one (deferExcess), which on a first scan of a source larger than the
- * cap doubled its writes. The job's owed count is read without a lock, so a
- * concurrent shard's page can still leave an excess: deferExcess, after,
- * settles that exactly.
+ * cap doubled its writes. The job's owed count is read in the statement's
+ * snapshot, so a concurrent shard's page can still leave an excess, which
+ * deferExcess settles after (an object that stops being owed meanwhile only
+ * leaves the job short of the cap).
  */
 export async function oweListed(
   tx: ISql,
@@ -54,7 +55,7 @@ export async function oweListed(
   cap?: number,
 ): Promise<{ fresh: number; changed: number }> {
   if (page.length === 0) return { fresh: 0, changed: 0 };
-  /** Whether an object must be (re)owed, from its catalog row and the listing: `row` and `listed` name the two. */
+  /** Whether an object must be (re)owed, from its catalog row and the listing: `rowName` and `listedName` name the two. */
   const needs = (rowName: string, listedName: string) => {
     const [r, l] = [tx.unsafe(rowName), tx.unsafe(listedName)];
     return tx`(${ref.fullSync}::boolean or ${r}.status in (${lit(tx, S.pending, S.deleted, S.filtered)})
@@ -72,15 +73,17 @@ export async function oweListed(
             select so.key, so.status, so.etag, so.size, so.pending_job_id, so.process_job_id from source_objects so
             where so.source_id = ${ref.sourceId} and so.key = i.key collate "C" limit 1) p
         ),
-        -- Which listed objects this page newly owes, in key order: past the job's room, they are deferred.
+        -- Which listed objects this page newly owes, in key order: past the job's room, they are deferred. Objects
+        -- adopted for processing are counted discovered already: they take no room and are never deferred.
         owing as (
-          select i.*, row_number() over (order by i.key collate "C") as nth
+          select i.key, p.process_job_id is not distinct from ${ref.jobId} as adopted,
+            count(*) filter (where p.process_job_id is distinct from ${ref.jobId}) over (order by i.key collate "C") as nth
           from input i left join prev p on p.key = i.key collate "C"
           where (p.key is null or ${needs('p', 'i')}) and p.pending_job_id is distinct from ${ref.jobId}
         ),
         deferring as (
           select o.key from owing o
-          where ${limit}::bigint is not null
+          where ${limit}::bigint is not null and not o.adopted
             and o.nth > greatest(0, ${limit}::bigint - (select objects_discovered from jobs where id = ${ref.jobId}))
         ),
         up as (
@@ -104,7 +107,7 @@ export async function oweListed(
         ),
         -- Owed now, or owed but deferred: counted new or changed as if owed, then deferred.
         counted as (
-          select up.key, prev.key as prev_key, prev.status as prev_status, prev.pending_job_id as prev_job, prev.process_job_id as prev_process,
+          select up.key, prev.key as prev_key, prev.status as prev_status, prev.process_job_id as prev_process,
             up.pending_job_id is null and d.key is not null as deferred
           from up left join prev on prev.key = up.key collate "C" left join deferring d on d.key = up.key collate "C"
           where (up.pending_job_id = ${ref.jobId} or (up.pending_job_id is null and d.key is not null and up.status = ${lit(tx, S.pending)}))
@@ -170,15 +173,15 @@ export async function recordFiltered(sql: Sql, ref: JobRef, pass: number, page: 
 }
 
 /**
- * maxObjectsPerRun, exactly: oweListed defers past the cap as it writes, from
- * an owed count read without a lock, so shards committing pages at once can
- * overshoot it; this settles the excess once the job row is locked (by
- * countOwed), and finds none otherwise. The excess (the highest keys owed on
- * this page, not yet dispatched) stays pending for the next run. A shard's
- * page passes its range: shards' pages commit one at a time per job, so the
- * owed count before the page was within the cap and the excess is this
- * page's. Part of the page's transaction, so a re-listed page never defers
- * twice.
+ * maxObjectsPerRun, never exceeded: oweListed defers past the cap as it
+ * writes, from the owed count in its snapshot, so shards committing pages at
+ * once can overshoot it; this releases the excess once the job row is locked
+ * (countOwed locks it; a single scan holds it from its cursor's advance, and
+ * finds no excess). The excess (the highest keys owed on this page, not yet
+ * dispatched) stays pending for the next run. A shard's page passes its
+ * range: the owed count before the page, read under the lock, was within the
+ * cap, so the excess is this page's. Part of the page's transaction, so a
+ * re-listed page never defers twice.
  */
 export async function deferExcess(tx: ISql, ref: JobRef, max: number, page?: { after: string | null; upTo: string | null }): Promise<void> {
   const excess = (await readOwedCount(tx, ref.jobId)) - max;
@@ -240,10 +243,6 @@ export async function pageUnchanged(
   // A full sync owes every object; objects outside the filters are recordFiltered's.
   if (ref.fullSync || unmatched.length > 0) return false;
   const { from, to } = range;
-  // Each field is length-prefixed or numeric, so two different listings never encode to the same text.
-  let text = '';
-  for (const o of matched)
-    text += `${Buffer.byteLength(o.key)}:${o.key}${Buffer.byteLength(o.etag)}:${o.etag}${o.size},${o.lastModified ? o.lastModified.getTime() : '-'};`;
   // At most one row more than the page: a range far larger (an emptied source, a mass delete) is told apart by
   // its count without reading it. A time finer than the millisecond a listing gives counts as a difference.
   const [row] = await tx<{ rows: string; digest: string; owed: boolean | null }[]>`
@@ -261,6 +260,11 @@ export async function pageUnchanged(
               and (${from}::text is null or key > ${from}) and (${to}::text is null or key <= ${to})
             order by key limit ${matched.length + 1}) range`;
   if (Number(row?.rows) !== matched.length || row?.owed === true) return false;
+  // Each field is length-prefixed or numeric, so two different listings never encode to the same text. Built only
+  // now: a page of new keys (a first scan) or of more or fewer keys is told apart by its count alone.
+  let text = '';
+  for (const o of matched)
+    text += `${Buffer.byteLength(o.key)}:${o.key}${Buffer.byteLength(o.etag)}:${o.etag}${o.size},${o.lastModified ? o.lastModified.getTime() : '-'};`;
   return row?.digest === createHash('sha256').update(text).digest('hex');
 }
 

@@ -87,11 +87,12 @@ function notDirectory(path: string, top: boolean): false {
 
 /**
  * How many of a directory's files a walk stats at once. One at a time, each
- * lstat is a round trip through libuv's thread pool (about 27 µs of CPU a
- * file here); 32 in flight overlap on the pool's threads and share the
- * hops (about 6 µs), while leaving the pool room for other work.
+ * lstat is its own round trip through libuv's thread pool (about 27 µs of CPU
+ * a file on a quiet 2-core machine); a few in flight share the wake-ups
+ * (about 6 µs). Eight already keep the pool's four threads busy, so a hung
+ * mount holds all of them where one lstat held one: more would not help.
  */
-const STAT_BATCH = 32;
+const STAT_BATCH = 8;
 
 /** A file's lstat, or null when it cannot be read (gone, unreadable): the walk leaves it out. The callback form costs less than fs/promises'. */
 const lstatOrNull = (path: string): Promise<BigIntStats | null> =>
@@ -110,8 +111,8 @@ const stampOf = (st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st
 export class DirWalk {
   private readonly stack: Frame[] = [];
   private peeked: WalkedFile | null | undefined;
-  /** Files already statted, in walk order, ahead of the one asked for next. */
-  private readonly ready: WalkedFile[] = [];
+  /** Files already statted, in walk order, ahead of the one asked for next, with their index in the top frame. */
+  private readonly ready: { file: WalkedFile; index: number }[] = [];
   private started = false;
   private readonly start: string | null;
   private readonly inclusive: boolean;
@@ -139,13 +140,21 @@ export class DirWalk {
     return this.peeked;
   }
 
-  /** True when resuming this walk sees what a fresh walk would: no directory it holds has changed. */
+  /**
+   * True when resuming this walk sees what a fresh walk would: no directory it
+   * holds has changed. The files it statted ahead are then forgotten, to be
+   * statted again when reached: an edit in place changes no directory.
+   */
   async stillCurrent(): Promise<boolean> {
     for (const f of this.stack) {
       if (f.stamp === null) return false;
       const st = await lstat(f.path, { bigint: true }).catch(() => null);
       if (!st || stampOf(st) !== f.stamp) return false;
     }
+    // Files are statted ahead only from the top frame, which stays on top until they are all taken.
+    const first = this.ready[0];
+    if (first) this.stack.at(-1)!.next = first.index;
+    this.ready.length = 0;
     return true;
   }
 
@@ -189,8 +198,8 @@ export class DirWalk {
       if (!(await this.push(this.base, true))) return null;
     }
     for (;;) {
-      const file = this.ready.shift();
-      if (file) return file;
+      const ahead = this.ready.shift();
+      if (ahead) return ahead.file;
       const top = this.stack.at(-1);
       if (!top) return null;
       const e = top.entries[top.next];
@@ -210,12 +219,14 @@ export class DirWalk {
 
   /** Stats the run of files at the top frame's position (up to STAT_BATCH, up to the next directory) at once, in order onto `ready`. */
   private async statFiles(top: Frame): Promise<void> {
-    const batch: string[] = [];
-    while (batch.length < STAT_BATCH && top.next < top.entries.length && !top.entries[top.next]!.dir) batch.push(top.entries[top.next++]!.sortKey);
-    const keys = batch.filter((key) => !this.o.skip?.(join(this.root, key)));
-    const stats = await Promise.all(keys.map((key) => lstatOrNull(join(this.root, key))));
-    for (const [i, st] of stats.entries()) {
-      if (st?.isFile()) this.ready.push({ key: keys[i]!, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) });
+    const batch: number[] = [];
+    for (; batch.length < STAT_BATCH && top.next < top.entries.length && !top.entries[top.next]!.dir; top.next++)
+      if (!this.o.skip?.(join(this.root, top.entries[top.next]!.sortKey))) batch.push(top.next);
+    const stats = await Promise.all(batch.map((i) => lstatOrNull(join(this.root, top.entries[i]!.sortKey))));
+    for (const [n, st] of stats.entries()) {
+      const index = batch[n]!;
+      const key = top.entries[index]!.sortKey;
+      if (st?.isFile()) this.ready.push({ file: { key, etag: fileEtag(st), size: Number(st.size), lastModified: new Date(Number(st.mtimeMs)) }, index });
     }
   }
 }

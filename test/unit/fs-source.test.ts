@@ -87,6 +87,24 @@ describe('filesystem listing', () => {
     expect(after.etag).not.toBe(before.etag);
     expect(after.size).toBe('different length'.length);
   });
+
+  it('resumes a paused walk with files edited in place since the last page, not as it statted them ahead', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-fs-flat-'));
+    try {
+      for (let i = 0; i < 20; i++) await writeFile(join(dir, `f${String(i).padStart(2, '0')}`), 'x');
+      // Settled at once, so the next page resumes the paused walk rather than starting a new one.
+      const reader = new FilesystemSourceReader(dir, { settledMs: -1_000_000 });
+      const first = await reader.listPage(null, 2);
+      expect(first.objects.map((o) => o.key)).toEqual(['f00', 'f01']);
+      // Edited in place: no directory changes, so only statting again shows it.
+      for (const f of ['f03', 'f05', 'f12']) await writeFile(join(dir, f), 'longer now');
+      const rest = await reader.listPage(first.nextAfterKey, 100);
+      expect(rest.objects.map((o) => o.key)).toEqual(Array.from({ length: 18 }, (_, i) => `f${String(i + 2).padStart(2, '0')}`));
+      expect(rest.objects.filter((o) => o.size === 'longer now'.length).map((o) => o.key)).toEqual(['f03', 'f05', 'f12']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('lake keys', () => {

@@ -79,6 +79,21 @@ describe('maxObjectsPerRun while owing a page', () => {
     expect(await counters(ref)).toEqual({ discovered: 1500, fresh: 3000, deferred: 1500, sourceTotal: 1500, owedRows: 1500, waitingRows: 1500 });
   });
 
+  it('gives no room to objects adopted for processing, counted discovered already, and never defers them', async () => {
+    const ref = await freshJob();
+    // Two stored objects this job adopted for processing (adoptOwedProcessing counts them discovered).
+    await oweListed(sql, { ...ref, jobId: 'earlier' }, 1, keys('z', 2), true);
+    await sql`update source_objects set status = 'ingested', pending_job_id = null, process_job_id = ${ref.jobId} where source_id = ${ref.sourceId}`;
+    await sql`update jobs set objects_discovered = 2 where id = ${ref.jobId}`;
+    await sql`update sources set total_objects_discovered = 0 where id = ${ref.sourceId}`;
+    // Twelve new objects and one of the adopted ones changed, the highest key on the page, under a cap of 10.
+    await commitPage(ref, [...keys('b', 12), { ...keys('z', 1)[0]!, etag: '"changed"' }], 10);
+    expect(await counters(ref)).toMatchObject({ discovered: 10, fresh: 12, deferred: 4, owedRows: 9, waitingRows: 4 });
+    const waiting = await sql<{ key: string }[]>`
+      select key from source_objects where source_id = ${ref.sourceId} and status = 'pending' and pending_job_id is null order by key`;
+    expect(waiting.map((w) => w.key)).toEqual(['b/0008', 'b/0009', 'b/0010', 'b/0011']);
+  });
+
   it('settles exactly what two pages committing at once overshot, as concurrent shards do', async () => {
     const ref = await freshJob();
     let release!: () => void;
