@@ -94,9 +94,19 @@ function notDirectory(path: string, top: boolean): false {
  */
 const STAT_BATCH = 8;
 
-/** A file's lstat, or null when it cannot be read (gone, unreadable): the walk leaves it out. The callback form costs less than fs/promises'. */
+/**
+ * A file's lstat, or null when it is gone since its directory was read: the walk leaves it out. Any other error
+ * (EACCES, a hung mount's EIO) fails the listing: a file left out would be swept as deleted. The callback form
+ * costs less than fs/promises'.
+ */
 const lstatOrNull = (path: string): Promise<BigIntStats | null> =>
-  new Promise((resolve) => lstatCallback(path, { bigint: true }, (err, st) => resolve(err ? null : st)));
+  new Promise((resolve, reject) =>
+    lstatCallback(path, { bigint: true }, (err, st) => {
+      if (!err) resolve(st);
+      else if (err.code === 'ENOENT' || err.code === 'ENOTDIR') resolve(null);
+      else reject(err);
+    }),
+  );
 
 const stampOf = (st: { ino: bigint; mtimeNs: bigint; ctimeNs: bigint }) => `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
 

@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesystemSourceReader } from '../../activities/storage/fs-source.js';
-import { compareUtf8 } from '../../lake/dir-walk.js';
+import { compareUtf8, readDirEntries } from '../../lake/dir-walk.js';
 import { compareKeys, lakeKeyProblem, joinKey } from '../../lake/keys.js';
 
 /**
@@ -86,6 +86,22 @@ describe('filesystem listing', () => {
     const after = (await reader.listPage(null, 100)).objects.find((o) => o.key === 'b')!;
     expect(after.etag).not.toBe(before.etag);
     expect(after.size).toBe('different length'.length);
+  });
+
+  it('leaves out a file gone since its directory was read, and fails the listing on any other error rather than leave one out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lakesync-fs-errors-'));
+    try {
+      await writeFile(join(dir, 'kept'), 'x');
+      const listing = (extra: string) =>
+        new FilesystemSourceReader(dir, {
+          readDir: async (path) => [...(await readDirEntries(path)), { name: extra, kind: 'file' }],
+        }).listPage(null, 100);
+      expect((await listing('vanished')).objects.map((o) => o.key)).toEqual(['kept']);
+      // A name the file system refuses to look up (ENAMETOOLONG), standing for EACCES or EIO: swept as deleted if left out.
+      await expect(listing('n'.repeat(300))).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('resumes a paused walk with files edited in place since the last page, not as it statted them ahead', async () => {
