@@ -4,24 +4,14 @@
  * job), and deferExcess settles exactly what two shards' pages committing at
  * once overshot. Counters are read back from the job and the source.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sql } from 'postgres';
-import { closeDb, createDb, type Db } from '../../db/client.js';
 import { deferExcess, oweListed, type Listed, type ScanRef } from '../../catalog/scan.js';
-import { migratedDatabase } from '../support/migrated-db.js';
+import { withCatalogDatabase } from '../support/migrated-db.js';
 import { unique } from '../support/lakesync.js';
 
-let db: Db;
 let sql: Sql;
-
-beforeAll(async () => {
-  db = createDb(await migratedDatabase('owe_cap'), 4);
-  sql = db.$client;
-  await sql`insert into buckets (id, name) values ('b1', 'bucket-one')`;
-});
-afterAll(async () => {
-  await closeDb(db);
-});
+withCatalogDatabase('owe_cap', (db) => void (sql = db.$client), 4);
 
 async function freshJob(): Promise<ScanRef> {
   const sourceId = unique('src');

@@ -5,10 +5,10 @@
  * the signal itself, and snapshots without a time (older controllers), write
  * as they always did.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { closeDb, createDb, type Db } from '../../db/client.js';
-import { migratedDatabase } from '../support/migrated-db.js';
+import type { Db } from '../../db/client.js';
+import { withCatalogDatabase } from '../support/migrated-db.js';
 import { sources } from '../../db/schema.js';
 import { pausedSet, resumedSet } from '../../api/pause-state.js';
 import { controllerStateActivities } from '../../activities/controller-state.js';
@@ -18,14 +18,9 @@ import { unique } from '../support/lakesync.js';
 
 let db: Db;
 let record: ReturnType<typeof controllerStateActivities>['recordControllerState'];
-
-beforeAll(async () => {
-  db = createDb(await migratedDatabase('pause_mirror'), 2);
-  await db.$client`insert into buckets (id, name) values ('b1', 'bucket-one')`;
+withCatalogDatabase('pause_mirror', (opened) => {
+  db = opened;
   record = controllerStateActivities({ db, batchConcurrency: 4 } as unknown as ActivityDeps).recordControllerState;
-});
-afterAll(async () => {
-  await closeDb(db);
 });
 
 async function newSource(): Promise<string> {

@@ -3,24 +3,14 @@
  * counts new, changed, gone and drifted for a listing against a catalog that
  * holds every status, inside the page's key range and beside it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sql } from 'postgres';
-import { closeDb, createDb, type Db } from '../../db/client.js';
 import { oweListed, previewPage, type Listed, type ScanRef } from '../../catalog/scan.js';
-import { migratedDatabase } from '../support/migrated-db.js';
+import { withCatalogDatabase } from '../support/migrated-db.js';
 import { unique } from '../support/lakesync.js';
 
-let db: Db;
 let sql: Sql;
-
-beforeAll(async () => {
-  db = createDb(await migratedDatabase('preview_page'), 2);
-  sql = db.$client;
-  await sql`insert into buckets (id, name) values ('b1', 'bucket-one')`;
-});
-afterAll(async () => {
-  await closeDb(db);
-});
+withCatalogDatabase('preview_page', (db) => void (sql = db.$client));
 
 const o = (key: string, etag = `"${key}"`, size = 1): Listed => ({ key, etag, size });
 

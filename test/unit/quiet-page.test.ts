@@ -5,26 +5,15 @@
  * reading the rows' versions; every difference the diff acts on makes it say
  * "changed".
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Sql } from 'postgres';
-import { closeDb, createDb, type Db } from '../../db/client.js';
 import { markMissing, oweListed, pageUnchanged, type Listed, type ScanRef } from '../../catalog/scan.js';
-import { migratedDatabase } from '../support/migrated-db.js';
+import { withCatalogDatabase } from '../support/migrated-db.js';
 import { unique } from '../support/lakesync.js';
 
-let db: Db;
 let sql: Sql;
 const PASS = 7;
-
-beforeAll(async () => {
-  // The application's client: drizzle sets how it sends JSON and reads times.
-  db = createDb(await migratedDatabase('quiet_page'), 2);
-  sql = db.$client;
-  await sql`insert into buckets (id, name) values ('b1', 'bucket-one')`;
-});
-afterAll(async () => {
-  await closeDb(db);
-});
+withCatalogDatabase('quiet_page', (db) => void (sql = db.$client));
 
 /** A source whose catalog holds `page` as ingested by an earlier job, and a job of this scan. */
 async function catalogued(page: Listed[]): Promise<ScanRef> {
