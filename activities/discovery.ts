@@ -123,7 +123,9 @@ export function discoveryActivities(deps: ActivityDeps) {
       filtered.matched,
       filtered.unmatched,
       from,
-      page.nextAfterKey === null ? null : (page.objects.at(-1)?.key ?? null),
+      // The page's range ends where its listing stopped, as markMissing's does: a page of only S3 folder markers
+      // lists no object but moves the cursor, and a range to the end would count everything after it gone.
+      page.nextAfterKey,
       reconcile.onUpdate,
       reconcile.onFilterDrift,
     );

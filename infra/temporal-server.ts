@@ -86,9 +86,9 @@ async function startOnce(opts: TemporalServerOptions, attempt: number): Promise<
   }
   // A worker shutting down asks the server to complete its long polls instead of cutting them, so no task in transit is lost.
   // Fairness keys (an organisation's) are honoured only with fairness on: off by default in server 1.32 (README "Tenant fairness").
-  // A controller continues as new after every run; the server delays a run that continued as new within this interval
-  // of its own start by the rest of it (1 s by default), so back-to-back runs (a burst of change notifications) waited
-  // up to a second each. 100 ms still stops a tight loop.
+  // A controller continues as new after every run; when a run continues as new less than this after it started, the
+  // server holds back the next run's first task for the rest of it (1 s by default), so a run right after a short one
+  // (a burst of change notifications) started up to a second late. 100 ms still stops a tight loop.
   // The same values as config/temporal-dynamic-config.yaml, which the cluster and docker-compose read.
   const dynamicConfig = {
     'frontend.enableCancelWorkerPollsOnShutdown': true,

@@ -95,15 +95,21 @@ function notDirectory(path: string, top: boolean): false {
 const STAT_BATCH = 8;
 
 /**
- * A file's lstat, or null when it is gone since its directory was read: the walk leaves it out. Any other error
- * (EACCES, a hung mount's EIO) fails the listing: a file left out would be swept as deleted. The callback form
- * costs less than fs/promises'.
+ * Errors that leave a file out of the walk: gone since its directory was read (ENOENT, ENOTDIR), a path too long to
+ * reach (its key could not be stored either), or a directory swapped for a looping link (ELOOP; a fresh walk leaves
+ * the link out).
+ */
+const LEFT_OUT = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP']);
+
+/**
+ * A file's lstat, or null when the walk leaves it out. Any other error (EACCES, a hung mount's EIO) fails the
+ * listing: a file left out would be swept as deleted. The callback form costs less than fs/promises'.
  */
 const lstatOrNull = (path: string): Promise<BigIntStats | null> =>
   new Promise((resolve, reject) =>
     lstatCallback(path, { bigint: true }, (err, st) => {
       if (!err) resolve(st);
-      else if (err.code === 'ENOENT' || err.code === 'ENOTDIR') resolve(null);
+      else if (LEFT_OUT.has(err.code ?? '')) resolve(null);
       else reject(err);
     }),
   );
