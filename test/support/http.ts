@@ -81,7 +81,8 @@ export interface JobView {
  * succeeded, and together they counted each object exactly once.
  */
 export function expectCoalescedEventRuns(runs: JobView[], objects: number): void {
-  expect(runs.every((j) => j.trigger === 'event' && j.status === 'JOB_STATUS_SUCCEEDED')).toBe(true);
+  // The runs that are not succeeded event runs, shown whole when there are any.
+  expect(runs.filter((j) => j.trigger !== 'event' || j.status !== 'JOB_STATUS_SUCCEEDED')).toEqual([]);
   expect(runs.length).toBeGreaterThan(0);
   expect(runs.length).toBeLessThan(40);
   expect(runs.reduce((n, j) => n + j.objectsDiscovered, 0)).toBe(objects);
