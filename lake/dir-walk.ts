@@ -89,7 +89,7 @@ function notDirectory(path: string, top: boolean): false {
  * How many of a directory's files a walk stats at once. One at a time, each
  * lstat is its own round trip through libuv's thread pool (about 27 µs of CPU
  * a file on a quiet 2-core machine); a few in flight share the wake-ups
- * (about 6 µs). Eight already keep the pool's four threads busy, so a hung
+ * (6–9 µs). Eight already keep the pool's four threads busy, so a hung
  * mount holds all of them where one lstat held one: more would not help.
  */
 const STAT_BATCH = 8;
