@@ -215,7 +215,6 @@ export function discoveryActivities(deps: ActivityDeps) {
           throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
         if (!input.dryRun && !(await catalog.pageUnchanged(tx, input, cp.pass, { from, to: page.nextAfterKey }, matched, unmatched))) {
           await catalog.oweListed(tx, input, cp.pass, matched, reconcile.onUpdate, source.maxObjectsPerRun);
-          await catalog.deferExcess(tx, input, source.maxObjectsPerRun);
           await catalog.markMissing(
             tx,
             input.sourceId,

@@ -95,7 +95,6 @@ export function eventActivities(deps: ActivityDeps) {
           await sql.begin(async (tx) => {
             const { fresh, changed } = await catalog.oweListed(tx, ref, pass, matched, reconcile.onUpdate, source.maxObjectsPerRun);
             result.owed += fresh + changed;
-            await catalog.deferExcess(tx, ref, source.maxObjectsPerRun);
           });
           if (unmatched.length > 0) {
             if (reconcile.onFilterDrift) await removeFromLake(deps, ctx.bucketName, await catalog.driftedLakeKeys(sql, input.sourceId, unmatched));

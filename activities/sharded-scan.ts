@@ -103,8 +103,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
             to,
             [...matched, ...unmatched].map((o) => o.key),
           );
-          await catalog.oweListed(tx, input, shard.pass, matched, reconcile.onUpdate, source.maxObjectsPerRun);
-          await catalog.deferExcess(tx, input, source.maxObjectsPerRun, { after: from, upTo: to });
+          await catalog.oweListed(tx, input, shard.pass, matched, reconcile.onUpdate, source.maxObjectsPerRun, { after: from, upTo: to });
         }
         await catalog.countListed(tx, input.jobId, page.objects.length);
       });

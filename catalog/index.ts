@@ -27,7 +27,7 @@
  * |-----------------------|----------------------------------------------------------|-----------|
  * | oweListed             | new, deleted, filtered, changed, still owed → pending (owed to this job; past maxObjectsPerRun, owed to none) | discovery scan, each page |
  * | recordFiltered        | new, pending, dead, deleted, filtered, outside the filters → filtered, owed to none (an ingested one stays, unless onFilterDrift: the scan removed it from the lake first) | discovery scan, each page |
- * | deferExcess           | pending owed to this job → pending owed to none (maxObjectsPerRun, where concurrent shards' pages overshot it) | discovery scan, each page |
+ * | deferExcess           | pending owed to this job → pending owed to none (maxObjectsPerRun, where concurrent shards' pages overshot it) | oweListed, last |
  * | markMissing           | sets or clears missing_pass; no status change            | discovery scan, each page |
  * | sweepDeleted          | marked missing by this pass → deleted; drops derived data | discovery scan, after a complete listing |
  * | owePushed             | new or any → pending (the object is already in the lake) | api/push-source.ts (direct PUTs, upload syncs) |

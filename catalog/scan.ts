@@ -43,8 +43,8 @@ export async function nextScanPass(sql: ISql, sourceId: string): Promise<number>
  * second one (deferExcess), which on a first scan of a source larger than the
  * cap doubled its writes. The job's owed count is read in the statement's
  * snapshot, so a concurrent shard's page can still leave an excess, which
- * deferExcess settles after (an object that stops being owed meanwhile only
- * leaves the job short of the cap).
+ * deferExcess, called last, settles (an object that stops being owed
+ * meanwhile only leaves the job short of the cap).
  */
 export async function oweListed(
   tx: ISql,
@@ -53,6 +53,8 @@ export async function oweListed(
   page: readonly Listed[],
   onUpdate: boolean,
   cap?: number,
+  /** A shard's page: its range, where deferExcess looks for an excess. */
+  shardRange?: { after: string | null; upTo: string | null },
 ): Promise<{ fresh: number; changed: number }> {
   if (page.length === 0) return { fresh: 0, changed: 0 };
   /** Whether an object must be (re)owed, from its catalog row and the listing: `rowName` and `listedName` name the two. */
@@ -126,6 +128,7 @@ export async function oweListed(
   const deferred = Number(row?.deferred ?? 0);
   await countOwed(tx, ref, { fresh, changed, adopted });
   if (deferred > 0) await countDeferred(tx, ref, deferred);
+  if (cap !== undefined) await deferExcess(tx, ref, cap, shardRange);
   return { fresh, changed };
 }
 
