@@ -15,7 +15,7 @@ import { CreateBucketCommand, DeleteObjectCommand, PutBucketNotificationConfigur
 import { freePort } from '../../infra/ports.js';
 import { startMinio, type MinioServer } from '../../infra/minio-server.js';
 import { createS3Client } from '../../activities/storage/s3-client.js';
-import { call, expectCoalescedEventRuns, waitFor, type JobView } from '../support/http.js';
+import { call, expectCoalescedEventRuns, settledRuns, waitFor, type JobView } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
 import { mkdtemp } from 'node:fs/promises';
@@ -46,7 +46,7 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     } while (pageToken);
     return all;
   };
-  const settled = async () => (await jobs()).every((j) => j.status !== 'JOB_STATUS_RUNNING' && j.status !== 'JOB_STATUS_PENDING');
+  const settled = (timeoutMs?: number) => waitFor('runs settled', settledRuns(jobs), timeoutMs);
   const postEvents = (body: unknown, bearer: string | null = token, path = eventsPath) =>
     call(ls.url, 'POST', path, body, bearer === null ? { authorization: '' } : { authorization: `Bearer ${bearer}` });
   const record = (eventName: string, key: string, sequencer: string, eTag = 'abc') => ({
@@ -114,8 +114,7 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     await waitFor('the PUT in the lake', async () => (await lakeText('docs/a b.txt')) === 'hello', 60_000);
     await s3.send(new DeleteObjectCommand({ Bucket: srcBucket, Key: `${prefix}docs/a b.txt` }));
     await waitFor('the DELETE in the lake', async () => (await lakeText('docs/a b.txt')) === null, 60_000);
-    await waitFor('runs settled', settled);
-    const all = await jobs();
+    const all = await settled();
     expect(all.length).toBeGreaterThan(0);
     // Only targeted runs: no scheduled scan (hourly) and no API call ran.
     expect(all.every((j) => j.trigger === 'event' && j.kind === 'ingestion')).toBe(true);
@@ -149,13 +148,12 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     expect(ignored.status).toBe(202);
     expect(ignored.body).toEqual({ accepted: 0, ignored: 3 });
     // The same through MinIO: the excluded key never lands, though the one PUT after it does.
-    const before = (await jobs()).length;
+    const before = (await settled()).length;
     await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `${prefix}scratch.tmp`, Body: 'skip' }));
     await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `${prefix}marker.txt`, Body: 'm' }));
     await waitFor('the marker in the lake', async () => (await lakeText('marker.txt')) === 'm', 60_000);
-    await waitFor('runs settled', settled);
+    const after = await settled();
     expect(await lakeText('scratch.tmp')).toBeNull();
-    const after = await jobs();
     expect(after.length - before).toBeGreaterThan(0);
     expect(after.slice(0, after.length - before).reduce((n, j) => n + j.objectsDiscovered, 0)).toBe(1);
   });
@@ -165,8 +163,7 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     await waitFor('v1', async () => (await lakeText('o.txt')) === 'v1', 60_000);
     await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `${prefix}o.txt`, Body: 'v2' }));
     await waitFor('v2', async () => (await lakeText('o.txt')) === 'v2', 60_000);
-    await waitFor('runs settled', settled);
-    const before = (await jobs()).length;
+    const before = (await settled()).length;
     // An older PUT event (a low sequencer, v1's etag) and an older removal, delivered late.
     const late = await postEvents({
       Records: [
@@ -176,21 +173,21 @@ describe('S3 change notifications (MinIO webhook target)', () => {
     });
     expect(late.status).toBe(202);
     expect(late.body.accepted).toBe(2);
-    await waitFor('the late events applied', async () => (await jobs()).length > before && (await settled()));
-    const run = (await jobs()).slice(0, (await jobs()).length - before);
+    await waitFor('the late events applied', async () => (await jobs()).length > before);
+    const all = await settled();
+    const run = all.slice(0, all.length - before);
     expect(run.reduce((n, j) => n + j.objectsDiscovered + j.objectsDeleted, 0)).toBe(0);
     expect(await lakeText('o.txt')).toBe('v2');
   });
 
   it('coalesces a burst of 2,000 PUTs into a few runs with exact counters', async () => {
-    await waitFor('runs settled', settled);
-    const before = (await jobs()).length;
+    const before = (await settled()).length;
     const limit = pLimit(32);
     const keys = Array.from({ length: 2000 }, (_, i) => `burst/${String(i).padStart(4, '0')}.txt`);
     await Promise.all(keys.map((k) => limit(() => s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `${prefix}${k}`, Body: k })))));
     await waitFor('the burst in the lake', async () => (await listFiles(join(lakeRoot, 'burst')).catch(() => [])).length === 2000, 240_000, 500);
-    await waitFor('runs settled', settled, 120_000);
-    const runs = (await jobs()).slice(0, (await jobs()).length - before);
+    const all = await settled(120_000);
+    const runs = all.slice(0, all.length - before);
     expectCoalescedEventRuns(runs, 2000);
     for (const k of ['burst/0000.txt', 'burst/1999.txt']) expect(await readFile(lakeFile(k), 'utf8')).toBe(k);
     expect((await stat(lakeFile('burst/1234.txt'))).size).toBe('burst/1234.txt'.length);

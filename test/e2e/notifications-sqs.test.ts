@@ -18,7 +18,7 @@ import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Clie
 import { ReceiveMessageCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { startElasticMq, type ElasticMqServer } from '../../infra/elasticmq-server.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
-import { call, expectCoalescedEventRuns, waitFor, type JobView } from '../support/http.js';
+import { call, expectCoalescedEventRuns, settledRuns, waitFor, type JobView } from '../support/http.js';
 import { minioClient, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
 import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
@@ -62,7 +62,7 @@ async function sqsSource(ls: TestLakesync, queueUrl: string, extra: Record<strin
     lakeText: (key: string) => readFile(join(lakeRoot, key), 'utf8').catch(() => null),
     lakeRoot,
     jobs,
-    settled: async () => (await jobs()).every((j) => j.status !== 'JOB_STATUS_RUNNING' && j.status !== 'JOB_STATUS_PENDING'),
+    settled: (timeoutMs?: number) => waitFor('runs settled', settledRuns(jobs), timeoutMs),
     /** PUTs the object in MinIO, then the message S3 sends for it. */
     put: async (sqs: SQSClient, key: string, body: string) => {
       const res = await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: `${prefix}${key}`, Body: body }));
@@ -84,7 +84,11 @@ describe('S3 change notifications through an SQS queue (ElasticMQ)', () => {
   let src: Awaited<ReturnType<typeof sqsSource>>;
 
   const leaseOwners = async () => (await sql<{ owner: string }[]>`select owner from source_watch_leases where source_id = ${src.sourceId}`).map((r) => r.owner);
-  const runsSince = async (before: number) => (await src.jobs()).slice(0, (await src.jobs()).length - before);
+  /** Once settled, the runs newer than the `before` the list held (it lists the newest first). */
+  const runsSince = async (before: number, timeoutMs?: number) => {
+    const all = await src.settled(timeoutMs);
+    return all.slice(0, all.length - before);
+  };
 
   beforeAll(async () => {
     [ls, emq] = await Promise.all([startTestLakesync({ lake: 'filesystem' }), startElasticMq({ dir: inject('infra').elasticMqDir, log: quiet })]);
@@ -111,8 +115,7 @@ describe('S3 change notifications through an SQS queue (ElasticMQ)', () => {
     await waitFor('the PUT in the lake', async () => (await src.lakeText('docs/a b.txt')) === 'hello', 60_000);
     await src.remove(sqs, 'docs/a b.txt');
     await waitFor('the DELETE in the lake', async () => (await src.lakeText('docs/a b.txt')) === null, 60_000);
-    await waitFor('runs settled', src.settled);
-    const all = await src.jobs();
+    const all = await src.settled();
     expect(all.length).toBeGreaterThan(0);
     // Only targeted runs: no scheduled scan (hourly) and no API call ran.
     expect(all.every((j) => j.trigger === 'event')).toBe(true);
@@ -122,12 +125,10 @@ describe('S3 change notifications through an SQS queue (ElasticMQ)', () => {
   });
 
   it('does nothing for a key the filters exclude', async () => {
-    await waitFor('runs settled', src.settled);
-    const before = (await src.jobs()).length;
+    const before = (await src.settled()).length;
     await src.put(sqs, 'scratch.tmp', 'skip');
     await src.put(sqs, 'marker.txt', 'm');
     await waitFor('the marker in the lake', async () => (await src.lakeText('marker.txt')) === 'm', 60_000);
-    await waitFor('runs settled', src.settled);
     await waitFor('both messages deleted', async () => (await queueDepth(sqs, queueUrl)) === 0, 30_000);
     expect(await src.lakeText('scratch.tmp')).toBeNull();
     expect((await runsSince(before)).reduce((n, j) => n + j.objectsDiscovered, 0)).toBe(1);
@@ -171,8 +172,7 @@ describe('S3 change notifications through an SQS queue (ElasticMQ)', () => {
   });
 
   it('coalesces a burst of 2,000 PUTs into a few runs with exact counters', async () => {
-    await waitFor('runs settled', src.settled);
-    const before = (await src.jobs()).length;
+    const before = (await src.settled()).length;
     const limit = pLimit(32);
     const keys = Array.from({ length: 2000 }, (_, i) => `burst/${String(i).padStart(4, '0')}.txt`);
     const bodies = await Promise.all(
@@ -185,9 +185,8 @@ describe('S3 change notifications through an SQS queue (ElasticMQ)', () => {
     );
     await sendMessages(sqs, queueUrl, bodies);
     await waitFor('the burst in the lake', async () => (await listFiles(join(src.lakeRoot, 'burst')).catch(() => [])).length === 2000, 240_000, 500);
-    await waitFor('runs settled', src.settled, 120_000);
     await waitFor('every message deleted', async () => (await queueDepth(sqs, queueUrl)) === 0, 30_000);
-    const runs = await runsSince(before);
+    const runs = await runsSince(before, 120_000);
     expectCoalescedEventRuns(runs, 2000);
     expect(await src.lakeText('burst/1999.txt')).toBe('burst/1999.txt');
     expect((await stat(join(src.lakeRoot, 'burst/1234.txt'))).size).toBe('burst/1234.txt'.length);
@@ -333,8 +332,7 @@ describe('an SQS poller killed between storing and deleting', () => {
     await waitFor('the new worker polls', async () => (await owner())?.includes(`:${second}:`), 60_000);
     await waitFor('both in the lake', async () => (await src.lakeText('one.txt')) === '1' && (await src.lakeText('two.txt')) === '2', 90_000);
     await waitFor('the queue empty', async () => (await queueDepth(sqs, direct)) === 0, 60_000);
-    await waitFor('runs settled', src.settled, 60_000);
-    const runs = await src.jobs();
+    const runs = await src.settled(60_000);
     expect(runs.every((j) => j.trigger === 'event')).toBe(true);
     // Delivered twice, copied once each.
     expect(runs.reduce((n, j) => n + j.objectsProcessed, 0)).toBe(2);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { call, expectCoalescedEventRuns, waitFor, type JobView } from '../support/http.js';
+import { call, expectCoalescedEventRuns, settledRuns, waitFor, type JobView } from '../support/http.js';
 import { startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { listFiles } from '../support/objects.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
@@ -29,7 +29,7 @@ describe('watched filesystem sources', () => {
     expect(res.status).toBe(200);
     return res.body.jobs as JobView[];
   };
-  const settled = async () => (await jobs()).every((j) => j.status !== 'JOB_STATUS_RUNNING' && j.status !== 'JOB_STATUS_PENDING');
+  const settled = (timeoutMs?: number) => waitFor('runs settled', settledRuns(jobs), timeoutMs);
   const leaseOwners = async () => (await sql<{ owner: string }[]>`select owner from source_watch_leases where source_id = ${sourceId}`).map((r) => r.owner);
 
   beforeAll(async () => {
@@ -64,31 +64,30 @@ describe('watched filesystem sources', () => {
     await waitFor('the file in the lake', async () => (await lakeText('docs/a.txt')) === 'hello', 60_000);
     await rm(join(dir, 'docs', 'a.txt'));
     await waitFor('the removal in the lake', async () => (await lakeText('docs/a.txt')) === null, 60_000);
-    await waitFor('runs settled', settled);
-    const all = await jobs();
+    const all = await settled();
     expect(all.every((j) => j.trigger === 'event')).toBe(true);
     expect(all.reduce((n, j) => n + j.objectsProcessed, 0)).toBe(1);
     expect(all.reduce((n, j) => n + j.objectsDeleted, 0)).toBe(1);
   });
 
   it('ignores names the filters exclude', async () => {
-    const before = (await jobs()).length;
+    const before = (await settled()).length;
     await writeFile(join(dir, 'scratch.tmp'), 'skip');
     await writeFile(join(dir, 'marker.txt'), 'm');
     await waitFor('the marker in the lake', async () => (await lakeText('marker.txt')) === 'm', 60_000);
-    await waitFor('runs settled', settled);
+    const all = await settled();
     expect(await lakeText('scratch.tmp')).toBeNull();
-    const runs = (await jobs()).slice(0, (await jobs()).length - before);
+    const runs = all.slice(0, all.length - before);
     expect(runs.reduce((n, j) => n + j.objectsDiscovered, 0)).toBe(1);
   });
 
   it('coalesces a burst of 2,000 files into a few runs with exact counters', async () => {
-    const before = (await jobs()).length;
+    const before = (await settled()).length;
     await mkdir(join(dir, 'burst'));
     for (let i = 0; i < 2000; i++) await writeFile(join(dir, 'burst', `${String(i).padStart(4, '0')}.txt`), `f${i}`);
     await waitFor('the burst in the lake', async () => (await listFiles(join(lakeRoot, 'burst')).catch(() => [])).length === 2000, 240_000, 500);
-    await waitFor('runs settled', settled, 120_000);
-    const runs = (await jobs()).slice(0, (await jobs()).length - before);
+    const all = await settled(120_000);
+    const runs = all.slice(0, all.length - before);
     expectCoalescedEventRuns(runs, 2000);
     expect(await lakeText('burst/1999.txt')).toBe('f1999');
   }, 400_000);

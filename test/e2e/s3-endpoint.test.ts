@@ -184,6 +184,12 @@ describe.each(['filesystem', 's3'] as const)('S3 endpoint over a %s lake', (lake
     // A burst of 120 PUTs gathered while the source is paused, then cataloged once it resumes: the batches it took.
     const burst = async (prefix: string) => {
       expect((await call(ls.url, 'POST', `/${bucket}/sources/${idle.sourceId}/pause`, { reason: 'gathering a burst' })).status).toBe(200);
+      // A late wake-up (an earlier PUT's, sent after the rest above) may have started a run just before the pause: it
+      // must end first, with nothing owed to dispatch, or it would take the first of the burst's PUTs as a batch of its own.
+      await waitFor('no run in flight while paused', async () => {
+        const sync = (await call(ls.url, 'GET', `/${bucket}/sources/${idle.sourceId}/sync`)).body as { live: boolean; currentJobId?: string };
+        return sync.live && sync.currentJobId === undefined;
+      });
       const keys = Array.from({ length: 120 }, (_, i) => `${prefix}/k${String(i).padStart(3, '0')}`);
       for (let i = 0; i < keys.length; i += 20)
         await Promise.all(keys.slice(i, i + 20).map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }))));

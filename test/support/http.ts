@@ -75,6 +75,29 @@ export interface JobView {
   objectsRemoved: number;
 }
 
+/** Longer than api/wake-controller.ts's widest spacing (1.6 s) plus the time a wake-up takes to queue its job. */
+const WAKE_SETTLE_MS = 2500;
+
+/**
+ * A probe for waitFor: a source's runs once settled, none pending or running
+ * and the same for WAKE_SETTLE_MS. Settled at one instant is not enough: a
+ * wake-up for events a finished run already took may still be on its way, and
+ * starts one more (empty) run after it.
+ */
+export function settledRuns(jobs: () => Promise<JobView[]>): () => Promise<JobView[] | false> {
+  let seen: { text: string; at: number } | null = null;
+  return async () => {
+    const now = await jobs();
+    if (!now.every((j) => j.status !== 'JOB_STATUS_RUNNING' && j.status !== 'JOB_STATUS_PENDING')) {
+      seen = null;
+      return false;
+    }
+    const text = JSON.stringify(now.map((j) => [j.jobId, j.status]));
+    if (seen?.text !== text) seen = { text, at: Date.now() };
+    return Date.now() - seen.at >= WAKE_SETTLE_MS && now;
+  };
+}
+
 /**
  * A burst of `objects` change events became a few event runs, not one per
  * event (each run takes every event waiting when it starts), every one
