@@ -9,6 +9,7 @@ import { SOURCE_READERS, errorCode } from './storage/source-readers.js';
 import type { SourceKind } from '../domain/kinds.js';
 import type { ListedObject, ListedPage } from './storage/types.js';
 import { pageFilter, type FilteredPage } from './page-filter.js';
+import { QuietPages } from './quiet-pages.js';
 import { PagedListing } from './storage/prefetch.js';
 import { recorded } from '../metrics/registry.js';
 import { destinationFailure } from './net/destination-failure.js';
@@ -190,6 +191,7 @@ export function discoveryActivities(deps: ActivityDeps) {
       );
     };
     const listing = new PagedListing(reader, deps.listPageSize, deps.tenants, actx.info.priority?.fairnessKey, cp.afterKey);
+    const quietPages = new QuietPages(sql);
     for (;;) {
       const from = cp.afterKey;
       const page = await listing.take().catch(sourceFailed('listing'));
@@ -208,12 +210,19 @@ export function discoveryActivities(deps: ActivityDeps) {
       }
       const listed = cp.listed + page.objects.length;
       const afterKey = page.nextAfterKey ?? page.objects.at(-1)?.key ?? cp.afterKey;
-      // The page's diff, marks and the cursor commit together: ingestion may take every owed key up to
+      const superseded = () => ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
+      const move = { pass: cp.pass, from, to: afterKey, listed };
+      // A quiet page (most of a quiet resync's) commits in one statement, its cursor with it.
+      const quiet = input.dryRun
+        ? 'changed'
+        : await quietPages.commit(input, cp.pass, { from, to: page.nextAfterKey }, matched, unmatched, catalog.scanCursorMove(sql, input.jobId, move));
+      if (quiet === 'superseded') throw superseded();
+      // Else the page's diff, marks and the cursor commit together: ingestion may take every owed key up to
       // scan_cursor while the scan goes on, and a page re-listed after a crash finds nothing half-done.
-      await sql.begin(async (tx) => {
-        if (!(await catalog.advanceScanCursor(tx, input.jobId, { pass: cp.pass, from, to: afterKey, listed })))
-          throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this scan has moved its cursor on' });
-        if (!input.dryRun && !(await catalog.pageUnchanged(tx, input, cp.pass, { from, to: page.nextAfterKey }, matched, unmatched))) {
+      if (quiet === 'changed')
+        await sql.begin(async (tx) => {
+          if (!(await catalog.advanceScanCursor(tx, input.jobId, move))) throw superseded();
+          if (input.dryRun) return;
           await catalog.oweListed(tx, input, cp.pass, matched, reconcile.onUpdate, source.maxObjectsPerRun);
           await catalog.markMissing(
             tx,
@@ -224,8 +233,7 @@ export function discoveryActivities(deps: ActivityDeps) {
             // An object gone by the time of its HEAD is as good as unlisted: marked missing, swept as deleted.
             [...matched, ...unmatched].map((o) => o.key),
           );
-        }
-      });
+        });
       recorded.listed(input.sourceId, page.objects.length);
       cp.listed = listed;
       cp.afterKey = afterKey;

@@ -14,6 +14,7 @@ import { destinationFailure } from './net/destination-failure.js';
 import { serverDown } from './net/outage.js';
 import { PagedListing } from './storage/prefetch.js';
 import { pageFilter } from './page-filter.js';
+import { QuietPages } from './quiet-pages.js';
 import { findSourceRow, loadSource, type SourceContext } from './source-context.js';
 import { SOURCE_READERS } from './storage/source-readers.js';
 import type { ListedObject } from './storage/types.js';
@@ -73,6 +74,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     let listed = shard.listed;
     let finished = shard.finished;
     const listing = finished ? null : new PagedListing(reader, deps.listPageSize, deps.tenants, actx.info.priority?.fairnessKey, cursor ?? shard.after);
+    const quietPages = new QuietPages(sql);
     while (!finished) {
       const from = cursor ?? shard.after;
       const page = await listing!.take((raw) => withinShard(raw.objects, raw.nextAfterKey, shard.upTo)).catch(sourceFailed('listing'));
@@ -82,17 +84,14 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       const to = last ? shard.upTo : page.nextAfterKey;
       const { matched, unmatched } = await filter(page.objects).catch(sourceFailed('HEAD'));
       await steps.recordUnmatched(ctx, input, shard.pass, unmatched, reconcile.onFilterDrift);
-      await sql.begin(async (tx) => {
-        if (
-          !(await catalog.advanceShardCursor(tx, input.jobId, input.shard, {
-            from: cursor,
-            to: to ?? page.objects.at(-1)?.key ?? from,
-            listed: page.objects.length,
-            last,
-          }))
-        )
-          throw ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this shard has moved its cursor on' });
-        if (!(await catalog.pageUnchanged(tx, input, shard.pass, { from, to }, matched, unmatched))) {
+      const superseded = () => ApplicationFailure.create({ type: FAILURE.scanSuperseded, message: 'a newer attempt of this shard has moved its cursor on' });
+      const move = { from: cursor, to: to ?? page.objects.at(-1)?.key ?? from, listed: page.objects.length, last };
+      // A quiet page (most of a quiet resync's) commits in one statement, cursor and count with it.
+      const quiet = await quietPages.commit(input, shard.pass, { from, to }, matched, unmatched, catalog.shardCursorMove(sql, input.jobId, input.shard, move));
+      if (quiet === 'superseded') throw superseded();
+      if (quiet === 'changed')
+        await sql.begin(async (tx) => {
+          if (!(await catalog.advanceShardCursor(tx, input.jobId, input.shard, move))) throw superseded();
           // Only this shard's range is marked: the ranges of a job's shards partition the keys, so the sweep after the last shard sees every mark once.
           // Marks first: shards' pages take the job row (countOwed, countListed) last, so they wait for one another only briefly.
           await catalog.markMissing(
@@ -104,9 +103,8 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
             [...matched, ...unmatched].map((o) => o.key),
           );
           await catalog.oweListed(tx, input, shard.pass, matched, reconcile.onUpdate, source.maxObjectsPerRun, { after: from, upTo: to });
-        }
-        await catalog.countListed(tx, input.jobId, page.objects.length);
-      });
+          await catalog.countListed(tx, input.jobId, page.objects.length);
+        });
       recorded.listed(input.sourceId, page.objects.length);
       cursor = to ?? page.objects.at(-1)?.key ?? from;
       listed += page.objects.length;

@@ -56,6 +56,7 @@ export * from './derived.js';
 export * from './jobs.js';
 export * from './job-counters.js';
 export * from './scan.js';
+export * from './quiet-page.js';
 export * from './shards.js';
 export * from './objects.js';
 export * from './processing.js';

@@ -1,4 +1,5 @@
 import type { ISql } from 'postgres';
+import type { CursorMove } from './quiet-page.js';
 
 /**
  * A job's counters (and the source totals that move with them). Each is
@@ -41,15 +42,20 @@ export async function countDeleted(tx: ISql, jobId: string, n: { marked: number;
  * heartbeat and kept going can never re-diff pages a newer attempt committed.
  * Returns false when a newer attempt moved it on.
  */
-export async function advanceScanCursor(
-  tx: ISql,
-  jobId: string,
-  cp: { pass: number; from: string | null; to: string | null; listed: number },
-): Promise<boolean> {
-  const moved = await tx`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${cp.to}
-    where id = ${jobId} and scan_cursor is not distinct from ${cp.from} and (scan_pass is null or scan_pass = ${cp.pass})`;
+export async function advanceScanCursor(tx: ISql, jobId: string, cp: ScanCursor): Promise<boolean> {
+  const moved = await scanCursorUpdate(tx, jobId, cp);
   return moved.count > 0;
 }
+
+type ScanCursor = { pass: number; from: string | null; to: string | null; listed: number };
+
+const scanCursorUpdate = (tx: ISql, jobId: string, cp: ScanCursor) =>
+  tx`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${cp.to}
+    where id = ${jobId} and scan_cursor is not distinct from ${cp.from} and (scan_pass is null or scan_pass = ${cp.pass})`;
+
+/** advanceScanCursor for commitQuietPage: made only if the page is quiet. */
+export const scanCursorMove = (tx: ISql, jobId: string, cp: ScanCursor): CursorMove =>
+  tx`moved as (${scanCursorUpdate(tx, jobId, cp)} and (select ok from quiet) returning 1)`;
 
 /** A shard's page listed: counted last in the page's transaction, so shards hold the job row only while they commit. */
 export async function countListed(tx: ISql, jobId: string, listed: number): Promise<void> {

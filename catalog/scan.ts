@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ISql, Sql } from 'postgres';
 import { dropDerivedData } from './derived.js';
 import { countDeferred, countDeleted, countOwed, countRemoved, readOwedCount, type JobRef } from './job-counters.js';
@@ -223,52 +222,6 @@ export async function markMissing(
       where so.source_id = ${sourceId} and so.status <> ${lit(tx, S.deleted)}
         and (${from}::text is null or so.key > ${from}) and (${to}::text is null or so.key <= ${to})
         and (case when so.key in (select key from listed) then so.missing_pass = ${pass} else so.missing_pass is distinct from ${pass} end)`;
-}
-
-/**
- * Whether a page of a scan that is not a full sync would write nothing: its
- * range of the checkpoint holds exactly the listed objects, with the same
- * etags, sizes and times, none owed, filtered or marked missing by this pass.
- * Then oweListed and markMissing (which would each send the page and probe
- * every listed key) are skipped, and deferExcess: a page that owes nothing
- * adds no excess. Both sides reduce to one digest, computed
- * the same way here and in Postgres, so only a hash crosses the wire; any
- * difference, even one only of encoding, just takes the full diff.
- */
-export async function pageUnchanged(
-  tx: ISql,
-  ref: ScanRef,
-  pass: number,
-  range: { from: string | null; to: string | null },
-  matched: readonly Listed[],
-  unmatched: readonly Listed[],
-): Promise<boolean> {
-  // A full sync owes every object; objects outside the filters are recordFiltered's.
-  if (ref.fullSync || unmatched.length > 0) return false;
-  const { from, to } = range;
-  // At most one row more than the page: a range far larger (an emptied source, a mass delete) is told apart by
-  // its count without reading it. A time finer than the millisecond a listing gives counts as a difference.
-  const [row] = await tx<{ rows: string; digest: string; owed: boolean | null }[]>`
-      select count(*) as rows,
-             encode(sha256(convert_to(coalesce(string_agg(
-               octet_length(key) || ':' || key
-               || coalesce(octet_length(etag) || ':' || etag, '~')
-               || coalesce(size::text, '~') || ','
-               || coalesce(round(extract(epoch from last_modified) * 1000)::bigint::text, '-') || ';',
-               '' order by key), ''), 'UTF8')), 'hex') as digest,
-             bool_or(status in (${lit(tx, S.pending, S.filtered)}) or missing_pass = ${pass}
-               or last_modified <> date_trunc('milliseconds', last_modified)) as owed
-      from (select key, etag, size, last_modified, status, missing_pass from source_objects
-            where source_id = ${ref.sourceId} and status <> ${lit(tx, S.deleted)}
-              and (${from}::text is null or key > ${from}) and (${to}::text is null or key <= ${to})
-            order by key limit ${matched.length + 1}) range`;
-  if (Number(row?.rows) !== matched.length || row?.owed === true) return false;
-  // Each field is length-prefixed or numeric, so two different listings never encode to the same text. Built only
-  // now: a page of new keys (a first scan) or of more or fewer keys is told apart by its count alone.
-  let text = '';
-  for (const o of matched)
-    text += `${Buffer.byteLength(o.key)}:${o.key}${Buffer.byteLength(o.etag)}:${o.etag}${o.size},${o.lastModified ? o.lastModified.getTime() : '-'};`;
-  return row?.digest === createHash('sha256').update(text).digest('hex');
 }
 
 /** How many objects this pass found missing, of how many the source holds: what reconcile.maxDeletes is checked against. */

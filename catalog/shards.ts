@@ -1,5 +1,6 @@
 import type { ISql, Sql } from 'postgres';
 import type { ListedShard, ShardRange } from '../domain/shards.js';
+import type { CursorMove } from './quiet-page.js';
 import { nextScanPass } from './scan.js';
 import { lit, OBJECT_STATUS as S } from './status.js';
 
@@ -73,17 +74,23 @@ export async function readShard(sql: ISql, jobId: string, shard: number): Promis
  * committed. Returns false when a newer attempt moved it on; the caller counts
  * the page on the job (countListed) in the same transaction.
  */
-export async function advanceShardCursor(
-  tx: ISql,
-  jobId: string,
-  shard: number,
-  page: { from: string | null; to: string | null; listed: number; last: boolean },
-): Promise<boolean> {
-  const moved = await tx`update scan_shards set cursor = ${page.to}, listed = listed + ${page.listed}, pages = pages + 1,
-      finished_at = case when ${page.last}::boolean then now() end
-    where job_id = ${jobId} and shard = ${shard} and cursor is not distinct from ${page.from} and finished_at is null`;
+export async function advanceShardCursor(tx: ISql, jobId: string, shard: number, page: ShardPage): Promise<boolean> {
+  const moved = await shardCursorUpdate(tx, jobId, shard, page);
   return moved.count > 0;
 }
+
+type ShardPage = { from: string | null; to: string | null; listed: number; last: boolean };
+
+const shardCursorUpdate = (tx: ISql, jobId: string, shard: number, page: ShardPage) =>
+  tx`update scan_shards set cursor = ${page.to}, listed = listed + ${page.listed}, pages = pages + 1,
+      finished_at = case when ${page.last}::boolean then now() end
+    where job_id = ${jobId} and shard = ${shard} and cursor is not distinct from ${page.from} and finished_at is null`;
+
+/** advanceShardCursor and countListed for commitQuietPage: made only if the page is quiet. */
+export const shardCursorMove = (tx: ISql, jobId: string, shard: number, page: ShardPage): CursorMove =>
+  tx`moved as (${shardCursorUpdate(tx, jobId, shard, page)} and (select ok from quiet) returning 1),
+    counted as (update jobs set objects_listed = objects_listed + ${page.listed}, pages_listed = pages_listed + 1
+      where id = ${jobId} and exists (select from moved))`;
 
 /**
  * The source's last complete scan: how many keys it listed (what the

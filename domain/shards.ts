@@ -105,7 +105,10 @@ export function withinShard<T extends { key: string }>(
   upTo: string | null,
 ): { objects: T[]; nextAfterKey: string | null } {
   if (upTo === null) return { objects: [...objects], nextAfterKey };
-  const kept = objects.filter((o) => compareKeys(o.key, upTo) <= 0);
+  // A listing comes in key order (cursors resume after a page's last key): a page whose last key is in the shard is
+  // in it whole, and only the shard's last page is compared key by key.
+  const lastKey = objects.at(-1)?.key;
+  const kept = lastKey === undefined || compareKeys(lastKey, upTo) <= 0 ? [...objects] : objects.filter((o) => compareKeys(o.key, upTo) <= 0);
   const done = nextAfterKey === null || compareKeys(nextAfterKey, upTo) >= 0;
   return { objects: kept, nextAfterKey: done ? null : nextAfterKey };
 }

@@ -38,20 +38,29 @@ export const encodeSegment = (s: string): string => encodeURIComponent(s).replac
 export const encodePath = (key: string): string => key.split('/').map(encodeSegment).join('/');
 
 /** XML has five named entities and numeric references; S3 stores use both (`&quot;`, `&#34;`). */
-const NAMED: Record<string, string> = { quot: '"', amp: '&', lt: '<', gt: '>', apos: "'" };
-export const unescapeXml = (s: string): string =>
-  s.indexOf('&') === -1
-    ? s
-    : s.replace(/&(#x[0-9a-fA-F]+|#\d+|quot|amp|lt|gt|apos);/g, (_, e: string) =>
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', apos: "'" };
+export const unescapeXml = (s: string): string => {
+  if (s.indexOf('&') === -1) return s;
+  // Every ETag of a listing comes as &quot;…&quot;: those go first, without the general pattern (a quote brings no `&`).
+  const quoted = s.replaceAll('&quot;', '"');
+  return quoted.indexOf('&') === -1
+    ? quoted
+    : quoted.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|apos);/g, (_, e: string) =>
         e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : NAMED[e]!,
       );
+};
 
 /** The raw text of the first `<tag>` element in `xml` from `from` on (undefined if none), still escaped. */
 export function rawXmlValue(xml: string, tag: string, from = 0, to = xml.length): string | undefined {
-  const open = xml.indexOf(`<${tag}>`, from);
-  if (open === -1 || open >= to) return undefined;
-  const start = open + tag.length + 2;
-  const end = xml.indexOf(`</${tag}>`, start);
+  return rawXmlBetween(xml, `<${tag}>`, `</${tag}>`, from, to);
+}
+
+/** rawXmlValue with the tags spelled out: a listing reads four of them per key. */
+export function rawXmlBetween(xml: string, open: string, close: string, from: number, to: number): string | undefined {
+  const at = xml.indexOf(open, from);
+  if (at === -1 || at >= to) return undefined;
+  const start = at + open.length;
+  const end = xml.indexOf(close, start);
   return end === -1 || end > to ? undefined : xml.slice(start, end);
 }
 

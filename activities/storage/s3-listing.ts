@@ -1,7 +1,7 @@
 import { backOff } from 'exponential-backoff';
 import { request, type Dispatcher } from 'undici';
 import { findEgressDenied } from '../net/egress.js';
-import { S3ResponseError, S3_RETRY, encodeSegment, rawXmlValue, s3ErrorAnswer, unescapeXml } from '../../lake/s3-wire.js';
+import { S3ResponseError, S3_RETRY, encodeSegment, rawXmlBetween, rawXmlValue, s3ErrorAnswer, unescapeXml } from '../../lake/s3-wire.js';
 import { signS3 } from '../../lake/s3-signer.js';
 
 export interface ListingTarget {
@@ -31,7 +31,7 @@ export interface ListingAnswer {
 }
 
 /** A key from a listing made with `EncodingType: 'url'` (form encoding: `+` is a space). */
-export const urlDecodedKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));
+export const urlDecodedKey = (key: string): string => (key.indexOf('%') === -1 && key.indexOf('+') === -1 ? key : decodeURIComponent(key.replace(/\+/g, ' ')));
 
 /**
  * One ListObjectsV2 answer's entries. The answer is S3's own fixed shape, so
@@ -62,15 +62,15 @@ function readListing(xml: string): ListingAnswer {
   for (let at = xml.indexOf('<Contents>'); at !== -1;) {
     const end = xml.indexOf('</Contents>', at);
     if (end === -1) throw new S3ResponseError('MalformedListing', 'a Contents element of the listing is cut short', 200, true);
-    const rawKey = rawXmlValue(xml, 'Key', at, end);
+    const rawKey = rawXmlBetween(xml, '<Key>', '</Key>', at, end);
     if (rawKey !== undefined) {
       const key = unescapeXml(rawKey);
-      const modified = rawXmlValue(xml, 'LastModified', at, end);
-      const size = Number(rawXmlValue(xml, 'Size', at, end) ?? 0);
+      const modified = rawXmlBetween(xml, '<LastModified>', '</LastModified>', at, end);
+      const size = Number(rawXmlBetween(xml, '<Size>', '</Size>', at, end) ?? 0);
       const lastModified = modified === undefined ? null : new Date(modified);
       if (!Number.isSafeInteger(size) || size < 0) throw malformed('a size that is not a byte count');
       if (lastModified !== null && Number.isNaN(lastModified.getTime())) throw malformed('a modification time that is not a date');
-      contents.push({ key: encoded ? urlDecodedKey(key) : key, etag: unescapeXml(rawXmlValue(xml, 'ETag', at, end) ?? ''), size, lastModified });
+      contents.push({ key: encoded ? urlDecodedKey(key) : key, etag: unescapeXml(rawXmlBetween(xml, '<ETag>', '</ETag>', at, end) ?? ''), size, lastModified });
     }
     at = xml.indexOf('<Contents>', end);
   }

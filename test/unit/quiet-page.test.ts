@@ -1,13 +1,17 @@
 /**
- * A scan page's quiet check (catalog pageUnchanged) on the real Postgres: it
- * says "unchanged" only when the full diff (oweListed, markMissing) would
- * write nothing, which each case checks by running the full diff after it and
- * reading the rows' versions; every difference the diff acts on makes it say
- * "changed".
+ * A scan page's quiet check (activities/quiet-pages.ts over catalog
+ * commitQuietPage) on the real Postgres: it commits a page as unchanged only
+ * when the full diff (oweListed, markMissing) would write nothing, which each
+ * case checks by running the full diff after it and reading the rows'
+ * versions; every difference the diff acts on makes it say "changed", and
+ * then it moves no cursor and counts nothing.
  */
 import { describe, expect, it } from 'vitest';
 import type { Sql } from 'postgres';
-import { markMissing, oweListed, pageUnchanged, type Listed, type ScanRef } from '../../catalog/scan.js';
+import { markMissing, oweListed, type Listed, type ScanRef } from '../../catalog/scan.js';
+import { scanCursorMove } from '../../catalog/job-counters.js';
+import { shardCursorMove } from '../../catalog/shards.js';
+import { QuietPages } from '../../activities/quiet-pages.js';
 import { withCatalogDatabase } from '../support/migrated-db.js';
 import { unique } from '../support/lakesync.js';
 
@@ -25,6 +29,20 @@ async function catalogued(page: Listed[]): Promise<ScanRef> {
   await oweListed(sql, { jobId: `job-before-${sourceId}`, sourceId, fullSync: false }, PASS - 1, page, true);
   await sql`update source_objects set status = 'ingested', pending_job_id = null where source_id = ${sourceId}`;
   return { jobId, sourceId, fullSync: false };
+}
+
+/** Whether a scan commits the page as unchanged (a QuietPages of its own), moving the job's cursor from where it stands. */
+async function pageUnchanged(
+  db: Sql,
+  ref: ScanRef,
+  pass: number,
+  range: { from: string | null; to: string | null },
+  matched: Listed[],
+  unmatched: Listed[],
+): Promise<boolean> {
+  const [job] = await db<{ scan_cursor: string | null }[]>`select scan_cursor from jobs where id = ${ref.jobId}`;
+  const move = scanCursorMove(db, ref.jobId, { pass, from: job!.scan_cursor, to: range.to, listed: matched.length });
+  return (await new QuietPages(db).commit(ref, pass, range, matched, unmatched, move)) === 'committed';
 }
 
 const versions = async (sourceId: string) =>
@@ -168,5 +186,74 @@ describe('a scan page with nothing to write', () => {
     const ref = await catalogued(page);
     expect(await pageUnchanged(sql, { ...ref, fullSync: true }, PASS, whole, page, [])).toBe(false);
     expect(await pageUnchanged(sql, ref, PASS, whole, page.slice(1), page.slice(0, 1))).toBe(false);
+  });
+});
+
+describe('a quiet page committed in one statement', () => {
+  const job = async (jobId: string) =>
+    (
+      await sql<{ scan_cursor: string | null; scan_pass: number | null; objects_listed: number; pages_listed: number }[]>`
+      select scan_cursor, scan_pass, objects_listed::int, pages_listed::int from jobs where id = ${jobId}`
+    )[0]!;
+
+  it("moves a single scan's cursor and counts the page only when the page is quiet, and says when a newer attempt moved it", async () => {
+    const ref = await catalogued(page);
+    const pages = new QuietPages(sql);
+    const first = { from: null, to: 'a:1' };
+    const move = scanCursorMove(sql, ref.jobId, { pass: PASS, from: null, to: 'a:1', listed: 3 });
+    // A changed page moves nothing: the caller's full diff moves the cursor with the writes.
+    const changed = page.slice(0, 3).map((o, i) => (i === 0 ? { ...o, size: 9 } : o));
+    expect(await pages.commit(ref, PASS, first, changed, [], move)).toBe('changed');
+    expect(await job(ref.jobId)).toEqual({ scan_cursor: null, scan_pass: null, objects_listed: 0, pages_listed: 0 });
+    expect(await pages.commit(ref, PASS, first, page.slice(0, 3), [], scanCursorMove(sql, ref.jobId, { pass: PASS, from: null, to: 'a:1', listed: 3 }))).toBe(
+      'committed',
+    );
+    expect(await job(ref.jobId)).toEqual({ scan_cursor: 'a:1', scan_pass: PASS, objects_listed: 3, pages_listed: 1 });
+    // The same page again from where it began: another attempt's, which the cursor has left behind.
+    expect(await pages.commit(ref, PASS, first, page.slice(0, 3), [], scanCursorMove(sql, ref.jobId, { pass: PASS, from: null, to: 'a:1', listed: 3 }))).toBe(
+      'superseded',
+    );
+    expect(await job(ref.jobId)).toEqual({ scan_cursor: 'a:1', scan_pass: PASS, objects_listed: 3, pages_listed: 1 });
+  });
+
+  it("moves a shard's cursor and counts the page on the job, once", async () => {
+    const ref = await catalogued(page);
+    await sql`update jobs set scan_pass = ${PASS} where id = ${ref.jobId}`;
+    await sql`insert into scan_shards (job_id, shard, after_key, up_to) values (${ref.jobId}, 1, 'a', null)`;
+    const shardMove = () => shardCursorMove(sql, ref.jobId, 1, { from: null, to: null, listed: 3, last: true });
+    const shard = async () =>
+      (
+        await sql<{ cursor: string | null; listed: number; pages: number; finished: boolean }[]>`
+        select cursor, listed::int, pages::int, finished_at is not null as finished from scan_shards where job_id = ${ref.jobId} and shard = 1`
+      )[0]!;
+    const range = { from: 'a', to: null };
+    expect(await new QuietPages(sql).commit(ref, PASS, range, page.slice(3), [], shardMove())).toBe('changed');
+    expect(await shard()).toEqual({ cursor: null, listed: 0, pages: 0, finished: false });
+    expect(await new QuietPages(sql).commit(ref, PASS, range, page.slice(2), [], shardMove())).toBe('committed');
+    expect(await shard()).toEqual({ cursor: null, listed: 3, pages: 1, finished: true });
+    expect(await new QuietPages(sql).commit(ref, PASS, range, page.slice(2), [], shardMove())).toBe('superseded');
+    expect(await shard()).toEqual({ cursor: null, listed: 3, pages: 1, finished: true });
+    expect(await job(ref.jobId)).toMatchObject({ objects_listed: 3, pages_listed: 1 });
+  });
+
+  it('hashes no page after one whose range held another count than it listed, and hashes again after one that matched', async () => {
+    const ref = await catalogued(page);
+    const pages = new QuietPages(sql);
+    const commit = async (range: { from: string | null; to: string | null }, listed: Listed[]) => {
+      const [j] = await sql<{ scan_cursor: string | null }[]>`select scan_cursor from jobs where id = ${ref.jobId}`;
+      return pages.commit(
+        ref,
+        PASS,
+        range,
+        listed,
+        [],
+        scanCursorMove(sql, ref.jobId, { pass: PASS, from: j!.scan_cursor, to: range.to, listed: listed.length }),
+      );
+    };
+    // One key fewer than its range holds (a key gone): changed, and the next page, quiet as it is, is not hashed.
+    expect(await commit({ from: null, to: 'a' }, page.slice(0, 1))).toBe('changed');
+    expect(await commit({ from: null, to: 'a' }, page.slice(0, 2))).toBe('changed');
+    // That page's range held what it listed: the next is hashed, and commits.
+    expect(await commit({ from: null, to: 'a:1' }, page.slice(0, 3))).toBe('committed');
   });
 });

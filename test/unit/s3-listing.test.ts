@@ -15,17 +15,24 @@ const entry = (key: string, etag = '&#34;9b2cf535f27731c974343645a3985328&#34;',
 
 describe('parseListing (ListObjectsV2 answers)', () => {
   it('reads every entry: URL-decoded keys, unescaped ETags, sizes and times', () => {
-    const page = parseListing(answer(entry('data%2F000%2Fobj+1.bin') + entry('caf%C3%A9%2F%E2%9C%93%01.txt', '&quot;abc-2&quot;', 0), { truncated: true }));
+    const page = parseListing(
+      answer(entry('data%2F000%2Fobj+1.bin') + entry('caf%C3%A9%2F%E2%9C%93%01.txt', '&quot;abc-2&quot;', 0) + entry('plain/key.bin'), { truncated: true }),
+    );
     expect(page.truncated).toBe(true);
     expect(page.contents).toEqual([
       { key: 'data/000/obj 1.bin', etag: '"9b2cf535f27731c974343645a3985328"', size: 4096, lastModified: new Date('2026-11-28T06:56:59.041Z') },
       { key: 'café/✓\u0001.txt', etag: '"abc-2"', size: 0, lastModified: new Date('2026-11-28T06:56:59.041Z') },
+      { key: 'plain/key.bin', etag: '"9b2cf535f27731c974343645a3985328"', size: 4096, lastModified: new Date('2026-11-28T06:56:59.041Z') },
     ]);
   });
 
   it('takes keys as they are when the store ignored EncodingType, unescaping XML only', () => {
-    const page = parseListing(answer(entry('a &amp; b+c%2F.txt'), { encoded: false }));
-    expect(page.contents.map((c) => c.key)).toEqual(['a & b+c%2F.txt']);
+    // `&amp;quot;` is the text &quot;, not a quote: entities are read once, whichever goes first.
+    const page = parseListing(answer(entry('a &amp; b+c%2F.txt') + entry('&amp;quot;&quot;&lt;1&gt;&apos;', '&quot;&amp;quot;&quot;'), { encoded: false }));
+    expect(page.contents.map((c) => [c.key, c.etag])).toEqual([
+      ['a & b+c%2F.txt', '"9b2cf535f27731c974343645a3985328"'],
+      ['&quot;"<1>\'', '"&quot;"'],
+    ]);
     expect(page.truncated).toBe(false);
   });
 
