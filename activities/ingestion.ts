@@ -90,10 +90,19 @@ export function ingestionActivities(deps: ActivityDeps) {
   return {
     /**
      * Splits what a job still owes into batches after `afterKey`: returns the
-     * last key of each batch, never the objects themselves.
+     * last key of each batch, never the objects themselves. `partial`: while
+     * the scan runs, what is owed short of a whole batch goes out too (the
+     * run asks when nothing is in flight and a look found no whole batch).
      */
-    async planBatches(input: { jobId: string; afterKey: string | null; batchSize: number; maxBatches: number; scanning?: boolean }): Promise<string[]> {
-      // While the scan runs, only keys up to its committed cursor are final, and only whole batches go out.
+    async planBatches(input: {
+      jobId: string;
+      afterKey: string | null;
+      batchSize: number;
+      maxBatches: number;
+      scanning?: boolean;
+      partial?: boolean;
+    }): Promise<string[]> {
+      // While the scan runs, only keys up to its committed cursor are final, and only whole batches go out unless asked.
       let bound: string | null = null;
       if (input.scanning) {
         const [job] = await sql<{ scan_cursor: string | null }[]>`select scan_cursor from jobs where id = ${input.jobId}`;
@@ -107,7 +116,7 @@ export function ingestionActivities(deps: ActivityDeps) {
         order by key limit ${input.batchSize * input.maxBatches}`;
       const ends: string[] = [];
       for (let i = input.batchSize - 1; i < rows.length; i += input.batchSize) ends.push(rows[i]!.key);
-      if (rows.length % input.batchSize !== 0 && !input.scanning) ends.push(rows.at(-1)!.key);
+      if (rows.length % input.batchSize !== 0 && (!input.scanning || input.partial)) ends.push(rows.at(-1)!.key);
       return ends;
     },
 

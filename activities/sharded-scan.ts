@@ -186,7 +186,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     /**
      * A sharded job's next batches, per shard: owed keys in the shard's range
      * after where its dispatch stands, up to the shard's committed cursor while
-     * it lists (whole batches only) or to its end once it has finished.
+     * it lists (whole batches only, unless `partial`) or to its end once it has finished.
      * Planning per range, not to one job-wide cursor, because shards advance
      * concurrently: a key at or below a shard's cursor is final (its page's
      * diff committed with the cursor), while one above it may still be owed
@@ -199,6 +199,8 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       batchSize: number;
       maxBatches: number;
       shards: { shard: number; afterKey: string | null }[];
+      /** As planBatches takes it: a listing shard's owed keys short of a whole batch go out too. */
+      partial?: boolean;
     }): Promise<{ shard: number; from: string | null; ends: string[] }[]> {
       const rows = await catalog.readShards(sql, input.jobId);
       const out: { shard: number; from: string | null; ends: string[] }[] = [];
@@ -214,7 +216,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
         const keys = await catalog.owedKeys(sql, input.jobId, from, bound, input.batchSize * input.maxBatches);
         const ends: string[] = [];
         for (let i = input.batchSize - 1; i < keys.length; i += input.batchSize) ends.push(keys[i]!);
-        if (keys.length % input.batchSize !== 0 && row.finished) ends.push(keys.at(-1)!);
+        if (keys.length % input.batchSize !== 0 && (row.finished || input.partial)) ends.push(keys.at(-1)!);
         out.push({ shard: s.shard, from, ends });
       }
       return out;

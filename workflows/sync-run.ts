@@ -108,6 +108,16 @@ export const ONE_STEP_START = 'sync-run-one-step-start';
  */
 export const COPY_THROUGH_SCAN = 'sync-run-copy-through-scan';
 
+/**
+ * While a scan lists, only whole batches used to go out, so a resync whose few
+ * changes spread over the whole listing copied nothing until its scan ended.
+ * Runs with this marker, when nothing is in flight and the last look found no
+ * whole batch, take what is owed up to the scan's cursor as a batch short of
+ * the size. Runs without it replay as they were; becomes `deprecatePatch` as
+ * SHARDED_SCAN does.
+ */
+export const PARTIAL_WHEN_IDLE = 'sync-run-partial-batch-when-idle';
+
 /** How long a history may grow past the suggestion while a scan still lists: well inside Temporal's 51,200 events and 50 MB. */
 const HISTORY_BOUND = { events: 20_000, bytes: 20 * 1024 * 1024 };
 
@@ -246,15 +256,29 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     type Planned = { after: string | null; lastKey: string; dispatched: () => void };
     const chained = (from: string | null, ends: string[], moved: (lastKey: string) => void): Planned[] =>
       ends.map((lastKey, i) => ({ after: i === 0 ? from : ends[i - 1]!, lastKey, dispatched: () => moved(lastKey) }));
-    const planSingle = async (wasScanning: boolean): Promise<Planned[]> => {
-      const ends = await bookkeeping.planBatches({ jobId: input.jobId, afterKey, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, scanning: wasScanning });
+    const planSingle = async (wasScanning: boolean, partial: boolean): Promise<Planned[]> => {
+      const ends = await bookkeeping.planBatches({
+        jobId: input.jobId,
+        afterKey,
+        batchSize: input.batchSize,
+        maxBatches: PLAN_AHEAD,
+        scanning: wasScanning,
+        // Absent, not false, unless asked: planning inputs stay as recorded histories hold them.
+        ...(partial ? { partial } : {}),
+      });
       return chained(afterKey, ends, (lastKey) => void (afterKey = lastKey));
     };
     // Shards list concurrently, so there is no one job-wide cursor: each shard's range is planned on its own, up to
     // that shard's committed cursor (keys above it may still be owed by pages not yet listed), and batches never
     // straddle two ranges (see planShardBatches).
-    const planSharded = async (cursors: { shard: number; afterKey: string | null }[]): Promise<Planned[]> => {
-      const plans = await bookkeeping.planShardBatches({ jobId: input.jobId, batchSize: input.batchSize, maxBatches: PLAN_AHEAD, shards: cursors });
+    const planSharded = async (cursors: { shard: number; afterKey: string | null }[], partial: boolean): Promise<Planned[]> => {
+      const plans = await bookkeeping.planShardBatches({
+        jobId: input.jobId,
+        batchSize: input.batchSize,
+        maxBatches: PLAN_AHEAD,
+        shards: cursors,
+        ...(partial ? { partial } : {}),
+      });
       return plans.flatMap(({ shard, from, ends }) => chained(from, ends, (lastKey) => void (cursors.find((c) => c.shard === shard)!.afterKey = lastKey)));
     };
     /**
@@ -267,11 +291,17 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       const { historyLength, historySize } = workflowInfo();
       return scanning && failure === null && historyLength < HISTORY_BOUND.events && historySize < HISTORY_BOUND.bytes && patched(COPY_THROUGH_SCAN);
     };
+    /** The last look, while the scan listed, found no whole batch. */
+    let lookedIdle = false;
     for (;;) {
       if (failure !== null) throw failure;
       tenantPresent(input.fairnessKey);
       const wasScanning = scanning;
-      const batches = shards === null ? await planSingle(wasScanning) : await planSharded(shards);
+      // Copy slots idle while the scan lists: what it has owed so far goes out short of a batch. patched() comes last,
+      // as in copyThroughScan, so replay asks for the marker at the very point the run wrote it.
+      const partial: boolean = wasScanning && lookedIdle && inFlight.size === 0 && patched(PARTIAL_WHEN_IDLE);
+      const batches: Planned[] = shards === null ? await planSingle(wasScanning, partial) : await planSharded(shards, partial);
+      lookedIdle = batches.length === 0;
       if (batches.length === 0) {
         if (!wasScanning) break;
         // Nothing owed past the cursor yet: look again later, less often the longer nothing comes (at most

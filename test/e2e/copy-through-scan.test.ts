@@ -5,7 +5,8 @@
  * thousands of objects is still listing long after that. Behind
  * COPY_THROUGH_SCAN the run goes on dispatching batches while the scan lists,
  * and keeps looking for newly listed keys when it has caught up with the scan;
- * the lake and the counters come out exact.
+ * the lake and the counters come out exact. Behind PARTIAL_WHEN_IDLE a scan
+ * that never owes a whole batch while it lists still has its copies go out.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -18,7 +19,7 @@ import { startGatedProxy, type GatedProxy } from '../support/gated-proxy.js';
 import { call, waitForJob } from '../support/http.js';
 import { minioClient, minioS3Settings, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
 import { putAll, sha256, tree, writeAll } from '../support/objects.js';
-import { COPY_THROUGH_SCAN } from '../../workflows/sync-run.js';
+import { COPY_THROUGH_SCAN, PARTIAL_WHEN_IDLE } from '../../workflows/sync-run.js';
 
 type History = Awaited<ReturnType<ReturnType<TestLakesync['runtime']['temporal']['workflow']['getHandle']>['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
@@ -32,8 +33,10 @@ function timeline(events: HistoryEvent[]) {
   return {
     scanScheduled: scheduled('scanSource'),
     scanCompleted: events.flatMap((e, i) => (typeOf.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === 'scanSource' ? [i] : [])),
+    shardsCompleted: events.flatMap((e, i) => (typeOf.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === 'scanShard' ? [i] : [])),
     suggested: events.findIndex((e) => e.workflowTaskStartedEventAttributes?.suggestContinueAsNew === true),
     plans: scheduled('planBatches'),
+    shardPlans: scheduled('planShardBatches'),
     batches: scheduled('ingestBatch'),
     timers: events.flatMap((e, i) => (e.timerStartedEventAttributes ? [i] : [])),
     patches: events.flatMap((e) => {
@@ -165,5 +168,43 @@ describe('copying through a long scan', () => {
     expect(t.batches.filter((i) => i > looks[0]! && i < scanDone).length).toBeGreaterThan(0);
     expect(t.patches).toContain(COPY_THROUGH_SCAN);
     await expectReplays(history, job.workflowId);
+  });
+
+  it('copies what a scan has owed short of a batch while it lists, when the copy slots are idle, single and sharded', { timeout: 600_000 }, async () => {
+    const s3 = minioClient();
+    const sourceBucket = unique('sparse-scan');
+    await s3.send(new CreateBucketCommand({ Bucket: sourceBucket }));
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 160; i++) files.set(`${i % 2 ? 'b' : 'a'}/k${String(i).padStart(4, '0')}`, randomBytes(1 + (i % 100)));
+    await putAll(s3, sourceBucket, 'sparse/', files);
+    // One key a page, each 20 ms or more: a scan of several seconds that never owes a whole batch (500) before it ends.
+    proxy.slow((req) => req.method === 'GET' && (req.url ?? '').includes('list-type=2'), 20);
+    try {
+      for (const shards of [null, 2]) {
+        const src = await call(ls.url, 'POST', `/${bucket}/sources`, {
+          name: `sparse-${shards ?? 'auto'}`,
+          kind: 's3',
+          s3: minioS3Settings({ endpoint: proxy.endpoint, bucket: sourceBucket, prefix: 'sparse/' }),
+          batchSize: 500,
+          ...(shards === null ? {} : { shards }),
+          targetPrefix: `sparse-${shards ?? 'auto'}/`,
+          syncIntervalSeconds: 86400,
+        });
+        expect(src.status).toBe(201);
+        const sourceId = src.body.sourceId as string;
+        const job = await expectExact(sourceId, await discover(sourceId), `sparse-${shards ?? 'auto'}`, files);
+        const history = await fetchHistory(job.workflowId, job.runId);
+        const t = timeline(history.events ?? []);
+        // Batches went out before the scan (its first shard: a finished shard's rest goes out anyway) ended: without
+        // PARTIAL_WHEN_IDLE only whole batches go out while it lists, and with 500 a batch there are none.
+        const scanDone = shards === null ? t.scanCompleted[0]! : Math.min(...t.shardsCompleted);
+        expect(shards === null ? t.scanCompleted : t.shardsCompleted, `shards ${shards}`).toHaveLength(shards ?? 1);
+        expect(t.batches.filter((i) => i < scanDone).length, `shards ${shards}`).toBeGreaterThan(0);
+        expect(t.patches).toContain(PARTIAL_WHEN_IDLE);
+        await expectReplays(history, job.workflowId);
+      }
+    } finally {
+      proxy.slow(null);
+    }
   });
 });
