@@ -311,7 +311,9 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         idlePollMs = Math.min(idlePollMs * 2, MAX_SCAN_POLL_MS);
         continue;
       }
-      idlePollMs = SCAN_POLL_MS;
+      // A partial batch leaves the backoff where it was: a long scan that owes a key now and then sends a small batch
+      // at most as often as it would look, not every half second (each a plan, a copy and their workflow tasks).
+      if (!partial) idlePollMs = SCAN_POLL_MS;
       for (const { after, lastKey, dispatched } of batches) {
         // Twice the worker's batch concurrency in flight: the next batches wait in the worker's copy slots, so no slot idles between batches.
         await condition(() => (!paused && inFlight.size < input.batchConcurrency * 2) || failure !== null);

@@ -39,6 +39,17 @@ function timeline(events: HistoryEvent[]) {
     shardPlans: scheduled('planShardBatches'),
     batches: scheduled('ingestBatch'),
     timers: events.flatMap((e, i) => (e.timerStartedEventAttributes ? [i] : [])),
+    /** Where plans asked for a partial batch completed with some batch to send. */
+    partialPlans: events.flatMap((e, i) => {
+      const done = e.activityTaskCompletedEventAttributes;
+      const asked = events.find((s) => String(s.eventId) === String(done?.scheduledEventId))?.activityTaskScheduledEventAttributes;
+      const json = (data: Uint8Array | null | undefined) => (data ? JSON.parse(Buffer.from(data).toString('utf8')) : null);
+      if (!done || !asked || !['planBatches', 'planShardBatches'].includes(asked.activityType?.name ?? '')) return [];
+      if (json(asked.input?.payloads?.[0]?.data)?.partial !== true) return [];
+      const result = json(done.result?.payloads?.[0]?.data) as string[] | { ends: string[] }[];
+      const ends = result.flatMap((r) => (typeof r === 'string' ? [r] : r.ends));
+      return ends.length > 0 ? [i] : [];
+    }),
     patches: events.flatMap((e) => {
       const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
       return data ? [JSON.parse(Buffer.from(data).toString('utf8')).id as string] : [];
@@ -199,7 +210,10 @@ describe('copying through a long scan', () => {
         // PARTIAL_WHEN_IDLE only whole batches go out while it lists, and with 500 a batch there are none.
         const scanDone = shards === null ? t.scanCompleted[0]! : Math.min(...t.shardsCompleted);
         expect(shards === null ? t.scanCompleted : t.shardsCompleted, `shards ${shards}`).toHaveLength(shards ?? 1);
-        expect(t.batches.filter((i) => i < scanDone).length, `shards ${shards}`).toBeGreaterThan(0);
+        // A plan asked for a partial batch found one, and its batch went out, before then.
+        const [partialPlan] = t.partialPlans.filter((i) => i < scanDone);
+        expect(partialPlan, `shards ${shards}`).toBeDefined();
+        expect(t.batches.filter((i) => i > partialPlan! && i < scanDone).length, `shards ${shards}`).toBeGreaterThan(0);
         expect(t.patches).toContain(PARTIAL_WHEN_IDLE);
         await expectReplays(history, job.workflowId);
       }

@@ -75,8 +75,8 @@ export interface JobView {
   objectsRemoved: number;
 }
 
-/** Longer than api/wake-controller.ts's widest spacing (1.6 s) plus the time a wake-up takes to queue its job. */
-const WAKE_SETTLE_MS = 2500;
+/** Longer than api/wake-controller.ts's widest spacing (1.6 s) plus the time a wake-up takes to queue its job, with room. */
+const WAKE_SETTLE_MS = 3000;
 
 /**
  * A probe for waitFor: a source's runs once settled, none pending or running

@@ -31,7 +31,10 @@ async function catalogued(page: Listed[]): Promise<ScanRef> {
   return { jobId, sourceId, fullSync: false };
 }
 
-/** Whether a scan commits the page as unchanged (a QuietPages of its own), moving the job's cursor from where it stands. */
+/**
+ * Whether a scan commits the page as unchanged (a QuietPages of its own), moving the job's cursor from where it
+ * stands: true when committed, false when changed (a superseded page would fail the test: the cursor is always its).
+ */
 async function pageUnchanged(
   db: Sql,
   ref: ScanRef,
@@ -42,7 +45,9 @@ async function pageUnchanged(
 ): Promise<boolean> {
   const [job] = await db<{ scan_cursor: string | null }[]>`select scan_cursor from jobs where id = ${ref.jobId}`;
   const move = scanCursorMove(db, ref.jobId, { pass, from: job!.scan_cursor, to: range.to, listed: matched.length });
-  return (await new QuietPages(db).commit(ref, pass, range, matched, unmatched, move)) === 'committed';
+  const outcome = await new QuietPages(db).commit(ref, pass, range, matched, unmatched, move);
+  if (outcome === 'superseded') throw new Error('the cursor moved from where the job row held it');
+  return outcome === 'committed';
 }
 
 const versions = async (sourceId: string) =>
