@@ -32,6 +32,8 @@ export interface ScanResult {
   discovered: number;
   deleted: number;
   resumedFrom: string | null;
+  /** Whether the scan ended with objects owed to its job (absent from results recorded before it was asked). */
+  owes?: boolean;
 }
 
 /** What a scan heartbeats: enough to resume exactly where it stopped. */
@@ -258,7 +260,7 @@ export function discoveryActivities(deps: ActivityDeps) {
     await catalog.finishScan(sql, input.jobId);
     const discovered = await catalog.readOwedCount(sql, input.jobId);
     actx.log.info('scan complete', { sourceId: input.sourceId, jobId: input.jobId, listed: cp.listed, discovered, deleted });
-    return { listed: cp.listed, discovered, deleted, resumedFrom };
+    return { listed: cp.listed, discovered, deleted, resumedFrom, owes: await catalog.owesObjects(sql, input.jobId) };
   }
 
   return {

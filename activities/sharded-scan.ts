@@ -162,8 +162,9 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
      * After every shard listed its range in this job: the delete limit, then
      * the sweep of what the job's pass marked missing. Refuses to sweep an
      * incomplete scan, so a job whose shards did not all finish deletes nothing.
+     * Says whether objects are still owed to the job (the run plans no more if none).
      */
-    async sweepShardedScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<{ deleted: number }> {
+    async sweepShardedScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<{ deleted: number; owes: boolean }> {
       const shards = await catalog.readShards(sql, input.jobId);
       const open = shards.filter((s) => !s.finished).map((s) => s.shard);
       if (shards.length === 0 || open.length > 0)
@@ -180,7 +181,7 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       const deleted = await steps.sweep(ctx, input, { pass: shard!.pass, afterKey: null, listed }, reconcile.onDelete);
       await catalog.finishScan(sql, input.jobId);
       Context.current().log.info('sharded scan complete', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, listed, deleted });
-      return { deleted };
+      return { deleted, owes: await catalog.owesObjects(sql, input.jobId) };
     },
 
     /**

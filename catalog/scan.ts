@@ -224,6 +224,18 @@ export async function markMissing(
         and (case when so.key in (select key from listed) then so.missing_pass = ${pass} else so.missing_pass is distinct from ${pass} end)`;
 }
 
+/**
+ * Whether any object is owed to the job, to copy or to process: once its scan
+ * has ended owing nothing, a last plan would find nothing (only a scan owes a
+ * discovery's objects, and a batch's objects stay owed until recorded).
+ */
+export async function owesObjects(sql: ISql, jobId: string): Promise<boolean> {
+  const [row] = await sql<{ owes: boolean }[]>`
+    select exists (select 1 from source_objects where pending_job_id = ${jobId})
+        or exists (select 1 from source_objects where process_job_id = ${jobId}) as owes`;
+  return row!.owes;
+}
+
 /** How many objects this pass found missing, of how many the source holds: what reconcile.maxDeletes is checked against. */
 export async function countMissing(sql: ISql, sourceId: string, pass: number): Promise<{ gone: number; total: number }> {
   const [row] = await sql<{ gone: string; total: string }[]>`

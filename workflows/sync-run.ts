@@ -118,6 +118,16 @@ export const COPY_THROUGH_SCAN = 'sync-run-copy-through-scan';
  */
 export const PARTIAL_WHEN_IDLE = 'sync-run-partial-batch-when-idle';
 
+/**
+ * A discovery used to plan once more after its scan ended, an activity and a
+ * workflow task that find nothing on a quiet resync. The scan's last activity
+ * (scanSource, sweepShardedScan) now says whether anything is still owed to
+ * the job; runs with this marker skip the last plan when nothing is. Runs
+ * without it replay as they were (their results carry no answer, so they
+ * never reach the marker); becomes `deprecatePatch` as SHARDED_SCAN does.
+ */
+export const NO_PLAN_WHEN_NOTHING_OWED = 'sync-run-no-plan-when-nothing-owed';
+
 /** How long a history may grow past the suggestion while a scan still lists: well inside Temporal's 51,200 events and 50 MB. */
 const HISTORY_BOUND = { events: 20_000, bytes: 20 * 1024 * 1024 };
 
@@ -152,6 +162,8 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     let scanning = false;
     let failure: unknown = null;
     let scanSettled: Promise<void> = Promise.resolve();
+    /** The scan's last activity found nothing owed to the job (results recorded before it was asked say neither). */
+    let owedNothing = false;
     if (input.resume) {
       afterKey = input.resume.afterKey;
       shards = input.resume.shards ?? null;
@@ -205,7 +217,10 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
               throw err;
             })
             .then(
-              () => void (scanning = false),
+              (swept) => {
+                scanning = false;
+                owedNothing = swept.owes === false;
+              },
               (err) => {
                 scanning = false;
                 failure ??= err;
@@ -222,7 +237,10 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
           }
           scanning = true;
           scanSettled = scan.then(
-            () => void (scanning = false),
+            (scanned) => {
+              scanning = false;
+              owedNothing = scanned.owes === false;
+            },
             (err) => {
               scanning = false;
               failure ??= err;
@@ -297,6 +315,8 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
       if (failure !== null) throw failure;
       tenantPresent(input.fairnessKey);
       const wasScanning = scanning;
+      // The scan has ended owing nothing: a last plan would find nothing. patched() last, as below.
+      if (!wasScanning && owedNothing && patched(NO_PLAN_WHEN_NOTHING_OWED)) break;
       // Copy slots idle while the scan lists: what it has owed so far goes out short of a batch. patched() comes last,
       // as in copyThroughScan, so replay asks for the marker at the very point the run wrote it.
       const partial: boolean = wasScanning && lookedIdle && inFlight.size === 0 && patched(PARTIAL_WHEN_IDLE);
