@@ -11,7 +11,7 @@ import { recordedHistories, type RecordedHistory } from '../replay/histories.js'
 import * as workflows from '../../workflows/index.js';
 import { CHILD_END_FINISHES_JOB, COMPLETED_FOLLOWS_SYNC_MODE, HANDLERS_SET_STATE_ONLY, IDLE_POLLS_STAY_IN_RUN } from '../../workflows/source-controller.js';
 import { END_HANDLER_SETS_STATE_ONLY } from '../../workflows/upload-sync.js';
-import { COPY_THROUGH_SCAN } from '../../workflows/sync-run.js';
+import { COPY_THROUGH_SCAN, NO_PLAN_WHEN_NOTHING_OWED } from '../../workflows/sync-run.js';
 
 describe('replay of recorded histories', () => {
   it('covers every workflow type', async () => {
@@ -103,6 +103,18 @@ describe('replay of recorded histories', () => {
       );
     const runs = (await recordedHistories()).filter((h) => h.workflowType === 'syncRun');
     expect(runs.some((h) => scanOpenAtSuggestion(h) && !patchesOf(h).includes(COPY_THROUGH_SCAN))).toBe(true);
+
+    // Quiet discoveries on either side of the no-last-plan patch: marked ones went from their scan to finishJob, runs
+    // from before planned once more after a scan that found nothing.
+    const scanFoundNothing = (h: RecordedHistory) =>
+      events(h).some((e) => {
+        const done = e.activityTaskCompletedEventAttributes;
+        if (!done || !isScanCompletion(h, done.scheduledEventId)) return false;
+        const data = done.result?.payloads?.[0]?.data;
+        return data !== null && data !== undefined && JSON.parse(Buffer.from(data).toString('utf8')).discovered === 0;
+      });
+    expect(runs.some((h) => patchesOf(h).includes(NO_PLAN_WHEN_NOTHING_OWED))).toBe(true);
+    expect(runs.some((h) => scanFoundNothing(h) && !patchesOf(h).includes(NO_PLAN_WHEN_NOTHING_OWED))).toBe(true);
   });
 
   it('replays every history on the current code', async () => {
