@@ -162,9 +162,10 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
      * After every shard listed its range in this job: the delete limit, then
      * the sweep of what the job's pass marked missing. Refuses to sweep an
      * incomplete scan, so a job whose shards did not all finish deletes nothing.
-     * Says whether objects are still owed to the job (the run plans no more if none).
+     * Says whether objects are still owed to the job (the run plans no more if none; results recorded before it
+     * was asked say neither).
      */
-    async sweepShardedScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<{ deleted: number; owes: boolean }> {
+    async sweepShardedScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<{ deleted: number; owes?: boolean }> {
       const shards = await catalog.readShards(sql, input.jobId);
       const open = shards.filter((s) => !s.finished).map((s) => s.shard);
       if (shards.length === 0 || open.length > 0)
