@@ -59,8 +59,12 @@ export const scanCursorMove = (tx: ISql, jobId: string, cp: ScanCursor): CursorM
 
 /** A shard's page listed: counted last in the page's transaction, so shards hold the job row only while they commit. */
 export async function countListed(tx: ISql, jobId: string, listed: number): Promise<void> {
-  await tx`update jobs set objects_listed = objects_listed + ${listed}, pages_listed = pages_listed + 1 where id = ${jobId}`;
+  await listedCount(tx, jobId, listed);
 }
+
+/** countListed's statement, for a quiet shard page's commit (shardCursorMove) to guard. */
+export const listedCount = (tx: ISql, jobId: string, listed: number) =>
+  tx`update jobs set objects_listed = objects_listed + ${listed}, pages_listed = pages_listed + 1 where id = ${jobId}`;
 
 /** The scan has listed everything (and swept): its cursor stops being a running scan's resume point. */
 export async function finishScan(sql: ISql, jobId: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ISql, Sql } from 'postgres';
 import type { ListedShard, ShardRange } from '../domain/shards.js';
+import { listedCount } from './job-counters.js';
 import type { CursorMove } from './quiet-page.js';
 import { nextScanPass } from './scan.js';
 import { lit, OBJECT_STATUS as S } from './status.js';
@@ -89,8 +90,7 @@ const shardCursorUpdate = (tx: ISql, jobId: string, shard: number, page: ShardPa
 /** advanceShardCursor and countListed for commitQuietPage: made only if the page is quiet. */
 export const shardCursorMove = (tx: ISql, jobId: string, shard: number, page: ShardPage): CursorMove =>
   tx`moved as (${shardCursorUpdate(tx, jobId, shard, page)} and (select ok from quiet) returning 1),
-    counted as (update jobs set objects_listed = objects_listed + ${page.listed}, pages_listed = pages_listed + 1
-      where id = ${jobId} and exists (select from moved))`;
+    counted as (${listedCount(tx, jobId, page.listed)} and exists (select from moved))`;
 
 /**
  * The source's last complete scan: how many keys it listed (what the
