@@ -19,12 +19,15 @@ import { storedErrorText } from '../domain/error-text.js';
 import { readSourceSettings } from './controller-state.js';
 import type { PollInput, PollResult } from '../domain/messages/controller-state/v1.js';
 import { shardedScanActivities } from './sharded-scan.js';
+import type { SyncRunResult } from '../domain/messages/workflows/v1.js';
 
 export interface ScanInput {
   jobId: string;
   sourceId: string;
   fullSync: boolean;
   dryRun?: boolean;
+  /** Once the scan has ended owing its job nothing, it finishes the job itself (workflows/sync-run.ts, SCAN_ENDS_JOB). */
+  endJob?: boolean;
 }
 
 export interface ScanResult {
@@ -34,6 +37,8 @@ export interface ScanResult {
   resumedFrom: string | null;
   /** Whether the scan ended with objects owed to its job (absent from results recorded before it was asked). */
   owes?: boolean;
+  /** The job's end, when the scan ended it (asked with endJob, and nothing was owed). */
+  ended?: SyncRunResult;
 }
 
 /** What a scan heartbeats: enough to resume exactly where it stopped. */
@@ -307,8 +312,18 @@ export function discoveryActivities(deps: ActivityDeps) {
      * Postgres that is down (the checkpoint is read before the first page).
      */
     async scanSource(input: ScanInput): Promise<ScanResult> {
+      if (input.endJob) {
+        // A retry after this scan ended its job lists nothing: a key listed now would be owed to a finished job.
+        const ended = await catalog.endedJob(deps.db, input.jobId);
+        if (ended) {
+          const { status, consecutiveFailures, ...counts } = ended;
+          return { ...counts, resumedFrom: null, owes: false, ended: { status, consecutiveFailures } };
+        }
+      }
       const seen: ScanProgress = { answered: false, sourceDown: false };
-      return withOutagePatience(input, seen, () => scanOnce(input, seen));
+      const scanned = await withOutagePatience(input, seen, () => scanOnce(input, seen));
+      if (!input.endJob || scanned.owes !== false) return scanned;
+      return { ...scanned, ended: await catalog.finishJob(deps.db, { jobId: input.jobId, sourceId: input.sourceId, failed: false }) };
     },
 
     ...shardedScanActivities(deps, { recordUnmatched, checkDeleteLimit, sweep }),

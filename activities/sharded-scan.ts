@@ -18,6 +18,7 @@ import { QuietPages } from './quiet-pages.js';
 import { findSourceRow, loadSource, type SourceContext } from './source-context.js';
 import { SOURCE_READERS } from './storage/source-readers.js';
 import type { ListedObject } from './storage/types.js';
+import type { SyncRunResult } from '../domain/messages/workflows/v1.js';
 
 /** What discovery.ts lends the sharded scan: the same filter-drift, delete-limit and sweep steps a single scan takes. */
 export interface ScanSteps {
@@ -31,6 +32,16 @@ export interface ShardScanInput {
   sourceId: string;
   fullSync: boolean;
   shard: number;
+  /** The shard that finishes listing last sweeps, and ends the job if nothing is owed (workflows/sync-run.ts, SCAN_ENDS_JOB). */
+  endJob?: boolean;
+}
+
+/** What the sweep of a complete sharded scan found, and the job's end when it ended it. */
+export interface ShardSweep {
+  deleted: number;
+  /** Absent from results recorded before it was asked. */
+  owes?: boolean;
+  ended?: SyncRunResult;
 }
 
 /**
@@ -116,6 +127,32 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
     return { listed };
   }
 
+  /**
+   * After every shard listed its range in this job: the delete limit, then
+   * the sweep of what the job's pass marked missing. Refuses to sweep an
+   * incomplete scan, so a job whose shards did not all finish deletes nothing.
+   * Says whether objects are still owed to the job.
+   */
+  async function sweepScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<{ deleted: number; owes: boolean }> {
+    const shards = await catalog.readShards(sql, input.jobId);
+    const open = shards.filter((s) => !s.finished).map((s) => s.shard);
+    if (shards.length === 0 || open.length > 0)
+      throw ApplicationFailure.create({
+        type: FAILURE.scanIncomplete,
+        message: `the scan is incomplete (shards ${open.join(', ')} still listing): nothing swept`,
+        nonRetryable: true,
+      });
+    const shard = await catalog.readShard(sql, input.jobId, 0);
+    const ctx = await loadSource(deps, input.sourceId);
+    const reconcile = reconcileWithDefaults(ctx.source.reconcile);
+    const listed = shards.reduce((n, s) => n + s.listed, 0);
+    if (reconcile.onDelete) await steps.checkDeleteLimit(input, shard!.pass, reconcile);
+    const deleted = await steps.sweep(ctx, input, { pass: shard!.pass, afterKey: null, listed }, reconcile.onDelete);
+    await catalog.finishScan(sql, input.jobId);
+    Context.current().log.info('sharded scan complete', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, listed, deleted });
+    return { deleted, owes: await catalog.owesObjects(sql, input.jobId) };
+  }
+
   return {
     /**
      * How the job's scan splits: the source's `shards` setting, or the
@@ -152,37 +189,30 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
       return { shards: shards.length };
     },
 
-    /** Lists one shard's key range page by page, each page's diff committed with the shard's cursor. */
-    async scanShard(input: ShardScanInput): Promise<{ listed: number }> {
+    /**
+     * Lists one shard's key range page by page, each page's diff committed with
+     * the shard's cursor. Asked to (endJob), the shard that finds every shard
+     * finished sweeps and, if nothing is owed, ends the job: two activities and
+     * their workflow tasks fewer at the end of every scan. A retry after the job
+     * ended lists nothing (the shards have all finished) and answers its end.
+     */
+    async scanShard(input: ShardScanInput): Promise<{ listed: number; swept?: ShardSweep }> {
       const seen: ScanProgress = { answered: false, sourceDown: false };
-      return withOutagePatience(input, seen, () => scanShardOnce(input, seen));
+      const { listed } = await withOutagePatience(input, seen, () => scanShardOnce(input, seen));
+      if (!input.endJob || !(await catalog.claimSweep(sql, input.jobId, input.shard))) return { listed };
+      const swept = await sweepScan(input);
+      if (swept.owes) return { listed, swept };
+      return { listed, swept: { ...swept, ended: await catalog.finishJob(deps.db, { jobId: input.jobId, sourceId: input.sourceId, failed: false }) } };
     },
 
     /**
-     * After every shard listed its range in this job: the delete limit, then
-     * the sweep of what the job's pass marked missing. Refuses to sweep an
-     * incomplete scan, so a job whose shards did not all finish deletes nothing.
-     * Says whether objects are still owed to the job (the run plans no more if none; results recorded before it
-     * was asked say neither).
+     * The sweep (sweepScan) as an activity of its own, after every shard: runs
+     * whose shards were not asked to end the job. Says whether objects are
+     * still owed to it (the run plans no more if none; results recorded before
+     * it was asked say neither).
      */
-    async sweepShardedScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<{ deleted: number; owes?: boolean }> {
-      const shards = await catalog.readShards(sql, input.jobId);
-      const open = shards.filter((s) => !s.finished).map((s) => s.shard);
-      if (shards.length === 0 || open.length > 0)
-        throw ApplicationFailure.create({
-          type: FAILURE.scanIncomplete,
-          message: `the scan is incomplete (shards ${open.join(', ')} still listing): nothing swept`,
-          nonRetryable: true,
-        });
-      const shard = await catalog.readShard(sql, input.jobId, 0);
-      const ctx = await loadSource(deps, input.sourceId);
-      const reconcile = reconcileWithDefaults(ctx.source.reconcile);
-      const listed = shards.reduce((n, s) => n + s.listed, 0);
-      if (reconcile.onDelete) await steps.checkDeleteLimit(input, shard!.pass, reconcile);
-      const deleted = await steps.sweep(ctx, input, { pass: shard!.pass, afterKey: null, listed }, reconcile.onDelete);
-      await catalog.finishScan(sql, input.jobId);
-      Context.current().log.info('sharded scan complete', { sourceId: input.sourceId, jobId: input.jobId, shards: shards.length, listed, deleted });
-      return { deleted, owes: await catalog.owesObjects(sql, input.jobId) };
+    async sweepShardedScan(input: { jobId: string; sourceId: string; fullSync: boolean }): Promise<ShardSweep> {
+      return sweepScan(input);
     },
 
     /**

@@ -122,6 +122,28 @@ export async function finishJob(
   });
 }
 
+/** A finished job's end as finishJob answered it, with the scan's counters; null while it runs. */
+export async function endedJob(
+  db: Db,
+  jobId: string,
+): Promise<{ status: JobOutcome; consecutiveFailures: number; listed: number; discovered: number; deleted: number } | null> {
+  const [row] = await db
+    .select({
+      status: jobs.status,
+      finishedAt: jobs.finishedAt,
+      consecutiveFailures: sources.consecutiveFailures,
+      listed: jobs.objectsListed,
+      discovered: jobs.objectsDiscovered,
+      deleted: jobs.objectsDeleted,
+    })
+    .from(jobs)
+    .innerJoin(sources, eq(sources.id, jobs.sourceId))
+    .where(eq(jobs.id, jobId));
+  if (!row?.finishedAt) return null;
+  const { status, consecutiveFailures, listed, discovered, deleted } = row;
+  return { status: status as JobOutcome, consecutiveFailures, listed, discovered, deleted };
+}
+
 /**
  * Ends a job whose workflow closed without ending it (terminated by an
  * operator, timed out, failed outside its own catch): failed with the reason,

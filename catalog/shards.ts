@@ -69,6 +69,22 @@ export async function readShard(sql: ISql, jobId: string, shard: number): Promis
 }
 
 /**
+ * Whether this shard sweeps the job's scan: once its own last page has
+ * committed, the shard that first finds every shard finished claims the sweep.
+ * Exactly one wins: each shard asks only after its finish committed, so the
+ * last to ask sees every finish; two that both see them queue on the job's row,
+ * and the second finds the claim taken. The winner's retry holds it again.
+ */
+export async function claimSweep(sql: ISql, jobId: string, shard: number): Promise<boolean> {
+  const won = await sql`
+    update jobs set sweep_shard = ${shard}
+    where id = ${jobId} and (sweep_shard is null or sweep_shard = ${shard})
+      and not exists (select 1 from scan_shards where job_id = ${jobId} and finished_at is null)
+    returning id`;
+  return won.length > 0;
+}
+
+/**
  * A shard's page committed, with its diff: moves the shard's cursor only from
  * where this attempt found it (locking the shard's row), so an attempt that
  * lost its heartbeat and kept going never re-diffs what a newer one

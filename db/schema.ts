@@ -141,6 +141,10 @@ export const sourceObjects = pgTable(
       .on(t.processJobId, t.key)
       .where(sql`${t.processJobId} is not null`),
     index('source_objects_lake_key_idx').on(t.lakeKey),
+    // The sweep's marks, in key order per pass: a sweep reads these few rows, not every object of the source.
+    index('source_objects_missing_idx')
+      .on(t.sourceId, t.missingPass, t.key)
+      .where(sql.raw(`missing_pass is not null and status <> '${OBJECT_STATUS.deleted}'`)),
   ],
 );
 
@@ -169,6 +173,8 @@ export const jobs = pgTable(
     scanCursor: text(),
     /** When the scan listed its last page and swept: from then on its cursor is no running scan's. */
     scanFinishedAt: timestamp({ withTimezone: true }),
+    /** The shard that sweeps a sharded scan: the first to find every shard finished listing claims it (catalog/shards.ts claimSweep). */
+    sweepShard: integer(),
     /** Listing pages fetched, retries included: shows whether a resumed scan re-listed. */
     pagesListed: counter(),
     objectsNew: counter(),

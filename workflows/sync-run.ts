@@ -128,6 +128,18 @@ export const PARTIAL_WHEN_IDLE = 'sync-run-partial-batch-when-idle';
  */
 export const NO_PLAN_WHEN_NOTHING_OWED = 'sync-run-no-plan-when-nothing-owed';
 
+/**
+ * A discovery used to end with a sweepShardedScan activity after its shards
+ * (a sharded scan) and a finishJob activity, each with a workflow task. Runs
+ * with this marker ask the scan to end the job: the shard that finishes
+ * listing last sweeps, and the scan's last activity (that shard, or
+ * scanSource) finishes the job when nothing is owed to it, answering the
+ * job's end, which the run returns once its batches in flight are done. Runs
+ * without it ask neither and replay as they were; becomes `deprecatePatch` as
+ * SHARDED_SCAN does.
+ */
+export const SCAN_ENDS_JOB = 'sync-run-scan-ends-job';
+
 /** How long a history may grow past the suggestion while a scan still lists: well inside Temporal's 51,200 events and 50 MB. */
 const HISTORY_BOUND = { events: 20_000, bytes: 20 * 1024 * 1024 };
 
@@ -164,6 +176,8 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     let scanSettled: Promise<void> = Promise.resolve();
     /** The scan's last activity found nothing owed to the job (results recorded before it was asked say neither). */
     let owedNothing = false;
+    /** The job's end, when the scan's last activity ended it (SCAN_ENDS_JOB). */
+    let ended: SyncRunResult | null = null;
     if (input.resume) {
       afterKey = input.resume.afterKey;
       shards = input.resume.shards ?? null;
@@ -192,6 +206,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
           const all = Array.from({ length: split }, (_, shard) => ({ shard, afterKey: null }));
           shards = all;
           scanning = true;
+          const endJob = patched(SCAN_ENDS_JOB);
           const shardScope = new CancellationScope();
           const listed = all.map(({ shard }) =>
             shardScope.run(() =>
@@ -202,13 +217,19 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
                   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                   summary: `list key-range shard ${shard + 1} of ${split} and diff it against the etag checkpoint`,
                 },
-                [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, shard }],
+                // Absent, not false, unless asked: inputs stay as recorded histories hold them.
+                [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, shard, ...(endJob ? { endJob } : {}) }],
               ),
             ),
           );
           // Only a complete scan sweeps: the sweep waits for every shard, and a shard that fails fails the job unswept.
           scanSettled = Promise.all(listed)
-            .then(() => longBookkeeping.sweepShardedScan({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync }))
+            .then(
+              (results) =>
+                // The shard that finished listing last swept (asked to, one of them always does).
+                results.find((r) => r.swept)?.swept ??
+                longBookkeeping.sweepShardedScan({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync }),
+            )
             .catch(async (err: unknown) => {
               // One shard failed: the others are cancelled, and the job fails only once none of them can still
               // commit a page to it (a finished job's counters must not move, nor a next run's keys be taken back).
@@ -220,6 +241,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
               (swept) => {
                 scanning = false;
                 owedNothing = swept.owes === false;
+                ended = swept.ended ?? null;
               },
               (err) => {
                 scanning = false;
@@ -227,9 +249,10 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
               },
             );
         } else {
+          const endJob = !input.dryRun && patched(SCAN_ENDS_JOB);
           const scan = scanSource.executeWithOptions(
             { ...fair(input, SCAN), summary: `list the source and diff it against the etag checkpoint${input.fullSync ? ' (full sync)' : ''}` },
-            [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun }],
+            [{ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync, dryRun: input.dryRun, ...(endJob ? { endJob } : {}) }],
           );
           if (input.dryRun) {
             await scan;
@@ -240,6 +263,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
             (scanned) => {
               scanning = false;
               owedNothing = scanned.owes === false;
+              ended = scanned.ended ?? null;
             },
             (err) => {
               scanning = false;
@@ -378,6 +402,8 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
     await scanSettled;
     await condition(() => inFlight.size === 0);
     if (failure !== null) throw failure;
+    // Ended by the scan: nothing was owed, so the batches that were in flight had recorded every object they took.
+    if (ended !== null) return finished(ended);
     return finished(await bookkeeping.finishJob({ jobId: input.jobId, sourceId: input.sourceId, failed: false }));
   } catch (err) {
     if (isCancellation(err)) {

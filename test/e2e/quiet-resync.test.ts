@@ -1,8 +1,10 @@
 /**
  * A quiet resync's fixed cost: once its scan (a single scanSource, or the
- * sweep after its shards) has ended owing the job nothing, the run plans no
- * more (NO_PLAN_WHEN_NOTHING_OWED) and finishes; a resync that found a change
- * still copies it, exactly. Each case reads the run's history and replays it.
+ * shard that finished listing last, which sweeps) has ended owing the job
+ * nothing, the run plans no more (NO_PLAN_WHEN_NOTHING_OWED) and the scan's
+ * last activity has ended the job (SCAN_ENDS_JOB): no activity follows it. A
+ * resync that found a change still copies it, exactly, and the run ends the
+ * job. Each case reads the run's history and replays it.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { call, waitForJob } from '../support/http.js';
 import { minioClient, minioS3Settings, startTestLakesync, unique, type TestLakesync } from '../support/lakesync.js';
-import { NO_PLAN_WHEN_NOTHING_OWED } from '../../workflows/sync-run.js';
+import { NO_PLAN_WHEN_NOTHING_OWED, SCAN_ENDS_JOB } from '../../workflows/sync-run.js';
 
 type History = Awaited<ReturnType<ReturnType<TestLakesync['runtime']['temporal']['workflow']['getHandle']>['fetchHistory']>>;
 
@@ -79,22 +81,30 @@ describe('a quiet resync', () => {
       });
       expect(created.status).toBe(201);
       const sourceId = created.body.sourceId as string;
-      const scanned = shards === null ? 'scanSource' : 'sweepShardedScan';
+      const scanned = shards === null ? 'scanSource' : 'scanShard';
 
       const first = await discover(sourceId, scanned);
       expect(first.job).toMatchObject({ objectsDiscovered: 40, objectsProcessed: 40 });
-      // Nothing changed: after the scan's last activity, only the job's end.
+      expect(first.afterScan.at(-1)).toBe('finishJob');
+      // Nothing changed: the scan's last activity ended the job, and nothing follows it.
       const quiet = await discover(sourceId, scanned);
       expect(quiet.job).toMatchObject({ objectsListed: 40, objectsDiscovered: 0, objectsProcessed: 0 });
-      expect(quiet.afterScan).toEqual(['finishJob']);
-      expect(quiet.patches).toContain(NO_PLAN_WHEN_NOTHING_OWED);
+      expect(quiet.afterScan).toEqual([]);
+      expect(quiet.activities).not.toContain('finishJob');
+      expect(quiet.activities).not.toContain('sweepShardedScan');
+      expect(quiet.patches).toEqual(expect.arrayContaining([NO_PLAN_WHEN_NOTHING_OWED, SCAN_ENDS_JOB]));
       if (shards) expect(quiet.activities.filter((a) => a === 'scanShard')).toHaveLength(shards);
+      // The source's record of the run is the one finishJob writes.
+      const source = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
+      expect(source).toMatchObject({ lastJobId: quiet.job.jobId, currentJobId: null, consecutiveFailures: 0 });
 
       // One object changed: it is copied, whether its batch went out while the scan listed or after it.
       await s3.send(new PutObjectCommand({ Bucket: srcBucket, Key: 'b/k7', Body: 'v2' }));
       const changed = await discover(sourceId, scanned);
       expect(changed.job).toMatchObject({ objectsListed: 40, objectsDiscovered: 1, objectsProcessed: 1 });
       expect(changed.activities.filter((a) => a === 'ingestBatch')).toHaveLength(1);
+      expect(changed.activities).not.toContain('sweepShardedScan');
+      expect(changed.afterScan.at(-1)).toBe('finishJob');
       expect(await readFile(join((ls.lake as { dir: string }).dir, bucket, `q${shards ?? 1}`, 'b/k7'), 'utf8')).toBe('v2');
     });
 });

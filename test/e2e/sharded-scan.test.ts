@@ -242,7 +242,11 @@ describe('sharded discovery', () => {
       expect(resumed.length, report.retries.join('\n')).toBeGreaterThanOrEqual(atKill.filter((s) => !s.finished).length);
       expect(resumed.length).toBeLessThanOrEqual(4);
       expect(report.completed.get('scanShard')).toBe(4);
-      expect(report.completed.get('sweepShardedScan')).toBe(1);
+      // The shard that finished listing last swept and ended the job (SCAN_ENDS_JOB): one claim, no sweep activity of its own.
+      expect(report.completed.get('sweepShardedScan')).toBeUndefined();
+      expect(report.completed.get('finishJob')).toBe(1);
+      const [claim] = await sql`select sweep_shard from jobs where id = ${jobId}`;
+      expect([0, 1, 2, 3]).toContain(claim!.sweep_shard);
       expect(await lakeTree('s3')).toEqual(expected);
       const source = (await call(ls.url, 'GET', `/${bucket}/sources/${sourceId}`)).body;
       expect(source).toMatchObject({ totalObjectsDiscovered: 20_000, totalObjectsSynced: 20_000, totalObjectsFailed: 0, runCounter: 1 });
@@ -267,6 +271,7 @@ describe('sharded discovery', () => {
       expect(failed.status).toBe('JOB_STATUS_FAILED');
       expect(failed.objectsDeleted).toBe(0);
       expect((await shardsOf(failing)).every((s) => s.finished)).toBe(false);
+      expect((await sql`select sweep_shard from jobs where id = ${failing}`)[0]).toEqual({ sweep_shard: null });
       const [notSwept] = await sql`select count(*) filter (where status = 'deleted')::int as deleted from source_objects where source_id = ${sourceId}`;
       expect(notSwept).toEqual({ deleted: 0 });
       // Nothing left the lake: a partial listing proves nothing gone.

@@ -1,0 +1,2 @@
+ALTER TABLE "jobs" ADD COLUMN "sweep_shard" integer;--> statement-breakpoint
+CREATE INDEX "source_objects_missing_idx" ON "source_objects" USING btree ("source_id","missing_pass","key") WHERE missing_pass is not null and status <> 'deleted';
