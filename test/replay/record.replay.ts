@@ -194,9 +194,10 @@ describe('record workflow histories', () => {
       60_000,
     );
 
-    // A sharded discovery: one scanShard per top-level directory, then sweepShardedScan.
+    // A sharded discovery: one scanShard per top-level directory, the last to finish sweeping; then a quiet one, which its
+    // last shard ends.
     const client = ls.runtime.temporal;
-    step('A sharded discovery: one scanShard per top-level directory, then sweepShardedScan.');
+    step('A sharded discovery: one scanShard per top-level directory, the last to finish sweeping; then a quiet one its last shard ends.');
     const sharded = (
       await call(ls.url, 'POST', `/${bucket}/sources`, { name: 'sharded', kind: 'filesystem', filesystem: { path: await makeDir(9) }, shards: 3 })
     ).body;
@@ -206,6 +207,8 @@ describe('record workflow histories', () => {
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scanShard',
     );
     expect(shardScans?.length).toBe(3);
+    const quietSharded = await call(ls.url, 'POST', `/${bucket}/sources/${sharded.sourceId}/discover`, {});
+    expect((await waitForJob(ls.url, bucket, sharded.sourceId, quietSharded.body.jobId)).job).toMatchObject({ objectsListed: 9, objectsDiscovered: 0 });
 
     // Delete a source with purge: stops its controller and runs purgeLake.
     step('Delete a source with purge: stops its controller and runs purgeLake.');

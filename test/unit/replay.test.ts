@@ -11,7 +11,7 @@ import { recordedHistories, type RecordedHistory } from '../replay/histories.js'
 import * as workflows from '../../workflows/index.js';
 import { CHILD_END_FINISHES_JOB, COMPLETED_FOLLOWS_SYNC_MODE, HANDLERS_SET_STATE_ONLY, IDLE_POLLS_STAY_IN_RUN } from '../../workflows/source-controller.js';
 import { END_HANDLER_SETS_STATE_ONLY } from '../../workflows/upload-sync.js';
-import { COPY_THROUGH_SCAN, NO_PLAN_WHEN_NOTHING_OWED } from '../../workflows/sync-run.js';
+import { COPY_THROUGH_SCAN, NO_PLAN_WHEN_NOTHING_OWED, SCAN_ENDS_JOB } from '../../workflows/sync-run.js';
 
 describe('replay of recorded histories', () => {
   it('covers every workflow type', async () => {
@@ -122,6 +122,23 @@ describe('replay of recorded histories', () => {
     };
     expect(runs.some((h) => patchesOf(h).includes(NO_PLAN_WHEN_NOTHING_OWED))).toBe(true);
     expect(runs.some((h) => plannedAfterQuietScan(h) && !patchesOf(h).includes(NO_PLAN_WHEN_NOTHING_OWED))).toBe(true);
+
+    // Discoveries on either side of the scan-ends-job patch: marked ones that a single scan, or the shard that swept,
+    // ended (no finishJob after it), and a marked sharded one that still owed objects (its run ended the job); runs from
+    // before that swept a sharded scan with sweepShardedScan and ended with finishJob.
+    const scheduled = (h: RecordedHistory, type: string) => events(h).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type);
+    const scanResults = (h: RecordedHistory) =>
+      events(h).flatMap((e) => {
+        const completed = e.activityTaskCompletedEventAttributes;
+        const data = completed?.result?.payloads?.[0]?.data;
+        return completed && data && isScanCompletion(h, completed.scheduledEventId) ? [JSON.parse(Buffer.from(data).toString('utf8'))] : [];
+      });
+    const endsJob = runs.filter((h) => patchesOf(h).includes(SCAN_ENDS_JOB));
+    expect(endsJob.some((h) => scanResults(h).some((r) => r.ended) && !scheduled(h, 'finishJob'))).toBe(true);
+    expect(endsJob.some((h) => scanResults(h).some((r) => r.swept?.ended) && !scheduled(h, 'finishJob'))).toBe(true);
+    expect(endsJob.some((h) => scanResults(h).some((r) => r.swept?.owes === true) && scheduled(h, 'finishJob'))).toBe(true);
+    expect(endsJob.some((h) => scheduled(h, 'sweepShardedScan'))).toBe(false);
+    expect(runs.some((h) => !patchesOf(h).includes(SCAN_ENDS_JOB) && scheduled(h, 'sweepShardedScan') && scheduled(h, 'finishJob'))).toBe(true);
   });
 
   it('replays every history on the current code', async () => {
