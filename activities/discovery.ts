@@ -312,18 +312,21 @@ export function discoveryActivities(deps: ActivityDeps) {
      * Postgres that is down (the checkpoint is read before the first page).
      */
     async scanSource(input: ScanInput): Promise<ScanResult> {
-      if (input.endJob) {
-        // A retry after this scan ended its job lists nothing: a key listed now would be owed to a finished job.
-        const ended = await catalog.endedJob(deps.db, input.jobId);
-        if (ended) {
-          const { status, consecutiveFailures, ...counts } = ended;
-          return { ...counts, resumedFrom: null, owes: false, ended: { status, consecutiveFailures } };
-        }
-      }
       const seen: ScanProgress = { answered: false, sourceDown: false };
-      const scanned = await withOutagePatience(input, seen, () => scanOnce(input, seen));
-      if (!input.endJob || scanned.owes !== false) return scanned;
-      return { ...scanned, ended: await catalog.finishJob(deps.db, { jobId: input.jobId, sourceId: input.sourceId, failed: false }) };
+      return withOutagePatience(input, seen, async () => {
+        if (input.endJob) {
+          // A retry after this scan ended its job lists nothing: a key listed now would be owed to a finished job (and an
+          // attempt that passed here before the end committed finds its cursor's move refused: scanCursorUpdate).
+          const ended = await catalog.endedJob(deps.db, input.jobId);
+          if (ended) {
+            const { status, consecutiveFailures, ...counts } = ended;
+            return { ...counts, resumedFrom: null, owes: false, ended: { status, consecutiveFailures } };
+          }
+        }
+        const scanned = await scanOnce(input, seen);
+        if (!input.endJob || scanned.owes !== false) return scanned;
+        return { ...scanned, ended: await catalog.finishJob(deps.db, { jobId: input.jobId, sourceId: input.sourceId, failed: false }) };
+      });
     },
 
     ...shardedScanActivities(deps, { recordUnmatched, checkDeleteLimit, sweep }),

@@ -191,18 +191,32 @@ export function shardedScanActivities(deps: ActivityDeps, steps: ScanSteps) {
 
     /**
      * Lists one shard's key range page by page, each page's diff committed with
-     * the shard's cursor. Asked to (endJob), the shard that finds every shard
-     * finished sweeps and, if nothing is owed, ends the job: two activities and
-     * their workflow tasks fewer at the end of every scan. A retry after the job
-     * ended lists nothing (the shards have all finished) and answers its end.
+     * the shard's cursor. Asked to (endJob), the first shard to find every
+     * shard finished sweeps, within this activity, and if nothing is owed ends
+     * the job: two activities and their workflow tasks fewer at the end of
+     * every scan. A retry of that shard lists nothing (its range is done),
+     * sweeps what is left (nothing, if the sweep had finished) and answers the
+     * job's end, finishJob keeping the first.
      */
     async scanShard(input: ShardScanInput): Promise<{ listed: number; swept?: ShardSweep }> {
+      const actx = Context.current();
       const seen: ScanProgress = { answered: false, sourceDown: false };
       const { listed } = await withOutagePatience(input, seen, () => scanShardOnce(input, seen));
-      if (!input.endJob || !(await catalog.claimSweep(sql, input.jobId, input.shard))) return { listed };
-      const swept = await sweepScan(input);
-      if (swept.owes) return { listed, swept };
-      return { listed, swept: { ...swept, ended: await catalog.finishJob(deps.db, { jobId: input.jobId, sourceId: input.sourceId, failed: false }) } };
+      // A cancelled run's shard sweeps nothing (nor does one whose job has ended: claimSweep).
+      if (!input.endJob || actx.cancellationSignal.aborted) return { listed };
+      // Counting and sweeping a large source's marks can outlast the heartbeat timeout between the sweep's own beats.
+      const beat = setInterval(() => actx.heartbeat(), 5_000);
+      try {
+        // Postgres going down here is waited for, as while listing.
+        return await withOutagePatience(input, seen, async () => {
+          if (!(await catalog.claimSweep(sql, input.jobId, input.shard))) return { listed };
+          const swept = await sweepScan(input);
+          if (swept.owes) return { listed, swept };
+          return { listed, swept: { ...swept, ended: await catalog.finishJob(deps.db, { jobId: input.jobId, sourceId: input.sourceId, failed: false }) } };
+        });
+      } finally {
+        clearInterval(beat);
+      }
     },
 
     /**

@@ -49,9 +49,10 @@ export async function advanceScanCursor(tx: ISql, jobId: string, cp: ScanCursor)
 
 type ScanCursor = { pass: number; from: string | null; to: string | null; listed: number };
 
+// Never on a finished job: a scan that ended its job (SCAN_ENDS_JOB) may have a stale attempt still listing.
 const scanCursorUpdate = (tx: ISql, jobId: string, cp: ScanCursor) =>
   tx`update jobs set objects_listed = ${cp.listed}, pages_listed = pages_listed + 1, scan_pass = ${cp.pass}, scan_cursor = ${cp.to}
-    where id = ${jobId} and scan_cursor is not distinct from ${cp.from} and (scan_pass is null or scan_pass = ${cp.pass})`;
+    where id = ${jobId} and finished_at is null and scan_cursor is not distinct from ${cp.from} and (scan_pass is null or scan_pass = ${cp.pass})`;
 
 /** advanceScanCursor for commitQuietPage: made only if the page is quiet. */
 export const scanCursorMove = (tx: ISql, jobId: string, cp: ScanCursor): CursorMove =>

@@ -70,15 +70,17 @@ export async function readShard(sql: ISql, jobId: string, shard: number): Promis
 
 /**
  * Whether this shard sweeps the job's scan: once its own last page has
- * committed, the shard that first finds every shard finished claims the sweep.
- * Exactly one wins: each shard asks only after its finish committed, so the
- * last to ask sees every finish; two that both see them queue on the job's row,
- * and the second finds the claim taken. The winner's retry holds it again.
+ * committed, the first shard to find every shard finished claims the sweep
+ * (usually the last to finish listing). Exactly one shard wins: each asks only
+ * after its finish committed, so the last to ask sees every finish; two that
+ * both see them queue on the job's row, and the second finds the claim taken.
+ * A job that has ended (cancelled while its shards listed) is no shard's to
+ * sweep, but the winner's retry holds the claim again, ended or not.
  */
 export async function claimSweep(sql: ISql, jobId: string, shard: number): Promise<boolean> {
   const won = await sql`
     update jobs set sweep_shard = ${shard}
-    where id = ${jobId} and (sweep_shard is null or sweep_shard = ${shard})
+    where id = ${jobId} and ((sweep_shard is null and finished_at is null) or sweep_shard = ${shard})
       and not exists (select 1 from scan_shards where job_id = ${jobId} and finished_at is null)
     returning id`;
   return won.length > 0;

@@ -394,6 +394,8 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
         await scanSettled;
         await condition(() => inFlight.size === 0);
         if (failure !== null) throw failure;
+        // Ended by its scan: nothing is left for a next run (ended is only ever set in runs with SCAN_ENDS_JOB).
+        if (ended !== null) return finished(ended);
         await condition(allHandlersFinished);
         log.info('continuing as new to keep the history small', { ...fields, afterKey });
         return await continueAsNew<typeof syncRun>({ ...input, paused, resume: { afterKey, ...(shards === null ? {} : { shards }) } });
