@@ -23,7 +23,7 @@ import { sha256, tree, writeAll } from '../support/objects.js';
 import { activityReport, historyChain } from '../support/history.js';
 import { temporalCli } from '../support/temporal-cli.js';
 import { ROLLING_UPGRADE_PATCH } from '../support/upgrade-workflows.js';
-import { NO_PLAN_WHEN_NOTHING_OWED, ONE_STEP_START, PARTIAL_WHEN_IDLE } from '../../workflows/sync-run.js';
+import { NO_PLAN_WHEN_NOTHING_OWED, ONE_STEP_START, PARTIAL_WHEN_IDLE, SCAN_ENDS_JOB } from '../../workflows/sync-run.js';
 import { startWorkerProcess, type WorkerProcess } from '../../infra/worker-process.js';
 
 type HistoryEvent = Awaited<ReturnType<typeof historyChain>>[number];
@@ -153,15 +153,15 @@ describe('rolling upgrade with Worker Versioning', () => {
     expect(objects).toEqual({ once: 600, total: 600 });
     expect(await tree(join((ls.lake as { dir: string }).dir, bucket, 'up'))).toEqual(new Map([...files].map(([k, v]) => [k, sha256(v)])));
 
-    // The run's history: workflow tasks of A, then of B only; A's one-step-start marker (every discovery begins in one activity) and B's
-    // patch; both builds copied; nothing failed, timed out or retried.
+    // The run's history: workflow tasks of A, then of B only; A's one-step-start marker (every discovery begins in one activity) and
+    // scan-ends-job marker (asked where the scan is scheduled), then B's patch; both builds copied; nothing failed, timed out or retried.
     const runId = (await jobRow(jobId))!.run_id as string;
     const events = await historyChain(ls.runtime.temporal, `lakesync-job-${jobId}`, runId);
     expect(taskBuilds(events)).toEqual(['A', 'B']);
     // A run whose scan is still listing after its first idle look asks for PARTIAL_WHEN_IDLE too (a loaded machine's),
     // and one whose copies all landed before its scan ended, NO_PLAN_WHEN_NOTHING_OWED.
     const timing = [PARTIAL_WHEN_IDLE, NO_PLAN_WHEN_NOTHING_OWED];
-    expect(patchesOf(events).filter((p) => !timing.includes(p))).toEqual([ONE_STEP_START, ROLLING_UPGRADE_PATCH]);
+    expect(patchesOf(events).filter((p) => !timing.includes(p))).toEqual([ONE_STEP_START, SCAN_ENDS_JOB, ROLLING_UPGRADE_PATCH]);
     const last = await ls.runtime.temporal.workflow.getHandle(`lakesync-job-${jobId}`).describe();
     expect(last.memo).toMatchObject({ finishedOnBuild: 'B' });
     const report = activityReport(events);
