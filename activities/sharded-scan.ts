@@ -32,7 +32,7 @@ export interface ShardScanInput {
   sourceId: string;
   fullSync: boolean;
   shard: number;
-  /** The shard that finishes listing last sweeps, and ends the job if nothing is owed (workflows/sync-run.ts, SCAN_ENDS_JOB). */
+  /** The first shard to find every shard finished sweeps, and ends the job if nothing is owed (workflows/sync-run.ts, SCAN_ENDS_JOB). */
   endJob?: boolean;
 }
 

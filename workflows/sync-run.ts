@@ -131,12 +131,12 @@ export const NO_PLAN_WHEN_NOTHING_OWED = 'sync-run-no-plan-when-nothing-owed';
 /**
  * A discovery used to end with a sweepShardedScan activity after its shards
  * (a sharded scan) and a finishJob activity, each with a workflow task. Runs
- * with this marker ask the scan to end the job: the shard that finishes
- * listing last sweeps, and the scan's last activity (that shard, or
- * scanSource) finishes the job when nothing is owed to it, answering the
- * job's end, which the run returns once its batches in flight are done. Runs
- * without it ask neither and replay as they were; becomes `deprecatePatch` as
- * SHARDED_SCAN does.
+ * with this marker ask the scan to end the job: the first shard to find
+ * every shard finished sweeps (catalog claimSweep), and the scan's last
+ * activity (that shard, or scanSource) finishes the job when nothing is owed
+ * to it, answering the job's end, which the run returns once its batches in
+ * flight are done. Runs without it ask neither and replay as they were;
+ * becomes `deprecatePatch` as SHARDED_SCAN does.
  */
 export const SCAN_ENDS_JOB = 'sync-run-scan-ends-job';
 
@@ -226,7 +226,7 @@ export async function syncRun(input: SyncRunInput): Promise<SyncRunResult> {
           scanSettled = Promise.all(listed)
             .then(
               (results) =>
-                // The shard that finished listing last swept (asked to, one of them always does).
+                // The shard that claimed the sweep swept (asked to, one does once every shard has finished listing).
                 results.find((r) => r.swept)?.swept ??
                 longBookkeeping.sweepShardedScan({ jobId: input.jobId, sourceId: input.sourceId, fullSync: input.fullSync }),
             )

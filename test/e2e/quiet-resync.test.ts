@@ -1,10 +1,10 @@
 /**
  * A quiet resync's fixed cost: once its scan (a single scanSource, or the
- * shard that finished listing last, which sweeps) has ended owing the job
- * nothing, the run plans no more (NO_PLAN_WHEN_NOTHING_OWED) and the scan's
- * last activity has ended the job (SCAN_ENDS_JOB): no activity follows it. A
- * resync that found a change still copies it, exactly, and the run ends the
- * job. Each case reads the run's history and replays it.
+ * shard that claimed the sweep, usually the last to finish listing) has ended
+ * owing the job nothing, the run plans no more (NO_PLAN_WHEN_NOTHING_OWED) and
+ * the scan's last activity has ended the job (SCAN_ENDS_JOB): no activity
+ * follows it. A resync that found a change still copies it, exactly, and the
+ * run ends the job. Each case reads the run's history and replays it.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';

@@ -242,7 +242,7 @@ describe('sharded discovery', () => {
       expect(resumed.length, report.retries.join('\n')).toBeGreaterThanOrEqual(atKill.filter((s) => !s.finished).length);
       expect(resumed.length).toBeLessThanOrEqual(4);
       expect(report.completed.get('scanShard')).toBe(4);
-      // The shard that finished listing last swept and ended the job (SCAN_ENDS_JOB): one claim, no sweep activity of its own.
+      // The shard that claimed the sweep swept and ended the job (SCAN_ENDS_JOB): one claim, no sweep activity of its own.
       expect(report.completed.get('sweepShardedScan')).toBeUndefined();
       expect(report.completed.get('finishJob')).toBe(1);
       const [claim] = await sql`select sweep_shard from jobs where id = ${jobId}`;
